@@ -1,0 +1,100 @@
+//! The one error shape that crosses the IPC boundary: `{code, message}`.
+//!
+//! Core modules return their own `thiserror` enums; the desktop shell and
+//! the UI only ever see this. The JSON form is pinned by tests because the
+//! UI matches on `code`.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Machine-readable category of an [`ApiError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+#[ts(export)]
+pub enum ErrorCode {
+    /// The request was malformed or a field failed validation; the message names the field.
+    InvalidInput,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// The local store could not be read or written; nothing saved was lost.
+    Storage,
+    /// The embedded reference data is unusable (a build defect).
+    Reference,
+    /// Anything else; a bug.
+    Internal,
+}
+
+/// Serialisable error returned by every desktop command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
+#[error("{message}")]
+#[ts(export)]
+pub struct ApiError {
+    /// Category, stable for the UI to match on.
+    pub code: ErrorCode,
+    /// Human-readable, specific message (names the field where there is one).
+    pub message: String,
+}
+
+impl ApiError {
+    /// Builds an error of the given code.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::reference::ReferenceError> for ApiError {
+    fn from(e: crate::reference::ReferenceError) -> Self {
+        ApiError::new(ErrorCode::Reference, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_as_code_and_message() {
+        let e = ApiError::new(
+            ErrorCode::InvalidInput,
+            "items[1].strength_mg: must be greater than 0 (got -5)",
+        );
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"code":"invalid-input","message":"items[1].strength_mg: must be greater than 0 (got -5)"}"#
+        );
+    }
+
+    #[test]
+    fn every_code_has_a_stable_kebab_case_name() {
+        let names: Vec<String> = [
+            ErrorCode::InvalidInput,
+            ErrorCode::NotFound,
+            ErrorCode::Storage,
+            ErrorCode::Reference,
+            ErrorCode::Internal,
+        ]
+        .iter()
+        .map(|c| serde_json::to_string(c).unwrap())
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "\"invalid-input\"",
+                "\"not-found\"",
+                "\"storage\"",
+                "\"reference\"",
+                "\"internal\""
+            ]
+        );
+    }
+
+    #[test]
+    fn round_trips() {
+        let e = ApiError::new(ErrorCode::Storage, "disk full");
+        let back: ApiError = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+    }
+}

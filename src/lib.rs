@@ -1,0 +1,15 @@
+//! Stepdown clinical core: opioid deprescribing decision support for UK primary care.
+//!
+//! Pure functions over data. The clinical modules do no IO and never read the
+//! clock ("today" is always a parameter). Clinical numbers live only in
+//! `assets/reference/`, each row with its source. See ARCHITECTURE.md.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api_error;
+pub mod profile;
+pub mod reference;
+
+pub use api_error::{ApiError, ErrorCode};
+pub use profile::Profile;

@@ -1,0 +1,74 @@
+//! `stepdown` command-line interface: the clinical core with JSON in and out.
+//! Contract: ../shared/spec/cli.md. Exit 0 success, 1 internal failure, 2 bad input.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use cli::{print_json, CliError, CliResult};
+
+/// Opioid deprescribing decision support (UK primary care).
+#[derive(Debug, Parser)]
+#[command(name = "stepdown", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the clinical reference tables in this build, with version, review date and source.
+    Reference {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Input(msg)) => {
+            eprintln!("{msg}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Internal(e)) => {
+            eprintln!("stepdown: internal error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Reference { format } => reference(format),
+    }
+}
+
+fn reference(format: Format) -> CliResult {
+    let info = stepdown::reference::Reference::load()
+        .map_err(anyhow::Error::from)?
+        .info();
+    match format {
+        Format::Json => print_json(&info)?,
+        Format::Text => {
+            println!("Reference manifest {}", info.manifest_version);
+            for t in &info.tables {
+                println!(
+                    "- {} v{} ({} rows), review by {}\n  {}\n  Source: {}",
+                    t.id, t.version, t.rows, t.review_date, t.title, t.source
+                );
+            }
+        }
+    }
+    Ok(())
+}
