@@ -1,7 +1,7 @@
-import { defineConfig } from "vite";
+import { defineConfig } from "vitest/config";
 import { svelte } from "@sveltejs/vite-plugin-svelte";
 
-export default defineConfig({
+export default defineConfig(({ mode }) => ({
   plugins: [svelte()],
   // Tauri serves the built files from its own protocol; relative paths keep them local.
   base: "./",
@@ -19,9 +19,10 @@ export default defineConfig({
       scss: { quietDeps: true, silenceDeprecations: ["import", "global-builtin"] },
     },
   },
-  resolve: process.env.VITEST ? { conditions: ["browser"] } : undefined,
+  // Svelte components must resolve to their browser build under vitest (jsdom).
+  resolve: mode === "test" ? { conditions: ["browser"] } : undefined,
   test: {
     environment: "jsdom",
     include: ["src/**/*.test.ts"],
   },
-});
+}));

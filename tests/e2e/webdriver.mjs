@@ -1,0 +1,141 @@
+// A small W3C WebDriver client over fetch, enough to drive the real Stepdown
+// window through tauri-driver + WebKitWebDriver. No third-party client: fewer
+// moving parts on CI, and every request is visible here.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const DRIVER = process.env.STEPDOWN_WEBDRIVER_URL ?? "http://127.0.0.1:4444";
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
+export const APP = process.env.STEPDOWN_APP ?? path.join(ROOT, "target/debug/stepdown-app");
+export const CLI = process.env.STEPDOWN_CLI ?? path.join(ROOT, "target/debug/stepdown");
+export const SCREENSHOTS = path.join(ROOT, "target/screenshots");
+
+async function request(method, url, body) {
+  const res = await fetch(DRIVER + url, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const v = json.value ?? {};
+    throw new Error(`WebDriver ${method} ${url} failed (${res.status}): ${v.error ?? ""} ${v.message ?? ""}`);
+  }
+  return json.value;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor(fn, what, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+export class Session {
+  constructor(id) {
+    this.id = id;
+  }
+
+  static async start(env = {}) {
+    const value = await request("POST", "/session", {
+      capabilities: {
+        alwaysMatch: {
+          "tauri:options": { application: APP, env },
+        },
+      },
+    });
+    const s = new Session(value.sessionId);
+    // The window paints asynchronously; wait for the Svelte shell to mount.
+    await waitFor(() => s.find("[data-testid=service-name]").then(() => true), "the app shell");
+    return s;
+  }
+
+  cmd(method, suffix, body) {
+    return request(method, `/session/${this.id}${suffix}`, body);
+  }
+
+  title() {
+    return this.cmd("GET", "/title");
+  }
+
+  async find(css) {
+    const v = await this.cmd("POST", "/element", { using: "css selector", value: css });
+    return v[ELEMENT];
+  }
+
+  async findAll(css) {
+    const v = await this.cmd("POST", "/elements", { using: "css selector", value: css });
+    return v.map((e) => e[ELEMENT]);
+  }
+
+  async text(css) {
+    return this.cmd("GET", `/element/${await this.find(css)}/text`);
+  }
+
+  async click(css) {
+    return this.cmd("POST", `/element/${await this.find(css)}/click`, {});
+  }
+
+  execute(script, args = []) {
+    return this.cmd("POST", "/execute/sync", { script, args });
+  }
+
+  executeAsync(script, args = []) {
+    return this.cmd("POST", "/execute/async", { script, args });
+  }
+
+  /** Runs axe-core in the page and returns its violations. */
+  async axe() {
+    const require = createRequire(path.join(ROOT, "ui/package.json"));
+    const source = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+    await this.execute(`${source}\nreturn typeof axe;`);
+    const raw = await this.executeAsync(
+      `const done = arguments[arguments.length - 1];
+       axe.run(document, { resultTypes: ["violations"] })
+         .then((r) => done(JSON.stringify(r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) })))))
+         .catch((e) => done("ERROR " + e));`,
+    );
+    if (typeof raw !== "string" || raw.startsWith("ERROR")) throw new Error(`axe failed: ${raw}`);
+    return JSON.parse(raw);
+  }
+
+  async screenshot(name) {
+    // Screenshots can lag behind the DOM right after an interaction.
+    await sleep(300);
+    const b64 = await this.cmd("GET", "/screenshot");
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    const file = path.join(SCREENSHOTS, `${name}.png`);
+    writeFileSync(file, Buffer.from(b64, "base64"));
+    return file;
+  }
+
+  end() {
+    return this.cmd("DELETE", "");
+  }
+}
+
+/** Runs the stepdown CLI and parses its JSON output. */
+export function cliJson(args) {
+  return JSON.parse(execFileSync(CLI, args, { encoding: "utf8" }));
+}
+
+/** Fails with a readable list when axe finds serious or critical problems. */
+export function seriousViolations(violations) {
+  return violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+}
