@@ -217,7 +217,11 @@ impl Reference {
         )?;
         for r in &thresholds.rows {
             if !(r.mg_per_day.is_finite() && r.mg_per_day > 0.0) {
-                return Err(invalid(&thresholds.header.id, &r.id, "threshold must be positive"));
+                return Err(invalid(
+                    &thresholds.header.id,
+                    &r.id,
+                    "threshold must be positive",
+                ));
             }
         }
         for p in Profile::ALL {
@@ -322,7 +326,10 @@ mod tests {
             source: "s".into(),
         };
         let err = check_rows(&h, [("a", "src"), ("b", " ")].into_iter()).unwrap_err();
-        assert!(err.to_string().contains("row b: row has no source"), "{err}");
+        assert!(
+            err.to_string().contains("row b: row has no source"),
+            "{err}"
+        );
         let err = check_rows(&h, [("a", "src"), ("a", "src")].into_iter()).unwrap_err();
         assert!(err.to_string().contains("duplicate row id"), "{err}");
     }

@@ -43,7 +43,10 @@ pub fn read_input(path: &Path) -> CliResult<String> {
             .map_err(|e| CliError::Input(format!("standard input: could not read ({e})")))?;
     } else {
         text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::Input(format!("{}: could not read input file ({e})", path.display()))
+            CliError::Input(format!(
+                "{}: could not read input file ({e})",
+                path.display()
+            ))
         })?;
     }
     Ok(text)
