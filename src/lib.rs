@@ -8,8 +8,10 @@
 #![warn(missing_docs)]
 
 pub mod api_error;
+pub mod ome;
 pub mod profile;
 pub mod reference;
+pub mod regimen;
 
 pub use api_error::{ApiError, ErrorCode};
 pub use profile::Profile;

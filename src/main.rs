@@ -31,6 +31,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
     },
+    /// Total daily oral morphine equivalent of a regimen, per item with the working shown.
+    Ome(cli::ome::OmeArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Reference { format } => reference(format),
+        Command::Ome(args) => cli::ome::run(args),
     }
 }
 

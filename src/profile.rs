@@ -4,11 +4,14 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// A set of conversion factors and thresholds from one body of guidance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS,
+)]
 #[serde(rename_all = "lowercase")]
 #[ts(export)]
 pub enum Profile {
     /// BNF / FPM Opioids Aware (UK default).
+    #[default]
     Uk,
     /// US CDC Clinical Practice Guideline 2022.
     Cdc,
@@ -25,12 +28,6 @@ impl Profile {
 
     /// Every profile, default first.
     pub const ALL: [Profile; 2] = [Profile::Uk, Profile::Cdc];
-}
-
-impl Default for Profile {
-    fn default() -> Self {
-        Profile::Uk
-    }
 }
 
 impl std::fmt::Display for Profile {

@@ -12,12 +12,31 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::profile::Profile;
+use crate::regimen::{Form, Release, Route};
 
 /// The embedded files, by the name the manifest uses.
-const EMBEDDED: &[(&str, &str)] = &[(
-    "thresholds.json",
-    include_str!("../assets/reference/thresholds.json"),
-)];
+const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "thresholds.json",
+        include_str!("../assets/reference/thresholds.json"),
+    ),
+    (
+        "ome_factors.json",
+        include_str!("../assets/reference/ome_factors.json"),
+    ),
+    (
+        "patch_labels.json",
+        include_str!("../assets/reference/patch_labels.json"),
+    ),
+    (
+        "products_uk.json",
+        include_str!("../assets/reference/products_uk.json"),
+    ),
+    (
+        "limits.json",
+        include_str!("../assets/reference/limits.json"),
+    ),
+];
 
 const MANIFEST: &str = include_str!("../assets/reference/manifest.json");
 
@@ -109,6 +128,222 @@ pub struct ThresholdRow {
     pub source: String,
 }
 
+/// Unit a conversion factor multiplies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FactorUnit {
+    /// mg oral morphine a day per mg of the drug a day.
+    Mg,
+    /// mg oral morphine a day per microgram/hour of a patch.
+    McgPerHour,
+}
+
+/// The routes a factor row covers: one route, or every route (`"any"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum RouteScope {
+    /// Every route (e.g. methadone: not convertible however it is given).
+    Any,
+    /// One route.
+    Only(Route),
+}
+
+impl TryFrom<String> for RouteScope {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        if s == "any" {
+            return Ok(RouteScope::Any);
+        }
+        Route::parse(&s)
+            .map(RouteScope::Only)
+            .ok_or_else(|| format!("unknown route '{s}'"))
+    }
+}
+
+/// One row of the OME conversion table: a factor, or an explicit refusal to convert.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactorRow {
+    /// Row id, unique within the table.
+    pub id: String,
+    /// Profile the row belongs to.
+    pub profile: Profile,
+    /// Lower-case generic drug name.
+    pub drug: String,
+    /// Route(s) covered.
+    pub route: RouteScope,
+    /// Form the factor is for, where it matters (patches).
+    #[serde(default)]
+    pub form: Option<Form>,
+    /// What the factor multiplies (present with `factor`).
+    #[serde(default)]
+    pub unit: Option<FactorUnit>,
+    /// mg oral morphine a day per unit; absent for "not convertible" rows.
+    #[serde(default)]
+    pub factor: Option<f64>,
+    /// Why the profile does not convert this drug/route (shown to the user); absent for factor rows.
+    #[serde(default)]
+    pub not_convertible: Option<String>,
+    /// Where the row comes from.
+    pub source: String,
+}
+
+/// The reference's answer for a drug and route under a profile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conversion<'a> {
+    /// Multiply the daily amount by `factor`.
+    Factor {
+        /// mg OME a day per unit.
+        factor: f64,
+        /// What it multiplies.
+        unit: FactorUnit,
+        /// The row (id, source).
+        row: &'a FactorRow,
+    },
+    /// Do not convert; tell the user why.
+    NotConvertible {
+        /// Reason for people.
+        reason: String,
+        /// The explicit row, if the table has one (otherwise the profile simply has no factor).
+        row: Option<&'a FactorRow>,
+    },
+}
+
+/// A patch whose labelled strength is not the rate used to convert it
+/// (the fentanyl "12" patch releases 12.5 micrograms/hour).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchLabelRow {
+    /// Row id.
+    pub id: String,
+    /// Drug.
+    pub drug: String,
+    /// Strength printed on the patch.
+    pub labelled_mcg_per_hour: f64,
+    /// Rate to convert with.
+    pub counts_as_mcg_per_hour: f64,
+    /// Note shown with the item.
+    pub note: String,
+    /// Where it comes from.
+    pub source: String,
+}
+
+/// Wear time of a patch product, in hours (3- and 4-day patches: 72 to 96).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WearHours {
+    /// Shortest wear time.
+    pub min: f64,
+    /// Longest wear time.
+    pub max: f64,
+}
+
+/// Paracetamol content of a combination product.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Combination {
+    /// Approved combination name, e.g. `co-codamol`.
+    pub name: String,
+    /// Paracetamol per tablet or capsule.
+    pub paracetamol_mg_per_unit: f64,
+}
+
+/// One UK product line of the catalogue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductRow {
+    /// Row id.
+    pub id: String,
+    /// Generic name of the opioid (the opioid component of a combination).
+    pub drug: String,
+    /// Product description.
+    pub name: String,
+    /// Route.
+    pub route: Route,
+    /// Form.
+    pub form: Form,
+    /// Immediate or modified release (absent for patches).
+    #[serde(default)]
+    pub release: Option<Release>,
+    /// For modified release, the dosing interval when confirmed (12- or 24-hourly).
+    #[serde(default)]
+    pub dosing_interval_hours: Option<f64>,
+    /// Tablet/capsule strengths (mg of opioid), ascending.
+    #[serde(default)]
+    pub strengths_mg: Option<Vec<f64>>,
+    /// Liquid strengths (mg/mL), ascending.
+    #[serde(default)]
+    pub strengths_mg_per_ml: Option<Vec<f64>>,
+    /// Patch strengths (micrograms/hour), ascending.
+    #[serde(default)]
+    pub strengths_mcg_per_hour: Option<Vec<f64>>,
+    /// How long each patch is worn.
+    #[serde(default)]
+    pub wear_hours: Option<WearHours>,
+    /// Most patches of this product worn at once, where the source says.
+    #[serde(default)]
+    pub max_patches_at_once: Option<u32>,
+    /// Paracetamol content, for combination products.
+    #[serde(default)]
+    pub combination: Option<Combination>,
+    /// Brand names, for recognising them in input (may be empty).
+    pub brand_examples: Vec<String>,
+    /// Where the row comes from (strengths not confirmed by a primary source are left out).
+    pub source: String,
+}
+
+/// What an implausibility limit applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LimitKind {
+    /// `doses_per_day`.
+    DosesPerDay,
+    /// `units_per_dose`.
+    UnitsPerDose,
+    /// `patches`.
+    Patches,
+    /// OME of one item, mg/day.
+    ItemOmeMgPerDay,
+    /// `ml_per_dose`.
+    MlPerDose,
+    /// `strength_mg`.
+    StrengthMg,
+    /// `strength_mg_per_ml`.
+    StrengthMgPerMl,
+    /// `strength_mcg_per_hour`.
+    StrengthMcgPerHour,
+}
+
+impl LimitKind {
+    /// Every kind; the limits table must have each exactly once.
+    pub const ALL: [LimitKind; 8] = [
+        LimitKind::DosesPerDay,
+        LimitKind::UnitsPerDose,
+        LimitKind::Patches,
+        LimitKind::ItemOmeMgPerDay,
+        LimitKind::MlPerDose,
+        LimitKind::StrengthMg,
+        LimitKind::StrengthMgPerMl,
+        LimitKind::StrengthMcgPerHour,
+    ];
+}
+
+/// An implausibility limit: input above `max` is rejected as an entry error.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitRow {
+    /// Row id.
+    pub id: String,
+    /// What it limits.
+    pub kind: LimitKind,
+    /// Largest accepted value.
+    pub max: f64,
+    /// Unit words for messages ("doses a day").
+    pub unit: String,
+    /// Where the limit comes from.
+    pub source: String,
+}
+
 /// All reference tables, loaded and validated.
 #[derive(Debug, Clone)]
 pub struct Reference {
@@ -116,6 +351,16 @@ pub struct Reference {
     pub manifest_version: String,
     /// Dose thresholds per profile.
     pub thresholds: Table<ThresholdRow>,
+    /// OME conversion factors per profile.
+    pub ome_factors: Table<FactorRow>,
+    /// Patch label adjustments.
+    pub patch_labels: Table<PatchLabelRow>,
+    /// UK product catalogue.
+    pub products: Table<ProductRow>,
+    /// Implausibility limits for regimen input.
+    pub limits: Table<LimitRow>,
+    /// Every drug in any profile's factor table, sorted (accepted drug names).
+    known_drugs: Vec<String>,
 }
 
 /// Summary of one loaded table, for `stepdown reference` and the About panel.
@@ -167,6 +412,77 @@ fn invalid(table: &str, row: &str, message: impl Into<String>) -> ReferenceError
         row: row.to_string(),
         message: message.into(),
     }
+}
+
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
+/// Rules of the OME factor table: each row is exactly one of a positive
+/// factor with its unit, or a non-empty reason not to convert; patch factors
+/// (per microgram/hour) go with the transdermal route and patch form; each
+/// (profile, drug, route) appears once.
+fn check_factors(table: &Table<FactorRow>) -> Result<(), ReferenceError> {
+    let t = table.header.id.as_str();
+    let mut keys = HashSet::new();
+    for r in &table.rows {
+        let bad = |m: &str| invalid(t, &r.id, m);
+        if r.drug.trim().is_empty() || r.drug != r.drug.to_lowercase() {
+            return Err(bad("drug must be a lower-case generic name"));
+        }
+        if !keys.insert((r.profile, r.drug.as_str(), format!("{:?}", r.route))) {
+            return Err(bad("duplicate (profile, drug, route)"));
+        }
+        match (r.factor, r.unit, &r.not_convertible) {
+            (Some(f), Some(unit), None) => {
+                if !positive(f) {
+                    return Err(bad("factor must be positive"));
+                }
+                let transdermal = r.route == RouteScope::Only(Route::Transdermal);
+                let patch = r.form == Some(Form::Patch);
+                if (unit == FactorUnit::McgPerHour) != transdermal || transdermal != patch {
+                    return Err(bad(
+                        "per-microgram/hour factors go with route transdermal and form patch, and only they",
+                    ));
+                }
+            }
+            (None, None, Some(reason)) => {
+                if reason.trim().is_empty() {
+                    return Err(bad("not-convertible row has no reason"));
+                }
+            }
+            _ => {
+                return Err(bad(
+                    "row must have either factor and unit, or not_convertible",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every limit kind appears exactly once, with a positive maximum.
+fn check_limits(table: &Table<LimitRow>) -> Result<(), ReferenceError> {
+    let t = table.header.id.as_str();
+    for r in &table.rows {
+        if !positive(r.max) {
+            return Err(invalid(t, &r.id, "limit must be positive"));
+        }
+        if r.unit.trim().is_empty() {
+            return Err(invalid(t, &r.id, "limit has no unit words"));
+        }
+    }
+    for kind in LimitKind::ALL {
+        let n = table.rows.iter().filter(|r| r.kind == kind).count();
+        if n != 1 {
+            return Err(invalid(
+                t,
+                &format!("{kind:?}"),
+                format!("expected exactly one limit of this kind, found {n}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks a table's header and the rules every row must follow.
@@ -237,10 +553,225 @@ impl Reference {
                 ));
             }
         }
-        Ok(Reference {
+        let ome_factors: Table<FactorRow> = parse("ome_factors.json")?;
+        check_rows(
+            &ome_factors.header,
+            ome_factors
+                .rows
+                .iter()
+                .map(|r| (r.id.as_str(), r.source.as_str())),
+        )?;
+        check_factors(&ome_factors)?;
+        let patch_labels: Table<PatchLabelRow> = parse("patch_labels.json")?;
+        check_rows(
+            &patch_labels.header,
+            patch_labels
+                .rows
+                .iter()
+                .map(|r| (r.id.as_str(), r.source.as_str())),
+        )?;
+        let products: Table<ProductRow> = parse("products_uk.json")?;
+        check_rows(
+            &products.header,
+            products
+                .rows
+                .iter()
+                .map(|r| (r.id.as_str(), r.source.as_str())),
+        )?;
+        let limits: Table<LimitRow> = parse("limits.json")?;
+        check_rows(
+            &limits.header,
+            limits
+                .rows
+                .iter()
+                .map(|r| (r.id.as_str(), r.source.as_str())),
+        )?;
+        check_limits(&limits)?;
+
+        let mut known_drugs: Vec<String> =
+            ome_factors.rows.iter().map(|r| r.drug.clone()).collect();
+        known_drugs.sort();
+        known_drugs.dedup();
+        let reference = Reference {
             manifest_version: manifest.manifest_version,
             thresholds,
-        })
+            ome_factors,
+            patch_labels,
+            products,
+            limits,
+            known_drugs,
+        };
+        // These checks need lookups across tables, so they run on the assembled reference.
+        reference.check_patch_labels()?;
+        reference.check_products()?;
+        Ok(reference)
+    }
+
+    /// Every drug name accepted in input: the drugs of every profile's factor table, sorted.
+    pub fn known_drugs(&self) -> &[String] {
+        &self.known_drugs
+    }
+
+    /// How `profile` converts `drug` given by `route`: the row for that exact
+    /// route, else the drug's any-route row, else "no factor in this profile".
+    pub fn conversion(&self, profile: Profile, drug: &str, route: Route) -> Conversion<'_> {
+        let rows = || {
+            self.ome_factors
+                .rows
+                .iter()
+                .filter(move |r| r.profile == profile && r.drug == drug)
+        };
+        let row = rows()
+            .find(|r| r.route == RouteScope::Only(route))
+            .or_else(|| rows().find(|r| r.route == RouteScope::Any));
+        match row {
+            Some(r) => match (r.factor, r.unit, &r.not_convertible) {
+                (Some(factor), Some(unit), None) => Conversion::Factor {
+                    factor,
+                    unit,
+                    row: r,
+                },
+                (_, _, Some(reason)) => Conversion::NotConvertible {
+                    reason: reason.clone(),
+                    row: Some(r),
+                },
+                // Ruled out by `check_factors`; answer safely all the same.
+                _ => Conversion::NotConvertible {
+                    reason: format!("the {profile} conversion row {} is incomplete", r.id),
+                    row: Some(r),
+                },
+            },
+            None => Conversion::NotConvertible {
+                reason: format!(
+                    "The {profile} profile has no conversion factor for {drug} given by the {route} route, so it is not converted."
+                ),
+                row: None,
+            },
+        }
+    }
+
+    /// The patch-label adjustment for `drug` at a labelled strength, if any.
+    pub fn patch_label(&self, drug: &str, labelled_mcg_per_hour: f64) -> Option<&PatchLabelRow> {
+        self.patch_labels
+            .rows
+            .iter()
+            .find(|r| r.drug == drug && r.labelled_mcg_per_hour == labelled_mcg_per_hour)
+    }
+
+    /// The implausibility limit of `kind`.
+    ///
+    /// # Panics
+    /// Never for embedded data: `load` fails unless every kind has a row
+    /// (checked by `check_limits` and the reference tests).
+    pub fn limit(&self, kind: LimitKind) -> &LimitRow {
+        match self.limits.rows.iter().find(|r| r.kind == kind) {
+            Some(r) => r,
+            None => panic!("reference limits table has no {kind:?} row (a build defect)"),
+        }
+    }
+
+    /// UK products of `drug` (empty for drugs with no UK product).
+    pub fn products_of<'a>(&'a self, drug: &'a str) -> impl Iterator<Item = &'a ProductRow> + 'a {
+        self.products.rows.iter().filter(move |p| p.drug == drug)
+    }
+
+    fn check_patch_labels(&self) -> Result<(), ReferenceError> {
+        let t = &self.patch_labels.header.id;
+        for r in &self.patch_labels.rows {
+            if !(positive(r.labelled_mcg_per_hour) && positive(r.counts_as_mcg_per_hour)) {
+                return Err(invalid(t, &r.id, "strengths must be positive"));
+            }
+            if r.note.trim().is_empty() {
+                return Err(invalid(t, &r.id, "row has no note"));
+            }
+            let patch_factor = self
+                .ome_factors
+                .rows
+                .iter()
+                .any(|f| f.drug == r.drug && f.unit == Some(FactorUnit::McgPerHour));
+            if !patch_factor {
+                return Err(invalid(t, &r.id, "drug has no patch conversion factor"));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_products(&self) -> Result<(), ReferenceError> {
+        let t = &self.products.header.id;
+        for p in &self.products.rows {
+            let bad = |m: &str| invalid(t, &p.id, m);
+            if p.drug != p.drug.to_lowercase() || p.drug.trim().is_empty() {
+                return Err(bad("drug must be a lower-case generic name"));
+            }
+            // Every UK product must either convert or say explicitly why not.
+            match self.conversion(Profile::Uk, &p.drug, p.route) {
+                Conversion::Factor { .. } | Conversion::NotConvertible { row: Some(_), .. } => {}
+                Conversion::NotConvertible { row: None, .. } => {
+                    return Err(bad("no UK factor and no explicit not-convertible row"));
+                }
+            }
+            let strengths = match (
+                p.form,
+                &p.strengths_mg,
+                &p.strengths_mg_per_ml,
+                &p.strengths_mcg_per_hour,
+            ) {
+                (Form::Tablet | Form::Capsule, Some(s), None, None) => s,
+                (Form::Solution, None, Some(s), None) => s,
+                (Form::Patch, None, None, Some(s)) => s,
+                _ => {
+                    return Err(bad(
+                        "strengths do not match the form (one list, in the form's unit)",
+                    ))
+                }
+            };
+            if strengths.is_empty()
+                || !strengths.iter().all(|s| positive(*s))
+                || !strengths.windows(2).all(|w| w[0] < w[1])
+            {
+                return Err(bad("strengths must be positive and strictly ascending"));
+            }
+            let is_patch = p.form == Form::Patch;
+            if is_patch != (p.route == Route::Transdermal) {
+                return Err(bad("patches, and only patches, are transdermal"));
+            }
+            if is_patch {
+                match p.wear_hours {
+                    Some(w) if positive(w.min) && w.min <= w.max => {}
+                    _ => return Err(bad("a patch needs wear_hours with 0 < min <= max")),
+                }
+                if p.release.is_some() || p.dosing_interval_hours.is_some() {
+                    return Err(bad("release does not apply to patches"));
+                }
+            } else {
+                if p.wear_hours.is_some() || p.max_patches_at_once.is_some() {
+                    return Err(bad("wear time applies only to patches"));
+                }
+                match (p.release, p.dosing_interval_hours) {
+                    (None, _) => return Err(bad("release is required")),
+                    (Some(Release::Immediate), Some(_)) => {
+                        return Err(bad(
+                            "a dosing interval is recorded only for modified release",
+                        ))
+                    }
+                    (_, Some(h)) if !positive(h) => {
+                        return Err(bad("dosing interval must be positive"))
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(c) = &p.combination {
+                if !positive(c.paracetamol_mg_per_unit) || c.name.trim().is_empty() {
+                    return Err(bad(
+                        "combination needs a name and positive paracetamol content",
+                    ));
+                }
+                if !matches!(p.form, Form::Tablet | Form::Capsule) {
+                    return Err(bad("combination contents are per tablet or capsule"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The threshold of `kind` for `profile`, with its row (and so its source).
@@ -252,7 +783,13 @@ impl Reference {
     }
 
     fn headers(&self) -> Vec<(&TableHeader, usize)> {
-        vec![(&self.thresholds.header, self.thresholds.rows.len())]
+        vec![
+            (&self.thresholds.header, self.thresholds.rows.len()),
+            (&self.ome_factors.header, self.ome_factors.rows.len()),
+            (&self.patch_labels.header, self.patch_labels.rows.len()),
+            (&self.products.header, self.products.rows.len()),
+            (&self.limits.header, self.limits.rows.len()),
+        ]
     }
 
     /// Versions, review dates and sources of every table.
@@ -342,5 +879,240 @@ mod tests {
             assert!(!t.version.is_empty() && !t.source.is_empty() && t.rows > 0);
             assert!(NaiveDate::parse_from_str(&t.review_date, "%Y-%m-%d").is_ok());
         }
+    }
+
+    fn factor_table(rows: &str) -> Table<FactorRow> {
+        serde_json::from_str(&format!(
+            r#"{{"id": "t", "title": "t", "version": "1", "review_date": "2027-01-01", "source": "s", "rows": [{rows}]}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn info_lists_the_ome_tables() {
+        let ids: Vec<String> = reference()
+            .info()
+            .tables
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        for id in [
+            "thresholds",
+            "ome-factors",
+            "patch-labels",
+            "uk-products",
+            "regimen-limits",
+        ] {
+            assert!(ids.contains(&id.to_string()), "{id} missing from {ids:?}");
+        }
+    }
+
+    #[test]
+    fn every_row_of_every_table_has_a_source() {
+        let r = reference();
+        let sources = r
+            .thresholds
+            .rows
+            .iter()
+            .map(|x| &x.source)
+            .chain(r.ome_factors.rows.iter().map(|x| &x.source))
+            .chain(r.patch_labels.rows.iter().map(|x| &x.source))
+            .chain(r.products.rows.iter().map(|x| &x.source))
+            .chain(r.limits.rows.iter().map(|x| &x.source));
+        for s in sources {
+            assert!(s.trim().len() > 10, "thin source: {s:?}");
+        }
+    }
+
+    #[test]
+    fn every_factor_is_positive_and_ids_are_unique() {
+        let r = reference();
+        let mut ids = HashSet::new();
+        for f in &r.ome_factors.rows {
+            assert!(ids.insert(&f.id), "duplicate {}", f.id);
+            if let Some(x) = f.factor {
+                assert!(x.is_finite() && x > 0.0, "{}", f.id);
+            }
+        }
+    }
+
+    #[test]
+    fn uk_and_cdc_factors_match_the_clinical_reference() {
+        let r = reference();
+        let f = |p, d: &str, route| match r.conversion(p, d, route) {
+            Conversion::Factor { factor, .. } => Some(factor),
+            Conversion::NotConvertible { .. } => None,
+        };
+        use Route::{Oral, Sublingual, Transdermal};
+        let uk = [
+            ("morphine", 1.0),
+            ("codeine", 0.1),
+            ("dihydrocodeine", 0.1),
+            ("tramadol", 0.1),
+            ("tapentadol", 0.4),
+            ("oxycodone", 1.5),
+            ("hydromorphone", 5.0),
+            ("pethidine", 0.1),
+            ("meptazinol", 0.03),
+            ("pentazocine", 0.37),
+            ("diamorphine", 1.0),
+        ];
+        for (d, x) in uk {
+            assert_eq!(f(Profile::Uk, d, Oral), Some(x), "uk {d}");
+        }
+        assert_eq!(f(Profile::Uk, "fentanyl", Transdermal), Some(2.4));
+        assert_eq!(f(Profile::Uk, "buprenorphine", Transdermal), Some(2.4));
+        assert_eq!(f(Profile::Uk, "methadone", Oral), None);
+        assert_eq!(f(Profile::Uk, "buprenorphine", Sublingual), None);
+        let cdc = [
+            ("codeine", 0.15),
+            ("hydrocodone", 1.0),
+            ("hydromorphone", 5.0),
+            ("methadone", 4.7),
+            ("morphine", 1.0),
+            ("oxycodone", 1.5),
+            ("oxymorphone", 3.0),
+            ("tapentadol", 0.4),
+            ("tramadol", 0.2),
+        ];
+        for (d, x) in cdc {
+            assert_eq!(f(Profile::Cdc, d, Oral), Some(x), "cdc {d}");
+        }
+        assert_eq!(f(Profile::Cdc, "fentanyl", Transdermal), Some(2.4));
+        assert_eq!(f(Profile::Cdc, "buprenorphine", Transdermal), None);
+        assert_eq!(f(Profile::Cdc, "dihydrocodeine", Oral), None);
+    }
+
+    #[test]
+    fn explicit_not_convertible_rows_give_reasons() {
+        let r = reference();
+        for (p, d, route, id) in [
+            (Profile::Uk, "methadone", Route::Oral, "uk.methadone.any"),
+            (
+                Profile::Uk,
+                "buprenorphine",
+                Route::Sublingual,
+                "uk.buprenorphine.sublingual",
+            ),
+            (
+                Profile::Cdc,
+                "buprenorphine",
+                Route::Transdermal,
+                "cdc.buprenorphine.any",
+            ),
+        ] {
+            match r.conversion(p, d, route) {
+                Conversion::NotConvertible {
+                    reason,
+                    row: Some(row),
+                } => {
+                    assert_eq!(row.id, id);
+                    assert!(reason.len() > 20);
+                }
+                other => panic!("{p} {d} {route}: {other:?}"),
+            }
+        }
+        // No row at all: still refused, with a generated reason.
+        match r.conversion(Profile::Uk, "morphine", Route::Subcutaneous) {
+            Conversion::NotConvertible { row: None, reason } => {
+                assert!(
+                    reason.contains("no conversion factor for morphine"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_catalogue_drug_converts_in_the_uk_or_says_why_not() {
+        let r = reference();
+        for p in &r.products.rows {
+            assert!(
+                !matches!(
+                    r.conversion(Profile::Uk, &p.drug, p.route),
+                    Conversion::NotConvertible { row: None, .. }
+                ),
+                "{}",
+                p.id
+            );
+        }
+    }
+
+    #[test]
+    fn patch_catalogue_strengths_give_the_published_equivalents() {
+        // Opioids Aware's table: fentanyl 12 -> 30 ... 100 -> 240; buprenorphine 5 -> 12 ... 70 -> 168.
+        let r = reference();
+        let expected = [
+            ("fentanyl", vec![30.0, 60.0, 90.0, 120.0, 180.0, 240.0]),
+            (
+                "buprenorphine",
+                vec![12.0, 24.0, 36.0, 48.0, 84.0, 126.0, 168.0],
+            ),
+        ];
+        for (drug, mg) in expected {
+            let Conversion::Factor { factor, .. } =
+                r.conversion(Profile::Uk, drug, Route::Transdermal)
+            else {
+                panic!("{drug}")
+            };
+            let got: Vec<f64> = r
+                .products_of(drug)
+                .flat_map(|p| p.strengths_mcg_per_hour.clone().unwrap_or_default())
+                .map(|s| {
+                    let rate = r
+                        .patch_label(drug, s)
+                        .map_or(s, |l| l.counts_as_mcg_per_hour);
+                    (rate * factor * 100.0).round() / 100.0
+                })
+                .collect();
+            assert_eq!(got, mg, "{drug}");
+        }
+    }
+
+    #[test]
+    fn known_drugs_include_cdc_only_names() {
+        let known = reference().known_drugs();
+        for d in [
+            "hydrocodone",
+            "oxymorphone",
+            "methadone",
+            "meptazinol",
+            "fentanyl",
+        ] {
+            assert!(known.iter().any(|k| k == d), "{d}");
+        }
+        assert!(known.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn every_limit_kind_is_present() {
+        for kind in LimitKind::ALL {
+            assert!(reference().limit(kind).max > 0.0);
+        }
+        assert_eq!(reference().limit(LimitKind::DosesPerDay).max, 12.0);
+        assert_eq!(reference().limit(LimitKind::ItemOmeMgPerDay).max, 2000.0);
+    }
+
+    #[test]
+    fn factor_rules_reject_bad_rows() {
+        let ok = r#"{"id": "a", "profile": "uk", "drug": "x", "route": "oral", "unit": "mg", "factor": 1, "source": "s"}"#;
+        assert!(check_factors(&factor_table(ok)).is_ok());
+        let zero = r#"{"id": "a", "profile": "uk", "drug": "x", "route": "oral", "unit": "mg", "factor": 0, "source": "s"}"#;
+        assert!(check_factors(&factor_table(zero))
+            .unwrap_err()
+            .to_string()
+            .contains("positive"));
+        let both = r#"{"id": "a", "profile": "uk", "drug": "x", "route": "oral", "unit": "mg", "factor": 1, "not_convertible": "r", "source": "s"}"#;
+        assert!(check_factors(&factor_table(both)).is_err());
+        let dup = format!("{ok}, {}", ok.replace(r#""id": "a""#, r#""id": "b""#));
+        assert!(check_factors(&factor_table(&dup))
+            .unwrap_err()
+            .to_string()
+            .contains("duplicate"));
+        let patch_oral = r#"{"id": "a", "profile": "uk", "drug": "x", "route": "oral", "unit": "mcg-per-hour", "factor": 2.4, "source": "s"}"#;
+        assert!(check_factors(&factor_table(patch_oral)).is_err());
+        let no_reason = r#"{"id": "a", "profile": "uk", "drug": "x", "route": "any", "not_convertible": " ", "source": "s"}"#;
+        assert!(check_factors(&factor_table(no_reason)).is_err());
     }
 }

@@ -1,0 +1,653 @@
+//! Oral morphine equivalent (OME; MME in the CDC profile): from a validated
+//! regimen to per-item and total daily amounts, with the working shown.
+//!
+//! Rules (clinical reference section 1, contract `stepdown ome`):
+//! - item OME = daily amount × the profile's factor for the drug and route;
+//! - the total counts as-needed items at their maximum daily dose, and the
+//!   regular total leaves them out;
+//! - an item the profile has no factor for (or explicitly cannot convert) gets
+//!   no OME, a warning with the reason, and makes the result incomplete. It is
+//!   never guessed.
+//!
+//! Pure: no IO, no clock. Every number comes from the reference tables.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::profile::Profile;
+use crate::reference::{Conversion, FactorUnit, Reference, ThresholdKind};
+use crate::regimen::{num, Dose, Form, Item, OmeMgPerDay, Regimen, Release, Route};
+
+/// Unit of an item's daily amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub enum AmountUnit {
+    /// Milligrams of the drug a day (tablets, capsules, liquids).
+    #[serde(rename = "mg")]
+    MgPerDay,
+    /// Micrograms an hour, delivered continuously (patches).
+    #[serde(rename = "micrograms/hour")]
+    McgPerHour,
+}
+
+impl AmountUnit {
+    fn label(self) -> &'static str {
+        match self {
+            AmountUnit::MgPerDay => "mg",
+            AmountUnit::McgPerHour => "micrograms/hour",
+        }
+    }
+}
+
+/// The amount of drug an item delivers in a day (or, for patches, per hour).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DailyAmount {
+    /// The number, in `unit`.
+    pub value: f64,
+    /// mg a day or micrograms an hour.
+    pub unit: AmountUnit,
+}
+
+impl std::fmt::Display for DailyAmount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", num(self.value), self.unit.label())
+    }
+}
+
+/// How one item converts, with everything needed to show the working.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemOme {
+    /// Daily amount of the drug.
+    pub daily: DailyAmount,
+    /// Factor applied, its unit and its reference row id; or why there is none.
+    pub conversion: ItemConversion,
+    /// Explanation `"30 mg × 2 a day = 60 mg × 1.5 = 90 mg OME"`.
+    pub working: String,
+    /// Extra notes from the reference (e.g. the fentanyl "12" patch).
+    pub notes: Vec<String>,
+    /// Paracetamol a day from a combination product.
+    pub paracetamol_mg_per_day: Option<f64>,
+}
+
+/// The conversion of one item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemConversion {
+    /// Converted with a reference factor.
+    Converted {
+        /// mg OME per unit of the daily amount.
+        factor: f64,
+        /// Reference row id of the factor.
+        factor_id: String,
+        /// Source of the factor.
+        source: String,
+        /// The result, rounded to 2 decimals.
+        ome: OmeMgPerDay,
+    },
+    /// Not converted.
+    NotConvertible {
+        /// Why, for people.
+        reason: String,
+        /// Reference row id when the table says so explicitly.
+        row_id: Option<String>,
+        /// Source of the decision.
+        source: String,
+    },
+}
+
+impl ItemOme {
+    /// The item's OME, if it was converted.
+    pub fn ome(&self) -> Option<OmeMgPerDay> {
+        match &self.conversion {
+            ItemConversion::Converted { ome, .. } => Some(*ome),
+            ItemConversion::NotConvertible { .. } => None,
+        }
+    }
+}
+
+/// Caller's choices for a calculation.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OmeOptions {
+    /// Replaces the profile's high-dose threshold (e.g. 120 for schemes using the older UK figure).
+    pub high_dose_threshold: Option<OmeMgPerDay>,
+}
+
+/// One item of an [`OmeReport`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct OmeItem {
+    /// Position in the input `items` list (0-based).
+    pub index: u32,
+    /// Generic name of the opioid.
+    pub drug: String,
+    /// Route.
+    pub route: Route,
+    /// Form, when stated or implied (always for liquids and patches).
+    pub form: Option<Form>,
+    /// Release (`null` for patches).
+    pub release: Option<Release>,
+    /// Taken only when needed (counted at its maximum in the total, left out of the regular total).
+    pub as_needed: bool,
+    /// Daily amount for people, e.g. `"60 mg"` or `"25 micrograms/hour"`.
+    pub daily_amount: String,
+    /// The daily amount's number.
+    pub daily_amount_value: f64,
+    /// The daily amount's unit: `"mg"` (a day) or `"micrograms/hour"`.
+    pub daily_amount_unit: AmountUnit,
+    /// mg OME a day per mg (or per microgram/hour for patches); `null` if not convertible.
+    pub factor: Option<f64>,
+    /// Reference row of the factor (or of the explicit "not convertible" entry).
+    pub factor_id: Option<String>,
+    /// mg OME a day, rounded to 2 decimals; `null` if not convertible.
+    pub ome_mg_per_day: Option<f64>,
+    /// Where the factor (or the refusal to convert) comes from.
+    pub source: String,
+    /// The arithmetic, for people.
+    pub working: String,
+    /// Why the item was not converted (`null` when it was).
+    pub not_convertible_reason: Option<String>,
+    /// Paracetamol a day from a combination product (`null` if none).
+    pub paracetamol_mg_per_day: Option<f64>,
+    /// Further notes from the reference data.
+    pub notes: Vec<String>,
+}
+
+/// Result of `stepdown ome` (contract fields first; the rest are additions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct OmeReport {
+    /// Profile used.
+    pub profile: Profile,
+    /// All converted items, as-needed ones at their maximum, mg/day (2 decimals).
+    pub total_ome_mg_per_day: f64,
+    /// Converted regular (not as-needed) items only, mg/day.
+    pub regular_ome_mg_per_day: f64,
+    /// False when any item could not be converted (the totals leave it out).
+    pub complete: bool,
+    /// Per item, in input order.
+    pub items: Vec<OmeItem>,
+    /// Things the reader must know, one sentence each (e.g. an item not converted).
+    pub warnings: Vec<String>,
+    /// Converted as-needed items at their maximum, mg/day.
+    pub as_needed_ome_mg_per_day: f64,
+    /// High-dose threshold used, mg/day.
+    pub high_dose_threshold_mg_per_day: f64,
+    /// Where the threshold comes from (reference row, or the caller's override).
+    pub high_dose_threshold_source: String,
+    /// `total_ome_mg_per_day` ≥ the threshold.
+    pub high_dose: bool,
+    /// Paracetamol a day from combination products in the regimen (maximum, counting as-needed).
+    pub paracetamol_mg_per_day: f64,
+    /// General caveats about what the figure means.
+    pub notes: Vec<String>,
+    /// Version of the reference manifest the numbers come from.
+    pub reference_version: String,
+}
+
+/// Rounds to 2 decimals: clean output, and binary noise such as
+/// `0.1 × 240 = 24.000000000000004` never reaches a person.
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn ome_label(profile: Profile) -> &'static str {
+    match profile {
+        Profile::Uk => "mg OME",
+        Profile::Cdc => "MME",
+    }
+}
+
+/// Converts one validated item under `profile`.
+pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> ItemOme {
+    let drug = item.drug.as_str();
+    let mut notes = Vec::new();
+    let mut paracetamol_mg_per_day = None;
+
+    // Daily amount and the first half of the working.
+    let (daily, mut working) = match &item.dose {
+        Dose::Solid {
+            strength,
+            units_per_dose,
+            doses_per_day,
+            paracetamol_per_unit,
+            ..
+        } => {
+            let units = units_per_dose.get() * doses_per_day.get();
+            let mg = strength.get() * units;
+            if let Some(p) = paracetamol_per_unit {
+                paracetamol_mg_per_day = Some(round2(p.get() * units));
+            }
+            let per_dose = if units_per_dose.get() == 1.0 {
+                format!("{} mg", num(strength.get()))
+            } else {
+                format!("{} × {} mg", num(units_per_dose.get()), num(strength.get()))
+            };
+            (
+                DailyAmount {
+                    value: mg,
+                    unit: AmountUnit::MgPerDay,
+                },
+                format!(
+                    "{per_dose} × {} a day = {} mg",
+                    num(doses_per_day.get()),
+                    num(mg)
+                ),
+            )
+        }
+        Dose::Liquid {
+            strength,
+            ml_per_dose,
+            doses_per_day,
+            ..
+        } => {
+            let mg = strength.get() * ml_per_dose.get() * doses_per_day.get();
+            (
+                DailyAmount {
+                    value: mg,
+                    unit: AmountUnit::MgPerDay,
+                },
+                format!(
+                    "{} mg/mL × {} mL × {} a day = {} mg",
+                    num(strength.get()),
+                    num(ml_per_dose.get()),
+                    num(doses_per_day.get()),
+                    num(mg)
+                ),
+            )
+        }
+        Dose::Patch { strength, patches } => {
+            let labelled = strength.get();
+            let label = reference.patch_label(drug, labelled);
+            let per_patch = label.map_or(labelled, |l| l.counts_as_mcg_per_hour);
+            let n = patches.get();
+            let rate = per_patch * f64::from(n);
+            let plural = if n == 1 { "patch" } else { "patches" };
+            let mut w = format!("{n} × {} micrograms/hour {plural}", num(labelled));
+            if let Some(l) = label {
+                w.push_str(&format!(
+                    " (each counts as {} micrograms/hour)",
+                    num(l.counts_as_mcg_per_hour)
+                ));
+                notes.push(l.note.clone());
+            }
+            w.push_str(&format!(" = {} micrograms/hour", num(rate)));
+            (
+                DailyAmount {
+                    value: rate,
+                    unit: AmountUnit::McgPerHour,
+                },
+                w,
+            )
+        }
+    };
+
+    let needed_unit = match item.dose {
+        Dose::Patch { .. } => FactorUnit::McgPerHour,
+        Dose::Solid { .. } | Dose::Liquid { .. } => FactorUnit::Mg,
+    };
+    let conversion = match reference.conversion(profile, drug, item.route) {
+        Conversion::Factor { factor, unit, row } if unit == needed_unit => {
+            let ome = round2(daily.value * factor);
+            working.push_str(&format!(
+                " × {} = {} {}",
+                num(factor),
+                num(ome),
+                ome_label(profile)
+            ));
+            match OmeMgPerDay::new(ome) {
+                Some(ome) => ItemConversion::Converted {
+                    factor,
+                    factor_id: row.id.clone(),
+                    source: row.source.clone(),
+                    ome,
+                },
+                // Cannot happen with validated positive inputs and factors; refuse rather than guess.
+                None => ItemConversion::NotConvertible {
+                    reason: format!("the conversion of {drug} gave no usable number"),
+                    row_id: Some(row.id.clone()),
+                    source: row.source.clone(),
+                },
+            }
+        }
+        Conversion::Factor { row, .. } => ItemConversion::NotConvertible {
+            // A factor per mg cannot apply to a patch rate, nor the reverse.
+            reason: format!(
+                "the {profile} factor for {drug} ({}) does not apply to this form",
+                row.id
+            ),
+            row_id: Some(row.id.clone()),
+            source: row.source.clone(),
+        },
+        Conversion::NotConvertible { reason, row } => ItemConversion::NotConvertible {
+            reason,
+            row_id: row.map(|r| r.id.clone()),
+            source: row.map_or_else(
+                || {
+                    format!(
+                        "{} v{}: no row for {drug} ({}) in the {profile} profile",
+                        reference.ome_factors.header.id,
+                        reference.ome_factors.header.version,
+                        item.route
+                    )
+                },
+                |r| r.source.clone(),
+            ),
+        },
+    };
+    if let ItemConversion::NotConvertible { reason, .. } = &conversion {
+        working.push_str(&format!("; not converted: {reason}"));
+    }
+    if item.dose.as_needed() {
+        if let Dose::Solid { doses_per_day, .. } | Dose::Liquid { doses_per_day, .. } = &item.dose {
+            working.push_str(&format!(
+                " (as needed: counted at the most allowed, {} doses a day; left out of the regular total)",
+                num(doses_per_day.get())
+            ));
+        }
+    }
+
+    ItemOme {
+        daily,
+        conversion,
+        working,
+        notes,
+        paracetamol_mg_per_day,
+    }
+}
+
+/// Sum of OMEs, rounded the same way as each item so that the total equals
+/// the sum of the items shown.
+fn sum(values: impl Iterator<Item = f64>) -> f64 {
+    // Fold from +0.0: `Iterator::sum` of nothing is -0.0, which would print as "-0.0".
+    round2(values.fold(0.0, |a, b| a + b))
+}
+
+/// Calculates the OME report for a validated regimen.
+pub fn calculate(
+    regimen: &Regimen,
+    profile: Profile,
+    reference: &Reference,
+    options: &OmeOptions,
+) -> OmeReport {
+    let mut items = Vec::with_capacity(regimen.items.len());
+    let mut warnings = Vec::new();
+    for (i, item) in regimen.items.iter().enumerate() {
+        let c = convert_item(item, profile, reference);
+        let (factor, factor_id, ome, source, reason) = match &c.conversion {
+            ItemConversion::Converted {
+                factor,
+                factor_id,
+                source,
+                ome,
+            } => (
+                Some(*factor),
+                Some(factor_id.clone()),
+                Some(ome.get()),
+                source.clone(),
+                None,
+            ),
+            ItemConversion::NotConvertible {
+                reason,
+                row_id,
+                source,
+            } => {
+                warnings.push(format!(
+                    "items[{i}] ({} {}): not converted, so the totals leave it out and are incomplete. {reason}",
+                    item.drug, item.route
+                ));
+                (
+                    None,
+                    row_id.clone(),
+                    None,
+                    source.clone(),
+                    Some(reason.clone()),
+                )
+            }
+        };
+        items.push(OmeItem {
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+            drug: item.drug.to_string(),
+            route: item.route,
+            form: item.dose.form(),
+            release: item.dose.release(),
+            as_needed: item.dose.as_needed(),
+            daily_amount: c.daily.to_string(),
+            daily_amount_value: round2(c.daily.value),
+            daily_amount_unit: c.daily.unit,
+            factor,
+            factor_id,
+            ome_mg_per_day: ome,
+            source,
+            working: c.working,
+            not_convertible_reason: reason,
+            paracetamol_mg_per_day: c.paracetamol_mg_per_day,
+            notes: c.notes,
+        });
+    }
+
+    let total = sum(items.iter().filter_map(|i| i.ome_mg_per_day));
+    let regular = sum(items
+        .iter()
+        .filter(|i| !i.as_needed)
+        .filter_map(|i| i.ome_mg_per_day));
+    let as_needed = sum(items
+        .iter()
+        .filter(|i| i.as_needed)
+        .filter_map(|i| i.ome_mg_per_day));
+    let (threshold, threshold_source) = match options.high_dose_threshold {
+        Some(t) => (
+            t.get(),
+            "set by the user (overrides the profile's threshold)".to_string(),
+        ),
+        None => match reference.threshold(profile, ThresholdKind::HighDose) {
+            Some(row) => (row.mg_per_day, row.source.clone()),
+            // The reference tests guarantee every profile has one; without it
+            // nothing can be called high dose, and the source says so.
+            None => (
+                f64::INFINITY,
+                "no high-dose threshold in the reference data".to_string(),
+            ),
+        },
+    };
+    let paracetamol = sum(items.iter().filter_map(|i| i.paracetamol_mg_per_day));
+    let complete = items.iter().all(|i| i.ome_mg_per_day.is_some());
+
+    OmeReport {
+        profile,
+        total_ome_mg_per_day: total,
+        regular_ome_mg_per_day: regular,
+        complete,
+        items,
+        warnings,
+        as_needed_ome_mg_per_day: as_needed,
+        high_dose_threshold_mg_per_day: threshold,
+        high_dose_threshold_source: threshold_source,
+        high_dose: total >= threshold,
+        paracetamol_mg_per_day: paracetamol,
+        notes: vec![
+            "Oral morphine equivalent compares total opioid exposure. It is not a ratio for switching \
+             from one opioid to another: a new opioid is started lower because cross-tolerance is \
+             incomplete, and Stepdown never switches opioids."
+                .to_string(),
+        ],
+        reference_version: reference.manifest_version.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::reference;
+    use crate::regimen::regimen_from_json;
+
+    fn report(profile: Profile, items: &str) -> OmeReport {
+        let json = format!(r#"{{"items": [{items}]}}"#);
+        let regimen = regimen_from_json(&json, profile, reference()).unwrap();
+        calculate(&regimen, profile, reference(), &OmeOptions::default())
+    }
+
+    #[test]
+    fn morphine_and_oxycodone_with_working() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 30, "doses_per_day": 2}"#,
+        );
+        assert_eq!(r.total_ome_mg_per_day, 90.0);
+        let i = &r.items[0];
+        assert_eq!(i.daily_amount, "60 mg");
+        assert_eq!(i.factor, Some(1.5));
+        assert_eq!(i.working, "30 mg × 2 a day = 60 mg × 1.5 = 90 mg OME");
+        assert_eq!(i.factor_id.as_deref(), Some("uk.oxycodone.oral"));
+        assert!(i.source.contains("Opioids Aware"));
+        assert!(r.high_dose, "90 is at the UK threshold");
+    }
+
+    #[test]
+    fn fentanyl_12_counts_as_12_5_with_the_mhra_note() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 12}"#,
+        );
+        assert_eq!(r.total_ome_mg_per_day, 30.0);
+        assert_eq!(r.items[0].daily_amount, "12.5 micrograms/hour");
+        assert!(r.items[0].notes[0].contains("up to 45"));
+        assert!(
+            r.items[0].working.contains("each counts as 12.5"),
+            "{}",
+            r.items[0].working
+        );
+    }
+
+    #[test]
+    fn methadone_is_not_converted_in_the_uk() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "methadone", "route": "oral", "form": "solution", "strength_mg_per_ml": 1, "ml_per_dose": 60, "doses_per_day": 1},
+               {"drug": "morphine", "route": "oral", "strength_mg": 10, "doses_per_day": 2}"#,
+        );
+        assert!(!r.complete);
+        assert_eq!(r.total_ome_mg_per_day, 20.0);
+        assert_eq!(r.items[0].ome_mg_per_day, None);
+        assert_eq!(r.items[0].factor, None);
+        assert_eq!(r.items[0].factor_id.as_deref(), Some("uk.methadone.any"));
+        assert!(
+            r.warnings[0].starts_with("items[0] (methadone oral): not converted"),
+            "{:?}",
+            r.warnings
+        );
+        assert!(r.items[0]
+            .not_convertible_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("specialist"));
+        // CDC converts methadone at 4.7.
+        let r = report(
+            Profile::Cdc,
+            r#"{"drug": "methadone", "route": "oral", "form": "solution", "strength_mg_per_ml": 1, "ml_per_dose": 60, "doses_per_day": 1}"#,
+        );
+        assert_eq!(r.total_ome_mg_per_day, 282.0);
+        assert!(r.complete);
+    }
+
+    #[test]
+    fn a_route_without_a_factor_is_reported_not_guessed() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "morphine", "route": "subcutaneous", "strength_mg": 10, "doses_per_day": 2}"#,
+        );
+        assert!(!r.complete);
+        assert_eq!(r.items[0].factor_id, None);
+        assert!(r.items[0]
+            .source
+            .contains("no row for morphine (subcutaneous)"));
+    }
+
+    #[test]
+    fn as_needed_counts_in_total_not_regular() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "morphine", "route": "oral", "form": "solution", "strength_mg_per_ml": 2, "ml_per_dose": 5, "doses_per_day": 4, "as_needed": true}"#,
+        );
+        assert_eq!(
+            (r.total_ome_mg_per_day, r.regular_ome_mg_per_day),
+            (40.0, 0.0)
+        );
+        assert_eq!(r.as_needed_ome_mg_per_day, 40.0);
+        assert!(r.items[0].working.contains("as needed"));
+    }
+
+    #[test]
+    fn paracetamol_is_totalled_from_combinations() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "codeine", "route": "oral", "strength_mg": 30, "units_per_dose": 2, "doses_per_day": 4, "paracetamol_mg": 500}"#,
+        );
+        assert_eq!(r.paracetamol_mg_per_day, 4000.0);
+        assert_eq!(r.total_ome_mg_per_day, 24.0);
+        assert_eq!(
+            r.items[0].working,
+            "2 × 30 mg × 4 a day = 240 mg × 0.1 = 24 mg OME"
+        );
+    }
+
+    #[test]
+    fn threshold_override_is_used() {
+        let regimen = regimen_from_json(
+            r#"{"items": [{"drug": "morphine", "route": "oral", "strength_mg": 50, "doses_per_day": 2}]}"#,
+            Profile::Uk,
+            reference(),
+        )
+        .unwrap();
+        let r = calculate(&regimen, Profile::Uk, reference(), &OmeOptions::default());
+        assert!(r.high_dose);
+        let opts = OmeOptions {
+            high_dose_threshold: OmeMgPerDay::new(120.0),
+        };
+        let r = calculate(&regimen, Profile::Uk, reference(), &opts);
+        assert!(!r.high_dose);
+        assert_eq!(r.high_dose_threshold_mg_per_day, 120.0);
+    }
+
+    #[test]
+    fn cdc_output_says_mme() {
+        let r = report(
+            Profile::Cdc,
+            r#"{"drug": "tramadol", "route": "oral", "strength_mg": 50, "doses_per_day": 4}"#,
+        );
+        assert_eq!(r.total_ome_mg_per_day, 40.0);
+        assert!(
+            r.items[0].working.ends_with("= 40 MME"),
+            "{}",
+            r.items[0].working
+        );
+    }
+
+    #[test]
+    fn contract_field_names_are_stable() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "morphine", "route": "oral", "strength_mg": 30, "doses_per_day": 2}"#,
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        for key in [
+            "profile",
+            "total_ome_mg_per_day",
+            "regular_ome_mg_per_day",
+            "complete",
+            "items",
+            "warnings",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        for key in [
+            "index",
+            "drug",
+            "daily_amount",
+            "factor",
+            "ome_mg_per_day",
+            "source",
+        ] {
+            assert!(v["items"][0].get(key).is_some(), "missing items[0].{key}");
+        }
+        assert_eq!(v["profile"], "uk");
+    }
+}
