@@ -8,10 +8,13 @@
 #![warn(missing_docs)]
 
 pub mod api_error;
+pub mod nhs_number;
 pub mod ome;
 pub mod profile;
 pub mod reference;
 pub mod regimen;
+pub mod store;
 
 pub use api_error::{ApiError, ErrorCode};
 pub use profile::Profile;
+pub use store::{Store, StoreError};

@@ -1,0 +1,412 @@
+//! Backup (SQLite online backup to a single file), restore (validated, with
+//! a copy of the current database kept first) and JSON export of everything.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::backup::{Backup, StepResult};
+use serde::{Deserialize, Serialize};
+
+use super::audit::{self, AuditAction, AuditEntity, AuditEntry};
+use super::check::{check_file, Counts};
+use super::file::{self, backup_connection_to_file, file_stamp, unused_sibling};
+use super::leaflets::LeafletPrint;
+use super::patients::Patient;
+use super::reviews::Review;
+use super::settings::Settings;
+use super::{clean_actor, migrations, OpenOptions, Store, StoreError, StoreResult};
+
+/// `format` field of an export file.
+pub const EXPORT_FORMAT: &str = "stepdown-export";
+/// Version of the export file layout; bumped on incompatible changes.
+pub const EXPORT_FORMAT_VERSION: u32 = 1;
+
+/// What `backup` wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupReport {
+    /// The backup file.
+    pub path: String,
+    /// Its size.
+    pub size_bytes: u64,
+    /// Its schema version.
+    pub schema_version: i64,
+    /// What it holds.
+    pub counts: Counts,
+    /// SHA-256 of the backup file, to verify a copy of it later.
+    pub sha256: String,
+}
+
+/// What `restore` did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreReport {
+    /// The database that was replaced.
+    pub path: String,
+    /// The backup restored from (unchanged).
+    pub restored_from: String,
+    /// Where the previous database was kept, if there was one.
+    pub previous_copy: Option<String>,
+    /// Schema version of the backup file.
+    pub backup_schema_version: i64,
+    /// Schema version after restoring (newer if the backup was migrated).
+    pub schema_version: i64,
+    /// What the store now holds.
+    pub counts: Counts,
+}
+
+/// Everything in the store, for moving machines or archiving.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Export {
+    /// Always [`EXPORT_FORMAT`].
+    pub format: String,
+    /// [`EXPORT_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Stepdown version that wrote it.
+    pub stepdown_version: String,
+    /// Schema version of the store exported.
+    pub schema_version: i64,
+    /// When.
+    pub exported_at: DateTime<Utc>,
+    /// Record counts, to check the export is complete.
+    pub counts: Counts,
+    /// Settings.
+    pub settings: Settings,
+    /// Patients with their reviews.
+    pub patients: Vec<ExportPatient>,
+    /// The audit log, oldest first (including this export).
+    pub audit_log: Vec<AuditEntry>,
+}
+
+/// A patient and all their reviews.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportPatient {
+    /// The patient.
+    #[serde(flatten)]
+    pub patient: Patient,
+    /// Reviews, oldest first.
+    pub reviews: Vec<ExportReview>,
+}
+
+/// A review with every version and every leaflet printed from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportReview {
+    /// The review id.
+    pub review_id: i64,
+    /// Every saved version, oldest first.
+    pub versions: Vec<Review>,
+    /// Leaflets printed, oldest first.
+    pub leaflet_prints: Vec<LeafletPrint>,
+}
+
+impl Store {
+    /// Copies the whole store to `dest` with SQLite's online backup API: a
+    /// consistent snapshot even while the app or another process is
+    /// writing. The copy is a single self-contained file, checked after
+    /// writing; it is written under a temporary name and renamed, so `dest`
+    /// is complete or absent. Refuses to replace an existing file unless
+    /// `overwrite`. Recorded in the audit log as an export.
+    pub fn backup_to(
+        &mut self,
+        dest: &Path,
+        actor: &str,
+        overwrite: bool,
+    ) -> StoreResult<BackupReport> {
+        let actor = clean_actor(actor)?;
+        if same_file(dest, &self.path) {
+            return Err(StoreError::invalid(
+                "out",
+                "is the database itself; choose another file for the backup",
+            ));
+        }
+        let size = backup_connection_to_file(&self.conn, dest, overwrite)?;
+        let (schema_version, counts) = {
+            let conn = file::open_inspect(dest)?;
+            let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            (v, Counts::read(&conn)?)
+        };
+        let bytes = std::fs::read(dest)
+            .map_err(|e| file::classify_io(dest, e, "cannot read the backup back"))?;
+        let sha256 = super::leaflets::sha256_hex(&bytes);
+        self.write(|tx, now| {
+            audit::append(
+                tx,
+                now,
+                &actor,
+                AuditAction::Export,
+                AuditEntity::Store,
+                None,
+                None,
+                &format!(
+                    "backup written to {} ({size} bytes, {} patient(s))",
+                    dest.display(),
+                    counts.patients
+                ),
+            )
+        })?;
+        Ok(BackupReport {
+            path: dest.display().to_string(),
+            size_bytes: size,
+            schema_version,
+            counts,
+            sha256,
+        })
+    }
+
+    /// Replaces the store's contents with the backup at `from`, while open.
+    ///
+    /// The backup is validated first (a Stepdown database this version can
+    /// read, passing SQLite's integrity and foreign-key checks); nothing is
+    /// changed if it fails. The current contents are then copied to
+    /// `<db>.pre-restore-<timestamp>` before being replaced. A backup from
+    /// an older schema is migrated after restoring. `from` is never modified.
+    pub fn restore_from(&mut self, from: &Path, actor: &str) -> StoreResult<RestoreReport> {
+        let actor = clean_actor(actor)?;
+        let backup_version = validate_backup(from)?;
+        if same_file(from, &self.path) {
+            return Err(StoreError::invalid(
+                "from",
+                "is the database itself; choose a backup file",
+            ));
+        }
+        let now = self.clock.now();
+        let keep = unused_sibling(&self.path, &format!(".pre-restore-{}", file_stamp(now)));
+        backup_connection_to_file(&self.conn, &keep, false)?;
+        self.replace_contents_from(from)?;
+        Ok(RestoreReport {
+            previous_copy: Some(keep.display().to_string()),
+            ..self.finish_restore(from, backup_version, &actor)?
+        })
+    }
+
+    /// Copies every page of `from` into this database in one write
+    /// transaction (the backup API writing to the open connection), so other
+    /// connections see either the old or the new contents, never a mixture.
+    fn replace_contents_from(&mut self, from: &Path) -> StoreResult<()> {
+        let src = file::open_inspect(from)?;
+        self.conn.flush_prepared_statement_cache();
+        {
+            let backup = Backup::new(&src, &mut self.conn)?;
+            let mut waited = Duration::ZERO;
+            loop {
+                match backup.step(-1)? {
+                    StepResult::Done => break,
+                    StepResult::More => {}
+                    _ => {
+                        if waited >= super::DEFAULT_BUSY_TIMEOUT {
+                            return Err(StoreError::Busy);
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                        waited += Duration::from_millis(20);
+                    }
+                }
+            }
+        }
+        // Backups are written in rollback-journal mode; the store runs in WAL.
+        self.conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
+        Ok(())
+    }
+
+    fn finish_restore(
+        &mut self,
+        from: &Path,
+        backup_version: i64,
+        actor: &str,
+    ) -> StoreResult<RestoreReport> {
+        migrations::migrate(&mut self.conn, migrations::MIGRATIONS)?;
+        let from_text = from.display().to_string();
+        self.write(|tx, now| {
+            audit::append(
+                tx,
+                now,
+                actor,
+                AuditAction::Restore,
+                AuditEntity::Store,
+                None,
+                None,
+                &format!("restored from backup {from_text} (schema version {backup_version})"),
+            )
+        })?;
+        Ok(RestoreReport {
+            path: self.path.display().to_string(),
+            restored_from: from_text,
+            previous_copy: None,
+            backup_schema_version: backup_version,
+            schema_version: self.schema_version()?,
+            counts: self.counts()?,
+        })
+    }
+
+    /// Everything in the store as one document, read in one transaction so
+    /// it is consistent. Recorded in the audit log as an export (the entry
+    /// is included in the document).
+    pub fn export_all(&mut self, actor: &str) -> StoreResult<Export> {
+        let actor = clean_actor(actor)?;
+        // A write transaction: the audit entry and the snapshot it describes are one.
+        self.write(|tx, now| {
+            audit::append(
+                tx,
+                now,
+                &actor,
+                AuditAction::Export,
+                AuditEntity::Store,
+                None,
+                None,
+                "full export as JSON",
+            )?;
+            let counts = Counts::read(tx)?;
+            let settings = super::settings::read(tx)?;
+            let schema_version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            let mut patients = Vec::new();
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {} FROM patients p ORDER BY p.id",
+                super::patients::COLUMNS
+            ))?;
+            for p in stmt.query_map([], super::patients::from_row)? {
+                let patient = p??;
+                let mut reviews = Vec::new();
+                let mut rstmt =
+                    tx.prepare_cached("SELECT id FROM reviews WHERE patient_id = ?1 ORDER BY id")?;
+                let ids = rstmt
+                    .query_map([patient.id], |r| r.get::<_, i64>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                for review_id in ids {
+                    reviews.push(ExportReview {
+                        review_id,
+                        versions: super::reviews::all_versions_of_review(tx, review_id)?,
+                        leaflet_prints: super::leaflets::for_review(tx, review_id)?,
+                    });
+                }
+                patients.push(ExportPatient { patient, reviews });
+            }
+            let mut astmt = tx.prepare(&format!(
+                "SELECT {} FROM audit_log ORDER BY id",
+                audit::COLUMNS
+            ))?;
+            let audit_log = audit::collect(astmt.query_map([], audit::from_row)?)?;
+            Ok(Export {
+                format: EXPORT_FORMAT.into(),
+                format_version: EXPORT_FORMAT_VERSION,
+                stepdown_version: env!("CARGO_PKG_VERSION").into(),
+                schema_version,
+                exported_at: now,
+                counts,
+                settings,
+                patients,
+                audit_log,
+            })
+        })
+    }
+}
+
+/// Checks that `from` is a Stepdown database this build can restore;
+/// returns its schema version. Reads only.
+fn validate_backup(from: &Path) -> StoreResult<i64> {
+    let bad = |reason: String| StoreError::BadBackup {
+        path: from.to_path_buf(),
+        reason,
+    };
+    let report = match check_file(from) {
+        Ok(r) => r,
+        Err(StoreError::Missing { .. }) => return Err(bad("no such file".into())),
+        Err(e) => return Err(bad(e.to_string())),
+    };
+    if report.schema_version == 0 {
+        return Err(bad("it is empty (no Stepdown data)".into()));
+    }
+    if !report.ok {
+        return Err(bad(report.problems.join("; ")));
+    }
+    Ok(report.schema_version)
+}
+
+/// True when both paths name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Restores the database at `db` from the backup at `from`, for when the
+/// store is not open (the CLI). The backup is validated first. If `db`
+/// opens normally, the contents are replaced as [`Store::restore_from`]
+/// does. If `db` is itself unusable (damaged, not SQLite, from a newer
+/// version), it is moved aside, with its `-wal`/`-shm` files, to
+/// `<db>.pre-restore-<timestamp>`, never deleted, and a fresh database is
+/// written from the backup. A missing `db` is created.
+pub fn restore_file(
+    db: &Path,
+    from: &Path,
+    options: OpenOptions,
+    actor: &str,
+) -> StoreResult<RestoreReport> {
+    let actor = clean_actor(actor)?;
+    let backup_version = validate_backup(from)?;
+    if same_file(from, db) {
+        return Err(StoreError::invalid(
+            "from",
+            "is the database itself; choose a backup file",
+        ));
+    }
+    let existed = db.exists();
+    let opened = Store::open_with(
+        db,
+        OpenOptions {
+            create: true,
+            ..options.clone()
+        },
+    );
+    match opened {
+        Ok(mut store) => {
+            if existed && store.opened_at_version() > 0 {
+                store.restore_from(from, &actor)
+            } else {
+                // Nothing there before: no previous copy to keep.
+                store.replace_contents_from(from)?;
+                store.finish_restore(from, backup_version, &actor)
+            }
+        }
+        Err(
+            StoreError::NotADatabase { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::Foreign { .. }
+            | StoreError::NewerVersion { .. }
+            | StoreError::BadRecord { .. },
+        ) => {
+            let now = options.clock.now();
+            let keep = unused_sibling(db, &format!(".pre-restore-{}", file_stamp(now)));
+            move_aside(db, &keep)?;
+            let mut store = Store::open_with(
+                db,
+                OpenOptions {
+                    create: true,
+                    ..options
+                },
+            )?;
+            store.replace_contents_from(from)?;
+            Ok(RestoreReport {
+                previous_copy: Some(keep.display().to_string()),
+                ..store.finish_restore(from, backup_version, &actor)?
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Renames a database and its `-wal`/`-shm` companions to `keep` (same
+/// folder, so a rename: nothing is copied or lost).
+fn move_aside(db: &Path, keep: &Path) -> StoreResult<()> {
+    for suffix in ["-wal", "-shm"] {
+        let from = file::sibling(db, suffix);
+        if from.exists() {
+            let to: PathBuf = file::sibling(keep, suffix);
+            std::fs::rename(&from, &to)
+                .map_err(|e| file::classify_io(&from, e, "cannot move the old file aside"))?;
+        }
+    }
+    std::fs::rename(db, keep)
+        .map_err(|e| file::classify_io(db, e, "cannot move the old database aside"))?;
+    file::sync_parent(db);
+    Ok(())
+}

@@ -1,0 +1,297 @@
+//! `stepdown check`: SQLite's integrity and foreign-key checks, the schema
+//! version and record counts, as one report. Reads only.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::file::{self, integrity_check, open_error};
+use super::migrations::LATEST_VERSION;
+use super::{Store, StoreError, StoreResult, APPLICATION_ID};
+
+/// How many records of each kind the store holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Counts {
+    /// Patients.
+    #[ts(type = "number")]
+    pub patients: i64,
+    /// Reviews (consultations).
+    #[ts(type = "number")]
+    pub reviews: i64,
+    /// Saved review versions (at least one per review).
+    #[ts(type = "number")]
+    pub review_versions: i64,
+    /// Leaflet print records.
+    #[ts(type = "number")]
+    pub leaflet_prints: i64,
+    /// Audit log entries.
+    #[ts(type = "number")]
+    pub audit_entries: i64,
+}
+
+impl Counts {
+    pub(crate) fn read(conn: &Connection) -> Result<Counts, rusqlite::Error> {
+        conn.query_row(
+            "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM reviews),
+                    (SELECT count(*) FROM review_versions), (SELECT count(*) FROM leaflet_prints),
+                    (SELECT count(*) FROM audit_log)",
+            [],
+            |r| {
+                Ok(Counts {
+                    patients: r.get(0)?,
+                    reviews: r.get(1)?,
+                    review_versions: r.get(2)?,
+                    leaflet_prints: r.get(3)?,
+                    audit_entries: r.get(4)?,
+                })
+            },
+        )
+    }
+}
+
+/// The result of checking a database file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CheckReport {
+    /// The file checked.
+    pub path: String,
+    /// True when no problem was found.
+    pub ok: bool,
+    /// Every problem found, in words (empty when `ok`).
+    pub problems: Vec<String>,
+    /// Schema version of the file.
+    #[ts(type = "number")]
+    pub schema_version: i64,
+    /// Latest schema version this build knows; an older file is migrated when opened for writing.
+    #[ts(type = "number")]
+    pub latest_schema_version: i64,
+    /// `PRAGMA integrity_check` findings, or `["ok"]`.
+    pub integrity: Vec<String>,
+    /// `PRAGMA foreign_key_check` findings (empty when sound).
+    pub foreign_key_violations: Vec<String>,
+    /// Record counts (absent when the tables could not be read).
+    pub counts: Option<Counts>,
+    /// SQLite library version.
+    pub sqlite_version: String,
+    /// Journal mode (`wal` for a store in use, `delete` for a backup copy).
+    pub journal_mode: String,
+    /// Page size in bytes.
+    #[ts(type = "number")]
+    pub page_size: i64,
+    /// Pages in the database.
+    #[ts(type = "number")]
+    pub page_count: i64,
+    /// Unused pages (reclaimable).
+    #[ts(type = "number")]
+    pub freelist_count: i64,
+    /// Size of the main file in bytes (the `-wal` file not included).
+    #[ts(type = "number")]
+    pub file_size_bytes: u64,
+}
+
+impl CheckReport {
+    /// The report as plain text for a terminal.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let line = |out: &mut String, s: String| {
+            out.push_str(&s);
+            out.push('\n');
+        };
+        line(&mut out, format!("Stepdown database check: {}", self.path));
+        line(
+            &mut out,
+            format!("Result: {}", if self.ok { "OK" } else { "PROBLEMS FOUND" }),
+        );
+        line(
+            &mut out,
+            format!(
+                "Schema version: {} (this Stepdown: {})",
+                self.schema_version, self.latest_schema_version
+            ),
+        );
+        line(
+            &mut out,
+            format!(
+                "SQLite {}: journal mode {}, {} pages of {} bytes ({} free), file {} bytes",
+                self.sqlite_version,
+                self.journal_mode,
+                self.page_count,
+                self.page_size,
+                self.freelist_count,
+                self.file_size_bytes
+            ),
+        );
+        line(
+            &mut out,
+            format!("Integrity check: {}", self.integrity.join("; ")),
+        );
+        line(
+            &mut out,
+            format!(
+                "Foreign keys: {}",
+                if self.foreign_key_violations.is_empty() {
+                    "ok".to_string()
+                } else {
+                    format!("{} violation(s)", self.foreign_key_violations.len())
+                }
+            ),
+        );
+        match &self.counts {
+            Some(c) => line(
+                &mut out,
+                format!(
+                    "Records: {} patient(s), {} review(s) ({} saved version(s)), \
+                     {} leaflet print(s), {} audit entries",
+                    c.patients, c.reviews, c.review_versions, c.leaflet_prints, c.audit_entries
+                ),
+            ),
+            None => line(&mut out, "Records: could not be counted".into()),
+        }
+        if !self.problems.is_empty() {
+            line(&mut out, "Problems:".into());
+            for p in &self.problems {
+                line(&mut out, format!("  - {p}"));
+            }
+        }
+        out
+    }
+}
+
+/// Checks the database file at `path` through a read-only connection, never
+/// changing it. Fails only when the file cannot be examined at all (missing,
+/// unreadable, not SQLite, not Stepdown); damage SQLite can describe is
+/// reported in the [`CheckReport`].
+pub fn check_file(path: &Path) -> StoreResult<CheckReport> {
+    // Header-level problems (not SQLite, truncated) come back as errors here.
+    match file::probe(path, false, i64::MAX) {
+        Ok(_) => {}
+        Err(StoreError::Corrupt { .. }) => {
+            // Damage SQLite's quick check found: the full check below describes it.
+        }
+        Err(e) => return Err(e),
+    }
+    let conn = file::open_inspect(path)?;
+    let app_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(|e| open_error(path, e))?;
+    if app_id != APPLICATION_ID {
+        let objects: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .map_err(|e| open_error(path, e))?;
+        if app_id != 0 || objects > 0 {
+            return Err(StoreError::Foreign {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    Ok(report(&conn, path))
+}
+
+fn report(conn: &Connection, path: &Path) -> CheckReport {
+    let mut problems = Vec::new();
+    let pragma_i64 = |name: &str, problems: &mut Vec<String>| -> i64 {
+        conn.pragma_query_value(None, name, |r| r.get(0))
+            .unwrap_or_else(|e| {
+                problems.push(format!("cannot read {name}: {e}"));
+                0
+            })
+    };
+    let schema_version = pragma_i64("user_version", &mut problems);
+    let page_size = pragma_i64("page_size", &mut problems);
+    let page_count = pragma_i64("page_count", &mut problems);
+    let freelist_count = pragma_i64("freelist_count", &mut problems);
+    let journal_mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap_or_else(|_| "unknown".into());
+    if schema_version == 0 {
+        problems.push("the database is empty: no Stepdown schema yet".into());
+    } else if schema_version > LATEST_VERSION {
+        problems.push(format!(
+            "schema version {schema_version} is newer than this Stepdown understands \
+             ({LATEST_VERSION}); update Stepdown"
+        ));
+    }
+    let integrity = match integrity_check(conn, 100) {
+        Ok(lines) if lines.is_empty() => vec!["ok".to_string()],
+        Ok(lines) => {
+            problems.push(format!(
+                "SQLite's integrity check found {} problem(s)",
+                lines.len()
+            ));
+            lines
+        }
+        Err(e) => {
+            problems.push(format!("SQLite's integrity check could not run: {e}"));
+            vec![e.to_string()]
+        }
+    };
+    let foreign_key_violations = match foreign_key_check(conn) {
+        Ok(v) => {
+            if !v.is_empty() {
+                problems.push(format!("{} foreign-key violation(s)", v.len()));
+            }
+            v
+        }
+        Err(e) => {
+            problems.push(format!("the foreign-key check could not run: {e}"));
+            Vec::new()
+        }
+    };
+    let counts = if (1..=LATEST_VERSION).contains(&schema_version) {
+        match Counts::read(conn) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                problems.push(format!("cannot count records: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    CheckReport {
+        path: path.display().to_string(),
+        ok: problems.is_empty(),
+        problems,
+        schema_version,
+        latest_schema_version: LATEST_VERSION,
+        integrity,
+        foreign_key_violations,
+        counts,
+        sqlite_version: rusqlite::version().to_string(),
+        journal_mode,
+        page_size,
+        page_count,
+        freelist_count,
+        file_size_bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+    }
+}
+
+fn foreign_key_check(conn: &Connection) -> Result<Vec<String>, rusqlite::Error> {
+    let mut stmt =
+        conn.prepare("SELECT \"table\", rowid, parent, fkid FROM pragma_foreign_key_check")?;
+    let rows = stmt.query_map([], |r| {
+        let table: String = r.get(0)?;
+        let rowid: Option<i64> = r.get(1)?;
+        let parent: String = r.get(2)?;
+        Ok(format!(
+            "{table} row {} refers to a missing {parent} row",
+            rowid.map_or("?".to_string(), |id| id.to_string())
+        ))
+    })?;
+    rows.collect()
+}
+
+impl Store {
+    /// Checks the open database (integrity, foreign keys, counts).
+    pub fn check(&self) -> CheckReport {
+        report(&self.conn, &self.path)
+    }
+
+    /// Record counts.
+    pub fn counts(&self) -> StoreResult<Counts> {
+        Ok(Counts::read(&self.conn)?)
+    }
+}

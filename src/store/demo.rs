@@ -1,0 +1,309 @@
+//! "Load demo patients": synthetic patients and reviews for training and
+//! trying the app. Never real data: the names are invented and marked as
+//! demo records, and every NHS number is from the 999 range, which the NHS
+//! reserves for testing and never issues to a patient.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::audit::{self, AuditAction, AuditEntity};
+use super::patients::{self, PatientInput};
+use super::reviews::{self, ReviewInput};
+use super::{clean_actor, Store, StoreError, StoreResult};
+use crate::profile::Profile;
+
+/// Computes a review's result from `(profile, assess input)`, where the
+/// input is what `stepdown assess` reads (`{"patient": {...}, "items": [...]}`)
+/// and the output is what it prints. Returning `None` stores the demo review
+/// without a result (it can be recalculated in the app).
+pub type AssessFn<'a> = &'a dyn Fn(Profile, &Value) -> Option<Value>;
+
+/// What was loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoReport {
+    /// Patients created.
+    pub patients: usize,
+    /// Reviews created.
+    pub reviews: usize,
+    /// Review versions saved (some demo reviews have two).
+    pub review_versions: usize,
+}
+
+struct DemoReview {
+    profile: Profile,
+    context: Value,
+    items: Value,
+    notes: &'static str,
+    /// A second version with these notes, as if the clinician edited and saved again.
+    second_version_notes: Option<&'static str>,
+}
+
+struct DemoPatient {
+    name: &'static str,
+    nhs_number: &'static str,
+    date_of_birth: &'static str,
+    local_id: &'static str,
+    reviews: Vec<DemoReview>,
+}
+
+const REVIEWER: &str = "Dr Demo Reviewer";
+const DEMO_NOTE: &str = "Demo record: synthetic data for training, not a real patient.";
+
+fn demo_patients() -> Vec<DemoPatient> {
+    vec![
+        DemoPatient {
+            name: "Ada Example (demo)",
+            nhs_number: "999 000 0379",
+            date_of_birth: "1950-03-14",
+            local_id: "DEMO-001",
+            reviews: vec![
+                DemoReview {
+                    profile: Profile::Uk,
+                    context: json!({"sex": "female", "weight_kg": 61, "egfr": 55,
+                                    "conditions": ["falls"], "co_medications": ["pregabalin"],
+                                    "months_on_opioids": 30}),
+                    items: json!([
+                        {"drug": "morphine", "route": "oral", "release": "modified",
+                         "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2},
+                        {"drug": "oxycodone", "route": "oral", "release": "immediate",
+                         "strength_mg": 5, "units_per_dose": 1, "doses_per_day": 4,
+                         "as_needed": true}
+                    ]),
+                    notes: "Long-standing back pain; two falls this year. Discussed tapering.",
+                    second_version_notes: Some(
+                        "Long-standing back pain; two falls this year. Agreed to start a slow \
+                         taper of the modified-release morphine; review in four weeks.",
+                    ),
+                },
+                DemoReview {
+                    profile: Profile::Uk,
+                    context: json!({"sex": "female", "weight_kg": 60, "egfr": 52,
+                                    "conditions": ["falls"], "co_medications": ["pregabalin"],
+                                    "months_on_opioids": 31}),
+                    items: json!([
+                        {"drug": "morphine", "route": "oral", "release": "modified",
+                         "strength_mg": 20, "units_per_dose": 1, "doses_per_day": 2}
+                    ]),
+                    notes: "Four-week review: managing well on the lower dose.",
+                    second_version_notes: None,
+                },
+            ],
+        },
+        DemoPatient {
+            name: "Bernard Sample (demo)",
+            nhs_number: "999 000 0743",
+            date_of_birth: "1968-11-02",
+            local_id: "DEMO-002",
+            reviews: vec![DemoReview {
+                profile: Profile::Uk,
+                context: json!({"sex": "male", "weight_kg": 84,
+                                "co_medication_paracetamol_mg_per_day": 1000,
+                                "months_on_opioids": 24}),
+                items: json!([
+                    {"drug": "codeine", "route": "oral", "strength_mg": 30, "units_per_dose": 2,
+                     "doses_per_day": 4, "paracetamol_mg": 500}
+                ]),
+                notes: "Co-codamol 30/500 for knee pain, also buying paracetamol.",
+                second_version_notes: None,
+            }],
+        },
+        DemoPatient {
+            name: "Cora Testwell (demo)",
+            nhs_number: "999 000 1111",
+            date_of_birth: "1981-06-30",
+            local_id: "DEMO-003",
+            reviews: vec![DemoReview {
+                profile: Profile::Uk,
+                context: json!({"sex": "female", "weight_kg": 70,
+                                "conditions": ["depression"], "co_medications": ["sertraline"],
+                                "months_on_opioids": 8}),
+                items: json!([
+                    {"drug": "tramadol", "route": "oral", "release": "immediate",
+                     "strength_mg": 50, "units_per_dose": 2, "doses_per_day": 4}
+                ]),
+                notes: "Tramadol with sertraline; discussed serotonin syndrome symptoms.",
+                second_version_notes: None,
+            }],
+        },
+        DemoPatient {
+            name: "Dev Placeholder (demo)",
+            nhs_number: "999 000 1480",
+            date_of_birth: "1959-01-21",
+            local_id: "DEMO-004",
+            reviews: vec![DemoReview {
+                profile: Profile::Uk,
+                context: json!({"sex": "male", "weight_kg": 77, "conditions": ["copd"],
+                                "co_medications": ["zopiclone"], "months_on_opioids": 60}),
+                items: json!([
+                    {"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25,
+                     "patches": 1}
+                ]),
+                notes: "Fentanyl patch for osteoarthritis; COPD; takes zopiclone at night.",
+                second_version_notes: None,
+            }],
+        },
+        DemoPatient {
+            name: "Edith Fictional (demo)",
+            nhs_number: "999 000 1855",
+            date_of_birth: "1944-08-09",
+            local_id: "DEMO-005",
+            reviews: vec![DemoReview {
+                profile: Profile::Cdc,
+                context: json!({"sex": "female", "weight_kg": 48, "egfr": 25,
+                                "months_on_opioids": 14}),
+                items: json!([
+                    {"drug": "buprenorphine", "route": "transdermal",
+                     "strength_mcg_per_hour": 10, "patches": 1}
+                ]),
+                notes: "Low weight, severe renal impairment. Example using the CDC profile.",
+                second_version_notes: None,
+            }],
+        },
+        DemoPatient {
+            name: "Frank Demo (demo)",
+            nhs_number: "999 000 2223",
+            date_of_birth: "1990-04-17",
+            local_id: "DEMO-006",
+            reviews: Vec::new(),
+        },
+    ]
+}
+
+fn age_on(dob: NaiveDate, today: NaiveDate) -> i32 {
+    let mut age = today.year() - dob.year();
+    if (today.month(), today.day()) < (dob.month(), dob.day()) {
+        age -= 1;
+    }
+    age
+}
+
+fn load_in(
+    tx: &rusqlite::Connection,
+    actor: &str,
+    assess: Option<AssessFn<'_>>,
+    now: DateTime<Utc>,
+) -> StoreResult<DemoReport> {
+    let existing: i64 = tx.query_row("SELECT count(*) FROM patients", [], |r| r.get(0))?;
+    if existing > 0 {
+        return Err(StoreError::NotEmpty { patients: existing });
+    }
+    let mut report = DemoReport {
+        patients: 0,
+        reviews: 0,
+        review_versions: 0,
+    };
+    for d in demo_patients() {
+        let patient = patients::create_in(
+            tx,
+            &PatientInput {
+                name: d.name.into(),
+                nhs_number: Some(d.nhs_number.into()),
+                date_of_birth: Some(d.date_of_birth.into()),
+                local_id: Some(d.local_id.into()),
+            },
+            actor,
+            now,
+        )?;
+        report.patients += 1;
+        for r in d.reviews {
+            let mut context = r.context;
+            if let (Some(dob), Value::Object(map)) = (patient.date_of_birth, &mut context) {
+                map.insert("age".into(), json!(age_on(dob, now.date_naive())));
+            }
+            let assess_input = json!({"patient": context, "items": r.items});
+            let result = assess
+                .and_then(|f| f(r.profile, &assess_input))
+                .unwrap_or(Value::Null);
+            let mut input = ReviewInput {
+                patient_id: patient.id,
+                review_id: None,
+                reviewer: REVIEWER.into(),
+                profile: r.profile,
+                reference_version: None,
+                notes: format!("{}\n\n{DEMO_NOTE}", r.notes),
+                patient_context: context,
+                regimen: json!({"items": r.items}),
+                result,
+                plan: Value::Null,
+            };
+            let saved = reviews::save_in(tx, &input, now)?;
+            report.reviews += 1;
+            report.review_versions += 1;
+            if let Some(notes) = r.second_version_notes {
+                input.review_id = Some(saved.review_id);
+                input.notes = format!("{notes}\n\n{DEMO_NOTE}");
+                reviews::save_in(tx, &input, now)?;
+                report.review_versions += 1;
+            }
+        }
+    }
+    audit::append(
+        tx,
+        now,
+        actor,
+        AuditAction::Create,
+        AuditEntity::Store,
+        None,
+        None,
+        &format!(
+            "demo data loaded: {} synthetic patient(s), {} review(s)",
+            report.patients, report.reviews
+        ),
+    )?;
+    Ok(report)
+}
+
+impl Store {
+    /// Fills an empty store with synthetic demo patients and a few reviews,
+    /// all in one transaction. Refused if the store has any patient, so demo
+    /// records can never mix with real ones. `assess`, when given, computes
+    /// each review's result (the desktop shell passes the assessment engine).
+    pub fn load_demo_patients(
+        &mut self,
+        actor: &str,
+        assess: Option<AssessFn<'_>>,
+    ) -> StoreResult<DemoReport> {
+        let actor = clean_actor(actor)?;
+        self.write(|tx, now| load_in(tx, &actor, assess, now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nhs_number::NhsNumber;
+
+    #[test]
+    fn demo_nhs_numbers_are_valid_test_range_numbers() {
+        let mut seen = std::collections::HashSet::new();
+        for d in demo_patients() {
+            let n = NhsNumber::parse(d.nhs_number).unwrap();
+            assert!(
+                n.is_test_range(),
+                "{} must be in the 999 test range",
+                d.name
+            );
+            assert!(seen.insert(n), "duplicate NHS number {}", d.nhs_number);
+            assert!(
+                d.name.ends_with("(demo)"),
+                "{} must be marked as demo",
+                d.name
+            );
+            assert!(d.local_id.starts_with("DEMO-"));
+        }
+    }
+
+    #[test]
+    fn age_counts_birthdays() {
+        let dob = NaiveDate::from_ymd_opt(1950, 3, 14).unwrap();
+        assert_eq!(
+            age_on(dob, NaiveDate::from_ymd_opt(2026, 3, 13).unwrap()),
+            75
+        );
+        assert_eq!(
+            age_on(dob, NaiveDate::from_ymd_opt(2026, 3, 14).unwrap()),
+            76
+        );
+    }
+}

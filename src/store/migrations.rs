@@ -1,0 +1,302 @@
+//! Schema migrations: numbered, append-only SQL files applied in order, with
+//! the schema version kept in SQLite's `PRAGMA user_version`.
+//!
+//! Rules (enforced by [`validate`] and the tests):
+//! - versions run 1, 2, 3… with no gaps; the list only ever grows;
+//! - a released migration's SQL never changes (its SHA-256 is pinned by a test);
+//! - the SQL contains no transaction control and does not set `user_version`:
+//!   the runner applies each migration and its version bump in one
+//!   transaction, so a crash leaves the database at the old or the new
+//!   version, never in between.
+//!
+//! A migration that must rebuild a table with foreign keys pointing at it
+//! needs `foreign_keys` off, which SQLite only allows outside a transaction;
+//! extend the runner for that case rather than working around it in SQL.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{StoreError, StoreResult, APPLICATION_ID};
+
+/// One schema change.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// The schema version this migration produces.
+    pub version: i64,
+    /// What it does, in a few words.
+    pub name: &'static str,
+    /// The SQL (several statements).
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first. Append only.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial schema: patients, reviews, versions, leaflets, settings, audit log",
+    sql: include_str!("migrations/0001_initial.sql"),
+}];
+
+/// The schema version this build creates and understands.
+pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn latest_version_of(list: &[Migration]) -> i64 {
+    list.last().map_or(0, |m| m.version)
+}
+
+/// Checks the migration list: numbering, forbidden statements, and that
+/// applying every migration to an empty in-memory database succeeds and
+/// leaves a sound schema.
+pub fn validate() -> StoreResult<()> {
+    validate_list(MIGRATIONS)
+}
+
+pub(crate) fn validate_list(list: &[Migration]) -> StoreResult<()> {
+    let bad = |m: &Migration, msg: String| {
+        StoreError::invalid(format!("migrations[{}] ({})", m.version, m.name), msg)
+    };
+    for (i, m) in list.iter().enumerate() {
+        let expected = i as i64 + 1;
+        if m.version != expected {
+            return Err(bad(
+                m,
+                format!("version must be {expected} (numbered 1, 2, 3… without gaps)"),
+            ));
+        }
+        if m.sql.trim().is_empty() {
+            return Err(bad(m, "has no SQL".into()));
+        }
+        let upper = strip_comments(m.sql).to_ascii_uppercase();
+        for word in [
+            "BEGIN TRANSACTION",
+            "BEGIN IMMEDIATE",
+            "BEGIN EXCLUSIVE",
+            "BEGIN DEFERRED",
+            "COMMIT",
+            "END TRANSACTION",
+            "USER_VERSION",
+        ] {
+            if upper.contains(word) {
+                return Err(bad(
+                    m,
+                    format!(
+                        "must not contain {word}: the runner owns transactions and the version"
+                    ),
+                ));
+            }
+        }
+    }
+    let mut conn = Connection::open_in_memory()?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    let (from, to) = migrate(&mut conn, list)?;
+    debug_assert_eq!(from, 0);
+    if to != latest_version_of(list) {
+        return Err(StoreError::invalid(
+            "migrations",
+            format!(
+                "ended at version {to}, expected {}",
+                latest_version_of(list)
+            ),
+        ));
+    }
+    let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    if app_id != APPLICATION_ID {
+        return Err(StoreError::invalid(
+            "migrations",
+            format!("application_id is {app_id}, expected {APPLICATION_ID}"),
+        ));
+    }
+    let problems = super::file::integrity_check(&conn, 10)?;
+    if !problems.is_empty() {
+        return Err(StoreError::invalid(
+            "migrations",
+            format!("integrity check failed: {}", problems.join("; ")),
+        ));
+    }
+    Ok(())
+}
+
+/// Drops `-- …` comments so the forbidden-word check ignores prose.
+fn strip_comments(sql: &str) -> String {
+    sql.lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Brings the database up to the last migration in `list`. Returns the
+/// versions before and after. Safe against other processes migrating at the
+/// same moment: each step re-reads the version under the write lock.
+pub(crate) fn migrate(conn: &mut Connection, list: &[Migration]) -> StoreResult<(i64, i64)> {
+    let latest = latest_version_of(list);
+    let before: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if before > latest {
+        return Err(newer(before, latest));
+    }
+    if before == latest {
+        return Ok((before, before));
+    }
+    for m in list {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if current > latest {
+            return Err(newer(current, latest));
+        }
+        if current >= m.version {
+            continue;
+        }
+        tx.execute_batch(m.sql)
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Sqlite(inner) => StoreError::invalid(
+                    format!("migrations[{}] ({})", m.version, m.name),
+                    format!("failed: {inner}"),
+                ),
+                other => other,
+            })?;
+        tx.pragma_update(None, "user_version", m.version)?;
+        let fk_problems: i64 =
+            tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if fk_problems > 0 {
+            return Err(StoreError::invalid(
+                format!("migrations[{}] ({})", m.version, m.name),
+                format!("left {fk_problems} foreign-key violation(s); not applied"),
+            ));
+        }
+        tx.commit()?;
+    }
+    let after: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    Ok((before, after))
+}
+
+fn newer(found: i64, supported: i64) -> StoreError {
+    StoreError::NewerVersion {
+        path: Default::default(),
+        found,
+        supported,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::leaflets::sha256_hex;
+
+    #[test]
+    fn migrations_validate() {
+        validate().unwrap();
+    }
+
+    #[test]
+    fn an_empty_database_migrates_to_the_latest_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let (from, to) = migrate(&mut conn, MIGRATIONS).unwrap();
+        assert_eq!((from, to), (0, LATEST_VERSION));
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            tables,
+            [
+                "audit_log",
+                "leaflet_prints",
+                "patients",
+                "review_versions",
+                "reviews",
+                "settings"
+            ]
+        );
+        // Running again is a no-op.
+        assert_eq!(
+            migrate(&mut conn, MIGRATIONS).unwrap(),
+            (LATEST_VERSION, LATEST_VERSION)
+        );
+    }
+
+    /// Migrations are append-only. If this fails you edited a released
+    /// migration: revert it and add a new numbered one instead.
+    #[test]
+    fn released_migrations_never_change() {
+        let pinned: &[(i64, &str)] = &[(
+            1,
+            "a3b2614e30e9dfe071f4c2c89243e5e78718ad7412a8e66b83501150c6961a0c",
+        )];
+        for (version, hash) in pinned {
+            let m = MIGRATIONS
+                .iter()
+                .find(|m| m.version == *version)
+                .expect("a released migration was removed");
+            assert_eq!(
+                sha256_hex(m.sql.as_bytes()),
+                *hash,
+                "migration {version} changed"
+            );
+        }
+    }
+
+    #[test]
+    fn validate_rejects_gaps_and_transaction_control() {
+        let gap = [Migration {
+            version: 2,
+            name: "gap",
+            sql: "CREATE TABLE t (x);",
+        }];
+        let e = validate_list(&gap).unwrap_err().to_string();
+        assert!(e.contains("version must be 1"), "{e}");
+
+        let tx = [Migration {
+            version: 1,
+            name: "tx",
+            sql: "BEGIN TRANSACTION; CREATE TABLE t (x); COMMIT;",
+        }];
+        let e = validate_list(&tx).unwrap_err().to_string();
+        assert!(e.contains("BEGIN TRANSACTION"), "{e}");
+
+        let uv = [Migration {
+            version: 1,
+            name: "uv",
+            sql: "PRAGMA user_version = 7;",
+        }];
+        assert!(validate_list(&uv).is_err());
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_previous_version() {
+        let list = [
+            MIGRATIONS[0],
+            Migration {
+                version: 2,
+                name: "broken",
+                sql: "CREATE TABLE extra (x INTEGER); SELECT * FROM no_such_table;",
+            },
+        ];
+        let mut conn = Connection::open_in_memory().unwrap();
+        let e = migrate(&mut conn, &list).unwrap_err().to_string();
+        assert!(e.contains("migrations[2] (broken)"), "{e}");
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 1);
+        let extra: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'extra'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(extra, 0, "the failed migration was rolled back whole");
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        assert!(matches!(
+            migrate(&mut conn, MIGRATIONS),
+            Err(StoreError::NewerVersion { found: 99, .. })
+        ));
+    }
+}

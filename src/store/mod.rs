@@ -1,0 +1,654 @@
+//! The local store: patients, reviews (append-only versions), printed
+//! leaflets, settings and an audit log, in one SQLite file on this machine.
+//!
+//! Design, and why:
+//! - One [`Store`] owns one read-write connection. It is `Send`, so the
+//!   desktop shell opens it once and keeps it behind a `Mutex`; the CLI opens
+//!   it per command. Other processes may use the same file at the same time:
+//!   WAL mode lets readers run beside a writer, every write takes the write
+//!   lock up front (`BEGIN IMMEDIATE`) and waits up to the busy timeout for it,
+//!   so two writers queue instead of failing half-way.
+//! - Durability beats speed: `synchronous = FULL`, so a save that has
+//!   returned survives a crash or power cut, not just a killed process.
+//! - Every write, however many rows it touches, is one transaction, and
+//!   appends its audit entry inside that same transaction: there is never a
+//!   change without its audit entry, or an audit entry without its change.
+//! - Clinical documents (patient context, regimen, computed result, plan) are
+//!   stored as validated JSON, because their Rust types are still evolving; a
+//!   few summary columns (total OME, flag ids, profile, reference version)
+//!   are derived from them for listing.
+//! - A file that is unreadable, not SQLite, damaged, or from a newer Stepdown
+//!   is inspected read-only and refused with a clear message; it is never
+//!   modified. Before migrating an older non-empty database a copy is kept.
+//! - Time comes from an injectable [`Clock`] so tests are deterministic.
+
+mod audit;
+mod backup;
+mod check;
+mod demo;
+mod file;
+mod leaflets;
+pub mod migrations;
+mod patients;
+mod reviews;
+mod settings;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+pub use audit::{AuditAction, AuditEntity, AuditEntry, AuditQuery};
+pub use backup::{
+    restore_file, BackupReport, Export, ExportPatient, ExportReview, RestoreReport, EXPORT_FORMAT,
+    EXPORT_FORMAT_VERSION,
+};
+pub use check::{check_file, CheckReport, Counts};
+pub use demo::{AssessFn, DemoReport};
+pub use leaflets::{sha256_hex, LeafletPrint};
+pub use patients::{Patient, PatientInput, PatientSummary};
+pub use reviews::{Review, ReviewInput, ReviewSummary};
+pub use settings::Settings;
+
+/// Tauri's bundle identifier for the app; its app data directory is named after it.
+pub const APP_IDENTIFIER: &str = "uk.nhs.stepdown";
+/// File name of the store inside the data directory.
+pub const DB_FILE_NAME: &str = "stepdown.db";
+/// Environment variable that overrides the store location (after `--db`).
+pub const DB_ENV_VAR: &str = "STEPDOWN_DB";
+/// Written into the SQLite header (`PRAGMA application_id`) so a Stepdown
+/// database can be told apart from any other SQLite file: ASCII "STPD".
+pub const APPLICATION_ID: i32 = 0x5354_5044;
+/// How long a write waits for another process's write to finish by default.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything that can go wrong in the store. Messages are written for the
+/// person using the app: they say what happened, whether anything was lost,
+/// and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A value failed validation; `field` names it (`nhs_number`, `result.flags[2].id`).
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Field path.
+        field: String,
+        /// What is wrong, with the offending value where useful.
+        message: String,
+    },
+    /// The record asked for does not exist.
+    #[error("{entity} {id} not found")]
+    NotFound {
+        /// Kind of record (`patient`, `review`, `review 4 version`…).
+        entity: String,
+        /// Its id.
+        id: i64,
+    },
+    /// The database file does not exist (and the operation does not create one).
+    #[error("{}: no such file; there is no Stepdown database there", .path.display())]
+    Missing {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file (or its folder) cannot be read.
+    #[error("{}: cannot read the file ({source})", .path.display())]
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The file is not an SQLite database at all.
+    #[error("{}: not a Stepdown database: {detail}. The file has not been changed.", .path.display())]
+    NotADatabase {
+        /// The path.
+        path: PathBuf,
+        /// What was found instead.
+        detail: String,
+    },
+    /// The file is SQLite but damaged (truncated, or failing SQLite's checks).
+    #[error(
+        "{}: the database is damaged ({detail}). The file has not been changed; \
+         restore the latest backup with `stepdown restore`.",
+        .path.display()
+    )]
+    Corrupt {
+        /// The path.
+        path: PathBuf,
+        /// SQLite's finding.
+        detail: String,
+    },
+    /// The file is an SQLite database belonging to some other program.
+    #[error(
+        "{}: an SQLite database, but not a Stepdown one. The file has not been changed.",
+        .path.display()
+    )]
+    Foreign {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file was written by a newer Stepdown with a schema this one does not know.
+    #[error(
+        "{}: written by a newer version of Stepdown (database schema version {found}; \
+         this version understands up to {supported}). Update Stepdown to open it. \
+         The file has not been changed.",
+        .path.display()
+    )]
+    NewerVersion {
+        /// The path.
+        path: PathBuf,
+        /// Schema version in the file.
+        found: i64,
+        /// Latest schema version this build knows.
+        supported: i64,
+    },
+    /// The file, its folder or the disk cannot be written.
+    #[error("{}: {detail}", .path.display())]
+    ReadOnly {
+        /// The path.
+        path: PathBuf,
+        /// Which of those, and what to do.
+        detail: String,
+    },
+    /// The database cannot work in this location (e.g. a network share without WAL support).
+    #[error("{}: cannot use the database here: {detail}", .path.display())]
+    Unusable {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// A write was refused because the database became read-only after opening.
+    #[error(
+        "the database cannot be written (read-only file, folder or disk); \
+         the change was not saved: {0}"
+    )]
+    WriteRefused(String),
+    /// Another process held the write lock for longer than the busy timeout.
+    #[error(
+        "the database is busy: another Stepdown window or process is saving. \
+         Nothing was changed; try again in a moment."
+    )]
+    Busy,
+    /// The disk (or the database's size limit) is full.
+    #[error(
+        "the disk is full: the change was not saved (everything saved before is intact). \
+         Free some disk space and try again."
+    )]
+    DiskFull,
+    /// A file that an operation would create already exists.
+    #[error("{}: already exists; choose another file name", .path.display())]
+    AlreadyExists {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Demo patients were requested for a store that already holds patients.
+    #[error(
+        "demo patients can only be loaded into an empty store; this one already has \
+         {patients} patient(s)"
+    )]
+    NotEmpty {
+        /// How many patients there are.
+        patients: i64,
+    },
+    /// The file given to restore from is not a usable Stepdown backup.
+    #[error("{}: cannot restore from this file: {reason}", .path.display())]
+    BadBackup {
+        /// The path.
+        path: PathBuf,
+        /// Why (names the check that failed).
+        reason: String,
+    },
+    /// A stored record could not be read back (damaged data inside a sound file).
+    #[error("stored {what} is damaged: {detail}; run `stepdown check`")]
+    BadRecord {
+        /// Which record.
+        what: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A file operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, with the path.
+        context: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// No home directory, so no default location for the store.
+    #[error(
+        "cannot find this user's data directory for the default store location; \
+         give one with --db or {DB_ENV_VAR}"
+    )]
+    NoDataDir,
+    /// Any other SQLite failure (a bug or an unusual environment).
+    #[error("database error: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+}
+
+/// Result type of the store.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// True when the error is about what the user supplied (a value, a file
+    /// or a path), as opposed to a failure of the machine or a bug. The CLI
+    /// exits 2 for these.
+    pub fn is_user_error(&self) -> bool {
+        use StoreError::*;
+        matches!(
+            self,
+            Invalid { .. }
+                | NotFound { .. }
+                | Missing { .. }
+                | Unreadable { .. }
+                | NotADatabase { .. }
+                | Corrupt { .. }
+                | Foreign { .. }
+                | NewerVersion { .. }
+                | ReadOnly { .. }
+                | Unusable { .. }
+                | WriteRefused(_)
+                | AlreadyExists { .. }
+                | NotEmpty { .. }
+                | BadBackup { .. }
+                | NoDataDir
+        )
+    }
+
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> StoreError {
+        StoreError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// Classifies SQLite failures that the user can act on; the rest stay `Sqlite`.
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Busy,
+            Some(C::DiskFull) => StoreError::DiskFull,
+            Some(C::ReadOnly) => StoreError::WriteRefused(e.to_string()),
+            Some(C::DatabaseCorrupt | C::NotADatabase) => StoreError::BadRecord {
+                what: "data".into(),
+                detail: e.to_string(),
+            },
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+impl From<StoreError> for crate::ApiError {
+    fn from(e: StoreError) -> Self {
+        use crate::ErrorCode;
+        let code = match &e {
+            StoreError::NotFound { .. } => ErrorCode::NotFound,
+            StoreError::Invalid { .. }
+            | StoreError::NotEmpty { .. }
+            | StoreError::AlreadyExists { .. }
+            | StoreError::BadBackup { .. } => ErrorCode::InvalidInput,
+            _ => ErrorCode::Storage,
+        };
+        crate::ApiError::new(code, e.to_string())
+    }
+}
+
+/// Source of "now" for timestamps. The store never reads the system clock
+/// directly, so tests and the benchmark can fix time.
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A deterministic clock for tests: starts at a given instant and moves on
+/// by a fixed step each time it is read (so successive records get distinct,
+/// ordered timestamps), or only when told to.
+#[derive(Debug)]
+pub struct ManualClock {
+    millis: AtomicI64,
+    step_millis: i64,
+}
+
+impl ManualClock {
+    /// A clock that always reads `start` until [`ManualClock::advance`]d.
+    pub fn fixed(start: DateTime<Utc>) -> ManualClock {
+        ManualClock::stepping(start, Duration::ZERO)
+    }
+
+    /// A clock that reads `start`, then `start + step`, and so on.
+    pub fn stepping(start: DateTime<Utc>, step: Duration) -> ManualClock {
+        ManualClock {
+            millis: AtomicI64::new(start.timestamp_millis()),
+            step_millis: i64::try_from(step.as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.millis.fetch_add(by, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        let ms = self.millis.fetch_add(self.step_millis, Ordering::SeqCst);
+        DateTime::from_timestamp_millis(ms).unwrap_or_default()
+    }
+}
+
+/// How to open a store.
+#[derive(Clone)]
+pub struct OpenOptions {
+    /// Create the file (and its folder) when it does not exist. Off for
+    /// commands that only read or copy an existing store (`check`, `backup`).
+    pub create: bool,
+    /// How long a write waits for another process's write lock.
+    pub busy_timeout: Duration,
+    /// Where timestamps come from.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            create: true,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl std::fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("create", &self.create)
+            .field("busy_timeout", &self.busy_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The platform data directory location of the store, the same folder as
+/// Tauri's `app_data_dir()` for identifier `uk.nhs.stepdown`:
+/// `~/.local/share/uk.nhs.stepdown/stepdown.db` on Linux (or under
+/// `$XDG_DATA_HOME`), `~/Library/Application Support/uk.nhs.stepdown/` on
+/// macOS, `%APPDATA%\uk.nhs.stepdown\` on Windows.
+pub fn default_db_path() -> StoreResult<PathBuf> {
+    // Tauri computes app_data_dir as `dirs::data_dir()/<identifier>`;
+    // `BaseDirs::data_dir` is the same lookup (both are dirs-sys underneath).
+    // `ProjectDirs` would not match: it builds its own folder names.
+    let base = directories::BaseDirs::new().ok_or(StoreError::NoDataDir)?;
+    Ok(base.data_dir().join(APP_IDENTIFIER).join(DB_FILE_NAME))
+}
+
+/// Where the store is: `explicit` (from `--db`) if given, else the
+/// `STEPDOWN_DB` environment variable if set and non-empty, else
+/// [`default_db_path`].
+pub fn resolve_db_path(explicit: Option<&Path>) -> StoreResult<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    match std::env::var_os(DB_ENV_VAR) {
+        Some(v) if !v.is_empty() => Ok(PathBuf::from(v)),
+        _ => default_db_path(),
+    }
+}
+
+/// The operating-system login name, for audit entries when no reviewer name
+/// is configured; `"unknown user"` when it cannot be found.
+pub fn local_user_name() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .map(|v| v.trim().to_string())
+        .find(|v| !v.is_empty())
+        .unwrap_or_else(|| "unknown user".to_string())
+}
+
+/// An open store. Open it once and share it behind a `Mutex` (it is `Send`,
+/// not `Sync`); every method is a complete, atomic operation.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    clock: Arc<dyn Clock>,
+    /// Schema version found when opening, before any migration.
+    opened_at_version: i64,
+    /// Copy made before migrating, if one was needed.
+    pre_migration_copy: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("opened_at_version", &self.opened_at_version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it if needed, with the system clock.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Store> {
+        Store::open_with(path, OpenOptions::default())
+    }
+
+    /// Opens an existing store; a missing file is an error rather than created.
+    pub fn open_existing(path: impl AsRef<Path>) -> StoreResult<Store> {
+        Store::open_with(
+            path,
+            OpenOptions {
+                create: false,
+                ..OpenOptions::default()
+            },
+        )
+    }
+
+    /// Opens the store with explicit options.
+    ///
+    /// The file is first inspected read-only (header, schema version, SQLite's
+    /// quick check); anything wrong is reported without touching it. An older
+    /// non-empty database is copied to `<db>.bak-v<N>-<timestamp>` before
+    /// being migrated.
+    pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> StoreResult<Store> {
+        Store::open_with_migrations(path.as_ref(), options, migrations::MIGRATIONS)
+    }
+
+    pub(crate) fn open_with_migrations(
+        path: &Path,
+        options: OpenOptions,
+        migrations: &[migrations::Migration],
+    ) -> StoreResult<Store> {
+        let latest = migrations::latest_version_of(migrations);
+        let state = file::probe(path, options.create, latest)?;
+        let opened_at_version = state.version();
+        let mut pre_migration_copy = None;
+        if let file::FileState::Stepdown { version, ro } = state {
+            if version < latest {
+                let copy = file::copy_before_migration(&ro, path, version, options.clock.now())?;
+                pre_migration_copy = Some(copy);
+            }
+            // Close the read-only inspection connection before writing.
+            drop(ro);
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    file::classify_io(path, e, "cannot create the folder for the database")
+                })?;
+            }
+        }
+        let conn = file::open_read_write(path, options.create, options.busy_timeout)?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+            clock: options.clock,
+            opened_at_version,
+            pre_migration_copy,
+        };
+        migrations::migrate(&mut store.conn, migrations).map_err(|e| match e {
+            StoreError::NewerVersion {
+                found, supported, ..
+            } => StoreError::NewerVersion {
+                path: path.to_path_buf(),
+                found,
+                supported,
+            },
+            StoreError::WriteRefused(detail) => file::read_only_error(path, &detail),
+            other => other,
+        })?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Schema version of the file when it was opened (0 for a new file).
+    pub fn opened_at_version(&self) -> i64 {
+        self.opened_at_version
+    }
+
+    /// The copy kept before migrating this database on open, if there was one.
+    pub fn pre_migration_copy(&self) -> Option<&Path> {
+        self.pre_migration_copy.as_deref()
+    }
+
+    /// Current schema version of the open database.
+    pub fn schema_version(&self) -> StoreResult<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// The clock this store stamps records with.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Name for audit entries when the caller has none: the reviewer name
+    /// from settings if set, else the operating-system login name.
+    pub fn default_actor(&self) -> String {
+        match self.settings() {
+            Ok(s) if !s.reviewer_name.is_empty() => s.reviewer_name,
+            _ => local_user_name(),
+        }
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction: the write lock is taken
+    /// at the start, so the busy timeout applies there and the transaction
+    /// can never fail half-way on a lock upgrade. Rolled back on any error.
+    pub(crate) fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>, DateTime<Utc>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let now = self.clock.now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx, now)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Timestamps are stored as RFC 3339 UTC text with milliseconds
+/// (`2026-11-24T09:30:00.000Z`): readable in any SQLite tool, and their text
+/// order is their time order.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub(crate) fn parse_ts(s: &str, what: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::BadRecord {
+            what: what.to_string(),
+            detail: format!("timestamp {s:?} ({e})"),
+        })
+}
+
+/// Validates free text for a single-line field: trimmed, non-empty unless
+/// allowed, at most `max` characters, no control characters.
+pub(crate) fn clean_line(
+    field: &str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> StoreResult<String> {
+    let v = value.trim();
+    if v.is_empty() && required {
+        return Err(StoreError::invalid(field, "must not be empty"));
+    }
+    let n = v.chars().count();
+    if n > max {
+        return Err(StoreError::invalid(
+            field,
+            format!("must be at most {max} characters (got {n})"),
+        ));
+    }
+    if let Some(c) = v.chars().find(|c| c.is_control()) {
+        return Err(StoreError::invalid(
+            field,
+            format!("must be a single line without control characters (found {c:?})"),
+        ));
+    }
+    Ok(v.to_string())
+}
+
+/// Validates multi-line free text (notes, an address): at most `max`
+/// characters; newlines and tabs allowed, other control characters not.
+pub(crate) fn clean_text(field: &str, value: &str, max: usize) -> StoreResult<String> {
+    let v = value.trim_end();
+    let n = v.chars().count();
+    if n > max {
+        return Err(StoreError::invalid(
+            field,
+            format!("must be at most {max} characters (got {n})"),
+        ));
+    }
+    if let Some(c) = v
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(StoreError::invalid(
+            field,
+            format!("must not contain control characters (found {c:?})"),
+        ));
+    }
+    Ok(v.to_string())
+}
+
+/// Validates the name recorded as "who" in the audit log.
+pub(crate) fn clean_actor(actor: &str) -> StoreResult<String> {
+    clean_line("actor", actor, 200, true)
+}
+
+#[cfg(test)]
+mod tests;

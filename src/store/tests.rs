@@ -1,0 +1,1302 @@
+//! Unit tests of the store against real SQLite files in temporary folders.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::*;
+use crate::ErrorCode;
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn options() -> OpenOptions {
+    OpenOptions {
+        clock: Arc::new(ManualClock::stepping(t0(), Duration::from_secs(1))),
+        ..OpenOptions::default()
+    }
+}
+
+fn open_at(path: &Path) -> Store {
+    Store::open_with(path, options()).unwrap()
+}
+
+fn new_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_at(&dir.path().join("stepdown.db"));
+    (dir, store)
+}
+
+fn patient(name: &str) -> PatientInput {
+    PatientInput {
+        name: name.into(),
+        ..PatientInput::default()
+    }
+}
+
+fn review_input(patient_id: i64, notes: &str) -> ReviewInput {
+    ReviewInput {
+        patient_id,
+        review_id: None,
+        reviewer: "Dr A Reviewer".into(),
+        profile: crate::Profile::Uk,
+        reference_version: Some("test-1".into()),
+        notes: notes.into(),
+        patient_context: json!({"age": 70, "conditions": ["copd"]}),
+        regimen: json!({"items": [{"drug": "morphine", "route": "oral", "release": "modified",
+                                   "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2}]}),
+        result: json!({"ome": {"total_ome_mg_per_day": 60.0}, "flags": [{"id": "respiratory"}]}),
+        plan: Value::Null,
+    }
+}
+
+fn file_bytes(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap()
+}
+
+fn all_audit(store: &Store) -> Vec<AuditEntry> {
+    store
+        .audit_log(&AuditQuery {
+            limit: Some(10_000),
+            ..AuditQuery::default()
+        })
+        .unwrap()
+}
+
+// ---------------------------------------------------------------- opening
+
+#[test]
+fn a_new_store_is_at_the_latest_schema_in_wal_mode_with_foreign_keys() {
+    let (_dir, store) = new_store();
+    assert_eq!(store.schema_version().unwrap(), migrations::LATEST_VERSION);
+    assert_eq!(store.opened_at_version(), 0);
+    assert!(store.pre_migration_copy().is_none());
+    let c = store.conn();
+    let mode: String = c
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let fk: i64 = c
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .unwrap();
+    assert_eq!(fk, 1);
+    let sync: i64 = c
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
+    assert_eq!(sync, 2, "synchronous = FULL");
+    let app: i32 = c
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .unwrap();
+    assert_eq!(app, APPLICATION_ID);
+}
+
+#[test]
+fn reopening_keeps_data_and_makes_no_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let id = open_at(&path)
+        .create_patient(&patient("Pat One"), "tester")
+        .unwrap()
+        .id;
+    let store = open_at(&path);
+    assert_eq!(store.patient(id).unwrap().name, "Pat One");
+    assert_eq!(store.opened_at_version(), migrations::LATEST_VERSION);
+    assert!(store.pre_migration_copy().is_none());
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains(".bak-")), "{names:?}");
+}
+
+#[test]
+fn the_folder_is_created_for_a_new_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/stepdown.db");
+    open_at(&path);
+    assert!(path.exists());
+}
+
+#[test]
+fn open_existing_refuses_a_missing_file_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("none.db");
+    let e = Store::open_existing(&path).unwrap_err();
+    assert!(matches!(e, StoreError::Missing { .. }), "{e}");
+    assert!(e.to_string().contains("no such file"), "{e}");
+    assert!(!path.exists());
+}
+
+#[test]
+fn default_path_matches_tauri_app_data_dir() {
+    let p = default_db_path().unwrap();
+    assert!(
+        p.ends_with("uk.nhs.stepdown/stepdown.db"),
+        "{}",
+        p.display()
+    );
+    let explicit = PathBuf::from("/tmp/x.db");
+    assert_eq!(resolve_db_path(Some(&explicit)).unwrap(), explicit);
+}
+
+// ---------------------------------------------------------------- bad files
+
+/// Asserts opening `path` fails with an error whose message contains
+/// `expect`, and that the file's bytes are unchanged and no companions appear.
+fn assert_refused_untouched(path: &Path, expect: &str) -> StoreError {
+    let before = file_bytes(path);
+    let e = Store::open_with(path, options()).unwrap_err();
+    assert!(e.to_string().contains(expect), "{e}");
+    assert!(
+        e.to_string().contains("has not been changed"),
+        "message should reassure: {e}"
+    );
+    assert_eq!(file_bytes(path), before, "file must not be modified");
+    assert!(!file::sibling(path, "-wal").exists());
+    let bak = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".bak-")
+        })
+        .count();
+    assert_eq!(bak, 0, "no migration copy for a refused file");
+    e
+}
+
+#[test]
+fn a_text_file_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.db");
+    std::fs::write(&path, "these are my notes, not a database\n".repeat(200)).unwrap();
+    let e = assert_refused_untouched(&path, "not a Stepdown database");
+    assert!(matches!(e, StoreError::NotADatabase { .. }));
+    assert!(e.to_string().contains("text file"), "{e}");
+}
+
+#[test]
+fn a_pdf_is_refused_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leaflet.db");
+    std::fs::write(&path, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n").unwrap();
+    let e = assert_refused_untouched(&path, "looks like a PDF");
+    assert!(matches!(e, StoreError::NotADatabase { .. }));
+}
+
+#[test]
+fn a_truncated_database_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.db");
+    {
+        let mut s = open_at(&good);
+        for i in 0..30 {
+            let p = s
+                .create_patient(&patient(&format!("Patient {i}")), "t")
+                .unwrap();
+            s.save_review(&review_input(p.id, &"x".repeat(2000)))
+                .unwrap();
+        }
+        // Fold the WAL into the main file so truncating the file loses real pages.
+        s.conn()
+            .pragma_update(None, "wal_checkpoint", "TRUNCATE")
+            .unwrap();
+    }
+    let bytes = file_bytes(&good);
+    assert!(bytes.len() > 8 * 4096);
+    for cut in [50usize, 4096 + 100, bytes.len() / 2] {
+        let path = dir.path().join(format!("cut-{cut}.db"));
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let e = assert_refused_untouched(&path, "damaged");
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{cut}: {e}");
+        assert!(e.to_string().contains("truncated"), "{cut}: {e}");
+    }
+}
+
+#[test]
+fn a_database_with_damaged_pages_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    {
+        let mut s = open_at(&path);
+        for i in 0..40 {
+            let p = s
+                .create_patient(&patient(&format!("Patient {i}")), "t")
+                .unwrap();
+            s.save_review(&review_input(p.id, &"y".repeat(3000)))
+                .unwrap();
+        }
+        s.conn()
+            .pragma_update(None, "wal_checkpoint", "TRUNCATE")
+            .unwrap();
+    }
+    let mut bytes = file_bytes(&path);
+    // Scribble over pages after the schema page (page 1 stays valid).
+    for b in &mut bytes[4096 * 2..4096 * 6] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let e = assert_refused_untouched(&path, "damaged");
+    assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
+    // check reports it rather than failing.
+    let report = check_file(&path).unwrap();
+    assert!(!report.ok);
+    assert_ne!(report.integrity, vec!["ok".to_string()]);
+    assert_eq!(file_bytes(&path), bytes);
+}
+
+#[test]
+fn a_database_from_a_newer_stepdown_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    {
+        let mut s = open_at(&path);
+        s.create_patient(&patient("Pat"), "t").unwrap();
+        s.conn().pragma_update(None, "user_version", 99).unwrap();
+        s.conn()
+            .pragma_update(None, "wal_checkpoint", "TRUNCATE")
+            .unwrap();
+    }
+    let e = assert_refused_untouched(&path, "newer version of Stepdown");
+    assert!(
+        matches!(e, StoreError::NewerVersion { found: 99, supported, .. } if supported == migrations::LATEST_VERSION)
+    );
+    assert_eq!(crate::ApiError::from(e).code, ErrorCode::Storage);
+}
+
+#[test]
+fn another_programs_sqlite_database_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("CREATE TABLE things (x); INSERT INTO things VALUES (1);")
+            .unwrap();
+    }
+    let e = assert_refused_untouched(&path, "not a Stepdown one");
+    assert!(matches!(e, StoreError::Foreign { .. }));
+}
+
+#[test]
+fn a_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Store::open_with(dir.path(), options()).unwrap_err();
+    assert!(e.to_string().contains("is a folder"), "{e}");
+}
+
+#[test]
+fn a_zero_byte_file_becomes_a_new_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.db");
+    std::fs::write(&path, b"").unwrap();
+    let s = open_at(&path);
+    assert_eq!(s.schema_version().unwrap(), migrations::LATEST_VERSION);
+}
+
+// ---------------------------------------------------------------- migrations
+
+const EXTRA: migrations::Migration = migrations::Migration {
+    version: 2,
+    name: "test: add a column",
+    sql: "ALTER TABLE patients ADD COLUMN test_extra TEXT;",
+};
+
+#[test]
+fn an_older_database_is_copied_before_migrating() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let id = {
+        let mut s = open_at(&path);
+        s.create_patient(&patient("Pat Older"), "t").unwrap().id
+    };
+    let list = [migrations::MIGRATIONS[0], EXTRA];
+    let s = Store::open_with_migrations(&path, options(), &list).unwrap();
+    assert_eq!(s.opened_at_version(), 1);
+    assert_eq!(s.schema_version().unwrap(), 2);
+    let copy = s.pre_migration_copy().unwrap().to_path_buf();
+    let name = copy.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        name.starts_with("s.db.bak-v1-2026") && name.ends_with('Z'),
+        "{name}"
+    );
+    // The copy is a complete v1 database with the data.
+    let copy_store = open_at(&copy);
+    assert_eq!(copy_store.opened_at_version(), 1);
+    assert_eq!(copy_store.patient(id).unwrap().name, "Pat Older");
+    drop(s);
+    // The v2 file is now "from a newer Stepdown" for this build.
+    let e = Store::open_with(&path, options()).unwrap_err();
+    assert!(
+        matches!(e, StoreError::NewerVersion { found: 2, .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_empty_database_is_migrated_without_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let list = [migrations::MIGRATIONS[0], EXTRA];
+    let s = Store::open_with_migrations(&path, options(), &list).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 2);
+    assert!(s.pre_migration_copy().is_none());
+}
+
+// ---------------------------------------------------------------- patients
+
+#[test]
+fn patients_are_validated_with_field_names() {
+    let (_dir, mut s) = new_store();
+    let cases = [
+        (patient("  "), "name: must not be empty"),
+        (
+            PatientInput {
+                nhs_number: Some("943 476 5918".into()),
+                ..patient("A")
+            },
+            "nhs_number: 9434765918 is not a valid NHS number: the check digit (last digit) \
+             should be 9, not 8; check for a typing error",
+        ),
+        (
+            PatientInput {
+                nhs_number: Some("12345".into()),
+                ..patient("A")
+            },
+            "nhs_number: must have 10 digits (got 5)",
+        ),
+        (
+            PatientInput {
+                date_of_birth: Some("14/03/1950".into()),
+                ..patient("A")
+            },
+            "date_of_birth: must be a real date written YYYY-MM-DD (got \"14/03/1950\")",
+        ),
+        (
+            PatientInput {
+                date_of_birth: Some("2001-02-30".into()),
+                ..patient("A")
+            },
+            "date_of_birth: must be a real date written YYYY-MM-DD (got \"2001-02-30\")",
+        ),
+        (
+            PatientInput {
+                date_of_birth: Some("2030-01-01".into()),
+                ..patient("A")
+            },
+            "date_of_birth: is in the future (2030-01-01; today is 2026-11-24)",
+        ),
+    ];
+    for (input, msg) in cases {
+        let e = s.create_patient(&input, "t").unwrap_err();
+        assert_eq!(e.to_string(), msg);
+        assert_eq!(crate::ApiError::from(e).code, ErrorCode::InvalidInput);
+    }
+    assert_eq!(s.patient_count().unwrap(), 0);
+    assert!(
+        all_audit(&s).is_empty(),
+        "failed creates leave no audit entry"
+    );
+}
+
+#[test]
+fn patients_round_trip_and_blank_optionals_are_none() {
+    let (_dir, mut s) = new_store();
+    let p = s
+        .create_patient(
+            &PatientInput {
+                name: "  Jo Smith ".into(),
+                nhs_number: Some("943-476-5919".into()),
+                date_of_birth: Some("1950-03-14".into()),
+                local_id: Some("  ".into()),
+            },
+            "tester",
+        )
+        .unwrap();
+    assert_eq!(p.name, "Jo Smith");
+    assert_eq!(p.nhs_number.as_ref().unwrap().as_str(), "9434765919");
+    assert_eq!(p.date_of_birth.unwrap().to_string(), "1950-03-14");
+    assert_eq!(p.local_id, None);
+    assert_eq!(p.created_at, t0());
+    assert_eq!(s.patient(p.id).unwrap(), p);
+    assert_eq!(
+        s.patient_by_nhs_number("943 476 5919").unwrap(),
+        Some(p.clone())
+    );
+}
+
+#[test]
+fn nhs_numbers_and_local_ids_are_unique() {
+    let (_dir, mut s) = new_store();
+    let a = s
+        .create_patient(
+            &PatientInput {
+                nhs_number: Some("9434765919".into()),
+                local_id: Some("EMIS-1".into()),
+                ..patient("A")
+            },
+            "t",
+        )
+        .unwrap();
+    let e = s
+        .create_patient(
+            &PatientInput {
+                nhs_number: Some("943 476 5919".into()),
+                ..patient("B")
+            },
+            "t",
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "nhs_number: 943 476 5919 is already recorded for patient {}",
+            a.id
+        )
+    );
+    let e = s
+        .create_patient(
+            &PatientInput {
+                local_id: Some("emis-1".into()),
+                ..patient("B")
+            },
+            "t",
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("local_id: \"emis-1\" is already used by patient"),
+        "{e}"
+    );
+    // Updating a patient with its own number is fine.
+    s.update_patient(
+        a.id,
+        &PatientInput {
+            nhs_number: Some("9434765919".into()),
+            local_id: Some("EMIS-1".into()),
+            ..patient("A Renamed")
+        },
+        "t",
+    )
+    .unwrap();
+}
+
+#[test]
+fn updates_are_audited_with_the_changed_fields_only() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo Smith"), "clerk").unwrap();
+    let same = s
+        .update_patient(p.id, &patient("Jo Smith"), "clerk")
+        .unwrap();
+    assert_eq!(same, p, "no change, no write");
+    let changed = s
+        .update_patient(
+            p.id,
+            &PatientInput {
+                date_of_birth: Some("1960-01-01".into()),
+                ..patient("Jo Smyth")
+            },
+            "Dr B",
+        )
+        .unwrap();
+    assert_eq!(changed.name, "Jo Smyth");
+    assert!(changed.updated_at > p.updated_at);
+    let log = all_audit(&s);
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].action, AuditAction::Change);
+    assert_eq!(log[0].actor, "Dr B");
+    assert_eq!(
+        log[0].summary,
+        format!("patient {} changed: name, date_of_birth", p.id)
+    );
+    assert!(
+        !log[0].summary.contains("Smyth"),
+        "no names in the audit log"
+    );
+}
+
+#[test]
+fn deleting_a_patient_removes_their_records_and_keeps_the_audit_trail() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo"), "t").unwrap();
+    let r = s.save_review(&review_input(p.id, "first")).unwrap();
+    s.record_leaflet_print(r.review_id, 1, "Dr A", b"%PDF")
+        .unwrap();
+    s.delete_patient(p.id, "Dr A").unwrap();
+    assert!(matches!(s.patient(p.id), Err(StoreError::NotFound { .. })));
+    let counts = s.counts().unwrap();
+    assert_eq!(
+        (
+            counts.patients,
+            counts.reviews,
+            counts.review_versions,
+            counts.leaflet_prints
+        ),
+        (0, 0, 0, 0)
+    );
+    let trail = s
+        .audit_log(&AuditQuery {
+            patient_id: Some(p.id),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    let actions: Vec<_> = trail.iter().map(|e| e.action).collect();
+    assert_eq!(
+        actions,
+        [
+            AuditAction::Delete,
+            AuditAction::Print,
+            AuditAction::Create,
+            AuditAction::Create
+        ]
+    );
+    assert!(trail[0]
+        .summary
+        .contains("1 review(s) (1 saved version(s))"));
+    let e = s.delete_patient(p.id, "Dr A").unwrap_err();
+    assert_eq!(e.to_string(), format!("patient {} not found", p.id));
+    assert_eq!(crate::ApiError::from(e).code, ErrorCode::NotFound);
+}
+
+#[test]
+fn search_finds_by_name_words_nhs_number_and_local_id() {
+    let (_dir, mut s) = new_store();
+    let jo = s
+        .create_patient(
+            &PatientInput {
+                nhs_number: Some("9434765919".into()),
+                local_id: Some("EMIS-100".into()),
+                ..patient("Jo Smith")
+            },
+            "t",
+        )
+        .unwrap();
+    let ann = s
+        .create_patient(
+            &PatientInput {
+                nhs_number: Some("4010232137".into()),
+                local_id: Some("EMIS-200".into()),
+                ..patient("Ann Smithson")
+            },
+            "t",
+        )
+        .unwrap();
+    let odd = s
+        .create_patient(&patient("Percy 100% Real_Name"), "t")
+        .unwrap();
+    let ids = |q: &str| -> Vec<i64> {
+        s.search_patients(q, 50)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.patient.id)
+            .collect()
+    };
+    assert_eq!(ids("smith"), [ann.id, jo.id], "sorted by name");
+    assert_eq!(ids("SMITH jo"), [jo.id]);
+    assert_eq!(ids("943 476"), [jo.id]);
+    assert_eq!(ids("943-476-5919"), [jo.id]);
+    assert_eq!(ids("4010232137"), [ann.id]);
+    assert_eq!(ids("emis-2"), [ann.id]);
+    assert_eq!(ids("100%"), [odd.id], "wildcards match literally");
+    assert_eq!(ids("cy_100"), [] as [i64; 0], "_ is not a wildcard");
+    assert_eq!(ids("real_name"), [odd.id]);
+    assert_eq!(ids(""), [ann.id, jo.id, odd.id]);
+    assert_eq!(ids("nobody"), [] as [i64; 0]);
+    assert_eq!(s.search_patients("", 1).unwrap().len(), 1);
+    // Robert'); DROP TABLE patients;-- is just a name.
+    assert_eq!(ids("'); DROP TABLE patients;--"), [] as [i64; 0]);
+    assert_eq!(s.patient_count().unwrap(), 3);
+}
+
+#[test]
+fn search_results_carry_review_activity() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo"), "t").unwrap();
+    let none = s.search_patients("jo", 10).unwrap();
+    assert_eq!((none[0].review_count, none[0].last_saved_at), (0, None));
+    s.save_review(&review_input(p.id, "a")).unwrap();
+    let r = s.save_review(&review_input(p.id, "b")).unwrap();
+    let found = s.search_patients("jo", 10).unwrap();
+    assert_eq!(found[0].review_count, 2);
+    assert_eq!(found[0].last_saved_at, Some(r.saved_at));
+    let json = serde_json::to_value(&found[0]).unwrap();
+    assert_eq!(json["name"], "Jo", "patient fields are flattened");
+    assert_eq!(json["review_count"], 2);
+}
+
+// ---------------------------------------------------------------- reviews
+
+#[test]
+fn saving_the_same_review_twice_makes_two_versions_both_audited() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo"), "clerk").unwrap();
+    let v1 = s
+        .save_review(&review_input(p.id, "first thoughts"))
+        .unwrap();
+    assert_eq!((v1.version, v1.version_count), (1, 1));
+    let mut again = review_input(p.id, "after discussion");
+    again.review_id = Some(v1.review_id);
+    again.result = json!({"ome": {"total_ome_mg_per_day": 40.0}, "flags": []});
+    let v2 = s.save_review(&again).unwrap();
+    assert_eq!(v2.review_id, v1.review_id);
+    assert_eq!((v2.version, v2.version_count), (2, 2));
+    assert_ne!(v2.version_id, v1.version_id);
+
+    // Both versions are readable, each with its own content.
+    let old = s.review_version(v1.review_id, 1).unwrap();
+    assert_eq!(old.notes, "first thoughts");
+    assert_eq!(old.total_ome_mg_per_day, Some(60.0));
+    assert_eq!(old.flag_ids, ["respiratory"]);
+    assert_eq!(old.version_count, 2);
+    let latest = s.review(v1.review_id).unwrap();
+    assert_eq!(latest.version, 2);
+    assert_eq!(latest.notes, "after discussion");
+    assert_eq!(latest.total_ome_mg_per_day, Some(40.0));
+    assert!(latest.flag_ids.is_empty());
+    assert_eq!(latest.regimen, review_input(p.id, "").regimen);
+    assert_eq!(latest.created_at, old.created_at);
+    assert!(latest.saved_at > old.saved_at);
+    assert_eq!(s.review_versions(v1.review_id).unwrap().len(), 2);
+
+    // The audit log shows both saves.
+    let trail = s
+        .audit_log(&AuditQuery {
+            entity: Some(AuditEntity::Review),
+            entity_id: Some(v1.review_id),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(trail.len(), 2);
+    assert_eq!(trail[1].action, AuditAction::Create);
+    assert_eq!(
+        trail[1].summary,
+        format!("review {} created: version 1", v1.review_id)
+    );
+    assert_eq!(trail[0].action, AuditAction::Change);
+    assert_eq!(
+        trail[0].summary,
+        format!("review {} saved as a new version: version 2", v1.review_id)
+    );
+    assert_eq!(trail[0].actor, "Dr A Reviewer");
+    assert_eq!(trail[0].patient_id, Some(p.id));
+}
+
+#[test]
+fn identical_saves_still_make_new_versions() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo"), "t").unwrap();
+    let first = s.save_review(&review_input(p.id, "same")).unwrap();
+    let mut input = review_input(p.id, "same");
+    input.review_id = Some(first.review_id);
+    s.save_review(&input).unwrap();
+    let second = s.save_review(&input).unwrap();
+    assert_eq!(second.version, 3);
+}
+
+#[test]
+fn saved_versions_cannot_be_rewritten_or_removed_one_by_one() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo"), "t").unwrap();
+    s.save_review(&review_input(p.id, "x")).unwrap();
+    let c = s.conn();
+    let e = c
+        .execute("UPDATE review_versions SET notes = 'tampered'", [])
+        .unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    let e = c.execute("DELETE FROM review_versions", []).unwrap_err();
+    assert!(e.to_string().contains("delete the whole review"), "{e}");
+    let e = c
+        .execute("UPDATE reviews SET patient_id = 99", [])
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot be altered"), "{e}");
+    let e = c.execute("DELETE FROM audit_log", []).unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    let e = c
+        .execute("UPDATE audit_log SET actor = 'x'", [])
+        .unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+}
+
+#[test]
+fn reviews_are_validated_with_field_names() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo"), "t").unwrap();
+    let other = s.create_patient(&patient("Other"), "t").unwrap();
+    let theirs = s.save_review(&review_input(other.id, "theirs")).unwrap();
+    let base = review_input(p.id, "n");
+    let cases: Vec<(ReviewInput, String)> = vec![
+        (
+            ReviewInput {
+                patient_id: 999,
+                ..base.clone()
+            },
+            "patient_id: there is no patient 999".into(),
+        ),
+        (
+            ReviewInput {
+                review_id: Some(12345),
+                ..base.clone()
+            },
+            "review_id: there is no review 12345".into(),
+        ),
+        (
+            ReviewInput {
+                review_id: Some(theirs.review_id),
+                ..base.clone()
+            },
+            format!(
+                "review_id: review {} belongs to patient {}, not patient {}",
+                theirs.review_id, other.id, p.id
+            ),
+        ),
+        (
+            ReviewInput {
+                reviewer: " ".into(),
+                ..base.clone()
+            },
+            "reviewer: must not be empty (it is recorded in the audit log)".into(),
+        ),
+        (
+            ReviewInput {
+                patient_context: json!([1, 2]),
+                ..base.clone()
+            },
+            "patient_context: must be an object (got [1,2])".into(),
+        ),
+        (
+            ReviewInput {
+                regimen: json!("morphine"),
+                ..base.clone()
+            },
+            "regimen: must be an object or a list (got \"morphine\")".into(),
+        ),
+        (
+            ReviewInput {
+                plan: json!(3),
+                ..base.clone()
+            },
+            "plan: must be an object or null (got 3)".into(),
+        ),
+        (
+            ReviewInput {
+                result: json!({"ome": {"total_ome_mg_per_day": "lots"}}),
+                ..base.clone()
+            },
+            "result.ome.total_ome_mg_per_day: must be a number of at least 0, or null \
+             (got \"lots\")"
+                .into(),
+        ),
+        (
+            ReviewInput {
+                notes: "a\u{0}b".into(),
+                ..base.clone()
+            },
+            "notes: must not contain control characters (found '\\0')".into(),
+        ),
+        (
+            ReviewInput {
+                regimen: json!({"padding": "x".repeat(reviews::MAX_DOCUMENT_BYTES)}),
+                ..base.clone()
+            },
+            format!(
+                "regimen: is too large ({} bytes; at most {})",
+                reviews::MAX_DOCUMENT_BYTES + 14,
+                reviews::MAX_DOCUMENT_BYTES
+            ),
+        ),
+    ];
+    let before = s.counts().unwrap();
+    for (input, msg) in cases {
+        assert_eq!(s.save_review(&input).unwrap_err().to_string(), msg);
+    }
+    assert_eq!(s.counts().unwrap(), before, "failed saves write nothing");
+}
+
+#[test]
+fn review_input_json_rejects_unknown_fields_and_defaults_the_rest() {
+    let input: ReviewInput = serde_json::from_value(json!({
+        "patient_id": 1, "reviewer": "Dr A", "regimen": {"items": []}
+    }))
+    .unwrap();
+    assert_eq!(input.profile, crate::Profile::Uk);
+    assert_eq!(input.patient_context, json!({}));
+    assert_eq!(input.result, Value::Null);
+    let e = serde_json::from_value::<ReviewInput>(json!({
+        "patient_id": 1, "reviewer": "Dr A", "regimen": {}, "colour": "red"
+    }))
+    .unwrap_err();
+    assert!(e.to_string().contains("unknown field `colour`"), "{e}");
+}
+
+#[test]
+fn the_reference_version_defaults_to_the_embedded_tables() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo"), "t").unwrap();
+    let mut input = review_input(p.id, "");
+    input.reference_version = None;
+    let r = s.save_review(&input).unwrap();
+    assert_eq!(
+        r.reference_version,
+        crate::reference::reference().manifest_version
+    );
+}
+
+#[test]
+fn history_lists_each_review_once_at_its_latest_version_newest_first() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo"), "t").unwrap();
+    let a = s.save_review(&review_input(p.id, "a1")).unwrap();
+    let b = s.save_review(&review_input(p.id, "b1")).unwrap();
+    let mut a2 = review_input(p.id, "a2");
+    a2.review_id = Some(a.review_id);
+    s.save_review(&a2).unwrap();
+    let h = s.patient_history(p.id).unwrap();
+    let got: Vec<_> = h
+        .iter()
+        .map(|r| (r.review_id, r.version, r.notes_excerpt.as_str()))
+        .collect();
+    assert_eq!(got, [(b.review_id, 1, "b1"), (a.review_id, 2, "a2")]);
+    let full = s.patient_reviews(p.id).unwrap();
+    assert_eq!(full.len(), 2);
+    assert_eq!(full[1].notes, "a2");
+    assert!(matches!(
+        s.patient_history(999),
+        Err(StoreError::NotFound { .. })
+    ));
+    let e = s.review_version(a.review_id, 7).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("review {} version 7 not found", a.review_id)
+    );
+    let e = s.review(4242).unwrap_err();
+    assert_eq!(e.to_string(), "review 4242 not found");
+}
+
+#[test]
+fn deleting_a_review_removes_all_its_versions() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo"), "t").unwrap();
+    let a = s.save_review(&review_input(p.id, "a1")).unwrap();
+    let mut a2 = review_input(p.id, "a2");
+    a2.review_id = Some(a.review_id);
+    s.save_review(&a2).unwrap();
+    s.delete_review(a.review_id, "Dr A").unwrap();
+    assert_eq!(s.counts().unwrap().review_versions, 0);
+    let log = all_audit(&s);
+    assert_eq!(log[0].action, AuditAction::Delete);
+    assert_eq!(
+        log[0].summary,
+        format!("review {} deleted with its 2 version(s)", a.review_id)
+    );
+}
+
+// ---------------------------------------------------------------- leaflets
+
+#[test]
+fn leaflet_prints_record_the_pdf_hash_and_are_audited() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo"), "t").unwrap();
+    let r = s.save_review(&review_input(p.id, "a")).unwrap();
+    let pdf = b"%PDF-1.7 pretend leaflet";
+    let lp = s
+        .record_leaflet_print(r.review_id, 1, "Dr Print", pdf)
+        .unwrap();
+    assert_eq!(lp.pdf_sha256, sha256_hex(pdf));
+    assert_eq!(lp.pdf_size_bytes, pdf.len() as i64);
+    assert_eq!((lp.review_id, lp.version), (r.review_id, 1));
+    assert_eq!(s.leaflet_prints(r.review_id).unwrap(), [lp.clone()]);
+    assert_eq!(
+        s.find_leaflet_by_hash(&lp.pdf_sha256.to_uppercase())
+            .unwrap(),
+        [lp.clone()]
+    );
+    assert!(s.find_leaflet_by_hash("abc").is_err());
+    assert_eq!(s.patient_history(p.id).unwrap()[0].leaflet_count, 1);
+    let log = all_audit(&s);
+    assert_eq!(log[0].action, AuditAction::Print);
+    assert_eq!(log[0].entity, AuditEntity::Leaflet);
+    assert_eq!(log[0].actor, "Dr Print");
+    let e = s
+        .record_leaflet_print(r.review_id, 5, "Dr Print", pdf)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("review {} version 5 not found", r.review_id)
+    );
+}
+
+// ---------------------------------------------------------------- settings
+
+#[test]
+fn settings_default_then_save_only_changes_with_audit() {
+    let (_dir, mut s) = new_store();
+    assert_eq!(s.settings().unwrap(), Settings::default());
+    let new = Settings {
+        profile: crate::Profile::Cdc,
+        high_dose_threshold_mg_per_day: Some(120.0),
+        practice_name: "Example Surgery".into(),
+        practice_phone: "01234 567890".into(),
+        practice_address: "1 High Street\nTown".into(),
+        reviewer_name: "Dr A Example".into(),
+    };
+    assert_eq!(s.update_settings(&new, "Dr A").unwrap(), new);
+    assert_eq!(s.settings().unwrap(), new);
+    assert_eq!(s.default_actor(), "Dr A Example");
+    // Same settings again: nothing written, nothing audited.
+    s.update_settings(&new, "Dr A").unwrap();
+    let changed = Settings {
+        high_dose_threshold_mg_per_day: None,
+        ..new.clone()
+    };
+    s.update_settings(&changed, "Dr A").unwrap();
+    let log = all_audit(&s);
+    assert_eq!(log.len(), 2);
+    assert_eq!(
+        log[0].summary,
+        "settings changed: high_dose_threshold_mg_per_day"
+    );
+    assert_eq!(
+        log[1].summary,
+        "settings changed: profile, high_dose_threshold_mg_per_day, practice_name, \
+         practice_phone, practice_address, reviewer_name"
+    );
+    let bad = Settings {
+        practice_phone: "ring me".into(),
+        ..new
+    };
+    assert!(s.update_settings(&bad, "Dr A").is_err());
+    assert_eq!(s.settings().unwrap(), changed);
+}
+
+#[test]
+fn a_damaged_stored_setting_is_reported_and_can_be_overwritten() {
+    let (_dir, mut s) = new_store();
+    s.conn()
+        .execute(
+            "INSERT INTO settings VALUES ('profile', '\"martian\"', 'x', 'x')",
+            [],
+        )
+        .unwrap();
+    let e = s.settings().unwrap_err();
+    assert!(
+        e.to_string().starts_with("stored settings is damaged"),
+        "{e}"
+    );
+    s.update_settings(&Settings::default(), "Dr A").unwrap();
+    assert_eq!(s.settings().unwrap().profile, crate::Profile::Uk);
+}
+
+// ---------------------------------------------------------------- audit, clock
+
+#[test]
+fn audit_entries_use_the_injected_clock_and_page_backwards() {
+    let (_dir, mut s) = new_store();
+    for i in 0..5 {
+        s.create_patient(&patient(&format!("P{i}")), "t").unwrap();
+    }
+    let log = all_audit(&s);
+    assert_eq!(log.len(), 5);
+    assert!(log
+        .windows(2)
+        .all(|w| w[0].id > w[1].id && w[0].at > w[1].at));
+    assert_eq!(log[4].at, t0());
+    let page = s
+        .audit_log(&AuditQuery {
+            before_id: Some(log[1].id),
+            limit: Some(2),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [log[2].id, log[3].id]
+    );
+    let json = serde_json::to_value(&log[0]).unwrap();
+    assert_eq!(json["action"], "create");
+    assert_eq!(json["entity"], "patient");
+}
+
+#[test]
+fn actors_are_required() {
+    let (_dir, mut s) = new_store();
+    let e = s.create_patient(&patient("Jo"), "  ").unwrap_err();
+    assert_eq!(e.to_string(), "actor: must not be empty");
+}
+
+// ---------------------------------------------------------------- demo
+
+#[test]
+fn demo_patients_fill_an_empty_store_once() {
+    let (_dir, mut s) = new_store();
+    let assess = |profile: crate::Profile, input: &Value| -> Option<Value> {
+        assert!(input["items"].is_array());
+        assert!(input["patient"]["age"].is_number());
+        Some(
+            json!({"ome": {"total_ome_mg_per_day": 10.0, "profile": profile.as_str()},
+                    "flags": [{"id": "demo-flag"}]}),
+        )
+    };
+    let report = s.load_demo_patients("trainer", Some(&assess)).unwrap();
+    assert_eq!(report.patients, 6);
+    assert_eq!(report.reviews, 6);
+    assert_eq!(report.review_versions, 7);
+    let c = s.counts().unwrap();
+    assert_eq!((c.patients, c.reviews, c.review_versions), (6, 6, 7));
+    for p in s.search_patients("", 100).unwrap() {
+        assert!(p.patient.name.ends_with("(demo)"));
+        assert!(p.patient.nhs_number.unwrap().is_test_range());
+        for r in s.patient_history(p.patient.id).unwrap() {
+            assert_eq!(r.total_ome_mg_per_day, Some(10.0));
+            assert_eq!(r.flag_ids, ["demo-flag"]);
+        }
+    }
+    let e = s.load_demo_patients("trainer", None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "demo patients can only be loaded into an empty store; this one already has 6 patient(s)"
+    );
+    assert_eq!(s.counts().unwrap(), c, "refusal changes nothing");
+}
+
+#[test]
+fn demo_patients_are_refused_if_any_real_patient_exists() {
+    let (_dir, mut s) = new_store();
+    s.create_patient(&patient("Real Person"), "t").unwrap();
+    assert!(matches!(
+        s.load_demo_patients("t", None),
+        Err(StoreError::NotEmpty { patients: 1 })
+    ));
+    assert_eq!(s.patient_count().unwrap(), 1);
+}
+
+// ---------------------------------------------------------------- export, backup, restore
+
+#[test]
+fn export_contains_everything_and_is_audited() {
+    let (_dir, mut s) = new_store();
+    s.load_demo_patients("t", None).unwrap();
+    let first = s.search_patients("ada", 1).unwrap()[0].patient.id;
+    let review = s.patient_history(first).unwrap()[1].review_id;
+    s.record_leaflet_print(review, 2, "Dr A", b"pdf").unwrap();
+    let export = s.export_all("Dr Export").unwrap();
+    assert_eq!(export.format, EXPORT_FORMAT);
+    assert_eq!(export.patients.len(), 6);
+    let versions: usize = export
+        .patients
+        .iter()
+        .flat_map(|p| &p.reviews)
+        .map(|r| r.versions.len())
+        .sum();
+    assert_eq!(versions as i64, export.counts.review_versions);
+    let ada = export
+        .patients
+        .iter()
+        .find(|p| p.patient.id == first)
+        .unwrap();
+    assert_eq!(ada.reviews[0].versions.len(), 2);
+    assert_eq!(ada.reviews[0].leaflet_prints.len(), 1);
+    let last = export.audit_log.last().unwrap();
+    assert_eq!(
+        (last.action, last.actor.as_str()),
+        (AuditAction::Export, "Dr Export")
+    );
+    assert_eq!(export.counts.audit_entries as usize, export.audit_log.len());
+    let text = serde_json::to_string(&export).unwrap();
+    let back: Export = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, export);
+}
+
+#[test]
+fn backup_writes_a_checked_single_file_copy() {
+    let (dir, mut s) = new_store();
+    s.load_demo_patients("t", None).unwrap();
+    let out = dir.path().join("backup.db");
+    let report = s.backup_to(&out, "Dr B", false).unwrap();
+    assert_eq!(report.counts.patients, 6);
+    assert_eq!(report.sha256, sha256_hex(&file_bytes(&out)));
+    assert!(!file::sibling(&out, "-wal").exists());
+    let check = check_file(&out).unwrap();
+    assert!(check.ok, "{:?}", check.problems);
+    assert_eq!(check.journal_mode, "delete");
+    // Not over an existing file unless asked.
+    let e = s.backup_to(&out, "Dr B", false).unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+    s.backup_to(&out, "Dr B", true).unwrap();
+    let e = s
+        .backup_to(&dir.path().join("stepdown.db"), "Dr B", true)
+        .unwrap_err();
+    assert!(e.to_string().contains("is the database itself"), "{e}");
+    assert_eq!(all_audit(&s)[0].action, AuditAction::Export);
+}
+
+#[test]
+fn restore_validates_keeps_a_copy_and_replaces_contents() {
+    let (dir, mut s) = new_store();
+    s.load_demo_patients("t", None).unwrap();
+    let out = dir.path().join("backup.db");
+    s.backup_to(&out, "Dr B", false).unwrap();
+    let backup_bytes = file_bytes(&out);
+    // Change the live store after the backup.
+    s.create_patient(&patient("Added Later"), "t").unwrap();
+    assert_eq!(s.patient_count().unwrap(), 7);
+
+    // A bad backup is refused and nothing changes.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, "not a backup").unwrap();
+    let e = s.restore_from(&junk, "Dr R").unwrap_err();
+    assert!(
+        e.to_string().contains("cannot restore from this file"),
+        "{e}"
+    );
+    assert_eq!(s.patient_count().unwrap(), 7);
+
+    let report = s.restore_from(&out, "Dr R").unwrap();
+    assert_eq!(s.patient_count().unwrap(), 6);
+    assert_eq!(report.counts.patients, 6);
+    assert_eq!(
+        file_bytes(&out),
+        backup_bytes,
+        "the backup is never modified"
+    );
+    let kept = PathBuf::from(report.previous_copy.unwrap());
+    assert!(kept.to_string_lossy().contains(".pre-restore-"));
+    assert_eq!(open_at(&kept).patient_count().unwrap(), 7);
+    // The store still works and is still in WAL mode.
+    s.create_patient(&patient("After Restore"), "t").unwrap();
+    let mode: String = s
+        .conn()
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert!(s.check().ok);
+    assert_eq!(all_audit(&s)[1].action, AuditAction::Restore);
+}
+
+#[test]
+fn restore_file_moves_a_damaged_database_aside_instead_of_deleting_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("stepdown.db");
+    let out = dir.path().join("backup.db");
+    {
+        let mut s = open_at(&db);
+        s.load_demo_patients("t", None).unwrap();
+        s.backup_to(&out, "t", false).unwrap();
+    }
+    std::fs::write(&db, "garbage that replaced the database").unwrap();
+    let report = restore_file(&db, &out, options(), "Dr R").unwrap();
+    let kept = PathBuf::from(report.previous_copy.unwrap());
+    assert_eq!(
+        std::fs::read_to_string(&kept).unwrap(),
+        "garbage that replaced the database"
+    );
+    assert_eq!(open_at(&db).patient_count().unwrap(), 6);
+}
+
+#[test]
+fn restore_file_creates_a_missing_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("backup.db");
+    {
+        let mut s = open_at(&dir.path().join("old.db"));
+        s.load_demo_patients("t", None).unwrap();
+        s.backup_to(&out, "t", false).unwrap();
+    }
+    let db = dir.path().join("new/stepdown.db");
+    let report = restore_file(&db, &out, options(), "Dr R").unwrap();
+    assert_eq!(report.previous_copy, None);
+    assert_eq!(report.counts.patients, 6);
+}
+
+// ---------------------------------------------------------------- failures while open
+
+#[test]
+fn a_full_disk_is_reported_and_loses_nothing() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo"), "t").unwrap();
+    let saved = s.save_review(&review_input(p.id, "kept")).unwrap();
+    // SQLite reports a full disk and a reached size limit the same way
+    // (SQLITE_FULL); the size limit lets a test produce it without root.
+    let pages: i64 = s
+        .conn()
+        .pragma_query_value(None, "page_count", |r| r.get(0))
+        .unwrap();
+    s.conn()
+        .pragma_update(None, "max_page_count", pages)
+        .unwrap();
+    let mut big = review_input(p.id, "too big");
+    big.regimen = json!({"padding": "z".repeat(200_000)});
+    let e = s.save_review(&big).unwrap_err();
+    assert!(matches!(e, StoreError::DiskFull), "{e:?}");
+    assert!(e
+        .to_string()
+        .starts_with("the disk is full: the change was not saved"));
+    assert_eq!(crate::ApiError::from(e).code, ErrorCode::Storage);
+    assert_eq!(s.review(saved.review_id).unwrap().notes, "kept");
+    assert_eq!(s.counts().unwrap().review_versions, 1);
+}
+
+#[test]
+fn a_held_write_lock_gives_a_clear_busy_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let mut s = Store::open_with(
+        &path,
+        OpenOptions {
+            busy_timeout: Duration::from_millis(100),
+            ..options()
+        },
+    )
+    .unwrap();
+    let p = s.create_patient(&patient("Jo"), "t").unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let e = s.save_review(&review_input(p.id, "x")).unwrap_err();
+    assert!(matches!(e, StoreError::Busy), "{e:?}");
+    assert!(e
+        .to_string()
+        .contains("another Stepdown window or process is saving"));
+    other.execute_batch("COMMIT").unwrap();
+    s.save_review(&review_input(p.id, "x")).unwrap();
+}
+
+#[test]
+fn check_reports_counts_and_versions() {
+    let (_dir, mut s) = new_store();
+    s.load_demo_patients("t", None).unwrap();
+    let r = s.check();
+    assert!(r.ok, "{:?}", r.problems);
+    assert_eq!(r.integrity, ["ok"]);
+    assert_eq!(r.schema_version, migrations::LATEST_VERSION);
+    assert_eq!(r.counts.unwrap().patients, 6);
+    let text = r.to_text();
+    assert!(text.contains("Result: OK"), "{text}");
+    assert!(
+        text.contains("6 patient(s), 6 review(s) (7 saved version(s))"),
+        "{text}"
+    );
+}
+
+#[test]
+fn api_error_codes() {
+    let e: crate::ApiError = StoreError::NotFound {
+        entity: "patient".into(),
+        id: 7,
+    }
+    .into();
+    assert_eq!(
+        serde_json::to_value(&e).unwrap(),
+        json!({"code": "not-found", "message": "patient 7 not found"})
+    );
+    let e: crate::ApiError = StoreError::invalid("name", "must not be empty").into();
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+    assert_eq!(e.message, "name: must not be empty");
+    let e: crate::ApiError = StoreError::Busy.into();
+    assert_eq!(e.code, ErrorCode::Storage);
+}
