@@ -8,9 +8,12 @@
 #![warn(missing_docs)]
 
 pub mod api_error;
+pub mod leaflet;
 pub mod nhs_number;
 pub mod ome;
+pub mod pdf;
 pub mod profile;
+pub mod readability;
 pub mod reference;
 pub mod regimen;
 pub mod store;
