@@ -403,6 +403,21 @@ pub fn calculate(
                 )
             }
         };
+        if let Dose::Solid {
+            release: Release::Modified,
+            units_per_dose,
+            ..
+        } = &item.dose
+        {
+            // Clinical reference section 3: modified-release tablets are never split.
+            if units_per_dose.get().fract() != 0.0 {
+                warnings.push(format!(
+                    "items[{i}] ({}): {} of a modified-release tablet or capsule a dose; modified-release products must not be split, so check units_per_dose.",
+                    item.drug,
+                    num(units_per_dose.get())
+                ));
+            }
+        }
         items.push(OmeItem {
             index: u32::try_from(i).unwrap_or(u32::MAX),
             drug: item.drug.to_string(),
@@ -587,6 +602,26 @@ mod tests {
             r.items[0].working,
             "2 × 30 mg × 4 a day = 240 mg × 0.1 = 24 mg OME"
         );
+    }
+
+    #[test]
+    fn split_modified_release_tablets_are_flagged() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 10, "units_per_dose": 0.5, "doses_per_day": 2}"#,
+        );
+        assert_eq!(r.total_ome_mg_per_day, 10.0);
+        assert!(r.complete);
+        assert!(
+            r.warnings[0].contains("must not be split"),
+            "{:?}",
+            r.warnings
+        );
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "morphine", "route": "oral", "strength_mg": 10, "units_per_dose": 0.5, "doses_per_day": 2}"#,
+        );
+        assert!(r.warnings.is_empty());
     }
 
     #[test]
