@@ -33,6 +33,19 @@ enum Command {
     },
     /// Total daily oral morphine equivalent of a regimen, per item with the working shown.
     Ome(cli::ome::OmeArgs),
+    /// Copy the store to FILE with SQLite's online backup (safe while the app is running).
+    Backup(cli::store::BackupArgs),
+    /// Replace the store with a backup (checked first; the current store is kept as a copy).
+    Restore(cli::store::RestoreArgs),
+    /// Everything in the store as one JSON document, for moving machines.
+    Export(cli::store::ExportArgs),
+    /// Check the store: integrity, foreign keys, schema version, record counts.
+    Check(cli::store::CheckArgs),
+    /// Fill an empty store with synthetic demo patients (never real data).
+    Demo(cli::store::DemoArgs),
+    /// Test helper: save reviews in a loop, printing each acknowledged save.
+    #[command(name = "__stress-writer", hide = true)]
+    StressWriter(cli::store::StressWriterArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +67,12 @@ fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Reference { format } => reference(format),
         Command::Ome(args) => cli::ome::run(args),
+        Command::Backup(args) => cli::store::backup(args),
+        Command::Restore(args) => cli::store::restore(args),
+        Command::Export(args) => cli::store::export(args),
+        Command::Check(args) => cli::store::check(args),
+        Command::Demo(args) => cli::store::demo(args),
+        Command::StressWriter(args) => cli::store::stress_writer(args),
     }
 }
 

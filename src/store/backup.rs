@@ -309,7 +309,12 @@ fn validate_backup(from: &Path) -> StoreResult<i64> {
     let report = match check_file(from) {
         Ok(r) => r,
         Err(StoreError::Missing { .. }) => return Err(bad("no such file".into())),
-        Err(e) => return Err(bad(e.to_string())),
+        Err(e) => {
+            // The error names the file already; the BadBackup message does too.
+            let text = e.to_string();
+            let prefix = format!("{}: ", from.display());
+            return Err(bad(text.strip_prefix(&prefix).unwrap_or(&text).to_string()));
+        }
     };
     if report.schema_version == 0 {
         return Err(bad("it is empty (no Stepdown data)".into()));

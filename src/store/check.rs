@@ -165,14 +165,9 @@ impl CheckReport {
 /// unreadable, not SQLite, not Stepdown); damage SQLite can describe is
 /// reported in the [`CheckReport`].
 pub fn check_file(path: &Path) -> StoreResult<CheckReport> {
-    // Header-level problems (not SQLite, truncated) come back as errors here.
-    match file::probe(path, false, i64::MAX) {
-        Ok(_) => {}
-        Err(StoreError::Corrupt { .. }) => {
-            // Damage SQLite's quick check found: the full check below describes it.
-        }
-        Err(e) => return Err(e),
-    }
+    // Header-level problems (not SQLite, truncated, not Stepdown) come back
+    // as errors here; damage inside the file is described by the full check below.
+    file::probe(path, false, i64::MAX, false)?;
     let conn = file::open_inspect(path)?;
     let app_id: i32 = conn
         .pragma_query_value(None, "application_id", |r| r.get(0))
@@ -203,9 +198,7 @@ fn report(conn: &Connection, path: &Path) -> CheckReport {
     let page_size = pragma_i64("page_size", &mut problems);
     let page_count = pragma_i64("page_count", &mut problems);
     let freelist_count = pragma_i64("freelist_count", &mut problems);
-    let journal_mode: String = conn
-        .pragma_query_value(None, "journal_mode", |r| r.get(0))
-        .unwrap_or_else(|_| "unknown".into());
+    let journal_mode = journal_mode_of(path);
     if schema_version == 0 {
         problems.push("the database is empty: no Stepdown schema yet".into());
     } else if schema_version > LATEST_VERSION {
@@ -266,6 +259,19 @@ fn report(conn: &Connection, path: &Path) -> CheckReport {
         page_count,
         freelist_count,
         file_size_bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+    }
+}
+
+/// The file's journal mode from its header (byte 18: 2 means WAL): asking
+/// an `immutable` inspection connection would always say "delete".
+fn journal_mode_of(path: &Path) -> String {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header));
+    match (read, header[18]) {
+        (Ok(()), 2) => "wal".into(),
+        (Ok(()), 1) => "delete".into(),
+        _ => "unknown".into(),
     }
 }
 

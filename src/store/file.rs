@@ -53,9 +53,14 @@ pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Inspects `path` without writing to it: existence, the SQLite header, then
-/// (through a read-only connection) the application id, schema version and
-/// SQLite's quick check.
-pub(crate) fn probe(path: &Path, create: bool, latest: i64) -> StoreResult<FileState> {
+/// (through a read-only connection) the application id, schema version and,
+/// if asked, SQLite's quick check.
+pub(crate) fn probe(
+    path: &Path,
+    create: bool,
+    latest: i64,
+    quick_check: bool,
+) -> StoreResult<FileState> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -93,6 +98,7 @@ pub(crate) fn probe(path: &Path, create: bool, latest: i64) -> StoreResult<FileS
         return Ok(FileState::Empty);
     }
     check_header(path, &header, len, wal_len)?;
+    roll_back_hot_journal(path)?;
 
     let ro = open_inspect(path)?;
     let app_id: i32 = ro
@@ -120,7 +126,11 @@ pub(crate) fn probe(path: &Path, create: bool, latest: i64) -> StoreResult<FileS
             supported: latest,
         });
     }
-    let problems = quick_check(&ro, 5).map_err(|e| open_error(path, e))?;
+    let problems = if quick_check {
+        self::quick_check(&ro, 5).map_err(|e| open_error(path, e))?
+    } else {
+        Vec::new()
+    };
     if !problems.is_empty() {
         return Err(StoreError::Corrupt {
             path: path.to_path_buf(),
@@ -132,14 +142,16 @@ pub(crate) fn probe(path: &Path, create: bool, latest: i64) -> StoreResult<FileS
 
 /// Opens `path` read-only to look at it.
 ///
-/// When no `-wal` or `-shm` file exists, no other connection has the
+/// When no `-wal`, `-shm` or `-journal` file exists, no other connection has the
 /// database open (SQLite removes them when the last one closes) and there is
 /// no unfolded WAL content, so the file is opened `immutable`: SQLite then
 /// takes no locks and creates no companion files, and the folder is left
 /// exactly as it was, even for a file that is then refused. Otherwise a
 /// normal read-only connection is used, which reads the WAL as well.
 pub(crate) fn open_inspect(path: &Path) -> StoreResult<Connection> {
-    let companions = sibling(path, "-wal").exists() || sibling(path, "-shm").exists();
+    let companions = ["-wal", "-shm", "-journal"]
+        .iter()
+        .any(|suffix| sibling(path, suffix).exists());
     let conn = if companions {
         Connection::open_with_flags(
             path,
@@ -191,6 +203,29 @@ fn sqlite_uri(path: &Path, query: &str) -> StoreResult<String> {
     Ok(out)
 }
 
+/// A non-empty `-journal` beside the file means a writer stopped in the
+/// middle of a rollback-journal transaction (a new store is in that mode
+/// only while it is being set up). SQLite rolls such a journal back the
+/// first time the file is read, as any SQLite program would; a read-only
+/// connection cannot, so let a read-write one do it before inspecting.
+fn roll_back_hot_journal(path: &Path) -> StoreResult<()> {
+    let hot = std::fs::metadata(sibling(path, "-journal")).is_ok_and(|m| m.len() > 0);
+    if hot {
+        let c = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| open_error(path, e))?;
+        c.busy_timeout(super::DEFAULT_BUSY_TIMEOUT)
+            .map_err(|e| open_error(path, e))?;
+        c.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| open_error(path, e))?;
+    }
+    Ok(())
+}
+
 /// Up to 100 bytes from the start of the file (fewer if it is shorter).
 fn read_header(path: &Path) -> StoreResult<Vec<u8>> {
     let f = File::open(path).map_err(|e| StoreError::Unreadable {
@@ -238,7 +273,7 @@ fn check_header(path: &Path, header: &[u8], len: u64, wal_len: u64) -> StoreResu
         )));
     }
     if wal_len == 0 {
-        if len % page_size != 0 {
+        if !len.is_multiple_of(page_size) {
             return Err(corrupt(format!(
                 "truncated: {len} bytes is not a whole number of {page_size}-byte pages"
             )));

@@ -480,7 +480,7 @@ impl Store {
         migrations: &[migrations::Migration],
     ) -> StoreResult<Store> {
         let latest = migrations::latest_version_of(migrations);
-        let state = file::probe(path, options.create, latest)?;
+        let state = file::probe(path, options.create, latest, true)?;
         let opened_at_version = state.version();
         let mut pre_migration_copy = None;
         if let file::FileState::Stepdown { version, ro } = state {

@@ -100,6 +100,9 @@ pub struct Review {
     pub reference_version: String,
     /// Total OME (mg/day) from the result, if it had one.
     pub total_ome_mg_per_day: Option<f64>,
+    /// Whether that total covers every item (false when an item could not be
+    /// converted and was left out); null when the result does not say.
+    pub ome_complete: Option<bool>,
     /// Ids of the flags in the result, in the result's order (most severe first).
     pub flag_ids: Vec<String>,
     /// Free-text notes.
@@ -151,6 +154,8 @@ pub struct ReviewSummary {
     pub reference_version: String,
     /// Total OME (mg/day), if computed.
     pub total_ome_mg_per_day: Option<f64>,
+    /// Whether the total covers every item; null when the result does not say.
+    pub ome_complete: Option<bool>,
     /// Flag ids, most severe first.
     pub flag_ids: Vec<String>,
     /// The first 200 characters of the notes.
@@ -165,8 +170,7 @@ struct ValidReview {
     reviewer: String,
     reference_version: String,
     notes: String,
-    total_ome: Option<f64>,
-    flag_ids: Vec<String>,
+    summary: ResultSummary,
     patient_context: String,
     regimen: String,
     result: String,
@@ -197,13 +201,27 @@ fn describe(v: &Value) -> String {
     }
 }
 
-/// Total OME and flag ids from a result shaped like `stepdown assess` output
+/// The summary columns derived from a result document.
+#[derive(Debug, Clone, PartialEq)]
+struct ResultSummary {
+    total: Option<f64>,
+    complete: Option<bool>,
+    flag_ids: Vec<String>,
+}
+
+/// Total OME, completeness and flag ids from a result shaped like `stepdown assess` output
 /// (`{"ome": {"total_ome_mg_per_day": …}, "flags": [{"id": …}]}`) or like
 /// `stepdown ome` output (`{"total_ome_mg_per_day": …}`). Fields it does not
 /// know are kept in the document and ignored here.
-fn summarise_result(result: &Value) -> StoreResult<(Option<f64>, Vec<String>)> {
+fn summarise_result(result: &Value) -> StoreResult<ResultSummary> {
     let obj = match result {
-        Value::Null => return Ok((None, Vec::new())),
+        Value::Null => {
+            return Ok(ResultSummary {
+                total: None,
+                complete: None,
+                flag_ids: Vec::new(),
+            })
+        }
         Value::Object(o) => o,
         other => {
             return Err(StoreError::invalid(
@@ -212,15 +230,9 @@ fn summarise_result(result: &Value) -> StoreResult<(Option<f64>, Vec<String>)> {
             ))
         }
     };
-    let (path, total) = match obj.get("ome") {
-        Some(Value::Object(ome)) => (
-            "result.ome.total_ome_mg_per_day",
-            ome.get("total_ome_mg_per_day"),
-        ),
-        Some(Value::Null) | None => (
-            "result.total_ome_mg_per_day",
-            obj.get("total_ome_mg_per_day"),
-        ),
+    let (prefix, ome) = match obj.get("ome") {
+        Some(Value::Object(ome)) => ("result.ome", ome),
+        Some(Value::Null) | None => ("result", obj),
         Some(other) => {
             return Err(StoreError::invalid(
                 "result.ome",
@@ -228,7 +240,8 @@ fn summarise_result(result: &Value) -> StoreResult<(Option<f64>, Vec<String>)> {
             ))
         }
     };
-    let total = match total {
+    let path = format!("{prefix}.total_ome_mg_per_day");
+    let total = match ome.get("total_ome_mg_per_day") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => match n.as_f64() {
             Some(x) if x.is_finite() && x >= 0.0 => Some(x),
@@ -272,7 +285,21 @@ fn summarise_result(result: &Value) -> StoreResult<(Option<f64>, Vec<String>)> {
             ))
         }
     };
-    Ok((total, flag_ids))
+    let complete = match ome.get("complete") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(other) => {
+            return Err(StoreError::invalid(
+                format!("{prefix}.complete"),
+                format!("must be true or false (got {})", describe(other)),
+            ))
+        }
+    };
+    Ok(ResultSummary {
+        total,
+        complete,
+        flag_ids,
+    })
 }
 
 impl ReviewInput {
@@ -307,13 +334,12 @@ impl ReviewInput {
                 format!("must be an object or null (got {})", describe(&self.plan)),
             ));
         }
-        let (total_ome, flag_ids) = summarise_result(&self.result)?;
+        let summary = summarise_result(&self.result)?;
         Ok(ValidReview {
             reviewer,
             reference_version,
             notes,
-            total_ome,
-            flag_ids,
+            summary,
             patient_context: document("patient_context", &self.patient_context)?,
             regimen: document("regimen", &self.regimen)?,
             result: document("result", &self.result)?,
@@ -375,13 +401,14 @@ pub(crate) fn save_in(
             "SELECT coalesce(max(version), 0) + 1 FROM review_versions WHERE review_id = ?1",
         )?
         .query_row([review_id], |r| r.get(0))?;
-    let flag_ids = serde_json::to_string(&v.flag_ids)
+    let flag_ids = serde_json::to_string(&v.summary.flag_ids)
         .map_err(|e| StoreError::invalid("result.flags", e.to_string()))?;
     conn.prepare_cached(
         "INSERT INTO review_versions
            (review_id, version, saved_at, reviewer, profile, reference_version,
-            total_ome_mg_per_day, flag_ids, notes, patient_context, regimen, result, plan)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            total_ome_mg_per_day, ome_complete, flag_ids, notes, patient_context, regimen,
+            result, plan)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         review_id,
@@ -390,7 +417,8 @@ pub(crate) fn save_in(
         v.reviewer,
         input.profile.as_str(),
         v.reference_version,
-        v.total_ome,
+        v.summary.total,
+        v.summary.complete,
         flag_ids,
         v.notes,
         v.patient_context,
@@ -420,7 +448,7 @@ const SUMMARY_SELECT: &str = "
     SELECT v.review_id, v.version,
            (SELECT max(version) FROM review_versions WHERE review_id = v.review_id),
            v.id, r.patient_id, r.created_at, v.saved_at, v.reviewer, v.profile,
-           v.reference_version, v.total_ome_mg_per_day, v.flag_ids, substr(v.notes, 1, 200),
+           v.reference_version, v.total_ome_mg_per_day, v.ome_complete, v.flag_ids, substr(v.notes, 1, 200),
            (SELECT count(*) FROM leaflet_prints lp
               JOIN review_versions v2 ON v2.id = lp.review_version_id
              WHERE v2.review_id = v.review_id)
@@ -430,11 +458,11 @@ const FULL_SELECT: &str = "
     SELECT v.review_id, v.version,
            (SELECT max(version) FROM review_versions WHERE review_id = v.review_id),
            v.id, r.patient_id, r.created_at, v.saved_at, v.reviewer, v.profile,
-           v.reference_version, v.total_ome_mg_per_day, v.flag_ids, v.notes,
+           v.reference_version, v.total_ome_mg_per_day, v.ome_complete, v.flag_ids, v.notes,
            v.patient_context, v.regimen, v.result, v.plan
     FROM review_versions v JOIN reviews r ON r.id = v.review_id";
 
-/// Columns 0..=11, shared by both shapes.
+/// Columns 0..=12, shared by both shapes.
 struct Common {
     review_id: i64,
     version: i64,
@@ -447,6 +475,7 @@ struct Common {
     profile: Profile,
     reference_version: String,
     total_ome_mg_per_day: Option<f64>,
+    ome_complete: Option<bool>,
     flag_ids: Vec<String>,
 }
 
@@ -474,7 +503,7 @@ fn common(r: &Row<'_>) -> StoreResult<Common> {
     let created: String = r.get(5)?;
     let saved: String = r.get(6)?;
     let profile: String = r.get(8)?;
-    let flags: String = r.get(11)?;
+    let flags: String = r.get(12)?;
     Ok(Common {
         review_id,
         version,
@@ -489,6 +518,7 @@ fn common(r: &Row<'_>) -> StoreResult<Common> {
             .map_err(|e: String| bad(review_id, version, e))?,
         reference_version: r.get(9)?,
         total_ome_mg_per_day: r.get(10)?,
+        ome_complete: r.get(11)?,
         flag_ids: serde_json::from_str(&flags)
             .map_err(|e| bad(review_id, version, format!("flag ids ({e})")))?,
     })
@@ -509,9 +539,10 @@ fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<ReviewSummary>>
             profile: c.profile,
             reference_version: c.reference_version,
             total_ome_mg_per_day: c.total_ome_mg_per_day,
+            ome_complete: c.ome_complete,
             flag_ids: c.flag_ids,
-            notes_excerpt: r.get(12)?,
-            leaflet_count: r.get(13)?,
+            notes_excerpt: r.get(13)?,
+            leaflet_count: r.get(14)?,
         })
     })())
 }
@@ -533,12 +564,13 @@ fn full_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Review>> {
             profile: c.profile,
             reference_version: c.reference_version,
             total_ome_mg_per_day: c.total_ome_mg_per_day,
+            ome_complete: c.ome_complete,
             flag_ids: c.flag_ids,
-            notes: r.get(12)?,
-            patient_context: json_col(rid, ver, "patient_context", &text(13)?)?,
-            regimen: json_col(rid, ver, "regimen", &text(14)?)?,
-            result: json_col(rid, ver, "result", &text(15)?)?,
-            plan: json_col(rid, ver, "plan", &text(16)?)?,
+            notes: r.get(13)?,
+            patient_context: json_col(rid, ver, "patient_context", &text(14)?)?,
+            regimen: json_col(rid, ver, "regimen", &text(15)?)?,
+            result: json_col(rid, ver, "result", &text(16)?)?,
+            plan: json_col(rid, ver, "plan", &text(17)?)?,
         })
     })())
 }
@@ -714,21 +746,30 @@ mod tests {
                        "flags": [{"id": "high-dose", "severity": "high"}, {"id": "older-adult"}]});
         assert_eq!(
             summarise_result(&r).unwrap(),
-            (Some(150.0), vec!["high-dose".into(), "older-adult".into()])
+            ResultSummary {
+                total: Some(150.0),
+                complete: Some(true),
+                flag_ids: vec!["high-dose".into(), "older-adult".into()]
+            }
         );
     }
 
     #[test]
     fn summarises_ome_output_and_null() {
+        let s = |total, complete| ResultSummary {
+            total,
+            complete,
+            flag_ids: vec![],
+        };
         assert_eq!(
-            summarise_result(&json!({"total_ome_mg_per_day": 60})).unwrap(),
-            (Some(60.0), vec![])
+            summarise_result(&json!({"total_ome_mg_per_day": 60, "complete": false})).unwrap(),
+            s(Some(60.0), Some(false))
         );
         assert_eq!(
             summarise_result(&json!({"ome": {"total_ome_mg_per_day": null}})).unwrap(),
-            (None, vec![])
+            s(None, None)
         );
-        assert_eq!(summarise_result(&Value::Null).unwrap(), (None, vec![]));
+        assert_eq!(summarise_result(&Value::Null).unwrap(), s(None, None));
     }
 
     #[test]
@@ -751,6 +792,10 @@ mod tests {
             (
                 json!({"flags": "high-dose"}),
                 "result.flags: must be a list (got \"high-dose\")",
+            ),
+            (
+                json!({"ome": {"complete": "yes"}}),
+                "result.ome.complete: must be true or false (got \"yes\")",
             ),
         ];
         for (value, message) in cases {

@@ -689,6 +689,25 @@ fn saving_the_same_review_twice_makes_two_versions_both_audited() {
 }
 
 #[test]
+fn an_incomplete_total_is_marked_in_listings() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo"), "t").unwrap();
+    let mut input = review_input(p.id, "methadone could not be converted");
+    input.result = json!({"ome": {"total_ome_mg_per_day": 60.0, "complete": false}});
+    let r = s.save_review(&input).unwrap();
+    assert_eq!(
+        (r.total_ome_mg_per_day, r.ome_complete),
+        (Some(60.0), Some(false))
+    );
+    let h = &s.patient_history(p.id).unwrap()[0];
+    assert_eq!(h.ome_complete, Some(false));
+    input.result = Value::Null;
+    input.review_id = Some(r.review_id);
+    let r2 = s.save_review(&input).unwrap();
+    assert_eq!((r2.total_ome_mg_per_day, r2.ome_complete), (None, None));
+}
+
+#[test]
 fn identical_saves_still_make_new_versions() {
     let (_dir, mut s) = new_store();
     let p = s.create_patient(&patient("Jo"), "t").unwrap();
@@ -911,11 +930,14 @@ fn leaflet_prints_record_the_pdf_hash_and_are_audited() {
     assert_eq!(lp.pdf_sha256, sha256_hex(pdf));
     assert_eq!(lp.pdf_size_bytes, pdf.len() as i64);
     assert_eq!((lp.review_id, lp.version), (r.review_id, 1));
-    assert_eq!(s.leaflet_prints(r.review_id).unwrap(), [lp.clone()]);
+    assert_eq!(
+        s.leaflet_prints(r.review_id).unwrap(),
+        std::slice::from_ref(&lp)
+    );
     assert_eq!(
         s.find_leaflet_by_hash(&lp.pdf_sha256.to_uppercase())
             .unwrap(),
-        [lp.clone()]
+        std::slice::from_ref(&lp)
     );
     assert!(s.find_leaflet_by_hash("abc").is_err());
     assert_eq!(s.patient_history(p.id).unwrap()[0].leaflet_count, 1);

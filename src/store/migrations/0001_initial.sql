@@ -46,6 +46,8 @@ CREATE TABLE review_versions (
     reference_version    TEXT NOT NULL,
     -- Summary columns derived from `result` for listings.
     total_ome_mg_per_day REAL CHECK (total_ome_mg_per_day IS NULL OR total_ome_mg_per_day >= 0),
+    -- 0 when the total leaves out an item that could not be converted.
+    ome_complete         INTEGER CHECK (ome_complete IS NULL OR ome_complete IN (0, 1)),
     flag_ids             TEXT NOT NULL DEFAULT '[]'
                          CHECK (json_valid(flag_ids) AND json_type(flag_ids) = 'array'),
     notes                TEXT NOT NULL DEFAULT '',

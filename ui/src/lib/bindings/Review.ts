@@ -50,6 +50,11 @@ reference_version: string,
  */
 total_ome_mg_per_day: number | null, 
 /**
+ * Whether that total covers every item (false when an item could not be
+ * converted and was left out); null when the result does not say.
+ */
+ome_complete: boolean | null, 
+/**
  * Ids of the flags in the result, in the result's order (most severe first).
  */
 flag_ids: Array<string>, 

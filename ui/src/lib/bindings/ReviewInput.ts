@@ -13,7 +13,7 @@ patient_id: number,
 /**
  * Absent for a new review; the review's id to save a new version of it.
  */
-review_id?: number, 
+review_id?: number | null, 
 /**
  * Who carried out the review (also recorded as the actor in the audit log).
  */

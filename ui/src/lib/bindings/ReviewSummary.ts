@@ -50,6 +50,10 @@ reference_version: string,
  */
 total_ome_mg_per_day: number | null, 
 /**
+ * Whether the total covers every item; null when the result does not say.
+ */
+ome_complete: boolean | null, 
+/**
  * Flag ids, most severe first.
  */
 flag_ids: Array<string>, 

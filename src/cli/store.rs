@@ -1,0 +1,337 @@
+//! Store subcommands: `backup`, `restore`, `export`, `check`, `demo`, and the
+//! hidden `__stress-writer` used by the reliability tests.
+//!
+//! Every command finds the store the same way: `--db`, else `$STEPDOWN_DB`,
+//! else the app's data folder (the same file the desktop app uses).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use stepdown::store::{
+    check_file, resolve_db_path, restore_file, OpenOptions, PatientInput, ReviewInput, Store,
+    StoreError,
+};
+use stepdown::Profile;
+
+use super::{print_json, CliError, CliResult};
+
+impl From<StoreError> for CliError {
+    /// A problem with what the user named (a value, a file, a path) exits 2;
+    /// a failure of the machine (busy, disk full, SQLite) exits 1.
+    fn from(e: StoreError) -> Self {
+        if e.is_user_error() {
+            CliError::Input(e.to_string())
+        } else {
+            CliError::Internal(anyhow::Error::new(e))
+        }
+    }
+}
+
+/// Where the store is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArg {
+    /// The store's database file [default: $STEPDOWN_DB, else the app's data folder,
+    /// e.g. ~/.local/share/uk.nhs.stepdown/stepdown.db on Linux].
+    #[arg(long, value_name = "DB")]
+    pub db: Option<PathBuf>,
+}
+
+impl DbArg {
+    fn path(&self) -> CliResult<PathBuf> {
+        Ok(resolve_db_path(self.db.as_deref())?)
+    }
+}
+
+/// Who is doing this, for the audit log.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ActorArg {
+    /// Name recorded in the audit log [default: the reviewer name in settings, else the
+    /// login name].
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+}
+
+impl ActorArg {
+    fn name(&self, store: &Store) -> String {
+        self.actor.clone().unwrap_or_else(|| store.default_actor())
+    }
+}
+
+/// Arguments of `stepdown backup`.
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// The backup file to write (a single SQLite file).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    overwrite: bool,
+    #[command(flatten)]
+    actor: ActorArg,
+}
+
+/// Arguments of `stepdown restore`.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// The backup file to restore from (made by `stepdown backup`); it is not changed.
+    #[arg(long, value_name = "FILE")]
+    from: PathBuf,
+    #[command(flatten)]
+    actor: ActorArg,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON document with every record.
+    Json,
+}
+
+/// Arguments of `stepdown export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    format: ExportFormat,
+    /// Write to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    overwrite: bool,
+    #[command(flatten)]
+    actor: ActorArg,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// JSON.
+    Json,
+    /// Plain text for a terminal.
+    Text,
+}
+
+/// Arguments of `stepdown check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    format: ReportFormat,
+}
+
+/// Arguments of `stepdown demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    db: DbArg,
+    #[command(flatten)]
+    actor: ActorArg,
+}
+
+/// Arguments of the hidden `stepdown __stress-writer`.
+#[derive(Debug, clap::Args)]
+pub struct StressWriterArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Distinguishes this writer's records from others'.
+    #[arg(long)]
+    tag: String,
+    /// How many saves to attempt (default: until killed).
+    #[arg(long, default_value_t = u64::MAX)]
+    count: u64,
+    /// Size of the padding string in each regimen document.
+    #[arg(long, default_value_t = 512)]
+    payload_bytes: usize,
+    /// Busy timeout in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    busy_timeout_ms: u64,
+}
+
+fn open_existing(db: &DbArg) -> CliResult<Store> {
+    Ok(Store::open_existing(db.path()?)?)
+}
+
+/// `stepdown backup --db DB --out FILE`
+pub fn backup(args: BackupArgs) -> CliResult {
+    let mut store = open_existing(&args.db)?;
+    let actor = args.actor.name(&store);
+    let report = store.backup_to(&args.out, &actor, args.overwrite)?;
+    print_json(&report)
+}
+
+/// `stepdown restore --db DB --from FILE`
+pub fn restore(args: RestoreArgs) -> CliResult {
+    let db = args.db.path()?;
+    let actor = args
+        .actor
+        .actor
+        .clone()
+        .unwrap_or_else(stepdown::store::local_user_name);
+    let report = restore_file(&db, &args.from, OpenOptions::default(), &actor)?;
+    print_json(&report)
+}
+
+/// `stepdown export --db DB --format json [--out FILE]`
+pub fn export(args: ExportArgs) -> CliResult {
+    let ExportFormat::Json = args.format;
+    if let Some(out) = &args.out {
+        if out.exists() && !args.overwrite {
+            return Err(StoreError::AlreadyExists { path: out.clone() }.into());
+        }
+    }
+    let mut store = open_existing(&args.db)?;
+    let actor = args.actor.name(&store);
+    let export = store.export_all(&actor)?;
+    let text = serde_json::to_string_pretty(&export)?;
+    match &args.out {
+        None => println!("{text}"),
+        Some(out) => write_private(out, text.as_bytes())?,
+    }
+    Ok(())
+}
+
+/// Writes a file readable only by its owner (it holds patient data), via a
+/// temporary name so a failure never leaves half a file under `path`.
+fn write_private(path: &Path, bytes: &[u8]) -> CliResult {
+    let mut tmp = path.as_os_str().to_os_string();
+    tmp.push(format!(".partial-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let result = (|| -> std::io::Result<()> {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::Input(format!("{}: cannot write the export ({e})", path.display()))
+    })
+}
+
+/// `stepdown check --db DB`: prints the report; exits 1 if it found problems.
+pub fn check(args: CheckArgs) -> CliResult {
+    let db = args.db.path()?;
+    let report = check_file(&db)?;
+    match args.format {
+        ReportFormat::Json => print_json(&report)?,
+        ReportFormat::Text => print!("{}", report.to_text()),
+    }
+    if !report.ok {
+        std::io::stdout().flush()?;
+        eprintln!(
+            "stepdown check: {} problem(s) found in {}: {}",
+            report.problems.len(),
+            db.display(),
+            report.problems.join("; ")
+        );
+        // The report is the output, so this is not "bad input" (exit 2, nothing
+        // on stdout); a failed check exits 1 like fsck, after printing it.
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// `stepdown demo --db DB`: synthetic patients for an empty store.
+pub fn demo(args: DemoArgs) -> CliResult {
+    let db = args.db.path()?;
+    let mut store = Store::open(&db)?;
+    let actor = args.actor.name(&store);
+    let report = store.load_demo_patients(&actor, Some(&demo_ome))?;
+    print_json(&json!({"path": db.display().to_string(), "loaded": report}))
+}
+
+/// Computes each demo review's OME with the real engine, so the demo shows
+/// real numbers; the result carries no flags (`stepdown assess` adds those).
+fn demo_ome(profile: Profile, input: &Value) -> Option<Value> {
+    use stepdown::ome::{calculate, OmeOptions};
+    let reference = stepdown::reference::Reference::load().ok()?;
+    let text = serde_json::to_string(&json!({"items": input.get("items")?})).ok()?;
+    let regimen = stepdown::regimen::regimen_from_json(&text, profile, &reference).ok()?;
+    let report = calculate(&regimen, profile, &reference, &OmeOptions::default());
+    Some(json!({ "ome": serde_json::to_value(report).ok()? }))
+}
+
+/// `stepdown __stress-writer --db DB --tag T`: saves reviews in a loop and
+/// prints `review_id version i` after each save has returned (flushed), so a
+/// test that kills it knows exactly which saves were acknowledged.
+pub fn stress_writer(args: StressWriterArgs) -> CliResult {
+    let db = args.db.path()?;
+    let mut store = Store::open_with(
+        &db,
+        OpenOptions {
+            busy_timeout: Duration::from_millis(args.busy_timeout_ms),
+            ..OpenOptions::default()
+        },
+    )?;
+    let local_id = format!("stress-{}", args.tag);
+    let patient = match store.patient_by_local_id(&local_id)? {
+        Some(p) => p,
+        None => store.create_patient(
+            &PatientInput {
+                name: format!("Stress Test {}", args.tag),
+                local_id: Some(local_id),
+                ..PatientInput::default()
+            },
+            "stress-writer",
+        )?,
+    };
+    let stdout = std::io::stdout();
+    let mut last_review = None;
+    for i in 0..args.count {
+        // Every third save is a new version of the previous review.
+        let review_id = if i % 3 == 2 { last_review } else { None };
+        let input = stress_review(patient.id, review_id, &args.tag, i, args.payload_bytes);
+        match store.save_review(&input) {
+            Ok(saved) => {
+                let mut out = stdout.lock();
+                writeln!(out, "{} {} {}", saved.review_id, saved.version, i)?;
+                out.flush()?;
+                last_review = Some(saved.review_id);
+            }
+            Err(StoreError::Busy) => eprintln!("{}", StoreError::Busy),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The review a stress writer saves as its `i`th; the reliability tests
+/// rebuild the same content to check what was stored.
+fn stress_review(
+    patient_id: i64,
+    review_id: Option<i64>,
+    tag: &str,
+    i: u64,
+    payload_bytes: usize,
+) -> ReviewInput {
+    let padding: String = (0..payload_bytes as u64)
+        .map(|k| char::from(b'a' + ((i + k) % 26) as u8))
+        .collect();
+    ReviewInput {
+        patient_id,
+        review_id,
+        reviewer: "stress-writer".into(),
+        profile: Profile::Uk,
+        reference_version: Some("stress".into()),
+        notes: format!("stress {tag} {i}"),
+        patient_context: json!({"tag": tag}),
+        regimen: json!({"tag": tag, "i": i, "padding": padding}),
+        result: json!({"ome": {"total_ome_mg_per_day": i as f64}}),
+        plan: Value::Null,
+    }
+}

@@ -1,0 +1,300 @@
+//! Reliability of the store under abuse, with real processes:
+//! - a writer saving reviews is killed with SIGKILL at random moments, 50
+//!   times; afterwards SQLite's checks pass and every save the writer had
+//!   reported as returned is there, byte for byte;
+//! - two writers saving at the same time both succeed (or report a clear
+//!   busy message for a save they did not make) and nothing is lost;
+//! - a writer blocked past its busy timeout says so clearly.
+//!
+//! The writer is `stepdown __stress-writer`, which prints
+//! `review_id version i` after each `save_review` has returned.
+
+#![cfg(unix)]
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use stepdown::store::Store;
+
+const BIN: &str = env!("CARGO_BIN_EXE_stepdown");
+const BUSY_MESSAGE: &str = "the database is busy: another Stepdown window or process is saving. \
+                            Nothing was changed; try again in a moment.";
+
+/// A save the writer acknowledged.
+#[derive(Debug, Clone)]
+struct Ack {
+    tag: String,
+    payload_bytes: usize,
+    review_id: i64,
+    version: i64,
+    i: u64,
+}
+
+/// xorshift64*: enough randomness for kill timings, reproducible from a seed.
+struct Rng(u64);
+
+impl Rng {
+    fn seeded() -> Rng {
+        let seed = std::env::var("STEPDOWN_STRESS_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            })
+            | 1;
+        eprintln!("stress seed: {seed} (set STEPDOWN_STRESS_SEED to repeat)");
+        Rng(seed)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+fn spawn_writer(db: &Path, tag: &str, payload_bytes: usize, extra: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(["__stress-writer", "--db"])
+        .arg(db)
+        .args(["--tag", tag, "--payload-bytes", &payload_bytes.to_string()])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn stress writer")
+}
+
+/// Reads a pipe to the end on a thread (so the child never blocks on a full pipe).
+fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
+}
+
+/// Complete lines only: a line cut off by the kill was never acknowledged.
+fn acks(stdout: &[u8], tag: &str, payload_bytes: usize) -> Vec<Ack> {
+    let text = String::from_utf8_lossy(stdout);
+    let complete = match text.rfind('\n') {
+        Some(end) => &text[..=end],
+        None => "",
+    };
+    complete
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split(' ').collect();
+            assert_eq!(f.len(), 3, "unexpected writer output {line:?}");
+            Ack {
+                tag: tag.to_string(),
+                payload_bytes,
+                review_id: f[0].parse().unwrap(),
+                version: f[1].parse().unwrap(),
+                i: f[2].parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+/// What the writer saved as its `i`th review (mirrors `stress_review` in src/cli/store.rs).
+fn expected_regimen(tag: &str, i: u64, payload_bytes: usize) -> Value {
+    let padding: String = (0..payload_bytes as u64)
+        .map(|k| char::from(b'a' + ((i + k) % 26) as u8))
+        .collect();
+    json!({"tag": tag, "i": i, "padding": padding})
+}
+
+fn verify_all(db: &Path, acks: &[Ack]) {
+    let store = Store::open_existing(db).expect("reopen after the kills");
+    for a in acks {
+        let r = store
+            .review_version(a.review_id, a.version)
+            .unwrap_or_else(|e| panic!("acknowledged save {a:?} is missing: {e}"));
+        assert_eq!(r.notes, format!("stress {} {}", a.tag, a.i), "{a:?}");
+        assert_eq!(
+            r.regimen,
+            expected_regimen(&a.tag, a.i, a.payload_bytes),
+            "{a:?}"
+        );
+        assert_eq!(r.total_ome_mg_per_day, Some(a.i as f64), "{a:?}");
+        assert_eq!(r.patient_context, json!({"tag": a.tag}), "{a:?}");
+    }
+}
+
+fn check_passes(db: &Path) {
+    let out = Command::new(BIN)
+        .args(["check", "--db"])
+        .arg(db)
+        .output()
+        .expect("run check");
+    assert!(
+        out.status.success(),
+        "check failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["integrity"], json!(["ok"]));
+    assert_eq!(report["foreign_key_violations"], json!([]));
+}
+
+#[test]
+fn a_writer_killed_at_random_moments_never_loses_an_acknowledged_save() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("stress.db");
+    let mut rng = Rng::seeded();
+    let mut all = Vec::new();
+    let mut killed_before_first_ack = 0;
+    for k in 0..50 {
+        let tag = format!("k{k}");
+        // Vary record sizes so saves span different numbers of pages, up to
+        // several pages (overflow chains) per save.
+        let payload = rng.below(12_000) as usize;
+        let mut child = spawn_writer(&db, &tag, payload, &[]);
+        let out = drain(child.stdout.take().unwrap());
+        let err = drain(child.stderr.take().unwrap());
+        // From 0 ms (during start-up, opening, migrating the first time)
+        // to 150 ms (dozens of saves in).
+        thread::sleep(Duration::from_millis(rng.below(150)));
+        child.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix.
+        let status = child.wait().unwrap();
+        assert!(
+            status.code().is_none(),
+            "writer {k} should have been killed: {status}"
+        );
+        let got = acks(&out.join().unwrap(), &tag, payload);
+        let err = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+        assert!(
+            err.trim().is_empty() || err.lines().all(|l| l == BUSY_MESSAGE),
+            "writer {k} failed: {err}"
+        );
+        if got.is_empty() {
+            killed_before_first_ack += 1;
+        }
+        all.extend(got);
+    }
+    eprintln!(
+        "{} acknowledged saves over 50 kills ({} killed before their first save) in {:?}",
+        all.len(),
+        killed_before_first_ack,
+        started.elapsed()
+    );
+    assert!(
+        all.len() >= 100,
+        "too few saves to mean anything: {}",
+        all.len()
+    );
+    check_passes(&db);
+    verify_all(&db, &all);
+    // Versions are numbered without gaps or duplicates despite the kills.
+    let store = Store::open_existing(&db).unwrap();
+    let mut review_ids: Vec<i64> = all.iter().map(|a| a.review_id).collect();
+    review_ids.sort_unstable();
+    review_ids.dedup();
+    for rid in review_ids {
+        let versions: Vec<i64> = store
+            .review_versions(rid)
+            .unwrap()
+            .iter()
+            .map(|v| v.version)
+            .collect();
+        assert_eq!(versions, (1..=versions.len() as i64).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn two_writers_at_once_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("two.db");
+    // Create the store first so both writers race on saves, not on creation.
+    assert!(Command::new(BIN)
+        .args(["__stress-writer", "--count", "0", "--tag", "init", "--db"])
+        .arg(&db)
+        .status()
+        .unwrap()
+        .success());
+    let count = 120u64;
+    let mut writers = Vec::new();
+    for tag in ["a", "b"] {
+        let mut child = spawn_writer(&db, tag, 2000, &["--count", &count.to_string()]);
+        let out = drain(child.stdout.take().unwrap());
+        let err = drain(child.stderr.take().unwrap());
+        writers.push((tag, child, out, err));
+    }
+    let mut all = Vec::new();
+    for (tag, mut child, out, err) in writers {
+        let status = child.wait().unwrap();
+        let err = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+        assert!(status.success(), "writer {tag}: {status}: {err}");
+        let busy = err.lines().filter(|l| *l == BUSY_MESSAGE).count() as u64;
+        assert_eq!(
+            busy as usize,
+            err.lines().count(),
+            "only busy messages allowed: {err}"
+        );
+        let got = acks(&out.join().unwrap(), tag, 2000);
+        assert_eq!(got.len() as u64 + busy, count, "writer {tag}");
+        // Nothing lost: the store holds exactly the acknowledged saves.
+        let store = Store::open_existing(&db).unwrap();
+        let patient = store
+            .patient_by_local_id(&format!("stress-{tag}"))
+            .unwrap()
+            .unwrap();
+        let versions: i64 = store
+            .patient_history(patient.id)
+            .unwrap()
+            .iter()
+            .map(|r| r.version_count)
+            .sum();
+        assert_eq!(versions, got.len() as i64, "writer {tag}");
+        all.extend(got);
+    }
+    check_passes(&db);
+    verify_all(&db, &all);
+}
+
+#[test]
+fn a_writer_blocked_past_its_busy_timeout_says_so_and_saves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("busy.db");
+    assert!(Command::new(BIN)
+        .args(["__stress-writer", "--count", "0", "--tag", "t", "--db"])
+        .arg(&db)
+        .status()
+        .unwrap()
+        .success());
+    let blocker = rusqlite::Connection::open(&db).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "__stress-writer",
+            "--count",
+            "3",
+            "--tag",
+            "t",
+            "--busy-timeout-ms",
+            "50",
+        ])
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "no save can have been acknowledged");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().collect::<Vec<_>>(), [BUSY_MESSAGE; 3]);
+    let store = Store::open_existing(&db).unwrap();
+    assert_eq!(store.counts().unwrap().review_versions, 0);
+}
