@@ -1152,3 +1152,180 @@ impl Document {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(blocks: Vec<Block>) -> Document {
+        Document {
+            title: "t".into(),
+            author: "a".into(),
+            subject: "s".into(),
+            language: "en-GB".into(),
+            blocks,
+            page_label: "Page {page} of {pages}".into(),
+            footer_note: None,
+        }
+    }
+
+    fn texts(page: &Page) -> Vec<&str> {
+        page.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Text { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn standard_print_has_60_to_70_characters_a_line() {
+        let para =
+            "We will lower your dose slowly, in small steps. This gives your body time to get \
+                    used to each new dose. The table shows the dates of each step. It shows which \
+                    tablets, capsules or patches to take, and when. Start each step on the date \
+                    shown. Keep taking your medicine at the same times of day. Many people find \
+                    that their pain is no worse on a lower dose. Often they feel more alert.";
+        let laid = layout(
+            &doc(vec![Block::Paragraph(vec![Span::regular(para)])]),
+            &Style::standard(),
+        )
+        .expect("layout");
+        let lines: Vec<&str> = texts(&laid.pages[0])
+            .into_iter()
+            .filter(|t| !t.starts_with("Page "))
+            .collect();
+        assert!(lines.len() >= 5);
+        // All but the last line are full lines.
+        let full = &lines[..lines.len() - 1];
+        let avg = full.iter().map(|l| l.chars().count()).sum::<usize>() as f32 / full.len() as f32;
+        assert!(
+            (60.0..=70.0).contains(&avg),
+            "average {avg} characters a line: {full:?}"
+        );
+        let width = Style::standard().text_width();
+        let fonts = Fonts::get().expect("fonts");
+        for l in full {
+            assert!(
+                fonts.regular.width(l, 14.0) <= width + 0.01,
+                "overflows: {l}"
+            );
+        }
+    }
+
+    #[test]
+    fn table_rows_never_split_and_header_repeats() {
+        let rows: Vec<TableRow> = (0..40)
+            .map(|r| TableRow {
+                lines: (0..(1 + r % 4))
+                    .map(|l| {
+                        RowLine::cells(vec![
+                            vec![Span::regular(format!("r{r}l{l}"))],
+                            vec![Span::regular(
+                                "some text that may wrap onto a second line in a narrow column",
+                            )],
+                        ])
+                    })
+                    .collect(),
+            })
+            .collect();
+        let table = Table {
+            columns: vec![
+                Column {
+                    header: "Head A".into(),
+                    width: 1.0,
+                },
+                Column {
+                    header: "Head B".into(),
+                    width: 2.0,
+                },
+            ],
+            rows,
+        };
+        let laid = layout(
+            &doc(vec![
+                Block::Title("Title".into()),
+                Block::Paragraph(vec![Span::regular("Intro.")]),
+                Block::Table(table),
+            ]),
+            &Style::large_print(),
+        )
+        .expect("layout");
+        assert!(laid.pages.len() > 2);
+        let mut row_page = std::collections::HashMap::new();
+        for (pi, page) in laid.pages.iter().enumerate() {
+            let t = texts(page);
+            // Each page of the table starts with the header.
+            let first_cell = t.iter().position(|s| s.starts_with('r'));
+            let header = t.iter().position(|s| *s == "Head A");
+            if let Some(fc) = first_cell {
+                assert!(
+                    header.is_some_and(|h| h < fc),
+                    "page {pi} has no header first"
+                );
+            }
+            for s in t {
+                if let Some(rest) = s.strip_prefix('r') {
+                    if let Some((r, _)) = rest.split_once('l') {
+                        let prev = row_page.insert(r.to_string(), pi);
+                        assert!(prev.is_none_or(|p| p == pi), "row {r} split across pages");
+                    }
+                }
+            }
+            // Nothing below the footer rule but the footer.
+            let limit = laid.page_height - Style::large_print().margin_bottom;
+            for item in &page.items {
+                if let Item::Text { y, .. } = item {
+                    assert!(*y <= limit, "text below the bottom margin on page {pi}");
+                }
+            }
+        }
+        assert_eq!(row_page.len(), 40);
+        let n = laid.pages.len();
+        assert!(texts(&laid.pages[n - 1]).contains(&format!("Page {n} of {n}").as_str()));
+    }
+
+    #[test]
+    fn headings_stay_with_what_follows() {
+        let filler = "Words ".repeat(60);
+        let mut blocks = Vec::new();
+        for i in 0..12 {
+            blocks.push(Block::Heading(format!("Heading {i}")));
+            blocks.push(Block::Paragraph(vec![Span::regular(filler.clone())]));
+        }
+        let laid = layout(&doc(blocks), &Style::standard()).expect("layout");
+        for page in &laid.pages {
+            let t = texts(page);
+            let body: Vec<&&str> = t.iter().filter(|s| !s.starts_with("Page ")).collect();
+            assert!(
+                !body.last().is_some_and(|s| s.starts_with("Heading")),
+                "a heading ends a page"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_stay_with_the_next_word() {
+        let fonts = Fonts::get().expect("fonts");
+        let spans = [Span::regular("aaaa bbbb cccc 15 mg")];
+        // Width that fits "aaaa bbbb cccc 15" but not "... 15 mg".
+        let w = fonts.regular.width("aaaa bbbb cccc 15 m", 14.0);
+        let lines = wrap(fonts, &spans, 14.0, w);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1].runs[0].text.replace('\u{a0}', " "), "15 mg");
+    }
+
+    #[test]
+    fn markup_and_plain_text() {
+        assert_eq!(
+            parse_markup("a **b** c"),
+            vec![Span::regular("a "), Span::bold("b"), Span::regular(" c")]
+        );
+        let d = doc(vec![
+            Block::Heading("H".into()),
+            Block::Bullets(vec![vec![Span::regular("x")]]),
+        ]);
+        assert_eq!(d.plain_text(), "\nH\n\u{2022} x\n");
+    }
+}
