@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::regimen::FieldError;
+
 /// Machine-readable category of an [`ApiError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "kebab-case")]
@@ -33,6 +35,11 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// Human-readable, specific message (names the field where there is one).
     pub message: String,
+    /// For invalid input: each problem with its field path, so the UI can
+    /// put the message beside the field. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<FieldError>>")]
+    pub fields: Vec<FieldError>,
 }
 
 impl ApiError {
@@ -41,6 +48,21 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            fields: Vec::new(),
+        }
+    }
+
+    /// An invalid-input error listing every field problem.
+    pub fn invalid_fields(fields: Vec<FieldError>) -> Self {
+        let message = fields
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
+        ApiError {
+            code: ErrorCode::InvalidInput,
+            message,
+            fields,
         }
     }
 }
@@ -88,6 +110,25 @@ mod tests {
                 "\"reference\"",
                 "\"internal\""
             ]
+        );
+    }
+
+    #[test]
+    fn field_problems_travel_with_their_paths() {
+        let e = ApiError::invalid_fields(vec![
+            FieldError::new("items[1].strength_mg", "must be greater than 0 (got -5)"),
+            FieldError::new("patient.age", "must be between 0 and 120 (got 130)"),
+        ]);
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({
+                "code": "invalid-input",
+                "message": "items[1].strength_mg: must be greater than 0 (got -5)\npatient.age: must be between 0 and 120 (got 130)",
+                "fields": [
+                    {"path": "items[1].strength_mg", "message": "must be greater than 0 (got -5)"},
+                    {"path": "patient.age", "message": "must be between 0 and 120 (got 130)"}
+                ]
+            })
         );
     }
 

@@ -8,6 +8,8 @@
 #![warn(missing_docs)]
 
 pub mod api_error;
+pub mod catalogue;
+pub mod consult;
 pub mod leaflet;
 pub mod nhs_number;
 pub mod ome;

@@ -594,7 +594,12 @@ impl RegimenError {
 
 impl From<RegimenError> for crate::ApiError {
     fn from(e: RegimenError) -> Self {
-        crate::ApiError::new(crate::ErrorCode::InvalidInput, e.to_string())
+        match e {
+            RegimenError::Invalid(fields) => crate::ApiError::invalid_fields(fields),
+            syntax @ RegimenError::Syntax { .. } => {
+                crate::ApiError::new(crate::ErrorCode::InvalidInput, syntax.to_string())
+            }
+        }
     }
 }
 

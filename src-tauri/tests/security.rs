@@ -1,0 +1,155 @@
+//! The shell's security posture, pinned: strict CSP, least-privilege
+//! capabilities, and no HTTP client linked in. A change that loosens any of
+//! these fails here and has to be argued for.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read_json(rel: &str) -> serde_json::Value {
+    let path = manifest_dir().join(rel);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+fn csp() -> serde_json::Map<String, serde_json::Value> {
+    let conf = read_json("tauri.conf.json");
+    conf["app"]["security"]["csp"]
+        .as_object()
+        .expect("app.security.csp must be set as an object of directives")
+        .clone()
+}
+
+#[test]
+fn csp_allows_only_self_and_ipc() {
+    let csp = csp();
+    assert_eq!(csp["default-src"], "'self'");
+    assert_eq!(csp["script-src"], "'self'");
+    assert_eq!(csp["connect-src"], "ipc: http://ipc.localhost");
+    assert_eq!(csp["object-src"], "'none'");
+    for (directive, value) in &csp {
+        let v = value.as_str().unwrap_or_default();
+        assert!(
+            !v.contains("unsafe-eval") && !v.contains("unsafe-inline"),
+            "{directive} must not allow unsafe-inline or unsafe-eval: {v}"
+        );
+        for token in v.split_whitespace() {
+            let remote = token.starts_with("https:")
+                || token.starts_with("http:") && token != "http://ipc.localhost"
+                || token.starts_with("ws")
+                || token == "*";
+            assert!(!remote, "{directive} allows remote content: {token}");
+        }
+    }
+}
+
+#[test]
+fn the_window_is_titled_stepdown() {
+    let conf = read_json("tauri.conf.json");
+    assert_eq!(conf["app"]["windows"][0]["title"], "Stepdown");
+    assert_eq!(conf["app"]["windows"][0]["label"], "main");
+}
+
+/// The commands the app registers, as declared in build.rs.
+fn declared_commands() -> BTreeSet<String> {
+    let build = std::fs::read_to_string(manifest_dir().join("build.rs")).expect("build.rs");
+    let start = build
+        .find(".commands(&[")
+        .expect("build.rs declares commands")
+        + 12;
+    let end = start + build[start..].find(']').expect("closing bracket");
+    build[start..end]
+        .split(',')
+        .map(|s| s.trim().trim_matches('"').to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[test]
+fn capabilities_grant_only_stepdown_commands() {
+    let allowed: BTreeSet<String> = declared_commands()
+        .iter()
+        .map(|c| format!("allow-{}", c.replace('_', "-")))
+        .collect();
+    let dir = manifest_dir().join("capabilities");
+    let mut granted = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).expect("capabilities dir") {
+        let path = entry.expect("dir entry").path();
+        let cap: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        assert_eq!(
+            cap["windows"],
+            serde_json::json!(["main"]),
+            "{}",
+            path.display()
+        );
+        for p in cap["permissions"].as_array().expect("permissions array") {
+            let p = p.as_str().expect("permission ids are plain strings");
+            assert!(
+                allowed.contains(p),
+                "{} grants {p}, which is not one of the app's own commands {allowed:?}",
+                path.display()
+            );
+            granted.insert(p.to_string());
+        }
+    }
+    assert_eq!(
+        granted, allowed,
+        "every declared command is granted exactly once"
+    );
+}
+
+#[test]
+fn no_http_client_is_linked() {
+    // Cargo.lock lists optional dependencies too (Tauri's updater pulls reqwest
+    // in there), so ask cargo for the graph actually built into the app.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "stepdown-app",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .current_dir(manifest_dir())
+        .output()
+        .expect("run cargo tree");
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        tree.lines().any(|l| l.starts_with("tauri v")),
+        "cargo tree output looks wrong:\n{tree}"
+    );
+    for forbidden in [
+        "reqwest",
+        "hyper",
+        "ureq",
+        "isahc",
+        "curl",
+        "attohttpc",
+        "surf",
+    ] {
+        let linked: Vec<&str> = tree
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(forbidden))
+            .collect();
+        assert!(
+            linked.is_empty(),
+            "the app links the HTTP client crate {forbidden} ({linked:?}); Stepdown must not make network requests"
+        );
+    }
+}

@@ -1,0 +1,266 @@
+//! Product search for the regimen builder: every UK product line in the
+//! reference catalogue, one choice per strength, with a prefilled regimen item.
+//!
+//! Typing "oxy" lists oxycodone products by form and strength; "mst 30" finds
+//! the 30 mg MST Continus strength by brand. Pure: no IO.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::reference::{ProductRow, Reference, WearHours};
+use crate::regimen::{num, Form, RawItem, Release, Route};
+
+/// One pickable product strength.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ProductChoice {
+    /// Stable id: catalogue row id and strength, e.g. `morphine-mr-12h-tablet@30`.
+    pub id: String,
+    /// Catalogue row id.
+    pub product_id: String,
+    /// Generic opioid name.
+    pub drug: String,
+    /// What the clinician sees: "Morphine 12-hourly modified-release tablets 30 mg".
+    pub label: String,
+    /// Strength as written, e.g. "30 mg", "25 micrograms/hour", "2 mg/mL".
+    pub strength: String,
+    /// Form.
+    pub form: Form,
+    /// Route.
+    pub route: Route,
+    /// Release, absent for patches.
+    pub release: Option<Release>,
+    /// Modified-release dosing interval in hours, where the catalogue confirms it.
+    pub dosing_interval_hours: Option<f64>,
+    /// Patch wear time in words ("every 72 hours", "every 7 days").
+    pub wear: Option<String>,
+    /// Brand examples.
+    pub brands: Vec<String>,
+    /// Combination name (e.g. co-codamol) with its paracetamol content.
+    pub combination: Option<String>,
+    /// A regimen item with the product's fields filled in; the clinician sets the dose.
+    pub item: RawItem,
+}
+
+/// Wear time in words, from the catalogue's hours.
+pub fn wear_words(w: &WearHours) -> String {
+    let days = |h: f64| h / 24.0;
+    if (w.min - w.max).abs() < f64::EPSILON {
+        if w.max >= 96.0 && (w.max % 24.0).abs() < f64::EPSILON {
+            format!("every {} days", num(days(w.max)))
+        } else {
+            format!("every {} hours", num(w.max))
+        }
+    } else {
+        format!("every {} to {} days", num(days(w.min)), num(days(w.max)))
+    }
+}
+
+fn choices_of(row: &ProductRow) -> Vec<ProductChoice> {
+    let base = RawItem {
+        drug: Some(row.drug.clone()),
+        route: Some(row.route.as_str().to_string()),
+        ..RawItem::default()
+    };
+    let mut out = Vec::new();
+    let mut push = |strength_value: f64, strength: String, item: RawItem| {
+        out.push(ProductChoice {
+            id: format!("{}@{}", row.id, num(strength_value)),
+            product_id: row.id.clone(),
+            drug: row.drug.clone(),
+            label: format!("{} {}", row.name, strength),
+            strength,
+            form: row.form,
+            route: row.route,
+            release: row.release,
+            dosing_interval_hours: row.dosing_interval_hours,
+            wear: row.wear_hours.as_ref().map(wear_words),
+            brands: row.brand_examples.clone(),
+            combination: row.combination.as_ref().map(|c| {
+                format!(
+                    "{} (with {} mg paracetamol)",
+                    c.name,
+                    num(c.paracetamol_mg_per_unit)
+                )
+            }),
+            item,
+        });
+    };
+    // A 12-hourly product is taken twice a day: the interval is data, the count follows.
+    let doses_per_day = row
+        .dosing_interval_hours
+        .filter(|h| *h > 0.0)
+        .map(|h| (24.0 / h).round());
+    for s in row.strengths_mg.iter().flatten() {
+        push(
+            *s,
+            format!("{} mg", num(*s)),
+            RawItem {
+                form: Some(row.form.as_str().to_string()),
+                release: row.release.map(|r| r.as_str().to_string()),
+                strength_mg: Some(*s),
+                units_per_dose: Some(1.0),
+                doses_per_day,
+                paracetamol_mg: row.combination.as_ref().map(|c| c.paracetamol_mg_per_unit),
+                ..base.clone()
+            },
+        );
+    }
+    for s in row.strengths_mg_per_ml.iter().flatten() {
+        push(
+            *s,
+            format!("{} mg/mL", num(*s)),
+            RawItem {
+                form: Some(row.form.as_str().to_string()),
+                release: row.release.map(|r| r.as_str().to_string()),
+                strength_mg_per_ml: Some(*s),
+                ..base.clone()
+            },
+        );
+    }
+    for s in row.strengths_mcg_per_hour.iter().flatten() {
+        push(
+            *s,
+            format!("{} micrograms/hour", num(*s)),
+            RawItem {
+                strength_mcg_per_hour: Some(*s),
+                patches: Some(1.0),
+                ..base.clone()
+            },
+        );
+    }
+    out
+}
+
+/// Every product strength in the catalogue, in catalogue order.
+pub fn all_choices(reference: &Reference) -> Vec<ProductChoice> {
+    reference
+        .products
+        .rows
+        .iter()
+        .flat_map(choices_of)
+        .collect()
+}
+
+fn haystack(c: &ProductChoice) -> String {
+    let mut s = format!("{} {} {}", c.drug, c.label, c.brands.join(" "));
+    if let Some(comb) = &c.combination {
+        s.push(' ');
+        s.push_str(comb);
+    }
+    s.to_lowercase()
+}
+
+/// Choices matching every word of `query` (case-insensitive; a number matches
+/// the strength exactly), drugs whose name starts with the query first.
+/// At most `limit` results; an empty query returns none.
+pub fn search(reference: &Reference, query: &str, limit: usize) -> Vec<ProductChoice> {
+    let words: Vec<String> = query.split_whitespace().map(|w| w.to_lowercase()).collect();
+    if words.is_empty() {
+        return Vec::new();
+    }
+    let first = words[0].clone();
+    let mut hits: Vec<(bool, ProductChoice)> = all_choices(reference)
+        .into_iter()
+        .filter(|c| {
+            let hay = haystack(c);
+            let strength_number = c.strength.split_whitespace().next().unwrap_or_default();
+            words.iter().all(|w| {
+                if w.parse::<f64>().is_ok() {
+                    strength_number == w.as_str()
+                } else {
+                    hay.contains(w.as_str())
+                }
+            })
+        })
+        .map(|c| (!c.drug.starts_with(first.as_str()), c))
+        .collect();
+    // Stable sort keeps catalogue order (by form, then ascending strength) within each group.
+    hits.sort_by_key(|(later, _)| *later);
+    hits.into_iter().take(limit).map(|(_, c)| c).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ome::{calculate, OmeOptions};
+    use crate::reference::reference;
+    use crate::regimen::{RawItem, Regimen};
+    use crate::Profile;
+
+    #[test]
+    fn oxy_lists_oxycodone_products_by_form_and_strength() {
+        let hits = search(reference(), "oxy", 100);
+        assert!(!hits.is_empty());
+        assert!(hits.iter().all(|c| c.drug == "oxycodone"));
+        let forms: Vec<Form> = hits.iter().map(|c| c.form).collect();
+        assert!(forms.contains(&Form::Tablet) && forms.contains(&Form::Capsule));
+        assert!(hits.iter().any(|c| c.label.contains("30 mg")));
+    }
+
+    #[test]
+    fn brand_and_strength_narrow_the_search() {
+        let hits = search(reference(), "MST 30", 10);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].id, "morphine-mr-12h-tablet@30");
+        assert_eq!(hits[0].item.doses_per_day, Some(2.0));
+    }
+
+    #[test]
+    fn empty_and_unknown_queries_return_nothing() {
+        assert!(search(reference(), "   ", 10).is_empty());
+        assert!(search(reference(), "paracetamolzzz", 10).is_empty());
+    }
+
+    #[test]
+    fn limit_is_respected() {
+        assert_eq!(search(reference(), "morphine", 3).len(), 3);
+    }
+
+    #[test]
+    fn patches_carry_wear_time_and_one_patch() {
+        let hits = search(reference(), "fentanyl 25", 10);
+        let patch = hits
+            .iter()
+            .find(|c| c.form == Form::Patch)
+            .expect("a fentanyl 25 patch");
+        assert_eq!(patch.wear.as_deref(), Some("every 72 hours"));
+        assert_eq!(patch.item.patches, Some(1.0));
+        assert_eq!(patch.item.strength_mcg_per_hour, Some(25.0));
+    }
+
+    #[test]
+    fn co_codamol_keeps_its_paracetamol() {
+        let hits = search(reference(), "co-codamol 30", 10);
+        assert!(!hits.is_empty());
+        assert!(hits.iter().all(|c| c.item.paracetamol_mg == Some(500.0)));
+    }
+
+    #[test]
+    fn wear_words_reads_naturally() {
+        let w = |min, max| wear_words(&WearHours { min, max });
+        assert_eq!(w(72.0, 72.0), "every 72 hours");
+        assert_eq!(w(168.0, 168.0), "every 7 days");
+        assert_eq!(w(72.0, 96.0), "every 3 to 4 days");
+    }
+
+    /// Every prefilled item (with a dose filled in where the catalogue leaves
+    /// it to the clinician) is a valid regimen item that converts in the UK profile.
+    #[test]
+    fn every_choice_is_a_valid_item() {
+        for c in all_choices(reference()) {
+            let mut item: RawItem = c.item.clone();
+            if item.strength_mg.is_some() && item.doses_per_day.is_none() {
+                item.doses_per_day = Some(1.0);
+            }
+            if item.strength_mg_per_ml.is_some() {
+                item.ml_per_dose = Some(5.0);
+                item.doses_per_day = Some(1.0);
+            }
+            let regimen = Regimen::validate(&[item], "items", Profile::Uk, reference())
+                .unwrap_or_else(|e| panic!("{}: {e:?}", c.id));
+            let report = calculate(&regimen, Profile::Uk, reference(), &OmeOptions::default());
+            assert_eq!(report.items.len(), 1, "{}", c.id);
+        }
+    }
+}
