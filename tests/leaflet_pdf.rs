@@ -328,3 +328,22 @@ fn large_print_is_really_larger() {
     assert!(l / s > 1.2, "large {l} vs standard {s}");
     assert!(large.pages > standard.pages);
 }
+
+#[test]
+fn pdf_metadata_comes_from_the_input() {
+    let pdf = render_leaflet(&plans::plan(3, None))
+        .expect("renders")
+        .bytes;
+    let Some(info) = poppler("pdfinfo", &[], &pdf) else {
+        return;
+    };
+    assert!(
+        info.contains("Your plan to reduce your pain medicine"),
+        "{info}"
+    );
+    assert!(info.contains("Riverside Surgery"), "{info}");
+    // The issue date, not the clock.
+    assert!(info.contains("Nov 24 00:00:00 2026"), "{info}");
+    assert!(info.contains("A4"), "{info}");
+    assert!(!info.contains("PDF/X"), "must not claim PDF/X: {info}");
+}

@@ -140,7 +140,8 @@ pub fn write_pdf(doc: &Document, laid: &LaidOut, date: NaiveDate) -> Result<Vec<
             lopdf::Object::String(id, lopdf::StringFormat::Hexadecimal),
         ]),
     );
-    // Document language, for screen readers and text-to-speech.
+    // Document language (a PDF 1.4 key), for screen readers and text-to-speech.
+    lo.version = "1.4".into();
     if let Ok(root) = lo
         .trailer
         .get(b"Root")
@@ -148,6 +149,17 @@ pub fn write_pdf(doc: &Document, laid: &LaidOut, date: NaiveDate) -> Result<Vec<
     {
         if let Ok(catalog) = lo.get_dictionary_mut(root) {
             catalog.set("Lang", lopdf::Object::string_literal(doc.language.as_str()));
+        }
+    }
+    // printpdf always writes a GTS_PDFXVersion key, which makes readers report the
+    // file as PDF/X (a print-industry standard it does not claim to meet). Drop it.
+    if let Ok(info) = lo
+        .trailer
+        .get(b"Info")
+        .and_then(lopdf::Object::as_reference)
+    {
+        if let Ok(dict) = lo.get_dictionary_mut(info) {
+            dict.remove(b"GTS_PDFXVersion");
         }
     }
     lo.compress();
