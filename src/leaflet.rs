@@ -528,8 +528,7 @@ fn validate(input: &LeafletInput, fonts: &Fonts) -> Result<(), LeafletError> {
     }
     for (field, text, check_jargon) in texts {
         let field = field.as_str();
-        let required = field != "reference_version" || !text.is_empty();
-        if required && text.trim().is_empty() {
+        if text.trim().is_empty() {
             return Err(input_err(field, "must not be empty"));
         }
         if let Some(c) = text.chars().find(|c| c.is_control()) {
