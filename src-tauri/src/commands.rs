@@ -1,13 +1,31 @@
 //! Tauri commands. Each is a one-line mapping onto the core; every error
 //! crosses IPC as `stepdown::ApiError` (`{code, message}`).
 
-use stepdown::reference::{Reference, ReferenceInfo};
+use stepdown::catalogue::{self, ProductChoice};
+use stepdown::consult::{self, OmeRequest};
+use stepdown::ome::OmeReport;
+use stepdown::reference::{reference, Reference, ReferenceInfo};
 use stepdown::ApiError;
+
+/// Most product choices returned to one search, enough for a scrolling list.
+const PRODUCT_SEARCH_LIMIT: usize = 40;
 
 /// Versions, review dates and sources of the embedded reference tables.
 #[tauri::command]
 pub fn reference_info() -> Result<ReferenceInfo, ApiError> {
     Ok(Reference::load()?.info())
+}
+
+/// Product strengths matching what the clinician typed ("oxy", "mst 30").
+#[tauri::command]
+pub fn search_products(query: String) -> Vec<ProductChoice> {
+    catalogue::search(reference(), &query, PRODUCT_SEARCH_LIMIT)
+}
+
+/// Total daily OME of the regimen as entered, with each item's working.
+#[tauri::command]
+pub fn calculate_ome(request: OmeRequest) -> Result<OmeReport, ApiError> {
+    consult::ome(&request, reference())
 }
 
 #[cfg(test)]
@@ -32,5 +50,24 @@ mod tests {
             v,
             serde_json::json!({"code": "not-found", "message": "patient 7 not found"})
         );
+    }
+
+    #[test]
+    fn invalid_regimen_reaches_the_ui_as_invalid_input_with_fields() {
+        let request: OmeRequest = serde_json::from_value(serde_json::json!({
+            "items": [{"drug": "morphine", "route": "oral", "strength_mg": -5, "doses_per_day": 2}],
+            "profile": "uk"
+        }))
+        .unwrap();
+        let e = calculate_ome(request).unwrap_err();
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["code"], "invalid-input");
+        assert_eq!(v["fields"][0]["path"], "items[0].strength_mg");
+    }
+
+    #[test]
+    fn product_search_is_bounded() {
+        assert!(search_products("m".into()).len() <= PRODUCT_SEARCH_LIMIT);
+        assert!(!search_products("oxy".into()).is_empty());
     }
 }

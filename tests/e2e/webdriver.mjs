@@ -29,6 +29,8 @@ async function request(method, url, body) {
   return json.value;
 }
 
+export const KEY = { enter: "\uE007", tab: "\uE004", down: "\uE015", up: "\uE013", escape: "\uE00C", backspace: "\uE003" };
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
@@ -90,6 +92,29 @@ export class Session {
 
   async click(css) {
     return this.cmd("POST", `/element/${await this.find(css)}/click`, {});
+  }
+
+  /** Types into an element (keys as WebDriver sends them: "\uE007" is Enter). */
+  async type(css, text) {
+    return this.cmd("POST", `/element/${await this.find(css)}/value`, { text });
+  }
+
+  async clear(css) {
+    return this.cmd("POST", `/element/${await this.find(css)}/clear`, {});
+  }
+
+  /** Sends keys to whatever has focus. */
+  async keys(text) {
+    const actions = [...text].flatMap((k) => [
+      { type: "keyDown", value: k },
+      { type: "keyUp", value: k },
+    ]);
+    await this.cmd("POST", "/actions", { actions: [{ type: "key", id: "keyboard", actions }] });
+    await this.cmd("DELETE", "/actions");
+  }
+
+  async exists(css) {
+    return (await this.findAll(css)).length > 0;
   }
 
   execute(script, args = []) {

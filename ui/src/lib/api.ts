@@ -3,6 +3,9 @@
 // so the UI never has to guess the shape of an error.
 import { invoke } from "@tauri-apps/api/core";
 import type { ApiError } from "./bindings/ApiError";
+import type { OmeReport } from "./bindings/OmeReport";
+import type { OmeRequest } from "./bindings/OmeRequest";
+import type { ProductChoice } from "./bindings/ProductChoice";
 import type { ReferenceInfo } from "./bindings/ReferenceInfo";
 
 export function isApiError(value: unknown): value is ApiError {
@@ -31,4 +34,6 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 
 export const api = {
   referenceInfo: () => call<ReferenceInfo>("reference_info"),
+  searchProducts: (query: string) => call<ProductChoice[]>("search_products", { query }),
+  calculateOme: (request: OmeRequest) => call<OmeReport>("calculate_ome", { request }),
 };

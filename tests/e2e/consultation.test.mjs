@@ -1,0 +1,78 @@
+// End-to-end: building a regimen in the Consultation screen, keyboard only,
+// and seeing the total daily OME update with its working.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { KEY, Session, seriousViolations, waitFor } from "./webdriver.mjs";
+
+let s;
+
+before(async () => {
+  s = await Session.start();
+  await s.click("[data-testid=nav-consultation]");
+  await waitFor(() => s.exists("[data-testid=product-search]"), "product search");
+});
+
+after(async () => {
+  if (s) await s.end();
+});
+
+const total = () => s.text("[data-testid=ome-total]");
+
+test("typing 'oxy' lists oxycodone products; arrow keys and Enter add one", async () => {
+  await s.type("[data-testid=product-search]", "oxy");
+  await waitFor(async () => (await s.findAll("[role=option]")).length > 0, "search results");
+  const first = await s.text("#product-option-0");
+  assert.match(first, /^Oxycodone/);
+  await s.screenshot("consultation-search");
+  await s.type("[data-testid=product-search]", KEY.escape);
+  await s.clear("[data-testid=product-search]");
+});
+
+test("two items: MST 60 twice a day plus oxycodone 10 mg MR give 150 mg and a high-dose tag", async () => {
+  await s.type("[data-testid=product-search]", "MST 60");
+  await waitFor(async () => (await s.findAll("[role=option]")).length === 1, "one MST 60 result");
+  await s.type("[data-testid=product-search]", KEY.enter);
+  await waitFor(async () => (await total()) === "120 mg", "total 120 mg");
+  await s.type("[data-testid=product-search]", "oxycodone modified 10");
+  await waitFor(async () => (await s.findAll("[role=option]")).length >= 1, "oxycodone 10 MR result");
+  assert.match(await s.text("#product-option-0"), /Oxycodone 12-hourly modified-release tablets 10 mg/);
+  await s.type("[data-testid=product-search]", KEY.enter);
+  // 60 mg x 2 x 1 = 120; 10 mg x 2 x 1.5 = 30; total 150 (UK profile, Opioids Aware factors).
+  await waitFor(async () => (await total()) === "150 mg", "total 150 mg");
+  assert.ok(await s.exists("[data-testid=high-dose-tag]"));
+  assert.match(await s.text("[data-testid=item-1-working]"), /1\.5/);
+  await s.screenshot("consultation-two-items");
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
+});
+
+test("the total follows each keystroke, and bad entries are named beside the field without losing them", async () => {
+  await s.clear("[data-testid=item-0-doses_per_day]");
+  await s.type("[data-testid=item-0-doses_per_day]", "1");
+  await waitFor(async () => (await total()) === "90 mg", "total 90 mg after one dose a day");
+  await s.clear("[data-testid=item-0-doses_per_day]");
+  await s.type("[data-testid=item-0-doses_per_day]", "two");
+  await waitFor(() => s.exists("[data-testid=error-summary]"), "error summary");
+  assert.match(await s.text("[data-testid=error-summary]"), /Enter a number/);
+  assert.equal(
+    await s.execute("return document.querySelector('[data-testid=item-0-doses_per_day]').value"),
+    "two",
+  );
+  await s.clear("[data-testid=item-0-doses_per_day]");
+  await s.type("[data-testid=item-0-doses_per_day]", "-2");
+  await waitFor(async () => /greater than 0/.test(await s.text("[data-testid=error-summary]")), "core's message");
+  await s.screenshot("consultation-error");
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
+  await s.clear("[data-testid=item-0-doses_per_day]");
+  await s.type("[data-testid=item-0-doses_per_day]", "2");
+  await waitFor(async () => (await total()) === "150 mg", "back to 150 mg");
+  assert.equal(await s.exists("[data-testid=error-summary]"), false);
+});
+
+test("the regimen survives moving to another screen and back", async () => {
+  await s.click("[data-testid=nav-about]");
+  await s.click("[data-testid=nav-consultation]");
+  await waitFor(async () => (await total()) === "150 mg", "total kept");
+  assert.equal((await s.findAll("[data-testid=regimen-item]")).length, 2);
+});

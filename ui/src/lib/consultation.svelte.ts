@@ -1,0 +1,66 @@
+// Consultation state lives outside the screen component so that moving to
+// another screen and back never loses what the clinician typed.
+import { api } from "./api";
+import type { ApiError } from "./bindings/ApiError";
+import type { OmeReport } from "./bindings/OmeReport";
+import type { Profile } from "./bindings/Profile";
+import type { ProductChoice } from "./bindings/ProductChoice";
+import { draftFromChoice, localErrors, toRawItem, type DraftItem } from "./regimen";
+
+class Consultation {
+  items = $state<DraftItem[]>([]);
+  profile = $state<Profile>("uk");
+  highDoseThreshold = $state<number | null>(null);
+  report = $state<OmeReport | null>(null);
+  /** Error from the core for the last calculation (fields keyed by path). */
+  error = $state<ApiError | null>(null);
+  /** Problems found before asking the core (text that is not a number). */
+  local = $derived(localErrors(this.items));
+  /** Every field problem, keyed by path. */
+  fieldErrors = $derived.by(() => {
+    const all: Record<string, string> = {};
+    for (const f of this.error?.fields ?? []) all[f.path] = f.message;
+    return { ...all, ...this.local };
+  });
+  private generation = 0;
+
+  add(choice: ProductChoice) {
+    this.items.push(draftFromChoice(choice));
+    this.recalculate();
+  }
+
+  remove(key: number) {
+    this.items = this.items.filter((i) => i.key !== key);
+    this.recalculate();
+  }
+
+  /** Recalculates from the current entries; late answers to older requests are dropped. */
+  async recalculate() {
+    const generation = ++this.generation;
+    if (this.items.length === 0) {
+      this.report = null;
+      this.error = null;
+      return;
+    }
+    if (Object.keys(this.local).length > 0) {
+      // Keep showing the last good figures until the entry is a number again.
+      this.error = null;
+      return;
+    }
+    try {
+      const report = await api.calculateOme({
+        items: this.items.map(toRawItem),
+        profile: this.profile,
+        ...(this.highDoseThreshold !== null ? { high_dose_threshold_mg_per_day: this.highDoseThreshold } : {}),
+      });
+      if (generation !== this.generation) return;
+      this.report = report;
+      this.error = null;
+    } catch (e) {
+      if (generation !== this.generation) return;
+      this.error = e as ApiError;
+    }
+  }
+}
+
+export const consultation = new Consultation();
