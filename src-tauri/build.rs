@@ -6,6 +6,18 @@ fn main() {
             "reference_info",
             "search_products",
             "calculate_ome",
+            "store_status",
+            "get_settings",
+            "update_settings",
+            "search_patients",
+            "get_patient",
+            "create_patient",
+            "update_patient",
+            "load_demo_patients",
+            "patient_history",
+            "save_review",
+            "get_review",
+            "check_nhs_number",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri-build failed: {e:#}");

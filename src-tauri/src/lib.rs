@@ -4,14 +4,60 @@
 #![forbid(unsafe_code)]
 
 pub mod commands;
+pub mod state;
+
+use std::path::PathBuf;
+
+use tauri::Manager;
+
+use state::AppState;
+
+/// The store file: `--db PATH` on the command line, else `STEPDOWN_DB` if set
+/// (tests and demos use a scratch file), else `stepdown.db` in Tauri's app
+/// data directory.
+fn db_path(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--db" {
+            return args
+                .next()
+                .map(PathBuf::from)
+                .ok_or_else(|| "--db needs a file path".into());
+        }
+    }
+    match std::env::var_os(stepdown::store::DB_ENV_VAR) {
+        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ => Ok(app
+            .path()
+            .app_data_dir()?
+            .join(stepdown::store::DB_FILE_NAME)),
+    }
+}
 
 /// Builds and runs the desktop app.
 pub fn run() {
     let result = tauri::Builder::default()
+        .setup(|app| {
+            let path = db_path(app)?;
+            app.manage(AppState::open(path));
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
-            commands::reference_info,
-            commands::search_products,
-            commands::calculate_ome,
+            commands::clinical::reference_info,
+            commands::clinical::search_products,
+            commands::clinical::calculate_ome,
+            commands::records::store_status,
+            commands::records::get_settings,
+            commands::records::update_settings,
+            commands::records::search_patients,
+            commands::records::get_patient,
+            commands::records::create_patient,
+            commands::records::update_patient,
+            commands::records::load_demo_patients,
+            commands::records::patient_history,
+            commands::records::save_review,
+            commands::records::get_review,
+            commands::records::check_nhs_number,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -2,7 +2,8 @@
 // window through tauri-driver + WebKitWebDriver. No third-party client: fewer
 // moving parts on CI, and every request is visible here.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -54,15 +55,18 @@ export class Session {
     this.id = id;
   }
 
-  static async start(env = {}) {
+  /** Opens the app on a fresh scratch database (or `db` if given). */
+  static async start({ db } = {}) {
+    const dbPath = db ?? path.join(mkdtempSync(path.join(tmpdir(), "stepdown-e2e-")), "stepdown.db");
     const value = await request("POST", "/session", {
       capabilities: {
         alwaysMatch: {
-          "tauri:options": { application: APP, env },
+          "tauri:options": { application: APP, args: ["--db", dbPath] },
         },
       },
     });
     const s = new Session(value.sessionId);
+    s.dbPath = dbPath;
     // The window paints asynchronously; wait for the Svelte shell to mount.
     await waitFor(() => s.find("[data-testid=service-name]").then(() => true), "the app shell");
     return s;

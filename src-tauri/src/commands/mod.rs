@@ -1,0 +1,5 @@
+//! Tauri commands, grouped by what they touch. Each maps onto one core call;
+//! every error crosses IPC as `stepdown::ApiError` (`{code, message}`).
+
+pub mod clinical;
+pub mod records;

@@ -1,0 +1,65 @@
+//! The app's shared state: the one open store, or why it could not be opened.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use stepdown::store::{local_user_name, Store, StoreResult};
+use stepdown::{ApiError, ErrorCode};
+
+/// Held by Tauri for the life of the app.
+pub struct AppState {
+    db_path: PathBuf,
+    store: Mutex<Result<Store, ApiError>>,
+}
+
+impl AppState {
+    /// Opens (creating if needed) the store at `db_path`. A store that cannot
+    /// be opened is remembered with its error, so the window still opens and
+    /// says what is wrong; the file is never touched.
+    pub fn open(db_path: PathBuf) -> AppState {
+        let store = Store::open(&db_path).map_err(|e| {
+            ApiError::new(
+                ErrorCode::Storage,
+                format!(
+                    "The Stepdown data file could not be opened, so nothing can be saved this session. {e}"
+                ),
+            )
+        });
+        AppState {
+            db_path,
+            store: Mutex::new(store),
+        }
+    }
+
+    /// Where the store lives.
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    /// Runs `f` on the open store, mapping every failure to an `ApiError`.
+    pub fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> StoreResult<T>,
+    ) -> Result<T, ApiError> {
+        // A panic while holding the lock cannot leave SQLite half-written
+        // (every write is one transaction), so a poisoned lock is still usable.
+        let mut guard = self
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match guard.as_mut() {
+            Ok(store) => f(store).map_err(ApiError::from),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// Who is acting, for the audit log: the reviewer name from settings,
+    /// else the operating-system user.
+    pub fn actor(&self) -> String {
+        self.with_store(|s| s.settings())
+            .ok()
+            .map(|s| s.reviewer_name)
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(local_user_name)
+    }
+}
