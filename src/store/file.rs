@@ -369,6 +369,34 @@ pub(crate) fn classify_io(path: &Path, e: std::io::Error, context: &str) -> Stor
     }
 }
 
+/// Creates an empty database file readable only by its owner (it will hold
+/// patient data); SQLite gives its `-wal` and `-shm` files the same
+/// permissions. Someone else creating it first is fine.
+pub(crate) fn create_private(path: &Path) -> StoreResult<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(classify_io(path, e, "cannot create the database file")),
+    }
+}
+
+/// Makes a copy owner-only, like the database it was made from.
+fn restrict_permissions(path: &Path) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| classify_io(path, e, "cannot restrict the copy's permissions"))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Opens the read-write connection and applies the settings every
 /// connection needs (they are per-connection, so every open sets them).
 pub(crate) fn open_read_write(
@@ -477,6 +505,7 @@ pub(crate) fn backup_connection_to_file(
             });
         }
         dst.close().map_err(|(_, e)| StoreError::from(e))?;
+        restrict_permissions(&tmp)?;
         let f = File::open(&tmp).map_err(|e| classify_io(&tmp, e, "cannot reopen the copy"))?;
         f.sync_all()
             .map_err(|e| classify_io(&tmp, e, "cannot flush the copy to disk"))?;

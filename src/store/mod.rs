@@ -292,10 +292,15 @@ impl From<rusqlite::Error> for StoreError {
 impl From<StoreError> for crate::ApiError {
     fn from(e: StoreError) -> Self {
         use crate::ErrorCode;
+        if let StoreError::Invalid { field, message } = e {
+            // With its field path, so the UI can show it beside the field.
+            return crate::ApiError::invalid_fields(vec![crate::regimen::FieldError::new(
+                field, message,
+            )]);
+        }
         let code = match &e {
             StoreError::NotFound { .. } => ErrorCode::NotFound,
-            StoreError::Invalid { .. }
-            | StoreError::NotEmpty { .. }
+            StoreError::NotEmpty { .. }
             | StoreError::AlreadyExists { .. }
             | StoreError::BadBackup { .. } => ErrorCode::InvalidInput,
             _ => ErrorCode::Storage,
@@ -481,6 +486,7 @@ impl Store {
     ) -> StoreResult<Store> {
         let latest = migrations::latest_version_of(migrations);
         let state = file::probe(path, options.create, latest, true)?;
+        let is_new = matches!(state, file::FileState::New);
         let opened_at_version = state.version();
         let mut pre_migration_copy = None;
         if let file::FileState::Stepdown { version, ro } = state {
@@ -497,6 +503,9 @@ impl Store {
                     file::classify_io(path, e, "cannot create the folder for the database")
                 })?;
             }
+        }
+        if is_new {
+            file::create_private(path)?;
         }
         let conn = file::open_read_write(path, options.create, options.busy_timeout)?;
         let mut store = Store {

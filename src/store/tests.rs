@@ -97,6 +97,26 @@ fn a_new_store_is_at_the_latest_schema_in_wal_mode_with_foreign_keys() {
 }
 
 #[test]
+fn a_store_can_live_behind_a_mutex_in_app_state() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<std::sync::Mutex<Store>>();
+}
+
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_copies_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, mut s) = new_store();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    s.create_patient(&patient("Jo"), "t").unwrap();
+    assert_eq!(mode(s.path()), 0o600);
+    assert_eq!(mode(&file::sibling(s.path(), "-wal")), 0o600);
+    let out = dir.path().join("b.db");
+    s.backup_to(&out, "t", false).unwrap();
+    assert_eq!(mode(&out), 0o600);
+}
+
+#[test]
 fn reopening_keeps_data_and_makes_no_copy() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
@@ -1317,8 +1337,11 @@ fn api_error_codes() {
         json!({"code": "not-found", "message": "patient 7 not found"})
     );
     let e: crate::ApiError = StoreError::invalid("name", "must not be empty").into();
-    assert_eq!(e.code, ErrorCode::InvalidInput);
-    assert_eq!(e.message, "name: must not be empty");
+    assert_eq!(
+        serde_json::to_value(&e).unwrap(),
+        json!({"code": "invalid-input", "message": "name: must not be empty",
+               "fields": [{"path": "name", "message": "must not be empty"}]})
+    );
     let e: crate::ApiError = StoreError::Busy.into();
     assert_eq!(e.code, ErrorCode::Storage);
 }
