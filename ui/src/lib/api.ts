@@ -6,7 +6,22 @@ import type { ApiError } from "./bindings/ApiError";
 import type { OmeReport } from "./bindings/OmeReport";
 import type { OmeRequest } from "./bindings/OmeRequest";
 import type { ProductChoice } from "./bindings/ProductChoice";
+import type { Patient } from "./bindings/Patient";
+import type { PatientInput } from "./bindings/PatientInput";
+import type { PatientSummary } from "./bindings/PatientSummary";
 import type { ReferenceInfo } from "./bindings/ReferenceInfo";
+import type { Review } from "./bindings/Review";
+import type { ReviewInput } from "./bindings/ReviewInput";
+import type { ReviewSummary } from "./bindings/ReviewSummary";
+import type { Settings } from "./bindings/Settings";
+import type { StoreStatus } from "./bindings/StoreStatus";
+
+/** What loading demo patients created. */
+export interface DemoReport {
+  patients: number;
+  reviews: number;
+  review_versions: number;
+}
 
 export function isApiError(value: unknown): value is ApiError {
   return (
@@ -36,4 +51,16 @@ export const api = {
   referenceInfo: () => call<ReferenceInfo>("reference_info"),
   searchProducts: (query: string) => call<ProductChoice[]>("search_products", { query }),
   calculateOme: (request: OmeRequest) => call<OmeReport>("calculate_ome", { request }),
+  storeStatus: () => call<StoreStatus>("store_status"),
+  getSettings: () => call<Settings>("get_settings"),
+  updateSettings: (settings: Settings) => call<Settings>("update_settings", { settings }),
+  searchPatients: (query: string) => call<PatientSummary[]>("search_patients", { query }),
+  getPatient: (id: number) => call<Patient>("get_patient", { id }),
+  createPatient: (input: PatientInput) => call<Patient>("create_patient", { input }),
+  updatePatient: (id: number, input: PatientInput) => call<Patient>("update_patient", { id, input }),
+  checkNhsNumber: (text: string) => call<string>("check_nhs_number", { text }),
+  loadDemoPatients: () => call<DemoReport>("load_demo_patients"),
+  patientHistory: (patientId: number) => call<ReviewSummary[]>("patient_history", { patientId }),
+  saveReview: (input: ReviewInput) => call<ReviewSummary>("save_review", { input }),
+  getReview: (reviewId: number, version?: number) => call<Review>("get_review", { reviewId, version: version ?? null }),
 };

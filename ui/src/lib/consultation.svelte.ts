@@ -4,13 +4,23 @@ import { api } from "./api";
 import type { ApiError } from "./bindings/ApiError";
 import type { OmeReport } from "./bindings/OmeReport";
 import type { Profile } from "./bindings/Profile";
+import type { Patient } from "./bindings/Patient";
 import type { ProductChoice } from "./bindings/ProductChoice";
+import type { ReviewSummary } from "./bindings/ReviewSummary";
+import { settings } from "./settings.svelte";
 import { draftFromChoice, localErrors, toRawItem, type DraftItem } from "./regimen";
 
 class Consultation {
+  patient = $state<Patient | null>(null);
   items = $state<DraftItem[]>([]);
-  profile = $state<Profile>("uk");
-  highDoseThreshold = $state<number | null>(null);
+  notes = $state("");
+  reviewer = $state("");
+  /** The review being edited: saving again makes a new version of it. */
+  reviewId = $state<number | null>(null);
+  lastSaved = $state<ReviewSummary | null>(null);
+  saveError = $state<ApiError | null>(null);
+  profile = $derived<Profile>(settings.value.profile);
+  highDoseThreshold = $derived<number | null>(settings.value.high_dose_threshold_mg_per_day);
   report = $state<OmeReport | null>(null);
   /** Error from the core for the last calculation (fields keyed by path). */
   error = $state<ApiError | null>(null);
@@ -23,6 +33,45 @@ class Consultation {
     return { ...all, ...this.local };
   });
   private generation = 0;
+
+  /** Starts a new, empty consultation for a patient. */
+  startFor(patient: Patient) {
+    this.patient = patient;
+    this.items = [];
+    this.notes = "";
+    this.reviewer = settings.value.reviewer_name;
+    this.reviewId = null;
+    this.lastSaved = null;
+    this.saveError = null;
+    this.report = null;
+    this.error = null;
+  }
+
+  /** Saves the consultation: the first save creates the review, later saves add versions. */
+  async save(): Promise<ReviewSummary | null> {
+    if (!this.patient) return null;
+    this.saveError = null;
+    try {
+      const saved = await api.saveReview({
+        patient_id: this.patient.id,
+        review_id: this.reviewId,
+        reviewer: this.reviewer,
+        profile: this.profile,
+        reference_version: this.report?.reference_version ?? null,
+        notes: this.notes,
+        patient_context: {},
+        regimen: { items: this.items.map(toRawItem) },
+        result: this.report ? { ome: this.report, flags: [] } : null,
+        plan: null,
+      });
+      this.reviewId = saved.review_id;
+      this.lastSaved = saved;
+      return saved;
+    } catch (e) {
+      this.saveError = e as ApiError;
+      return null;
+    }
+  }
 
   add(choice: ProductChoice) {
     this.items.push(draftFromChoice(choice));
