@@ -19,6 +19,7 @@ pub mod readability;
 pub mod reference;
 pub mod regimen;
 pub mod store;
+pub mod taper;
 
 pub use api_error::{ApiError, ErrorCode};
 pub use profile::Profile;

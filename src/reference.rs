@@ -36,6 +36,7 @@ const EMBEDDED: &[(&str, &str)] = &[
         "limits.json",
         include_str!("../assets/reference/limits.json"),
     ),
+    ("taper.json", include_str!("../assets/reference/taper.json")),
 ];
 
 const MANIFEST: &str = include_str!("../assets/reference/manifest.json");
@@ -288,7 +289,28 @@ pub struct ProductRow {
     pub combination: Option<Combination>,
     /// Brand names, for recognising them in input (may be empty).
     pub brand_examples: Vec<String>,
+    /// Brand-neutral name as people see it on the box, in plain words
+    /// (e.g. "morphine 12-hourly slow-release tablets"); used in taper plans.
+    pub box_name: String,
+    /// The same product line in another solid form (e.g. co-codamol capsules),
+    /// with the strengths confirmed in that form.
+    #[serde(default)]
+    pub other_forms: Vec<OtherForm>,
     /// Where the row comes from (strengths not confirmed by a primary source are left out).
+    pub source: String,
+}
+
+/// A product line also made in another solid form, at some of its strengths.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherForm {
+    /// Tablet or capsule (not the row's own form).
+    pub form: Form,
+    /// Strengths made in this form (a subset of the row's), ascending.
+    pub strengths_mg: Vec<f64>,
+    /// Brand-neutral name on the box in this form.
+    pub box_name: String,
+    /// Where the strengths in this form come from.
     pub source: String,
 }
 
@@ -359,6 +381,8 @@ pub struct Reference {
     pub products: Table<ProductRow>,
     /// Implausibility limits for regimen input.
     pub limits: Table<LimitRow>,
+    /// Taper presets, input ranges and rounding rules (see `taper::rules`).
+    pub taper: Table<crate::taper::rules::TaperRow>,
     /// Every drug in any profile's factor table, sorted (accepted drug names).
     known_drugs: Vec<String>,
 }
@@ -587,6 +611,12 @@ impl Reference {
                 .map(|r| (r.id.as_str(), r.source.as_str())),
         )?;
         check_limits(&limits)?;
+        let taper: Table<crate::taper::rules::TaperRow> = parse("taper.json")?;
+        check_rows(
+            &taper.header,
+            taper.rows.iter().map(|r| (r.id(), r.source())),
+        )?;
+        crate::taper::rules::check(&taper)?;
 
         let mut known_drugs: Vec<String> =
             ome_factors.rows.iter().map(|r| r.drug.clone()).collect();
@@ -599,6 +629,7 @@ impl Reference {
             patch_labels,
             products,
             limits,
+            taper,
             known_drugs,
         };
         // These checks need lookups across tables, so they run on the assembled reference.
@@ -760,6 +791,31 @@ impl Reference {
                     _ => {}
                 }
             }
+            if p.box_name.trim().is_empty() {
+                return Err(bad("box_name is empty"));
+            }
+            for o in &p.other_forms {
+                let own = p.strengths_mg.as_deref().unwrap_or_default();
+                if !matches!(p.form, Form::Tablet | Form::Capsule)
+                    || !matches!(o.form, Form::Tablet | Form::Capsule)
+                    || o.form == p.form
+                {
+                    return Err(bad(
+                        "other_forms are the other solid form of a tablet or capsule line",
+                    ));
+                }
+                if o.strengths_mg.is_empty()
+                    || !o.strengths_mg.windows(2).all(|w| w[0] < w[1])
+                    || !o.strengths_mg.iter().all(|s| own.contains(s))
+                {
+                    return Err(bad(
+                        "other_forms strengths must be ascending and among the row's strengths",
+                    ));
+                }
+                if o.box_name.trim().is_empty() || o.source.trim().is_empty() {
+                    return Err(bad("other_forms need a box_name and a source"));
+                }
+            }
             if let Some(c) = &p.combination {
                 if !positive(c.paracetamol_mg_per_unit) || c.name.trim().is_empty() {
                     return Err(bad(
@@ -789,6 +845,7 @@ impl Reference {
             (&self.patch_labels.header, self.patch_labels.rows.len()),
             (&self.products.header, self.products.rows.len()),
             (&self.limits.header, self.limits.rows.len()),
+            (&self.taper.header, self.taper.rows.len()),
         ]
     }
 
@@ -902,6 +959,7 @@ mod tests {
             "patch-labels",
             "uk-products",
             "regimen-limits",
+            "taper-rules",
         ] {
             assert!(ids.contains(&id.to_string()), "{id} missing from {ids:?}");
         }
@@ -919,7 +977,13 @@ mod tests {
             .chain(r.patch_labels.rows.iter().map(|x| &x.source))
             .chain(r.products.rows.iter().map(|x| &x.source))
             .chain(r.limits.rows.iter().map(|x| &x.source));
-        for s in sources {
+        let taper = r.taper.rows.iter().map(|x| x.source());
+        let other_forms = r
+            .products
+            .rows
+            .iter()
+            .flat_map(|p| p.other_forms.iter().map(|o| o.source.as_str()));
+        for s in sources.map(String::as_str).chain(taper).chain(other_forms) {
             assert!(s.trim().len() > 10, "thin source: {s:?}");
         }
     }
