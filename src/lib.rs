@@ -8,11 +8,14 @@
 #![warn(missing_docs)]
 
 pub mod api_error;
+pub mod assess;
 pub mod catalogue;
 pub mod consult;
+pub mod flags;
 pub mod leaflet;
 pub mod nhs_number;
 pub mod ome;
+pub mod patient;
 pub mod pdf;
 pub mod profile;
 pub mod readability;

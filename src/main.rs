@@ -33,6 +33,8 @@ enum Command {
     },
     /// Total daily oral morphine equivalent of a regimen, per item with the working shown.
     Ome(cli::ome::OmeArgs),
+    /// OME plus risk flags (reason, action, source) for a regimen and a patient context.
+    Assess(cli::assess::AssessArgs),
     /// Copy the store to FILE with SQLite's online backup (safe while the app is running).
     Backup(cli::store::BackupArgs),
     /// Replace the store with a backup (checked first; the current store is kept as a copy).
@@ -67,6 +69,7 @@ fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Reference { format } => reference(format),
         Command::Ome(args) => cli::ome::run(args),
+        Command::Assess(args) => cli::assess::run(args),
         Command::Backup(args) => cli::store::backup(args),
         Command::Restore(args) => cli::store::restore(args),
         Command::Export(args) => cli::store::export(args),

@@ -14,6 +14,8 @@ use ts_rs::TS;
 use crate::profile::Profile;
 use crate::regimen::{Form, Release, Route};
 
+pub mod risk;
+
 /// The embedded files, by the name the manifest uses.
 const EMBEDDED: &[(&str, &str)] = &[
     (
@@ -37,6 +39,32 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../assets/reference/limits.json"),
     ),
     ("taper.json", include_str!("../assets/reference/taper.json")),
+    // Risk assessment tables (`stepdown assess`), read by `risk::RiskTables`.
+    (
+        "drug_classes.json",
+        include_str!("../assets/reference/drug_classes.json"),
+    ),
+    (
+        "co_medications.json",
+        include_str!("../assets/reference/co_medications.json"),
+    ),
+    (
+        "renal_opioids.json",
+        include_str!("../assets/reference/renal_opioids.json"),
+    ),
+    (
+        "opioid_properties.json",
+        include_str!("../assets/reference/opioid_properties.json"),
+    ),
+    (
+        "risk_thresholds.json",
+        include_str!("../assets/reference/risk_thresholds.json"),
+    ),
+    (
+        "patient_limits.json",
+        include_str!("../assets/reference/patient_limits.json"),
+    ),
+    ("flags.json", include_str!("../assets/reference/flags.json")),
 ];
 
 const MANIFEST: &str = include_str!("../assets/reference/manifest.json");
@@ -383,6 +411,8 @@ pub struct Reference {
     pub limits: Table<LimitRow>,
     /// Taper presets, input ranges and rounding rules (see `taper::rules`).
     pub taper: Table<crate::taper::rules::TaperRow>,
+    /// Risk assessment tables: co-medications, renal advice, flag wording.
+    pub risk: risk::RiskTables,
     /// Every drug in any profile's factor table, sorted (accepted drug names).
     known_drugs: Vec<String>,
 }
@@ -622,6 +652,7 @@ impl Reference {
             ome_factors.rows.iter().map(|r| r.drug.clone()).collect();
         known_drugs.sort();
         known_drugs.dedup();
+        let risk = risk::RiskTables::load(&known_drugs)?;
         let reference = Reference {
             manifest_version: manifest.manifest_version,
             thresholds,
@@ -630,6 +661,7 @@ impl Reference {
             products,
             limits,
             taper,
+            risk,
             known_drugs,
         };
         // These checks need lookups across tables, so they run on the assembled reference.
@@ -839,14 +871,16 @@ impl Reference {
     }
 
     fn headers(&self) -> Vec<(&TableHeader, usize)> {
-        vec![
+        let mut headers = vec![
             (&self.thresholds.header, self.thresholds.rows.len()),
             (&self.ome_factors.header, self.ome_factors.rows.len()),
             (&self.patch_labels.header, self.patch_labels.rows.len()),
             (&self.products.header, self.products.rows.len()),
             (&self.limits.header, self.limits.rows.len()),
             (&self.taper.header, self.taper.rows.len()),
-        ]
+        ];
+        headers.extend(self.risk.headers());
+        headers
     }
 
     /// Versions, review dates and sources of every table.

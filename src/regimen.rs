@@ -792,7 +792,7 @@ pub fn raw_item_from_value(
     Some(raw)
 }
 
-fn join_path(prefix: &str, key: &str) -> String {
+pub(crate) fn join_path(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_string()
     } else {
@@ -801,7 +801,7 @@ fn join_path(prefix: &str, key: &str) -> String {
 }
 
 /// A short description of a JSON value for error messages.
-fn describe(v: &Value) -> String {
+pub(crate) fn describe(v: &Value) -> String {
     let text = match v {
         Value::Null => return "null".into(),
         Value::Array(_) => return "a list".into(),

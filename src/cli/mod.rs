@@ -1,6 +1,7 @@
 //! Shared plumbing for the `stepdown` subcommands: reading JSON input from a
 //! file or standard input, and the exit-status contract (0 ok, 1 internal, 2 bad input).
 
+pub mod assess;
 pub mod ome;
 pub mod store;
 

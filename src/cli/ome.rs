@@ -29,19 +29,7 @@ pub struct OmeArgs {
 /// Runs the command: reads, validates, calculates, prints. Nothing reaches
 /// standard output unless every step succeeded.
 pub fn run(args: OmeArgs) -> CliResult {
-    let high_dose_threshold = match args.high_dose_threshold {
-        None => None,
-        Some(v) => Some(
-            OmeMgPerDay::new(v)
-                .filter(|t| t.get() > 0.0)
-                .ok_or_else(|| {
-                    CliError::Input(format!(
-                        "--high-dose-threshold: must be greater than 0 (got {})",
-                        num(v)
-                    ))
-                })?,
-        ),
-    };
+    let high_dose_threshold = parse_threshold(args.high_dose_threshold)?;
     let text = read_input(&args.file)?;
     let reference = Reference::load().map_err(anyhow::Error::from)?;
     let regimen = regimen_from_json(&text, args.profile, &reference)
@@ -55,4 +43,21 @@ pub fn run(args: OmeArgs) -> CliResult {
         },
     );
     print_json(&report)
+}
+
+/// Checks `--high-dose-threshold` (shared by `ome` and `assess`): it must be
+/// a number greater than 0, and the message names the option.
+pub fn parse_threshold(value: Option<f64>) -> CliResult<Option<OmeMgPerDay>> {
+    match value {
+        None => Ok(None),
+        Some(v) => OmeMgPerDay::new(v)
+            .filter(|t| t.get() > 0.0)
+            .map(Some)
+            .ok_or_else(|| {
+                CliError::Input(format!(
+                    "--high-dose-threshold: must be greater than 0 (got {})",
+                    num(v)
+                ))
+            }),
+    }
 }
