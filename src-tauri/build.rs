@@ -6,6 +6,8 @@ fn main() {
             "reference_info",
             "search_products",
             "calculate_ome",
+            "describe_items",
+            "known_drugs",
             "store_status",
             "get_settings",
             "update_settings",

@@ -142,6 +142,102 @@ pub fn all_choices(reference: &Reference) -> Vec<ProductChoice> {
         .collect()
 }
 
+/// The catalogue choice that an entered item is a dose of (same drug, route,
+/// form, release and strength), so a saved or imported regimen shows the
+/// product names the clinician picked from. An item with no catalogue
+/// product (methadone, a strength the catalogue lacks, a manual entry) gets
+/// a choice described from its own fields, with `product_id` `"manual"`.
+pub fn choice_for_item(reference: &Reference, raw: &RawItem) -> ProductChoice {
+    let same = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(x), Some(y)) => (x - y).abs() < 1e-9,
+        (None, None) => true,
+        _ => false,
+    };
+    let release = |r: &Option<String>| {
+        r.clone()
+            .unwrap_or_else(|| Release::Immediate.as_str().to_string())
+    };
+    let found = all_choices(reference).into_iter().find(|c| {
+        let i = &c.item;
+        i.drug == raw.drug
+            && i.route == raw.route
+            && (raw.form.is_none() || i.form.is_none() || i.form == raw.form)
+            && (i.strength_mcg_per_hour.is_some() || release(&i.release) == release(&raw.release))
+            && same(i.strength_mg, raw.strength_mg)
+            && same(i.strength_mg_per_ml, raw.strength_mg_per_ml)
+            && same(i.strength_mcg_per_hour, raw.strength_mcg_per_hour)
+            && same(i.paracetamol_mg, raw.paracetamol_mg)
+    });
+    let mut choice = match found {
+        Some(c) => c,
+        None => manual_choice(raw),
+    };
+    // The entered dose replaces the catalogue's default one.
+    choice.item = raw.clone();
+    choice
+}
+
+fn manual_choice(raw: &RawItem) -> ProductChoice {
+    let drug = raw.drug.clone().unwrap_or_default();
+    let route = raw
+        .route
+        .as_deref()
+        .and_then(Route::parse)
+        .unwrap_or(Route::Oral);
+    let form = if raw.strength_mcg_per_hour.is_some() {
+        Form::Patch
+    } else if raw.strength_mg_per_ml.is_some() {
+        Form::Solution
+    } else {
+        raw.form
+            .as_deref()
+            .and_then(Form::parse)
+            .unwrap_or(Form::Tablet)
+    };
+    let release = raw.release.as_deref().and_then(Release::parse);
+    let strength = match (
+        raw.strength_mg,
+        raw.strength_mg_per_ml,
+        raw.strength_mcg_per_hour,
+    ) {
+        (_, _, Some(p)) => format!("{} micrograms/hour", num(p)),
+        (_, Some(l), _) => format!("{} mg/mL", num(l)),
+        (Some(m), _, _) => format!("{} mg", num(m)),
+        _ => String::new(),
+    };
+    let mut name = drug.clone();
+    if let Some(first) = name.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    let release_words = match release {
+        Some(Release::Modified) => " modified-release",
+        _ => "",
+    };
+    let label = format!(
+        "{name} {}{release_words} {} {strength} (entered by hand)",
+        route.as_str(),
+        form.as_str()
+    )
+    .replace("  ", " ");
+    ProductChoice {
+        id: format!("manual:{drug}:{}:{}", route.as_str(), strength),
+        product_id: "manual".into(),
+        drug,
+        label,
+        strength,
+        form,
+        route,
+        release: if form == Form::Patch { None } else { release },
+        dosing_interval_hours: None,
+        wear: None,
+        brands: Vec::new(),
+        combination: raw
+            .paracetamol_mg
+            .map(|p| format!("with {} mg paracetamol", num(p))),
+        item: raw.clone(),
+    }
+}
+
 fn haystack(c: &ProductChoice) -> String {
     let mut s = format!("{} {} {}", c.drug, c.label, c.brands.join(" "));
     if let Some(comb) = &c.combination {
@@ -234,6 +330,44 @@ mod tests {
         let hits = search(reference(), "co-codamol 30", 10);
         assert!(!hits.is_empty());
         assert!(hits.iter().all(|c| c.item.paracetamol_mg == Some(500.0)));
+    }
+
+    #[test]
+    fn a_saved_item_finds_its_catalogue_product_with_the_entered_dose() {
+        let raw = RawItem {
+            drug: Some("morphine".into()),
+            route: Some("oral".into()),
+            release: Some("modified".into()),
+            form: Some("tablet".into()),
+            strength_mg: Some(30.0),
+            units_per_dose: Some(2.0),
+            doses_per_day: Some(2.0),
+            ..RawItem::default()
+        };
+        let c = choice_for_item(reference(), &raw);
+        assert_eq!(c.product_id, "morphine-mr-12h-tablet");
+        assert_eq!(c.item.units_per_dose, Some(2.0));
+        // Without a form the first matching product line is used.
+        let c = choice_for_item(reference(), &RawItem { form: None, ..raw });
+        assert_eq!(c.drug, "morphine");
+        assert_ne!(c.product_id, "manual");
+    }
+
+    #[test]
+    fn an_item_outside_the_catalogue_is_described_from_its_fields() {
+        let raw = RawItem {
+            drug: Some("methadone".into()),
+            route: Some("oral".into()),
+            strength_mg_per_ml: Some(1.0),
+            ml_per_dose: Some(60.0),
+            doses_per_day: Some(1.0),
+            ..RawItem::default()
+        };
+        let c = choice_for_item(reference(), &raw);
+        assert_eq!(c.product_id, "manual");
+        assert_eq!(c.form, Form::Solution);
+        assert_eq!(c.label, "Methadone oral solution 1 mg/mL (entered by hand)");
+        assert_eq!(c.item, raw);
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub fn run() {
             commands::clinical::reference_info,
             commands::clinical::search_products,
             commands::clinical::calculate_ome,
+            commands::clinical::describe_items,
+            commands::clinical::known_drugs,
             commands::records::store_status,
             commands::records::get_settings,
             commands::records::update_settings,

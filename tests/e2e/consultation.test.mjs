@@ -70,6 +70,29 @@ test("the total follows each keystroke, and bad entries are named beside the fie
   assert.equal(await s.exists("[data-testid=error-summary]"), false);
 });
 
+test("a medicine outside the catalogue (methadone) is entered by hand and never converted", async () => {
+  await s.click("[data-testid=manual-entry] summary");
+  await s.execute(
+    "const d = document.querySelector('[data-testid=manual-drug]'); d.value = 'methadone'; d.dispatchEvent(new Event('change', {bubbles: true}));" +
+      "const f = document.querySelector('[data-testid=manual-form]'); f.value = 'solution'; f.dispatchEvent(new Event('change', {bubbles: true}));",
+  );
+  await s.type("[data-testid=manual-strength]", "1");
+  await s.click("[data-testid=manual-add]");
+  await waitFor(async () => (await s.findAll("[data-testid=regimen-item]")).length === 3, "third item");
+  await s.type("[data-testid=item-2-ml_per_dose]", "60");
+  await s.type("[data-testid=item-2-doses_per_day]", "1");
+  await waitFor(() => s.exists("[data-testid=ome-warnings]"), "incomplete warning");
+  assert.match(await s.text("[data-testid=ome-warnings]"), /incomplete/i);
+  assert.match(await s.text("[data-testid=item-2-working]"), /Not converted/);
+  // Methadone is left out of the total, never guessed.
+  assert.equal(await total(), "150 mg");
+  await s.screenshot("consultation-methadone");
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
+  await s.click("[data-testid=regimen-item]:nth-child(3) button.nhsuk-button--secondary");
+  await waitFor(async () => (await s.findAll("[data-testid=regimen-item]")).length === 2, "removed");
+});
+
 test("the regimen survives moving to another screen and back", async () => {
   await s.click("[data-testid=nav-about]");
   await s.click("[data-testid=nav-consultation]");

@@ -80,6 +80,19 @@ test("a consultation for the patient saves as a review, and saving again adds a 
   await axeClean("consultation saved");
 });
 
+test("the latest review reopens with its regimen, notes and total", async () => {
+  await s.click("[data-testid=nav-patients]");
+  await waitFor(() => s.exists("[data-testid=patient-search]"), "patient search");
+  await s.clear("[data-testid=patient-search]");
+  await s.type("[data-testid=patient-search]", "Testpatient");
+  await waitFor(async () => (await s.findAll("[data-testid=patient-row]")).length === 1, "one match");
+  await s.click("[data-testid=open-latest]");
+  await waitFor(async () => (await s.text("[data-testid=ome-total]")) === "120 mg", "reopened total");
+  assert.equal(await s.execute("return document.querySelector('[data-testid=review-notes]').value"), "Agreed to start reducing.");
+  await s.click("[data-testid=save-review]");
+  await waitFor(async () => /version 3/.test(await s.text("[data-testid=saved-status]")), "version 3 of the same review");
+});
+
 test("settings: a threshold that is not a number is named; a valid one is saved", async () => {
   await s.click("[data-testid=nav-settings]");
   await waitFor(() => s.exists("#settings-threshold"), "settings form");

@@ -22,6 +22,23 @@ pub fn search_products(query: String) -> Vec<ProductChoice> {
     catalogue::search(reference(), &query, PRODUCT_SEARCH_LIMIT)
 }
 
+/// The product each entered item is a dose of, for showing a saved, imported
+/// or hand-entered regimen with product names.
+#[tauri::command]
+pub fn describe_items(items: Vec<stepdown::regimen::RawItem>) -> Vec<ProductChoice> {
+    items
+        .iter()
+        .map(|raw| catalogue::choice_for_item(reference(), raw))
+        .collect()
+}
+
+/// Every opioid the reference data knows (any profile), for entering a
+/// medicine that is not in the product catalogue.
+#[tauri::command]
+pub fn known_drugs() -> Vec<String> {
+    reference().known_drugs().to_vec()
+}
+
 /// Total daily OME of the regimen as entered, with each item's working.
 #[tauri::command]
 pub fn calculate_ome(request: OmeRequest) -> Result<OmeReport, ApiError> {

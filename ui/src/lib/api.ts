@@ -9,6 +9,7 @@ import type { ProductChoice } from "./bindings/ProductChoice";
 import type { Patient } from "./bindings/Patient";
 import type { PatientInput } from "./bindings/PatientInput";
 import type { PatientSummary } from "./bindings/PatientSummary";
+import type { RawItem } from "./bindings/RawItem";
 import type { ReferenceInfo } from "./bindings/ReferenceInfo";
 import type { Review } from "./bindings/Review";
 import type { ReviewInput } from "./bindings/ReviewInput";
@@ -51,6 +52,8 @@ export const api = {
   referenceInfo: () => call<ReferenceInfo>("reference_info"),
   searchProducts: (query: string) => call<ProductChoice[]>("search_products", { query }),
   calculateOme: (request: OmeRequest) => call<OmeReport>("calculate_ome", { request }),
+  describeItems: (items: RawItem[]) => call<ProductChoice[]>("describe_items", { items }),
+  knownDrugs: () => call<string[]>("known_drugs"),
   storeStatus: () => call<StoreStatus>("store_status"),
   getSettings: () => call<Settings>("get_settings"),
   updateSettings: (settings: Settings) => call<Settings>("update_settings", { settings }),

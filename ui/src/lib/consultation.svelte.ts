@@ -6,6 +6,8 @@ import type { OmeReport } from "./bindings/OmeReport";
 import type { Profile } from "./bindings/Profile";
 import type { Patient } from "./bindings/Patient";
 import type { ProductChoice } from "./bindings/ProductChoice";
+import type { RawItem } from "./bindings/RawItem";
+import type { Review } from "./bindings/Review";
 import type { ReviewSummary } from "./bindings/ReviewSummary";
 import { settings } from "./settings.svelte";
 import { draftFromChoice, localErrors, toRawItem, type DraftItem } from "./regimen";
@@ -45,6 +47,20 @@ class Consultation {
     this.saveError = null;
     this.report = null;
     this.error = null;
+  }
+
+  /** Opens a saved review to continue it: saving makes a new version. */
+  async open(patient: Patient, review: Review) {
+    this.startFor(patient);
+    const doc = review.regimen as { items?: RawItem[] } | RawItem[] | null;
+    const items = Array.isArray(doc) ? doc : (doc?.items ?? []);
+    const choices = await api.describeItems(items);
+    this.items = choices.map((c) => draftFromChoice(c));
+    this.notes = review.notes;
+    this.reviewer = settings.value.reviewer_name || review.reviewer;
+    this.reviewId = review.review_id;
+    this.lastSaved = null;
+    await this.recalculate();
   }
 
   /** Saves the consultation: the first save creates the review, later saves add versions. */

@@ -23,7 +23,7 @@ export function draftFromChoice(choice: ProductChoice): DraftItem {
   return {
     key: nextKey++,
     choice,
-    asNeeded: false,
+    asNeeded: choice.item.as_needed ?? false,
     text: {
       units_per_dose: asText(choice.item.units_per_dose),
       doses_per_day: asText(choice.item.doses_per_day),
