@@ -337,7 +337,13 @@ pub fn fill_template(template: &str, values: &[(&str, String)]) -> String {
     out
 }
 
+/// Capitalises the first letter of a sentence, unless its first word is
+/// already written with capitals inside it (eGFR, mL) and must stay as it is.
 fn capitalise(s: &str) -> String {
+    let first_word = s.split_whitespace().next().unwrap_or("");
+    if first_word.chars().skip(1).any(char::is_uppercase) {
+        return s.to_string();
+    }
     let mut chars = s.chars();
     match chars.next() {
         Some(c) => c.to_uppercase().chain(chars).collect(),
@@ -869,6 +875,13 @@ mod tests {
         assert_eq!(fill_template("x {a} y {b} z", &v), "x 1 y {b} z");
         assert_eq!(fill_template("open {a", &v), "open {a");
         assert_eq!(fill_template("", &v), "");
+    }
+
+    #[test]
+    fn sentences_are_capitalised_but_mixed_case_words_kept() {
+        assert_eq!(capitalise("tramadol taken"), "Tramadol taken");
+        assert_eq!(capitalise("eGFR 25"), "eGFR 25");
+        assert_eq!(capitalise(""), "");
     }
 
     #[test]
