@@ -5,7 +5,8 @@ fn main() {
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(&[
             "reference_info",
             "search_products",
-            "calculate_ome",
+            "assess",
+            "co_medication_names",
             "describe_items",
             "known_drugs",
             "store_status",

@@ -6,19 +6,28 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use serde_json::Value;
+
 use crate::api_error::ApiError;
-use crate::ome::{calculate, OmeOptions, OmeReport};
+use crate::assess::{assess_raw, assess_value, AssessReport, RawAssessInput};
+use crate::ome::OmeOptions;
+use crate::patient::RawPatient;
 use crate::reference::Reference;
-use crate::regimen::{num, FieldError, OmeMgPerDay, RawItem, Regimen};
+use crate::regimen::{num, FieldError, OmeMgPerDay, RawItem};
 use crate::Profile;
 
-/// What the UI sends to get the total daily OME of a regimen.
+/// What the UI sends for a live assessment: the regimen, what is known about
+/// the patient, and the settings that shape the figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 #[ts(export)]
-pub struct OmeRequest {
+pub struct AssessRequest {
     /// The regimen as entered.
     pub items: Vec<RawItem>,
+    /// What is known about the patient.
+    #[serde(default)]
+    #[ts(optional)]
+    pub patient: Option<RawPatient>,
     /// Conversion profile.
     #[serde(default)]
     pub profile: Profile,
@@ -26,6 +35,66 @@ pub struct OmeRequest {
     #[serde(default)]
     #[ts(optional)]
     pub high_dose_threshold_mg_per_day: Option<f64>,
+}
+
+/// OME and risk flags for the consultation; every problem in the regimen or
+/// the patient details comes back with its field path.
+pub fn assess(request: &AssessRequest, reference: &Reference) -> Result<AssessReport, ApiError> {
+    let threshold = threshold_option(
+        request.high_dose_threshold_mg_per_day,
+        "high_dose_threshold_mg_per_day",
+    );
+    let input = RawAssessInput {
+        patient: request.patient.clone(),
+        items: request.items.clone(),
+    };
+    let options = OmeOptions {
+        high_dose_threshold: threshold.clone().ok().flatten(),
+    };
+    let report = assess_raw(&input, request.profile, reference, &options);
+    match (threshold, report) {
+        (Ok(_), Ok(report)) => Ok(report),
+        (threshold, report) => {
+            let mut fields = Vec::new();
+            if let Err(e) = threshold {
+                fields.push(e);
+            }
+            if let Err(e) = report {
+                match e.field_errors() {
+                    [] => return Err(e.into()),
+                    errors => fields.extend_from_slice(errors),
+                }
+            }
+            Err(ApiError::invalid_fields(fields))
+        }
+    }
+}
+
+/// The assessment document a saved review carries, for a stored
+/// `{"patient": …, "items": …}` input; `None` when it does not validate.
+/// The store's demo loader uses this, so demo reviews show real figures.
+pub fn assessment_document(
+    profile: Profile,
+    input: &Value,
+    reference: &Reference,
+) -> Option<Value> {
+    let report = assess_value(input, profile, reference, &OmeOptions::default()).ok()?;
+    serde_json::to_value(report).ok()
+}
+
+/// Generic and brand names of the co-medications the risk tables recognise,
+/// for the co-medication box's suggestions (as written, sorted, no repeats).
+pub fn co_medication_names(reference: &Reference) -> Vec<String> {
+    let mut names: Vec<String> = reference
+        .risk
+        .co_medications
+        .rows
+        .iter()
+        .flat_map(|r| std::iter::once(r.name.clone()).chain(r.brands.iter().cloned()))
+        .collect();
+    names.sort_by_key(|n| n.to_lowercase());
+    names.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    names
 }
 
 /// Checks a threshold override, naming the field when it is wrong.
@@ -41,36 +110,6 @@ pub fn threshold_option(
             .ok_or_else(|| {
                 FieldError::new(field, format!("must be greater than 0 (got {})", num(v)))
             }),
-    }
-}
-
-/// Validates the regimen and calculates its OME; every problem comes back
-/// with its field path (`items[1].strength_mg`).
-pub fn ome(request: &OmeRequest, reference: &Reference) -> Result<OmeReport, ApiError> {
-    let threshold = threshold_option(
-        request.high_dose_threshold_mg_per_day,
-        "high_dose_threshold_mg_per_day",
-    );
-    let regimen = Regimen::validate(&request.items, "items", request.profile, reference);
-    match (threshold, regimen) {
-        (Ok(high_dose_threshold), Ok(regimen)) => Ok(calculate(
-            &regimen,
-            request.profile,
-            reference,
-            &OmeOptions {
-                high_dose_threshold,
-            },
-        )),
-        (threshold, regimen) => {
-            let mut fields = Vec::new();
-            if let Err(e) = threshold {
-                fields.push(e);
-            }
-            if let Err(mut e) = regimen {
-                fields.append(&mut e);
-            }
-            Err(ApiError::invalid_fields(fields))
-        }
     }
 }
 
@@ -92,29 +131,33 @@ mod tests {
         }
     }
 
+    fn request(items: Vec<RawItem>, threshold: Option<f64>) -> AssessRequest {
+        AssessRequest {
+            items,
+            patient: None,
+            profile: Profile::Uk,
+            high_dose_threshold_mg_per_day: threshold,
+        }
+    }
+
     #[test]
     fn calculates_like_the_cli() {
-        let r = ome(
-            &OmeRequest {
-                items: vec![morphine_mr(60.0)],
-                profile: Profile::Uk,
-                high_dose_threshold_mg_per_day: None,
-            },
-            reference(),
-        )
-        .unwrap();
-        assert_eq!(r.total_ome_mg_per_day, 120.0);
-        assert!(r.complete);
+        let r = assess(&request(vec![morphine_mr(60.0)], None), reference()).unwrap();
+        assert_eq!(r.ome.total_ome_mg_per_day, 120.0);
+        assert!(r.ome.complete);
+    }
+
+    #[test]
+    fn a_threshold_from_settings_replaces_the_profiles() {
+        let r = assess(&request(vec![morphine_mr(50.0)], Some(120.0)), reference()).unwrap();
+        assert_eq!(r.ome.total_ome_mg_per_day, 100.0);
+        assert!(!r.ome.high_dose, "100 mg is below a 120 mg local threshold");
     }
 
     #[test]
     fn every_problem_comes_back_with_its_field() {
-        let e = ome(
-            &OmeRequest {
-                items: vec![morphine_mr(30.0), morphine_mr(-5.0)],
-                profile: Profile::Uk,
-                high_dose_threshold_mg_per_day: Some(0.0),
-            },
+        let e = assess(
+            &request(vec![morphine_mr(30.0), morphine_mr(-5.0)], Some(0.0)),
             reference(),
         )
         .unwrap_err();
@@ -130,8 +173,83 @@ mod tests {
     }
 
     #[test]
+    fn assessment_flags_a_high_dose_with_a_benzodiazepine() {
+        let r = assess(
+            &AssessRequest {
+                items: vec![morphine_mr(60.0)],
+                patient: Some(RawPatient {
+                    age: Some(70.0),
+                    co_medications: Some(vec!["Valium".into()]),
+                    ..RawPatient::default()
+                }),
+                profile: Profile::Uk,
+                high_dose_threshold_mg_per_day: None,
+            },
+            reference(),
+        )
+        .unwrap();
+        let ids: Vec<String> = r
+            .flags
+            .iter()
+            .map(|f| {
+                serde_json::to_value(f.id)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        for id in ["high-dose", "benzodiazepine", "older-adult"] {
+            assert!(ids.contains(&id.to_string()), "{id} missing from {ids:?}");
+        }
+    }
+
+    #[test]
+    fn patient_and_regimen_problems_come_back_together() {
+        let e = assess(
+            &AssessRequest {
+                items: vec![morphine_mr(-5.0)],
+                patient: Some(RawPatient {
+                    age: Some(130.0),
+                    ..RawPatient::default()
+                }),
+                profile: Profile::Uk,
+                high_dose_threshold_mg_per_day: None,
+            },
+            reference(),
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = e.fields.iter().map(|f| f.path.as_str()).collect();
+        assert!(paths.contains(&"patient.age"), "{paths:?}");
+        assert!(paths.contains(&"items[0].strength_mg"), "{paths:?}");
+    }
+
+    #[test]
+    fn co_medication_suggestions_include_generics_and_brands_once() {
+        let names = co_medication_names(reference());
+        assert!(names.iter().any(|n| n == "diazepam"));
+        assert!(names.iter().any(|n| n == "Valium"));
+        let mut lower: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+        let before = lower.len();
+        lower.dedup();
+        assert_eq!(lower.len(), before);
+    }
+
+    #[test]
+    fn demo_documents_carry_ome_and_flags() {
+        let doc = assessment_document(
+            Profile::Uk,
+            &serde_json::json!({"patient": {"age": 70}, "items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 60, "doses_per_day": 2}]}),
+            reference(),
+        )
+        .unwrap();
+        assert_eq!(doc["ome"]["total_ome_mg_per_day"], 120.0);
+        assert!(doc["flags"].as_array().unwrap().len() >= 2);
+    }
+
+    #[test]
     fn request_rejects_unknown_fields() {
-        let err = serde_json::from_str::<OmeRequest>(r#"{"items": [], "profil": "uk"}"#)
+        let err = serde_json::from_str::<AssessRequest>(r#"{"items": [], "profil": "uk"}"#)
             .unwrap_err()
             .to_string();
         assert!(err.contains("profil"), "{err}");

@@ -45,7 +45,8 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::clinical::reference_info,
             commands::clinical::search_products,
-            commands::clinical::calculate_ome,
+            commands::clinical::assess,
+            commands::clinical::co_medication_names,
             commands::clinical::describe_items,
             commands::clinical::known_drugs,
             commands::records::store_status,

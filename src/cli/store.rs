@@ -251,19 +251,14 @@ pub fn demo(args: DemoArgs) -> CliResult {
     let db = args.db.path()?;
     let mut store = Store::open(&db)?;
     let actor = args.actor.name(&store);
-    let report = store.load_demo_patients(&actor, Some(&demo_ome))?;
+    let report = store.load_demo_patients(&actor, Some(&demo_assess))?;
     print_json(&json!({"path": db.display().to_string(), "loaded": report}))
 }
 
-/// Computes each demo review's OME with the real engine, so the demo shows
-/// real numbers; the result carries no flags (`stepdown assess` adds those).
-fn demo_ome(profile: Profile, input: &Value) -> Option<Value> {
-    use stepdown::ome::{calculate, OmeOptions};
-    let reference = stepdown::reference::Reference::load().ok()?;
-    let text = serde_json::to_string(&json!({"items": input.get("items")?})).ok()?;
-    let regimen = stepdown::regimen::regimen_from_json(&text, profile, &reference).ok()?;
-    let report = calculate(&regimen, profile, &reference, &OmeOptions::default());
-    Some(json!({ "ome": serde_json::to_value(report).ok()? }))
+/// Computes each demo review's OME and flags with the real engine, so the
+/// demo shows real numbers (the same function the desktop app uses).
+fn demo_assess(profile: Profile, input: &Value) -> Option<Value> {
+    stepdown::consult::assessment_document(profile, input, stepdown::reference::reference())
 }
 
 /// `stepdown __stress-writer --db DB --tag T`: saves reviews in a loop and

@@ -93,6 +93,28 @@ test("a medicine outside the catalogue (methadone) is entered by hand and never 
   await waitFor(async () => (await s.findAll("[data-testid=regimen-item]")).length === 2, "removed");
 });
 
+test("patient details drive the risk flags, each with rationale, action and source", async () => {
+  await waitFor(() => s.exists("[data-testid=flag-high-dose]"), "high-dose flag");
+  assert.match(await s.text("[data-testid=flag-high-dose]"), /150/);
+  await s.type("[data-testid=comed-input]", "Valium" + KEY.enter);
+  await waitFor(() => s.exists("[data-testid=flag-benzodiazepine]"), "benzodiazepine flag from a brand name");
+  const benzo = await s.text("[data-testid=flag-benzodiazepine]");
+  assert.match(benzo, /Action:/);
+  assert.match(benzo, /Source:.*MHRA/);
+  await s.type("[data-testid=patient-age]", "130");
+  await waitFor(() => s.exists("[data-testid=error-summary]"), "age error");
+  assert.match(await s.text("[data-testid=error-summary]"), /age.*120/i);
+  await s.clear("[data-testid=patient-age]");
+  await s.type("[data-testid=patient-age]", "72");
+  await waitFor(() => s.exists("[data-testid=flag-older-adult]"), "older-adult flag");
+  // Most severe first: the first flag shown is a high-risk one.
+  const first = await s.execute("return document.querySelector('.app-flag-list li').className");
+  assert.match(first, /app-flag--high/);
+  await s.screenshot("consultation-flags");
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
+});
+
 test("the regimen survives moving to another screen and back", async () => {
   await s.click("[data-testid=nav-about]");
   await s.click("[data-testid=nav-consultation]");

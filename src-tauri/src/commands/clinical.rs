@@ -1,9 +1,9 @@
 //! Tauri commands. Each is a one-line mapping onto the core; every error
 //! crosses IPC as `stepdown::ApiError` (`{code, message}`).
 
+use stepdown::assess::AssessReport;
 use stepdown::catalogue::{self, ProductChoice};
-use stepdown::consult::{self, OmeRequest};
-use stepdown::ome::OmeReport;
+use stepdown::consult::{self, AssessRequest};
 use stepdown::reference::{reference, Reference, ReferenceInfo};
 use stepdown::ApiError;
 
@@ -39,10 +39,17 @@ pub fn known_drugs() -> Vec<String> {
     reference().known_drugs().to_vec()
 }
 
-/// Total daily OME of the regimen as entered, with each item's working.
+/// Total daily OME of the regimen as entered, with each item's working, and
+/// the risk flags for this patient.
 #[tauri::command]
-pub fn calculate_ome(request: OmeRequest) -> Result<OmeReport, ApiError> {
-    consult::ome(&request, reference())
+pub fn assess(request: AssessRequest) -> Result<AssessReport, ApiError> {
+    consult::assess(&request, reference())
+}
+
+/// Co-medication names (generic and brand) for suggestions as the clinician types.
+#[tauri::command]
+pub fn co_medication_names() -> Vec<String> {
+    consult::co_medication_names(reference())
 }
 
 #[cfg(test)]
@@ -71,12 +78,12 @@ mod tests {
 
     #[test]
     fn invalid_regimen_reaches_the_ui_as_invalid_input_with_fields() {
-        let request: OmeRequest = serde_json::from_value(serde_json::json!({
+        let request: AssessRequest = serde_json::from_value(serde_json::json!({
             "items": [{"drug": "morphine", "route": "oral", "strength_mg": -5, "doses_per_day": 2}],
             "profile": "uk"
         }))
         .unwrap();
-        let e = calculate_ome(request).unwrap_err();
+        let e = assess(request).unwrap_err();
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["code"], "invalid-input");
         assert_eq!(v["fields"][0]["path"], "items[0].strength_mg");

@@ -94,7 +94,10 @@ pub fn update_patient(
 #[tauri::command]
 pub fn load_demo_patients(state: State<'_, AppState>) -> Result<DemoReport, ApiError> {
     let actor = state.actor();
-    state.with_store(|s| s.load_demo_patients(&actor, None))
+    let assess = |profile: stepdown::Profile, input: &serde_json::Value| {
+        stepdown::consult::assessment_document(profile, input, stepdown::reference::reference())
+    };
+    state.with_store(|s| s.load_demo_patients(&actor, Some(&assess)))
 }
 
 /// A patient's reviews, latest version of each, newest first.

@@ -3,8 +3,8 @@
 // so the UI never has to guess the shape of an error.
 import { invoke } from "@tauri-apps/api/core";
 import type { ApiError } from "./bindings/ApiError";
-import type { OmeReport } from "./bindings/OmeReport";
-import type { OmeRequest } from "./bindings/OmeRequest";
+import type { AssessReport } from "./bindings/AssessReport";
+import type { AssessRequest } from "./bindings/AssessRequest";
 import type { ProductChoice } from "./bindings/ProductChoice";
 import type { Patient } from "./bindings/Patient";
 import type { PatientInput } from "./bindings/PatientInput";
@@ -51,7 +51,8 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 export const api = {
   referenceInfo: () => call<ReferenceInfo>("reference_info"),
   searchProducts: (query: string) => call<ProductChoice[]>("search_products", { query }),
-  calculateOme: (request: OmeRequest) => call<OmeReport>("calculate_ome", { request }),
+  assess: (request: AssessRequest) => call<AssessReport>("assess", { request }),
+  coMedicationNames: () => call<string[]>("co_medication_names"),
   describeItems: (items: RawItem[]) => call<ProductChoice[]>("describe_items", { items }),
   knownDrugs: () => call<string[]>("known_drugs"),
   storeStatus: () => call<StoreStatus>("store_status"),

@@ -2,7 +2,9 @@
 // another screen and back never loses what the clinician typed.
 import { api } from "./api";
 import type { ApiError } from "./bindings/ApiError";
-import type { OmeReport } from "./bindings/OmeReport";
+import type { AssessReport } from "./bindings/AssessReport";
+import type { RawPatient } from "./bindings/RawPatient";
+import { emptyPatient, fromRawPatient, patientLocalErrors, toRawPatient, type DraftPatient } from "./patientContext";
 import type { Profile } from "./bindings/Profile";
 import type { Patient } from "./bindings/Patient";
 import type { ProductChoice } from "./bindings/ProductChoice";
@@ -15,6 +17,7 @@ import { draftFromChoice, localErrors, toRawItem, type DraftItem } from "./regim
 class Consultation {
   patient = $state<Patient | null>(null);
   items = $state<DraftItem[]>([]);
+  context = $state<DraftPatient>(emptyPatient());
   notes = $state("");
   reviewer = $state("");
   /** The review being edited: saving again makes a new version of it. */
@@ -23,11 +26,12 @@ class Consultation {
   saveError = $state<ApiError | null>(null);
   profile = $derived<Profile>(settings.value.profile);
   highDoseThreshold = $derived<number | null>(settings.value.high_dose_threshold_mg_per_day);
-  report = $state<OmeReport | null>(null);
+  assessment = $state<AssessReport | null>(null);
+  report = $derived(this.assessment?.ome ?? null);
   /** Error from the core for the last calculation (fields keyed by path). */
   error = $state<ApiError | null>(null);
   /** Problems found before asking the core (text that is not a number). */
-  local = $derived(localErrors(this.items));
+  local = $derived({ ...localErrors(this.items), ...patientLocalErrors(this.context) });
   /** Every field problem, keyed by path. */
   fieldErrors = $derived.by(() => {
     const all: Record<string, string> = {};
@@ -40,12 +44,13 @@ class Consultation {
   startFor(patient: Patient) {
     this.patient = patient;
     this.items = [];
+    this.context = emptyPatient();
     this.notes = "";
     this.reviewer = settings.value.reviewer_name;
     this.reviewId = null;
     this.lastSaved = null;
     this.saveError = null;
-    this.report = null;
+    this.assessment = null;
     this.error = null;
   }
 
@@ -56,6 +61,7 @@ class Consultation {
     const items = Array.isArray(doc) ? doc : (doc?.items ?? []);
     const choices = await api.describeItems(items);
     this.items = choices.map((c) => draftFromChoice(c));
+    this.context = fromRawPatient(review.patient_context as RawPatient);
     this.notes = review.notes;
     this.reviewer = settings.value.reviewer_name || review.reviewer;
     this.reviewId = review.review_id;
@@ -75,9 +81,9 @@ class Consultation {
         profile: this.profile,
         reference_version: this.report?.reference_version ?? null,
         notes: this.notes,
-        patient_context: {},
+        patient_context: toRawPatient(this.context),
         regimen: { items: this.items.map(toRawItem) },
-        result: this.report ? { ome: this.report, flags: [] } : null,
+        result: this.assessment,
         plan: null,
       });
       this.reviewId = saved.review_id;
@@ -103,7 +109,7 @@ class Consultation {
   async recalculate() {
     const generation = ++this.generation;
     if (this.items.length === 0) {
-      this.report = null;
+      this.assessment = null;
       this.error = null;
       return;
     }
@@ -113,13 +119,14 @@ class Consultation {
       return;
     }
     try {
-      const report = await api.calculateOme({
+      const report = await api.assess({
         items: this.items.map(toRawItem),
+        patient: toRawPatient(this.context),
         profile: this.profile,
         ...(this.highDoseThreshold !== null ? { high_dose_threshold_mg_per_day: this.highDoseThreshold } : {}),
       });
       if (generation !== this.generation) return;
-      this.report = report;
+      this.assessment = report;
       this.error = null;
     } catch (e) {
       if (generation !== this.generation) return;
