@@ -142,7 +142,8 @@ impl CoMedication {
     /// ("diazepam (entered as Valium)"), for flag rationales.
     pub fn describe(&self) -> String {
         match &self.generic {
-            Some(g) if normalise_name(g) != normalise_name(&self.entered) => {
+            // "Valium" is worth showing; "sertraline 50mg" only repeats the generic.
+            Some(g) if !normalise_name(&self.entered).starts_with(&normalise_name(g)) => {
                 format!("{g} (entered as {})", self.entered.trim())
             }
             Some(g) => g.clone(),
