@@ -7,6 +7,7 @@ fn main() {
             "search_products",
             "assess",
             "co_medication_names",
+            "thresholds",
             "describe_items",
             "known_drugs",
             "store_status",

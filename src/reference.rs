@@ -130,8 +130,9 @@ pub struct Table<R> {
 }
 
 /// What a threshold row means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, TS)]
 #[serde(rename_all = "kebab-case")]
+#[ts(export)]
 pub enum ThresholdKind {
     /// At or above this total a regimen is "high dose".
     HighDose,
@@ -142,8 +143,9 @@ pub enum ThresholdKind {
 }
 
 /// One dose threshold.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
 #[serde(deny_unknown_fields)]
+#[ts(export)]
 pub struct ThresholdRow {
     /// Row id, unique within the table.
     pub id: String,

@@ -47,6 +47,7 @@ pub fn run() {
             commands::clinical::search_products,
             commands::clinical::assess,
             commands::clinical::co_medication_names,
+            commands::clinical::thresholds,
             commands::clinical::describe_items,
             commands::clinical::known_drugs,
             commands::records::store_status,

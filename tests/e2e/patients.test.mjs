@@ -93,6 +93,25 @@ test("the latest review reopens with its regimen, notes and total", async () => 
   await waitFor(async () => /version 3/.test(await s.text("[data-testid=saved-status]")), "version 3 of the same review");
 });
 
+test("history shows the review's OME on a chart and compares two versions side by side", async () => {
+  await s.click("[data-testid=nav-patients]");
+  await waitFor(() => s.exists("[data-testid=patient-search]"), "patient search");
+  await s.clear("[data-testid=patient-search]");
+  await s.type("[data-testid=patient-search]", "Testpatient");
+  await waitFor(async () => (await s.findAll("[data-testid=show-history]")).length === 1, "history button");
+  await s.click("[data-testid=show-history]");
+  await waitFor(async () => (await s.findAll("[data-testid=history-row]")).length === 1, "one review");
+  assert.match(await s.text("[data-testid=history-row]"), /120 mg/);
+  const title = await s.execute("return document.querySelector('[data-testid=ome-chart] title').textContent");
+  assert.match(title, /120 mg/);
+  await s.click("[data-testid=compare-versions]");
+  await waitFor(async () => (await s.findAll("[data-testid=compare] .nhsuk-card")).length === 2, "two versions side by side");
+  assert.match(await s.text("[data-testid=compare]"), /Version 2[\s\S]*Version 3/);
+  await s.screenshot("history");
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
+});
+
 test("settings: a threshold that is not a number is named; a valid one is saved", async () => {
   await s.click("[data-testid=nav-settings]");
   await waitFor(() => s.exists("#settings-threshold"), "settings form");

@@ -46,6 +46,13 @@ pub fn assess(request: AssessRequest) -> Result<AssessReport, ApiError> {
     consult::assess(&request, reference())
 }
 
+/// The dose thresholds of every profile, each with its source, so the UI can
+/// show the figure the current profile uses without holding any number itself.
+#[tauri::command]
+pub fn thresholds() -> Vec<stepdown::reference::ThresholdRow> {
+    reference().thresholds.rows.clone()
+}
+
 /// Co-medication names (generic and brand) for suggestions as the clinician types.
 #[tauri::command]
 pub fn co_medication_names() -> Vec<String> {

@@ -16,6 +16,7 @@ import type { ReviewInput } from "./bindings/ReviewInput";
 import type { ReviewSummary } from "./bindings/ReviewSummary";
 import type { Settings } from "./bindings/Settings";
 import type { StoreStatus } from "./bindings/StoreStatus";
+import type { ThresholdRow } from "./bindings/ThresholdRow";
 
 /** What loading demo patients created. */
 export interface DemoReport {
@@ -52,6 +53,7 @@ export const api = {
   referenceInfo: () => call<ReferenceInfo>("reference_info"),
   searchProducts: (query: string) => call<ProductChoice[]>("search_products", { query }),
   assess: (request: AssessRequest) => call<AssessReport>("assess", { request }),
+  thresholds: () => call<ThresholdRow[]>("thresholds"),
   coMedicationNames: () => call<string[]>("co_medication_names"),
   describeItems: (items: RawItem[]) => call<ProductChoice[]>("describe_items", { items }),
   knownDrugs: () => call<string[]>("known_drugs"),
