@@ -35,6 +35,8 @@ enum Command {
     Ome(cli::ome::OmeArgs),
     /// OME plus risk flags (reason, action, source) for a regimen and a patient context.
     Assess(cli::assess::AssessArgs),
+    /// Suggested taper plan: dated steps in whole UK products, with the quantity to dispense.
+    Plan(cli::plan::PlanArgs),
     /// Copy the store to FILE with SQLite's online backup (safe while the app is running).
     Backup(cli::store::BackupArgs),
     /// Replace the store with a backup (checked first; the current store is kept as a copy).
@@ -70,6 +72,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Reference { format } => reference(format),
         Command::Ome(args) => cli::ome::run(args),
         Command::Assess(args) => cli::assess::run(args),
+        Command::Plan(args) => cli::plan::run(args),
         Command::Backup(args) => cli::store::backup(args),
         Command::Restore(args) => cli::store::restore(args),
         Command::Export(args) => cli::store::export(args),

@@ -3,6 +3,7 @@
 
 pub mod assess;
 pub mod ome;
+pub mod plan;
 pub mod store;
 
 use std::io::Read;

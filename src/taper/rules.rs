@@ -422,9 +422,9 @@ pub fn check(table: &Table<TaperRow>) -> Result<(), ReferenceError> {
                 interval_multiplier,
                 ..
             } => {
-                if !(*fraction_of_start > 0.0 && *fraction_of_start < 1.0)
-                    || !(interval_multiplier.is_finite() && *interval_multiplier >= 1.0)
-                {
+                let fraction_ok = *fraction_of_start > 0.0 && *fraction_of_start < 1.0;
+                let multiplier_ok = interval_multiplier.is_finite() && *interval_multiplier >= 1.0;
+                if !(fraction_ok && multiplier_ok) {
                     return Err(invalid(
                         t,
                         id,

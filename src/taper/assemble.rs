@@ -1,0 +1,669 @@
+//! Everything about a plan that follows from its doses: each item's daily
+//! amount, OME and paracetamol; the step totals, kinds and changes; the dates;
+//! the quantities to dispense. Generation and clinician edits both end here,
+//! so a plan is always checked the same way, whoever wrote its doses:
+//!
+//! - every unit of a tapered item is a whole tablet, capsule or patch of a
+//!   strength the catalogue lists for that product line, or whole measures of
+//!   its liquid; patches within the number worn at once;
+//! - dose times are the item's own (as-needed items and patches have one);
+//! - dates are contiguous: each step starts the day after the one before ends;
+//! - totals never rise, unless the step is marked as an intentional hold or
+//!   reversal with a reason (kind `increase`);
+//! - a final step with nothing left to take is the stop day, one day long.
+
+use chrono::Days;
+
+use crate::ome::AmountUnit;
+use crate::reference::{Conversion, FactorUnit, LimitKind, ProductRow, Reference};
+use crate::regimen::{num, FieldError, Form};
+
+use super::output::{
+    DoseTime, ItemChange, Plan, PlanItem, StepItem, StepKind, StrengthUnit, SupplyLine, UnitAmount,
+};
+use super::products::{as_needed_time, patch_time, to_fixed, LineKind};
+use super::rules::TaperRules;
+use super::schedule::{per_day, round2, EPS};
+
+/// Warnings added for clinician-marked increases start with this.
+pub(crate) const INCREASE_PREFIX: &str = "Intentional increase: ";
+/// The warning for a plan that ends above its target starts with this.
+pub(crate) const TARGET_PREFIX: &str = "Target not reached: ";
+
+/// What checking one tapered item's doses needs.
+struct ItemCtx<'r> {
+    item: &'r PlanItem,
+    row: &'r ProductRow,
+    kind: LineKind,
+    strengths: Vec<f64>,
+    factor: f64,
+    paracetamol: Option<f64>,
+    max_units: f64,
+    measure: f64,
+    patch_time: String,
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+fn ctx<'r>(
+    item: &'r PlanItem,
+    plan: &Plan,
+    reference: &'r Reference,
+    path: &str,
+) -> Result<ItemCtx<'r>, FieldError> {
+    let bad = |m: String| FieldError::new(path, m);
+    let id = item
+        .product_id
+        .as_deref()
+        .ok_or_else(|| bad("a tapered item needs its product_id".into()))?;
+    let row = reference
+        .products
+        .rows
+        .iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| bad(format!("no product '{id}' in the UK product catalogue")))?;
+    if row.drug != item.drug || row.route != item.route {
+        return Err(bad(format!(
+            "product '{id}' is not {} given by the {} route",
+            item.drug, item.route
+        )));
+    }
+    let kind = match row.form {
+        Form::Tablet | Form::Capsule => LineKind::Solid,
+        Form::Solution => LineKind::Liquid,
+        Form::Patch => LineKind::Patch,
+    };
+    let form = item.form.unwrap_or(row.form);
+    let strengths = match kind {
+        LineKind::Solid if form == row.form => row.strengths_mg.clone().unwrap_or_default(),
+        LineKind::Solid => row
+            .other_forms
+            .iter()
+            .find(|o| o.form == form)
+            .map(|o| o.strengths_mg.clone())
+            .ok_or_else(|| bad(format!("{} is not made as a {form}", row.box_name)))?,
+        LineKind::Liquid => row.strengths_mg_per_ml.clone().unwrap_or_default(),
+        LineKind::Patch => row.strengths_mcg_per_hour.clone().unwrap_or_default(),
+    };
+    let (needed, what) = match kind {
+        LineKind::Patch => (FactorUnit::McgPerHour, "patch"),
+        _ => (FactorUnit::Mg, "oral"),
+    };
+    let factor = match reference.conversion(plan.profile, &item.drug, item.route) {
+        Conversion::Factor { factor, unit, .. } if unit == needed => factor,
+        _ => {
+            return Err(bad(format!(
+                "{} ({what}) has no conversion factor in the {} profile, so it cannot be tapered",
+                item.drug, plan.profile
+            )))
+        }
+    };
+    let max_units = match kind {
+        LineKind::Solid => reference.limit(LimitKind::UnitsPerDose).max,
+        LineKind::Patch => row
+            .max_patches_at_once
+            .map_or(reference.limit(LimitKind::Patches).max, f64::from),
+        LineKind::Liquid => f64::INFINITY,
+    };
+    Ok(ItemCtx {
+        item,
+        row,
+        kind,
+        strengths,
+        factor,
+        paracetamol: row.combination.as_ref().map(|c| c.paracetamol_mg_per_unit),
+        max_units,
+        measure: TaperRules::of(reference).liquid_measure().0,
+        patch_time: patch_time(row),
+    })
+}
+
+/// One tapered item's amounts in a step, from its doses.
+struct Amounts {
+    /// mg a day, or micrograms/hour (counted rate) for patches.
+    daily: f64,
+    ome: f64,
+    paracetamol: Option<f64>,
+    /// Per unit strength (as labelled): units a day (solids), mL a day
+    /// (liquids), or patches worn at once (patches).
+    per_strength: Vec<(f64, f64)>,
+    /// Any as-needed dose (supply is then a maximum).
+    as_needed: bool,
+}
+
+fn add(per: &mut Vec<(f64, f64)>, strength: f64, n: f64) {
+    match per.iter_mut().find(|(s, _)| close(*s, strength)) {
+        Some((_, m)) => *m += n,
+        None => per.push((strength, n)),
+    }
+}
+
+/// Checks an item's doses in a step and works out its amounts. Normalises the
+/// time words of as-needed items and patches (they follow from the numbers).
+fn amounts(
+    c: &ItemCtx<'_>,
+    doses: &mut [DoseTime],
+    reference: &Reference,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<Amounts> {
+    let before = errors.len();
+    let mut err = |p: String, m: String| errors.push(FieldError::new(p, m));
+    let mut daily = 0.0;
+    let mut paracetamol = 0.0;
+    let mut per_strength = Vec::new();
+    let strengths = || {
+        let v: Vec<String> = c.strengths.iter().map(|s| num(*s)).collect();
+        v.join(", ")
+    };
+    let single = c.item.as_needed || c.kind == LineKind::Patch;
+    if single && doses.len() > 1 {
+        err(
+            format!("{path}.doses"),
+            "an as-needed item or a patch has a single dose entry".to_string(),
+        );
+    }
+    let mut seen = Vec::new();
+    for (d, dose) in doses.iter_mut().enumerate() {
+        let dp = format!("{path}.doses[{d}]");
+        let times = if c.item.as_needed {
+            match dose.times_a_day {
+                Some(t) if t >= 1 => {
+                    dose.time = as_needed_time(t);
+                    f64::from(t)
+                }
+                _ => {
+                    err(
+                        format!("{dp}.times_a_day"),
+                        "required for an as-needed item: the most doses allowed a day (1 or more)"
+                            .to_string(),
+                    );
+                    1.0
+                }
+            }
+        } else if c.kind == LineKind::Patch {
+            dose.time = c.patch_time.clone();
+            dose.times_a_day = None;
+            1.0
+        } else {
+            if !c.item.dose_times.contains(&dose.time) {
+                err(
+                    format!("{dp}.time"),
+                    format!(
+                        "'{}' is not a dose time of this item (its times: {})",
+                        dose.time,
+                        c.item.dose_times.join(", ")
+                    ),
+                );
+            } else if seen.contains(&dose.time) {
+                err(
+                    format!("{dp}.time"),
+                    format!("'{}' is given twice", dose.time),
+                );
+            }
+            seen.push(dose.time.clone());
+            dose.times_a_day = None;
+            1.0
+        };
+        if dose.units.is_empty() {
+            err(
+                format!("{dp}.units"),
+                "must list what to take (leave the dose time out to take nothing then)".to_string(),
+            );
+        }
+        let mut count_here = 0.0;
+        for (u, unit) in dose.units.iter().enumerate() {
+            let up = format!("{dp}.units[{u}]");
+            match (c.kind, unit) {
+                (LineKind::Solid, UnitAmount::Solid(s)) => {
+                    if !c.strengths.iter().any(|x| close(*x, s.strength_mg)) {
+                        err(
+                            format!("{up}.strength_mg"),
+                            format!(
+                                "{} mg is not a strength of {} ({} mg)",
+                                num(s.strength_mg),
+                                c.item.product,
+                                strengths()
+                            ),
+                        );
+                    }
+                    if s.count.fract() != 0.0 || s.count < 1.0 {
+                        err(
+                            format!("{up}.count"),
+                            format!(
+                                "must be a whole number of tablets or capsules, at least 1 (got {}); tablets are never split in a plan",
+                                num(s.count)
+                            ),
+                        );
+                    }
+                    count_here += s.count;
+                    daily += s.strength_mg * s.count * times;
+                    if let Some(p) = c.paracetamol {
+                        paracetamol += p * s.count * times;
+                    }
+                    add(&mut per_strength, s.strength_mg, s.count * times);
+                }
+                (LineKind::Patch, UnitAmount::Patch(s)) => {
+                    if !c
+                        .strengths
+                        .iter()
+                        .any(|x| close(*x, s.strength_mcg_per_hour))
+                    {
+                        err(
+                            format!("{up}.strength_mcg_per_hour"),
+                            format!(
+                                "{} micrograms/hour is not a strength of {} ({} micrograms/hour)",
+                                num(s.strength_mcg_per_hour),
+                                c.item.product,
+                                strengths()
+                            ),
+                        );
+                    }
+                    if s.count.fract() != 0.0 || s.count < 1.0 {
+                        err(
+                            format!("{up}.count"),
+                            format!("must be a whole number of patches, at least 1 (got {}); patches are never cut", num(s.count)),
+                        );
+                    }
+                    count_here += s.count;
+                    let rate = reference
+                        .patch_label(&c.item.drug, s.strength_mcg_per_hour)
+                        .map_or(s.strength_mcg_per_hour, |l| l.counts_as_mcg_per_hour);
+                    daily += rate * s.count;
+                    add(&mut per_strength, s.strength_mcg_per_hour, s.count);
+                }
+                (LineKind::Liquid, UnitAmount::Liquid(s)) => {
+                    if !c.strengths.iter().any(|x| close(*x, s.strength_mg_per_ml)) {
+                        err(
+                            format!("{up}.strength_mg_per_ml"),
+                            format!(
+                                "{} mg/mL is not the strength of {} ({} mg/mL)",
+                                num(s.strength_mg_per_ml),
+                                c.item.product,
+                                strengths()
+                            ),
+                        );
+                    }
+                    let measures = s.ml / c.measure;
+                    if s.ml.is_nan() || s.ml <= 0.0 || (measures - measures.round()).abs() > 1e-9 {
+                        err(
+                            format!("{up}.ml"),
+                            format!(
+                                "must be a whole number of {} mL measures, more than 0 (got {})",
+                                num(c.measure),
+                                num(s.ml)
+                            ),
+                        );
+                    }
+                    daily += s.strength_mg_per_ml * s.ml * times;
+                    add(&mut per_strength, s.strength_mg_per_ml, s.ml * times);
+                }
+                _ => err(
+                    up,
+                    format!(
+                        "{} is given as {}: use {}",
+                        c.item.product,
+                        match c.kind {
+                            LineKind::Solid => "tablets or capsules",
+                            LineKind::Liquid => "an oral solution",
+                            LineKind::Patch => "patches",
+                        },
+                        match c.kind {
+                            LineKind::Solid => "{\"strength_mg\": ..., \"count\": ...}",
+                            LineKind::Liquid => "{\"strength_mg_per_ml\": ..., \"ml\": ...}",
+                            LineKind::Patch => "{\"strength_mcg_per_hour\": ..., \"count\": ...}",
+                        }
+                    ),
+                ),
+            }
+        }
+        if count_here > c.max_units {
+            err(
+                format!("{dp}.units"),
+                format!(
+                    "{} units at once is more than the {} allowed",
+                    num(count_here),
+                    num(c.max_units)
+                ),
+            );
+        }
+    }
+    if errors.len() > before {
+        return None;
+    }
+    Some(Amounts {
+        daily,
+        ome: daily * c.factor,
+        paracetamol: c.paracetamol.map(|_| paracetamol),
+        per_strength,
+        as_needed: c.item.as_needed,
+    })
+}
+
+fn unit_words(form: Form, n: f64) -> &'static str {
+    let one = close(n, 1.0);
+    match (form, one) {
+        (Form::Tablet, true) => "tablet",
+        (Form::Tablet, false) => "tablets",
+        (Form::Capsule, true) => "capsule",
+        (Form::Capsule, false) => "capsules",
+        (Form::Patch, true) => "patch",
+        (Form::Patch, false) => "patches",
+        (Form::Solution, _) => "mL",
+    }
+}
+
+/// "28 × 10 mg tablets", "140 mL (2 mg/mL)", "5 × 25 micrograms/hour patches".
+fn describe_supply(s: &SupplyLine) -> String {
+    let text = match s.strength_unit {
+        StrengthUnit::Mg => format!(
+            "{} × {} mg {}",
+            num(s.quantity),
+            num(s.strength),
+            unit_words(s.form, s.quantity)
+        ),
+        StrengthUnit::MgPerMl => format!("{} mL ({} mg/mL)", num(s.quantity), num(s.strength)),
+        StrengthUnit::McgPerHour => format!(
+            "{} × {} micrograms/hour {}",
+            num(s.quantity),
+            num(s.strength),
+            unit_words(s.form, s.quantity)
+        ),
+    };
+    if s.as_needed_maximum {
+        format!("{text} (enough for the most allowed)")
+    } else {
+        text
+    }
+}
+
+/// Supply lines of one item for a step of `days` days, largest strength first.
+fn supply_of(c: &ItemCtx<'_>, a: &Amounts, days: u32) -> Vec<SupplyLine> {
+    let form = c.item.form.unwrap_or(c.row.form);
+    let days_f = f64::from(days);
+    let mut per = a.per_strength.clone();
+    per.sort_by(|x, y| y.0.total_cmp(&x.0));
+    per.iter()
+        .map(|(strength, n)| {
+            let (quantity, strength_unit) = match c.kind {
+                LineKind::Solid => (n * days_f, StrengthUnit::Mg),
+                LineKind::Liquid => (n * days_f, StrengthUnit::MgPerMl),
+                LineKind::Patch => {
+                    // New patches as often as the shortest wear time allows,
+                    // over the step's days (a part-worn last patch still counts).
+                    let wear = c.row.wear_hours.map_or(24.0, |w| w.min);
+                    ((days_f * 24.0 / wear).ceil() * n, StrengthUnit::McgPerHour)
+                }
+            };
+            let mut line = SupplyLine {
+                product: c.item.product.clone(),
+                product_id: c.row.id.clone(),
+                form,
+                strength: *strength,
+                strength_unit,
+                quantity,
+                quantity_unit: unit_words(form, 2.0).to_string(),
+                as_needed_maximum: a.as_needed,
+                description: String::new(),
+            };
+            line.description = describe_supply(&line);
+            line
+        })
+        .collect()
+}
+
+/// Recomputes every derived field of `plan` from its doses and lengths, and
+/// checks the rules in the module comment. Problems are reported with their
+/// paths (`steps[3].items[0].doses[1].units[0].strength_mg`).
+pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let items = plan.items.clone();
+    let contexts: Vec<Option<ItemCtx<'_>>> = items
+        .iter()
+        .map(|pi| {
+            if !pi.tapered {
+                return None;
+            }
+            match ctx(pi, plan, reference, &format!("items[{}]", pi.index)) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            }
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if plan.steps.is_empty() {
+        return Err(vec![FieldError::new(
+            "steps",
+            "a plan has at least one step",
+        )]);
+    }
+    let unit = per_day(plan.profile);
+    let start_amount = |i: usize| {
+        plan.starting_items
+            .iter()
+            .find(|s| s.index as usize == i)
+            .map_or(0.0, |s| s.daily_amount_value)
+    };
+    let mut prev_amount: Vec<f64> = items
+        .iter()
+        .map(|pi| start_amount(pi.index as usize))
+        .collect();
+    let mut prev_total = plan.ome_start;
+    let mut date = plan.start_date;
+    let n_steps = plan.steps.len();
+    let starting = plan.starting_items.clone();
+    for (si, step) in plan.steps.iter_mut().enumerate() {
+        let sp = format!("steps[{si}]");
+        step.step = u32::try_from(si + 1).unwrap_or(u32::MAX);
+        if step.days == 0 {
+            errors.push(FieldError::new(format!("{sp}.days"), "must be at least 1"));
+            continue;
+        }
+        step.start_date = date;
+        let Some(end) = date.checked_add_days(Days::new(u64::from(step.days) - 1)) else {
+            errors.push(FieldError::new(
+                format!("{sp}.days"),
+                "the plan would run past the end of the calendar",
+            ));
+            break;
+        };
+        step.end_date = end;
+        date = end.checked_add_days(Days::new(1)).unwrap_or(end);
+
+        let mut new_items = Vec::new();
+        let mut total = 0.0;
+        let mut paracetamol: Option<f64> = None;
+        let mut supply: Vec<SupplyLine> = Vec::new();
+        let mut tapered_left = false;
+        for (ii, pi) in items.iter().enumerate() {
+            let Some(c) = &contexts[ii] else {
+                // Held: exactly as entered, in every step.
+                if let Some(s) = starting.iter().find(|s| s.index == pi.index) {
+                    let mut s = s.clone();
+                    s.change = ItemChange::Held;
+                    total += s.ome_mg_per_day.unwrap_or(0.0);
+                    if let Some(p) = s.paracetamol_mg_per_day {
+                        *paracetamol.get_or_insert(0.0) += p;
+                    }
+                    new_items.push(s);
+                }
+                continue;
+            };
+            let pos = step.items.iter().position(|s| s.index == pi.index);
+            let mut doses = pos.map(|p| step.items[p].doses.clone()).unwrap_or_default();
+            let ip = format!("{sp}.items[{}]", pos.unwrap_or(0));
+            let Some(a) = amounts(c, &mut doses, reference, &ip, &mut errors) else {
+                continue;
+            };
+            let prev = prev_amount[ii];
+            prev_amount[ii] = a.daily;
+            if a.daily <= 0.0 && prev <= 0.0 {
+                // Stopped in an earlier step: left out.
+                continue;
+            }
+            let change = if a.daily <= 0.0 {
+                ItemChange::Stopped
+            } else if to_fixed(a.daily) < to_fixed(prev) {
+                ItemChange::Reduced
+            } else if to_fixed(a.daily) > to_fixed(prev) {
+                ItemChange::Increased
+            } else {
+                ItemChange::Same
+            };
+            tapered_left |= a.daily > 0.0;
+            total += a.ome;
+            if let Some(p) = a.paracetamol {
+                *paracetamol.get_or_insert(0.0) += p;
+            }
+            // Two items of the same product and strength are dispensed together.
+            for line in supply_of(c, &a, step.days) {
+                let same = supply.iter_mut().find(|s| {
+                    s.product_id == line.product_id
+                        && s.form == line.form
+                        && to_fixed(s.strength) == to_fixed(line.strength)
+                });
+                match same {
+                    Some(s) => {
+                        s.quantity += line.quantity;
+                        s.as_needed_maximum |= line.as_needed_maximum;
+                        s.description = describe_supply(s);
+                    }
+                    None => supply.push(line),
+                }
+            }
+            let daily_unit = if c.kind == LineKind::Patch {
+                AmountUnit::McgPerHour
+            } else {
+                AmountUnit::MgPerDay
+            };
+            new_items.push(StepItem {
+                index: pi.index,
+                drug: pi.drug.clone(),
+                route: pi.route,
+                release: pi.release,
+                form: pi.form,
+                product: pi.product.clone(),
+                product_id: pi.product_id.clone(),
+                as_needed: pi.as_needed,
+                doses,
+                daily_amount: format!(
+                    "{} {}",
+                    num(a.daily),
+                    if c.kind == LineKind::Patch {
+                        "micrograms/hour"
+                    } else {
+                        "mg"
+                    }
+                ),
+                daily_amount_value: round2(a.daily),
+                daily_amount_unit: daily_unit,
+                ome_mg_per_day: Some(round2(a.ome)),
+                paracetamol_mg_per_day: a.paracetamol.map(round2),
+                change,
+            });
+        }
+        // Unknown item indexes in the step are an error, not silently dropped.
+        for (j, s) in step.items.iter().enumerate() {
+            if !items.iter().any(|pi| pi.index == s.index) {
+                errors.push(FieldError::new(
+                    format!("{sp}.items[{j}].index"),
+                    format!("no item {} in the plan", s.index),
+                ));
+            }
+        }
+        let total = round2(total);
+        let last = si + 1 == n_steps;
+        step.kind = if last && !tapered_left {
+            StepKind::Stop
+        } else if total > prev_total + EPS {
+            StepKind::Increase
+        } else if (total - prev_total).abs() <= EPS {
+            StepKind::Pause
+        } else {
+            StepKind::Reduce
+        };
+        if total > prev_total + EPS && step.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            errors.push(FieldError::new(
+                sp.clone(),
+                format!(
+                    "step {}'s total would rise from {} to {} {unit}; totals never rise unless the change is marked as an intentional hold or reversal with a reason",
+                    si + 1,
+                    num(prev_total),
+                    num(total)
+                ),
+            ));
+        }
+        if step.kind == StepKind::Stop && step.days != 1 {
+            errors.push(FieldError::new(
+                format!("{sp}.days"),
+                format!(
+                    "the stop step marks the day the medicines stop, so it lasts 1 day (got {})",
+                    step.days
+                ),
+            ));
+        }
+        step.is_pause = step.kind == StepKind::Pause;
+        step.change_ome_mg_per_day = round2(total - prev_total);
+        step.percent_of_start = if plan.ome_start > 0.0 {
+            round2(total / plan.ome_start * 100.0)
+        } else {
+            0.0
+        };
+        step.total_ome_mg_per_day = total;
+        step.items = new_items;
+        step.supply = supply;
+        step.paracetamol_mg_per_day = paracetamol.map(round2);
+        prev_total = total;
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if let Some(last) = plan.steps.last() {
+        plan.ome_end = last.total_ome_mg_per_day;
+        plan.end_date = last.end_date;
+    }
+    plan.target_reached = plan.ome_end <= plan.target_ome_mg_per_day + EPS;
+
+    // Warnings that follow from the steps are rebuilt each time.
+    plan.warnings
+        .retain(|w| !w.starts_with(INCREASE_PREFIX) && !w.starts_with(TARGET_PREFIX));
+    let mut prev = plan.ome_start;
+    let mut extra = Vec::new();
+    for s in &plan.steps {
+        if s.kind == StepKind::Increase {
+            extra.push(format!(
+                "{INCREASE_PREFIX}step {} goes up from {} to {} {unit} ({}). Tolerance falls during a taper, so going back to an earlier dose can cause an overdose: check the dose and tell the patient.",
+                s.step,
+                num(prev),
+                num(s.total_ome_mg_per_day),
+                s.reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
+        prev = s.total_ome_mg_per_day;
+    }
+    if !plan.target_reached {
+        extra.push(format!(
+            "{TARGET_PREFIX}the plan ends at {} {unit}, above the target of {}{}.",
+            num(plan.ome_end),
+            num(plan.target_ome_mg_per_day),
+            if plan
+                .items
+                .iter()
+                .any(|i| !i.tapered && i.ome_start.is_some())
+            {
+                " because held items stay at their current dose"
+            } else {
+                ""
+            }
+        ));
+    }
+    plan.warnings.extend(extra);
+    Ok(())
+}

@@ -1,0 +1,505 @@
+//! From a request to a list of steps: which items are tapered (and which are
+//! held, and why), in what order, and which rung of the combined ladder each
+//! step stands on, for how many days.
+//!
+//! The combined ladder puts the items' own ladders end to end in reduction
+//! order (the first item all the way down, then the next), so its totals fall
+//! strictly. Each step picks the rung nearest the ideal total for that step
+//! (a straight line from the start for `original`, a fixed share of the
+//! current total for `current`), never more than the requested reduction plus
+//! one smallest real decrement below the current rung, and always at least one
+//! rung down.
+
+use crate::ome::{convert_item, ItemConversion};
+use crate::profile::Profile;
+use crate::reference::Reference;
+use crate::regimen::{num, FieldError, Regimen};
+
+use super::input::{check_request, OrderEntry, PlanRequest};
+use super::products::{build, match_line, Tapered};
+use super::rules::{OrderClass, RangeField, ReductionOf, TaperRules};
+
+/// Totals closer than this are equal (mg OME a day).
+pub(crate) const EPS: f64 = 1e-6;
+
+/// Rounds to 2 decimals, as the OME report does.
+pub(crate) fn round2(x: f64) -> f64 {
+    let r = (x * 100.0).round() / 100.0;
+    if r == 0.0 {
+        0.0
+    } else {
+        r
+    }
+}
+
+/// "mg OME a day" or, in the CDC profile, "MME a day".
+pub(crate) fn per_day(profile: Profile) -> &'static str {
+    match profile {
+        Profile::Uk => "mg OME a day",
+        Profile::Cdc => "MME a day",
+    }
+}
+
+/// An item kept exactly as entered.
+#[derive(Debug, Clone)]
+pub(crate) struct Held {
+    /// Position in the input.
+    pub index: usize,
+    /// Why it is not tapered.
+    pub reason: String,
+    /// Its OME, if it converts (counted in every step's total).
+    pub ome: Option<f64>,
+}
+
+/// The regimen analysed for tapering.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared<'r> {
+    /// The validated regimen.
+    pub regimen: Regimen,
+    /// Items the plan reduces.
+    pub tapered: Vec<Tapered<'r>>,
+    /// Items kept unchanged.
+    pub held: Vec<Held>,
+    /// Positions in `tapered`, first reduced first.
+    pub order: Vec<usize>,
+    /// Total before the plan (as `stepdown ome` reports it).
+    pub start: f64,
+    /// OME of held items that convert.
+    pub held_ome: f64,
+    /// Warnings so far.
+    pub warnings: Vec<String>,
+}
+
+fn class_rank(rules: &TaperRules<'_>, class: OrderClass) -> usize {
+    let (classes, _) = rules.reduction_order();
+    classes
+        .iter()
+        .position(|c| *c == class)
+        .unwrap_or(classes.len())
+}
+
+/// Validates the request and analyses every item.
+pub(crate) fn prepare<'r>(
+    request: &PlanRequest,
+    reference: &'r Reference,
+) -> Result<Prepared<'r>, Vec<FieldError>> {
+    let profile = request.profile;
+    let rules = TaperRules::of(reference);
+    let regimen = Regimen::validate(&request.items, "items", profile, reference)?;
+    let mut errors = check_request(request, reference);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut warnings = Vec::new();
+    let mut tapered = Vec::new();
+    let mut held = Vec::new();
+    let mut start = 0.0;
+    for (i, item) in regimen.items.iter().enumerate() {
+        let label = format!("items[{i}] ({})", item.drug);
+        let c = convert_item(item, profile, reference);
+        match &c.conversion {
+            ItemConversion::NotConvertible { reason, .. } => held.push(Held {
+                index: i,
+                reason: format!(
+                    "{reason} Stepdown does not taper what it cannot convert and never guesses a dose: keep it unchanged and seek specialist advice before changing it."
+                ),
+                ome: None,
+            }),
+            ItemConversion::Converted { factor, ome, .. } => {
+                start += ome.get();
+                let result = match_line(item, reference, &label, &mut warnings).and_then(|line| {
+                    build(i, item, line, *factor, &label, &mut warnings)
+                });
+                match result {
+                    Ok(t) => tapered.push(t),
+                    Err(why) => held.push(Held {
+                        index: i,
+                        reason: format!("{why}. It is kept at the current dose; reduce it by hand."),
+                        ome: Some(ome.get()),
+                    }),
+                }
+            }
+        }
+    }
+    for h in &held {
+        let drug = &regimen.items[h.index].drug;
+        warnings.push(format!(
+            "items[{}] ({drug}): held at the current dose, not tapered. {}",
+            h.index, h.reason
+        ));
+    }
+    let start = round2(start);
+    let held_ome: f64 = held.iter().filter_map(|h| h.ome).sum();
+    if tapered.is_empty() {
+        let why: Vec<String> = held
+            .iter()
+            .map(|h| {
+                format!(
+                    "items[{}] ({}): {}",
+                    h.index, regimen.items[h.index].drug, h.reason
+                )
+            })
+            .collect();
+        return Err(vec![FieldError::new(
+            "items",
+            format!("nothing here can be tapered by Stepdown. {}", why.join(" ")),
+        )]);
+    }
+    let target = request.taper.target_ome_mg_per_day;
+    if target + EPS >= start {
+        errors.push(FieldError::new(
+            "taper.target_ome_mg_per_day",
+            format!(
+                "must be below the starting total of {} {} (got {}); nothing would be reduced",
+                num(start),
+                per_day(profile),
+                num(target)
+            ),
+        ));
+    }
+
+    // Reduction order: the clinician's entries first, then the default classes.
+    let mut order: Vec<usize> = Vec::new();
+    let by_default = |a: &usize, b: &usize| {
+        let (x, y) = (&tapered[*a], &tapered[*b]);
+        (class_rank(&rules, x.class), x.index).cmp(&(class_rank(&rules, y.class), y.index))
+    };
+    for (n, entry) in request.taper.order.iter().enumerate() {
+        let path = format!("taper.order[{n}]");
+        let mut named: Vec<usize> = match entry {
+            OrderEntry::Item(i) => tapered
+                .iter()
+                .position(|t| t.index == *i as usize)
+                .into_iter()
+                .collect(),
+            OrderEntry::Drug(d) => (0..tapered.len())
+                .filter(|t| tapered[*t].item.drug.as_str() == d)
+                .collect(),
+        };
+        if named.is_empty() {
+            let reason = held
+                .iter()
+                .find(|h| match entry {
+                    OrderEntry::Item(i) => h.index == *i as usize,
+                    OrderEntry::Drug(d) => regimen.items[h.index].drug.as_str() == d,
+                })
+                .map_or_else(String::new, |h| format!(": {}", h.reason));
+            errors.push(FieldError::new(
+                path,
+                format!("that item is held unchanged, so it cannot be put in the reduction order{reason}"),
+            ));
+            continue;
+        }
+        named.sort_by(by_default);
+        for t in named {
+            if !order.contains(&t) {
+                order.push(t);
+            }
+        }
+    }
+    let mut rest: Vec<usize> = (0..tapered.len()).filter(|t| !order.contains(t)).collect();
+    rest.sort_by(by_default);
+    order.extend(rest);
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Prepared {
+        regimen,
+        tapered,
+        held,
+        order,
+        start,
+        held_ome,
+        warnings,
+    })
+}
+
+/// One step of the walk, before pauses are added and doses rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WalkStep {
+    /// Rung of each tapered item (indexed like `Prepared::tapered`).
+    pub levels: Vec<usize>,
+    /// Length in days.
+    pub days: u32,
+    /// Reduction asked for at this step.
+    pub requested: Option<f64>,
+    /// Smallest real reduction available at this step.
+    pub smallest: Option<f64>,
+    /// Notes for the step.
+    pub notes: Vec<String>,
+}
+
+/// The combined ladder: rung `p` is (position in the order, that item's level);
+/// rung 0 is every item at its starting level.
+struct Ladder {
+    rungs: Vec<(usize, usize)>,
+    totals: Vec<f64>,
+}
+
+impl Ladder {
+    fn new(p: &Prepared<'_>) -> Ladder {
+        let mut rungs = vec![(0, 0)];
+        for (op, &t) in p.order.iter().enumerate() {
+            for l in 1..p.tapered[t].levels.len() {
+                rungs.push((op, l));
+            }
+        }
+        let first: f64 = p.tapered.iter().map(|t| t.ome[0]).sum();
+        let mut totals = Vec::with_capacity(rungs.len());
+        // Items before the one being reduced are at their last (zero) rung.
+        let mut done = 0.0;
+        let mut current_op = 0;
+        for &(op, l) in &rungs {
+            while current_op < op {
+                let t = &p.tapered[p.order[current_op]];
+                done += t.ome[0] - t.ome[t.ome.len() - 1];
+                current_op += 1;
+            }
+            let t = &p.tapered[p.order[op]];
+            totals.push(p.held_ome + first - done - (t.ome[0] - t.ome[l]));
+        }
+        Ladder { rungs, totals }
+    }
+
+    fn levels(&self, p: &Prepared<'_>, pos: usize) -> Vec<usize> {
+        let mut levels = vec![0; p.tapered.len()];
+        let (op, l) = self.rungs[pos];
+        for (i, &t) in p.order.iter().enumerate() {
+            levels[t] = match i.cmp(&op) {
+                std::cmp::Ordering::Less => p.tapered[t].levels.len() - 1,
+                std::cmp::Ordering::Equal => l,
+                std::cmp::Ordering::Greater => 0,
+            };
+        }
+        levels
+    }
+
+    /// The order position of the item reduced when moving down to `pos`.
+    fn reduced_at(&self, pos: usize) -> usize {
+        self.rungs[pos].0
+    }
+}
+
+fn ceil_days(x: f64) -> u32 {
+    let c = x.ceil();
+    if c.is_finite() && c >= 1.0 && c < f64::from(u32::MAX) {
+        // Whole and in range, checked just above.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = c as u32;
+        n
+    } else {
+        1
+    }
+}
+
+/// Walks down the combined ladder.
+pub(crate) fn walk(
+    p: &mut Prepared<'_>,
+    request: &PlanRequest,
+    reference: &Reference,
+) -> Result<Vec<WalkStep>, Vec<FieldError>> {
+    let rules = TaperRules::of(reference);
+    let opts = &request.taper;
+    let unit = per_day(request.profile);
+    let ladder = Ladder::new(p);
+    let last = ladder.totals.len() - 1;
+    let total = |pos: usize| ladder.totals[pos];
+    let start = p.start;
+    let pct = opts.reduction_percent / 100.0;
+    let r_orig = pct * start;
+    let target = opts.target_ome_mg_per_day;
+    let interval = f64::from(opts.interval_days);
+    let max_interval = rules.range(RangeField::IntervalDays).max;
+    let (third, multiplier, _) = rules.slow_last_third();
+    let max_steps = rules.range(RangeField::Steps).max;
+
+    // If any item's starting dose cannot be made from whole catalogue units,
+    // rung 0 is already below the entered regimen and may itself be step 1.
+    let normalised = p
+        .tapered
+        .iter()
+        .any(|t| t.daily(&t.levels[0]) != t.entered_daily);
+    let mut cur: Option<usize> = None;
+    let mut c = start;
+    let mut steps: Vec<WalkStep> = Vec::new();
+    let mut warned_items: Vec<usize> = Vec::new();
+    let mut k = 1.0;
+    loop {
+        let first = match cur {
+            None if normalised => 0,
+            None => 1,
+            Some(pos) => pos + 1,
+        };
+        if c <= target + EPS || first > last {
+            break;
+        }
+        if steps.len() as f64 >= max_steps {
+            return Err(vec![FieldError::new(
+                "taper.reduction_percent",
+                format!(
+                    "the plan would need more than {} steps; choose a larger reduction or reduce a share of the original total",
+                    num(max_steps)
+                ),
+            )]);
+        }
+        let requested = match opts.of {
+            ReductionOf::Original => r_orig,
+            ReductionOf::Current => pct * c,
+        };
+        let ideal = match opts.of {
+            ReductionOf::Original => start - k * r_orig,
+            ReductionOf::Current => c - requested,
+        }
+        .max(target);
+        let smallest = c - total(first);
+        let floor = c - (requested + smallest) - EPS;
+        let candidates = (first..=last).take_while(|q| total(*q) >= floor);
+        let chosen = if ideal <= target + EPS {
+            // The step meant to reach the target: the highest rung at or below it,
+            // if the reduction allows; otherwise as near as the reduction allows.
+            let within: Vec<usize> = candidates.collect();
+            within
+                .iter()
+                .copied()
+                .find(|q| total(*q) <= target + EPS)
+                .unwrap_or_else(|| *within.last().unwrap_or(&first))
+        } else {
+            // Nearest to the ideal; on a tie the higher (gentler) rung.
+            let mut best = first;
+            for q in candidates {
+                if (total(q) - ideal).abs() < (total(best) - ideal).abs() - EPS {
+                    best = q;
+                }
+            }
+            best
+        };
+        let new = total(chosen);
+        let drop = c - new;
+        let mut notes = Vec::new();
+        let all_zero = {
+            let levels = ladder.levels(p, chosen);
+            p.tapered
+                .iter()
+                .zip(&levels)
+                .all(|(t, l)| t.levels[*l].is_zero())
+        };
+        let reached = new <= target + EPS || chosen == last;
+        let mut days = interval;
+        if smallest > requested + EPS {
+            let item = p.order[ladder.reduced_at(first)];
+            if !warned_items.contains(&item) {
+                warned_items.push(item);
+                let t = &p.tapered[item];
+                let what = match opts.of {
+                    ReductionOf::Original => {
+                        format!("{}% of the starting total", num(opts.reduction_percent))
+                    }
+                    ReductionOf::Current => {
+                        format!("{}% of the current total", num(opts.reduction_percent))
+                    }
+                };
+                let then = if opts.lengthen_interval {
+                    "each of those steps is lengthened so that the average rate stays as asked"
+                } else {
+                    "each of those steps uses the smallest real reduction (set lengthen_interval to space them out instead)"
+                };
+                p.warnings.push(format!(
+                    "From step {}, items[{}] ({}): the smallest real reduction of {} is {} {unit}, more than the {} {unit} asked for ({what}); {then}.",
+                    steps.len() + 1,
+                    t.index,
+                    t.item.drug,
+                    t.line.box_name,
+                    num(round2(smallest)),
+                    num(round2(requested)),
+                ));
+            }
+            if opts.lengthen_interval && !reached {
+                days = interval * drop / requested;
+                notes.push(format!(
+                    "Longer step: the smallest real reduction ({} {unit}) is more than the {} {unit} asked for.",
+                    num(round2(drop)),
+                    num(round2(requested))
+                ));
+            }
+        }
+        if opts.slow_last_third && new <= start * third + EPS && !(all_zero && reached) {
+            days *= multiplier;
+            notes.push("Slower last third: this step is longer.".to_string());
+        }
+        let days = if all_zero && reached {
+            // The stop step marks the day the medicines stop.
+            1
+        } else {
+            ceil_days(days.min(max_interval.max(interval)))
+        };
+        if reached && !all_zero {
+            notes.push(format!(
+                "Target reached: stay on this dose ({} {unit}) until the next review.",
+                num(round2(new))
+            ));
+        }
+        steps.push(WalkStep {
+            levels: ladder.levels(p, chosen),
+            days,
+            requested: Some(round2(requested)),
+            smallest: Some(round2(smallest)),
+            notes,
+        });
+        cur = Some(chosen);
+        c = new;
+        k += 1.0;
+    }
+    Ok(steps)
+}
+
+/// Inserts the requested pauses (numbered against the steps without pauses).
+pub(crate) fn add_pauses(
+    steps: Vec<WalkStep>,
+    request: &PlanRequest,
+) -> Result<Vec<WalkStep>, Vec<FieldError>> {
+    let n = steps.len();
+    let mut errors = Vec::new();
+    for (i, pause) in request.pauses.iter().enumerate() {
+        let after = pause.after_step as usize;
+        if after == 0 || after >= n {
+            let allowed = if n <= 1 {
+                "the plan has 1 step, so there is no step to pause after".to_string()
+            } else {
+                format!(
+                    "the plan has {n} steps, so a pause can follow steps 1 to {}",
+                    n - 1
+                )
+            };
+            errors.push(FieldError::new(
+                format!("pauses[{i}].after_step"),
+                format!("{allowed} (got {after})"),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut out = Vec::with_capacity(n + request.pauses.len());
+    for (i, step) in steps.into_iter().enumerate() {
+        let levels = step.levels.clone();
+        out.push(step);
+        if let Some(pause) = request
+            .pauses
+            .iter()
+            .find(|p| p.after_step as usize == i + 1)
+        {
+            out.push(WalkStep {
+                levels,
+                days: pause.days,
+                requested: None,
+                smallest: None,
+                notes: vec![format!(
+                    "Pause: the dose stays the same for {} days.",
+                    pause.days
+                )],
+            });
+        }
+    }
+    Ok(out)
+}

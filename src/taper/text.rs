@@ -1,0 +1,253 @@
+//! The plan as a plain-text table, the way a pharmacist writes a reducing
+//! schedule: one row per medicine per step, with dates, what to take at each
+//! time, the daily amount and total, and what to dispense (`stepdown plan --format text`).
+
+use chrono::NaiveDate;
+
+use crate::regimen::num;
+
+use super::output::{DoseTime, ItemChange, Plan, StepItem, StepKind, UnitAmount};
+use super::schedule::per_day;
+
+fn date(d: NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
+fn units_text(units: &[UnitAmount]) -> String {
+    let parts: Vec<String> = units
+        .iter()
+        .map(|u| match u {
+            UnitAmount::Solid(s) => format!("{} × {} mg", num(s.count), num(s.strength_mg)),
+            UnitAmount::Patch(p) => format!(
+                "{} × {} micrograms/hour",
+                num(p.count),
+                num(p.strength_mcg_per_hour)
+            ),
+            UnitAmount::Liquid(l) => {
+                format!("{} mL ({} mg)", num(l.ml), num(l.ml * l.strength_mg_per_ml))
+            }
+        })
+        .collect();
+    parts.join(" + ")
+}
+
+fn dose_lines(doses: &[DoseTime]) -> Vec<String> {
+    doses
+        .iter()
+        .map(|d| format!("{}: {}", d.time, units_text(&d.units)))
+        .collect()
+}
+
+fn item_rows(item: &StepItem) -> (String, Vec<String>) {
+    let mut name = item.product.clone();
+    let doses = match item.change {
+        ItemChange::Stopped => vec!["stop".to_string()],
+        ItemChange::Held => {
+            name.push_str(" (held, unchanged)");
+            dose_lines(&item.doses)
+        }
+        _ => dose_lines(&item.doses),
+    };
+    (name, doses)
+}
+
+/// A row of the table: cells of one or more lines.
+type Row = Vec<Vec<String>>;
+
+fn render(header: &[&str], rows: &[Row]) -> String {
+    let cols = header.len();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (c, cell) in r.iter().enumerate().take(cols) {
+            for line in cell {
+                widths[c] = widths[c].max(line.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let mut s = String::new();
+        for (c, text) in cells.iter().enumerate() {
+            if c + 1 == cols {
+                s.push_str(text);
+            } else {
+                s.push_str(text);
+                s.push_str(&" ".repeat(widths[c] - text.chars().count() + 2));
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec(), &mut out);
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    line(rule.iter().map(String::as_str).collect(), &mut out);
+    for r in rows {
+        let height = r.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        for i in 0..height {
+            let cells: Vec<&str> = (0..cols)
+                .map(|c| {
+                    r.get(c)
+                        .and_then(|cell| cell.get(i))
+                        .map_or("", String::as_str)
+                })
+                .collect();
+            line(cells, &mut out);
+        }
+    }
+    out
+}
+
+/// The plan as a text table with a short header and the warnings after it.
+pub fn plan_text(plan: &Plan) -> String {
+    let unit = per_day(plan.profile);
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Opioid reduction plan ({} profile, reference {})\n",
+        plan.profile.as_str().to_uppercase(),
+        plan.reference_version
+    ));
+    let target = if plan.target_ome_mg_per_day > 0.0 {
+        format!(
+            "reduce to {} {unit} and hold",
+            num(plan.target_ome_mg_per_day)
+        )
+    } else {
+        "stop".to_string()
+    };
+    out.push_str(&format!(
+        "Start {} at {} {unit}; target: {target}; last step ends {}.\n",
+        date(plan.start_date),
+        num(plan.ome_start),
+        date(plan.end_date)
+    ));
+    out.push_str(&format!("Rate: {}.\n", plan.options.label));
+    let order: Vec<String> = plan
+        .reduction_order
+        .iter()
+        .enumerate()
+        .filter_map(|(n, i)| {
+            plan.items
+                .iter()
+                .find(|p| p.index == *i)
+                .map(|p| format!("{}. {}", n + 1, p.product))
+        })
+        .collect();
+    out.push_str(&format!("Reduce in this order: {}.\n", order.join("; ")));
+    out.push_str(&format!("{}\n\n", plan.dose_placement));
+
+    let header = [
+        "Step",
+        "From",
+        "To",
+        "Medicine",
+        "Dose",
+        "A day",
+        unit_short(plan),
+        "Supply for the step",
+    ];
+    let mut rows: Vec<Row> = Vec::new();
+    let start_total: f64 = plan.ome_start;
+    for (n, item) in plan.starting_items.iter().enumerate() {
+        let (name, doses) = item_rows(item);
+        rows.push(vec![
+            vec![if n == 0 { "Now".into() } else { String::new() }],
+            vec![],
+            vec![],
+            vec![name],
+            doses,
+            vec![item.daily_amount.clone()],
+            vec![if n == 0 {
+                num(start_total)
+            } else {
+                String::new()
+            }],
+            vec![],
+        ]);
+    }
+    for step in &plan.steps {
+        let label = match step.kind {
+            StepKind::Reduce => step.step.to_string(),
+            StepKind::Pause => format!("{} pause", step.step),
+            StepKind::Stop => format!("{} stop", step.step),
+            StepKind::Increase => format!("{} up", step.step),
+        };
+        let supply: Vec<String> = step.supply.iter().map(|s| s.description.clone()).collect();
+        for (n, item) in step.items.iter().enumerate() {
+            let (name, doses) = item_rows(item);
+            let first = n == 0;
+            rows.push(vec![
+                vec![if first { label.clone() } else { String::new() }],
+                vec![if first {
+                    date(step.start_date)
+                } else {
+                    String::new()
+                }],
+                vec![if first {
+                    date(step.end_date)
+                } else {
+                    String::new()
+                }],
+                vec![name],
+                doses,
+                vec![if item.change == ItemChange::Stopped {
+                    "0".into()
+                } else {
+                    item.daily_amount.clone()
+                }],
+                vec![if first {
+                    num(step.total_ome_mg_per_day)
+                } else {
+                    String::new()
+                }],
+                if first { supply.clone() } else { vec![] },
+            ]);
+        }
+    }
+    out.push_str(&render(&header, &rows));
+
+    let step_notes: Vec<String> = plan
+        .steps
+        .iter()
+        .flat_map(|s| {
+            let reason = s
+                .reason
+                .as_ref()
+                .map(|r| format!("Step {}: reason: {r}", s.step));
+            reason
+                .into_iter()
+                .chain(s.notes.iter().map(move |n| format!("Step {}: {n}", s.step)))
+        })
+        .collect();
+    if !step_notes.is_empty() {
+        out.push_str("\nStep notes:\n");
+        for n in step_notes {
+            out.push_str(&format!("- {n}\n"));
+        }
+    }
+    if let Some(p) = plan.steps.iter().find_map(|s| s.paracetamol_mg_per_day) {
+        out.push_str(&format!(
+            "\nParacetamol from combination products in step 1: {} mg a day (shown per item in each step).\n",
+            num(p)
+        ));
+    }
+    if !plan.warnings.is_empty() {
+        out.push_str("\nWarnings:\n");
+        for w in &plan.warnings {
+            out.push_str(&format!("- {w}\n"));
+        }
+    }
+    if !plan.edits_applied.is_empty() {
+        out.push_str("\nClinician edits:\n");
+        for e in &plan.edits_applied {
+            out.push_str(&format!("- {e}\n"));
+        }
+    }
+    out
+}
+
+fn unit_short(plan: &Plan) -> &'static str {
+    match plan.profile {
+        crate::profile::Profile::Uk => "OME/day",
+        crate::profile::Profile::Cdc => "MME/day",
+    }
+}
