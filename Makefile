@@ -13,13 +13,14 @@ APT_PACKAGES := libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup setup-apt setup-npm setup-cargo ui app run test lint test-rust test-ui test-e2e bindings-check screenshot bench clean
+.PHONY: help setup setup-apt setup-npm setup-cargo ui app run test lint test-rust test-ui test-e2e bindings-check screenshot bench bench-ui clean
 
 help:
 	@echo "make run         set up and launch Stepdown"
 	@echo "make test        set up and run every test (lint, Rust, UI, end-to-end)"
 	@echo "make screenshot  launch under Xvfb and save PNGs to target/screenshots/"
-	@echo "make bench       run the benchmarks"
+	@echo "make bench       run the core benchmarks (criterion)"
+	@echo "make bench-ui    desktop start-up, memory and keystroke latency"
 
 ## setup: idempotent; a second run on a ready machine only checks.
 setup: setup-apt setup-npm setup-cargo
@@ -89,6 +90,10 @@ screenshot: setup app
 
 bench:
 	cargo bench -p stepdown
+
+## bench-ui: start-up, memory (vs a bare Tauri window) and keystroke latency; figures in target/perf/.
+bench-ui: setup app
+	tests/perf/ui_perf.sh
 
 clean:
 	cargo clean

@@ -58,18 +58,19 @@ export class Session {
   /** Opens the app on a fresh scratch database (or `db` if given). */
   static async start({ db } = {}) {
     const dbPath = db ?? path.join(mkdtempSync(path.join(tmpdir(), "stepdown-e2e-")), "stepdown.db");
-    const value = await request("POST", "/session", {
-      capabilities: {
-        alwaysMatch: {
-          "tauri:options": { application: APP, args: ["--db", dbPath] },
-        },
-      },
-    });
-    const s = new Session(value.sessionId);
+    const s = await Session.launch(APP, ["--db", dbPath]);
     s.dbPath = dbPath;
     // The window paints asynchronously; wait for the Svelte shell to mount.
     await waitFor(() => s.find("[data-testid=service-name]").then(() => true), "the app shell");
     return s;
+  }
+
+  /** Opens any Tauri application binary without waiting for its page. */
+  static async launch(application, args = []) {
+    const value = await request("POST", "/session", {
+      capabilities: { alwaysMatch: { "tauri:options": { application, args } } },
+    });
+    return new Session(value.sessionId);
   }
 
   cmd(method, suffix, body) {
