@@ -45,6 +45,8 @@ enum Command {
     Export(cli::store::ExportArgs),
     /// Check the store: integrity, foreign keys, schema version, record counts.
     Check(cli::store::CheckArgs),
+    /// The tamper-evident audit log: `verify` its hash chain, `list` its entries.
+    Audit(cli::audit::AuditArgs),
     /// Fill an empty store with synthetic demo patients (never real data).
     Demo(cli::store::DemoArgs),
     /// Test helper: save reviews in a loop, printing each acknowledged save.
@@ -77,6 +79,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Restore(args) => cli::store::restore(args),
         Command::Export(args) => cli::store::export(args),
         Command::Check(args) => cli::store::check(args),
+        Command::Audit(args) => cli::audit::run(args),
         Command::Demo(args) => cli::store::demo(args),
         Command::StressWriter(args) => cli::store::stress_writer(args),
     }

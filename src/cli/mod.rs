@@ -2,6 +2,7 @@
 //! file or standard input, and the exit-status contract (0 ok, 1 internal, 2 bad input).
 
 pub mod assess;
+pub mod audit;
 pub mod ome;
 pub mod plan;
 pub mod store;

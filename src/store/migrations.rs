@@ -29,11 +29,18 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first. Append only.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial schema: patients, reviews, versions, leaflets, settings, audit log",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema: patients, reviews, versions, leaflets, settings, audit log",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "audit log hash chain (tamper evidence)",
+        sql: include_str!("migrations/0002_audit_chain.sql"),
+    },
+];
 
 /// The schema version this build creates and understands.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -134,6 +141,8 @@ pub(crate) fn migrate(conn: &mut Connection, list: &[Migration]) -> StoreResult<
     if before == latest {
         return Ok((before, before));
     }
+    // Functions the migration SQL may call (migration 2 hashes the audit log).
+    super::audit::register_sql_functions(conn)?;
     for m in list {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -220,10 +229,16 @@ mod tests {
     /// migration: revert it and add a new numbered one instead.
     #[test]
     fn released_migrations_never_change() {
-        let pinned: &[(i64, &str)] = &[(
-            1,
-            "bc019c90935bd451ab99744ab677dea59d48808171baf75ea6a0e7e589159e7b",
-        )];
+        let pinned: &[(i64, &str)] = &[
+            (
+                1,
+                "bc019c90935bd451ab99744ab677dea59d48808171baf75ea6a0e7e589159e7b",
+            ),
+            (
+                2,
+                "bb6ad21d7c2059c3b8a942e9f1aae6daa877eeb2fa55b04f769aaf19da9088d4",
+            ),
+        ];
         for (version, hash) in pinned {
             let m = MIGRATIONS
                 .iter()

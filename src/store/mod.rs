@@ -41,7 +41,11 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-pub use audit::{AuditAction, AuditEntity, AuditEntry, AuditQuery};
+pub use audit::{
+    chain_hash, list_audit_file, verify_audit_file, AuditAction, AuditEntity, AuditEntry,
+    AuditListEntry, AuditQuery, AuditVerifyReport, BrokenLink, ChainContent, ChainProblem,
+    AUDIT_CHAIN_GENESIS,
+};
 pub use backup::{
     restore_file, BackupReport, Export, ExportPatient, ExportReview, RestoreReport, EXPORT_FORMAT,
     EXPORT_FORMAT_VERSION,

@@ -323,11 +323,19 @@ fn a_zero_byte_file_becomes_a_new_store() {
 
 // ---------------------------------------------------------------- migrations
 
-const EXTRA: migrations::Migration = migrations::Migration {
-    version: 2,
-    name: "test: add a column",
-    sql: "ALTER TABLE patients ADD COLUMN test_extra TEXT;",
-};
+const EXTRA_SQL: &str = "ALTER TABLE patients ADD COLUMN test_extra TEXT;";
+
+/// Every real migration plus one test migration after them, so these tests
+/// keep exercising "one version behind" as real migrations are added.
+fn with_extra() -> Vec<migrations::Migration> {
+    let mut list = migrations::MIGRATIONS.to_vec();
+    list.push(migrations::Migration {
+        version: migrations::LATEST_VERSION + 1,
+        name: "test: add a column",
+        sql: EXTRA_SQL,
+    });
+    list
+}
 
 #[test]
 fn an_older_database_is_copied_before_migrating() {
@@ -337,25 +345,26 @@ fn an_older_database_is_copied_before_migrating() {
         let mut s = open_at(&path);
         s.create_patient(&patient("Pat Older"), "t").unwrap().id
     };
-    let list = [migrations::MIGRATIONS[0], EXTRA];
+    let latest = migrations::LATEST_VERSION;
+    let list = with_extra();
     let s = Store::open_with_migrations(&path, options(), &list).unwrap();
-    assert_eq!(s.opened_at_version(), 1);
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.opened_at_version(), latest);
+    assert_eq!(s.schema_version().unwrap(), latest + 1);
     let copy = s.pre_migration_copy().unwrap().to_path_buf();
     let name = copy.file_name().unwrap().to_string_lossy().to_string();
     assert!(
-        name.starts_with("s.db.bak-v1-2026") && name.ends_with('Z'),
+        name.starts_with(&format!("s.db.bak-v{latest}-2026")) && name.ends_with('Z'),
         "{name}"
     );
-    // The copy is a complete v1 database with the data.
+    // The copy is a complete database at the old version with the data.
     let copy_store = open_at(&copy);
-    assert_eq!(copy_store.opened_at_version(), 1);
+    assert_eq!(copy_store.opened_at_version(), latest);
     assert_eq!(copy_store.patient(id).unwrap().name, "Pat Older");
     drop(s);
-    // The v2 file is now "from a newer Stepdown" for this build.
+    // The migrated file is now "from a newer Stepdown" for this build.
     let e = Store::open_with(&path, options()).unwrap_err();
     assert!(
-        matches!(e, StoreError::NewerVersion { found: 2, .. }),
+        matches!(e, StoreError::NewerVersion { found, .. } if found == latest + 1),
         "{e}"
     );
 }
@@ -364,9 +373,9 @@ fn an_older_database_is_copied_before_migrating() {
 fn an_empty_database_is_migrated_without_a_copy() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
-    let list = [migrations::MIGRATIONS[0], EXTRA];
+    let list = with_extra();
     let s = Store::open_with_migrations(&path, options(), &list).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), migrations::LATEST_VERSION + 1);
     assert!(s.pre_migration_copy().is_none());
 }
 
