@@ -391,9 +391,11 @@ fn supply_of(c: &ItemCtx<'_>, a: &Amounts, days: u32) -> Vec<SupplyLine> {
                 LineKind::Solid => (n * days_f, StrengthUnit::Mg),
                 LineKind::Liquid => (n * days_f, StrengthUnit::MgPerMl),
                 LineKind::Patch => {
-                    // New patches as often as the shortest wear time allows,
-                    // over the step's days (a part-worn last patch still counts).
-                    let wear = c.row.wear_hours.map_or(24.0, |w| w.min);
+                    // A new patch at each change over the step's days (a
+                    // part-worn last patch still counts). Patches worn 3 or 4
+                    // days are changed twice a week: on average every
+                    // (min + max) / 2 hours.
+                    let wear = c.row.wear_hours.map_or(24.0, |w| (w.min + w.max) / 2.0);
                     ((days_f * 24.0 / wear).ceil() * n, StrengthUnit::McgPerHour)
                 }
             };

@@ -20,7 +20,8 @@
 //!    cut patch). Regular doses keep their times; where a day's doses cannot
 //!    be equal, the reduction comes off the earliest dose first, so the later
 //!    doses are the larger (the evening dose of a twice-daily product).
-//!    As-needed items first allow fewer doses a day. Combination products
+//!    As-needed items allow one dose a day fewer at each rung, then stop.
+//!    Combination products
 //!    (co-codamol, co-dydramol) lose whole tablets of the patient's strength,
 //!    so the paracetamol shown falls honestly with each step.
 //! 3. The items' ladders are joined in reduction order (default: long-acting
@@ -121,7 +122,7 @@ fn options_of(request: &PlanRequest, reference: &Reference) -> PlanOptions {
         Some(p) => (
             format!(
                 "{} (changed from the {} preset)",
-                capitalise(&rate_words(t.reduction_percent, t.of, t.interval_days)),
+                schedule::capitalise(&rate_words(t.reduction_percent, t.of, t.interval_days)),
                 p.name
             ),
             format!("Set by the clinician, starting from: {}", p.source),
@@ -129,7 +130,7 @@ fn options_of(request: &PlanRequest, reference: &Reference) -> PlanOptions {
         None => match rules.presets().find(|p| same_as(p)) {
             Some(p) => (p.label.clone(), p.source.clone()),
             None => (
-                capitalise(&rate_words(t.reduction_percent, t.of, t.interval_days)),
+                schedule::capitalise(&rate_words(t.reduction_percent, t.of, t.interval_days)),
                 format!(
                     "Set by the clinician. For comparison: {}",
                     rules.default_preset().source
@@ -148,13 +149,6 @@ fn options_of(request: &PlanRequest, reference: &Reference) -> PlanOptions {
         lengthen_interval: t.lengthen_interval,
         source: source.clone(),
     }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map_or_else(String::new, |f| {
-        f.to_uppercase().collect::<String>() + c.as_str()
-    })
 }
 
 /// Makes the suggested taper plan for a validated request.

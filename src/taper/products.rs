@@ -801,22 +801,25 @@ pub(crate) fn build<'r>(
             }
         }
         Shape::AsNeeded { max } => {
-            // As-needed items first allow fewer doses a day (each dose stays
-            // big enough to help), then smaller doses at once a day.
-            let (mut t, mut k) = (*max, k0);
+            // As-needed items allow one dose a day fewer at each rung, down to
+            // once a day, and then stop: each dose stays the size that helps
+            // (a smaller as-needed dose is not a meaningful step).
+            let mut t = *max;
             levels.push(Level {
-                k: vec![k],
+                k: vec![k0],
                 times: t,
             });
-            while k > 0 {
-                if t > 1 {
-                    t -= 1;
-                } else {
-                    k = menu.next_below(k);
-                }
+            while t > 1 && k0 > 0 {
+                t -= 1;
                 levels.push(Level {
-                    k: vec![k],
+                    k: vec![k0],
                     times: t,
+                });
+            }
+            if k0 > 0 {
+                levels.push(Level {
+                    k: vec![0],
+                    times: 1,
                 });
             }
         }

@@ -40,6 +40,14 @@ pub(crate) fn per_day(profile: Profile) -> &'static str {
     }
 }
 
+/// `s` with a capital first letter.
+pub(crate) fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| {
+        f.to_uppercase().collect::<String>() + c.as_str()
+    })
+}
+
 /// An item kept exactly as entered.
 #[derive(Debug, Clone)]
 pub(crate) struct Held {
@@ -114,7 +122,10 @@ pub(crate) fn prepare<'r>(
                     Ok(t) => tapered.push(t),
                     Err(why) => held.push(Held {
                         index: i,
-                        reason: format!("{why}. It is kept at the current dose; reduce it by hand."),
+                        reason: format!(
+                            "{}. It is kept at the current dose; reduce it by hand.",
+                            capitalise(&why)
+                        ),
                         ome: Some(ome.get()),
                     }),
                 }
@@ -323,7 +334,7 @@ pub(crate) fn walk(
     let mut cur: Option<usize> = None;
     let mut c = start;
     let mut steps: Vec<WalkStep> = Vec::new();
-    let mut warned_items: Vec<usize> = Vec::new();
+    let mut big: Vec<BigDecrement> = Vec::new();
     let mut k = 1.0;
     loop {
         let first = match cur {
@@ -388,31 +399,19 @@ pub(crate) fn walk(
         let mut days = interval;
         if smallest > requested + EPS {
             let item = p.order[ladder.reduced_at(first)];
-            if !warned_items.contains(&item) {
-                warned_items.push(item);
-                let t = &p.tapered[item];
-                let what = match opts.of {
-                    ReductionOf::Original => {
-                        format!("{}% of the starting total", num(opts.reduction_percent))
-                    }
-                    ReductionOf::Current => {
-                        format!("{}% of the current total", num(opts.reduction_percent))
-                    }
-                };
-                let then = if opts.lengthen_interval {
-                    "each of those steps is lengthened so that the average rate stays as asked"
-                } else {
-                    "each of those steps uses the smallest real reduction (set lengthen_interval to space them out instead)"
-                };
-                p.warnings.push(format!(
-                    "From step {}, items[{}] ({}): the smallest real reduction of {} is {} {unit}, more than the {} {unit} asked for ({what}); {then}.",
-                    steps.len() + 1,
-                    t.index,
-                    t.item.drug,
-                    t.line.box_name,
-                    num(round2(smallest)),
-                    num(round2(requested)),
-                ));
+            match big.iter_mut().find(|b| b.item == item) {
+                Some(b) => {
+                    b.min = b.min.min(smallest);
+                    b.max = b.max.max(smallest);
+                    b.requested = b.requested.min(requested);
+                }
+                None => big.push(BigDecrement {
+                    item,
+                    step: steps.len() + 1,
+                    min: smallest,
+                    max: smallest,
+                    requested,
+                }),
             }
             if opts.lengthen_interval && !reached {
                 days = interval * drop / requested;
@@ -450,7 +449,45 @@ pub(crate) fn walk(
         c = new;
         k += 1.0;
     }
+    for b in big {
+        let t = &p.tapered[b.item];
+        let what = match opts.of {
+            ReductionOf::Original => {
+                format!("{}% of the starting total", num(opts.reduction_percent))
+            }
+            ReductionOf::Current => {
+                format!("{}% of the current total", num(opts.reduction_percent))
+            }
+        };
+        let then = if opts.lengthen_interval {
+            "those steps are lengthened so that the average rate stays as asked"
+        } else {
+            "those steps use the smallest real reduction (set lengthen_interval to space them out instead)"
+        };
+        let range = if b.max - b.min > EPS {
+            format!("{} to {}", num(round2(b.min)), num(round2(b.max)))
+        } else {
+            num(round2(b.min))
+        };
+        p.warnings.push(format!(
+            "From step {}, items[{}] ({}): the smallest real reduction of {} is {range} {unit}, more than the {} {unit} asked for ({what}); {then}.",
+            b.step,
+            t.index,
+            t.item.drug,
+            t.line.box_name,
+            num(round2(b.requested)),
+        ));
+    }
     Ok(steps)
+}
+
+/// An item whose smallest real reduction was bigger than asked, for one warning.
+struct BigDecrement {
+    item: usize,
+    step: usize,
+    min: f64,
+    max: f64,
+    requested: f64,
 }
 
 /// Inserts the requested pauses (numbered against the steps without pauses).

@@ -51,6 +51,18 @@ fn item_rows(item: &StepItem) -> (String, Vec<String>) {
     (name, doses)
 }
 
+/// The amount a day, with the paracetamol of a combination product under it.
+fn day_cell(item: &StepItem) -> Vec<String> {
+    if item.change == ItemChange::Stopped {
+        return vec!["0".into()];
+    }
+    let mut cell = vec![item.daily_amount.clone()];
+    if let Some(p) = item.paracetamol_mg_per_day.filter(|p| *p > 0.0) {
+        cell.push(format!("+ paracetamol {} mg", num(p)));
+    }
+    cell
+}
+
 /// A row of the table: cells of one or more lines.
 type Row = Vec<Vec<String>>;
 
@@ -155,7 +167,7 @@ pub fn plan_text(plan: &Plan) -> String {
             vec![],
             vec![name],
             doses,
-            vec![item.daily_amount.clone()],
+            day_cell(item),
             vec![if n == 0 {
                 num(start_total)
             } else {
@@ -189,11 +201,7 @@ pub fn plan_text(plan: &Plan) -> String {
                 }],
                 vec![name],
                 doses,
-                vec![if item.change == ItemChange::Stopped {
-                    "0".into()
-                } else {
-                    item.daily_amount.clone()
-                }],
+                day_cell(item),
                 vec![if first {
                     num(step.total_ome_mg_per_day)
                 } else {
@@ -223,12 +231,6 @@ pub fn plan_text(plan: &Plan) -> String {
         for n in step_notes {
             out.push_str(&format!("- {n}\n"));
         }
-    }
-    if let Some(p) = plan.steps.iter().find_map(|s| s.paracetamol_mg_per_day) {
-        out.push_str(&format!(
-            "\nParacetamol from combination products in step 1: {} mg a day (shown per item in each step).\n",
-            num(p)
-        ));
     }
     if !plan.warnings.is_empty() {
         out.push_str("\nWarnings:\n");
