@@ -244,6 +244,24 @@ fn report(conn: &Connection, path: &Path) -> CheckReport {
     } else {
         None
     };
+    // From schema version 2 the audit log is hash-chained: a broken chain
+    // means someone edited the file outside Stepdown, which also puts the
+    // clinical records in it in doubt, so it fails the check (and a restore
+    // from such a backup) rather than being a footnote.
+    if (2..=LATEST_VERSION).contains(&schema_version) {
+        match super::audit::verify_chain(conn) {
+            Ok(r) => {
+                if let Some(b) = r.first_broken {
+                    problems.push(format!(
+                        "the audit log has been tampered with: its hash chain breaks at \
+                         entry {} ({}); see `stepdown audit verify`",
+                        b.id, b.detail
+                    ));
+                }
+            }
+            Err(e) => problems.push(format!("the audit log chain could not be checked: {e}")),
+        }
+    }
     CheckReport {
         path: path.display().to_string(),
         ok: problems.is_empty(),
