@@ -5,9 +5,9 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
-use cli::{print_json, CliError, CliResult};
+use cli::{CliError, CliResult};
 
 /// Opioid deprescribing decision support (UK primary care).
 #[derive(Debug, Parser)]
@@ -17,20 +17,11 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Json,
-    Text,
-}
-
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List the clinical reference tables in this build, with version, review date and source.
-    Reference {
-        /// Output format.
-        #[arg(long, value_enum, default_value = "json")]
-        format: Format,
-    },
+    /// List the clinical reference tables in this build, with version, review date and source,
+    /// and a warning for any table more than 12 months (policy table) past its review date.
+    Reference(cli::reference::ReferenceArgs),
     /// Total daily oral morphine equivalent of a regimen, per item with the working shown.
     Ome(cli::ome::OmeArgs),
     /// OME plus risk flags (reason, action, source) for a regimen and a patient context.
@@ -71,7 +62,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> CliResult {
     match cli.command {
-        Command::Reference { format } => reference(format),
+        Command::Reference(args) => cli::reference::run(args),
         Command::Ome(args) => cli::ome::run(args),
         Command::Assess(args) => cli::assess::run(args),
         Command::Plan(args) => cli::plan::run(args),
@@ -83,23 +74,4 @@ fn run(cli: Cli) -> CliResult {
         Command::Demo(args) => cli::store::demo(args),
         Command::StressWriter(args) => cli::store::stress_writer(args),
     }
-}
-
-fn reference(format: Format) -> CliResult {
-    let info = stepdown::reference::Reference::load()
-        .map_err(anyhow::Error::from)?
-        .info();
-    match format {
-        Format::Json => print_json(&info)?,
-        Format::Text => {
-            println!("Reference manifest {}", info.manifest_version);
-            for t in &info.tables {
-                println!(
-                    "- {} v{} ({} rows), review by {}\n  {}\n  Source: {}",
-                    t.id, t.version, t.rows, t.review_date, t.title, t.source
-                );
-            }
-        }
-    }
-    Ok(())
 }

@@ -14,7 +14,10 @@ use ts_rs::TS;
 use crate::profile::Profile;
 use crate::regimen::{Form, Release, Route};
 
+pub mod currency;
 pub mod risk;
+
+pub use currency::{currency, PolicyKind, PolicyRow, StaleTable};
 
 /// The embedded files, by the name the manifest uses.
 const EMBEDDED: &[(&str, &str)] = &[
@@ -65,6 +68,11 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../assets/reference/patient_limits.json"),
     ),
     ("flags.json", include_str!("../assets/reference/flags.json")),
+    // Clinical safety policy numbers (see `currency`).
+    (
+        "policy.json",
+        include_str!("../assets/reference/policy.json"),
+    ),
 ];
 
 const MANIFEST: &str = include_str!("../assets/reference/manifest.json");
@@ -415,6 +423,8 @@ pub struct Reference {
     pub taper: Table<crate::taper::rules::TaperRow>,
     /// Risk assessment tables: co-medications, renal advice, flag wording.
     pub risk: risk::RiskTables,
+    /// Clinical safety policy numbers (e.g. when a table counts as stale).
+    pub policy: Table<PolicyRow>,
     /// Every drug in any profile's factor table, sorted (accepted drug names).
     known_drugs: Vec<String>,
 }
@@ -655,6 +665,15 @@ impl Reference {
         known_drugs.sort();
         known_drugs.dedup();
         let risk = risk::RiskTables::load(&known_drugs)?;
+        let policy: Table<PolicyRow> = parse("policy.json")?;
+        check_rows(
+            &policy.header,
+            policy
+                .rows
+                .iter()
+                .map(|r| (r.id.as_str(), r.source.as_str())),
+        )?;
+        currency::check_policy(&policy)?;
         let reference = Reference {
             manifest_version: manifest.manifest_version,
             thresholds,
@@ -664,6 +683,7 @@ impl Reference {
             limits,
             taper,
             risk,
+            policy,
             known_drugs,
         };
         // These checks need lookups across tables, so they run on the assembled reference.
@@ -882,6 +902,7 @@ impl Reference {
             (&self.taper.header, self.taper.rows.len()),
         ];
         headers.extend(self.risk.headers());
+        headers.push((&self.policy.header, self.policy.rows.len()));
         headers
     }
 

@@ -5,6 +5,7 @@ pub mod assess;
 pub mod audit;
 pub mod ome;
 pub mod plan;
+pub mod reference;
 pub mod store;
 
 use std::io::Read;
