@@ -183,8 +183,16 @@ pub fn plan_text(plan: &Plan) -> String {
             StepKind::Stop => format!("{} stop", step.step),
             StepKind::Increase => format!("{} up", step.step),
         };
-        let supply: Vec<String> = step.supply.iter().map(|s| s.description.clone()).collect();
+        // Each supply line goes on the row of the first item of its product.
+        let mut shown = vec![false; step.supply.len()];
         for (n, item) in step.items.iter().enumerate() {
+            let mut supply = Vec::new();
+            for (line, done) in step.supply.iter().zip(shown.iter_mut()) {
+                if !*done && item.product_id.as_deref() == Some(line.product_id.as_str()) {
+                    *done = true;
+                    supply.push(line.description.clone());
+                }
+            }
             let (name, doses) = item_rows(item);
             let first = n == 0;
             rows.push(vec![
@@ -207,7 +215,7 @@ pub fn plan_text(plan: &Plan) -> String {
                 } else {
                     String::new()
                 }],
-                if first { supply.clone() } else { vec![] },
+                supply,
             ]);
         }
     }

@@ -1,0 +1,310 @@
+//! Property tests of the taper planner over random regimens built from the
+//! UK catalogue (one to three items: tablets, capsules, liquids, patches,
+//! combinations, as-needed), random options and pauses, in both profiles.
+//!
+//! Every plan must satisfy the invariants in `common/plan_checks.rs`: totals
+//! never rise; the last step reaches the target; dates are contiguous; every
+//! unit is whole and exists as a product; no step drops more than the requested
+//! reduction plus one smallest decrement; quantities match doses × days.
+
+#[path = "common/plan_checks.rs"]
+mod checks;
+
+use chrono::NaiveDate;
+use proptest::prelude::*;
+use stepdown::ome::{calculate, OmeOptions};
+use stepdown::reference::{reference, ProductRow};
+use stepdown::regimen::{Form, RawItem, Regimen, Release};
+use stepdown::taper::{
+    apply_edits, plan, Edit, EditIntent, Pause, PlanRequest, ReductionOf, TaperOptions,
+};
+use stepdown::Profile;
+
+/// A regimen item for catalogue row `row`, from the random choices `(a, b, c, d)`.
+fn item_for(row: &ProductRow, a: usize, b: u32, c: u32, d: bool) -> RawItem {
+    let mut item = RawItem {
+        drug: Some(row.drug.clone()),
+        route: Some(row.route.as_str().to_string()),
+        ..RawItem::default()
+    };
+    match row.form {
+        Form::Patch => {
+            let s = row.strengths_mcg_per_hour.clone().unwrap_or_default();
+            item.strength_mcg_per_hour = Some(s[a % s.len()]);
+            let most = row.max_patches_at_once.unwrap_or(3);
+            item.patches = Some(f64::from(1 + b % most));
+        }
+        Form::Solution => {
+            let s = row.strengths_mg_per_ml.clone().unwrap_or_default();
+            item.form = Some("solution".into());
+            item.strength_mg_per_ml = Some(s[a % s.len()]);
+            // Concentrates are given in small volumes.
+            item.ml_per_dose = Some(f64::from(if s[0] >= 10.0 { 1 + b % 2 } else { 2 + b % 9 }));
+            item.doses_per_day = Some(f64::from(1 + c % 4));
+            item.as_needed = Some(d);
+        }
+        Form::Tablet | Form::Capsule => {
+            let s = row.strengths_mg.clone().unwrap_or_default();
+            item.form = Some(row.form.as_str().to_string());
+            item.strength_mg = Some(s[a % s.len()]);
+            item.units_per_dose = Some(f64::from(1 + b % 3));
+            let release = row.release.unwrap_or_default();
+            item.release = Some(release.as_str().to_string());
+            let doses = match row.dosing_interval_hours {
+                Some(h) => (24.0 / h).round(),
+                None if release == Release::Modified => 2.0,
+                None => f64::from(1 + c % 4),
+            };
+            item.doses_per_day = Some(doses);
+            item.as_needed = Some(release == Release::Immediate && d);
+            if let Some(comb) = &row.combination {
+                item.paracetamol_mg = Some(comb.paracetamol_mg_per_unit);
+                // Keep combinations within 4 g paracetamol a day, as prescribed.
+                item.units_per_dose = Some(f64::from(1 + b % 2));
+            }
+        }
+    }
+    item
+}
+
+fn regimen_strategy() -> impl Strategy<Value = Vec<RawItem>> {
+    let rows = reference().products.rows.len();
+    prop::collection::vec(
+        (0..rows, 0usize..10, 0u32..10, 0u32..10, any::<bool>()),
+        1..=3,
+    )
+    .prop_map(|choices| {
+        choices
+            .into_iter()
+            .map(|(r, a, b, c, d)| item_for(&reference().products.rows[r], a, b, c, d))
+            .collect()
+    })
+}
+
+#[derive(Debug, Clone)]
+struct Options {
+    profile: Profile,
+    percent: f64,
+    of_current: bool,
+    interval: u32,
+    target_share: f64,
+    slow: bool,
+    lengthen: bool,
+    pause: Option<(usize, u32)>,
+}
+
+fn options_strategy() -> impl Strategy<Value = Options> {
+    (
+        prop_oneof![4 => Just(Profile::Uk), 1 => Just(Profile::Cdc)],
+        prop_oneof![3 => (1u32..=50).prop_map(f64::from), 1 => 1.0f64..50.0],
+        any::<bool>(),
+        7u32..=84,
+        prop_oneof![3 => Just(0.0), 1 => 0.05f64..0.9],
+        any::<bool>(),
+        any::<bool>(),
+        prop::option::of((0usize..100, 1u32..=84)),
+    )
+        .prop_map(
+            |(profile, percent, of_current, interval, target_share, slow, lengthen, pause)| {
+                Options {
+                    profile,
+                    percent,
+                    of_current,
+                    interval,
+                    target_share,
+                    slow,
+                    lengthen,
+                    pause,
+                }
+            },
+        )
+}
+
+/// A request, or `None` when the regimen has nothing to taper in that profile.
+fn request(items: Vec<RawItem>, o: &Options) -> Option<PlanRequest> {
+    let regimen = Regimen::validate(&items, "items", o.profile, reference()).ok()?;
+    let start =
+        calculate(&regimen, o.profile, reference(), &OmeOptions::default()).total_ome_mg_per_day;
+    Some(PlanRequest {
+        profile: o.profile,
+        items,
+        start_date: NaiveDate::from_ymd_opt(2026, 12, 1)?,
+        taper: TaperOptions {
+            preset: None,
+            reduction_percent: o.percent,
+            of: if o.of_current {
+                ReductionOf::Current
+            } else {
+                ReductionOf::Original
+            },
+            interval_days: o.interval,
+            target_ome_mg_per_day: (start * o.target_share).floor(),
+            slow_last_third: o.slow,
+            lengthen_interval: o.lengthen,
+            order: Vec::new(),
+        },
+        pauses: Vec::new(),
+    })
+}
+
+/// Items as people enter them, not only as the catalogue lists them:
+/// strengths that are not UK products, half tablets, odd patch rates.
+fn odd_item() -> impl Strategy<Value = RawItem> {
+    (
+        prop::sample::select(vec![
+            "morphine",
+            "oxycodone",
+            "codeine",
+            "tramadol",
+            "tapentadol",
+            "hydromorphone",
+            "dihydrocodeine",
+        ]),
+        prop::sample::select(vec!["immediate", "modified"]),
+        prop::sample::select(vec![2.5, 7.0, 12.0, 25.0, 33.0, 45.0, 70.0]),
+        prop::sample::select(vec![0.5, 1.0, 1.5, 2.0]),
+        1u32..=4,
+        prop::option::of(prop::sample::select(vec![
+            ("fentanyl", 62.0),
+            ("fentanyl", 12.0),
+            ("buprenorphine", 25.0),
+            ("buprenorphine", 10.0),
+        ])),
+    )
+        .prop_map(
+            |(drug, release, strength, units, doses, patch)| match patch {
+                Some((drug, rate)) => RawItem {
+                    drug: Some(drug.into()),
+                    route: Some("transdermal".into()),
+                    strength_mcg_per_hour: Some(rate),
+                    ..RawItem::default()
+                },
+                None => RawItem {
+                    drug: Some(drug.into()),
+                    route: Some("oral".into()),
+                    release: Some(release.into()),
+                    strength_mg: Some(strength),
+                    units_per_dose: Some(units),
+                    doses_per_day: Some(f64::from(doses)),
+                    ..RawItem::default()
+                },
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// Entries that are not whole catalogue units still give sound plans:
+    /// step 1 may drop more than asked (it starts from the nearest makeable
+    /// dose, with a warning), but every other invariant holds.
+    #[test]
+    fn odd_entries_give_sound_plans(items in prop::collection::vec(odd_item(), 1..=3), o in options_strategy()) {
+        let Some(req) = request(items, &o) else { return Ok(()) };
+        let p = match plan(&req, reference()) {
+            Ok(p) => p,
+            Err(stepdown::taper::PlanError::Input(e)) => {
+                prop_assert!(!e.field_errors().is_empty(), "{e}");
+                return Ok(());
+            }
+            Err(e) => return Err(TestCaseError::fail(e.to_string())),
+        };
+        let v: Vec<String> = checks::violations(&p, reference())
+            .into_iter()
+            .filter(|m| !m.starts_with("step 1: drops"))
+            .collect();
+        prop_assert!(v.is_empty(), "{v:#?}\n{req:#?}");
+    }
+
+    #[test]
+    fn every_plan_satisfies_the_invariants(items in regimen_strategy(), o in options_strategy()) {
+        let Some(mut req) = request(items, &o) else { return Ok(()) };
+        let first = match plan(&req, reference()) {
+            Ok(p) => p,
+            // Refusals are input errors with field paths (e.g. nothing convertible).
+            Err(stepdown::taper::PlanError::Input(e)) => {
+                prop_assert!(!e.field_errors().is_empty(), "{e}");
+                return Ok(());
+            }
+            Err(e) => return Err(TestCaseError::fail(e.to_string())),
+        };
+        let v = checks::violations(&first, reference());
+        prop_assert!(v.is_empty(), "{v:#?}\n{req:#?}");
+        // Deterministic.
+        prop_assert_eq!(&plan(&req, reference()).ok(), &Some(first.clone()));
+
+        // With a pause after some step the invariants still hold, one step more.
+        if let Some((at, days)) = o.pause {
+            let n = first.steps.len();
+            if n >= 2 {
+                req.pauses = vec![Pause { after_step: (at % (n - 1) + 1) as u32, days }];
+                let paused = plan(&req, reference()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let v = checks::violations(&paused, reference());
+                prop_assert!(v.is_empty(), "{v:#?}");
+                prop_assert_eq!(paused.steps.len(), n + 1);
+                prop_assert_eq!(paused.steps.iter().filter(|s| s.is_pause).count(), 1);
+            }
+        }
+    }
+
+    #[test]
+    fn edits_keep_the_plan_valid_and_refuse_unmarked_increases(
+        items in regimen_strategy(),
+        o in options_strategy(),
+        step in 0usize..50,
+        days in 1u32..=84,
+    ) {
+        let Some(req) = request(items, &o) else { return Ok(()) };
+        let Ok(p) = plan(&req, reference()) else { return Ok(()) };
+        let n = p.steps.len();
+        // Lengthening any step but the stop day keeps every invariant but the dates move.
+        let s = step % n;
+        if p.steps[s].kind != stepdown::taper::StepKind::Stop {
+            let edited = apply_edits(&p, &[Edit::SetLength { step: (s + 1) as u32, days }], reference())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(edited.steps[s].days, days);
+            let mut start = edited.start_date;
+            for st in &edited.steps {
+                prop_assert_eq!(st.start_date, start);
+                start = st.end_date.succ_opt().unwrap_or(st.end_date);
+            }
+        }
+        // Putting a later step's item back to its step-1 doses: refused exactly
+        // when the step's total would then rise above the step before, unless marked.
+        if n >= 3 {
+            let later = 2 + step % (n - 2);
+            let first = &p.steps[0];
+            if let Some(item) = first.items.iter().find(|i| i.product_id.is_some() && !i.doses.is_empty()) {
+                let set = |intent: Option<EditIntent>, reason: Option<String>| Edit::SetDose {
+                    step: (later + 1) as u32,
+                    item: item.index,
+                    doses: item.doses.clone(),
+                    intent,
+                    reason,
+                };
+                let old_item = p.steps[later]
+                    .items
+                    .iter()
+                    .find(|i| i.index == item.index)
+                    .and_then(|i| i.ome_mg_per_day)
+                    .unwrap_or(0.0);
+                let new_total =
+                    p.steps[later].total_ome_mg_per_day - old_item + item.ome_mg_per_day.unwrap_or(0.0);
+                let before = p.steps[later - 1].total_ome_mg_per_day;
+                let unmarked = apply_edits(&p, &[set(None, None)], reference());
+                if new_total > before + 0.02 {
+                    prop_assert!(unmarked.is_err());
+                    let marked = apply_edits(
+                        &p,
+                        &[set(Some(EditIntent::HoldOrReversal), Some("flare".into()))],
+                        reference(),
+                    )
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    prop_assert!(marked.warnings.iter().any(|w| w.starts_with("Intentional increase")));
+                } else if new_total < before - 0.02 {
+                    prop_assert!(unmarked.is_ok(), "{:?}", unmarked.err());
+                }
+            }
+        }
+    }
+}

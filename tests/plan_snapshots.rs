@@ -1,0 +1,59 @@
+//! Whole plans pinned as insta snapshots, so that any change to a plan a
+//! patient would follow is seen and reviewed (`cargo insta review`).
+
+use stepdown::reference::reference;
+use stepdown::taper::{plan_from_json, plan_text, Plan};
+use stepdown::Profile;
+
+fn make(json: &str) -> Plan {
+    match plan_from_json(json, Profile::Uk, reference()) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+const MST_30_BD: &str = r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2}],
+  "start_date": "2026-12-01", "taper": {"preset": "standard"}}"#;
+
+const THREE_OPIOIDS: &str = r#"{"items": [
+    {"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 20, "doses_per_day": 2},
+    {"drug": "morphine", "route": "oral", "form": "solution", "strength_mg_per_ml": 2, "ml_per_dose": 5, "doses_per_day": 3, "as_needed": true},
+    {"drug": "codeine", "route": "oral", "strength_mg": 30, "units_per_dose": 2, "doses_per_day": 4, "paracetamol_mg": 500},
+    {"drug": "methadone", "route": "oral", "form": "solution", "strength_mg_per_ml": 1, "ml_per_dose": 10, "doses_per_day": 1}
+  ],
+  "start_date": "2026-12-01",
+  "taper": {"preset": "faster", "slow_last_third": true},
+  "pauses": [{"after_step": 3, "days": 28}]}"#;
+
+const PATCH: &str = r#"{"items": [{"drug": "buprenorphine", "route": "transdermal", "strength_mcg_per_hour": 20, "patches": 1}],
+  "start_date": "2026-12-01", "taper": {"reduction_percent": 10, "interval_days": 14, "lengthen_interval": true}}"#;
+
+const FENTANYL_TO_TARGET: &str = r#"{"items": [{"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 75, "patches": 1},
+    {"drug": "oxycodone", "route": "oral", "strength_mg": 5, "doses_per_day": 4, "as_needed": true}],
+  "start_date": "2027-01-04", "taper": {"reduction_percent": 10, "of": "current", "interval_days": 21, "target_ome_mg_per_day": 60}}"#;
+
+#[test]
+fn morphine_standard_plan() {
+    insta::assert_json_snapshot!("morphine_standard", make(MST_30_BD));
+}
+
+#[test]
+fn three_opioids_with_pause_and_held_methadone() {
+    insta::assert_json_snapshot!("three_opioids", make(THREE_OPIOIDS));
+}
+
+#[test]
+fn buprenorphine_patch_lengthened() {
+    insta::assert_json_snapshot!("buprenorphine_patch", make(PATCH));
+}
+
+#[test]
+fn fentanyl_to_a_target_of_current() {
+    insta::assert_json_snapshot!("fentanyl_target", make(FENTANYL_TO_TARGET));
+}
+
+#[test]
+fn text_tables() {
+    insta::assert_snapshot!("morphine_standard_text", plan_text(&make(MST_30_BD)));
+    insta::assert_snapshot!("three_opioids_text", plan_text(&make(THREE_OPIOIDS)));
+}
