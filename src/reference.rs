@@ -14,6 +14,7 @@ use ts_rs::TS;
 use crate::profile::Profile;
 use crate::regimen::{Form, Release, Route};
 
+pub mod casefinding;
 pub mod currency;
 pub mod risk;
 
@@ -72,6 +73,11 @@ const EMBEDDED: &[(&str, &str)] = &[
     (
         "policy.json",
         include_str!("../assets/reference/policy.json"),
+    ),
+    // Case-finding: dose wording, current-regimen window, figure thresholds.
+    (
+        "casefinding.json",
+        include_str!("../assets/reference/casefinding.json"),
     ),
 ];
 
@@ -425,6 +431,8 @@ pub struct Reference {
     pub risk: risk::RiskTables,
     /// Clinical safety policy numbers (e.g. when a table counts as stale).
     pub policy: Table<PolicyRow>,
+    /// Case-finding: dose wording, current-regimen window, figure thresholds.
+    pub casefinding: Table<casefinding::CaseFindingRow>,
     /// Every drug in any profile's factor table, sorted (accepted drug names).
     known_drugs: Vec<String>,
 }
@@ -674,6 +682,12 @@ impl Reference {
                 .map(|r| (r.id.as_str(), r.source.as_str())),
         )?;
         currency::check_policy(&policy)?;
+        let casefinding: Table<casefinding::CaseFindingRow> = parse("casefinding.json")?;
+        check_rows(
+            &casefinding.header,
+            casefinding.rows.iter().map(|r| (r.id(), r.source())),
+        )?;
+        casefinding::check(&casefinding)?;
         let reference = Reference {
             manifest_version: manifest.manifest_version,
             thresholds,
@@ -684,6 +698,7 @@ impl Reference {
             taper,
             risk,
             policy,
+            casefinding,
             known_drugs,
         };
         // These checks need lookups across tables, so they run on the assembled reference.
@@ -903,6 +918,7 @@ impl Reference {
         ];
         headers.extend(self.risk.headers());
         headers.push((&self.policy.header, self.policy.rows.len()));
+        headers.push((&self.casefinding.header, self.casefinding.rows.len()));
         headers
     }
 
