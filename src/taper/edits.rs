@@ -507,7 +507,17 @@ fn apply_one(
                 Some(x) => x.doses = doses.clone(),
                 None => {
                     // The item had stopped by this step: bring it back (an increase).
-                    let mut x = plan.starting_items[*item as usize].clone();
+                    let Some(mut x) = plan
+                        .starting_items
+                        .iter()
+                        .find(|x| x.index == *item)
+                        .cloned()
+                    else {
+                        return Err(vec![FieldError::new(
+                            format!("{path}.item"),
+                            format!("item {item} is missing from the plan's starting items"),
+                        )]);
+                    };
                     x.doses = doses.clone();
                     target.items.push(x);
                 }

@@ -10,15 +10,298 @@ fn make(json: &str) -> Plan {
     }
 }
 
+fn make_in(profile: Profile, json: &str) -> Plan {
+    match plan_from_json(json, profile, reference()) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn totals(p: &Plan) -> Vec<f64> {
+    p.steps.iter().map(|s| s.total_ome_mg_per_day).collect()
+}
+
+fn edit(p: &Plan, json: &str) -> Result<Plan, PlanError> {
+    let edits = edits_from_json(json).map_err(PlanError::Input)?;
+    apply_edits(p, &edits, reference())
+}
+
+const MST: &str = r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "doses_per_day": 2}],
+    "start_date": "2026-12-01", "taper": {"reduction_percent": 10, "of": "original", "interval_days": 28}}"#;
+
 #[test]
 fn morphine_30_bd_ten_percent_of_original() {
+    let p = make(MST);
+    assert_eq!(
+        totals(&p),
+        [55.0, 50.0, 40.0, 35.0, 30.0, 25.0, 20.0, 10.0, 5.0, 0.0]
+    );
+    assert_eq!(p.ome_start, 60.0);
+    assert_eq!(p.ome_end, 0.0);
+    assert!(p.target_reached);
+    assert_eq!(
+        p.options.label,
+        "Standard: 10% of the starting dose every 4 weeks"
+    );
+    assert_eq!(p.dose_placement, DOSE_PLACEMENT);
+}
+
+#[test]
+fn the_later_dose_is_never_the_smaller() {
+    let p = make(MST);
+    for s in &p.steps {
+        let item = &s.items[0];
+        let amount = |time: &str| -> f64 {
+            item.doses
+                .iter()
+                .filter(|d| d.time == time)
+                .flat_map(|d| &d.units)
+                .map(|u| match u {
+                    UnitAmount::Solid(x) => x.strength_mg * x.count,
+                    _ => 0.0,
+                })
+                .sum()
+        };
+        assert!(amount("evening") >= amount("morning"), "step {}", s.step);
+        assert!(
+            amount("evening") - amount("morning") <= 5.0,
+            "step {}",
+            s.step
+        );
+    }
+}
+
+#[test]
+fn contract_shapes_for_solids_patches_and_liquids() {
+    let p = make(
+        r#"{"items": [
+            {"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25, "patches": 1},
+            {"drug": "morphine", "route": "oral", "form": "solution", "strength_mg_per_ml": 2, "ml_per_dose": 5, "doses_per_day": 4, "as_needed": true}
+        ], "start_date": "2026-12-01"}"#,
+    );
+    let v = serde_json::to_value(&p).unwrap();
+    let step = &v["steps"][0];
+    for key in [
+        "step",
+        "start_date",
+        "end_date",
+        "total_ome_mg_per_day",
+        "items",
+        "supply",
+        "is_pause",
+    ] {
+        assert!(step.get(key).is_some(), "steps[0].{key}");
+    }
+    let patch = &step["items"][0];
+    assert_eq!(patch["drug"], "fentanyl");
+    assert_eq!(patch["doses"][0]["time"], "every 72 hours");
+    assert_eq!(patch["doses"][0]["units"][0]["strength_mcg_per_hour"], 12);
+    assert_eq!(patch["doses"][0]["units"][0]["count"], 1);
+    let liquid = &step["items"][1];
+    assert_eq!(liquid["doses"][0]["time"], "up to 4 times a day");
+    assert_eq!(
+        liquid["doses"][0]["units"][0],
+        serde_json::json!({"strength_mg_per_ml": 2, "ml": 5})
+    );
+    // The fentanyl "12" patch counts as 12.5 micrograms/hour: 30 mg OME, plus 40 from the liquid.
+    assert_eq!(p.steps[0].total_ome_mg_per_day, 70.0);
+    assert_eq!(v["ome_start"], 100.0);
+}
+
+#[test]
+fn a_half_tablet_start_is_rounded_down_and_warned() {
+    let p = make(
+        r#"{"items": [{"drug": "morphine", "route": "oral", "strength_mg": 10, "units_per_dose": 1.5, "doses_per_day": 2}],
+            "start_date": "2026-12-01", "taper": {"reduction_percent": 10, "interval_days": 14}}"#,
+    );
+    assert_eq!(p.ome_start, 30.0);
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("15 mg a dose cannot be made from whole units")),
+        "{:?}",
+        p.warnings
+    );
+    assert!(p.steps[0].total_ome_mg_per_day <= 20.0);
+    assert_eq!(p.steps.last().map(|s| s.kind), Some(StepKind::Stop));
+}
+
+#[test]
+fn buprenorphine_patches_are_held_in_the_cdc_profile() {
+    let p = make_in(
+        Profile::Cdc,
+        r#"{"items": [
+            {"drug": "buprenorphine", "route": "transdermal", "strength_mcg_per_hour": 10},
+            {"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 10, "doses_per_day": 2}
+        ], "start_date": "2026-12-01"}"#,
+    );
+    assert!(!p.items[0].tapered);
+    assert!(p.items[0].held_reason.is_some());
+    assert_eq!(p.reduction_order, [1]);
+    assert!(p
+        .steps
+        .iter()
+        .all(|s| s.items[0].change == ItemChange::Held));
+    assert_eq!(p.ome_start, 30.0);
+}
+
+#[test]
+fn a_target_step_is_the_highest_rung_at_or_below_it() {
+    let p = make(
+        r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 60, "doses_per_day": 2}],
+            "start_date": "2026-12-01", "taper": {"reduction_percent": 25, "interval_days": 14, "target_ome_mg_per_day": 33}}"#,
+    );
+    assert_eq!(totals(&p), [90.0, 60.0, 30.0]);
+    assert!(p.target_reached);
+    assert_eq!(p.steps[2].kind, StepKind::Reduce);
+    assert!(p.steps[2]
+        .notes
+        .iter()
+        .any(|n| n.starts_with("Target reached")));
+}
+
+#[test]
+fn presets_and_option_labels() {
+    let presets = presets(reference());
+    assert_eq!(presets.len(), 3);
+    assert!(presets.iter().all(|p| !p.source.is_empty()));
     let p = make(
         r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "doses_per_day": 2}],
-            "start_date": "2026-12-01", "taper": {"reduction_percent": 10, "of": "original", "interval_days": 28}}"#,
+            "start_date": "2026-12-01", "taper": {"preset": "gentle", "interval_days": 21}}"#,
     );
-    let totals: Vec<f64> = p.steps.iter().map(|s| s.total_ome_mg_per_day).collect();
     assert_eq!(
-        totals,
-        [55.0, 50.0, 40.0, 35.0, 30.0, 25.0, 20.0, 10.0, 5.0, 0.0]
+        p.options.label,
+        "5% of the starting dose every 3 weeks (changed from the gentle preset)"
+    );
+    assert!(p
+        .options
+        .source
+        .starts_with("Set by the clinician, starting from"));
+    let p = make(
+        r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "doses_per_day": 2}],
+            "start_date": "2026-12-01", "taper": {"reduction_percent": 15, "of": "current", "interval_days": 10}}"#,
+    );
+    assert_eq!(p.options.label, "15% of the current dose every 10 days");
+}
+
+#[test]
+fn a_plan_survives_the_round_trip_through_the_ui_and_is_rechecked() {
+    let p = make(MST);
+    let json = serde_json::to_string(&p).unwrap();
+    let back: Plan = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, p);
+    let same = apply_edits(&back, &[], reference()).unwrap();
+    assert_eq!(same, p);
+    // A tampered plan (a strength that does not exist) is refused, with its path.
+    let tampered = json.replacen("\"strength_mg\":15", "\"strength_mg\":20", 1);
+    let back: Plan = serde_json::from_str(&tampered).unwrap();
+    let e = apply_edits(&back, &[], reference())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(
+            "plan.steps[0].items[0].doses[0].units[0].strength_mg: 20 mg is not a strength"
+        ),
+        "{e}"
+    );
+    // Totals are recomputed, never trusted.
+    let mut wrong = p.clone();
+    wrong.steps[0].total_ome_mg_per_day = 1.0;
+    assert_eq!(apply_edits(&wrong, &[], reference()).unwrap(), p);
+}
+
+#[test]
+fn edits_are_checked_against_the_plan() {
+    let p = make(
+        r#"{"items": [
+            {"drug": "methadone", "route": "oral", "form": "solution", "strength_mg_per_ml": 1, "ml_per_dose": 30, "doses_per_day": 1},
+            {"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "doses_per_day": 2}
+        ], "start_date": "2026-12-01"}"#,
+    );
+    let e = edit(
+        &p,
+        r#"{"edits": [{"action": "set_dose", "step": 1, "item": 0, "doses": []}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("edits[0].item: item 0 (methadone) is held unchanged"),
+        "{e}"
+    );
+    let n = p.steps.len();
+    let e = edit(
+        &p,
+        &format!(r#"{{"edits": [{{"action": "add_pause", "after_step": {n}, "days": 7}}]}}"#),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("a pause can follow steps 1 to"), "{e}");
+    // Stopping the item early is a reduction, and later steps may not then rise.
+    let e = edit(
+        &p,
+        r#"{"edits": [{"action": "set_dose", "step": 2, "item": 1, "doses": []}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("edits[0]: steps[2]: step 3's total would rise from 0 to"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_marked_hold_keeps_a_dose_and_is_recorded() {
+    let p = make(MST);
+    let q = edit(
+        &p,
+        r#"{"edits": [{"action": "set_dose", "step": 2, "item": 0, "intent": "hold-or-reversal", "reason": "waiting for physiotherapy",
+            "doses": [{"time": "morning", "units": [{"strength_mg": 15, "count": 1}, {"strength_mg": 10, "count": 1}]},
+                      {"time": "evening", "units": [{"strength_mg": 30, "count": 1}]}]}]}"#,
+    )
+    .unwrap();
+    // Same total as step 1: a hold (pause), not an increase, with the reason kept.
+    assert_eq!(q.steps[1].total_ome_mg_per_day, 55.0);
+    assert_eq!(q.steps[1].kind, StepKind::Pause);
+    assert_eq!(
+        q.steps[1].reason.as_deref(),
+        Some("waiting for physiotherapy")
+    );
+    assert!(!q
+        .warnings
+        .iter()
+        .any(|w| w.starts_with("Intentional increase")));
+    assert_eq!(q.edits_applied.len(), 1);
+}
+
+#[test]
+fn text_table_lists_warnings_and_edits() {
+    let p = make(
+        r#"{"items": [{"drug": "tapentadol", "route": "oral", "release": "modified", "strength_mg": 50, "doses_per_day": 2}],
+            "start_date": "2026-12-01"}"#,
+    );
+    let q = edit(
+        &p,
+        r#"{"edits": [{"action": "set_length", "step": 1, "days": 35}]}"#,
+    )
+    .unwrap();
+    let t = plan_text(&q);
+    assert!(t.contains("Warnings:\n- From step 1"), "{t}");
+    assert!(
+        t.contains("Clinician edits:\n- Step 1 length set to 35 days"),
+        "{t}"
+    );
+    assert!(t.contains("1       01/12/2026  04/01/2027"), "{t}");
+}
+
+#[test]
+fn errors_cross_ipc_as_invalid_input() {
+    let e = plan_from_json(r#"{"items": []}"#, Profile::Uk, reference()).unwrap_err();
+    let api: crate::ApiError = e.into();
+    assert_eq!(api.code, crate::ErrorCode::InvalidInput);
+    assert!(
+        api.message
+            .contains("items: must list at least one medicine"),
+        "{}",
+        api.message
     );
 }
