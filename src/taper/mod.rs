@@ -207,7 +207,10 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
         .iter()
         .any(|i| i.form == Some(crate::regimen::Form::Patch) && i.tapered)
     {
-        notes.push("Patches: apply each new strength on the first day of its step and never cut a patch; quantities assume a new patch at each scheduled change.".to_string());
+        notes.push(
+            "Patches: apply each new strength on the first day of its step (when a step ends part-way through a patch's wear time, that patch is replaced early) and never cut a patch; quantities count a new patch at each change."
+                .to_string(),
+        );
     }
     let mut plan = Plan {
         profile,

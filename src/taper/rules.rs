@@ -242,6 +242,9 @@ impl<'a> TaperRules<'a> {
     }
 
     /// The preset used when the input names none.
+    ///
+    /// # Panics
+    /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
     pub fn default_preset(&self) -> &'a PresetRow {
         let name = self.table.rows.iter().find_map(|r| match r {
             TaperRow::DefaultPreset { name, .. } => Some(name.as_str()),
@@ -254,6 +257,9 @@ impl<'a> TaperRules<'a> {
     }
 
     /// The accepted range of `field`.
+    ///
+    /// # Panics
+    /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
     pub fn range(&self, field: RangeField) -> Range<'a> {
         let found = self.table.rows.iter().find_map(|r| match r {
             TaperRow::Range {
@@ -278,6 +284,9 @@ impl<'a> TaperRules<'a> {
     }
 
     /// `(fraction of the starting total, interval multiplier, source)` of "slow the last third".
+    ///
+    /// # Panics
+    /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
     pub fn slow_last_third(&self) -> (f64, f64, &'a str) {
         let found = self.table.rows.iter().find_map(|r| match r {
             TaperRow::SlowLastThird {
@@ -295,6 +304,9 @@ impl<'a> TaperRules<'a> {
     }
 
     /// Default reduction order (classes, first reduced first) and its source.
+    ///
+    /// # Panics
+    /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
     pub fn reduction_order(&self) -> (&'a [OrderClass], &'a str) {
         let found = self.table.rows.iter().find_map(|r| match r {
             TaperRow::ReductionOrder {
@@ -309,6 +321,9 @@ impl<'a> TaperRules<'a> {
     }
 
     /// Smallest measured step of an oral liquid dose (mL) and its source.
+    ///
+    /// # Panics
+    /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
     pub fn liquid_measure(&self) -> (f64, &'a str) {
         let found = self.table.rows.iter().find_map(|r| match r {
             TaperRow::LiquidMeasure { ml, source, .. } => Some((*ml, source.as_str())),
