@@ -233,6 +233,11 @@ impl Menu {
             let Some(w) = i.checked_sub(1).map(|j| weights[j]) else {
                 return;
             };
+            // Units are tried largest first, so `w` is the largest left: if even
+            // `count_left` of them cannot reach `left`, nothing below can.
+            if (count_left as usize).saturating_mul(w) < left {
+                return;
+            }
             let j = i - 1;
             let most = left
                 .checked_div(w)
