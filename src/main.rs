@@ -50,7 +50,16 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Input(msg)) => {
-            eprintln!("{msg}");
+            // Every refusal should name its field. An empty one is a defect,
+            // but the user must still be told the input was refused.
+            if msg.trim().is_empty() {
+                eprintln!(
+                    "the input was refused, but no reason was given (a Stepdown defect: \
+                     please report it with the input)"
+                );
+            } else {
+                eprintln!("{msg}");
+            }
             ExitCode::from(2)
         }
         Err(CliError::Internal(e)) => {
