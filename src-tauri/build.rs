@@ -8,6 +8,8 @@ fn main() {
             "assess",
             "co_medication_names",
             "thresholds",
+            "plan",
+            "taper_presets",
             "describe_items",
             "known_drugs",
             "store_status",

@@ -14,6 +14,7 @@ use crate::ome::OmeOptions;
 use crate::patient::RawPatient;
 use crate::reference::Reference;
 use crate::regimen::{num, FieldError, OmeMgPerDay, RawItem};
+use crate::taper::{self, apply_edits, request_from_raw, Edit, Plan, RawPlanInput};
 use crate::Profile;
 
 /// What the UI sends for a live assessment: the regimen, what is known about
@@ -95,6 +96,35 @@ pub fn co_medication_names(reference: &Reference) -> Vec<String> {
     names.sort_by_key(|n| n.to_lowercase());
     names.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
     names
+}
+
+/// What the UI sends for a taper plan: the plan input as entered (regimen,
+/// start date, taper options, pauses), the clinician's edits in order, and
+/// the profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct PlanRequestUi {
+    /// The plan input as entered.
+    pub input: RawPlanInput,
+    /// Clinician edits, applied in order to the suggested plan.
+    #[serde(default)]
+    pub edits: Vec<Edit>,
+    /// Conversion profile.
+    #[serde(default)]
+    pub profile: Profile,
+}
+
+/// The suggested plan with the clinician's edits applied; any problem (with
+/// the input or an edit that would raise a dose without a reason) comes back
+/// with its field path.
+pub fn plan(request: &PlanRequestUi, reference: &Reference) -> Result<Plan, ApiError> {
+    let plan_request = request_from_raw(&request.input, request.profile, reference)?;
+    let suggested = taper::plan(&plan_request, reference)?;
+    if request.edits.is_empty() {
+        return Ok(suggested);
+    }
+    Ok(apply_edits(&suggested, &request.edits, reference)?)
 }
 
 /// Checks a threshold override, naming the field when it is wrong.
@@ -245,6 +275,62 @@ mod tests {
         .unwrap();
         assert_eq!(doc["ome"]["total_ome_mg_per_day"], 120.0);
         assert!(doc["flags"].as_array().unwrap().len() >= 2);
+    }
+
+    #[test]
+    fn a_plan_comes_back_with_edits_applied_and_an_increase_is_refused() {
+        let input = RawPlanInput {
+            items: vec![morphine_mr(30.0)],
+            start_date: Some("2026-12-01".into()),
+            ..RawPlanInput::default()
+        };
+        let base = plan(
+            &PlanRequestUi {
+                input: input.clone(),
+                edits: vec![],
+                profile: Profile::Uk,
+            },
+            reference(),
+        )
+        .unwrap();
+        assert_eq!(base.ome_start, 60.0);
+        assert_eq!(base.steps.last().unwrap().total_ome_mg_per_day, 0.0);
+        let longer = plan(
+            &PlanRequestUi {
+                input: input.clone(),
+                edits: vec![Edit::SetLength { step: 1, days: 35 }],
+                profile: Profile::Uk,
+            },
+            reference(),
+        )
+        .unwrap();
+        assert_eq!(longer.steps[0].days, 35);
+        // Raising step 2 back above step 1 without a reason is refused, with a field path.
+        let step1 = base.steps[0].items[0].doses.clone();
+        let mut bigger = step1.clone();
+        for d in &mut bigger {
+            for u in &mut d.units {
+                if let crate::taper::UnitAmount::Solid(s) = u {
+                    s.count += 2.0;
+                }
+            }
+        }
+        let e = plan(
+            &PlanRequestUi {
+                input,
+                edits: vec![Edit::SetDose {
+                    step: 2,
+                    item: 0,
+                    doses: bigger,
+                    intent: None,
+                    reason: None,
+                }],
+                profile: Profile::Uk,
+            },
+            reference(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::InvalidInput, "{}", e.message);
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub fn run() {
             commands::clinical::assess,
             commands::clinical::co_medication_names,
             commands::clinical::thresholds,
+            commands::clinical::plan,
+            commands::clinical::taper_presets,
             commands::clinical::describe_items,
             commands::clinical::known_drugs,
             commands::records::store_status,

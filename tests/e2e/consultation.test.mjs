@@ -115,6 +115,41 @@ test("patient details drive the risk flags, each with rationale, action and sour
   assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
 });
 
+test("a suggested taper uses real strengths and dates; steps can be lengthened, paused and edited safely", async () => {
+  await s.click("[data-testid=preset-standard]");
+  await s.execute("const i = document.querySelector('[data-testid=taper-start]'); i.value = '2026-12-01'; i.dispatchEvent(new Event('input', {bubbles: true}));");
+  await s.click("[data-testid=make-plan]");
+  await waitFor(async () => (await s.findAll("[data-testid=plan-step]")).length > 3, "plan steps");
+  const totals = await s.execute(
+    "return [...document.querySelectorAll('[data-testid=plan-step] td:nth-child(4)')].map(td => parseFloat(td.textContent))",
+  );
+  for (let i = 1; i < totals.length; i++) assert.ok(totals[i] <= totals[i - 1], `totals never rise: ${totals}`);
+  assert.equal(totals.at(-1), 0, "the last step stops");
+  assert.match(await s.text("[data-testid=plan-step]"), /Tuesday 1 December 2026|1 December 2026/);
+  await s.screenshot("consultation-plan");
+  // Lengthen step 1 to 35 days.
+  await s.click("[data-testid=edit-length-1]");
+  await s.clear("[data-testid=edit-days]");
+  await s.type("[data-testid=edit-days]", "35");
+  await s.click("[data-testid=edit-apply]");
+  await waitFor(async () => /35 days/.test(await s.text("[data-testid=plan-step]")), "35-day step 1");
+  // Raising step 2's dose without saying why is refused, and the plan stays as it was.
+  await s.click("[data-testid=edit-dose-2-0]");
+  await s.clear("[data-testid=edit-count-0-0]");
+  await s.type("[data-testid=edit-count-0-0]", "3");
+  await s.click("[data-testid=edit-apply]");
+  await waitFor(() => s.exists("[data-testid=edit-error]"), "refusal");
+  assert.match(await s.text("[data-testid=edit-error]"), /increase|rise|higher|raise/i);
+  await s.screenshot("consultation-plan-refused");
+  // Marked as an intentional hold with a reason, it is accepted and warned about.
+  await s.click("[data-testid=edit-hold]");
+  await s.type("[data-testid=edit-reason]", "Pain flare after surgery");
+  await s.click("[data-testid=edit-apply]");
+  await waitFor(async () => /Pain flare after surgery/.test(await s.text("[data-testid=plan-table]")) || /Pain flare/.test(await s.text("[data-testid=plan-warnings]")), "hold accepted with its reason");
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
+});
+
 test("the regimen survives moving to another screen and back", async () => {
   await s.click("[data-testid=nav-about]");
   await s.click("[data-testid=nav-consultation]");

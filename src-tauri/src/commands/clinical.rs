@@ -46,6 +46,18 @@ pub fn assess(request: AssessRequest) -> Result<AssessReport, ApiError> {
     consult::assess(&request, reference())
 }
 
+/// The suggested taper plan with the clinician's edits applied.
+#[tauri::command]
+pub fn plan(request: consult::PlanRequestUi) -> Result<stepdown::taper::Plan, ApiError> {
+    consult::plan(&request, reference())
+}
+
+/// Taper presets in plain words, each with its source.
+#[tauri::command]
+pub fn taper_presets() -> Vec<stepdown::taper::PresetInfo> {
+    stepdown::taper::presets(reference())
+}
+
 /// The dose thresholds of every profile, each with its source, so the UI can
 /// show the figure the current profile uses without holding any number itself.
 #[tauri::command]

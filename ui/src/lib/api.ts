@@ -15,6 +15,9 @@ import type { Review } from "./bindings/Review";
 import type { ReviewInput } from "./bindings/ReviewInput";
 import type { ReviewSummary } from "./bindings/ReviewSummary";
 import type { Settings } from "./bindings/Settings";
+import type { Plan } from "./bindings/Plan";
+import type { PlanRequestUi } from "./bindings/PlanRequestUi";
+import type { PresetInfo } from "./bindings/PresetInfo";
 import type { StoreStatus } from "./bindings/StoreStatus";
 import type { ThresholdRow } from "./bindings/ThresholdRow";
 
@@ -53,6 +56,8 @@ export const api = {
   referenceInfo: () => call<ReferenceInfo>("reference_info"),
   searchProducts: (query: string) => call<ProductChoice[]>("search_products", { query }),
   assess: (request: AssessRequest) => call<AssessReport>("assess", { request }),
+  plan: (request: PlanRequestUi) => call<Plan>("plan", { request }),
+  taperPresets: () => call<PresetInfo[]>("taper_presets"),
   thresholds: () => call<ThresholdRow[]>("thresholds"),
   coMedicationNames: () => call<string[]>("co_medication_names"),
   describeItems: (items: RawItem[]) => call<ProductChoice[]>("describe_items", { items }),

@@ -12,6 +12,9 @@ import type { RawItem } from "./bindings/RawItem";
 import type { Review } from "./bindings/Review";
 import type { ReviewSummary } from "./bindings/ReviewSummary";
 import { settings } from "./settings.svelte";
+import type { Edit } from "./bindings/Edit";
+import type { Plan } from "./bindings/Plan";
+import { emptyTaper, taperLocalErrors, toPlanInput, type TaperDraft } from "./plan";
 import { draftFromChoice, localErrors, toRawItem, type DraftItem } from "./regimen";
 
 class Consultation {
@@ -20,6 +23,12 @@ class Consultation {
   context = $state<DraftPatient>(emptyPatient());
   notes = $state("");
   reviewer = $state("");
+  /** Taper options as typed, the clinician's edits, and the resulting plan. */
+  taper = $state<TaperDraft>(emptyTaper("standard"));
+  edits = $state<Edit[]>([]);
+  plan = $state<Plan | null>(null);
+  planError = $state<ApiError | null>(null);
+  planRequested = $state(false);
   /** The review being edited: saving again makes a new version of it. */
   reviewId = $state<number | null>(null);
   lastSaved = $state<ReviewSummary | null>(null);
@@ -31,11 +40,12 @@ class Consultation {
   /** Error from the core for the last calculation (fields keyed by path). */
   error = $state<ApiError | null>(null);
   /** Problems found before asking the core (text that is not a number). */
-  local = $derived({ ...localErrors(this.items), ...patientLocalErrors(this.context) });
+  local = $derived({ ...localErrors(this.items), ...patientLocalErrors(this.context), ...taperLocalErrors(this.taper) });
   /** Every field problem, keyed by path. */
   fieldErrors = $derived.by(() => {
     const all: Record<string, string> = {};
     for (const f of this.error?.fields ?? []) all[f.path] = f.message;
+    for (const f of this.planError?.fields ?? []) if (!f.path.startsWith("items")) all[f.path] = f.message;
     return { ...all, ...this.local };
   });
   private generation = 0;
@@ -52,6 +62,46 @@ class Consultation {
     this.saveError = null;
     this.assessment = null;
     this.error = null;
+    this.taper = emptyTaper(this.taper.preset);
+    this.edits = [];
+    this.plan = null;
+    this.planError = null;
+    this.planRequested = false;
+  }
+
+  /** Makes (or remakes) the plan from the regimen, the taper options and the edits. */
+  async makePlan() {
+    this.planRequested = true;
+    if (this.items.length === 0 || Object.keys(this.local).length > 0) return;
+    try {
+      this.plan = await api.plan({
+        input: toPlanInput(this.items.map(toRawItem), this.taper),
+        edits: this.edits,
+        profile: this.profile,
+      });
+      this.planError = null;
+    } catch (e) {
+      this.planError = e as ApiError;
+    }
+  }
+
+  /** Adds a clinician edit; if the core refuses it, it is dropped and the reason shown. */
+  async edit(edit: Edit): Promise<boolean> {
+    this.edits.push(edit);
+    await this.makePlan();
+    if (this.planError) {
+      this.edits.pop();
+      const refused = this.planError;
+      await this.makePlan();
+      this.planError = refused;
+      return false;
+    }
+    return true;
+  }
+
+  async undoEdit() {
+    this.edits.pop();
+    await this.makePlan();
   }
 
   /** Opens a saved review to continue it: saving makes a new version. */
@@ -66,6 +116,12 @@ class Consultation {
     this.reviewer = settings.value.reviewer_name || review.reviewer;
     this.reviewId = review.review_id;
     this.lastSaved = null;
+    const saved = review.plan as { taper?: TaperDraft; edits?: Edit[] } | null;
+    if (saved?.taper) {
+      this.taper = { ...emptyTaper("standard"), ...saved.taper };
+      this.edits = saved.edits ?? [];
+      await this.makePlan();
+    }
     await this.recalculate();
   }
 
@@ -84,7 +140,7 @@ class Consultation {
         patient_context: toRawPatient(this.context),
         regimen: { items: this.items.map(toRawItem) },
         result: this.assessment,
-        plan: null,
+        plan: this.plan ? { taper: this.taper, edits: this.edits, input: toPlanInput(this.items.map(toRawItem), this.taper), plan: this.plan } : null,
       });
       this.reviewId = saved.review_id;
       this.lastSaved = saved;
@@ -128,6 +184,8 @@ class Consultation {
       if (generation !== this.generation) return;
       this.assessment = report;
       this.error = null;
+      // A plan already shown follows the regimen as it changes.
+      if (this.planRequested) await this.makePlan();
     } catch (e) {
       if (generation !== this.generation) return;
       this.error = e as ApiError;

@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { emptyTaper, taperLocalErrors, todayIso, toPlanInput, unitText } from "./plan";
+
+describe("plan helpers", () => {
+  it("writes today as an ISO date in local time", () => {
+    expect(todayIso(new Date(2026, 11, 1, 9, 30))).toBe("2026-12-01");
+  });
+
+  it("sends a preset by name, or the custom figures", () => {
+    const t = emptyTaper("standard", "2026-12-01");
+    expect(toPlanInput([], t)).toEqual({ items: [], start_date: "2026-12-01", taper: { preset: "standard", target_ome_mg_per_day: 0 } });
+    t.preset = "custom";
+    t.reductionPercent = "5";
+    t.intervalDays = "28";
+    t.of = "current";
+    expect(toPlanInput([], t).taper).toEqual({ reduction_percent: 5, interval_days: 28, of: "current", target_ome_mg_per_day: 0 });
+  });
+
+  it("names a custom figure that is not a number", () => {
+    const t = emptyTaper("standard");
+    t.preset = "custom";
+    t.reductionPercent = "ten";
+    expect(taperLocalErrors(t)).toEqual({ "taper.reduction_percent": 'Enter a number (got "ten")' });
+  });
+
+  it("writes units the way a pharmacist reads them", () => {
+    expect(unitText({ strength_mg: 30, count: 2 })).toBe("2 × 30 mg");
+    expect(unitText({ strength_mcg_per_hour: 25, count: 1 })).toBe("1 patch of 25 micrograms/hour");
+    expect(unitText({ strength_mg_per_ml: 2, ml: 5 })).toBe("5 mL of 2 mg/mL");
+  });
+});

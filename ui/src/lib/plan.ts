@@ -1,0 +1,69 @@
+// Taper plan helpers for the UI: the options form as typed, and how units
+// and dates are written in the step table.
+import type { RawPlanInput } from "./bindings/RawPlanInput";
+import type { RawItem } from "./bindings/RawItem";
+import type { ReductionOf } from "./bindings/ReductionOf";
+import type { UnitAmount } from "./bindings/UnitAmount";
+import { parseNumber } from "./regimen";
+
+export interface TaperDraft {
+  /** A preset name, or "custom". */
+  preset: string;
+  reductionPercent: string;
+  of: ReductionOf;
+  intervalDays: string;
+  target: string;
+  startDate: string;
+  slowLastThird: boolean;
+}
+
+/** Today as YYYY-MM-DD in local time (the UI's clock; the core never reads one). */
+export function todayIso(now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}`;
+}
+
+export function emptyTaper(defaultPreset: string, today = todayIso()): TaperDraft {
+  return { preset: defaultPreset, reductionPercent: "", of: "original", intervalDays: "", target: "0", startDate: today, slowLastThird: false };
+}
+
+/** Local problems (text that is not a number), keyed by the core's field paths. */
+export function taperLocalErrors(t: TaperDraft): Record<string, string> {
+  const errors: Record<string, string> = {};
+  const check = (path: string, text: string) => {
+    if (Number.isNaN(parseNumber(text))) errors[path] = `Enter a number (got "${text}")`;
+  };
+  if (t.preset === "custom") {
+    check("taper.reduction_percent", t.reductionPercent);
+    check("taper.interval_days", t.intervalDays);
+  }
+  check("taper.target_ome_mg_per_day", t.target);
+  return errors;
+}
+
+/** The plan input as the core reads it. */
+export function toPlanInput(items: RawItem[], t: TaperDraft): RawPlanInput {
+  const taper: NonNullable<RawPlanInput["taper"]> = {};
+  if (t.preset === "custom") {
+    const pct = parseNumber(t.reductionPercent);
+    const days = parseNumber(t.intervalDays);
+    if (pct !== undefined) taper.reduction_percent = pct;
+    if (days !== undefined) taper.interval_days = days;
+    taper.of = t.of;
+  } else {
+    taper.preset = t.preset;
+  }
+  const target = parseNumber(t.target);
+  if (target !== undefined) taper.target_ome_mg_per_day = target;
+  if (t.slowLastThird) taper.slow_last_third = true;
+  return { items, start_date: t.startDate || undefined, taper };
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** "2 × 30 mg", "1 × 25 micrograms/hour patch", "5 mL of 2 mg/mL". */
+export function unitText(u: UnitAmount): string {
+  if ("strength_mg" in u) return `${u.count} × ${u.strength_mg} mg`;
+  if ("strength_mcg_per_hour" in u) return `${plural(u.count, "patch", "patches")} of ${u.strength_mcg_per_hour} micrograms/hour`;
+  return `${u.ml} mL of ${u.strength_mg_per_ml} mg/mL`;
+}
