@@ -83,6 +83,7 @@ pub fn plan(n: usize, pause_after: Option<usize>) -> LeafletInput {
             medicines: vec![StepMedicine {
                 name: "Morphine slow-release tablets".into(),
                 doses,
+                held: false,
             }],
         });
         start = end + Duration::days(1);
@@ -98,6 +99,8 @@ pub fn plan(n: usize, pause_after: Option<usize>) -> LeafletInput {
         medicines: vec!["morphine slow-release tablets".into()],
         has_patches: false,
         has_slow_release: true,
+        has_as_needed: false,
+        held_medicines: vec![],
         steps,
         large_print: false,
         reference_version: "2026.11.0".into(),
@@ -123,6 +126,7 @@ pub fn patch_plan() -> LeafletInput {
                     },
                 }]),
             }],
+            held: false,
         }];
     }
     p

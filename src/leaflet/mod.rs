@@ -5,6 +5,10 @@
 //! source, so a clinician can review the words without reading code). The same
 //! [`Document`] gives the PDF ([`render_leaflet`]) and the plain text
 //! ([`leaflet_text`]) that the readability and jargon tests read.
+//!
+//! [`from_plan`] maps a taper plan ([`crate::taper::Plan`]) onto the view-model:
+//! every step with its dates and, per medicine and time of day, exactly which
+//! tablets, capsules, patches or millilitres to take.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -15,7 +19,11 @@ use serde::{Deserialize, Serialize};
 use crate::pdf::layout::{Block, Column, Document, RowLine, Span, Style, Table, TableRow};
 use crate::pdf::{parse_markup, render, Fonts, PdfError, Rendered};
 
-const WORDING_JSON: &str = include_str!("../assets/text/leaflet-en-GB.json");
+mod from_plan;
+
+pub use from_plan::{from_plan, suggested_next_review, LeafletDetails};
+
+const WORDING_JSON: &str = include_str!("../../assets/text/leaflet-en-GB.json");
 
 /// What can go wrong building a leaflet.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -81,6 +89,10 @@ pub struct StepMedicine {
     pub name: String,
     /// Dose times. Empty means this medicine has been stopped by this step.
     pub doses: Vec<LeafletDose>,
+    /// Not part of the plan: kept exactly as before (e.g. a medicine with no
+    /// safe conversion). The leaflet says to keep taking it as before.
+    #[serde(default)]
+    pub held: bool,
 }
 
 /// One step of the plan.
@@ -120,6 +132,13 @@ pub struct LeafletInput {
     /// Whether any medicine is slow-release (adds "swallow whole" advice).
     #[serde(default)]
     pub has_slow_release: bool,
+    /// Whether any medicine is taken only when needed (adds advice on those lines).
+    #[serde(default)]
+    pub has_as_needed: bool,
+    /// Medicines the plan keeps unchanged, in plain words (adds "keep taking it as
+    /// before; we will talk about it at your review").
+    #[serde(default)]
+    pub held_medicines: Vec<String>,
     /// The steps, in order.
     pub steps: Vec<LeafletStep>,
     /// Large print (18 pt body) instead of standard clear print (14 pt).
@@ -141,6 +160,8 @@ enum Condition {
     Always,
     HasPatches,
     HasSlowRelease,
+    HasAsNeeded,
+    HasHeld,
     HasNextReview,
     NoNextReview,
     HasAddress,
@@ -216,7 +237,18 @@ struct Labels {
     pause_note_first: String,
     stop_note: String,
     medicine_stopped: String,
+    held_note: String,
+    as_needed_what: String,
+    patch_every_days: String,
+    patch_every_hours: String,
+    patch_every_days_range: String,
+    patch_twice_a_week: String,
+    patch_new_on: String,
+    patch_same_days: String,
     list_and: String,
+    list_then: String,
+    it_one: String,
+    it_many: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -311,6 +343,25 @@ pub enum Unit {
         /// Strength, mg.
         mg: f64,
     },
+    /// A tablet or capsule (the form was not recorded), of this many milligrams.
+    TabletOrCapsule {
+        /// Strength, mg.
+        mg: f64,
+    },
+    /// A combination tablet (co-codamol, co-dydramol), named as on the box: "30 mg/500 mg".
+    CombinationTablet {
+        /// Opioid, mg.
+        mg: f64,
+        /// Paracetamol, mg.
+        paracetamol_mg: f64,
+    },
+    /// A combination capsule, named as on the box.
+    CombinationCapsule {
+        /// Opioid, mg.
+        mg: f64,
+        /// Paracetamol, mg.
+        paracetamol_mg: f64,
+    },
     /// A patch releasing this many micrograms an hour.
     Patch {
         /// Strength, micrograms per hour.
@@ -400,6 +451,26 @@ pub fn describe_units(units: &[UnitCount]) -> String {
                     format_amount(mg),
                     if plural { "s" } else { "" }
                 ),
+                Unit::TabletOrCapsule { mg } => format!(
+                    "{} {} mg tablet{s} or capsule{s}",
+                    count_word(n),
+                    format_amount(mg),
+                    s = if plural { "s" } else { "" },
+                ),
+                Unit::CombinationTablet { mg, paracetamol_mg } => format!(
+                    "{} {} mg/{} mg tablet{}",
+                    count_word(n),
+                    format_amount(mg),
+                    format_amount(paracetamol_mg),
+                    if plural { "s" } else { "" }
+                ),
+                Unit::CombinationCapsule { mg, paracetamol_mg } => format!(
+                    "{} {} mg/{} mg capsule{}",
+                    count_word(n),
+                    format_amount(mg),
+                    format_amount(paracetamol_mg),
+                    if plural { "s" } else { "" }
+                ),
                 Unit::Patch {
                     micrograms_per_hour,
                 } => format!(
@@ -439,6 +510,8 @@ impl Ctx<'_> {
             Condition::Always => true,
             Condition::HasPatches => i.has_patches,
             Condition::HasSlowRelease => i.has_slow_release,
+            Condition::HasAsNeeded => i.has_as_needed,
+            Condition::HasHeld => !i.held_medicines.is_empty(),
             Condition::HasNextReview => i.next_review.is_some(),
             Condition::NoNextReview => i.next_review.is_none(),
             Condition::HasAddress => i
@@ -501,6 +574,9 @@ fn validate(input: &LeafletInput, fonts: &Fonts) -> Result<(), LeafletError> {
     for (i, m) in input.medicines.iter().enumerate() {
         texts.push((format!("medicines[{i}]"), m, true));
     }
+    for (i, m) in input.held_medicines.iter().enumerate() {
+        texts.push((format!("held_medicines[{i}]"), m, true));
+    }
     if input.steps.is_empty() {
         return Err(input_err("steps", "must have at least one step"));
     }
@@ -511,7 +587,7 @@ fn validate(input: &LeafletInput, fonts: &Fonts) -> Result<(), LeafletError> {
                 format!("must not be before start ({} is before {})", s.end, s.start),
             ));
         }
-        if s.kind != StepKind::Stop && s.medicines.is_empty() {
+        if s.kind != StepKind::Stop && s.medicines.iter().all(|m| m.held) {
             return Err(input_err(
                 format!("steps[{si}].medicines"),
                 "must list what to take (only a stop step may be empty)",
@@ -567,11 +643,12 @@ fn step_table(ctx: &Ctx<'_>, labels: &Labels) -> Result<Table, LeafletError> {
                 "end" => Some(long_date(step.end).replace(' ', "\u{a0}")),
                 "previous" => Some(step.number.saturating_sub(1).to_string()),
                 "medicine" => Some(join_list(
-                    &if step.medicines.is_empty() {
+                    &if step.medicines.iter().all(|m| m.held) {
                         input.medicines.clone()
                     } else {
                         step.medicines
                             .iter()
+                            .filter(|m| !m.held)
                             .map(|m| lower_first(&m.name))
                             .collect()
                     },
@@ -592,6 +669,10 @@ fn step_table(ctx: &Ctx<'_>, labels: &Labels) -> Result<Table, LeafletError> {
                     parse_markup(&fill(&labels.stop_note, vars)?),
                     false,
                 ));
+                // Medicines the plan does not change carry on past the stop day.
+                for m in step.medicines.iter().filter(|m| m.held) {
+                    medicine_lines(m, labels, &mut lines);
+                }
             }
             StepKind::Pause | StepKind::Reduce => {
                 if step.kind == StepKind::Pause {
@@ -603,19 +684,7 @@ fn step_table(ctx: &Ctx<'_>, labels: &Labels) -> Result<Table, LeafletError> {
                     lines.push(RowLine::spanning(parse_markup(&fill(note, vars)?), false));
                 }
                 for m in &step.medicines {
-                    lines.push(RowLine::spanning(vec![Span::bold(m.name.clone())], false));
-                    if m.doses.is_empty() {
-                        lines.push(RowLine::spanning(
-                            parse_markup(&labels.medicine_stopped),
-                            false,
-                        ));
-                    }
-                    for d in &m.doses {
-                        lines.push(RowLine::cells(vec![
-                            vec![Span::regular(d.when.clone())],
-                            vec![Span::regular(keep_phrases_together(&d.what))],
-                        ]));
-                    }
+                    medicine_lines(m, labels, &mut lines);
                 }
             }
         }
@@ -634,6 +703,26 @@ fn step_table(ctx: &Ctx<'_>, labels: &Labels) -> Result<Table, LeafletError> {
         ],
         rows,
     })
+}
+
+/// A medicine's lines in a step: its name, a note if it stops or is unchanged by
+/// the plan, then one line per dose time.
+fn medicine_lines(m: &StepMedicine, labels: &Labels, lines: &mut Vec<RowLine>) {
+    lines.push(RowLine::spanning(vec![Span::bold(m.name.clone())], false));
+    if m.held {
+        lines.push(RowLine::spanning(parse_markup(&labels.held_note), false));
+    } else if m.doses.is_empty() {
+        lines.push(RowLine::spanning(
+            parse_markup(&labels.medicine_stopped),
+            false,
+        ));
+    }
+    for d in &m.doses {
+        lines.push(RowLine::cells(vec![
+            vec![Span::regular(d.when.clone())],
+            vec![Span::regular(keep_phrases_together(&d.what))],
+        ]));
+    }
 }
 
 /// Joins the words of each short phrase in a dose ("one 15 mg tablet") with
@@ -697,6 +786,20 @@ pub fn leaflet_document(input: &LeafletInput) -> Result<Document, LeafletError> 
         .map(|m| m.trim().to_string())
         .collect();
     vars.insert("medicines", join_list(&meds, &l.list_and));
+    let held: Vec<String> = input
+        .held_medicines
+        .iter()
+        .map(|m| m.trim().to_string())
+        .collect();
+    vars.insert("held_medicines", join_list(&held, &l.list_and));
+    vars.insert(
+        "held_it",
+        if held.len() > 1 {
+            l.it_many.clone()
+        } else {
+            l.it_one.clone()
+        },
+    );
     vars.insert("wording_version", w.version.clone());
     vars.insert(
         "reference_version",
@@ -808,6 +911,8 @@ mod tests {
             "next_review",
             "issue_date",
             "medicines",
+            "held_medicines",
+            "held_it",
             "wording_version",
             "reference_version",
         ];
