@@ -12,6 +12,7 @@ pub mod assess;
 pub mod catalogue;
 pub mod consult;
 pub mod flags;
+pub mod import;
 pub mod leaflet;
 pub mod nhs_number;
 pub mod ome;

@@ -115,6 +115,11 @@ pub enum CaseFindingRow {
         terms: Vec<String>,
         /// Why such an instruction gives no daily dose (shown in reports).
         reason: String,
+        /// True when the words make the instruction unreadable even if it
+        /// also states a dose ("2 bd reducing by 1 weekly"); false when a
+        /// stated dose wins ("one twice a day as directed").
+        #[serde(default)]
+        overrides_dose: bool,
         /// Where it comes from.
         source: String,
     },
