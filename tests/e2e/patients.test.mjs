@@ -41,18 +41,19 @@ test("adding a patient checks the NHS number as it is typed and keeps entries on
   await s.type("[data-testid=patient-nhs]", KEY.backspace + "9");
   await waitFor(async () => /Valid NHS number 943 476 5919/.test(await s.text("[data-testid=nhs-check]")), "valid number");
   // A date of birth in the future is refused, with the message beside the field.
-  await s.execute(
-    "const i = document.getElementById('patient-dob'); i.value = '2099-01-01'; i.dispatchEvent(new Event('input', {bubbles: true}));",
-  );
+  await s.type("[data-testid=patient-dob-day]", "1");
+  await s.type("[data-testid=patient-dob-month]", "1");
+  await s.type("[data-testid=patient-dob-year]", "2099");
   await s.click("[data-testid=patient-save]");
   await waitFor(() => s.exists("[data-testid=patient-error-summary]"), "error summary");
   assert.match(await s.text("[data-testid=patient-error-summary]"), /future/i);
   assert.equal(await s.execute("return document.getElementById('patient-name').value"), "Alex Testpatient");
   await s.screenshot("patients-add-error");
   await axeClean("add patient with an error");
-  await s.execute(
-    "const i = document.getElementById('patient-dob'); i.value = '1956-03-14'; i.dispatchEvent(new Event('input', {bubbles: true}));",
-  );
+  for (const [part, value] of [["day", "14"], ["month", "3"], ["year", "1956"]]) {
+    await s.clear(`[data-testid=patient-dob-${part}]`);
+    await s.type(`[data-testid=patient-dob-${part}]`, value);
+  }
   await s.click("[data-testid=patient-save]");
   await waitFor(async () => /Added Alex Testpatient/.test(await s.text("[data-testid=patients-notice]")), "added notice");
   const rows = await s.findAll("[data-testid=patient-row]");
