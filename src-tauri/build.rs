@@ -24,6 +24,9 @@ fn main() {
             "save_review",
             "get_review",
             "check_nhs_number",
+            "print_leaflet",
+            "summary_for_record",
+            "save_dir",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri-build failed: {e:#}");

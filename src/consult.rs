@@ -10,12 +10,16 @@ use serde_json::Value;
 
 use crate::api_error::ApiError;
 use crate::assess::{assess_raw, assess_value, AssessReport, RawAssessInput};
+use crate::leaflet::{from_plan, render_leaflet, LeafletDetails, LeafletError, PracticeDetails};
 use crate::ome::OmeOptions;
 use crate::patient::RawPatient;
+use crate::pdf::Rendered;
 use crate::reference::Reference;
 use crate::regimen::{num, FieldError, OmeMgPerDay, RawItem};
+use crate::summary::{compose, SummaryDetails, SummaryError};
 use crate::taper::{self, apply_edits, request_from_raw, Edit, Plan, RawPlanInput};
 use crate::Profile;
+use chrono::NaiveDate;
 
 /// What the UI sends for a live assessment: the regimen, what is known about
 /// the patient, and the settings that shape the figures.
@@ -125,6 +129,154 @@ pub fn plan(request: &PlanRequestUi, reference: &Reference) -> Result<Plan, ApiE
         return Ok(suggested);
     }
     Ok(apply_edits(&suggested, &request.edits, reference)?)
+}
+
+/// What the UI sends to print the patient leaflet: the plan as shown, and
+/// who it is for. Practice details come from settings, passed separately.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct LeafletRequestUi {
+    /// The plan exactly as the consultation shows it.
+    pub plan: PlanRequestUi,
+    /// The patient's name as they like it written (left off when absent).
+    #[serde(default)]
+    #[ts(optional)]
+    pub patient_name: Option<String>,
+    /// 18 pt large print.
+    #[serde(default)]
+    pub large_print: bool,
+    /// Agreed next review, `YYYY-MM-DD`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub next_review: Option<String>,
+    /// The day the leaflet is given, `YYYY-MM-DD` (the UI's clock; the core reads none).
+    pub issue_date: String,
+}
+
+/// What the UI sends for the clinician summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct SummaryRequestUi {
+    /// The assessment as shown (regimen and patient details).
+    pub assess: AssessRequest,
+    /// The plan as shown.
+    pub plan: PlanRequestUi,
+    /// Patient name.
+    #[serde(default)]
+    #[ts(optional)]
+    pub patient_name: Option<String>,
+    /// NHS number.
+    #[serde(default)]
+    #[ts(optional)]
+    pub nhs_number: Option<String>,
+    /// Reviewer.
+    #[serde(default)]
+    #[ts(optional)]
+    pub reviewer: Option<String>,
+    /// Date of this review, `YYYY-MM-DD`.
+    pub review_date: String,
+    /// Agreed next review, `YYYY-MM-DD`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub next_review: Option<String>,
+}
+
+fn date_field(value: &str, field: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
+        ApiError::invalid_fields(vec![FieldError::new(
+            field,
+            format!("must be a date written YYYY-MM-DD (got \"{value}\")"),
+        )])
+    })
+}
+
+fn optional_date(value: &Option<String>, field: &str) -> Result<Option<NaiveDate>, ApiError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => date_field(v, field).map(Some),
+    }
+}
+
+fn input_error(field: &str, message: &str) -> ApiError {
+    ApiError::invalid_fields(vec![FieldError::new(field, message)])
+}
+
+impl From<LeafletError> for ApiError {
+    fn from(e: LeafletError) -> Self {
+        match e {
+            LeafletError::Input { field, message } => input_error(&field, &message),
+            other => ApiError::new(crate::ErrorCode::Internal, other.to_string()),
+        }
+    }
+}
+
+impl From<SummaryError> for ApiError {
+    fn from(e: SummaryError) -> Self {
+        match e {
+            SummaryError::Input { field, message } => input_error(&field, &message),
+            other => ApiError::new(crate::ErrorCode::Internal, other.to_string()),
+        }
+    }
+}
+
+/// The patient leaflet PDF for the plan as shown, with the practice's
+/// details from settings. The practice name and phone are required: a
+/// leaflet must say who to call.
+pub fn leaflet_pdf(
+    request: &LeafletRequestUi,
+    practice: &PracticeDetails,
+    reference: &Reference,
+) -> Result<Rendered, ApiError> {
+    if practice.name.trim().is_empty() || practice.phone.trim().is_empty() {
+        return Err(input_error(
+            "settings.practice",
+            "add the practice name and phone number in Settings first: the leaflet must say who to contact",
+        ));
+    }
+    let issue_date = date_field(&request.issue_date, "issue_date")?;
+    let next_review = optional_date(&request.next_review, "next_review")?;
+    let plan = plan(&request.plan, reference)?;
+    let details = LeafletDetails {
+        patient_name: request
+            .patient_name
+            .as_ref()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty()),
+        practice: practice.clone(),
+        next_review,
+        large_print: request.large_print,
+        issue_date,
+    };
+    let input = from_plan(&plan, &details, reference)?;
+    Ok(render_leaflet(&input)?)
+}
+
+/// The clinician summary for the record, as plain text ready to paste.
+pub fn summary_text(
+    request: &SummaryRequestUi,
+    practice: Option<String>,
+    reference: &Reference,
+) -> Result<String, ApiError> {
+    let review_date = date_field(&request.review_date, "review_date")?;
+    let next_review = optional_date(&request.next_review, "next_review")?;
+    let assessment = assess(&request.assess, reference)?;
+    let plan = plan(&request.plan, reference)?;
+    let clean = |v: &Option<String>| {
+        v.as_ref()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let details = SummaryDetails {
+        patient_name: clean(&request.patient_name),
+        nhs_number: clean(&request.nhs_number),
+        reviewer: clean(&request.reviewer),
+        practice: clean(&practice),
+        review_date,
+        next_review,
+    };
+    Ok(compose(&assessment, &plan, &details, reference)?.to_text())
 }
 
 /// Checks a threshold override, naming the field when it is wrong.
@@ -331,6 +483,98 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code, crate::ErrorCode::InvalidInput, "{}", e.message);
+    }
+
+    fn plan_ui() -> PlanRequestUi {
+        PlanRequestUi {
+            input: RawPlanInput {
+                items: vec![morphine_mr(30.0)],
+                start_date: Some("2026-12-01".into()),
+                ..RawPlanInput::default()
+            },
+            edits: vec![],
+            profile: Profile::Uk,
+        }
+    }
+
+    fn practice() -> PracticeDetails {
+        PracticeDetails {
+            name: "Riverside Surgery".into(),
+            phone: "01632 960 123".into(),
+            address: None,
+        }
+    }
+
+    #[test]
+    fn the_leaflet_is_a_pdf_of_the_plan_as_shown() {
+        let pdf = leaflet_pdf(
+            &LeafletRequestUi {
+                plan: plan_ui(),
+                patient_name: Some("Alex".into()),
+                large_print: false,
+                next_review: Some("2026-12-24".into()),
+                issue_date: "2026-11-24".into(),
+            },
+            &practice(),
+            reference(),
+        )
+        .unwrap();
+        assert!(pdf.bytes.starts_with(b"%PDF"));
+        assert!(pdf.pages >= 2);
+    }
+
+    #[test]
+    fn a_leaflet_without_practice_contact_details_is_refused_with_a_reason() {
+        let e = leaflet_pdf(
+            &LeafletRequestUi {
+                plan: plan_ui(),
+                patient_name: None,
+                large_print: true,
+                next_review: None,
+                issue_date: "2026-11-24".into(),
+            },
+            &PracticeDetails {
+                name: String::new(),
+                phone: String::new(),
+                address: None,
+            },
+            reference(),
+        )
+        .unwrap_err();
+        assert_eq!(e.fields[0].path, "settings.practice");
+        let e = leaflet_pdf(
+            &LeafletRequestUi {
+                plan: plan_ui(),
+                patient_name: None,
+                large_print: false,
+                next_review: Some("24/12/2026".into()),
+                issue_date: "2026-11-24".into(),
+            },
+            &practice(),
+            reference(),
+        )
+        .unwrap_err();
+        assert_eq!(e.fields[0].path, "next_review");
+    }
+
+    #[test]
+    fn the_summary_text_carries_the_total_and_the_plan() {
+        let text = summary_text(
+            &SummaryRequestUi {
+                assess: request(vec![morphine_mr(30.0)], None),
+                plan: plan_ui(),
+                patient_name: Some("Alex".into()),
+                nhs_number: None,
+                reviewer: Some("P. Harmacist".into()),
+                review_date: "2026-11-24".into(),
+                next_review: None,
+            },
+            Some("Riverside Surgery".into()),
+            reference(),
+        )
+        .unwrap();
+        assert!(text.contains("60"), "{text}");
+        assert!(text.contains("P. Harmacist"), "{text}");
     }
 
     #[test]

@@ -37,6 +37,8 @@ fn db_path(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
 /// Builds and runs the desktop app.
 pub fn run() {
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
         .setup(|app| {
             let path = db_path(app)?;
             app.manage(AppState::open(path));
@@ -64,6 +66,9 @@ pub fn run() {
             commands::records::save_review,
             commands::records::get_review,
             commands::records::check_nhs_number,
+            commands::records::print_leaflet,
+            commands::records::summary_for_record,
+            commands::records::save_dir,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

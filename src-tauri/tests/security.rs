@@ -69,6 +69,10 @@ fn declared_commands() -> BTreeSet<String> {
         .collect()
 }
 
+/// Plugin permissions the UI needs: the leaflet's save dialog. (Opening the
+/// saved PDF is granted separately, scoped to `*.pdf`.)
+const PLUGIN_GRANTS: [&str; 1] = ["dialog:allow-save"];
+
 #[test]
 fn capabilities_grant_only_stepdown_commands() {
     let allowed: BTreeSet<String> = declared_commands()
@@ -88,7 +92,21 @@ fn capabilities_grant_only_stepdown_commands() {
             path.display()
         );
         for p in cap["permissions"].as_array().expect("permissions array") {
-            let p = p.as_str().expect("permission ids are plain strings");
+            // Plugin grants are pinned exactly, scope included.
+            if let Some(id) = p.as_str().filter(|id| PLUGIN_GRANTS.contains(id)) {
+                granted.insert(id.to_string());
+                continue;
+            }
+            if p["identifier"] == "opener:allow-open-path" {
+                assert_eq!(
+                    p["allow"],
+                    serde_json::json!([{"path": "**/*.pdf"}]),
+                    "the opener may open PDFs only"
+                );
+                granted.insert("opener:allow-open-path".to_string());
+                continue;
+            }
+            let p = p.as_str().expect("app permission ids are plain strings");
             assert!(
                 allowed.contains(p),
                 "{} grants {p}, which is not one of the app's own commands {allowed:?}",

@@ -147,6 +147,50 @@ impl Store {
         })
     }
 
+    /// Records in the audit log that the clinician summary of `review_id`
+    /// version `version` left the store (copied to the clipboard for the GP
+    /// record), with the hash of the text exactly as copied.
+    pub fn record_summary_copy(
+        &mut self,
+        review_id: i64,
+        version: i64,
+        actor: &str,
+        text: &str,
+    ) -> StoreResult<()> {
+        let actor = clean_actor(actor)?;
+        let hash = sha256_hex(text.as_bytes());
+        self.write(|tx, now| {
+            let patient_id: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT r.patient_id FROM review_versions v
+                     JOIN reviews r ON r.id = v.review_id
+                     WHERE v.review_id = ?1 AND v.version = ?2",
+                )?
+                .query_row(params![review_id, version], |r| r.get(0))
+                .optional()?;
+            let Some(patient_id) = patient_id else {
+                return Err(StoreError::NotFound {
+                    entity: format!("review {review_id} version"),
+                    id: version,
+                });
+            };
+            audit::append(
+                tx,
+                now,
+                &actor,
+                AuditAction::Export,
+                AuditEntity::Review,
+                Some(review_id),
+                Some(patient_id),
+                &format!(
+                    "clinician summary of review {review_id} version {version} copied (sha256 {})",
+                    &hash[..16]
+                ),
+            )?;
+            Ok(())
+        })
+    }
+
     /// Leaflets printed from any version of a review, oldest first.
     pub fn leaflet_prints(&self, review_id: i64) -> StoreResult<Vec<LeafletPrint>> {
         for_review(&self.conn, review_id)

@@ -983,6 +983,25 @@ fn leaflet_prints_record_the_pdf_hash_and_are_audited() {
     );
 }
 
+#[test]
+fn summary_copies_are_audited_with_the_text_hash() {
+    let (_dir, mut s) = new_store();
+    let p = s.create_patient(&patient("Jo"), "t").unwrap();
+    let r = s.save_review(&review_input(p.id, "a")).unwrap();
+    s.record_summary_copy(r.review_id, 1, "Dr Copy", "Total OME 120 mg/day")
+        .unwrap();
+    let log = all_audit(&s);
+    assert_eq!(log[0].action, AuditAction::Export);
+    assert_eq!(log[0].entity, AuditEntity::Review);
+    assert_eq!(log[0].actor, "Dr Copy");
+    assert!(log[0]
+        .summary
+        .contains(&sha256_hex(b"Total OME 120 mg/day")[..16]));
+    assert!(s
+        .record_summary_copy(r.review_id, 9, "Dr Copy", "x")
+        .is_err());
+}
+
 // ---------------------------------------------------------------- settings
 
 #[test]

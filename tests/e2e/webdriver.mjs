@@ -30,7 +30,7 @@ async function request(method, url, body) {
   return json.value;
 }
 
-export const KEY = { enter: "\uE007", tab: "\uE004", down: "\uE015", up: "\uE013", escape: "\uE00C", backspace: "\uE003" };
+export const KEY = { space: "\uE00D", enter: "\uE007", tab: "\uE004", down: "\uE015", up: "\uE013", escape: "\uE00C", backspace: "\uE003" };
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -56,9 +56,9 @@ export class Session {
   }
 
   /** Opens the app on a fresh scratch database (or `db` if given). */
-  static async start({ db } = {}) {
+  static async start({ db, args = [] } = {}) {
     const dbPath = db ?? path.join(mkdtempSync(path.join(tmpdir(), "stepdown-e2e-")), "stepdown.db");
-    const s = await Session.launch(APP, ["--db", dbPath]);
+    const s = await Session.launch(APP, ["--db", dbPath, ...args]);
     s.dbPath = dbPath;
     // The window paints asynchronously; wait for the Svelte shell to mount.
     await waitFor(() => s.find("[data-testid=service-name]").then(() => true), "the app shell");
@@ -102,6 +102,16 @@ export class Session {
   /** Types into an element (keys as WebDriver sends them: "\uE007" is Enter). */
   async type(css, text) {
     return this.cmd("POST", `/element/${await this.find(css)}/value`, { text });
+  }
+
+  /** Activates a button or link from the keyboard (focus, then Enter). */
+  async press(css) {
+    return this.type(css, KEY.enter);
+  }
+
+  /** Ticks a radio or checkbox from the keyboard (Space). */
+  async tick(css) {
+    return this.type(css, KEY.space);
   }
 
   async clear(css) {

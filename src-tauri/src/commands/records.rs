@@ -180,3 +180,102 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
+
+/// What printing a leaflet produced.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct PrintResult {
+    /// Where the PDF was written.
+    pub path: String,
+    /// Pages.
+    pub pages: u32,
+    /// Size in bytes.
+    pub bytes: u32,
+    /// SHA-256 of the PDF, as recorded in the store.
+    pub sha256: String,
+}
+
+/// Writes `bytes` to `path` without ever leaving a half-written file: a
+/// temporary file beside it, then a rename.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), ApiError> {
+    let storage = |e: std::io::Error| {
+        ApiError::new(
+            stepdown::ErrorCode::Storage,
+            format!(
+                "The leaflet could not be written to {}: {e}",
+                path.display()
+            ),
+        )
+    };
+    let tmp = path.with_extension("pdf.partial");
+    std::fs::write(&tmp, bytes).map_err(storage)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        storage(e)
+    })
+}
+
+/// Builds the patient leaflet for a saved review version, writes it to
+/// `path` and records the print (who, when, hash) in the store.
+#[tauri::command]
+pub fn print_leaflet(
+    state: State<'_, AppState>,
+    request: stepdown::consult::LeafletRequestUi,
+    path: String,
+    review_id: i64,
+    version: i64,
+) -> Result<PrintResult, ApiError> {
+    let settings = state.with_store(|s| s.settings())?;
+    let practice = stepdown::leaflet::PracticeDetails {
+        name: settings.practice_name.clone(),
+        phone: settings.practice_phone.clone(),
+        address: Some(settings.practice_address.replace('\n', ", "))
+            .filter(|a| !a.trim().is_empty()),
+    };
+    let pdf =
+        stepdown::consult::leaflet_pdf(&request, &practice, stepdown::reference::reference())?;
+    let target = std::path::PathBuf::from(&path);
+    write_atomically(&target, &pdf.bytes)?;
+    let actor = state.actor();
+    let print =
+        state.with_store(|s| s.record_leaflet_print(review_id, version, &actor, &pdf.bytes))?;
+    Ok(PrintResult {
+        path,
+        pages: u32::try_from(pdf.pages).unwrap_or(u32::MAX),
+        bytes: u32::try_from(pdf.bytes.len()).unwrap_or(u32::MAX),
+        sha256: print.pdf_sha256,
+    })
+}
+
+/// The clinician summary text of a saved review version, for the clipboard;
+/// the copy is recorded in the audit log.
+#[tauri::command]
+pub fn summary_for_record(
+    state: State<'_, AppState>,
+    request: stepdown::consult::SummaryRequestUi,
+    review_id: i64,
+    version: i64,
+) -> Result<String, ApiError> {
+    let settings = state.with_store(|s| s.settings())?;
+    let text = stepdown::consult::summary_text(
+        &request,
+        Some(settings.practice_name).filter(|n| !n.trim().is_empty()),
+        stepdown::reference::reference(),
+    )?;
+    let actor = state.actor();
+    state.with_store(|s| s.record_summary_copy(review_id, version, &actor, &text))?;
+    Ok(text)
+}
+
+/// A folder to write leaflets to without asking, given as `--save-dir DIR`
+/// (the end-to-end tests use it, since no test can drive a native dialog).
+#[tauri::command]
+pub fn save_dir() -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--save-dir" {
+            return args.next();
+        }
+    }
+    None
+}

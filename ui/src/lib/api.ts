@@ -15,7 +15,10 @@ import type { Review } from "./bindings/Review";
 import type { ReviewInput } from "./bindings/ReviewInput";
 import type { ReviewSummary } from "./bindings/ReviewSummary";
 import type { Settings } from "./bindings/Settings";
+import type { LeafletRequestUi } from "./bindings/LeafletRequestUi";
 import type { Plan } from "./bindings/Plan";
+import type { PrintResult } from "./bindings/PrintResult";
+import type { SummaryRequestUi } from "./bindings/SummaryRequestUi";
 import type { PlanRequestUi } from "./bindings/PlanRequestUi";
 import type { PresetInfo } from "./bindings/PresetInfo";
 import type { StoreStatus } from "./bindings/StoreStatus";
@@ -62,6 +65,11 @@ export const api = {
   coMedicationNames: () => call<string[]>("co_medication_names"),
   describeItems: (items: RawItem[]) => call<ProductChoice[]>("describe_items", { items }),
   knownDrugs: () => call<string[]>("known_drugs"),
+  printLeaflet: (request: LeafletRequestUi, path: string, reviewId: number, version: number) =>
+    call<PrintResult>("print_leaflet", { request, path, reviewId, version }),
+  summaryForRecord: (request: SummaryRequestUi, reviewId: number, version: number) =>
+    call<string>("summary_for_record", { request, reviewId, version }),
+  saveDir: () => call<string | null>("save_dir"),
   storeStatus: () => call<StoreStatus>("store_status"),
   getSettings: () => call<Settings>("get_settings"),
   updateSettings: (settings: Settings) => call<Settings>("update_settings", { settings }),

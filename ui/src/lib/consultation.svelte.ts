@@ -29,6 +29,9 @@ class Consultation {
   plan = $state<Plan | null>(null);
   planError = $state<ApiError | null>(null);
   planRequested = $state(false);
+  /** Something changed since the last save (printing saves first, so a
+   * printed plan always matches a stored version). */
+  dirty = $state(false);
   /** The review being edited: saving again makes a new version of it. */
   reviewId = $state<number | null>(null);
   lastSaved = $state<ReviewSummary | null>(null);
@@ -72,6 +75,7 @@ class Consultation {
   /** Makes (or remakes) the plan from the regimen, the taper options and the edits. */
   async makePlan() {
     this.planRequested = true;
+    this.dirty = true;
     if (this.items.length === 0 || Object.keys(this.local).length > 0) return;
     try {
       this.plan = await api.plan({
@@ -144,11 +148,32 @@ class Consultation {
       });
       this.reviewId = saved.review_id;
       this.lastSaved = saved;
+      this.dirty = false;
       return saved;
     } catch (e) {
       this.saveError = e as ApiError;
       return null;
     }
+  }
+
+  /** The saved version the outputs come from: saves first if anything changed. */
+  async savedVersion(): Promise<ReviewSummary | null> {
+    if (this.lastSaved && !this.dirty) return this.lastSaved;
+    return this.save();
+  }
+
+  /** The plan request exactly as the table shows it. */
+  planRequest() {
+    return { input: toPlanInput(this.items.map(toRawItem), this.taper), edits: this.edits, profile: this.profile };
+  }
+
+  assessRequest() {
+    return {
+      items: this.items.map(toRawItem),
+      patient: toRawPatient(this.context),
+      profile: this.profile,
+      ...(this.highDoseThreshold !== null ? { high_dose_threshold_mg_per_day: this.highDoseThreshold } : {}),
+    };
   }
 
   add(choice: ProductChoice) {
@@ -164,6 +189,7 @@ class Consultation {
   /** Recalculates from the current entries; late answers to older requests are dropped. */
   async recalculate() {
     const generation = ++this.generation;
+    this.dirty = true;
     if (this.items.length === 0) {
       this.assessment = null;
       this.error = null;
