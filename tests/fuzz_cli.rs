@@ -97,22 +97,9 @@ fn user_message(m: String) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// KNOWN DEFECT found by this file (reported in
-/// /work/shared/notes/fuzz-findings.md): `"start_date": null` in a plan
-/// input is refused with an empty message. Tolerated here only for exactly
-/// that input, so the rest of the property keeps running in `make test`;
-/// `plan_with_a_null_start_date_names_the_field` (ignored until the fix)
-/// holds the correct behaviour. Delete this when it passes.
-fn known_plan_defect(text: &str, message: &str) -> bool {
-    message.trim().is_empty()
-        && serde_json::from_str::<Value>(text)
-            .ok()
-            .and_then(|v| v.get("start_date").map(Value::is_null))
-            .unwrap_or(false)
-}
-
+/// Found by this file's fuzzing: `"start_date": null` used to be refused
+/// with an empty message.
 #[test]
-#[ignore = "known defect in src/taper/input.rs: see /work/shared/notes/fuzz-findings.md"]
 fn plan_with_a_null_start_date_names_the_field() {
     let text = r#"{"items": [{"drug": "codeine", "route": "oral", "strength_mg": 30,
                    "units_per_dose": 1, "doses_per_day": 4}], "start_date": null}"#;
@@ -172,11 +159,7 @@ proptest! {
                 prop_assert!(serde_json::to_string(&plan).is_ok());
                 prop_assert!(!plan_text(&plan).is_empty());
             }
-            Err(PlanError::Input(e)) => {
-                if !known_plan_defect(&input.text, &e.to_string()) {
-                    user_message(e.to_string())?;
-                }
-            }
+            Err(PlanError::Input(e)) => user_message(e.to_string())?,
             Err(e) => prop_assert!(false, "internal error (exit 1) for user input: {e}\ninput: {}", input.text),
         }
     }

@@ -343,7 +343,8 @@ pub fn request_from_value(
     }
 
     let start_date = match top.string("start_date", &mut errors) {
-        None if !obj.contains_key("start_date") => {
+        // A null date is as missing as an absent one, and must say so.
+        None if obj.get("start_date").is_none_or(Value::is_null) => {
             errors.push(FieldError::new(
                 "start_date",
                 "required: the first day of the plan, e.g. \"2026-12-01\"",
