@@ -4,6 +4,7 @@ fn main() {
     let attributes =
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(&[
             "reference_info",
+            "reference_currency",
             "search_products",
             "assess",
             "co_medication_names",

@@ -46,6 +46,7 @@ pub fn run() {
         })
         .invoke_handler(tauri::generate_handler![
             commands::clinical::reference_info,
+            commands::clinical::reference_currency,
             commands::clinical::search_products,
             commands::clinical::assess,
             commands::clinical::co_medication_names,

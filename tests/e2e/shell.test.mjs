@@ -14,6 +14,8 @@ after(async () => {
 });
 
 test("the window opens with title Stepdown and the NHS-styled shell", async () => {
+  // Today's reference tables are current: no review warning.
+  assert.equal(await s.exists("[data-testid=stale-reference]"), false);
   assert.equal(await s.title(), "Stepdown");
   assert.equal(await s.text("[data-testid=service-name]"), "Stepdown");
   const header = await s.execute(

@@ -52,6 +52,28 @@ pub fn plan(request: consult::PlanRequestUi) -> Result<stepdown::taper::Plan, Ap
     consult::plan(&request, reference())
 }
 
+/// Reference tables more than the policy's months past their review date,
+/// as of today's date on this computer (the shell reads the clock; the core
+/// takes the date as input).
+/// `--today YYYY-MM-DD` on the command line replaces the clock, so tests can
+/// see the app as it will look when the tables age.
+#[tauri::command]
+pub fn reference_currency() -> Vec<stepdown::reference::StaleTable> {
+    let mut args = std::env::args().skip(1);
+    let mut today = chrono::Local::now().date_naive();
+    while let Some(a) = args.next() {
+        if a == "--today" {
+            if let Some(d) = args
+                .next()
+                .and_then(|v| chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
+            {
+                today = d;
+            }
+        }
+    }
+    stepdown::reference::currency(reference(), today)
+}
+
 /// Taper presets in plain words, each with its source.
 #[tauri::command]
 pub fn taper_presets() -> Vec<stepdown::taper::PresetInfo> {

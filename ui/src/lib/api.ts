@@ -21,6 +21,7 @@ import type { PrintResult } from "./bindings/PrintResult";
 import type { SummaryRequestUi } from "./bindings/SummaryRequestUi";
 import type { PlanRequestUi } from "./bindings/PlanRequestUi";
 import type { PresetInfo } from "./bindings/PresetInfo";
+import type { StaleTable } from "./bindings/StaleTable";
 import type { StoreStatus } from "./bindings/StoreStatus";
 import type { ThresholdRow } from "./bindings/ThresholdRow";
 
@@ -57,6 +58,7 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 
 export const api = {
   referenceInfo: () => call<ReferenceInfo>("reference_info"),
+  referenceCurrency: () => call<StaleTable[]>("reference_currency"),
   searchProducts: (query: string) => call<ProductChoice[]>("search_products", { query }),
   assess: (request: AssessRequest) => call<AssessReport>("assess", { request }),
   plan: (request: PlanRequestUi) => call<Plan>("plan", { request }),
