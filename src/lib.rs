@@ -23,6 +23,7 @@ pub mod readability;
 pub mod reference;
 pub mod regimen;
 pub mod store;
+pub mod summary;
 pub mod taper;
 
 pub use api_error::{ApiError, ErrorCode};

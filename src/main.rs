@@ -28,6 +28,10 @@ enum Command {
     Assess(cli::assess::AssessArgs),
     /// Suggested taper plan: dated steps in whole UK products, with the quantity to dispense.
     Plan(cli::plan::PlanArgs),
+    /// The patient leaflet PDF for a plan: dated steps, exact tablets or patches, advice.
+    Leaflet(cli::leaflet::LeafletArgs),
+    /// The clinician summary of a plan and its risk flags, as text for the record or a PDF.
+    Summary(cli::leaflet::SummaryArgs),
     /// Copy the store to FILE with SQLite's online backup (safe while the app is running).
     Backup(cli::store::BackupArgs),
     /// Replace the store with a backup (checked first; the current store is kept as a copy).
@@ -75,6 +79,8 @@ fn run(cli: Cli) -> CliResult {
         Command::Ome(args) => cli::ome::run(args),
         Command::Assess(args) => cli::assess::run(args),
         Command::Plan(args) => cli::plan::run(args),
+        Command::Leaflet(args) => cli::leaflet::leaflet(args),
+        Command::Summary(args) => cli::leaflet::summary(args),
         Command::Backup(args) => cli::store::backup(args),
         Command::Restore(args) => cli::store::restore(args),
         Command::Export(args) => cli::store::export(args),

@@ -3,6 +3,7 @@
 
 pub mod assess;
 pub mod audit;
+pub mod leaflet;
 pub mod ome;
 pub mod plan;
 pub mod reference;

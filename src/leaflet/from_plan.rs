@@ -318,14 +318,21 @@ fn dose_line(
     l: &Labels,
 ) -> Result<LeafletDose, LeafletError> {
     let units = dose_words(&d.units, item.form, facts.paracetamol_mg);
-    let what = if item.as_needed {
-        fill(&l.as_needed_what, |n| (n == "units").then(|| units.clone()))?
-    } else {
-        units
-    };
+    if item.as_needed {
+        // "If you need it: one 5 mg capsule, up to 4 times a day": the short
+        // phrase goes in the narrow column.
+        return Ok(LeafletDose {
+            when: l.as_needed_when.clone(),
+            what: fill(&l.as_needed_what, |n| match n {
+                "units" => Some(units.clone()),
+                "times" => Some(d.time.clone()),
+                _ => None,
+            })?,
+        });
+    }
     Ok(LeafletDose {
         when: capitalise(&d.time),
-        what,
+        what: units,
     })
 }
 
@@ -516,8 +523,8 @@ mod tests {
         assert_eq!(
             first.medicines[1].doses,
             vec![LeafletDose {
-                when: "Up to 4 times a day".into(),
-                what: "one 5 mg capsule, only if you need it".into()
+                when: "If you need\u{a0}it".into(),
+                what: "one 5 mg capsule, up to 4 times a day".into()
             }]
         );
         assert_eq!(
@@ -550,7 +557,7 @@ mod tests {
             text.contains("Stop your oxycodone capsules from this day."),
             "{text}"
         );
-        assert!(text.contains("only if you need it"), "{text}");
+        assert!(text.contains("If you need it"), "{text}");
         assert_plain(&input);
     }
 
@@ -652,9 +659,12 @@ mod tests {
             text.contains("Stop your morphine oral solution 10 mg in 5 mL from this day."),
             "{text}"
         );
-        assert!(input.steps[0].medicines[1].doses[0]
-            .what
-            .ends_with("only if you need it"));
+        let liquid = &input.steps[0].medicines[1].doses[0];
+        assert_eq!(liquid.when, "If you need\u{a0}it");
+        assert!(
+            liquid.what.starts_with("5 ml of liquid (10 mg), up to "),
+            "{liquid:?}"
+        );
         assert_plain(&input);
     }
 

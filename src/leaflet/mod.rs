@@ -57,6 +57,19 @@ pub struct PracticeDetails {
     pub address: Option<String>,
 }
 
+impl PracticeDetails {
+    /// Blank lines to fill in by hand, for a leaflet printed before the
+    /// practice's details are set: a leaflet must never leave out who to call.
+    pub fn write_in() -> Self {
+        const BLANK: &str = "____________________";
+        PracticeDetails {
+            name: BLANK.into(),
+            phone: BLANK.into(),
+            address: None,
+        }
+    }
+}
+
 /// What kind of step this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -238,6 +251,7 @@ struct Labels {
     stop_note: String,
     medicine_stopped: String,
     held_note: String,
+    as_needed_when: String,
     as_needed_what: String,
     patch_every_days: String,
     patch_every_hours: String,
@@ -694,11 +708,11 @@ fn step_table(ctx: &Ctx<'_>, labels: &Labels) -> Result<Table, LeafletError> {
         columns: vec![
             Column {
                 header: labels.column_when.clone(),
-                width: 27.0,
+                width: 30.0,
             },
             Column {
                 header: labels.column_what.clone(),
-                width: 73.0,
+                width: 70.0,
             },
         ],
         rows,
@@ -719,8 +733,11 @@ fn medicine_lines(m: &StepMedicine, labels: &Labels, lines: &mut Vec<RowLine>) {
     }
     for d in &m.doses {
         lines.push(RowLine::cells(vec![
-            vec![Span::regular(d.when.clone())],
-            vec![Span::regular(keep_phrases_together(&d.what))],
+            // "Up to 4 times / a day", never "Up to 4 times a / day".
+            vec![Span::regular(d.when.replace(" a day", " a\u{a0}day"))],
+            vec![Span::regular(
+                keep_phrases_together(&d.what).replace(" a day", " a\u{a0}day"),
+            )],
         ]));
     }
 }

@@ -183,6 +183,9 @@ pub struct Style {
     pub margin_top: f32,
     /// Bottom margin (below the footer), points.
     pub margin_bottom: f32,
+    /// Line pitch as a multiple of the type size: 1.4 for patients (generous
+    /// leading helps low-vision readers), tighter for the clinician summary.
+    pub leading: f32,
 }
 
 impl Style {
@@ -197,6 +200,7 @@ impl Style {
             margin_right: 18.0 * PT_PER_MM,
             margin_top: 16.0 * PT_PER_MM,
             margin_bottom: 12.0 * PT_PER_MM,
+            leading: 1.4,
         }
     }
 
@@ -231,9 +235,9 @@ impl Style {
         (self.body_size * 0.85).max(self.body_size.min(12.0))
     }
 
-    /// Line pitch for text at `size`: generous leading helps low-vision readers.
+    /// Line pitch for text at `size` (see [`Style::leading`]).
     pub fn line_height(&self, size: f32) -> f32 {
-        size * 1.4
+        size * self.leading
     }
 
     fn body_lh(&self) -> f32 {

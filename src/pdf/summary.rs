@@ -11,6 +11,24 @@ use super::{render, PdfError, Rendered};
 /// must fit one page, so it is smaller than the patient leaflet's clear print.
 pub const SUMMARY_BODY_SIZE: f32 = 10.5;
 
+/// Line pitch of the clinician summary, as a multiple of the type size.
+pub const SUMMARY_LEADING: f32 = 1.25;
+
+/// Side margins of the clinician summary, mm: narrower than the leaflet's (it is
+/// not clear print for patients), so a plan step fits on one line of the table.
+pub const SUMMARY_SIDE_MARGIN_MM: f32 = 14.0;
+
+/// The page style of the clinician summary.
+pub fn summary_style() -> Style {
+    let mut style = Style::a4(SUMMARY_BODY_SIZE);
+    style.margin_left = SUMMARY_SIDE_MARGIN_MM * super::layout::PT_PER_MM;
+    style.margin_right = style.margin_left;
+    // Professionals at a desk, not clear print: ordinary leading keeps a usual
+    // plan on one page.
+    style.leading = SUMMARY_LEADING;
+    style
+}
+
 /// One headed part of the summary.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummarySection {
@@ -22,6 +40,8 @@ pub struct SummarySection {
     pub bullets: Vec<String>,
     /// An optional table (e.g. the plan with dispensing quantities).
     pub table: Option<Table>,
+    /// Paragraphs after the list and table (e.g. the total under the regimen).
+    pub closing: Vec<String>,
 }
 
 /// The clinician summary's content.
@@ -65,6 +85,9 @@ impl SummaryPage {
             if let Some(t) = &s.table {
                 blocks.push(Block::Table(t.clone()));
             }
+            for p in &s.closing {
+                blocks.push(Block::Paragraph(super::parse_markup(p)));
+            }
         }
         Document {
             title: self.title.clone(),
@@ -81,6 +104,6 @@ impl SummaryPage {
     /// if the content is longer it flows onto more (check [`Rendered::pages`]) rather
     /// than dropping anything.
     pub fn render(&self, date: NaiveDate) -> Result<Rendered, PdfError> {
-        render(&self.document(), &Style::a4(SUMMARY_BODY_SIZE), date)
+        render(&self.document(), &summary_style(), date)
     }
 }

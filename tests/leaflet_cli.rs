@@ -1,0 +1,538 @@
+//! `stepdown leaflet` and `stepdown summary` through the built binary, on real
+//! plans: morphine slow-release tablets, a fentanyl patch, co-codamol, two opioids
+//! (one as needed) and a held methadone liquid. The PDFs are checked with
+//! poppler's tools (pdftotext, pdffonts, pdfinfo); those checks skip with a
+//! message only when the tools are not installed (`make setup` installs them).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+use stepdown::leaflet::{from_plan, long_date, LeafletDetails, PracticeDetails, StepKind};
+use stepdown::reference::reference;
+use stepdown::taper::Plan;
+
+const BIN: &str = env!("CARGO_BIN_EXE_stepdown");
+
+const MORPHINE_MR: &str = r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2}],
+  "start_date": "2026-12-01", "taper": {"interval_days": 14}}"#;
+const FENTANYL: &str = r#"{"items": [{"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25, "patches": 1}],
+  "start_date": "2026-12-01", "taper": {"interval_days": 14}}"#;
+const CO_CODAMOL: &str = r#"{"items": [{"drug": "codeine", "route": "oral", "strength_mg": 30, "units_per_dose": 2, "doses_per_day": 4, "paracetamol_mg": 500}],
+  "start_date": "2026-12-01"}"#;
+const TWO_OPIOIDS: &str = r#"{"patient": {"age": 70, "co_medications": ["diazepam"]},
+  "items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2},
+            {"drug": "oxycodone", "route": "oral", "release": "immediate", "strength_mg": 5, "units_per_dose": 1, "doses_per_day": 4, "as_needed": true}],
+  "start_date": "2026-12-01", "taper": {"interval_days": 14}}"#;
+const HELD_METHADONE: &str = r#"{"items": [
+  {"drug": "methadone", "route": "oral", "form": "solution", "strength_mg_per_ml": 1, "ml_per_dose": 10, "doses_per_day": 1},
+  {"drug": "morphine", "route": "oral", "form": "solution", "strength_mg_per_ml": 2, "ml_per_dose": 5, "doses_per_day": 4, "as_needed": true}],
+  "start_date": "2026-12-01"}"#;
+/// A long plan: 60 mg twice a day, 8% of the start every 2 weeks, with a pause.
+const LONG: &str = r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 60, "units_per_dose": 1, "doses_per_day": 2}],
+  "start_date": "2026-12-01", "taper": {"interval_days": 14, "reduction_percent": 8}, "pauses": [{"after_step": 4, "days": 28}]}"#;
+
+const PRACTICE: [&str; 6] = [
+    "--practice-name",
+    "Riverside Surgery",
+    "--practice-phone",
+    "01632 960 123",
+    "--issue-date",
+    "2026-11-24",
+];
+
+fn temp_input(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new()
+        .suffix(".json")
+        .tempfile()
+        .expect("temp file");
+    f.write_all(text.as_bytes()).expect("write");
+    f
+}
+
+fn run(args: &[&str], input: &str) -> Output {
+    let f = temp_input(input);
+    Command::new(BIN)
+        .args(args)
+        .arg(f.path())
+        .output()
+        .expect("run stepdown")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Writes the leaflet for `input` into `dir` and returns its path and the report.
+fn leaflet(dir: &Path, name: &str, input: &str, extra: &[&str]) -> (PathBuf, Value) {
+    let out = dir.join(name);
+    let out_s = out.to_string_lossy().to_string();
+    let mut args = vec!["leaflet", "--out", out_s.as_str()];
+    args.extend_from_slice(&PRACTICE);
+    args.extend_from_slice(extra);
+    let o = run(&args, input);
+    assert!(
+        o.status.success(),
+        "{name}: exit {:?}: {}",
+        o.status.code(),
+        stderr(&o)
+    );
+    let report: Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
+    (out, report)
+}
+
+/// Runs a poppler tool on a file; `None` (and a message) when it is missing.
+fn poppler(tool: &str, args: &[&str], pdf: &Path) -> Option<String> {
+    let mut all: Vec<String> = args.iter().map(|s| (*s).to_string()).collect();
+    all.push(pdf.to_string_lossy().to_string());
+    if tool == "pdftotext" {
+        all.push("-".into());
+    }
+    match Command::new(tool).args(&all).output() {
+        Ok(out) => {
+            assert!(out.status.success(), "{tool} failed: {}", stderr(&out));
+            Some(stdout(&out))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("SKIPPED: {tool} is not installed (install poppler-utils: make setup)");
+            None
+        }
+        Err(e) => panic!("could not run {tool}: {e}"),
+    }
+}
+
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn plan_json(input: &str) -> Plan {
+    // `stepdown plan` takes no patient; the leaflet and summary do.
+    let mut value: Value = serde_json::from_str(input).expect("json");
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("patient");
+    }
+    let o = run(&["plan"], &value.to_string());
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).expect("plan JSON")
+}
+
+/// Every date and dose the leaflet must show, from the library's own mapping of
+/// the plan the CLI makes (the CLI must print exactly this).
+fn expected(input: &str) -> Vec<String> {
+    let plan = plan_json(input);
+    let details = LeafletDetails {
+        patient_name: None,
+        practice: PracticeDetails {
+            name: "Riverside Surgery".into(),
+            phone: "01632 960 123".into(),
+            address: None,
+        },
+        next_review: None,
+        large_print: false,
+        issue_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("date"),
+    };
+    let mapped = from_plan(&plan, &details, reference()).expect("maps");
+    let mut out = Vec::new();
+    for s in &mapped.steps {
+        if s.kind == StepKind::Stop {
+            out.push(format!("from {}", long_date(s.start)));
+        } else {
+            out.push(format!("{} to {}", long_date(s.start), long_date(s.end)));
+        }
+        for m in &s.medicines {
+            out.push(m.name.clone());
+            for d in &m.doses {
+                out.push(d.when.clone());
+                out.push(d.what.clone());
+            }
+        }
+    }
+    out
+}
+
+fn all_plans() -> [(&'static str, &'static str); 5] {
+    [
+        ("morphine", MORPHINE_MR),
+        ("fentanyl", FENTANYL),
+        ("co-codamol", CO_CODAMOL),
+        ("two-opioids", TWO_OPIOIDS),
+        ("held", HELD_METHADONE),
+    ]
+}
+
+#[test]
+fn leaflet_text_has_every_step_date_and_dose() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (name, input) in all_plans() {
+        for large in [false, true] {
+            let extra: &[&str] = if large { &["--large-print"] } else { &[] };
+            let (pdf, report) = leaflet(dir.path(), &format!("{name}-{large}.pdf"), input, extra);
+            assert!(report["pages"].as_u64().unwrap_or(0) >= 1, "{report}");
+            let Some(text) = poppler("pdftotext", &["-raw"], &pdf) else {
+                return;
+            };
+            let text = squash(&text);
+            for s in expected(input) {
+                assert!(
+                    text.contains(&squash(&s)),
+                    "{name} (large print {large}): the PDF lacks {s:?}"
+                );
+            }
+            assert!(text.contains("Riverside Surgery") && text.contains("01632 960 123"));
+            assert!(text.contains("Page 1 of "), "{name}");
+        }
+    }
+}
+
+#[test]
+fn leaflets_show_the_facts_of_each_kind_of_plan() {
+    let dir = tempfile::tempdir().expect("dir");
+    let text = |name: &str, input: &str| -> Option<String> {
+        let (pdf, _) = leaflet(dir.path(), &format!("{name}.pdf"), input, &[]);
+        poppler("pdftotext", &["-raw"], &pdf).map(|t| squash(&t))
+    };
+    let Some(morphine) = text("morphine", MORPHINE_MR) else {
+        return;
+    };
+    for s in [
+        "Step 1: Tuesday 1 December 2026 to Monday 14 December 2026",
+        "Morphine 12-hourly slow-release tablets",
+        "Morning one 15 mg tablet and one 10 mg tablet",
+        "Evening one 30 mg tablet",
+        "Swallow slow-release tablets and capsules whole.",
+        "Stop your morphine 12-hourly slow-release tablets from this day.",
+    ] {
+        assert!(morphine.contains(s), "morphine leaflet lacks {s:?}");
+    }
+    let fentanyl = text("fentanyl", FENTANYL).unwrap_or_default();
+    for s in [
+        "Fentanyl 72-hour patches",
+        "Every 3 days one 12 microgram patch",
+        "New patch on 1, 4, 7, 10 and 13 December",
+        "Do not cut a patch.",
+    ] {
+        assert!(fentanyl.contains(s), "fentanyl leaflet lacks {s:?}");
+    }
+    let cocodamol = text("co-codamol", CO_CODAMOL).unwrap_or_default();
+    for s in [
+        "Co-codamol tablets (codeine with paracetamol)",
+        "Morning one 30 mg/500 mg tablet",
+        "Bedtime two 30 mg/500 mg tablets",
+    ] {
+        assert!(cocodamol.contains(s), "co-codamol leaflet lacks {s:?}");
+    }
+    let two = text("two", TWO_OPIOIDS).unwrap_or_default();
+    for s in [
+        "Oxycodone capsules",
+        "If you need it one 5 mg capsule, up to 4 times a day",
+        "You have stopped this medicine. Do not take any more.",
+        "Stop your oxycodone capsules from this day.",
+    ] {
+        assert!(two.contains(s), "two-opioid leaflet lacks {s:?}");
+    }
+    let held = text("held", HELD_METHADONE).unwrap_or_default();
+    for s in [
+        "Methadone oral solution 1 mg/mL Keep taking this as before. Once a day 10 ml of liquid (10 mg)",
+        "This plan does not change your methadone oral solution 1 mg/mL. Keep taking it as before. We will talk about it at your review.",
+    ] {
+        assert!(held.contains(s), "held leaflet lacks {s:?}");
+    }
+    for t in [&morphine, &fentanyl, &cocodamol, &two, &held] {
+        assert!(!t.contains(" MR") && !t.contains("OME") && !t.contains(" bd"));
+    }
+}
+
+#[test]
+fn fonts_are_embedded() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (pdf, _) = leaflet(dir.path(), "fonts.pdf", TWO_OPIOIDS, &[]);
+    let Some(out) = poppler("pdffonts", &[], &pdf) else {
+        return;
+    };
+    let rows: Vec<&str> = out.lines().skip(2).collect();
+    assert!(!rows.is_empty(), "{out}");
+    for row in rows {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert!(cols[0].contains("+DejaVuSans"), "{row}");
+        let n = cols.len();
+        assert_eq!(&cols[n - 5..n - 2], ["yes", "yes", "yes"], "{row}");
+    }
+}
+
+fn pages(pdf: &Path) -> Option<usize> {
+    poppler("pdfinfo", &[], pdf)?
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+#[test]
+fn page_counts_within_bounds_and_large_print_is_larger() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (short, short_r) = leaflet(dir.path(), "short.pdf", FENTANYL, &[]);
+    let (long, long_r) = leaflet(dir.path(), "long.pdf", LONG, &[]);
+    let (long_large, long_large_r) =
+        leaflet(dir.path(), "long-large.pdf", LONG, &["--large-print"]);
+    let steps = plan_json(LONG).steps.len();
+    let n = |r: &Value| r["pages"].as_u64().unwrap_or(0);
+    eprintln!(
+        "pages: 2-step patch plan {}, {steps}-step plan {}, large print {}",
+        n(&short_r),
+        n(&long_r),
+        n(&long_large_r)
+    );
+    assert!(steps >= 12, "the long plan has {steps} steps");
+    assert!((3..=5).contains(&n(&short_r)), "short: {short_r}");
+    assert!((5..=10).contains(&n(&long_r)), "long: {long_r}");
+    assert!(n(&long_large_r) > n(&long_r) && n(&long_large_r) <= 16);
+    for (pdf, r) in [
+        (&short, &short_r),
+        (&long, &long_r),
+        (&long_large, &long_large_r),
+    ] {
+        if let Some(p) = pages(pdf) {
+            assert_eq!(p as u64, n(r));
+        }
+    }
+    // Type size from `pdftotext -bbox` word boxes: 18 pt against 14 pt.
+    let height = |pdf: &Path| -> Option<f64> {
+        let html = poppler("pdftotext", &["-bbox"], pdf)?;
+        let attr = |tag: &str, name: &str| -> Option<f64> {
+            let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+            let rest = &tag[start..];
+            rest[..rest.find('"')?].parse().ok()
+        };
+        let mut h: Vec<f64> = html
+            .lines()
+            .filter(|l| l.trim_start().starts_with("<word"))
+            .filter_map(|l| Some(attr(l, "yMax")? - attr(l, "yMin")?))
+            .collect();
+        h.sort_by(f64::total_cmp);
+        h.get(h.len() / 2).copied()
+    };
+    if let (Some(s), Some(l)) = (height(&long), height(&long_large)) {
+        eprintln!("median word height: standard {s:.2}, large print {l:.2}");
+        assert!(l / s > 1.2, "large {l} vs standard {s}");
+    }
+}
+
+#[test]
+fn output_is_deterministic_and_the_report_matches_the_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (a, ra) = leaflet(
+        dir.path(),
+        "a.pdf",
+        TWO_OPIOIDS,
+        &["--patient-name", "Margaret Jones"],
+    );
+    let (b, rb) = leaflet(
+        dir.path(),
+        "b.pdf",
+        TWO_OPIOIDS,
+        &["--patient-name", "Margaret Jones"],
+    );
+    let (ba, bb) = (std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"));
+    assert!(ba == bb, "two runs differ");
+    assert_eq!(ra["sha256"], rb["sha256"]);
+    assert_eq!(ra["sha256"], stepdown::store::sha256_hex(&ba));
+    assert_eq!(ra["bytes"].as_u64(), Some(ba.len() as u64));
+    assert_eq!(ra["out"], a.to_string_lossy().as_ref());
+    assert!(ba.starts_with(b"%PDF-"));
+    // Only the PDF is left in the folder: no temporary files.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_field_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("never.pdf");
+    let out_s = out.to_string_lossy().to_string();
+    let cases: Vec<(Vec<&str>, String, &str)> = vec![
+        (
+            vec![],
+            r#"{"items": [{"drug": "morphine", "route": "oral", "strength_mg": -5, "doses_per_day": 2}], "start_date": "2026-12-01"}"#.into(),
+            "items[0].strength_mg: must be greater than 0 (got -5)",
+        ),
+        (
+            vec![],
+            r#"{"patient": {"age": 130}, "items": [{"drug": "morphine", "route": "oral", "strength_mg": 10, "doses_per_day": 2}], "start_date": "2026-12-01"}"#.into(),
+            "patient.age",
+        ),
+        (vec!["--next-review", "14/12/2026"], MORPHINE_MR.into(), "--next-review: must be a date YYYY-MM-DD"),
+        (vec!["--practice-phone", "  "], MORPHINE_MR.into(), "--practice-phone: must not be empty"),
+        (
+            vec![],
+            r#"{"items": [{"drug": "morphine", "route": "oral", "strength_mg": 10, "doses_per_day": 2}], "start_date": "2026-12-01", "colour": "red"}"#.into(),
+            "colour: unknown field",
+        ),
+    ];
+    for (extra, input, message) in cases {
+        let mut args = vec!["leaflet", "--out", out_s.as_str()];
+        args.extend_from_slice(&extra);
+        let o = run(&args, &input);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{extra:?}: printed {}", stdout(&o));
+        assert!(stderr(&o).contains(message), "{extra:?}: {}", stderr(&o));
+        assert!(!out.exists(), "{extra:?}: a PDF was written");
+    }
+    // A failure leaves an existing file as it was.
+    std::fs::write(&out, b"old").expect("write");
+    let o = run(
+        &["leaflet", "--out", out_s.as_str(), "--practice-phone", ""],
+        MORPHINE_MR,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(&out).expect("read"), b"old");
+    // An unwritable destination is refused by name.
+    let o = run(&["leaflet", "--out", "/nonexistent-dir/x.pdf"], MORPHINE_MR);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("--out: could not write"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn without_practice_details_the_leaflet_has_lines_to_fill_in() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("blank.pdf");
+    let o = run(&["leaflet", "--out", &out.to_string_lossy()], MORPHINE_MR);
+    assert!(o.status.success(), "{}", stderr(&o));
+    if let Some(text) = poppler("pdftotext", &["-raw"], &out) {
+        assert!(squash(&text).contains("Call the practice on ____________________."));
+        assert!(squash(&text).contains("We will agree a date with you"));
+    }
+}
+
+fn summary(input: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "summary",
+        "--review-date",
+        "2026-11-24",
+        "--patient-name",
+        "Margaret Jones",
+        "--nhs-number",
+        "943 476 5919",
+        "--reviewer",
+        "Dr A Patel",
+        "--practice-name",
+        "Riverside Surgery",
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args, input);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
+#[test]
+fn summary_text_has_total_profile_reference_flags_and_quantities() {
+    for (name, input) in all_plans() {
+        let text = summary(input, &["--next-review", "2026-12-14"]);
+        let plan = plan_json(input);
+        let value: Value = serde_json::from_str(input).expect("json");
+        let assess_input = json!({"patient": value.get("patient").cloned().unwrap_or(Value::Null), "items": value["items"]});
+        let o = run(&["assess"], &assess_input.to_string());
+        assert!(o.status.success(), "{}", stderr(&o));
+        let assessment: Value = serde_json::from_str(&stdout(&o)).expect("assess JSON");
+        let total = assessment["ome"]["total_ome_mg_per_day"]
+            .as_f64()
+            .expect("total");
+        let total = stepdown::regimen::num(total);
+        assert!(
+            text.contains(&format!("Total {total} mg OME/day")),
+            "{name}: {text}"
+        );
+        assert!(text.contains("UK profile"), "{name}");
+        assert!(
+            text.contains(&format!("reference {}", plan.reference_version)),
+            "{name}"
+        );
+        assert!(
+            text.contains(&format!(
+                "OME factor table {}",
+                reference().ome_factors.header.version
+            )),
+            "{name}"
+        );
+        let flags = assessment["flags"].as_array().expect("flags");
+        assert!(!flags.is_empty(), "{name}");
+        for f in flags {
+            let action = f["action"].as_str().expect("action");
+            assert!(text.contains(action), "{name}: lacks the action {action:?}");
+        }
+        for s in &plan.steps {
+            for line in &s.supply {
+                let q = format!(
+                    "{} × {}",
+                    stepdown::regimen::num(line.quantity),
+                    stepdown::regimen::num(line.strength)
+                );
+                let ml = format!("{} mL of", stepdown::regimen::num(line.quantity));
+                assert!(
+                    text.contains(&q) || text.contains(&ml),
+                    "{name}: lacks {q:?}"
+                );
+            }
+        }
+        assert!(text.contains("Reviewed: 24/11/2026 by Dr A Patel, Riverside Surgery"));
+        assert!(text.contains("Next review: 14/12/2026"));
+        assert!(text.contains("Patient: Margaret Jones, NHS number 943 476 5919"));
+    }
+    // The patient object in the input feeds the flags.
+    let two = summary(TWO_OPIOIDS, &[]);
+    assert!(
+        two.contains("HIGH: Benzodiazepine or Z-drug with an opioid."),
+        "{two}"
+    );
+    assert!(two.contains("CAUTION: Age 65 or over."), "{two}");
+    let held = summary(HELD_METHADONE, &[]);
+    assert!(
+        held.contains("methadone liquid: 10 mL (10 mg) once a day (held, unchanged)"),
+        "{held}"
+    );
+}
+
+#[test]
+fn summary_snapshot() {
+    let text = summary(TWO_OPIOIDS, &[]);
+    insta::assert_snapshot!("summary_two_opioids", text);
+}
+
+#[test]
+fn summary_pdf_and_its_errors() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("summary.pdf");
+    let out_s = out.to_string_lossy().to_string();
+    let report = summary(MORPHINE_MR, &["--format", "pdf", "--out", &out_s]);
+    let report: Value = serde_json::from_str(&report).expect("report");
+    assert_eq!(report["pages"], 1, "{report}");
+    if let Some(text) = poppler("pdftotext", &["-raw"], &out) {
+        let text = squash(&text);
+        assert!(text.contains("Opioid reduction plan: clinician summary"));
+        assert!(text.contains("28 × 15 mg"), "{text}");
+    }
+    let o = run(&["summary", "--format", "pdf"], MORPHINE_MR);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).starts_with("--out:"), "{}", stderr(&o));
+    let o = run(&["summary", "--nhs-number", "943 476 5918"], MORPHINE_MR);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).starts_with("--nhs-number:"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let o = run(&["summary", "--high-dose-threshold", "-1"], MORPHINE_MR);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("--high-dose-threshold:"),
+        "{}",
+        stderr(&o)
+    );
+}
