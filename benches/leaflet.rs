@@ -1,17 +1,38 @@
-//! Leaflet rendering: a 12-step plan from view-model to PDF bytes (layout, font
-//! subsetting, compression). Goal: median ≤ 50 ms, PDF ≤ 300 KB.
+//! Leaflet rendering. Goal: median ≤ 50 ms and PDF ≤ 300 KB for a 12-step plan.
+//!
+//! - `leaflet_12_steps` / `_large_print`: view-model to PDF bytes (layout, font
+//!   subsetting, compression), on the synthetic 12-step leaflet.
+//! - `plan_to_leaflet_pdf_12_steps` / `_large_print`: end to end as the CLI and the
+//!   desktop app do it: plan input JSON → validated request → taper plan →
+//!   `leaflet::from_plan` → PDF bytes, for a real 12-step morphine plan.
 
 #[path = "../tests/common/leaflet_plans.rs"]
 mod plans;
+#[path = "../tests/common/real_plans.rs"]
+mod real;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use stepdown::leaflet::render_leaflet;
+use stepdown::leaflet::{from_plan, render_leaflet};
+use stepdown::pdf::Rendered;
+use stepdown::reference::reference;
+use stepdown::taper::{plan, request_from_json};
+use stepdown::Profile;
+
+/// The whole path from the plan input's JSON text to the PDF.
+fn plan_to_pdf(input: &str, large_print: bool) -> Rendered {
+    let request =
+        request_from_json(input, Profile::Uk, reference()).unwrap_or_else(|e| panic!("{e}"));
+    let p = plan(&request, reference()).unwrap_or_else(|e| panic!("{e}"));
+    let leaflet =
+        from_plan(&p, &real::details(large_print), reference()).unwrap_or_else(|e| panic!("{e}"));
+    render_leaflet(&leaflet).unwrap_or_else(|e| panic!("{e}"))
+}
 
 fn bench(c: &mut Criterion) {
     let input = plans::plan(12, Some(5));
     let mut large = input.clone();
     large.large_print = true;
-    // Size is reported once, outside the timing loop.
+    // Sizes are reported once, outside the timing loop.
     for (name, i) in [("standard", &input), ("large print", &large)] {
         match render_leaflet(i) {
             Ok(r) => println!(
@@ -22,11 +43,31 @@ fn bench(c: &mut Criterion) {
             Err(e) => panic!("leaflet failed: {e}"),
         }
     }
+    let steps = request_from_json(real::TWELVE_STEPS, Profile::Uk, reference())
+        .ok()
+        .and_then(|r| plan(&r, reference()).ok())
+        .map_or(0, |p| p.steps.len());
+    assert_eq!(steps, 12, "the benchmark plan should have 12 steps");
+    for (name, lp) in [("standard", false), ("large print", true)] {
+        let r = plan_to_pdf(real::TWELVE_STEPS, lp);
+        println!(
+            "plan → leaflet, real {steps}-step plan, {name}: {} pages, {} bytes",
+            r.pages,
+            r.bytes.len()
+        );
+    }
+
     c.bench_function("leaflet_12_steps", |b| {
         b.iter(|| render_leaflet(std::hint::black_box(&input)))
     });
     c.bench_function("leaflet_12_steps_large_print", |b| {
         b.iter(|| render_leaflet(std::hint::black_box(&large)))
+    });
+    c.bench_function("plan_to_leaflet_pdf_12_steps", |b| {
+        b.iter(|| plan_to_pdf(std::hint::black_box(real::TWELVE_STEPS), false))
+    });
+    c.bench_function("plan_to_leaflet_pdf_12_steps_large_print", |b| {
+        b.iter(|| plan_to_pdf(std::hint::black_box(real::TWELVE_STEPS), true))
     });
 }
 

@@ -574,7 +574,7 @@ pub fn compose(
         total.push_str(", incomplete: an item could not be converted (see warnings)");
     }
     total.push_str(&format!(
-        "; {}, OME factor table {}, reference {}. {} the high-dose threshold of {} {unit}.",
+        "; {}, conversion factor table {}, reference {}. {} the high-dose threshold of {} {unit}.",
         profile_words(plan.profile),
         reference.ome_factors.header.version,
         ome.reference_version,
@@ -698,11 +698,11 @@ pub fn compose(
     }
 
     let footer = format!(
-        "Stepdown; reference {} (OME factors {}); rate source: {}",
+        "Stepdown; reference {} (conversion factors {}); rate source: {}",
         plan.reference_version, reference.ome_factors.header.version, plan.options.source
     );
     let page_footer = format!(
-        "Stepdown, reference {}, OME factors {}",
+        "Stepdown, reference {}, conversion factors {}",
         plan.reference_version, reference.ome_factors.header.version
     );
     Ok(Summary {

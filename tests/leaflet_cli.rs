@@ -459,7 +459,7 @@ fn summary_text_has_total_profile_reference_flags_and_quantities() {
         );
         assert!(
             text.contains(&format!(
-                "OME factor table {}",
+                "conversion factor table {}",
                 reference().ome_factors.header.version
             )),
             "{name}"

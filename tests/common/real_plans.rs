@@ -29,6 +29,11 @@ pub const FENTANYL: &str = r#"{"patient": {"months_on_opioids": 30},
 pub const LONG: &str = r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 60, "units_per_dose": 1, "doses_per_day": 2}],
   "start_date": "2026-12-01", "taper": {"interval_days": 14, "reduction_percent": 8}, "pauses": [{"after_step": 4, "days": 28}]}"#;
 
+/// Exactly 12 steps (the benchmark's plan): morphine slow-release 60 mg twice a
+/// day, 9% of the start every 2 weeks, a 4-week pause after step 4, then the stop day.
+pub const TWELVE_STEPS: &str = r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 60, "units_per_dose": 1, "doses_per_day": 2}],
+  "start_date": "2026-12-01", "taper": {"interval_days": 14, "reduction_percent": 9}, "pauses": [{"after_step": 4, "days": 28}]}"#;
+
 pub fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
 }
