@@ -536,3 +536,37 @@ fn summary_pdf_and_its_errors() {
         stderr(&o)
     );
 }
+
+#[test]
+fn mapped_leaflets_read_easily_and_carry_no_jargon() {
+    use stepdown::leaflet::{jargon_in, leaflet_text};
+    use stepdown::readability::flesch_reading_ease;
+    let mut plans: Vec<(&str, &str)> = all_plans().to_vec();
+    plans.push(("long", LONG));
+    for (name, input) in plans {
+        let plan = plan_json(input);
+        for large_print in [false, true] {
+            let details = LeafletDetails {
+                patient_name: Some("Margaret Jones".into()),
+                practice: PracticeDetails {
+                    name: "Riverside Surgery".into(),
+                    phone: "01632 960 123".into(),
+                    address: None,
+                },
+                next_review: None,
+                large_print,
+                issue_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("date"),
+            };
+            let mapped = from_plan(&plan, &details, reference()).expect("maps");
+            let text = leaflet_text(&mapped).expect("text");
+            assert_eq!(
+                jargon_in(&text).expect("wording"),
+                Vec::<String>::new(),
+                "{name}"
+            );
+            let score = flesch_reading_ease(&text).expect("words");
+            eprintln!("{name}: Flesch reading ease {score:.1}");
+            assert!(score >= 60.0, "{name}: Flesch {score:.1} is below 60");
+        }
+    }
+}
