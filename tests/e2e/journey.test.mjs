@@ -103,3 +103,31 @@ test("a new user goes from an empty store to a printed leaflet with the keyboard
   assert.match(await s.text("[data-testid=plan-edits]"), /pause/i, "the clinician's edit came back too");
   assert.ok(existsSync(path.join(saveDir, files[0])));
 });
+
+test("a leaflet printed for a second patient carries that patient's name and plan, not the first's", async () => {
+  await s.press("[data-testid=nav-patients]");
+  await waitFor(() => s.exists("[data-testid=add-patient]"), "patients");
+  await s.press("[data-testid=add-patient]");
+  await waitFor(() => s.exists("#patient-name"), "patient form");
+  await s.type("#patient-name", "Pat Second");
+  await s.press("[data-testid=patient-save]");
+  await waitFor(async () => /Added Pat Second/.test(await s.text("[data-testid=patients-notice]")), "second patient");
+  await s.press("[data-testid=start-consultation]");
+  await waitFor(async () => /Pat Second/.test(await s.text("[data-testid=consultation-patient]")), "consultation for Pat");
+  await s.type("[data-testid=product-search]", "fentanyl 25");
+  await waitFor(async () => (await s.findAll("[role=option]")).length >= 1, "fentanyl 25");
+  await s.type("[data-testid=product-search]", KEY.enter);
+  await waitFor(async () => (await s.text("[data-testid=ome-total]")) === "60 mg", "60 mg");
+  await s.press("[data-testid=make-plan]");
+  await waitFor(async () => (await s.findAll("[data-testid=plan-step]")).length > 1, "plan");
+  await s.tick("[data-testid=print-large]");
+  await s.press("[data-testid=print-leaflet]");
+  await waitFor(async () => /Leaflet saved/.test(await s.text("[data-testid=output-status]")), "second leaflet");
+  const pdf = readdirSync(saveDir).find((f) => f.includes("pat-second") && f.endsWith("-large-print.pdf"));
+  assert.ok(pdf, `a large-print leaflet for Pat Second in ${readdirSync(saveDir)}`);
+  const text = execFileSync("pdftotext", ["-layout", path.join(saveDir, pdf), "-"], { encoding: "utf8" });
+  assert.match(text, /Pat Second/);
+  assert.doesNotMatch(text, /Sam Journey/);
+  assert.match(text, /patch/i);
+  assert.doesNotMatch(text, /morphine/i, "the first patient's medicine is not in this leaflet");
+});
