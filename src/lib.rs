@@ -9,6 +9,7 @@
 
 pub mod api_error;
 pub mod assess;
+pub mod casefinding;
 pub mod catalogue;
 pub mod consult;
 pub mod flags;

@@ -42,6 +42,12 @@ enum Command {
     Check(cli::store::CheckArgs),
     /// The tamper-evident audit log: `verify` its hash chain, `list` its entries.
     Audit(cli::audit::AuditArgs),
+    /// Import a practice prescribing extract (CSV) for case-finding; prints the import report.
+    Import(cli::casefinding::ImportArgs),
+    /// Patients on opioids from the imported extracts, highest risk first, with filters.
+    Worklist(cli::casefinding::WorklistArgs),
+    /// The practice's figures month by month (people on opioids, on high doses, per 1,000).
+    Figures(cli::casefinding::FiguresArgs),
     /// Fill an empty store with synthetic demo patients (never real data).
     Demo(cli::store::DemoArgs),
     /// Test helper: save reviews in a loop, printing each acknowledged save.
@@ -86,6 +92,9 @@ fn run(cli: Cli) -> CliResult {
         Command::Export(args) => cli::store::export(args),
         Command::Check(args) => cli::store::check(args),
         Command::Audit(args) => cli::audit::run(args),
+        Command::Import(args) => cli::casefinding::import(args),
+        Command::Worklist(args) => cli::casefinding::list(args),
+        Command::Figures(args) => cli::casefinding::practice_figures(args),
         Command::Demo(args) => cli::store::demo(args),
         Command::StressWriter(args) => cli::store::stress_writer(args),
     }

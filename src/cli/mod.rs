@@ -3,6 +3,7 @@
 
 pub mod assess;
 pub mod audit;
+pub mod casefinding;
 pub mod leaflet;
 pub mod ome;
 pub mod plan;

@@ -302,6 +302,22 @@ pub struct Extract<'a> {
     pub headers: Vec<String>,
     /// Index of each column's field, in [`Column::ALL`] order (`None`: absent, optional).
     columns: [Option<usize>; 8],
+    /// Byte offset of the first data row.
+    data_start: usize,
+    /// Line number at `data_start`.
+    data_line: u64,
+}
+
+/// A stretch of the data rows that can be read on its own: it starts at the
+/// beginning of a row (never inside a quoted field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+    /// Line number at `start`.
+    pub first_line: u64,
 }
 
 /// Limits on optional patient fields, from the reference tables.
@@ -340,6 +356,19 @@ impl<'a> Extract<'a> {
             Ok(false) => return Err(CsvError::Empty),
             Err(e) => return Err(CsvError::BadHeader(e.to_string())),
         }
+        let mut data_start = usize::try_from(reader.position().byte())
+            .unwrap_or(text.len())
+            .min(text.len());
+        // A CRLF header stops at its CR: start the data after the LF.
+        if text.as_bytes().get(data_start) == Some(&b'\n') {
+            data_start += 1;
+        }
+        // Counted here rather than taken from the reader, which stops a
+        // CRLF header at its CR (and so would number the rows one short).
+        let data_line = 1 + text.as_bytes()[..data_start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
         let headers: Vec<String> = record.iter().map(|h| h.trim().to_string()).collect();
         let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
         let mut columns = [None; 8];
@@ -384,6 +413,8 @@ impl<'a> Extract<'a> {
             delimiter,
             headers,
             columns,
+            data_start,
+            data_line,
         })
     }
 
@@ -397,41 +428,146 @@ impl<'a> Extract<'a> {
         self.text.is_empty()
     }
 
+    /// All the data rows as one span.
+    pub fn all(&self) -> Span {
+        Span {
+            start: self.data_start,
+            end: self.text.len(),
+            first_line: self.data_line,
+        }
+    }
+
+    /// The data rows cut into about `parts` spans of similar size, each
+    /// starting at a row (a cut is never inside a quoted field), for reading in parallel.
+    pub fn split(&self, parts: usize) -> Vec<Span> {
+        let bytes = self.text.as_bytes();
+        let whole = self.all();
+        let len = whole.end - whole.start;
+        if parts <= 1 || len < parts * 4096 {
+            return vec![whole];
+        }
+        let mut spans = Vec::with_capacity(parts);
+        let (mut start, mut first_line) = (whole.start, whole.first_line);
+        let (mut lines, mut quotes) = (0u64, 0u64);
+        let mut i = whole.start;
+        for k in 1..parts {
+            let target = whole.start + len * k / parts;
+            // Count line breaks and quotes up to the first line break at or
+            // after the target that is outside quotes (an even number of
+            // quotes so far, as doubled quotes inside fields come in pairs).
+            let mut cut = None;
+            while i < whole.end {
+                let b = bytes[i];
+                i += 1;
+                if b == b'"' {
+                    quotes += 1;
+                } else if b == b'\n' {
+                    lines += 1;
+                    if i > target && quotes % 2 == 0 {
+                        cut = Some(i);
+                        break;
+                    }
+                }
+            }
+            let Some(cut) = cut.filter(|c| *c < whole.end) else {
+                break;
+            };
+            spans.push(Span {
+                start,
+                end: cut,
+                first_line,
+            });
+            start = cut;
+            first_line = whole.first_line + lines;
+        }
+        spans.push(Span {
+            start,
+            end: whole.end,
+            first_line,
+        });
+        spans
+    }
+
     /// Reads every data row in order, calling `each` with the row (or its
     /// problem) and the byte offset reached. Rows dated after `today` are problems.
     pub fn rows(
         &self,
         today: NaiveDate,
         limits: FieldLimits,
+        each: impl FnMut(RowOutcome<'_>, u64),
+    ) {
+        self.rows_in(self.all(), today, limits, each);
+    }
+
+    /// [`Extract::rows`] for one span.
+    pub fn rows_in(
+        &self,
+        span: Span,
+        today: NaiveDate,
+        limits: FieldLimits,
         mut each: impl FnMut(RowOutcome<'_>, u64),
     ) {
+        let text = self.text.get(span.start..span.end).unwrap_or("");
         let mut reader = ::csv::ReaderBuilder::new()
             .delimiter(self.delimiter)
-            .has_headers(true)
+            .has_headers(false)
             .flexible(true)
-            .from_reader(self.text.as_bytes());
+            .from_reader(text.as_bytes());
         let mut record = ::csv::StringRecord::new();
         let width = self.headers.len();
+        // Line numbers are counted here from byte offsets: the csv crate's
+        // own count does not advance over CRLF line ends. Offsets only grow,
+        // so each byte is counted once.
+        let bytes = text.as_bytes();
+        let (mut counted_to, mut newlines) = (0usize, 0u64);
+        let mut line_at = |offset: u64| -> u64 {
+            let to = usize::try_from(offset)
+                .unwrap_or(bytes.len())
+                .min(bytes.len());
+            if to > counted_to {
+                newlines += bytes[counted_to..to]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count() as u64;
+                counted_to = to;
+            }
+            span.first_line + newlines
+        };
+        let byte_of = |b: u64| span.start as u64 + b;
+        // A record's position is where the reader stood before it skipped
+        // the line ends (and blank lines) in front of the record.
+        let record_start = |b: u64| -> u64 {
+            let from = usize::try_from(b).unwrap_or(bytes.len()).min(bytes.len());
+            (from
+                + bytes[from..]
+                    .iter()
+                    .take_while(|c| matches!(c, b'\r' | b'\n'))
+                    .count()) as u64
+        };
         loop {
-            let line = reader.position().line() + 1;
+            let line = line_at(record_start(reader.position().byte()));
             match reader.read_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {}
                 Err(e) => {
-                    let line = e.position().map_or(line, |p| p.line());
+                    let line = e
+                        .position()
+                        .map_or(line, |p| line_at(record_start(p.byte())));
                     each(
                         RowOutcome::Problem(RowProblem {
                             line,
                             column: None,
                             reason: format!("the row cannot be read as CSV ({e})"),
                         }),
-                        reader.position().byte(),
+                        byte_of(reader.position().byte()),
                     );
                     continue;
                 }
             }
-            let line = record.position().map_or(line, |p| p.line());
-            let offset = reader.position().byte();
+            let line = record
+                .position()
+                .map_or(line, |p| line_at(record_start(p.byte())));
+            let offset = byte_of(reader.position().byte());
             // A line of empty fields (a trailing ",,,," from a spreadsheet) is not a row.
             if record.iter().all(|f| f.trim().is_empty()) {
                 continue;
@@ -584,11 +720,12 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
         }
         None => t,
     };
-    let parts: Vec<&str> = date_part
+    let mut parts = date_part
         .split(['-', '/', '.', ' '])
-        .filter(|p| !p.is_empty())
-        .collect();
-    let [a, b, c] = parts.as_slice() else {
+        .filter(|p| !p.is_empty());
+    let (Some(a), Some(b), Some(c), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(bad());
     };
     let number = |s: &str| s.parse::<u32>().ok();
@@ -628,6 +765,16 @@ pub fn parse_quantity(text: &str) -> Result<Option<f64>, String> {
     let t = text.trim();
     if t.is_empty() {
         return Ok(None);
+    }
+    // Most quantities are plain numbers.
+    if t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        if let Ok(q) = t.parse::<f64>() {
+            return if q.is_finite() && q > 0.0 {
+                Ok(Some(q))
+            } else {
+                Err(format!("must be greater than 0 (got {t})"))
+            };
+        }
     }
     let digits: String = t
         .chars()
@@ -858,6 +1005,17 @@ mod tests {
                 vec![]
             )
         );
+    }
+
+    #[test]
+    fn line_numbers_count_crlf_and_blank_lines() {
+        let csv = "\u{feff}patient_id,issue_date,drug,dose,quantity\r\n\
+                   P1,2026-01-02,Morphine 10mg tablets,1 bd,56\r\n\
+                   \r\n\
+                   P2,bad,Morphine 10mg tablets,1 bd,56\r\n";
+        let (rows, problems, _) = collect(csv.as_bytes(), &ColumnMap::default());
+        assert!(rows[0].starts_with("2|P1"), "{rows:?}");
+        assert_eq!(problems[0].line, 4, "{problems:?} {rows:?}");
     }
 
     #[test]

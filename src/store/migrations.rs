@@ -40,6 +40,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "audit log hash chain (tamper evidence)",
         sql: include_str!("migrations/0002_audit_chain.sql"),
     },
+    Migration {
+        version: 3,
+        name: "case-finding: imported extracts, extract patients, issued items, worklist cache",
+        sql: include_str!("migrations/0003_casefinding.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -211,6 +216,12 @@ mod tests {
             tables,
             [
                 "audit_log",
+                "cf_imports",
+                "cf_issues",
+                "cf_patients",
+                "cf_state",
+                "cf_summaries",
+                "cf_texts",
                 "leaflet_prints",
                 "patients",
                 "review_versions",
@@ -237,6 +248,10 @@ mod tests {
             (
                 2,
                 "bb6ad21d7c2059c3b8a942e9f1aae6daa877eeb2fa55b04f769aaf19da9088d4",
+            ),
+            (
+                3,
+                "eee65316c0a5da5a3a9f7b6b30e2177ece6adc8ac11db74ad30fcf328ab6b75c",
             ),
         ];
         for (version, hash) in pinned {

@@ -24,6 +24,7 @@
 
 mod audit;
 mod backup;
+pub(crate) mod casefinding;
 mod check;
 mod demo;
 mod file;

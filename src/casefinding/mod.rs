@@ -1,0 +1,1719 @@
+//! Case-finding (issue 10): import a practice prescribing extract, then list
+//! the people on opioids ranked by risk, and count the practice's figures
+//! month by month. The desktop shell and the CLI both call the three
+//! functions here:
+//!
+//! - [`import_csv`]: reads a CSV extract (see `crate::import`), stores every
+//!   understood row in one transaction (all or nothing), refuses nothing
+//!   silently (each row not understood is reported with its line and reason),
+//!   recognises a file or rows it has seen before, audits the import, and
+//!   recomputes every patient;
+//! - [`worklist`]: patients with an opioid issued in the current window,
+//!   highest risk first, with filters and paging;
+//! - [`figures`]: people prescribed opioids, people at or above each
+//!   threshold, and high-dose people and items per 1,000 registered patients,
+//!   per month (CSV with [`figures_csv`]).
+//!
+//! Ranking (highest risk first), in order:
+//! 1. dose band from the reference thresholds: at or above the profile's
+//!    specialist-referral threshold, then at or above its high-dose threshold, then below;
+//! 2. more high-severity flags first (e.g. a benzodiazepine or gabapentinoid co-prescribed);
+//! 3. higher total OME a day;
+//! 4. more caution flags;
+//! 5. the practice's patient identifier, so the order is stable.
+//!
+//! "Today" is always a parameter: nothing here reads the clock.
+
+pub(crate) mod compute;
+pub mod synthetic;
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::flags::FlagId;
+use crate::import::csv::{
+    ColumnMap, CsvError, Extract, FieldLimits, RowOutcome, RowProblem, TextEncoding,
+};
+use crate::patient::{RawPatient, Sex};
+use crate::reference::casefinding::CaseFindingSetting;
+use crate::reference::risk::PatientField;
+use crate::reference::{reference, Reference};
+use crate::regimen::{num, RawItem};
+use crate::store::casefinding as db;
+use crate::store::{sha256_hex, Store, StoreError};
+use compute::{Interpreted, PatientRec, PatientResult, RowKind, Settings};
+
+/// Everything that can stop a case-finding operation.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseFindingError {
+    /// The file as a whole cannot be imported (nothing was imported).
+    #[error("{0}")]
+    BadFile(#[from] CsvError),
+    /// An option is out of range (e.g. `window_days` 0).
+    #[error("{field}: {message}")]
+    BadOption {
+        /// The option.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The store failed (nothing was imported).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl CaseFindingError {
+    /// True when the problem is in what the user gave (exit status 2 in the CLI).
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            CaseFindingError::BadFile(_) | CaseFindingError::BadOption { .. } => true,
+            CaseFindingError::Store(e) => e.is_user_error(),
+        }
+    }
+}
+
+impl From<CaseFindingError> for crate::ApiError {
+    fn from(e: CaseFindingError) -> Self {
+        match e {
+            CaseFindingError::Store(s) => s.into(),
+            CaseFindingError::BadOption { field, message } => crate::ApiError::invalid_fields(
+                vec![crate::regimen::FieldError::new(field, message)],
+            ),
+            other => crate::ApiError::new(crate::ErrorCode::InvalidInput, other.to_string()),
+        }
+    }
+}
+
+/// How to import a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ImportOptions {
+    /// The file's name, for the report and the audit log (no path needed).
+    pub file_name: String,
+    /// Today (`YYYY-MM-DD`); rows issued after it are not understood.
+    #[ts(as = "String")]
+    pub today: NaiveDate,
+    /// Registered patients, for figures per 1,000 (kept with the import).
+    pub list_size: Option<u32>,
+    /// Header names for columns that are not named the standard way.
+    #[serde(default)]
+    pub column_map: ColumnMap,
+    /// Days of issues that make the current regimen (default from the reference table, 90).
+    pub window_days: Option<u32>,
+    /// Name for the audit log (default: the store's reviewer or login name).
+    pub actor: Option<String>,
+}
+
+/// Stages of an import, for progress bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ImportPhase {
+    /// Reading and understanding rows (`done`/`total` in bytes of the file).
+    Reading,
+    /// Storing rows (`done`/`total` in rows).
+    Saving,
+    /// Computing every patient's regimen, OME, flags and trend (in patients).
+    Computing,
+    /// Finished.
+    Done,
+}
+
+/// Progress of an import.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ImportProgress {
+    /// Stage.
+    pub phase: ImportPhase,
+    /// How far.
+    #[ts(type = "number")]
+    pub done: u64,
+    /// Out of.
+    #[ts(type = "number")]
+    pub total: u64,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ImportReport {
+    /// The file.
+    pub file_name: String,
+    /// Its SHA-256 (the same file is never imported twice).
+    pub file_sha256: String,
+    /// Id of the import in the store.
+    #[ts(type = "number")]
+    pub import_id: i64,
+    /// True when this exact file had been imported before: nothing changed.
+    pub already_imported: bool,
+    /// How the file was decoded.
+    pub encoding: TextEncoding,
+    /// The date used as today.
+    pub today: String,
+    /// Registered patients given with the import.
+    pub list_size: Option<u32>,
+    /// Data rows in the file (the header and blank lines not counted).
+    #[ts(type = "number")]
+    pub rows_read: u64,
+    /// Rows stored now.
+    #[ts(type = "number")]
+    pub imported: u64,
+    /// Rows understood but already in the store from an earlier import.
+    #[ts(type = "number")]
+    pub duplicates: u64,
+    /// How many rows were not understood.
+    #[ts(type = "number")]
+    pub not_understood_count: u64,
+    /// Every row not understood, with its line and the reason.
+    pub not_understood: Vec<RowProblem>,
+    /// Understood rows that are opioids.
+    #[ts(type = "number")]
+    pub opioid_rows: u64,
+    /// Understood rows that are co-medications (used for flags).
+    #[ts(type = "number")]
+    pub co_medication_rows: u64,
+    /// Opioid rows whose instruction could not be read (their dose is estimated from quantities and intervals).
+    #[ts(type = "number")]
+    pub instructions_not_read: u64,
+    /// Optional fields left out of imported rows (e.g. an invalid NHS number), by line.
+    pub warnings: Vec<RowProblem>,
+    /// Different patients in the file.
+    #[ts(type = "number")]
+    pub patients_in_file: u64,
+    /// Patients on the worklist after the import (an opioid in the current window).
+    #[ts(type = "number")]
+    pub patients_on_worklist: u64,
+    /// Of those, patients whose total includes an estimated dose.
+    #[ts(type = "number")]
+    pub patients_estimated: u64,
+    /// Of those, patients whose total is incomplete (a dose unknown or not convertible).
+    #[ts(type = "number")]
+    pub patients_incomplete: u64,
+    /// Days of issues that make the current regimen.
+    pub window_days: u32,
+}
+
+/// One item of a patient's current regimen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct WorklistItem {
+    /// Product as the catalogue names it (or described from its fields).
+    pub label: String,
+    /// Generic name of the opioid.
+    pub drug: String,
+    /// Catalogue product line, if the product is in it.
+    pub product_id: Option<String>,
+    /// The description as written in the extract.
+    pub description: String,
+    /// The instruction as written.
+    pub instruction: String,
+    /// When it was last issued (`YYYY-MM-DD`).
+    pub last_issued: String,
+    /// Quantity last issued.
+    pub quantity: Option<f64>,
+    /// The regimen item for a consultation (absent when the dose is unknown).
+    pub item: Option<RawItem>,
+    /// mg OME a day (absent when the dose is unknown or the drug is not converted).
+    pub ome_mg_per_day: Option<f64>,
+    /// Taken only when needed (counted at its maximum).
+    pub as_needed: bool,
+    /// The dose was estimated from quantities and intervals.
+    pub estimated: bool,
+    /// How it was estimated, in words.
+    pub estimate: Option<String>,
+    /// Why there is no dose, when there is none.
+    pub dose_problem: Option<String>,
+}
+
+/// OME at one month's end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TrendPoint {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The date the OME is for (the month's last day, or today).
+    pub as_of: String,
+    /// mg OME a day then.
+    pub ome_mg_per_day: f64,
+}
+
+/// One patient on the worklist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct WorklistPatient {
+    /// Position in the ranking (1 = highest risk).
+    pub rank: u32,
+    /// The practice's identifier, as in the extract.
+    pub patient_id: String,
+    /// NHS number, if the extract had a valid one.
+    pub nhs_number: Option<String>,
+    /// Age in years (from the latest row that gave one).
+    pub age: Option<f64>,
+    /// Sex.
+    pub sex: Option<Sex>,
+    /// Total mg OME a day (as-needed items at their maximum), from `assess`.
+    pub ome_mg_per_day: f64,
+    /// Regular items only.
+    pub regular_ome_mg_per_day: f64,
+    /// False when an item's dose is unknown or the drug is not converted.
+    pub complete: bool,
+    /// True when the total includes an estimated dose.
+    pub estimated: bool,
+    /// Risk flag ids, most severe first.
+    pub flags: Vec<FlagId>,
+    /// The current regimen.
+    pub items: Vec<WorklistItem>,
+    /// Co-medications issued in the window (generic names).
+    pub co_medications: Vec<String>,
+    /// Whole months since the first opioid issue in the store.
+    pub months_on_opioids: Option<f64>,
+    /// Latest opioid issue.
+    pub last_issued: String,
+    /// OME at each month's end, oldest first (12 months by default).
+    pub trend: Vec<TrendPoint>,
+    /// The patient details for a consultation (age, sex, co-medications, months on opioids).
+    pub patient: RawPatient,
+    /// Things to know about this patient's figures, one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// Which patients to list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(default)]
+#[ts(export)]
+pub struct WorklistFilters {
+    /// Only patients at or above this many mg OME a day (e.g. 90 or 120).
+    pub min_ome: Option<f64>,
+    /// Only patients with a benzodiazepine or Z-drug flag.
+    pub benzodiazepine: bool,
+    /// Only patients with a gabapentinoid flag.
+    pub gabapentinoid: bool,
+    /// Only patients whose total includes an estimated dose.
+    pub estimates_only: bool,
+    /// At most this many patients (default: all).
+    pub limit: Option<u32>,
+    /// Skip this many (for paging).
+    pub offset: Option<u32>,
+    /// Days of issues that make the current regimen (default: as last used, else 90).
+    pub window_days: Option<u32>,
+}
+
+/// Counts over the worklist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct WorklistMetrics {
+    /// The date the list is for.
+    pub as_of: String,
+    /// Days of issues that make the current regimen.
+    pub window_days: u32,
+    /// Patients with an opioid in the window.
+    #[ts(type = "number")]
+    pub patients: u64,
+    /// Patients matching the filters.
+    #[ts(type = "number")]
+    pub matching: u64,
+    /// Patients shown (after paging).
+    #[ts(type = "number")]
+    pub shown: u64,
+    /// Patients at or above each threshold (profile high dose, then the others).
+    pub at_or_above: Vec<ThresholdCount>,
+    /// With a benzodiazepine or Z-drug flag.
+    #[ts(type = "number")]
+    pub benzodiazepine: u64,
+    /// With a gabapentinoid flag.
+    #[ts(type = "number")]
+    pub gabapentinoid: u64,
+    /// Whose total includes an estimate.
+    #[ts(type = "number")]
+    pub estimated: u64,
+    /// Whose total is incomplete.
+    #[ts(type = "number")]
+    pub incomplete: u64,
+    /// How the list is ordered, in words.
+    pub ranking: String,
+    /// Version of the reference tables used.
+    pub reference_version: String,
+}
+
+/// A count at or above a threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ThresholdCount {
+    /// mg OME a day.
+    pub mg_per_day: f64,
+    /// People.
+    #[ts(type = "number")]
+    pub patients: u64,
+}
+
+/// The worklist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Worklist {
+    /// Patients, highest risk first.
+    pub patients: Vec<WorklistPatient>,
+    /// Counts.
+    pub metrics: WorklistMetrics,
+}
+
+/// A threshold the figures count against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FigureThreshold {
+    /// mg OME a day.
+    pub mg_per_day: f64,
+    /// What it is, in words.
+    pub label: String,
+    /// Where it comes from.
+    pub source: String,
+    /// True for the profile's own high-dose threshold (the "high dose" of the per-1,000 figures).
+    pub high_dose: bool,
+}
+
+/// People and items at or above one threshold in a month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FigureAtThreshold {
+    /// mg OME a day.
+    pub mg_per_day: f64,
+    /// People prescribed an opioid in the month whose total at the month's end is at or above it.
+    #[ts(type = "number")]
+    pub people: u64,
+    /// Opioid items issued in the month to those people.
+    #[ts(type = "number")]
+    pub items: u64,
+    /// People per 1,000 registered patients (needs a list size).
+    pub people_per_1000: Option<f64>,
+    /// Items per 1,000 registered patients (needs a list size).
+    pub items_per_1000: Option<f64>,
+}
+
+/// One month of practice figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FigureMonth {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The date totals are taken at (the month's last day, or today).
+    pub as_of: String,
+    /// People with an opioid issued in the month.
+    #[ts(type = "number")]
+    pub people_prescribed_opioids: u64,
+    /// Opioid items issued in the month.
+    #[ts(type = "number")]
+    pub opioid_items: u64,
+    /// People prescribed opioids per 1,000 registered patients.
+    pub people_per_1000: Option<f64>,
+    /// At or above each threshold, in the order of [`Figures::thresholds`].
+    pub at_or_above: Vec<FigureAtThreshold>,
+}
+
+/// The practice's figures, month by month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Figures {
+    /// The date they are for.
+    pub as_of: String,
+    /// Registered patients (from the latest import that gave it).
+    pub list_size: Option<u32>,
+    /// Thresholds, ascending.
+    pub thresholds: Vec<FigureThreshold>,
+    /// Months, oldest first.
+    pub months: Vec<FigureMonth>,
+    /// How the figures are counted, in words.
+    pub notes: Vec<String>,
+}
+
+/// What the cache was computed for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CacheState {
+    as_of: NaiveDate,
+    window_days: u32,
+    reference_version: String,
+    patients: u64,
+    estimated: u64,
+    incomplete: u64,
+}
+
+const RANKING: &str = "Highest risk first: dose band (at or above the specialist-referral threshold, then at or above the high-dose threshold, then below), then more high-severity flags, then higher total OME, then more caution flags, then patient identifier";
+
+fn window_or_default(window: Option<u32>, reference: &Reference) -> Result<u32, CaseFindingError> {
+    let w = window.unwrap_or_else(|| {
+        reference
+            .casefinding
+            .setting(CaseFindingSetting::CurrentWindowDays) as u32
+    });
+    if w == 0 {
+        return Err(CaseFindingError::BadOption {
+            field: "window_days".into(),
+            message: "must be at least 1 day".into(),
+        });
+    }
+    Ok(w)
+}
+
+/// A fast, non-cryptographic hasher for the importer's own tables (the FxHash
+/// mix used by rustc): a million rows mean three million lookups, and the
+/// keys come from a local file, so flooding attacks are not a concern.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        // A final avalanche (MurmurHash3's), so the low bits the table indexes
+        // by depend on every byte ("P0000001" and "P0000002" differ only at the end).
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
+    }
+}
+
+/// A hash map with [`FxHasher`].
+pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// Intern table for the strings of one file.
+#[derive(Default)]
+struct Interner {
+    index: FastMap<String, u32>,
+    texts: Vec<String>,
+}
+
+impl Interner {
+    fn get(&mut self, s: &str) -> (u32, bool) {
+        if let Some(&i) = self.index.get(s) {
+            return (i, false);
+        }
+        let i = self.texts.len() as u32;
+        self.texts.push(s.to_string());
+        self.index.insert(s.to_string(), i);
+        (i, true)
+    }
+}
+
+/// A row to store.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    patient: u32,
+    date: NaiveDate,
+    drug: u32,
+    dose: u32,
+    quantity: f64,
+    line: u64,
+}
+
+/// Patient details from the file, newest first.
+#[derive(Debug, Clone, Default)]
+struct Facts {
+    nhs_number: Option<String>,
+    nhs_on: Option<NaiveDate>,
+    age: Option<f64>,
+    age_on: Option<NaiveDate>,
+    sex: Option<Sex>,
+    sex_on: Option<NaiveDate>,
+}
+
+/// What reading (part of) a file gathered: its own tables of texts and
+/// patients, the rows to store, and the rows not understood.
+struct ReadState<'r> {
+    texts: Interner,
+    patients: Interner,
+    facts: Vec<Facts>,
+    interp: Interpreted<'r>,
+    pending: Vec<Pending>,
+    not_understood: Vec<RowProblem>,
+    warnings: Vec<RowProblem>,
+    rows_read: u64,
+    opioid_rows: u64,
+    comed_rows: u64,
+    not_read: u64,
+}
+
+impl Facts {
+    /// Takes what `other` says where it is newer (later issue date).
+    fn update(&mut self, other: &Facts) {
+        let newer = |mine: Option<NaiveDate>, theirs: Option<NaiveDate>| match (mine, theirs) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(a), Some(b)) => b >= a,
+        };
+        if other.nhs_number.is_some() && newer(self.nhs_on, other.nhs_on) {
+            self.nhs_number.clone_from(&other.nhs_number);
+            self.nhs_on = other.nhs_on;
+        }
+        if other.age.is_some() && newer(self.age_on, other.age_on) {
+            self.age = other.age;
+            self.age_on = other.age_on;
+        }
+        if other.sex.is_some() && newer(self.sex_on, other.sex_on) {
+            self.sex = other.sex;
+            self.sex_on = other.sex_on;
+        }
+    }
+}
+
+impl<'r> ReadState<'r> {
+    fn new(reference: &'r Reference) -> ReadState<'r> {
+        ReadState {
+            texts: Interner::default(),
+            patients: Interner::default(),
+            facts: Vec::new(),
+            interp: Interpreted::new(reference),
+            pending: Vec::new(),
+            not_understood: Vec::new(),
+            warnings: Vec::new(),
+            rows_read: 0,
+            opioid_rows: 0,
+            comed_rows: 0,
+            not_read: 0,
+        }
+    }
+
+    /// Understands one row: stored for import, or reported with its reason.
+    fn take(&mut self, outcome: RowOutcome<'_>) {
+        self.rows_read += 1;
+        let row = match outcome {
+            RowOutcome::Problem(p) => {
+                self.not_understood.push(p);
+                return;
+            }
+            RowOutcome::Row(r) => r,
+        };
+        let (drug, new_drug) = self.texts.get(row.drug);
+        let (dose, new_dose) = self.texts.get(row.dose);
+        if new_drug || new_dose {
+            self.interp.grow(&self.texts.texts);
+        }
+        match self.interp.classify(drug, dose, &self.texts.texts) {
+            Ok(RowKind::OpioidRead) => self.opioid_rows += 1,
+            Ok(RowKind::OpioidNotRead) => {
+                self.opioid_rows += 1;
+                self.not_read += 1;
+            }
+            Ok(RowKind::CoMedication) => self.comed_rows += 1,
+            Err((column, reason)) => {
+                self.not_understood.push(RowProblem {
+                    line: row.line,
+                    column: Some(column.to_string()),
+                    reason: format!("{column}: {reason}"),
+                });
+                return;
+            }
+        }
+        for w in &row.warnings {
+            self.warnings.push(RowProblem {
+                line: row.line,
+                column: None,
+                reason: w.clone(),
+            });
+        }
+        let (patient, new_patient) = self.patients.get(row.patient_id);
+        if new_patient {
+            self.facts.push(Facts::default());
+        }
+        let on = Some(row.issue_date);
+        self.facts[patient as usize].update(&Facts {
+            nhs_number: row.nhs_number.as_ref().map(|n| n.as_str().to_string()),
+            nhs_on: row.nhs_number.as_ref().and(on),
+            age: row.age,
+            age_on: row.age.and(on),
+            sex: row.sex,
+            sex_on: row.sex.and(on),
+        });
+        self.pending.push(Pending {
+            patient,
+            date: row.issue_date,
+            drug,
+            dose,
+            quantity: row.quantity.unwrap_or(0.0),
+            line: row.line,
+        });
+    }
+
+    /// Adds what a later part of the file gathered.
+    fn merge(&mut self, other: ReadState<'_>) {
+        let texts: Vec<u32> = other
+            .texts
+            .texts
+            .iter()
+            .map(|t| self.texts.get(t).0)
+            .collect();
+        let patients: Vec<u32> = other
+            .patients
+            .texts
+            .iter()
+            .map(|p| {
+                let (i, new) = self.patients.get(p);
+                if new {
+                    self.facts.push(Facts::default());
+                }
+                i
+            })
+            .collect();
+        for (k, f) in other.facts.iter().enumerate() {
+            self.facts[patients[k] as usize].update(f);
+        }
+        self.pending
+            .extend(other.pending.into_iter().map(|p| Pending {
+                patient: patients[p.patient as usize],
+                drug: texts[p.drug as usize],
+                dose: texts[p.dose as usize],
+                ..p
+            }));
+        self.not_understood.extend(other.not_understood);
+        self.warnings.extend(other.warnings);
+        self.rows_read += other.rows_read;
+        self.opioid_rows += other.opioid_rows;
+        self.comed_rows += other.comed_rows;
+        self.not_read += other.not_read;
+    }
+}
+
+/// Imports a CSV extract: every understood row is stored in one transaction
+/// (all or nothing), rows already in the store are not added again, the same
+/// file is recognised by its SHA-256, the import is audited, and every
+/// patient is recomputed as of `options.today`.
+///
+/// `progress` is called from this thread as the import goes.
+pub fn import_csv(
+    store: &mut Store,
+    bytes: &[u8],
+    options: &ImportOptions,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Result<ImportReport, CaseFindingError> {
+    let reference = reference();
+    let window = window_or_default(options.window_days, reference)?;
+    if options.list_size == Some(0) {
+        return Err(CaseFindingError::BadOption {
+            field: "list_size".into(),
+            message: "must be at least 1".into(),
+        });
+    }
+    let sha = sha256_hex(bytes);
+    if let Some(prev) = store.read(|c| db::find_import(c, &sha))? {
+        return Ok(already_imported(prev, &sha, options));
+    }
+    let extract = Extract::open(bytes, &options.column_map)?;
+    let total_bytes = extract.len() as u64;
+    progress(ImportProgress {
+        phase: ImportPhase::Reading,
+        done: 0,
+        total: total_bytes,
+    });
+
+    // Read and understand every row: the file is cut into spans read on
+    // separate threads (each with its own tables), then merged in file order.
+    let age_limit = reference.risk.patient_limit(PatientField::Age);
+    let limits = FieldLimits {
+        age: (age_limit.min, age_limit.max),
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let spans = extract.split(threads);
+    let today = options.today;
+    let extract_ref = &extract;
+    let mut parts: Vec<ReadState<'_>> = std::thread::scope(|s| {
+        let helpers: Vec<_> = spans[1..]
+            .iter()
+            .map(|span| {
+                let span = *span;
+                s.spawn(move || {
+                    let mut st = ReadState::new(reference);
+                    extract_ref.rows_in(span, today, limits, |outcome, _| st.take(outcome));
+                    st
+                })
+            })
+            .collect();
+        let mut first = ReadState::new(reference);
+        let mut last_report = 0u64;
+        let first_span_end = spans[0].end as u64;
+        extract_ref.rows_in(spans[0], today, limits, |outcome, offset| {
+            if offset >= last_report + (1 << 20) {
+                last_report = offset;
+                // The first span's share stands for the whole file's progress.
+                progress(ImportProgress {
+                    phase: ImportPhase::Reading,
+                    done: offset * total_bytes / first_span_end.max(1),
+                    total: total_bytes,
+                });
+            }
+            first.take(outcome);
+        });
+        let mut all = vec![first];
+        for h in helpers {
+            all.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        all
+    });
+    let mut read = parts.remove(0);
+    for part in parts {
+        read.merge(part);
+    }
+    progress(ImportProgress {
+        phase: ImportPhase::Reading,
+        done: total_bytes,
+        total: total_bytes,
+    });
+    let ReadState {
+        texts,
+        mut patients,
+        mut facts,
+        mut pending,
+        not_understood,
+        warnings,
+        rows_read,
+        opioid_rows,
+        comed_rows,
+        not_read,
+        ..
+    } = read;
+
+    // Patients in identifier order (see `import_in`), then rows by patient and date.
+    let mut by_id: Vec<u32> = (0..patients.texts.len() as u32).collect();
+    by_id.sort_by(|a, b| patients.texts[*a as usize].cmp(&patients.texts[*b as usize]));
+    let mut new_index = vec![0u32; by_id.len()];
+    for (n, old) in by_id.iter().enumerate() {
+        new_index[*old as usize] = n as u32;
+    }
+    for p in &mut pending {
+        p.patient = new_index[p.patient as usize];
+    }
+    patients.index = FastMap::default();
+    let mut taken: Vec<Option<String>> = patients.texts.drain(..).map(Some).collect();
+    let mut old_facts: Vec<Option<Facts>> = facts.drain(..).map(Some).collect();
+    for old in &by_id {
+        patients
+            .texts
+            .push(taken[*old as usize].take().unwrap_or_default());
+        facts.push(old_facts[*old as usize].take().unwrap_or_default());
+    }
+    // Identical rows in one file are kept apart by their occurrence number.
+    pending.sort_by(|a, b| {
+        (a.patient, a.date, a.drug, a.dose, a.line)
+            .cmp(&(b.patient, b.date, b.drug, b.dose, b.line))
+    });
+    let mut occurrences = Vec::with_capacity(pending.len());
+    for (i, p) in pending.iter().enumerate() {
+        let occ = match i.checked_sub(1).map(|j| (&pending[j], occurrences[j])) {
+            Some((q, n))
+                if q.patient == p.patient
+                    && q.date == p.date
+                    && q.drug == p.drug
+                    && q.dose == p.dose
+                    && q.quantity.to_bits() == p.quantity.to_bits() =>
+            {
+                n + 1
+            }
+            _ => 1u32,
+        };
+        occurrences.push(occ);
+    }
+
+    let actor = match &options.actor {
+        Some(a) if !a.trim().is_empty() => a.trim().to_string(),
+        _ => store.default_actor(),
+    };
+    let file_name = options.file_name.trim().to_string();
+    let list_size = options.list_size;
+    let encoding = extract.encoding;
+    let mut report = ImportReport {
+        file_name: file_name.clone(),
+        file_sha256: sha.clone(),
+        import_id: 0,
+        already_imported: false,
+        encoding,
+        today: today.to_string(),
+        list_size,
+        rows_read,
+        imported: 0,
+        duplicates: 0,
+        not_understood_count: not_understood.len() as u64,
+        not_understood,
+        opioid_rows,
+        co_medication_rows: comed_rows,
+        instructions_not_read: not_read,
+        warnings,
+        patients_in_file: patients.texts.len() as u64,
+        patients_on_worklist: 0,
+        patients_estimated: 0,
+        patients_incomplete: 0,
+        window_days: window,
+    };
+    let report = store.write(|tx, now| {
+        // A bigger page cache for the length of the import: a million rows
+        // otherwise spill pages to the WAL one at a time. Put back afterwards.
+        let cache: i64 = tx.pragma_query_value(None, "cache_size", |r| r.get(0))?;
+        tx.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
+        let result = import_in(
+            tx,
+            now,
+            &mut report,
+            &Batch {
+                sha: &sha,
+                file_name: &file_name,
+                actor: &actor,
+                today,
+                list_size,
+                window,
+                texts: &texts.texts,
+                patients: &patients.texts,
+                facts: &facts,
+                pending: &pending,
+                occurrences: &occurrences,
+            },
+            reference,
+            progress,
+        );
+        tx.pragma_update(None, "cache_size", cache)?;
+        result.map(|()| report.clone())
+    })?;
+    progress(ImportProgress {
+        phase: ImportPhase::Done,
+        done: 1,
+        total: 1,
+    });
+    Ok(report)
+}
+
+/// Page cache during an import, in KiB (SQLite's negative `cache_size`): 64 MiB.
+const IMPORT_CACHE_KIB: i64 = -65_536;
+
+/// What one import stores.
+struct Batch<'a> {
+    sha: &'a str,
+    file_name: &'a str,
+    actor: &'a str,
+    today: NaiveDate,
+    list_size: Option<u32>,
+    window: u32,
+    /// Texts of the file (descriptions and instructions), by local index.
+    texts: &'a [String],
+    /// Patient identifiers of the file, by local index.
+    patients: &'a [String],
+    facts: &'a [Facts],
+    /// Rows to store, in (patient, date) order.
+    pending: &'a [Pending],
+    occurrences: &'a [u32],
+}
+
+/// The import inside its transaction: records, patients, texts, issues,
+/// then every patient recomputed, then the report and the audit entry.
+fn import_in(
+    tx: &rusqlite::Transaction<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+    report: &mut ImportReport,
+    b: &Batch<'_>,
+    reference: &Reference,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Result<(), StoreError> {
+    let import_id = db::insert_import(
+        tx,
+        now,
+        &db::NewImport {
+            sha256: b.sha,
+            file_name: b.file_name,
+            actor: b.actor,
+            today: b.today,
+            list_size: b.list_size,
+        },
+    )?;
+
+    // Texts: store those the rows use, and map local indexes to ids.
+    let mut used = vec![false; b.texts.len()];
+    for p in b.pending {
+        used[p.drug as usize] = true;
+        used[p.dose as usize] = true;
+    }
+    let wanted: Vec<&str> = b
+        .texts
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| **u)
+        .map(|(t, _)| t.as_str())
+        .collect();
+    let stored = db::intern_texts(tx, &wanted)?;
+    let mut text_ids = vec![0i64; b.texts.len()];
+    let mut next = stored.iter();
+    for (id, u) in text_ids.iter_mut().zip(&used) {
+        if *u {
+            *id = next.next().copied().unwrap_or_default();
+        }
+    }
+
+    // Patients: ids of those already stored; new ones numbered from the next free id.
+    let known = db::patient_ids(tx)?;
+    let mut next_id = db::next_patient_id(tx)?;
+    let mut patient_ids = vec![0i64; b.patients.len()];
+    let mut new_patients = Vec::new();
+    let mut old_patients = Vec::new();
+    // The file's patients come in identifier order (see `import_csv`), so new
+    // ones are numbered in that order and both the table and its identifier
+    // index are filled by appending.
+    for (i, extract_id) in b.patients.iter().enumerate() {
+        let f = &b.facts[i];
+        let facts = db::PatientFacts {
+            extract_id,
+            nhs_number: f.nhs_number.as_deref(),
+            age: f.age,
+            age_on: f.age_on,
+            sex: f.sex,
+        };
+        match known.get(extract_id) {
+            Some(id) => {
+                patient_ids[i] = *id;
+                old_patients.push(facts);
+            }
+            None => {
+                patient_ids[i] = next_id;
+                new_patients.push((next_id, facts));
+                next_id += 1;
+            }
+        }
+    }
+    // Into a store with no issues yet, the rows of this file are all there
+    // will be: every patient can be computed from them while they are stored.
+    let first_import = !db::has_issues(tx)?;
+    let to_save = b.pending.len() as u64;
+    progress(ImportProgress {
+        phase: ImportPhase::Saving,
+        done: 0,
+        total: to_save,
+    });
+    let store_rows = |progress: &mut dyn FnMut(ImportProgress)| -> Result<u64, StoreError> {
+        db::insert_new_patients(tx, &new_patients)?;
+        for f in &old_patients {
+            db::upsert_patient(tx, f)?;
+        }
+        db::insert_issues(
+            tx,
+            import_id,
+            b.pending
+                .iter()
+                .zip(b.occurrences)
+                .map(|(p, occ)| db::NewIssue {
+                    patient_id: patient_ids[p.patient as usize],
+                    issue_date: p.date,
+                    drug_id: text_ids[p.drug as usize],
+                    dose_id: text_ids[p.dose as usize],
+                    quantity: p.quantity,
+                    occurrence: *occ,
+                    line: p.line,
+                }),
+            |done| {
+                progress(ImportProgress {
+                    phase: ImportPhase::Saving,
+                    done,
+                    total: to_save,
+                })
+            },
+        )
+    };
+    let (imported, computed, recs_from_file) = if first_import {
+        let mut recs: Vec<PatientRec> = b
+            .patients
+            .iter()
+            .zip(b.facts)
+            .zip(&patient_ids)
+            .map(|((id, f), db_id)| PatientRec {
+                db_id: *db_id,
+                extract_id: id.clone(),
+                nhs_number: f.nhs_number.clone(),
+                age: f.age,
+                sex: f.sex,
+                issues: Vec::new(),
+            })
+            .collect();
+        for p in b.pending {
+            recs[p.patient as usize].issues.push(compute::IssueRec {
+                date: p.date,
+                drug: p.drug,
+                dose: p.dose,
+                quantity: p.quantity,
+            });
+        }
+        // SQLite stores on this thread while another computes; this one
+        // joins in when the rows are stored.
+        let (interp, settings) = prepare(b.texts, &recs, b.today, b.window, reference);
+        let queue = WorkQueue::new(&recs);
+        let imported = std::thread::scope(|s| {
+            let helper = s.spawn(|| queue.work(&interp, &settings, b.texts, false, &mut |_| {}));
+            let imported = store_rows(progress);
+            let total = recs.len() as u64;
+            queue.work(&interp, &settings, b.texts, false, &mut |done| {
+                progress(ImportProgress {
+                    phase: ImportPhase::Computing,
+                    done,
+                    total,
+                })
+            });
+            helper
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            imported
+        });
+        let computed = Computed {
+            settings,
+            results: queue.finish(),
+        };
+        (imported?, Some(computed), Some(recs))
+    } else {
+        (store_rows(progress)?, None, None)
+    };
+    let state = match (computed, recs_from_file) {
+        (Some(c), Some(recs)) if imported == to_save => {
+            store_state(tx, &recs, &c, b.today, b.window, reference)?
+        }
+        _ => refresh_in(tx, b.today, b.window, reference, progress)?,
+    };
+
+    report.import_id = import_id;
+    report.imported = imported;
+    report.duplicates = to_save - imported;
+    report.patients_on_worklist = state.patients;
+    report.patients_estimated = state.estimated;
+    report.patients_incomplete = state.incomplete;
+    let json = serde_json::to_string(&report).map_err(|e| StoreError::BadRecord {
+        what: "import report".into(),
+        detail: e.to_string(),
+    })?;
+    let summary = format!(
+        "imported prescribing extract {} (SHA-256 {}…): {} rows read, {} imported, {} already in the store, {} not understood; {} patients",
+        b.file_name,
+        b.sha.get(..12).unwrap_or(b.sha),
+        report.rows_read,
+        report.imported,
+        report.duplicates,
+        report.not_understood_count,
+        report.patients_in_file
+    );
+    db::finish_import(
+        tx,
+        now,
+        b.actor,
+        import_id,
+        db::ImportCounts {
+            read: report.rows_read,
+            imported: report.imported,
+            duplicate: report.duplicates,
+            not_understood: report.not_understood_count,
+        },
+        &json,
+        &summary,
+    )
+}
+
+fn already_imported(prev: db::PreviousImport, sha: &str, options: &ImportOptions) -> ImportReport {
+    let earlier: Option<ImportReport> = serde_json::from_str(&prev.report).ok();
+    let mut r = earlier.unwrap_or_else(|| ImportReport {
+        file_name: options.file_name.clone(),
+        file_sha256: sha.to_string(),
+        import_id: prev.id,
+        already_imported: true,
+        encoding: TextEncoding::Utf8,
+        today: options.today.to_string(),
+        list_size: options.list_size,
+        rows_read: 0,
+        imported: 0,
+        duplicates: 0,
+        not_understood_count: 0,
+        not_understood: Vec::new(),
+        opioid_rows: 0,
+        co_medication_rows: 0,
+        instructions_not_read: 0,
+        warnings: Vec::new(),
+        patients_in_file: 0,
+        patients_on_worklist: 0,
+        patients_estimated: 0,
+        patients_incomplete: 0,
+        window_days: 0,
+    });
+    r.already_imported = true;
+    r.import_id = prev.id;
+    r.file_name = options.file_name.clone();
+    r.duplicates += r.imported;
+    r.imported = 0;
+    r.warnings.insert(
+        0,
+        RowProblem {
+            line: 1,
+            column: None,
+            reason: format!(
+                "this file was already imported ({}); nothing was changed",
+                prev.imported_at
+            ),
+        },
+    );
+    r
+}
+
+/// Recomputes every patient and the figures inside a transaction, from
+/// everything the store holds.
+fn refresh_in(
+    tx: &rusqlite::Transaction<'_>,
+    today: NaiveDate,
+    window: u32,
+    reference: &Reference,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Result<CacheState, StoreError> {
+    let (texts, patients) = db::load_all(tx)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let computed = compute_state(
+        &texts, &patients, today, window, reference, threads, progress,
+    );
+    store_state(tx, &patients, &computed, today, window, reference)
+}
+
+/// Every patient's summary and figures contributions (pure).
+struct Computed {
+    settings: Settings,
+    results: Vec<PatientResult>,
+}
+
+fn compute_state(
+    texts: &[String],
+    patients: &[PatientRec],
+    today: NaiveDate,
+    window: u32,
+    reference: &Reference,
+    threads: usize,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Computed {
+    let (interp, settings) = prepare(texts, patients, today, window, reference);
+    let results = compute_all(
+        patients, &interp, &settings, texts, false, threads, progress,
+    );
+    Computed { settings, results }
+}
+
+/// Reads every text the patients' issues use, and the settings for `today`.
+fn prepare<'r>(
+    texts: &[String],
+    patients: &[PatientRec],
+    today: NaiveDate,
+    window: u32,
+    reference: &'r Reference,
+) -> (Interpreted<'r>, Settings) {
+    let mut interp = Interpreted::new(reference);
+    interp.grow(texts);
+    for p in patients {
+        for i in &p.issues {
+            // Errors were reported at import; a row that no longer reads is flagged per patient.
+            let _ = interp.classify(i.drug, i.dose, texts);
+        }
+    }
+    let first = patients
+        .iter()
+        .filter_map(|p| p.issues.first().map(|i| i.date))
+        .min();
+    let trend = reference
+        .casefinding
+        .setting(CaseFindingSetting::TrendMonths) as u32;
+    let settings = Settings::new(today, i64::from(window), trend, first, reference);
+    (interp, settings)
+}
+
+/// Ranks and stores the worklist cache, the figures and what they are for.
+fn store_state(
+    tx: &rusqlite::Transaction<'_>,
+    patients: &[PatientRec],
+    computed: &Computed,
+    today: NaiveDate,
+    window: u32,
+    reference: &Reference,
+) -> Result<CacheState, StoreError> {
+    let mut ranked: Vec<(&PatientRec, &PatientResult)> = patients
+        .iter()
+        .zip(&computed.results)
+        .filter(|(_, r)| r.summary.is_some())
+        .collect();
+    ranked.sort_by(|(p, a), (q, b)| rank_order(p, a, q, b));
+    let rows: Vec<db::SummaryRow> = ranked
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (p, r))| {
+            let e = r.summary.as_ref()?;
+            Some(db::SummaryRow {
+                patient_id: p.db_id,
+                rank: i as u32 + 1,
+                ome_mg_per_day: e.ome,
+                complete: e.complete,
+                estimated: e.estimated,
+                benzodiazepine: e.flags.contains(&FlagId::Benzodiazepine),
+                gabapentinoid: e.flags.contains(&FlagId::Gabapentinoid),
+                flag_ids: flag_json(&e.flags),
+            })
+        })
+        .collect();
+    db::replace_summaries(tx, &rows)?;
+    let figures = figures_from(
+        &computed.settings,
+        &computed.results,
+        reference,
+        db::latest_list_size(tx)?,
+    );
+    db::set_state(tx, "figures", &to_json(&figures))?;
+    let state = CacheState {
+        as_of: today,
+        window_days: window,
+        reference_version: reference.manifest_version.clone(),
+        patients: rows.len() as u64,
+        estimated: rows.iter().filter(|r| r.estimated).count() as u64,
+        incomplete: rows.iter().filter(|r| !r.complete).count() as u64,
+    };
+    db::set_state(tx, "summaries", &to_json(&state))?;
+    Ok(state)
+}
+
+/// `["high-dose","benzodiazepine"]`: flag ids as a JSON array (written by
+/// hand: ids are plain kebab-case words, and this runs for every patient).
+fn flag_json(flags: &[FlagId]) -> String {
+    let mut s = String::with_capacity(16 * flags.len() + 2);
+    s.push('[');
+    for (i, f) in flags.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push('"');
+        s.push_str(f.as_str());
+        s.push('"');
+    }
+    s.push(']');
+    s
+}
+
+/// JSON for the cache; these types always serialise.
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
+}
+
+fn rank_order(
+    p: &PatientRec,
+    a: &PatientResult,
+    q: &PatientRec,
+    b: &PatientResult,
+) -> std::cmp::Ordering {
+    let (Some(x), Some(y)) = (&a.summary, &b.summary) else {
+        return std::cmp::Ordering::Equal;
+    };
+    b.band
+        .cmp(&a.band)
+        .then(b.high_flags.cmp(&a.high_flags))
+        .then(y.ome.total_cmp(&x.ome))
+        .then(b.caution_flags.cmp(&a.caution_flags))
+        .then(p.extract_id.cmp(&q.extract_id))
+}
+
+/// Patients cut into chunks that any thread may take, so that the import's
+/// storing thread can join in as soon as it has finished with SQLite.
+struct WorkQueue<'a> {
+    patients: &'a [PatientRec],
+    next: std::sync::atomic::AtomicUsize,
+    finished: std::sync::atomic::AtomicUsize,
+    done: std::sync::Mutex<Vec<(usize, Vec<PatientResult>)>>,
+}
+
+/// Patients per chunk of the work queue.
+const CHUNK: usize = 1_000;
+
+impl<'a> WorkQueue<'a> {
+    fn new(patients: &'a [PatientRec]) -> WorkQueue<'a> {
+        WorkQueue {
+            patients,
+            next: std::sync::atomic::AtomicUsize::new(0),
+            finished: std::sync::atomic::AtomicUsize::new(0),
+            done: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Takes chunks until none are left; `each` hears how many patients are done.
+    fn work(
+        &self,
+        interp: &Interpreted<'_>,
+        settings: &Settings,
+        texts: &[String],
+        detail: bool,
+        each: &mut dyn FnMut(u64),
+    ) {
+        use std::sync::atomic::Ordering;
+        let mut cache = compute::EstimateCache::default();
+        loop {
+            let c = self.next.fetch_add(1, Ordering::Relaxed);
+            let start = c * CHUNK;
+            if start >= self.patients.len() {
+                break;
+            }
+            let end = (start + CHUNK).min(self.patients.len());
+            let results: Vec<PatientResult> = self.patients[start..end]
+                .iter()
+                .map(|p| compute::patient(p, interp, settings, &mut cache, texts, detail))
+                .collect();
+            self.done
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((c, results));
+            let n = self.finished.fetch_add(end - start, Ordering::Relaxed) + (end - start);
+            each(n as u64);
+        }
+    }
+
+    /// The results in patient order.
+    fn finish(self) -> Vec<PatientResult> {
+        let mut parts = self
+            .done
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        parts.sort_by_key(|(c, _)| *c);
+        parts.into_iter().flat_map(|(_, r)| r).collect()
+    }
+}
+
+/// Computes every patient on `threads` threads (this one included), reporting
+/// progress from this thread.
+fn compute_all(
+    patients: &[PatientRec],
+    interp: &Interpreted<'_>,
+    settings: &Settings,
+    texts: &[String],
+    detail: bool,
+    threads: usize,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Vec<PatientResult> {
+    let queue = WorkQueue::new(patients);
+    let total = patients.len() as u64;
+    std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads.clamp(1, 8))
+            .map(|_| s.spawn(|| queue.work(interp, settings, texts, detail, &mut |_| {})))
+            .collect();
+        queue.work(interp, settings, texts, detail, &mut |done| {
+            progress(ImportProgress {
+                phase: ImportPhase::Computing,
+                done,
+                total,
+            })
+        });
+        for h in helpers {
+            // A panic in a helper is a bug: pass it on rather than lose patients.
+            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        }
+    });
+    queue.finish()
+}
+
+fn per_1000(n: u64, list: Option<u32>) -> Option<f64> {
+    list.filter(|l| *l > 0)
+        .map(|l| (n as f64 / f64::from(l) * 1000.0 * 100.0).round() / 100.0)
+}
+
+/// The thresholds figures count against: the profile's high-dose threshold
+/// and the case-finding table's others, ascending.
+fn figure_thresholds(reference: &Reference) -> Vec<FigureThreshold> {
+    let mut out: Vec<FigureThreshold> = Vec::new();
+    if let Some(t) =
+        reference.threshold(compute::PROFILE, crate::reference::ThresholdKind::HighDose)
+    {
+        out.push(FigureThreshold {
+            mg_per_day: t.mg_per_day,
+            label: format!("high dose ({} profile)", compute::PROFILE),
+            source: t.source.clone(),
+            high_dose: true,
+        });
+    }
+    for (mg, label, source) in reference.casefinding.figure_thresholds() {
+        if out.iter().all(|t| t.mg_per_day != mg) {
+            out.push(FigureThreshold {
+                mg_per_day: mg,
+                label: label.to_string(),
+                source: source.to_string(),
+                high_dose: false,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.mg_per_day.total_cmp(&b.mg_per_day));
+    out
+}
+
+fn figures_from(
+    settings: &Settings,
+    results: &[PatientResult],
+    reference: &Reference,
+    list: Option<(u32, String)>,
+) -> Figures {
+    let thresholds = figure_thresholds(reference);
+    let list_size = list.as_ref().map(|(n, _)| *n);
+    let months = settings
+        .months
+        .iter()
+        .enumerate()
+        .map(|(m, span)| {
+            let mut people = 0u64;
+            let mut items = 0u64;
+            let mut at: Vec<(u64, u64)> = vec![(0, 0); thresholds.len()];
+            for r in results {
+                let Some(&(n, ome)) = r.monthly.get(m) else {
+                    continue;
+                };
+                if n == 0 {
+                    continue;
+                }
+                people += 1;
+                items += u64::from(n);
+                for (k, t) in thresholds.iter().enumerate() {
+                    if ome >= t.mg_per_day {
+                        at[k].0 += 1;
+                        at[k].1 += u64::from(n);
+                    }
+                }
+            }
+            FigureMonth {
+                month: span.label.clone(),
+                as_of: span.as_of.to_string(),
+                people_prescribed_opioids: people,
+                opioid_items: items,
+                people_per_1000: per_1000(people, list_size),
+                at_or_above: thresholds
+                    .iter()
+                    .zip(at)
+                    .map(|(t, (p, i))| FigureAtThreshold {
+                        mg_per_day: t.mg_per_day,
+                        people: p,
+                        items: i,
+                        people_per_1000: per_1000(p, list_size),
+                        items_per_1000: per_1000(i, list_size),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let mut notes = vec![
+        "People prescribed opioids: patients with at least one opioid item issued in the month.".to_string(),
+        format!(
+            "A person's total is their current regimen at the month's end: for each product, its latest issue within the previous {} days, with as-needed items at their maximum (OME from the {} profile).",
+            settings.window_days, compute::PROFILE
+        ),
+        "People at or above a threshold: people prescribed opioids in the month whose total at the month's end is at or above it; their items are the opioid items issued to them in the month. High dose is judged per person from the dose instructions, not per item from the product strength (as OpenPrescribing's measures do).".to_string(),
+        "Doses that could not be read are estimated from quantities and intervals between issues.".to_string(),
+    ];
+    match &list {
+        Some((n, on)) => notes.push(format!(
+            "Per 1,000: per 1,000 registered patients, list size {n} (given with the import of {on})."
+        )),
+        None => notes.push(
+            "Per 1,000 figures need the practice list size: import with --list-size N.".to_string(),
+        ),
+    }
+    Figures {
+        as_of: settings.today.to_string(),
+        list_size,
+        thresholds,
+        months,
+        notes,
+    }
+}
+
+/// Makes sure the cache is for `today`, `window` and this build's reference
+/// data; recomputes everything (in one transaction) if not.
+fn ensure_fresh(
+    store: &mut Store,
+    today: NaiveDate,
+    window: Option<u32>,
+) -> Result<(u32, CacheState), CaseFindingError> {
+    let reference = reference();
+    let stored: Option<CacheState> = store
+        .read(|c| db::get_state(c, "summaries"))?
+        .and_then(|s| serde_json::from_str(&s).ok());
+    let window = match (window, &stored) {
+        (Some(w), _) => window_or_default(Some(w), reference)?,
+        (None, Some(s)) => s.window_days,
+        (None, None) => window_or_default(None, reference)?,
+    };
+    if let Some(s) = stored {
+        if s.as_of == today
+            && s.window_days == window
+            && s.reference_version == reference.manifest_version
+        {
+            return Ok((window, s));
+        }
+    }
+    let state = store.write(|tx, _| refresh_in(tx, today, window, reference, &mut |_| {}))?;
+    Ok((window, state))
+}
+
+/// The worklist as of `today`: patients with an opioid issued in the current
+/// window, highest risk first (see the module documentation for the order),
+/// filtered and paged. Recomputes the cache first if it is for another day,
+/// window or reference version.
+pub fn worklist(
+    store: &mut Store,
+    filters: &WorklistFilters,
+    today: NaiveDate,
+) -> Result<Worklist, CaseFindingError> {
+    let reference = reference();
+    if let Some(m) = filters.min_ome {
+        if !m.is_finite() || m < 0.0 {
+            return Err(CaseFindingError::BadOption {
+                field: "min_ome".into(),
+                message: format!("must be 0 or more (got {})", num(m)),
+            });
+        }
+    }
+    let (window, _) = ensure_fresh(store, today, filters.window_days)?;
+    let query = db::PageQuery {
+        min_ome: filters.min_ome.unwrap_or(0.0),
+        benzodiazepine: filters.benzodiazepine,
+        gabapentinoid: filters.gabapentinoid,
+        estimated_only: filters.estimates_only,
+        limit: filters.limit,
+        offset: filters.offset.unwrap_or(0),
+    };
+    let thresholds: Vec<f64> = figure_thresholds(reference)
+        .iter()
+        .map(|t| t.mg_per_day)
+        .collect();
+    let (page, counts, (texts, recs)) = store.read(|c| {
+        let page = db::page(c, &query)?;
+        let counts = db::counts(c, &query, &thresholds)?;
+        let ids: Vec<i64> = page.iter().map(|(id, _)| *id).collect();
+        Ok((page, counts, db::load_patients(c, &ids)?))
+    })?;
+    let patients = details(&recs, &page, &texts, today, window, reference);
+    Ok(Worklist {
+        metrics: WorklistMetrics {
+            as_of: today.to_string(),
+            window_days: window,
+            patients: counts.patients,
+            matching: counts.matching,
+            shown: patients.len() as u64,
+            at_or_above: thresholds
+                .iter()
+                .zip(&counts.at_or_above)
+                .map(|(t, n)| ThresholdCount {
+                    mg_per_day: *t,
+                    patients: *n,
+                })
+                .collect(),
+            benzodiazepine: counts.benzodiazepine,
+            gabapentinoid: counts.gabapentinoid,
+            estimated: counts.estimated,
+            incomplete: counts.incomplete,
+            ranking: RANKING.to_string(),
+            reference_version: reference.manifest_version.clone(),
+        },
+        patients,
+    })
+}
+
+/// The full entries of a page, computed again from the issues (the same code
+/// as the cache, so they agree), in rank order.
+fn details(
+    recs: &[PatientRec],
+    page: &[(i64, u32)],
+    texts: &[String],
+    today: NaiveDate,
+    window: u32,
+    reference: &Reference,
+) -> Vec<WorklistPatient> {
+    let mut interp = Interpreted::new(reference);
+    interp.grow(texts);
+    for p in recs {
+        for i in &p.issues {
+            let _ = interp.classify(i.drug, i.dose, texts);
+        }
+    }
+    let trend = reference
+        .casefinding
+        .setting(CaseFindingSetting::TrendMonths) as u32;
+    let settings = Settings::new(today, i64::from(window), trend, None, reference);
+    let ranks: HashMap<i64, u32> = page.iter().copied().collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let results = compute_all(recs, &interp, &settings, texts, true, threads, &mut |_| {});
+    let mut out: Vec<WorklistPatient> = recs
+        .iter()
+        .zip(results)
+        .filter_map(|(p, r)| {
+            let mut e = r.entry?;
+            e.rank = ranks.get(&p.db_id).copied().unwrap_or(0);
+            Some(e)
+        })
+        .collect();
+    out.sort_by_key(|e| e.rank);
+    out
+}
+
+/// The practice's figures as of `today` (recomputed first if the cache is
+/// for another day or reference version).
+pub fn figures(store: &mut Store, today: NaiveDate) -> Result<Figures, CaseFindingError> {
+    ensure_fresh(store, today, None)?;
+    let json = store.read(|c| db::get_state(c, "figures"))?;
+    let figures = json
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<Figures>(j).ok())
+        .unwrap_or_else(|| Figures {
+            as_of: today.to_string(),
+            list_size: None,
+            thresholds: figure_thresholds(reference()),
+            months: Vec::new(),
+            notes: vec!["No extract has been imported yet.".into()],
+        });
+    Ok(figures)
+}
+
+/// The figures as CSV: one row per month; for each threshold, people and
+/// items at or above it and both per 1,000 (empty without a list size).
+pub fn figures_csv(f: &Figures) -> String {
+    let mut header = vec![
+        "month".to_string(),
+        "as_of".into(),
+        "people_prescribed_opioids".into(),
+        "opioid_items".into(),
+        "people_prescribed_opioids_per_1000".into(),
+    ];
+    for t in &f.thresholds {
+        let mg = num(t.mg_per_day);
+        header.push(format!("people_ome_ge_{mg}"));
+        header.push(format!("items_ome_ge_{mg}"));
+        header.push(format!("people_ome_ge_{mg}_per_1000"));
+        header.push(format!("items_ome_ge_{mg}_per_1000"));
+    }
+    let opt = |x: Option<f64>| x.map(num).unwrap_or_default();
+    let mut out = header.join(",");
+    out.push('\n');
+    for m in &f.months {
+        let mut row = vec![
+            m.month.clone(),
+            m.as_of.clone(),
+            m.people_prescribed_opioids.to_string(),
+            m.opioid_items.to_string(),
+            opt(m.people_per_1000),
+        ];
+        for a in &m.at_or_above {
+            row.push(a.people.to_string());
+            row.push(a.items.to_string());
+            row.push(opt(a.people_per_1000));
+            row.push(opt(a.items_per_1000));
+        }
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,590 @@
+//! Case-finding against real SQLite stores: generated extracts checked
+//! against their ground truth, re-imports, all-or-nothing, filters, ranking
+//! and figures.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::synthetic::{generate, SyntheticOptions, Truth};
+use super::*;
+use crate::store::{ManualClock, OpenOptions};
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
+}
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let s = Store::open_with(
+        dir.path().join("cf.db"),
+        OpenOptions {
+            clock: Arc::new(ManualClock::stepping(t0, Duration::from_secs(1))),
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    (dir, s)
+}
+
+fn options(name: &str) -> ImportOptions {
+    ImportOptions {
+        file_name: name.into(),
+        today: today(),
+        list_size: Some(8000),
+        column_map: ColumnMap::default(),
+        window_days: None,
+        actor: Some("Test pharmacist".into()),
+    }
+}
+
+fn extract(rows: usize, seed: u64) -> (Vec<u8>, Truth) {
+    let mut out = Vec::new();
+    let truth = generate(
+        &SyntheticOptions::new(rows, seed, today()),
+        reference(),
+        &mut out,
+    )
+    .unwrap();
+    (out, truth)
+}
+
+fn import(store: &mut Store, bytes: &[u8], name: &str) -> ImportReport {
+    import_csv(store, bytes, &options(name), &mut |_| {}).unwrap()
+}
+
+fn all(store: &mut Store) -> Worklist {
+    worklist(store, &WorklistFilters::default(), today()).unwrap()
+}
+
+fn count(store: &Store, table: &str) -> i64 {
+    store
+        .conn()
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn every_generated_patient_matches_the_ground_truth() {
+    for seed in [1, 2, 3] {
+        let (bytes, truth) = extract(4000, seed);
+        let (_d, mut s) = store();
+        let report = import(&mut s, &bytes, "gen.csv");
+        assert_eq!(report.rows_read as usize, truth.rows);
+        assert_eq!(report.patients_in_file as usize, truth.patients_in_file);
+        assert_eq!(
+            report.imported + report.duplicates + report.not_understood_count,
+            report.rows_read
+        );
+
+        // The report names every refused row, with its line and column, and nothing else.
+        let got: Vec<(u64, Option<String>)> = report
+            .not_understood
+            .iter()
+            .map(|p| (p.line, p.column.clone()))
+            .collect();
+        let want: Vec<(u64, Option<String>)> = truth
+            .refused
+            .iter()
+            .map(|r| (r.line, r.column.clone()))
+            .collect();
+        assert_eq!(got, want, "seed {seed}");
+
+        let list = all(&mut s);
+        let by_id: BTreeMap<&str, &WorklistPatient> = list
+            .patients
+            .iter()
+            .map(|p| (p.patient_id.as_str(), p))
+            .collect();
+        assert_eq!(
+            by_id.keys().copied().collect::<Vec<_>>(),
+            truth
+                .patients
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            "seed {seed}: the worklist holds exactly the patients with a current opioid"
+        );
+        let mut estimated = 0;
+        for (id, t) in &truth.patients {
+            let p = by_id[id.as_str()];
+            assert_eq!(
+                p.ome_mg_per_day, t.ome_mg_per_day,
+                "seed {seed} {id}: {p:#?}"
+            );
+            assert_eq!(p.estimated, t.estimated, "seed {seed} {id}: {p:#?}");
+            assert_eq!(p.complete, t.complete, "seed {seed} {id}: {p:#?}");
+            assert_eq!(
+                p.flags.contains(&FlagId::Benzodiazepine),
+                t.benzodiazepine,
+                "seed {seed} {id}: {p:#?}"
+            );
+            assert_eq!(
+                p.flags.contains(&FlagId::Gabapentinoid),
+                t.gabapentinoid,
+                "seed {seed} {id}"
+            );
+            // Estimates are marked on the item, with the method in words.
+            for item in &p.items {
+                assert_eq!(item.estimated, item.estimate.is_some());
+                if let Some(how) = &item.estimate {
+                    assert!(how.starts_with("estimated: "), "{how}");
+                }
+            }
+            estimated += usize::from(p.estimated);
+        }
+        assert!(estimated > 0, "seed {seed}: the mix includes estimates");
+        assert_eq!(list.metrics.patients as usize, truth.patients.len());
+        assert_eq!(list.metrics.estimated as usize, estimated);
+    }
+}
+
+fn audit_entries(store: &Store) -> i64 {
+    count(store, "audit_log")
+}
+
+#[test]
+fn re_importing_the_same_file_changes_nothing() {
+    let (bytes, _) = extract(1500, 11);
+    let (_d, mut s) = store();
+    let first = import(&mut s, &bytes, "jan.csv");
+    assert!(!first.already_imported);
+    let issues = count(&s, "cf_issues");
+    let audits = audit_entries(&s);
+    assert_eq!(issues as u64, first.imported);
+
+    let again = import(&mut s, &bytes, "jan-copy.csv");
+    assert!(again.already_imported);
+    assert_eq!(again.import_id, first.import_id);
+    assert_eq!(again.imported, 0);
+    assert_eq!(again.duplicates, first.imported);
+    assert_eq!(again.rows_read, first.rows_read);
+    assert!(again.warnings[0].reason.contains("already imported"));
+    assert_eq!(count(&s, "cf_issues"), issues);
+    assert_eq!(count(&s, "cf_imports"), 1);
+    assert_eq!(audit_entries(&s), audits, "a no-op is not audited");
+}
+
+#[test]
+fn overlapping_extracts_do_not_duplicate_rows() {
+    let (bytes, truth) = extract(3000, 12);
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (header, rows) = (lines[0], &lines[1..]);
+    // Two files that overlap in their middle third.
+    let a = format!("{header}\n{}\n", rows[..2000].join("\n"));
+    let b = format!("{header}\n{}\n", rows[1000..].join("\n"));
+    let (_d, mut s) = store();
+    let ra = import(&mut s, a.as_bytes(), "a.csv");
+    let rb = import(&mut s, b.as_bytes(), "b.csv");
+    let overlap_refused = truth
+        .refused
+        .iter()
+        .filter(|r| (1002..=2001).contains(&r.line))
+        .count() as u64;
+    assert_eq!(rb.duplicates, 1000 - overlap_refused, "{rb:#?}");
+    assert_eq!(
+        count(&s, "cf_issues") as u64,
+        ra.imported + rb.imported,
+        "every stored row is distinct"
+    );
+
+    // The same patients and totals as importing the whole file at once.
+    let (_d2, mut whole) = store();
+    import(&mut whole, &bytes, "whole.csv");
+    let ome = |w: Worklist| -> Vec<(String, f64)> {
+        w.patients
+            .into_iter()
+            .map(|p| (p.patient_id, p.ome_mg_per_day))
+            .collect()
+    };
+    assert_eq!(ome(all(&mut s)), ome(all(&mut whole)));
+}
+
+#[test]
+fn identical_rows_in_one_file_are_kept_apart() {
+    let csv = "patient_id,issue_date,drug,dose,quantity\n\
+               P1,2026-11-01,Co-codamol 30mg/500mg tablets,2 qds,100\n\
+               P1,2026-11-01,Co-codamol 30mg/500mg tablets,2 qds,100\n";
+    let (_d, mut s) = store();
+    let r = import(&mut s, csv.as_bytes(), "twice.csv");
+    assert_eq!((r.imported, r.duplicates), (2, 0));
+    // Two boxes on one day are more supply, not a double dose.
+    let list = all(&mut s);
+    assert_eq!(list.patients[0].ome_mg_per_day, 24.0);
+    assert_eq!(list.patients[0].items.len(), 1);
+}
+
+#[test]
+fn an_import_that_fails_part_way_leaves_nothing_behind() {
+    let (bytes, _) = extract(2000, 13);
+    let (_d, mut s) = store();
+    let audits = audit_entries(&s);
+    // Make the store refuse one row in the middle of the file.
+    s.conn()
+        .execute_batch(
+            "CREATE TEMP TRIGGER fail_midway BEFORE INSERT ON cf_issues
+             WHEN NEW.line = 1000 BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+        )
+        .unwrap();
+    let e = import_csv(&mut s, &bytes, &options("bad.csv"), &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("disk on fire"), "{e}");
+    for table in [
+        "cf_imports",
+        "cf_issues",
+        "cf_patients",
+        "cf_texts",
+        "cf_summaries",
+        "cf_state",
+    ] {
+        assert_eq!(count(&s, table), 0, "{table}");
+    }
+    assert_eq!(audit_entries(&s), audits);
+
+    // Nothing is stuck: without the fault the same file imports.
+    s.conn().execute_batch("DROP TRIGGER fail_midway").unwrap();
+    let r = import(&mut s, &bytes, "bad.csv");
+    assert!(r.imported > 0);
+    assert_eq!(audit_entries(&s), audits + 1);
+}
+
+#[test]
+fn a_file_that_cannot_be_read_imports_nothing() {
+    let (_d, mut s) = store();
+    let no_dose = "patient_id,issue_date,drug,quantity\nP1,2026-11-01,Morphine 10mg tablets,56\n";
+    let e = import_csv(&mut s, no_dose.as_bytes(), &options("x.csv"), &mut |_| {}).unwrap_err();
+    assert!(matches!(
+        e,
+        CaseFindingError::BadFile(CsvError::MissingColumns(_))
+    ));
+    assert!(e.is_user_error());
+    assert!(e.to_string().contains("missing column dose"), "{e}");
+    let e = import_csv(
+        &mut s,
+        b"PK\x03\x04\0\0binary",
+        &options("x.xlsx"),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("not text"), "{e}");
+    let e = import_csv(&mut s, b"", &options("empty.csv"), &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("empty"), "{e}");
+    assert_eq!(count(&s, "cf_imports"), 0);
+
+    let mut zero = options("x.csv");
+    zero.list_size = Some(0);
+    let e = import_csv(&mut s, no_dose.as_bytes(), &zero, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().starts_with("list_size:"), "{e}");
+    let mut no_window = options("x.csv");
+    no_window.window_days = Some(0);
+    let e = import_csv(&mut s, no_dose.as_bytes(), &no_window, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().starts_with("window_days:"), "{e}");
+}
+
+#[test]
+fn reading_in_parallel_gives_the_same_rows_as_reading_in_one_go() {
+    let (bytes, _) = extract(5000, 14);
+    // A quoted field with line breaks near the middle must not be cut.
+    let mut text = String::from_utf8(bytes).unwrap();
+    let mid = text.len() / 2;
+    let nl = mid + text[mid..].find('\n').unwrap() + 1;
+    text.insert_str(
+        nl,
+        "P9999999,2026-11-01,\"Morphine 10mg\nmodified-release tablets\",\"1 bd\nwith food\",56,,,\n",
+    );
+    let e = Extract::open(text.as_bytes(), &ColumnMap::default()).unwrap();
+    let collect = |spans: Vec<crate::import::csv::Span>| {
+        let mut out = Vec::new();
+        for span in spans {
+            e.rows_in(span, today(), FieldLimits { age: (0.0, 120.0) }, |r, _| {
+                out.push(match r {
+                    RowOutcome::Row(r) => {
+                        format!("{} {} {} {}", r.line, r.patient_id, r.drug, r.dose)
+                    }
+                    RowOutcome::Problem(p) => format!("{} problem {}", p.line, p.reason),
+                })
+            });
+        }
+        out
+    };
+    let one = collect(vec![e.all()]);
+    for parts in [2, 3, 7] {
+        let spans = e.split(parts);
+        assert!(spans.len() > 1);
+        assert_eq!(spans[0].start, e.all().start);
+        assert_eq!(spans.last().unwrap().end, e.all().end);
+        assert!(spans.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(collect(spans), one, "{parts} parts");
+    }
+    assert!(one
+        .iter()
+        .any(|r| r.contains("P9999999 Morphine 10mg\nmodified-release tablets")));
+}
+
+#[test]
+fn worklist_filters_paging_and_ranking() {
+    let (bytes, truth) = extract(6000, 15);
+    let (_d, mut s) = store();
+    import(&mut s, &bytes, "gen.csv");
+    let full = all(&mut s);
+    assert_eq!(full.patients.len(), truth.patients.len());
+    // Ranks run 1.. in order.
+    for (i, p) in full.patients.iter().enumerate() {
+        assert_eq!(p.rank as usize, i + 1);
+    }
+    // Dose bands from the reference thresholds come first, then OME within equal flags.
+    let high = reference()
+        .threshold(compute::PROFILE, crate::reference::ThresholdKind::HighDose)
+        .unwrap()
+        .mg_per_day;
+    let first_below = full
+        .patients
+        .iter()
+        .position(|p| p.ome_mg_per_day < high)
+        .unwrap();
+    assert!(full.patients[first_below..]
+        .iter()
+        .all(|p| p.ome_mg_per_day < high));
+    assert!(full.patients[..first_below]
+        .iter()
+        .all(|p| p.ome_mg_per_day >= high));
+
+    let get = |s: &mut Store, f: WorklistFilters| worklist(s, &f, today()).unwrap();
+    let at_120 = get(
+        &mut s,
+        WorklistFilters {
+            min_ome: Some(120.0),
+            ..WorklistFilters::default()
+        },
+    );
+    let want: Vec<&str> = full
+        .patients
+        .iter()
+        .filter(|p| p.ome_mg_per_day >= 120.0)
+        .map(|p| p.patient_id.as_str())
+        .collect();
+    let got: Vec<&str> = at_120
+        .patients
+        .iter()
+        .map(|p| p.patient_id.as_str())
+        .collect();
+    assert_eq!(got, want, "the filter keeps the order");
+    assert_eq!(at_120.metrics.matching as usize, want.len());
+    assert_eq!(at_120.metrics.patients as usize, full.patients.len());
+    let counts: Vec<(f64, u64)> = at_120
+        .metrics
+        .at_or_above
+        .iter()
+        .map(|c| (c.mg_per_day, c.patients))
+        .collect();
+    assert_eq!(counts[1], (120.0, want.len() as u64));
+    assert_eq!(counts[0].0, high);
+
+    let benzo = get(
+        &mut s,
+        WorklistFilters {
+            benzodiazepine: true,
+            ..WorklistFilters::default()
+        },
+    );
+    assert!(!benzo.patients.is_empty());
+    assert!(benzo
+        .patients
+        .iter()
+        .all(|p| p.flags.contains(&FlagId::Benzodiazepine)));
+    assert_eq!(benzo.patients.len() as u64, full.metrics.benzodiazepine);
+    let both = get(
+        &mut s,
+        WorklistFilters {
+            benzodiazepine: true,
+            gabapentinoid: true,
+            ..WorklistFilters::default()
+        },
+    );
+    assert!(both
+        .patients
+        .iter()
+        .all(|p| p.flags.contains(&FlagId::Benzodiazepine)
+            && p.flags.contains(&FlagId::Gabapentinoid)));
+    let estimates = get(
+        &mut s,
+        WorklistFilters {
+            estimates_only: true,
+            ..WorklistFilters::default()
+        },
+    );
+    assert!(!estimates.patients.is_empty());
+    assert!(estimates.patients.iter().all(|p| p.estimated));
+
+    let page = get(
+        &mut s,
+        WorklistFilters {
+            limit: Some(10),
+            offset: Some(5),
+            ..WorklistFilters::default()
+        },
+    );
+    assert_eq!(page.patients, full.patients[5..15].to_vec());
+    assert_eq!(page.metrics.shown, 10);
+
+    let e = worklist(
+        &mut s,
+        &WorklistFilters {
+            min_ome: Some(-1.0),
+            ..WorklistFilters::default()
+        },
+        today(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().starts_with("min_ome:"), "{e}");
+}
+
+#[test]
+fn a_later_today_recomputes_the_worklist() {
+    let csv = "patient_id,issue_date,drug,dose,quantity\n\
+               P1,2026-10-01,Morphine 30mg modified-release tablets,1 bd,56\n\
+               P2,2026-06-01,Morphine 30mg modified-release tablets,1 bd,56\n\
+               P3,2026-11-20,Tramadol 50mg capsules,2 qds,224\n";
+    let (_d, mut s) = store();
+    import(&mut s, csv.as_bytes(), "t.csv");
+    let ids =
+        |w: &Worklist| -> Vec<String> { w.patients.iter().map(|p| p.patient_id.clone()).collect() };
+    let now = all(&mut s);
+    assert_eq!(
+        ids(&now),
+        ["P1", "P3"],
+        "P2's last issue is outside the 90 days"
+    );
+    let later = worklist(
+        &mut s,
+        &WorklistFilters::default(),
+        NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ids(&later), ["P3"]);
+    assert_eq!(later.metrics.as_of, "2027-01-10");
+    // A wider window brings P1 back.
+    let wider = worklist(
+        &mut s,
+        &WorklistFilters {
+            window_days: Some(120),
+            ..WorklistFilters::default()
+        },
+        NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ids(&wider), ["P1", "P3"]);
+    assert_eq!(wider.metrics.window_days, 120);
+}
+
+#[test]
+fn stored_rows_point_at_stored_patients_and_texts_and_are_never_altered() {
+    let (bytes, _) = extract(1500, 16);
+    let (_d, mut s) = store();
+    import(&mut s, &bytes, "gen.csv");
+    let orphans: i64 = s
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM cf_issues i
+             WHERE NOT EXISTS (SELECT 1 FROM cf_patients p WHERE p.id = i.patient_id)
+                OR NOT EXISTS (SELECT 1 FROM cf_texts t WHERE t.id = i.drug_id)
+                OR NOT EXISTS (SELECT 1 FROM cf_texts t WHERE t.id = i.dose_id)
+                OR NOT EXISTS (SELECT 1 FROM cf_imports m WHERE m.id = i.import_id)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0);
+    let e = s
+        .conn()
+        .execute("UPDATE cf_issues SET quantity = 1", [])
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot be altered"), "{e}");
+}
+
+#[test]
+fn the_import_is_audited_without_patient_details() {
+    let (bytes, _) = extract(800, 17);
+    let (_d, mut s) = store();
+    let r = import(&mut s, &bytes, "extract-nov.csv");
+    let log = s.audit_log(&crate::store::AuditQuery::default()).unwrap();
+    let entry = &log[0];
+    assert_eq!(entry.actor, "Test pharmacist");
+    assert_eq!(entry.entity_id, Some(r.import_id));
+    assert!(
+        entry.summary.contains("extract-nov.csv"),
+        "{}",
+        entry.summary
+    );
+    assert!(entry
+        .summary
+        .contains(&format!("{} rows read", r.rows_read)));
+    assert!(
+        !entry.summary.contains("P0000"),
+        "no patient identifiers: {}",
+        entry.summary
+    );
+}
+
+#[test]
+fn windows_1252_files_and_mapped_headers_import() {
+    let text = "Patient No;Date;Medication;Directions;Qty\n\
+                A1;01/11/2026;Fentanyl 25µg/h transdermal patches;apply one patch every 72 hours;10\n\
+                A1;15/11/2026;Co-codamol 30mg/500mg tablets;½-1 qds;56\n";
+    let bytes = encoding_rs::WINDOWS_1252.encode(text).0.into_owned();
+    let (_d, mut s) = store();
+    let mut o = options("emis.csv");
+    o.column_map = ColumnMap::parse(
+        "patient_id=Patient No,issue_date=Date,drug=Medication,dose=Directions,quantity=Qty",
+    )
+    .unwrap();
+    let r = import_csv(&mut s, &bytes, &o, &mut |_| {}).unwrap();
+    assert_eq!(r.encoding, TextEncoding::Windows1252);
+    assert_eq!((r.imported, r.not_understood_count), (2, 0), "{r:#?}");
+    let list = all(&mut s);
+    // Fentanyl 25 micrograms/hour = 60 mg OME; co-codamol 1 × 4 × 30 mg × 0.1 = 12.
+    assert_eq!(list.patients[0].ome_mg_per_day, 72.0);
+}
+
+#[test]
+fn progress_is_reported_in_order() {
+    let (bytes, _) = extract(3000, 18);
+    let (_d, mut s) = store();
+    let mut seen: Vec<ImportPhase> = Vec::new();
+    import_csv(&mut s, &bytes, &options("p.csv"), &mut |p| {
+        assert!(p.done <= p.total, "{p:?}");
+        if seen.last() != Some(&p.phase) {
+            seen.push(p.phase);
+        }
+    })
+    .unwrap();
+    assert_eq!(seen.first(), Some(&ImportPhase::Reading));
+    assert_eq!(seen.last(), Some(&ImportPhase::Done));
+    assert!(seen.contains(&ImportPhase::Saving));
+}
+
+#[test]
+fn flag_ids_are_written_as_json() {
+    let flags = [
+        FlagId::HighDose,
+        FlagId::Benzodiazepine,
+        FlagId::LongTermUse,
+    ];
+    assert_eq!(flag_json(&flags), serde_json::to_string(&flags).unwrap());
+    assert_eq!(flag_json(&[]), "[]");
+}
+
+#[test]
+fn the_fast_hasher_spreads_similar_keys() {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    let b = BuildHasherDefault::<FxHasher>::default();
+    let buckets: std::collections::HashSet<u64> = (0..10_000)
+        .map(|i| b.hash_one(format!("P{i:07}")) & 1023)
+        .collect();
+    assert!(buckets.len() > 1000, "{} of 1024 buckets", buckets.len());
+}

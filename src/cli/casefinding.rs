@@ -1,0 +1,270 @@
+//! Case-finding commands: `import` (a practice prescribing extract),
+//! `worklist` (patients ranked by risk) and `figures` (the practice's monthly
+//! figures). The work is done by `stepdown::casefinding`, the same functions
+//! the desktop app calls.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use stepdown::casefinding::{
+    figures, figures_csv, import_csv, worklist, CaseFindingError, ImportOptions, ImportPhase,
+    ImportProgress, WorklistFilters,
+};
+use stepdown::import::csv::ColumnMap;
+use stepdown::store::{resolve_db_path, Store};
+
+use super::{print_json, CliError, CliResult};
+
+/// Where the store is (as for every store command).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArg {
+    /// The store's database file [default: $STEPDOWN_DB, else the app's data folder,
+    /// e.g. ~/.local/share/uk.nhs.stepdown/stepdown.db on Linux].
+    #[arg(long, value_name = "DB")]
+    db: Option<PathBuf>,
+}
+
+impl DbArg {
+    fn path(&self) -> CliResult<PathBuf> {
+        Ok(resolve_db_path(self.db.as_deref())?)
+    }
+}
+
+impl From<CaseFindingError> for CliError {
+    /// A problem with the file or an option exits 2; a failure of the machine exits 1.
+    fn from(e: CaseFindingError) -> Self {
+        match e {
+            CaseFindingError::Store(s) => s.into(),
+            other if other.is_user_error() => CliError::Input(other.to_string()),
+            other => CliError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+/// Today's date for commands that take `--today` (the clock, only when not given).
+fn today_or_clock(today: Option<NaiveDate>) -> NaiveDate {
+    today.unwrap_or_else(|| chrono::Local::now().date_naive())
+}
+
+/// Arguments of `stepdown import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The extract: CSV with patient_id, issue_date, drug, dose, quantity (and optionally age, sex, nhs_number).
+    #[arg(value_name = "FILE.csv")]
+    file: PathBuf,
+    #[command(flatten)]
+    db: DbArg,
+    /// Registered patients at the practice, for figures per 1,000.
+    #[arg(long, value_name = "N")]
+    list_size: Option<u32>,
+    /// Header names for columns named differently, e.g. 'patient_id=Patient ID,issue_date=Date'.
+    #[arg(long, value_name = "COLUMN=HEADER,...")]
+    map: Option<String>,
+    /// Also write the import report (JSON) to FILE.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Today's date (YYYY-MM-DD) [default: the computer's date]; rows after it are refused.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    today: Option<NaiveDate>,
+    /// Days of issues that make a patient's current regimen [default: 90, from the reference table].
+    #[arg(long, value_name = "DAYS")]
+    window_days: Option<u32>,
+    /// Name recorded in the audit log [default: the reviewer name in settings, else the login name].
+    #[arg(long, value_name = "NAME")]
+    actor: Option<String>,
+}
+
+/// A progress bar on standard error, drawn only when it is a terminal.
+struct ProgressBar {
+    on: bool,
+    last: Option<(ImportPhase, u64)>,
+}
+
+impl ProgressBar {
+    fn new() -> ProgressBar {
+        ProgressBar {
+            on: std::io::stderr().is_terminal(),
+            last: None,
+        }
+    }
+
+    fn show(&mut self, p: ImportProgress) {
+        if !self.on {
+            return;
+        }
+        let percent = (p.done.min(p.total) * 100)
+            .checked_div(p.total)
+            .unwrap_or(100)
+            .min(100);
+        if self.last == Some((p.phase, percent)) {
+            return;
+        }
+        self.last = Some((p.phase, percent));
+        let label = match p.phase {
+            ImportPhase::Reading => "reading rows",
+            ImportPhase::Saving => "saving rows",
+            ImportPhase::Computing => "computing patients",
+            ImportPhase::Done => "done",
+        };
+        let filled = (percent / 5) as usize;
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r[{}{}] {percent:>3}% {label:<20}",
+            "#".repeat(filled),
+            ".".repeat(20 - filled)
+        );
+        if p.phase == ImportPhase::Done {
+            let _ = writeln!(err);
+        }
+        let _ = err.flush();
+    }
+
+    fn clear(&mut self) {
+        if self.on && self.last.is_some_and(|(p, _)| p != ImportPhase::Done) {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}
+
+/// `stepdown import FILE.csv --db DB [...]`: prints the import report.
+pub fn import(args: ImportArgs) -> CliResult {
+    let column_map = match &args.map {
+        Some(spec) => ColumnMap::parse(spec).map_err(|e| CliError::Input(e.to_string()))?,
+        None => ColumnMap::default(),
+    };
+    let bytes = std::fs::read(&args.file).map_err(|e| {
+        CliError::Input(format!(
+            "{}: could not read the file ({e})",
+            args.file.display()
+        ))
+    })?;
+    // Check the report file can be written before changing anything.
+    if let Some(path) = &args.report {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                CliError::Input(format!(
+                    "--report {}: cannot write the file ({e})",
+                    path.display()
+                ))
+            })?;
+    }
+    let mut store = Store::open(args.db.path()?)?;
+    let options = ImportOptions {
+        file_name: args.file.file_name().map_or_else(
+            || args.file.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        today: today_or_clock(args.today),
+        list_size: args.list_size,
+        column_map,
+        window_days: args.window_days,
+        actor: args.actor.clone(),
+    };
+    let mut bar = ProgressBar::new();
+    let result = import_csv(&mut store, &bytes, &options, &mut |p| bar.show(p));
+    bar.clear();
+    let report = result.map_err(|e| match e {
+        CaseFindingError::BadFile(bad) => {
+            CliError::Input(format!("{}: {bad}", args.file.display()))
+        }
+        other => other.into(),
+    })?;
+    let json = serde_json::to_string_pretty(&report)?;
+    if let Some(path) = &args.report {
+        std::fs::write(path, format!("{json}\n")).map_err(|e| {
+            CliError::Internal(anyhow::anyhow!(
+                "the import was saved, but the report could not be written to {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    println!("{json}");
+    Ok(())
+}
+
+/// Arguments of `stepdown worklist`.
+#[derive(Debug, clap::Args)]
+pub struct WorklistArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Only patients at or above this many mg OME a day (e.g. 90 or 120).
+    #[arg(long, value_name = "MG", allow_negative_numbers = true)]
+    min_ome: Option<f64>,
+    /// Only patients with a benzodiazepine or Z-drug co-prescribed.
+    #[arg(long)]
+    benzodiazepine: bool,
+    /// Only patients with a gabapentinoid co-prescribed.
+    #[arg(long)]
+    gabapentinoid: bool,
+    /// Only patients whose total includes an estimated dose.
+    #[arg(long)]
+    estimates_only: bool,
+    /// At most N patients [default: all].
+    #[arg(long, value_name = "N")]
+    limit: Option<u32>,
+    /// Skip the first N (for paging).
+    #[arg(long, value_name = "N")]
+    offset: Option<u32>,
+    /// Today's date (YYYY-MM-DD) [default: the computer's date].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    today: Option<NaiveDate>,
+    /// Days of issues that make a patient's current regimen [default: as last used, else 90].
+    #[arg(long, value_name = "DAYS")]
+    window_days: Option<u32>,
+}
+
+/// `stepdown worklist --db DB [filters]`: prints `{"patients": [...], "metrics": {...}}`.
+pub fn list(args: WorklistArgs) -> CliResult {
+    let mut store = Store::open_existing(args.db.path()?)?;
+    let filters = WorklistFilters {
+        min_ome: args.min_ome,
+        benzodiazepine: args.benzodiazepine,
+        gabapentinoid: args.gabapentinoid,
+        estimates_only: args.estimates_only,
+        limit: args.limit,
+        offset: args.offset,
+        window_days: args.window_days,
+    };
+    let list = worklist(&mut store, &filters, today_or_clock(args.today))?;
+    print_json(&list)
+}
+
+/// Output formats of `stepdown figures`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FiguresFormat {
+    /// JSON.
+    Json,
+    /// CSV, one row per month.
+    Csv,
+}
+
+/// Arguments of `stepdown figures`.
+#[derive(Debug, clap::Args)]
+pub struct FiguresArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    format: FiguresFormat,
+    /// Today's date (YYYY-MM-DD) [default: the computer's date].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    today: Option<NaiveDate>,
+}
+
+/// `stepdown figures --db DB [--format json|csv]`: the practice's monthly figures.
+pub fn practice_figures(args: FiguresArgs) -> CliResult {
+    let mut store = Store::open_existing(args.db.path()?)?;
+    let f = figures(&mut store, today_or_clock(args.today))?;
+    match args.format {
+        FiguresFormat::Json => print_json(&f),
+        FiguresFormat::Csv => {
+            print!("{}", figures_csv(&f));
+            Ok(())
+        }
+    }
+}

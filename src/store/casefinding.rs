@@ -1,0 +1,658 @@
+//! Case-finding tables (migration 3): imported files, extract patients,
+//! issued items, and the derived worklist and figures cache. SQL only; the
+//! reading and computing live in `crate::casefinding`. Every statement is
+//! parameterised.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::audit::{append, AuditAction, AuditEntity};
+use super::{ts, Store, StoreError, StoreResult};
+use crate::casefinding::compute::{IssueRec, PatientRec};
+use crate::patient::Sex;
+
+impl Store {
+    /// Runs `f` with the connection for reading (no transaction is opened;
+    /// every statement sees a consistent snapshot on its own).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        f(&self.conn)
+    }
+}
+
+/// A previous import of the same file.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PreviousImport {
+    /// `cf_imports.id`.
+    pub id: i64,
+    /// When (RFC 3339).
+    pub imported_at: String,
+    /// Its report (JSON).
+    pub report: String,
+}
+
+/// The import with this file hash, if any.
+pub(crate) fn find_import(conn: &Connection, sha256: &str) -> StoreResult<Option<PreviousImport>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, imported_at, report FROM cf_imports WHERE file_sha256 = ?1",
+            [sha256],
+            |r| {
+                Ok(PreviousImport {
+                    id: r.get(0)?,
+                    imported_at: r.get(1)?,
+                    report: r.get(2)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// The file being imported.
+#[derive(Debug, Clone)]
+pub(crate) struct NewImport<'a> {
+    pub sha256: &'a str,
+    pub file_name: &'a str,
+    pub actor: &'a str,
+    pub today: NaiveDate,
+    pub list_size: Option<u32>,
+}
+
+/// Records the start of an import; counts and report are filled in by [`finish_import`].
+pub(crate) fn insert_import(
+    tx: &Transaction<'_>,
+    at: DateTime<Utc>,
+    import: &NewImport<'_>,
+) -> StoreResult<i64> {
+    tx.execute(
+        "INSERT INTO cf_imports (file_sha256, file_name, imported_at, imported_by, today, list_size,
+                                 rows_read, rows_imported, rows_duplicate, rows_not_understood, report)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, 0, 0, '{}')",
+        params![
+            import.sha256,
+            import.file_name,
+            ts(at),
+            import.actor,
+            import.today.to_string(),
+            import.list_size
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Counts of an import.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ImportCounts {
+    pub read: u64,
+    pub imported: u64,
+    pub duplicate: u64,
+    pub not_understood: u64,
+}
+
+/// Stores an import's counts and report, and its audit entry.
+pub(crate) fn finish_import(
+    tx: &Transaction<'_>,
+    at: DateTime<Utc>,
+    actor: &str,
+    id: i64,
+    counts: ImportCounts,
+    report_json: &str,
+    audit_summary: &str,
+) -> StoreResult<()> {
+    let n = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+    tx.execute(
+        "UPDATE cf_imports SET rows_read = ?2, rows_imported = ?3, rows_duplicate = ?4,
+                rows_not_understood = ?5, report = ?6
+         WHERE id = ?1",
+        params![
+            id,
+            n(counts.read),
+            n(counts.imported),
+            n(counts.duplicate),
+            n(counts.not_understood),
+            report_json
+        ],
+    )?;
+    append(
+        tx,
+        at,
+        actor,
+        AuditAction::Create,
+        AuditEntity::Store,
+        Some(id),
+        None,
+        audit_summary,
+    )?;
+    Ok(())
+}
+
+/// Ids of `texts` in `cf_texts`, adding those not yet stored.
+pub(crate) fn intern_texts(tx: &Transaction<'_>, texts: &[&str]) -> StoreResult<Vec<i64>> {
+    let mut insert =
+        tx.prepare_cached("INSERT INTO cf_texts (text) VALUES (?1) ON CONFLICT DO NOTHING")?;
+    let mut select = tx.prepare_cached("SELECT id FROM cf_texts WHERE text = ?1")?;
+    let mut ids = Vec::with_capacity(texts.len());
+    for t in texts {
+        insert.execute([t])?;
+        ids.push(select.query_row([t], |r| r.get(0))?);
+    }
+    Ok(ids)
+}
+
+/// What an extract says about a patient (the newest values win).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PatientFacts<'a> {
+    pub extract_id: &'a str,
+    pub nhs_number: Option<&'a str>,
+    pub age: Option<f64>,
+    /// Issue date of the row the age came from.
+    pub age_on: Option<NaiveDate>,
+    pub sex: Option<Sex>,
+}
+
+/// Adds or updates a patient, returning its id. An age replaces the stored
+/// one only if it was given with a later (or the same) issue date.
+pub(crate) fn upsert_patient(tx: &Transaction<'_>, p: &PatientFacts<'_>) -> StoreResult<i64> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO cf_patients (extract_id, nhs_number, age, age_on, sex)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (extract_id) DO UPDATE SET
+             nhs_number = coalesce(excluded.nhs_number, cf_patients.nhs_number),
+             sex = coalesce(excluded.sex, cf_patients.sex),
+             age = CASE WHEN excluded.age IS NOT NULL
+                         AND (cf_patients.age_on IS NULL OR excluded.age_on >= cf_patients.age_on)
+                        THEN excluded.age ELSE cf_patients.age END,
+             age_on = CASE WHEN excluded.age IS NOT NULL
+                         AND (cf_patients.age_on IS NULL OR excluded.age_on >= cf_patients.age_on)
+                        THEN excluded.age_on ELSE cf_patients.age_on END
+         RETURNING id",
+    )?;
+    Ok(stmt.query_row(
+        params![
+            p.extract_id,
+            p.nhs_number,
+            p.age,
+            p.age_on.map(|d| d.to_string()),
+            p.sex.map(Sex::as_str)
+        ],
+        |r| r.get(0),
+    )?)
+}
+
+/// Every stored patient: extract identifier → id.
+pub(crate) fn patient_ids(
+    conn: &Connection,
+) -> StoreResult<std::collections::HashMap<String, i64>> {
+    let mut stmt = conn.prepare("SELECT extract_id, id FROM cf_patients")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut out = std::collections::HashMap::new();
+    for row in rows {
+        let (k, v) = row?;
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+/// The id the next new patient gets.
+pub(crate) fn next_patient_id(conn: &Connection) -> StoreResult<i64> {
+    Ok(conn.query_row(
+        "SELECT coalesce(max(id), 0) + 1 FROM cf_patients",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Adds patients not yet stored, with the ids given (from [`next_patient_id`] on).
+pub(crate) fn insert_new_patients(
+    tx: &Transaction<'_>,
+    patients: &[(i64, PatientFacts<'_>)],
+) -> StoreResult<()> {
+    const ROWS: usize = 100;
+    let sql = |n: usize| {
+        let mut sql = String::from(
+            "INSERT INTO cf_patients (id, extract_id, nhs_number, age, age_on, sex) VALUES ",
+        );
+        for i in 0..n {
+            sql.push_str(if i == 0 {
+                "(?,?,?,?,?,?)"
+            } else {
+                ",(?,?,?,?,?,?)"
+            });
+        }
+        sql
+    };
+    let mut full = tx.prepare(&sql(ROWS))?;
+    for chunk in patients.chunks(ROWS) {
+        let mut own;
+        let stmt = if chunk.len() == ROWS {
+            &mut full
+        } else {
+            own = tx.prepare(&sql(chunk.len()))?;
+            &mut own
+        };
+        let mut k = 1;
+        for (id, p) in chunk {
+            stmt.raw_bind_parameter(k, id)?;
+            stmt.raw_bind_parameter(k + 1, p.extract_id)?;
+            stmt.raw_bind_parameter(k + 2, p.nhs_number)?;
+            stmt.raw_bind_parameter(k + 3, p.age)?;
+            stmt.raw_bind_parameter(k + 4, p.age_on.map(|d| d.to_string()))?;
+            stmt.raw_bind_parameter(k + 5, p.sex.map(Sex::as_str))?;
+            k += 6;
+        }
+        stmt.raw_execute()?;
+    }
+    Ok(())
+}
+
+/// One issue to store.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewIssue {
+    pub patient_id: i64,
+    pub issue_date: NaiveDate,
+    pub drug_id: i64,
+    pub dose_id: i64,
+    pub quantity: f64,
+    pub occurrence: u32,
+    pub line: u64,
+}
+
+/// Whether any issue is stored yet.
+pub(crate) fn has_issues(conn: &Connection) -> StoreResult<bool> {
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM cf_issues)", [], |r| r.get(0))?)
+}
+
+/// Rows per INSERT statement: one statement per row spends most of its time
+/// in statement overhead; 8 values × 100 rows stays far below SQLite's
+/// 32,766-parameter limit.
+const ROWS_PER_INSERT: usize = 100;
+
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO cf_issues
+             (patient_id, issue_date, drug_id, dose_id, quantity, occurrence, import_id, line)
+         VALUES ",
+    );
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?,?)");
+    }
+    // Only a row already stored is skipped; a row breaking a CHECK fails the
+    // whole import (INSERT OR IGNORE would drop it silently).
+    sql.push_str(" ON CONFLICT DO NOTHING");
+    sql
+}
+
+/// Binds and runs one multi-row INSERT for `batch`; returns the rows added.
+fn insert_batch(
+    stmt: &mut rusqlite::Statement<'_>,
+    import_id: i64,
+    batch: &[NewIssue],
+) -> StoreResult<u64> {
+    let mut p = 1;
+    for i in batch {
+        stmt.raw_bind_parameter(p, i.patient_id)?;
+        stmt.raw_bind_parameter(p + 1, i.issue_date.to_string())?;
+        stmt.raw_bind_parameter(p + 2, i.drug_id)?;
+        stmt.raw_bind_parameter(p + 3, i.dose_id)?;
+        stmt.raw_bind_parameter(p + 4, i.quantity)?;
+        stmt.raw_bind_parameter(p + 5, i.occurrence)?;
+        stmt.raw_bind_parameter(p + 6, import_id)?;
+        stmt.raw_bind_parameter(p + 7, i64::try_from(i.line).unwrap_or(i64::MAX))?;
+        p += 8;
+    }
+    Ok(stmt.raw_execute()? as u64)
+}
+
+/// Stores issues not already in the store; returns how many were new.
+pub(crate) fn insert_issues(
+    tx: &Transaction<'_>,
+    import_id: i64,
+    issues: impl Iterator<Item = NewIssue>,
+    mut progress: impl FnMut(u64),
+) -> StoreResult<u64> {
+    let mut full = tx.prepare(&insert_sql(ROWS_PER_INSERT))?;
+    let mut inserted = 0u64;
+    let mut done = 0u64;
+    let mut batch: Vec<NewIssue> = Vec::with_capacity(ROWS_PER_INSERT);
+    for i in issues {
+        batch.push(i);
+        if batch.len() == ROWS_PER_INSERT {
+            inserted += insert_batch(&mut full, import_id, &batch)?;
+            batch.clear();
+            done += ROWS_PER_INSERT as u64;
+            if done.is_multiple_of(50_000) {
+                progress(done);
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let mut rest = tx.prepare(&insert_sql(batch.len()))?;
+        inserted += insert_batch(&mut rest, import_id, &batch)?;
+    }
+    Ok(inserted)
+}
+
+/// Every stored text (index = position) and every patient with their issues
+/// in date order, text ids mapped to those positions.
+pub(crate) fn load_all(conn: &Connection) -> StoreResult<(Vec<String>, Vec<PatientRec>)> {
+    let mut texts = Vec::new();
+    let mut position = std::collections::HashMap::new();
+    {
+        let mut stmt = conn.prepare("SELECT id, text FROM cf_texts ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            position.insert(id, texts.len() as u32);
+            texts.push(r.get::<_, String>(1)?);
+        }
+    }
+    let mut patients: Vec<PatientRec> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    {
+        let mut stmt = conn
+            .prepare("SELECT id, extract_id, nhs_number, age, sex FROM cf_patients ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let sex: Option<String> = r.get(4)?;
+            index.insert(id, patients.len());
+            patients.push(PatientRec {
+                db_id: id,
+                extract_id: r.get(1)?,
+                nhs_number: r.get(2)?,
+                age: r.get(3)?,
+                sex: sex.as_deref().and_then(Sex::parse),
+                issues: Vec::new(),
+            });
+        }
+    }
+    let mut stmt = conn.prepare(
+        "SELECT patient_id, issue_date, drug_id, dose_id, quantity FROM cf_issues
+         ORDER BY patient_id, issue_date",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let pid: i64 = r.get(0)?;
+        let date: String = r.get(1)?;
+        let date = parse_iso(&date).ok_or_else(|| StoreError::BadRecord {
+            what: format!("case-finding issue of patient {pid}"),
+            detail: format!("issue date {date:?}"),
+        })?;
+        let text = |id: i64| {
+            position
+                .get(&id)
+                .copied()
+                .ok_or_else(|| StoreError::BadRecord {
+                    what: format!("case-finding issue of patient {pid}"),
+                    detail: format!("text {id} is missing"),
+                })
+        };
+        let issue = IssueRec {
+            date,
+            drug: text(r.get(2)?)?,
+            dose: text(r.get(3)?)?,
+            quantity: r.get(4)?,
+        };
+        if let Some(&p) = index.get(&pid) {
+            patients[p].issues.push(issue);
+        }
+    }
+    Ok((texts, patients))
+}
+
+/// Reads an ISO date quickly (the store only ever writes `YYYY-MM-DD`).
+fn parse_iso(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<u32>().ok());
+    NaiveDate::from_ymd_opt(n(0..4)? as i32, n(5..7)?, n(8..10)?)
+}
+
+/// Patients with these ids and their issues (for showing a page).
+pub(crate) fn load_patients(
+    conn: &Connection,
+    ids: &[i64],
+) -> StoreResult<(Vec<String>, Vec<PatientRec>)> {
+    let mut texts: Vec<String> = Vec::new();
+    let mut position = std::collections::HashMap::new();
+    let mut text_stmt = conn.prepare_cached("SELECT text FROM cf_texts WHERE id = ?1")?;
+    let mut text_of = |id: i64| -> StoreResult<u32> {
+        if let Some(&p) = position.get(&id) {
+            return Ok(p);
+        }
+        let t: String = text_stmt.query_row([id], |r| r.get(0))?;
+        position.insert(id, texts.len() as u32);
+        texts.push(t);
+        Ok(texts.len() as u32 - 1)
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    let mut patient = conn.prepare_cached(
+        "SELECT id, extract_id, nhs_number, age, sex FROM cf_patients WHERE id = ?1",
+    )?;
+    let mut issues = conn.prepare_cached(
+        "SELECT issue_date, drug_id, dose_id, quantity FROM cf_issues
+         WHERE patient_id = ?1 ORDER BY issue_date",
+    )?;
+    for &id in ids {
+        let Some(mut rec) = patient
+            .query_row([id], |r| {
+                let sex: Option<String> = r.get(4)?;
+                Ok(PatientRec {
+                    db_id: r.get(0)?,
+                    extract_id: r.get(1)?,
+                    nhs_number: r.get(2)?,
+                    age: r.get(3)?,
+                    sex: sex.as_deref().and_then(Sex::parse),
+                    issues: Vec::new(),
+                })
+            })
+            .optional()?
+        else {
+            continue;
+        };
+        let rows: Vec<(String, i64, i64, f64)> = issues
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        for (date, drug, dose, quantity) in rows {
+            let date = parse_iso(&date).ok_or_else(|| StoreError::BadRecord {
+                what: format!("case-finding issue of patient {id}"),
+                detail: format!("issue date {date:?}"),
+            })?;
+            rec.issues.push(IssueRec {
+                date,
+                drug: text_of(drug)?,
+                dose: text_of(dose)?,
+                quantity,
+            });
+        }
+        out.push(rec);
+    }
+    Ok((texts, out))
+}
+
+/// One worklist row of the cache.
+#[derive(Debug, Clone)]
+pub(crate) struct SummaryRow {
+    pub patient_id: i64,
+    pub rank: u32,
+    pub ome_mg_per_day: f64,
+    pub complete: bool,
+    pub estimated: bool,
+    pub benzodiazepine: bool,
+    pub gabapentinoid: bool,
+    pub flag_ids: String,
+}
+
+/// Replaces the worklist cache.
+pub(crate) fn replace_summaries(tx: &Transaction<'_>, rows: &[SummaryRow]) -> StoreResult<()> {
+    tx.execute("DELETE FROM cf_summaries", [])?;
+    // In patient id order the table (keyed by patient id) is filled by appending.
+    let mut order: Vec<&SummaryRow> = rows.iter().collect();
+    order.sort_by_key(|r| r.patient_id);
+    let rows = order;
+    const ROWS: usize = 100;
+    let sql = |n: usize| {
+        let mut sql = String::from(
+            "INSERT INTO cf_summaries (patient_id, rank, ome_mg_per_day, complete, estimated,
+                                       benzodiazepine, gabapentinoid, flag_ids) VALUES ",
+        );
+        for i in 0..n {
+            sql.push_str(if i == 0 {
+                "(?,?,?,?,?,?,?,?)"
+            } else {
+                ",(?,?,?,?,?,?,?,?)"
+            });
+        }
+        sql
+    };
+    let mut full = tx.prepare(&sql(ROWS))?;
+    for chunk in rows.chunks(ROWS) {
+        let mut own;
+        let stmt = if chunk.len() == ROWS {
+            &mut full
+        } else {
+            own = tx.prepare(&sql(chunk.len()))?;
+            &mut own
+        };
+        let mut k = 1;
+        for r in chunk {
+            stmt.raw_bind_parameter(k, r.patient_id)?;
+            stmt.raw_bind_parameter(k + 1, r.rank)?;
+            stmt.raw_bind_parameter(k + 2, r.ome_mg_per_day)?;
+            stmt.raw_bind_parameter(k + 3, r.complete)?;
+            stmt.raw_bind_parameter(k + 4, r.estimated)?;
+            stmt.raw_bind_parameter(k + 5, r.benzodiazepine)?;
+            stmt.raw_bind_parameter(k + 6, r.gabapentinoid)?;
+            stmt.raw_bind_parameter(k + 7, r.flag_ids.as_str())?;
+            k += 8;
+        }
+        stmt.raw_execute()?;
+    }
+    Ok(())
+}
+
+/// Sets a cache document.
+pub(crate) fn set_state(tx: &Transaction<'_>, key: &str, json: &str) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO cf_state (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, json],
+    )?;
+    Ok(())
+}
+
+/// Reads a cache document.
+pub(crate) fn get_state(conn: &Connection, key: &str) -> StoreResult<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM cf_state WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+/// Filters of a worklist page.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PageQuery {
+    pub min_ome: f64,
+    pub benzodiazepine: bool,
+    pub gabapentinoid: bool,
+    pub estimated_only: bool,
+    pub limit: Option<u32>,
+    pub offset: u32,
+}
+
+/// (patient id, rank) of the matching rows, in rank order.
+pub(crate) fn page(conn: &Connection, q: &PageQuery) -> StoreResult<Vec<(i64, u32)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT patient_id, rank FROM cf_summaries
+         WHERE ome_mg_per_day >= ?1 AND (?2 = 0 OR benzodiazepine = 1)
+           AND (?3 = 0 OR gabapentinoid = 1) AND (?4 = 0 OR estimated = 1)
+         ORDER BY rank LIMIT ?5 OFFSET ?6",
+    )?;
+    let limit = q.limit.map_or(-1, i64::from);
+    let rows = stmt
+        .query_map(
+            params![
+                q.min_ome,
+                q.benzodiazepine,
+                q.gabapentinoid,
+                q.estimated_only,
+                limit,
+                q.offset
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Counts over the whole cache: patients, matching the query, at or above
+/// each threshold, with each co-prescription, estimated, incomplete.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CacheCounts {
+    pub patients: u64,
+    pub matching: u64,
+    pub at_or_above: Vec<u64>,
+    pub benzodiazepine: u64,
+    pub gabapentinoid: u64,
+    pub estimated: u64,
+    pub incomplete: u64,
+}
+
+/// Counts for the worklist metrics.
+pub(crate) fn counts(
+    conn: &Connection,
+    q: &PageQuery,
+    thresholds: &[f64],
+) -> StoreResult<CacheCounts> {
+    let mut c = conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(benzodiazepine), 0), coalesce(sum(gabapentinoid), 0),
+                    coalesce(sum(estimated), 0), coalesce(sum(1 - complete), 0),
+                    coalesce(sum(ome_mg_per_day >= ?1 AND (?2 = 0 OR benzodiazepine = 1)
+                        AND (?3 = 0 OR gabapentinoid = 1) AND (?4 = 0 OR estimated = 1)), 0)
+             FROM cf_summaries",
+        )?
+        .query_row(
+            params![
+                q.min_ome,
+                q.benzodiazepine,
+                q.gabapentinoid,
+                q.estimated_only
+            ],
+            |r| {
+                Ok(CacheCounts {
+                    patients: r.get::<_, i64>(0)? as u64,
+                    benzodiazepine: r.get::<_, i64>(1)? as u64,
+                    gabapentinoid: r.get::<_, i64>(2)? as u64,
+                    estimated: r.get::<_, i64>(3)? as u64,
+                    incomplete: r.get::<_, i64>(4)? as u64,
+                    matching: r.get::<_, i64>(5)? as u64,
+                    at_or_above: Vec::new(),
+                })
+            },
+        )?;
+    let mut stmt =
+        conn.prepare_cached("SELECT count(*) FROM cf_summaries WHERE ome_mg_per_day >= ?1")?;
+    for t in thresholds {
+        c.at_or_above
+            .push(stmt.query_row([t], |r| r.get::<_, i64>(0))? as u64);
+    }
+    Ok(c)
+}
+
+/// The list size given with the most recent import that had one, with that import's date.
+pub(crate) fn latest_list_size(conn: &Connection) -> StoreResult<Option<(u32, String)>> {
+    Ok(conn
+        .query_row(
+            "SELECT list_size, today FROM cf_imports WHERE list_size IS NOT NULL
+             ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
