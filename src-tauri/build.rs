@@ -28,6 +28,11 @@ fn main() {
             "print_leaflet",
             "summary_for_record",
             "save_dir",
+            "import_extract",
+            "worklist",
+            "practice_figures",
+            "save_figures_csv",
+            "patient_for_extract",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri-build failed: {e:#}");

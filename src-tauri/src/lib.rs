@@ -70,6 +70,11 @@ pub fn run() {
             commands::records::print_leaflet,
             commands::records::summary_for_record,
             commands::records::save_dir,
+            commands::casefinding::import_extract,
+            commands::casefinding::worklist,
+            commands::casefinding::practice_figures,
+            commands::casefinding::save_figures_csv,
+            commands::casefinding::patient_for_extract,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -53,6 +53,21 @@ impl AppState {
         }
     }
 
+    /// Like [`AppState::with_store`] for calls that already return an `ApiError`.
+    pub fn with_store_api<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut guard = self
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match guard.as_mut() {
+            Ok(store) => f(store),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
     /// Who is acting, for the audit log: the reviewer name from settings,
     /// else the operating-system user.
     pub fn actor(&self) -> String {
@@ -62,4 +77,22 @@ impl AppState {
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(local_user_name)
     }
+}
+
+/// Today's date: `--today YYYY-MM-DD` on the command line (tests see the app
+/// on a chosen day), else this computer's local date. The shell reads the
+/// clock; the core only ever receives the date.
+pub fn today() -> chrono::NaiveDate {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--today" {
+            if let Some(d) = args
+                .next()
+                .and_then(|v| chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
+            {
+                return d;
+            }
+        }
+    }
+    chrono::Local::now().date_naive()
 }

@@ -115,9 +115,12 @@ fn capabilities_grant_only_stepdown_commands() {
             granted.insert(p.to_string());
         }
     }
+    let mut expected = allowed.clone();
+    expected.extend(PLUGIN_GRANTS.iter().map(|s| s.to_string()));
+    expected.insert("opener:allow-open-path".to_string());
     assert_eq!(
-        granted, allowed,
-        "every declared command is granted exactly once"
+        granted, expected,
+        "every declared command is granted, plus the pinned plugin grants"
     );
 }
 

@@ -59,18 +59,7 @@ pub fn plan(request: consult::PlanRequestUi) -> Result<stepdown::taper::Plan, Ap
 /// see the app as it will look when the tables age.
 #[tauri::command]
 pub fn reference_currency() -> Vec<stepdown::reference::StaleTable> {
-    let mut args = std::env::args().skip(1);
-    let mut today = chrono::Local::now().date_naive();
-    while let Some(a) = args.next() {
-        if a == "--today" {
-            if let Some(d) = args
-                .next()
-                .and_then(|v| chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
-            {
-                today = d;
-            }
-        }
-    }
+    let today = crate::state::today();
     stepdown::reference::currency(reference(), today)
 }
 

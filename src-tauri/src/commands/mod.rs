@@ -1,5 +1,6 @@
 //! Tauri commands, grouped by what they touch. Each maps onto one core call;
 //! every error crosses IPC as `stepdown::ApiError` (`{code, message}`).
 
+pub mod casefinding;
 pub mod clinical;
 pub mod records;

@@ -1,7 +1,7 @@
 // The only place the UI talks to the Rust side. Every command returns data or
 // rejects with the core's `{code, message}` ApiError; anything else is wrapped
 // so the UI never has to guess the shape of an error.
-import { invoke } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
 import type { ApiError } from "./bindings/ApiError";
 import type { AssessReport } from "./bindings/AssessReport";
 import type { AssessRequest } from "./bindings/AssessRequest";
@@ -15,7 +15,12 @@ import type { Review } from "./bindings/Review";
 import type { ReviewInput } from "./bindings/ReviewInput";
 import type { ReviewSummary } from "./bindings/ReviewSummary";
 import type { Settings } from "./bindings/Settings";
+import type { Figures } from "./bindings/Figures";
+import type { ImportProgress } from "./bindings/ImportProgress";
+import type { ImportReport } from "./bindings/ImportReport";
 import type { LeafletRequestUi } from "./bindings/LeafletRequestUi";
+import type { Worklist } from "./bindings/Worklist";
+import type { WorklistFilters } from "./bindings/WorklistFilters";
 import type { Plan } from "./bindings/Plan";
 import type { PrintResult } from "./bindings/PrintResult";
 import type { SummaryRequestUi } from "./bindings/SummaryRequestUi";
@@ -72,6 +77,16 @@ export const api = {
   summaryForRecord: (request: SummaryRequestUi, reviewId: number, version: number) =>
     call<string>("summary_for_record", { request, reviewId, version }),
   saveDir: () => call<string | null>("save_dir"),
+  importExtract: (fileName: string, dataBase64: string, listSize: number | null, onProgress: (p: ImportProgress) => void) => {
+    const channel = new Channel<ImportProgress>();
+    channel.onmessage = onProgress;
+    return call<ImportReport>("import_extract", { fileName, dataBase64, listSize, onProgress: channel });
+  },
+  worklist: (filters: WorklistFilters) => call<Worklist>("worklist", { filters }),
+  practiceFigures: () => call<Figures>("practice_figures"),
+  saveFiguresCsv: (path: string) => call<void>("save_figures_csv", { path }),
+  patientForExtract: (patientId: string, nhsNumber: string | null) =>
+    call<Patient>("patient_for_extract", { patientId, nhsNumber }),
   storeStatus: () => call<StoreStatus>("store_status"),
   getSettings: () => call<Settings>("get_settings"),
   updateSettings: (settings: Settings) => call<Settings>("update_settings", { settings }),

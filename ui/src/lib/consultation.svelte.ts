@@ -108,6 +108,15 @@ class Consultation {
     await this.makePlan();
   }
 
+  /** Starts a consultation prefilled from a case-finding worklist entry. */
+  async startFromExtract(patient: Patient, items: RawItem[], context: RawPatient) {
+    this.startFor(patient);
+    const choices = await api.describeItems(items);
+    this.items = choices.map((c) => draftFromChoice(c));
+    this.context = fromRawPatient(context);
+    await this.recalculate();
+  }
+
   /** Opens a saved review to continue it: saving makes a new version. */
   async open(patient: Patient, review: Review) {
     this.startFor(patient);

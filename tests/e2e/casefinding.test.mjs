@@ -1,0 +1,48 @@
+// End-to-end: importing a small prescribing extract in the Case-finding
+// screen, the worklist ranked by risk, the practice figures, and a
+// consultation started from the worklist with the regimen filled in.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Session, seriousViolations, waitFor } from "./webdriver.mjs";
+
+const EXTRACT = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/extract.csv");
+let s;
+
+before(async () => {
+  // The extract's issues are in October and November 2026.
+  s = await Session.start({ args: ["--today", "2026-11-24"] });
+});
+
+after(async () => {
+  if (s) await s.end();
+});
+
+test("an extract imports, ranks patients by risk and names every row it could not read", async () => {
+  await s.click("[data-testid=nav-case-finding]");
+  await waitFor(() => s.exists("[data-testid=extract-file]"), "case-finding screen");
+  await s.type("[data-testid=extract-file]", EXTRACT);
+  await s.type("[data-testid=list-size]", "5000");
+  await s.click("[data-testid=import-extract]");
+  await waitFor(() => s.exists("[data-testid=import-report]"), "import report", 30000);
+  const report = await s.text("[data-testid=import-report]");
+  assert.match(report, /not understood/);
+  await waitFor(async () => (await s.findAll("[data-testid=worklist-row]")).length >= 3, "worklist rows");
+  const first = await s.text("[data-testid=worklist-row]");
+  assert.match(first, /P001/, "the high-dose patient with a benzodiazepine comes first");
+  assert.match(first, /120 mg/);
+  assert.ok(await s.exists("[data-testid=figures-table]"), "practice figures shown");
+  await s.screenshot("case-finding");
+  await s.execute("document.querySelector('[data-testid=worklist-table]').scrollIntoView()");
+  await s.screenshot("case-finding-worklist");
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
+});
+
+test("a worklist patient opens as a consultation with their regimen filled in", async () => {
+  await s.click("[data-testid=worklist-consult]");
+  await waitFor(async () => (await s.findAll("[data-testid=regimen-item]")).length >= 1, "regimen prefilled");
+  await waitFor(async () => (await s.text("[data-testid=ome-total]")) === "120 mg", "total 120 mg");
+  await waitFor(() => s.exists("[data-testid=flag-benzodiazepine]"), "benzodiazepine flag from the extract");
+});
