@@ -176,18 +176,10 @@ fn arb_extract() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
-/// KNOWN DEFECT found by this file (reported in
-/// /work/shared/notes/fuzz-findings.md): rows of a file with CRLF line endings
-/// are numbered one line early, and every row of a CR-only file is "line 1".
-/// Line numbers are checked only for files without a carriage return until
-/// `crlf_and_cr_rows_are_numbered_by_their_physical_line` passes; everything
-/// else is checked for every file.
-fn line_numbers_trusted(bytes: &[u8]) -> bool {
-    !bytes.contains(&b'\r') && !bytes.windows(2).any(|w| w == [0x0d, 0x00])
-}
-
 fn check_file(bytes: &[u8]) -> Result<(), TestCaseError> {
-    let check_lines = line_numbers_trusted(bytes);
+    // Every file's line numbers are checked, whatever its line endings
+    // (CRLF and lone-CR files were misnumbered until this fuzz test found it).
+    let check_lines = true;
     match Extract::open(bytes, &ColumnMap::default()) {
         Err(e) => prop_assert!(!e.to_string().trim().is_empty(), "empty file error"),
         Ok(extract) => {
@@ -303,8 +295,9 @@ proptest! {
     }
 }
 
+/// Found by this file's fuzzing: CRLF rows were numbered a line early and
+/// lone-CR rows all "line 1".
 #[test]
-#[ignore = "known defect in src/import/csv.rs: see /work/shared/notes/fuzz-findings.md"]
 fn crlf_and_cr_rows_are_numbered_by_their_physical_line() {
     for eol in ["\r\n", "\r"] {
         let text = format!(

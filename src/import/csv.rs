@@ -365,10 +365,7 @@ impl<'a> Extract<'a> {
         }
         // Counted here rather than taken from the reader, which stops a
         // CRLF header at its CR (and so would number the rows one short).
-        let data_line = 1 + text.as_bytes()[..data_start]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count() as u64;
+        let data_line = 1 + line_breaks(text.as_bytes(), 0, data_start);
         let headers: Vec<String> = record.iter().map(|h| h.trim().to_string()).collect();
         let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
         let mut columns = [None; 8];
@@ -461,6 +458,9 @@ impl<'a> Extract<'a> {
                 i += 1;
                 if b == b'"' {
                     quotes += 1;
+                } else if b == b'\r' && bytes.get(i) != Some(&b'\n') {
+                    // A lone CR ends a line too (cuts are made only at LF).
+                    lines += 1;
                 } else if b == b'\n' {
                     lines += 1;
                     if i > target && quotes % 2 == 0 {
@@ -525,10 +525,7 @@ impl<'a> Extract<'a> {
                 .unwrap_or(bytes.len())
                 .min(bytes.len());
             if to > counted_to {
-                newlines += bytes[counted_to..to]
-                    .iter()
-                    .filter(|b| **b == b'\n')
-                    .count() as u64;
+                newlines += line_breaks(bytes, counted_to, to);
                 counted_to = to;
             }
             span.first_line + newlines
@@ -592,6 +589,24 @@ impl<'a> Extract<'a> {
             );
         }
     }
+}
+
+/// Line breaks in `bytes[from..to]`, as the CSV reader splits records: `\n`,
+/// `\r\n` (once, at its `\n`) and a lone `\r` (old Mac exports).
+fn line_breaks(bytes: &[u8], from: usize, to: usize) -> u64 {
+    let to = to.min(bytes.len());
+    let from = from.min(to);
+    let slice = &bytes[from..to];
+    let lf = slice.iter().filter(|b| **b == b'\n').count() as u64;
+    if !slice.contains(&b'\r') {
+        return lf;
+    }
+    let lone_cr = slice
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| **b == b'\r' && bytes.get(from + i + 1) != Some(&b'\n'))
+        .count() as u64;
+    lf + lone_cr
 }
 
 fn problem(line: u64, column: Column, reason: String) -> RowOutcome<'static> {
@@ -1016,6 +1031,13 @@ mod tests {
         let (rows, problems, _) = collect(csv.as_bytes(), &ColumnMap::default());
         assert!(rows[0].starts_with("2|P1"), "{rows:?}");
         assert_eq!(problems[0].line, 4, "{problems:?} {rows:?}");
+        // Old Mac exports end lines with a lone CR.
+        let cr = csv.replace("\r\n", "\r");
+        let (rows, problems, _) = collect(cr.as_bytes(), &ColumnMap::default());
+        assert!(rows[0].starts_with("2|P1"), "{rows:?}");
+        assert_eq!(problems[0].line, 4, "{problems:?} {rows:?}");
+        assert_eq!(line_breaks(b"a\r\nb\rc\nd\r", 0, 9), 4);
+        assert_eq!(line_breaks(b"a\r\nb", 0, 2), 0, "the CR of a CRLF is counted at its LF");
     }
 
     #[test]
