@@ -436,6 +436,10 @@ struct CacheState {
     patients: u64,
     estimated: u64,
     incomplete: u64,
+    benzodiazepine: u64,
+    gabapentinoid: u64,
+    /// (threshold, patients at or above it), for the figure thresholds.
+    at_or_above: Vec<(f64, u64)>,
 }
 
 const RANKING: &str = "Highest risk first: dose band (at or above the specialist-referral threshold, then at or above the high-dose threshold, then below), then more high-severity flags, then higher total OME, then more caution flags, then patient identifier";
@@ -1270,13 +1274,20 @@ fn store_state(
         db::latest_list_size(tx)?,
     );
     db::set_state(tx, "figures", &to_json(&figures))?;
+    let count = |f: &dyn Fn(&db::SummaryRow) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
     let state = CacheState {
         as_of: today,
         window_days: window,
         reference_version: reference.manifest_version.clone(),
         patients: rows.len() as u64,
-        estimated: rows.iter().filter(|r| r.estimated).count() as u64,
-        incomplete: rows.iter().filter(|r| !r.complete).count() as u64,
+        estimated: count(&|r| r.estimated),
+        incomplete: count(&|r| !r.complete),
+        benzodiazepine: count(&|r| r.benzodiazepine),
+        gabapentinoid: count(&|r| r.gabapentinoid),
+        at_or_above: figure_thresholds(reference)
+            .iter()
+            .map(|t| (t.mg_per_day, count(&|r| r.ome_mg_per_day >= t.mg_per_day)))
+            .collect(),
     };
     db::set_state(tx, "summaries", &to_json(&state))?;
     Ok(state)
@@ -1574,7 +1585,7 @@ pub fn worklist(
             });
         }
     }
-    let (window, _) = ensure_fresh(store, today, filters.window_days)?;
+    let (window, state) = ensure_fresh(store, today, filters.window_days)?;
     let query = db::PageQuery {
         min_ome: filters.min_ome.unwrap_or(0.0),
         benzodiazepine: filters.benzodiazepine,
@@ -1583,36 +1594,38 @@ pub fn worklist(
         limit: filters.limit,
         offset: filters.offset.unwrap_or(0),
     };
-    let thresholds: Vec<f64> = figure_thresholds(reference)
-        .iter()
-        .map(|t| t.mg_per_day)
-        .collect();
-    let (page, counts, (texts, recs)) = store.read(|c| {
+    // Counts that do not depend on the filters were taken when the cache was
+    // computed; only the number matching a filter is counted now.
+    let (page, matching, (texts, recs)) = store.read(|c| {
         let page = db::page(c, &query)?;
-        let counts = db::counts(c, &query, &thresholds)?;
+        let matching = if query.is_everything() {
+            state.patients
+        } else {
+            db::matching(c, &query)?
+        };
         let ids: Vec<i64> = page.iter().map(|(id, _)| *id).collect();
-        Ok((page, counts, db::load_patients(c, &ids)?))
+        Ok((page, matching, db::load_patients(c, &ids)?))
     })?;
     let patients = details(&recs, &page, &texts, today, window, reference);
     Ok(Worklist {
         metrics: WorklistMetrics {
             as_of: today.to_string(),
             window_days: window,
-            patients: counts.patients,
-            matching: counts.matching,
+            patients: state.patients,
+            matching,
             shown: patients.len() as u64,
-            at_or_above: thresholds
+            at_or_above: state
+                .at_or_above
                 .iter()
-                .zip(&counts.at_or_above)
                 .map(|(t, n)| ThresholdCount {
                     mg_per_day: *t,
                     patients: *n,
                 })
                 .collect(),
-            benzodiazepine: counts.benzodiazepine,
-            gabapentinoid: counts.gabapentinoid,
-            estimated: counts.estimated,
-            incomplete: counts.incomplete,
+            benzodiazepine: state.benzodiazepine,
+            gabapentinoid: state.gabapentinoid,
+            estimated: state.estimated,
+            incomplete: state.incomplete,
             ranking: RANKING.to_string(),
             reference_version: reference.manifest_version.clone(),
         },

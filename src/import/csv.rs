@@ -1037,7 +1037,11 @@ mod tests {
         assert!(rows[0].starts_with("2|P1"), "{rows:?}");
         assert_eq!(problems[0].line, 4, "{problems:?} {rows:?}");
         assert_eq!(line_breaks(b"a\r\nb\rc\nd\r", 0, 9), 4);
-        assert_eq!(line_breaks(b"a\r\nb", 0, 2), 0, "the CR of a CRLF is counted at its LF");
+        assert_eq!(
+            line_breaks(b"a\r\nb", 0, 2),
+            0,
+            "the CR of a CRLF is counted at its LF"
+        );
     }
 
     #[test]

@@ -565,15 +565,33 @@ pub(crate) struct PageQuery {
     pub offset: u32,
 }
 
+impl PageQuery {
+    /// True when no filter narrows the list.
+    pub(crate) fn is_everything(&self) -> bool {
+        self.min_ome <= 0.0 && !self.benzodiazepine && !self.gabapentinoid && !self.estimated_only
+    }
+}
+
 /// (patient id, rank) of the matching rows, in rank order.
 pub(crate) fn page(conn: &Connection, q: &PageQuery) -> StoreResult<Vec<(i64, u32)>> {
+    let limit = q.limit.map_or(-1, i64::from);
+    if q.is_everything() {
+        // Ranks run 1..N without gaps, so a page is a seek on the rank index
+        // (OFFSET would step over every row before it).
+        let mut stmt = conn.prepare_cached(
+            "SELECT patient_id, rank FROM cf_summaries WHERE rank > ?1 ORDER BY rank LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![q.offset, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        return Ok(rows);
+    }
     let mut stmt = conn.prepare_cached(
         "SELECT patient_id, rank FROM cf_summaries
          WHERE ome_mg_per_day >= ?1 AND (?2 = 0 OR benzodiazepine = 1)
            AND (?3 = 0 OR gabapentinoid = 1) AND (?4 = 0 OR estimated = 1)
          ORDER BY rank LIMIT ?5 OFFSET ?6",
     )?;
-    let limit = q.limit.map_or(-1, i64::from);
     let rows = stmt
         .query_map(
             params![
@@ -590,32 +608,13 @@ pub(crate) fn page(conn: &Connection, q: &PageQuery) -> StoreResult<Vec<(i64, u3
     Ok(rows)
 }
 
-/// Counts over the whole cache: patients, matching the query, at or above
-/// each threshold, with each co-prescription, estimated, incomplete.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct CacheCounts {
-    pub patients: u64,
-    pub matching: u64,
-    pub at_or_above: Vec<u64>,
-    pub benzodiazepine: u64,
-    pub gabapentinoid: u64,
-    pub estimated: u64,
-    pub incomplete: u64,
-}
-
-/// Counts for the worklist metrics.
-pub(crate) fn counts(
-    conn: &Connection,
-    q: &PageQuery,
-    thresholds: &[f64],
-) -> StoreResult<CacheCounts> {
-    let mut c = conn
+/// How many patients match the filters.
+pub(crate) fn matching(conn: &Connection, q: &PageQuery) -> StoreResult<u64> {
+    let n: i64 = conn
         .prepare_cached(
-            "SELECT count(*), coalesce(sum(benzodiazepine), 0), coalesce(sum(gabapentinoid), 0),
-                    coalesce(sum(estimated), 0), coalesce(sum(1 - complete), 0),
-                    coalesce(sum(ome_mg_per_day >= ?1 AND (?2 = 0 OR benzodiazepine = 1)
-                        AND (?3 = 0 OR gabapentinoid = 1) AND (?4 = 0 OR estimated = 1)), 0)
-             FROM cf_summaries",
+            "SELECT count(*) FROM cf_summaries
+             WHERE ome_mg_per_day >= ?1 AND (?2 = 0 OR benzodiazepine = 1)
+               AND (?3 = 0 OR gabapentinoid = 1) AND (?4 = 0 OR estimated = 1)",
         )?
         .query_row(
             params![
@@ -624,25 +623,9 @@ pub(crate) fn counts(
                 q.gabapentinoid,
                 q.estimated_only
             ],
-            |r| {
-                Ok(CacheCounts {
-                    patients: r.get::<_, i64>(0)? as u64,
-                    benzodiazepine: r.get::<_, i64>(1)? as u64,
-                    gabapentinoid: r.get::<_, i64>(2)? as u64,
-                    estimated: r.get::<_, i64>(3)? as u64,
-                    incomplete: r.get::<_, i64>(4)? as u64,
-                    matching: r.get::<_, i64>(5)? as u64,
-                    at_or_above: Vec::new(),
-                })
-            },
+            |r| r.get(0),
         )?;
-    let mut stmt =
-        conn.prepare_cached("SELECT count(*) FROM cf_summaries WHERE ome_mg_per_day >= ?1")?;
-    for t in thresholds {
-        c.at_or_above
-            .push(stmt.query_row([t], |r| r.get::<_, i64>(0))? as u64);
-    }
-    Ok(c)
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// The list size given with the most recent import that had one, with that import's date.
