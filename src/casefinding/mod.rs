@@ -711,7 +711,7 @@ pub fn import_csv(
         });
     }
     let sha = sha256_hex(bytes);
-    if let Some(prev) = store.read(|c| db::find_import(c, &sha))? {
+    if let Some(prev) = store.casefinding_read(|c| db::find_import(c, &sha))? {
         return Ok(already_imported(prev, &sha, options));
     }
     let extract = Extract::open(bytes, &options.column_map)?;
@@ -1548,7 +1548,7 @@ fn ensure_fresh(
 ) -> Result<(u32, CacheState), CaseFindingError> {
     let reference = reference();
     let stored: Option<CacheState> = store
-        .read(|c| db::get_state(c, "summaries"))?
+        .casefinding_read(|c| db::get_state(c, "summaries"))?
         .and_then(|s| serde_json::from_str(&s).ok());
     let window = match (window, &stored) {
         (Some(w), _) => window_or_default(Some(w), reference)?,
@@ -1596,7 +1596,7 @@ pub fn worklist(
     };
     // Counts that do not depend on the filters were taken when the cache was
     // computed; only the number matching a filter is counted now.
-    let (page, matching, (texts, recs)) = store.read(|c| {
+    let (page, matching, (texts, recs)) = store.casefinding_read(|c| {
         let page = db::page(c, &query)?;
         let matching = if query.is_everything() {
             state.patients
@@ -1674,7 +1674,7 @@ fn details(
 /// for another day or reference version).
 pub fn figures(store: &mut Store, today: NaiveDate) -> Result<Figures, CaseFindingError> {
     ensure_fresh(store, today, None)?;
-    let json = store.read(|c| db::get_state(c, "figures"))?;
+    let json = store.casefinding_read(|c| db::get_state(c, "figures"))?;
     let figures = json
         .as_deref()
         .and_then(|j| serde_json::from_str::<Figures>(j).ok())

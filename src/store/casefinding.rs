@@ -14,7 +14,10 @@ use crate::patient::Sex;
 impl Store {
     /// Runs `f` with the connection for reading (no transaction is opened;
     /// every statement sees a consistent snapshot on its own).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    pub(crate) fn casefinding_read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         f(&self.conn)
     }
 }
@@ -63,6 +66,9 @@ pub(crate) fn insert_import(
     at: DateTime<Utc>,
     import: &NewImport<'_>,
 ) -> StoreResult<i64> {
+    // Both end up in the audit log: one line each, no control characters.
+    super::clean_actor(import.actor)?;
+    super::clean_line("file_name", import.file_name, 500, false)?;
     tx.execute(
         "INSERT INTO cf_imports (file_sha256, file_name, imported_at, imported_by, today, list_size,
                                  rows_read, rows_imported, rows_duplicate, rows_not_understood, report)
