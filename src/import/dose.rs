@@ -897,12 +897,26 @@ impl Scanner<'_> {
         if self.is(j, &["up"]) && self.is(j + 1, &["to"]) && self.is(j + 2, &["a"]) {
             j += 3;
         }
+        // "do not take more than", "do not exceed", "not to exceed"
+        if self.is(j, &["do"]) && self.is(j + 1, &["not"]) {
+            j += 1;
+        }
         if self.is(j, &["max", "maximum", "maxim", "mx"]) {
             j += 1;
         } else if self.is(j, &["not", "no"])
             && self.is(j + 1, &["more"])
             && self.is(j + 2, &["than"])
         {
+            j += 3;
+        } else if self.is(j, &["not"])
+            && self.is(j + 1, &["take", "use", "give", "have"])
+            && self.is(j + 2, &["more"])
+            && self.is(j + 3, &["than"])
+        {
+            j += 4;
+        } else if self.is(j, &["not"]) && self.is(j + 1, &["exceed"]) {
+            j += 2;
+        } else if self.is(j, &["not"]) && self.is(j + 1, &["to"]) && self.is(j + 2, &["exceed"]) {
             j += 3;
         } else {
             return None;
