@@ -27,7 +27,7 @@ use super::{TrendPoint, WorklistItem, WorklistPatient};
 use crate::assess::assess;
 use crate::catalogue::choice_for_item;
 use crate::flags::{FlagId, Severity};
-use crate::import::dose::{DoseReader, DoseReading, Unreadable};
+use crate::import::dose::{DoseReader, DoseReading, DoseUnit, Unreadable};
 use crate::import::product::{
     CoMedicationProduct, NotUnderstood, Product, ProductReader, Strength,
 };
@@ -35,6 +35,7 @@ use crate::import::regimen_item;
 use crate::ome::convert_item;
 use crate::patient::{PatientContext, RawPatient, Sex};
 use crate::profile::Profile;
+use crate::reference::risk::{DrugClass, PatientField};
 use crate::reference::{LimitKind, Reference, ThresholdKind};
 use crate::regimen::{num, FieldError, Item, RawItem, Regimen};
 
@@ -197,7 +198,15 @@ impl<'r> Interpreted<'r> {
         }
         match self.products.get(drug as usize).and_then(Option::as_ref) {
             Some(Ok(Product::Opioid(_))) => {}
-            Some(Ok(Product::CoMedication(_))) => return Ok(RowKind::CoMedication),
+            Some(Ok(Product::CoMedication(c))) => {
+                // Paracetamol's dose counts towards the daily paracetamol limit.
+                if c.classes.contains(&DrugClass::Paracetamol) {
+                    if let Some(t) = texts.get(dose as usize) {
+                        self.read_dose(dose, t);
+                    }
+                }
+                return Ok(RowKind::CoMedication);
+            }
             Some(Err(NotUnderstood(reason))) => return Err((Column::Drug, reason.clone())),
             None => return Err((Column::Drug, "not read".into())),
         }
@@ -675,7 +684,7 @@ pub(crate) fn patient(
 ) -> PatientResult {
     let reference = interp.reference;
     let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
-    let mut comeds: Vec<(NaiveDate, &CoMedicationProduct)> = Vec::new();
+    let mut comeds: Vec<(usize, &CoMedicationProduct)> = Vec::new();
     let mut lost: Vec<usize> = Vec::new();
     let mut first_opioid: Option<NaiveDate> = None;
     for (i, issue) in rec.issues.iter().enumerate() {
@@ -692,7 +701,7 @@ pub(crate) fn patient(
                 }
                 first_opioid.get_or_insert(issue.date);
             }
-            Some(Ok(Product::CoMedication(c))) => comeds.push((issue.date, c)),
+            Some(Ok(Product::CoMedication(c))) => comeds.push((i, c)),
             Some(Err(_)) => lost.push(i),
             None => {}
         }
@@ -767,22 +776,25 @@ pub(crate) fn patient(
         }
     }
     let from = today - chrono::Duration::days(resolved.window - 1);
+    let in_window = |i: &usize| rec.issues[*i].date >= from && rec.issues[*i].date <= today;
     let mut co_medications: Vec<String> = comeds
         .iter()
-        .filter(|(d, _)| *d >= from && *d <= today)
+        .filter(|(i, _)| in_window(i))
         .map(|(_, c)| c.generic.clone())
         .collect();
     co_medications.sort();
     co_medications.dedup();
+    let mut warnings = Vec::new();
+    let paracetamol = paracetamol_mg_per_day(rec, &comeds, &in_window, interp, &mut warnings);
     let months_on = first_opioid.map(|d| whole_months(d, today) as f64);
     let patient_input = RawPatient {
         age: rec.age,
         sex: rec.sex.map(|s| s.as_str().to_string()),
         co_medications: (!co_medications.is_empty()).then(|| co_medications.clone()),
+        co_medication_paracetamol_mg_per_day: paracetamol,
         months_on_opioids: months_on,
         ..RawPatient::default()
     };
-    let mut warnings = Vec::new();
     let options = crate::ome::OmeOptions::default();
     // The real assessment: the same validated items and patient context as
     // `stepdown assess` would build from them.
@@ -893,6 +905,71 @@ pub(crate) fn patient(
         warnings,
     });
     result
+}
+
+/// Paracetamol a day from paracetamol issued outside the opioid products, for
+/// the paracetamol-limit flag: for each paracetamol product in the window,
+/// its latest issue's instruction read at its maximum. An instruction that
+/// cannot be read is left out with a warning, and so is an implausible total
+/// (above the reference input limit).
+fn paracetamol_mg_per_day(
+    rec: &PatientRec,
+    comeds: &[(usize, &CoMedicationProduct)],
+    in_window: &dyn Fn(&usize) -> bool,
+    interp: &Interpreted<'_>,
+    warnings: &mut Vec<String>,
+) -> Option<f64> {
+    let mut latest: Vec<(u32, usize)> = Vec::new();
+    for (i, c) in comeds {
+        if !c.classes.contains(&DrugClass::Paracetamol) || !in_window(i) {
+            continue;
+        }
+        let drug = rec.issues[*i].drug;
+        match latest.iter_mut().find(|(d, _)| *d == drug) {
+            // Issues are in date order, so a later one replaces an earlier one.
+            Some(slot) => slot.1 = *i,
+            None => latest.push((drug, *i)),
+        }
+    }
+    let mut total = 0.0;
+    for (_, i) in latest {
+        let issue = rec.issues[i];
+        let strength = comeds
+            .iter()
+            .find(|(j, _)| *j == i)
+            .and_then(|(_, c)| c.strength_mg);
+        let reading = interp
+            .doses
+            .get(issue.dose as usize)
+            .and_then(Option::as_ref);
+        let mg = match (reading, strength) {
+            (Some(Ok(r)), Some(s)) if r.unit == DoseUnit::Count => {
+                r.doses_per_day.map(|d| r.per_dose * d * s)
+            }
+            (Some(Ok(r)), _) if r.unit == DoseUnit::Mg => r.doses_per_day.map(|d| r.per_dose * d),
+            _ => None,
+        };
+        match mg {
+            Some(mg) => total += mg,
+            None => warnings.push(format!(
+                "paracetamol issued on {}: the instruction was not read, so it is not counted towards the paracetamol limit",
+                issue.date
+            )),
+        }
+    }
+    let limit = interp
+        .reference
+        .risk
+        .patient_limit(PatientField::CoMedicationParacetamolMgPerDay)
+        .max;
+    if total > limit {
+        warnings.push(format!(
+            "paracetamol from other medicines reads as {} mg a day, which is implausible; it is not counted",
+            num(total)
+        ));
+        return None;
+    }
+    (total > 0.0).then_some(total)
 }
 
 /// A current issue as a worklist item, with the estimate or the missing dose in words.

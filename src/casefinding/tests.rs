@@ -588,3 +588,32 @@ fn the_fast_hasher_spreads_similar_keys() {
         .collect();
     assert!(buckets.len() > 1000, "{} of 1024 buckets", buckets.len());
 }
+
+#[test]
+fn paracetamol_issued_alongside_counts_towards_the_paracetamol_limit() {
+    let csv = "patient_id,issue_date,drug,dose,quantity\n\
+               P1,2026-11-01,Co-codamol 30mg/500mg tablets,2 qds,224\n\
+               P1,2026-11-01,Paracetamol 500mg tablets,2 qds,100\n\
+               P2,2026-11-01,Co-codamol 30mg/500mg tablets,2 qds,224\n\
+               P3,2026-11-01,Co-codamol 30mg/500mg tablets,2 qds,224\n\
+               P3,2026-11-01,Paracetamol 500mg tablets,as directed,100\n";
+    let (_d, mut s) = store();
+    import(&mut s, csv.as_bytes(), "para.csv");
+    let list = all(&mut s);
+    let get = |id: &str| list.patients.iter().find(|p| p.patient_id == id).unwrap();
+    assert_eq!(
+        get("P1").patient.co_medication_paracetamol_mg_per_day,
+        Some(4000.0)
+    );
+    assert!(
+        get("P1").flags.contains(&FlagId::ParacetamolLimit),
+        "{:?}",
+        get("P1").flags
+    );
+    assert!(!get("P2").flags.contains(&FlagId::ParacetamolLimit));
+    assert_eq!(get("P3").patient.co_medication_paracetamol_mg_per_day, None);
+    assert!(get("P3")
+        .warnings
+        .iter()
+        .any(|w| w.contains("not counted towards the paracetamol limit")));
+}

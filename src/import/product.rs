@@ -121,6 +121,9 @@ pub struct CoMedicationProduct {
     pub generic: String,
     /// Its classes.
     pub classes: Vec<DrugClass>,
+    /// mg per tablet or capsule, when the description gives it (used for
+    /// paracetamol, which counts towards the daily paracetamol limit).
+    pub strength_mg: Option<f64>,
 }
 
 /// What a product description is.
@@ -689,6 +692,14 @@ impl<'r> ProductReader<'r> {
             Some(r) => Ok(Product::CoMedication(CoMedicationProduct {
                 generic: r.name.clone(),
                 classes: r.classes.clone(),
+                // A solid's strength only: a liquid's mg/mL is not a unit's.
+                strength_mg: mentions(&tokenise(text))
+                    .iter()
+                    .find_map(|m| match m.kind {
+                        MentionKind::Mg(x) => Some(x),
+                        _ => None,
+                    })
+                    .filter(|_| !ws.iter().any(|w| LIQUID.contains(w))),
             })),
             None => nu(format!(
                 "'{}' is not an opioid in the reference tables nor a co-medication that changes opioid risk (benzodiazepines, Z-drugs, gabapentinoids, antidepressants and the others in the co-medication table)",
