@@ -16,14 +16,8 @@ use state::AppState;
 /// (tests and demos use a scratch file), else `stepdown.db` in Tauri's app
 /// data directory.
 fn db_path(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
-    let mut args = std::env::args_os().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--db" {
-            return args
-                .next()
-                .map(PathBuf::from)
-                .ok_or_else(|| "--db needs a file path".into());
-        }
+    if let Some(p) = state::arg_value("--db") {
+        return Ok(PathBuf::from(p));
     }
     match std::env::var_os(stepdown::store::DB_ENV_VAR) {
         Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),

@@ -79,20 +79,24 @@ impl AppState {
     }
 }
 
+/// The value after `flag` on the app's command line (`--db PATH`,
+/// `--save-dir DIR`, `--today DATE`), if given.
+pub fn arg_value(flag: &str) -> Option<std::ffi::OsString> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        if a == flag {
+            return args.next();
+        }
+    }
+    None
+}
+
 /// Today's date: `--today YYYY-MM-DD` on the command line (tests see the app
 /// on a chosen day), else this computer's local date. The shell reads the
 /// clock; the core only ever receives the date.
 pub fn today() -> chrono::NaiveDate {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--today" {
-            if let Some(d) = args
-                .next()
-                .and_then(|v| chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
-            {
-                return d;
-            }
-        }
-    }
-    chrono::Local::now().date_naive()
+    arg_value("--today")
+        .and_then(|v| v.to_str().map(str::to_owned))
+        .and_then(|v| chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
+        .unwrap_or_else(|| chrono::Local::now().date_naive())
 }

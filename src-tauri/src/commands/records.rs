@@ -271,11 +271,5 @@ pub fn summary_for_record(
 /// (the end-to-end tests use it, since no test can drive a native dialog).
 #[tauri::command]
 pub fn save_dir() -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--save-dir" {
-            return args.next();
-        }
-    }
-    None
+    crate::state::arg_value("--save-dir").map(|d| d.to_string_lossy().into_owned())
 }
