@@ -41,16 +41,7 @@ impl AppState {
         &self,
         f: impl FnOnce(&mut Store) -> StoreResult<T>,
     ) -> Result<T, ApiError> {
-        // A panic while holding the lock cannot leave SQLite half-written
-        // (every write is one transaction), so a poisoned lock is still usable.
-        let mut guard = self
-            .store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match guard.as_mut() {
-            Ok(store) => f(store).map_err(ApiError::from),
-            Err(e) => Err(e.clone()),
-        }
+        self.with_store_api(|s| f(s).map_err(ApiError::from))
     }
 
     /// Like [`AppState::with_store`] for calls that already return an `ApiError`.
@@ -58,6 +49,8 @@ impl AppState {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
+        // A panic while holding the lock cannot leave SQLite half-written
+        // (every write is one transaction), so a poisoned lock is still usable.
         let mut guard = self
             .store
             .lock()
