@@ -4,47 +4,24 @@
 //! nothing on stdout, a message naming the field).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::{json, Value};
 use stepdown::flags::FlagId;
 
-const BIN: &str = env!("CARGO_BIN_EXE_stepdown");
+#[path = "common/cli.rs"]
+mod cli;
 
-fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
-}
+use cli::{cases_dir, run_stdin};
 
 /// Runs `stepdown assess <args> -` with `input` on standard input.
 fn assess_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("assess")
-        .args(args)
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn stepdown");
-    // The command may exit before reading (e.g. a bad option), closing the pipe.
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    child.wait_with_output().expect("wait")
+    run_stdin(&[&["assess"], args].concat(), input)
 }
 
 /// Runs `stepdown assess <args> FILE` with `input` written to a temporary file.
 fn assess_file(args: &[&str], input: &str) -> Output {
-    let mut f = tempfile::NamedTempFile::new().expect("temp file");
-    f.write_all(input.as_bytes()).expect("write");
-    Command::new(BIN)
-        .arg("assess")
-        .args(args)
-        .arg(f.path())
-        .output()
-        .expect("run stepdown")
+    cli::run_file(&[&["assess"], args].concat(), input)
 }
 
 fn load_cases(name: &str) -> Vec<Value> {

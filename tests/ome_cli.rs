@@ -2,45 +2,18 @@
 //! acceptance tests do: every worked case in tests/cases/, and every kind of
 //! bad input (exit 2, nothing on stdout, a message naming the field).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_stepdown");
+#[path = "common/cli.rs"]
+mod cli;
 
-fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
-}
-
-/// Runs `stepdown <args> -` with `input` on standard input.
-fn run_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn stepdown");
-    // The command may exit before reading (e.g. a bad option), closing the pipe.
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    child.wait_with_output().expect("wait")
-}
+use cli::{cases_dir, run_stdin, BIN};
 
 /// Runs `stepdown ome <args> FILE` with `input` written to a temporary file.
 fn run_file(args: &[&str], input: &str) -> Output {
-    let mut f = tempfile::NamedTempFile::new().expect("temp file");
-    f.write_all(input.as_bytes()).expect("write");
-    Command::new(BIN)
-        .arg("ome")
-        .args(args)
-        .arg(f.path())
-        .output()
-        .expect("run stepdown")
+    cli::run_file(&[&["ome"], args].concat(), input)
 }
 
 fn ome(profile: &str, input: &str) -> Output {

@@ -7,51 +7,20 @@
 #[path = "common/plan_checks.rs"]
 mod checks;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 use stepdown::reference::reference;
 use stepdown::taper::{Plan, UnitAmount};
 
-const BIN: &str = env!("CARGO_BIN_EXE_stepdown");
+#[path = "common/cli.rs"]
+mod cli;
 
-fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
-}
-
-/// Runs `stepdown <args> -` with `input` on standard input.
-fn run_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn stepdown");
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    child.wait_with_output().expect("wait")
-}
-
-fn temp_file(text: &str) -> tempfile::NamedTempFile {
-    let mut f = tempfile::NamedTempFile::new().expect("temp file");
-    f.write_all(text.as_bytes()).expect("write");
-    f
-}
+use cli::{cases_dir, run_stdin, temp_file, BIN};
 
 /// Runs `stepdown plan <args> FILE` with `input` in a temporary file.
 fn run_file(args: &[&str], input: &str) -> Output {
-    let f = temp_file(input);
-    Command::new(BIN)
-        .arg("plan")
-        .args(args)
-        .arg(f.path())
-        .output()
-        .expect("run stepdown")
+    cli::run_file(&[&["plan"], args].concat(), input)
 }
 
 fn plan_input(case: &Value) -> String {
