@@ -10,57 +10,37 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
-use stepdown::store::{PatientInput, ReviewInput, Store};
+use stepdown::record::{ComputedReview, ReviewInput};
+use stepdown::reference::reference;
+use stepdown::store::{PatientInput, Store};
 use stepdown::Profile;
 
-/// A review of realistic size: five regimen items, an `assess`-shaped result
-/// with per-item working and flags, and a twelve-step plan.
-fn review(patient_id: i64, review_id: Option<i64>, n: usize) -> ReviewInput {
-    let items: Vec<Value> = (0..5)
-        .map(|k| {
+/// A review of realistic size: five regimen items, a patient context with
+/// co-medications, and a taper, computed by the core (as every save is).
+fn review(patient_id: i64, review_id: Option<i64>, n: usize) -> ComputedReview {
+    let items: Vec<Value> = [5, 10, 15, 30, 60]
+        .iter()
+        .map(|mg| {
             json!({"drug": "morphine", "route": "oral", "release": "modified",
-                   "strength_mg": 10 * (k + 1), "units_per_dose": 1, "doses_per_day": 2})
+                   "strength_mg": mg, "units_per_dose": 1, "doses_per_day": 2})
         })
         .collect();
-    let working: Vec<Value> = (0..5)
-        .map(|k| {
-            json!({"index": k, "drug": "morphine", "daily_amount": format!("{} mg", 20 * (k + 1)),
-                   "factor": 1.0, "ome_mg_per_day": 20.0 * (k + 1) as f64,
-                   "source": "BNF: Prescribing in palliative care; FPM Opioids Aware (2025)"})
-        })
-        .collect();
-    let steps: Vec<Value> = (0..12)
-        .map(|s| {
-            json!({"step": s + 1, "start_date": "2026-12-01", "end_date": "2026-12-14",
-                   "total_ome_mg_per_day": 300.0 - 20.0 * s as f64,
-                   "items": [{"drug": "morphine", "release": "modified",
-                              "doses": [{"time": "morning", "units": [{"strength_mg": 30, "count": 1}]},
-                                        {"time": "evening", "units": [{"strength_mg": 20, "count": 1}]}]}],
-                   "supply": [{"product": "morphine 30 mg MR tablets", "quantity": 14}]})
-        })
-        .collect();
-    ReviewInput {
-        patient_id,
-        review_id,
-        reviewer: "Dr Bench".into(),
-        profile: Profile::Uk,
-        reference_version: None,
-        notes: format!("Benchmark review {n}. Discussed goals, side effects and a taper."),
-        patient_context: json!({"age": 67, "sex": "female", "egfr": 48,
-                                "conditions": ["copd", "falls"], "co_medications": ["pregabalin"],
-                                "months_on_opioids": 36}),
-        regimen: json!({"items": items}),
-        result: json!({"ome": {"profile": "uk", "total_ome_mg_per_day": 300.0,
-                               "regular_ome_mg_per_day": 300.0, "complete": true,
-                               "items": working, "warnings": []},
-                       "flags": [{"id": "high-dose", "severity": "high", "title": "High dose",
-                                  "rationale": "Total OME at or above the threshold.",
-                                  "action": "Consider a taper.", "source": "Opioids Aware"},
-                                 {"id": "gabapentinoid", "severity": "high", "title": "Gabapentinoid",
-                                  "rationale": "Pregabalin with an opioid.", "action": "Review.",
-                                  "source": "MHRA 2017"}]}),
-        plan: json!({"steps": steps, "warnings": [], "ome_start": 300.0, "ome_end": 0.0,
-                     "edits": [{"step": 3, "note": "pause for holiday"}]}),
+    let input: ReviewInput = match serde_json::from_value(json!({
+        "patient_id": patient_id,
+        "review_id": review_id,
+        "reviewer": "Dr Bench",
+        "notes": format!("Benchmark review {n}. Discussed goals, side effects and a taper."),
+        "patient": {"age": 67, "sex": "female", "egfr": 48,
+                    "conditions": ["copd", "falls"], "co_medications": ["pregabalin"]},
+        "items": items,
+        "taper": {"start_date": "2026-12-01", "taper": {"preset": "standard"}},
+    })) {
+        Ok(i) => i,
+        Err(e) => panic!("bench input: {e}"),
+    };
+    match stepdown::consult::compute_review(&input, Profile::Uk, None, reference()) {
+        Ok(r) => r,
+        Err(e) => panic!("bench review: {}", e.message),
     }
 }
 
@@ -122,6 +102,12 @@ fn bench(c: &mut Criterion) {
     c.bench_function("store_save_review_new_review", |b| {
         let input = review(saver, None, 1);
         b.iter(|| store.save_review(black_box(&input)))
+    });
+    // What Save costs the clinician: OME, flags and plan computed from the
+    // inputs, then the durable write.
+    c.bench_function("consult_save_review_from_inputs", |b| {
+        let input = review(saver, Some(first), 2).input().clone();
+        b.iter(|| stepdown::consult::save_review(&mut store, black_box(&input), reference()))
     });
     c.bench_function("store_patient_history_50_summaries", |b| {
         b.iter(|| {

@@ -6,16 +6,18 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use serde_json::Value;
-
 use crate::api_error::ApiError;
-use crate::assess::{assess_raw, assess_value, AssessReport, RawAssessInput};
+use crate::assess::{assess_raw, AssessReport, RawAssessInput};
 use crate::leaflet::{from_plan, render_leaflet, LeafletDetails, LeafletError, PracticeDetails};
 use crate::ome::OmeOptions;
 use crate::patient::RawPatient;
 use crate::pdf::Rendered;
+use crate::record::{ComputedReview, ReviewInput};
 use crate::reference::Reference;
 use crate::regimen::{num, FieldError, OmeMgPerDay, RawItem};
+use crate::store::{
+    DemoReport, LeafletPrint, Patient, PatientInput, Review, ReviewSummary, Settings, Store,
+};
 use crate::summary::{compose, SummaryDetails, SummaryError};
 use crate::taper::{self, apply_edits, request_from_raw, Edit, Plan, RawPlanInput};
 use crate::Profile;
@@ -75,18 +77,6 @@ pub fn assess(request: &AssessRequest, reference: &Reference) -> Result<AssessRe
     }
 }
 
-/// The assessment document a saved review carries, for a stored
-/// `{"patient": …, "items": …}` input; `None` when it does not validate.
-/// The store's demo loader uses this, so demo reviews show real figures.
-pub fn assessment_document(
-    profile: Profile,
-    input: &Value,
-    reference: &Reference,
-) -> Option<Value> {
-    let report = assess_value(input, profile, reference, &OmeOptions::default()).ok()?;
-    serde_json::to_value(report).ok()
-}
-
 /// Generic and brand names of the co-medications the risk tables recognise,
 /// for the co-medication box's suggestions (as written, sorted, no repeats).
 pub fn co_medication_names(reference: &Reference) -> Vec<String> {
@@ -131,58 +121,6 @@ pub fn plan(request: &PlanRequestUi, reference: &Reference) -> Result<Plan, ApiE
     Ok(apply_edits(&suggested, &request.edits, reference)?)
 }
 
-/// What the UI sends to print the patient leaflet: the plan as shown, and
-/// who it is for. Practice details come from settings, passed separately.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[serde(deny_unknown_fields)]
-#[ts(export)]
-pub struct LeafletRequestUi {
-    /// The plan exactly as the consultation shows it.
-    pub plan: PlanRequestUi,
-    /// The patient's name as they like it written (left off when absent).
-    #[serde(default)]
-    #[ts(optional)]
-    pub patient_name: Option<String>,
-    /// 18 pt large print.
-    #[serde(default)]
-    pub large_print: bool,
-    /// Agreed next review, `YYYY-MM-DD`.
-    #[serde(default)]
-    #[ts(optional)]
-    pub next_review: Option<String>,
-    /// The day the leaflet is given, `YYYY-MM-DD` (the UI's clock; the core reads none).
-    pub issue_date: String,
-}
-
-/// What the UI sends for the clinician summary.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[serde(deny_unknown_fields)]
-#[ts(export)]
-pub struct SummaryRequestUi {
-    /// The assessment as shown (regimen and patient details).
-    pub assess: AssessRequest,
-    /// The plan as shown.
-    pub plan: PlanRequestUi,
-    /// Patient name.
-    #[serde(default)]
-    #[ts(optional)]
-    pub patient_name: Option<String>,
-    /// NHS number.
-    #[serde(default)]
-    #[ts(optional)]
-    pub nhs_number: Option<String>,
-    /// Reviewer.
-    #[serde(default)]
-    #[ts(optional)]
-    pub reviewer: Option<String>,
-    /// Date of this review, `YYYY-MM-DD`.
-    pub review_date: String,
-    /// Agreed next review, `YYYY-MM-DD`.
-    #[serde(default)]
-    #[ts(optional)]
-    pub next_review: Option<String>,
-}
-
 fn date_field(value: &str, field: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
         ApiError::invalid_fields(vec![FieldError::new(
@@ -221,62 +159,356 @@ impl From<SummaryError> for ApiError {
     }
 }
 
-/// The patient leaflet PDF for the plan as shown, with the practice's
-/// details from settings. The practice name and phone are required: a
-/// leaflet must say who to call.
-pub fn leaflet_pdf(
-    request: &LeafletRequestUi,
-    practice: &PracticeDetails,
+/// Computes a review from its inputs: OME and flags, and the plan with the
+/// clinician's edits when a taper was asked for. Every problem in any input
+/// comes back together, each with its field path; nothing is computed from
+/// an entry that has one, so nothing can be saved from it.
+pub fn compute_review(
+    input: &ReviewInput,
+    profile: Profile,
+    high_dose_threshold_mg_per_day: Option<f64>,
     reference: &Reference,
-) -> Result<Rendered, ApiError> {
-    if practice.name.trim().is_empty() || practice.phone.trim().is_empty() {
+) -> Result<ComputedReview, ApiError> {
+    if input.items.is_empty() {
+        return Err(input_error(
+            "items",
+            "add at least one medicine: a review is saved with the regimen it is about",
+        ));
+    }
+    let assessed = assess(
+        &AssessRequest {
+            items: input.items.clone(),
+            patient: Some(input.patient.clone()),
+            profile,
+            high_dose_threshold_mg_per_day,
+        },
+        reference,
+    );
+    let planned = input.taper.as_ref().map(|t| {
+        plan(
+            &PlanRequestUi {
+                input: t.plan_input(&input.items),
+                edits: t.edits.clone(),
+                profile,
+            },
+            reference,
+        )
+    });
+    let mut fields: Vec<FieldError> = Vec::new();
+    let assessment = match assessed {
+        Ok(a) => Some(a),
+        Err(e) if e.fields.is_empty() => return Err(e),
+        Err(e) => {
+            fields.extend(e.fields);
+            None
+        }
+    };
+    let plan = match planned {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) if e.fields.is_empty() => return Err(e),
+        Some(Err(e)) => {
+            // The plan re-reads the regimen: its item problems are the assessment's.
+            for f in e.fields {
+                if !fields.iter().any(|g| g.path == f.path) {
+                    fields.push(f);
+                }
+            }
+            None
+        }
+    };
+    match assessment {
+        Some(assessment) if fields.is_empty() => Ok(ComputedReview::new(
+            input.clone(),
+            profile,
+            reference.manifest_version.clone(),
+            high_dose_threshold_mg_per_day,
+            assessment,
+            plan,
+        )),
+        _ => Err(ApiError::invalid_fields(fields)),
+    }
+}
+
+/// Saves a review from its inputs: the profile and high-dose threshold come
+/// from the store's settings, the core computes OME, flags and plan, and the
+/// store keeps inputs and results together as a new version. An entry with
+/// any error is refused with its fields, and nothing is written.
+pub fn save_review(
+    store: &mut Store,
+    input: &ReviewInput,
+    reference: &Reference,
+) -> Result<ReviewSummary, ApiError> {
+    let settings = store.settings()?;
+    let computed = compute_review(
+        input,
+        settings.profile,
+        settings.high_dose_threshold_mg_per_day,
+        reference,
+    )?;
+    Ok(store.save_review(&computed)?)
+}
+
+/// Fills an empty store with the synthetic demo patients, their reviews
+/// computed by the core like any other.
+pub fn load_demo_patients(
+    store: &mut Store,
+    actor: &str,
+    reference: &Reference,
+) -> Result<DemoReport, ApiError> {
+    let compute = |profile: Profile, input: &ReviewInput| {
+        compute_review(input, profile, None, reference).map_err(|e| e.message)
+    };
+    Ok(store.load_demo_patients(actor, &compute)?)
+}
+
+/// The practice's contact details as the leaflet prints them, from settings
+/// (the address on one line).
+pub fn practice_details(settings: &Settings) -> PracticeDetails {
+    PracticeDetails {
+        name: settings.practice_name.trim().to_string(),
+        phone: settings.practice_phone.trim().to_string(),
+        address: Some(
+            settings
+                .practice_address
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+        .filter(|a| !a.is_empty()),
+    }
+}
+
+/// What the clinician chooses when printing the leaflet of a saved version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct LeafletPrintRequest {
+    /// The review.
+    #[ts(type = "number")]
+    pub review_id: i64,
+    /// Its saved version the leaflet is printed from.
+    #[ts(type = "number")]
+    pub version: i64,
+    /// 18 pt large print.
+    #[serde(default)]
+    pub large_print: bool,
+    /// Agreed next review, `YYYY-MM-DD`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub next_review: Option<String>,
+}
+
+/// A stored version, refusing one whose plan or assessment cannot be used.
+fn stored_version(store: &Store, review_id: i64, version: i64) -> Result<Review, ApiError> {
+    let review = store.review_version(review_id, version)?;
+    if !review.unreadable.is_empty() {
+        return Err(ApiError::new(
+            crate::ErrorCode::InvalidInput,
+            format!(
+                "review {review_id} version {version} was saved by an older Stepdown and part of it cannot be read ({}); open it and save it again",
+                review.unreadable.join("; ")
+            ),
+        ));
+    }
+    Ok(review)
+}
+
+fn stored_plan(review: &Review) -> Result<&Plan, ApiError> {
+    review.plan.as_ref().ok_or_else(|| {
+        input_error(
+            "plan",
+            &format!(
+                "review {} version {} has no taper plan: make a plan and save the review first",
+                review.review_id, review.version
+            ),
+        )
+    })
+}
+
+/// The details a leaflet of a stored version is printed with: the patient's
+/// name from the store, the practice's from settings, the day it is given.
+pub fn leaflet_details(
+    store: &Store,
+    request: &LeafletPrintRequest,
+    issue_date: NaiveDate,
+) -> Result<LeafletDetails, ApiError> {
+    let review = store.review_version(request.review_id, request.version)?;
+    let patient = store.patient(review.patient_id)?;
+    let practice = practice_details(&store.settings()?);
+    if practice.name.is_empty() || practice.phone.is_empty() {
         return Err(input_error(
             "settings.practice",
             "add the practice name and phone number in Settings first: the leaflet must say who to contact",
         ));
     }
-    let issue_date = date_field(&request.issue_date, "issue_date")?;
-    let next_review = optional_date(&request.next_review, "next_review")?;
-    let plan = plan(&request.plan, reference)?;
-    let details = LeafletDetails {
-        patient_name: request
-            .patient_name
-            .as_ref()
-            .map(|n| n.trim().to_string())
-            .filter(|n| !n.is_empty()),
-        practice: practice.clone(),
-        next_review,
+    Ok(LeafletDetails {
+        patient_name: Some(patient.name.trim().to_string()).filter(|n| !n.is_empty()),
+        practice,
+        next_review: optional_date(&request.next_review, "next_review")?,
         large_print: request.large_print,
         issue_date,
-    };
-    let input = from_plan(&plan, &details, reference)?;
+    })
+}
+
+/// The leaflet PDF of a stored version, from its stored plan (never from
+/// what a screen shows), with the given details.
+pub fn render_stored_leaflet(
+    store: &Store,
+    review_id: i64,
+    version: i64,
+    details: &LeafletDetails,
+    reference: &Reference,
+) -> Result<Rendered, ApiError> {
+    let review = stored_version(store, review_id, version)?;
+    let input = from_plan(stored_plan(&review)?, details, reference)?;
     Ok(render_leaflet(&input)?)
 }
 
-/// The clinician summary for the record, as plain text ready to paste.
-pub fn summary_text(
-    request: &SummaryRequestUi,
-    practice: Option<String>,
+/// Prints the leaflet of a stored version: renders it from the stored plan,
+/// hands the bytes to `write` (the caller's file), and records the print
+/// against exactly that version with the PDF's hash and the details used.
+/// Nothing is recorded if writing fails.
+pub fn print_leaflet(
+    store: &mut Store,
+    request: &LeafletPrintRequest,
+    issue_date: NaiveDate,
+    actor: &str,
+    write: &mut dyn FnMut(&[u8]) -> Result<(), ApiError>,
+    reference: &Reference,
+) -> Result<(LeafletPrint, Rendered), ApiError> {
+    let details = leaflet_details(store, request, issue_date)?;
+    let pdf = render_stored_leaflet(
+        store,
+        request.review_id,
+        request.version,
+        &details,
+        reference,
+    )?;
+    write(&pdf.bytes)?;
+    let print = store.record_leaflet_print(
+        request.review_id,
+        request.version,
+        actor,
+        &pdf.bytes,
+        &details,
+    )?;
+    Ok((print, pdf))
+}
+
+/// A printed leaflet rendered again from its stored version with the details
+/// recorded with the print.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ReprintCheck {
+    /// The print record.
+    pub print: LeafletPrint,
+    /// SHA-256 of the PDF rendered again now.
+    pub sha256: String,
+    /// Whether it is the same as the hash recorded when it was printed.
+    pub matches: bool,
+}
+
+/// Renders a recorded print again from its stored version and compares the
+/// hash with the one recorded, returning the PDF as well.
+pub fn reprint(
+    store: &Store,
+    print_id: i64,
+    reference: &Reference,
+) -> Result<(ReprintCheck, Rendered), ApiError> {
+    let (print, details) = store.leaflet_print(print_id)?;
+    let details = details.ok_or_else(|| {
+        input_error(
+            "print_id",
+            &format!("leaflet print {print_id} was recorded before render details were kept, so it cannot be rendered again exactly"),
+        )
+    })?;
+    let pdf = render_stored_leaflet(store, print.review_id, print.version, &details, reference)?;
+    let sha256 = crate::store::sha256_hex(&pdf.bytes);
+    let matches = sha256 == print.pdf_sha256;
+    Ok((
+        ReprintCheck {
+            print,
+            sha256,
+            matches,
+        },
+        pdf,
+    ))
+}
+
+/// The clinician summary of a stored version: its stored assessment and
+/// plan, the patient's name and NHS number from the store, the version's
+/// reviewer, the practice from settings, dated the day it was saved.
+pub fn stored_summary(
+    store: &Store,
+    review_id: i64,
+    version: i64,
+    reference: &Reference,
+) -> Result<crate::summary::Summary, ApiError> {
+    let review = stored_version(store, review_id, version)?;
+    let assessment = review.assessment.as_ref().ok_or_else(|| {
+        input_error(
+            "assessment",
+            &format!("review {review_id} version {version} has no assessment"),
+        )
+    })?;
+    let plan = stored_plan(&review)?;
+    let patient = store.patient(review.patient_id)?;
+    let settings = store.settings()?;
+    let details = SummaryDetails {
+        patient_name: Some(patient.name.clone()).filter(|n| !n.trim().is_empty()),
+        nhs_number: patient.nhs_number.map(|n| n.formatted()),
+        reviewer: Some(review.reviewer.clone()),
+        practice: Some(settings.practice_name.trim().to_string()).filter(|n| !n.is_empty()),
+        review_date: review.saved_at.date_naive(),
+        next_review: None,
+    };
+    Ok(compose(assessment, plan, &details, reference)?)
+}
+
+/// The summary text of a stored version for the GP record; the copy is
+/// recorded in the audit log with the text's hash.
+pub fn summary_for_record(
+    store: &mut Store,
+    review_id: i64,
+    version: i64,
+    actor: &str,
     reference: &Reference,
 ) -> Result<String, ApiError> {
-    let review_date = date_field(&request.review_date, "review_date")?;
-    let next_review = optional_date(&request.next_review, "next_review")?;
-    let assessment = assess(&request.assess, reference)?;
-    let plan = plan(&request.plan, reference)?;
-    let clean = |v: &Option<String>| {
-        v.as_ref()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
-    let details = SummaryDetails {
-        patient_name: clean(&request.patient_name),
-        nhs_number: clean(&request.nhs_number),
-        reviewer: clean(&request.reviewer),
-        practice: clean(&practice),
-        review_date,
-        next_review,
-    };
-    Ok(compose(&assessment, &plan, &details, reference)?.to_text())
+    let text = stored_summary(store, review_id, version, reference)?.to_text();
+    store.record_summary_copy(review_id, version, actor, &text)?;
+    Ok(text)
+}
+
+/// The store's patient for a case-finding worklist entry: matched by NHS
+/// number, then by the extract's identifier as the practice identifier, and
+/// created (audited) if there is none, so a consultation can start from it.
+pub fn patient_for_extract(
+    store: &mut Store,
+    extract_patient_id: &str,
+    nhs_number: Option<&str>,
+    actor: &str,
+) -> Result<Patient, ApiError> {
+    let nhs_number = nhs_number.map(str::trim).filter(|n| !n.is_empty());
+    if let Some(n) = nhs_number {
+        if let Some(p) = store.patient_by_nhs_number(n)? {
+            return Ok(p);
+        }
+    }
+    if let Some(p) = store.patient_by_local_id(extract_patient_id)? {
+        return Ok(p);
+    }
+    Ok(store.create_patient(
+        &PatientInput {
+            name: format!("Extract patient {extract_patient_id}"),
+            nhs_number: nhs_number.map(str::to_string),
+            date_of_birth: None,
+            local_id: Some(extract_patient_id.to_string()),
+        },
+        actor,
+    )?)
 }
 
 /// Checks a threshold override, naming the field when it is wrong.
@@ -418,18 +650,6 @@ mod tests {
     }
 
     #[test]
-    fn demo_documents_carry_ome_and_flags() {
-        let doc = assessment_document(
-            Profile::Uk,
-            &serde_json::json!({"patient": {"age": 70}, "items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 60, "doses_per_day": 2}]}),
-            reference(),
-        )
-        .unwrap();
-        assert_eq!(doc["ome"]["total_ome_mg_per_day"], 120.0);
-        assert!(doc["flags"].as_array().unwrap().len() >= 2);
-    }
-
-    #[test]
     fn a_plan_comes_back_with_edits_applied_and_an_increase_is_refused() {
         let input = RawPlanInput {
             items: vec![morphine_mr(30.0)],
@@ -485,103 +705,290 @@ mod tests {
         assert_eq!(e.code, crate::ErrorCode::InvalidInput, "{}", e.message);
     }
 
-    fn plan_ui() -> PlanRequestUi {
-        PlanRequestUi {
-            input: RawPlanInput {
-                items: vec![morphine_mr(30.0)],
-                start_date: Some("2026-12-01".into()),
-                ..RawPlanInput::default()
-            },
-            edits: vec![],
-            profile: Profile::Uk,
-        }
-    }
-
-    fn practice() -> PracticeDetails {
-        PracticeDetails {
-            name: "Riverside Surgery".into(),
-            phone: "01632 960 123".into(),
-            address: None,
-        }
-    }
-
-    #[test]
-    fn the_leaflet_is_a_pdf_of_the_plan_as_shown() {
-        let pdf = leaflet_pdf(
-            &LeafletRequestUi {
-                plan: plan_ui(),
-                patient_name: Some("Alex".into()),
-                large_print: false,
-                next_review: Some("2026-12-24".into()),
-                issue_date: "2026-11-24".into(),
-            },
-            &practice(),
-            reference(),
-        )
-        .unwrap();
-        assert!(pdf.bytes.starts_with(b"%PDF"));
-        assert!(pdf.pages >= 2);
-    }
-
-    #[test]
-    fn a_leaflet_without_practice_contact_details_is_refused_with_a_reason() {
-        let e = leaflet_pdf(
-            &LeafletRequestUi {
-                plan: plan_ui(),
-                patient_name: None,
-                large_print: true,
-                next_review: None,
-                issue_date: "2026-11-24".into(),
-            },
-            &PracticeDetails {
-                name: String::new(),
-                phone: String::new(),
-                address: None,
-            },
-            reference(),
-        )
-        .unwrap_err();
-        assert_eq!(e.fields[0].path, "settings.practice");
-        let e = leaflet_pdf(
-            &LeafletRequestUi {
-                plan: plan_ui(),
-                patient_name: None,
-                large_print: false,
-                next_review: Some("24/12/2026".into()),
-                issue_date: "2026-11-24".into(),
-            },
-            &practice(),
-            reference(),
-        )
-        .unwrap_err();
-        assert_eq!(e.fields[0].path, "next_review");
-    }
-
-    #[test]
-    fn the_summary_text_carries_the_total_and_the_plan() {
-        let text = summary_text(
-            &SummaryRequestUi {
-                assess: request(vec![morphine_mr(30.0)], None),
-                plan: plan_ui(),
-                patient_name: Some("Alex".into()),
-                nhs_number: None,
-                reviewer: Some("P. Harmacist".into()),
-                review_date: "2026-11-24".into(),
-                next_review: None,
-            },
-            Some("Riverside Surgery".into()),
-            reference(),
-        )
-        .unwrap();
-        assert!(text.contains("60"), "{text}");
-        assert!(text.contains("P. Harmacist"), "{text}");
-    }
-
     #[test]
     fn request_rejects_unknown_fields() {
         let err = serde_json::from_str::<AssessRequest>(r#"{"items": [], "profil": "uk"}"#)
             .unwrap_err()
             .to_string();
         assert!(err.contains("profil"), "{err}");
+    }
+
+    // ------------------------------------------------------------ the record
+
+    fn store_with_patient() -> (tempfile::TempDir, Store, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path().join("s.db")).unwrap();
+        let p = store
+            .create_patient(
+                &PatientInput {
+                    name: "Alex Example".into(),
+                    ..PatientInput::default()
+                },
+                "t",
+            )
+            .unwrap();
+        let mut settings = store.settings().unwrap();
+        settings.practice_name = "Riverside Surgery".into();
+        settings.practice_phone = "01632 960 123".into();
+        settings.practice_address = "1 River Lane\nExampletown".into();
+        store.update_settings(&settings, "t").unwrap();
+        (dir, store, p.id)
+    }
+
+    fn inputs(patient_id: i64, doses_per_day: f64) -> ReviewInput {
+        ReviewInput {
+            patient_id,
+            review_id: None,
+            reviewer: "P. Harmacist".into(),
+            notes: "Agreed to reduce".into(),
+            patient: RawPatient {
+                age: Some(70.0),
+                ..RawPatient::default()
+            },
+            items: vec![RawItem {
+                doses_per_day: Some(doses_per_day),
+                ..morphine_mr(60.0)
+            }],
+            taper: Some(crate::record::TaperRequest {
+                start_date: Some("2026-12-01".into()),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_review_is_saved_with_the_figures_of_its_own_regimen() {
+        // MST 60 mg twice a day is 120 mg OME; the doses changed to four a
+        // day just before Save: the stored total is the new regimen's, 240.
+        let (_dir, mut store, pid) = store_with_patient();
+        let first = save_review(&mut store, &inputs(pid, 2.0), reference()).unwrap();
+        assert_eq!(first.total_ome_mg_per_day, Some(120.0));
+        let changed = ReviewInput {
+            review_id: Some(first.review_id),
+            ..inputs(pid, 4.0)
+        };
+        let second = save_review(&mut store, &changed, reference()).unwrap();
+        assert_eq!(second.total_ome_mg_per_day, Some(240.0));
+        let stored = store.review_version(first.review_id, 2).unwrap();
+        assert_eq!(stored.items, changed.items);
+        assert_eq!(
+            stored.assessment.as_ref().unwrap().ome.total_ome_mg_per_day,
+            240.0
+        );
+        assert_eq!(stored.plan.as_ref().unwrap().ome_start, 240.0);
+        let flags: Vec<&str> = stored
+            .assessment
+            .as_ref()
+            .unwrap()
+            .flags
+            .iter()
+            .map(|f| f.id.as_str())
+            .collect();
+        assert_eq!(stored.flag_ids, flags);
+        assert!(flags.contains(&"high-dose"), "{flags:?}");
+        assert_eq!(stored.record_format, crate::record::RECORD_FORMAT);
+    }
+
+    #[test]
+    fn an_entry_with_errors_is_refused_with_its_fields_and_nothing_is_written() {
+        let (_dir, mut store, pid) = store_with_patient();
+        let before = store.counts().unwrap();
+        let mut bad = inputs(pid, 0.0);
+        bad.taper.as_mut().unwrap().start_date = Some("1/12/2026".into());
+        let e = save_review(&mut store, &bad, reference()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        let paths: Vec<&str> = e.fields.iter().map(|f| f.path.as_str()).collect();
+        assert!(paths.contains(&"items[0].doses_per_day"), "{paths:?}");
+        assert!(paths.contains(&"start_date"), "{paths:?}");
+        assert_eq!(
+            paths.iter().filter(|p| p.starts_with("items[0]")).count(),
+            1,
+            "an item problem is named once: {paths:?}"
+        );
+        let empty = ReviewInput {
+            items: vec![],
+            ..inputs(pid, 2.0)
+        };
+        let e = save_review(&mut store, &empty, reference()).unwrap_err();
+        assert_eq!(e.fields[0].path, "items");
+        assert_eq!(store.counts().unwrap(), before, "nothing written");
+    }
+
+    #[test]
+    fn the_threshold_and_profile_come_from_settings() {
+        let (_dir, mut store, pid) = store_with_patient();
+        let mut settings = store.settings().unwrap();
+        settings.high_dose_threshold_mg_per_day = Some(300.0);
+        store.update_settings(&settings, "t").unwrap();
+        let saved = save_review(&mut store, &inputs(pid, 2.0), reference()).unwrap();
+        assert!(!saved.flag_ids.iter().any(|f| f == "high-dose"));
+        let r = store.review(saved.review_id).unwrap();
+        assert_eq!(
+            r.assessment.unwrap().ome.high_dose_threshold_mg_per_day,
+            300.0
+        );
+    }
+
+    #[test]
+    fn a_printed_leaflet_is_its_stored_version_rendered_again() {
+        let (_dir, mut store, pid) = store_with_patient();
+        let saved = save_review(&mut store, &inputs(pid, 2.0), reference()).unwrap();
+        let request = LeafletPrintRequest {
+            review_id: saved.review_id,
+            version: saved.version,
+            large_print: true,
+            next_review: Some("2027-01-05".into()),
+        };
+        let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let mut written = Vec::new();
+        let (print, pdf) = print_leaflet(
+            &mut store,
+            &request,
+            day,
+            "P. Harmacist",
+            &mut |b| {
+                written = b.to_vec();
+                Ok(())
+            },
+            reference(),
+        )
+        .unwrap();
+        assert_eq!(written, pdf.bytes);
+        assert_eq!(print.pdf_sha256, crate::store::sha256_hex(&written));
+        let (check, again) = reprint(&store, print.id, reference()).unwrap();
+        assert!(check.matches, "{check:?}");
+        assert_eq!(again.bytes, written);
+        let (_, details) = store.leaflet_print(print.id).unwrap();
+        let details = details.unwrap();
+        assert_eq!(details.patient_name.as_deref(), Some("Alex Example"));
+        assert_eq!(
+            details.practice.address.as_deref(),
+            Some("1 River Lane, Exampletown")
+        );
+        assert!(details.large_print);
+        // A later version does not change what the print is matched against.
+        let changed = ReviewInput {
+            review_id: Some(saved.review_id),
+            ..inputs(pid, 4.0)
+        };
+        save_review(&mut store, &changed, reference()).unwrap();
+        assert!(reprint(&store, print.id, reference()).unwrap().0.matches);
+        // Writing failed: nothing is recorded.
+        let e = print_leaflet(
+            &mut store,
+            &request,
+            day,
+            "P. Harmacist",
+            &mut |_| Err(ApiError::new(ErrorCode::Storage, "disk full")),
+            reference(),
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "disk full");
+        assert_eq!(store.leaflet_prints(saved.review_id).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_version_without_a_plan_prints_nothing_and_says_why() {
+        let (_dir, mut store, pid) = store_with_patient();
+        let saved = save_review(
+            &mut store,
+            &ReviewInput {
+                taper: None,
+                ..inputs(pid, 2.0)
+            },
+            reference(),
+        )
+        .unwrap();
+        let e = summary_for_record(&mut store, saved.review_id, 1, "t", reference()).unwrap_err();
+        assert_eq!(e.fields[0].path, "plan");
+        let request = LeafletPrintRequest {
+            review_id: saved.review_id,
+            version: 1,
+            large_print: false,
+            next_review: None,
+        };
+        let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let e = print_leaflet(&mut store, &request, day, "t", &mut |_| Ok(()), reference())
+            .unwrap_err();
+        assert_eq!(e.fields[0].path, "plan");
+    }
+
+    #[test]
+    fn the_summary_comes_from_the_stored_version() {
+        let (_dir, mut store, pid) = store_with_patient();
+        let saved = save_review(&mut store, &inputs(pid, 2.0), reference()).unwrap();
+        let text = summary_for_record(&mut store, saved.review_id, 1, "t", reference()).unwrap();
+        assert!(text.contains("120"), "{text}");
+        assert!(text.contains("Alex Example"), "{text}");
+        assert!(text.contains("P. Harmacist"), "{text}");
+    }
+
+    #[test]
+    fn versions_saved_by_the_older_ui_stay_readable() {
+        let (_dir, mut store, pid) = store_with_patient();
+        let saved = save_review(&mut store, &inputs(pid, 2.0), reference()).unwrap();
+        let current = store.review(saved.review_id).unwrap();
+        // What the desktop UI sent before format 2: its own form state
+        // beside the plan input, edits and plan.
+        let legacy_plan = serde_json::json!({
+            "taper": {"preset": "standard", "reductionPercent": "", "startDate": "2026-12-01"},
+            "edits": [],
+            "input": {"items": current.items, "start_date": "2026-12-01"},
+            "plan": current.plan,
+        });
+        store
+            .conn()
+            .execute(
+                "INSERT INTO review_versions
+                   (review_id, version, saved_at, reviewer, profile, reference_version,
+                    total_ome_mg_per_day, ome_complete, flag_ids, notes, patient_context,
+                    regimen, result, plan)
+                 VALUES (?1, 2, '2026-11-25T09:00:00Z', 'Dr Old', 'uk', 'old', 120.0, 1,
+                         '[\"high-dose\"]', 'old', '{\"age\": 70}', ?2, ?3, ?4),
+                        (?1, 3, '2026-11-26T09:00:00Z', 'Dr Old', 'uk', 'old', 90.0, NULL,
+                         '[]', 'odd', '{\"age\": \"seventy\"}', '{\"tag\": 1}', 'null', 'null')",
+                rusqlite::params![
+                    saved.review_id,
+                    serde_json::json!({"items": current.items}).to_string(),
+                    serde_json::to_string(&current.assessment).unwrap(),
+                    legacy_plan.to_string(),
+                ],
+            )
+            .unwrap();
+        let v2 = store.review_version(saved.review_id, 2).unwrap();
+        assert_eq!(v2.record_format, 1);
+        assert!(v2.unreadable.is_empty(), "{:?}", v2.unreadable);
+        assert_eq!(v2.items, current.items);
+        assert_eq!(v2.plan, current.plan);
+        assert_eq!(
+            v2.taper.as_ref().unwrap().start_date.as_deref(),
+            Some("2026-12-01")
+        );
+        // Printable from its stored plan.
+        let text = summary_for_record(&mut store, saved.review_id, 2, "t", reference()).unwrap();
+        assert!(text.contains("120"), "{text}");
+        // What cannot be read is named, not guessed, and the summary columns stay.
+        let v3 = store.review_version(saved.review_id, 3).unwrap();
+        assert_eq!(v3.total_ome_mg_per_day, Some(90.0));
+        assert!(v3.items.is_empty() && v3.assessment.is_none() && v3.plan.is_none());
+        assert_eq!(v3.unreadable.len(), 2, "{:?}", v3.unreadable);
+        assert!(v3.unreadable[0].starts_with("patient_context:"));
+        assert!(v3.unreadable[1].starts_with("regimen:"));
+        let e = summary_for_record(&mut store, saved.review_id, 3, "t", reference()).unwrap_err();
+        assert!(e.message.contains("older Stepdown"), "{}", e.message);
+        let h = store.patient_history(pid).unwrap();
+        assert_eq!((h[0].version, h[0].record_format), (3, 1));
+    }
+
+    #[test]
+    fn a_worklist_patient_is_matched_by_nhs_number_then_local_id_else_created() {
+        let (_dir, mut store, _) = store_with_patient();
+        let made = patient_for_extract(&mut store, "P123", Some("943 476 5919"), "t").unwrap();
+        assert_eq!(made.local_id.as_deref(), Some("P123"));
+        let again = patient_for_extract(&mut store, "other", Some("9434765919"), "t").unwrap();
+        assert_eq!(again.id, made.id);
+        let by_local = patient_for_extract(&mut store, "P123", None, "t").unwrap();
+        assert_eq!(by_local.id, made.id);
+        assert_eq!(store.patient_count().unwrap(), 2);
     }
 }

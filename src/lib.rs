@@ -21,6 +21,7 @@ pub mod patient;
 pub mod pdf;
 pub mod profile;
 pub mod readability;
+pub mod record;
 pub mod reference;
 pub mod regimen;
 pub mod store;

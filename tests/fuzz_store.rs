@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use json::{arb_json, arb_string, cases};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use serde_json::{json, Value};
+use serde_json::json;
 use stepdown::store::{
     check_file, list_audit_file, restore_file, verify_audit_file, ManualClock, OpenOptions,
     PatientInput, ReviewInput, Settings, Store, StoreError,
@@ -135,21 +135,18 @@ fn fuzz_store_reviews_are_saved_or_refused_as_user_errors() {
     let valid = json!({
         "patient_id": p.id,
         "reviewer": "Dr A",
-        "regimen": {"items": [{"drug": "morphine", "route": "oral", "strength_mg": 10,
-                               "units_per_dose": 1, "doses_per_day": 2}]},
-        "result": {"ome": {"total_ome_mg_per_day": 20.0}, "flags": []},
+        "items": [{"drug": "morphine", "route": "oral", "strength_mg": 10,
+                   "units_per_dose": 1, "doses_per_day": 2}],
+        "taper": {"start_date": "2026-12-01", "taper": {"preset": "standard"}},
     });
     let field = prop::sample::select(vec![
         "patient_id",
         "review_id",
         "reviewer",
-        "profile",
-        "reference_version",
         "notes",
-        "patient_context",
-        "regimen",
-        "result",
-        "plan",
+        "patient",
+        "items",
+        "taper",
         "unknown",
     ]);
     let strategy = prop::collection::vec((field, arb_json()), 0..4);
@@ -164,12 +161,22 @@ fn fuzz_store_reviews_are_saved_or_refused_as_user_errors() {
             };
             let mut s = store.borrow_mut();
             let before = s.counts().expect("counts");
-            match s.save_review(&input) {
+            // Saved from inputs: the core computes the figures, or refuses.
+            match stepdown::consult::save_review(&mut s, &input, stepdown::reference::reference()) {
                 Ok(r) => {
-                    prop_assert!(s.review(r.review_id).is_ok());
+                    let stored = s.review(r.review_id).expect("saved review reads back");
+                    prop_assert_eq!(stored.items, input.items);
+                    prop_assert!(stored.assessment.is_some());
                 }
                 Err(e) => {
-                    user_error(&e)?;
+                    prop_assert!(
+                        matches!(
+                            e.code,
+                            stepdown::ErrorCode::InvalidInput | stepdown::ErrorCode::NotFound
+                        ),
+                        "not a user error: {e:?}"
+                    );
+                    prop_assert!(!e.message.trim().is_empty());
                     prop_assert_eq!(s.counts().expect("counts"), before, "a refused save wrote");
                 }
             }
@@ -236,19 +243,14 @@ fn valid_store_bytes(dir: &Path) -> Vec<u8> {
                     "t",
                 )
                 .expect("patient");
-            s.save_review(&ReviewInput {
-                patient_id: p.id,
-                review_id: None,
-                reviewer: "Dr A".into(),
-                profile: stepdown::Profile::Uk,
-                reference_version: None,
-                notes: "n".into(),
-                patient_context: json!({}),
-                regimen: json!({"items": []}),
-                result: Value::Null,
-                plan: Value::Null,
-            })
-            .expect("review");
+            let input: ReviewInput = serde_json::from_value(json!({
+                "patient_id": p.id, "reviewer": "Dr A", "notes": "n",
+                "items": [{"drug": "morphine", "route": "oral", "release": "modified",
+                           "strength_mg": 10, "units_per_dose": 1, "doses_per_day": 2}]
+            }))
+            .expect("input");
+            stepdown::consult::save_review(&mut s, &input, stepdown::reference::reference())
+                .expect("review");
         }
     }
     std::fs::read(&path).expect("read store")

@@ -105,12 +105,12 @@ fn acks(stdout: &[u8], tag: &str, payload_bytes: usize) -> Vec<Ack> {
         .collect()
 }
 
-/// What the writer saved as its `i`th review (mirrors `stress_review` in src/cli/store.rs).
-fn expected_regimen(tag: &str, i: u64, payload_bytes: usize) -> Value {
+/// The notes the writer saved with its `i`th review (mirrors `stress_review` in src/cli/store.rs).
+fn expected_notes(tag: &str, i: u64, payload_bytes: usize) -> String {
     let padding: String = (0..payload_bytes as u64)
         .map(|k| char::from(b'a' + ((i + k) % 26) as u8))
         .collect();
-    json!({"tag": tag, "i": i, "padding": padding})
+    format!("stress {tag} {i} {padding}")
 }
 
 fn verify_all(db: &Path, acks: &[Ack]) {
@@ -119,14 +119,19 @@ fn verify_all(db: &Path, acks: &[Ack]) {
         let r = store
             .review_version(a.review_id, a.version)
             .unwrap_or_else(|e| panic!("acknowledged save {a:?} is missing: {e}"));
-        assert_eq!(r.notes, format!("stress {} {}", a.tag, a.i), "{a:?}");
         assert_eq!(
-            r.regimen,
-            expected_regimen(&a.tag, a.i, a.payload_bytes),
+            r.notes,
+            expected_notes(&a.tag, a.i, a.payload_bytes),
             "{a:?}"
         );
-        assert_eq!(r.total_ome_mg_per_day, Some(a.i as f64), "{a:?}");
-        assert_eq!(r.patient_context, json!({"tag": a.tag}), "{a:?}");
+        // MST 10 mg, (1 + i % 3) tablets (1 + (i / 3) % 4) times a day, computed by the core.
+        let (units, doses) = ((1 + a.i % 3) as f64, (1 + (a.i / 3) % 4) as f64);
+        assert_eq!(r.items.len(), 1, "{a:?}");
+        assert_eq!(r.items[0].units_per_dose, Some(units), "{a:?}");
+        assert_eq!(r.items[0].doses_per_day, Some(doses), "{a:?}");
+        assert_eq!(r.total_ome_mg_per_day, Some(10.0 * units * doses), "{a:?}");
+        assert_eq!(r.patient.age, Some(40.0 + (a.i % 50) as f64), "{a:?}");
+        assert!(r.unreadable.is_empty(), "{a:?}: {:?}", r.unreadable);
     }
 }
 

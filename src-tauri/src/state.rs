@@ -72,6 +72,19 @@ impl AppState {
     }
 }
 
+/// Runs `f` with the app's state on Tauri's blocking thread pool, never on
+/// the main (window) thread: the store may wait up to 5 s for its lock, and
+/// rendering a PDF or importing an extract takes longer than a frame.
+pub async fn blocking<T: Send + 'static>(
+    app: tauri::AppHandle,
+    f: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    use tauri::Manager;
+    tauri::async_runtime::spawn_blocking(move || f(&app.state::<AppState>()))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("the task stopped: {e}")))?
+}
+
 /// The value after `flag` on the app's command line (`--db PATH`,
 /// `--save-dir DIR`, `--today DATE`), if given.
 pub fn arg_value(flag: &str) -> Option<std::ffi::OsString> {

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use stepdown::store::{
     check_file, resolve_db_path, restore_file, OpenOptions, PatientInput, ReviewInput, Store,
     StoreError,
@@ -251,14 +251,20 @@ pub fn demo(args: DemoArgs) -> CliResult {
     let db = args.db.path()?;
     let mut store = Store::open(&db)?;
     let actor = args.actor.name(&store);
-    let report = store.load_demo_patients(&actor, Some(&demo_assess))?;
+    let report =
+        stepdown::consult::load_demo_patients(&mut store, &actor, stepdown::reference::reference())
+            .map_err(api_error)?;
     print_json(&json!({"path": db.display().to_string(), "loaded": report}))
 }
 
-/// Computes each demo review's OME and flags with the real engine, so the
-/// demo shows real numbers (the same function the desktop app uses).
-fn demo_assess(profile: Profile, input: &Value) -> Option<Value> {
-    stepdown::consult::assessment_document(profile, input, stepdown::reference::reference())
+/// A refusal from the core as the CLI reports it: bad input exits 2, the rest 1.
+pub fn api_error(e: stepdown::ApiError) -> CliError {
+    match e.code {
+        stepdown::ErrorCode::InvalidInput | stepdown::ErrorCode::NotFound => {
+            CliError::Input(e.message)
+        }
+        _ => CliError::Internal(anyhow::anyhow!(e.message)),
+    }
 }
 
 /// `stepdown __stress-writer --db DB --tag T`: saves reviews in a loop and
@@ -291,7 +297,14 @@ pub fn stress_writer(args: StressWriterArgs) -> CliResult {
         // Every third save is a new version of the previous review.
         let review_id = if i % 3 == 2 { last_review } else { None };
         let input = stress_review(patient.id, review_id, &args.tag, i, args.payload_bytes);
-        match store.save_review(&input) {
+        let computed = stepdown::consult::compute_review(
+            &input,
+            Profile::Uk,
+            None,
+            stepdown::reference::reference(),
+        )
+        .map_err(api_error)?;
+        match store.save_review(&computed) {
             Ok(saved) => {
                 let mut out = stdout.lock();
                 writeln!(out, "{} {} {}", saved.review_id, saved.version, i)?;
@@ -306,7 +319,9 @@ pub fn stress_writer(args: StressWriterArgs) -> CliResult {
 }
 
 /// The review a stress writer saves as its `i`th; the reliability tests
-/// rebuild the same content to check what was stored.
+/// rebuild the same content to check what was stored: morphine 10 mg
+/// modified-release, 1 to 3 tablets 1 to 4 times a day (10 to 120 mg OME),
+/// the padding in the notes.
 fn stress_review(
     patient_id: i64,
     review_id: Option<i64>,
@@ -321,12 +336,20 @@ fn stress_review(
         patient_id,
         review_id,
         reviewer: "stress-writer".into(),
-        profile: Profile::Uk,
-        reference_version: Some("stress".into()),
-        notes: format!("stress {tag} {i}"),
-        patient_context: json!({"tag": tag}),
-        regimen: json!({"tag": tag, "i": i, "padding": padding}),
-        result: json!({"ome": {"total_ome_mg_per_day": i as f64}}),
-        plan: Value::Null,
+        notes: format!("stress {tag} {i} {padding}"),
+        patient: stepdown::patient::RawPatient {
+            age: Some(40.0 + (i % 50) as f64),
+            ..Default::default()
+        },
+        items: vec![stepdown::regimen::RawItem {
+            drug: Some("morphine".into()),
+            route: Some("oral".into()),
+            release: Some("modified".into()),
+            strength_mg: Some(10.0),
+            units_per_dose: Some((1 + i % 3) as f64),
+            doses_per_day: Some((1 + (i / 3) % 4) as f64),
+            ..Default::default()
+        }],
+        taper: None,
     }
 }

@@ -9,15 +9,14 @@ use serde_json::{json, Value};
 
 use super::audit::{self, AuditAction, AuditEntity};
 use super::patients::{self, PatientInput};
-use super::reviews::{self, ReviewInput};
+use super::reviews;
 use super::{clean_actor, Store, StoreError, StoreResult};
 use crate::profile::Profile;
+use crate::record::{ComputedReview, ReviewInput};
 
-/// Computes a review's result from `(profile, assess input)`, where the
-/// input is what `stepdown assess` reads (`{"patient": {...}, "items": [...]}`)
-/// and the output is what it prints. Returning `None` stores the demo review
-/// without a result (it can be recalculated in the app).
-pub type AssessFn<'a> = &'a dyn Fn(Profile, &Value) -> Option<Value>;
+/// Computes a review from its inputs with a profile: the store cannot, as it
+/// sits below the clinical facade (`consult::compute_review` is passed in).
+pub type ComputeFn<'a> = &'a dyn Fn(Profile, &ReviewInput) -> Result<ComputedReview, String>;
 
 /// What was loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,7 +180,7 @@ fn age_on(dob: NaiveDate, today: NaiveDate) -> i32 {
 fn load_in(
     tx: &rusqlite::Connection,
     actor: &str,
-    assess: Option<AssessFn<'_>>,
+    compute: ComputeFn<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<DemoReport> {
     let existing: i64 = tx.query_row("SELECT count(*) FROM patients", [], |r| r.get(0))?;
@@ -211,29 +210,30 @@ fn load_in(
             if let (Some(dob), Value::Object(map)) = (patient.date_of_birth, &mut context) {
                 map.insert("age".into(), json!(age_on(dob, now.date_naive())));
             }
-            let assess_input = json!({"patient": context, "items": r.items});
-            let result = assess
-                .and_then(|f| f(r.profile, &assess_input))
-                .unwrap_or(Value::Null);
-            let mut input = ReviewInput {
+            let demo_error = |detail: String| StoreError::BadRecord {
+                what: format!("demo review of {}", d.name),
+                detail,
+            };
+            let input = ReviewInput {
                 patient_id: patient.id,
                 review_id: None,
                 reviewer: REVIEWER.into(),
-                profile: r.profile,
-                reference_version: None,
                 notes: format!("{}\n\n{DEMO_NOTE}", r.notes),
-                patient_context: context,
-                regimen: json!({"items": r.items}),
-                result,
-                plan: Value::Null,
+                patient: serde_json::from_value(context)
+                    .map_err(|e| demo_error(format!("patient: {e}")))?,
+                items: serde_json::from_value(r.items)
+                    .map_err(|e| demo_error(format!("items: {e}")))?,
+                taper: None,
             };
-            let saved = reviews::save_in(tx, &input, now)?;
+            let computed = compute(r.profile, &input).map_err(demo_error)?;
+            let saved = reviews::save_in(tx, &computed, now)?;
             report.reviews += 1;
             report.review_versions += 1;
             if let Some(notes) = r.second_version_notes {
-                input.review_id = Some(saved.review_id);
-                input.notes = format!("{notes}\n\n{DEMO_NOTE}");
-                reviews::save_in(tx, &input, now)?;
+                let again = computed
+                    .clone()
+                    .with_target(Some(saved.review_id), format!("{notes}\n\n{DEMO_NOTE}"));
+                reviews::save_in(tx, &again, now)?;
                 report.review_versions += 1;
             }
         }
@@ -257,15 +257,15 @@ fn load_in(
 impl Store {
     /// Fills an empty store with synthetic demo patients and a few reviews,
     /// all in one transaction. Refused if the store has any patient, so demo
-    /// records can never mix with real ones. `assess`, when given, computes
-    /// each review's result (the desktop shell passes the assessment engine).
+    /// records can never mix with real ones. `compute` computes each review
+    /// from its inputs (`consult::load_demo_patients` passes the core's).
     pub fn load_demo_patients(
         &mut self,
         actor: &str,
-        assess: Option<AssessFn<'_>>,
+        compute: ComputeFn<'_>,
     ) -> StoreResult<DemoReport> {
         let actor = clean_actor(actor)?;
-        self.write(|tx, now| load_in(tx, &actor, assess, now))
+        self.write(|tx, now| load_in(tx, &actor, compute, now))
     }
 }
 

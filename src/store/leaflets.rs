@@ -10,6 +10,7 @@ use ts_rs::TS;
 
 use super::audit::{self, AuditAction, AuditEntity};
 use super::{clean_actor, parse_ts, ts, Store, StoreError, StoreResult};
+use crate::leaflet::LeafletDetails;
 
 /// A record of one printed (or saved) leaflet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -49,7 +50,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 const SELECT: &str = "
     SELECT lp.id, v.review_id, v.version, lp.printed_at, lp.printed_by, lp.pdf_sha256,
-           lp.pdf_size_bytes
+           lp.pdf_size_bytes, lp.render_options
     FROM leaflet_prints lp JOIN review_versions v ON v.id = lp.review_version_id";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<LeafletPrint>> {
@@ -92,14 +93,18 @@ pub(crate) fn for_review(
 
 impl Store {
     /// Records that the leaflet for `review_id` version `version` was
-    /// printed by `printed_by`, with the hash of the PDF produced.
+    /// printed by `printed_by`, with the hash of the PDF produced and the
+    /// details it was rendered with (so it can be rendered again and compared).
     pub fn record_leaflet_print(
         &mut self,
         review_id: i64,
         version: i64,
         printed_by: &str,
         pdf: &[u8],
+        rendered_with: &LeafletDetails,
     ) -> StoreResult<LeafletPrint> {
+        let options = serde_json::to_string(rendered_with)
+            .map_err(|e| StoreError::invalid("render_options", e.to_string()))?;
         let printed_by = clean_actor(printed_by).map_err(|e| match e {
             StoreError::Invalid { message, .. } => StoreError::invalid("printed_by", message),
             other => other,
@@ -124,10 +129,18 @@ impl Store {
             };
             tx.prepare_cached(
                 "INSERT INTO leaflet_prints
-                   (review_version_id, printed_at, printed_by, pdf_sha256, pdf_size_bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                   (review_version_id, printed_at, printed_by, pdf_sha256, pdf_size_bytes,
+                    render_options)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![version_id, ts(now), printed_by, hash, size])?;
+            .execute(params![
+                version_id,
+                ts(now),
+                printed_by,
+                hash,
+                size,
+                options
+            ])?;
             let id = tx.last_insert_rowid();
             audit::append(
                 tx,
@@ -189,6 +202,31 @@ impl Store {
             )?;
             Ok(())
         })
+    }
+
+    /// One print record, with the details the leaflet was rendered with
+    /// (`None` for prints recorded before they were kept).
+    pub fn leaflet_print(&self, id: i64) -> StoreResult<(LeafletPrint, Option<LeafletDetails>)> {
+        let row: Option<(StoreResult<LeafletPrint>, Option<String>)> = self
+            .conn
+            .prepare_cached(&format!("{SELECT} WHERE lp.id = ?1"))?
+            .query_row([id], |r| Ok((from_row(r)?, r.get(7)?)))
+            .optional()?;
+        let Some((print, options)) = row else {
+            return Err(StoreError::NotFound {
+                entity: "leaflet print".into(),
+                id,
+            });
+        };
+        let details = options
+            .map(|text| {
+                serde_json::from_str(&text).map_err(|e| StoreError::BadRecord {
+                    what: format!("leaflet print {id}"),
+                    detail: format!("render options ({e})"),
+                })
+            })
+            .transpose()?;
+        Ok((print?, details))
     }
 
     /// Leaflets printed from any version of a review, oldest first.

@@ -45,6 +45,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "case-finding: imported extracts, extract patients, issued items, worklist cache",
         sql: include_str!("migrations/0003_casefinding.sql"),
     },
+    Migration {
+        version: 4,
+        name: "review records computed by the core; leaflet render options",
+        sql: include_str!("migrations/0004_review_records.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -252,6 +257,10 @@ mod tests {
             (
                 3,
                 "eee65316c0a5da5a3a9f7b6b30e2177ece6adc8ac11db74ad30fcf328ab6b75c",
+            ),
+            (
+                4,
+                "af0cdec218de9d6a9327594a0a6ed7373fbcbae0170bddccd2158f971b09b5f7",
             ),
         ];
         for (version, hash) in pinned {

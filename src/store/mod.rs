@@ -42,6 +42,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+pub use crate::record::ReviewInput;
 pub use audit::{
     chain_hash, list_audit_file, verify_audit_file, AuditAction, AuditEntity, AuditEntry,
     AuditListEntry, AuditQuery, AuditVerifyReport, BrokenLink, ChainContent, ChainProblem,
@@ -52,10 +53,10 @@ pub use backup::{
     EXPORT_FORMAT_VERSION,
 };
 pub use check::{check_file, CheckReport, Counts};
-pub use demo::{AssessFn, DemoReport};
+pub use demo::{ComputeFn, DemoReport};
 pub use leaflets::{sha256_hex, LeafletPrint};
 pub use patients::{Patient, PatientInput, PatientSummary};
-pub use reviews::{Review, ReviewInput, ReviewSummary};
+pub use reviews::{Review, ReviewSummary};
 pub use settings::Settings;
 
 /// Tauri's bundle identifier for the app; its app data directory is named after it.

@@ -8,66 +8,26 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use ts_rs::TS;
 
 use super::audit::{self, AuditAction, AuditEntity};
 use super::{clean_actor, clean_line, clean_text, parse_ts, ts, Store, StoreError, StoreResult};
+use crate::assess::AssessReport;
+use crate::patient::RawPatient;
 use crate::profile::Profile;
+use crate::record::{ComputedReview, StoredPlan, TaperRequest, RECORD_FORMAT};
+use crate::regimen::RawItem;
+use crate::taper::Plan;
 
-/// Largest accepted JSON document (each of context, regimen, result, plan).
+/// Largest accepted document (each of patient context, regimen, result, plan), as JSON.
 pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 /// Longest accepted free-text notes, in characters.
 pub const MAX_NOTES_CHARS: usize = 20_000;
 
-/// A review to save: a new review (no `review_id`) or a new version of an
-/// existing one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[serde(deny_unknown_fields)]
-#[ts(export)]
-pub struct ReviewInput {
-    /// The patient reviewed.
-    #[ts(type = "number")]
-    pub patient_id: i64,
-    /// Absent for a new review; the review's id to save a new version of it.
-    #[serde(default)]
-    #[ts(optional, type = "number | null")]
-    pub review_id: Option<i64>,
-    /// Who carried out the review (also recorded as the actor in the audit log).
-    pub reviewer: String,
-    /// Conversion profile used.
-    #[serde(default)]
-    pub profile: Profile,
-    /// Reference manifest version the numbers came from; absent means this
-    /// build's embedded tables.
-    #[serde(default)]
-    #[ts(optional = nullable)]
-    pub reference_version: Option<String>,
-    /// Free-text notes.
-    #[serde(default)]
-    pub notes: String,
-    /// Patient context as entered for the assessment (age, eGFR, conditions…): a JSON object.
-    #[serde(default = "empty_object")]
-    #[ts(type = "Record<string, unknown>")]
-    pub patient_context: Value,
-    /// The regimen (`{"items": [...]}` or the item list): a JSON object or array.
-    #[ts(type = "unknown")]
-    pub regimen: Value,
-    /// The computed result (OME and flags, as `stepdown assess` prints it), or null.
-    #[serde(default)]
-    #[ts(type = "unknown")]
-    pub result: Value,
-    /// The taper plan including the clinician's edits, or null.
-    #[serde(default)]
-    #[ts(type = "unknown")]
-    pub plan: Value,
-}
-
-fn empty_object() -> Value {
-    Value::Object(Default::default())
-}
-
-/// One saved version of a review, with its documents.
+/// One saved version of a review: the inputs as entered and what the core
+/// computed from them. Read leniently: a document an older version stored
+/// that this build cannot read is left empty and named in `unreadable`,
+/// never guessed, and the version's summary figures stay as they were saved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct Review {
@@ -98,27 +58,31 @@ pub struct Review {
     pub profile: Profile,
     /// Reference manifest version used.
     pub reference_version: String,
-    /// Total OME (mg/day) from the result, if it had one.
+    /// Total OME (mg/day) as computed when saved, if there was one.
     pub total_ome_mg_per_day: Option<f64>,
     /// Whether that total covers every item (false when an item could not be
-    /// converted and was left out); null when the result does not say.
+    /// converted and was left out); null when the version does not say.
     pub ome_complete: Option<bool>,
-    /// Ids of the flags in the result, in the result's order (most severe first).
+    /// Ids of the flags, most severe first.
     pub flag_ids: Vec<String>,
     /// Free-text notes.
     pub notes: String,
-    /// Patient context document.
-    #[ts(type = "Record<string, unknown>")]
-    pub patient_context: Value,
-    /// Regimen document.
-    #[ts(type = "unknown")]
-    pub regimen: Value,
-    /// Result document (OME and flags), or null.
-    #[ts(type = "unknown")]
-    pub result: Value,
-    /// Plan document with clinician edits, or null.
-    #[ts(type = "unknown")]
-    pub plan: Value,
+    /// 2: saved from inputs, result and plan computed by the core; 1: saved
+    /// by an older version, result and plan as the desktop UI sent them.
+    pub record_format: u32,
+    /// The patient context as entered.
+    pub patient: RawPatient,
+    /// The regimen as entered.
+    pub items: Vec<RawItem>,
+    /// The taper asked for, with the clinician's edits, if a plan was made.
+    pub taper: Option<TaperRequest>,
+    /// OME and flags.
+    pub assessment: Option<AssessReport>,
+    /// The plan with the clinician's edits applied.
+    pub plan: Option<Plan>,
+    /// Documents of this version this build could not read, each with why
+    /// (only ever for versions saved by an older Stepdown).
+    pub unreadable: Vec<String>,
 }
 
 /// A review version without its documents, for lists and history.
@@ -154,7 +118,7 @@ pub struct ReviewSummary {
     pub reference_version: String,
     /// Total OME (mg/day), if computed.
     pub total_ome_mg_per_day: Option<f64>,
-    /// Whether the total covers every item; null when the result does not say.
+    /// Whether the total covers every item; null when the version does not say.
     pub ome_complete: Option<bool>,
     /// Flag ids, most severe first.
     pub flag_ids: Vec<String>,
@@ -163,21 +127,25 @@ pub struct ReviewSummary {
     /// Leaflets printed from any version of this review.
     #[ts(type = "number")]
     pub leaflet_count: i64,
+    /// 2: computed by the core from the inputs; 1: figures as an older
+    /// desktop UI sent them.
+    pub record_format: u32,
 }
 
 /// What is written for one version, after validation.
 struct ValidReview {
     reviewer: String,
-    reference_version: String,
     notes: String,
-    summary: ResultSummary,
+    total: Option<f64>,
+    complete: Option<bool>,
+    flag_ids: String,
     patient_context: String,
     regimen: String,
     result: String,
     plan: String,
 }
 
-fn document(field: &str, v: &Value) -> StoreResult<String> {
+fn document<T: Serialize>(field: &str, v: &T) -> StoreResult<String> {
     let text = serde_json::to_string(v)
         .map_err(|e| StoreError::invalid(field, format!("cannot be stored as JSON ({e})")))?;
     if text.len() > MAX_DOCUMENT_BYTES {
@@ -192,169 +160,53 @@ fn document(field: &str, v: &Value) -> StoreResult<String> {
     Ok(text)
 }
 
-fn describe(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 40 {
-        format!("{}…", s.chars().take(40).collect::<String>())
-    } else {
-        s
-    }
+/// The regimen document: `{"items": [...]}`, as format 1 stored it.
+#[derive(Serialize, Deserialize)]
+struct StoredRegimen {
+    items: Vec<RawItem>,
 }
 
-/// The summary columns derived from a result document.
-#[derive(Debug, Clone, PartialEq)]
-struct ResultSummary {
-    total: Option<f64>,
-    complete: Option<bool>,
-    flag_ids: Vec<String>,
-}
-
-/// Total OME, completeness and flag ids from a result shaped like `stepdown assess` output
-/// (`{"ome": {"total_ome_mg_per_day": …}, "flags": [{"id": …}]}`) or like
-/// `stepdown ome` output (`{"total_ome_mg_per_day": …}`). Fields it does not
-/// know are kept in the document and ignored here.
-fn summarise_result(result: &Value) -> StoreResult<ResultSummary> {
-    let obj = match result {
-        Value::Null => {
-            return Ok(ResultSummary {
-                total: None,
-                complete: None,
-                flag_ids: Vec::new(),
-            })
-        }
-        Value::Object(o) => o,
-        other => {
-            return Err(StoreError::invalid(
-                "result",
-                format!("must be an object or null (got {})", describe(other)),
-            ))
-        }
-    };
-    let (prefix, ome) = match obj.get("ome") {
-        Some(Value::Object(ome)) => ("result.ome", ome),
-        Some(Value::Null) | None => ("result", obj),
-        Some(other) => {
-            return Err(StoreError::invalid(
-                "result.ome",
-                format!("must be an object (got {})", describe(other)),
-            ))
-        }
-    };
-    let path = format!("{prefix}.total_ome_mg_per_day");
-    let total = match ome.get("total_ome_mg_per_day") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(x) if x.is_finite() && x >= 0.0 => Some(x),
-            _ => {
-                return Err(StoreError::invalid(
-                    path,
-                    format!("must be a number of at least 0, or null (got {n})"),
-                ))
-            }
-        },
-        Some(other) => {
-            return Err(StoreError::invalid(
-                path,
-                format!(
-                    "must be a number of at least 0, or null (got {})",
-                    describe(other)
-                ),
-            ))
-        }
-    };
-    let flag_ids = match obj.get("flags") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(flags)) => flags
-            .iter()
-            .enumerate()
-            .map(|(i, f)| match f.get("id") {
-                Some(Value::String(id)) if !id.trim().is_empty() => Ok(id.clone()),
-                other => Err(StoreError::invalid(
-                    format!("result.flags[{i}].id"),
-                    format!(
-                        "must be a non-empty string (got {})",
-                        other.map_or("nothing".into(), describe)
-                    ),
-                )),
-            })
-            .collect::<StoreResult<Vec<_>>>()?,
-        Some(other) => {
-            return Err(StoreError::invalid(
-                "result.flags",
-                format!("must be a list (got {})", describe(other)),
-            ))
-        }
-    };
-    let complete = match ome.get("complete") {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(other) => {
-            return Err(StoreError::invalid(
-                format!("{prefix}.complete"),
-                format!("must be true or false (got {})", describe(other)),
-            ))
-        }
-    };
-    Ok(ResultSummary {
-        total,
-        complete,
-        flag_ids,
+fn validate(review: &ComputedReview) -> StoreResult<ValidReview> {
+    let input = review.input();
+    let reviewer = clean_line("reviewer", &input.reviewer, 200, true)?;
+    let notes = clean_text("notes", &input.notes, MAX_NOTES_CHARS)?;
+    let assessment = review.assessment();
+    let flag_ids: Vec<&str> = assessment.flags.iter().map(|f| f.id.as_str()).collect();
+    let plan = review.plan().map(|p| StoredPlan {
+        input: input
+            .taper
+            .clone()
+            .unwrap_or_default()
+            .plan_input(&input.items),
+        edits: input.taper.clone().unwrap_or_default().edits,
+        plan: Some(p.clone()),
+    });
+    Ok(ValidReview {
+        reviewer,
+        notes,
+        total: Some(assessment.ome.total_ome_mg_per_day),
+        complete: Some(assessment.ome.complete),
+        flag_ids: document("result.flags", &flag_ids)?,
+        patient_context: document("patient", &input.patient)?,
+        regimen: document(
+            "items",
+            &StoredRegimen {
+                items: input.items.clone(),
+            },
+        )?,
+        result: document("result", assessment)?,
+        plan: document("taper", &plan)?,
     })
-}
-
-impl ReviewInput {
-    fn validate(&self) -> StoreResult<ValidReview> {
-        let reviewer = clean_line("reviewer", &self.reviewer, 200, true)?;
-        let reference_version = match &self.reference_version {
-            Some(v) => clean_line("reference_version", v, 64, true)?,
-            None => crate::reference::reference().manifest_version.clone(),
-        };
-        let notes = clean_text("notes", &self.notes, MAX_NOTES_CHARS)?;
-        if !self.patient_context.is_object() {
-            return Err(StoreError::invalid(
-                "patient_context",
-                format!(
-                    "must be an object (got {})",
-                    describe(&self.patient_context)
-                ),
-            ));
-        }
-        if !(self.regimen.is_object() || self.regimen.is_array()) {
-            return Err(StoreError::invalid(
-                "regimen",
-                format!(
-                    "must be an object or a list (got {})",
-                    describe(&self.regimen)
-                ),
-            ));
-        }
-        if !(self.plan.is_object() || self.plan.is_null()) {
-            return Err(StoreError::invalid(
-                "plan",
-                format!("must be an object or null (got {})", describe(&self.plan)),
-            ));
-        }
-        let summary = summarise_result(&self.result)?;
-        Ok(ValidReview {
-            reviewer,
-            reference_version,
-            notes,
-            summary,
-            patient_context: document("patient_context", &self.patient_context)?,
-            regimen: document("regimen", &self.regimen)?,
-            result: document("result", &self.result)?,
-            plan: document("plan", &self.plan)?,
-        })
-    }
 }
 
 /// Saves one version inside the caller's transaction.
 pub(crate) fn save_in(
     conn: &Connection,
-    input: &ReviewInput,
+    review: &ComputedReview,
     now: DateTime<Utc>,
 ) -> StoreResult<ReviewSummary> {
-    let v = input.validate()?;
+    let v = validate(review)?;
+    let input = review.input();
     super::patients::get(conn, input.patient_id).map_err(|e| match e {
         StoreError::NotFound { id, .. } => {
             StoreError::invalid("patient_id", format!("there is no patient {id}"))
@@ -401,30 +253,29 @@ pub(crate) fn save_in(
             "SELECT coalesce(max(version), 0) + 1 FROM review_versions WHERE review_id = ?1",
         )?
         .query_row([review_id], |r| r.get(0))?;
-    let flag_ids = serde_json::to_string(&v.summary.flag_ids)
-        .map_err(|e| StoreError::invalid("result.flags", e.to_string()))?;
     conn.prepare_cached(
         "INSERT INTO review_versions
            (review_id, version, saved_at, reviewer, profile, reference_version,
             total_ome_mg_per_day, ome_complete, flag_ids, notes, patient_context, regimen,
-            result, plan)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            result, plan, record_format)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         review_id,
         version,
         ts(now),
         v.reviewer,
-        input.profile.as_str(),
-        v.reference_version,
-        v.summary.total,
-        v.summary.complete,
-        flag_ids,
+        review.profile().as_str(),
+        review.reference_version(),
+        v.total,
+        v.complete,
+        v.flag_ids,
         v.notes,
         v.patient_context,
         v.regimen,
         v.result,
-        v.plan
+        v.plan,
+        RECORD_FORMAT
     ])?;
     let (action, what) = if version == 1 {
         (AuditAction::Create, "created")
@@ -451,7 +302,8 @@ const SUMMARY_SELECT: &str = "
            v.reference_version, v.total_ome_mg_per_day, v.ome_complete, v.flag_ids, substr(v.notes, 1, 200),
            (SELECT count(*) FROM leaflet_prints lp
               JOIN review_versions v2 ON v2.id = lp.review_version_id
-             WHERE v2.review_id = v.review_id)
+             WHERE v2.review_id = v.review_id),
+           v.record_format
     FROM review_versions v JOIN reviews r ON r.id = v.review_id";
 
 const FULL_SELECT: &str = "
@@ -459,7 +311,7 @@ const FULL_SELECT: &str = "
            (SELECT max(version) FROM review_versions WHERE review_id = v.review_id),
            v.id, r.patient_id, r.created_at, v.saved_at, v.reviewer, v.profile,
            v.reference_version, v.total_ome_mg_per_day, v.ome_complete, v.flag_ids, v.notes,
-           v.patient_context, v.regimen, v.result, v.plan
+           v.patient_context, v.regimen, v.result, v.plan, v.record_format
     FROM review_versions v JOIN reviews r ON r.id = v.review_id";
 
 /// Columns 0..=12, shared by both shapes.
@@ -486,14 +338,28 @@ fn bad(review_id: i64, version: i64, detail: String) -> StoreError {
     }
 }
 
-fn json_col(review_id: i64, version: i64, name: &str, text: &str) -> StoreResult<Value> {
-    serde_json::from_str(text).map_err(|e| {
-        bad(
-            review_id,
-            version,
-            format!("{name} is not valid JSON ({e})"),
-        )
-    })
+/// Reads one document leniently: what cannot be read is named in
+/// `unreadable` and left empty, never guessed.
+fn lenient<T: serde::de::DeserializeOwned>(
+    name: &str,
+    text: &str,
+    unreadable: &mut Vec<String>,
+) -> Option<T> {
+    match serde_json::from_str(text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            unreadable.push(format!("{name}: {e}"));
+            None
+        }
+    }
+}
+
+/// The regimen document: `{"items": [...]}`, or a bare list (format 1 allowed both).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RegimenDoc {
+    Wrapped(StoredRegimen),
+    List(Vec<RawItem>),
 }
 
 fn common(r: &Row<'_>) -> StoreResult<Common> {
@@ -543,6 +409,7 @@ fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<ReviewSummary>>
             flag_ids: c.flag_ids,
             notes_excerpt: r.get(13)?,
             leaflet_count: r.get(14)?,
+            record_format: r.get(15)?,
         })
     })())
 }
@@ -550,8 +417,29 @@ fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<ReviewSummary>>
 fn full_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Review>> {
     Ok((|| {
         let c = common(r)?;
-        let (rid, ver) = (c.review_id, c.version);
         let text = |i: usize| -> StoreResult<String> { Ok(r.get::<_, String>(i)?) };
+        let mut unreadable = Vec::new();
+        let patient = lenient::<RawPatient>("patient_context", &text(14)?, &mut unreadable)
+            .unwrap_or_default();
+        let items = match lenient::<RegimenDoc>("regimen", &text(15)?, &mut unreadable) {
+            Some(RegimenDoc::Wrapped(w)) => w.items,
+            Some(RegimenDoc::List(items)) => items,
+            None => Vec::new(),
+        };
+        let result = text(16)?;
+        let assessment = if result == "null" {
+            None
+        } else {
+            lenient::<AssessReport>("result", &result, &mut unreadable)
+        };
+        let stored = lenient::<Option<StoredPlan>>("plan", &text(17)?, &mut unreadable).flatten();
+        let (taper, plan) = match stored {
+            Some(s) => (
+                Some(TaperRequest::from_plan_input(&s.input, s.edits)),
+                s.plan,
+            ),
+            None => (None, None),
+        };
         Ok(Review {
             review_id: c.review_id,
             version: c.version,
@@ -567,10 +455,13 @@ fn full_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Review>> {
             ome_complete: c.ome_complete,
             flag_ids: c.flag_ids,
             notes: r.get(13)?,
-            patient_context: json_col(rid, ver, "patient_context", &text(14)?)?,
-            regimen: json_col(rid, ver, "regimen", &text(15)?)?,
-            result: json_col(rid, ver, "result", &text(16)?)?,
-            plan: json_col(rid, ver, "plan", &text(17)?)?,
+            record_format: r.get(18)?,
+            patient,
+            items,
+            taper,
+            assessment,
+            plan,
+            unreadable,
         })
     })())
 }
@@ -630,17 +521,18 @@ pub(crate) fn all_versions_of_review(
 }
 
 impl Store {
-    /// Saves a review: a new review when `input.review_id` is absent, else a
-    /// new version of that review. Nothing is ever overwritten. The audit
+    /// Saves a review computed by the core (`consult::save_review` is the
+    /// way in from inputs): a new review when its `review_id` is absent, else
+    /// a new version of that review. Nothing is ever overwritten. The audit
     /// log records the save with the reviewer as the actor.
-    pub fn save_review(&mut self, input: &ReviewInput) -> StoreResult<ReviewSummary> {
-        clean_actor(&input.reviewer).map_err(|_| {
+    pub fn save_review(&mut self, review: &ComputedReview) -> StoreResult<ReviewSummary> {
+        clean_actor(&review.input().reviewer).map_err(|_| {
             StoreError::invalid(
                 "reviewer",
                 "must not be empty (it is recorded in the audit log)",
             )
         })?;
-        self.write(|tx, now| save_in(tx, input, now))
+        self.write(|tx, now| save_in(tx, review, now))
     }
 
     /// The latest version of a review.
@@ -732,74 +624,5 @@ impl Store {
             .query_row([review_id], |_| Ok(()))
             .optional()?
             .is_some())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn summarises_assess_output() {
-        let r = json!({"ome": {"total_ome_mg_per_day": 150.0, "complete": true},
-                       "flags": [{"id": "high-dose", "severity": "high"}, {"id": "older-adult"}]});
-        assert_eq!(
-            summarise_result(&r).unwrap(),
-            ResultSummary {
-                total: Some(150.0),
-                complete: Some(true),
-                flag_ids: vec!["high-dose".into(), "older-adult".into()]
-            }
-        );
-    }
-
-    #[test]
-    fn summarises_ome_output_and_null() {
-        let s = |total, complete| ResultSummary {
-            total,
-            complete,
-            flag_ids: vec![],
-        };
-        assert_eq!(
-            summarise_result(&json!({"total_ome_mg_per_day": 60, "complete": false})).unwrap(),
-            s(Some(60.0), Some(false))
-        );
-        assert_eq!(
-            summarise_result(&json!({"ome": {"total_ome_mg_per_day": null}})).unwrap(),
-            s(None, None)
-        );
-        assert_eq!(summarise_result(&Value::Null).unwrap(), s(None, None));
-    }
-
-    #[test]
-    fn rejects_malformed_results_naming_the_field() {
-        let cases = [
-            (json!([1]), "result: must be an object or null (got [1])"),
-            (json!({"ome": 5}), "result.ome: must be an object (got 5)"),
-            (
-                json!({"ome": {"total_ome_mg_per_day": -1}}),
-                "result.ome.total_ome_mg_per_day: must be a number of at least 0, or null (got -1)",
-            ),
-            (
-                json!({"total_ome_mg_per_day": "90"}),
-                "result.total_ome_mg_per_day: must be a number of at least 0, or null (got \"90\")",
-            ),
-            (
-                json!({"flags": [{"id": "a"}, {"severity": "high"}]}),
-                "result.flags[1].id: must be a non-empty string (got nothing)",
-            ),
-            (
-                json!({"flags": "high-dose"}),
-                "result.flags: must be a list (got \"high-dose\")",
-            ),
-            (
-                json!({"ome": {"complete": "yes"}}),
-                "result.ome.complete: must be true or false (got \"yes\")",
-            ),
-        ];
-        for (value, message) in cases {
-            assert_eq!(summarise_result(&value).unwrap_err().to_string(), message);
-        }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::*;
 use crate::ErrorCode;
@@ -40,20 +40,67 @@ fn patient(name: &str) -> PatientInput {
     }
 }
 
-fn review_input(patient_id: i64, notes: &str) -> ReviewInput {
-    ReviewInput {
+fn morphine_mr(strength_mg: f64) -> crate::regimen::RawItem {
+    crate::regimen::RawItem {
+        drug: Some("morphine".into()),
+        route: Some("oral".into()),
+        release: Some("modified".into()),
+        strength_mg: Some(strength_mg),
+        units_per_dose: Some(1.0),
+        doses_per_day: Some(2.0),
+        ..Default::default()
+    }
+}
+
+/// A review of `items` for a 70-year-old with COPD, computed by the core.
+fn computed(
+    patient_id: i64,
+    notes: &str,
+    items: Vec<crate::regimen::RawItem>,
+) -> crate::record::ComputedReview {
+    let input = ReviewInput {
         patient_id,
         review_id: None,
         reviewer: "Dr A Reviewer".into(),
-        profile: crate::Profile::Uk,
-        reference_version: Some("test-1".into()),
         notes: notes.into(),
-        patient_context: json!({"age": 70, "conditions": ["copd"]}),
-        regimen: json!({"items": [{"drug": "morphine", "route": "oral", "release": "modified",
-                                   "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2}]}),
-        result: json!({"ome": {"total_ome_mg_per_day": 60.0}, "flags": [{"id": "respiratory"}]}),
-        plan: Value::Null,
+        patient: crate::patient::RawPatient {
+            age: Some(70.0),
+            conditions: Some(vec!["copd".into()]),
+            ..Default::default()
+        },
+        items,
+        taper: None,
+    };
+    crate::consult::compute_review(
+        &input,
+        crate::Profile::Uk,
+        None,
+        crate::reference::reference(),
+    )
+    .unwrap()
+}
+
+/// MST 30 mg twice a day (60 mg OME), computed by the core.
+fn review_input(patient_id: i64, notes: &str) -> crate::record::ComputedReview {
+    computed(patient_id, notes, vec![morphine_mr(30.0)])
+}
+
+fn details() -> crate::leaflet::LeafletDetails {
+    crate::leaflet::LeafletDetails {
+        patient_name: None,
+        practice: crate::leaflet::PracticeDetails {
+            name: "Riverside Surgery".into(),
+            phone: "01632 960 123".into(),
+            address: None,
+        },
+        next_review: None,
+        large_print: false,
+        issue_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
     }
+}
+
+fn load_demo(s: &mut Store) -> Result<DemoReport, crate::ApiError> {
+    crate::consult::load_demo_patients(s, "t", crate::reference::reference())
 }
 
 fn file_bytes(p: &Path) -> Vec<u8> {
@@ -556,7 +603,7 @@ fn deleting_a_patient_removes_their_records_and_keeps_the_audit_trail() {
     let (_dir, mut s) = new_store();
     let p = s.create_patient(&patient("Jo"), "t").unwrap();
     let r = s.save_review(&review_input(p.id, "first")).unwrap();
-    s.record_leaflet_print(r.review_id, 1, "Dr A", b"%PDF")
+    s.record_leaflet_print(r.review_id, 1, "Dr A", b"%PDF", &details())
         .unwrap();
     s.delete_patient(p.id, "Dr A").unwrap();
     assert!(matches!(s.patient(p.id), Err(StoreError::NotFound { .. })));
@@ -670,9 +717,8 @@ fn saving_the_same_review_twice_makes_two_versions_both_audited() {
         .save_review(&review_input(p.id, "first thoughts"))
         .unwrap();
     assert_eq!((v1.version, v1.version_count), (1, 1));
-    let mut again = review_input(p.id, "after discussion");
-    again.review_id = Some(v1.review_id);
-    again.result = json!({"ome": {"total_ome_mg_per_day": 40.0}, "flags": []});
+    let again = computed(p.id, "", vec![morphine_mr(20.0)])
+        .with_target(Some(v1.review_id), "after discussion".into());
     let v2 = s.save_review(&again).unwrap();
     assert_eq!(v2.review_id, v1.review_id);
     assert_eq!((v2.version, v2.version_count), (2, 2));
@@ -682,14 +728,28 @@ fn saving_the_same_review_twice_makes_two_versions_both_audited() {
     let old = s.review_version(v1.review_id, 1).unwrap();
     assert_eq!(old.notes, "first thoughts");
     assert_eq!(old.total_ome_mg_per_day, Some(60.0));
-    assert_eq!(old.flag_ids, ["respiratory"]);
+    assert_eq!(old.record_format, crate::record::RECORD_FORMAT);
+    let expected_flags: Vec<&str> = review_input(p.id, "")
+        .assessment()
+        .flags
+        .iter()
+        .map(|f| f.id.as_str())
+        .collect();
+    assert!(!expected_flags.is_empty());
+    assert_eq!(old.flag_ids, expected_flags);
+    assert_eq!(
+        old.assessment.as_ref().unwrap().ome.total_ome_mg_per_day,
+        60.0
+    );
+    assert!(old.unreadable.is_empty(), "{:?}", old.unreadable);
     assert_eq!(old.version_count, 2);
     let latest = s.review(v1.review_id).unwrap();
     assert_eq!(latest.version, 2);
     assert_eq!(latest.notes, "after discussion");
     assert_eq!(latest.total_ome_mg_per_day, Some(40.0));
-    assert!(latest.flag_ids.is_empty());
-    assert_eq!(latest.regimen, review_input(p.id, "").regimen);
+    assert_eq!(latest.items, vec![morphine_mr(20.0)]);
+    assert_eq!(old.items, vec![morphine_mr(30.0)]);
+    assert_eq!(old.patient.age, Some(70.0));
     assert_eq!(latest.created_at, old.created_at);
     assert!(latest.saved_at > old.saved_at);
     assert_eq!(s.review_versions(v1.review_id).unwrap().len(), 2);
@@ -721,8 +781,20 @@ fn saving_the_same_review_twice_makes_two_versions_both_audited() {
 fn an_incomplete_total_is_marked_in_listings() {
     let (_dir, mut s) = new_store();
     let p = s.create_patient(&patient("Jo"), "t").unwrap();
-    let mut input = review_input(p.id, "methadone could not be converted");
-    input.result = json!({"ome": {"total_ome_mg_per_day": 60.0, "complete": false}});
+    let methadone = crate::regimen::RawItem {
+        drug: Some("methadone".into()),
+        route: Some("oral".into()),
+        release: Some("immediate".into()),
+        strength_mg: Some(5.0),
+        units_per_dose: Some(1.0),
+        doses_per_day: Some(2.0),
+        ..Default::default()
+    };
+    let input = computed(
+        p.id,
+        "methadone could not be converted",
+        vec![morphine_mr(30.0), methadone],
+    );
     let r = s.save_review(&input).unwrap();
     assert_eq!(
         (r.total_ome_mg_per_day, r.ome_complete),
@@ -730,10 +802,6 @@ fn an_incomplete_total_is_marked_in_listings() {
     );
     let h = &s.patient_history(p.id).unwrap()[0];
     assert_eq!(h.ome_complete, Some(false));
-    input.result = Value::Null;
-    input.review_id = Some(r.review_id);
-    let r2 = s.save_review(&input).unwrap();
-    assert_eq!((r2.total_ome_mg_per_day, r2.ome_complete), (None, None));
 }
 
 #[test]
@@ -741,8 +809,7 @@ fn identical_saves_still_make_new_versions() {
     let (_dir, mut s) = new_store();
     let p = s.create_patient(&patient("Jo"), "t").unwrap();
     let first = s.save_review(&review_input(p.id, "same")).unwrap();
-    let mut input = review_input(p.id, "same");
-    input.review_id = Some(first.review_id);
+    let input = review_input(p.id, "").with_target(Some(first.review_id), "same".into());
     s.save_review(&input).unwrap();
     let second = s.save_review(&input).unwrap();
     assert_eq!(second.version, 3);
@@ -779,83 +846,40 @@ fn reviews_are_validated_with_field_names() {
     let other = s.create_patient(&patient("Other"), "t").unwrap();
     let theirs = s.save_review(&review_input(other.id, "theirs")).unwrap();
     let base = review_input(p.id, "n");
-    let cases: Vec<(ReviewInput, String)> = vec![
+    let with = |f: &dyn Fn(&mut ReviewInput)| {
+        let mut r = base.clone();
+        f(r.input_mut());
+        r
+    };
+    let cases: Vec<(crate::record::ComputedReview, String)> = vec![
         (
-            ReviewInput {
-                patient_id: 999,
-                ..base.clone()
-            },
+            with(&|i| i.patient_id = 999),
             "patient_id: there is no patient 999".into(),
         ),
         (
-            ReviewInput {
-                review_id: Some(12345),
-                ..base.clone()
-            },
+            with(&|i| i.review_id = Some(12345)),
             "review_id: there is no review 12345".into(),
         ),
         (
-            ReviewInput {
-                review_id: Some(theirs.review_id),
-                ..base.clone()
-            },
+            with(&|i| i.review_id = Some(theirs.review_id)),
             format!(
                 "review_id: review {} belongs to patient {}, not patient {}",
                 theirs.review_id, other.id, p.id
             ),
         ),
         (
-            ReviewInput {
-                reviewer: " ".into(),
-                ..base.clone()
-            },
+            with(&|i| i.reviewer = " ".into()),
             "reviewer: must not be empty (it is recorded in the audit log)".into(),
         ),
         (
-            ReviewInput {
-                patient_context: json!([1, 2]),
-                ..base.clone()
-            },
-            "patient_context: must be an object (got [1,2])".into(),
-        ),
-        (
-            ReviewInput {
-                regimen: json!("morphine"),
-                ..base.clone()
-            },
-            "regimen: must be an object or a list (got \"morphine\")".into(),
-        ),
-        (
-            ReviewInput {
-                plan: json!(3),
-                ..base.clone()
-            },
-            "plan: must be an object or null (got 3)".into(),
-        ),
-        (
-            ReviewInput {
-                result: json!({"ome": {"total_ome_mg_per_day": "lots"}}),
-                ..base.clone()
-            },
-            "result.ome.total_ome_mg_per_day: must be a number of at least 0, or null \
-             (got \"lots\")"
-                .into(),
-        ),
-        (
-            ReviewInput {
-                notes: "a\u{0}b".into(),
-                ..base.clone()
-            },
+            with(&|i| i.notes = "a\u{0}b".into()),
             "notes: must not contain control characters (found '\\0')".into(),
         ),
         (
-            ReviewInput {
-                regimen: json!({"padding": "x".repeat(reviews::MAX_DOCUMENT_BYTES)}),
-                ..base.clone()
-            },
+            with(&|i| i.items[0].drug = Some("x".repeat(reviews::MAX_DOCUMENT_BYTES))),
             format!(
-                "regimen: is too large ({} bytes; at most {})",
-                reviews::MAX_DOCUMENT_BYTES + 14,
+                "items: is too large ({} bytes; at most {})",
+                reviews::MAX_DOCUMENT_BYTES + 119,
                 reviews::MAX_DOCUMENT_BYTES
             ),
         ),
@@ -870,14 +894,20 @@ fn reviews_are_validated_with_field_names() {
 #[test]
 fn review_input_json_rejects_unknown_fields_and_defaults_the_rest() {
     let input: ReviewInput = serde_json::from_value(json!({
-        "patient_id": 1, "reviewer": "Dr A", "regimen": {"items": []}
+        "patient_id": 1, "reviewer": "Dr A", "items": []
     }))
     .unwrap();
-    assert_eq!(input.profile, crate::Profile::Uk);
-    assert_eq!(input.patient_context, json!({}));
-    assert_eq!(input.result, Value::Null);
+    assert_eq!(input.patient, crate::patient::RawPatient::default());
+    assert_eq!(input.taper, None);
+    assert_eq!(input.notes, "");
+    // The UI cannot send results: the core computes them.
     let e = serde_json::from_value::<ReviewInput>(json!({
-        "patient_id": 1, "reviewer": "Dr A", "regimen": {}, "colour": "red"
+        "patient_id": 1, "reviewer": "Dr A", "items": [], "result": {"ome": {}}
+    }))
+    .unwrap_err();
+    assert!(e.to_string().contains("unknown field `result`"), "{e}");
+    let e = serde_json::from_value::<ReviewInput>(json!({
+        "patient_id": 1, "reviewer": "Dr A", "items": [], "colour": "red"
     }))
     .unwrap_err();
     assert!(e.to_string().contains("unknown field `colour`"), "{e}");
@@ -887,8 +917,7 @@ fn review_input_json_rejects_unknown_fields_and_defaults_the_rest() {
 fn the_reference_version_defaults_to_the_embedded_tables() {
     let (_dir, mut s) = new_store();
     let p = s.create_patient(&patient("Jo"), "t").unwrap();
-    let mut input = review_input(p.id, "");
-    input.reference_version = None;
+    let input = review_input(p.id, "");
     let r = s.save_review(&input).unwrap();
     assert_eq!(
         r.reference_version,
@@ -902,8 +931,7 @@ fn history_lists_each_review_once_at_its_latest_version_newest_first() {
     let p = s.create_patient(&patient("Jo"), "t").unwrap();
     let a = s.save_review(&review_input(p.id, "a1")).unwrap();
     let b = s.save_review(&review_input(p.id, "b1")).unwrap();
-    let mut a2 = review_input(p.id, "a2");
-    a2.review_id = Some(a.review_id);
+    let a2 = review_input(p.id, "").with_target(Some(a.review_id), "a2".into());
     s.save_review(&a2).unwrap();
     let h = s.patient_history(p.id).unwrap();
     let got: Vec<_> = h
@@ -932,8 +960,7 @@ fn deleting_a_review_removes_all_its_versions() {
     let (_dir, mut s) = new_store();
     let p = s.create_patient(&patient("Jo"), "t").unwrap();
     let a = s.save_review(&review_input(p.id, "a1")).unwrap();
-    let mut a2 = review_input(p.id, "a2");
-    a2.review_id = Some(a.review_id);
+    let a2 = review_input(p.id, "").with_target(Some(a.review_id), "a2".into());
     s.save_review(&a2).unwrap();
     s.delete_review(a.review_id, "Dr A").unwrap();
     assert_eq!(s.counts().unwrap().review_versions, 0);
@@ -954,7 +981,7 @@ fn leaflet_prints_record_the_pdf_hash_and_are_audited() {
     let r = s.save_review(&review_input(p.id, "a")).unwrap();
     let pdf = b"%PDF-1.7 pretend leaflet";
     let lp = s
-        .record_leaflet_print(r.review_id, 1, "Dr Print", pdf)
+        .record_leaflet_print(r.review_id, 1, "Dr Print", pdf, &details())
         .unwrap();
     assert_eq!(lp.pdf_sha256, sha256_hex(pdf));
     assert_eq!(lp.pdf_size_bytes, pdf.len() as i64);
@@ -975,7 +1002,7 @@ fn leaflet_prints_record_the_pdf_hash_and_are_audited() {
     assert_eq!(log[0].entity, AuditEntity::Leaflet);
     assert_eq!(log[0].actor, "Dr Print");
     let e = s
-        .record_leaflet_print(r.review_id, 5, "Dr Print", pdf)
+        .record_leaflet_print(r.review_id, 5, "Dr Print", pdf, &details())
         .unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -1105,15 +1132,9 @@ fn actors_are_required() {
 #[test]
 fn demo_patients_fill_an_empty_store_once() {
     let (_dir, mut s) = new_store();
-    let assess = |profile: crate::Profile, input: &Value| -> Option<Value> {
-        assert!(input["items"].is_array());
-        assert!(input["patient"]["age"].is_number());
-        Some(
-            json!({"ome": {"total_ome_mg_per_day": 10.0, "profile": profile.as_str()},
-                    "flags": [{"id": "demo-flag"}]}),
-        )
-    };
-    let report = s.load_demo_patients("trainer", Some(&assess)).unwrap();
+    let report =
+        crate::consult::load_demo_patients(&mut s, "trainer", crate::reference::reference())
+            .unwrap();
     assert_eq!(report.patients, 6);
     assert_eq!(report.reviews, 6);
     assert_eq!(report.review_versions, 7);
@@ -1123,13 +1144,16 @@ fn demo_patients_fill_an_empty_store_once() {
         assert!(p.patient.name.ends_with("(demo)"));
         assert!(p.patient.nhs_number.unwrap().is_test_range());
         for r in s.patient_history(p.patient.id).unwrap() {
-            assert_eq!(r.total_ome_mg_per_day, Some(10.0));
-            assert_eq!(r.flag_ids, ["demo-flag"]);
+            // Computed by the core, like every saved review.
+            assert!(r.total_ome_mg_per_day.is_some() && r.ome_complete.is_some());
+            assert_eq!(r.record_format, crate::record::RECORD_FORMAT);
+            let full = s.review(r.review_id).unwrap();
+            assert!(full.assessment.is_some() && full.unreadable.is_empty());
         }
     }
-    let e = s.load_demo_patients("trainer", None).unwrap_err();
+    let e = load_demo(&mut s).unwrap_err();
     assert_eq!(
-        e.to_string(),
+        e.message,
         "demo patients can only be loaded into an empty store; this one already has 6 patient(s)"
     );
     assert_eq!(s.counts().unwrap(), c, "refusal changes nothing");
@@ -1139,10 +1163,10 @@ fn demo_patients_fill_an_empty_store_once() {
 fn demo_patients_are_refused_if_any_real_patient_exists() {
     let (_dir, mut s) = new_store();
     s.create_patient(&patient("Real Person"), "t").unwrap();
-    assert!(matches!(
-        s.load_demo_patients("t", None),
-        Err(StoreError::NotEmpty { patients: 1 })
-    ));
+    assert!(load_demo(&mut s)
+        .unwrap_err()
+        .message
+        .contains("already has 1 patient"));
     assert_eq!(s.patient_count().unwrap(), 1);
 }
 
@@ -1151,10 +1175,11 @@ fn demo_patients_are_refused_if_any_real_patient_exists() {
 #[test]
 fn export_contains_everything_and_is_audited() {
     let (_dir, mut s) = new_store();
-    s.load_demo_patients("t", None).unwrap();
+    load_demo(&mut s).unwrap();
     let first = s.search_patients("ada", 1).unwrap()[0].patient.id;
     let review = s.patient_history(first).unwrap()[1].review_id;
-    s.record_leaflet_print(review, 2, "Dr A", b"pdf").unwrap();
+    s.record_leaflet_print(review, 2, "Dr A", b"pdf", &details())
+        .unwrap();
     let export = s.export_all("Dr Export").unwrap();
     assert_eq!(export.format, EXPORT_FORMAT);
     assert_eq!(export.patients.len(), 6);
@@ -1186,7 +1211,7 @@ fn export_contains_everything_and_is_audited() {
 #[test]
 fn backup_writes_a_checked_single_file_copy() {
     let (dir, mut s) = new_store();
-    s.load_demo_patients("t", None).unwrap();
+    load_demo(&mut s).unwrap();
     let out = dir.path().join("backup.db");
     let report = s.backup_to(&out, "Dr B", false).unwrap();
     assert_eq!(report.counts.patients, 6);
@@ -1209,7 +1234,7 @@ fn backup_writes_a_checked_single_file_copy() {
 #[test]
 fn restore_validates_keeps_a_copy_and_replaces_contents() {
     let (dir, mut s) = new_store();
-    s.load_demo_patients("t", None).unwrap();
+    load_demo(&mut s).unwrap();
     let out = dir.path().join("backup.db");
     s.backup_to(&out, "Dr B", false).unwrap();
     let backup_bytes = file_bytes(&out);
@@ -1256,7 +1281,7 @@ fn restore_file_moves_a_damaged_database_aside_instead_of_deleting_it() {
     let out = dir.path().join("backup.db");
     {
         let mut s = open_at(&db);
-        s.load_demo_patients("t", None).unwrap();
+        load_demo(&mut s).unwrap();
         s.backup_to(&out, "t", false).unwrap();
     }
     std::fs::write(&db, "garbage that replaced the database").unwrap();
@@ -1275,7 +1300,7 @@ fn restore_file_creates_a_missing_database() {
     let out = dir.path().join("backup.db");
     {
         let mut s = open_at(&dir.path().join("old.db"));
-        s.load_demo_patients("t", None).unwrap();
+        load_demo(&mut s).unwrap();
         s.backup_to(&out, "t", false).unwrap();
     }
     let db = dir.path().join("new/stepdown.db");
@@ -1301,7 +1326,7 @@ fn a_full_disk_is_reported_and_loses_nothing() {
         .pragma_update(None, "max_page_count", pages)
         .unwrap();
     let mut big = review_input(p.id, "too big");
-    big.regimen = json!({"padding": "z".repeat(200_000)});
+    big.input_mut().items[0].drug = Some("z".repeat(200_000));
     let e = s.save_review(&big).unwrap_err();
     assert!(matches!(e, StoreError::DiskFull), "{e:?}");
     assert!(e
@@ -1339,7 +1364,7 @@ fn a_held_write_lock_gives_a_clear_busy_error() {
 #[test]
 fn check_reports_counts_and_versions() {
     let (_dir, mut s) = new_store();
-    s.load_demo_patients("t", None).unwrap();
+    load_demo(&mut s).unwrap();
     let r = s.check();
     assert!(r.ok, "{:?}", r.problems);
     assert_eq!(r.integrity, ["ok"]);

@@ -12,20 +12,20 @@ const PRODUCT_SEARCH_LIMIT: usize = 40;
 
 /// Versions, review dates and sources of the embedded reference tables.
 #[tauri::command]
-pub fn reference_info() -> Result<ReferenceInfo, ApiError> {
+pub async fn reference_info() -> Result<ReferenceInfo, ApiError> {
     Ok(Reference::load()?.info())
 }
 
 /// Product strengths matching what the clinician typed ("oxy", "mst 30").
 #[tauri::command]
-pub fn search_products(query: String) -> Vec<ProductChoice> {
+pub async fn search_products(query: String) -> Vec<ProductChoice> {
     catalogue::search(reference(), &query, PRODUCT_SEARCH_LIMIT)
 }
 
 /// The product each entered item is a dose of, for showing a saved, imported
 /// or hand-entered regimen with product names.
 #[tauri::command]
-pub fn describe_items(items: Vec<stepdown::regimen::RawItem>) -> Vec<ProductChoice> {
+pub async fn describe_items(items: Vec<stepdown::regimen::RawItem>) -> Vec<ProductChoice> {
     items
         .iter()
         .map(|raw| catalogue::choice_for_item(reference(), raw))
@@ -35,20 +35,20 @@ pub fn describe_items(items: Vec<stepdown::regimen::RawItem>) -> Vec<ProductChoi
 /// Every opioid the reference data knows (any profile), for entering a
 /// medicine that is not in the product catalogue.
 #[tauri::command]
-pub fn known_drugs() -> Vec<String> {
+pub async fn known_drugs() -> Vec<String> {
     reference().known_drugs().to_vec()
 }
 
 /// Total daily OME of the regimen as entered, with each item's working, and
 /// the risk flags for this patient.
 #[tauri::command]
-pub fn assess(request: AssessRequest) -> Result<AssessReport, ApiError> {
+pub async fn assess(request: AssessRequest) -> Result<AssessReport, ApiError> {
     consult::assess(&request, reference())
 }
 
 /// The suggested taper plan with the clinician's edits applied.
 #[tauri::command]
-pub fn plan(request: consult::PlanRequestUi) -> Result<stepdown::taper::Plan, ApiError> {
+pub async fn plan(request: consult::PlanRequestUi) -> Result<stepdown::taper::Plan, ApiError> {
     consult::plan(&request, reference())
 }
 
@@ -58,27 +58,27 @@ pub fn plan(request: consult::PlanRequestUi) -> Result<stepdown::taper::Plan, Ap
 /// `--today YYYY-MM-DD` on the command line replaces the clock, so tests can
 /// see the app as it will look when the tables age.
 #[tauri::command]
-pub fn reference_currency() -> Vec<stepdown::reference::StaleTable> {
+pub async fn reference_currency() -> Vec<stepdown::reference::StaleTable> {
     let today = crate::state::today();
     stepdown::reference::currency(reference(), today)
 }
 
 /// Taper presets in plain words, each with its source.
 #[tauri::command]
-pub fn taper_presets() -> Vec<stepdown::taper::PresetInfo> {
+pub async fn taper_presets() -> Vec<stepdown::taper::PresetInfo> {
     stepdown::taper::presets(reference())
 }
 
 /// The dose thresholds of every profile, each with its source, so the UI can
 /// show the figure the current profile uses without holding any number itself.
 #[tauri::command]
-pub fn thresholds() -> Vec<stepdown::reference::ThresholdRow> {
+pub async fn thresholds() -> Vec<stepdown::reference::ThresholdRow> {
     reference().thresholds.rows.clone()
 }
 
 /// Co-medication names (generic and brand) for suggestions as the clinician types.
 #[tauri::command]
-pub fn co_medication_names() -> Vec<String> {
+pub async fn co_medication_names() -> Vec<String> {
     consult::co_medication_names(reference())
 }
 
@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn reference_info_reports_the_core_manifest() {
-        let info = reference_info().unwrap();
+        let info = tauri::async_runtime::block_on(reference_info()).unwrap();
         assert_eq!(
             info.manifest_version,
             stepdown::reference::reference().manifest_version
@@ -113,7 +113,7 @@ mod tests {
             "profile": "uk"
         }))
         .unwrap();
-        let e = assess(request).unwrap_err();
+        let e = tauri::async_runtime::block_on(assess(request)).unwrap_err();
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["code"], "invalid-input");
         assert_eq!(v["fields"][0]["path"], "items[0].strength_mg");
@@ -121,7 +121,8 @@ mod tests {
 
     #[test]
     fn product_search_is_bounded() {
-        assert!(search_products("m".into()).len() <= PRODUCT_SEARCH_LIMIT);
-        assert!(!search_products("oxy".into()).is_empty());
+        let search = |q: &str| tauri::async_runtime::block_on(search_products(q.into()));
+        assert!(search("m").len() <= PRODUCT_SEARCH_LIMIT);
+        assert!(!search("oxy").is_empty());
     }
 }

@@ -1,14 +1,19 @@
 //! Commands over the local store: settings, patients, reviews.
 
 use serde::Serialize;
-use tauri::State;
+use tauri::AppHandle;
 use ts_rs::TS;
 
+use stepdown::consult;
+use stepdown::reference::reference;
 use stepdown::store::{
     DemoReport, Patient, PatientInput, PatientSummary, Review, ReviewInput, ReviewSummary, Settings,
 };
 use stepdown::ApiError;
 
+use crate::state::{blocking, today};
+
+#[cfg(test)]
 use crate::state::AppState;
 
 /// Most patients one search returns.
@@ -29,111 +34,128 @@ pub struct StoreStatus {
 
 /// Where the store is, how many patients it holds, or why it is unavailable.
 #[tauri::command]
-pub fn store_status(state: State<'_, AppState>) -> StoreStatus {
-    let count = state.with_store(|s| s.patient_count());
-    StoreStatus {
-        path: state.db_path().display().to_string(),
-        patients: count.as_ref().ok().copied(),
-        error: count.err(),
-    }
+pub async fn store_status(app: AppHandle) -> Result<StoreStatus, ApiError> {
+    blocking(app, |st| {
+        let count = st.with_store(|s| s.patient_count());
+        Ok(StoreStatus {
+            path: st.db_path().display().to_string(),
+            patients: count.as_ref().ok().copied(),
+            error: count.err(),
+        })
+    })
+    .await
 }
 
 /// Current settings (defaults for anything never set).
 #[tauri::command]
-pub fn get_settings(state: State<'_, AppState>) -> Result<Settings, ApiError> {
-    state.with_store(|s| s.settings())
+pub async fn get_settings(app: AppHandle) -> Result<Settings, ApiError> {
+    blocking(app, |st| st.with_store(|s| s.settings())).await
 }
 
 /// Validates and saves settings; audited.
 #[tauri::command]
-pub fn update_settings(
-    state: State<'_, AppState>,
-    settings: Settings,
-) -> Result<Settings, ApiError> {
-    let actor = state.actor();
-    state.with_store(|s| s.update_settings(&settings, &actor))
+pub async fn update_settings(app: AppHandle, settings: Settings) -> Result<Settings, ApiError> {
+    blocking(app, move |st| {
+        let actor = st.actor();
+        st.with_store(|s| s.update_settings(&settings, &actor))
+    })
+    .await
 }
 
 /// Patients matching a name, NHS number or local identifier (empty lists everyone).
 #[tauri::command]
-pub fn search_patients(
-    state: State<'_, AppState>,
+pub async fn search_patients(
+    app: AppHandle,
     query: String,
 ) -> Result<Vec<PatientSummary>, ApiError> {
-    state.with_store(|s| s.search_patients(&query, PATIENT_SEARCH_LIMIT))
+    blocking(app, move |st| {
+        st.with_store(|s| s.search_patients(&query, PATIENT_SEARCH_LIMIT))
+    })
+    .await
 }
 
 /// One patient.
 #[tauri::command]
-pub fn get_patient(state: State<'_, AppState>, id: i64) -> Result<Patient, ApiError> {
-    state.with_store(|s| s.patient(id))
+pub async fn get_patient(app: AppHandle, id: i64) -> Result<Patient, ApiError> {
+    blocking(app, move |st| st.with_store(|s| s.patient(id))).await
 }
 
 /// Adds a patient (NHS number checked); audited.
 #[tauri::command]
-pub fn create_patient(
-    state: State<'_, AppState>,
-    input: PatientInput,
-) -> Result<Patient, ApiError> {
-    let actor = state.actor();
-    state.with_store(|s| s.create_patient(&input, &actor))
+pub async fn create_patient(app: AppHandle, input: PatientInput) -> Result<Patient, ApiError> {
+    blocking(app, move |st| {
+        let actor = st.actor();
+        st.with_store(|s| s.create_patient(&input, &actor))
+    })
+    .await
 }
 
 /// Changes a patient's details; audited.
 #[tauri::command]
-pub fn update_patient(
-    state: State<'_, AppState>,
+pub async fn update_patient(
+    app: AppHandle,
     id: i64,
     input: PatientInput,
 ) -> Result<Patient, ApiError> {
-    let actor = state.actor();
-    state.with_store(|s| s.update_patient(id, &input, &actor))
+    blocking(app, move |st| {
+        let actor = st.actor();
+        st.with_store(|s| s.update_patient(id, &input, &actor))
+    })
+    .await
 }
 
 /// Fills an empty store with synthetic demo patients (refused otherwise).
 #[tauri::command]
-pub fn load_demo_patients(state: State<'_, AppState>) -> Result<DemoReport, ApiError> {
-    let actor = state.actor();
-    let assess = |profile: stepdown::Profile, input: &serde_json::Value| {
-        stepdown::consult::assessment_document(profile, input, stepdown::reference::reference())
-    };
-    state.with_store(|s| s.load_demo_patients(&actor, Some(&assess)))
+pub async fn load_demo_patients(app: AppHandle) -> Result<DemoReport, ApiError> {
+    blocking(app, |st| {
+        let actor = st.actor();
+        st.with_store_api(|s| consult::load_demo_patients(s, &actor, reference()))
+    })
+    .await
 }
 
 /// A patient's reviews, latest version of each, newest first.
 #[tauri::command]
-pub fn patient_history(
-    state: State<'_, AppState>,
+pub async fn patient_history(
+    app: AppHandle,
     patient_id: i64,
 ) -> Result<Vec<ReviewSummary>, ApiError> {
-    state.with_store(|s| s.patient_history(patient_id))
+    blocking(app, move |st| {
+        st.with_store(|s| s.patient_history(patient_id))
+    })
+    .await
 }
 
-/// Saves a review: a new review, or a new version of an existing one; audited.
+/// Saves a review from its inputs (a new review, or a new version of one);
+/// the core computes OME, flags and plan; an entry with errors is refused
+/// with its fields; audited.
 #[tauri::command]
-pub fn save_review(
-    state: State<'_, AppState>,
-    input: ReviewInput,
-) -> Result<ReviewSummary, ApiError> {
-    state.with_store(|s| s.save_review(&input))
+pub async fn save_review(app: AppHandle, input: ReviewInput) -> Result<ReviewSummary, ApiError> {
+    blocking(app, move |st| {
+        st.with_store_api(|s| consult::save_review(s, &input, reference()))
+    })
+    .await
 }
 
 /// One review: its latest version, or the version asked for.
 #[tauri::command]
-pub fn get_review(
-    state: State<'_, AppState>,
+pub async fn get_review(
+    app: AppHandle,
     review_id: i64,
     version: Option<i64>,
 ) -> Result<Review, ApiError> {
-    state.with_store(|s| match version {
-        Some(v) => s.review_version(review_id, v),
-        None => s.review(review_id),
+    blocking(app, move |st| {
+        st.with_store(|s| match version {
+            Some(v) => s.review_version(review_id, v),
+            None => s.review(review_id),
+        })
     })
+    .await
 }
 
 /// Checks an NHS number as it is typed: the number written 3-3-4, or why it is not valid.
 #[tauri::command]
-pub fn check_nhs_number(text: String) -> Result<String, ApiError> {
+pub async fn check_nhs_number(text: String) -> Result<String, ApiError> {
     stepdown::nhs_number::NhsNumber::parse(&text)
         .map(|n| n.formatted())
         .map_err(|e| {
@@ -150,11 +172,9 @@ mod tests {
 
     #[test]
     fn nhs_number_is_checked_by_the_core_and_errors_name_the_field() {
-        assert_eq!(
-            check_nhs_number("9434765919".into()).unwrap(),
-            "943 476 5919"
-        );
-        let e = check_nhs_number("9434765918".into()).unwrap_err();
+        let check = |t: &str| tauri::async_runtime::block_on(check_nhs_number(t.into()));
+        assert_eq!(check("9434765919").unwrap(), "943 476 5919");
+        let e = check("9434765918").unwrap_err();
         assert_eq!(e.code, stepdown::ErrorCode::InvalidInput);
         assert_eq!(e.fields[0].path, "nhs_number");
     }
@@ -193,6 +213,9 @@ pub struct PrintResult {
     pub bytes: u32,
     /// SHA-256 of the PDF, as recorded in the store.
     pub sha256: String,
+    /// The print record's id (`stepdown leaflet --db DB --print-id ID` renders it again).
+    #[ts(type = "number")]
+    pub print_id: i64,
 }
 
 /// Writes `bytes` to `path` without ever leaving a half-written file: a
@@ -215,61 +238,60 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), ApiError
     })
 }
 
-/// Builds the patient leaflet for a saved review version, writes it to
-/// `path` and records the print (who, when, hash) in the store.
+/// Prints the patient leaflet of a saved review version from its stored
+/// plan (today's date from the clock or `--today`), writes it to `path` and
+/// records the print (who, when, hash, render details) against exactly that
+/// version. Rendering and writing run off the window thread.
 #[tauri::command]
-pub fn print_leaflet(
-    state: State<'_, AppState>,
-    request: stepdown::consult::LeafletRequestUi,
+pub async fn print_leaflet(
+    app: AppHandle,
+    request: consult::LeafletPrintRequest,
     path: String,
-    review_id: i64,
-    version: i64,
 ) -> Result<PrintResult, ApiError> {
-    let settings = state.with_store(|s| s.settings())?;
-    let practice = stepdown::leaflet::PracticeDetails {
-        name: settings.practice_name.clone(),
-        phone: settings.practice_phone.clone(),
-        address: Some(settings.practice_address.replace('\n', ", "))
-            .filter(|a| !a.trim().is_empty()),
-    };
-    let pdf =
-        stepdown::consult::leaflet_pdf(&request, &practice, stepdown::reference::reference())?;
-    let target = std::path::PathBuf::from(&path);
-    write_atomically(&target, &pdf.bytes)?;
-    let actor = state.actor();
-    let print =
-        state.with_store(|s| s.record_leaflet_print(review_id, version, &actor, &pdf.bytes))?;
-    Ok(PrintResult {
-        path,
-        pages: u32::try_from(pdf.pages).unwrap_or(u32::MAX),
-        bytes: u32::try_from(pdf.bytes.len()).unwrap_or(u32::MAX),
-        sha256: print.pdf_sha256,
+    blocking(app, move |st| {
+        let actor = st.actor();
+        let target = std::path::PathBuf::from(&path);
+        let (print, pdf) = st.with_store_api(|s| {
+            consult::print_leaflet(
+                s,
+                &request,
+                today(),
+                &actor,
+                &mut |bytes| write_atomically(&target, bytes),
+                reference(),
+            )
+        })?;
+        Ok(PrintResult {
+            path,
+            pages: u32::try_from(pdf.pages).unwrap_or(u32::MAX),
+            bytes: u32::try_from(pdf.bytes.len()).unwrap_or(u32::MAX),
+            sha256: print.pdf_sha256,
+            print_id: print.id,
+        })
     })
+    .await
 }
 
-/// The clinician summary text of a saved review version, for the clipboard;
-/// the copy is recorded in the audit log.
+/// The clinician summary text of a saved review version, from its stored
+/// assessment and plan, for the clipboard; the copy is recorded in the audit log.
 #[tauri::command]
-pub fn summary_for_record(
-    state: State<'_, AppState>,
-    request: stepdown::consult::SummaryRequestUi,
+pub async fn summary_for_record(
+    app: AppHandle,
     review_id: i64,
     version: i64,
 ) -> Result<String, ApiError> {
-    let settings = state.with_store(|s| s.settings())?;
-    let text = stepdown::consult::summary_text(
-        &request,
-        Some(settings.practice_name).filter(|n| !n.trim().is_empty()),
-        stepdown::reference::reference(),
-    )?;
-    let actor = state.actor();
-    state.with_store(|s| s.record_summary_copy(review_id, version, &actor, &text))?;
-    Ok(text)
+    blocking(app, move |st| {
+        let actor = st.actor();
+        st.with_store_api(|s| {
+            consult::summary_for_record(s, review_id, version, &actor, reference())
+        })
+    })
+    .await
 }
 
 /// A folder to write leaflets to without asking, given as `--save-dir DIR`
 /// (the end-to-end tests use it, since no test can drive a native dialog).
 #[tauri::command]
-pub fn save_dir() -> Option<String> {
+pub async fn save_dir() -> Option<String> {
     crate::state::arg_value("--save-dir").map(|d| d.to_string_lossy().into_owned())
 }

@@ -18,12 +18,11 @@ import type { Settings } from "./bindings/Settings";
 import type { Figures } from "./bindings/Figures";
 import type { ImportProgress } from "./bindings/ImportProgress";
 import type { ImportReport } from "./bindings/ImportReport";
-import type { LeafletRequestUi } from "./bindings/LeafletRequestUi";
+import type { LeafletPrintRequest } from "./bindings/LeafletPrintRequest";
 import type { Worklist } from "./bindings/Worklist";
 import type { WorklistFilters } from "./bindings/WorklistFilters";
 import type { Plan } from "./bindings/Plan";
 import type { PrintResult } from "./bindings/PrintResult";
-import type { SummaryRequestUi } from "./bindings/SummaryRequestUi";
 import type { PlanRequestUi } from "./bindings/PlanRequestUi";
 import type { PresetInfo } from "./bindings/PresetInfo";
 import type { StaleTable } from "./bindings/StaleTable";
@@ -72,10 +71,10 @@ export const api = {
   coMedicationNames: () => call<string[]>("co_medication_names"),
   describeItems: (items: RawItem[]) => call<ProductChoice[]>("describe_items", { items }),
   knownDrugs: () => call<string[]>("known_drugs"),
-  printLeaflet: (request: LeafletRequestUi, path: string, reviewId: number, version: number) =>
-    call<PrintResult>("print_leaflet", { request, path, reviewId, version }),
-  summaryForRecord: (request: SummaryRequestUi, reviewId: number, version: number) =>
-    call<string>("summary_for_record", { request, reviewId, version }),
+  /** The leaflet of a saved version, rendered by the core from its stored plan. */
+  printLeaflet: (request: LeafletPrintRequest, path: string) => call<PrintResult>("print_leaflet", { request, path }),
+  /** The clinician summary of a saved version, from its stored assessment and plan. */
+  summaryForRecord: (reviewId: number, version: number) => call<string>("summary_for_record", { reviewId, version }),
   saveDir: () => call<string | null>("save_dir"),
   importExtract: (fileName: string, dataBase64: string, listSize: number | null, onProgress: (p: ImportProgress) => void) => {
     const channel = new Channel<ImportProgress>();
@@ -97,6 +96,7 @@ export const api = {
   checkNhsNumber: (text: string) => call<string>("check_nhs_number", { text }),
   loadDemoPatients: () => call<DemoReport>("load_demo_patients"),
   patientHistory: (patientId: number) => call<ReviewSummary[]>("patient_history", { patientId }),
+  /** Saves the inputs; the core computes and stores OME, flags and plan, or refuses with fields. */
   saveReview: (input: ReviewInput) => call<ReviewSummary>("save_review", { input }),
   getReview: (reviewId: number, version?: number) => call<Review>("get_review", { reviewId, version: version ?? null }),
 };

@@ -14,7 +14,8 @@ import type { ReviewSummary } from "./bindings/ReviewSummary";
 import { settings } from "./settings.svelte";
 import type { Edit } from "./bindings/Edit";
 import type { Plan } from "./bindings/Plan";
-import { emptyTaper, taperLocalErrors, toPlanInput, type TaperDraft } from "./plan";
+import { emptyTaper, taperFromRequest, taperLocalErrors, toPlanInput, type TaperDraft } from "./plan";
+import type { ReviewInput } from "./bindings/ReviewInput";
 import { draftFromChoice, localErrors, toRawItem, type DraftItem } from "./regimen";
 
 class Consultation {
@@ -47,6 +48,8 @@ class Consultation {
   /** Every field problem, keyed by path. */
   fieldErrors = $derived.by(() => {
     const all: Record<string, string> = {};
+    // Why the core refused to save (the save form shows reviewer and notes itself).
+    for (const f of this.saveError?.fields ?? []) if (f.path !== "reviewer" && f.path !== "notes") all[f.path] = f.message;
     for (const f of this.error?.fields ?? []) all[f.path] = f.message;
     for (const f of this.planError?.fields ?? []) if (!f.path.startsWith("items")) all[f.path] = f.message;
     return { ...all, ...this.local };
@@ -120,44 +123,69 @@ class Consultation {
   /** Opens a saved review to continue it: saving makes a new version. */
   async open(patient: Patient, review: Review) {
     this.startFor(patient);
-    const doc = review.regimen as { items?: RawItem[] } | RawItem[] | null;
-    const items = Array.isArray(doc) ? doc : (doc?.items ?? []);
-    const choices = await api.describeItems(items);
+    const choices = await api.describeItems(review.items);
     this.items = choices.map((c) => draftFromChoice(c));
-    this.context = fromRawPatient(review.patient_context as RawPatient);
+    this.context = fromRawPatient(review.patient);
     this.notes = review.notes;
     this.reviewer = settings.value.reviewer_name || review.reviewer;
     this.reviewId = review.review_id;
     this.lastSaved = null;
-    const saved = review.plan as { taper?: TaperDraft; edits?: Edit[] } | null;
-    if (saved?.taper) {
-      this.taper = { ...emptyTaper("standard"), ...saved.taper };
-      this.edits = saved.edits ?? [];
+    if (review.taper) {
+      this.taper = taperFromRequest(review.taper, this.taper.preset);
+      this.edits = review.taper.edits;
       await this.makePlan();
     }
     await this.recalculate();
   }
 
-  /** Saves the consultation: the first save creates the review, later saves add versions. */
-  async save(): Promise<ReviewSummary | null> {
+  /** What is saved: the inputs only. The core computes OME, flags and plan from them. */
+  reviewInput(): ReviewInput | null {
     if (!this.patient) return null;
+    const plan = toPlanInput(this.items.map(toRawItem), this.taper);
+    return {
+      patient_id: this.patient.id,
+      review_id: this.reviewId,
+      reviewer: this.reviewer,
+      notes: this.notes,
+      patient: toRawPatient(this.context),
+      items: this.items.map(toRawItem),
+      ...(this.planRequested
+        ? { taper: { start_date: plan.start_date, taper: plan.taper, edits: this.edits } }
+        : {}),
+    };
+  }
+
+  /** Saves the consultation: the first save creates the review, later saves add versions.
+   * An entry with a problem is refused (by the core, or here for text that is not a
+   * number), with the problem beside its field. */
+  async save(): Promise<ReviewSummary | null> {
+    const input = this.reviewInput();
+    if (!input) return null;
     this.saveError = null;
+    const local = Object.entries(this.local);
+    if (local.length > 0) {
+      this.saveError = {
+        code: "invalid-input",
+        message: local.map(([path, message]) => `${path}: ${message}`).join("\n"),
+        fields: local.map(([path, message]) => ({ path, message })),
+      };
+      return null;
+    }
+    const generation = this.generation;
     try {
-      const saved = await api.saveReview({
-        patient_id: this.patient.id,
-        review_id: this.reviewId,
-        reviewer: this.reviewer,
-        profile: this.profile,
-        reference_version: this.report?.reference_version ?? null,
-        notes: this.notes,
-        patient_context: toRawPatient(this.context),
-        regimen: { items: this.items.map(toRawItem) },
-        result: this.assessment,
-        plan: this.plan ? { taper: this.taper, edits: this.edits, input: toPlanInput(this.items.map(toRawItem), this.taper), plan: this.plan } : null,
-      });
+      const saved = await api.saveReview(input);
       this.reviewId = saved.review_id;
       this.lastSaved = saved;
       this.dirty = false;
+      // Show what was stored, unless the clinician has changed something since.
+      if (generation === this.generation) {
+        const stored = await api.getReview(saved.review_id, saved.version);
+        if (generation === this.generation) {
+          this.assessment = stored.assessment;
+          this.error = null;
+          if (stored.plan) this.plan = stored.plan;
+        }
+      }
       return saved;
     } catch (e) {
       this.saveError = e as ApiError;
@@ -169,20 +197,6 @@ class Consultation {
   async savedVersion(): Promise<ReviewSummary | null> {
     if (this.lastSaved && !this.dirty) return this.lastSaved;
     return this.save();
-  }
-
-  /** The plan request exactly as the table shows it. */
-  planRequest() {
-    return { input: toPlanInput(this.items.map(toRawItem), this.taper), edits: this.edits, profile: this.profile };
-  }
-
-  assessRequest() {
-    return {
-      items: this.items.map(toRawItem),
-      patient: toRawPatient(this.context),
-      profile: this.profile,
-      ...(this.highDoseThreshold !== null ? { high_dose_threshold_mg_per_day: this.highDoseThreshold } : {}),
-    };
   }
 
   add(choice: ProductChoice) {

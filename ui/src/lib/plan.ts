@@ -1,6 +1,7 @@
 // Taper plan helpers for the UI: the options form as typed, and how units
 // and dates are written in the step table.
 import type { RawPlanInput } from "./bindings/RawPlanInput";
+import type { TaperRequest } from "./bindings/TaperRequest";
 import type { RawItem } from "./bindings/RawItem";
 import type { ReductionOf } from "./bindings/ReductionOf";
 import type { UnitAmount } from "./bindings/UnitAmount";
@@ -39,6 +40,21 @@ export function taperLocalErrors(t: TaperDraft): Record<string, string> {
   }
   check("taper.target_ome_mg_per_day", t.target);
   return errors;
+}
+
+/** The options form for a saved taper request (reopening a saved review). */
+export function taperFromRequest(t: TaperRequest, defaultPreset: string): TaperDraft {
+  const o = t.taper ?? {};
+  const text = (n: number | undefined) => (n === undefined ? "" : String(n));
+  return {
+    preset: o.preset ?? (o.reduction_percent !== undefined || o.interval_days !== undefined ? "custom" : defaultPreset),
+    reductionPercent: text(o.reduction_percent),
+    of: o.of ?? "original",
+    intervalDays: text(o.interval_days),
+    target: o.target_ome_mg_per_day === undefined ? "0" : String(o.target_ome_mg_per_day),
+    startDate: t.start_date ?? "",
+    slowLastThird: o.slow_last_third ?? false,
+  };
 }
 
 /** The plan input as the core reads it. */

@@ -19,4 +19,8 @@ bytes: number,
 /**
  * SHA-256 of the PDF, as recorded in the store.
  */
-sha256: string, };
+sha256: string, 
+/**
+ * The print record's id (`stepdown leaflet --db DB --print-id ID` renders it again).
+ */
+print_id: number, };

@@ -50,7 +50,7 @@ reference_version: string,
  */
 total_ome_mg_per_day: number | null, 
 /**
- * Whether the total covers every item; null when the result does not say.
+ * Whether the total covers every item; null when the version does not say.
  */
 ome_complete: boolean | null, 
 /**
@@ -64,4 +64,9 @@ notes_excerpt: string,
 /**
  * Leaflets printed from any version of this review.
  */
-leaflet_count: number, };
+leaflet_count: number, 
+/**
+ * 2: computed by the core from the inputs; 1: figures as an older
+ * desktop UI sent them.
+ */
+record_format: number, };

@@ -1,0 +1,182 @@
+//! The clinical record of one review: what the clinician entered (the
+//! inputs) and what the core computed from exactly those inputs.
+//!
+//! Types only, no IO. A [`ComputedReview`] can only be made inside the crate
+//! (`consult::compute_review`), so the store can never be handed figures
+//! beside a regimen they were not computed from: before this, the desktop UI
+//! sent its last good result with the regimen, and a dose changed just
+//! before Save was stored beside the old total.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::assess::AssessReport;
+use crate::patient::RawPatient;
+use crate::profile::Profile;
+use crate::regimen::RawItem;
+use crate::taper::{Edit, Pause, Plan, RawPlanInput, RawTaper};
+
+/// Format of versions saved from inputs, with the result and plan computed
+/// by the core. Format 1 is a version saved before that (the desktop UI
+/// sent the result and plan); it stays readable as it was stored.
+pub const RECORD_FORMAT: u32 = 2;
+
+/// What a review is saved from: the clinician's inputs only.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct ReviewInput {
+    /// The patient reviewed.
+    #[ts(type = "number")]
+    pub patient_id: i64,
+    /// Absent for a new review; the review's id to save a new version of it.
+    #[serde(default)]
+    #[ts(optional, type = "number | null")]
+    pub review_id: Option<i64>,
+    /// Who carried out the review (also the actor in the audit log).
+    pub reviewer: String,
+    /// Free-text notes.
+    #[serde(default)]
+    pub notes: String,
+    /// What is known about the patient (age, eGFR, conditions, co-medications).
+    #[serde(default)]
+    pub patient: RawPatient,
+    /// The regimen as entered.
+    pub items: Vec<RawItem>,
+    /// The taper asked for, with the clinician's edits; absent when no plan was made.
+    #[serde(default)]
+    #[ts(optional)]
+    pub taper: Option<TaperRequest>,
+}
+
+/// The taper as asked for: options, start, pauses and the clinician's edits
+/// in order. The regimen is the review's own `items`, so a plan can never be
+/// made from another regimen.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export, optional_fields)]
+pub struct TaperRequest {
+    /// First day of step 1, `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// Taper options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taper: Option<RawTaper>,
+    /// Pauses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pauses: Option<Vec<Pause>>,
+    /// Clinician edits, applied in order to the suggested plan.
+    #[serde(default)]
+    #[ts(optional = false)]
+    pub edits: Vec<Edit>,
+}
+
+impl TaperRequest {
+    /// The `stepdown plan` input for these options and a regimen.
+    pub fn plan_input(&self, items: &[RawItem]) -> RawPlanInput {
+        RawPlanInput {
+            items: items.to_vec(),
+            start_date: self.start_date.clone(),
+            taper: self.taper.clone(),
+            pauses: self.pauses.clone(),
+        }
+    }
+
+    /// The taper part of a `stepdown plan` input (its items are the review's).
+    pub fn from_plan_input(input: &RawPlanInput, edits: Vec<Edit>) -> TaperRequest {
+        TaperRequest {
+            start_date: input.start_date.clone(),
+            taper: input.taper.clone(),
+            pauses: input.pauses.clone(),
+            edits,
+        }
+    }
+}
+
+/// A review ready to store: its inputs and what the core computed from them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComputedReview {
+    input: ReviewInput,
+    profile: Profile,
+    reference_version: String,
+    high_dose_threshold_mg_per_day: Option<f64>,
+    assessment: AssessReport,
+    plan: Option<Plan>,
+}
+
+impl ComputedReview {
+    /// Only the core's computation makes one (see `consult::compute_review`).
+    pub(crate) fn new(
+        input: ReviewInput,
+        profile: Profile,
+        reference_version: String,
+        high_dose_threshold_mg_per_day: Option<f64>,
+        assessment: AssessReport,
+        plan: Option<Plan>,
+    ) -> ComputedReview {
+        ComputedReview {
+            input,
+            profile,
+            reference_version,
+            high_dose_threshold_mg_per_day,
+            assessment,
+            plan,
+        }
+    }
+
+    /// The inputs.
+    pub fn input(&self) -> &ReviewInput {
+        &self.input
+    }
+
+    /// For the store's tests of what it refuses whatever the figures.
+    #[cfg(test)]
+    pub(crate) fn input_mut(&mut self) -> &mut ReviewInput {
+        &mut self.input
+    }
+
+    /// The same computed review saved as a new version of `review_id` (or as
+    /// a new review), with other notes: nothing clinical changes.
+    pub fn with_target(mut self, review_id: Option<i64>, notes: String) -> ComputedReview {
+        self.input.review_id = review_id;
+        self.input.notes = notes;
+        self
+    }
+
+    /// Conversion profile the figures used.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// Reference manifest version the figures came from.
+    pub fn reference_version(&self) -> &str {
+        &self.reference_version
+    }
+
+    /// The high-dose threshold that replaced the profile's, if any.
+    pub fn high_dose_threshold_mg_per_day(&self) -> Option<f64> {
+        self.high_dose_threshold_mg_per_day
+    }
+
+    /// OME and flags, computed from the inputs.
+    pub fn assessment(&self) -> &AssessReport {
+        &self.assessment
+    }
+
+    /// The plan with the clinician's edits applied, when a taper was asked for.
+    pub fn plan(&self) -> Option<&Plan> {
+        self.plan.as_ref()
+    }
+}
+
+/// The plan document of a stored version: the plan input, the edits and
+/// the plan. Versions saved by the desktop UI before format 2 carry the same
+/// keys plus the UI's own form state, which is ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StoredPlan {
+    pub input: RawPlanInput,
+    #[serde(default)]
+    pub edits: Vec<Edit>,
+    #[serde(default)]
+    pub plan: Option<Plan>,
+}
