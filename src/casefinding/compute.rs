@@ -230,7 +230,9 @@ impl<'r> Interpreted<'r> {
                         Some(why) => Err(PairProblem::Unreadable(why)),
                         None => Ok(Arc::new(e)),
                     },
-                    Err(why) => Err(PairProblem::Invalid(format!("the item is implausible: {why}"))),
+                    Err(why) => Err(PairProblem::Invalid(format!(
+                        "the item is implausible: {why}"
+                    ))),
                 },
                 Err(Unreadable(why)) => Err(PairProblem::Unreadable(why)),
             },

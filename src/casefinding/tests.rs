@@ -631,7 +631,11 @@ fn implausible_readings_are_left_unread_and_estimated_with_the_reason() {
                P3,2026-11-01,Codeine 30mg tablets,1/2 qds prn,100\n";
     let (_d, mut s) = store();
     let report = import(&mut s, csv.as_bytes(), "plausible.csv");
-    assert!(report.not_understood.is_empty(), "{:?}", report.not_understood);
+    assert!(
+        report.not_understood.is_empty(),
+        "{:?}",
+        report.not_understood
+    );
     let list = all(&mut s);
     let get = |id: &str| list.patients.iter().find(|p| p.patient_id == id).unwrap();
     let p1 = &get("P1").items[0];
@@ -642,7 +646,10 @@ fn implausible_readings_are_left_unread_and_estimated_with_the_reason() {
     assert_eq!(get("P2").ome_mg_per_day, 60.0);
     assert!(!get("P2").items[0].estimated);
     let p3 = &get("P3").items[0];
-    assert!(p3.dose_note.as_deref().unwrap_or_default().contains("1/2"), "{p3:?}");
+    assert!(
+        p3.dose_note.as_deref().unwrap_or_default().contains("1/2"),
+        "{p3:?}"
+    );
     assert_eq!(p3.item.as_ref().and_then(|i| i.units_per_dose), Some(2.0));
     assert_eq!(get("P2").items[0].dose_note, None);
 }

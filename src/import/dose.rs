@@ -192,13 +192,43 @@ const SUPPLY_PERIODS: &[&str] = &[
 ];
 /// Words that may sit between a dispensing term and its period ("dispensed by the pharmacy weekly").
 const SUPPLY_FILLERS: &[&str] = &[
-    "in", "at", "a", "by", "from", "the", "pharmacy", "chemist", "box", "boxes", "pack", "packs",
-    "tray", "trays", "consumption", "on", "as", "to", "be", "every", "each", "for", "x", "into",
-    "via", "please", "only",
+    "in",
+    "at",
+    "a",
+    "by",
+    "from",
+    "the",
+    "pharmacy",
+    "chemist",
+    "box",
+    "boxes",
+    "pack",
+    "packs",
+    "tray",
+    "trays",
+    "consumption",
+    "on",
+    "as",
+    "to",
+    "be",
+    "every",
+    "each",
+    "for",
+    "x",
+    "into",
+    "via",
+    "please",
+    "only",
 ];
 /// "3 nights a week": days or nights counted per week.
 const DAY_COUNT_WORDS: &[&str] = &[
-    "nights", "night", "days", "day", "mornings", "evenings", "occasions",
+    "nights",
+    "night",
+    "days",
+    "day",
+    "mornings",
+    "evenings",
+    "occasions",
 ];
 const HOUR_WORDS: &[&str] = &[
     "hour", "hours", "hr", "hrs", "h", "hrly", "hourly", "hly", "hourlys",
@@ -659,7 +689,15 @@ impl Scanner<'_> {
             // compliance aid, so "daily" before an aid stays a dose frequency.
             let aid = self.is(
                 i,
-                &["dosette", "dosset", "nomad", "blister", "mds", "compliance", "monitored"],
+                &[
+                    "dosette",
+                    "dosset",
+                    "nomad",
+                    "blister",
+                    "mds",
+                    "compliance",
+                    "monitored",
+                ],
             );
             let mut k = i;
             let mut fill = 0;
@@ -688,8 +726,9 @@ impl Scanner<'_> {
             return Some(k + 1 - j);
         }
         if k > j {
-            return (self.is(k, PER_WORDS) && self.is(k + 1, &["week", "day", "fortnight", "month"]))
-                .then_some(k + 2 - j);
+            return (self.is(k, PER_WORDS)
+                && self.is(k + 1, &["week", "day", "fortnight", "month"]))
+            .then_some(k + 2 - j);
         }
         if self.t.get(j).and_then(Tok::num).is_some() {
             let mut m = j + 1;
@@ -698,7 +737,9 @@ impl Scanner<'_> {
             }
             if self.is(
                 m,
-                &["day", "days", "week", "weeks", "wk", "wks", "month", "months", "dy", "dys"],
+                &[
+                    "day", "days", "week", "weeks", "wk", "wks", "month", "months", "dy", "dys",
+                ],
             ) {
                 return Some(m + 1 - j);
             }
@@ -747,7 +788,12 @@ impl Scanner<'_> {
                 s -= 2;
             }
             start = Some(s);
-        } else if self.is(w, &["day", "days", "week", "weeks", "wk", "wks", "month", "months"]) {
+        } else if self.is(
+            w,
+            &[
+                "day", "days", "week", "weeks", "wk", "wks", "month", "months",
+            ],
+        ) {
             let mut s = w;
             if s > 0 && matches!(self.t.get(s - 1), Some(Tok::Dash)) {
                 s -= 1;
@@ -1312,16 +1358,16 @@ impl Scanner<'_> {
             1.0
         };
         // "max 2 at a time", "max 2 per dose", "max 2 at once": the most a dose.
-        let per_dose_len = if self.is(k, &["at"]) && self.is(k + 1, &["a"]) && self.is(k + 2, &["time"])
-        {
-            3
-        } else if (self.is(k, &["at"]) && self.is(k + 1, &["once"]))
-            || (self.is(k, &["per", "a", "each", "every"]) && self.is(k + 1, &["dose", "time"]))
-        {
-            2
-        } else {
-            0
-        };
+        let per_dose_len =
+            if self.is(k, &["at"]) && self.is(k + 1, &["a"]) && self.is(k + 2, &["time"]) {
+                3
+            } else if (self.is(k, &["at"]) && self.is(k + 1, &["once"]))
+                || (self.is(k, &["per", "a", "each", "every"]) && self.is(k + 1, &["dose", "time"]))
+            {
+                2
+            } else {
+                0
+            };
         let most_a_dose = |end: usize| {
             Some((
                 end - i,
@@ -1580,7 +1626,11 @@ fn assemble(pieces: &[Piece]) -> Result<DoseReading, Unreadable> {
     });
     let no_dose = |fallback: &str| {
         Unreadable(not_readable.as_ref().map_or_else(
-            || supply_reason.clone().unwrap_or_else(|| fallback.to_string()),
+            || {
+                supply_reason
+                    .clone()
+                    .unwrap_or_else(|| fallback.to_string())
+            },
             |(r, _)| r.clone(),
         ))
     };

@@ -48,7 +48,10 @@ fn cases() -> Vec<(&'static str, &'static str)> {
     include_str!("../../tests/cases/dose_instructions.tsv")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| l.split_once('\t').unwrap_or((l, "(no expected reading: add a tab)")))
+        .map(|l| {
+            l.split_once('\t')
+                .unwrap_or((l, "(no expected reading: add a tab)"))
+        })
         .collect()
 }
 
@@ -61,7 +64,11 @@ fn the_instruction_table_reads_as_expected() {
     let (mut right, mut rightly_unread, mut wrongly_read, mut wrongly_unread) = (0, 0, 0, 0);
     for (text, want) in &cases {
         let got = show(text);
-        match (got == *want, want.starts_with("unreadable"), got.starts_with("unreadable")) {
+        match (
+            got == *want,
+            want.starts_with("unreadable"),
+            got.starts_with("unreadable"),
+        ) {
             (true, false, _) => right += 1,
             (true, true, _) => rightly_unread += 1,
             (false, _, false) => wrongly_read += 1,
