@@ -81,12 +81,20 @@ fn locate_shape_error(value: &Value) -> Option<FieldError> {
         ));
     };
     let items = obj.get("items").and_then(Value::as_array);
-    let item_error = items.into_iter().flatten().enumerate().find_map(|(i, item)| {
-        check::<RawItem>(item, &format!("items[{i}]"))
-    });
+    let item_error = items
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .find_map(|(i, item)| check::<RawItem>(item, &format!("items[{i}]")));
     item_error
-        .or_else(|| obj.get("patient").and_then(|p| check::<RawPatient>(p, "patient")))
-        .or_else(|| obj.get("taper").and_then(|t| check::<Option<TaperRequest>>(t, "taper")))
+        .or_else(|| {
+            obj.get("patient")
+                .and_then(|p| check::<RawPatient>(p, "patient"))
+        })
+        .or_else(|| {
+            obj.get("taper")
+                .and_then(|t| check::<Option<TaperRequest>>(t, "taper"))
+        })
 }
 
 /// The taper as asked for: options, start, pauses and the clinician's edits

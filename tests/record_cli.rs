@@ -146,7 +146,10 @@ fn a_saved_review_carries_the_figures_of_its_own_regimen() {
         "--version",
         "1",
     ]);
-    assert_eq!(old["version"], 1, "earlier versions stay as they were saved");
+    assert_eq!(
+        old["version"], 1,
+        "earlier versions stay as they were saved"
+    );
 
     let history = store.ok(&["review", "history", "--patient", &patient.to_string()]);
     assert_eq!(history.as_array().map(Vec::len), Some(1));
@@ -183,7 +186,10 @@ fn a_leaflet_is_printed_from_a_stored_version_and_re_renders_to_its_hash() {
     assert_eq!(printed["print"]["version"], 1);
     assert_eq!(store.audit_entries(), before + 1, "the print is audited");
 
-    let print_id = printed["print"]["id"].as_i64().expect("print id").to_string();
+    let print_id = printed["print"]["id"]
+        .as_i64()
+        .expect("print id")
+        .to_string();
     let again = store.dir().join("again.pdf");
     let check = store.ok(&[
         "review",
@@ -216,7 +222,11 @@ fn the_summary_for_the_record_comes_from_the_stored_version_and_is_audited() {
         .to_string();
     let before = store.audit_entries();
     let out = store.run(&["review", "summary", "--review", &review]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Jo Smith"), "{text}");
     assert!(text.contains("943 476 5919"), "{text}");
@@ -235,7 +245,10 @@ fn bad_review_input_is_refused_by_field_and_nothing_is_saved() {
     typo["items"][0] = json!({"drug": "morphine", "route": "oral", "strenght_mg": 60,
                               "units_per_dose": 1, "doses_per_day": 2});
     let err = store.refused(&["review", "save", &store.write("typo.json", &typo)]);
-    assert!(err.starts_with("items[0]: unknown field `strenght_mg`"), "{err}");
+    assert!(
+        err.starts_with("items[0]: unknown field `strenght_mg`"),
+        "{err}"
+    );
 
     let mut negative = good.clone();
     negative["items"][0]["strength_mg"] = json!(-60);

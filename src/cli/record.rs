@@ -208,7 +208,12 @@ struct ReviewHistoryArgs {
     #[command(flatten)]
     db: DbArg,
     /// The versions of this review.
-    #[arg(long, value_name = "ID", conflicts_with = "patient", required_unless_present = "patient")]
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "patient",
+        required_unless_present = "patient"
+    )]
     review: Option<i64>,
     /// Every review of this patient.
     #[arg(long, value_name = "ID")]
@@ -333,7 +338,9 @@ pub fn review(args: ReviewArgs) -> CliResult {
                     "leaflet_prints": store.leaflet_prints(review)?,
                 })),
                 (None, Some(patient)) => print_json(&store.patient_history(patient)?),
-                (None, None) => Err(CliError::Input("--review or --patient: one is needed".into())),
+                (None, None) => Err(CliError::Input(
+                    "--review or --patient: one is needed".into(),
+                )),
             }
         }
         ReviewCommand::Leaflet(a) => print_stored_leaflet(a),
@@ -341,9 +348,14 @@ pub fn review(args: ReviewArgs) -> CliResult {
             let mut store = open(&a.db)?;
             let version = version_of(&store, &a.which)?;
             let actor = a.actor.name(&store);
-            let text =
-                consult::summary_for_record(&mut store, a.which.review, version, &actor, reference())
-                    .map_err(api_error)?;
+            let text = consult::summary_for_record(
+                &mut store,
+                a.which.review,
+                version,
+                &actor,
+                reference(),
+            )
+            .map_err(api_error)?;
             print!("{text}");
             Ok(())
         }
@@ -352,7 +364,8 @@ pub fn review(args: ReviewArgs) -> CliResult {
                 refuse_existing(out, a.overwrite)?;
             }
             let store = open(&a.db)?;
-            let (check, pdf) = consult::reprint(&store, a.print_id, reference()).map_err(api_error)?;
+            let (check, pdf) =
+                consult::reprint(&store, a.print_id, reference()).map_err(api_error)?;
             if let Some(out) = &a.out {
                 write_atomically(out, &pdf.bytes)?;
             }
@@ -395,9 +408,15 @@ fn print_stored_leaflet(a: ReviewLeafletArgs) -> CliResult {
             }
         })
     };
-    let (print, pdf) =
-        consult::print_leaflet(&mut store, &request, issue_date, &actor, &mut write, reference())
-            .map_err(api_error)?;
+    let (print, pdf) = consult::print_leaflet(
+        &mut store,
+        &request,
+        issue_date,
+        &actor,
+        &mut write,
+        reference(),
+    )
+    .map_err(api_error)?;
     print_json(&json!({
         "out": a.out.display().to_string(),
         "pages": pdf.pages,
