@@ -862,6 +862,13 @@ pub fn import_csv(
         window_days: window,
     };
     let report = store.write(|tx, now| {
+        // The same file again, checked inside the write transaction: two
+        // imports of one file at once are serialised by the write lock, and
+        // the second finds the first here ("already imported", not a
+        // constraint error from SQLite).
+        if let Some(prev) = db::find_import(tx, &sha)? {
+            return Ok(Err(prev));
+        }
         // A bigger page cache for the length of the import: a million rows
         // otherwise spill pages to the WAL one at a time. Put back afterwards.
         let cache: i64 = tx.pragma_query_value(None, "cache_size", |r| r.get(0))?;
@@ -887,8 +894,12 @@ pub fn import_csv(
             progress,
         );
         tx.pragma_update(None, "cache_size", cache)?;
-        result.map(|()| report.clone())
+        result.map(|()| Ok(report.clone()))
     })?;
+    let report = match report {
+        Ok(r) => r,
+        Err(prev) => return Ok(already_imported(prev, &sha, options)),
+    };
     progress(ImportProgress {
         phase: ImportPhase::Done,
         done: 1,

@@ -289,7 +289,7 @@ fn a_file_that_cannot_be_read_imports_nothing() {
 #[test]
 fn reading_in_parallel_gives_the_same_rows_as_reading_in_one_go() {
     let (bytes, _) = extract(5000, 14);
-    // A quoted field with line breaks near the middle must not be cut.
+    // A quoted field with line breaks near the middle.
     let mut text = String::from_utf8(bytes).unwrap();
     let mid = text.len() / 2;
     let nl = mid + text[mid..].find('\n').unwrap() + 1;
@@ -321,9 +321,22 @@ fn reading_in_parallel_gives_the_same_rows_as_reading_in_one_go() {
         assert!(spans.windows(2).all(|w| w[0].end == w[1].start));
         assert_eq!(collect(spans), one, "{parts} parts");
     }
-    assert!(one
+    // A quoted field never runs over a line end (issue 20: one stray quote
+    // swallowed the rest of a file): the three lines of that row are each
+    // reported, at their own line, and every other row is read.
+    let first = one
         .iter()
-        .any(|r| r.contains("P9999999 Morphine 10mg\nmodified-release tablets")));
+        .position(|r| r.contains("problem") && r.contains("quote"))
+        .expect("the quote is reported");
+    let reported: Vec<&String> = one[first..first + 3].iter().collect();
+    assert!(reported.iter().all(|r| r.contains("problem")), "{reported:?}");
+    let lines: Vec<u64> = reported
+        .iter()
+        .filter_map(|r| r.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(lines[1], lines[0] + 1);
+    assert_eq!(lines[2], lines[0] + 2);
+    assert_eq!(one.len(), text.lines().count() - 1, "every line read or reported");
 }
 
 #[test]
