@@ -245,7 +245,9 @@ fn an_inserted_entry_is_detected() {
     .unwrap();
     let r = verify_audit_file(&path).unwrap();
     assert!(
-        r.problems.iter().any(|p| p.contains("audit_head_follows_log")),
+        r.problems
+            .iter()
+            .any(|p| p.contains("audit_head_follows_log")),
         "{:?}",
         r.problems
     );
@@ -312,7 +314,12 @@ fn removing_the_newest_entries_is_reported_and_ids_are_not_reused() {
     .unwrap();
     let r = s.verify_audit_chain().unwrap();
     let b = r.first_broken.unwrap();
-    assert_eq!((b.id, b.problem), (7, ChainProblem::Missing), "{}", b.detail);
+    assert_eq!(
+        (b.id, b.problem),
+        (7, ChainProblem::Missing),
+        "{}",
+        b.detail
+    );
     assert!(!r.ok);
 }
 
@@ -321,7 +328,9 @@ fn removing_the_newest_entries_is_reported_and_ids_are_not_reused() {
 #[test]
 fn an_emptied_audit_log_is_reported_by_check_and_verify() {
     let (_dir, path) = store_with_entries(3);
-    attacker(&path).execute("DELETE FROM audit_log", []).unwrap();
+    attacker(&path)
+        .execute("DELETE FROM audit_log", [])
+        .unwrap();
     let r = verify_audit_file(&path).unwrap();
     assert!(!r.ok);
     assert_eq!(r.entries, 0);
@@ -382,7 +391,10 @@ fn check_compares_the_schema_with_the_migrations() {
     let report = stepdown::store::check_file(&path).unwrap();
     assert!(!report.ok);
     let all = report.problems.join("\n");
-    assert!(all.contains("trigger review_versions_no_update is missing"), "{all}");
+    assert!(
+        all.contains("trigger review_versions_no_update is missing"),
+        "{all}"
+    );
     assert!(all.contains("table cf_state is missing"), "{all}");
     assert!(all.contains("unexpected table stash"), "{all}");
     let out = run(&["check", "--db", p(&path), "--format", "text"]);
@@ -429,7 +441,10 @@ fn a_failed_backup_leaves_no_copy_and_a_retry_works() {
     );
     let last = list_audit_file(&path, 1).unwrap();
     assert!(
-        last[0].entry.summary.contains(head.chain_hash.as_deref().unwrap()),
+        last[0]
+            .entry
+            .summary
+            .contains(head.chain_hash.as_deref().unwrap()),
         "{}",
         last[0].entry.summary
     );

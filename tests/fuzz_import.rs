@@ -321,7 +321,10 @@ fn crlf_and_cr_rows_are_numbered_by_their_physical_line() {
 fn arb_extract_with_stray_quotes() -> impl Strategy<Value = (Vec<u8>, Vec<bool>)> {
     (
         prop::collection::vec(any::<bool>(), 1..60),
-        prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 1..6),
+        prop::collection::vec(
+            (any::<prop::sample::Index>(), any::<prop::sample::Index>()),
+            1..6,
+        ),
         prop::sample::select(vec!["\n", "\r\n", "\r"]),
         any::<bool>(),
     )

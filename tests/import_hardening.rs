@@ -67,7 +67,11 @@ fn a_stray_quote_costs_only_its_own_row() {
     std::fs::write(&file, extract(1000, Some(2))).expect("write");
     let db = dir.path().join("s.db");
     let out = run(&["import", p(&file), "--db", p(&db), "--today", "2026-11-24"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(report["rows_read"], 1000, "every data line counted");
     assert_eq!(report["imported"], 999);
@@ -76,7 +80,10 @@ fn a_stray_quote_costs_only_its_own_row() {
     assert_eq!(problem["line"], 2);
     assert_eq!(problem["column"], "dose");
     assert!(
-        problem["reason"].as_str().expect("reason").contains("quote"),
+        problem["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("quote"),
         "{problem}"
     );
 }
@@ -119,7 +126,12 @@ fn a_failed_import_creates_no_store_and_no_folders() {
     std::fs::write(&bad, "no,columns,we,know\n1,2,3,4\n").expect("write");
     let db = dir.path().join("typo").join("deeper").join("s.db");
     let out = run(&["import", p(&bad), "--db", p(&db), "--today", "2026-11-24"]);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!db.exists());
     assert!(!dir.path().join("typo").exists(), "folders left behind");
     // A missing input file, likewise.
@@ -130,7 +142,11 @@ fn a_failed_import_creates_no_store_and_no_folders() {
     let good = dir.path().join("good.csv");
     std::fs::write(&good, extract(3, None)).expect("write");
     let out = run(&["import", p(&good), "--db", p(&db), "--today", "2026-11-24"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(db.exists());
     // A failed import into an existing store leaves it in place.
     let out = run(&["import", p(&bad), "--db", p(&db), "--today", "2026-11-24"]);

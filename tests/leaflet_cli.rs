@@ -599,10 +599,7 @@ fn outputs_are_new_private_files_and_never_the_input() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::read(&out).expect("read").starts_with(b"%PDF"));
     let fresh = dir.path().join("summary.txt");
-    let o = run(
-        &["summary", "--out", &fresh.to_string_lossy()],
-        MORPHINE_MR,
-    );
+    let o = run(&["summary", "--out", &fresh.to_string_lossy()], MORPHINE_MR);
     assert!(o.status.success(), "{}", stderr(&o));
     #[cfg(unix)]
     {

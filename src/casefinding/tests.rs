@@ -329,14 +329,21 @@ fn reading_in_parallel_gives_the_same_rows_as_reading_in_one_go() {
         .position(|r| r.contains("problem") && r.contains("quote"))
         .expect("the quote is reported");
     let reported: Vec<&String> = one[first..first + 3].iter().collect();
-    assert!(reported.iter().all(|r| r.contains("problem")), "{reported:?}");
+    assert!(
+        reported.iter().all(|r| r.contains("problem")),
+        "{reported:?}"
+    );
     let lines: Vec<u64> = reported
         .iter()
         .filter_map(|r| r.split(' ').next()?.parse().ok())
         .collect();
     assert_eq!(lines[1], lines[0] + 1);
     assert_eq!(lines[2], lines[0] + 2);
-    assert_eq!(one.len(), text.lines().count() - 1, "every line read or reported");
+    assert_eq!(
+        one.len(),
+        text.lines().count() - 1,
+        "every line read or reported"
+    );
 }
 
 #[test]

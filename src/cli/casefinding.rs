@@ -167,14 +167,16 @@ pub fn import(args: ImportArgs) -> CliResult {
         actor: args.actor.clone(),
     };
     let mut bar = ProgressBar::new();
-    let result = Store::open(&db).map_err(CliError::from).and_then(|mut store| {
-        import_csv(&mut store, &bytes, &options, &mut |p| bar.show(p)).map_err(|e| match e {
-            CaseFindingError::BadFile(bad) => {
-                CliError::Input(format!("{}: {bad}", args.file.display()))
-            }
-            other => other.into(),
-        })
-    });
+    let result = Store::open(&db)
+        .map_err(CliError::from)
+        .and_then(|mut store| {
+            import_csv(&mut store, &bytes, &options, &mut |p| bar.show(p)).map_err(|e| match e {
+                CaseFindingError::BadFile(bad) => {
+                    CliError::Input(format!("{}: {bad}", args.file.display()))
+                }
+                other => other.into(),
+            })
+        });
     bar.clear();
     let report = result.inspect_err(|_| guard.undo())?;
     let json = serde_json::to_string_pretty(&report)?;

@@ -201,11 +201,10 @@ pub fn export(args: ExportArgs) -> CliResult {
     // The file is written inside the transaction that records the export:
     // a failed write rolls the entry back.
     let result = store.export_with(&actor, |export| {
-        let text = serde_json::to_string_pretty(&export)
-            .map_err(|e| StoreError::Io {
-                context: "export".into(),
-                source: std::io::Error::other(e),
-            })?;
+        let text = serde_json::to_string_pretty(&export).map_err(|e| StoreError::Io {
+            context: "export".into(),
+            source: std::io::Error::other(e),
+        })?;
         match &args.out {
             None => {
                 let mut stdout = std::io::stdout().lock();

@@ -538,7 +538,10 @@ impl<'a> Extract<'a> {
                         column: column.map(|c| c.to_string()),
                         reason: format!(
                             "{}: {}; the row is left out and reading goes on at the next line",
-                            column.map_or_else(|| format!("field {}", e.field + 1), |c| c.to_string()),
+                            column.map_or_else(
+                                || format!("field {}", e.field + 1),
+                                |c| c.to_string()
+                            ),
                             e.reason()
                         ),
                     }),
@@ -1139,7 +1142,10 @@ mod tests {
         let last = "patient_id,issue_date,drug,dose,quantity\nP1,2026-01-02,\"Morphine,1 bd,56";
         let (rows, problems, _) = collect(last.as_bytes(), &ColumnMap::default());
         assert!(rows.is_empty());
-        assert_eq!((problems[0].line, problems[0].column.as_deref()), (2, Some("drug")));
+        assert_eq!(
+            (problems[0].line, problems[0].column.as_deref()),
+            (2, Some("drug"))
+        );
     }
 
     #[test]
@@ -1147,7 +1153,10 @@ mod tests {
         let mut r = ::csv::StringRecord::new();
         let mut s = String::new();
         split_line(r#"a,"b,c","say ""hi""",,"x"y,"#, b',', &mut r, &mut s).unwrap();
-        assert_eq!(r.iter().collect::<Vec<_>>(), ["a", "b,c", "say \"hi\"", "", "xy", ""]);
+        assert_eq!(
+            r.iter().collect::<Vec<_>>(),
+            ["a", "b,c", "say \"hi\"", "", "xy", ""]
+        );
         split_line("10\"mg,b", b',', &mut r, &mut s).unwrap();
         assert_eq!(r.iter().collect::<Vec<_>>(), ["10\"mg", "b"]);
         split_line("a;\"b", b';', &mut r, &mut s).unwrap_err();
@@ -1164,7 +1173,10 @@ mod tests {
         let csv = "patient_id,\"issue_date,drug,dose,quantity\nP1,2026-01-02,M,1,1\n";
         let e = Extract::open(csv.as_bytes(), &ColumnMap::default()).unwrap_err();
         assert!(matches!(e, CsvError::BadHeader(_)), "{e:?}");
-        assert!(e.to_string().contains("line 1") && e.to_string().contains("quote"), "{e}");
+        assert!(
+            e.to_string().contains("line 1") && e.to_string().contains("quote"),
+            "{e}"
+        );
     }
 
     #[test]

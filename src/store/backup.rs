@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::backup::{Backup, StepResult};
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditHead;
 use super::audit::{self, AuditAction, AuditEntity, AuditEntry};
 use super::check::{check_file, Counts};
-use super::audit::AuditHead;
 use super::file::{self, backup_connection_to_file, file_stamp, unused_sibling};
 use super::leaflets::LeafletPrint;
 use super::patients::Patient;

@@ -293,7 +293,9 @@ impl From<rusqlite::Error> for StoreError {
         // SQLITE_IOERR_SHMSIZE: the WAL index could not grow, which on a
         // full disk is how a write fails ("disk I/O error 4874" before).
         const IOERR_SHMSIZE: std::os::raw::c_int = rusqlite::ffi::SQLITE_IOERR_SHMSIZE;
-        if e.sqlite_error().is_some_and(|f| f.extended_code == IOERR_SHMSIZE) {
+        if e.sqlite_error()
+            .is_some_and(|f| f.extended_code == IOERR_SHMSIZE)
+        {
             return StoreError::DiskFull;
         }
         match e.sqlite_error_code() {
