@@ -150,7 +150,7 @@ struct WrittenPdf {
     sha256: String,
 }
 
-fn date_arg(option: &str, value: Option<&str>) -> CliResult<Option<NaiveDate>> {
+pub(super) fn date_arg(option: &str, value: Option<&str>) -> CliResult<Option<NaiveDate>> {
     value
         .map(|v| {
             NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
@@ -160,7 +160,7 @@ fn date_arg(option: &str, value: Option<&str>) -> CliResult<Option<NaiveDate>> {
         .transpose()
 }
 
-fn today() -> NaiveDate {
+pub(super) fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
 }
 
@@ -233,7 +233,12 @@ fn summary_error(e: SummaryError) -> CliError {
 /// owner-only (0600: it holds a name and medicines, like the store). An
 /// existing file is replaced only with `overwrite`, and never when it is one
 /// of the command's own `inputs` (`--out plan.json` once replaced the plan).
-fn write_output(out: &Path, bytes: &[u8], overwrite: bool, inputs: &[&Path]) -> CliResult {
+pub(super) fn write_output(
+    out: &Path,
+    bytes: &[u8],
+    overwrite: bool,
+    inputs: &[&Path],
+) -> CliResult {
     let name = out
         .file_name()
         .ok_or_else(|| CliError::Input(format!("--out: {} is not a file name", out.display())))?;
