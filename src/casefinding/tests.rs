@@ -669,10 +669,16 @@ fn the_supply_figure_sits_beside_the_instruction_figure_and_differences_are_mark
     let list = all(&mut s);
     let get = |id: &str| list.patients.iter().find(|p| p.patient_id == id).unwrap();
     let p4 = get("P4");
-    assert_eq!((p4.ome_mg_per_day, p4.supply_ome_mg_per_day), (60.0, Some(60.0)));
+    assert_eq!(
+        (p4.ome_mg_per_day, p4.supply_ome_mg_per_day),
+        (60.0, Some(60.0))
+    );
     assert!(p4.supply_complete && !p4.figures_differ);
     let p5 = get("P5");
-    assert_eq!((p5.ome_mg_per_day, p5.supply_ome_mg_per_day), (60.0, Some(120.0)));
+    assert_eq!(
+        (p5.ome_mg_per_day, p5.supply_ome_mg_per_day),
+        (60.0, Some(120.0))
+    );
     assert!(p5.figures_differ);
     let p6 = get("P6");
     assert_eq!(p6.supply_ome_mg_per_day, None);
