@@ -265,6 +265,16 @@ pub struct WorklistPatient {
     pub complete: bool,
     /// True when the total includes an estimated dose.
     pub estimated: bool,
+    /// The second figure, from supply: for each current product, the quantity
+    /// issued before its latest issue divided by the days between the two,
+    /// as mg OME a day, summed. Absent when no current product has two issues.
+    pub supply_ome_mg_per_day: Option<f64>,
+    /// False when a current product could not be measured from supply (one
+    /// issue only, or an unusable quantity), so the supply figure leaves it out.
+    pub supply_complete: bool,
+    /// The instruction and supply figures differ by more than the fraction in
+    /// `casefinding.json` (`supply-differ-fraction`) of the larger.
+    pub figures_differ: bool,
     /// Risk flag ids, most severe first.
     pub flags: Vec<FlagId>,
     /// The current regimen.

@@ -673,3 +673,34 @@ fn implausible_readings_are_left_unread_and_estimated_with_the_reason() {
     assert_eq!(p3.item.as_ref().and_then(|i| i.units_per_dose), Some(2.0));
     assert_eq!(get("P2").items[0].dose_note, None);
 }
+
+#[test]
+fn the_supply_figure_sits_beside_the_instruction_figure_and_differences_are_marked() {
+    // P4 takes what is issued; P5 is issued twice what the instruction says;
+    // P6 has one issue only, so there is nothing to measure supply against.
+    let csv = "patient_id,issue_date,drug,dose,quantity\n\
+               P4,2026-10-01,Morphine 30mg modified-release tablets,1 bd,56\n\
+               P4,2026-10-29,Morphine 30mg modified-release tablets,1 bd,56\n\
+               P5,2026-10-01,Morphine 30mg modified-release tablets,1 bd,112\n\
+               P5,2026-10-29,Morphine 30mg modified-release tablets,1 bd,112\n\
+               P6,2026-11-01,Morphine 30mg modified-release tablets,1 bd,56\n";
+    let (_d, mut s) = store();
+    import(&mut s, csv.as_bytes(), "supply.csv");
+    let list = all(&mut s);
+    let get = |id: &str| list.patients.iter().find(|p| p.patient_id == id).unwrap();
+    let p4 = get("P4");
+    assert_eq!(
+        (p4.ome_mg_per_day, p4.supply_ome_mg_per_day),
+        (60.0, Some(60.0))
+    );
+    assert!(p4.supply_complete && !p4.figures_differ);
+    let p5 = get("P5");
+    assert_eq!(
+        (p5.ome_mg_per_day, p5.supply_ome_mg_per_day),
+        (60.0, Some(120.0))
+    );
+    assert!(p5.figures_differ);
+    let p6 = get("P6");
+    assert_eq!(p6.supply_ome_mg_per_day, None);
+    assert!(!p6.supply_complete && !p6.figures_differ);
+}
