@@ -447,7 +447,7 @@ pub(crate) fn prescription_days(
     max: u32,
 ) -> Vec<u32> {
     let mut unit = cycles.fold(1, |acc, c| if c == 0 { acc } else { acc / gcd(acc, c) * c });
-    if unit == 0 || days % unit != 0 || unit > max {
+    if unit == 0 || !days.is_multiple_of(unit) || unit > max {
         unit = 1;
     }
     if days <= max {
@@ -669,7 +669,7 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
                             .any(|s| s.index == pi.index && !s.doses.is_empty())
                 })
                 .filter_map(|(_, c)| patch_cycle_days(c.row))
-                .find(|c| step.days % c != 0);
+                .find(|c| !step.days.is_multiple_of(*c));
             if let Some(cycle) = cycle {
                 errors.push(FieldError::new(
                     format!("{sp}.days"),
@@ -816,10 +816,11 @@ fn guidance_warning(plan: &Plan, reference: &Reference) -> Option<String> {
             super::ReductionOf::Current => prev,
         };
         let drop = prev - s.total_ome_mg_per_day;
-        if s.kind == StepKind::Reduce || s.kind == StepKind::Stop {
-            if reference_dose > 0.0 && drop / reference_dose * 100.0 > max_percent + 1e-6 {
-                big.push(s.step);
-            }
+        if (s.kind == StepKind::Reduce || s.kind == StepKind::Stop)
+            && reference_dose > 0.0
+            && drop / reference_dose * 100.0 > max_percent + 1e-6
+        {
+            big.push(s.step);
         }
         if s.kind == StepKind::Reduce && s.days < min_days {
             short.push(s.step);

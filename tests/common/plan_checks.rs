@@ -157,7 +157,7 @@ pub fn violations(plan: &Plan, reference: &Reference) -> Vec<String> {
                     .as_deref()
                     .and_then(|p| patch_cycle(reference, p))
                 {
-                    if s.days % c != 0 {
+                    if !s.days.is_multiple_of(c) {
                         v.push(format!(
                             "step {}: {} days is not whole {c}-day patch changes",
                             s.step, s.days
