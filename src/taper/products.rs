@@ -10,6 +10,7 @@ use crate::reference::{LimitKind, ProductRow, Reference};
 use crate::regimen::{num, Dose, Form, Item, Release};
 
 use super::rules::OrderClass;
+use super::safety::{query_not_makeable, HoldWhy};
 
 /// Fixed-point scale: amounts are integers of 1/1000 mg (or 1/1000 microgram/hour).
 pub(crate) const SCALE: f64 = 1000.0;
@@ -115,6 +116,26 @@ pub(crate) fn as_needed_time(times: u32) -> String {
         2 => "up to twice a day".to_string(),
         n => format!("up to {n} times a day"),
     }
+}
+
+/// Days of one full patch-change cycle, from the catalogue's wear time: the
+/// wear time itself (72 hours: 3 days; 7-day patches: 7), or for a patch worn
+/// "3 or 4 days" (changed on the same two days each week) the two wear times
+/// together. `None` if that is not a whole number of days.
+pub(crate) fn patch_cycle_days(row: &ProductRow) -> Option<u32> {
+    let w = row.wear_hours?;
+    let hours = if close(w.min, w.max) {
+        w.min
+    } else {
+        w.min + w.max
+    };
+    let days = hours / 24.0;
+    (days.fract() == 0.0 && (1.0..=366.0).contains(&days)).then(|| {
+        // Whole and small, checked just above.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let d = days as u32;
+        d
+    })
 }
 
 /// When a patch is changed, from the catalogue's wear time.
@@ -404,7 +425,13 @@ pub(crate) fn match_line<'r>(
     reference: &'r Reference,
     label: &str,
     warnings: &mut Vec<String>,
-) -> Result<Line<'r>, String> {
+) -> Result<Line<'r>, HoldWhy> {
+    let no_line = |why: String| {
+        HoldWhy::new(
+            why,
+            "Ask the prescriber which product this is and how it should be reduced: Stepdown cannot round it to a product it knows, so it keeps the dose exactly as it is.",
+        )
+    };
     let drug = item.drug.as_str();
     // Not `products_of`, whose rows borrow as long as the drug name does.
     let rows: Vec<&'r ProductRow> = reference
@@ -414,10 +441,10 @@ pub(crate) fn match_line<'r>(
         .filter(|r| r.drug == drug && r.route == item.route)
         .collect();
     if rows.is_empty() {
-        return Err(format!(
+        return Err(no_line(format!(
             "the UK product catalogue has no {drug} products given by the {} route, so its doses cannot be rounded to real products",
             item.route
-        ));
+        )));
     }
     match &item.dose {
         Dose::Solid {
@@ -473,9 +500,9 @@ pub(crate) fn match_line<'r>(
                     ),
                     None => format!("{}-release {drug} tablets or capsules", release.as_str()),
                 };
-                return Err(format!(
+                return Err(no_line(format!(
                     "the UK product catalogue has no {what}, so its doses cannot be rounded to real products"
-                ));
+                )));
             };
             solid_line(item, row, form, strength, reference, label, warnings)
         }
@@ -492,10 +519,10 @@ pub(crate) fn match_line<'r>(
                         .any(|s| close(*s, strength.get()))
             });
             let Some(row) = row else {
-                return Err(format!(
+                return Err(no_line(format!(
                     "the UK product catalogue has no {drug} oral solution of {} mg/mL, so its doses cannot be rounded to real products",
                     num(strength.get())
-                ));
+                )));
             };
             let (measure, _) = super::rules::TaperRules::of(reference).liquid_measure();
             Ok(Line {
@@ -537,10 +564,10 @@ pub(crate) fn match_line<'r>(
                     r
                 }
                 None => {
-                    return Err(format!(
+                    return Err(no_line(format!(
                         "{} micrograms/hour is not a strength of any {drug} patch in the UK product catalogue, so Stepdown cannot tell which patch it is",
                         num(strength.get())
-                    ))
+                    )))
                 }
             };
             let units = row
@@ -593,7 +620,7 @@ fn solid_line<'r>(
     reference: &'r Reference,
     label: &str,
     warnings: &mut Vec<String>,
-) -> Result<Line<'r>, String> {
+) -> Result<Line<'r>, HoldWhy> {
     let own = row.strengths_mg.as_deref().unwrap_or_default();
     // The form shown: the patient's, if the line is made in it.
     let other = form.and_then(|f| {
@@ -607,8 +634,10 @@ fn solid_line<'r>(
     };
     if let Some(f) = form {
         if f != shown_form {
-            warnings.push(format!(
-                "{label}: the UK product catalogue has no {f}s in this product line; the plan uses {box_name}."
+            // Another form is another product line: never switched without the prescriber.
+            return Err(HoldWhy::new(
+                format!("the UK product catalogue has no {f}s in the nearest product line ({box_name})"),
+                format!("Ask the prescriber which product this is: Stepdown will not move the patient from {f}s to {box_name} on its own, so it keeps the dose exactly as it is."),
             ));
         }
     }
@@ -628,12 +657,15 @@ fn solid_line<'r>(
                     shown_form = row.form;
                     box_name = &row.box_name;
                 } else {
-                    return Err(format!(
-                        "{} {}/{} is not a strength in the UK product catalogue ({}), so its doses cannot be rounded to real products",
-                        c.name,
-                        num(strength),
-                        num(c.paracetamol_mg_per_unit),
-                        list_mg(&strengths)
+                    return Err(HoldWhy::new(
+                        format!(
+                            "{} {}/{} is not a strength in the UK product catalogue ({}), so its doses cannot be rounded to real products",
+                            c.name,
+                            num(strength),
+                            num(c.paracetamol_mg_per_unit),
+                            list_mg(&strengths)
+                        ),
+                        query_not_makeable(&row.box_name),
                     ));
                 }
             }
@@ -652,10 +684,19 @@ fn solid_line<'r>(
     };
     if let (Some(h), Dose::Solid { doses_per_day, .. }) = (row.dosing_interval_hours, &item.dose) {
         if !close(h * doses_per_day.get(), 24.0) {
-            warnings.push(format!(
-                "{label}: a {}-hourly product taken {} times a day; the plan keeps the doses as entered, so check the regimen.",
-                num(h),
-                num(doses_per_day.get())
+            // A 24-hourly product is not a 12-hourly one taken once a day: the
+            // nearest line has another dosing interval, so it is not this product.
+            return Err(HoldWhy::new(
+                format!(
+                    "the nearest product line, {box_name}, is {}-hourly but the item is taken {} times a day",
+                    num(h),
+                    num(doses_per_day.get())
+                ),
+                format!(
+                    "Ask the prescriber which product this is (a {}-hourly product taken {} times a day, or a product Stepdown does not list): Stepdown will not change how often it is taken, so it keeps the dose exactly as it is.",
+                    num(h),
+                    num(doses_per_day.get())
+                ),
             ));
         }
     }
@@ -692,9 +733,7 @@ pub(crate) fn build<'r>(
     item: &Item,
     line: Line<'r>,
     factor: f64,
-    label: &str,
-    warnings: &mut Vec<String>,
-) -> Result<Tapered<'r>, String> {
+) -> Result<Tapered<'r>, HoldWhy> {
     // Entered amount of one dose (fixed point), the dose shape, and the patient's own units.
     let (per_dose, shape, own): (u64, Shape, Option<(f64, f64)>) = match &item.dose {
         Dose::Solid {
@@ -705,9 +744,12 @@ pub(crate) fn build<'r>(
             ..
         } => {
             let n = whole(doses_per_day.get()).ok_or_else(|| {
-                format!(
-                    "{} doses a day cannot be laid out as dose times; enter a whole number",
-                    num(doses_per_day.get())
+                HoldWhy::new(
+                    format!(
+                        "{} doses a day cannot be laid out as dose times",
+                        num(doses_per_day.get())
+                    ),
+                    "Ask the prescriber how many doses a day are taken (a whole number), so the doses can be planned; until then it is kept exactly as it is.",
                 )
             })?;
             let shape = if *as_needed {
@@ -729,9 +771,12 @@ pub(crate) fn build<'r>(
             ..
         } => {
             let n = whole(doses_per_day.get()).ok_or_else(|| {
-                format!(
-                    "{} doses a day cannot be laid out as dose times; enter a whole number",
-                    num(doses_per_day.get())
+                HoldWhy::new(
+                    format!(
+                        "{} doses a day cannot be laid out as dose times",
+                        num(doses_per_day.get())
+                    ),
+                    "Ask the prescriber how many doses a day are taken (a whole number), so the doses can be planned; until then it is kept exactly as it is.",
                 )
             })?;
             let shape = if *as_needed {
@@ -754,23 +799,52 @@ pub(crate) fn build<'r>(
             )
         }
     };
+    if let Dose::Patch { patches, .. } = &item.dose {
+        if patches.get() > line.max_units {
+            return Err(HoldWhy::new(
+                format!(
+                    "{} patches worn at once is more than the {} the product licence allows for {}",
+                    patches.get(),
+                    line.max_units,
+                    line.box_name
+                ),
+                format!(
+                    "Ask the prescriber to confirm this dose: {} patches at once is more than the licensed {}. Stepdown keeps it exactly as it is and does not cut it to fit.",
+                    patches.get(),
+                    line.max_units
+                ),
+            ));
+        }
+    }
     let menu = Menu::build(&line.units, per_dose, line.max_units);
     let k0 = menu.floor(usize::try_from(per_dose / menu.g).unwrap_or(0));
     let start_amount = k0 as u64 * menu.g;
-    if start_amount != per_dose {
+    if start_amount != per_dose || per_dose == 0 {
+        // Never rounded down: the current dose is kept and the prescriber asked.
         let what = match line.kind {
             LineKind::Patch => format!("{} micrograms/hour", num(from_fixed(per_dose))),
             _ => format!("{} mg a dose", num(from_fixed(per_dose))),
         };
-        let now = match line.kind {
-            LineKind::Patch => format!("{} micrograms/hour", num(from_fixed(start_amount))),
-            _ => format!("{} mg a dose", num(from_fixed(start_amount))),
+        let how = match line.kind {
+            LineKind::Liquid => format!(
+                "whole {} mL measures of {}",
+                num(line.units.first().map_or(0.0, |u| u.label)),
+                line.box_name
+            ),
+            LineKind::Patch => {
+                format!("whole patches of {} (patches are never cut)", line.box_name)
+            }
+            LineKind::Solid => format!(
+                "whole units of {} (modified-release tablets are never split)",
+                line.box_name
+            ),
         };
-        warnings.push(format!(
-            "{label}: {what} cannot be made from whole units of {} (never split modified-release tablets or cut patches), so step 1 starts from {now}.",
-            line.box_name
+        return Err(HoldWhy::new(
+            format!("{what} cannot be made from {how}"),
+            query_not_makeable(line.box_name),
         ));
     }
+
     // The patient's own units, shown while the dose is unchanged.
     let start_comp = own.and_then(|(s, n)| {
         let i = line.units.iter().position(|u| close(u.label, s))?;
