@@ -1015,13 +1015,17 @@ fn markers_of(
         .setting(crate::reference::casefinding::CaseFindingSetting::LiquidIssueMaxMl);
     set(
         Marker::LargeLiquidIssue,
-        resolved.groups.iter().flat_map(|(_, idx)| idx.iter()).any(|&i| {
-            in_window(&i)
-                && rec.issues[i].quantity > most_ml
-                && product(i).is_some_and(|p| {
-                    p.drug == "morphine" && matches!(p.strength, Strength::MgPerMl(_))
-                })
-        }),
+        resolved
+            .groups
+            .iter()
+            .flat_map(|(_, idx)| idx.iter())
+            .any(|&i| {
+                in_window(&i)
+                    && rec.issues[i].quantity > most_ml
+                    && product(i).is_some_and(|p| {
+                        p.drug == "morphine" && matches!(p.strength, Strength::MgPerMl(_))
+                    })
+            }),
     );
     set(
         Marker::DependenceForming,

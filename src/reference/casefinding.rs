@@ -341,7 +341,9 @@ impl Table<CaseFindingRow> {
     }
 
     /// The co-medication classes that count as dependence-forming.
-    pub fn dependence_forming(&self) -> impl Iterator<Item = crate::reference::risk::DrugClass> + '_ {
+    pub fn dependence_forming(
+        &self,
+    ) -> impl Iterator<Item = crate::reference::risk::DrugClass> + '_ {
         self.rows
             .iter()
             .filter_map(|r| match r {
