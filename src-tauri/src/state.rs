@@ -205,7 +205,10 @@ mod tests {
         assert_eq!(c.take(SaveKind::Leaflet), None);
         c.remember(SaveKind::Leaflet, PathBuf::from("/a/leaflet.pdf"));
         assert_eq!(c.take(SaveKind::FiguresCsv), None);
-        assert_eq!(c.take(SaveKind::Leaflet), Some(PathBuf::from("/a/leaflet.pdf")));
+        assert_eq!(
+            c.take(SaveKind::Leaflet),
+            Some(PathBuf::from("/a/leaflet.pdf"))
+        );
         assert_eq!(c.take(SaveKind::Leaflet), None, "one write per choice");
         assert!(c.printed().is_none());
     }

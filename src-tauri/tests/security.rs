@@ -214,9 +214,15 @@ fn save_and_open_paths_come_only_from_the_dialog() {
         "choose_figures_path",
         "open_leaflet",
     ] {
-        assert!(names.contains(needed), "{needed} is not a command: {names:?}");
+        assert!(
+            names.contains(needed),
+            "{needed} is not a command: {names:?}"
+        );
     }
-    assert!(!names.contains("save_dir"), "the test hook is not a command");
+    assert!(
+        !names.contains("save_dir"),
+        "the test hook is not a command"
+    );
     for (name, params) in &commands {
         for param in params.split(',') {
             let pname = param.split(':').next().unwrap_or("").trim();
@@ -229,15 +235,31 @@ fn save_and_open_paths_come_only_from_the_dialog() {
             );
         }
     }
-    let files = std::fs::read_to_string(manifest_dir().join("src/commands/files.rs")).expect("files.rs");
-    assert!(files.contains("blocking_save_file"), "the dialog is opened from Rust");
-    assert!(files.contains("take_chosen"), "writes use the remembered path");
-    for (file, writer) in [("records.rs", "SaveKind::Leaflet"), ("casefinding.rs", "SaveKind::FiguresCsv")] {
-        let text = std::fs::read_to_string(manifest_dir().join("src/commands").join(file)).expect("read");
-        assert!(text.contains(writer), "{file} writes to the path chosen for {writer}");
+    let files =
+        std::fs::read_to_string(manifest_dir().join("src/commands/files.rs")).expect("files.rs");
+    assert!(
+        files.contains("blocking_save_file"),
+        "the dialog is opened from Rust"
+    );
+    assert!(
+        files.contains("take_chosen"),
+        "writes use the remembered path"
+    );
+    for (file, writer) in [
+        ("records.rs", "SaveKind::Leaflet"),
+        ("casefinding.rs", "SaveKind::FiguresCsv"),
+    ] {
+        let text =
+            std::fs::read_to_string(manifest_dir().join("src/commands").join(file)).expect("read");
+        assert!(
+            text.contains(writer),
+            "{file} writes to the path chosen for {writer}"
+        );
     }
     let state = std::fs::read_to_string(manifest_dir().join("src/state.rs")).expect("state.rs");
-    let hook = state.find("arg_value(\"--save-dir\")").expect("the test hook");
+    let hook = state
+        .find("arg_value(\"--save-dir\")")
+        .expect("the test hook");
     let before = &state[..hook];
     let cfg = before.rfind("#[cfg(").expect("the hook is behind a cfg");
     assert!(

@@ -81,9 +81,10 @@ pub async fn choose_figures_path(
 pub async fn open_leaflet(app: AppHandle) -> Result<(), ApiError> {
     let opener = app.clone();
     let path = blocking(app, |st| {
-        st.chosen().printed().map(Path::to_path_buf).ok_or_else(|| {
-            ApiError::new(ErrorCode::InvalidInput, "No leaflet has been saved yet.")
-        })
+        st.chosen()
+            .printed()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidInput, "No leaflet has been saved yet."))
     })
     .await?;
     if test_save_dir().is_some() {
@@ -104,7 +105,10 @@ pub async fn open_leaflet(app: AppHandle) -> Result<(), ApiError> {
 }
 
 /// The path the dialog returned for `kind`, taken for one write.
-pub(crate) fn take_chosen(st: &crate::state::AppState, kind: SaveKind) -> Result<PathBuf, ApiError> {
+pub(crate) fn take_chosen(
+    st: &crate::state::AppState,
+    kind: SaveKind,
+) -> Result<PathBuf, ApiError> {
     st.chosen().take(kind).ok_or_else(|| {
         ApiError::new(
             ErrorCode::InvalidInput,
@@ -126,7 +130,10 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8], what: &str) -> Result<(),
         };
         ApiError::new(
             ErrorCode::Storage,
-            format!("The {what} could not be written to {}: {why}", path.display()),
+            format!(
+                "The {what} could not be written to {}: {why}",
+                path.display()
+            ),
         )
     };
     let mut tmp = path.as_os_str().to_os_string();

@@ -272,4 +272,3 @@ pub async fn summary_for_record(
     })
     .await
 }
-
