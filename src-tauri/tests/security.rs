@@ -228,8 +228,10 @@ fn save_and_open_paths_come_only_from_the_dialog() {
             let pname = param.split(':').next().unwrap_or("").trim();
             let ty = param.split(':').nth(1).unwrap_or("").trim();
             assert!(
-                !(pname.contains("path") || pname.contains("dir") || pname == "file")
-                    && !ty.contains("PathBuf"),
+                !(pname.contains("path")
+                    || pname.contains("dir")
+                    || pname == "file"
+                    || ty.contains("PathBuf")),
                 "command {name} takes `{}` from the webview: outputs go only where the save dialog said",
                 param.trim()
             );
