@@ -436,12 +436,23 @@ fn worklist_shows_both_figures_and_markers_filters_by_marker_and_imports_exclusi
     ]));
     for x in unclear["patients"].as_array().unwrap() {
         assert!(
-            x["markers"].as_array().unwrap().contains(&"unclear-directions".into()),
+            x["markers"]
+                .as_array()
+                .unwrap()
+                .contains(&"unclear-directions".into()),
             "{x}"
         );
     }
     assert_bad_input(
-        &run(&["worklist", "--db", p(&db), "--today", TODAY, "--marker", "nope"]),
+        &run(&[
+            "worklist",
+            "--db",
+            p(&db),
+            "--today",
+            TODAY,
+            "--marker",
+            "nope",
+        ]),
         "--marker: unknown marker 'nope'",
     );
     let bad = dir.path().join("bad.csv");

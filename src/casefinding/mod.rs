@@ -146,7 +146,9 @@ impl Exclusion {
                 return Err(bad("no patient identifier".into()));
             }
             if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
-                return Err(bad("the reason must be one line of at most 200 characters".into()));
+                return Err(bad(
+                    "the reason must be one line of at most 200 characters".into()
+                ));
             }
             out.push(Exclusion {
                 patient_id: id.to_string(),

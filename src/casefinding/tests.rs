@@ -788,7 +788,10 @@ fn excluded_patients_leave_the_worklist_and_are_counted_apart() {
         .collect();
     assert_eq!(
         counts,
-        [("on the exclusion list", 1), ("palliative care register", 1)]
+        [
+            ("on the exclusion list", 1),
+            ("palliative care register", 1)
+        ]
     );
     // Kept with the patient: a later import and another day still leave them off.
     let later = "patient_id,issue_date,drug,dose,quantity\n\

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use stepdown::casefinding::{
-    figures, figures_csv, import_csv, worklist, CaseFindingError, ImportOptions, ImportPhase,
-    Exclusion, ImportProgress, Marker, WorklistFilters,
+    figures, figures_csv, import_csv, worklist, CaseFindingError, Exclusion, ImportOptions,
+    ImportPhase, ImportProgress, Marker, WorklistFilters,
 };
 use stepdown::import::csv::ColumnMap;
 use stepdown::store::{resolve_db_path, Store};
@@ -165,9 +165,8 @@ pub fn import(args: ImportArgs) -> CliResult {
                     path.display()
                 ))
             })?;
-            Exclusion::parse_list(&text).map_err(|e| {
-                CliError::Input(format!("--exclusions {}: {e}", path.display()))
-            })?
+            Exclusion::parse_list(&text)
+                .map_err(|e| CliError::Input(format!("--exclusions {}: {e}", path.display())))?
         }
         None => Vec::new(),
     };

@@ -190,7 +190,8 @@ pub(crate) fn set_exclusions(
     tx: &Transaction<'_>,
     list: &[crate::casefinding::Exclusion],
 ) -> StoreResult<()> {
-    let mut stmt = tx.prepare_cached("UPDATE cf_patients SET excluded = ?2 WHERE extract_id = ?1")?;
+    let mut stmt =
+        tx.prepare_cached("UPDATE cf_patients SET excluded = ?2 WHERE extract_id = ?1")?;
     for x in list {
         stmt.execute(params![x.patient_id, x.reason])?;
     }
@@ -370,8 +371,9 @@ pub(crate) fn load_all(conn: &Connection) -> StoreResult<(Vec<String>, Vec<Patie
     let mut patients: Vec<PatientRec> = Vec::new();
     let mut index = std::collections::HashMap::new();
     {
-        let mut stmt = conn
-            .prepare("SELECT id, extract_id, nhs_number, age, sex, excluded FROM cf_patients ORDER BY id")?;
+        let mut stmt = conn.prepare(
+            "SELECT id, extract_id, nhs_number, age, sex, excluded FROM cf_patients ORDER BY id",
+        )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let id: i64 = r.get(0)?;
