@@ -141,8 +141,9 @@ fn every_generated_patient_matches_the_ground_truth() {
                 .setting(CaseFindingSetting::SupplyDifferFraction);
             assert_eq!(
                 p.figures_differ,
-                t.supply_ome_mg_per_day.is_some_and(|s| (s - t.ome_mg_per_day).abs()
-                    > fraction * s.max(t.ome_mg_per_day)),
+                t.supply_ome_mg_per_day.is_some_and(
+                    |s| (s - t.ome_mg_per_day).abs() > fraction * s.max(t.ome_mg_per_day)
+                ),
                 "seed {seed} {id}"
             );
             assert_eq!(
