@@ -31,7 +31,7 @@ use crate::import::dose::{DoseReader, DoseReading, DoseUnit, Unreadable};
 use crate::import::product::{
     CoMedicationProduct, NotUnderstood, Product, ProductReader, Strength,
 };
-use crate::import::regimen_item;
+use crate::import::{regimen_item, with_dose_times};
 use crate::ome::convert_item;
 use crate::patient::{PatientContext, RawPatient, Sex};
 use crate::profile::Profile;
@@ -224,9 +224,18 @@ impl<'r> Interpreted<'r> {
         let reading = self.doses.get(dose as usize).and_then(Option::as_ref);
         let result = match reading {
             Some(Ok(r)) => match regimen_item(opioid, r) {
-                Ok(raw) => evaluate(raw, reference)
-                    .map(Arc::new)
-                    .map_err(|why| PairProblem::Invalid(format!("the item is implausible: {why}"))),
+                Ok(raw) => evaluate(
+                    match texts
+                        .get(dose as usize)
+                        .and_then(|t| self.dose_reader.read_times(t))
+                    {
+                        Some(timed) => with_dose_times(raw, opioid, &timed),
+                        None => raw,
+                    },
+                    reference,
+                )
+                .map(Arc::new)
+                .map_err(|why| PairProblem::Invalid(format!("the item is implausible: {why}"))),
                 Err(Unreadable(why)) => Err(PairProblem::Unreadable(why)),
             },
             Some(Err(Unreadable(why))) => Err(PairProblem::Unreadable(why.clone())),

@@ -9,7 +9,7 @@
 use crate::reference::{LimitKind, ProductRow, Reference};
 use crate::regimen::{num, Dose, Form, Item, Release};
 
-use super::rules::OrderClass;
+use super::rules::{OrderClass, TieBreak};
 
 /// Fixed-point scale: amounts are integers of 1/1000 mg (or 1/1000 microgram/hour).
 pub(crate) const SCALE: f64 = 1000.0;
@@ -331,9 +331,9 @@ pub(crate) struct Tapered<'r> {
     pub ome: Vec<f64>,
     /// Daily amount as entered, fixed point.
     pub entered_daily: u64,
-    /// The patient's own units for one dose at the start, when they are
-    /// catalogue units (so an unreduced dose is shown as the patient takes it).
-    pub start_comp: Option<(usize, Vec<u32>)>,
+    /// The patient's own units for each starting dose amount (grid index), when
+    /// they are catalogue units (so an unreduced dose is shown as the patient takes it).
+    pub start_comp: Vec<(usize, Vec<u32>)>,
     /// Where it comes in the default reduction order.
     pub class: OrderClass,
 }
@@ -350,10 +350,8 @@ impl Tapered<'_> {
     /// (`in_use[i]` for unit size `i`) so that the plan needs as few
     /// different strengths as it can, then the larger strengths.
     pub fn comp(&self, k: usize, in_use: &[bool]) -> Vec<u32> {
-        if let Some((start_k, c)) = &self.start_comp {
-            if *start_k == k {
-                return c.clone();
-            }
+        if let Some((_, c)) = self.start_comp.iter().find(|(start_k, _)| *start_k == k) {
+            return c.clone();
         }
         let key = |c: &Vec<u32>| {
             let new = c
@@ -686,17 +684,49 @@ fn whole(x: f64) -> Option<u32> {
     })
 }
 
+/// The patient's own units at one dose time: (strength as labelled, how many), if known.
+type OwnUnits = Option<(f64, f64)>;
+
 /// Builds the ladder of an item matched to `line`; `Err` says why it cannot be laid out.
 pub(crate) fn build<'r>(
     index: usize,
     item: &Item,
     line: Line<'r>,
     factor: f64,
+    tie: TieBreak,
     label: &str,
     warnings: &mut Vec<String>,
 ) -> Result<Tapered<'r>, String> {
-    // Entered amount of one dose (fixed point), the dose shape, and the patient's own units.
-    let (per_dose, shape, own): (u64, Shape, Option<(f64, f64)>) = match &item.dose {
+    // Entered amount of each dose time (fixed point; one entry for as-needed
+    // items and patches), the dose shape, and the patient's own units at each.
+    let (per_time, shape, own): (Vec<u64>, Shape, Vec<OwnUnits>) = match &item.dose {
+        Dose::Solid {
+            strength,
+            times: Some(t),
+            ..
+        } => (
+            t.doses()
+                .iter()
+                .map(|d| to_fixed(strength.get() * d.amount()))
+                .collect(),
+            Shape::Times(t.doses().iter().map(|d| d.time.to_string()).collect()),
+            t.doses()
+                .iter()
+                .map(|d| Some((strength.get(), d.amount())))
+                .collect(),
+        ),
+        Dose::Liquid {
+            strength,
+            times: Some(t),
+            ..
+        } => (
+            t.doses()
+                .iter()
+                .map(|d| to_fixed(strength.get() * d.amount()))
+                .collect(),
+            Shape::Times(t.doses().iter().map(|d| d.time.to_string()).collect()),
+            vec![None; t.count()],
+        ),
         Dose::Solid {
             strength,
             units_per_dose,
@@ -715,10 +745,14 @@ pub(crate) fn build<'r>(
             } else {
                 Shape::Times(regular_times(n))
             };
+            let slots = match &shape {
+                Shape::Times(t) => t.len(),
+                _ => 1,
+            };
             (
-                to_fixed(strength.get() * units_per_dose.get()),
+                vec![to_fixed(strength.get() * units_per_dose.get()); slots],
                 shape,
-                Some((strength.get(), units_per_dose.get())),
+                vec![Some((strength.get(), units_per_dose.get())); slots],
             )
         }
         Dose::Liquid {
@@ -739,7 +773,15 @@ pub(crate) fn build<'r>(
             } else {
                 Shape::Times(regular_times(n))
             };
-            (to_fixed(strength.get() * ml_per_dose.get()), shape, None)
+            let slots = match &shape {
+                Shape::Times(t) => t.len(),
+                _ => 1,
+            };
+            (
+                vec![to_fixed(strength.get() * ml_per_dose.get()); slots],
+                shape,
+                vec![None; slots],
+            )
         }
         Dose::Patch { strength, patches } => {
             let rate = line
@@ -748,54 +790,91 @@ pub(crate) fn build<'r>(
                 .find(|u| close(u.label, strength.get()))
                 .map_or(to_fixed(strength.get()), |u| u.value);
             (
-                rate * u64::from(patches.get()),
+                vec![rate * u64::from(patches.get())],
                 Shape::Patch(patch_time(line.row)),
-                Some((strength.get(), f64::from(patches.get()))),
+                vec![Some((strength.get(), f64::from(patches.get())))],
             )
         }
     };
-    let menu = Menu::build(&line.units, per_dose, line.max_units);
-    let k0 = menu.floor(usize::try_from(per_dose / menu.g).unwrap_or(0));
-    let start_amount = k0 as u64 * menu.g;
-    if start_amount != per_dose {
+    let largest = per_time.iter().copied().max().unwrap_or(0);
+    let menu = Menu::build(&line.units, largest, line.max_units);
+    let k_start: Vec<usize> = per_time
+        .iter()
+        .map(|a| menu.floor(usize::try_from(a / menu.g).unwrap_or(0)))
+        .collect();
+    let times_named = match &shape {
+        Shape::Times(names) => Some(names.clone()),
+        _ => None,
+    };
+    for (i, (per_dose, k0)) in per_time.iter().zip(&k_start).enumerate() {
+        let start_amount = *k0 as u64 * menu.g;
+        if start_amount == *per_dose {
+            continue;
+        }
         let what = match line.kind {
-            LineKind::Patch => format!("{} micrograms/hour", num(from_fixed(per_dose))),
-            _ => format!("{} mg a dose", num(from_fixed(per_dose))),
+            LineKind::Patch => format!("{} micrograms/hour", num(from_fixed(*per_dose))),
+            _ => format!("{} mg a dose", num(from_fixed(*per_dose))),
         };
         let now = match line.kind {
             LineKind::Patch => format!("{} micrograms/hour", num(from_fixed(start_amount))),
             _ => format!("{} mg a dose", num(from_fixed(start_amount))),
         };
+        // Doses by time of day name the time whose amount cannot be made.
+        let at = match (&times_named, item.dose.times()) {
+            (Some(names), Some(_)) => names.get(i).map(|n| format!(" ({n})")).unwrap_or_default(),
+            _ => String::new(),
+        };
         warnings.push(format!(
-            "{label}: {what} cannot be made from whole units of {} (never split modified-release tablets or cut patches), so step 1 starts from {now}.",
+            "{label}: {what}{at} cannot be made from whole units of {} (never split modified-release tablets or cut patches), so step 1 starts from {now}.",
             line.box_name
         ));
+        if item.dose.times().is_none() {
+            // Equal doses: one warning says it for every time.
+            break;
+        }
     }
-    // The patient's own units, shown while the dose is unchanged.
-    let start_comp = own.and_then(|(s, n)| {
-        let i = line.units.iter().position(|u| close(u.label, s))?;
-        let count = whole(n)?;
-        (start_amount == per_dose && count <= line.max_units).then(|| {
-            let mut c = vec![0; line.units.len()];
-            c[i] = count;
-            (k0, c)
-        })
-    });
+    // The patient's own units, shown while a dose is unchanged.
+    let mut start_comp: Vec<(usize, Vec<u32>)> = Vec::new();
+    for ((per_dose, k0), own) in per_time.iter().zip(&k_start).zip(&own) {
+        let Some((s, n)) = own else { continue };
+        let Some(i) = line.units.iter().position(|u| close(u.label, *s)) else {
+            continue;
+        };
+        let Some(count) = whole(*n) else { continue };
+        if *k0 as u64 * menu.g != *per_dose || count > line.max_units {
+            continue;
+        }
+        if start_comp.iter().any(|(k, _)| k == k0) {
+            continue;
+        }
+        let mut c = vec![0; line.units.len()];
+        c[i] = count;
+        start_comp.push((*k0, c));
+    }
+    let k0 = k_start.first().copied().unwrap_or(0);
 
     let mut levels = Vec::new();
     match &shape {
-        Shape::Times(times) => {
-            let mut k = vec![k0; times.len()];
+        Shape::Times(_) => {
+            let mut k = k_start.clone();
             levels.push(Level {
                 k: k.clone(),
                 times: 1,
             });
-            // Take the next reduction from the earliest of the largest doses, so
-            // that where a day's doses cannot be equal the later doses are the
-            // larger ones (the evening dose for twice-daily products): the
-            // night-time dose, which covers sleep, is kept longest.
+            // The dose-time rule (taper.json `dose-time-order`): the next
+            // reduction comes off the largest dose of the day, so uneven doses
+            // even out before any time is cut further; among equal doses off
+            // the earliest, so where a day's doses cannot be equal the later
+            // ones are the larger (the evening dose for twice-daily products):
+            // the night-time dose, which covers sleep, is kept longest.
+            let latest_tie = tie == TieBreak::Latest;
             while let Some(max) = k.iter().copied().max().filter(|m| *m > 0) {
-                let Some(i) = k.iter().position(|x| *x == max) else {
+                let found = if latest_tie {
+                    k.iter().rposition(|x| *x == max)
+                } else {
+                    k.iter().position(|x| *x == max)
+                };
+                let Some(i) = found else {
                     break;
                 };
                 k[i] = menu.next_below(max);
@@ -855,11 +934,12 @@ pub(crate) fn build<'r>(
         start_comp,
         class: order_class(item),
     };
-    t.entered_daily = match &item.dose {
-        Dose::Solid { doses_per_day, .. } | Dose::Liquid { doses_per_day, .. } => {
-            to_fixed(from_fixed(per_dose) * doses_per_day.get())
+    t.entered_daily = match (&item.dose, &t.shape) {
+        // Each time's own amount (equal ones for doses entered per day).
+        (_, Shape::Times(_)) | (Dose::Patch { .. }, _) => per_time.iter().sum(),
+        (Dose::Solid { doses_per_day, .. } | Dose::Liquid { doses_per_day, .. }, _) => {
+            to_fixed(from_fixed(per_time.first().copied().unwrap_or(0)) * doses_per_day.get())
         }
-        Dose::Patch { .. } => per_dose,
     };
     t.ome = levels
         .iter()

@@ -116,7 +116,15 @@ pub(crate) fn prepare<'r>(
             ItemConversion::Converted { factor, ome, .. } => {
                 start += ome.get();
                 let result = match_line(item, reference, &label, &mut warnings).and_then(|line| {
-                    build(i, item, line, *factor, &label, &mut warnings)
+                    build(
+                        i,
+                        item,
+                        line,
+                        *factor,
+                        rules.dose_time_order().0,
+                        &label,
+                        &mut warnings,
+                    )
                 });
                 match result {
                     Ok(t) => tapered.push(t),
