@@ -1,5 +1,5 @@
 //! `stepdown assess`: the OME report plus risk flags for a regimen and a
-//! patient context (contract `../shared/spec/cli.md`).
+//! patient context (contract `docs/cli.md`).
 //!
 //! Input `{"patient": {...}, "items": [...]}`; output
 //! `{"ome": {...}, "flags": [...], "warnings": [...]}` (plus the validated

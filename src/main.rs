@@ -1,5 +1,5 @@
 //! `stepdown` command-line interface: the clinical core with JSON in and out.
-//! Contract: ../shared/spec/cli.md. Exit 0 success, 1 internal failure, 2 bad input.
+//! Contract: docs/cli.md. Exit 0 success, 1 internal failure, 2 bad input.
 
 mod cli;
 
@@ -48,6 +48,13 @@ enum Command {
     Worklist(cli::casefinding::WorklistArgs),
     /// The practice's figures month by month (people on opioids, on high doses, per 1,000).
     Figures(cli::casefinding::FiguresArgs),
+    /// The store's settings: `show` them, `set` practice details, profile, threshold.
+    Settings(cli::record::SettingsArgs),
+    /// Patients in the store: `add` one, `list` them.
+    Patient(cli::record::PatientArgs),
+    /// Reviews in the store: `save` from inputs, `show`, `history`, and print the `leaflet`
+    /// or `summary` of a stored version; `reprint` checks a print re-renders the same.
+    Review(cli::record::ReviewArgs),
     /// Fill an empty store with synthetic demo patients (never real data).
     Demo(cli::store::DemoArgs),
     /// Test helper: save reviews in a loop, printing each acknowledged save.
@@ -95,6 +102,9 @@ fn run(cli: Cli) -> CliResult {
         Command::Import(args) => cli::casefinding::import(args),
         Command::Worklist(args) => cli::casefinding::list(args),
         Command::Figures(args) => cli::casefinding::practice_figures(args),
+        Command::Settings(args) => cli::record::settings(args),
+        Command::Patient(args) => cli::record::patient(args),
+        Command::Review(args) => cli::record::review(args),
         Command::Demo(args) => cli::store::demo(args),
         Command::StressWriter(args) => cli::store::stress_writer(args),
     }

@@ -1,4 +1,4 @@
-//! The patient context of `stepdown assess` (`../shared/spec/cli.md`): what is
+//! The patient context of `stepdown assess` (`docs/cli.md`): what is
 //! known about the person beyond the regimen, and its validation.
 //!
 //! As with regimen items, input is read in two stages: [`RawPatient`] (every

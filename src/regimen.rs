@@ -1,4 +1,4 @@
-//! Regimen items: the shared input model of every command (`../shared/spec/cli.md`,
+//! Regimen items: the shared input model of every command (`docs/cli.md`,
 //! "Regimen items"), and its validation.
 //!
 //! Input arrives as JSON and is read in two stages:

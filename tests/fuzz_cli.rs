@@ -6,7 +6,7 @@
 //! long strings, removed fields) and text-level damage (truncation, stray
 //! bytes, NaN, Infinity and out-of-range literals).
 //!
-//! The properties, from the CLI contract (../shared/spec/cli.md):
+//! The properties, from the CLI contract (docs/cli.md):
 //! - nothing panics;
 //! - a rejected input is a user error with a non-empty message (exit 2,
 //!   nothing on stdout), never an internal error (exit 1);

@@ -224,7 +224,8 @@ impl<'r> Interpreted<'r> {
         let reading = self.doses.get(dose as usize).and_then(Option::as_ref);
         let result = match reading {
             Some(Ok(r)) => match regimen_item(opioid, r) {
-                Ok(raw) => evaluate(
+                Ok(raw) => match evaluate(
+                    // A different dose at named times ("1 mane 2 nocte") is one timed item.
                     match texts
                         .get(dose as usize)
                         .and_then(|t| self.dose_reader.read_times(t))
@@ -233,9 +234,16 @@ impl<'r> Interpreted<'r> {
                         None => raw,
                     },
                     reference,
-                )
-                .map(Arc::new)
-                .map_err(|why| PairProblem::Invalid(format!("the item is implausible: {why}"))),
+                ) {
+                    // Read, but not a plausible dose of this product: left unread (and estimated).
+                    Ok(e) => match implausible_reading(&e.raw, opioid, reference) {
+                        Some(why) => Err(PairProblem::Unreadable(why)),
+                        None => Ok(Arc::new(e)),
+                    },
+                    Err(why) => Err(PairProblem::Invalid(format!(
+                        "the item is implausible: {why}"
+                    ))),
+                },
                 Err(Unreadable(why)) => Err(PairProblem::Unreadable(why)),
             },
             Some(Err(Unreadable(why))) => Err(PairProblem::Unreadable(why.clone())),
@@ -275,6 +283,35 @@ fn kind_of(
     }
 }
 
+/// Why a reading that passed the entry limits is still not a plausible dose
+/// of the product as read from free text ("11 four times a day" for morphine
+/// 10 mg tablets): more units a dose than the case-finding table allows.
+fn implausible_reading(
+    raw: &RawItem,
+    p: &crate::import::product::OpioidProduct,
+    reference: &Reference,
+) -> Option<String> {
+    let max = reference
+        .casefinding
+        .setting(crate::reference::casefinding::CaseFindingSetting::ExtractMaxUnitsPerDose);
+    // Doses by time of day: the largest of them.
+    let units = raw.units_per_dose.or_else(|| {
+        raw.doses
+            .iter()
+            .flatten()
+            .filter_map(|d| d.units)
+            .reduce(f64::max)
+    })?;
+    (units > max).then(|| {
+        format!(
+            "read as {} tablets or capsules a dose of {}, more than the {} a dose that is plausible when read from an extract",
+            num(units),
+            label_of(p, reference),
+            num(max)
+        )
+    })
+}
+
 /// The product alone, at one unit once a day: catches an implausible strength
 /// even when the instruction is unreadable.
 fn product_check(
@@ -291,6 +328,7 @@ fn product_check(
         alt: None,
         cap: None,
         interval_hours: None,
+        ambiguous: None,
     };
     let reading = match p.strength {
         Strength::MgPerMl(_) => DoseReading {
@@ -1065,6 +1103,10 @@ fn item_entry(
         ome_mg_per_day: eval.as_ref().and_then(|e| e.ome),
         as_needed: eval.as_ref().is_some_and(|e| e.raw.as_needed == Some(true)),
         estimated: estimate.is_some(),
+        dose_note: match (&resolved.states[i], interp.doses.get(issue.dose as usize)) {
+            (Some(DoseState::Read(_)), Some(Some(Ok(r)))) => r.ambiguous.clone(),
+            _ => None,
+        },
         estimate,
         dose_problem: problem,
         item: eval.map(|e| e.raw.clone()),

@@ -224,6 +224,9 @@ pub struct WorklistItem {
     pub estimated: bool,
     /// How it was estimated, in words.
     pub estimate: Option<String>,
+    /// Why the instruction as read may not be what was meant ("1/2" counted
+    /// as two): the clinician should check it.
+    pub dose_note: Option<String>,
     /// Why there is no dose, when there is none.
     pub dose_problem: Option<String>,
 }

@@ -617,3 +617,39 @@ fn paracetamol_issued_alongside_counts_towards_the_paracetamol_limit() {
         .iter()
         .any(|w| w.contains("not counted towards the paracetamol limit")));
 }
+
+#[test]
+fn implausible_readings_are_left_unread_and_estimated_with_the_reason() {
+    // P1: "11 four times a day" for morphine 10 mg tablets is 11 tablets a
+    // dose: not used, estimated from supply (56 tablets over 28 days = 2 a day).
+    // P2: weekly dispensing does not make it one tablet a week.
+    // P3: "1/2" counted as two, with a note the clinician sees.
+    let csv = "patient_id,issue_date,drug,dose,quantity\n\
+               P1,2026-10-01,Morphine 10mg modified-release tablets,11 four times a day,56\n\
+               P1,2026-10-29,Morphine 10mg modified-release tablets,11 four times a day,56\n\
+               P2,2026-11-01,Morphine 30mg modified-release tablets,1 tab bd dispense weekly,14\n\
+               P3,2026-11-01,Codeine 30mg tablets,1/2 qds prn,100\n";
+    let (_d, mut s) = store();
+    let report = import(&mut s, csv.as_bytes(), "plausible.csv");
+    assert!(
+        report.not_understood.is_empty(),
+        "{:?}",
+        report.not_understood
+    );
+    let list = all(&mut s);
+    let get = |id: &str| list.patients.iter().find(|p| p.patient_id == id).unwrap();
+    let p1 = &get("P1").items[0];
+    assert!(p1.estimated, "{p1:?}");
+    let how = p1.estimate.as_deref().unwrap_or_default();
+    assert!(how.contains("11 tablets or capsules a dose"), "{how}");
+    assert_eq!(get("P1").ome_mg_per_day, 20.0);
+    assert_eq!(get("P2").ome_mg_per_day, 60.0);
+    assert!(!get("P2").items[0].estimated);
+    let p3 = &get("P3").items[0];
+    assert!(
+        p3.dose_note.as_deref().unwrap_or_default().contains("1/2"),
+        "{p3:?}"
+    );
+    assert_eq!(p3.item.as_ref().and_then(|i| i.units_per_dose), Some(2.0));
+    assert_eq!(get("P2").items[0].dose_note, None);
+}

@@ -132,7 +132,7 @@ struct WrittenPdf {
     sha256: String,
 }
 
-fn date_arg(option: &str, value: Option<&str>) -> CliResult<Option<NaiveDate>> {
+pub(super) fn date_arg(option: &str, value: Option<&str>) -> CliResult<Option<NaiveDate>> {
     value
         .map(|v| {
             NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
@@ -142,7 +142,7 @@ fn date_arg(option: &str, value: Option<&str>) -> CliResult<Option<NaiveDate>> {
         .transpose()
 }
 
-fn today() -> NaiveDate {
+pub(super) fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
 }
 
@@ -212,7 +212,7 @@ fn summary_error(e: SummaryError) -> CliError {
 
 /// Writes `bytes` to `out` through a temporary file in the same folder and a
 /// rename, so `out` is either the whole new file or untouched.
-fn write_atomically(out: &Path, bytes: &[u8]) -> CliResult {
+pub(super) fn write_atomically(out: &Path, bytes: &[u8]) -> CliResult {
     let name = out
         .file_name()
         .ok_or_else(|| CliError::Input(format!("--out: {} is not a file name", out.display())))?;

@@ -7,6 +7,7 @@ pub mod casefinding;
 pub mod leaflet;
 pub mod ome;
 pub mod plan;
+pub mod record;
 pub mod reference;
 pub mod store;
 
@@ -61,8 +62,14 @@ pub fn read_input(path: &Path) -> CliResult<String> {
     Ok(text)
 }
 
-/// Prints a value as pretty JSON on standard output.
+/// Prints a value as pretty JSON on standard output. A reader that has gone
+/// (`stepdown ... | head`) is not an error: `println!` would panic there.
 pub fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(value)?;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }

@@ -39,7 +39,7 @@ pub struct DbArg {
 }
 
 impl DbArg {
-    fn path(&self) -> CliResult<PathBuf> {
+    pub(super) fn path(&self) -> CliResult<PathBuf> {
         Ok(resolve_db_path(self.db.as_deref())?)
     }
 }
@@ -54,7 +54,7 @@ pub struct ActorArg {
 }
 
 impl ActorArg {
-    fn name(&self, store: &Store) -> String {
+    pub(super) fn name(&self, store: &Store) -> String {
         self.actor.clone().unwrap_or_else(|| store.default_actor())
     }
 }

@@ -28,6 +28,7 @@ use serde::Serialize;
 use super::text::{tokenise, Tok};
 use crate::reference::casefinding::{CaseFindingRow, DoseSlot};
 use crate::reference::Reference;
+use crate::regimen::num;
 
 /// What a dose is measured in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -74,6 +75,9 @@ pub struct DoseReading {
     pub cap: Option<DailyCap>,
     /// Hours between doses when the instruction gives an interval (patches: the change interval).
     pub interval_hours: Option<f64>,
+    /// Why the reading may not be what the prescriber meant ("1/2" read as
+    /// "one or two", counted at two): shown to the clinician, never silent.
+    pub ambiguous: Option<String>,
 }
 
 impl DoseReading {
@@ -100,6 +104,8 @@ enum TermKind {
         reason: String,
         overrides: bool,
     },
+    /// How often it is supplied ("dispense", "dosette"): nearby frequency words are not doses.
+    Dispensing,
 }
 
 /// Reads dose instructions with the vocabulary of the reference tables.
@@ -150,16 +156,90 @@ const ML_UNITS: &[&str] = &[
 const MG_UNITS: &[&str] = &["mg", "mgs", "milligram", "milligrams"];
 const MCG_UNITS: &[&str] = &["mcg", "mcgs", "microgram", "micrograms", "ug"];
 const PATCH_UNITS: &[&str] = &["patch", "patches"];
-const SPOON: &[&str] = &["spoon", "spoons", "spoonful", "spoonfuls", "spoonsful"];
+/// A measure of liquid that a count before it multiplies ("two 5ml spoonfuls", "2 x 5ml doses").
+const SPOON: &[&str] = &[
+    "spoon",
+    "spoons",
+    "spoonful",
+    "spoonfuls",
+    "spoonsful",
+    "teaspoon",
+    "teaspoons",
+    "teaspoonful",
+    "teaspoonfuls",
+    "measure",
+    "measures",
+    "measureful",
+    "measurefuls",
+    "dose",
+    "doses",
+    "syringe",
+    "syringes",
+    "syringeful",
+    "syringefuls",
+];
+/// Words that name how often something is supplied, next to a dispensing term
+/// ("dispense weekly", "weekly dosette").
+const SUPPLY_PERIODS: &[&str] = &[
+    "weekly",
+    "wkly",
+    "wkley",
+    "weekley",
+    "daily",
+    "fortnightly",
+    "monthly",
+    "twice-weekly",
+];
+/// Words that may sit between a dispensing term and its period ("dispensed by the pharmacy weekly").
+const SUPPLY_FILLERS: &[&str] = &[
+    "in",
+    "at",
+    "a",
+    "by",
+    "from",
+    "the",
+    "pharmacy",
+    "chemist",
+    "box",
+    "boxes",
+    "pack",
+    "packs",
+    "tray",
+    "trays",
+    "consumption",
+    "on",
+    "as",
+    "to",
+    "be",
+    "every",
+    "each",
+    "for",
+    "x",
+    "into",
+    "via",
+    "please",
+    "only",
+];
+/// "3 nights a week": days or nights counted per week.
+const DAY_COUNT_WORDS: &[&str] = &[
+    "nights",
+    "night",
+    "days",
+    "day",
+    "mornings",
+    "evenings",
+    "occasions",
+];
 const HOUR_WORDS: &[&str] = &[
     "hour", "hours", "hr", "hrs", "h", "hrly", "hourly", "hly", "hourlys",
 ];
 const INTERVAL_WORDS: &[&str] = &["hourly", "hrly", "hly"];
 const DAY_WORDS: &[&str] = &["day", "daily", "days"];
-const WEEK_WORDS: &[&str] = &["week", "weeks", "weekly", "wk", "wks"];
+const WEEK_WORDS: &[&str] = &["week", "weeks", "weekly", "wk", "wks", "wkly"];
 const PER_WORDS: &[&str] = &["a", "per", "each", "every", "in", "an"];
 const DURATION_UNITS: &[&str] = &[
     "day", "days", "week", "weeks", "month", "months", "wk", "wks", "hour", "hours", "hrs", "hr",
+    "nights",
 ];
 const WEEKDAYS: &[(&str, u8)] = &[
     ("monday", 0),
@@ -265,6 +345,16 @@ enum Piece {
     UpTo,
     CapDoses(f64),
     CapAmount(Amount),
+    /// "max 1 or 2 caps" with no period, "max 2 at a time": the most a dose.
+    DoseMax(Amount),
+    /// "with meals", "after meals": breakfast, lunch and evening meal.
+    Meals,
+    /// "repeat after 2 hours": a second dose allowed, no daily count by itself.
+    Repeat(f64),
+    /// "3 nights a week", "5 days a week": the fraction of days a dose is taken on.
+    DaysAWeek(f64),
+    /// A frequency that says how often it is supplied ("dispense weekly"), with its words.
+    Supply(String),
     NotReadable(String, bool),
 }
 
@@ -375,6 +465,7 @@ impl DoseReader {
                         overrides: *overrides_dose,
                     },
                 ),
+                CaseFindingRow::Dispensing { terms, .. } => (terms, TermKind::Dispensing),
                 CaseFindingRow::Setting { .. } | CaseFindingRow::FigureThreshold { .. } => continue,
             };
             for t in list {
@@ -394,18 +485,23 @@ impl DoseReader {
         if !toks.iter().any(|t| matches!(t, Tok::Word(_) | Tok::Num(_))) {
             return Err(Unreadable("the instruction is empty".into()));
         }
-        let pieces = Scanner {
+        let scanner = Scanner {
             t: &toks,
             reader: self,
-        }
-        .scan();
-        assemble(&pieces)
+            ambiguous: std::cell::Cell::new(None),
+        };
+        let pieces = scanner.scan();
+        let mut reading = assemble(&pieces)?;
+        reading.ambiguous = scanner.ambiguous.get().map(str::to_string);
+        Ok(reading)
     }
 }
 
 struct Scanner<'a> {
     t: &'a [Tok],
     reader: &'a DoseReader,
+    /// Set when a form that prescribers use in two ways was read at its upper meaning.
+    ambiguous: std::cell::Cell<Option<&'static str>>,
 }
 
 impl Scanner<'_> {
@@ -419,11 +515,27 @@ impl Scanner<'_> {
 
     fn scan(&self) -> Vec<Piece> {
         let mut out = Vec::new();
+        let supply = self.supply_mask();
         let mut i = 0;
         while i < self.t.len() {
-            if let Some((len, p)) = self.term_at(i) {
+            if supply[i] {
+                // How often it is supplied: never the doses a day.
+                let start = i;
+                while i < self.t.len() && supply[i] {
+                    i += 1;
+                }
+                out.push(Piece::Supply(self.words(start, i)));
+                continue;
+            }
+            if let Some((len, p)) = self.repeat_at(i) {
                 out.push(p);
                 i += len;
+                continue;
+            }
+            if let Some((len, p)) = self.term_at(i) {
+                let (more, p) = self.alternative(i + len, p, &supply);
+                out.push(p);
+                i += len + more;
                 continue;
             }
             if let Some(len) = self.duration_at(i) {
@@ -441,8 +553,9 @@ impl Scanner<'_> {
                 continue;
             }
             if let Some((len, p)) = self.freq_at(i) {
+                let (more, p) = self.alternative(i + len, p, &supply);
                 out.push(p);
-                i += len;
+                i += len + more;
                 continue;
             }
             if let Some((len, p)) = self.amount_at(i) {
@@ -459,6 +572,245 @@ impl Scanner<'_> {
             i += 1;
         }
         out
+    }
+
+    /// The words of tokens `from..to`, for messages.
+    fn words(&self, from: usize, to: usize) -> String {
+        self.t[from..to]
+            .iter()
+            .map(|t| match t {
+                Tok::Num(n) => num(*n),
+                Tok::Word(w) => w.clone(),
+                Tok::Dash => "-".into(),
+                Tok::Slash => "/".into(),
+                Tok::Colon => ":".into(),
+                Tok::Sep => ",".into(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// "od or bd", "bd-tds", "twice daily or three times daily": alternatives
+    /// count at the upper end (a range of doses a day), never the first alone.
+    fn alternative(&self, j: usize, p: Piece, supply: &[bool]) -> (usize, Piece) {
+        let Piece::Freq(f) = p else {
+            return (0, p);
+        };
+        // "every 72 hours - daily instalments": the supply is no alternative.
+        if supply.get(j + 1).copied().unwrap_or(false) {
+            return (0, p);
+        }
+        let joins = self.is(j, &["or", "to"])
+            || matches!(self.t.get(j), Some(Tok::Dash) | Some(Tok::Slash));
+        if !joins {
+            return (0, p);
+        }
+        match self.term_at(j + 1).or_else(|| self.freq_at(j + 1)) {
+            Some((len, Piece::Freq(g))) => (
+                1 + len,
+                Piece::Freq(Freq {
+                    min: f.min.min(g.min),
+                    max: f.max.max(g.max),
+                    interval: f.interval.zip(g.interval).map(|(a, b)| a.min(b)),
+                }),
+            ),
+            _ => (0, p),
+        }
+    }
+
+    /// "repeat after 2 hours", "may repeat at 2hrs", "repeat dose in 4 hours":
+    /// one more dose allowed, which gives no number of doses a day by itself
+    /// (unlike "repeat every 4 hours", an interval, read as such).
+    fn repeat_at(&self, i: usize) -> Option<(usize, Piece)> {
+        if !self.is(i, &["repeat", "repeated", "repeating", "rpt"]) {
+            return None;
+        }
+        let mut j = i + 1;
+        while j < i + 5
+            && self.is(
+                j,
+                &[
+                    "dose", "once", "after", "at", "in", "the", "not", "sooner", "than", "no",
+                    "earlier", "within", "only", "a", "second", "if", "after",
+                ],
+            )
+        {
+            j += 1;
+        }
+        let (len, a, _) = self.range_at(j)?;
+        let mut k = j + len;
+        if matches!(self.t.get(k), Some(Tok::Dash)) {
+            k += 1;
+        }
+        if !self.is(k, HOUR_WORDS) || a <= 0.0 {
+            return None;
+        }
+        let mut end = k + 1;
+        if self.is(end, &["later", "apart"]) {
+            end += 1;
+        }
+        Some((end - i, Piece::Repeat(a)))
+    }
+
+    /// A dispensing term (from the reference table) starting at `i`, its length.
+    fn dispensing_term_at(&self, i: usize) -> Option<usize> {
+        self.reader.terms.iter().find_map(|(term, kind)| {
+            (matches!(kind, TermKind::Dispensing)
+                && self.t.len() >= i + term.len()
+                && self.t[i..i + term.len()] == term[..])
+                .then_some(term.len())
+        })
+    }
+
+    /// Which tokens say how often the medicine is supplied: each dispensing
+    /// term and the period next to it ("dispense weekly", "7 day supply",
+    /// "weekly dosette", "dispensed by the pharmacy every 7 days").
+    fn supply_mask(&self) -> Vec<bool> {
+        let n = self.t.len();
+        let mut mask = vec![false; n];
+        let mut i = 0;
+        while i < n {
+            let Some(len) = self.dispensing_term_at(i) else {
+                i += 1;
+                continue;
+            };
+            mask[i..i + len].iter_mut().for_each(|m| *m = true);
+            // After the term.
+            let mut j = i + len;
+            let mut fill = 0;
+            while fill < 3 && self.is(j, SUPPLY_FILLERS) && self.supply_period_at(j).is_none() {
+                j += 1;
+                fill += 1;
+            }
+            if let Some(plen) = self.supply_period_at(j) {
+                mask[i..j + plen].iter_mut().for_each(|m| *m = true);
+            }
+            // Before it. "1 daily in a dosette" is a daily dose put in a
+            // compliance aid, so "daily" before an aid stays a dose frequency.
+            let aid = self.is(
+                i,
+                &[
+                    "dosette",
+                    "dosset",
+                    "nomad",
+                    "blister",
+                    "mds",
+                    "compliance",
+                    "monitored",
+                ],
+            );
+            let mut k = i;
+            let mut fill = 0;
+            while fill < 2 && k > 0 && self.is(k - 1, &["in", "a", "by", "via", "into", "as"]) {
+                k -= 1;
+                fill += 1;
+            }
+            if let Some(start) = self.supply_period_before(k, !aid) {
+                mask[start..i].iter_mut().for_each(|m| *m = true);
+            }
+            i += len;
+        }
+        mask
+    }
+
+    /// A supply period starting at `j` ("weekly", "twice weekly", "7 days",
+    /// "7/7", "mon and thurs"), its length.
+    fn supply_period_at(&self, j: usize) -> Option<usize> {
+        let mut k = j;
+        if self.is(k, &["once", "twice", "thrice"]) {
+            k += 1;
+        } else if self.t.get(k).and_then(Tok::num).is_some() && self.is(k + 1, &["x", "times"]) {
+            k += 2;
+        }
+        if self.is(k, SUPPLY_PERIODS) {
+            return Some(k + 1 - j);
+        }
+        if k > j {
+            return (self.is(k, PER_WORDS)
+                && self.is(k + 1, &["week", "day", "fortnight", "month"]))
+            .then_some(k + 2 - j);
+        }
+        if self.t.get(j).and_then(Tok::num).is_some() {
+            let mut m = j + 1;
+            if matches!(self.t.get(m), Some(Tok::Dash)) {
+                m += 1;
+            }
+            if self.is(
+                m,
+                &[
+                    "day", "days", "week", "weeks", "wk", "wks", "month", "months", "dy", "dys",
+                ],
+            ) {
+                return Some(m + 1 - j);
+            }
+            if matches!(self.t.get(j + 1), Some(Tok::Slash))
+                && self
+                    .t
+                    .get(j + 2)
+                    .and_then(Tok::num)
+                    .is_some_and(|d| [7.0, 52.0, 12.0].contains(&d))
+            {
+                return Some(3);
+            }
+        }
+        if self.word(j).and_then(weekday).is_some() {
+            let mut m = j + 1;
+            loop {
+                if self.word(m).and_then(weekday).is_some() {
+                    m += 1;
+                } else if (self.is(m, &["and"])
+                    || matches!(self.t.get(m), Some(Tok::Sep | Tok::Slash | Tok::Dash)))
+                    && self.word(m + 1).and_then(weekday).is_some()
+                {
+                    m += 2;
+                } else {
+                    break;
+                }
+            }
+            return Some(m - j);
+        }
+        None
+    }
+
+    /// A supply period ending just before `k` ("weekly", "twice weekly",
+    /// "7 day", "in 7 daily"), where it starts.
+    fn supply_period_before(&self, k: usize, daily: bool) -> Option<usize> {
+        let w = k.checked_sub(1)?;
+        let mut start = None;
+        if self.is(w, SUPPLY_PERIODS) && (daily || !self.is(w, &["daily"])) {
+            let mut s = w;
+            if s > 0 && self.is(s - 1, &["once", "twice", "thrice"]) {
+                s -= 1;
+            } else if s > 1
+                && self.is(s - 1, &["x", "times"])
+                && self.t.get(s - 2).and_then(Tok::num).is_some()
+            {
+                s -= 2;
+            }
+            start = Some(s);
+        } else if self.is(
+            w,
+            &[
+                "day", "days", "week", "weeks", "wk", "wks", "month", "months",
+            ],
+        ) {
+            let mut s = w;
+            if s > 0 && matches!(self.t.get(s - 1), Some(Tok::Dash)) {
+                s -= 1;
+            }
+            if s > 0 && self.t.get(s - 1).and_then(Tok::num).is_some() {
+                start = Some(s - 1);
+            }
+        }
+        // "in 7 daily instalments": the number of instalments too.
+        let s = start?;
+        if s > 1
+            && self.t.get(s - 1).and_then(Tok::num).is_some()
+            && self.is(s - 2, &["in", "as", "x", "into"])
+        {
+            return Some(s - 2);
+        }
+        Some(s)
     }
 
     /// A reference term (abbreviation or phrase) starting at `i`.
@@ -488,6 +840,8 @@ impl Scanner<'_> {
                     TermKind::NotReadable { reason, overrides } => {
                         Piece::NotReadable(reason.clone(), *overrides)
                     }
+                    // Found by `supply_mask` before the scan reaches here.
+                    TermKind::Dispensing => continue,
                 };
                 return Some((term.len(), p));
             }
@@ -533,6 +887,18 @@ impl Scanner<'_> {
 
     /// A number or a range ("1-2", "one or two", "4 to 6") at `i`.
     fn range_at(&self, i: usize) -> Option<(usize, f64, f64)> {
+        // "1/2": in UK prescribing as often "one or two" as "half"; counted at
+        // the upper reading (two) and marked so the clinician checks it.
+        if self.t.get(i).and_then(Tok::num) == Some(1.0)
+            && matches!(self.t.get(i + 1), Some(Tok::Slash))
+            && self.t.get(i + 2).and_then(Tok::num) == Some(2.0)
+            && !matches!(self.t.get(i + 3), Some(Tok::Slash))
+        {
+            self.ambiguous.set(Some(
+                "'1/2' may mean half or 'one or two'; counted as two (the upper reading): check the dose",
+            ));
+            return Some((3, 1.0, 2.0));
+        }
         let (len, a) = self.number_at(i)?;
         let j = i + len;
         let joins = matches!(self.t.get(j), Some(Tok::Dash)) || self.is(j, &["to", "or"]);
@@ -603,6 +969,10 @@ impl Scanner<'_> {
                 }
             }
             return None;
+        }
+        // "one half tablet" is a half.
+        if self.is(i, &["one", "a"]) && self.is(i + 1, &["half"]) {
+            return self.amount_at(i + 1).map(|(len, p)| (len + 1, p));
         }
         // "half a tablet"
         if self.is(i, &["half"]) {
@@ -725,15 +1095,38 @@ impl Scanner<'_> {
             })
         };
         // once / twice / thrice [a|per|each|every|in] [day|daily|week|24 hours]
-        if let Some(n) = w.and_then(|w| match w {
-            "once" => Some(1.0),
-            "twice" => Some(2.0),
-            "thrice" => Some(3.0),
-            _ => None,
+        if let Some(n) = w.and_then(|w| -> Option<f64> {
+            match w {
+                "once" => Some(1.0),
+                "twice" => Some(2.0),
+                "thrice" => Some(3.0),
+                _ => None,
+            }
         }) {
-            let (len, period) = self.period_after(i + 1);
-            let (lo, hi) = (n / period, n / period);
-            return Some((1 + len, per_day(lo, hi)));
+            let mut j = i + 1;
+            // "twice times daily": the extra word changes nothing.
+            if self.is(j, &["times", "time", "x"]) {
+                j += 1;
+            }
+            // "once or twice a day": the period comes after the second.
+            if self.is(j, &["or", "to"]) || matches!(self.t.get(j), Some(Tok::Dash)) {
+                let second: Option<f64> = self.word(j + 1).and_then(|w| match w {
+                    "once" => Some(1.0),
+                    "twice" => Some(2.0),
+                    "thrice" => Some(3.0),
+                    _ => None,
+                });
+                if let Some(m) = second {
+                    let mut k = j + 2;
+                    if self.is(k, &["times", "time"]) {
+                        k += 1;
+                    }
+                    let (len, period) = self.period_after(k);
+                    return Some((k + len - i, per_day(n.min(m) / period, n.max(m) / period)));
+                }
+            }
+            let (len, period) = self.period_after(j);
+            return Some((j + len - i, per_day(n / period, n / period)));
         }
         // "x 2 daily", "x3 a day"
         if self.is(i, &["x"]) {
@@ -751,6 +1144,9 @@ impl Scanner<'_> {
             if !q {
                 if self.is(j, &["other", "second", "alternate"]) && self.is(j + 1, DAY_WORDS) {
                     return Some((3, per_day(0.5, 0.5)));
+                }
+                if self.is(j, &["meal", "meals", "mealtime", "mealtimes"]) {
+                    return Some((2, Piece::Meals));
                 }
                 if let Some(s) = self.word(j).and_then(slot_word) {
                     return Some((2, Piece::When(When::Slot(s))));
@@ -826,9 +1222,24 @@ impl Scanner<'_> {
                 };
                 return Some((end - i, Piece::When(When::Clock(hour as u8))));
             }
+            // "3 nights a week", "2 days a week": on so many days, as often as
+            // the rest says ("1 bd 3 days a week" is 2 × 3/7).
+            if self.is(k, DAY_COUNT_WORDS) && a > 0.0 {
+                let (plen, period) = self.period_after(k + 1);
+                if plen > 0 && period >= 7.0 && b <= period {
+                    return Some((k + 1 + plen - i, Piece::DaysAWeek(b / period)));
+                }
+            }
             return None;
         }
         let w = w?;
+        // "with meals", "after meals", "at mealtimes": breakfast, lunch and the evening meal.
+        if matches!(w, "meals" | "mealtimes") {
+            return Some((1, Piece::Meals));
+        }
+        if w == "meal" && self.is(i + 1, &["times"]) {
+            return Some((2, Piece::Meals));
+        }
         if w == "daily" {
             return Some((1, per_day(1.0, 1.0)));
         }
@@ -928,11 +1339,13 @@ impl Scanner<'_> {
         if let Some((len, Piece::Freq(f))) = self.term_at(j).or_else(|| self.freq_at(j)) {
             return Some((j + len - i, vec![Piece::CapDoses(f.max)]));
         }
-        let (len, _, n) = self.range_at(j)?;
+        let (len, lo, n) = self.range_at(j)?;
         let mut k = j + len;
         let mut unit = DoseUnit::Count;
         let mut doses = false;
-        if self.is(k, &["doses", "dose", "times"]) {
+        // "max 3 nights a week": a count of days (checked against the period below).
+        let day_count = self.is(k, DAY_COUNT_WORDS);
+        if self.is(k, &["doses", "dose", "times"]) || day_count {
             doses = true;
             k += 1;
         } else if let Some((ulen, u)) = self.unit_at(k) {
@@ -944,6 +1357,31 @@ impl Scanner<'_> {
         } else {
             1.0
         };
+        // "max 2 at a time", "max 2 per dose", "max 2 at once": the most a dose.
+        let per_dose_len =
+            if self.is(k, &["at"]) && self.is(k + 1, &["a"]) && self.is(k + 2, &["time"]) {
+                3
+            } else if (self.is(k, &["at"]) && self.is(k + 1, &["once"]))
+                || (self.is(k, &["per", "a", "each", "every"]) && self.is(k + 1, &["dose", "time"]))
+            {
+                2
+            } else {
+                0
+            };
+        let most_a_dose = |end: usize| {
+            Some((
+                end - i,
+                vec![Piece::DoseMax(Amount {
+                    min: lo * scale,
+                    max: n * scale,
+                    unit,
+                    measure: false,
+                })],
+            ))
+        };
+        if !doses && per_dose_len > 0 {
+            return most_a_dose(k + per_dose_len);
+        }
         // The period: "in 24 hours", "/24", "a day", "daily", "per day"; none said means a day.
         let mut m = k;
         if self.is(m, &["in", "per", "a", "every", "each", "within", "over"])
@@ -952,8 +1390,18 @@ impl Scanner<'_> {
             m += 1;
         }
         let (plen, period) = self.period_after(m);
+        if day_count && !(plen > 0 && period >= 7.0) {
+            return None;
+        }
+        // "4 times daily max 1 or 2 caps": a range with no period is the most a dose.
+        if plen == 0 && !doses && lo < n {
+            return most_a_dose(k);
+        }
         let end = if plen > 0 { m + plen } else { k };
         let n = n * scale / if plen > 0 { period } else { 1.0 };
+        if day_count {
+            return Some(((m + plen) - i, vec![Piece::DaysAWeek(n.min(1.0))]));
+        }
         let piece = if doses {
             Piece::CapDoses(n)
         } else {
@@ -1048,6 +1496,9 @@ fn assemble(pieces: &[Piece]) -> Result<DoseReading, Unreadable> {
     let mut not_readable: Option<(String, bool)> = None;
     let mut cap_doses: Option<f64> = None;
     let mut cap_amount: Option<Amount> = None;
+    let mut repeat: Option<f64> = None;
+    let mut days_a_week: Option<f64> = None;
+    let mut supply: Option<&str> = None;
     for p in pieces {
         match p {
             Piece::Amount(a) => {
@@ -1116,6 +1567,34 @@ fn assemble(pieces: &[Piece]) -> Result<DoseReading, Unreadable> {
                     }
                 }
             }
+            Piece::DoseMax(a) => match events.last_mut() {
+                Some(e) if e.amount.is_none() => e.amount = Some(*a),
+                Some(e) => {
+                    if let Some(x) = e.amount.as_mut().filter(|x| x.unit == a.unit) {
+                        x.max = x.max.min(a.max);
+                        x.min = x.min.min(x.max);
+                    }
+                }
+                None => events.push(Event {
+                    amount: Some(*a),
+                    ..Event::default()
+                }),
+            },
+            Piece::Meals => {
+                if events.is_empty() {
+                    events.push(Event::default());
+                }
+                if let Some(e) = events.last_mut() {
+                    for s in [DoseSlot::Morning, DoseSlot::Midday, DoseSlot::Evening] {
+                        if !e.whens.contains(&When::Slot(s)) {
+                            e.whens.push(When::Slot(s));
+                        }
+                    }
+                }
+            }
+            Piece::Repeat(h) => repeat = Some(*h),
+            Piece::DaysAWeek(f) => days_a_week = Some(days_a_week.map_or(*f, |d: f64| d.min(*f))),
+            Piece::Supply(words) => supply = supply.or(Some(words.as_str())),
             Piece::AsNeeded | Piece::UpTo => as_needed = true,
             Piece::CapDoses(n) => cap_doses = Some(cap_doses.map_or(*n, |c: f64| c.min(*n))),
             Piece::CapAmount(a) => cap_amount = Some(*a),
@@ -1129,12 +1608,31 @@ fn assemble(pieces: &[Piece]) -> Result<DoseReading, Unreadable> {
     if let Some((reason, true)) = &not_readable {
         return Err(Unreadable(reason.clone()));
     }
-    let no_dose = |fallback: &str| {
-        Unreadable(
-            not_readable
-                .as_ref()
-                .map_or_else(|| fallback.to_string(), |(r, _)| r.clone()),
+    // "repeat after 2 hours" allows another dose but says nothing of a day's
+    // most: without a stated maximum a day, reading it as "every 2 hours" would
+    // invent a daily dose.
+    if let Some(h) = repeat {
+        if cap_doses.is_none() && cap_amount.is_none() {
+            return Err(Unreadable(format!(
+                "a dose that may be repeated after {} hours, with no maximum a day",
+                num(h)
+            )));
+        }
+    }
+    let supply_reason = supply.map(|w| {
+        format!(
+            "the only frequency given is how often it is supplied ('{w}'), not how often it is taken"
         )
+    });
+    let no_dose = |fallback: &str| {
+        Unreadable(not_readable.as_ref().map_or_else(
+            || {
+                supply_reason
+                    .clone()
+                    .unwrap_or_else(|| fallback.to_string())
+            },
+            |(r, _)| r.clone(),
+        ))
     };
     if events.is_empty() {
         if as_needed {
@@ -1217,6 +1715,11 @@ fn assemble(pieces: &[Piece]) -> Result<DoseReading, Unreadable> {
             }
         };
 
+    // "3 nights a week": the doses of a day on so many days of the week.
+    if let Some(f) = days_a_week {
+        doses_max = doses_max.map(|d| d * f);
+        doses_min = doses_min.map(|d| d * f);
+    }
     // A stated maximum caps the most allowed (or supplies the frequency).
     let mut cap = None;
     if let Some(n) = cap_doses {
@@ -1264,6 +1767,7 @@ fn assemble(pieces: &[Piece]) -> Result<DoseReading, Unreadable> {
         alt,
         cap,
         interval_hours: interval,
+        ambiguous: None,
     })
 }
 
@@ -1289,11 +1793,16 @@ impl DoseReader {
     /// amount) is `None` and left to [`DoseReader::read`], whose daily total is the same.
     pub fn read_times(&self, text: &str) -> Option<TimedReading> {
         let toks = tokenise(text);
-        let pieces = Scanner {
+        let scanner = Scanner {
             t: &toks,
             reader: self,
+            ambiguous: std::cell::Cell::new(None),
+        };
+        let pieces = scanner.scan();
+        // A form read at one of two meanings is never made more specific here.
+        if scanner.ambiguous.get().is_some() {
+            return None;
         }
-        .scan();
         timed_parts(&pieces)
     }
 }

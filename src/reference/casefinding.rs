@@ -39,13 +39,21 @@ pub enum CaseFindingSetting {
     CurrentWindowDays,
     /// Months in each patient's OME trend (the current month included).
     TrendMonths,
+    /// An extract's instruction read as more tablets or capsules a dose than
+    /// this is left unread (and estimated from supply).
+    ExtractMaxUnitsPerDose,
+    /// Instruction- and supply-based OME figures differ when they differ by
+    /// more than this fraction of the larger.
+    SupplyDifferFraction,
 }
 
 impl CaseFindingSetting {
     /// Every setting; the table must have each exactly once.
-    pub const ALL: [CaseFindingSetting; 2] = [
+    pub const ALL: [CaseFindingSetting; 4] = [
         CaseFindingSetting::CurrentWindowDays,
         CaseFindingSetting::TrendMonths,
+        CaseFindingSetting::ExtractMaxUnitsPerDose,
+        CaseFindingSetting::SupplyDifferFraction,
     ];
 }
 
@@ -123,6 +131,19 @@ pub enum CaseFindingRow {
         /// Where it comes from.
         source: String,
     },
+    /// Words about how the medicine is supplied ("dispense weekly", "dosette",
+    /// "instalments"): the frequency words next to them are the supply
+    /// interval, never the doses a day.
+    Dispensing {
+        /// Row id.
+        id: String,
+        /// The words.
+        terms: Vec<String>,
+        /// The meaning in words.
+        meaning: String,
+        /// Where it comes from.
+        source: String,
+    },
 }
 
 impl CaseFindingRow {
@@ -133,7 +154,8 @@ impl CaseFindingRow {
             | CaseFindingRow::FigureThreshold { id, .. }
             | CaseFindingRow::Frequency { id, .. }
             | CaseFindingRow::AsNeeded { id, .. }
-            | CaseFindingRow::NotReadable { id, .. } => id,
+            | CaseFindingRow::NotReadable { id, .. }
+            | CaseFindingRow::Dispensing { id, .. } => id,
         }
     }
 
@@ -144,7 +166,8 @@ impl CaseFindingRow {
             | CaseFindingRow::FigureThreshold { source, .. }
             | CaseFindingRow::Frequency { source, .. }
             | CaseFindingRow::AsNeeded { source, .. }
-            | CaseFindingRow::NotReadable { source, .. } => source,
+            | CaseFindingRow::NotReadable { source, .. }
+            | CaseFindingRow::Dispensing { source, .. } => source,
         }
     }
 
@@ -152,7 +175,8 @@ impl CaseFindingRow {
         match self {
             CaseFindingRow::Frequency { terms, .. }
             | CaseFindingRow::AsNeeded { terms, .. }
-            | CaseFindingRow::NotReadable { terms, .. } => terms,
+            | CaseFindingRow::NotReadable { terms, .. }
+            | CaseFindingRow::Dispensing { terms, .. } => terms,
             CaseFindingRow::Setting { .. } | CaseFindingRow::FigureThreshold { .. } => &[],
         }
     }
@@ -218,6 +242,11 @@ pub(crate) fn check(table: &Table<CaseFindingRow>) -> Result<(), ReferenceError>
                 }
             }
             CaseFindingRow::AsNeeded { .. } => {}
+            CaseFindingRow::Dispensing { meaning, .. } => {
+                if meaning.trim().is_empty() {
+                    return Err(bad("a dispensing row needs its meaning in words"));
+                }
+            }
             CaseFindingRow::NotReadable { reason, .. } => {
                 if reason.trim().is_empty() {
                     return Err(bad("a not-readable row needs a reason"));
@@ -230,6 +259,7 @@ pub(crate) fn check(table: &Table<CaseFindingRow>) -> Result<(), ReferenceError>
             CaseFindingRow::Frequency { .. }
                 | CaseFindingRow::AsNeeded { .. }
                 | CaseFindingRow::NotReadable { .. }
+                | CaseFindingRow::Dispensing { .. }
         ) && own.is_empty()
         {
             return Err(bad_terms(t, r.id(), "the row has no terms"));
@@ -312,6 +342,8 @@ mod tests {
         let t = &reference().casefinding;
         assert_eq!(t.setting(CaseFindingSetting::CurrentWindowDays), 90.0);
         assert_eq!(t.setting(CaseFindingSetting::TrendMonths), 12.0);
+        assert_eq!(t.setting(CaseFindingSetting::ExtractMaxUnitsPerDose), 8.0);
+        assert_eq!(t.setting(CaseFindingSetting::SupplyDifferFraction), 0.25);
         for r in &t.rows {
             assert!(r.source().trim().len() > 20, "thin source on {}", r.id());
         }
@@ -335,7 +367,9 @@ mod tests {
             .unwrap()
         };
         let settings = r#"{"id": "w", "kind": "setting", "setting": "current-window-days", "value": 90, "unit": "days", "source": "s"},
-            {"id": "m", "kind": "setting", "setting": "trend-months", "value": 12, "unit": "months", "source": "s"}"#;
+            {"id": "m", "kind": "setting", "setting": "trend-months", "value": 12, "unit": "months", "source": "s"},
+            {"id": "u", "kind": "setting", "setting": "extract-max-units-per-dose", "value": 8, "unit": "tablets", "source": "s"},
+            {"id": "d", "kind": "setting", "setting": "supply-differ-fraction", "value": 0.25, "unit": "fraction", "source": "s"}"#;
         assert!(check(&table(settings)).is_ok());
         let both = format!(
             r#"{settings}, {{"id": "f", "kind": "frequency", "terms": ["bd"], "doses_per_day": 2, "interval_hours": 12, "meaning": "m", "source": "s"}}"#

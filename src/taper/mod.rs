@@ -1,6 +1,6 @@
 //! Taper plans: a dated schedule a patient can follow with tablets, capsules,
 //! patches and oral solutions that exist as UK products, reducing the total
-//! oral morphine equivalent step by step (contract: `../shared/spec/cli.md`,
+//! oral morphine equivalent step by step (contract: `docs/cli.md`,
 //! `stepdown plan`; facts: clinical reference sections 3 and 6).
 //!
 //! Pure: no IO and no clock (the start date is an input). Every clinical

@@ -2,7 +2,7 @@
 //! and the leaflet: steps with dates, doses by time of day in whole units of
 //! real products, totals and the quantity to dispense for each step.
 //!
-//! Contract: `../shared/spec/cli.md`, `stepdown plan`. Field names there are
+//! Contract: `docs/cli.md`, `stepdown plan`. Field names there are
 //! stable; the others are additions.
 
 use chrono::NaiveDate;

@@ -54,6 +54,11 @@ estimated: boolean,
  */
 estimate: string | null, 
 /**
+ * Why the instruction as read may not be what was meant ("1/2" counted
+ * as two): the clinician should check it.
+ */
+dose_note: string | null, 
+/**
  * Why there is no dose, when there is none.
  */
 dose_problem: string | null, };
