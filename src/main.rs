@@ -79,6 +79,10 @@ fn main() -> ExitCode {
             }
             ExitCode::from(2)
         }
+        Err(CliError::Environment(msg)) => {
+            eprintln!("stepdown: {msg}");
+            ExitCode::from(1)
+        }
         Err(CliError::Internal(e)) => {
             eprintln!("stepdown: internal error: {e:#}");
             ExitCode::from(1)

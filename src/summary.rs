@@ -360,6 +360,7 @@ fn steps_of(plan: &Plan) -> Vec<SummaryStep> {
         .map(|s| {
             let kind = match s.kind {
                 StepKind::Reduce => "",
+                StepKind::Start => "current",
                 StepKind::Pause => "pause",
                 StepKind::Stop => "stop",
                 StepKind::Increase => "increase",
@@ -940,9 +941,9 @@ mod tests {
             {"drug": "oxycodone", "route": "oral", "release": "immediate", "strength_mg": 5, "units_per_dose": 1, "doses_per_day": 4, "as_needed": true}
         ]));
         let steps = steps_of(&p);
+        // Step 1 is the current regimen, as the prescriber wrote it.
+        assert_eq!(steps[0].items[0].take, "morphine MR: 30 mg bd");
         let s = &steps[0];
-        assert_eq!(s.items[0].take, "morphine MR: 15 mg + 10 mg bd");
-        assert_eq!(s.items[0].dispense, "28 × 15 mg, 28 × 10 mg");
         assert_eq!(s.items[1].take, "oxycodone: 5 mg PRN max 4/day");
         assert_eq!(s.items[1].dispense, "56 × 5 mg (PRN max)");
         let unequal = steps
@@ -967,7 +968,9 @@ mod tests {
             .expect("composes")
             .to_text();
         assert!(t.contains("2 × 30/500 mg qds"), "{t}");
-        assert!(t.contains("Dispense 98 × 30/500 mg"), "{t}");
+        assert!(t.contains("Step 1 (current)"), "{t}");
+        assert!(t.contains("Dispense 112 × 30/500 mg"), "{t}");
+        assert!(t.contains("Dispense 126 × 30/500 mg"), "{t}");
         assert!(
             t.contains("Paracetamol from combination products: 4000 mg/day"),
             "{t}"
@@ -1015,7 +1018,7 @@ mod tests {
         let (a, p) = inputs_for(
             json!({"age": 58, "months_on_opioids": 24}),
             json!([
-                {"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2}
+                {"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 10, "units_per_dose": 1, "doses_per_day": 2}
             ]),
         );
         let r = compose(&a, &p, &details(), reference())

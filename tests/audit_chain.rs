@@ -233,14 +233,25 @@ fn reordered_entries_are_detected_at_the_first_moved_one() {
 fn an_inserted_entry_is_detected() {
     let (_dir, path) = store_with_entries(3);
     let c = attacker(&path);
+    // The head (schema 5) refuses to move backwards, so the forger must
+    // drop its trigger as well, which the schema check then reports.
     c.execute_batch(
         "DROP TRIGGER audit_log_chain_required;
+         DROP TRIGGER audit_head_follows_log;
          UPDATE audit_log SET id = id + 100 WHERE id > 2;
          INSERT INTO audit_log (id, at, actor, action, entity, summary)
              VALUES (3, '2026-11-24T09:00:02.500Z', 'Intruder', 'print', 'store', 'forged');",
     )
     .unwrap();
-    let b = verify_audit_file(&path).unwrap().first_broken.unwrap();
+    let r = verify_audit_file(&path).unwrap();
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.contains("audit_head_follows_log")),
+        "{:?}",
+        r.problems
+    );
+    let b = r.first_broken.unwrap();
     assert_eq!((b.id, b.problem), (3, ChainProblem::Unchained));
     assert!(b.stored_hash.is_none());
 }
@@ -265,19 +276,206 @@ fn entries_written_after_tampering_do_not_hide_it() {
     assert_eq!(r.entries, 7);
 }
 
+/// Issue 20: deleting the newest entries passed `audit verify` (the chain
+/// that remains is consistent) and the next write reused the id. The head
+/// kept apart from the log (migration 5) now shows it, and the next entry
+/// follows the last one written, so the gap stays.
 #[test]
-fn removing_the_newest_entries_changes_the_head_hash() {
-    // The chain alone cannot show a cut-off tail; the head hash recorded
-    // earlier (for example with a backup) can.
+fn removing_the_newest_entries_is_reported_and_ids_are_not_reused() {
     let (_dir, path) = store_with_entries(3);
     let before = verify_audit_file(&path).unwrap();
+    assert!(before.ok, "{:?}", before.problems);
+    assert_eq!(before.recorded_head.as_ref().unwrap().entries, 6);
     attacker(&path)
         .execute("DELETE FROM audit_log WHERE id = 6", [])
         .unwrap();
     let after = verify_audit_file(&path).unwrap();
-    assert!(after.ok);
+    assert!(!after.ok);
     assert_eq!(after.entries, 5);
+    assert!(
+        after
+            .problems
+            .iter()
+            .any(|p| p.contains("newest audit entries have been deleted") && p.contains("entry 6")),
+        "{:?}",
+        after.problems
+    );
     assert_ne!(before.head_hash, after.head_hash);
+
+    // The next write takes id 7, chained to the deleted entry 6: the gap shows.
+    let mut s = Store::open_existing(&path).unwrap();
+    s.create_patient(
+        &PatientInput {
+            name: "Later".into(),
+            ..PatientInput::default()
+        },
+        "Dr B",
+    )
+    .unwrap();
+    let r = s.verify_audit_chain().unwrap();
+    let b = r.first_broken.unwrap();
+    assert_eq!(
+        (b.id, b.problem),
+        (7, ChainProblem::Missing),
+        "{}",
+        b.detail
+    );
+    assert!(!r.ok);
+}
+
+/// Issue 20: after `DROP TRIGGER …; DELETE FROM audit_log` both `check` and
+/// `audit verify` said OK, with 0 entries, on a store full of records.
+#[test]
+fn an_emptied_audit_log_is_reported_by_check_and_verify() {
+    let (_dir, path) = store_with_entries(3);
+    attacker(&path)
+        .execute("DELETE FROM audit_log", [])
+        .unwrap();
+    let r = verify_audit_file(&path).unwrap();
+    assert!(!r.ok);
+    assert_eq!(r.entries, 0);
+    assert!(
+        r.problems.iter().any(|p| p.contains("emptied")),
+        "{:?}",
+        r.problems
+    );
+    let check = stepdown::store::check_file(&path).unwrap();
+    assert!(!check.ok);
+    assert!(
+        check.problems.iter().any(|p| p.contains("emptied")),
+        "{:?}",
+        check.problems
+    );
+    assert!(
+        check
+            .problems
+            .iter()
+            .any(|p| p.contains("trigger audit_log_no_delete is missing")),
+        "{:?}",
+        check.problems
+    );
+    let out = run(&["audit", "verify", "--db", p(&path), "--format", "text"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("emptied"));
+    let out = run(&["check", "--db", p(&path)]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // With the head removed as well (its triggers dropped), an empty log
+    // beside patient records is still reported.
+    let c = Connection::open(&path).unwrap();
+    c.execute_batch("DROP TRIGGER audit_head_no_delete; DELETE FROM audit_head;")
+        .unwrap();
+    let r = verify_audit_file(&path).unwrap();
+    assert!(!r.ok);
+    assert!(
+        r.problems.iter().any(|p| p.contains("head record")),
+        "{:?}",
+        r.problems
+    );
+}
+
+/// Issue 20: missing append-only triggers were not flagged, and a dropped
+/// table passed `check` and then failed the worklist with a raw SQL error.
+#[test]
+fn check_compares_the_schema_with_the_migrations() {
+    let (_dir, path) = store_with_entries(1);
+    assert!(stepdown::store::check_file(&path).unwrap().ok);
+    let c = Connection::open(&path).unwrap();
+    c.execute_batch(
+        "DROP TRIGGER review_versions_no_update;
+         DROP TABLE cf_state;
+         CREATE TABLE stash (x);",
+    )
+    .unwrap();
+    drop(c);
+    let report = stepdown::store::check_file(&path).unwrap();
+    assert!(!report.ok);
+    let all = report.problems.join("\n");
+    assert!(
+        all.contains("trigger review_versions_no_update is missing"),
+        "{all}"
+    );
+    assert!(all.contains("table cf_state is missing"), "{all}");
+    assert!(all.contains("unexpected table stash"), "{all}");
+    let out = run(&["check", "--db", p(&path), "--format", "text"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cf_state"));
+}
+
+/// Issue 20: a backup that hit "busy" left a full, unaudited copy of patient
+/// data, and the retry then failed with "already exists".
+#[test]
+fn a_failed_backup_leaves_no_copy_and_a_retry_works() {
+    let (dir, path) = store_with_entries(2);
+    let mut s = Store::open_with(
+        &path,
+        OpenOptions {
+            busy_timeout: Duration::from_millis(100),
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    let out = dir.path().join("backup.db");
+    let other = Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let e = s.backup_to(&out, "Dr A", false).unwrap_err();
+    assert!(matches!(e, stepdown::StoreError::Busy), "{e:?}");
+    other.execute_batch("COMMIT").unwrap();
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("backup"))
+        .collect();
+    assert!(left.is_empty(), "a failed backup left {left:?}");
+    let entries = s.verify_audit_chain().unwrap().entries;
+    assert_eq!(entries, 4, "no entry for the failed backup");
+
+    // The retry works, and the report and the log both carry the head.
+    let report = s.backup_to(&out, "Dr A", false).unwrap();
+    let head = report.audit_head.clone().unwrap();
+    assert_eq!(head.entries, 4, "the copy's head: before its own entry");
+    assert_eq!(
+        head.chain_hash,
+        verify_audit_file(&out).unwrap().head_hash,
+        "the head in the report is the copy's"
+    );
+    let last = list_audit_file(&path, 1).unwrap();
+    assert!(
+        last[0]
+            .entry
+            .summary
+            .contains(head.chain_hash.as_deref().unwrap()),
+        "{}",
+        last[0].entry.summary
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}
+
+/// Issue 20: `export` audited first, then failed to write (a full disk),
+/// leaving an entry that claimed an export; and it left out case-finding data.
+#[test]
+fn a_failed_export_leaves_no_entry_and_exports_carry_the_head_and_casefinding() {
+    let (_dir, path) = store_with_entries(2);
+    let mut s = Store::open_existing(&path).unwrap();
+    let e = s
+        .export_with("Dr A", |_| -> Result<(), stepdown::StoreError> {
+            Err(stepdown::StoreError::DiskFull)
+        })
+        .unwrap_err();
+    assert!(matches!(e, stepdown::StoreError::DiskFull));
+    assert_eq!(s.verify_audit_chain().unwrap().entries, 4);
+    let export = s.export_all("Dr A").unwrap();
+    let head = export.audit_head.clone().unwrap();
+    assert_eq!(head.entries, 5, "the export's own entry included");
+    assert_eq!(head.last_id, export.audit_log.last().unwrap().id);
+    for table in ["cf_imports", "cf_issues", "cf_patients", "cf_texts"] {
+        assert!(export.casefinding.contains_key(table), "{table} missing");
+    }
 }
 
 #[test]

@@ -213,7 +213,9 @@ fn leaflets_show_the_facts_of_each_kind_of_plan() {
     for s in [
         "Fentanyl 72-hour patches",
         "Every 3 days one 12 microgram patch",
-        "New patch on 1, 4, 7, 10 and 13 December",
+        // Step 1 is the 25 patch as now (14 days, rounded up to whole
+        // 3-day changes: 15); the 12 patch goes on on 16 December.
+        "New patch on 16, 19, 22, 25, 28 and 31 December, then 3, 6,",
         "Do not cut a patch.",
     ] {
         assert!(fentanyl.contains(s), "fentanyl leaflet lacks {s:?}");
@@ -515,7 +517,9 @@ fn summary_pdf_and_its_errors() {
     let out_s = out.to_string_lossy().to_string();
     let report = summary(MORPHINE_MR, &["--format", "pdf", "--out", &out_s]);
     let report: Value = serde_json::from_str(&report).expect("report");
-    assert_eq!(report["pages"], 1, "{report}");
+    // Thirteen steps (issue 14: never a bigger cut than asked, so 5 mg steps)
+    // flow onto a second page.
+    assert_eq!(report["pages"], 2, "{report}");
     if let Some(text) = poppler("pdftotext", &["-raw"], &out) {
         let text = squash(&text);
         assert!(text.contains("Opioid reduction plan: clinician summary"));
@@ -569,4 +573,65 @@ fn mapped_leaflets_read_easily_and_carry_no_jargon() {
             assert!(score >= 60.0, "{name}: Flesch {score:.1} is below 60");
         }
     }
+}
+
+/// Issue 20: `leaflet --out` and `summary --out` replaced any file without a
+/// word, their own input too (`--out plan.json` put a PDF in its place), and
+/// made them world-readable.
+#[test]
+fn outputs_are_new_private_files_and_never_the_input() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("leaflet.pdf");
+    let out_s = out.to_string_lossy().to_string();
+    std::fs::write(&out, b"someone else's file").expect("write");
+    for args in [
+        vec!["leaflet", "--out", out_s.as_str()],
+        vec!["summary", "--out", out_s.as_str()],
+        vec!["summary", "--format", "pdf", "--out", out_s.as_str()],
+    ] {
+        let o = run(&args, MORPHINE_MR);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("already exists") && stderr(&o).contains("--overwrite"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(std::fs::read(&out).expect("read"), b"someone else's file");
+    }
+    // With --overwrite the file is replaced, and owner-only.
+    let o = run(&["leaflet", "--overwrite", "--out", &out_s], MORPHINE_MR);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(&out).expect("read").starts_with(b"%PDF"));
+    let fresh = dir.path().join("summary.txt");
+    let o = run(&["summary", "--out", &fresh.to_string_lossy()], MORPHINE_MR);
+    assert!(o.status.success(), "{}", stderr(&o));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for p in [&out, &fresh] {
+            let mode = std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+    }
+    // Never the input, even with --overwrite, and however it is spelt.
+    let input = dir.path().join("plan.json");
+    std::fs::write(&input, MORPHINE_MR).expect("write");
+    let spelt_otherwise = dir.path().join(".").join("plan.json");
+    for (cmd, target) in [("leaflet", &input), ("summary", &spelt_otherwise)] {
+        let o = Command::new(BIN)
+            .args([cmd, "--overwrite", "--out"])
+            .arg(target)
+            .arg(&input)
+            .output()
+            .expect("run");
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stderr(&o));
+        assert!(stderr(&o).contains("is the input file"), "{}", stderr(&o));
+        assert_eq!(std::fs::read_to_string(&input).expect("read"), MORPHINE_MR);
+    }
+    // No temporary files left behind.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }

@@ -383,7 +383,7 @@ fn bad_input_names_the_field() {
         (with(r#", "taper": {"order": [3]}"#), "taper.order[0]: no item 3"),
         (with(r#", "taper": {"order": ["codeine"]}"#), "taper.order[0]: codeine is not in the regimen"),
         (with(r#", "taper": {"slow_last_third": "yes"}"#), "taper.slow_last_third: must be true or false"),
-        (with(r#", "pauses": [{"after_step": 30, "days": 14}]"#), "pauses[0].after_step: the plan has 10 steps, so a pause can follow steps 1 to 9 (got 30)"),
+        (with(r#", "pauses": [{"after_step": 30, "days": 14}]"#), "pauses[0].after_step: the plan has 13 steps, so a pause can follow steps 1 to 12 (got 30)"),
         (with(r#", "pauses": [{"after_step": 2, "days": 100}]"#), "pauses[0].days: must be from 1 to 84 days (got 100)"),
         (with(r#", "pauses": [{"after_step": 2}]"#), "pauses[0].days: required"),
         (with(r#", "pauses": [{"after_step": 2, "days": 7, "why": "x"}]"#), "pauses[0].why: unknown field"),
@@ -415,7 +415,8 @@ fn text_format_prints_a_table() {
     assert!(text.contains("Step"), "{text}");
     assert!(text.contains("01/12/2026  28/12/2026"), "{text}");
     assert!(text.contains("morning: 1 × 15 mg + 1 × 10 mg"), "{text}");
-    assert!(text.contains("10 stop"), "{text}");
+    assert!(text.contains("1 now"), "{text}");
+    assert!(text.contains("13 stop"), "{text}");
     assert!(text.contains("28 × 15 mg tablets"), "{text}");
 }
 
@@ -453,7 +454,7 @@ fn edits_are_applied_and_the_plan_rechecked() {
         plan.steps[2].total_ome_mg_per_day
     );
     assert_eq!(plan.steps[0].total_ome_mg_per_day, 55.0);
-    assert_eq!(plan.steps.len(), 11);
+    assert_eq!(plan.steps.len(), 14);
     assert_eq!(plan.edits_applied.len(), 3);
     // Dates follow the new lengths.
     assert_eq!(plan.steps[2].start_date.to_string(), "2027-02-09");
@@ -468,7 +469,7 @@ fn an_increase_is_refused_unless_marked_and_then_warned() {
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("edits[0]: steps[2]: step 3's total would rise from 50 to 60 mg OME a day"),
+        stderr.contains("edits[0]: steps[2]: step 3's total would rise from 55 to 60 mg OME a day"),
         "{stderr}"
     );
     let out = plan_with_edits(
@@ -498,7 +499,7 @@ fn an_increase_is_refused_unless_marked_and_then_warned() {
     assert!(plan
         .warnings
         .iter()
-        .any(|w| w.contains("step 3 goes up from 50 to 60") && w.contains("pain flare")));
+        .any(|w| w.contains("step 3 goes up from 55 to 60") && w.contains("pain flare")));
 }
 
 #[test]
@@ -507,10 +508,10 @@ fn bad_edits_name_the_edit_field() {
     let cases = [
         (
             r#"{"edits": [{"action": "set_length", "step": 99, "days": 14}]}"#,
-            "edits[0].step: no step 99: the plan has steps 1 to 10",
+            "edits[0].step: no step 99: the plan has steps 1 to 13",
         ),
         (
-            r#"{"edits": [{"action": "set_length", "step": 10, "days": 14}]}"#,
+            r#"{"edits": [{"action": "set_length", "step": 13, "days": 14}]}"#,
             "edits[0].step: the stop step marks the day",
         ),
         (

@@ -932,6 +932,13 @@ pub(crate) fn patient(
         .max()
         .map(|d| d.to_string())
         .unwrap_or_default();
+    let (supply_ome, supply_complete) = supply_figure(&resolved, interp, cache, today);
+    let figures_differ = supply_ome.is_some_and(|s| {
+        let fraction = reference
+            .casefinding
+            .setting(crate::reference::casefinding::CaseFindingSetting::SupplyDifferFraction);
+        (s - ome).abs() > fraction * s.max(ome)
+    });
     result.entry = Some(WorklistPatient {
         rank: 0,
         patient_id: rec.extract_id.clone(),
@@ -942,6 +949,9 @@ pub(crate) fn patient(
         regular_ome_mg_per_day: regular,
         complete,
         estimated,
+        supply_ome_mg_per_day: supply_ome,
+        supply_complete,
+        figures_differ,
         flags: flag_ids,
         items,
         co_medications,
@@ -952,6 +962,41 @@ pub(crate) fn patient(
         warnings,
     });
     result
+}
+
+/// The supply-based OME: for each current product, its latest issue measured
+/// back to the one before (the quantity then ÷ the days between), whatever the
+/// instructions say; and whether every current product could be measured.
+fn supply_figure(
+    resolved: &Resolved<'_>,
+    interp: &Interpreted<'_>,
+    cache: &mut EstimateCache,
+    today: NaiveDate,
+) -> (Option<f64>, bool) {
+    let mut total = 0.0;
+    let mut measured = 0;
+    let mut complete = true;
+    for (g, (_, idx)) in resolved.groups.iter().enumerate() {
+        let mut latest = None;
+        resolved.chosen(g, today, |i| latest = Some(i));
+        let Some(i) = latest else { continue };
+        let Some(pos) = idx.iter().position(|&x| x == i) else {
+            continue;
+        };
+        // Measured backwards only: the latest issue's own quantity has no end yet.
+        let before: Vec<usize> = idx[..=pos].to_vec();
+        match estimate(resolved.rec, &before, pos, interp, cache, interp.reference) {
+            DoseState::Estimated(e, _) => match e.ome {
+                Some(o) => {
+                    total += o;
+                    measured += 1;
+                }
+                None => complete = false,
+            },
+            _ => complete = false,
+        }
+    }
+    ((measured > 0).then(|| round2(total)), complete)
 }
 
 /// Paracetamol a day from paracetamol issued outside the opioid products, for

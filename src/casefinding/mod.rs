@@ -265,6 +265,16 @@ pub struct WorklistPatient {
     pub complete: bool,
     /// True when the total includes an estimated dose.
     pub estimated: bool,
+    /// The second figure, from supply: for each current product, the quantity
+    /// issued before its latest issue divided by the days between the two,
+    /// as mg OME a day, summed. Absent when no current product has two issues.
+    pub supply_ome_mg_per_day: Option<f64>,
+    /// False when a current product could not be measured from supply (one
+    /// issue only, or an unusable quantity), so the supply figure leaves it out.
+    pub supply_complete: bool,
+    /// The instruction and supply figures differ by more than the fraction in
+    /// `casefinding.json` (`supply-differ-fraction`) of the larger.
+    pub figures_differ: bool,
     /// Risk flag ids, most severe first.
     pub flags: Vec<FlagId>,
     /// The current regimen.
@@ -865,6 +875,13 @@ pub fn import_csv(
         window_days: window,
     };
     let report = store.write(|tx, now| {
+        // The same file again, checked inside the write transaction: two
+        // imports of one file at once are serialised by the write lock, and
+        // the second finds the first here ("already imported", not a
+        // constraint error from SQLite).
+        if let Some(prev) = db::find_import(tx, &sha)? {
+            return Ok(Err(prev));
+        }
         // A bigger page cache for the length of the import: a million rows
         // otherwise spill pages to the WAL one at a time. Put back afterwards.
         let cache: i64 = tx.pragma_query_value(None, "cache_size", |r| r.get(0))?;
@@ -890,8 +907,12 @@ pub fn import_csv(
             progress,
         );
         tx.pragma_update(None, "cache_size", cache)?;
-        result.map(|()| report.clone())
+        result.map(|()| Ok(report.clone()))
     })?;
+    let report = match report {
+        Ok(r) => r,
+        Err(prev) => return Ok(already_imported(prev, &sha, options)),
+    };
     progress(ImportProgress {
         phase: ImportPhase::Done,
         done: 1,

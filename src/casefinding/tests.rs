@@ -289,7 +289,7 @@ fn a_file_that_cannot_be_read_imports_nothing() {
 #[test]
 fn reading_in_parallel_gives_the_same_rows_as_reading_in_one_go() {
     let (bytes, _) = extract(5000, 14);
-    // A quoted field with line breaks near the middle must not be cut.
+    // A quoted field with line breaks near the middle.
     let mut text = String::from_utf8(bytes).unwrap();
     let mid = text.len() / 2;
     let nl = mid + text[mid..].find('\n').unwrap() + 1;
@@ -321,9 +321,29 @@ fn reading_in_parallel_gives_the_same_rows_as_reading_in_one_go() {
         assert!(spans.windows(2).all(|w| w[0].end == w[1].start));
         assert_eq!(collect(spans), one, "{parts} parts");
     }
-    assert!(one
+    // A quoted field never runs over a line end (issue 20: one stray quote
+    // swallowed the rest of a file): the three lines of that row are each
+    // reported, at their own line, and every other row is read.
+    let first = one
         .iter()
-        .any(|r| r.contains("P9999999 Morphine 10mg\nmodified-release tablets")));
+        .position(|r| r.contains("problem") && r.contains("quote"))
+        .expect("the quote is reported");
+    let reported: Vec<&String> = one[first..first + 3].iter().collect();
+    assert!(
+        reported.iter().all(|r| r.contains("problem")),
+        "{reported:?}"
+    );
+    let lines: Vec<u64> = reported
+        .iter()
+        .filter_map(|r| r.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(lines[1], lines[0] + 1);
+    assert_eq!(lines[2], lines[0] + 2);
+    assert_eq!(
+        one.len(),
+        text.lines().count() - 1,
+        "every line read or reported"
+    );
 }
 
 #[test]
@@ -652,4 +672,35 @@ fn implausible_readings_are_left_unread_and_estimated_with_the_reason() {
     );
     assert_eq!(p3.item.as_ref().and_then(|i| i.units_per_dose), Some(2.0));
     assert_eq!(get("P2").items[0].dose_note, None);
+}
+
+#[test]
+fn the_supply_figure_sits_beside_the_instruction_figure_and_differences_are_marked() {
+    // P4 takes what is issued; P5 is issued twice what the instruction says;
+    // P6 has one issue only, so there is nothing to measure supply against.
+    let csv = "patient_id,issue_date,drug,dose,quantity\n\
+               P4,2026-10-01,Morphine 30mg modified-release tablets,1 bd,56\n\
+               P4,2026-10-29,Morphine 30mg modified-release tablets,1 bd,56\n\
+               P5,2026-10-01,Morphine 30mg modified-release tablets,1 bd,112\n\
+               P5,2026-10-29,Morphine 30mg modified-release tablets,1 bd,112\n\
+               P6,2026-11-01,Morphine 30mg modified-release tablets,1 bd,56\n";
+    let (_d, mut s) = store();
+    import(&mut s, csv.as_bytes(), "supply.csv");
+    let list = all(&mut s);
+    let get = |id: &str| list.patients.iter().find(|p| p.patient_id == id).unwrap();
+    let p4 = get("P4");
+    assert_eq!(
+        (p4.ome_mg_per_day, p4.supply_ome_mg_per_day),
+        (60.0, Some(60.0))
+    );
+    assert!(p4.supply_complete && !p4.figures_differ);
+    let p5 = get("P5");
+    assert_eq!(
+        (p5.ome_mg_per_day, p5.supply_ome_mg_per_day),
+        (60.0, Some(120.0))
+    );
+    assert!(p5.figures_differ);
+    let p6 = get("P6");
+    assert_eq!(p6.supply_ome_mg_per_day, None);
+    assert!(!p6.supply_complete && !p6.figures_differ);
 }

@@ -47,14 +47,21 @@ pub fn run(args: AuditArgs) -> CliResult {
                 ReportFormat::Json => print_json(&report)?,
                 ReportFormat::Text => println!("{}", report.to_text()),
             }
-            if let Some(b) = &report.first_broken {
+            if !report.ok {
                 std::io::stdout().flush()?;
-                eprintln!(
-                    "stepdown audit verify: {}: the audit log has been tampered with at entry {}: {}",
-                    path.display(),
-                    b.id,
-                    b.detail
-                );
+                match &report.first_broken {
+                    Some(b) => eprintln!(
+                        "stepdown audit verify: {}: the audit log has been tampered with at entry {}: {}",
+                        path.display(),
+                        b.id,
+                        b.detail
+                    ),
+                    None => eprintln!(
+                        "stepdown audit verify: {}: the audit log cannot be trusted: {}",
+                        path.display(),
+                        report.problems.join("; ")
+                    ),
+                }
                 // The report is the output, so this is not "bad input" (exit 2,
                 // nothing on stdout): like `stepdown check`, a failed
                 // verification exits 1 after printing it.

@@ -14,7 +14,7 @@ use stepdown::casefinding::{
 use stepdown::import::csv::ColumnMap;
 use stepdown::store::{resolve_db_path, Store};
 
-use super::{print_json, CliError, CliResult};
+use super::{print_json, CliError, CliResult, NewStoreGuard};
 
 /// Where the store is (as for every store command).
 #[derive(Debug, Clone, clap::Args)]
@@ -153,7 +153,8 @@ pub fn import(args: ImportArgs) -> CliResult {
                 ))
             })?;
     }
-    let mut store = Store::open(args.db.path()?)?;
+    let db = args.db.path()?;
+    let guard = NewStoreGuard::before(&db);
     let options = ImportOptions {
         file_name: args.file.file_name().map_or_else(
             || args.file.display().to_string(),
@@ -166,14 +167,18 @@ pub fn import(args: ImportArgs) -> CliResult {
         actor: args.actor.clone(),
     };
     let mut bar = ProgressBar::new();
-    let result = import_csv(&mut store, &bytes, &options, &mut |p| bar.show(p));
+    let result = Store::open(&db)
+        .map_err(CliError::from)
+        .and_then(|mut store| {
+            import_csv(&mut store, &bytes, &options, &mut |p| bar.show(p)).map_err(|e| match e {
+                CaseFindingError::BadFile(bad) => {
+                    CliError::Input(format!("{}: {bad}", args.file.display()))
+                }
+                other => other.into(),
+            })
+        });
     bar.clear();
-    let report = result.map_err(|e| match e {
-        CaseFindingError::BadFile(bad) => {
-            CliError::Input(format!("{}: {bad}", args.file.display()))
-        }
-        other => other.into(),
-    })?;
+    let report = result.inspect_err(|_| guard.undo())?;
     let json = serde_json::to_string_pretty(&report)?;
     if let Some(path) = &args.report {
         std::fs::write(path, format!("{json}\n")).map_err(|e| {

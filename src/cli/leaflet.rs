@@ -9,9 +9,11 @@
 //! both commands. Dates not given default to today's date on this computer's
 //! clock (the library never reads the clock).
 //!
-//! A PDF is written to a temporary file next to `--out` and renamed into place,
-//! so a failure never leaves a partial PDF; on success a short JSON report
-//! `{"out", "pages", "bytes", "sha256"}` is printed.
+//! A PDF is written to a temporary file next to `--out` and moved into place,
+//! so a failure never leaves a partial PDF. `--out` must be a new file unless
+//! `--overwrite` is given, is never the input, and is created owner-only
+//! (0600). On success a short JSON report `{"out", "pages", "bytes",
+//! "sha256"}` is printed.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -47,12 +49,24 @@ pub struct PlanSource {
     pub file: PathBuf,
 }
 
+impl PlanSource {
+    /// The files this command reads, which its output may never replace.
+    fn inputs(&self) -> Vec<&Path> {
+        std::iter::once(self.file.as_path())
+            .chain(self.edits.as_deref())
+            .collect()
+    }
+}
+
 /// Arguments of `stepdown leaflet`.
 #[derive(Debug, clap::Args)]
 pub struct LeafletArgs {
-    /// Where to write the PDF.
+    /// Where to write the PDF (a new file, unless --overwrite).
     #[arg(long, value_name = "FILE.pdf")]
     pub out: PathBuf,
+    /// Replace --out if it exists (never the plan input or edits file).
+    #[arg(long)]
+    pub overwrite: bool,
     /// Large print (18 pt) instead of clear print (14 pt).
     #[arg(long)]
     pub large_print: bool,
@@ -94,9 +108,13 @@ pub struct SummaryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: SummaryFormat,
-    /// Where to write the summary (needed for pdf; text goes to standard output without it).
+    /// Where to write the summary (needed for pdf; text goes to standard output
+    /// without it). A new file, unless --overwrite.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace --out if it exists (never the plan input or edits file).
+    #[arg(long)]
+    pub overwrite: bool,
     /// High-dose threshold in mg OME a day, replacing the profile's.
     #[arg(long, value_name = "MG", allow_negative_numbers = true)]
     pub high_dose_threshold: Option<f64>,
@@ -210,12 +228,34 @@ fn summary_error(e: SummaryError) -> CliError {
     }
 }
 
-/// Writes `bytes` to `out` through a temporary file in the same folder and a
-/// rename, so `out` is either the whole new file or untouched.
-pub(super) fn write_atomically(out: &Path, bytes: &[u8]) -> CliResult {
+/// Writes `bytes` to `out` through a temporary file in the same folder, so
+/// `out` is either the whole new file or untouched. The file is created
+/// owner-only (0600: it holds a name and medicines, like the store). An
+/// existing file is replaced only with `overwrite`, and never when it is one
+/// of the command's own `inputs` (`--out plan.json` once replaced the plan).
+pub(super) fn write_output(
+    out: &Path,
+    bytes: &[u8],
+    overwrite: bool,
+    inputs: &[&Path],
+) -> CliResult {
     let name = out
         .file_name()
         .ok_or_else(|| CliError::Input(format!("--out: {} is not a file name", out.display())))?;
+    for input in inputs {
+        if same_file(out, input) {
+            return Err(CliError::Input(format!(
+                "--out: {} is the input file; choose another name (the input is never written over)",
+                out.display()
+            )));
+        }
+    }
+    if !overwrite && std::fs::symlink_metadata(out).is_ok() {
+        return Err(CliError::Input(format!(
+            "--out: {} already exists; choose another name or add --overwrite",
+            out.display()
+        )));
+    }
     let dir = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -226,16 +266,59 @@ pub(super) fn write_atomically(out: &Path, bytes: &[u8]) -> CliResult {
         std::process::id()
     ));
     let written = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        let _ = std::fs::remove_file(&tmp);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, out)
+        drop(f);
+        if overwrite {
+            std::fs::rename(&tmp, out)
+        } else {
+            // A hard link fails if `out` appeared since the check above, so a
+            // file made meanwhile is never replaced.
+            std::fs::hard_link(&tmp, out)?;
+            std::fs::remove_file(&tmp)
+        }
     })();
     written.map_err(|e| {
         // Best effort: the temporary file may not exist if creating it failed.
         let _ = std::fs::remove_file(&tmp);
-        CliError::Input(format!("--out: could not write {} ({e})", out.display()))
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            CliError::Input(format!(
+                "--out: {} already exists; choose another name or add --overwrite",
+                out.display()
+            ))
+        } else if e.kind() == std::io::ErrorKind::StorageFull {
+            CliError::Input(format!(
+                "--out: the disk is full; nothing was written to {}",
+                out.display()
+            ))
+        } else {
+            CliError::Input(format!("--out: could not write {} ({e})", out.display()))
+        }
     })
+}
+
+/// Whether `a` and `b` name the same existing file (through links or `..` too).
+fn same_file(a: &Path, b: &Path) -> bool {
+    if b.as_os_str() == "-" {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+    }
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }
 
 fn report(out: &Path, r: &Rendered) -> CliResult {
@@ -268,7 +351,12 @@ pub fn leaflet(args: LeafletArgs) -> CliResult {
     };
     let input = from_plan(&plan, &details, &reference).map_err(leaflet_error)?;
     let rendered = render_leaflet(&input).map_err(leaflet_error)?;
-    write_atomically(&args.out, &rendered.bytes)?;
+    write_output(
+        &args.out,
+        &rendered.bytes,
+        args.overwrite,
+        &args.source.inputs(),
+    )?;
     report(&args.out, &rendered)
 }
 
@@ -301,10 +389,15 @@ pub fn summary(args: SummaryArgs) -> CliResult {
             print!("{}", summary.to_text());
             Ok(())
         }
-        (SummaryFormat::Text, Some(out)) => write_atomically(out, summary.to_text().as_bytes()),
+        (SummaryFormat::Text, Some(out)) => write_output(
+            out,
+            summary.to_text().as_bytes(),
+            args.overwrite,
+            &args.source.inputs(),
+        ),
         (SummaryFormat::Pdf, Some(out)) => {
             let rendered = summary.to_pdf(review_date).map_err(summary_error)?;
-            write_atomically(out, &rendered.bytes)?;
+            write_output(out, &rendered.bytes, args.overwrite, &args.source.inputs())?;
             report(out, &rendered)
         }
         (SummaryFormat::Pdf, None) => {

@@ -19,6 +19,9 @@ use std::path::Path;
 pub enum CliError {
     /// Bad input (exit 2): the message names the field and what is wrong.
     Input(String),
+    /// The machine, not the input (exit 1): busy, disk full, a disk that
+    /// cannot be written. The message is plain language, not "internal error".
+    Environment(String),
     /// Anything else (exit 1).
     Internal(anyhow::Error),
 }
@@ -71,5 +74,55 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
     match writeln!(out, "{text}").and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
+    }
+}
+
+/// What a command that may create a store (`import`, `demo`) found before
+/// opening it, so that a failed command leaves no store, and no folders, it
+/// created: a mistyped `--db` once left an empty database (and its folders)
+/// behind an import that was refused.
+#[derive(Debug)]
+pub struct NewStoreGuard {
+    path: std::path::PathBuf,
+    existed: bool,
+    /// Folders that did not exist, deepest first.
+    missing_dirs: Vec<std::path::PathBuf>,
+}
+
+impl NewStoreGuard {
+    /// Notes whether the store at `path` and its folders exist.
+    pub fn before(path: &Path) -> NewStoreGuard {
+        let mut missing_dirs = Vec::new();
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            if d.exists() {
+                break;
+            }
+            missing_dirs.push(d.to_path_buf());
+            dir = d.parent();
+        }
+        NewStoreGuard {
+            path: path.to_path_buf(),
+            existed: path.exists(),
+            missing_dirs,
+        }
+    }
+
+    /// After a failed command (with the store closed): removes the store and
+    /// folders it created. A store that existed before is never touched.
+    pub fn undo(&self) {
+        if self.existed {
+            return;
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = self.path.as_os_str().to_os_string();
+            p.push(suffix);
+            // Best effort: the files may not have been made.
+            let _ = std::fs::remove_file(std::path::PathBuf::from(p));
+        }
+        for d in &self.missing_dirs {
+            // Only if empty: anything else put there is not ours to remove.
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }

@@ -17,7 +17,7 @@ use stepdown::record::ReviewInput;
 use stepdown::reference::reference;
 use stepdown::store::{PatientInput, Store};
 
-use super::leaflet::{date_arg, today, write_atomically};
+use super::leaflet::{date_arg, today, write_output};
 use super::store::{api_error, ActorArg, DbArg};
 use super::{print_json, read_input, CliError, CliResult};
 
@@ -367,7 +367,7 @@ pub fn review(args: ReviewArgs) -> CliResult {
             let (check, pdf) =
                 consult::reprint(&store, a.print_id, reference()).map_err(api_error)?;
             if let Some(out) = &a.out {
-                write_atomically(out, &pdf.bytes)?;
+                write_output(out, &pdf.bytes, a.overwrite, &[])?;
             }
             print_json(&check)?;
             if !check.matches {
@@ -401,8 +401,9 @@ fn print_stored_leaflet(a: ReviewLeafletArgs) -> CliResult {
     };
     let out = a.out.clone();
     let mut write = |bytes: &[u8]| {
-        write_atomically(&out, bytes).map_err(|e| match e {
+        write_output(&out, bytes, a.overwrite, &[]).map_err(|e| match e {
             CliError::Input(m) => stepdown::ApiError::new(stepdown::ErrorCode::InvalidInput, m),
+            CliError::Environment(m) => stepdown::ApiError::new(stepdown::ErrorCode::Storage, m),
             CliError::Internal(e) => {
                 stepdown::ApiError::new(stepdown::ErrorCode::Internal, format!("{e:#}"))
             }

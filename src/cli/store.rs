@@ -23,6 +23,11 @@ impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
         if e.is_user_error() {
             CliError::Input(e.to_string())
+        } else if matches!(
+            e,
+            StoreError::Busy | StoreError::DiskFull | StoreError::DiskIo(_)
+        ) {
+            CliError::Environment(e.to_string())
         } else {
             CliError::Internal(anyhow::Error::new(e))
         }
@@ -192,34 +197,77 @@ pub fn export(args: ExportArgs) -> CliResult {
     }
     let mut store = open_existing(&args.db)?;
     let actor = args.actor.name(&store);
-    let export = store.export_all(&actor)?;
-    let text = serde_json::to_string_pretty(&export)?;
-    match &args.out {
-        None => println!("{text}"),
-        Some(out) => write_private(out, text.as_bytes())?,
+    let placed = std::cell::Cell::new(false);
+    // The file is written inside the transaction that records the export:
+    // a failed write rolls the entry back.
+    let result = store.export_with(&actor, |export| {
+        let text = serde_json::to_string_pretty(&export).map_err(|e| StoreError::Io {
+            context: "export".into(),
+            source: std::io::Error::other(e),
+        })?;
+        match &args.out {
+            None => {
+                let mut stdout = std::io::stdout().lock();
+                writeln!(stdout, "{text}")
+                    .and_then(|()| stdout.flush())
+                    .map_err(|e| StoreError::Io {
+                        context: "standard output".into(),
+                        source: e,
+                    })
+            }
+            Some(out) => {
+                write_private(out, text.as_bytes(), args.overwrite)?;
+                placed.set(true);
+                Ok(())
+            }
+        }
+    });
+    if result.is_err() && placed.get() {
+        if let Some(out) = &args.out {
+            // The entry did not commit, so neither may the file.
+            let _ = std::fs::remove_file(out);
+        }
     }
-    Ok(())
+    Ok(result?)
 }
 
 /// Writes a file readable only by its owner (it holds patient data), via a
-/// temporary name so a failure never leaves half a file under `path`.
-fn write_private(path: &Path, bytes: &[u8]) -> CliResult {
+/// temporary name so a failure never leaves half a file under `path`; an
+/// existing file is replaced only with `overwrite`.
+fn write_private(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), StoreError> {
     let mut tmp = path.as_os_str().to_os_string();
     tmp.push(format!(".partial-{}", std::process::id()));
     let tmp = PathBuf::from(tmp);
     let result = (|| -> std::io::Result<()> {
+        let _ = std::fs::remove_file(&tmp);
         let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
+        opts.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let mut f = opts.open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        drop(f);
+        if overwrite {
+            std::fs::rename(&tmp, path)
+        } else {
+            // Fails if the name was taken meanwhile: nothing is replaced.
+            std::fs::hard_link(&tmp, path)?;
+            std::fs::remove_file(&tmp)
+        }
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        CliError::Input(format!("{}: cannot write the export ({e})", path.display()))
+        match e.kind() {
+            std::io::ErrorKind::AlreadyExists => StoreError::AlreadyExists {
+                path: path.to_path_buf(),
+            },
+            std::io::ErrorKind::StorageFull => StoreError::DiskFull,
+            _ => StoreError::Io {
+                context: format!("{}: cannot write the export", path.display()),
+                source: e,
+            },
+        }
     })
 }
 
@@ -249,11 +297,19 @@ pub fn check(args: CheckArgs) -> CliResult {
 /// `stepdown demo --db DB`: synthetic patients for an empty store.
 pub fn demo(args: DemoArgs) -> CliResult {
     let db = args.db.path()?;
-    let mut store = Store::open(&db)?;
-    let actor = args.actor.name(&store);
-    let report =
-        stepdown::consult::load_demo_patients(&mut store, &actor, stepdown::reference::reference())
-            .map_err(api_error)?;
+    let guard = super::NewStoreGuard::before(&db);
+    let report = Store::open(&db)
+        .map_err(CliError::from)
+        .and_then(|mut store| {
+            let actor = args.actor.name(&store);
+            stepdown::consult::load_demo_patients(
+                &mut store,
+                &actor,
+                stepdown::reference::reference(),
+            )
+            .map_err(api_error)
+        })
+        .inspect_err(|_| guard.undo())?;
     print_json(&json!({"path": db.display().to_string(), "loaded": report}))
 }
 

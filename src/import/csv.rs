@@ -345,27 +345,35 @@ impl<'a> Extract<'a> {
     pub fn open(bytes: &'a [u8], map: &ColumnMap) -> Result<Extract<'a>, CsvError> {
         let (text, encoding) = decode(bytes)?;
         let delimiter = sniff_delimiter(&text);
-        let mut reader = ::csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text.as_bytes());
+        // The header is the first line that is not empty. It is read with the
+        // same one-line tokeniser as the rows, so a stray quote in it cannot
+        // swallow the file.
+        let tb = text.as_bytes();
+        let mut pos = 0usize;
+        let mut line_no = 1u64;
+        let header_line = loop {
+            if pos >= tb.len() {
+                return Err(CsvError::Empty);
+            }
+            let (end, next) = line_end(tb, pos);
+            let content = text.get(pos..end).unwrap_or("");
+            pos = next;
+            if !content.is_empty() {
+                break content;
+            }
+            line_no += 1;
+        };
         let mut record = ::csv::StringRecord::new();
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => return Err(CsvError::Empty),
-            Err(e) => return Err(CsvError::BadHeader(e.to_string())),
+        let mut scratch = String::new();
+        if let Err(e) = split_line(header_line, delimiter, &mut record, &mut scratch) {
+            return Err(CsvError::BadHeader(format!(
+                "field {}: {}",
+                e.field + 1,
+                e.reason()
+            )));
         }
-        let mut data_start = usize::try_from(reader.position().byte())
-            .unwrap_or(text.len())
-            .min(text.len());
-        // A CRLF header stops at its CR: start the data after the LF.
-        if text.as_bytes().get(data_start) == Some(&b'\n') {
-            data_start += 1;
-        }
-        // Counted here rather than taken from the reader, which stops a
-        // CRLF header at its CR (and so would number the rows one short).
-        let data_line = 1 + line_breaks(text.as_bytes(), 0, data_start);
+        let data_start = pos;
+        let data_line = line_no + 1;
         let headers: Vec<String> = record.iter().map(|h| h.trim().to_string()).collect();
         let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
         let mut columns = [None; 8];
@@ -445,25 +453,21 @@ impl<'a> Extract<'a> {
         }
         let mut spans = Vec::with_capacity(parts);
         let (mut start, mut first_line) = (whole.start, whole.first_line);
-        let (mut lines, mut quotes) = (0u64, 0u64);
+        let mut lines = 0u64;
         let mut i = whole.start;
         for k in 1..parts {
             let target = whole.start + len * k / parts;
-            // Count line breaks and quotes up to the first line break at or
-            // after the target that is outside quotes (an even number of
-            // quotes so far, as doubled quotes inside fields come in pairs).
+            // Every record is one physical line (a quoted field never runs
+            // over a line end, see `split_line`), so any line break past the
+            // target is a cut: a stray quote cannot stop the file being split.
             let mut cut = None;
             while i < whole.end {
                 let b = bytes[i];
                 i += 1;
-                if b == b'"' {
-                    quotes += 1;
-                } else if b == b'\r' && bytes.get(i) != Some(&b'\n') {
-                    // A lone CR ends a line too (cuts are made only at LF).
+                let ends_line = b == b'\n' || (b == b'\r' && bytes.get(i) != Some(&b'\n'));
+                if ends_line {
                     lines += 1;
-                } else if b == b'\n' {
-                    lines += 1;
-                    if i > target && quotes % 2 == 0 {
+                    if i > target {
                         cut = Some(i);
                         break;
                     }
@@ -508,63 +512,43 @@ impl<'a> Extract<'a> {
         mut each: impl FnMut(RowOutcome<'_>, u64),
     ) {
         let text = self.text.get(span.start..span.end).unwrap_or("");
-        let mut reader = ::csv::ReaderBuilder::new()
-            .delimiter(self.delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let mut record = ::csv::StringRecord::new();
-        let width = self.headers.len();
-        // Line numbers are counted here from byte offsets: the csv crate's
-        // own count does not advance over CRLF line ends. Offsets only grow,
-        // so each byte is counted once.
         let bytes = text.as_bytes();
-        let (mut counted_to, mut newlines) = (0usize, 0u64);
-        let mut line_at = |offset: u64| -> u64 {
-            let to = usize::try_from(offset)
-                .unwrap_or(bytes.len())
-                .min(bytes.len());
-            if to > counted_to {
-                newlines += line_breaks(bytes, counted_to, to);
-                counted_to = to;
+        let mut record = ::csv::StringRecord::new();
+        let mut scratch = String::new();
+        let width = self.headers.len();
+        let byte_of = |b: usize| (span.start + b) as u64;
+        // One record per physical line: every line is a row, a problem, or
+        // blank, and a problem in one line never reaches the next.
+        let (mut pos, mut line) = (0usize, span.first_line);
+        while pos < bytes.len() {
+            let (end, next) = line_end(bytes, pos);
+            let content = text.get(pos..end).unwrap_or("");
+            let this_line = line;
+            line += 1;
+            pos = next;
+            let offset = byte_of(next);
+            if content.is_empty() {
+                continue;
             }
-            span.first_line + newlines
-        };
-        let byte_of = |b: u64| span.start as u64 + b;
-        // A record's position is where the reader stood before it skipped
-        // the line ends (and blank lines) in front of the record.
-        let record_start = |b: u64| -> u64 {
-            let from = usize::try_from(b).unwrap_or(bytes.len()).min(bytes.len());
-            (from
-                + bytes[from..]
-                    .iter()
-                    .take_while(|c| matches!(c, b'\r' | b'\n'))
-                    .count()) as u64
-        };
-        loop {
-            let line = line_at(record_start(reader.position().byte()));
-            match reader.read_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    let line = e
-                        .position()
-                        .map_or(line, |p| line_at(record_start(p.byte())));
-                    each(
-                        RowOutcome::Problem(RowProblem {
-                            line,
-                            column: None,
-                            reason: format!("the row cannot be read as CSV ({e})"),
-                        }),
-                        byte_of(reader.position().byte()),
-                    );
-                    continue;
-                }
+            if let Err(e) = split_line(content, self.delimiter, &mut record, &mut scratch) {
+                let column = self.column_of_field(e.field);
+                each(
+                    RowOutcome::Problem(RowProblem {
+                        line: this_line,
+                        column: column.map(|c| c.to_string()),
+                        reason: format!(
+                            "{}: {}; the row is left out and reading goes on at the next line",
+                            column.map_or_else(
+                                || format!("field {}", e.field + 1),
+                                |c| c.to_string()
+                            ),
+                            e.reason()
+                        ),
+                    }),
+                    offset,
+                );
+                continue;
             }
-            let line = record
-                .position()
-                .map_or(line, |p| line_at(record_start(p.byte())));
-            let offset = byte_of(reader.position().byte());
             // A line of empty fields (a trailing ",,,," from a spreadsheet) is not a row.
             if record.iter().all(|f| f.trim().is_empty()) {
                 continue;
@@ -572,7 +556,7 @@ impl<'a> Extract<'a> {
             if record.len() != width {
                 each(
                     RowOutcome::Problem(RowProblem {
-                        line,
+                        line: this_line,
                         column: None,
                         reason: format!(
                             "the row has {} fields but the header has {width}",
@@ -584,29 +568,118 @@ impl<'a> Extract<'a> {
                 continue;
             }
             each(
-                read_row(&record, line, &self.columns, today, limits),
+                read_row(&record, this_line, &self.columns, today, limits),
                 offset,
             );
         }
     }
+
+    /// The column read from field `index`, if it is one of ours.
+    fn column_of_field(&self, index: usize) -> Option<Column> {
+        Column::ALL
+            .into_iter()
+            .find(|c| self.columns[*c as usize] == Some(index))
+    }
 }
 
-/// Line breaks in `bytes[from..to]`, as the CSV reader splits records: `\n`,
-/// `\r\n` (once, at its `\n`) and a lone `\r` (old Mac exports).
-fn line_breaks(bytes: &[u8], from: usize, to: usize) -> u64 {
-    let to = to.min(bytes.len());
-    let from = from.min(to);
-    let slice = &bytes[from..to];
-    let lf = slice.iter().filter(|b| **b == b'\n').count() as u64;
-    if !slice.contains(&b'\r') {
-        return lf;
+/// The end of the line starting at `pos` (exclusive) and where the next line
+/// starts: a line ends at `\n`, `\r\n` or a lone `\r` (old Mac exports), or at
+/// the end of the text.
+fn line_end(bytes: &[u8], pos: usize) -> (usize, usize) {
+    match bytes[pos..].iter().position(|b| *b == b'\n' || *b == b'\r') {
+        None => (bytes.len(), bytes.len()),
+        Some(k) => {
+            let end = pos + k;
+            if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
+                (end, end + 2)
+            } else {
+                (end, end + 1)
+            }
+        }
     }
-    let lone_cr = slice
-        .iter()
-        .enumerate()
-        .filter(|(i, b)| **b == b'\r' && bytes.get(from + i + 1) != Some(&b'\n'))
-        .count() as u64;
-    lf + lone_cr
+}
+
+/// A line that cannot be split into fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LineError {
+    /// The field (from 0) whose opening quote is not closed.
+    field: usize,
+}
+
+impl LineError {
+    fn reason(self) -> &'static str {
+        "an opening quote (\") is not closed on this line (a stray quote, or a field that runs over a line end, which extracts never have)"
+    }
+}
+
+/// Splits one physical line into fields, as RFC 4180 with one difference: a
+/// quoted field must close on its own line. A quote that opens a field and is
+/// not closed is reported at its line, so it cannot absorb the rest of the
+/// file (as it did with a streaming CSV reader: one stray quote on line 2 hid
+/// every later row). Inside a quoted field `""` is a quote and the delimiter
+/// is text; after the closing quote, text up to the delimiter is kept; a
+/// quote inside an unquoted field is text (as Excel and the csv crate read them).
+fn split_line(
+    line: &str,
+    delimiter: u8,
+    record: &mut ::csv::StringRecord,
+    scratch: &mut String,
+) -> Result<(), LineError> {
+    record.clear();
+    let bytes = line.as_bytes();
+    let mut field = 0usize;
+    let mut i = 0usize;
+    loop {
+        if bytes.get(i) == Some(&b'"') {
+            // Quoted field. Positions are at ASCII bytes, so slices are on
+            // character boundaries.
+            scratch.clear();
+            i += 1;
+            let mut run = i;
+            loop {
+                match bytes[i..].iter().position(|b| *b == b'"') {
+                    None => return Err(LineError { field }),
+                    Some(k) => {
+                        let q = i + k;
+                        scratch.push_str(&line[run..q]);
+                        if bytes.get(q + 1) == Some(&b'"') {
+                            scratch.push('"');
+                            i = q + 2;
+                            run = i;
+                        } else {
+                            i = q + 1;
+                            break;
+                        }
+                    }
+                }
+            }
+            let rest = bytes[i..]
+                .iter()
+                .position(|b| *b == delimiter)
+                .map_or(bytes.len(), |k| i + k);
+            scratch.push_str(&line[i..rest]);
+            record.push_field(scratch);
+            i = rest;
+        } else {
+            let end = bytes[i..]
+                .iter()
+                .position(|b| *b == delimiter)
+                .map_or(bytes.len(), |k| i + k);
+            record.push_field(&line[i..end]);
+            i = end;
+        }
+        if i >= bytes.len() {
+            return Ok(());
+        }
+        // At a delimiter: the next field starts after it (a trailing
+        // delimiter makes a last, empty field).
+        i += 1;
+        field += 1;
+        if i == bytes.len() {
+            record.push_field("");
+            return Ok(());
+        }
+    }
 }
 
 fn problem(line: u64, column: Column, reason: String) -> RowOutcome<'static> {
@@ -1036,11 +1109,73 @@ mod tests {
         let (rows, problems, _) = collect(cr.as_bytes(), &ColumnMap::default());
         assert!(rows[0].starts_with("2|P1"), "{rows:?}");
         assert_eq!(problems[0].line, 4, "{problems:?} {rows:?}");
-        assert_eq!(line_breaks(b"a\r\nb\rc\nd\r", 0, 9), 4);
+    }
+
+    /// Issue 20: one unterminated quote on line 2 of a 1,001-line extract
+    /// swallowed the other 999 rows into one field ("rows_read 1"). Each
+    /// line is now its own record: the bad line is reported and reading
+    /// goes on at the next line.
+    #[test]
+    fn a_stray_quote_is_reported_at_its_line_and_reading_resumes() {
+        let mut csv = String::from("patient_id,issue_date,drug,dose,quantity\n");
+        csv.push_str("P0,2026-01-02,Morphine 10mg tablets,\"1 bd,56\n");
+        for i in 1..1000 {
+            csv.push_str(&format!("P{i},2026-01-02,Morphine 10mg tablets,1 bd,56\n"));
+        }
+        let (rows, problems, _) = collect(csv.as_bytes(), &ColumnMap::default());
+        assert_eq!(rows.len(), 999);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, 2);
+        assert_eq!(problems[0].column.as_deref(), Some("dose"));
+        assert!(
+            problems[0].reason.contains("quote") && problems[0].reason.contains("next line"),
+            "{problems:?}"
+        );
+        assert!(rows[0].starts_with("3|P1|"), "{rows:?}");
+        assert!(rows[998].starts_with("1001|P999|"));
+
+        // The same file cut for parallel reading: the quote does not stop the cuts.
+        let e = Extract::open(csv.as_bytes(), &ColumnMap::default()).unwrap();
+        assert!(e.split(4).len() > 1);
+
+        // A stray quote on the last line, with no line end.
+        let last = "patient_id,issue_date,drug,dose,quantity\nP1,2026-01-02,\"Morphine,1 bd,56";
+        let (rows, problems, _) = collect(last.as_bytes(), &ColumnMap::default());
+        assert!(rows.is_empty());
         assert_eq!(
-            line_breaks(b"a\r\nb", 0, 2),
-            0,
-            "the CR of a CRLF is counted at its LF"
+            (problems[0].line, problems[0].column.as_deref()),
+            (2, Some("drug"))
+        );
+    }
+
+    #[test]
+    fn quoted_fields_keep_delimiters_and_doubled_quotes_on_one_line() {
+        let mut r = ::csv::StringRecord::new();
+        let mut s = String::new();
+        split_line(r#"a,"b,c","say ""hi""",,"x"y,"#, b',', &mut r, &mut s).unwrap();
+        assert_eq!(
+            r.iter().collect::<Vec<_>>(),
+            ["a", "b,c", "say \"hi\"", "", "xy", ""]
+        );
+        split_line("10\"mg,b", b',', &mut r, &mut s).unwrap();
+        assert_eq!(r.iter().collect::<Vec<_>>(), ["10\"mg", "b"]);
+        split_line("a;\"b", b';', &mut r, &mut s).unwrap_err();
+        assert_eq!(
+            split_line("a;\"b\";\"c", b';', &mut r, &mut s),
+            Err(LineError { field: 2 })
+        );
+        split_line("", b',', &mut r, &mut s).unwrap();
+        assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn a_stray_quote_in_the_header_refuses_the_file_at_line_1() {
+        let csv = "patient_id,\"issue_date,drug,dose,quantity\nP1,2026-01-02,M,1,1\n";
+        let e = Extract::open(csv.as_bytes(), &ColumnMap::default()).unwrap_err();
+        assert!(matches!(e, CsvError::BadHeader(_)), "{e:?}");
+        assert!(
+            e.to_string().contains("line 1") && e.to_string().contains("quote"),
+            "{e}"
         );
     }
 

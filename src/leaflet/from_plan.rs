@@ -383,7 +383,11 @@ pub fn from_plan(
     let mut steps = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
         let kind = match step.kind {
-            taper::StepKind::Reduce | taper::StepKind::Increase => StepKind::Reduce,
+            // Step 1 is the current regimen: the leaflet shows it as the first
+            // step, with what to take, like any other.
+            taper::StepKind::Start | taper::StepKind::Reduce | taper::StepKind::Increase => {
+                StepKind::Reduce
+            }
             taper::StepKind::Pause => StepKind::Pause,
             taper::StepKind::Stop => StepKind::Stop,
         };
@@ -500,7 +504,12 @@ mod tests {
                 (p.step, p.start_date, p.end_date)
             );
         }
-        let first = &input.steps[0];
+        // Step 1 is the current regimen; step 2 the first reduction.
+        assert_eq!(
+            input.steps[0].medicines[0].doses[0].what,
+            "one 30 mg tablet"
+        );
+        let first = &input.steps[1];
         assert_eq!(first.kind, StepKind::Reduce);
         assert_eq!(
             first.medicines[0].name,
@@ -515,7 +524,7 @@ mod tests {
                 },
                 LeafletDose {
                     when: "Evening".into(),
-                    what: "one 15 mg tablet and one 10 mg tablet".into()
+                    what: "one 30 mg tablet".into()
                 }
             ]
         );
@@ -568,7 +577,7 @@ mod tests {
                 "start_date": "2026-12-01", "taper": {"interval_days": 14}}"#,
         );
         assert!(input.has_patches && !input.has_slow_release);
-        let m = &input.steps[0].medicines[0];
+        let m = &input.steps[1].medicines[0];
         assert_eq!(m.name, "Fentanyl 72-hour patches");
         assert_eq!(
             m.doses,
@@ -579,7 +588,10 @@ mod tests {
                 },
                 LeafletDose {
                     when: "New patch on".into(),
-                    what: "1, 4, 7, 10 and 13 December".into()
+                    // Step 1 (25) lasts 14 days rounded up to whole 3-day changes: 15 days.
+                    // The 12 patch, a cut 5 times the one asked for, lasts 70 days
+                    // rounded to whole changes: 72 days from 16 December.
+                    what: "16, 19, 22, 25, 28 and 31 December, then 3, 6, 9, 12, 15, 18, 21, 24, 27 and 30 January, then 2, 5, 8, 11, 14, 17, 20 and 23 February".into()
                 }
             ]
         );
@@ -591,15 +603,19 @@ mod tests {
     fn twice_weekly_patches_keep_their_days_across_unchanged_steps() {
         let (plan, input) = map(
             r#"{"items": [{"drug": "buprenorphine", "route": "transdermal", "strength_mcg_per_hour": 70, "patches": 1}],
-                "start_date": "2026-12-01", "taper": {"interval_days": 14}, "pauses": [{"after_step": 1, "days": 14}]}"#,
+                "start_date": "2026-12-01", "taper": {"interval_days": 14}, "pauses": [{"after_step": 2, "days": 14}]}"#,
         );
-        assert_eq!(plan.steps[1].kind, taper::StepKind::Pause);
+        assert_eq!(plan.steps[2].kind, taper::StepKind::Pause);
         let doses = |i: usize| input.steps[i].medicines[0].doses.clone();
-        assert_eq!(doses(0)[0].when, "Twice a week");
-        // Tuesday 1 December, then every 3 then 4 days: Tuesdays and Fridays.
-        assert_eq!(doses(0)[1].what, "1, 4, 8 and 11 December");
-        assert_eq!(input.steps[1].kind, StepKind::Pause);
-        assert_eq!(doses(1)[1].what, "15, 18, 22 and 25 December");
+        assert_eq!(doses(1)[0].when, "Twice a week");
+        // Tuesday 15 December, then every 3 then 4 days: Tuesdays and Fridays.
+        // 70 to 52.5 is a cut 2.5 times the one asked for: 35 days, whole weeks.
+        assert_eq!(
+            doses(1)[1].what,
+            "15, 18, 22, 25 and 29 December, then 1, 5, 8, 12 and 15 January"
+        );
+        assert_eq!(input.steps[2].kind, StepKind::Pause);
+        assert_eq!(doses(2)[1].what, "19, 22, 26 and 29 January");
     }
 
     #[test]
@@ -608,9 +624,14 @@ mod tests {
             r#"{"items": [{"drug": "buprenorphine", "route": "transdermal", "strength_mcg_per_hour": 20, "patches": 1}],
                 "start_date": "2026-12-22", "taper": {"interval_days": 28}}"#,
         );
-        let d = &input.steps[0].medicines[0].doses;
+        let d = &input.steps[1].medicines[0].doses;
         assert_eq!(d[0].when, "Every 7 days");
-        assert_eq!(d[1].what, "22 and 29 December, then 5 and 12 January");
+        // Step 1 (28 days at 20) from 22 December; then 15, a cut 2.5 times the
+        // one asked for, for 70 days (10 whole weeks).
+        assert_eq!(
+            d[1].what,
+            "19 and 26 January, then 2, 9, 16 and 23 February, then 2, 9, 16 and 23 March"
+        );
     }
 
     #[test]
@@ -619,7 +640,7 @@ mod tests {
             r#"{"items": [{"drug": "codeine", "route": "oral", "strength_mg": 30, "units_per_dose": 2, "doses_per_day": 4, "paracetamol_mg": 500}],
                 "start_date": "2026-12-01"}"#,
         );
-        let m = &input.steps[0].medicines[0];
+        let m = &input.steps[1].medicines[0];
         assert_eq!(m.name, "Co-codamol tablets (codeine with paracetamol)");
         assert_eq!(m.doses[0].when, "Morning");
         assert_eq!(m.doses[0].what, "one 30 mg/500 mg tablet");

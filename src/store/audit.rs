@@ -173,10 +173,19 @@ pub(crate) fn append(
     // append between this read and the insert; if one somehow did, the
     // explicit id would collide and the whole change would roll back rather
     // than fork the chain.
-    let last: Option<(i64, Option<String>)> = conn
+    let in_log: Option<(i64, Option<String>)> = conn
         .prepare_cached("SELECT id, chain_hash FROM audit_log ORDER BY id DESC LIMIT 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
+    // The head (schema 5) is where the chain continues from: if the newest
+    // entries were deleted outside Stepdown, the next entry still follows the
+    // last one written, so the gap stays visible (ids are never reused).
+    let last = match read_head(conn)? {
+        Some(h) if h.last_id > in_log.as_ref().map_or(0, |l| l.0) => {
+            Some((h.last_id, h.chain_hash))
+        }
+        _ => in_log,
+    };
     let (id, prev) = match last {
         Some((last_id, prev)) => (
             last_id
@@ -320,6 +329,103 @@ pub(crate) fn register_sql_functions(conn: &Connection) -> rusqlite::Result<()> 
     )
 }
 
+/// The head of the chain as recorded apart from the log (schema 5): how many
+/// entries there are, the newest id and its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AuditHead {
+    /// Entries written.
+    #[ts(type = "number")]
+    pub entries: i64,
+    /// Id of the newest entry (0 when none).
+    #[ts(type = "number")]
+    pub last_id: i64,
+    /// Its chain hash (absent when none).
+    pub chain_hash: Option<String>,
+}
+
+/// The recorded head, or `None` before schema 5 (no table) or when its row is gone.
+pub(crate) fn read_head(conn: &Connection) -> StoreResult<Option<AuditHead>> {
+    let has_table: bool = conn
+        .prepare_cached(
+            "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_head'",
+        )?
+        .query_row([], |r| r.get(0))?;
+    if !has_table {
+        return Ok(None);
+    }
+    Ok(conn
+        .prepare_cached("SELECT entries, last_id, chain_hash FROM audit_head WHERE id = 1")?
+        .query_row([], |r| {
+            Ok(AuditHead {
+                entries: r.get(0)?,
+                last_id: r.get(1)?,
+                chain_hash: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Where the log and its recorded head disagree: the newest entries deleted,
+/// the log emptied, or the head itself removed. `log` is the log's own count,
+/// newest id and hash. Empty when they agree.
+pub(crate) fn head_problems(
+    conn: &Connection,
+    log_entries: u64,
+    log_last: Option<(i64, Option<String>)>,
+) -> StoreResult<Vec<String>> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let mut problems = Vec::new();
+    let head = read_head(conn)?;
+    let (last_id, last_hash) = log_last.unwrap_or((0, None));
+    match head {
+        None if version >= 5 => problems.push(
+            "the audit log's head record (its entry count and newest hash) has been \
+             removed outside Stepdown, so deletions of the newest entries cannot be ruled out"
+                .to_string(),
+        ),
+        None => {}
+        Some(h) => {
+            let entries = i64::try_from(log_entries).unwrap_or(i64::MAX);
+            if entries == 0 && h.entries > 0 {
+                problems.push(format!(
+                    "the audit log has been emptied: {} entries (up to entry {}) were \
+                     written, none remain",
+                    h.entries, h.last_id
+                ));
+            } else if h.last_id > last_id {
+                problems.push(format!(
+                    "the newest audit entries have been deleted: entries were written up \
+                     to entry {}, the log ends at entry {last_id}",
+                    h.last_id
+                ));
+            } else if h.entries != entries || h.last_id != last_id || h.chain_hash != last_hash {
+                problems.push(format!(
+                    "the audit log does not match its head record: {} entries up to entry \
+                     {} were written, the log holds {entries} up to entry {last_id}",
+                    h.entries, h.last_id
+                ));
+            }
+        }
+    }
+    // Without a head (older schema, or removed too) an emptied log still
+    // shows beside the records it should describe.
+    if log_entries == 0 && problems.is_empty() {
+        let records: i64 = conn.query_row(
+            "SELECT (SELECT count(*) FROM patients) + (SELECT count(*) FROM review_versions)",
+            [],
+            |r| r.get(0),
+        )?;
+        if records > 0 {
+            problems.push(format!(
+                "the audit log is empty although the store holds {records} patient and \
+                 review record(s): it has been emptied"
+            ));
+        }
+    }
+    Ok(problems)
+}
+
 /// What is wrong at the first broken link of the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -372,13 +478,28 @@ pub struct AuditVerifyReport {
     /// Hash of the newest entry: record it elsewhere to detect later removal
     /// of the newest entries, which the chain alone cannot show.
     pub head_hash: Option<String>,
-    /// The first broken link, when `ok` is false.
+    /// The first broken link, when there is one.
     pub first_broken: Option<BrokenLink>,
+    /// Other findings that make the log untrustworthy, in words: the newest
+    /// entries deleted or the log emptied (against the recorded head), and
+    /// safeguards (triggers, tables) missing or changed.
+    pub problems: Vec<String>,
+    /// The head recorded apart from the log (schema 5), for comparison with
+    /// backups and exports.
+    pub recorded_head: Option<AuditHead>,
 }
 
 impl AuditVerifyReport {
     /// One or two lines for a terminal.
     pub fn to_text(&self) -> String {
+        let mut text = self.chain_text();
+        for p in &self.problems {
+            text.push_str(&format!("\nPROBLEM: {p}"));
+        }
+        text
+    }
+
+    fn chain_text(&self) -> String {
         match &self.first_broken {
             None => format!(
                 "OK: audit chain intact ({} entries; newest {} hash {})",
@@ -402,8 +523,31 @@ impl AuditVerifyReport {
 }
 
 /// Walks the log oldest first and stops at the first entry whose stored hash
-/// is not the hash of the stored hash before it plus its own content.
+/// is not the hash of the stored hash before it plus its own content; then
+/// compares the log with its recorded head and the schema with the
+/// migrations.
 pub(crate) fn verify_chain(conn: &Connection) -> StoreResult<AuditVerifyReport> {
+    let mut report = walk_chain(conn)?;
+    let last: Option<(i64, Option<String>)> = conn
+        .query_row(
+            "SELECT id, chain_hash FROM audit_log ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    report.problems = head_problems(conn, report.entries, last)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    report.problems.extend(
+        migrations::schema_differences(conn, version)?
+            .into_iter()
+            .filter(|p| p.contains("audit")),
+    );
+    report.recorded_head = read_head(conn)?;
+    report.ok = report.first_broken.is_none() && report.problems.is_empty();
+    Ok(report)
+}
+
+fn walk_chain(conn: &Connection) -> StoreResult<AuditVerifyReport> {
     let has_column: bool = conn.query_row(
         "SELECT count(*) > 0 FROM pragma_table_info('audit_log') WHERE name = 'chain_hash'",
         [],
@@ -497,6 +641,8 @@ pub(crate) fn verify_chain(conn: &Connection) -> StoreResult<AuditVerifyReport> 
                     stored_hash: stored,
                     computed_hash: computed,
                 }),
+                problems: Vec::new(),
+                recorded_head: None,
             });
         }
         entries += 1;
@@ -510,6 +656,8 @@ pub(crate) fn verify_chain(conn: &Connection) -> StoreResult<AuditVerifyReport> 
         head_id: (entries > 0).then_some(prev_id),
         head_hash: prev_hash,
         first_broken: None,
+        problems: Vec::new(),
+        recorded_head: None,
     })
 }
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::backup::{Backup, StepResult};
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditHead;
 use super::audit::{self, AuditAction, AuditEntity, AuditEntry};
 use super::check::{check_file, Counts};
 use super::file::{self, backup_connection_to_file, file_stamp, unused_sibling};
@@ -35,6 +36,10 @@ pub struct BackupReport {
     pub counts: Counts,
     /// SHA-256 of the backup file, to verify a copy of it later.
     pub sha256: String,
+    /// The head of the copy's audit log (entries, newest id and hash), also
+    /// written into the store's own log with the backup's entry: a later
+    /// deletion of entries shows against it.
+    pub audit_head: Option<AuditHead>,
 }
 
 /// What `restore` did.
@@ -75,6 +80,23 @@ pub struct Export {
     pub patients: Vec<ExportPatient>,
     /// The audit log, oldest first (including this export).
     pub audit_log: Vec<AuditEntry>,
+    /// The head of the audit log (entries, newest id and hash) after this
+    /// export's own entry, to compare with the store later.
+    #[serde(default)]
+    pub audit_head: Option<AuditHead>,
+    /// Case-finding data (imports, extract patients, texts, issued items,
+    /// summaries, state): every `cf_` table, column names and rows as stored.
+    #[serde(default)]
+    pub casefinding: std::collections::BTreeMap<String, ExportTable>,
+}
+
+/// A table exported as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportTable {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows, in rowid order; values as JSON (blobs as lower-case hex).
+    pub rows: Vec<Vec<serde_json::Value>>,
 }
 
 /// A patient and all their reviews.
@@ -118,16 +140,33 @@ impl Store {
                 "is the database itself; choose another file for the backup",
             ));
         }
-        let size = backup_connection_to_file(&self.conn, dest, overwrite)?;
-        let (schema_version, counts) = {
-            let conn = file::open_inspect(dest)?;
+        // The copy is made under a temporary name, then the audit entry and
+        // the move into place happen as one outcome: if the entry cannot be
+        // written (busy, disk full) the copy is removed, and if the move
+        // fails the entry is rolled back. A failed backup leaves neither a
+        // copy of patient data nor an entry claiming one.
+        let copy = file::backup_connection_to_temp(&self.conn, dest, overwrite)?;
+        let size = copy.size;
+        let (schema_version, counts, audit_head) = {
+            let conn = file::open_inspect(copy.path())?;
             let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-            (v, Counts::read(&conn)?)
+            (v, Counts::read(&conn)?, audit::read_head(&conn)?)
         };
-        let bytes = std::fs::read(dest)
+        let bytes = std::fs::read(copy.path())
             .map_err(|e| file::classify_io(dest, e, "cannot read the backup back"))?;
         let sha256 = super::leaflets::sha256_hex(&bytes);
-        self.write(|tx, now| {
+        drop(bytes);
+        let placed = std::cell::Cell::new(false);
+        let head_text = match &audit_head {
+            Some(h) => format!(
+                "; audit head {} entries to entry {}, hash {}",
+                h.entries,
+                h.last_id,
+                h.chain_hash.as_deref().unwrap_or("none")
+            ),
+            None => String::new(),
+        };
+        let written = self.write(|tx, now| {
             audit::append(
                 tx,
                 now,
@@ -137,18 +176,29 @@ impl Store {
                 None,
                 None,
                 &format!(
-                    "backup written to {} ({size} bytes, {} patient(s))",
+                    "backup written to {} ({size} bytes, {} patient(s), sha256 {sha256}{head_text})",
                     dest.display(),
                     counts.patients
                 ),
-            )
-        })?;
+            )?;
+            copy.place()?;
+            placed.set(true);
+            Ok(())
+        });
+        if let Err(e) = written {
+            if placed.get() {
+                // The entry did not commit: the copy must not stay either.
+                let _ = std::fs::remove_file(dest);
+            }
+            return Err(e);
+        }
         Ok(BackupReport {
             path: dest.display().to_string(),
             size_bytes: size,
             schema_version,
             counts,
             sha256,
+            audit_head,
         })
     }
 
@@ -241,6 +291,18 @@ impl Store {
     /// it is consistent. Recorded in the audit log as an export (the entry
     /// is included in the document).
     pub fn export_all(&mut self, actor: &str) -> StoreResult<Export> {
+        self.export_with(actor, Ok)
+    }
+
+    /// [`Store::export_all`], handing the document to `deliver` (write the
+    /// file, print it) inside the transaction that records the export: if
+    /// delivery fails, the audit entry is rolled back, so the log never
+    /// claims an export that was not written.
+    pub fn export_with<T>(
+        &mut self,
+        actor: &str,
+        deliver: impl FnOnce(Export) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let actor = clean_actor(actor)?;
         // A write transaction: the audit entry and the snapshot it describes are one.
         self.write(|tx, now| {
@@ -284,7 +346,9 @@ impl Store {
                 audit::COLUMNS
             ))?;
             let audit_log = audit::collect(astmt.query_map([], audit::from_row)?)?;
-            Ok(Export {
+            let audit_head = audit::read_head(tx)?;
+            let casefinding = export_casefinding(tx)?;
+            deliver(Export {
                 format: EXPORT_FORMAT.into(),
                 format_version: EXPORT_FORMAT_VERSION,
                 stepdown_version: env!("CARGO_PKG_VERSION").into(),
@@ -294,9 +358,51 @@ impl Store {
                 settings,
                 patients,
                 audit_log,
+                audit_head,
+                casefinding,
             })
         })
     }
+}
+
+/// Every case-finding table (`cf_` prefix, whatever migrations add), as stored.
+fn export_casefinding(
+    conn: &rusqlite::Connection,
+) -> StoreResult<std::collections::BTreeMap<String, ExportTable>> {
+    use rusqlite::types::ValueRef;
+    let names: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'cf\\_%' ESCAPE '\\'
+             ORDER BY name",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = std::collections::BTreeMap::new();
+    for name in names {
+        // Names come from the schema and are quoted: never user text.
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{}\"", name.replace('"', "\"\"")))?;
+        let columns: Vec<String> = stmt.column_names().map(str::to_string).collect();
+        let width = columns.len();
+        let mut rows = Vec::new();
+        let mut q = stmt.query([])?;
+        while let Some(r) = q.next()? {
+            let mut row = Vec::with_capacity(width);
+            for i in 0..width {
+                row.push(match r.get_ref(i)? {
+                    ValueRef::Null => serde_json::Value::Null,
+                    ValueRef::Integer(n) => serde_json::Value::from(n),
+                    ValueRef::Real(x) => serde_json::Value::from(x),
+                    ValueRef::Text(t) => serde_json::Value::from(String::from_utf8_lossy(t)),
+                    ValueRef::Blob(b) => serde_json::Value::from(
+                        b.iter().map(|x| format!("{x:02x}")).collect::<String>(),
+                    ),
+                });
+            }
+            rows.push(row);
+        }
+        out.insert(name, ExportTable { columns, rows });
+    }
+    Ok(out)
 }
 
 /// Checks that `from` is a Stepdown database this build can restore;

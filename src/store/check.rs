@@ -248,6 +248,13 @@ fn report(conn: &Connection, path: &Path) -> CheckReport {
     // means someone edited the file outside Stepdown, which also puts the
     // clinical records in it in doubt, so it fails the check (and a restore
     // from such a backup) rather than being a footnote.
+    // The schema must be the one the migrations made: a dropped table or
+    // trigger (the append-only ones guard the audit log) is reported here,
+    // not found later as a raw SQL error or an emptied log.
+    match super::migrations::schema_differences(conn, schema_version) {
+        Ok(differences) => problems.extend(differences),
+        Err(e) => problems.push(format!("the schema could not be compared: {e}")),
+    }
     if (2..=LATEST_VERSION).contains(&schema_version) {
         match super::audit::verify_chain(conn) {
             Ok(r) => {
@@ -257,6 +264,12 @@ fn report(conn: &Connection, path: &Path) -> CheckReport {
                          entry {} ({}); see `stepdown audit verify`",
                         b.id, b.detail
                     ));
+                }
+                // Schema findings are already listed above.
+                for p in r.problems {
+                    if !problems.contains(&p) {
+                        problems.push(format!("{p}; see `stepdown audit verify`"));
+                    }
                 }
             }
             Err(e) => problems.push(format!("the audit log chain could not be checked: {e}")),

@@ -472,6 +472,77 @@ pub(crate) fn backup_connection_to_file(
     dest: &Path,
     overwrite: bool,
 ) -> StoreResult<u64> {
+    let copy = backup_connection_to_temp(src, dest, overwrite)?;
+    let size = copy.size;
+    copy.place()?;
+    Ok(size)
+}
+
+/// A finished, checked copy under a temporary name beside its destination,
+/// not yet in place. Dropped without [`PendingCopy::place`], it is removed:
+/// a failed backup leaves no copy of patient data behind.
+#[derive(Debug)]
+pub(crate) struct PendingCopy {
+    tmp: PathBuf,
+    dest: PathBuf,
+    overwrite: bool,
+    /// Size in bytes.
+    pub size: u64,
+    placed: bool,
+}
+
+impl PendingCopy {
+    /// The temporary file (complete and checked).
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Moves the copy into place. Without `overwrite`, a file that appeared
+    /// at the destination meanwhile is never replaced (a hard link, which
+    /// fails if the name is taken, then the temporary name removed).
+    pub fn place(mut self) -> StoreResult<()> {
+        let dest = self.dest.clone();
+        if self.overwrite {
+            std::fs::rename(&self.tmp, &dest)
+                .map_err(|e| classify_io(&dest, e, "cannot move the finished copy into place"))?;
+        } else {
+            match std::fs::hard_link(&self.tmp, &dest) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&self.tmp);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(StoreError::AlreadyExists { path: dest });
+                }
+                // A file system without hard links: the check before the
+                // copy stands.
+                Err(_) => std::fs::rename(&self.tmp, &dest).map_err(|e| {
+                    classify_io(&dest, e, "cannot move the finished copy into place")
+                })?,
+            }
+        }
+        self.placed = true;
+        sync_parent(&dest);
+        Ok(())
+    }
+}
+
+impl Drop for PendingCopy {
+    fn drop(&mut self) {
+        if !self.placed {
+            // Best effort: a copy not placed is not a backup.
+            let _ = std::fs::remove_file(&self.tmp);
+            let _ = std::fs::remove_file(sibling(&self.tmp, "-journal"));
+        }
+    }
+}
+
+/// The first half of [`backup_connection_to_file`]: the checked copy, under a
+/// temporary name beside `dest`, to be placed once the audit entry is written.
+pub(crate) fn backup_connection_to_temp(
+    src: &Connection,
+    dest: &Path,
+    overwrite: bool,
+) -> StoreResult<PendingCopy> {
     if !overwrite && dest.exists() {
         return Err(StoreError::AlreadyExists {
             path: dest.to_path_buf(),
@@ -481,6 +552,8 @@ pub(crate) fn backup_connection_to_file(
     let result = (|| {
         // A stale partial copy from an earlier crash is ours to replace.
         remove_if_exists(&tmp)?;
+        // Owner-only from the start: the copy holds patient data.
+        create_private(&tmp)?;
         let mut dst = Connection::open(&tmp).map_err(|e| open_error(&tmp, e))?;
         {
             let backup = Backup::new(src, &mut dst)?;
@@ -513,21 +586,26 @@ pub(crate) fn backup_connection_to_file(
             .metadata()
             .map_err(|e| classify_io(&tmp, e, "cannot read the copy"))?
             .len();
-        drop(f);
-        std::fs::rename(&tmp, dest)
-            .map_err(|e| classify_io(dest, e, "cannot move the finished copy into place"))?;
-        sync_parent(dest);
         Ok(size)
     })();
-    if result.is_err() {
-        // Best effort: a failed copy must not leave a partial file looking like a backup.
-        let _ = std::fs::remove_file(&tmp);
-        let _ = std::fs::remove_file(sibling(&tmp, "-journal"));
+    match result {
+        Ok(size) => Ok(PendingCopy {
+            tmp,
+            dest: dest.to_path_buf(),
+            overwrite,
+            size,
+            placed: false,
+        }),
+        Err(e) => {
+            // Best effort: a failed copy must not leave a partial file looking like a backup.
+            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(sibling(&tmp, "-journal"));
+            Err(match e {
+                StoreError::Sqlite(inner) => StoreError::from(inner),
+                other => other,
+            })
+        }
     }
-    result.map_err(|e| match e {
-        StoreError::Sqlite(inner) => StoreError::from(inner),
-        other => other,
-    })
 }
 
 fn remove_if_exists(p: &Path) -> StoreResult<()> {

@@ -50,6 +50,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "review records computed by the core; leaflet render options",
         sql: include_str!("migrations/0004_review_records.sql"),
     },
+    Migration {
+        version: 5,
+        name: "audit head: entry count and newest hash kept apart from the log",
+        sql: include_str!("migrations/0005_audit_head.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -129,6 +134,57 @@ pub(crate) fn validate_list(list: &[Migration]) -> StoreResult<()> {
         ));
     }
     Ok(())
+}
+
+/// How the schema of `conn` (at schema `version`) differs from the one the
+/// migrations up to that version create, in words: a table, index or
+/// trigger missing, added or changed. A dropped append-only trigger is how
+/// the audit log was emptied unnoticed, and a dropped table otherwise only
+/// showed later as a raw SQL error. Empty when they match (or the version is
+/// one this build does not know).
+pub(crate) fn schema_differences(conn: &Connection, version: i64) -> StoreResult<Vec<String>> {
+    let Some(list) = usize::try_from(version)
+        .ok()
+        .filter(|v| (1..=MIGRATIONS.len()).contains(v))
+        .map(|v| &MIGRATIONS[..v])
+    else {
+        return Ok(Vec::new());
+    };
+    let mut expected = Connection::open_in_memory()?;
+    migrate(&mut expected, list)?;
+    let objects = |c: &Connection| -> StoreResult<std::collections::BTreeMap<(String, String), Option<String>>> {
+        let mut stmt = c.prepare(
+            "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        )?;
+        let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    };
+    let want = objects(&expected)?;
+    let have = objects(conn)?;
+    let mut problems = Vec::new();
+    for ((kind, name), sql) in &want {
+        match have.get(&(kind.clone(), name.clone())) {
+            None if kind == "trigger" => problems.push(format!(
+                "the safeguard trigger {name} is missing (dropped outside Stepdown): what it \
+                 protects may have been changed"
+            )),
+            None => problems.push(format!(
+                "the {kind} {name} is missing (dropped outside Stepdown)"
+            )),
+            Some(found) if found != sql => problems.push(format!(
+                "the {kind} {name} differs from the one Stepdown created (changed outside Stepdown)"
+            )),
+            Some(_) => {}
+        }
+    }
+    for (kind, name) in have.keys() {
+        if !want.contains_key(&(kind.clone(), name.clone())) {
+            problems.push(format!(
+                "an unexpected {kind} {name} is in the database (added outside Stepdown)"
+            ));
+        }
+    }
+    Ok(problems)
 }
 
 /// Drops `-- …` comments so the forbidden-word check ignores prose.
@@ -220,6 +276,7 @@ mod tests {
         assert_eq!(
             tables,
             [
+                "audit_head",
                 "audit_log",
                 "cf_imports",
                 "cf_issues",
@@ -261,6 +318,10 @@ mod tests {
             (
                 4,
                 "af0cdec218de9d6a9327594a0a6ed7373fbcbae0170bddccd2158f971b09b5f7",
+            ),
+            (
+                5,
+                "038e42b620729fe953570311b42c9ebb015f2c7c46b60e5fd5a7294ea5114495",
             ),
         ];
         for (version, hash) in pinned {

@@ -45,12 +45,12 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 pub use crate::record::ReviewInput;
 pub use audit::{
     chain_hash, list_audit_file, verify_audit_file, AuditAction, AuditEntity, AuditEntry,
-    AuditListEntry, AuditQuery, AuditVerifyReport, BrokenLink, ChainContent, ChainProblem,
-    AUDIT_CHAIN_GENESIS,
+    AuditHead, AuditListEntry, AuditQuery, AuditVerifyReport, BrokenLink, ChainContent,
+    ChainProblem, AUDIT_CHAIN_GENESIS,
 };
 pub use backup::{
-    restore_file, BackupReport, Export, ExportPatient, ExportReview, RestoreReport, EXPORT_FORMAT,
-    EXPORT_FORMAT_VERSION,
+    restore_file, BackupReport, Export, ExportPatient, ExportReview, ExportTable, RestoreReport,
+    EXPORT_FORMAT, EXPORT_FORMAT_VERSION,
 };
 pub use check::{check_file, CheckReport, Counts};
 pub use demo::{ComputeFn, DemoReport};
@@ -184,6 +184,14 @@ pub enum StoreError {
          Free some disk space and try again."
     )]
     DiskFull,
+    /// Reading or writing the database file failed at the operating system
+    /// (a disk full in a way SQLite cannot tell, a removed drive, a failing disk).
+    #[error(
+        "the database file could not be read or written (the disk may be full, \
+         removed or failing); the change was not saved and everything saved before \
+         is intact. Check the disk and try again. ({0})"
+    )]
+    DiskIo(String),
     /// A file that an operation would create already exists.
     #[error("{}: already exists; choose another file name", .path.display())]
     AlreadyExists {
@@ -282,9 +290,18 @@ impl From<rusqlite::Error> for StoreError {
     /// Classifies SQLite failures that the user can act on; the rest stay `Sqlite`.
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ffi::ErrorCode as C;
+        // SQLITE_IOERR_SHMSIZE: the WAL index could not grow, which on a
+        // full disk is how a write fails ("disk I/O error 4874" before).
+        const IOERR_SHMSIZE: std::os::raw::c_int = rusqlite::ffi::SQLITE_IOERR_SHMSIZE;
+        if e.sqlite_error()
+            .is_some_and(|f| f.extended_code == IOERR_SHMSIZE)
+        {
+            return StoreError::DiskFull;
+        }
         match e.sqlite_error_code() {
             Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Busy,
             Some(C::DiskFull) => StoreError::DiskFull,
+            Some(C::SystemIoFailure) => StoreError::DiskIo(e.to_string()),
             Some(C::ReadOnly) => StoreError::WriteRefused(e.to_string()),
             Some(C::DatabaseCorrupt | C::NotADatabase) => StoreError::BadRecord {
                 what: "data".into(),

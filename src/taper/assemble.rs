@@ -21,7 +21,7 @@ use crate::regimen::{num, FieldError, Form};
 use super::output::{
     DoseTime, ItemChange, Plan, PlanItem, StepItem, StepKind, StrengthUnit, SupplyLine, UnitAmount,
 };
-use super::products::{as_needed_time, patch_time, to_fixed, LineKind};
+use super::products::{as_needed_time, patch_cycle_days, patch_time, to_fixed, LineKind};
 use super::rules::TaperRules;
 use super::schedule::{per_day, round2, EPS};
 
@@ -582,8 +582,11 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
         }
         let total = round2(total);
         let last = si + 1 == n_steps;
-        step.kind = if last && !tapered_left {
+        // Never a stop on day one: step 1 is at most a (clinician-edited) reduction.
+        step.kind = if last && !tapered_left && si > 0 {
             StepKind::Stop
+        } else if si == 0 && (total - prev_total).abs() <= EPS {
+            StepKind::Start
         } else if total > prev_total + EPS {
             StepKind::Increase
         } else if (total - prev_total).abs() <= EPS {
@@ -611,6 +614,31 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
                 ),
             ));
         }
+        if step.kind != StepKind::Stop {
+            // Whole patch changes: no patch wasted, change days never drift.
+            let cycle = items
+                .iter()
+                .zip(&contexts)
+                .filter_map(|(pi, c)| c.as_ref().map(|c| (pi, c)))
+                .filter(|(pi, c)| {
+                    c.kind == LineKind::Patch
+                        && step
+                            .items
+                            .iter()
+                            .any(|s| s.index == pi.index && !s.doses.is_empty())
+                })
+                .filter_map(|(_, c)| patch_cycle_days(c.row))
+                .find(|c| step.days % c != 0);
+            if let Some(cycle) = cycle {
+                errors.push(FieldError::new(
+                    format!("{sp}.days"),
+                    format!(
+                        "a step with a patch lasts whole patch changes: a multiple of {cycle} days (got {})",
+                        step.days
+                    ),
+                ));
+            }
+        }
         step.is_pause = step.kind == StepKind::Pause;
         step.change_ome_mg_per_day = round2(total - prev_total);
         step.percent_of_start = if plan.ome_start > 0.0 {
@@ -631,7 +659,13 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
         plan.ome_end = last.total_ome_mg_per_day;
         plan.end_date = last.end_date;
     }
-    plan.target_reached = plan.ome_end <= plan.target_ome_mg_per_day + EPS;
+    let held = plan.items.iter().any(|i| !i.tapered);
+    let queried = plan.items.iter().any(|i| i.prescriber_query.is_some());
+    plan.ome_end_complete = plan.items.iter().all(|i| i.ome_start.is_some());
+    // A held or unconvertible item is never "target reached": its dose is not
+    // reduced, or the end total leaves it out.
+    plan.target_reached = plan.ome_end <= plan.target_ome_mg_per_day + EPS && !held && !queried;
+    actual_rate(plan);
 
     // Warnings that follow from the steps are rebuilt each time.
     plan.warnings
@@ -651,21 +685,62 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
         prev = s.total_ome_mg_per_day;
     }
     if !plan.target_reached {
+        let why = if !plan.ome_end_complete {
+            " (incomplete: items that cannot be converted are left out of the total, and are not reduced)"
+        } else if held || queried {
+            ", because held items stay at their current dose (see the questions for the prescriber)"
+        } else {
+            ""
+        };
         extra.push(format!(
-            "{TARGET_PREFIX}the plan ends at {} {unit}, above the target of {}{}.",
+            "{TARGET_PREFIX}the plan ends at {} {unit}, not the target of {}{why}.",
             num(plan.ome_end),
             num(plan.target_ome_mg_per_day),
-            if plan
-                .items
-                .iter()
-                .any(|i| !i.tapered && i.ome_start.is_some())
-            {
-                " because held items stay at their current dose"
-            } else {
-                ""
-            }
         ));
     }
     plan.warnings.extend(extra);
-    Ok(())
+    let problems = super::safety::check(plan, plan.edits_applied.is_empty());
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// The plan's actual average rate, from the start to its last reduction, as
+/// a share of the starting total per interval; the label says it when it
+/// differs from the rate asked for (real strengths force other steps).
+fn actual_rate(plan: &mut Plan) {
+    let o = &mut plan.options;
+    o.actual_percent_per_interval = None;
+    o.label = o.requested_label.clone();
+    let Some(last) = plan
+        .steps
+        .iter()
+        .rposition(|s| matches!(s.kind, StepKind::Reduce | StepKind::Stop))
+    else {
+        return;
+    };
+    // Time from the start to the last reduction, and, when the plan ends on a
+    // dose rather than a stop, the time spent at that dose too.
+    let upto = if plan.steps[last].kind == StepKind::Stop {
+        last
+    } else {
+        last + 1
+    };
+    let days: u32 = plan.steps[..upto].iter().map(|s| s.days).sum();
+    let cut = plan.ome_start - plan.steps[last].total_ome_mg_per_day;
+    if days == 0 || cut <= 0.0 || plan.ome_start <= 0.0 {
+        return;
+    }
+    let pct = cut / plan.ome_start * 100.0 * f64::from(o.interval_days) / f64::from(days);
+    let pct = (pct * 10.0).round() / 10.0;
+    o.actual_percent_per_interval = Some(pct);
+    if (pct - o.reduction_percent).abs() >= 0.05 {
+        o.label = format!(
+            "{} (actual average: {})",
+            o.requested_label,
+            super::rate_words(pct, super::ReductionOf::Original, o.interval_days)
+        );
+    }
 }

@@ -372,7 +372,7 @@ pub fn request_from_value(
         interval_days: default.interval_days,
         target_ome_mg_per_day: 0.0,
         slow_last_third: false,
-        lengthen_interval: false,
+        lengthen_interval: true,
         order: Vec::new(),
     };
     if let Some(t) = top.object("taper", &mut errors) {

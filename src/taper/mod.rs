@@ -40,6 +40,7 @@ pub mod text;
 mod assemble;
 mod products;
 mod render;
+mod safety;
 mod schedule;
 
 use crate::profile::Profile;
@@ -140,6 +141,8 @@ fn options_of(request: &PlanRequest, reference: &Reference) -> PlanOptions {
     };
     PlanOptions {
         preset: t.preset.clone(),
+        requested_label: label.clone(),
+        actual_percent_per_interval: None,
         label,
         reduction_percent: t.reduction_percent,
         of: t.of,
@@ -160,7 +163,7 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
     let profile = request.profile;
     let mut prepared = schedule::prepare(request, reference).map_err(invalid)?;
     let walk = schedule::walk(&mut prepared, request, reference).map_err(invalid)?;
-    let walk = schedule::add_pauses(walk, request).map_err(invalid)?;
+    let walk = schedule::add_pauses(walk, request, &prepared, reference).map_err(invalid)?;
     let max_steps = TaperRules::of(reference).range(RangeField::Steps).max;
     if walk.len() as f64 > max_steps {
         return Err(invalid(vec![FieldError::new(
@@ -220,6 +223,7 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
         ome_end: 0.0,
         target_ome_mg_per_day: request.taper.target_ome_mg_per_day,
         target_reached: false,
+        ome_end_complete: true,
         start_date: request.start_date,
         end_date: request.start_date,
         options: options_of(request, reference),

@@ -156,6 +156,8 @@ pub struct StepItem {
 #[serde(rename_all = "lowercase")]
 #[ts(export)]
 pub enum StepKind {
+    /// Step 1: the patient's current regimen, exactly as taken now.
+    Start,
     /// A lower total than the step before.
     Reduce,
     /// The same total as the step before (a pause or hold).
@@ -279,6 +281,9 @@ pub struct PlanItem {
     pub order: Option<u32>,
     /// mg OME a day as entered (`null` if not convertible).
     pub ome_start: Option<f64>,
+    /// What to ask the prescriber, when the item is held at its current dose
+    /// (from step 1) or at the lowest dose its product line can make.
+    pub prescriber_query: Option<String>,
 }
 
 /// The taper options the plan used, after defaults and the preset.
@@ -303,6 +308,12 @@ pub struct PlanOptions {
     pub lengthen_interval: bool,
     /// Where the rate comes from (the preset's source, or "set by the clinician").
     pub source: String,
+    /// The rate asked for, in words (the label without the actual rate).
+    pub requested_label: String,
+    /// The plan's actual average reduction, as a percentage of the starting
+    /// total per interval, from the start to the last reduction (`null` if
+    /// nothing is reduced).
+    pub actual_percent_per_interval: Option<f64>,
 }
 
 /// A suggested taper plan.
@@ -321,8 +332,13 @@ pub struct Plan {
     pub ome_end: f64,
     /// Target total, mg OME a day (0 = stop).
     pub target_ome_mg_per_day: f64,
-    /// Whether the last step is at or below the target.
+    /// Whether the last step is at or below the target with nothing held:
+    /// false whenever an item is held (its dose is not reduced) or cannot be
+    /// converted (the end total then leaves it out).
     pub target_reached: bool,
+    /// False when an item cannot be converted, so the totals (and `ome_end`)
+    /// leave it out and are incomplete.
+    pub ome_end_complete: bool,
     /// First day of step 1.
     #[ts(as = "String")]
     pub start_date: NaiveDate,

@@ -10,6 +10,7 @@ use crate::reference::{LimitKind, ProductRow, Reference};
 use crate::regimen::{num, Dose, Form, Item, Release};
 
 use super::rules::{OrderClass, TieBreak};
+use super::safety::{query_not_makeable, HoldWhy};
 
 /// Fixed-point scale: amounts are integers of 1/1000 mg (or 1/1000 microgram/hour).
 pub(crate) const SCALE: f64 = 1000.0;
@@ -115,6 +116,26 @@ pub(crate) fn as_needed_time(times: u32) -> String {
         2 => "up to twice a day".to_string(),
         n => format!("up to {n} times a day"),
     }
+}
+
+/// Days of one full patch-change cycle, from the catalogue's wear time: the
+/// wear time itself (72 hours: 3 days; 7-day patches: 7), or for a patch worn
+/// "3 or 4 days" (changed on the same two days each week) the two wear times
+/// together. `None` if that is not a whole number of days.
+pub(crate) fn patch_cycle_days(row: &ProductRow) -> Option<u32> {
+    let w = row.wear_hours?;
+    let hours = if close(w.min, w.max) {
+        w.min
+    } else {
+        w.min + w.max
+    };
+    let days = hours / 24.0;
+    (days.fract() == 0.0 && (1.0..=366.0).contains(&days)).then(|| {
+        // Whole and small, checked just above.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let d = days as u32;
+        d
+    })
 }
 
 /// When a patch is changed, from the catalogue's wear time.
@@ -331,8 +352,9 @@ pub(crate) struct Tapered<'r> {
     pub ome: Vec<f64>,
     /// Daily amount as entered, fixed point.
     pub entered_daily: u64,
-    /// The patient's own units for each starting dose amount (grid index), when
-    /// they are catalogue units (so an unreduced dose is shown as the patient takes it).
+    /// The patient's own units for one dose at the start, when they are
+    /// catalogue units (so an unreduced dose is shown as the patient takes it).
+    /// (One entry per distinct starting dose: doses by time of day may differ.)
     pub start_comp: Vec<(usize, Vec<u32>)>,
     /// Where it comes in the default reduction order.
     pub class: OrderClass,
@@ -402,7 +424,13 @@ pub(crate) fn match_line<'r>(
     reference: &'r Reference,
     label: &str,
     warnings: &mut Vec<String>,
-) -> Result<Line<'r>, String> {
+) -> Result<Line<'r>, HoldWhy> {
+    let no_line = |why: String| {
+        HoldWhy::new(
+            why,
+            "Ask the prescriber which product this is and how it should be reduced: Stepdown cannot round it to a product it knows, so it keeps the dose exactly as it is.",
+        )
+    };
     let drug = item.drug.as_str();
     // Not `products_of`, whose rows borrow as long as the drug name does.
     let rows: Vec<&'r ProductRow> = reference
@@ -412,10 +440,10 @@ pub(crate) fn match_line<'r>(
         .filter(|r| r.drug == drug && r.route == item.route)
         .collect();
     if rows.is_empty() {
-        return Err(format!(
+        return Err(no_line(format!(
             "the UK product catalogue has no {drug} products given by the {} route, so its doses cannot be rounded to real products",
             item.route
-        ));
+        )));
     }
     match &item.dose {
         Dose::Solid {
@@ -471,9 +499,9 @@ pub(crate) fn match_line<'r>(
                     ),
                     None => format!("{}-release {drug} tablets or capsules", release.as_str()),
                 };
-                return Err(format!(
+                return Err(no_line(format!(
                     "the UK product catalogue has no {what}, so its doses cannot be rounded to real products"
-                ));
+                )));
             };
             solid_line(item, row, form, strength, reference, label, warnings)
         }
@@ -490,10 +518,10 @@ pub(crate) fn match_line<'r>(
                         .any(|s| close(*s, strength.get()))
             });
             let Some(row) = row else {
-                return Err(format!(
+                return Err(no_line(format!(
                     "the UK product catalogue has no {drug} oral solution of {} mg/mL, so its doses cannot be rounded to real products",
                     num(strength.get())
-                ));
+                )));
             };
             let (measure, _) = super::rules::TaperRules::of(reference).liquid_measure();
             Ok(Line {
@@ -535,10 +563,10 @@ pub(crate) fn match_line<'r>(
                     r
                 }
                 None => {
-                    return Err(format!(
+                    return Err(no_line(format!(
                         "{} micrograms/hour is not a strength of any {drug} patch in the UK product catalogue, so Stepdown cannot tell which patch it is",
                         num(strength.get())
-                    ))
+                    )))
                 }
             };
             let units = row
@@ -591,7 +619,7 @@ fn solid_line<'r>(
     reference: &'r Reference,
     label: &str,
     warnings: &mut Vec<String>,
-) -> Result<Line<'r>, String> {
+) -> Result<Line<'r>, HoldWhy> {
     let own = row.strengths_mg.as_deref().unwrap_or_default();
     // The form shown: the patient's, if the line is made in it.
     let other = form.and_then(|f| {
@@ -605,8 +633,10 @@ fn solid_line<'r>(
     };
     if let Some(f) = form {
         if f != shown_form {
-            warnings.push(format!(
-                "{label}: the UK product catalogue has no {f}s in this product line; the plan uses {box_name}."
+            // Another form is another product line: never switched without the prescriber.
+            return Err(HoldWhy::new(
+                format!("the UK product catalogue has no {f}s in the nearest product line ({box_name})"),
+                format!("Ask the prescriber which product this is: Stepdown will not move the patient from {f}s to {box_name} on its own, so it keeps the dose exactly as it is."),
             ));
         }
     }
@@ -626,12 +656,15 @@ fn solid_line<'r>(
                     shown_form = row.form;
                     box_name = &row.box_name;
                 } else {
-                    return Err(format!(
-                        "{} {}/{} is not a strength in the UK product catalogue ({}), so its doses cannot be rounded to real products",
-                        c.name,
-                        num(strength),
-                        num(c.paracetamol_mg_per_unit),
-                        list_mg(&strengths)
+                    return Err(HoldWhy::new(
+                        format!(
+                            "{} {}/{} is not a strength in the UK product catalogue ({}), so its doses cannot be rounded to real products",
+                            c.name,
+                            num(strength),
+                            num(c.paracetamol_mg_per_unit),
+                            list_mg(&strengths)
+                        ),
+                        query_not_makeable(&row.box_name),
                     ));
                 }
             }
@@ -650,10 +683,19 @@ fn solid_line<'r>(
     };
     if let (Some(h), Dose::Solid { doses_per_day, .. }) = (row.dosing_interval_hours, &item.dose) {
         if !close(h * doses_per_day.get(), 24.0) {
-            warnings.push(format!(
-                "{label}: a {}-hourly product taken {} times a day; the plan keeps the doses as entered, so check the regimen.",
-                num(h),
-                num(doses_per_day.get())
+            // A 24-hourly product is not a 12-hourly one taken once a day: the
+            // nearest line has another dosing interval, so it is not this product.
+            return Err(HoldWhy::new(
+                format!(
+                    "the nearest product line, {box_name}, is {}-hourly but the item is taken {} times a day",
+                    num(h),
+                    num(doses_per_day.get())
+                ),
+                format!(
+                    "Ask the prescriber which product this is (a {}-hourly product taken {} times a day, or a product Stepdown does not list): Stepdown will not change how often it is taken, so it keeps the dose exactly as it is.",
+                    num(h),
+                    num(doses_per_day.get())
+                ),
             ));
         }
     }
@@ -694,9 +736,13 @@ pub(crate) fn build<'r>(
     line: Line<'r>,
     factor: f64,
     tie: TieBreak,
-    label: &str,
-    warnings: &mut Vec<String>,
-) -> Result<Tapered<'r>, String> {
+) -> Result<Tapered<'r>, HoldWhy> {
+    let not_whole = |n: f64| {
+        HoldWhy::new(
+            format!("{} doses a day cannot be laid out as dose times", num(n)),
+            "Ask the prescriber how many doses a day are taken (a whole number), so the doses can be planned; until then it is kept exactly as it is.",
+        )
+    };
     // Entered amount of each dose time (fixed point; one entry for as-needed
     // items and patches), the dose shape, and the patient's own units at each.
     let (per_time, shape, own): (Vec<u64>, Shape, Vec<OwnUnits>) = match &item.dose {
@@ -734,12 +780,7 @@ pub(crate) fn build<'r>(
             as_needed,
             ..
         } => {
-            let n = whole(doses_per_day.get()).ok_or_else(|| {
-                format!(
-                    "{} doses a day cannot be laid out as dose times; enter a whole number",
-                    num(doses_per_day.get())
-                )
-            })?;
+            let n = whole(doses_per_day.get()).ok_or_else(|| not_whole(doses_per_day.get()))?;
             let shape = if *as_needed {
                 Shape::AsNeeded { max: n }
             } else {
@@ -762,12 +803,7 @@ pub(crate) fn build<'r>(
             as_needed,
             ..
         } => {
-            let n = whole(doses_per_day.get()).ok_or_else(|| {
-                format!(
-                    "{} doses a day cannot be laid out as dose times; enter a whole number",
-                    num(doses_per_day.get())
-                )
-            })?;
+            let n = whole(doses_per_day.get()).ok_or_else(|| not_whole(doses_per_day.get()))?;
             let shape = if *as_needed {
                 Shape::AsNeeded { max: n }
             } else {
@@ -796,55 +832,77 @@ pub(crate) fn build<'r>(
             )
         }
     };
+    if let Dose::Patch { patches, .. } = &item.dose {
+        if patches.get() > line.max_units {
+            return Err(HoldWhy::new(
+                format!(
+                    "{} patches worn at once is more than the {} the product licence allows for {}",
+                    patches.get(),
+                    line.max_units,
+                    line.box_name
+                ),
+                format!(
+                    "Ask the prescriber to confirm this dose: {} patches at once is more than the licensed {}. Stepdown keeps it exactly as it is and does not cut it to fit.",
+                    patches.get(),
+                    line.max_units
+                ),
+            ));
+        }
+    }
     let largest = per_time.iter().copied().max().unwrap_or(0);
     let menu = Menu::build(&line.units, largest, line.max_units);
     let k_start: Vec<usize> = per_time
         .iter()
         .map(|a| menu.floor(usize::try_from(a / menu.g).unwrap_or(0)))
         .collect();
-    let times_named = match &shape {
-        Shape::Times(names) => Some(names.clone()),
-        _ => None,
-    };
     for (i, (per_dose, k0)) in per_time.iter().zip(&k_start).enumerate() {
-        let start_amount = *k0 as u64 * menu.g;
-        if start_amount == *per_dose {
+        if *k0 as u64 * menu.g == *per_dose && *per_dose != 0 {
             continue;
         }
+        // Never rounded down: the current dose is kept and the prescriber asked.
         let what = match line.kind {
             LineKind::Patch => format!("{} micrograms/hour", num(from_fixed(*per_dose))),
             _ => format!("{} mg a dose", num(from_fixed(*per_dose))),
         };
-        let now = match line.kind {
-            LineKind::Patch => format!("{} micrograms/hour", num(from_fixed(start_amount))),
-            _ => format!("{} mg a dose", num(from_fixed(start_amount))),
-        };
         // Doses by time of day name the time whose amount cannot be made.
-        let at = match (&times_named, item.dose.times()) {
-            (Some(names), Some(_)) => names.get(i).map(|n| format!(" ({n})")).unwrap_or_default(),
+        let at = match (&shape, item.dose.times()) {
+            (Shape::Times(names), Some(_)) => {
+                names.get(i).map(|n| format!(" ({n})")).unwrap_or_default()
+            }
             _ => String::new(),
         };
-        warnings.push(format!(
-            "{label}: {what}{at} cannot be made from whole units of {} (never split modified-release tablets or cut patches), so step 1 starts from {now}.",
-            line.box_name
+        let how = match line.kind {
+            LineKind::Liquid => format!(
+                "whole {} mL measures of {}",
+                num(line.units.first().map_or(0.0, |u| u.label)),
+                line.box_name
+            ),
+            LineKind::Patch => {
+                format!("whole patches of {} (patches are never cut)", line.box_name)
+            }
+            LineKind::Solid => format!(
+                "whole units of {} (modified-release tablets are never split)",
+                line.box_name
+            ),
+        };
+        return Err(HoldWhy::new(
+            format!("{what}{at} cannot be made from {how}"),
+            query_not_makeable(line.box_name),
         ));
-        if item.dose.times().is_none() {
-            // Equal doses: one warning says it for every time.
-            break;
-        }
     }
+
     // The patient's own units, shown while a dose is unchanged.
     let mut start_comp: Vec<(usize, Vec<u32>)> = Vec::new();
-    for ((per_dose, k0), own) in per_time.iter().zip(&k_start).zip(&own) {
+    for ((k0, own), per_dose) in k_start.iter().zip(&own).zip(&per_time) {
         let Some((s, n)) = own else { continue };
         let Some(i) = line.units.iter().position(|u| close(u.label, *s)) else {
             continue;
         };
         let Some(count) = whole(*n) else { continue };
-        if *k0 as u64 * menu.g != *per_dose || count > line.max_units {
-            continue;
-        }
-        if start_comp.iter().any(|(k, _)| k == k0) {
+        if *k0 as u64 * menu.g != *per_dose
+            || count > line.max_units
+            || start_comp.iter().any(|(k, _)| k == k0)
+        {
             continue;
         }
         let mut c = vec![0; line.units.len()];
@@ -867,9 +925,8 @@ pub(crate) fn build<'r>(
             // the earliest, so where a day's doses cannot be equal the later
             // ones are the larger (the evening dose for twice-daily products):
             // the night-time dose, which covers sleep, is kept longest.
-            let latest_tie = tie == TieBreak::Latest;
             while let Some(max) = k.iter().copied().max().filter(|m| *m > 0) {
-                let found = if latest_tie {
+                let found = if tie == TieBreak::Latest {
                     k.iter().rposition(|x| *x == max)
                 } else {
                     k.iter().position(|x| *x == max)

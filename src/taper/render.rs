@@ -257,13 +257,15 @@ pub(crate) fn plan_items(
                 },
                 order,
                 ome_start: ome,
+                prescriber_query: p
+                    .lowest
+                    .iter()
+                    .find(|h| h.tapered == ti)
+                    .map(|h| h.query.clone()),
             });
         } else {
-            let reason = p
-                .held
-                .iter()
-                .find(|h| h.index == i)
-                .map(|h| h.reason.clone());
+            let held = p.held.iter().find(|h| h.index == i);
+            let reason = held.map(|h| h.reason.clone());
             out.push(PlanItem {
                 index,
                 drug: item.drug.to_string(),
@@ -278,6 +280,7 @@ pub(crate) fn plan_items(
                 dose_times: Vec::new(),
                 order: None,
                 ome_start: ome,
+                prescriber_query: held.and_then(|h| h.query.clone()),
             });
         }
     }

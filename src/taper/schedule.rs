@@ -16,8 +16,9 @@ use crate::reference::Reference;
 use crate::regimen::{num, FieldError, Regimen};
 
 use super::input::{check_request, OrderEntry, PlanRequest};
-use super::products::{build, match_line, Tapered};
+use super::products::{build, match_line, LineKind, Tapered};
 use super::rules::{OrderClass, RangeField, ReductionOf, TaperRules};
+use super::safety::{self, HoldWhy};
 
 /// Totals closer than this are equal (mg OME a day).
 pub(crate) const EPS: f64 = 1e-6;
@@ -57,6 +58,17 @@ pub(crate) struct Held {
     pub reason: String,
     /// Its OME, if it converts (counted in every step's total).
     pub ome: Option<f64>,
+    /// What to ask the prescriber (`None` for an item that cannot be converted).
+    pub query: Option<String>,
+}
+
+/// A tapered item held at the lowest dose its line can make, from a step on.
+#[derive(Debug, Clone)]
+pub(crate) struct LowestHold {
+    /// Position in `Prepared::tapered`.
+    pub tapered: usize,
+    /// The question for the prescriber.
+    pub query: String,
 }
 
 /// The regimen analysed for tapering.
@@ -76,6 +88,8 @@ pub(crate) struct Prepared<'r> {
     pub held_ome: f64,
     /// Warnings so far.
     pub warnings: Vec<String>,
+    /// Tapered items held at their lowest makeable dose (set by [`walk`]).
+    pub lowest: Vec<LowestHold>,
 }
 
 fn class_rank(rules: &TaperRules<'_>, class: OrderClass) -> usize {
@@ -112,29 +126,22 @@ pub(crate) fn prepare<'r>(
                     "{reason} Stepdown does not taper what it cannot convert and never guesses a dose: keep it unchanged and seek specialist advice before changing it."
                 ),
                 ome: None,
+                query: None,
             }),
             ItemConversion::Converted { factor, ome, .. } => {
                 start += ome.get();
-                let result = match_line(item, reference, &label, &mut warnings).and_then(|line| {
-                    build(
-                        i,
-                        item,
-                        line,
-                        *factor,
-                        rules.dose_time_order().0,
-                        &label,
-                        &mut warnings,
-                    )
-                });
+                let result = match_line(item, reference, &label, &mut warnings)
+                    .and_then(|line| build(i, item, line, *factor, rules.dose_time_order().0));
                 match result {
                     Ok(t) => tapered.push(t),
-                    Err(why) => held.push(Held {
+                    Err(HoldWhy { reason, query }) => held.push(Held {
                         index: i,
                         reason: format!(
-                            "{}. It is kept at the current dose; reduce it by hand.",
-                            capitalise(&why)
+                            "{}. It is kept exactly at the current dose in every step.",
+                            capitalise(&reason)
                         ),
                         ome: Some(ome.get()),
+                        query: Some(query),
                     }),
                 }
             }
@@ -143,13 +150,20 @@ pub(crate) fn prepare<'r>(
     for h in &held {
         let drug = &regimen.items[h.index].drug;
         warnings.push(format!(
-            "items[{}] ({drug}): held at the current dose, not tapered. {}",
-            h.index, h.reason
+            "items[{}] ({drug}): held at the current dose, not tapered. {}{}",
+            h.index,
+            h.reason,
+            h.query
+                .as_deref()
+                .map_or_else(String::new, |q| format!(" {q}"))
         ));
     }
     let start = round2(start);
     let held_ome: f64 = held.iter().filter_map(|h| h.ome).sum();
-    if tapered.is_empty() {
+    // A regimen of held items is still planned (step 1 as it is, with the
+    // questions for the prescriber) when one of them converts; one where
+    // nothing converts has no plan to show.
+    if tapered.is_empty() && held.iter().all(|h| h.ome.is_none()) {
         let why: Vec<String> = held
             .iter()
             .map(|h| {
@@ -231,6 +245,7 @@ pub(crate) fn prepare<'r>(
         start,
         held_ome,
         warnings,
+        lowest: Vec::new(),
     })
 }
 
@@ -293,11 +308,6 @@ impl Ladder {
         }
         levels
     }
-
-    /// The order position of the item reduced when moving down to `pos`.
-    fn reduced_at(&self, pos: usize) -> usize {
-        self.rungs[pos].0
-    }
 }
 
 fn ceil_days(x: f64) -> u32 {
@@ -312,7 +322,44 @@ fn ceil_days(x: f64) -> u32 {
     }
 }
 
-/// Walks down the combined ladder.
+/// The note on step 1.
+pub(crate) const START_NOTE: &str =
+    "Step 1 is the current regimen, exactly as taken now: the first reduction comes at step 2.";
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Rounds a step's length to whole patch changes when any tapered patch is
+/// worn in it (so no patch is wasted and change days do not drift): up to the
+/// next multiple of the change cycle, or down if that passes `cap` (never
+/// below one cycle).
+fn fit_patches(p: &Prepared<'_>, levels: &[usize], days: u32, cap: f64) -> u32 {
+    let cycle = p
+        .tapered
+        .iter()
+        .zip(levels)
+        .filter(|(t, l)| t.line.kind == LineKind::Patch && !t.levels[**l].is_zero())
+        .filter_map(|(t, _)| super::products::patch_cycle_days(t.line.row))
+        // Two patches with different wear times change together every lcm days.
+        .reduce(|a, b| a / gcd(a, b) * b);
+    let Some(cycle) = cycle.filter(|c| *c > 0) else {
+        return days;
+    };
+    let up = days.div_ceil(cycle) * cycle;
+    if f64::from(up) <= cap.max(f64::from(cycle)) {
+        up
+    } else {
+        ((days / cycle).max(1)) * cycle
+    }
+}
+
+/// Walks down the combined ladder: step 1 at the current regimen, then one
+/// step per interval under the safety rule ([`safety`]).
 pub(crate) fn walk(
     p: &mut Prepared<'_>,
     request: &PlanRequest,
@@ -321,36 +368,32 @@ pub(crate) fn walk(
     let rules = TaperRules::of(reference);
     let opts = &request.taper;
     let unit = per_day(request.profile);
-    let ladder = Ladder::new(p);
-    let last = ladder.totals.len() - 1;
-    let total = |pos: usize| ladder.totals[pos];
     let start = p.start;
     let pct = opts.reduction_percent / 100.0;
-    let r_orig = pct * start;
     let target = opts.target_ome_mg_per_day;
     let interval = f64::from(opts.interval_days);
-    let max_interval = rules.range(RangeField::IntervalDays).max;
+    let cap = rules.range(RangeField::IntervalDays).max.max(interval);
     let (third, multiplier, _) = rules.slow_last_third();
     let max_steps = rules.range(RangeField::Steps).max;
 
-    // If any item's starting dose cannot be made from whole catalogue units,
-    // rung 0 is already below the entered regimen and may itself be step 1.
-    let normalised = p
-        .tapered
-        .iter()
-        .any(|t| t.daily(&t.levels[0]) != t.entered_daily);
-    let mut cur: Option<usize> = None;
+    let start_levels = vec![0; p.tapered.len()];
+    let mut steps: Vec<WalkStep> = vec![WalkStep {
+        days: fit_patches(p, &start_levels, opts.interval_days, cap),
+        levels: start_levels,
+        requested: None,
+        smallest: None,
+        notes: vec![START_NOTE.to_string()],
+    }];
+    if p.tapered.is_empty() {
+        return Ok(steps);
+    }
+    let mut ladder = Ladder::new(p);
+    let mut cur = 0;
     let mut c = start;
-    let mut steps: Vec<WalkStep> = Vec::new();
     let mut big: Vec<BigDecrement> = Vec::new();
-    let mut k = 1.0;
     loop {
-        let first = match cur {
-            None if normalised => 0,
-            None => 1,
-            Some(pos) => pos + 1,
-        };
-        if c <= target + EPS || first > last {
+        let last = ladder.totals.len() - 1;
+        if c <= target + EPS || cur >= last {
             break;
         }
         if steps.len() as f64 >= max_steps {
@@ -363,82 +406,108 @@ pub(crate) fn walk(
             )]);
         }
         let requested = match opts.of {
-            ReductionOf::Original => r_orig,
+            ReductionOf::Original => pct * start,
             ReductionOf::Current => pct * c,
         };
-        let ideal = match opts.of {
-            ReductionOf::Original => start - k * r_orig,
-            ReductionOf::Current => c - requested,
+        let first = cur + 1;
+        let smallest = c - ladder.totals[first];
+        let (op, l) = ladder.rungs[first];
+        let item = p.order[op];
+        // Whether stopping an item is too big a cut is judged against the
+        // share of the *starting* total: a share of the current total shrinks
+        // towards nothing at the end of a taper, and would hold every item.
+        let hold_request = pct * start;
+        if smallest > requested + EPS
+            && p.tapered[item].levels[l].is_zero()
+            && safety::must_hold_at_lowest(interval, smallest, hold_request, cap)
+        {
+            // The lowest strength of the line: hold the item where it is.
+            let t = &mut p.tapered[item];
+            let dose = match t.line.kind {
+                LineKind::Patch => format!(
+                    "{} micrograms/hour",
+                    num(super::products::from_fixed(t.daily(&t.levels[l - 1])))
+                ),
+                _ => format!(
+                    "{} mg a day",
+                    num(super::products::from_fixed(t.daily(&t.levels[l - 1])))
+                ),
+            };
+            let query = safety::query_lowest(
+                t.line.box_name,
+                &dose,
+                round2(smallest),
+                round2(hold_request),
+                unit,
+            );
+            t.levels.truncate(l);
+            t.ome.truncate(l);
+            p.lowest.push(LowestHold {
+                tapered: item,
+                query,
+            });
+            ladder = Ladder::new(p);
+            continue;
         }
-        .max(target);
-        let smallest = c - total(first);
-        let floor = c - (requested + smallest) - EPS;
-        let candidates = (first..=last).take_while(|q| total(*q) >= floor);
-        let chosen = if ideal <= target + EPS {
-            // The step meant to reach the target: the highest rung at or below it,
-            // if the reduction allows; otherwise as near as the reduction allows.
-            let within: Vec<usize> = candidates.collect();
-            within
-                .iter()
-                .copied()
-                .find(|q| total(*q) <= target + EPS)
-                .unwrap_or_else(|| *within.last().unwrap_or(&first))
-        } else {
-            // Nearest to the ideal; on a tie the higher (gentler) rung.
-            let mut best = first;
-            for q in candidates {
-                if (total(q) - ideal).abs() < (total(best) - ideal).abs() - EPS {
-                    best = q;
-                }
-            }
-            best
-        };
-        let new = total(chosen);
+        let chosen = safety::choose(&ladder.totals, cur, requested, target);
+        let new = ladder.totals[chosen];
         let drop = c - new;
+        let levels = ladder.levels(p, chosen);
+        let all_zero = p
+            .tapered
+            .iter()
+            .zip(&levels)
+            .all(|(t, l)| t.levels[*l].is_zero());
+        let reached = new <= target + EPS || chosen == ladder.totals.len() - 1;
+        let is_stop = all_zero && reached;
         let mut notes = Vec::new();
-        let all_zero = {
-            let levels = ladder.levels(p, chosen);
-            p.tapered
-                .iter()
-                .zip(&levels)
-                .all(|(t, l)| t.levels[*l].is_zero())
-        };
-        let reached = new <= target + EPS || chosen == last;
         let mut days = interval;
-        if smallest > requested + EPS {
-            let item = p.order[ladder.reduced_at(first)];
+        if drop > requested + EPS {
             match big.iter_mut().find(|b| b.item == item) {
                 Some(b) => {
-                    b.min = b.min.min(smallest);
-                    b.max = b.max.max(smallest);
+                    b.min = b.min.min(drop);
+                    b.max = b.max.max(drop);
                     b.requested = b.requested.min(requested);
                 }
                 None => big.push(BigDecrement {
                     item,
                     step: steps.len() + 1,
-                    min: smallest,
-                    max: smallest,
+                    min: drop,
+                    max: drop,
                     requested,
                 }),
             }
-            if opts.lengthen_interval && !reached {
-                days = interval * drop / requested;
-                notes.push(format!(
+            if opts.lengthen_interval {
+                let longer = safety::lengthened_days(interval, drop, requested, cap);
+                let note = format!(
                     "Longer step: the smallest real reduction ({} {unit}) is more than the {} {unit} asked for.",
                     num(round2(drop)),
                     num(round2(requested))
-                ));
+                );
+                if is_stop {
+                    // The stop day cannot be longer: the last dose before it is kept longer.
+                    if let Some(prev) = steps.last_mut() {
+                        let d = ceil_days(longer.min(cap));
+                        if d > prev.days {
+                            prev.days = fit_patches(p, &prev.levels, d, cap);
+                            prev.notes.push(note);
+                        }
+                    }
+                } else {
+                    days = longer;
+                    notes.push(note);
+                }
             }
         }
-        if opts.slow_last_third && new <= start * third + EPS && !(all_zero && reached) {
+        if opts.slow_last_third && new <= start * third + EPS && !is_stop {
             days *= multiplier;
             notes.push("Slower last third: this step is longer.".to_string());
         }
-        let days = if all_zero && reached {
+        let days = if is_stop {
             // The stop step marks the day the medicines stop.
             1
         } else {
-            ceil_days(days.min(max_interval.max(interval)))
+            fit_patches(p, &levels, ceil_days(days.min(cap)), cap)
         };
         if reached && !all_zero {
             notes.push(format!(
@@ -447,15 +516,14 @@ pub(crate) fn walk(
             ));
         }
         steps.push(WalkStep {
-            levels: ladder.levels(p, chosen),
+            levels,
             days,
             requested: Some(round2(requested)),
             smallest: Some(round2(smallest)),
             notes,
         });
-        cur = Some(chosen);
+        cur = chosen;
         c = new;
-        k += 1.0;
     }
     for b in big {
         let t = &p.tapered[b.item];
@@ -468,9 +536,9 @@ pub(crate) fn walk(
             }
         };
         let then = if opts.lengthen_interval {
-            "those steps are lengthened so that the average rate stays as asked"
+            "those steps are lengthened in proportion (up to the longest step allowed), and the plan's label gives the actual average rate"
         } else {
-            "those steps use the smallest real reduction (set lengthen_interval to space them out instead)"
+            "those steps keep the interval, so they are faster than asked (lengthening was turned off)"
         };
         let range = if b.max - b.min > EPS {
             format!("{} to {}", num(round2(b.min)), num(round2(b.max)))
@@ -484,6 +552,13 @@ pub(crate) fn walk(
             t.item.drug,
             t.line.box_name,
             num(round2(b.requested)),
+        ));
+    }
+    for h in &p.lowest {
+        let t = &p.tapered[h.tapered];
+        p.warnings.push(format!(
+            "items[{}] ({}): held at its lowest makeable dose, not stopped. {}",
+            t.index, t.item.drug, h.query
         ));
     }
     Ok(steps)
@@ -502,7 +577,13 @@ struct BigDecrement {
 pub(crate) fn add_pauses(
     steps: Vec<WalkStep>,
     request: &PlanRequest,
+    p: &Prepared<'_>,
+    reference: &Reference,
 ) -> Result<Vec<WalkStep>, Vec<FieldError>> {
+    let cap = TaperRules::of(reference)
+        .range(RangeField::PauseDays)
+        .max
+        .max(f64::from(request.taper.interval_days));
     let n = steps.len();
     let mut errors = Vec::new();
     for (i, pause) in request.pauses.iter().enumerate() {
@@ -534,15 +615,13 @@ pub(crate) fn add_pauses(
             .iter()
             .find(|p| p.after_step as usize == i + 1)
         {
+            let days = fit_patches(p, &levels, pause.days, cap);
             out.push(WalkStep {
                 levels,
-                days: pause.days,
+                days,
                 requested: None,
                 smallest: None,
-                notes: vec![format!(
-                    "Pause: the dose stays the same for {} days.",
-                    pause.days
-                )],
+                notes: vec![format!("Pause: the dose stays the same for {days} days.")],
             });
         }
     }

@@ -32,16 +32,25 @@ const MST: &str = r#"{"items": [{"drug": "morphine", "route": "oral", "release":
 #[test]
 fn morphine_30_bd_ten_percent_of_original() {
     let p = make(MST);
+    // Step 1 is the current regimen; then never more than the 6 asked for
+    // while a makeable dose exists: 50 -> 45, not 40; 20 -> 15, not 10.
     assert_eq!(
         totals(&p),
-        [55.0, 50.0, 40.0, 35.0, 30.0, 25.0, 20.0, 10.0, 5.0, 0.0]
+        [60.0, 55.0, 50.0, 45.0, 40.0, 35.0, 30.0, 25.0, 20.0, 15.0, 10.0, 5.0, 0.0]
     );
+    assert_eq!(p.steps[0].kind, StepKind::Start);
     assert_eq!(p.ome_start, 60.0);
     assert_eq!(p.ome_end, 0.0);
     assert!(p.target_reached);
     assert_eq!(
-        p.options.label,
+        p.options.requested_label,
         "Standard: 10% of the starting dose every 4 weeks"
+    );
+    // 60 mg over 12 steps of 4 weeks: 5 mg (8.3%) every 4 weeks, and the label says so.
+    assert_eq!(p.options.actual_percent_per_interval, Some(8.3));
+    assert_eq!(
+        p.options.label,
+        "Standard: 10% of the starting dose every 4 weeks (actual average: 8.3% of the starting dose every 4 weeks)"
     );
     assert_eq!(p.dose_placement, DOSE_PLACEMENT);
 }
@@ -80,7 +89,12 @@ fn contract_shapes_for_solids_patches_and_liquids() {
         ], "start_date": "2026-12-01"}"#,
     );
     let v = serde_json::to_value(&p).unwrap();
-    let step = &v["steps"][0];
+    assert_eq!(v["steps"][0]["kind"], "start");
+    assert_eq!(
+        v["steps"][0]["items"][0]["doses"][0]["units"][0]["strength_mcg_per_hour"],
+        25
+    );
+    let step = &v["steps"][1];
     for key in [
         "step",
         "start_date",
@@ -104,12 +118,15 @@ fn contract_shapes_for_solids_patches_and_liquids() {
         serde_json::json!({"strength_mg_per_ml": 2, "ml": 5})
     );
     // The fentanyl "12" patch counts as 12.5 micrograms/hour: 30 mg OME, plus 40 from the liquid.
-    assert_eq!(p.steps[0].total_ome_mg_per_day, 70.0);
+    assert_eq!(p.steps[1].total_ome_mg_per_day, 70.0);
+    assert_eq!(p.steps[0].total_ome_mg_per_day, 100.0);
     assert_eq!(v["ome_start"], 100.0);
+    // A 30 mg cut where 10 was asked: three intervals, in whole 3-day patch changes.
+    assert_eq!(p.steps[1].days, 84);
 }
 
 #[test]
-fn a_half_tablet_start_is_rounded_down_and_warned() {
+fn a_half_tablet_start_is_held_exactly_with_a_question() {
     let p = make(
         r#"{"items": [{"drug": "morphine", "route": "oral", "strength_mg": 10, "units_per_dose": 1.5, "doses_per_day": 2}],
             "start_date": "2026-12-01", "taper": {"reduction_percent": 10, "interval_days": 14}}"#,
@@ -122,8 +139,16 @@ fn a_half_tablet_start_is_rounded_down_and_warned() {
         "{:?}",
         p.warnings
     );
-    assert!(p.steps[0].total_ome_mg_per_day <= 20.0);
-    assert_eq!(p.steps.last().map(|s| s.kind), Some(StepKind::Stop));
+    // Never rounded down, never stopped: kept exactly, and the prescriber asked.
+    assert_eq!(p.steps[0].total_ome_mg_per_day, 30.0);
+    assert!(p.steps.iter().all(|s| s.total_ome_mg_per_day == 30.0));
+    assert!(!p.items[0].tapered);
+    assert!(p.items[0]
+        .prescriber_query
+        .as_deref()
+        .is_some_and(|q| q.starts_with("Ask the prescriber")));
+    assert!(!p.target_reached);
+    assert!(p.steps.iter().all(|s| s.kind != StepKind::Stop));
 }
 
 #[test]
@@ -151,10 +176,10 @@ fn a_target_step_is_the_highest_rung_at_or_below_it() {
         r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 60, "doses_per_day": 2}],
             "start_date": "2026-12-01", "taper": {"reduction_percent": 25, "interval_days": 14, "target_ome_mg_per_day": 33}}"#,
     );
-    assert_eq!(totals(&p), [90.0, 60.0, 30.0]);
+    assert_eq!(totals(&p), [120.0, 90.0, 60.0, 30.0]);
     assert!(p.target_reached);
-    assert_eq!(p.steps[2].kind, StepKind::Reduce);
-    assert!(p.steps[2]
+    assert_eq!(p.steps[3].kind, StepKind::Reduce);
+    assert!(p.steps[3]
         .notes
         .iter()
         .any(|n| n.starts_with("Target reached")));
@@ -170,9 +195,10 @@ fn presets_and_option_labels() {
             "start_date": "2026-12-01", "taper": {"preset": "gentle", "interval_days": 21}}"#,
     );
     assert_eq!(
-        p.options.label,
+        p.options.requested_label,
         "5% of the starting dose every 3 weeks (changed from the gentle preset)"
     );
+    assert!(p.options.label.starts_with(&p.options.requested_label));
     assert!(p
         .options
         .source
@@ -181,7 +207,10 @@ fn presets_and_option_labels() {
         r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "doses_per_day": 2}],
             "start_date": "2026-12-01", "taper": {"reduction_percent": 15, "of": "current", "interval_days": 10}}"#,
     );
-    assert_eq!(p.options.label, "15% of the current dose every 10 days");
+    assert_eq!(
+        p.options.requested_label,
+        "15% of the current dose every 10 days"
+    );
 }
 
 #[test]
@@ -200,7 +229,7 @@ fn a_plan_survives_the_round_trip_through_the_ui_and_is_rechecked() {
         .to_string();
     assert!(
         e.starts_with(
-            "plan.steps[0].items[0].doses[0].units[0].strength_mg: 20 mg is not a strength"
+            "plan.steps[1].items[0].doses[0].units[0].strength_mg: 20 mg is not a strength"
         ),
         "{e}"
     );
@@ -254,16 +283,16 @@ fn a_marked_hold_keeps_a_dose_and_is_recorded() {
     let p = make(MST);
     let q = edit(
         &p,
-        r#"{"edits": [{"action": "set_dose", "step": 2, "item": 0, "intent": "hold-or-reversal", "reason": "waiting for physiotherapy",
+        r#"{"edits": [{"action": "set_dose", "step": 3, "item": 0, "intent": "hold-or-reversal", "reason": "waiting for physiotherapy",
             "doses": [{"time": "morning", "units": [{"strength_mg": 15, "count": 1}, {"strength_mg": 10, "count": 1}]},
                       {"time": "evening", "units": [{"strength_mg": 30, "count": 1}]}]}]}"#,
     )
     .unwrap();
-    // Same total as step 1: a hold (pause), not an increase, with the reason kept.
-    assert_eq!(q.steps[1].total_ome_mg_per_day, 55.0);
-    assert_eq!(q.steps[1].kind, StepKind::Pause);
+    // Same total as step 2: a hold (pause), not an increase, with the reason kept.
+    assert_eq!(q.steps[2].total_ome_mg_per_day, 55.0);
+    assert_eq!(q.steps[2].kind, StepKind::Pause);
     assert_eq!(
-        q.steps[1].reason.as_deref(),
+        q.steps[2].reason.as_deref(),
         Some("waiting for physiotherapy")
     );
     assert!(!q
@@ -285,12 +314,14 @@ fn text_table_lists_warnings_and_edits() {
     )
     .unwrap();
     let t = plan_text(&q);
-    assert!(t.contains("Warnings:\n- From step 1"), "{t}");
+    assert!(t.contains("Warnings:\n- From step 2"), "{t}");
+    // Tapentadol's lowest strength: held there with a question, never stopped at once.
+    assert!(t.contains("Questions for the prescriber:"), "{t}");
     assert!(
         t.contains("Clinician edits:\n- Step 1 length set to 35 days"),
         "{t}"
     );
-    assert!(t.contains("1       01/12/2026  04/01/2027"), "{t}");
+    assert!(t.contains("1 now  01/12/2026  04/01/2027"), "{t}");
 }
 
 #[test]

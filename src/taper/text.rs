@@ -179,6 +179,7 @@ pub fn plan_text(plan: &Plan) -> String {
     for step in &plan.steps {
         let label = match step.kind {
             StepKind::Reduce => step.step.to_string(),
+            StepKind::Start => format!("{} now", step.step),
             StepKind::Pause => format!("{} pause", step.step),
             StepKind::Stop => format!("{} stop", step.step),
             StepKind::Increase => format!("{} up", step.step),
@@ -244,6 +245,22 @@ pub fn plan_text(plan: &Plan) -> String {
         out.push_str("\nWarnings:\n");
         for w in &plan.warnings {
             out.push_str(&format!("- {w}\n"));
+        }
+    }
+    let queries: Vec<String> = plan
+        .items
+        .iter()
+        .filter_map(|i| {
+            i.prescriber_query
+                .as_ref()
+                .map(|q| format!("- {} (items[{}]): {q}", i.product, i.index))
+        })
+        .collect();
+    if !queries.is_empty() {
+        out.push_str("\nQuestions for the prescriber:\n");
+        for q in queries {
+            out.push_str(&q);
+            out.push('\n');
         }
     }
     if !plan.edits_applied.is_empty() {

@@ -8,6 +8,7 @@
 
 use stepdown::reference::{Conversion, Reference};
 use stepdown::regimen::Form;
+use stepdown::taper::rules::RangeField;
 use stepdown::taper::{ItemChange, Plan, ReductionOf, StepItem, StepKind, TaperRules, UnitAmount};
 
 const EPS: f64 = 0.011;
@@ -104,12 +105,67 @@ fn largest_rung(plan: &Plan, item: &StepItem, reference: &Reference) -> f64 {
     worst * factor
 }
 
+/// Days of one patch-change cycle of a catalogue row (3 for 72-hour patches,
+/// 7 for weekly ones and for patches changed twice a week).
+pub fn patch_cycle(reference: &Reference, product_id: &str) -> Option<u32> {
+    let row = reference
+        .products
+        .rows
+        .iter()
+        .find(|r| r.id == product_id)?;
+    let w = row.wear_hours?;
+    let hours = if w.min == w.max { w.min } else { w.min + w.max };
+    Some((hours / 24.0) as u32)
+}
+
 /// Every invariant the issue names, for a plan generated without edits.
 /// Returns the violations (empty when the plan is sound).
 pub fn violations(plan: &Plan, reference: &Reference) -> Vec<String> {
     let mut v = Vec::new();
     if plan.steps.is_empty() {
         return vec!["no steps".into()];
+    }
+    // Step 1 is the current regimen exactly: never rounded down, never a stop.
+    let first = &plan.steps[0];
+    if (first.total_ome_mg_per_day - plan.ome_start).abs() > EPS || first.kind != StepKind::Start {
+        v.push(format!(
+            "step 1 is {} ({:?}), not the current regimen at {}",
+            first.total_ome_mg_per_day, first.kind, plan.ome_start
+        ));
+    }
+    for s in &plan.steps {
+        // The product line never changes: every step item keeps its plan item's product.
+        for it in &s.items {
+            let Some(pi) = plan.items.iter().find(|p| p.index == it.index) else {
+                v.push(format!("step {}: unknown item {}", s.step, it.index));
+                continue;
+            };
+            if pi.tapered && (it.product_id != pi.product_id || it.form != pi.form) {
+                v.push(format!(
+                    "step {}: item {} changes product line from {:?} to {:?}",
+                    s.step, it.index, pi.product_id, it.product_id
+                ));
+            }
+        }
+        // Steps with a patch on last whole patch changes.
+        if s.kind != StepKind::Stop {
+            for it in s.items.iter().filter(|i| {
+                i.form == Some(Form::Patch) && i.change != ItemChange::Held && !i.doses.is_empty()
+            }) {
+                if let Some(c) = it
+                    .product_id
+                    .as_deref()
+                    .and_then(|p| patch_cycle(reference, p))
+                {
+                    if s.days % c != 0 {
+                        v.push(format!(
+                            "step {}: {} days is not whole {c}-day patch changes",
+                            s.step, s.days
+                        ));
+                    }
+                }
+            }
+        }
     }
     // Dates contiguous, from the start date.
     let mut expect_start = plan.start_date;
@@ -190,11 +246,41 @@ pub fn violations(plan: &Plan, reference: &Reference) -> Vec<String> {
             .iter()
             .map(|p| largest_rung(plan, p, reference))
             .fold(0.0, f64::max);
-        if drop > requested + bound + EPS {
+        // Never more than asked, unless one smallest real cut is itself bigger.
+        if drop > requested.max(bound) + EPS {
             v.push(format!(
-                "step {}: drops {drop}, more than {requested} requested + {bound} (one smallest decrement)",
+                "step {}: drops {drop}, more than max({requested} requested, {bound} one smallest decrement)",
                 s.step
             ));
+        }
+        // A cut bigger than asked is given proportionally longer (to the cap):
+        // the step itself, or for the stop day the step before it.
+        if plan.options.lengthen_interval && drop > requested + EPS && requested > 0.0 {
+            let cap = TaperRules::of(reference)
+                .range(RangeField::IntervalDays)
+                .max
+                .max(f64::from(plan.options.interval_days));
+            let want = (f64::from(plan.options.interval_days) * drop / requested).min(cap);
+            let idx = (s.step - 1) as usize;
+            // For the stop day: the time at the last dose (the step before, and any pause after it).
+            let days = if s.kind == StepKind::Stop && idx > 0 {
+                let last_total = plan.steps[idx - 1].total_ome_mg_per_day;
+                plan.steps[..idx]
+                    .iter()
+                    .rev()
+                    .take_while(|x| (x.total_ome_mg_per_day - last_total).abs() < 1e-9)
+                    .map(|x| x.days)
+                    .sum()
+            } else {
+                s.days
+            };
+            // Slack: rounding to whole days and to whole patch changes.
+            if f64::from(days) + 7.0 < want {
+                v.push(format!(
+                    "step {}: a cut of {drop} where {requested} was asked lasts {days} days, not about {want}",
+                    s.step
+                ));
+            }
         }
         if s.is_pause != (s.kind == StepKind::Pause) {
             v.push(format!("step {}: is_pause disagrees with kind", s.step));
@@ -298,14 +384,29 @@ pub fn violations(plan: &Plan, reference: &Reference) -> Vec<String> {
         }
         prev_items = next;
     }
-    // The last step reaches the target (unless held items keep the total above it).
+    // The last step reaches the target (unless held items keep the total above
+    // it: items held from the start, or at the lowest dose of their line).
     let last = &plan.steps[plan.steps.len() - 1];
     let held_floor: f64 = plan
         .items
         .iter()
         .filter(|i| !i.tapered)
         .filter_map(|i| i.ome_start)
-        .sum();
+        .sum::<f64>()
+        + last
+            .items
+            .iter()
+            .filter(|i| {
+                plan.items
+                    .iter()
+                    .any(|p| p.index == i.index && p.tapered && p.prescriber_query.is_some())
+            })
+            .filter_map(|i| i.ome_mg_per_day)
+            .sum::<f64>();
+    let queried = plan.items.iter().any(|i| i.prescriber_query.is_some());
+    if (queried || plan.items.iter().any(|i| !i.tapered)) && plan.target_reached {
+        v.push("target_reached with an item held".into());
+    }
     let target = plan.target_ome_mg_per_day.max(held_floor);
     if last.total_ome_mg_per_day > target + EPS {
         v.push(format!(
@@ -313,7 +414,7 @@ pub fn violations(plan: &Plan, reference: &Reference) -> Vec<String> {
             last.total_ome_mg_per_day, plan.target_ome_mg_per_day
         ));
     }
-    if plan.target_ome_mg_per_day == 0.0 {
+    if plan.target_ome_mg_per_day == 0.0 && !queried && plan.items.iter().any(|i| i.tapered) {
         let tapered_left = last
             .items
             .iter()

@@ -32,6 +32,8 @@ test("an extract imports, ranks patients by risk and names every row it could no
   const first = await s.text("[data-testid=worklist-row]");
   assert.match(first, /P001/, "the high-dose patient with a benzodiazepine comes first");
   assert.match(first, /120 mg/);
+  // Both figures side by side: 56 tablets of 60 mg every 28 days is 120 mg a day from supply too.
+  assert.match(first, /supply: 120 mg/);
   assert.ok(await s.exists("[data-testid=figures-table]"), "practice figures shown");
   await s.screenshot("case-finding");
   await s.execute("document.querySelector('[data-testid=worklist-table]').scrollIntoView()");

@@ -35,9 +35,16 @@ ome_end: number,
  */
 target_ome_mg_per_day: number, 
 /**
- * Whether the last step is at or below the target.
+ * Whether the last step is at or below the target with nothing held:
+ * false whenever an item is held (its dose is not reduced) or cannot be
+ * converted (the end total then leaves it out).
  */
 target_reached: boolean, 
+/**
+ * False when an item cannot be converted, so the totals (and `ome_end`)
+ * leave it out and are incomplete.
+ */
+ome_end_complete: boolean, 
 /**
  * First day of step 1.
  */

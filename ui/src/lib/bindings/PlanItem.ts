@@ -58,4 +58,9 @@ order: number | null,
 /**
  * mg OME a day as entered (`null` if not convertible).
  */
-ome_start: number | null, };
+ome_start: number | null, 
+/**
+ * What to ask the prescriber, when the item is held at its current dose
+ * (from step 1) or at the lowest dose its product line can make.
+ */
+prescriber_query: string | null, };

@@ -40,4 +40,14 @@ lengthen_interval: boolean,
 /**
  * Where the rate comes from (the preset's source, or "set by the clinician").
  */
-source: string, };
+source: string, 
+/**
+ * The rate asked for, in words (the label without the actual rate).
+ */
+requested_label: string, 
+/**
+ * The plan's actual average reduction, as a percentage of the starting
+ * total per interval, from the start to the last reduction (`null` if
+ * nothing is reduced).
+ */
+actual_percent_per_interval: number | null, };

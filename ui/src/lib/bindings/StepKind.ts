@@ -3,4 +3,4 @@
 /**
  * What a step is.
  */
-export type StepKind = "reduce" | "pause" | "stop" | "increase";
+export type StepKind = "start" | "reduce" | "pause" | "stop" | "increase";

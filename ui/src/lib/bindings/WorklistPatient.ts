@@ -46,6 +46,22 @@ complete: boolean,
  */
 estimated: boolean, 
 /**
+ * The second figure, from supply: for each current product, the quantity
+ * issued before its latest issue divided by the days between the two,
+ * as mg OME a day, summed. Absent when no current product has two issues.
+ */
+supply_ome_mg_per_day: number | null, 
+/**
+ * False when a current product could not be measured from supply (one
+ * issue only, or an unusable quantity), so the supply figure leaves it out.
+ */
+supply_complete: boolean, 
+/**
+ * The instruction and supply figures differ by more than the fraction in
+ * `casefinding.json` (`supply-differ-fraction`) of the larger.
+ */
+figures_differ: boolean, 
+/**
  * Risk flag ids, most severe first.
  */
 flags: Array<FlagId>, 
