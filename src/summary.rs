@@ -290,9 +290,9 @@ fn labels(plan: &Plan) -> Vec<(u32, String)> {
         .collect()
 }
 
-fn item_text(item: &StepItem, plan: &Plan, label: &str) -> String {
+fn item_text(item: &StepItem, plan: &Plan, label: &str, day: NaiveDate) -> String {
     match item.change {
-        ItemChange::Stopped => format!("{label}: stop"),
+        ItemChange::Stopped => format!("{label}: {}", crate::taper::text::stop_words(item, day)),
         ItemChange::Reduced | ItemChange::Same | ItemChange::Increased
             if item.form == Some(Form::Patch) =>
         {
@@ -381,8 +381,45 @@ fn steps_of(plan: &Plan) -> Vec<SummaryStep> {
                         .join(", ")
                 };
                 items.push(SummaryStepItem {
-                    take: item_text(item, plan, &label_of(item.index)),
+                    take: item_text(item, plan, &label_of(item.index), s.start_date),
                     dispense,
+                });
+            }
+            // Controlled drugs are prescribed for at most 30 days at a time.
+            if s.prescriptions.len() > 1 {
+                let parts: Vec<String> = s
+                    .prescriptions
+                    .iter()
+                    .map(|p| {
+                        let lines: Vec<String> = p
+                            .supply
+                            .iter()
+                            .map(|l| {
+                                let para = plan
+                                    .items
+                                    .iter()
+                                    .find(|i| {
+                                        i.product_id.as_deref() == Some(l.product_id.as_str())
+                                    })
+                                    .and_then(|i| paracetamol_of(plan, i.index));
+                                supply_text(l, para)
+                            })
+                            .collect();
+                        format!(
+                            "{}–{} ({} days): {}",
+                            date(p.start_date),
+                            date(p.end_date),
+                            p.days,
+                            lines.join(", ")
+                        )
+                    })
+                    .collect();
+                items.push(SummaryStepItem {
+                    take: format!(
+                        "Controlled-drug prescriptions for this step: {}",
+                        parts.join("; ")
+                    ),
+                    dispense: String::new(),
                 });
             }
             SummaryStep {
@@ -654,13 +691,13 @@ pub fn compose(
     let mut plan_part = SummaryPart {
         heading: "Reduction plan".into(),
         paragraphs: vec![format!(
-            "{}. Target: {target}. {} to {}, {} steps, {} → {} {unit}. Reduction order: {}.",
+            "{}. Target: {target}. {} to {}, {} steps, {} → {}. Reduction order: {}.",
             plan.options.label,
             date(plan.start_date),
             date(plan.end_date),
             plan.steps.len(),
             num(plan.ome_start),
-            num(plan.ome_end),
+            crate::taper::text::end_words(plan),
             order.join("; "),
         )],
         bullets: Vec::new(),
@@ -905,6 +942,14 @@ mod tests {
     }
 
     fn inputs_for(patient: serde_json::Value, items: serde_json::Value) -> (AssessReport, Plan) {
+        inputs_with(patient, items, json!({"interval_days": 14}))
+    }
+
+    fn inputs_with(
+        patient: serde_json::Value,
+        items: serde_json::Value,
+        taper: serde_json::Value,
+    ) -> (AssessReport, Plan) {
         let a = assess_value(
             &json!({"patient": patient, "items": items.clone()}),
             Profile::Uk,
@@ -913,8 +958,7 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let r = request_from_json(
-            &json!({"items": items, "start_date": "2026-12-01", "taper": {"interval_days": 14}})
-                .to_string(),
+            &json!({"items": items, "start_date": "2026-12-01", "taper": taper}).to_string(),
             Profile::Uk,
             reference(),
         )
@@ -1015,11 +1059,13 @@ mod tests {
 
     #[test]
     fn the_pdf_is_one_page_for_a_usual_plan_and_flows_on_only_when_it_must() {
-        let (a, p) = inputs_for(
+        // A usual plan: MST 30 mg twice a day reduced to 30 mg a day, 5 mg a month.
+        let (a, p) = inputs_with(
             json!({"age": 58, "months_on_opioids": 24}),
             json!([
-                {"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 10, "units_per_dose": 1, "doses_per_day": 2}
+                {"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2}
             ]),
+            json!({"interval_days": 28, "target_ome_mg_per_day": 30}),
         );
         let r = compose(&a, &p, &details(), reference())
             .expect("composes")

@@ -142,6 +142,8 @@ fn request(items: Vec<RawItem>, o: &Options) -> Option<PlanRequest> {
             slow_last_third: o.slow,
             lengthen_interval: o.lengthen,
             order: Vec::new(),
+            // Rates faster than a rapid taper need a reason; a reason is always allowed.
+            reason: Some("agreed with the patient".into()),
         },
         pauses: Vec::new(),
     })
@@ -264,7 +266,7 @@ proptest! {
             .iter()
             .filter(|i| i.form == Some(Form::Patch) && !i.doses.is_empty())
             .filter_map(|i| i.product_id.as_deref().and_then(|id| checks::patch_cycle(reference(), id)))
-            .find(|c| days % c != 0);
+            .find(|c| !days.is_multiple_of(*c));
         if let Some(c) = cycle {
             if p.steps[s].kind != stepdown::taper::StepKind::Stop {
                 let e = apply_edits(&p, &[Edit::SetLength { step: (s + 1) as u32, days }], reference())
@@ -293,7 +295,7 @@ proptest! {
                 i.product_id
                     .as_deref()
                     .and_then(|id| checks::patch_cycle(reference(), id))
-                    .is_some_and(|c| p.steps[later].days % c != 0)
+                    .is_some_and(|c| !p.steps[later].days.is_multiple_of(c))
             };
             if let Some(item) = first.items.iter().find(|i| i.product_id.is_some() && !i.doses.is_empty() && !on_stop && !misfit(i)) {
                 let set = |intent: Option<EditIntent>, reason: Option<String>| Edit::SetDose {

@@ -472,36 +472,10 @@ fn window_or_default(window: Option<u32>, reference: &Reference) -> Result<u32, 
     Ok(w)
 }
 
-/// A fast, non-cryptographic hasher for the importer's own tables (the FxHash
-/// mix used by rustc): a million rows mean three million lookups, and the
-/// keys come from a local file, so flooding attacks are not a concern.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 =
-                (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    fn finish(&self) -> u64 {
-        // A final avalanche (MurmurHash3's), so the low bits the table indexes
-        // by depend on every byte ("P0000001" and "P0000002" differ only at the end).
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h
-    }
-}
+/// A fast, non-cryptographic hasher for the importer's own tables (rustc-hash's
+/// FxHash, already in the dependency tree): a million rows mean three million
+/// lookups, and the keys come from a local file, so flooding is not a concern.
+pub(crate) use rustc_hash::FxHasher;
 
 /// A hash map with [`FxHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;

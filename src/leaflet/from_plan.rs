@@ -397,7 +397,18 @@ pub fn from_plan(
             let held = item.change == ItemChange::Held;
             let doses = if item.change == ItemChange::Stopped {
                 patches.next.remove(&item.index);
-                Vec::new()
+                if item.form == Some(Form::Patch) {
+                    // The stop day is a change day: the last patch comes off and
+                    // no new one goes on.
+                    vec![LeafletDose {
+                        when: l.patch_off_when.clone(),
+                        what: fill(&l.patch_off_what, |n| {
+                            (n == "date").then(|| super::long_date(step.start_date))
+                        })?,
+                    }]
+                } else {
+                    Vec::new()
+                }
             } else {
                 medicine_doses(item, step, &facts, &mut patches, l)?
             };
@@ -596,6 +607,13 @@ mod tests {
             ]
         );
         assert_eq!(input.steps.last().map(|s| s.kind), Some(StepKind::Stop));
+        // The stop day: the last patch comes off, and no new one goes on.
+        let text = leaflet_text(&input).expect("text");
+        assert!(
+            text.contains("Take your last patch off on")
+                && text.contains("Do not put on a new one."),
+            "{text}"
+        );
         assert_plain(&input);
     }
 

@@ -259,6 +259,8 @@ struct Labels {
     patch_twice_a_week: String,
     patch_new_on: String,
     patch_same_days: String,
+    patch_off_when: String,
+    patch_off_what: String,
     list_and: String,
     list_then: String,
     it_one: String,
@@ -683,8 +685,13 @@ fn step_table(ctx: &Ctx<'_>, labels: &Labels) -> Result<Table, LeafletError> {
                     parse_markup(&fill(&labels.stop_note, vars)?),
                     false,
                 ));
-                // Medicines the plan does not change carry on past the stop day.
-                for m in step.medicines.iter().filter(|m| m.held) {
+                // Medicines the plan does not change carry on past the stop day;
+                // a patch that stops says to take the last one off.
+                for m in step
+                    .medicines
+                    .iter()
+                    .filter(|m| m.held || !m.doses.is_empty())
+                {
                     medicine_lines(m, labels, &mut lines);
                 }
             }

@@ -19,7 +19,8 @@ use crate::reference::{Conversion, FactorUnit, LimitKind, ProductRow, Reference}
 use crate::regimen::{num, FieldError, Form};
 
 use super::output::{
-    DoseTime, ItemChange, Plan, PlanItem, StepItem, StepKind, StrengthUnit, SupplyLine, UnitAmount,
+    DoseTime, ItemChange, Plan, PlanItem, Prescription, StepItem, StepKind, StrengthUnit,
+    SupplyLine, UnitAmount,
 };
 use super::products::{as_needed_time, patch_cycle_days, patch_time, to_fixed, LineKind};
 use super::rules::TaperRules;
@@ -29,6 +30,8 @@ use super::schedule::{per_day, round2, EPS};
 pub(crate) const INCREASE_PREFIX: &str = "Intentional increase: ";
 /// The warning for a plan that ends above its target starts with this.
 pub(crate) const TARGET_PREFIX: &str = "Target not reached: ";
+/// The warning for steps outside the guidance range starts with this.
+pub(crate) const GUIDANCE_PREFIX: &str = "Outside guidance: ";
 
 /// What checking one tapered item's doses needs.
 struct ItemCtx<'r> {
@@ -416,6 +419,57 @@ fn supply_of(c: &ItemCtx<'_>, a: &Amounts, days: u32) -> Vec<SupplyLine> {
         .collect()
 }
 
+/// Adds supply lines, dispensing two items of the same product and strength together.
+fn merge_supply(supply: &mut Vec<SupplyLine>, lines: Vec<SupplyLine>) {
+    for line in lines {
+        let same = supply.iter_mut().find(|s| {
+            s.product_id == line.product_id
+                && s.form == line.form
+                && to_fixed(s.strength) == to_fixed(line.strength)
+        });
+        match same {
+            Some(s) => {
+                s.quantity += line.quantity;
+                s.as_needed_maximum |= line.as_needed_maximum;
+                s.description = describe_supply(s);
+            }
+            None => supply.push(line),
+        }
+    }
+}
+
+/// Splits a step of `days` into prescriptions of at most `max` days, as even
+/// as they can be; when patches are worn, each prescription covers whole patch
+/// changes (`cycles`: days of each worn patch's change cycle).
+pub(crate) fn prescription_days(
+    days: u32,
+    cycles: impl Iterator<Item = u32>,
+    max: u32,
+) -> Vec<u32> {
+    let mut unit = cycles.fold(1, |acc, c| if c == 0 { acc } else { acc / gcd(acc, c) * c });
+    if unit == 0 || !days.is_multiple_of(unit) || unit > max {
+        unit = 1;
+    }
+    if days <= max {
+        return vec![days];
+    }
+    let total = days / unit;
+    let per = (max / unit).max(1);
+    let n = total.div_ceil(per);
+    let (base, extra) = (total / n, total % n);
+    (0..n)
+        .map(|i| (base + u32::from(i < extra)) * unit)
+        .collect()
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 /// Recomputes every derived field of `plan` from its doses and lengths, and
 /// checks the rules in the module comment. Problems are reported with their
 /// paths (`steps[3].items[0].doses[1].units[0].strength_mg`).
@@ -483,6 +537,7 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
         let mut total = 0.0;
         let mut paracetamol: Option<f64> = None;
         let mut supply: Vec<SupplyLine> = Vec::new();
+        let mut dispensed: Vec<(usize, Amounts)> = Vec::new();
         let mut tapered_left = false;
         for (ii, pi) in items.iter().enumerate() {
             let Some(c) = &contexts[ii] else {
@@ -524,22 +579,7 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
             if let Some(p) = a.paracetamol {
                 *paracetamol.get_or_insert(0.0) += p;
             }
-            // Two items of the same product and strength are dispensed together.
-            for line in supply_of(c, &a, step.days) {
-                let same = supply.iter_mut().find(|s| {
-                    s.product_id == line.product_id
-                        && s.form == line.form
-                        && to_fixed(s.strength) == to_fixed(line.strength)
-                });
-                match same {
-                    Some(s) => {
-                        s.quantity += line.quantity;
-                        s.as_needed_maximum |= line.as_needed_maximum;
-                        s.description = describe_supply(s);
-                    }
-                    None => supply.push(line),
-                }
-            }
+            merge_supply(&mut supply, supply_of(c, &a, step.days));
             let daily_unit = if c.kind == LineKind::Patch {
                 AmountUnit::McgPerHour
             } else {
@@ -570,6 +610,7 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
                 paracetamol_mg_per_day: a.paracetamol.map(round2),
                 change,
             });
+            dispensed.push((ii, a));
         }
         // Unknown item indexes in the step are an error, not silently dropped.
         for (j, s) in step.items.iter().enumerate() {
@@ -628,7 +669,7 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
                             .any(|s| s.index == pi.index && !s.doses.is_empty())
                 })
                 .filter_map(|(_, c)| patch_cycle_days(c.row))
-                .find(|c| step.days % c != 0);
+                .find(|c| !step.days.is_multiple_of(*c));
             if let Some(cycle) = cycle {
                 errors.push(FieldError::new(
                     format!("{sp}.days"),
@@ -648,6 +689,44 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
         };
         step.total_ome_mg_per_day = total;
         step.items = new_items;
+        step.prescriptions = if supply.is_empty() {
+            Vec::new()
+        } else {
+            let parts = prescription_days(
+                step.days,
+                dispensed
+                    .iter()
+                    .filter_map(|(ii, a)| contexts[*ii].as_ref().map(|c| (c, a)))
+                    .filter(|(c, a)| c.kind == LineKind::Patch && a.daily > 0.0)
+                    .filter_map(|(c, _)| patch_cycle_days(c.row)),
+                TaperRules::of(reference).cd_supply().0,
+            );
+            let mut start = step.start_date;
+            parts
+                .iter()
+                .enumerate()
+                .map(|(n, days)| {
+                    let mut lines = Vec::new();
+                    for (ii, a) in &dispensed {
+                        if let Some(c) = &contexts[*ii] {
+                            merge_supply(&mut lines, supply_of(c, a, *days));
+                        }
+                    }
+                    let end = start
+                        .checked_add_days(Days::new(u64::from(*days).saturating_sub(1)))
+                        .unwrap_or(start);
+                    let p = Prescription {
+                        number: u32::try_from(n + 1).unwrap_or(u32::MAX),
+                        start_date: start,
+                        end_date: end,
+                        days: *days,
+                        supply: lines,
+                    };
+                    start = end.checked_add_days(Days::new(1)).unwrap_or(end);
+                    p
+                })
+                .collect()
+        };
         step.supply = supply;
         step.paracetamol_mg_per_day = paracetamol.map(round2);
         prev_total = total;
@@ -668,8 +747,11 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
     actual_rate(plan);
 
     // Warnings that follow from the steps are rebuilt each time.
-    plan.warnings
-        .retain(|w| !w.starts_with(INCREASE_PREFIX) && !w.starts_with(TARGET_PREFIX));
+    plan.warnings.retain(|w| {
+        !w.starts_with(INCREASE_PREFIX)
+            && !w.starts_with(TARGET_PREFIX)
+            && !w.starts_with(GUIDANCE_PREFIX)
+    });
     let mut prev = plan.ome_start;
     let mut extra = Vec::new();
     for s in &plan.steps {
@@ -698,6 +780,9 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
             num(plan.target_ome_mg_per_day),
         ));
     }
+    if let Some(w) = guidance_warning(plan, reference) {
+        extra.push(w);
+    }
     plan.warnings.extend(extra);
     let problems = super::safety::check(plan, plan.edits_applied.is_empty());
     if problems.is_empty() {
@@ -705,6 +790,70 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
     } else {
         Err(problems)
     }
+}
+
+/// "steps 2, 4 and 6" / "step 3".
+fn step_list(steps: &[u32]) -> String {
+    let words: Vec<String> = steps.iter().map(ToString::to_string).collect();
+    match words.as_slice() {
+        [one] => format!("step {one}"),
+        [rest @ .., last] => format!("steps {} and {last}", rest.join(", ")),
+        [] => String::new(),
+    }
+}
+
+/// One warning naming the reductions outside the guidance range
+/// (`taper.json` `guidance-step`: a cut above the share of its reference dose,
+/// or a reduced dose kept for less than the shortest step).
+fn guidance_warning(plan: &Plan, reference: &Reference) -> Option<String> {
+    let (max_percent, min_days, source) = TaperRules::of(reference).guidance_step();
+    let mut big = Vec::new();
+    let mut short = Vec::new();
+    let mut prev = plan.ome_start;
+    for s in &plan.steps {
+        let reference_dose = match plan.options.of {
+            super::ReductionOf::Original => plan.ome_start,
+            super::ReductionOf::Current => prev,
+        };
+        let drop = prev - s.total_ome_mg_per_day;
+        if (s.kind == StepKind::Reduce || s.kind == StepKind::Stop)
+            && reference_dose > 0.0
+            && drop / reference_dose * 100.0 > max_percent + 1e-6
+        {
+            big.push(s.step);
+        }
+        if s.kind == StepKind::Reduce && s.days < min_days {
+            short.push(s.step);
+        }
+        prev = s.total_ome_mg_per_day;
+    }
+    if big.is_empty() && short.is_empty() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if !big.is_empty() {
+        parts.push(format!(
+            "{} cut{} more than {}% of the reference dose",
+            capitalise_first(&step_list(&big)),
+            if big.len() == 1 { "s" } else { "" },
+            num(max_percent)
+        ));
+    }
+    if !short.is_empty() {
+        parts.push(format!(
+            "{} last{} less than {min_days} days",
+            capitalise_first(&step_list(&short)),
+            if short.len() == 1 { "s" } else { "" },
+        ));
+    }
+    Some(format!(
+        "{GUIDANCE_PREFIX}{}. Check the patient can manage it and review often. ({source}.)",
+        parts.join("; ")
+    ))
+}
+
+fn capitalise_first(s: &str) -> String {
+    super::schedule::capitalise(s)
 }
 
 /// The plan's actual average rate, from the start to its last reduction, as

@@ -61,6 +61,10 @@ pub struct TaperOptions {
     /// Reduce these first, in this order; the rest follow in the default order
     /// (modified-release before immediate-release, tramadol last).
     pub order: Vec<OrderEntry>,
+    /// Why the rate is faster than a rapid taper (`taper.json` `rapid-taper`):
+    /// required then, and stored with the plan.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// A validated `stepdown plan` request.
@@ -111,6 +115,9 @@ pub struct RawTaper {
     /// Reduction order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<Vec<OrderEntry>>,
+    /// Why a rate faster than a rapid taper is chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The `stepdown plan` input as entered (the desktop UI's form).
@@ -132,7 +139,8 @@ pub struct RawPlanInput {
 }
 
 const TOP_FIELDS: [&str; 4] = ["items", "start_date", "taper", "pauses"];
-const TAPER_FIELDS: [&str; 8] = [
+const TAPER_FIELDS: [&str; 9] = [
+    "reason",
     "preset",
     "reduction_percent",
     "of",
@@ -374,6 +382,7 @@ pub fn request_from_value(
         slow_last_third: false,
         lengthen_interval: true,
         order: Vec::new(),
+        reason: None,
     };
     if let Some(t) = top.object("taper", &mut errors) {
         check_fields(t, "taper", &TAPER_FIELDS, &mut errors);
@@ -431,6 +440,10 @@ pub fn request_from_value(
         }
         if let Some(list) = f.list("order", &mut errors) {
             taper.order = order_entries(list, "taper.order", &mut errors);
+        }
+        if let Some(r) = f.string("reason", &mut errors) {
+            let r = r.trim();
+            taper.reason = (!r.is_empty()).then(|| r.to_string());
         }
     }
 
@@ -569,6 +582,24 @@ pub fn check_request(request: &PlanRequest, reference: &Reference) -> Vec<FieldE
                 format!(
                     "step {} already has a pause; give one pause with the total days",
                     p.after_step
+                ),
+            ));
+        }
+    }
+    // Faster than a rapid taper (HHS 2019) only with a reason, stored with the plan.
+    let (pct, per_days, _) = rules.rapid_taper();
+    if t.interval_days > 0 {
+        let rate = t.reduction_percent * f64::from(per_days) / f64::from(t.interval_days);
+        let no_reason = t.reason.as_deref().is_none_or(|r| r.trim().is_empty());
+        if rate > pct + 1e-9 && no_reason {
+            errors.push(FieldError::new(
+                "taper.reason",
+                format!(
+                    "required: {}% every {} days is faster than a rapid taper ({}% of the starting dose every {} days, US HHS 2019); say why this plan needs it",
+                    num(t.reduction_percent),
+                    t.interval_days,
+                    num(pct),
+                    per_days
                 ),
             ));
         }

@@ -53,8 +53,8 @@ pub use input::{
     TaperOptions,
 };
 pub use output::{
-    DoseTime, ItemChange, LiquidUnits, PatchUnits, Plan, PlanItem, PlanOptions, SolidUnits, Step,
-    StepItem, StepKind, StrengthUnit, SupplyLine, UnitAmount,
+    DoseTime, ItemChange, LiquidUnits, PatchUnits, Plan, PlanItem, PlanOptions, Prescription,
+    SolidUnits, Step, StepItem, StepKind, StrengthUnit, SupplyLine, UnitAmount,
 };
 pub use rules::{PresetInfo, ReductionOf, TaperRules};
 pub use text::plan_text;
@@ -86,6 +86,9 @@ impl From<PlanError> for crate::ApiError {
 fn invalid(errors: Vec<FieldError>) -> PlanError {
     PlanError::Input(RegimenError::Invalid(errors))
 }
+
+/// The specialist-support warning (a large starting total) starts with this.
+pub const SPECIALIST_PREFIX: &str = "Specialist support: ";
 
 /// The presets, for the UI's choice list.
 pub fn presets(reference: &Reference) -> Vec<PresetInfo> {
@@ -150,6 +153,7 @@ fn options_of(request: &PlanRequest, reference: &Reference) -> PlanOptions {
         target_ome_mg_per_day: t.target_ome_mg_per_day,
         slow_last_third: t.slow_last_third,
         lengthen_interval: t.lengthen_interval,
+        reason: t.reason.clone(),
         source: source.clone(),
     }
 }
@@ -190,6 +194,7 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
             smallest_decrement_ome_mg_per_day: w.smallest,
             items: render::step_items(&prepared, &items, &w.levels, &mut in_use),
             supply: Vec::new(),
+            prescriptions: Vec::new(),
             paracetamol_mg_per_day: None,
             reason: None,
             notes: w.notes.clone(),
@@ -215,10 +220,22 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
                 .to_string(),
         );
     }
+    let mut warnings = prepared.warnings.clone();
+    let (threshold, note, source) = TaperRules::of(reference).specialist_support();
+    if prepared.start + schedule::EPS >= threshold {
+        warnings.insert(
+            0,
+            format!(
+                "{SPECIALIST_PREFIX}{} (Source: {source}.)",
+                note.replace("{total}", &num(prepared.start))
+                    .replace("{threshold}", &num(threshold))
+            ),
+        );
+    }
     let mut plan = Plan {
         profile,
         steps,
-        warnings: prepared.warnings.clone(),
+        warnings,
         ome_start: prepared.start,
         ome_end: 0.0,
         target_ome_mg_per_day: request.taper.target_ome_mg_per_day,

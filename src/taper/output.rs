@@ -210,6 +210,25 @@ pub struct SupplyLine {
     pub description: String,
 }
 
+/// One prescription within a step: controlled drugs are prescribed for at
+/// most the reference number of days at a time (`taper.json` `cd-supply`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Prescription {
+    /// Number within the step, from 1.
+    pub number: u32,
+    /// First day it covers.
+    #[ts(as = "String")]
+    pub start_date: NaiveDate,
+    /// Last day it covers.
+    #[ts(as = "String")]
+    pub end_date: NaiveDate,
+    /// Days it covers.
+    pub days: u32,
+    /// What to dispense on it.
+    pub supply: Vec<SupplyLine>,
+}
+
 /// One step of the plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -243,6 +262,10 @@ pub struct Step {
     pub items: Vec<StepItem>,
     /// What to dispense for this step.
     pub supply: Vec<SupplyLine>,
+    /// The step's supply split into prescriptions of at most the controlled-drug
+    /// limit of days each (one when the step is short enough; none on the stop day).
+    #[serde(default)]
+    pub prescriptions: Vec<Prescription>,
     /// Paracetamol a day from combination products (`null` if none).
     pub paracetamol_mg_per_day: Option<f64>,
     /// For a clinician-marked hold or reversal: the reason given.
@@ -306,6 +329,8 @@ pub struct PlanOptions {
     pub slow_last_third: bool,
     /// Longer steps where the smallest real reduction is bigger than asked.
     pub lengthen_interval: bool,
+    /// Why the clinician chose a rate faster than a rapid taper (required then).
+    pub reason: Option<String>,
     /// Where the rate comes from (the preset's source, or "set by the clinician").
     pub source: String,
     /// The rate asked for, in words (the label without the actual rate).

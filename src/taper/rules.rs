@@ -130,6 +130,49 @@ pub enum TaperRow {
         /// Where it comes from.
         source: String,
     },
+    /// At or above this starting total, a note suggests specialist support.
+    SpecialistSupport {
+        /// Row id.
+        id: String,
+        /// mg OME a day.
+        ome_mg_per_day: f64,
+        /// The note, with `{total}` and `{threshold}` filled in.
+        note: String,
+        /// Where it comes from.
+        source: String,
+    },
+    /// Controlled-drug supply: most days one prescription covers.
+    CdSupply {
+        /// Row id.
+        id: String,
+        /// Days.
+        max_days: u32,
+        /// Where it comes from.
+        source: String,
+    },
+    /// The guidance range of one step: above `max_percent` of its reference
+    /// dose, or shorter than `min_days`, warns.
+    GuidanceStep {
+        /// Row id.
+        id: String,
+        /// Percent of the reference dose.
+        max_percent: f64,
+        /// Days.
+        min_days: u32,
+        /// Where it comes from.
+        source: String,
+    },
+    /// Faster than `percent_of_start` every `per_days` days needs a reason.
+    RapidTaper {
+        /// Row id.
+        id: String,
+        /// Percent of the starting total.
+        percent_of_start: f64,
+        /// Days.
+        per_days: u32,
+        /// Where it comes from.
+        source: String,
+    },
     /// Smallest measured step of an oral liquid dose.
     LiquidMeasure {
         /// Row id.
@@ -191,6 +234,10 @@ impl TaperRow {
             | TaperRow::SlowLastThird { id, .. }
             | TaperRow::ReductionOrder { id, .. }
             | TaperRow::DoseTimeOrder { id, .. }
+            | TaperRow::SpecialistSupport { id, .. }
+            | TaperRow::CdSupply { id, .. }
+            | TaperRow::GuidanceStep { id, .. }
+            | TaperRow::RapidTaper { id, .. }
             | TaperRow::LiquidMeasure { id, .. } => id,
         }
     }
@@ -204,6 +251,10 @@ impl TaperRow {
             | TaperRow::SlowLastThird { source, .. }
             | TaperRow::ReductionOrder { source, .. }
             | TaperRow::DoseTimeOrder { source, .. }
+            | TaperRow::SpecialistSupport { source, .. }
+            | TaperRow::CdSupply { source, .. }
+            | TaperRow::GuidanceStep { source, .. }
+            | TaperRow::RapidTaper { source, .. }
             | TaperRow::LiquidMeasure { source, .. } => source,
         }
     }
@@ -387,6 +438,83 @@ impl<'a> TaperRules<'a> {
         }
     }
 
+    /// `(threshold mg OME a day, note template, source)` of the specialist-support note.
+    ///
+    /// # Panics
+    /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
+    pub fn specialist_support(&self) -> (f64, &'a str, &'a str) {
+        let found = self.table.rows.iter().find_map(|r| match r {
+            TaperRow::SpecialistSupport {
+                ome_mg_per_day,
+                note,
+                source,
+                ..
+            } => Some((*ome_mg_per_day, note.as_str(), source.as_str())),
+            _ => None,
+        });
+        match found {
+            Some(r) => r,
+            None => panic!("taper table has no specialist-support row (a build defect)"),
+        }
+    }
+
+    /// `(most days on one controlled-drug prescription, source)`.
+    ///
+    /// # Panics
+    /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
+    pub fn cd_supply(&self) -> (u32, &'a str) {
+        let found = self.table.rows.iter().find_map(|r| match r {
+            TaperRow::CdSupply {
+                max_days, source, ..
+            } => Some((*max_days, source.as_str())),
+            _ => None,
+        });
+        match found {
+            Some(r) => r,
+            None => panic!("taper table has no cd-supply row (a build defect)"),
+        }
+    }
+
+    /// `(max percent of the reference dose, min days, source)` of one guidance step.
+    ///
+    /// # Panics
+    /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
+    pub fn guidance_step(&self) -> (f64, u32, &'a str) {
+        let found = self.table.rows.iter().find_map(|r| match r {
+            TaperRow::GuidanceStep {
+                max_percent,
+                min_days,
+                source,
+                ..
+            } => Some((*max_percent, *min_days, source.as_str())),
+            _ => None,
+        });
+        match found {
+            Some(r) => r,
+            None => panic!("taper table has no guidance-step row (a build defect)"),
+        }
+    }
+
+    /// `(percent of the starting total, per days, source)`: faster needs a reason.
+    ///
+    /// # Panics
+    /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
+    pub fn rapid_taper(&self) -> (f64, u32, &'a str) {
+        let found = self.table.rows.iter().find_map(|r| match r {
+            TaperRow::RapidTaper {
+                percent_of_start,
+                per_days,
+                source,
+                ..
+            } => Some((*percent_of_start, *per_days, source.as_str())),
+            _ => None,
+        });
+        match found {
+            Some(r) => r,
+            None => panic!("taper table has no rapid-taper row (a build defect)"),
+        }
+    }
+
     /// Presets for the UI, default first marked.
     pub fn preset_infos(&self) -> Vec<PresetInfo> {
         let default = self.default_preset().name.clone();
@@ -419,7 +547,23 @@ fn invalid(table: &str, row: &str, message: &str) -> ReferenceError {
 pub fn check(table: &Table<TaperRow>) -> Result<(), ReferenceError> {
     let t = table.header.id.as_str();
     let count = |pred: &dyn Fn(&TaperRow) -> bool| table.rows.iter().filter(|r| pred(r)).count();
-    let singletons: [(&str, usize); 5] = [
+    let singletons: [(&str, usize); 9] = [
+        (
+            "specialist-support",
+            count(&|r| matches!(r, TaperRow::SpecialistSupport { .. })),
+        ),
+        (
+            "cd-supply",
+            count(&|r| matches!(r, TaperRow::CdSupply { .. })),
+        ),
+        (
+            "guidance-step",
+            count(&|r| matches!(r, TaperRow::GuidanceStep { .. })),
+        ),
+        (
+            "rapid-taper",
+            count(&|r| matches!(r, TaperRow::RapidTaper { .. })),
+        ),
         (
             "dose-time-order",
             count(&|r| matches!(r, TaperRow::DoseTimeOrder { .. })),
@@ -516,6 +660,42 @@ pub fn check(table: &Table<TaperRow>) -> Result<(), ReferenceError> {
             TaperRow::LiquidMeasure { id, ml, .. } => {
                 if !(ml.is_finite() && *ml > 0.0) {
                     return Err(invalid(t, id, "measure must be positive"));
+                }
+            }
+            TaperRow::SpecialistSupport {
+                id,
+                ome_mg_per_day,
+                note,
+                ..
+            } => {
+                if !(ome_mg_per_day.is_finite() && *ome_mg_per_day > 0.0) || note.trim().is_empty()
+                {
+                    return Err(invalid(t, id, "threshold must be positive, with a note"));
+                }
+            }
+            TaperRow::CdSupply { id, max_days, .. } => {
+                if *max_days == 0 {
+                    return Err(invalid(t, id, "max_days must be at least 1"));
+                }
+            }
+            TaperRow::GuidanceStep {
+                id,
+                max_percent,
+                min_days,
+                ..
+            } => {
+                if !(max_percent.is_finite() && *max_percent > 0.0) || *min_days == 0 {
+                    return Err(invalid(t, id, "percent and days must be positive"));
+                }
+            }
+            TaperRow::RapidTaper {
+                id,
+                percent_of_start,
+                per_days,
+                ..
+            } => {
+                if !(percent_of_start.is_finite() && *percent_of_start > 0.0) || *per_days == 0 {
+                    return Err(invalid(t, id, "percent and days must be positive"));
                 }
             }
             TaperRow::DefaultPreset { .. } | TaperRow::DoseTimeOrder { .. } => {}

@@ -174,7 +174,7 @@ fn buprenorphine_patches_are_held_in_the_cdc_profile() {
 fn a_target_step_is_the_highest_rung_at_or_below_it() {
     let p = make(
         r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 60, "doses_per_day": 2}],
-            "start_date": "2026-12-01", "taper": {"reduction_percent": 25, "interval_days": 14, "target_ome_mg_per_day": 33}}"#,
+            "start_date": "2026-12-01", "taper": {"reduction_percent": 25, "interval_days": 14, "target_ome_mg_per_day": 33, "reason": "agreed with the patient"}}"#,
     );
     assert_eq!(totals(&p), [120.0, 90.0, 60.0, 30.0]);
     assert!(p.target_reached);
@@ -205,7 +205,7 @@ fn presets_and_option_labels() {
         .starts_with("Set by the clinician, starting from"));
     let p = make(
         r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "doses_per_day": 2}],
-            "start_date": "2026-12-01", "taper": {"reduction_percent": 15, "of": "current", "interval_days": 10}}"#,
+            "start_date": "2026-12-01", "taper": {"reduction_percent": 15, "of": "current", "interval_days": 10, "reason": "agreed with the patient"}}"#,
     );
     assert_eq!(
         p.options.requested_label,
@@ -335,4 +335,150 @@ fn errors_cross_ipc_as_invalid_input() {
         "{}",
         api.message
     );
+}
+
+#[test]
+fn a_large_starting_total_suggests_specialist_support() {
+    // Oxycodone 120 mg twice a day: 240 mg x 1.5 = 360 mg OME, above 300 (FPM).
+    let p = make(
+        r#"{"items": [{"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 120, "doses_per_day": 2}],
+            "start_date": "2026-12-01"}"#,
+    );
+    assert_eq!(p.ome_start, 360.0);
+    assert!(
+        p.warnings[0].starts_with(SPECIALIST_PREFIX) && p.warnings[0].contains("360"),
+        "{:?}",
+        p.warnings
+    );
+    // Below the threshold: no note.
+    assert!(!make(MST)
+        .warnings
+        .iter()
+        .any(|w| w.starts_with(SPECIALIST_PREFIX)));
+}
+
+#[test]
+fn controlled_drug_supply_is_split_into_prescriptions_of_at_most_30_days() {
+    // MXL 120 mg once a day: each 30 mg cut is 2.5 times the 12 asked for, so
+    // the step lasts 70 days: three prescriptions of 24, 23 and 23 days.
+    let p = make(
+        r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 120, "doses_per_day": 1, "form": "capsule"}],
+            "start_date": "2026-12-01"}"#,
+    );
+    let s = &p.steps[1];
+    assert_eq!(s.days, 70);
+    let days: Vec<u32> = s.prescriptions.iter().map(|r| r.days).collect();
+    assert_eq!(days, [24, 23, 23]);
+    let total: f64 = s
+        .prescriptions
+        .iter()
+        .flat_map(|r| &r.supply)
+        .map(|l| l.quantity)
+        .sum();
+    assert_eq!(total, s.supply.iter().map(|l| l.quantity).sum::<f64>());
+    assert_eq!(s.prescriptions[1].start_date.to_string(), "2027-01-22");
+    for s in &p.steps {
+        assert!(
+            s.prescriptions.iter().all(|r| r.days <= 30),
+            "step {}",
+            s.step
+        );
+    }
+    let t = plan_text(&p);
+    assert!(t.contains("as 3 prescriptions:"), "{t}");
+    // Patches: whole changes on each prescription (Transtec: whole weeks).
+    let p = make(
+        r#"{"items": [{"drug": "buprenorphine", "route": "transdermal", "strength_mcg_per_hour": 70}],
+            "start_date": "2026-12-01", "taper": {"interval_days": 28}}"#,
+    );
+    for s in &p.steps {
+        for r in &s.prescriptions {
+            assert!(
+                r.days <= 30 && r.days % 7 == 0,
+                "step {}: {}",
+                s.step,
+                r.days
+            );
+        }
+    }
+}
+
+#[test]
+fn the_stop_day_of_a_patch_says_take_it_off_and_put_on_no_new_one() {
+    let p = make(
+        r#"{"items": [{"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 50}],
+            "start_date": "2026-12-01", "taper": {"interval_days": 14}}"#,
+    );
+    let last = p.steps.last().expect("steps");
+    assert_eq!(last.kind, StepKind::Stop);
+    // Steps are whole 3-day changes, so the stop day is a change day.
+    let before: u32 = p.steps[..p.steps.len() - 1].iter().map(|s| s.days).sum();
+    assert_eq!(before % 3, 0);
+    let t = plan_text(&p);
+    assert!(
+        t.contains("stop: take the last patch off on ")
+            && t.contains("and do not put on a new one"),
+        "{t}"
+    );
+}
+
+#[test]
+fn faster_than_a_rapid_taper_needs_a_reason_which_is_kept() {
+    let e = plan_from_json(
+        r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "doses_per_day": 2}],
+            "start_date": "2026-12-01", "taper": {"reduction_percent": 50, "interval_days": 7}}"#,
+        Profile::Uk,
+        reference(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("taper.reason: required: 50% every 7 days is faster than a rapid taper"),
+        "{e}"
+    );
+    let p = make(
+        r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "doses_per_day": 2}],
+            "start_date": "2026-12-01", "taper": {"reduction_percent": 50, "interval_days": 7, "reason": "overdose warning signs"}}"#,
+    );
+    assert_eq!(p.options.reason.as_deref(), Some("overdose warning signs"));
+    assert_eq!(
+        p.request.taper.reason.as_deref(),
+        Some("overdose warning signs")
+    );
+    // Outside FPM's 5-10% every 2-6 weeks: warned, naming the steps.
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.starts_with("Outside guidance: ") && w.contains("less than 14 days")),
+        "{:?}",
+        p.warnings
+    );
+    // 10% a week is a rapid taper's limit: allowed without a reason, but warned.
+    let p = make(
+        r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "doses_per_day": 2}],
+            "start_date": "2026-12-01", "taper": {"reduction_percent": 10, "interval_days": 7}}"#,
+    );
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.starts_with("Outside guidance: ")));
+    assert!(!make(MST)
+        .warnings
+        .iter()
+        .any(|w| w.starts_with("Outside guidance: ")));
+}
+
+#[test]
+fn an_unconvertible_item_makes_the_end_total_incomplete() {
+    let p = make(
+        r#"{"items": [
+            {"drug": "methadone", "route": "oral", "form": "solution", "strength_mg_per_ml": 1, "ml_per_dose": 30, "doses_per_day": 1},
+            {"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "doses_per_day": 2}
+        ], "start_date": "2026-12-01"}"#,
+    );
+    assert_eq!(p.ome_end, 0.0);
+    assert!(!p.target_reached && !p.ome_end_complete);
+    let t = plan_text(&p);
+    assert!(t.contains("End: 0 mg OME a day, incomplete"), "{t}");
+    assert!(!t.contains("target reached"), "{t}");
 }

@@ -38,10 +38,23 @@ fn dose_lines(doses: &[DoseTime]) -> Vec<String> {
         .collect()
 }
 
-fn item_rows(item: &StepItem) -> (String, Vec<String>) {
+/// What a stopped item's row says: for a patch, to take the last one off on
+/// the stop day and not put on a new one.
+pub(crate) fn stop_words(item: &StepItem, day: NaiveDate) -> String {
+    if item.form == Some(crate::regimen::Form::Patch) {
+        format!(
+            "stop: take the last patch off on {} and do not put on a new one",
+            date(day)
+        )
+    } else {
+        "stop".to_string()
+    }
+}
+
+fn item_rows(item: &StepItem, day: NaiveDate) -> (String, Vec<String>) {
     let mut name = item.product.clone();
     let doses = match item.change {
-        ItemChange::Stopped => vec!["stop".to_string()],
+        ItemChange::Stopped => vec![stop_words(item, day)],
         ItemChange::Held => {
             name.push_str(" (held, unchanged)");
             dose_lines(&item.doses)
@@ -109,6 +122,26 @@ fn render(header: &[&str], rows: &[Row]) -> String {
     out
 }
 
+/// How the plan ends, honestly: the target reached, or not and why; an end
+/// total that leaves out an item that cannot be converted is marked incomplete.
+pub fn end_words(plan: &Plan) -> String {
+    let unit = per_day(plan.profile);
+    let total = format!("{} {unit}", num(plan.ome_end));
+    if !plan.ome_end_complete {
+        format!("{total}, incomplete (an item that cannot be converted is not counted, and is not reduced); target not reached")
+    } else if plan.target_reached {
+        format!("{total}, target reached")
+    } else if plan
+        .items
+        .iter()
+        .any(|i| !i.tapered || i.prescriber_query.is_some())
+    {
+        format!("{total}, target not reached: held items stay at their dose (see the questions for the prescriber)")
+    } else {
+        format!("{total}, target not reached")
+    }
+}
+
 /// The plan as a text table with a short header and the warnings after it.
 pub fn plan_text(plan: &Plan) -> String {
     let unit = per_day(plan.profile);
@@ -132,6 +165,7 @@ pub fn plan_text(plan: &Plan) -> String {
         num(plan.ome_start),
         date(plan.end_date)
     ));
+    out.push_str(&format!("End: {}.\n", end_words(plan)));
     out.push_str(&format!("Rate: {}.\n", plan.options.label));
     let order: Vec<String> = plan
         .reduction_order
@@ -160,7 +194,7 @@ pub fn plan_text(plan: &Plan) -> String {
     let mut rows: Vec<Row> = Vec::new();
     let start_total: f64 = plan.ome_start;
     for (n, item) in plan.starting_items.iter().enumerate() {
-        let (name, doses) = item_rows(item);
+        let (name, doses) = item_rows(item, plan.start_date);
         rows.push(vec![
             vec![if n == 0 { "Now".into() } else { String::new() }],
             vec![],
@@ -194,7 +228,23 @@ pub fn plan_text(plan: &Plan) -> String {
                     supply.push(line.description.clone());
                 }
             }
-            let (name, doses) = item_rows(item);
+            // Controlled drugs: the step's supply on prescriptions of at most 30 days.
+            if n + 1 == step.items.len() && step.prescriptions.len() > 1 {
+                supply.push(format!("as {} prescriptions:", step.prescriptions.len()));
+                for p in &step.prescriptions {
+                    let lines: Vec<String> =
+                        p.supply.iter().map(|l| l.description.clone()).collect();
+                    supply.push(format!(
+                        "{}) {} to {} ({} days): {}",
+                        p.number,
+                        date(p.start_date),
+                        date(p.end_date),
+                        p.days,
+                        lines.join(", ")
+                    ));
+                }
+            }
+            let (name, doses) = item_rows(item, step.start_date);
             let first = n == 0;
             rows.push(vec![
                 vec![if first { label.clone() } else { String::new() }],

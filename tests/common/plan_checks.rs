@@ -157,7 +157,7 @@ pub fn violations(plan: &Plan, reference: &Reference) -> Vec<String> {
                     .as_deref()
                     .and_then(|p| patch_cycle(reference, p))
                 {
-                    if s.days % c != 0 {
+                    if !s.days.is_multiple_of(c) {
                         v.push(format!(
                             "step {}: {} days is not whole {c}-day patch changes",
                             s.step, s.days
@@ -280,6 +280,41 @@ pub fn violations(plan: &Plan, reference: &Reference) -> Vec<String> {
                     "step {}: a cut of {drop} where {requested} was asked lasts {days} days, not about {want}",
                     s.step
                 ));
+            }
+        }
+        // Controlled-drug supply: prescriptions of at most the reference days,
+        // covering the step, adding up to its supply.
+        let max_days = TaperRules::of(reference).cd_supply().0;
+        if !s.supply.is_empty() {
+            let days: u32 = s.prescriptions.iter().map(|p| p.days).sum();
+            if days != s.days || s.prescriptions.iter().any(|p| p.days > max_days) {
+                v.push(format!(
+                    "step {}: prescriptions of {:?} days for a {}-day step",
+                    s.step,
+                    s.prescriptions.iter().map(|p| p.days).collect::<Vec<_>>(),
+                    s.days
+                ));
+            }
+            for line in &s.supply {
+                let split: f64 = s
+                    .prescriptions
+                    .iter()
+                    .flat_map(|p| &p.supply)
+                    .filter(|l| l.product_id == line.product_id && l.strength == line.strength)
+                    .map(|l| l.quantity)
+                    .sum();
+                // Patches are counted per change, so a split can only add a part-worn one.
+                let ok = if line.form == Form::Patch {
+                    split >= line.quantity - 1e-9
+                } else {
+                    (split - line.quantity).abs() < 1e-6
+                };
+                if !ok {
+                    v.push(format!(
+                        "step {}: prescriptions dispense {split} of {}, the step {}",
+                        s.step, line.description, line.quantity
+                    ));
+                }
             }
         }
         if s.is_pause != (s.kind == StepKind::Pause) {

@@ -38,6 +38,10 @@ slow_last_third: boolean,
  */
 lengthen_interval: boolean, 
 /**
+ * Why the clinician chose a rate faster than a rapid taper (required then).
+ */
+reason: string | null, 
+/**
  * Where the rate comes from (the preset's source, or "set by the clinician").
  */
 source: string, 

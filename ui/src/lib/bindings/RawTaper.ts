@@ -37,4 +37,8 @@ lengthen_interval?: boolean,
 /**
  * Reduction order.
  */
-order?: Array<OrderEntry>, };
+order?: Array<OrderEntry>, 
+/**
+ * Why a rate faster than a rapid taper is chosen.
+ */
+reason?: string, };

@@ -39,4 +39,9 @@ lengthen_interval: boolean,
  * Reduce these first, in this order; the rest follow in the default order
  * (modified-release before immediate-release, tramadol last).
  */
-order: Array<OrderEntry>, };
+order: Array<OrderEntry>, 
+/**
+ * Why the rate is faster than a rapid taper (`taper.json` `rapid-taper`):
+ * required then, and stored with the plan.
+ */
+reason: string | null, };
