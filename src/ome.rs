@@ -220,47 +220,59 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
             if let Some(p) = paracetamol_per_unit {
                 paracetamol_mg_per_day = Some(round2(p.get() * units));
             }
-            if let Some(t) = times {
-                let each: Vec<String> = t
-                    .doses()
-                    .iter()
-                    .map(|d| {
-                        let at = strength.get() * d.amount();
-                        if d.amount() == 1.0 {
-                            format!("{} mg {}", num(at), d.time)
-                        } else {
-                            format!(
-                                "{} mg ({} × {} mg) {}",
-                                num(at),
-                                num(d.amount()),
-                                num(strength.get()),
-                                d.time
-                            )
-                        }
-                    })
-                    .collect();
-                let daily = DailyAmount {
-                    value: mg,
-                    unit: AmountUnit::MgPerDay,
-                };
-                (daily, format!("{} = {} mg", each.join(" + "), num(mg)))
-            } else {
-                let per_dose = if units_per_dose.get() == 1.0 {
-                    format!("{} mg", num(strength.get()))
-                } else {
-                    format!("{} × {} mg", num(units_per_dose.get()), num(strength.get()))
-                };
-                (
-                    DailyAmount {
-                        value: mg,
-                        unit: AmountUnit::MgPerDay,
-                    },
-                    format!(
-                        "{per_dose} × {} a day = {} mg",
-                        num(doses_per_day.get()),
-                        num(mg)
-                    ),
-                )
+            // A combination shows both parts, as on the box ("30/500 mg"), so
+            // the opioid strength is never read as the whole tablet.
+            let (strength_words, of_drug) = match paracetamol_per_unit {
+                Some(p) => (
+                    format!("{}/{} mg", num(strength.get()), num(p.get())),
+                    format!(" of {drug}"),
+                ),
+                None => (format!("{} mg", num(strength.get())), String::new()),
+            };
+            let daily = DailyAmount {
+                value: mg,
+                unit: AmountUnit::MgPerDay,
+            };
+            match times {
+                // Doses by time of day: each time's own amount.
+                Some(t) => {
+                    let each: Vec<String> = t
+                        .doses()
+                        .iter()
+                        .map(|d| {
+                            let at = strength.get() * d.amount();
+                            if d.amount() == 1.0 && paracetamol_per_unit.is_none() {
+                                format!("{} mg {}", num(at), d.time)
+                            } else {
+                                format!(
+                                    "{} mg{of_drug} ({} × {strength_words}) {}",
+                                    num(at),
+                                    num(d.amount()),
+                                    d.time
+                                )
+                            }
+                        })
+                        .collect();
+                    (
+                        daily,
+                        format!("{} = {} mg{of_drug}", each.join(" + "), num(mg)),
+                    )
+                }
+                None => {
+                    let per_dose = if units_per_dose.get() == 1.0 {
+                        strength_words
+                    } else {
+                        format!("{} × {strength_words}", num(units_per_dose.get()))
+                    };
+                    (
+                        daily,
+                        format!(
+                            "{per_dose} × {} a day = {} mg{of_drug}",
+                            num(doses_per_day.get()),
+                            num(mg)
+                        ),
+                    )
+                }
             }
         }
         Dose::Liquid {
@@ -340,7 +352,24 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
         Dose::Patch { .. } => FactorUnit::McgPerHour,
         Dose::Solid { .. } | Dose::Liquid { .. } => FactorUnit::Mg,
     };
+    // A factor may hold only up to a strength (sublingual buprenorphine: the
+    // pain tablets, not the dependence ones); above it the row says why not.
+    let above_cap = |row: &crate::reference::FactorRow| -> Option<String> {
+        let max = row.max_strength_mg?;
+        let over = match &item.dose {
+            Dose::Solid { strength, .. } => strength.get() > max * (1.0 + 1e-9),
+            Dose::Liquid { .. } | Dose::Patch { .. } => true,
+        };
+        over.then(|| row.above_max_strength.clone().unwrap_or_default())
+    };
     let conversion = match reference.conversion(profile, drug, item.route) {
+        Conversion::Factor { row, .. } if above_cap(row).is_some() => {
+            ItemConversion::NotConvertible {
+                reason: above_cap(row).unwrap_or_default(),
+                row_id: Some(row.id.clone()),
+                source: row.source.clone(),
+            }
+        }
         Conversion::Factor { factor, unit, row } if unit == needed_unit => {
             let ome = round2(daily.value * factor);
             working.push_str(&format!(
@@ -709,7 +738,7 @@ mod tests {
         assert_eq!(r.total_ome_mg_per_day, 24.0);
         assert_eq!(
             r.items[0].working,
-            "2 × 30 mg × 4 a day = 240 mg × 0.1 = 24 mg OME"
+            "2 × 30/500 mg × 4 a day = 240 mg of codeine × 0.1 = 24 mg OME"
         );
     }
 
@@ -793,5 +822,64 @@ mod tests {
             assert!(v["items"][0].get(key).is_some(), "missing items[0].{key}");
         }
         assert_eq!(v["profile"], "uk");
+    }
+
+    #[test]
+    fn temgesic_for_pain_converts_and_dependence_strengths_do_not() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "buprenorphine", "route": "sublingual", "form": "tablet", "strength_mg": 0.4, "doses_per_day": 4}"#,
+        );
+        assert!(r.complete, "{:?}", r.warnings);
+        assert_eq!(r.total_ome_mg_per_day, 96.0);
+        assert_eq!(
+            r.items[0].factor_id.as_deref(),
+            Some("uk.buprenorphine.sublingual")
+        );
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "buprenorphine", "route": "sublingual", "form": "tablet", "strength_mg": 8, "doses_per_day": 1}"#,
+        );
+        assert!(!r.complete);
+        let reason = r.items[0]
+            .not_convertible_reason
+            .clone()
+            .unwrap_or_default();
+        assert!(reason.contains("opioid dependence"), "{reason}");
+        // CDC leaves buprenorphine out altogether, and says so in its own words.
+        let r = report(
+            Profile::Cdc,
+            r#"{"drug": "buprenorphine", "route": "sublingual", "form": "tablet", "strength_mg": 0.2, "doses_per_day": 3}"#,
+        );
+        let reason = r.items[0]
+            .not_convertible_reason
+            .clone()
+            .unwrap_or_default();
+        assert!(reason.contains("CDC 2022"), "{reason}");
+        assert!(!reason.contains("dependence"), "{reason}");
+    }
+
+    #[test]
+    fn naloxone_in_targinact_adds_nothing() {
+        // Targinact 20/10 twice a day: only the 40 mg of oxycodone counts.
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "oxycodone", "route": "oral", "release": "modified", "form": "tablet", "strength_mg": 20, "doses_per_day": 2}"#,
+        );
+        assert_eq!(r.total_ome_mg_per_day, 60.0);
+    }
+
+    #[test]
+    fn a_rectal_item_gives_the_known_gap_reason() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "morphine", "route": "rectal", "strength_mg": 10, "doses_per_day": 2}"#,
+        );
+        assert!(!r.complete);
+        let reason = r.items[0]
+            .not_convertible_reason
+            .clone()
+            .unwrap_or_default();
+        assert!(reason.contains("suppositor"), "{reason}");
     }
 }

@@ -6,10 +6,58 @@ use std::sync::Mutex;
 use stepdown::store::{local_user_name, Store, StoreResult};
 use stepdown::{ApiError, ErrorCode};
 
+/// What a save dialog is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveKind {
+    /// A leaflet PDF.
+    Leaflet,
+    /// The practice figures as CSV.
+    FiguresCsv,
+}
+
+/// Paths the save dialog returned, kept on the Rust side: the app writes and
+/// opens only these, never a path string from the webview. Each is used once.
+#[derive(Debug, Default)]
+pub struct ChosenPaths {
+    leaflet: Option<PathBuf>,
+    figures_csv: Option<PathBuf>,
+    /// The last leaflet written, the only file the app will open.
+    printed: Option<PathBuf>,
+}
+
+impl ChosenPaths {
+    /// Remembers what the dialog returned for `kind` (replacing an earlier choice).
+    pub fn remember(&mut self, kind: SaveKind, path: PathBuf) {
+        match kind {
+            SaveKind::Leaflet => self.leaflet = Some(path),
+            SaveKind::FiguresCsv => self.figures_csv = Some(path),
+        }
+    }
+
+    /// Takes the chosen path for `kind`: a second write needs a second choice.
+    pub fn take(&mut self, kind: SaveKind) -> Option<PathBuf> {
+        match kind {
+            SaveKind::Leaflet => self.leaflet.take(),
+            SaveKind::FiguresCsv => self.figures_csv.take(),
+        }
+    }
+
+    /// Records the leaflet just written (the one file `open_leaflet` opens).
+    pub fn set_printed(&mut self, path: PathBuf) {
+        self.printed = Some(path);
+    }
+
+    /// The leaflet last written, if any.
+    pub fn printed(&self) -> Option<&Path> {
+        self.printed.as_deref()
+    }
+}
+
 /// Held by Tauri for the life of the app.
 pub struct AppState {
     db_path: PathBuf,
     store: Mutex<Result<Store, ApiError>>,
+    chosen: Mutex<ChosenPaths>,
 }
 
 impl AppState {
@@ -28,7 +76,15 @@ impl AppState {
         AppState {
             db_path,
             store: Mutex::new(store),
+            chosen: Mutex::new(ChosenPaths::default()),
         }
+    }
+
+    /// The paths the save dialog returned (see [`ChosenPaths`]).
+    pub fn chosen(&self) -> std::sync::MutexGuard<'_, ChosenPaths> {
+        self.chosen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Where the store lives.
@@ -86,7 +142,7 @@ pub async fn blocking<T: Send + 'static>(
 }
 
 /// The value after `flag` on the app's command line (`--db PATH`,
-/// `--save-dir DIR`, `--today DATE`), if given.
+/// `--today DATE`, and in debug builds only `--save-dir DIR`), if given.
 pub fn arg_value(flag: &str) -> Option<std::ffi::OsString> {
     let mut args = std::env::args_os().skip(1);
     while let Some(a) = args.next() {
@@ -105,4 +161,64 @@ pub fn today() -> chrono::NaiveDate {
         .and_then(|v| v.to_str().map(str::to_owned))
         .and_then(|v| chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
         .unwrap_or_else(|| chrono::Local::now().date_naive())
+}
+
+/// The end-to-end tests' hook: `--save-dir DIR` makes the save "dialog"
+/// return `DIR/<suggested name>` without asking (no test can drive a native
+/// dialog). Compiled into debug builds only: a release build always asks.
+#[cfg(debug_assertions)]
+pub fn test_save_dir() -> Option<PathBuf> {
+    arg_value("--save-dir").map(PathBuf::from)
+}
+
+/// Release builds have no test hook.
+#[cfg(not(debug_assertions))]
+pub fn test_save_dir() -> Option<PathBuf> {
+    None
+}
+
+/// A suggested file name reduced to a bare name (no folders, no `..`), so the
+/// webview's suggestion can only ever be a default the user sees in the dialog.
+pub fn bare_file_name(suggested: &str, fallback: &str) -> String {
+    let name: String = suggested
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    let name = name.trim().trim_start_matches('.');
+    if name.is_empty() {
+        fallback.to_string()
+    } else {
+        name.chars().take(120).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chosen_paths_are_used_once_and_kept_apart() {
+        let mut c = ChosenPaths::default();
+        assert_eq!(c.take(SaveKind::Leaflet), None);
+        c.remember(SaveKind::Leaflet, PathBuf::from("/a/leaflet.pdf"));
+        assert_eq!(c.take(SaveKind::FiguresCsv), None);
+        assert_eq!(
+            c.take(SaveKind::Leaflet),
+            Some(PathBuf::from("/a/leaflet.pdf"))
+        );
+        assert_eq!(c.take(SaveKind::Leaflet), None, "one write per choice");
+        assert!(c.printed().is_none());
+    }
+
+    #[test]
+    fn suggested_names_cannot_carry_folders() {
+        assert_eq!(bare_file_name("../../etc/passwd", "x.pdf"), "passwd");
+        assert_eq!(bare_file_name("a\\b\\c.pdf", "x.pdf"), "c.pdf");
+        assert_eq!(bare_file_name("..", "x.pdf"), "x.pdf");
+        assert_eq!(bare_file_name("", "x.pdf"), "x.pdf");
+        assert_eq!(bare_file_name(".hidden.pdf", "x.pdf"), "hidden.pdf");
+    }
 }

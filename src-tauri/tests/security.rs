@@ -69,9 +69,11 @@ fn declared_commands() -> BTreeSet<String> {
         .collect()
 }
 
-/// Plugin permissions the UI needs: the leaflet's save dialog. (Opening the
-/// saved PDF is granted separately, scoped to `*.pdf`.)
-const PLUGIN_GRANTS: [&str; 1] = ["dialog:allow-save"];
+/// Plugin permissions the UI needs: none. The save dialog is opened, and the
+/// saved leaflet opened, from Rust (src/commands/files.rs), so the webview
+/// holds neither the dialog nor the opener (issue 20: the opener allowed any
+/// `**/*.pdf`, and the dialog's path came back through the webview).
+const PLUGIN_GRANTS: [&str; 0] = [];
 
 #[test]
 fn capabilities_grant_only_stepdown_commands() {
@@ -97,16 +99,14 @@ fn capabilities_grant_only_stepdown_commands() {
                 granted.insert(id.to_string());
                 continue;
             }
-            if p["identifier"] == "opener:allow-open-path" {
-                assert_eq!(
-                    p["allow"],
-                    serde_json::json!([{"path": "**/*.pdf"}]),
-                    "the opener may open PDFs only"
-                );
-                granted.insert("opener:allow-open-path".to_string());
-                continue;
-            }
-            let p = p.as_str().expect("app permission ids are plain strings");
+            let p = p
+                .as_str()
+                .expect("app permission ids are plain strings (no scoped plugin grants)");
+            assert!(
+                !p.contains(':'),
+                "{} grants the plugin permission {p}: the webview gets no plugin access",
+                path.display()
+            );
             assert!(
                 allowed.contains(p),
                 "{} grants {p}, which is not one of the app's own commands {allowed:?}",
@@ -117,7 +117,6 @@ fn capabilities_grant_only_stepdown_commands() {
     }
     let mut expected = allowed.clone();
     expected.extend(PLUGIN_GRANTS.iter().map(|s| s.to_string()));
-    expected.insert("opener:allow-open-path".to_string());
     assert_eq!(
         granted, expected,
         "every declared command is granted, plus the pinned plugin grants"
@@ -173,4 +172,101 @@ fn no_http_client_is_linked() {
             "the app links the HTTP client crate {forbidden} ({linked:?}); Stepdown must not make network requests"
         );
     }
+}
+
+/// The `#[tauri::command]` functions in src/commands/, with their parameter lists.
+fn commands_with_params() -> Vec<(String, String)> {
+    let dir = manifest_dir().join("src/commands");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("src/commands") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("#[tauri::command]") {
+            rest = &rest[at + 17..];
+            let open = rest.find('(').expect("a command has parameters");
+            let name = rest[..open]
+                .split_whitespace()
+                .last()
+                .expect("fn name")
+                .to_string();
+            let close = open + rest[open..].find(')').expect("closing parenthesis");
+            out.push((name, rest[open + 1..close].to_string()));
+        }
+    }
+    out
+}
+
+/// Issue 20: `print_leaflet` and `save_figures_csv` wrote to whatever path
+/// string arrived over IPC, and the webview could open any PDF. Pinned: no
+/// command takes a path (or folder, or file name to write) from the webview;
+/// the writing and opening commands exist and use the path the save dialog
+/// returned, remembered on the Rust side; the `--save-dir` test hook is
+/// compiled into debug builds only.
+#[test]
+fn save_and_open_paths_come_only_from_the_dialog() {
+    let commands = commands_with_params();
+    let names: BTreeSet<&str> = commands.iter().map(|(n, _)| n.as_str()).collect();
+    for needed in [
+        "print_leaflet",
+        "save_figures_csv",
+        "choose_leaflet_path",
+        "choose_figures_path",
+        "open_leaflet",
+    ] {
+        assert!(
+            names.contains(needed),
+            "{needed} is not a command: {names:?}"
+        );
+    }
+    assert!(
+        !names.contains("save_dir"),
+        "the test hook is not a command"
+    );
+    for (name, params) in &commands {
+        for param in params.split(',') {
+            let pname = param.split(':').next().unwrap_or("").trim();
+            let ty = param.split(':').nth(1).unwrap_or("").trim();
+            assert!(
+                !(pname.contains("path")
+                    || pname.contains("dir")
+                    || pname == "file"
+                    || ty.contains("PathBuf")),
+                "command {name} takes `{}` from the webview: outputs go only where the save dialog said",
+                param.trim()
+            );
+        }
+    }
+    let files =
+        std::fs::read_to_string(manifest_dir().join("src/commands/files.rs")).expect("files.rs");
+    assert!(
+        files.contains("blocking_save_file"),
+        "the dialog is opened from Rust"
+    );
+    assert!(
+        files.contains("take_chosen"),
+        "writes use the remembered path"
+    );
+    for (file, writer) in [
+        ("records.rs", "SaveKind::Leaflet"),
+        ("casefinding.rs", "SaveKind::FiguresCsv"),
+    ] {
+        let text =
+            std::fs::read_to_string(manifest_dir().join("src/commands").join(file)).expect("read");
+        assert!(
+            text.contains(writer),
+            "{file} writes to the path chosen for {writer}"
+        );
+    }
+    let state = std::fs::read_to_string(manifest_dir().join("src/state.rs")).expect("state.rs");
+    let hook = state
+        .find("arg_value(\"--save-dir\")")
+        .expect("the test hook");
+    let before = &state[..hook];
+    let cfg = before.rfind("#[cfg(").expect("the hook is behind a cfg");
+    assert!(
+        before[cfg..].starts_with("#[cfg(debug_assertions)]"),
+        "the --save-dir hook must be compiled into debug builds only"
+    );
+    assert!(state.contains("#[cfg(not(debug_assertions))]"));
 }

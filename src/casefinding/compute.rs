@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use chrono::{Datelike, Months, NaiveDate};
 
-use super::{TrendPoint, WorklistItem, WorklistPatient};
+use super::{Marker, TrendPoint, WorklistItem, WorklistPatient};
 use crate::assess::assess;
 use crate::catalogue::choice_for_item;
 use crate::flags::{FlagId, Severity};
@@ -546,8 +546,10 @@ pub(crate) struct Summary {
     pub complete: bool,
     /// An estimate is part of the total.
     pub estimated: bool,
-    /// Flag ids, most severe first.
+    /// Flag ids, most severe first (information-only flags left out).
     pub flags: Vec<FlagId>,
+    /// Audit marker bits (`Marker::bit`).
+    pub markers: u32,
 }
 
 /// A patient's result.
@@ -876,20 +878,35 @@ pub(crate) fn patient(
         _ if ome >= settings.high_dose => 1,
         _ => 0,
     };
+    let markers = markers_of(rec, &resolved, &current, &comeds, &in_window, interp);
     result.high_flags = flags
         .iter()
         .filter(|f| f.severity == Severity::High)
-        .count() as u32;
+        .count() as u32
+        // Unclear directions are an audit finding that raises the patient.
+        + u32::from(markers & Marker::UnclearDirections.bit() != 0);
     result.caution_flags = flags
         .iter()
         .filter(|f| f.severity == Severity::Caution)
         .count() as u32;
-    let flag_ids: Vec<FlagId> = flags.iter().map(|f| f.id).collect();
+    // Information-only flags (driving, naloxone advice) are for the patient
+    // view: on every row they would crowd out the risks.
+    let flag_ids: Vec<FlagId> = flags
+        .iter()
+        .filter(|f| f.severity != Severity::Info)
+        .map(|f| f.id)
+        .collect();
+    let info_flags: Vec<FlagId> = flags
+        .iter()
+        .filter(|f| f.severity == Severity::Info)
+        .map(|f| f.id)
+        .collect();
     result.summary = Some(Summary {
         ome,
         complete,
         estimated,
         flags: flag_ids.clone(),
+        markers,
     });
     if !detail {
         return result;
@@ -953,6 +970,8 @@ pub(crate) fn patient(
         supply_complete,
         figures_differ,
         flags: flag_ids,
+        info_flags,
+        markers: Marker::from_bits(markers),
         items,
         co_medications,
         months_on_opioids: months_on,
@@ -962,6 +981,79 @@ pub(crate) fn patient(
         warnings,
     });
     result
+}
+
+/// The audit markers of a patient's current regimen and window (bits of [`Marker`]).
+fn markers_of(
+    rec: &PatientRec,
+    resolved: &Resolved<'_>,
+    current: &[usize],
+    comeds: &[(usize, &CoMedicationProduct)],
+    in_window: &dyn Fn(&usize) -> bool,
+    interp: &Interpreted<'_>,
+) -> u32 {
+    let reference = interp.reference;
+    let product = |i: usize| match interp
+        .products
+        .get(rec.issues[i].drug as usize)
+        .and_then(Option::as_ref)
+    {
+        Some(Ok(Product::Opioid(p))) => Some(p),
+        _ => None,
+    };
+    let mut bits = 0;
+    let mut set = |m: Marker, on: bool| {
+        if on {
+            bits |= m.bit();
+        }
+    };
+    set(
+        Marker::UnclearDirections,
+        current
+            .iter()
+            .any(|&i| !matches!(resolved.states[i], Some(DoseState::Read(_)))),
+    );
+    let products: Vec<_> = current.iter().filter_map(|&i| product(i)).collect();
+    set(
+        Marker::ImmediateReleaseOnly,
+        !products.is_empty()
+            && products.iter().all(|p| {
+                !matches!(p.strength, Strength::McgPerHour(_))
+                    && p.release.unwrap_or(crate::regimen::Release::Immediate)
+                        == crate::regimen::Release::Immediate
+            }),
+    );
+    set(
+        Marker::Combination,
+        products.iter().any(|p| p.paracetamol_mg.is_some()),
+    );
+    let most_ml = reference
+        .casefinding
+        .setting(crate::reference::casefinding::CaseFindingSetting::LiquidIssueMaxMl);
+    set(
+        Marker::LargeLiquidIssue,
+        resolved
+            .groups
+            .iter()
+            .flat_map(|(_, idx)| idx.iter())
+            .any(|&i| {
+                in_window(&i)
+                    && rec.issues[i].quantity > most_ml
+                    && product(i).is_some_and(|p| {
+                        p.drug == "morphine" && matches!(p.strength, Strength::MgPerMl(_))
+                    })
+            }),
+    );
+    set(
+        Marker::DependenceForming,
+        comeds.iter().any(|(i, c)| {
+            in_window(i)
+                && c.classes
+                    .iter()
+                    .any(|k| reference.casefinding.dependence_forming().any(|d| d == *k))
+        }),
+    );
+    bits
 }
 
 /// The supply-based OME: for each current product, its latest issue measured

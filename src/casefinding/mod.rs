@@ -275,8 +275,13 @@ pub struct WorklistPatient {
     /// The instruction and supply figures differ by more than the fraction in
     /// `casefinding.json` (`supply-differ-fraction`) of the larger.
     pub figures_differ: bool,
-    /// Risk flag ids, most severe first.
+    /// Risk flag ids, most severe first (information-only flags such as
+    /// driving and naloxone advice are in `info_flags`, not here).
     pub flags: Vec<FlagId>,
+    /// Information-only flags, for the patient view (not worklist risk).
+    pub info_flags: Vec<FlagId>,
+    /// Audit markers.
+    pub markers: Vec<Marker>,
     /// The current regimen.
     pub items: Vec<WorklistItem>,
     /// Co-medications issued in the window (generic names).
@@ -293,6 +298,51 @@ pub struct WorklistPatient {
     pub warnings: Vec<String>,
 }
 
+/// An audit marker on the worklist (published UK high-dose opioid audit
+/// criteria and NHS case-finding searches, issue 16). Markers are findings
+/// for review; they do not change the OME.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+#[ts(export)]
+pub enum Marker {
+    /// A current instruction gives no usable dose ("as directed", as needed
+    /// with no maximum, a changing dose): an audit finding that raises the patient.
+    UnclearDirections,
+    /// Only immediate-release opioids are current (no modified-release or patch).
+    ImmediateReleaseOnly,
+    /// A combination product is current (co-codamol, co-dydramol).
+    Combination,
+    /// Morphine oral solution issued in a quantity above `liquid-issue-max-ml`
+    /// (300 mL, `casefinding.json`) within the window.
+    LargeLiquidIssue,
+    /// A dependence-forming medicine (`casefinding.json`) co-prescribed in the window.
+    DependenceForming,
+}
+
+impl Marker {
+    /// Every marker, in the order of their bits.
+    pub const ALL: [Marker; 5] = [
+        Marker::UnclearDirections,
+        Marker::ImmediateReleaseOnly,
+        Marker::Combination,
+        Marker::LargeLiquidIssue,
+        Marker::DependenceForming,
+    ];
+
+    /// Its bit in the worklist cache (`cf_summaries.markers`, migration 6).
+    pub fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+
+    /// The markers set in `bits`.
+    pub fn from_bits(bits: u32) -> Vec<Marker> {
+        Marker::ALL
+            .into_iter()
+            .filter(|m| bits & m.bit() != 0)
+            .collect()
+    }
+}
+
 /// Which patients to list.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default)]
@@ -306,6 +356,8 @@ pub struct WorklistFilters {
     pub gabapentinoid: bool,
     /// Only patients whose total includes an estimated dose.
     pub estimates_only: bool,
+    /// Only patients with every one of these audit markers.
+    pub markers: Vec<Marker>,
     /// At most this many patients (default: all).
     pub limit: Option<u32>,
     /// Skip this many (for paging).
@@ -443,6 +495,10 @@ pub struct Figures {
 /// What the cache was computed for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct CacheState {
+    /// What the cache rows hold ([`CACHE_FORMAT`]); absent in caches written
+    /// before audit markers (issue 16), which are rebuilt.
+    #[serde(default)]
+    format: u32,
     as_of: NaiveDate,
     window_days: u32,
     reference_version: String,
@@ -455,7 +511,10 @@ struct CacheState {
     at_or_above: Vec<(f64, u64)>,
 }
 
-const RANKING: &str = "Highest risk first: dose band (at or above the specialist-referral threshold, then at or above the high-dose threshold, then below), then more high-severity flags, then higher total OME, then more caution flags, then patient identifier";
+/// The cache's format: 2 since the rows carry audit markers (migration 6).
+const CACHE_FORMAT: u32 = 2;
+
+const RANKING: &str = "Highest risk first: dose band (at or above the specialist-referral threshold, then at or above the high-dose threshold, then below), then more high-severity flags (unclear directions count as one), then higher total OME, then more caution flags, then patient identifier";
 
 fn window_or_default(window: Option<u32>, reference: &Reference) -> Result<u32, CaseFindingError> {
     let w = window.unwrap_or_else(|| {
@@ -1261,6 +1320,7 @@ fn store_state(
                 benzodiazepine: e.flags.contains(&FlagId::Benzodiazepine),
                 gabapentinoid: e.flags.contains(&FlagId::Gabapentinoid),
                 flag_ids: flag_json(&e.flags),
+                markers: e.markers,
             })
         })
         .collect();
@@ -1274,6 +1334,7 @@ fn store_state(
     db::set_state(tx, "figures", &to_json(&figures))?;
     let count = |f: &dyn Fn(&db::SummaryRow) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
     let state = CacheState {
+        format: CACHE_FORMAT,
         as_of: today,
         window_days: window,
         reference_version: reference.manifest_version.clone(),
@@ -1554,7 +1615,8 @@ fn ensure_fresh(
         (None, None) => window_or_default(None, reference)?,
     };
     if let Some(s) = stored {
-        if s.as_of == today
+        if s.format == CACHE_FORMAT
+            && s.as_of == today
             && s.window_days == window
             && s.reference_version == reference.manifest_version
         {
@@ -1589,6 +1651,7 @@ pub fn worklist(
         benzodiazepine: filters.benzodiazepine,
         gabapentinoid: filters.gabapentinoid,
         estimated_only: filters.estimates_only,
+        markers: filters.markers.iter().fold(0, |m, x| m | x.bit()),
         limit: filters.limit,
         offset: filters.offset.unwrap_or(0),
     };

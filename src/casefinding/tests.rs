@@ -704,3 +704,58 @@ fn the_supply_figure_sits_beside_the_instruction_figure_and_differences_are_mark
     assert_eq!(p6.supply_ome_mg_per_day, None);
     assert!(!p6.supply_complete && !p6.figures_differ);
 }
+
+#[test]
+fn audit_markers_are_set_filtered_and_unclear_directions_raise_the_patient() {
+    let csv = "patient_id,issue_date,drug,dose,quantity\n\
+               A1,2026-11-01,Morphine 30mg modified-release tablets,as directed,60\n\
+               A2,2026-11-01,Co-codamol 30mg/500mg tablets,2 qds,224\n\
+               A3,2026-11-01,Morphine 10mg/5ml oral solution,5ml qds prn,500\n\
+               A4,2026-11-01,Morphine 30mg modified-release tablets,1 bd,56\n\
+               A4,2026-11-01,Diazepam 5mg tablets,1 at night,28\n\
+               A5,2026-11-01,Morphine 30mg modified-release tablets,1 bd,56\n";
+    let (_d, mut s) = store();
+    import(&mut s, csv.as_bytes(), "markers.csv");
+    let list = all(&mut s);
+    let get = |id: &str| list.patients.iter().find(|p| p.patient_id == id).unwrap();
+    assert_eq!(get("A1").markers, [Marker::UnclearDirections]);
+    assert_eq!(
+        get("A2").markers,
+        [Marker::ImmediateReleaseOnly, Marker::Combination]
+    );
+    assert_eq!(
+        get("A3").markers,
+        [Marker::ImmediateReleaseOnly, Marker::LargeLiquidIssue]
+    );
+    assert_eq!(get("A4").markers, [Marker::DependenceForming]);
+    assert!(get("A5").markers.is_empty());
+    // Unclear directions raise A1 above A5, whose known dose is the same band.
+    assert!(get("A1").rank < get("A5").rank);
+    // Information-only flags are for the patient view, not worklist risk.
+    for p in &list.patients {
+        assert!(!p.flags.contains(&FlagId::Driving), "{:?}", p.flags);
+    }
+    assert!(get("A5").info_flags.contains(&FlagId::Driving));
+    let mut only = |m: Vec<Marker>| {
+        worklist(
+            &mut s,
+            &WorklistFilters {
+                markers: m,
+                ..WorklistFilters::default()
+            },
+            today(),
+        )
+        .unwrap()
+        .patients
+        .into_iter()
+        .map(|p| p.patient_id)
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(only(vec![Marker::Combination]), ["A2"]);
+    assert_eq!(only(vec![Marker::LargeLiquidIssue]), ["A3"]);
+    assert_eq!(only(vec![Marker::DependenceForming]), ["A4"]);
+    assert_eq!(only(vec![Marker::UnclearDirections]), ["A1"]);
+    let ir: Vec<String> = only(vec![Marker::ImmediateReleaseOnly]);
+    assert_eq!(ir.len(), 2);
+    assert!(only(vec![Marker::Combination, Marker::LargeLiquidIssue]).is_empty());
+}

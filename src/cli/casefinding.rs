@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use stepdown::casefinding::{
     figures, figures_csv, import_csv, worklist, CaseFindingError, ImportOptions, ImportPhase,
-    ImportProgress, WorklistFilters,
+    ImportProgress, Marker, WorklistFilters,
 };
 use stepdown::import::csv::ColumnMap;
 use stepdown::store::{resolve_db_path, Store};
@@ -209,6 +209,11 @@ pub struct WorklistArgs {
     /// Only patients whose total includes an estimated dose.
     #[arg(long)]
     estimates_only: bool,
+    /// Only patients with this audit marker (repeat for several; all must be present):
+    /// unclear-directions, immediate-release-only, combination, large-liquid-issue,
+    /// dependence-forming.
+    #[arg(long = "marker", value_name = "MARKER")]
+    markers: Vec<String>,
     /// At most N patients [default: all].
     #[arg(long, value_name = "N")]
     limit: Option<u32>,
@@ -223,6 +228,21 @@ pub struct WorklistArgs {
     window_days: Option<u32>,
 }
 
+/// A marker by its kebab-case name, or a usage error listing them.
+fn parse_marker(name: &str) -> CliResult<Marker> {
+    serde_json::from_value(serde_json::Value::String(name.trim().to_string())).map_err(|_| {
+        let names: Vec<String> = Marker::ALL
+            .iter()
+            .filter_map(|m| serde_json::to_value(m).ok())
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        CliError::Input(format!(
+            "--marker: unknown marker '{name}' (one of: {})",
+            names.join(", ")
+        ))
+    })
+}
+
 /// `stepdown worklist --db DB [filters]`: prints `{"patients": [...], "metrics": {...}}`.
 pub fn list(args: WorklistArgs) -> CliResult {
     let mut store = Store::open_existing(args.db.path()?)?;
@@ -231,6 +251,11 @@ pub fn list(args: WorklistArgs) -> CliResult {
         benzodiazepine: args.benzodiazepine,
         gabapentinoid: args.gabapentinoid,
         estimates_only: args.estimates_only,
+        markers: args
+            .markers
+            .iter()
+            .map(|m| parse_marker(m))
+            .collect::<CliResult<Vec<_>>>()?,
         limit: args.limit,
         offset: args.offset,
         window_days: args.window_days,

@@ -466,7 +466,9 @@ impl DoseReader {
                     },
                 ),
                 CaseFindingRow::Dispensing { terms, .. } => (terms, TermKind::Dispensing),
-                CaseFindingRow::Setting { .. } | CaseFindingRow::FigureThreshold { .. } => continue,
+                CaseFindingRow::Setting { .. }
+                | CaseFindingRow::FigureThreshold { .. }
+                | CaseFindingRow::DependenceForming { .. } => continue,
             };
             for t in list {
                 let toks = tokenise(t);

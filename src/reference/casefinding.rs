@@ -45,15 +45,18 @@ pub enum CaseFindingSetting {
     /// Instruction- and supply-based OME figures differ when they differ by
     /// more than this fraction of the larger.
     SupplyDifferFraction,
+    /// An issue of morphine oral solution above this many mL is an audit marker.
+    LiquidIssueMaxMl,
 }
 
 impl CaseFindingSetting {
     /// Every setting; the table must have each exactly once.
-    pub const ALL: [CaseFindingSetting; 4] = [
+    pub const ALL: [CaseFindingSetting; 5] = [
         CaseFindingSetting::CurrentWindowDays,
         CaseFindingSetting::TrendMonths,
         CaseFindingSetting::ExtractMaxUnitsPerDose,
         CaseFindingSetting::SupplyDifferFraction,
+        CaseFindingSetting::LiquidIssueMaxMl,
     ];
 }
 
@@ -131,6 +134,16 @@ pub enum CaseFindingRow {
         /// Where it comes from.
         source: String,
     },
+    /// Co-medication classes that are dependence-forming: co-prescribed with
+    /// an opioid, a worklist audit marker.
+    DependenceForming {
+        /// Row id.
+        id: String,
+        /// The classes.
+        classes: Vec<crate::reference::risk::DrugClass>,
+        /// Where it comes from.
+        source: String,
+    },
     /// Words about how the medicine is supplied ("dispense weekly", "dosette",
     /// "instalments"): the frequency words next to them are the supply
     /// interval, never the doses a day.
@@ -155,7 +168,8 @@ impl CaseFindingRow {
             | CaseFindingRow::Frequency { id, .. }
             | CaseFindingRow::AsNeeded { id, .. }
             | CaseFindingRow::NotReadable { id, .. }
-            | CaseFindingRow::Dispensing { id, .. } => id,
+            | CaseFindingRow::Dispensing { id, .. }
+            | CaseFindingRow::DependenceForming { id, .. } => id,
         }
     }
 
@@ -167,7 +181,8 @@ impl CaseFindingRow {
             | CaseFindingRow::Frequency { source, .. }
             | CaseFindingRow::AsNeeded { source, .. }
             | CaseFindingRow::NotReadable { source, .. }
-            | CaseFindingRow::Dispensing { source, .. } => source,
+            | CaseFindingRow::Dispensing { source, .. }
+            | CaseFindingRow::DependenceForming { source, .. } => source,
         }
     }
 
@@ -177,7 +192,9 @@ impl CaseFindingRow {
             | CaseFindingRow::AsNeeded { terms, .. }
             | CaseFindingRow::NotReadable { terms, .. }
             | CaseFindingRow::Dispensing { terms, .. } => terms,
-            CaseFindingRow::Setting { .. } | CaseFindingRow::FigureThreshold { .. } => &[],
+            CaseFindingRow::Setting { .. }
+            | CaseFindingRow::FigureThreshold { .. }
+            | CaseFindingRow::DependenceForming { .. } => &[],
         }
     }
 }
@@ -242,6 +259,11 @@ pub(crate) fn check(table: &Table<CaseFindingRow>) -> Result<(), ReferenceError>
                 }
             }
             CaseFindingRow::AsNeeded { .. } => {}
+            CaseFindingRow::DependenceForming { classes, .. } => {
+                if classes.is_empty() {
+                    return Err(bad("a dependence-forming row needs classes"));
+                }
+            }
             CaseFindingRow::Dispensing { meaning, .. } => {
                 if meaning.trim().is_empty() {
                     return Err(bad("a dispensing row needs its meaning in words"));
@@ -318,6 +340,19 @@ impl Table<CaseFindingRow> {
             .unwrap_or_else(|| panic!("case-finding table has no {which:?} row (a build defect)"))
     }
 
+    /// The co-medication classes that count as dependence-forming.
+    pub fn dependence_forming(
+        &self,
+    ) -> impl Iterator<Item = crate::reference::risk::DrugClass> + '_ {
+        self.rows
+            .iter()
+            .filter_map(|r| match r {
+                CaseFindingRow::DependenceForming { classes, .. } => Some(classes.iter().copied()),
+                _ => None,
+            })
+            .flatten()
+    }
+
     /// The extra thresholds that practice figures count, with labels and sources.
     pub fn figure_thresholds(&self) -> impl Iterator<Item = (f64, &str, &str)> {
         self.rows.iter().filter_map(|r| match r {
@@ -369,7 +404,8 @@ mod tests {
         let settings = r#"{"id": "w", "kind": "setting", "setting": "current-window-days", "value": 90, "unit": "days", "source": "s"},
             {"id": "m", "kind": "setting", "setting": "trend-months", "value": 12, "unit": "months", "source": "s"},
             {"id": "u", "kind": "setting", "setting": "extract-max-units-per-dose", "value": 8, "unit": "tablets", "source": "s"},
-            {"id": "d", "kind": "setting", "setting": "supply-differ-fraction", "value": 0.25, "unit": "fraction", "source": "s"}"#;
+            {"id": "d", "kind": "setting", "setting": "supply-differ-fraction", "value": 0.25, "unit": "fraction", "source": "s"},
+            {"id": "l", "kind": "setting", "setting": "liquid-issue-max-ml", "value": 300, "unit": "mL", "source": "s"}"#;
         assert!(check(&table(settings)).is_ok());
         let both = format!(
             r#"{settings}, {{"id": "f", "kind": "frequency", "terms": ["bd"], "doses_per_day": 2, "interval_hours": 12, "meaning": "m", "source": "s"}}"#

@@ -491,6 +491,8 @@ pub(crate) struct SummaryRow {
     pub benzodiazepine: bool,
     pub gabapentinoid: bool,
     pub flag_ids: String,
+    /// Audit marker bits (`Marker::bit`).
+    pub markers: u32,
 }
 
 /// Replaces the worklist cache.
@@ -504,13 +506,13 @@ pub(crate) fn replace_summaries(tx: &Transaction<'_>, rows: &[SummaryRow]) -> St
     let sql = |n: usize| {
         let mut sql = String::from(
             "INSERT INTO cf_summaries (patient_id, rank, ome_mg_per_day, complete, estimated,
-                                       benzodiazepine, gabapentinoid, flag_ids) VALUES ",
+                                       benzodiazepine, gabapentinoid, flag_ids, markers) VALUES ",
         );
         for i in 0..n {
             sql.push_str(if i == 0 {
-                "(?,?,?,?,?,?,?,?)"
+                "(?,?,?,?,?,?,?,?,?)"
             } else {
-                ",(?,?,?,?,?,?,?,?)"
+                ",(?,?,?,?,?,?,?,?,?)"
             });
         }
         sql
@@ -534,7 +536,8 @@ pub(crate) fn replace_summaries(tx: &Transaction<'_>, rows: &[SummaryRow]) -> St
             stmt.raw_bind_parameter(k + 5, r.benzodiazepine)?;
             stmt.raw_bind_parameter(k + 6, r.gabapentinoid)?;
             stmt.raw_bind_parameter(k + 7, r.flag_ids.as_str())?;
-            k += 8;
+            stmt.raw_bind_parameter(k + 8, r.markers)?;
+            k += 9;
         }
         stmt.raw_execute()?;
     }
@@ -567,6 +570,8 @@ pub(crate) struct PageQuery {
     pub benzodiazepine: bool,
     pub gabapentinoid: bool,
     pub estimated_only: bool,
+    /// Marker bits that must all be set.
+    pub markers: u32,
     pub limit: Option<u32>,
     pub offset: u32,
 }
@@ -574,7 +579,11 @@ pub(crate) struct PageQuery {
 impl PageQuery {
     /// True when no filter narrows the list.
     pub(crate) fn is_everything(&self) -> bool {
-        self.min_ome <= 0.0 && !self.benzodiazepine && !self.gabapentinoid && !self.estimated_only
+        self.min_ome <= 0.0
+            && !self.benzodiazepine
+            && !self.gabapentinoid
+            && !self.estimated_only
+            && self.markers == 0
     }
 }
 
@@ -596,6 +605,7 @@ pub(crate) fn page(conn: &Connection, q: &PageQuery) -> StoreResult<Vec<(i64, u3
         "SELECT patient_id, rank FROM cf_summaries
          WHERE ome_mg_per_day >= ?1 AND (?2 = 0 OR benzodiazepine = 1)
            AND (?3 = 0 OR gabapentinoid = 1) AND (?4 = 0 OR estimated = 1)
+           AND (markers & ?7) = ?7
          ORDER BY rank LIMIT ?5 OFFSET ?6",
     )?;
     let rows = stmt
@@ -606,7 +616,8 @@ pub(crate) fn page(conn: &Connection, q: &PageQuery) -> StoreResult<Vec<(i64, u3
                 q.gabapentinoid,
                 q.estimated_only,
                 limit,
-                q.offset
+                q.offset,
+                q.markers
             ],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?
@@ -620,14 +631,16 @@ pub(crate) fn matching(conn: &Connection, q: &PageQuery) -> StoreResult<u64> {
         .prepare_cached(
             "SELECT count(*) FROM cf_summaries
              WHERE ome_mg_per_day >= ?1 AND (?2 = 0 OR benzodiazepine = 1)
-               AND (?3 = 0 OR gabapentinoid = 1) AND (?4 = 0 OR estimated = 1)",
+               AND (?3 = 0 OR gabapentinoid = 1) AND (?4 = 0 OR estimated = 1)
+               AND (markers & ?5) = ?5",
         )?
         .query_row(
             params![
                 q.min_ome,
                 q.benzodiazepine,
                 q.gabapentinoid,
-                q.estimated_only
+                q.estimated_only,
+                q.markers
             ],
             |r| r.get(0),
         )?;

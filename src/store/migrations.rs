@@ -55,6 +55,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "audit head: entry count and newest hash kept apart from the log",
         sql: include_str!("migrations/0005_audit_head.sql"),
     },
+    Migration {
+        version: 6,
+        name: "case-finding: audit markers on the worklist cache; patient exclusions",
+        sql: include_str!("migrations/0006_casefinding_markers.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.

@@ -48,3 +48,17 @@ test("a worklist patient opens as a consultation with their regimen filled in", 
   await waitFor(async () => (await s.text("[data-testid=ome-total]")) === "120 mg", "total 120 mg");
   await waitFor(() => s.exists("[data-testid=flag-benzodiazepine]"), "benzodiazepine flag from the extract");
 });
+
+test("audit markers show on the worklist and filter it", async () => {
+  await s.click("[data-testid=nav-case-finding]");
+  await waitFor(async () => (await s.findAll("[data-testid=worklist-row]")).length >= 3, "worklist rows");
+  const markers = await s.findAll("[data-testid=worklist-marker]");
+  assert.ok(markers.length >= 2, "markers shown");
+  await s.click("[data-testid=filter-marker-combination]");
+  await waitFor(async () => (await s.findAll("[data-testid=worklist-row]")).length === 1, "one combination-product patient");
+  assert.match(await s.text("[data-testid=worklist-row]"), /P002/);
+  assert.match(await s.text("[data-testid=worklist-row]"), /Combination product/);
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
+  await s.click("[data-testid=filter-marker-combination]");
+});

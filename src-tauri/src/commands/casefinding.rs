@@ -79,21 +79,15 @@ pub async fn practice_figures_csv(app: AppHandle) -> Result<String, ApiError> {
     blocking(app, |state| Ok(casefinding::figures_csv(&figures(state)?))).await
 }
 
-/// Writes the figures CSV to a path the user chose in the save dialog.
+/// Writes the figures CSV to the path the user chose in the save dialog
+/// (`choose_figures_path`), remembered on the Rust side: the webview passes no path.
 #[tauri::command]
-pub async fn save_figures_csv(app: AppHandle, path: String) -> Result<(), ApiError> {
+pub async fn save_figures_csv(app: AppHandle) -> Result<String, ApiError> {
     blocking(app, move |state| {
+        let target = super::files::take_chosen(state, crate::state::SaveKind::FiguresCsv)?;
         let csv = casefinding::figures_csv(&figures(state)?);
-        let target = std::path::PathBuf::from(&path);
-        let tmp = target.with_extension("csv.partial");
-        let fail = |e: std::io::Error| {
-            ApiError::new(
-                ErrorCode::Storage,
-                format!("The figures could not be written to {path}: {e}"),
-            )
-        };
-        std::fs::write(&tmp, csv).map_err(fail)?;
-        std::fs::rename(&tmp, &target).map_err(fail)
+        super::files::write_private(&target, csv.as_bytes(), "figures")?;
+        Ok(target.display().to_string())
     })
     .await
 }

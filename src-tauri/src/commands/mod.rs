@@ -3,4 +3,5 @@
 
 pub mod casefinding;
 pub mod clinical;
+pub mod files;
 pub mod records;

@@ -218,49 +218,33 @@ pub struct PrintResult {
     pub print_id: i64,
 }
 
-/// Writes `bytes` to `path` without ever leaving a half-written file: a
-/// temporary file beside it, then a rename.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), ApiError> {
-    let storage = |e: std::io::Error| {
-        ApiError::new(
-            stepdown::ErrorCode::Storage,
-            format!(
-                "The leaflet could not be written to {}: {e}",
-                path.display()
-            ),
-        )
-    };
-    let tmp = path.with_extension("pdf.partial");
-    std::fs::write(&tmp, bytes).map_err(storage)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        storage(e)
-    })
-}
-
 /// Prints the patient leaflet of a saved review version from its stored
 /// plan (today's date from the clock or `--today`), writes it to `path` and
 /// records the print (who, when, hash, render details) against exactly that
 /// version. Rendering and writing run off the window thread.
+///
+/// The file is the one the user chose in the save dialog
+/// (`choose_leaflet_path`), remembered here: the webview passes no path.
 #[tauri::command]
 pub async fn print_leaflet(
     app: AppHandle,
     request: consult::LeafletPrintRequest,
-    path: String,
 ) -> Result<PrintResult, ApiError> {
     blocking(app, move |st| {
         let actor = st.actor();
-        let target = std::path::PathBuf::from(&path);
+        let target = super::files::take_chosen(st, crate::state::SaveKind::Leaflet)?;
         let (print, pdf) = st.with_store_api(|s| {
             consult::print_leaflet(
                 s,
                 &request,
                 today(),
                 &actor,
-                &mut |bytes| write_atomically(&target, bytes),
+                &mut |bytes| super::files::write_private(&target, bytes, "leaflet"),
                 reference(),
             )
         })?;
+        let path = target.display().to_string();
+        st.chosen().set_printed(target);
         Ok(PrintResult {
             path,
             pages: u32::try_from(pdf.pages).unwrap_or(u32::MAX),
@@ -287,11 +271,4 @@ pub async fn summary_for_record(
         })
     })
     .await
-}
-
-/// A folder to write leaflets to without asking, given as `--save-dir DIR`
-/// (the end-to-end tests use it, since no test can drive a native dialog).
-#[tauri::command]
-pub async fn save_dir() -> Option<String> {
-    crate::state::arg_value("--save-dir").map(|d| d.to_string_lossy().into_owned())
 }

@@ -72,10 +72,15 @@ export const api = {
   describeItems: (items: RawItem[]) => call<ProductChoice[]>("describe_items", { items }),
   knownDrugs: () => call<string[]>("known_drugs"),
   /** The leaflet of a saved version, rendered by the core from its stored plan. */
-  printLeaflet: (request: LeafletPrintRequest, path: string) => call<PrintResult>("print_leaflet", { request, path }),
+  /** Asks where to save a leaflet (the native dialog, opened by the shell, which
+   * remembers the answer: no path is ever passed back to it). Null if cancelled. */
+  chooseLeafletPath: (suggestedName: string) => call<string | null>("choose_leaflet_path", { suggestedName }),
+  /** Writes the leaflet to the path chosen with chooseLeafletPath. */
+  printLeaflet: (request: LeafletPrintRequest) => call<PrintResult>("print_leaflet", { request }),
+  /** Opens the leaflet just written in the system's PDF viewer. */
+  openLeaflet: () => call<void>("open_leaflet"),
   /** The clinician summary of a saved version, from its stored assessment and plan. */
   summaryForRecord: (reviewId: number, version: number) => call<string>("summary_for_record", { reviewId, version }),
-  saveDir: () => call<string | null>("save_dir"),
   importExtract: (fileName: string, dataBase64: string, listSize: number | null, onProgress: (p: ImportProgress) => void) => {
     const channel = new Channel<ImportProgress>();
     channel.onmessage = onProgress;
@@ -83,7 +88,10 @@ export const api = {
   },
   worklist: (filters: WorklistFilters) => call<Worklist>("worklist", { filters }),
   practiceFigures: () => call<Figures>("practice_figures"),
-  saveFiguresCsv: (path: string) => call<void>("save_figures_csv", { path }),
+  /** Asks where to save the figures CSV (the shell remembers the answer). Null if cancelled. */
+  chooseFiguresPath: (suggestedName: string) => call<string | null>("choose_figures_path", { suggestedName }),
+  /** Writes the figures CSV to the chosen path; returns it. */
+  saveFiguresCsv: () => call<string>("save_figures_csv"),
   patientForExtract: (patientId: string, nhsNumber: string | null) =>
     call<Patient>("patient_for_extract", { patientId, nhsNumber }),
   storeStatus: () => call<StoreStatus>("store_status"),

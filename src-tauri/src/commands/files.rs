@@ -1,0 +1,181 @@
+//! Where outputs go. The save dialog is opened from here, and the path it
+//! returns is kept on the Rust side ([`crate::state::ChosenPaths`]): the
+//! commands that write (`print_leaflet`, `save_figures_csv`) and open
+//! (`open_leaflet`) take no path from the webview, so a compromised or buggy
+//! page cannot write or open anything the user did not choose. The webview
+//! is granted neither the dialog nor the opener plugin (capabilities/main.json).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use tauri::AppHandle;
+use tauri_plugin_dialog::DialogExt;
+use tauri_plugin_opener::OpenerExt;
+
+use stepdown::{ApiError, ErrorCode};
+
+use crate::state::{bare_file_name, blocking, test_save_dir, SaveKind};
+
+/// Asks where to save, with the native save dialog (or, in debug builds
+/// given `--save-dir`, that folder without asking), and remembers the answer
+/// for the next write of this kind. `None` when the user cancelled.
+async fn choose(
+    app: AppHandle,
+    kind: SaveKind,
+    suggested_name: String,
+) -> Result<Option<String>, ApiError> {
+    let (fallback, filter, ext) = match kind {
+        SaveKind::Leaflet => ("leaflet.pdf", "PDF", "pdf"),
+        SaveKind::FiguresCsv => ("practice-figures.csv", "CSV", "csv"),
+    };
+    let name = bare_file_name(&suggested_name, fallback);
+    let chosen: Option<PathBuf> = match test_save_dir() {
+        Some(dir) => Some(dir.join(&name)),
+        None => {
+            let dialog_app = app.clone();
+            tauri::async_runtime::spawn_blocking(move || {
+                dialog_app
+                    .dialog()
+                    .file()
+                    .set_file_name(name)
+                    .add_filter(filter, &[ext])
+                    .blocking_save_file()
+                    .and_then(|p| p.into_path().ok())
+            })
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("the dialog stopped: {e}")))?
+        }
+    };
+    blocking(app, move |st| {
+        Ok(chosen.map(|path| {
+            let shown = path.display().to_string();
+            st.chosen().remember(kind, path);
+            shown
+        }))
+    })
+    .await
+}
+
+/// The save dialog for a leaflet PDF; the path is remembered for `print_leaflet`.
+#[tauri::command]
+pub async fn choose_leaflet_path(
+    app: AppHandle,
+    suggested_name: String,
+) -> Result<Option<String>, ApiError> {
+    choose(app, SaveKind::Leaflet, suggested_name).await
+}
+
+/// The save dialog for the figures CSV; the path is remembered for `save_figures_csv`.
+#[tauri::command]
+pub async fn choose_figures_path(
+    app: AppHandle,
+    suggested_name: String,
+) -> Result<Option<String>, ApiError> {
+    choose(app, SaveKind::FiguresCsv, suggested_name).await
+}
+
+/// Opens the leaflet last written in the system's PDF viewer (to print it).
+/// Only that file: the path never comes from the webview. The end-to-end
+/// tests' `--save-dir` (debug builds) skips opening.
+#[tauri::command]
+pub async fn open_leaflet(app: AppHandle) -> Result<(), ApiError> {
+    let opener = app.clone();
+    let path = blocking(app, |st| {
+        st.chosen()
+            .printed()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidInput, "No leaflet has been saved yet."))
+    })
+    .await?;
+    if test_save_dir().is_some() {
+        return Ok(());
+    }
+    opener
+        .opener()
+        .open_path(path.display().to_string(), None::<&str>)
+        .map_err(|e| {
+            ApiError::new(
+                ErrorCode::Storage,
+                format!(
+                    "The leaflet was saved to {} but could not be opened: {e}",
+                    path.display()
+                ),
+            )
+        })
+}
+
+/// The path the dialog returned for `kind`, taken for one write.
+pub(crate) fn take_chosen(
+    st: &crate::state::AppState,
+    kind: SaveKind,
+) -> Result<PathBuf, ApiError> {
+    st.chosen().take(kind).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidInput,
+            "Choose where to save the file first (the save dialog was not used or was cancelled).",
+        )
+    })
+}
+
+/// Writes `bytes` to `path` owner-only (0600: leaflets hold a name and
+/// medicines), through a temporary file beside it and a rename, so `path` is
+/// the whole new file or untouched. The user chose `path` in the save
+/// dialog, which itself asks before replacing a file.
+pub(crate) fn write_private(path: &Path, bytes: &[u8], what: &str) -> Result<(), ApiError> {
+    let storage = |e: std::io::Error| {
+        let why = if e.kind() == std::io::ErrorKind::StorageFull {
+            "the disk is full".to_string()
+        } else {
+            e.to_string()
+        };
+        ApiError::new(
+            ErrorCode::Storage,
+            format!(
+                "The {what} could not be written to {}: {why}",
+                path.display()
+            ),
+        )
+    };
+    let mut tmp = path.as_os_str().to_os_string();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    let written = (|| -> std::io::Result<()> {
+        let _ = std::fs::remove_file(&tmp);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        storage(e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_are_owner_only_and_whole() {
+        let dir = std::env::temp_dir().join(format!("stepdown-app-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("leaflet.pdf");
+        write_private(&out, b"%PDF-1.7", "leaflet").unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"%PDF-1.7");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let e = write_private(&dir.join("no-such-dir").join("x.pdf"), b"x", "leaflet").unwrap_err();
+        assert!(e.message.contains("could not be written"), "{}", e.message);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
