@@ -130,6 +130,27 @@ fn every_generated_patient_matches_the_ground_truth() {
                 t.gabapentinoid,
                 "seed {seed} {id}"
             );
+            // Issue 16: the supply figure and the unclear-directions marker.
+            assert_eq!(
+                (p.supply_ome_mg_per_day, p.supply_complete),
+                (t.supply_ome_mg_per_day, t.supply_complete),
+                "seed {seed} {id}: {p:#?}"
+            );
+            let fraction = reference()
+                .casefinding
+                .setting(CaseFindingSetting::SupplyDifferFraction);
+            assert_eq!(
+                p.figures_differ,
+                t.supply_ome_mg_per_day.is_some_and(
+                    |s| (s - t.ome_mg_per_day).abs() > fraction * s.max(t.ome_mg_per_day)
+                ),
+                "seed {seed} {id}"
+            );
+            assert_eq!(
+                p.markers.contains(&Marker::UnclearDirections),
+                t.unclear_directions,
+                "seed {seed} {id}: {p:#?}"
+            );
             // Estimates are marked on the item, with the method in words.
             for item in &p.items {
                 assert_eq!(item.estimated, item.estimate.is_some());
