@@ -75,14 +75,20 @@ fn choices_of(row: &ProductRow) -> Vec<ProductChoice> {
             release: row.release,
             dosing_interval_hours: row.dosing_interval_hours,
             wear: row.wear_hours.as_ref().map(wear_words),
-            brands: row.brand_examples.clone(),
-            combination: row.combination.as_ref().map(|c| {
-                format!(
+            // Only the brands that make this strength (no Durogesic 37.5).
+            brands: row.brands_for(strength_value),
+            combination: match (&row.combination, row.second_part(strength_value)) {
+                (Some(c), _) => Some(format!(
                     "{} (with {} mg paracetamol)",
                     c.name,
                     num(c.paracetamol_mg_per_unit)
-                )
-            }),
+                )),
+                (None, Some((name, mg))) => Some(format!(
+                    "with {} mg {name}, which adds nothing to the oral morphine equivalent",
+                    num(mg)
+                )),
+                (None, None) => None,
+            },
             item,
         });
     };
@@ -94,7 +100,8 @@ fn choices_of(row: &ProductRow) -> Vec<ProductChoice> {
     for s in row.strengths_mg.iter().flatten() {
         push(
             *s,
-            format!("{} mg", num(*s)),
+            // Combinations show both parts ("30/500 mg"), never the opioid alone.
+            row.strength_label(*s),
             RawItem {
                 form: Some(row.form.as_str().to_string()),
                 release: row.release.map(|r| r.as_str().to_string()),
@@ -260,7 +267,12 @@ pub fn search(reference: &Reference, query: &str, limit: usize) -> Vec<ProductCh
         .into_iter()
         .filter(|c| {
             let hay = haystack(c);
-            let strength_number = c.strength.split_whitespace().next().unwrap_or_default();
+            // The opioid's number: "30" of "30/500 mg" or of "30 mg".
+            let strength_number = c
+                .strength
+                .split(|ch: char| ch == '/' || ch.is_whitespace())
+                .next()
+                .unwrap_or_default();
             words.iter().all(|w| {
                 if w.parse::<f64>().is_ok() {
                     strength_number == w.as_str()
@@ -356,17 +368,17 @@ mod tests {
     #[test]
     fn an_item_outside_the_catalogue_is_described_from_its_fields() {
         let raw = RawItem {
-            drug: Some("methadone".into()),
+            drug: Some("morphine".into()),
             route: Some("oral".into()),
-            strength_mg_per_ml: Some(1.0),
-            ml_per_dose: Some(60.0),
+            strength_mg_per_ml: Some(5.0),
+            ml_per_dose: Some(5.0),
             doses_per_day: Some(1.0),
             ..RawItem::default()
         };
         let c = choice_for_item(reference(), &raw);
         assert_eq!(c.product_id, "manual");
         assert_eq!(c.form, Form::Solution);
-        assert_eq!(c.label, "Methadone oral solution 1 mg/mL (entered by hand)");
+        assert_eq!(c.label, "Morphine oral solution 5 mg/mL (entered by hand)");
         assert_eq!(c.item, raw);
     }
 
@@ -395,6 +407,64 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{}: {e:?}", c.id));
             let report = calculate(&regimen, Profile::Uk, reference(), &OmeOptions::default());
             assert_eq!(report.items.len(), 1, "{}", c.id);
+        }
+    }
+
+    #[test]
+    fn combinations_are_labelled_with_both_strengths() {
+        let hits = search(reference(), "co-codamol 30", 10);
+        assert!(hits.iter().all(|c| c.strength == "30/500 mg"), "{hits:?}");
+        assert!(hits.iter().all(|c| c.label.ends_with("30/500 mg")));
+        let hits = search(reference(), "targinact 10", 10);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].strength, "10/5 mg");
+        assert!(hits[0]
+            .combination
+            .as_deref()
+            .is_some_and(|c| c.contains("naloxone")));
+        let hits = search(reference(), "tramacet", 10);
+        assert_eq!(hits[0].strength, "37.5/325 mg");
+        assert_eq!(hits[0].item.paracetamol_mg, Some(325.0));
+    }
+
+    #[test]
+    fn a_strength_lists_only_the_brands_that_make_it() {
+        let hits = search(reference(), "fentanyl 37.5", 10);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].brands, vec!["Mezolar Matrix".to_string()]);
+        assert!(search(reference(), "durogesic 37.5", 10).is_empty());
+    }
+
+    #[test]
+    fn every_catalogue_product_is_reachable_from_search_by_drug_and_brand() {
+        for row in &reference().products.rows {
+            for s in row.strengths() {
+                let id = format!("{}@{}", row.id, num(*s));
+                let by_drug = search(reference(), &format!("{} {}", row.drug, num(*s)), 500);
+                assert!(by_drug.iter().any(|c| c.id == id), "{id} by drug");
+                for brand in row.brands_for(*s) {
+                    let hits = search(reference(), &format!("{brand} {}", num(*s)), 500);
+                    assert!(hits.iter().any(|c| c.id == id), "{id} by {brand}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn issue_15_products_are_offered() {
+        for (query, id) in [
+            ("zydol xl 400", "tramadol-mr-24h-tablet@400"),
+            ("tradorec 100", "tramadol-mr-24h-tablet@100"),
+            ("zamadol 24hr 150", "tramadol-mr-24h-tablet@150"),
+            ("temgesic 0.2", "buprenorphine-sublingual-tablet@0.2"),
+            ("palexia 50", "tapentadol-ir-tablet@50"),
+            ("oxycodone 10", "oxycodone-oral-concentrate@10"),
+            ("methadone 5", "methadone-tablet@5"),
+            ("shortec 5", "oxycodone-ir-capsule@5"),
+            ("mezolar 12", "fentanyl-72h-patch@12"),
+        ] {
+            let hits = search(reference(), query, 100);
+            assert!(hits.iter().any(|c| c.id == id), "{query}: {hits:?}");
         }
     }
 }

@@ -216,10 +216,19 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
             if let Some(p) = paracetamol_per_unit {
                 paracetamol_mg_per_day = Some(round2(p.get() * units));
             }
+            // A combination shows both parts, as on the box ("30/500 mg"), so
+            // the opioid strength is never read as the whole tablet.
+            let (strength_words, of_drug) = match paracetamol_per_unit {
+                Some(p) => (
+                    format!("{}/{} mg", num(strength.get()), num(p.get())),
+                    format!(" of {drug}"),
+                ),
+                None => (format!("{} mg", num(strength.get())), String::new()),
+            };
             let per_dose = if units_per_dose.get() == 1.0 {
-                format!("{} mg", num(strength.get()))
+                strength_words
             } else {
-                format!("{} × {} mg", num(units_per_dose.get()), num(strength.get()))
+                format!("{} × {strength_words}", num(units_per_dose.get()))
             };
             (
                 DailyAmount {
@@ -227,7 +236,7 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
                     unit: AmountUnit::MgPerDay,
                 },
                 format!(
-                    "{per_dose} × {} a day = {} mg",
+                    "{per_dose} × {} a day = {} mg{of_drug}",
                     num(doses_per_day.get()),
                     num(mg)
                 ),
@@ -284,7 +293,24 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
         Dose::Patch { .. } => FactorUnit::McgPerHour,
         Dose::Solid { .. } | Dose::Liquid { .. } => FactorUnit::Mg,
     };
+    // A factor may hold only up to a strength (sublingual buprenorphine: the
+    // pain tablets, not the dependence ones); above it the row says why not.
+    let above_cap = |row: &crate::reference::FactorRow| -> Option<String> {
+        let max = row.max_strength_mg?;
+        let over = match &item.dose {
+            Dose::Solid { strength, .. } => strength.get() > max * (1.0 + 1e-9),
+            Dose::Liquid { .. } | Dose::Patch { .. } => true,
+        };
+        over.then(|| row.above_max_strength.clone().unwrap_or_default())
+    };
     let conversion = match reference.conversion(profile, drug, item.route) {
+        Conversion::Factor { row, .. } if above_cap(row).is_some() => {
+            ItemConversion::NotConvertible {
+                reason: above_cap(row).unwrap_or_default(),
+                row_id: Some(row.id.clone()),
+                source: row.source.clone(),
+            }
+        }
         Conversion::Factor { factor, unit, row } if unit == needed_unit => {
             let ome = round2(daily.value * factor);
             working.push_str(&format!(
@@ -600,7 +626,7 @@ mod tests {
         assert_eq!(r.total_ome_mg_per_day, 24.0);
         assert_eq!(
             r.items[0].working,
-            "2 × 30 mg × 4 a day = 240 mg × 0.1 = 24 mg OME"
+            "2 × 30/500 mg × 4 a day = 240 mg of codeine × 0.1 = 24 mg OME"
         );
     }
 
@@ -684,5 +710,64 @@ mod tests {
             assert!(v["items"][0].get(key).is_some(), "missing items[0].{key}");
         }
         assert_eq!(v["profile"], "uk");
+    }
+
+    #[test]
+    fn temgesic_for_pain_converts_and_dependence_strengths_do_not() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "buprenorphine", "route": "sublingual", "form": "tablet", "strength_mg": 0.4, "doses_per_day": 4}"#,
+        );
+        assert!(r.complete, "{:?}", r.warnings);
+        assert_eq!(r.total_ome_mg_per_day, 96.0);
+        assert_eq!(
+            r.items[0].factor_id.as_deref(),
+            Some("uk.buprenorphine.sublingual")
+        );
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "buprenorphine", "route": "sublingual", "form": "tablet", "strength_mg": 8, "doses_per_day": 1}"#,
+        );
+        assert!(!r.complete);
+        let reason = r.items[0]
+            .not_convertible_reason
+            .clone()
+            .unwrap_or_default();
+        assert!(reason.contains("opioid dependence"), "{reason}");
+        // CDC leaves buprenorphine out altogether, and says so in its own words.
+        let r = report(
+            Profile::Cdc,
+            r#"{"drug": "buprenorphine", "route": "sublingual", "form": "tablet", "strength_mg": 0.2, "doses_per_day": 3}"#,
+        );
+        let reason = r.items[0]
+            .not_convertible_reason
+            .clone()
+            .unwrap_or_default();
+        assert!(reason.contains("CDC 2022"), "{reason}");
+        assert!(!reason.contains("dependence"), "{reason}");
+    }
+
+    #[test]
+    fn naloxone_in_targinact_adds_nothing() {
+        // Targinact 20/10 twice a day: only the 40 mg of oxycodone counts.
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "oxycodone", "route": "oral", "release": "modified", "form": "tablet", "strength_mg": 20, "doses_per_day": 2}"#,
+        );
+        assert_eq!(r.total_ome_mg_per_day, 60.0);
+    }
+
+    #[test]
+    fn a_rectal_item_gives_the_known_gap_reason() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "morphine", "route": "rectal", "strength_mg": 10, "doses_per_day": 2}"#,
+        );
+        assert!(!r.complete);
+        let reason = r.items[0]
+            .not_convertible_reason
+            .clone()
+            .unwrap_or_default();
+        assert!(reason.contains("suppositor"), "{reason}");
     }
 }

@@ -4,7 +4,7 @@
 //! its source. Tables are parsed once and validated by tests (`cargo test`):
 //! a row without a source, a non-positive number or a duplicate id fails the build's tests.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
 
 use chrono::NaiveDate;
@@ -16,7 +16,10 @@ use crate::regimen::{Form, Release, Route};
 
 pub mod casefinding;
 pub mod currency;
+pub mod gaps;
+pub mod limits;
 pub mod risk;
+pub mod verhoeff;
 
 pub use currency::{currency, PolicyKind, PolicyRow, StaleTable};
 
@@ -78,6 +81,16 @@ const EMBEDDED: &[(&str, &str)] = &[
     (
         "casefinding.json",
         include_str!("../assets/reference/casefinding.json"),
+    ),
+    // Routes and products deliberately not converted, and why (`gaps`).
+    (
+        "known_gaps.json",
+        include_str!("../assets/reference/known_gaps.json"),
+    ),
+    // Licensed daily maxima per opioid and the age/renal rules (`limits`).
+    (
+        "dose_limits.json",
+        include_str!("../assets/reference/dose_limits.json"),
     ),
 ];
 
@@ -229,6 +242,14 @@ pub struct FactorRow {
     /// Why the profile does not convert this drug/route (shown to the user); absent for factor rows.
     #[serde(default)]
     pub not_convertible: Option<String>,
+    /// The factor applies only to tablets of at most this strength (mg); stronger
+    /// ones are refused with `above_max_strength` (sublingual buprenorphine: the
+    /// 200 and 400 microgram tablets treat pain, 2 mg and more treat dependence).
+    #[serde(default)]
+    pub max_strength_mg: Option<f64>,
+    /// Why a stronger item is not converted (required with `max_strength_mg`).
+    #[serde(default)]
+    pub above_max_strength: Option<String>,
     /// Where the row comes from.
     pub source: String,
 }
@@ -293,6 +314,42 @@ pub struct Combination {
     pub paracetamol_mg_per_unit: f64,
 }
 
+/// A second active ingredient that is neither the opioid nor paracetamol
+/// (naloxone in oxycodone with naloxone). It never adds to the OME.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherIngredient {
+    /// Generic name, lower case (`naloxone`).
+    pub name: String,
+    /// mg per tablet, one for each of the row's `strengths_mg`, in the same order.
+    pub mg_per_unit: Vec<f64>,
+    /// Whether it counts towards oral morphine equivalent: always false (checked),
+    /// recorded so a reviewer sees the decision.
+    pub adds_ome: bool,
+    /// Where the contents and the "adds no OME" decision come from.
+    pub source: String,
+}
+
+/// dm+d identifiers of one strength of a product line, each checked against
+/// its Verhoeff check digit when the reference loads.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DmdCode {
+    /// The strength (in the row's unit) the codes are for.
+    pub strength: f64,
+    /// Virtual medicinal product id, if confirmed.
+    #[serde(default)]
+    pub vmp: Option<String>,
+    /// Actual medicinal product id (a brand), if confirmed.
+    #[serde(default)]
+    pub amp: Option<String>,
+    /// The brand the AMP is, when there is one.
+    #[serde(default)]
+    pub brand: Option<String>,
+    /// The public page the codes were read from (e.g. the NHSBSA dm+d browser).
+    pub source: String,
+}
+
 /// One UK product line of the catalogue.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -331,6 +388,16 @@ pub struct ProductRow {
     /// Paracetamol content, for combination products.
     #[serde(default)]
     pub combination: Option<Combination>,
+    /// A second, non-opioid active ingredient other than paracetamol (naloxone).
+    #[serde(default)]
+    pub other_ingredient: Option<OtherIngredient>,
+    /// For lines where not every brand makes every strength: the strengths each
+    /// brand makes (a brand absent here makes all of them).
+    #[serde(default)]
+    pub brand_strengths: BTreeMap<String, Vec<f64>>,
+    /// dm+d codes confirmed from a public primary source (empty: not found).
+    #[serde(default)]
+    pub dmd: Vec<DmdCode>,
     /// Brand names, for recognising them in input (may be empty).
     pub brand_examples: Vec<String>,
     /// Brand-neutral name as people see it on the box, in plain words
@@ -356,6 +423,68 @@ pub struct OtherForm {
     pub box_name: String,
     /// Where the strengths in this form come from.
     pub source: String,
+}
+
+impl ProductRow {
+    /// The row's strengths in its form's unit (mg, mg/mL or micrograms/hour).
+    pub fn strengths(&self) -> &[f64] {
+        self.strengths_mg
+            .as_deref()
+            .or(self.strengths_mg_per_ml.as_deref())
+            .or(self.strengths_mcg_per_hour.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// The unit words of the row's strengths.
+    pub fn strength_unit(&self) -> &'static str {
+        match self.form {
+            Form::Tablet | Form::Capsule => "mg",
+            Form::Solution => "mg/mL",
+            Form::Patch => "micrograms/hour",
+        }
+    }
+
+    /// The second ingredient's mg per unit at opioid strength `strength`, if
+    /// this line has one (paracetamol, or another ingredient such as naloxone).
+    pub fn second_part(&self, strength: f64) -> Option<(String, f64)> {
+        if let Some(c) = &self.combination {
+            return Some(("paracetamol".to_string(), c.paracetamol_mg_per_unit));
+        }
+        let o = self.other_ingredient.as_ref()?;
+        let i = self
+            .strengths_mg
+            .as_deref()?
+            .iter()
+            .position(|s| (s - strength).abs() < 1e-9)?;
+        o.mg_per_unit.get(i).map(|mg| (o.name.clone(), *mg))
+    }
+
+    /// How a strength is written on the box and in supply lines: both parts of
+    /// a combination ("30/500 mg"), otherwise the strength with its unit.
+    pub fn strength_label(&self, strength: f64) -> String {
+        match self.second_part(strength) {
+            Some((_, second)) => format!(
+                "{}/{} mg",
+                crate::regimen::num(strength),
+                crate::regimen::num(second)
+            ),
+            None => format!("{} {}", crate::regimen::num(strength), self.strength_unit()),
+        }
+    }
+
+    /// The brands that make `strength` (all the row's brands unless
+    /// `brand_strengths` says otherwise).
+    pub fn brands_for(&self, strength: f64) -> Vec<String> {
+        self.brand_examples
+            .iter()
+            .filter(|b| {
+                self.brand_strengths
+                    .get(*b)
+                    .is_none_or(|list| list.iter().any(|s| (s - strength).abs() < 1e-9))
+            })
+            .cloned()
+            .collect()
+    }
 }
 
 /// What an implausibility limit applies to.
@@ -433,6 +562,10 @@ pub struct Reference {
     pub policy: Table<PolicyRow>,
     /// Case-finding: dose wording, current-regimen window, figure thresholds.
     pub casefinding: Table<casefinding::CaseFindingRow>,
+    /// Routes and products deliberately not converted, and why.
+    pub known_gaps: Table<gaps::KnownGapRow>,
+    /// Licensed daily maxima per opioid, with age and renal rules.
+    pub dose_limits: Table<limits::DoseLimitRow>,
     /// Every drug in any profile's factor table, sorted (accepted drug names).
     known_drugs: Vec<String>,
 }
@@ -519,10 +652,23 @@ fn check_factors(table: &Table<FactorRow>) -> Result<(), ReferenceError> {
                         "per-microgram/hour factors go with route transdermal and form patch, and only they",
                     ));
                 }
+                match (r.max_strength_mg, &r.above_max_strength) {
+                    (None, None) => {}
+                    (Some(m), Some(why))
+                        if positive(m) && !why.trim().is_empty() && unit == FactorUnit::Mg => {}
+                    _ => {
+                        return Err(bad(
+                            "max_strength_mg (positive, per mg factors) and above_max_strength go together",
+                        ))
+                    }
+                }
             }
             (None, None, Some(reason)) => {
                 if reason.trim().is_empty() {
                     return Err(bad("not-convertible row has no reason"));
+                }
+                if r.max_strength_mg.is_some() || r.above_max_strength.is_some() {
+                    return Err(bad("a strength cap goes only with a factor"));
                 }
             }
             _ => {
@@ -688,6 +834,24 @@ impl Reference {
             casefinding.rows.iter().map(|r| (r.id(), r.source())),
         )?;
         casefinding::check(&casefinding)?;
+        let known_gaps: Table<gaps::KnownGapRow> = parse("known_gaps.json")?;
+        check_rows(
+            &known_gaps.header,
+            known_gaps
+                .rows
+                .iter()
+                .map(|r| (r.id.as_str(), r.source.as_str())),
+        )?;
+        gaps::check(&known_gaps)?;
+        let dose_limits: Table<limits::DoseLimitRow> = parse("dose_limits.json")?;
+        check_rows(
+            &dose_limits.header,
+            dose_limits
+                .rows
+                .iter()
+                .map(|r| (r.id.as_str(), r.source.as_str())),
+        )?;
+        limits::check(&dose_limits, &known_drugs)?;
         let reference = Reference {
             manifest_version: manifest.manifest_version,
             thresholds,
@@ -699,6 +863,8 @@ impl Reference {
             risk,
             policy,
             casefinding,
+            known_gaps,
+            dose_limits,
             known_drugs,
         };
         // These checks need lookups across tables, so they run on the assembled reference.
@@ -742,12 +908,32 @@ impl Reference {
                 },
             },
             None => Conversion::NotConvertible {
-                reason: format!(
-                    "The {profile} profile has no conversion factor for {drug} given by the {route} route, so it is not converted."
-                ),
+                reason: match self.known_gap(drug, route) {
+                    Some(gap) => format!(
+                        "The {profile} profile has no conversion factor for {drug} given by the {route} route, so it is not converted: {}",
+                        gap.reason
+                    ),
+                    None => format!(
+                        "The {profile} profile has no conversion factor for {drug} given by the {route} route, so it is not converted."
+                    ),
+                },
                 row: None,
             },
         }
+    }
+
+    /// The known gap that explains why `drug` by `route` is not converted, if
+    /// the reference lists one (a drug-specific row before a route-wide one).
+    pub fn known_gap(&self, drug: &str, route: Route) -> Option<&gaps::KnownGapRow> {
+        let rows = || {
+            self.known_gaps
+                .rows
+                .iter()
+                .filter(move |g| g.route == Some(route))
+        };
+        rows()
+            .find(|g| g.drug.as_deref() == Some(drug))
+            .or_else(|| rows().find(|g| g.drug.is_none()))
     }
 
     /// The patch-label adjustment for `drug` at a labelled strength, if any.
@@ -885,6 +1071,55 @@ impl Reference {
                     return Err(bad("other_forms need a box_name and a source"));
                 }
             }
+            if let Some(o) = &p.other_ingredient {
+                let own = p.strengths_mg.as_deref().unwrap_or_default();
+                if o.name.trim().is_empty()
+                    || o.name != o.name.to_lowercase()
+                    || o.mg_per_unit.len() != own.len()
+                    || !o.mg_per_unit.iter().all(|x| positive(*x))
+                    || o.source.trim().is_empty()
+                {
+                    return Err(bad(
+                        "other_ingredient needs a lower-case name, a source and one positive mg per tablet strength",
+                    ));
+                }
+                if o.adds_ome {
+                    return Err(bad(
+                        "a second ingredient never adds to the OME (only the opioid is converted)",
+                    ));
+                }
+                if p.combination.is_some() {
+                    return Err(bad(
+                        "a line has paracetamol or another second ingredient, not both",
+                    ));
+                }
+            }
+            for d in &p.dmd {
+                let codes = [&d.vmp, &d.amp];
+                if d.source.trim().is_empty()
+                    || !strengths.contains(&d.strength)
+                    || codes.iter().all(|c| c.is_none())
+                    || !codes
+                        .iter()
+                        .copied()
+                        .flatten()
+                        .all(|c| verhoeff::is_valid(c))
+                {
+                    return Err(bad(
+                        "a dm+d entry needs a catalogue strength, a source and codes that pass the Verhoeff check",
+                    ));
+                }
+            }
+            for (brand, list) in &p.brand_strengths {
+                if !p.brand_examples.contains(brand) {
+                    return Err(bad("brand_strengths names a brand not in brand_examples"));
+                }
+                if list.is_empty() || !list.iter().all(|s| strengths.contains(s)) {
+                    return Err(bad(
+                        "brand_strengths lists must be non-empty and among the row's strengths",
+                    ));
+                }
+            }
             if let Some(c) = &p.combination {
                 if !positive(c.paracetamol_mg_per_unit) || c.name.trim().is_empty() {
                     return Err(bad(
@@ -919,6 +1154,8 @@ impl Reference {
         headers.extend(self.risk.headers());
         headers.push((&self.policy.header, self.policy.rows.len()));
         headers.push((&self.casefinding.header, self.casefinding.rows.len()));
+        headers.push((&self.known_gaps.header, self.known_gaps.rows.len()));
+        headers.push((&self.dose_limits.header, self.dose_limits.rows.len()));
         headers
     }
 
@@ -1049,7 +1286,15 @@ mod tests {
             .chain(r.ome_factors.rows.iter().map(|x| &x.source))
             .chain(r.patch_labels.rows.iter().map(|x| &x.source))
             .chain(r.products.rows.iter().map(|x| &x.source))
-            .chain(r.limits.rows.iter().map(|x| &x.source));
+            .chain(r.limits.rows.iter().map(|x| &x.source))
+            .chain(r.known_gaps.rows.iter().map(|x| &x.source))
+            .chain(r.dose_limits.rows.iter().map(|x| &x.source))
+            .chain(
+                r.products
+                    .rows
+                    .iter()
+                    .filter_map(|p| p.other_ingredient.as_ref().map(|o| &o.source)),
+            );
         let taper = r.taper.rows.iter().map(|x| x.source());
         let other_forms = r
             .products
@@ -1100,7 +1345,8 @@ mod tests {
         assert_eq!(f(Profile::Uk, "fentanyl", Transdermal), Some(2.4));
         assert_eq!(f(Profile::Uk, "buprenorphine", Transdermal), Some(2.4));
         assert_eq!(f(Profile::Uk, "methadone", Oral), None);
-        assert_eq!(f(Profile::Uk, "buprenorphine", Sublingual), None);
+        // Temgesic for pain: 60 per mg (secondary source), capped at 0.4 mg tablets.
+        assert_eq!(f(Profile::Uk, "buprenorphine", Sublingual), Some(60.0));
         let cdc = [
             ("codeine", 0.15),
             ("hydrocodone", 1.0),
@@ -1126,12 +1372,6 @@ mod tests {
         for (p, d, route, id) in [
             (Profile::Uk, "methadone", Route::Oral, "uk.methadone.any"),
             (
-                Profile::Uk,
-                "buprenorphine",
-                Route::Sublingual,
-                "uk.buprenorphine.sublingual",
-            ),
-            (
                 Profile::Cdc,
                 "buprenorphine",
                 Route::Transdermal,
@@ -1149,13 +1389,14 @@ mod tests {
                 other => panic!("{p} {d} {route}: {other:?}"),
             }
         }
-        // No row at all: still refused, with a generated reason.
+        // No row at all: still refused, with the known gap's reason.
         match r.conversion(Profile::Uk, "morphine", Route::Subcutaneous) {
             Conversion::NotConvertible { row: None, reason } => {
                 assert!(
                     reason.contains("no conversion factor for morphine"),
                     "{reason}"
                 );
+                assert!(reason.contains("palliative"), "{reason}");
             }
             other => panic!("{other:?}"),
         }
@@ -1251,5 +1492,106 @@ mod tests {
         assert!(check_factors(&factor_table(patch_oral)).is_err());
         let no_reason = r#"{"id": "a", "profile": "uk", "drug": "x", "route": "any", "not_convertible": " ", "source": "s"}"#;
         assert!(check_factors(&factor_table(no_reason)).is_err());
+    }
+
+    #[test]
+    fn every_dmd_code_passes_its_verhoeff_check_digit() {
+        // No catalogue row carries a dm+d code yet (none confirmed from a public
+        // primary source, see known_gaps.json); any added later must pass.
+        let r = reference();
+        for p in &r.products.rows {
+            for code in p.dmd.iter().flat_map(|d| [&d.vmp, &d.amp]).flatten() {
+                assert!(verhoeff::is_valid(code), "{}: dm+d code {code}", p.id);
+            }
+            for d in &p.dmd {
+                assert!(
+                    d.source.trim().len() > 10,
+                    "{}: dm+d code without a source",
+                    p.id
+                );
+            }
+        }
+        assert!(r
+            .known_gaps
+            .rows
+            .iter()
+            .any(|g| g.product.as_deref().is_some_and(|p| p.contains("dm+d"))));
+    }
+
+    #[test]
+    fn issue_15_products_are_in_the_catalogue() {
+        let r = reference();
+        let has = |id: &str| r.products.rows.iter().any(|p| p.id == id);
+        for id in [
+            "tramadol-mr-24h-tablet",
+            "tramadol-paracetamol-tablet",
+            "oxycodone-naloxone-mr-12h-tablet",
+            "oxycodone-oral-concentrate",
+            "tapentadol-ir-tablet",
+            "tapentadol-oral-solution",
+            "methadone-tablet",
+            "methadone-oral-solution",
+            "buprenorphine-sublingual-tablet",
+        ] {
+            assert!(has(id), "{id}");
+        }
+        let brands: Vec<&str> = r
+            .products
+            .rows
+            .iter()
+            .flat_map(|p| p.brand_examples.iter().map(String::as_str))
+            .collect();
+        for b in [
+            "Shortec",
+            "Zamadol",
+            "Zydol",
+            "Tradorec XL",
+            "Mezolar Matrix",
+            "Zydol XL",
+            "Zamadol 24hr",
+            "Tramacet",
+            "Zamadol Melt",
+            "Targinact",
+            "Temgesic",
+        ] {
+            assert!(brands.contains(&b), "{b}");
+        }
+        let tap = r
+            .products
+            .rows
+            .iter()
+            .find(|p| p.id == "tapentadol-mr-tablet")
+            .unwrap();
+        assert_eq!(tap.dosing_interval_hours, Some(12.0));
+    }
+
+    #[test]
+    fn combination_labels_show_both_strengths_and_naloxone_adds_no_ome() {
+        let r = reference();
+        let row = |id: &str| r.products.rows.iter().find(|p| p.id == id).unwrap();
+        assert_eq!(row("co-codamol").strength_label(30.0), "30/500 mg");
+        assert_eq!(
+            row("tramadol-paracetamol-tablet").strength_label(37.5),
+            "37.5/325 mg"
+        );
+        let targinact = row("oxycodone-naloxone-mr-12h-tablet");
+        assert_eq!(targinact.strength_label(10.0), "10/5 mg");
+        assert!(!targinact.other_ingredient.as_ref().unwrap().adds_ome);
+        assert_eq!(row("morphine-oral-solution").strength_label(2.0), "2 mg/mL");
+    }
+
+    #[test]
+    fn only_mezolar_makes_fentanyl_37_5() {
+        let fentanyl = reference()
+            .products
+            .rows
+            .iter()
+            .find(|p| p.id == "fentanyl-72h-patch")
+            .unwrap();
+        assert_eq!(
+            fentanyl.brands_for(37.5),
+            vec!["Mezolar Matrix".to_string()]
+        );
+        assert_eq!(fentanyl.brands_for(25.0).len(), 3);
     }
 }

@@ -150,6 +150,64 @@ fn check_case(case: &Value, plan: &Plan, failures: &mut Vec<String>) {
             fail(format!("held {got:?}, want {:?}", nums(want)));
         }
     }
+    if let Some(want) = expect.get("query") {
+        let got: Vec<f64> = plan
+            .items
+            .iter()
+            .filter(|i| {
+                i.prescriber_query
+                    .as_deref()
+                    .is_some_and(|q| q.starts_with("Ask the prescriber"))
+            })
+            .map(|i| f64::from(i.index))
+            .collect();
+        if got != nums(want) {
+            fail(format!(
+                "prescriber queries on {got:?}, want {:?}",
+                nums(want)
+            ));
+        }
+    }
+    if let Some(want) = expect["label_contains"].as_str() {
+        if !plan.options.label.contains(want) {
+            fail(format!("label {:?} lacks {want:?}", plan.options.label));
+        }
+    }
+    if let Some(want) = expect["complete"].as_bool() {
+        if plan.ome_end_complete != want {
+            fail(format!("ome_end_complete {}", plan.ome_end_complete));
+        }
+    }
+    if let Some(want) = expect["reason"].as_str() {
+        if plan.options.reason.as_deref() != Some(want) {
+            fail(format!("reason {:?}", plan.options.reason));
+        }
+    }
+    if let Some(want) = expect["prescription_days"].as_object() {
+        for (step, days) in want {
+            let n: usize = step.parse().unwrap_or(0);
+            let got: Vec<f64> = plan
+                .steps
+                .get(n.wrapping_sub(1))
+                .map(|s| s.prescriptions.iter().map(|p| f64::from(p.days)).collect())
+                .unwrap_or_default();
+            if got != nums(days) {
+                fail(format!("step {n} prescriptions {got:?}, want {days}"));
+            }
+        }
+    }
+    if let Some(not) = expect["product_not"].as_object() {
+        for (index, id) in not {
+            let got = plan
+                .items
+                .iter()
+                .find(|i| i.index.to_string() == *index)
+                .and_then(|i| i.product_id.clone());
+            if got.as_deref() == id.as_str() {
+                fail(format!("items[{index}] product is {id}"));
+            }
+        }
+    }
     if let Some(want) = expect.get("order") {
         let got: Vec<f64> = plan.reduction_order.iter().map(|i| f64::from(*i)).collect();
         if got != nums(want) {
@@ -282,6 +340,16 @@ fn check_case_file(name: &str) -> usize {
         } else {
             run_file(&["--profile", profile], &input)
         };
+        if let Some(want) = case["expect_error"].as_str() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if out.status.code() != Some(2) || !out.stdout.is_empty() || !stderr.contains(want) {
+                failures.push(format!(
+                    "{label}: expected exit 2 with {want:?}, got {:?}: {stderr}",
+                    out.status.code()
+                ));
+            }
+            continue;
+        }
         if !out.status.success() {
             failures.push(format!(
                 "{label}: exit {:?}: {}",
@@ -337,6 +405,15 @@ fn shared_plan_cases_pass_every_invariant() {
 fn own_worked_plans_pass() {
     let n = check_case_file("plan_cases.json");
     assert!(n >= 30, "only {n} worked plans");
+}
+
+/// Issue 14: real UK regimens a specialist pain pharmacist would try, each
+/// worked by hand from the reference (the `note` says why), including every
+/// regimen the issue names.
+#[test]
+fn issue_14_worked_plans_pass() {
+    let n = check_case_file("plan_issue14_cases.json");
+    assert!(n >= 25, "only {n} issue 14 cases");
 }
 
 #[test]

@@ -57,3 +57,29 @@ fn text_tables() {
     insta::assert_snapshot!("morphine_standard_text", plan_text(&make(MST_30_BD)));
     insta::assert_snapshot!("three_opioids_text", plan_text(&make(THREE_OPIOIDS)));
 }
+
+/// Issue 14: whole plans a specialist pharmacist checked by hand, pinned.
+const MXL_30_OD: &str = r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "form": "capsule", "strength_mg": 30, "doses_per_day": 1}],
+  "start_date": "2026-12-01"}"#;
+
+const OXYCODONE_120_BD: &str = r#"{"items": [{"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 120, "doses_per_day": 2}],
+  "start_date": "2026-12-01"}"#;
+
+const FENTANYL_25: &str = r#"{"items": [{"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25}],
+  "start_date": "2026-12-01"}"#;
+
+const HALF_SEVREDOL_WITH_MST: &str = r#"{"items": [
+    {"drug": "morphine", "route": "oral", "release": "immediate", "form": "tablet", "strength_mg": 10, "units_per_dose": 0.5, "doses_per_day": 4},
+    {"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "doses_per_day": 2}],
+  "start_date": "2026-12-01", "taper": {"preset": "faster"}}"#;
+
+#[test]
+fn issue_14_whole_plans() {
+    insta::assert_json_snapshot!("mxl_30_od_held_at_lowest", make(MXL_30_OD));
+    insta::assert_snapshot!("oxycodone_120_bd_text", plan_text(&make(OXYCODONE_120_BD)));
+    insta::assert_snapshot!("fentanyl_25_text", plan_text(&make(FENTANYL_25)));
+    insta::assert_snapshot!(
+        "half_sevredol_held_with_mst_text",
+        plan_text(&make(HALF_SEVREDOL_WITH_MST))
+    );
+}

@@ -428,9 +428,11 @@ impl<'r> ProductReader<'r> {
 
         // Strength.
         let found = mentions(&toks);
+        // A combination named by its brand (Tramacet) counts as one named by
+        // its combination name: the paracetamol comes from the catalogue.
         let combination = named
             .as_ref()
-            .filter(|(k, _, _)| *k == NameKind::Combination)
+            .filter(|(k, row, _)| *k == NameKind::Combination || row.combination.is_some())
             .and_then(|(_, row, _)| row.combination.clone());
         let names_paracetamol = ws.contains(&"paracetamol");
         let mut paracetamol_mg = None;
@@ -604,7 +606,7 @@ impl<'r> ProductReader<'r> {
                         .cloned()
                 }),
         };
-        if let Some(row) = self.catalogue_row(&product, named_row, daily_hint) {
+        if let Some(row) = self.catalogue_row(&product, named_row, daily_hint, &ws) {
             product.product_id = Some(row.id.clone());
             product.wear_hours = row.wear_hours;
             if product.paracetamol_mg.is_none() {
@@ -630,6 +632,7 @@ impl<'r> ProductReader<'r> {
         p: &OpioidProduct,
         named: Option<&'r ProductRow>,
         daily_hint: bool,
+        ws: &[&str],
     ) -> Option<&'r ProductRow> {
         let fits = |r: &&ProductRow| {
             let strengths: Vec<f64> = match p.strength {
@@ -658,6 +661,11 @@ impl<'r> ProductReader<'r> {
                     .iter()
                     .any(|s| (s - p.strength.value()).abs() < 1e-9)
                 && p.paracetamol_mg.is_some() == r.combination.is_some()
+                // A line with a second ingredient (naloxone) only when the
+                // description names it or the brand: plain oxycodone is not Targinact.
+                && r.other_ingredient.as_ref().is_none_or(|o| {
+                    ws.contains(&o.name.as_str()) || named.is_some_and(|n| n.id == r.id)
+                })
         };
         let candidates: Vec<&ProductRow> = self
             .reference
@@ -668,6 +676,9 @@ impl<'r> ProductReader<'r> {
             .collect();
         if let Some(n) = named.filter(|n| candidates.iter().any(|c| c.id == n.id)) {
             return Some(n);
+        }
+        if let Some(r) = candidates.iter().find(|r| r.other_ingredient.is_some()) {
+            return Some(r);
         }
         if daily_hint {
             if let Some(r) = candidates

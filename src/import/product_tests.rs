@@ -159,7 +159,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "Oxycodone 10mg / Naloxone 5mg modified-release tablets",
-        "oxycodone oral tablet modified 10 mg @oxycodone-mr-12h-tablet",
+        "oxycodone oral tablet modified 10 mg @oxycodone-naloxone-mr-12h-tablet",
     ),
     // Codeine and combinations.
     (
@@ -250,7 +250,43 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "Tramadol 37.5mg / Paracetamol 325mg tablets",
-        "tramadol oral tablet immediate 37.5 mg + 325 @-",
+        "tramadol oral tablet immediate 37.5 mg + 325 @tramadol-paracetamol-tablet",
+    ),
+    (
+        "Targinact 20mg/10mg prolonged-release tablets",
+        "oxycodone oral tablet modified 20 mg @oxycodone-naloxone-mr-12h-tablet",
+    ),
+    (
+        "Tramacet 37.5mg/325mg tablets",
+        "tramadol oral tablet immediate 37.5 mg + 325 @tramadol-paracetamol-tablet",
+    ),
+    (
+        "Zydol XL 300mg tablets",
+        "tramadol oral tablet modified 300 mg @tramadol-mr-24h-tablet",
+    ),
+    (
+        "Tramadol 400mg modified-release tablets",
+        "tramadol oral tablet modified 400 mg @tramadol-mr-24h-tablet",
+    ),
+    (
+        "Zamadol Melt 50mg tablets",
+        "tramadol oral tablet immediate 50 mg @tramadol-ir-capsule",
+    ),
+    (
+        "Tapentadol 50mg tablets",
+        "tapentadol oral tablet immediate 50 mg @tapentadol-ir-tablet",
+    ),
+    (
+        "Tapentadol 20mg/ml oral solution",
+        "tapentadol oral solution immediate 20 mg/mL @tapentadol-oral-solution",
+    ),
+    (
+        "Oxycodone 10mg/ml oral solution sugar free",
+        "oxycodone oral solution immediate 10 mg/mL @oxycodone-oral-concentrate",
+    ),
+    (
+        "Temgesic 200microgram sublingual tablets",
+        "buprenorphine sublingual tablet immediate 0.2 mg @buprenorphine-sublingual-tablet",
     ),
     (
         "Tapentadol 50mg modified-release tablets",
@@ -278,11 +314,11 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "Methadone 1mg/ml oral solution",
-        "methadone oral solution immediate 1 mg/mL @-",
+        "methadone oral solution immediate 1 mg/mL @methadone-oral-solution",
     ),
     (
         "Methadone 5mg tablets",
-        "methadone oral tablet immediate 5 mg @-",
+        "methadone oral tablet immediate 5 mg @methadone-tablet",
     ),
     (
         "Buprenorphine 8mg sublingual tablets",
@@ -290,7 +326,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "Buprenorphine 400microgram sublingual tablets",
-        "buprenorphine sublingual tablet immediate 0.4 mg @-",
+        "buprenorphine sublingual tablet immediate 0.4 mg @buprenorphine-sublingual-tablet",
     ),
     (
         "Fentanyl 200microgram lozenges",
@@ -532,15 +568,23 @@ fn every_catalogue_strength_reads_back_to_its_line() {
         };
         let mut texts = Vec::new();
         for s in row.strengths_mg.iter().flatten() {
-            let strength = match &row.combination {
-                Some(c) => format!("{}mg/{}mg", num(*s), num(c.paracetamol_mg_per_unit)),
-                None => format!("{}mg", num(*s)),
+            let strength = match (&row.combination, row.second_part(*s)) {
+                (Some(c), _) => format!("{}mg/{}mg", num(*s), num(c.paracetamol_mg_per_unit)),
+                // dm+d style: "Oxycodone 10mg / Naloxone 5mg modified-release tablets".
+                (None, Some((name, mg))) => format!("{}mg / {name} {}mg", num(*s), num(mg)),
+                (None, None) => format!("{}mg", num(*s)),
             };
             let name = row
                 .combination
                 .as_ref()
                 .map_or(row.drug.as_str(), |c| c.name.as_str());
-            texts.push(format!("{name} {strength}{release} {}s", row.form));
+            // dm+d writes the route into sublingual descriptions ("sublingual tablets").
+            let route = if row.route == Route::Sublingual {
+                " sublingual"
+            } else {
+                ""
+            };
+            texts.push(format!("{name} {strength}{release}{route} {}s", row.form));
         }
         for s in row.strengths_mg_per_ml.iter().flatten() {
             texts.push(format!("{} {}mg/1ml oral solution", row.drug, num(*s)));
@@ -559,7 +603,9 @@ fn every_catalogue_strength_reads_back_to_its_line() {
                     // 12-hourly line is named, which converts the same way.
                     let expected_ok = p.product_id.as_deref() == Some(row.id.as_str())
                         || (row.id == "morphine-mr-24h-capsule"
-                            && p.product_id.as_deref() == Some("morphine-mr-12h-capsule"));
+                            && p.product_id.as_deref() == Some("morphine-mr-12h-capsule"))
+                        || (row.id == "tramadol-mr-24h-tablet"
+                            && p.product_id.as_deref() == Some("tramadol-mr-12h-tablet"));
                     assert!(expected_ok, "{text}: {:?}", p.product_id);
                     assert_eq!(p.drug, row.drug, "{text}");
                 }
@@ -592,6 +638,7 @@ fn every_brand_in_the_catalogue_is_recognised() {
             let form = match row.form {
                 Form::Solution => "oral solution",
                 Form::Patch => "transdermal patches",
+                Form::Tablet if row.route == Route::Sublingual => "sublingual tablets",
                 Form::Tablet => "tablets",
                 Form::Capsule => "capsules",
             };

@@ -105,7 +105,7 @@ pub(crate) fn query_lowest(
     unit: &str,
 ) -> String {
     format!(
-        "Ask the prescriber how to go on: {dose} is the lowest dose {product} can give, and stopping it would cut {} {unit} at once, more than the {} {unit} asked for even over the longest step. Options: switch to a product with smaller strengths (see the switch offered, if any), or agree a longer final step.",
+        "Ask the prescriber how to go on: {dose} is the lowest dose {product} can give, and stopping it would cut {} {unit} at once, more than the {} {unit} asked for even over the longest step. Options: a switch to a product of the same drug with smaller strengths (the prescriber's decision), or a longer final step agreed with the patient.",
         num(drop),
         num(requested)
     )
