@@ -239,7 +239,9 @@ pub fn is_hidden(c: char) -> bool {
 /// name stopped its co-medication flag).
 pub fn normalise_for_lookup(name: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
-    name.nfkc().filter(|c| !is_hidden(*c) || c.is_whitespace()).collect()
+    name.nfkc()
+        .filter(|c| !is_hidden(*c) || c.is_whitespace())
+        .collect()
 }
 
 /// Field errors for an error message: each sanitised and cut, at most
@@ -284,9 +286,13 @@ mod tests {
     #[test]
     fn duplicate_keys_are_refused_with_their_position() {
         check_no_duplicate_keys(r#"{"a": 1, "b": [{"c": 1, "d": 2}]}"#).unwrap();
-        let e = check_no_duplicate_keys("{\"items\": [{\"strength_mg\": 10,\n \"strength_mg\": 100}]}")
-            .unwrap_err();
-        assert!(e.to_string().contains("\"strength_mg\" appears twice"), "{e}");
+        let e =
+            check_no_duplicate_keys("{\"items\": [{\"strength_mg\": 10,\n \"strength_mg\": 100}]}")
+                .unwrap_err();
+        assert!(
+            e.to_string().contains("\"strength_mg\" appears twice"),
+            "{e}"
+        );
         assert_eq!(e.line(), 2);
     }
 
@@ -321,9 +327,18 @@ mod tests {
     #[test]
     fn co_medications_with_hidden_or_full_width_characters_are_recognised() {
         let reference = crate::reference::reference();
-        for entered in ["dia\u{200b}zepam", "\u{200f}diazepam", "ｄｉａｚｅｐａｍ", "Diazepam\u{feff} 5mg"] {
+        for entered in [
+            "dia\u{200b}zepam",
+            "\u{200f}diazepam",
+            "ｄｉａｚｅｐａｍ",
+            "Diazepam\u{feff} 5mg",
+        ] {
             let (c, warning) = crate::patient::resolve_co_medication(entered, reference);
-            assert_eq!(c.generic.as_deref(), Some("diazepam"), "{entered:?}: {warning:?}");
+            assert_eq!(
+                c.generic.as_deref(),
+                Some("diazepam"),
+                "{entered:?}: {warning:?}"
+            );
         }
     }
 

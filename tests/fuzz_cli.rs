@@ -418,9 +418,16 @@ fn binary_inputs_over_the_cap_are_refused_without_reading_them_all() {
     }
     let seed = &plan_seeds()[0];
     let mut v = seed.clone();
-    v["pauses"] = Value::Array(vec![serde_json::json!({"after_step": 1, "days": 14}); 100_000]);
+    v["pauses"] = Value::Array(vec![
+        serde_json::json!({"after_step": 1, "days": 14});
+        100_000
+    ]);
     let out = run_stdin(&["plan", "-"], &v.to_string());
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.lines().count() <= l.max_errors_reported + 1, "{} lines", err.lines().count());
+    assert!(
+        err.lines().count() <= l.max_errors_reported + 1,
+        "{} lines",
+        err.lines().count()
+    );
 }

@@ -60,7 +60,11 @@ pub fn read_input(path: &Path) -> CliResult<String> {
     let bytes = read_capped(path, cap).map_err(|e| {
         CliError::Input(format!(
             "{name}: could not read {} ({e})",
-            if path.as_os_str() == "-" { "it" } else { "input file" }
+            if path.as_os_str() == "-" {
+                "it"
+            } else {
+                "input file"
+            }
         ))
     })?;
     if bytes.len() as u64 > cap {
@@ -82,9 +86,14 @@ pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     let limit = cap.saturating_add(1);
     if path.as_os_str() == "-" {
-        std::io::stdin().lock().take(limit).read_to_end(&mut bytes)?;
+        std::io::stdin()
+            .lock()
+            .take(limit)
+            .read_to_end(&mut bytes)?;
     } else {
-        std::fs::File::open(path)?.take(limit).read_to_end(&mut bytes)?;
+        std::fs::File::open(path)?
+            .take(limit)
+            .read_to_end(&mut bytes)?;
     }
     Ok(bytes)
 }
