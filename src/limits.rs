@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::regimen::FieldError;
+/// A problem at a field path: (path, message). Plain pairs, so this module
+/// depends on nothing else in the crate (callers make their own error type).
+pub type Problem = (String, String);
 
 /// The caps, from `assets/limits.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -73,7 +75,7 @@ pub fn limits() -> &'static Limits {
 /// Checks a parsed JSON input against the caps: list lengths (`items`,
 /// `pauses`, `edits`, any other list) and text lengths, each problem at its
 /// field path. Walks the value once.
-pub fn check_value(value: &Value) -> Result<(), Vec<FieldError>> {
+pub fn check_value(value: &Value) -> Result<(), Vec<Problem>> {
     let l = limits();
     let mut errors = Vec::new();
     walk(value, "", l, &mut errors);
@@ -84,7 +86,7 @@ pub fn check_value(value: &Value) -> Result<(), Vec<FieldError>> {
     }
 }
 
-fn walk(value: &Value, path: &str, l: &Limits, errors: &mut Vec<FieldError>) {
+fn walk(value: &Value, path: &str, l: &Limits, errors: &mut Vec<Problem>) {
     if errors.len() > l.max_errors_reported {
         return;
     }
@@ -93,8 +95,8 @@ fn walk(value: &Value, path: &str, l: &Limits, errors: &mut Vec<FieldError>) {
         Value::String(s) => {
             let n = s.chars().count();
             if n > l.max_string_chars {
-                errors.push(FieldError::new(
-                    if field.is_empty() { "input" } else { field },
+                errors.push((
+                    if field.is_empty() { "input" } else { field }.to_string(),
                     format!(
                         "is {n} characters long; at most {} are accepted",
                         l.max_string_chars
@@ -111,8 +113,8 @@ fn walk(value: &Value, path: &str, l: &Limits, errors: &mut Vec<FieldError>) {
                 _ => (l.max_array_len, "entries"),
             };
             if a.len() > cap {
-                errors.push(FieldError::new(
-                    if field.is_empty() { "input" } else { field },
+                errors.push((
+                    if field.is_empty() { "input" } else { field }.to_string(),
                     format!("has {} {what}; at most {cap} are accepted", a.len()),
                 ));
                 // The entries of a list that is refused whole are not examined.
@@ -201,14 +203,12 @@ impl<'de> serde::de::Visitor<'de> for NoDuplicatesVisitor {
 pub fn sanitize(text: &str) -> String {
     let cap = limits().max_error_text_chars;
     let mut out = String::new();
-    let mut shown = 0usize;
     let total = text.chars().count();
-    for c in text.chars() {
+    for (shown, c) in text.chars().enumerate() {
         if shown >= cap {
             out.push_str(&format!("… ({} more characters)", total - shown));
             break;
         }
-        shown += 1;
         if is_hidden(c) && c != '\n' {
             out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
         } else {
@@ -244,19 +244,19 @@ pub fn normalise_for_lookup(name: &str) -> String {
         .collect()
 }
 
-/// Field errors for an error message: each sanitised and cut, at most
-/// `max_errors_reported` of them, then how many more there were.
-pub fn report_errors(errors: &[FieldError]) -> String {
+/// Problems (path, message) for an error message: each sanitised and cut,
+/// at most `max_errors_reported` of them, then how many more there were.
+pub fn report_errors<'a>(errors: impl ExactSizeIterator<Item = (&'a str, &'a str)>) -> String {
     let l = limits();
+    let total = errors.len();
     let mut lines: Vec<String> = errors
-        .iter()
         .take(l.max_errors_reported)
-        .map(|e| format!("{}: {}", sanitize(&e.path), sanitize(&e.message)))
+        .map(|(path, message)| format!("{}: {}", sanitize(path), sanitize(message)))
         .collect();
-    if errors.len() > l.max_errors_reported {
+    if total > l.max_errors_reported {
         lines.push(format!(
             "… and {} more problems (only the first {} are listed)",
-            errors.len() - l.max_errors_reported,
+            total - l.max_errors_reported,
             l.max_errors_reported
         ));
     }
@@ -300,10 +300,10 @@ mod tests {
     fn long_lists_and_strings_are_refused_at_their_path() {
         let items: Vec<Value> = (0..limits().max_items + 1).map(|_| Value::Null).collect();
         let e = check_value(&serde_json::json!({"items": items})).unwrap_err();
-        assert_eq!(e[0].path, "items");
+        assert_eq!(e[0].0, "items");
         let long = "x".repeat(limits().max_string_chars + 1);
         let e = check_value(&serde_json::json!({"items": [{"drug": long}]})).unwrap_err();
-        assert_eq!(e[0].path, "items[0].drug");
+        assert_eq!(e[0].0, "items[0].drug");
         check_value(&serde_json::json!({"items": [{"drug": "morphine"}], "pauses": []})).unwrap();
     }
 
@@ -314,10 +314,10 @@ mod tests {
         let s = sanitize(&long);
         assert!(s.chars().count() < 400, "{}", s.len());
         assert!(s.ends_with("more characters)"));
-        let errors: Vec<FieldError> = (0..1000)
-            .map(|i| FieldError::new(format!("pauses[{i}]"), "duplicate"))
+        let errors: Vec<(String, &str)> = (0..1000)
+            .map(|i| (format!("pauses[{i}]"), "duplicate"))
             .collect();
-        let text = report_errors(&errors);
+        let text = report_errors(errors.iter().map(|(p, m)| (p.as_str(), *m)));
         assert_eq!(text.lines().count(), limits().max_errors_reported + 1);
         assert!(text.ends_with("(only the first 20 are listed)"), "{text}");
     }

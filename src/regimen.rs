@@ -605,7 +605,7 @@ impl From<RegimenError> for crate::ApiError {
 
 fn join_lines(errors: &[FieldError]) -> String {
     // Sanitised, cut and counted: an input can hold 100,000 mistakes.
-    crate::limits::report_errors(errors)
+    crate::limits::report_errors(errors.iter().map(|e| (e.path.as_str(), e.message.as_str())))
 }
 
 // ---------------------------------------------------------------------------
@@ -647,7 +647,14 @@ pub fn parse_json(text: &str) -> Result<Value, RegimenError> {
     };
     let value: Value = parse_json_unchecked(text)?;
     crate::limits::check_no_duplicate_keys(text).map_err(syntax)?;
-    crate::limits::check_value(&value).map_err(RegimenError::Invalid)?;
+    crate::limits::check_value(&value).map_err(|problems| {
+        RegimenError::Invalid(
+            problems
+                .into_iter()
+                .map(|(path, message)| FieldError::new(path, message))
+                .collect(),
+        )
+    })?;
     Ok(value)
 }
 
