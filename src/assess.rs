@@ -183,7 +183,7 @@ mod tests {
         let h = r.flags.iter().find(|f| f.id == FlagId::HighDose).unwrap();
         assert_eq!(
             h.rationale,
-            "Total 120 mg OME/day is at or above the 90 mg/day high-dose threshold."
+            "Total 120 mg OME/day is at or above the 90 mg OME/day high-dose threshold."
         );
         let b = r
             .flags

@@ -105,11 +105,15 @@ pub enum FlagId {
     Driving,
     /// Overdose risk factors present and no naloxone listed.
     Naloxone,
+    /// Another CNS depressant (antipsychotic, sedating antihistamine) with an opioid.
+    CnsDepressant,
+    /// A drug's daily dose or dosing interval is beyond its licensed limit for this patient.
+    AboveLicensedMaximum,
 }
 
 impl FlagId {
     /// Every flag.
-    pub const ALL: [FlagId; 24] = [
+    pub const ALL: [FlagId; 26] = [
         FlagId::HighDose,
         FlagId::DoseCaution,
         FlagId::Benzodiazepine,
@@ -134,6 +138,8 @@ impl FlagId {
         FlagId::MentalHealth,
         FlagId::Driving,
         FlagId::Naloxone,
+        FlagId::CnsDepressant,
+        FlagId::AboveLicensedMaximum,
     ];
 
     /// The stable id as it appears in JSON.
@@ -163,6 +169,8 @@ impl FlagId {
             FlagId::MentalHealth => "mental-health",
             FlagId::Driving => "driving",
             FlagId::Naloxone => "naloxone",
+            FlagId::CnsDepressant => "cns-depressant",
+            FlagId::AboveLicensedMaximum => "above-licensed-maximum",
         }
     }
 
@@ -185,7 +193,10 @@ impl FlagId {
             FlagId::HighDose => &["total", "unit", "threshold", "profile", "profile_threshold"],
             FlagId::VeryHighDose => &["total", "unit", "threshold"],
             FlagId::DoseCaution => &["total", "unit", "caution", "threshold"],
-            FlagId::Benzodiazepine | FlagId::Gabapentinoid => &["medicines"],
+            FlagId::Benzodiazepine | FlagId::Gabapentinoid | FlagId::CnsDepressant => {
+                &["medicines"]
+            }
+            FlagId::AboveLicensedMaximum => &["breaches"],
             FlagId::MultipleOpioids => &["count", "drugs"],
             FlagId::RenalImpairment => &["egfr", "severe", "impaired", "drug_advice"],
             FlagId::Respiratory => &["conditions"],
@@ -280,6 +291,7 @@ pub fn evaluate(ctx: &FlagContext<'_>) -> Vec<Flag> {
     patient_flags(ctx, &mut fired);
     renal_flag(ctx, &mut fired);
     paracetamol_flag(ctx, &mut fired);
+    licensed_maximum_flag(ctx, &mut fired);
     driving_flag(ctx, &mut fired);
 
     let mut flags: Vec<(usize, Flag)> = fired.iter().filter_map(|f| render(ctx, f)).collect();
@@ -460,6 +472,12 @@ fn co_medication_flags(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
         fired.push(
             Fired::new(FlagId::Gabapentinoid, "default")
                 .with("medicines", and_list(&gabapentinoids)),
+        );
+    }
+    let depressants = names(&[DrugClass::Antipsychotic, DrugClass::SedatingAntihistamine]);
+    if !depressants.is_empty() {
+        fired.push(
+            Fired::new(FlagId::CnsDepressant, "default").with("medicines", and_list(&depressants)),
         );
     }
 
@@ -741,13 +759,25 @@ fn paracetamol_flag(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
     let other = p.co_medication_paracetamol_mg_per_day.unwrap_or(0.0);
     let total = regimen + other;
     let low_weight = threshold(ctx, RiskThresholdKind::ParacetamolLowWeightKg);
+    let reduced = threshold(ctx, RiskThresholdKind::ParacetamolReducedMaxMgPerDay);
     let mut reasons = Vec::new();
+    // Under the low-weight threshold the maximum is weight-based, and never
+    // above the reduced maximum (38 kg x 60 mg/kg = 2,280 mg, not 3,000).
+    let mut by_weight = None;
     if let Some(w) = p.weight_kg.filter(|w| *w < low_weight) {
+        let per_kg = threshold(ctx, RiskThresholdKind::ParacetamolLowWeightMgPerKgPerDay);
+        let limit = (w * per_kg).floor();
         reasons.push(format!(
-            "weight {} kg (under {} kg)",
+            "weight {} kg (under {} kg: at most {} mg per kg a day, {} mg)",
             num(w),
-            num(low_weight)
+            num(low_weight),
+            num(per_kg),
+            num(limit)
         ));
+        by_weight = Some(limit);
+    }
+    if p.had(PatientHistory::AlcoholMisuse) {
+        reasons.push(PatientHistory::AlcoholMisuse.label().to_string());
     }
     if p.has(PatientCondition::HepaticImpairment) {
         reasons.push(PatientCondition::HepaticImpairment.label().to_string());
@@ -758,10 +788,7 @@ fn paracetamol_flag(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
             threshold(ctx, RiskThresholdKind::ParacetamolMaxMgPerDay),
         )
     } else {
-        (
-            "reduced",
-            threshold(ctx, RiskThresholdKind::ParacetamolReducedMaxMgPerDay),
-        )
+        ("reduced", by_weight.map_or(reduced, |w| w.min(reduced)))
     };
     if total > limit {
         fired.push(
@@ -775,21 +802,159 @@ fn paracetamol_flag(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
     }
 }
 
+/// mg of `drug` a day from tablets, capsules and liquids of the given release
+/// (all releases when `None`), as-needed doses at their maximum.
+fn daily_mg(regimen: &Regimen, drug: &str, release: Option<Release>) -> f64 {
+    regimen
+        .items
+        .iter()
+        .filter(|i| i.drug.as_str() == drug)
+        .filter_map(|i| match &i.dose {
+            Dose::Solid {
+                strength,
+                units_per_dose,
+                doses_per_day,
+                release: r,
+                ..
+            } => Some((
+                *r,
+                strength.get() * units_per_dose.get() * doses_per_day.get(),
+            )),
+            Dose::Liquid {
+                strength,
+                ml_per_dose,
+                doses_per_day,
+                release: r,
+                ..
+            } => Some((*r, strength.get() * ml_per_dose.get() * doses_per_day.get())),
+            Dose::Patch { .. } => None,
+        })
+        .filter(|(r, _)| release.is_none_or(|want| want == *r))
+        .map(|(_, mg)| mg)
+        .sum()
+}
+
+/// The first clause of a source, to name it in a sentence.
+fn short_source(source: &str) -> &str {
+    source.split("; ").next().unwrap_or(source)
+}
+
+/// Licensed maxima and dosing intervals (`dose_limits.json`): for each drug
+/// and release scope, the most restrictive limit that applies to this patient
+/// and is broken is named with its rule and source.
+fn licensed_maximum_flag(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
+    let p = ctx.patient;
+    let mut breaches: Vec<String> = Vec::new();
+    for drug in regimen_drugs(ctx.regimen) {
+        let rows: Vec<_> = ctx
+            .reference
+            .dose_limits
+            .rows
+            .iter()
+            .filter(|r| r.drug == drug && r.applies(p.age, p.egfr))
+            .collect();
+        let mut scopes: Vec<Option<Release>> = Vec::new();
+        for r in &rows {
+            if !scopes.contains(&r.release) {
+                scopes.push(r.release);
+            }
+        }
+        for scope in scopes {
+            let total = (daily_mg(ctx.regimen, drug, scope) * 100.0).round() / 100.0;
+            let broken = rows
+                .iter()
+                .filter(|r| r.release == scope)
+                .filter_map(|r| r.max_mg_per_day.map(|m| (m, r)))
+                .filter(|(m, _)| total > *m)
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((_, row)) = broken {
+                breaches.push(format!(
+                    "{drug} {} mg a day is above the licensed maximum ({}; {})",
+                    num(total),
+                    row.rule,
+                    short_source(&row.source)
+                ));
+            }
+        }
+        for row in rows.iter().filter(|r| r.min_interval_hours.is_some()) {
+            let Some(hours) = row.min_interval_hours else {
+                continue;
+            };
+            let most = 24.0 / hours;
+            let too_often = ctx.regimen.items.iter().any(|i| {
+                i.drug.as_str() == drug
+                    && match &i.dose {
+                        Dose::Solid {
+                            doses_per_day,
+                            release,
+                            ..
+                        }
+                        | Dose::Liquid {
+                            doses_per_day,
+                            release,
+                            ..
+                        } => {
+                            row.release.is_none_or(|r| r == *release)
+                                && doses_per_day.get() > most + 1e-9
+                        }
+                        Dose::Patch { .. } => false,
+                    }
+            });
+            if too_often {
+                breaches.push(format!(
+                    "{drug} is taken more often than every {} hours ({}; {})",
+                    num(hours),
+                    row.rule,
+                    short_source(&row.source)
+                ));
+            }
+        }
+    }
+    if !breaches.is_empty() {
+        fired.push(
+            Fired::new(FlagId::AboveLicensedMaximum, "default")
+                .with("breaches", capitalise(&breaches.join(". "))),
+        );
+    }
+}
+
 /// Every regimen under review gets driving advice: a taper changes the dose,
 /// and impairment is most likely after a change (FPM "Opioids and driving").
 fn driving_flag(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
     let risk = &ctx.reference.risk;
-    let specified: Vec<&str> = regimen_drugs(ctx.regimen)
-        .into_iter()
-        .filter(|d| {
-            risk.opioid_property(d, OpioidProperty::DrugDrivingSpecified)
-                .is_some()
-        })
-        .collect();
-    if specified.is_empty() {
+    let mut named: Vec<String> = Vec::new();
+    for d in regimen_drugs(ctx.regimen) {
+        if risk
+            .opioid_property(d, OpioidProperty::DrugDrivingSpecified)
+            .is_some()
+        {
+            named.push(format!("{d} (a specified drug)"));
+        } else if risk
+            .opioid_property(d, OpioidProperty::MetabolisedToSpecified)
+            .is_some()
+        {
+            named.push(format!("{d} (metabolised to morphine, a specified drug)"));
+        }
+    }
+    // Co-prescribed benzodiazepines named in the law are specified drugs themselves.
+    for m in &ctx.patient.co_medications {
+        let specified = m
+            .generic
+            .as_deref()
+            .and_then(|g| risk.co_medication(g))
+            .is_some_and(|row| row.drug_driving_specified);
+        if specified {
+            named.push(format!(
+                "{} (a co-prescribed benzodiazepine that is itself a specified drug)",
+                m.describe()
+            ));
+        }
+    }
+    dedup(&mut named);
+    if named.is_empty() {
         fired.push(Fired::new(FlagId::Driving, "general"));
     } else {
-        fired.push(Fired::new(FlagId::Driving, "specified").with("drugs", and_list(&specified)));
+        fired.push(Fired::new(FlagId::Driving, "specified").with("drugs", and_list(&named)));
     }
 }
 
@@ -810,6 +975,7 @@ fn naloxone_flag(ctx: &FlagContext<'_>, flags: &[(usize, Flag)]) -> Option<Fired
         FlagId::HighDose,
         FlagId::Benzodiazepine,
         FlagId::Gabapentinoid,
+        FlagId::CnsDepressant,
         FlagId::OverdoseRisk,
     ];
     let reasons: Vec<String> = flags

@@ -14,6 +14,10 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+pub mod strength;
+
+pub use strength::StrengthCheck;
+
 use crate::profile::Profile;
 use crate::reference::{Conversion, FactorUnit, Reference, ThresholdKind};
 use crate::regimen::{num, Dose, Form, Item, OmeMgPerDay, Regimen, Release, Route};
@@ -149,6 +153,10 @@ pub struct OmeItem {
     pub paracetamol_mg_per_day: Option<f64>,
     /// Further notes from the reference data.
     pub notes: Vec<String>,
+    /// Strength warnings (not a UK strength, combination parts swapped), each
+    /// tied to its field; the same words are in the report's `warnings`.
+    #[serde(default)]
+    pub strength_checks: Vec<StrengthCheck>,
 }
 
 /// Result of `stepdown ome` (contract fields first; the rest are additions).
@@ -444,6 +452,10 @@ pub fn calculate(
                 ));
             }
         }
+        let strength_checks = strength::check(item, reference);
+        for c in &strength_checks {
+            warnings.push(format!("items[{i}] ({}): {}", item.drug, c.message));
+        }
         items.push(OmeItem {
             index: u32::try_from(i).unwrap_or(u32::MAX),
             drug: item.drug.to_string(),
@@ -462,6 +474,7 @@ pub fn calculate(
             not_convertible_reason: reason,
             paracetamol_mg_per_day: c.paracetamol_mg_per_day,
             notes: c.notes,
+            strength_checks,
         });
     }
 

@@ -151,13 +151,66 @@ fn own_worked_cases_pass() {
     assert!(check_case_file("assess_cases.json") >= 100);
 }
 
+/// Issue 15's flags: the benzodiazepines, serotonergic antidepressants and
+/// other CNS depressants added to the co-medication table, the paracetamol
+/// maximum with alcohol misuse and low body weight, licensed maxima with age
+/// and renal rules, and the new products, worked by hand.
+#[test]
+fn reference_flag_cases_pass() {
+    assert!(check_case_file("assess_cases_reference.json") >= 30);
+}
+
+/// Driving advice says codeine is metabolised to morphine and that a
+/// co-prescribed diazepam is itself a specified drug.
+#[test]
+fn driving_names_metabolised_opioids_and_specified_benzodiazepines() {
+    let input = r#"{"patient": {"co_medications": ["Valium"]}, "items": [{"drug": "codeine", "route": "oral", "strength_mg": 30, "doses_per_day": 4}]}"#;
+    let out = assess_stdin(&[], input);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let driving = v["flags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["id"] == "driving")
+        .expect("driving");
+    let text = driving["rationale"].as_str().unwrap_or("");
+    assert!(
+        text.contains("codeine (metabolised to morphine, a specified drug)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("diazepam (entered as Valium) (a co-prescribed benzodiazepine that is itself a specified drug)"),
+        "{text}"
+    );
+}
+
+/// A CDC total names MME, never "mg", in every dose flag.
+#[test]
+fn cdc_dose_flags_say_mme() {
+    let input = r#"{"patient": {}, "items": [{"drug": "morphine", "route": "oral", "strength_mg": 50, "doses_per_day": 2}]}"#;
+    let out = assess_stdin(&["--profile", "cdc"], input);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let high = v["flags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["id"] == "high-dose")
+        .expect("high-dose");
+    let text = high["rationale"].as_str().unwrap_or("");
+    assert_eq!(
+        text,
+        "Total 100 MME/day is at or above the 90 MME/day high-dose threshold."
+    );
+}
+
 /// Every flag has at least three worked cases, at least one where it fires
 /// and one where it must not. Driving advice is given for every regimen under
 /// review (a taper changes the dose), so it has no "does not fire" case; its
 /// cases cover both wordings and a regimen with nothing converted instead.
 #[test]
 fn every_flag_has_fire_absent_and_boundary_cases() {
-    let cases = load_cases("assess_cases.json");
+    let mut cases = load_cases("assess_cases.json");
+    cases.extend(load_cases("assess_cases_reference.json"));
     let mut present: BTreeMap<String, usize> = BTreeMap::new();
     let mut absent: BTreeMap<String, usize> = BTreeMap::new();
     let mut names = BTreeSet::new();
@@ -245,7 +298,7 @@ fn rationales_use_the_patients_figures() {
     // 120 + 10 + 24 = 154 mg OME.
     assert_eq!(
         flag(&v, "high-dose")["rationale"],
-        "Total 154 mg OME/day is at or above the 90 mg/day high-dose threshold."
+        "Total 154 mg OME/day is at or above the 90 mg OME/day high-dose threshold."
     );
     let benzo = flag(&v, "benzodiazepine")["rationale"]
         .as_str()
@@ -274,7 +327,7 @@ fn rationales_use_the_patients_figures() {
         .as_str()
         .unwrap_or("");
     assert!(
-        para.contains("Paracetamol totals 5000 mg/day (4000 mg from combination products in the regimen and 1000 mg from other medicines), above the reduced 3000 mg/day maximum that applies because of weight 45 kg (under 50 kg)"),
+        para.contains("Paracetamol totals 5000 mg/day (4000 mg from combination products in the regimen and 1000 mg from other medicines), above the reduced 2700 mg/day maximum that applies because of weight 45 kg (under 50 kg: at most 60 mg per kg a day, 2700 mg)"),
         "{para}"
     );
     assert!(flag(&v, "long-term-use")["rationale"]
@@ -313,11 +366,11 @@ fn threshold_override_is_named_in_the_rationale() {
         .unwrap_or("")
         .to_string();
     assert!(
-        r.contains("locally set high-dose threshold of 120 mg/day"),
+        r.contains("locally set high-dose threshold of 120 mg OME/day"),
         "{r}"
     );
     assert!(
-        r.contains("the UK profile's own threshold is 90 mg/day"),
+        r.contains("the UK profile's own threshold is 90 mg OME/day"),
         "{r}"
     );
     assert_eq!(v["ome"]["high_dose_threshold_mg_per_day"], 120.0);

@@ -395,3 +395,79 @@ fn bad_files_and_options_exit_2_with_one_message() {
     let out = run(&["import", p(&small()), "--db", p(&db), "--today", TODAY]);
     assert_eq!(stdout_json(&out)["imported"], 17);
 }
+
+#[test]
+fn worklist_shows_both_figures_and_markers_filters_by_marker_and_imports_exclusions() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("exclusions.csv");
+    std::fs::write(&list, "patient_id,reason\nP01,palliative care register\n").unwrap();
+    let db = dir.path().join("stepdown.db");
+    let out = run(&[
+        "import",
+        p(&small()),
+        "--db",
+        p(&db),
+        "--today",
+        TODAY,
+        "--exclusions",
+        p(&list),
+    ]);
+    stdout_json(&out);
+    let all = stdout_json(&run(&["worklist", "--db", p(&db), "--today", TODAY]));
+    let patients = all["patients"].as_array().unwrap();
+    assert!(patients.iter().all(|x| x["patient_id"] != "P01"));
+    assert_eq!(
+        all["metrics"]["excluded"],
+        serde_json::json!([{"reason": "palliative care register", "patients": 1}])
+    );
+    for x in patients {
+        assert!(x.get("supply_ome_mg_per_day").is_some(), "{x}");
+        assert!(x["markers"].is_array(), "{x}");
+        assert!(x["figures_differ"].is_boolean(), "{x}");
+    }
+    let unclear = stdout_json(&run(&[
+        "worklist",
+        "--db",
+        p(&db),
+        "--today",
+        TODAY,
+        "--marker",
+        "unclear-directions",
+    ]));
+    for x in unclear["patients"].as_array().unwrap() {
+        assert!(
+            x["markers"]
+                .as_array()
+                .unwrap()
+                .contains(&"unclear-directions".into()),
+            "{x}"
+        );
+    }
+    assert_bad_input(
+        &run(&[
+            "worklist",
+            "--db",
+            p(&db),
+            "--today",
+            TODAY,
+            "--marker",
+            "nope",
+        ]),
+        "--marker: unknown marker 'nope'",
+    );
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, ",no id\n").unwrap();
+    assert_bad_input(
+        &run(&[
+            "import",
+            p(&small()),
+            "--db",
+            p(&dir.path().join("other.db")),
+            "--today",
+            TODAY,
+            "--exclusions",
+            p(&bad),
+        ]),
+        "no patient identifier",
+    );
+}

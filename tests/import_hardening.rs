@@ -25,6 +25,7 @@ fn options() -> ImportOptions {
         column_map: ColumnMap::default(),
         window_days: None,
         actor: Some("Test".into()),
+        exclusions: Vec::new(),
     }
 }
 

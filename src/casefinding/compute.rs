@@ -390,6 +390,8 @@ pub(crate) struct PatientRec {
     pub age: Option<f64>,
     /// Sex.
     pub sex: Option<Sex>,
+    /// Why the patient is left off the worklist, if they are.
+    pub excluded: Option<String>,
     /// Issues by date.
     pub issues: Vec<IssueRec>,
 }

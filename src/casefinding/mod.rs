@@ -105,6 +105,73 @@ pub struct ImportOptions {
     pub window_days: Option<u32>,
     /// Name for the audit log (default: the store's reviewer or login name).
     pub actor: Option<String>,
+    /// Patients to leave off the worklist (palliative-care register, treatment
+    /// for opioid dependence), by the extract's identifier; kept with the
+    /// patient for later imports.
+    #[serde(default)]
+    pub exclusions: Vec<Exclusion>,
+}
+
+/// A patient left off the worklist, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Exclusion {
+    /// The practice's identifier, as in the extract.
+    pub patient_id: String,
+    /// Why, in a few words ("palliative care register", "opioid dependence treatment").
+    pub reason: String,
+}
+
+impl Exclusion {
+    /// Reads an exclusion list: one patient a line, `patient_id[,reason]`
+    /// (reason default "on the exclusion list"); blank lines, `#` comments and
+    /// a `patient_id` header line are skipped.
+    pub fn parse_list(text: &str) -> Result<Vec<Exclusion>, CaseFindingError> {
+        let mut out = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim().trim_start_matches('\u{feff}');
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (id, reason) = line.split_once([',', '\t']).unwrap_or((line, ""));
+            let (id, reason) = (id.trim().trim_matches('"'), reason.trim().trim_matches('"'));
+            if n == 0 && id.eq_ignore_ascii_case("patient_id") {
+                continue;
+            }
+            let bad = |message: String| CaseFindingError::BadOption {
+                field: "exclusions".into(),
+                message: format!("line {}: {message}", n + 1),
+            };
+            if id.is_empty() {
+                return Err(bad("no patient identifier".into()));
+            }
+            if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+                return Err(bad(
+                    "the reason must be one line of at most 200 characters".into()
+                ));
+            }
+            out.push(Exclusion {
+                patient_id: id.to_string(),
+                reason: if reason.is_empty() {
+                    "on the exclusion list".into()
+                } else {
+                    reason.to_string()
+                },
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Patients left off the worklist for one reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ExcludedCount {
+    /// The reason.
+    pub reason: String,
+    /// Patients with a current opioid left off for it.
+    #[ts(type = "number")]
+    pub patients: u64,
 }
 
 /// Stages of an import, for progress bars.
@@ -397,6 +464,8 @@ pub struct WorklistMetrics {
     /// Whose total is incomplete.
     #[ts(type = "number")]
     pub incomplete: u64,
+    /// Patients with a current opioid left off the list (exclusions), by reason.
+    pub excluded: Vec<ExcludedCount>,
     /// How the list is ordered, in words.
     pub ranking: String,
     /// Version of the reference tables used.
@@ -509,6 +578,9 @@ struct CacheState {
     gabapentinoid: u64,
     /// (threshold, patients at or above it), for the figure thresholds.
     at_or_above: Vec<(f64, u64)>,
+    /// (reason, patients with a current opioid excluded for it).
+    #[serde(default)]
+    excluded: Vec<(String, u64)>,
 }
 
 /// The cache's format: 2 since the rows carry audit markers (migration 6).
@@ -935,6 +1007,7 @@ pub fn import_csv(
                 facts: &facts,
                 pending: &pending,
                 occurrences: &occurrences,
+                exclusions: &options.exclusions,
             },
             reference,
             progress,
@@ -973,6 +1046,7 @@ struct Batch<'a> {
     /// Rows to store, in (patient, date) order.
     pending: &'a [Pending],
     occurrences: &'a [u32],
+    exclusions: &'a [Exclusion],
 }
 
 /// The import inside its transaction: records, patients, texts, issues,
@@ -1086,6 +1160,10 @@ fn import_in(
                 })
             },
         )
+        .and_then(|n| {
+            db::set_exclusions(tx, b.exclusions)?;
+            Ok(n)
+        })
     };
     let (imported, computed, recs_from_file) = if first_import {
         let mut recs: Vec<PatientRec> = b
@@ -1099,6 +1177,12 @@ fn import_in(
                 nhs_number: f.nhs_number.clone(),
                 age: f.age,
                 sex: f.sex,
+                excluded: b
+                    .exclusions
+                    .iter()
+                    .rev()
+                    .find(|x| x.patient_id == *id)
+                    .map(|x| x.reason.clone()),
                 issues: Vec::new(),
             })
             .collect();
@@ -1305,6 +1389,18 @@ fn store_state(
         .zip(&computed.results)
         .filter(|(_, r)| r.summary.is_some())
         .collect();
+    // Excluded patients leave the list and are counted apart, by reason.
+    let mut excluded: Vec<(String, u64)> = Vec::new();
+    for (p, _) in &ranked {
+        if let Some(why) = &p.excluded {
+            match excluded.iter_mut().find(|(r, _)| r == why) {
+                Some((_, n)) => *n += 1,
+                None => excluded.push((why.clone(), 1)),
+            }
+        }
+    }
+    excluded.sort();
+    ranked.retain(|(p, _)| p.excluded.is_none());
     ranked.sort_by(|(p, a), (q, b)| rank_order(p, a, q, b));
     let rows: Vec<db::SummaryRow> = ranked
         .iter()
@@ -1347,6 +1443,7 @@ fn store_state(
             .iter()
             .map(|t| (t.mg_per_day, count(&|r| r.ome_mg_per_day >= t.mg_per_day)))
             .collect(),
+        excluded,
     };
     db::set_state(tx, "summaries", &to_json(&state))?;
     Ok(state)
@@ -1687,6 +1784,14 @@ pub fn worklist(
             gabapentinoid: state.gabapentinoid,
             estimated: state.estimated,
             incomplete: state.incomplete,
+            excluded: state
+                .excluded
+                .iter()
+                .map(|(reason, n)| ExcludedCount {
+                    reason: reason.clone(),
+                    patients: *n,
+                })
+                .collect(),
             ranking: RANKING.to_string(),
             reference_version: reference.manifest_version.clone(),
         },

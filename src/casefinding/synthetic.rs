@@ -71,6 +71,17 @@ pub struct PatientTruth {
     pub benzodiazepine: bool,
     /// A gabapentinoid was issued in the window.
     pub gabapentinoid: bool,
+    /// The supply-based total: each current product's issue before its
+    /// latest, quantity ÷ days to the latest (issue 16); `None` when no
+    /// current product has two issues.
+    #[serde(default)]
+    pub supply_ome_mg_per_day: Option<f64>,
+    /// Every current product measured from supply.
+    #[serde(default)]
+    pub supply_complete: bool,
+    /// A current instruction could not be read (the unclear-directions marker).
+    #[serde(default)]
+    pub unclear_directions: bool,
 }
 
 /// A row the importer must refuse.
@@ -202,6 +213,12 @@ const ONE_BD: Regimen = r(
         "1 tablet every 12 hours",
         "one twice daily",
         "1 BD",
+        // Issue 16: supply wording and alternatives (counted at the upper end).
+        "1 tab bd dispense weekly",
+        "one twice a day - weekly dosette",
+        "1 od or bd",
+        "one once or twice daily",
+        "1 tablet twice times daily",
     ],
 );
 const TWO_BD: Regimen = r(
@@ -220,6 +237,8 @@ const ONE_TDS: Regimen = r(
         "1 tds",
         "ONE to be taken THREE times a day",
         "one three times daily",
+        "one with meals",
+        "1 tds, 7 day supply",
     ],
 );
 const ONE_QDS: Regimen = r(
@@ -248,6 +267,9 @@ const PRN_1_2_QDS: Regimen = prn(
         "one or two up to four times a day when required",
         "1-2 every 4-6 hours when required, max 8 in 24 hours",
         "ONE or TWO to be taken FOUR times a day when required",
+        // Issue 16: "1/2" counted as two (and marked), a per-dose maximum.
+        "1/2 qds prn",
+        "4 times daily when required max 1 or 2 tabs",
     ],
 );
 const PRN_1_QDS: Regimen = prn(
@@ -284,7 +306,14 @@ const LIQUID_PRN: &[Regimen] = &[
         6.0,
         &["5ml every 4 hours when required", "5ml 4 hourly prn"],
     ),
-    prn(10.0, 6.0, &["10ml every 4 hours when required"]),
+    prn(
+        10.0,
+        6.0,
+        &[
+            "10ml every 4 hours when required",
+            "two 5ml spoonfuls every 4 hours when required",
+        ],
+    ),
     prn(2.5, 4.0, &["2.5ml up to four times a day if needed"]),
 ];
 const PATCH_72H: &[Regimen] = &[
@@ -984,6 +1013,8 @@ pub fn generate(
         let mut current = false;
         let mut estimated = false;
         let mut complete = true;
+        let (mut supply, mut supply_measured, mut supply_complete) = (0.0, 0, true);
+        let mut unclear = false;
         for line in &lines {
             let Some(last) = line.issues.last() else {
                 continue;
@@ -992,6 +1023,23 @@ pub fn generate(
                 continue;
             }
             current = true;
+            unclear |= !last.readable;
+            // The second figure, from supply alone.
+            match line.issues.len().checked_sub(2).map(|k| &line.issues[k]) {
+                Some(prev) => match estimated_ome(
+                    line,
+                    prev.quantity,
+                    (last.date - prev.date).num_days(),
+                    reference,
+                ) {
+                    Some(x) => {
+                        supply += x;
+                        supply_measured += 1;
+                    }
+                    None => supply_complete = false,
+                },
+                None => supply_complete = false,
+            }
             let ome = if last.readable {
                 item_ome(line, reference)
             } else if line.issues.len() >= 2 {
@@ -1022,6 +1070,9 @@ pub fn generate(
                     complete,
                     benzodiazepine: in_window(&benzo_dates),
                     gabapentinoid: in_window(&gaba_dates),
+                    supply_ome_mg_per_day: (supply_measured > 0).then(|| round2(supply)),
+                    supply_complete,
+                    unclear_directions: unclear,
                 },
             );
         }

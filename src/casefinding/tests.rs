@@ -40,6 +40,7 @@ fn options(name: &str) -> ImportOptions {
         column_map: ColumnMap::default(),
         window_days: None,
         actor: Some("Test pharmacist".into()),
+        exclusions: Vec::new(),
     }
 }
 
@@ -128,6 +129,27 @@ fn every_generated_patient_matches_the_ground_truth() {
                 p.flags.contains(&FlagId::Gabapentinoid),
                 t.gabapentinoid,
                 "seed {seed} {id}"
+            );
+            // Issue 16: the supply figure and the unclear-directions marker.
+            assert_eq!(
+                (p.supply_ome_mg_per_day, p.supply_complete),
+                (t.supply_ome_mg_per_day, t.supply_complete),
+                "seed {seed} {id}: {p:#?}"
+            );
+            let fraction = reference()
+                .casefinding
+                .setting(CaseFindingSetting::SupplyDifferFraction);
+            assert_eq!(
+                p.figures_differ,
+                t.supply_ome_mg_per_day.is_some_and(
+                    |s| (s - t.ome_mg_per_day).abs() > fraction * s.max(t.ome_mg_per_day)
+                ),
+                "seed {seed} {id}"
+            );
+            assert_eq!(
+                p.markers.contains(&Marker::UnclearDirections),
+                t.unclear_directions,
+                "seed {seed} {id}: {p:#?}"
             );
             // Estimates are marked on the item, with the method in words.
             for item in &p.items {
@@ -758,4 +780,52 @@ fn audit_markers_are_set_filtered_and_unclear_directions_raise_the_patient() {
     let ir: Vec<String> = only(vec![Marker::ImmediateReleaseOnly]);
     assert_eq!(ir.len(), 2);
     assert!(only(vec![Marker::Combination, Marker::LargeLiquidIssue]).is_empty());
+}
+
+#[test]
+fn excluded_patients_leave_the_worklist_and_are_counted_apart() {
+    let csv = "patient_id,issue_date,drug,dose,quantity\n\
+               E1,2026-11-01,Morphine 30mg modified-release tablets,1 bd,56\n\
+               E2,2026-11-01,Morphine 60mg modified-release tablets,1 bd,56\n\
+               E3,2026-11-01,Morphine 10mg modified-release tablets,1 bd,56\n";
+    let list = Exclusion::parse_list(
+        "patient_id,reason\n# from the registers\nE2,palliative care register\nE3\nNOT-IN-STORE,opioid dependence treatment\n",
+    )
+    .unwrap();
+    assert_eq!(list[1].reason, "on the exclusion list");
+    let (_d, mut s) = store();
+    let mut o = options("excl.csv");
+    o.exclusions = list;
+    import_csv(&mut s, csv.as_bytes(), &o, &mut |_| {}).unwrap();
+    let w = all(&mut s);
+    let ids: Vec<&str> = w.patients.iter().map(|p| p.patient_id.as_str()).collect();
+    assert_eq!(ids, ["E1"]);
+    assert_eq!(w.metrics.patients, 1);
+    let counts: Vec<(&str, u64)> = w
+        .metrics
+        .excluded
+        .iter()
+        .map(|c| (c.reason.as_str(), c.patients))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("on the exclusion list", 1),
+            ("palliative care register", 1)
+        ]
+    );
+    // Kept with the patient: a later import and another day still leave them off.
+    let later = "patient_id,issue_date,drug,dose,quantity\n\
+                 E2,2026-11-20,Morphine 60mg modified-release tablets,1 bd,56\n";
+    import(&mut s, later.as_bytes(), "later.csv");
+    let w = worklist(
+        &mut s,
+        &WorklistFilters::default(),
+        today() + chrono::Duration::days(1),
+    )
+    .unwrap();
+    assert!(w.patients.iter().all(|p| p.patient_id == "E1"));
+    assert_eq!(w.metrics.excluded.len(), 2);
+    let bad = Exclusion::parse_list("E1,line\u{7}bell").unwrap_err();
+    assert!(bad.to_string().contains("line 1"), "{bad}");
 }

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use stepdown::casefinding::{
-    figures, figures_csv, import_csv, worklist, CaseFindingError, ImportOptions, ImportPhase,
-    ImportProgress, Marker, WorklistFilters,
+    figures, figures_csv, import_csv, worklist, CaseFindingError, Exclusion, ImportOptions,
+    ImportPhase, ImportProgress, Marker, WorklistFilters,
 };
 use stepdown::import::csv::ColumnMap;
 use stepdown::store::{resolve_db_path, Store};
@@ -64,6 +64,10 @@ pub struct ImportArgs {
     /// Also write the import report (JSON) to FILE.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Patients to leave off the worklist (palliative-care register, treatment for opioid
+    /// dependence): one a line, `patient_id[,reason]`; they are counted apart.
+    #[arg(long, value_name = "FILE")]
+    exclusions: Option<PathBuf>,
     /// Today's date (YYYY-MM-DD) [default: the computer's date]; rows after it are refused.
     #[arg(long, value_name = "YYYY-MM-DD")]
     today: Option<NaiveDate>,
@@ -160,6 +164,19 @@ pub fn import(args: ImportArgs) -> CliResult {
                 ))
             })?;
     }
+    let exclusions = match &args.exclusions {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CliError::Input(format!(
+                    "--exclusions {}: could not read the file ({e})",
+                    path.display()
+                ))
+            })?;
+            Exclusion::parse_list(&text)
+                .map_err(|e| CliError::Input(format!("--exclusions {}: {e}", path.display())))?
+        }
+        None => Vec::new(),
+    };
     let db = args.db.path()?;
     let guard = NewStoreGuard::before(&db);
     let options = ImportOptions {
@@ -172,6 +189,7 @@ pub fn import(args: ImportArgs) -> CliResult {
         column_map,
         window_days: args.window_days,
         actor: args.actor.clone(),
+        exclusions,
     };
     let mut bar = ProgressBar::new();
     let result = Store::open(&db)

@@ -41,6 +41,12 @@ pub enum DrugClass {
     Lithium,
     /// St John's wort (Hypericum perforatum).
     StJohnsWort,
+    /// Other serotonergic antidepressants (trazodone, mirtazapine, vortioxetine).
+    OtherSerotonergicAntidepressant,
+    /// Antipsychotics, including phenothiazine antiemetics (other CNS depressants).
+    Antipsychotic,
+    /// Sedating antihistamines (other CNS depressants).
+    SedatingAntihistamine,
     /// Paracetamol taken outside the opioid regimen.
     Paracetamol,
     /// Take-home naloxone.
@@ -49,7 +55,7 @@ pub enum DrugClass {
 
 impl DrugClass {
     /// Every class; the drug-classes table must describe each exactly once.
-    pub const ALL: [DrugClass; 12] = [
+    pub const ALL: [DrugClass; 15] = [
         DrugClass::Benzodiazepine,
         DrugClass::ZDrug,
         DrugClass::Gabapentinoid,
@@ -60,6 +66,9 @@ impl DrugClass {
         DrugClass::Triptan,
         DrugClass::Lithium,
         DrugClass::StJohnsWort,
+        DrugClass::OtherSerotonergicAntidepressant,
+        DrugClass::Antipsychotic,
+        DrugClass::SedatingAntihistamine,
         DrugClass::Paracetamol,
         DrugClass::Naloxone,
     ];
@@ -77,6 +86,9 @@ impl DrugClass {
             DrugClass::Triptan => "triptan",
             DrugClass::Lithium => "lithium",
             DrugClass::StJohnsWort => "st-johns-wort",
+            DrugClass::OtherSerotonergicAntidepressant => "other-serotonergic-antidepressant",
+            DrugClass::Antipsychotic => "antipsychotic",
+            DrugClass::SedatingAntihistamine => "sedating-antihistamine",
             DrugClass::Paracetamol => "paracetamol",
             DrugClass::Naloxone => "naloxone",
         }
@@ -117,6 +129,11 @@ pub struct CoMedicationRow {
     pub brands: Vec<String>,
     /// Other names it is entered as (salts, older names).
     pub synonyms: Vec<String>,
+    /// Named in the drug-driving law (Road Traffic Act 1988 s5A; the
+    /// Drug Driving (Specified Limits) Regulations 2014): diazepam, clonazepam,
+    /// lorazepam, oxazepam, temazepam.
+    #[serde(default)]
+    pub drug_driving_specified: bool,
     /// Where the classification and the brand names come from.
     pub source: String,
 }
@@ -173,6 +190,9 @@ pub enum OpioidProperty {
     LowersSeizureThreshold,
     /// Named in the drug-driving law (Road Traffic Act 1988 s5A).
     DrugDrivingSpecified,
+    /// Metabolised to a specified drug (codeine and dihydrocodeine to morphine),
+    /// so a blood test can find a specified drug.
+    MetabolisedToSpecified,
 }
 
 /// One opioid property with its source.
@@ -211,11 +231,13 @@ pub enum RiskThresholdKind {
     ParacetamolLowWeightKg,
     /// Patches worn at once from which the several-patches flag fires.
     SeveralPatchesAtOnce,
+    /// Under the low-weight threshold: most paracetamol a day per kg of body weight.
+    ParacetamolLowWeightMgPerKgPerDay,
 }
 
 impl RiskThresholdKind {
     /// Every kind; the table must have each exactly once.
-    pub const ALL: [RiskThresholdKind; 8] = [
+    pub const ALL: [RiskThresholdKind; 9] = [
         RiskThresholdKind::OlderAdultAge,
         RiskThresholdKind::LongTermMonths,
         RiskThresholdKind::EgfrSevereBelow,
@@ -224,6 +246,7 @@ impl RiskThresholdKind {
         RiskThresholdKind::ParacetamolReducedMaxMgPerDay,
         RiskThresholdKind::ParacetamolLowWeightKg,
         RiskThresholdKind::SeveralPatchesAtOnce,
+        RiskThresholdKind::ParacetamolLowWeightMgPerKgPerDay,
     ];
 }
 
@@ -825,6 +848,7 @@ mod tests {
                     | DrugClass::Triptan
                     | DrugClass::Lithium
                     | DrugClass::StJohnsWort
+                    | DrugClass::OtherSerotonergicAntidepressant
             );
             assert_eq!(
                 r.drug_class(class).map(|c| c.serotonergic),
@@ -863,7 +887,7 @@ mod tests {
     }
 
     #[test]
-    fn serotonergic_opioids_are_the_four_named() {
+    fn serotonergic_opioids_are_the_five_named() {
         let r = &reference().risk;
         let mut drugs: Vec<&str> = r
             .opioid_properties
@@ -873,7 +897,17 @@ mod tests {
             .map(|p| p.drug.as_str())
             .collect();
         drugs.sort_unstable();
-        assert_eq!(drugs, ["methadone", "pethidine", "tapentadol", "tramadol"]);
+        // Fentanyl added for issue 15 (Durogesic SmPC 4.4-4.5).
+        assert_eq!(
+            drugs,
+            [
+                "fentanyl",
+                "methadone",
+                "pethidine",
+                "tapentadol",
+                "tramadol"
+            ]
+        );
     }
 
     #[test]
@@ -946,5 +980,46 @@ mod tests {
     fn names_are_normalised() {
         assert_eq!(normalise_name("  St. John’s   WORT® "), "st johns wort");
         assert_eq!(normalise_name("Zimovane"), "zimovane");
+    }
+
+    #[test]
+    fn issue_15_co_medications_are_recognised_with_their_classes() {
+        let r = &reference().risk;
+        let class_of = |n: &str| r.co_medication(n).map(|m| m.classes.clone());
+        for name in [
+            "clobazam",
+            "lormetazepam",
+            "loprazolam",
+            "alprazolam",
+            "midazolam",
+            "Xanax",
+            "Buccolam",
+        ] {
+            assert_eq!(
+                class_of(name),
+                Some(vec![DrugClass::Benzodiazepine]),
+                "{name}"
+            );
+        }
+        for name in ["trazodone", "mirtazapine", "Zispin"] {
+            assert_eq!(
+                class_of(name),
+                Some(vec![DrugClass::OtherSerotonergicAntidepressant]),
+                "{name}"
+            );
+        }
+        assert_eq!(class_of("quetiapine"), Some(vec![DrugClass::Antipsychotic]));
+        assert_eq!(
+            class_of("Phenergan"),
+            Some(vec![DrugClass::SedatingAntihistamine])
+        );
+        let specified: Vec<&str> = r
+            .co_medications
+            .rows
+            .iter()
+            .filter(|m| m.drug_driving_specified)
+            .map(|m| m.name.as_str())
+            .collect();
+        assert_eq!(specified.len(), 5, "{specified:?}");
     }
 }

@@ -184,6 +184,20 @@ pub(crate) fn upsert_patient(tx: &Transaction<'_>, p: &PatientFacts<'_>) -> Stor
     )?)
 }
 
+/// Marks the listed patients as excluded from the worklist (those already
+/// stored; an identifier not in the store is ignored). The last reason given wins.
+pub(crate) fn set_exclusions(
+    tx: &Transaction<'_>,
+    list: &[crate::casefinding::Exclusion],
+) -> StoreResult<()> {
+    let mut stmt =
+        tx.prepare_cached("UPDATE cf_patients SET excluded = ?2 WHERE extract_id = ?1")?;
+    for x in list {
+        stmt.execute(params![x.patient_id, x.reason])?;
+    }
+    Ok(())
+}
+
 /// Every stored patient: extract identifier → id.
 pub(crate) fn patient_ids(
     conn: &Connection,
@@ -357,8 +371,9 @@ pub(crate) fn load_all(conn: &Connection) -> StoreResult<(Vec<String>, Vec<Patie
     let mut patients: Vec<PatientRec> = Vec::new();
     let mut index = std::collections::HashMap::new();
     {
-        let mut stmt = conn
-            .prepare("SELECT id, extract_id, nhs_number, age, sex FROM cf_patients ORDER BY id")?;
+        let mut stmt = conn.prepare(
+            "SELECT id, extract_id, nhs_number, age, sex, excluded FROM cf_patients ORDER BY id",
+        )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let id: i64 = r.get(0)?;
@@ -370,6 +385,7 @@ pub(crate) fn load_all(conn: &Connection) -> StoreResult<(Vec<String>, Vec<Patie
                 nhs_number: r.get(2)?,
                 age: r.get(3)?,
                 sex: sex.as_deref().and_then(Sex::parse),
+                excluded: r.get(5)?,
                 issues: Vec::new(),
             });
         }
@@ -437,7 +453,7 @@ pub(crate) fn load_patients(
     };
     let mut out = Vec::with_capacity(ids.len());
     let mut patient = conn.prepare_cached(
-        "SELECT id, extract_id, nhs_number, age, sex FROM cf_patients WHERE id = ?1",
+        "SELECT id, extract_id, nhs_number, age, sex, excluded FROM cf_patients WHERE id = ?1",
     )?;
     let mut issues = conn.prepare_cached(
         "SELECT issue_date, drug_id, dose_id, quantity FROM cf_issues
@@ -453,6 +469,7 @@ pub(crate) fn load_patients(
                     nhs_number: r.get(2)?,
                     age: r.get(3)?,
                     sex: sex.as_deref().and_then(Sex::parse),
+                    excluded: r.get(5)?,
                     issues: Vec::new(),
                 })
             })

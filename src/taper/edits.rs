@@ -72,6 +72,15 @@ pub enum Edit {
         /// Items or drugs, first reduced first.
         order: Vec<OrderEntry>,
     },
+    /// Accept a switch the plan offers for an item (`items[].switch_offers`):
+    /// the plan is rebuilt with the item on the new line, the equivalence and
+    /// its source recorded (first edit only).
+    AcceptSwitch {
+        /// The item's position in the input `items`.
+        item: u32,
+        /// The switch rule's id (`switch_offers[].id`).
+        switch: String,
+    },
 }
 
 fn field_errors(e: PlanError) -> Vec<FieldError> {
@@ -202,7 +211,7 @@ fn edit_from_object(
             if !obj.contains_key("action") {
                 errors.push(FieldError::new(
                     f.at("action"),
-                    "required: set_dose, set_length, add_pause or set_order",
+                    "required: set_dose, set_length, add_pause, set_order or accept_switch",
                 ));
             }
             return None;
@@ -275,6 +284,21 @@ fn edit_from_object(
                 reason,
             })
         }
+        "accept_switch" => {
+            check_fields(obj, path, &["action", "item", "switch"], errors);
+            let item = required_whole(&f, "item", 0, errors);
+            let switch = f.string("switch", errors);
+            if switch.is_none() && !obj.contains_key("switch") {
+                errors.push(FieldError::new(
+                    f.at("switch"),
+                    "required: the id of a switch the plan offers (items[].switch_offers[].id)",
+                ));
+            }
+            Some(Edit::AcceptSwitch {
+                item: item?,
+                switch: switch?,
+            })
+        }
         "set_order" => {
             check_fields(obj, path, &["action", "order"], errors);
             let order = match f.list("order", errors) {
@@ -292,7 +316,7 @@ fn edit_from_object(
             errors.push(FieldError::new(
                 f.at("action"),
                 format!(
-                    "unknown action '{other}' (accepted: set_dose, set_length, add_pause, set_order)"
+                    "unknown action '{other}' (accepted: set_dose, set_length, add_pause, set_order, accept_switch)"
                 ),
             ));
             None
@@ -393,6 +417,33 @@ fn apply_one(
                 "Reduction order set: {} first",
                 named.join(", then ")
             ));
+            *plan = rebuilt;
+            Ok(())
+        }
+        Edit::AcceptSwitch { item, switch } => {
+            if index != 0 {
+                return Err(vec![FieldError::new(
+                    format!("{path}.action"),
+                    "accept_switch rebuilds the plan from its request, so it must be the first edit",
+                )]);
+            }
+            let offered = plan
+                .items
+                .iter()
+                .find(|i| i.index == *item)
+                .is_some_and(|i| i.switch_offers.iter().any(|o| o.id == *switch));
+            if !offered {
+                return Err(vec![FieldError::new(
+                    format!("{path}.switch"),
+                    format!("the plan offers no switch '{switch}' for item {item}: a switch is offered only where the item's product line cannot go on"),
+                )]);
+            }
+            let (request, said) =
+                super::switches::apply(&plan.request, *item, switch, reference, &path)
+                    .map_err(|e| vec![e])?;
+            let mut rebuilt = plan_again(&request, reference, &path)?;
+            rebuilt.edits_applied = plan.edits_applied.clone();
+            rebuilt.edits_applied.push(said);
             *plan = rebuilt;
             Ok(())
         }

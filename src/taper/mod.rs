@@ -42,6 +42,7 @@ mod products;
 mod render;
 mod safety;
 mod schedule;
+mod switches;
 
 use crate::profile::Profile;
 use crate::reference::Reference;
@@ -57,6 +58,7 @@ pub use output::{
     SolidUnits, Step, StepItem, StepKind, StrengthUnit, SupplyLine, UnitAmount,
 };
 pub use rules::{PresetInfo, ReductionOf, TaperRules};
+pub use switches::SwitchOffer;
 pub use text::plan_text;
 
 use output::Step as OutStep;
@@ -175,7 +177,7 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
             format!("the plan would have more than {} steps", num(max_steps)),
         )]));
     }
-    let items = render::plan_items(&prepared, profile, reference);
+    let items = render::plan_items(&prepared, &request.items, profile, reference);
     let starting_items = render::starting_items(&prepared, &items, profile, reference);
     let mut in_use = render::initial_in_use(&prepared);
     let steps: Vec<OutStep> = walk

@@ -307,6 +307,10 @@ pub struct PlanItem {
     /// What to ask the prescriber, when the item is held at its current dose
     /// (from step 1) or at the lowest dose its product line can make.
     pub prescriber_query: Option<String>,
+    /// Switches within the same drug the clinician may accept (edit
+    /// `accept_switch`), each with its equivalence and source.
+    #[serde(default)]
+    pub switch_offers: Vec<super::switches::SwitchOffer>,
 }
 
 /// The taper options the plan used, after defaults and the preset.

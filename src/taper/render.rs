@@ -203,9 +203,12 @@ fn entered_doses(item: &Item, patch_label: Option<String>) -> Vec<DoseTime> {
 /// One row per input item: tapered or held, product, dose times, order.
 pub(crate) fn plan_items(
     p: &Prepared<'_>,
+    raw_items: &[crate::regimen::RawItem],
     profile: Profile,
     reference: &Reference,
 ) -> Vec<PlanItem> {
+    let fallback = crate::regimen::RawItem::default();
+    let raw = |i: usize| raw_items.get(i).unwrap_or(&fallback);
     let mut out = Vec::with_capacity(p.regimen.items.len());
     for (i, item) in p.regimen.items.iter().enumerate() {
         let index = u32::try_from(i).unwrap_or(u32::MAX);
@@ -240,6 +243,11 @@ pub(crate) fn plan_items(
                     .iter()
                     .find(|h| h.tapered == ti)
                     .map(|h| h.query.clone()),
+                switch_offers: if p.lowest.iter().any(|h| h.tapered == ti) {
+                    super::switches::offers(raw(i), &t.line.row.id, reference)
+                } else {
+                    Vec::new()
+                },
             });
         } else {
             let held = p.held.iter().find(|h| h.index == i);
@@ -259,6 +267,10 @@ pub(crate) fn plan_items(
                 order: None,
                 ome_start: ome,
                 prescriber_query: held.and_then(|h| h.query.clone()),
+                switch_offers: held
+                    .and_then(|h| h.line.as_deref())
+                    .map(|line| super::switches::offers(raw(i), line, reference))
+                    .unwrap_or_default(),
             });
         }
     }

@@ -162,6 +162,9 @@ pub enum TaperRow {
         /// Where it comes from.
         source: String,
     },
+    /// A switch within the same drug, offered to the clinician when an item's
+    /// line cannot go on (never applied without being accepted).
+    Switch(SwitchRow),
     /// Smallest measured step of an oral liquid dose.
     LiquidMeasure {
         /// Row id.
@@ -171,6 +174,27 @@ pub enum TaperRow {
         /// Where it comes from.
         source: String,
     },
+}
+
+/// A switch rule: from one catalogue line to another of the same drug.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchRow {
+    /// Row id (the edit names it).
+    pub id: String,
+    /// Catalogue row switched from.
+    pub from_product: String,
+    /// Catalogue row switched to.
+    pub to_product: String,
+    /// Doses a day on the new line (tablets and capsules; the total a day is kept).
+    #[serde(default)]
+    pub doses_per_day: Option<u32>,
+    /// In words.
+    pub label: String,
+    /// What stays the same, in words.
+    pub equivalence: String,
+    /// Where it comes from.
+    pub source: String,
 }
 
 /// A named taper preset.
@@ -200,6 +224,7 @@ impl TaperRow {
     pub fn id(&self) -> &str {
         match self {
             TaperRow::Preset(p) => &p.id,
+            TaperRow::Switch(w) => &w.id,
             TaperRow::DefaultPreset { id, .. }
             | TaperRow::Range { id, .. }
             | TaperRow::SlowLastThird { id, .. }
@@ -216,6 +241,7 @@ impl TaperRow {
     pub fn source(&self) -> &str {
         match self {
             TaperRow::Preset(p) => &p.source,
+            TaperRow::Switch(w) => &w.source,
             TaperRow::DefaultPreset { source, .. }
             | TaperRow::Range { source, .. }
             | TaperRow::SlowLastThird { source, .. }
@@ -463,6 +489,14 @@ impl<'a> TaperRules<'a> {
         }
     }
 
+    /// The switch rules.
+    pub fn switches(&self) -> impl Iterator<Item = &'a SwitchRow> + 'a {
+        self.table.rows.iter().filter_map(|r| match r {
+            TaperRow::Switch(w) => Some(w),
+            _ => None,
+        })
+    }
+
     /// Presets for the UI, default first marked.
     pub fn preset_infos(&self) -> Vec<PresetInfo> {
         let default = self.default_preset().name.clone();
@@ -640,6 +674,15 @@ pub fn check(table: &Table<TaperRow>) -> Result<(), ReferenceError> {
             } => {
                 if !(percent_of_start.is_finite() && *percent_of_start > 0.0) || *per_days == 0 {
                     return Err(invalid(t, id, "percent and days must be positive"));
+                }
+            }
+            TaperRow::Switch(w) => {
+                if w.from_product == w.to_product || w.equivalence.trim().is_empty() {
+                    return Err(invalid(
+                        t,
+                        &w.id,
+                        "a switch goes to another line and says what stays the same",
+                    ));
                 }
             }
             TaperRow::DefaultPreset { .. } => {}

@@ -60,6 +60,8 @@ pub(crate) struct Held {
     pub ome: Option<f64>,
     /// What to ask the prescriber (`None` for an item that cannot be converted).
     pub query: Option<String>,
+    /// The catalogue line it was matched to, if any (for switch offers).
+    pub line: Option<String>,
 }
 
 /// A tapered item held at the lowest dose its line can make, from a step on.
@@ -127,14 +129,21 @@ pub(crate) fn prepare<'r>(
                 ),
                 ome: None,
                 query: None,
+                line: None,
             }),
             ItemConversion::Converted { factor, ome, .. } => {
                 start += ome.get();
-                let result = match_line(item, reference, &label, &mut warnings)
-                    .and_then(|line| build(i, item, line, *factor));
+                let result = match match_line(item, reference, &label, &mut warnings) {
+                    Ok(line) => {
+                        let id = line.row.id.clone();
+                        build(i, item, line, *factor).map_err(|h| (h, Some(id)))
+                    }
+                    Err(h) => Err((h, None)),
+                };
                 match result {
                     Ok(t) => tapered.push(t),
-                    Err(HoldWhy { reason, query }) => held.push(Held {
+                    Err((HoldWhy { reason, query }, line)) => held.push(Held {
+                        line,
                         index: i,
                         reason: format!(
                             "{}. It is kept exactly at the current dose in every step.",

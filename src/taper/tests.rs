@@ -482,3 +482,105 @@ fn an_unconvertible_item_makes_the_end_total_incomplete() {
     assert!(t.contains("End: 0 mg OME a day, incomplete"), "{t}");
     assert!(!t.contains("target reached"), "{t}");
 }
+
+#[test]
+fn mxl_30_once_a_day_is_offered_mst_15_twice_a_day_and_the_switch_is_an_edit() {
+    let p = make(
+        r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "form": "capsule", "strength_mg": 30, "doses_per_day": 1}],
+            "start_date": "2026-12-01"}"#,
+    );
+    // Held at the lowest strength, never stopped, and a switch offered with its equivalence.
+    assert_eq!(totals(&p), [30.0]);
+    let offer = &p.items[0].switch_offers[0];
+    assert_eq!(offer.id, "switch-mxl-to-mst");
+    assert_eq!(
+        offer.becomes,
+        "morphine 12-hourly slow-release tablets: 15 mg, 2 times a day"
+    );
+    assert!(offer
+        .equivalence
+        .contains("MXL 30 mg once a day = MST 15 mg twice a day"));
+    assert!(offer.source.contains("SmPC"));
+    assert!(plan_text(&p).contains("accept_switch \"switch-mxl-to-mst\""));
+    // Nothing changes until the clinician accepts it.
+    assert_eq!(
+        p.items[0].product_id.as_deref(),
+        Some("morphine-mr-24h-capsule")
+    );
+    let q = edit(
+        &p,
+        r#"{"edits": [{"action": "accept_switch", "item": 0, "switch": "switch-mxl-to-mst"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        q.items[0].product_id.as_deref(),
+        Some("morphine-mr-12h-tablet")
+    );
+    // The same 30 mg a day; then 5 mg steps (1.7 times the 3 asked: 47 days) to the stop day.
+    assert_eq!(totals(&q), [30.0, 25.0, 20.0, 15.0, 10.0, 5.0, 0.0]);
+    assert_eq!(q.steps[0].items[0].doses.len(), 2);
+    assert!(
+        q.edits_applied[0].starts_with("Switch accepted for item 0: MXL 24-hourly capsules to MST")
+    );
+    assert!(q.edits_applied[0].contains("Source: MXL capsules SmPC"));
+    // A switch not offered is refused with its field.
+    let e = edit(
+        &p,
+        r#"{"edits": [{"action": "accept_switch", "item": 0, "switch": "switch-transtec-to-butrans"}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("edits[0].switch: the plan offers no switch"),
+        "{e}"
+    );
+}
+
+#[test]
+fn transtec_35_switches_to_butrans_20_and_15_at_the_same_rate() {
+    let p = make(
+        r#"{"items": [{"drug": "buprenorphine", "route": "transdermal", "strength_mcg_per_hour": 35}],
+            "start_date": "2026-12-01"}"#,
+    );
+    assert_eq!(totals(&p), [84.0]);
+    let offer = &p.items[0].switch_offers[0];
+    assert_eq!(
+        offer.becomes,
+        "buprenorphine 7-day patches: 20 micrograms/hour + 15 micrograms/hour"
+    );
+    let q = edit(
+        &p,
+        r#"{"edits": [{"action": "accept_switch", "item": 0, "switch": "switch-transtec-to-butrans"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(q.ome_start, 84.0);
+    assert_eq!(q.steps[0].total_ome_mg_per_day, 84.0);
+    assert_eq!(totals(&q), [84.0, 72.0, 60.0, 48.0, 36.0, 24.0, 12.0, 0.0]);
+    assert!(q
+        .steps
+        .iter()
+        .all(|s| s.kind == StepKind::Stop || s.days % 7 == 0));
+}
+
+#[test]
+fn concentrate_half_a_millilitre_switches_to_five_millilitres_of_10_mg_in_5() {
+    let p = make(
+        r#"{"items": [{"drug": "morphine", "route": "oral", "form": "solution", "strength_mg_per_ml": 20, "ml_per_dose": 0.5, "doses_per_day": 4}],
+            "start_date": "2026-12-01"}"#,
+    );
+    assert!(!p.items[0].tapered);
+    assert_eq!(
+        p.items[0].switch_offers[0].id,
+        "switch-concentrate-to-oral-solution"
+    );
+    let q = edit(
+        &p,
+        r#"{"edits": [{"action": "accept_switch", "item": 0, "switch": "switch-concentrate-to-oral-solution"}]}"#,
+    )
+    .unwrap();
+    assert!(q.items[0].tapered);
+    // 10 mg a dose as 5 mL; steps of 2 mL (4 mg, within the 4 asked) a day.
+    assert_eq!(q.steps[0].total_ome_mg_per_day, 40.0);
+    assert_eq!(q.steps[1].total_ome_mg_per_day, 36.0);
+    assert_eq!(q.steps.last().map(|s| s.kind), Some(StepKind::Stop));
+}

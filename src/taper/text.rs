@@ -312,6 +312,14 @@ pub fn plan_text(plan: &Plan) -> String {
             out.push_str(&q);
             out.push('\n');
         }
+        for i in &plan.items {
+            for o in &i.switch_offers {
+                out.push_str(&format!(
+                    "  Switch offered for items[{}] (edit accept_switch \"{}\"): {} -> {}. Equivalence: {}. Source: {}\n",
+                    i.index, o.id, o.label, o.becomes, o.equivalence, o.source
+                ));
+            }
+        }
     }
     if !plan.edits_applied.is_empty() {
         out.push_str("\nClinician edits:\n");

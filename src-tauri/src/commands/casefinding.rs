@@ -40,6 +40,7 @@ pub async fn import_extract(
             column_map: Default::default(),
             window_days: None,
             actor: Some(state.actor()),
+            exclusions: Vec::new(),
         };
         state.with_store_api(|s| {
             casefinding::import_csv(s, &bytes, &options, &mut |p| {

@@ -3,4 +3,4 @@
 /**
  * A class of co-medication that changes opioid risk.
  */
-export type DrugClass = "benzodiazepine" | "z-drug" | "gabapentinoid" | "ssri" | "snri" | "tricyclic" | "maoi" | "triptan" | "lithium" | "st-johns-wort" | "paracetamol" | "naloxone";
+export type DrugClass = "benzodiazepine" | "z-drug" | "gabapentinoid" | "ssri" | "snri" | "tricyclic" | "maoi" | "triptan" | "lithium" | "st-johns-wort" | "other-serotonergic-antidepressant" | "antipsychotic" | "sedating-antihistamine" | "paracetamol" | "naloxone";

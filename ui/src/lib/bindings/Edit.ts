@@ -50,4 +50,12 @@ reason: string | null, } | { "action": "set_order",
 /**
  * Items or drugs, first reduced first.
  */
-order: Array<OrderEntry>, };
+order: Array<OrderEntry>, } | { "action": "accept_switch", 
+/**
+ * The item's position in the input `items`.
+ */
+item: number, 
+/**
+ * The switch rule's id (`switch_offers[].id`).
+ */
+switch: string, };

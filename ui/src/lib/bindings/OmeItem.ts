@@ -3,6 +3,7 @@ import type { AmountUnit } from "./AmountUnit";
 import type { Form } from "./Form";
 import type { Release } from "./Release";
 import type { Route } from "./Route";
+import type { StrengthCheck } from "./StrengthCheck";
 
 /**
  * One item of an [`OmeReport`].
@@ -75,4 +76,9 @@ paracetamol_mg_per_day: number | null,
 /**
  * Further notes from the reference data.
  */
-notes: Array<string>, };
+notes: Array<string>, 
+/**
+ * Strength warnings (not a UK strength, combination parts swapped), each
+ * tied to its field; the same words are in the report's `warnings`.
+ */
+strength_checks: Array<StrengthCheck>, };

@@ -2,6 +2,7 @@
 import type { Form } from "./Form";
 import type { Release } from "./Release";
 import type { Route } from "./Route";
+import type { SwitchOffer } from "./SwitchOffer";
 
 /**
  * One input item as the plan treats it.
@@ -63,4 +64,9 @@ ome_start: number | null,
  * What to ask the prescriber, when the item is held at its current dose
  * (from step 1) or at the lowest dose its product line can make.
  */
-prescriber_query: string | null, };
+prescriber_query: string | null, 
+/**
+ * Switches within the same drug the clinician may accept (edit
+ * `accept_switch`), each with its equivalence and source.
+ */
+switch_offers: Array<SwitchOffer>, };
