@@ -217,9 +217,13 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
             units_per_dose,
             doses_per_day,
             paracetamol_per_unit,
+            times,
             ..
         } => {
-            let units = units_per_dose.get() * doses_per_day.get();
+            let units = match times {
+                Some(t) => t.total(),
+                None => units_per_dose.get() * doses_per_day.get(),
+            };
             let mg = strength.get() * units;
             if let Some(p) = paracetamol_per_unit {
                 paracetamol_mg_per_day = Some(round2(p.get() * units));
@@ -233,19 +237,74 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
                 ),
                 None => (format!("{} mg", num(strength.get())), String::new()),
             };
-            let per_dose = if units_per_dose.get() == 1.0 {
-                strength_words
-            } else {
-                format!("{} × {strength_words}", num(units_per_dose.get()))
+            let daily = DailyAmount {
+                value: mg,
+                unit: AmountUnit::MgPerDay,
             };
+            match times {
+                // Doses by time of day: each time's own amount.
+                Some(t) => {
+                    let each: Vec<String> = t
+                        .doses()
+                        .iter()
+                        .map(|d| {
+                            let at = strength.get() * d.amount();
+                            if d.amount() == 1.0 && paracetamol_per_unit.is_none() {
+                                format!("{} mg {}", num(at), d.time)
+                            } else {
+                                format!(
+                                    "{} mg{of_drug} ({} × {strength_words}) {}",
+                                    num(at),
+                                    num(d.amount()),
+                                    d.time
+                                )
+                            }
+                        })
+                        .collect();
+                    (
+                        daily,
+                        format!("{} = {} mg{of_drug}", each.join(" + "), num(mg)),
+                    )
+                }
+                None => {
+                    let per_dose = if units_per_dose.get() == 1.0 {
+                        strength_words
+                    } else {
+                        format!("{} × {strength_words}", num(units_per_dose.get()))
+                    };
+                    (
+                        daily,
+                        format!(
+                            "{per_dose} × {} a day = {} mg{of_drug}",
+                            num(doses_per_day.get()),
+                            num(mg)
+                        ),
+                    )
+                }
+            }
+        }
+        Dose::Liquid {
+            strength,
+            times: Some(t),
+            ..
+        } => {
+            let ml = t.total();
+            let mg = strength.get() * ml;
+            let each: Vec<String> = t
+                .doses()
+                .iter()
+                .map(|d| format!("{} mL {}", num(d.amount()), d.time))
+                .collect();
             (
                 DailyAmount {
                     value: mg,
                     unit: AmountUnit::MgPerDay,
                 },
                 format!(
-                    "{per_dose} × {} a day = {} mg{of_drug}",
-                    num(doses_per_day.get()),
+                    "{} = {} mL × {} mg/mL = {} mg",
+                    each.join(" + "),
+                    num(ml),
+                    num(strength.get()),
                     num(mg)
                 ),
             )
@@ -440,16 +499,33 @@ pub fn calculate(
         if let Dose::Solid {
             release: Release::Modified,
             units_per_dose,
+            times,
             ..
         } = &item.dose
         {
             // Clinical reference section 3: modified-release tablets are never split.
-            if units_per_dose.get().fract() != 0.0 {
-                warnings.push(format!(
-                    "items[{i}] ({}): {} of a modified-release tablet or capsule a dose; modified-release products must not be split, so check units_per_dose.",
-                    item.drug,
-                    num(units_per_dose.get())
-                ));
+            match times {
+                // units_per_dose is then a mean: only each time's own amount matters.
+                Some(t) => {
+                    for d in t.doses() {
+                        if d.amount().fract() != 0.0 {
+                            warnings.push(format!(
+                                "items[{i}] ({}): {} of a modified-release tablet or capsule in the {} dose; modified-release products must not be split, so check its doses.",
+                                item.drug,
+                                num(d.amount()),
+                                d.time
+                            ));
+                        }
+                    }
+                }
+                None if units_per_dose.get().fract() != 0.0 => {
+                    warnings.push(format!(
+                        "items[{i}] ({}): {} of a modified-release tablet or capsule a dose; modified-release products must not be split, so check units_per_dose.",
+                        item.drug,
+                        num(units_per_dose.get())
+                    ));
+                }
+                None => {}
             }
         }
         let strength_checks = strength::check(item, reference);
@@ -537,6 +613,42 @@ mod tests {
         let json = format!(r#"{{"items": [{items}]}}"#);
         let regimen = regimen_from_json(&json, profile, reference()).unwrap();
         calculate(&regimen, profile, reference(), &OmeOptions::default())
+    }
+
+    #[test]
+    fn doses_by_time_show_each_time_in_the_working() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30,
+                "doses": [{"time": "morning", "units": 1}, {"time": "evening", "units": 2}]}"#,
+        );
+        assert_eq!(r.total_ome_mg_per_day, 90.0);
+        assert_eq!(
+            r.items[0].working,
+            "30 mg morning + 60 mg (2 × 30 mg) evening = 90 mg × 1 = 90 mg OME"
+        );
+        // Whole tablets at each time: no split warning although the mean is 1.5.
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 10,
+                "doses": [{"time": "morning", "units": 1.5}, {"time": "night", "units": 2}]}"#,
+        );
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert!(
+            r.warnings[0].contains("in the morning dose"),
+            "{:?}",
+            r.warnings
+        );
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "morphine", "route": "oral", "form": "solution", "strength_mg_per_ml": 2,
+                "doses": [{"time": "morning", "ml": 2.5}, {"time": "night", "ml": 5}]}"#,
+        );
+        assert_eq!(
+            r.items[0].working,
+            "2.5 mL morning + 5 mL night = 7.5 mL × 2 mg/mL = 15 mg × 1 = 15 mg OME"
+        );
     }
 
     #[test]

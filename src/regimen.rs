@@ -25,6 +25,9 @@ use ts_rs::TS;
 use crate::profile::Profile;
 use crate::reference::{LimitKind, Reference};
 
+mod doses;
+pub use doses::{DoseTimes, RawTimedDose, TimeOfDay, TimedAmount};
+
 // ---------------------------------------------------------------------------
 // Vocabulary
 // ---------------------------------------------------------------------------
@@ -329,6 +332,9 @@ pub enum Dose {
         as_needed: bool,
         /// Paracetamol per tablet or capsule in a combination product (co-codamol, co-dydramol).
         paracetamol_per_unit: Option<Mg>,
+        /// Units at each named time, when entered by time of day; `units_per_dose`
+        /// is then their mean and `doses_per_day` their count.
+        times: Option<DoseTimes>,
     },
     /// A liquid: `strength × ml_per_dose × doses_per_day`.
     Liquid {
@@ -342,6 +348,9 @@ pub enum Dose {
         doses_per_day: DosesPerDay,
         /// Taken only when needed.
         as_needed: bool,
+        /// mL at each named time, when entered by time of day; `ml_per_dose`
+        /// is then their mean and `doses_per_day` their count.
+        times: Option<DoseTimes>,
     },
     /// Patches worn continuously: `strength × patches`.
     Patch {
@@ -378,11 +387,20 @@ impl Dose {
         }
     }
 
+    /// The doses by time of day, when the item was entered that way.
+    pub fn times(&self) -> Option<&DoseTimes> {
+        match self {
+            Dose::Solid { times, .. } | Dose::Liquid { times, .. } => times.as_ref(),
+            Dose::Patch { .. } => None,
+        }
+    }
+
     /// Returns the same dose with every amount taken `factor` times as often
     /// or in `factor` times the quantity; `None` if the result is not a valid dose.
     ///
     /// Scales doses a day for tablets and liquids and the patch count for
-    /// patches (which must stay a whole number).
+    /// patches (which must stay a whole number). Doses by time of day keep
+    /// their times: the amount at each time is scaled instead.
     pub fn scaled(&self, factor: f64) -> Option<Dose> {
         Some(match self {
             Dose::Solid {
@@ -393,14 +411,31 @@ impl Dose {
                 doses_per_day,
                 as_needed,
                 paracetamol_per_unit,
-            } => Dose::Solid {
-                form: *form,
-                release: *release,
-                strength: *strength,
-                units_per_dose: *units_per_dose,
-                doses_per_day: DosesPerDay::new(doses_per_day.get() * factor)?,
-                as_needed: *as_needed,
-                paracetamol_per_unit: *paracetamol_per_unit,
+                times,
+            } => match times {
+                Some(t) => {
+                    let t = t.scaled(factor)?;
+                    Dose::Solid {
+                        form: *form,
+                        release: *release,
+                        strength: *strength,
+                        units_per_dose: UnitsPerDose::new(t.mean())?,
+                        doses_per_day: *doses_per_day,
+                        as_needed: *as_needed,
+                        paracetamol_per_unit: *paracetamol_per_unit,
+                        times: Some(t),
+                    }
+                }
+                None => Dose::Solid {
+                    form: *form,
+                    release: *release,
+                    strength: *strength,
+                    units_per_dose: *units_per_dose,
+                    doses_per_day: DosesPerDay::new(doses_per_day.get() * factor)?,
+                    as_needed: *as_needed,
+                    paracetamol_per_unit: *paracetamol_per_unit,
+                    times: None,
+                },
             },
             Dose::Liquid {
                 release,
@@ -408,12 +443,27 @@ impl Dose {
                 ml_per_dose,
                 doses_per_day,
                 as_needed,
-            } => Dose::Liquid {
-                release: *release,
-                strength: *strength,
-                ml_per_dose: *ml_per_dose,
-                doses_per_day: DosesPerDay::new(doses_per_day.get() * factor)?,
-                as_needed: *as_needed,
+                times,
+            } => match times {
+                Some(t) => {
+                    let t = t.scaled(factor)?;
+                    Dose::Liquid {
+                        release: *release,
+                        strength: *strength,
+                        ml_per_dose: Ml::new(t.mean())?,
+                        doses_per_day: *doses_per_day,
+                        as_needed: *as_needed,
+                        times: Some(t),
+                    }
+                }
+                None => Dose::Liquid {
+                    release: *release,
+                    strength: *strength,
+                    ml_per_dose: *ml_per_dose,
+                    doses_per_day: DosesPerDay::new(doses_per_day.get() * factor)?,
+                    as_needed: *as_needed,
+                    times: None,
+                },
             },
             Dose::Patch { strength, patches } => {
                 let n = f64::from(patches.get()) * factor;
@@ -504,11 +554,16 @@ pub struct RawItem {
     /// Combination products: paracetamol mg per tablet or capsule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paracetamol_mg: Option<f64>,
+    /// Tablets, capsules and liquids taken at named times with a dose per time
+    /// (`[{"time": "morning", "units": 1}, {"time": "night", "units": 2}]`),
+    /// instead of `units_per_dose` / `ml_per_dose` and `doses_per_day`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doses: Option<Vec<RawTimedDose>>,
 }
 
 impl RawItem {
     /// The accepted field names, in contract order.
-    pub const FIELDS: [&'static str; 13] = [
+    pub const FIELDS: [&'static str; 14] = [
         "drug",
         "route",
         "release",
@@ -522,6 +577,7 @@ impl RawItem {
         "patches",
         "as_needed",
         "paracetamol_mg",
+        "doses",
     ];
 }
 
@@ -778,6 +834,10 @@ pub fn raw_item_from_value(
     raw.strength_mcg_per_hour = number("strength_mcg_per_hour", errors);
     raw.patches = number("patches", errors);
     raw.paracetamol_mg = number("paracetamol_mg", errors);
+    raw.doses = match obj.get("doses") {
+        None | Some(Value::Null) => None,
+        Some(v) => doses::raw_doses_from_value(v, &join_path(path, "doses"), errors),
+    };
     raw.as_needed = match obj.get("as_needed") {
         None | Some(Value::Null) => None,
         Some(Value::Bool(b)) => Some(*b),
@@ -1051,6 +1111,11 @@ fn validate_item(
             raw.paracetamol_mg.is_some(),
             "only combination tablets or capsules contain paracetamol",
         );
+        c.forbid(
+            "doses",
+            raw.doses.is_some(),
+            "a patch is worn continuously; give patches (worn at once) instead",
+        );
         if as_needed {
             c.err(
                 "as_needed",
@@ -1116,19 +1181,37 @@ fn validate_item(
             )
             .and_then(|v| c.within("strength_mg_per_ml", v, LimitKind::StrengthMgPerMl))
             .and_then(MgPerMl::new);
-        let ml = c
-            .positive("ml_per_dose", raw.ml_per_dose, "mL a dose")
-            .and_then(|v| c.within("ml_per_dose", v, LimitKind::MlPerDose))
-            .and_then(Ml::new);
-        let doses = doses_per_day(&mut c, raw.doses_per_day, as_needed);
-        match (strength, ml, doses) {
-            (Some(strength), Some(ml_per_dose), Some(doses_per_day)) => Some(Dose::Liquid {
-                release: release.unwrap_or_default(),
-                strength,
-                ml_per_dose,
-                doses_per_day,
-                as_needed,
-            }),
+        let (ml, doses, times) = match &raw.doses {
+            Some(entries) => {
+                let kind = doses::AmountKind::Ml {
+                    strength_mg_per_ml: strength.map(MgPerMl::get),
+                    max: reference.limit(LimitKind::MlPerDose).max,
+                };
+                let times = timed(&mut c, raw, entries, kind, as_needed);
+                let ml = times.as_ref().and_then(|t| Ml::new(t.mean()));
+                let n = times.as_ref().and_then(count_per_day);
+                (ml, n, times.map(Some))
+            }
+            None => {
+                let ml = c
+                    .positive("ml_per_dose", raw.ml_per_dose, "mL a dose")
+                    .and_then(|v| c.within("ml_per_dose", v, LimitKind::MlPerDose))
+                    .and_then(Ml::new);
+                let n = doses_per_day(&mut c, raw.doses_per_day, as_needed);
+                (ml, n, Some(None))
+            }
+        };
+        match (strength, ml, doses, times) {
+            (Some(strength), Some(ml_per_dose), Some(doses_per_day), Some(times)) => {
+                Some(Dose::Liquid {
+                    release: release.unwrap_or_default(),
+                    strength,
+                    ml_per_dose,
+                    doses_per_day,
+                    as_needed,
+                    times,
+                })
+            }
             _ => None,
         }
     } else {
@@ -1154,14 +1237,29 @@ fn validate_item(
             .positive("strength_mg", raw.strength_mg, what)
             .and_then(|v| c.within("strength_mg", v, LimitKind::StrengthMg))
             .and_then(Mg::new);
-        let units = match raw.units_per_dose {
-            None => UnitsPerDose::new(1.0),
-            Some(u) => c
-                .positive("units_per_dose", Some(u), "tablets or capsules a dose")
-                .and_then(|v| c.within("units_per_dose", v, LimitKind::UnitsPerDose))
-                .and_then(UnitsPerDose::new),
+        let (units, doses, times) = match &raw.doses {
+            Some(entries) => {
+                let kind = doses::AmountKind::Units {
+                    strength_mg: strength.map(Mg::get),
+                    max: reference.limit(LimitKind::UnitsPerDose).max,
+                };
+                let times = timed(&mut c, raw, entries, kind, as_needed);
+                let units = times.as_ref().and_then(|t| UnitsPerDose::new(t.mean()));
+                let n = times.as_ref().and_then(count_per_day);
+                (units, n, times.map(Some))
+            }
+            None => {
+                let units = match raw.units_per_dose {
+                    None => UnitsPerDose::new(1.0),
+                    Some(u) => c
+                        .positive("units_per_dose", Some(u), "tablets or capsules a dose")
+                        .and_then(|v| c.within("units_per_dose", v, LimitKind::UnitsPerDose))
+                        .and_then(UnitsPerDose::new),
+                };
+                let n = doses_per_day(&mut c, raw.doses_per_day, as_needed);
+                (units, n, Some(None))
+            }
         };
-        let doses = doses_per_day(&mut c, raw.doses_per_day, as_needed);
         let paracetamol = match raw.paracetamol_mg {
             None => Some(None),
             Some(p) => c
@@ -1174,18 +1272,23 @@ fn validate_item(
             Some(Form::Capsule) => Some(SolidForm::Capsule),
             _ => None,
         };
-        match (strength, units, doses, paracetamol) {
-            (Some(strength), Some(units_per_dose), Some(doses_per_day), Some(paracetamol)) => {
-                Some(Dose::Solid {
-                    form: solid_form,
-                    release: release.unwrap_or_default(),
-                    strength,
-                    units_per_dose,
-                    doses_per_day,
-                    as_needed,
-                    paracetamol_per_unit: paracetamol,
-                })
-            }
+        match (strength, units, doses, paracetamol, times) {
+            (
+                Some(strength),
+                Some(units_per_dose),
+                Some(doses_per_day),
+                Some(paracetamol),
+                Some(times),
+            ) => Some(Dose::Solid {
+                form: solid_form,
+                release: release.unwrap_or_default(),
+                strength,
+                units_per_dose,
+                doses_per_day,
+                as_needed,
+                paracetamol_per_unit: paracetamol,
+                times,
+            }),
             _ => None,
         }
     };
@@ -1217,6 +1320,58 @@ fn validate_item(
         }
     }
     Some(item)
+}
+
+/// Checks an item's `doses` (a dose per time of day) and the fields it replaces.
+fn timed(
+    c: &mut Checker<'_>,
+    raw: &RawItem,
+    entries: &[RawTimedDose],
+    kind: doses::AmountKind,
+    as_needed: bool,
+) -> Option<DoseTimes> {
+    let (per_dose, present) = match kind {
+        doses::AmountKind::Units { .. } => ("units_per_dose", raw.units_per_dose.is_some()),
+        doses::AmountKind::Ml { .. } => ("ml_per_dose", raw.ml_per_dose.is_some()),
+    };
+    c.forbid(per_dose, present, "doses gives the amount at each time");
+    if as_needed {
+        c.err(
+            "doses",
+            format!(
+                "as-needed doses have no fixed times; give {per_dose} and doses_per_day (the most a day) instead"
+            ),
+        );
+        return None;
+    }
+    let max_times = c.reference.limit(LimitKind::DosesPerDay).max;
+    let path = join_path(c.path, "doses");
+    let times = doses::validate_doses(entries, &path, kind, max_times, c.errors)?;
+    if let Some(n) = raw.doses_per_day {
+        // Count of a short list: exact.
+        #[allow(clippy::cast_precision_loss)]
+        let count = times.count() as f64;
+        if n != count {
+            c.err(
+                "doses_per_day",
+                format!(
+                    "doses gives {} a day, but doses_per_day is {}; leave doses_per_day out",
+                    times.count(),
+                    num(n)
+                ),
+            );
+            return None;
+        }
+    }
+    Some(times)
+}
+
+/// Doses a day of timed doses: their count.
+fn count_per_day(times: &DoseTimes) -> Option<DosesPerDay> {
+    // Count of a short list: exact.
+    #[allow(clippy::cast_precision_loss)]
+    let n = times.count() as f64;
+    DosesPerDay::new(n)
 }
 
 fn doses_per_day(c: &mut Checker<'_>, value: Option<f64>, as_needed: bool) -> Option<DosesPerDay> {
@@ -1604,6 +1759,128 @@ mod tests {
         };
         assert!(matches!(d.scaled(2.0), Some(Dose::Patch { patches, .. }) if patches.get() == 2));
         assert!(d.scaled(1.5).is_none());
+    }
+
+    #[test]
+    fn doses_by_time_of_day_make_one_item() {
+        let r = validate(
+            r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30,
+                "doses": [{"time": "night", "units": 2}, {"time": "morning", "units": 1}]}]}"#,
+        )
+        .unwrap();
+        let Dose::Solid {
+            units_per_dose,
+            doses_per_day,
+            times: Some(t),
+            ..
+        } = &r.items[0].dose
+        else {
+            panic!("{:?}", r.items[0].dose)
+        };
+        // Mean and count keep every daily-total reader exact: 1.5 x 2 = 3 tablets.
+        assert_eq!((units_per_dose.get(), doses_per_day.get()), (1.5, 2.0));
+        let got: Vec<(TimeOfDay, f64)> = t.doses().iter().map(|d| (d.time, d.amount())).collect();
+        assert_eq!(got, [(TimeOfDay::Morning, 1.0), (TimeOfDay::Night, 2.0)]);
+    }
+
+    #[test]
+    fn doses_in_mg_are_converted_with_the_strength() {
+        let r = validate(
+            r#"{"items": [{"drug": "morphine", "route": "oral", "form": "solution", "strength_mg_per_ml": 2,
+                "doses": [{"time": "morning", "mg": 5}, {"time": "evening", "ml": 5}]}]}"#,
+        )
+        .unwrap();
+        let t = r.items[0].dose.times().unwrap();
+        assert_eq!(t.total(), 7.5);
+        assert!(
+            matches!(r.items[0].dose, Dose::Liquid { ml_per_dose, .. } if ml_per_dose.get() == 3.75)
+        );
+    }
+
+    #[test]
+    fn dose_time_problems_name_the_entry() {
+        let m = messages(
+            r#"{"items": [{"drug": "morphine", "route": "oral", "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 3,
+                "doses": [{"time": "morning", "units": 1}, {"time": "evnening", "units": 2}, {"time": "morning", "units": 0},
+                          {"time": "night"}, {"time": "midday", "units": 1, "mg": 30, "colour": 1}]}]}"#,
+        );
+        let all = m.join("\n");
+        for want in [
+            "items[0].doses[4].colour: unknown field",
+            "items[0].units_per_dose: not used here: doses gives the amount at each time",
+            "items[0].doses[1].time: unknown time of day 'evnening' (did you mean evening?",
+            "items[0].doses[2].time: morning is already given at items[0].doses[0]",
+            "items[0].doses[2].units: must be greater than 0 (got 0)",
+            "items[0].doses[3]: required: the amount at this time (units or mg)",
+            "items[0].doses[4].mg: give either units or mg at one time, not both",
+        ] {
+            assert!(all.contains(want), "{want}\n{all}");
+        }
+        let m = messages(
+            r#"{"items": [{"drug": "morphine", "route": "oral", "strength_mg": 30, "doses_per_day": 3,
+                "doses": [{"time": "morning", "units": 1}, {"time": "night", "units": 2}]}]}"#,
+        );
+        assert_eq!(
+            m,
+            ["items[0].doses_per_day: doses gives 2 a day, but doses_per_day is 3; leave doses_per_day out"]
+        );
+        let m = messages(
+            r#"{"items": [{"drug": "morphine", "route": "oral", "strength_mg": 10, "doses_per_day": 4, "as_needed": true,
+                "doses": [{"time": "morning", "units": 1}]}]}"#,
+        );
+        assert!(
+            m[0].starts_with("items[0].doses: as-needed doses have no fixed times"),
+            "{m:?}"
+        );
+        let m = messages(
+            r#"{"items": [{"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25, "doses": []}]}"#,
+        );
+        assert!(m[0].starts_with("items[0].doses: not used here"), "{m:?}");
+        let m = messages(
+            r#"{"items": [{"drug": "morphine", "route": "oral", "form": "solution", "strength_mg_per_ml": 2,
+                "doses": [{"time": 8, "units": 1}], "ml_per_dose": 5}]}"#,
+        );
+        let all = m.join("\n");
+        assert!(
+            all.contains("items[0].doses[0].time: must be a string (got 8)"),
+            "{all}"
+        );
+        assert!(
+            all.contains("items[0].doses[0].units: not used here: units are for tablets"),
+            "{all}"
+        );
+        assert!(all.contains("items[0].ml_per_dose: not used here"), "{all}");
+        assert_eq!(
+            messages(r#"{"items": [{"drug": "morphine", "route": "oral", "strength_mg": 30, "doses": []}]}"#),
+            ["items[0].doses: must list at least one time, e.g. [{\"time\": \"morning\", \"units\": 1}]"]
+        );
+        let m = messages(
+            r#"{"items": [{"drug": "morphine", "route": "oral", "strength_mg": 30, "doses": [{"time": "night", "units": 40}]}]}"#,
+        );
+        assert!(
+            m[0].starts_with("items[0].doses[0].units: more than"),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn timed_doses_round_trip_and_scale_by_amount() {
+        let raw: RawRegimen = serde_json::from_str(
+            r#"{"items": [{"drug": "morphine", "route": "oral", "strength_mg": 30, "doses": [{"time": "morning", "units": 1}, {"time": "night", "units": 2}]}]}"#,
+        )
+        .unwrap();
+        let back = serde_json::to_string(&raw).unwrap();
+        assert_eq!(
+            back,
+            r#"{"items":[{"drug":"morphine","route":"oral","strength_mg":30.0,"doses":[{"time":"morning","units":1.0},{"time":"night","units":2.0}]}]}"#
+        );
+        let r = Regimen::from_raw(&raw, Profile::Uk, reference()).unwrap();
+        let d = r.items[0].dose.scaled(2.0).unwrap();
+        let t = d.times().unwrap();
+        assert_eq!(t.total(), 6.0);
+        assert!(
+            matches!(d, Dose::Solid { doses_per_day, units_per_dose, .. } if doses_per_day.get() == 2.0 && units_per_dose.get() == 3.0)
+        );
     }
 
     #[test]

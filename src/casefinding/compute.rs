@@ -31,7 +31,7 @@ use crate::import::dose::{DoseReader, DoseReading, DoseUnit, Unreadable};
 use crate::import::product::{
     CoMedicationProduct, NotUnderstood, Product, ProductReader, Strength,
 };
-use crate::import::regimen_item;
+use crate::import::{regimen_item, with_dose_times};
 use crate::ome::convert_item;
 use crate::patient::{PatientContext, RawPatient, Sex};
 use crate::profile::Profile;
@@ -224,7 +224,17 @@ impl<'r> Interpreted<'r> {
         let reading = self.doses.get(dose as usize).and_then(Option::as_ref);
         let result = match reading {
             Some(Ok(r)) => match regimen_item(opioid, r) {
-                Ok(raw) => match evaluate(raw, reference) {
+                Ok(raw) => match evaluate(
+                    // A different dose at named times ("1 mane 2 nocte") is one timed item.
+                    match texts
+                        .get(dose as usize)
+                        .and_then(|t| self.dose_reader.read_times(t))
+                    {
+                        Some(timed) => with_dose_times(raw, opioid, &timed),
+                        None => raw,
+                    },
+                    reference,
+                ) {
                     // Read, but not a plausible dose of this product: left unread (and estimated).
                     Ok(e) => match implausible_reading(&e.raw, opioid, reference) {
                         Some(why) => Err(PairProblem::Unreadable(why)),
@@ -284,7 +294,14 @@ fn implausible_reading(
     let max = reference
         .casefinding
         .setting(crate::reference::casefinding::CaseFindingSetting::ExtractMaxUnitsPerDose);
-    let units = raw.units_per_dose?;
+    // Doses by time of day: the largest of them.
+    let units = raw.units_per_dose.or_else(|| {
+        raw.doses
+            .iter()
+            .flatten()
+            .filter_map(|d| d.units)
+            .reduce(f64::max)
+    })?;
     (units > max).then(|| {
         format!(
             "read as {} tablets or capsules a dose of {}, more than the {} a dose that is plausible when read from an extract",

@@ -1773,6 +1773,83 @@ fn assemble(pieces: &[Piece]) -> Result<DoseReading, Unreadable> {
     })
 }
 
+// ---------------------------------------------------------------------------
+// Doses that differ by time of day (issue 14)
+// ---------------------------------------------------------------------------
+
+/// An instruction that gives a different dose at named times of day
+/// ("30mg in the morning and 60mg at night", "1 mane 2 nocte"), in one unit,
+/// each time once, earliest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedReading {
+    /// Unit of every amount.
+    pub unit: DoseUnit,
+    /// (time, amount) per time of day.
+    pub parts: Vec<(DoseSlot, f64)>,
+}
+
+impl DoseReader {
+    /// Reads an instruction as a dose per time of day, only when it is plainly
+    /// one ("<amount> <time> [and] <amount> <time>") and the amounts differ;
+    /// anything else (ranges, as needed, frequencies, clock times, time before
+    /// amount) is `None` and left to [`DoseReader::read`], whose daily total is the same.
+    pub fn read_times(&self, text: &str) -> Option<TimedReading> {
+        let toks = tokenise(text);
+        let scanner = Scanner {
+            t: &toks,
+            reader: self,
+            ambiguous: std::cell::Cell::new(None),
+        };
+        let pieces = scanner.scan();
+        // A form read at one of two meanings is never made more specific here.
+        if scanner.ambiguous.get().is_some() {
+            return None;
+        }
+        timed_parts(&pieces)
+    }
+}
+
+fn timed_parts(pieces: &[Piece]) -> Option<TimedReading> {
+    // Each part: an amount, then the times it is taken at.
+    let mut parts: Vec<(Amount, Vec<DoseSlot>)> = Vec::new();
+    for p in pieces {
+        match p {
+            Piece::Amount(a) => {
+                if a.min != a.max || a.measure {
+                    return None;
+                }
+                // An amount before the previous one has a time is not this shape ("10mg (5ml)").
+                if parts.last().is_some_and(|(_, slots)| slots.is_empty()) {
+                    return None;
+                }
+                parts.push((*a, Vec::new()));
+            }
+            Piece::When(When::Slot(slot)) => {
+                let (_, slots) = parts.last_mut()?;
+                slots.push(*slot);
+            }
+            Piece::StrengthUnit => {}
+            _ => return None,
+        }
+    }
+    let unit = parts.first()?.0.unit;
+    let mut out: Vec<(DoseSlot, f64)> = Vec::new();
+    for (a, slots) in &parts {
+        if a.unit != unit || slots.is_empty() {
+            return None;
+        }
+        for s in slots {
+            if out.iter().any(|(t, _)| t == s) {
+                return None;
+            }
+            out.push((*s, a.max));
+        }
+    }
+    out.sort_by_key(|(s, _)| *s as u8);
+    let uneven = out.windows(2).any(|w| w[0].1 != w[1].1);
+    uneven.then_some(TimedReading { unit, parts: out })
+}
+
 #[cfg(test)]
 #[path = "dose_tests.rs"]
 mod tests;

@@ -18,8 +18,9 @@ pub mod dose;
 pub mod product;
 mod text;
 
-use crate::regimen::{num, Form, RawItem, Release};
-use dose::{DoseReading, DoseUnit, Unreadable};
+use crate::reference::casefinding::DoseSlot;
+use crate::regimen::{num, Form, RawItem, RawTimedDose, Release, TimeOfDay};
+use dose::{DoseReading, DoseUnit, TimedReading, Unreadable};
 use product::{OpioidProduct, Strength};
 
 /// The regimen item that an instruction makes of a product, ready for
@@ -141,11 +142,157 @@ pub fn regimen_item(product: &OpioidProduct, dose: &DoseReading) -> Result<RawIt
     Ok(item)
 }
 
+/// The item with its doses per time of day, when the instruction gave a
+/// different dose at named times ([`dose::DoseReader::read_times`]); otherwise
+/// (as needed, patches, amounts that are not whole quarters of a unit) the
+/// item unchanged. The daily total is the same either way.
+pub fn with_dose_times(item: RawItem, product: &OpioidProduct, timed: &TimedReading) -> RawItem {
+    if item.as_needed == Some(true) {
+        return item;
+    }
+    let per_unit = match product.strength {
+        Strength::Mg(mg) => mg,
+        Strength::MgPerMl(mg) => mg,
+        Strength::McgPerHour(_) => return item,
+    };
+    let liquid = matches!(product.strength, Strength::MgPerMl(_));
+    let mut doses = Vec::with_capacity(timed.parts.len());
+    for (slot, amount) in &timed.parts {
+        let amount = match (timed.unit, liquid) {
+            (DoseUnit::Mg, _) => amount / per_unit,
+            (DoseUnit::Count, false) | (DoseUnit::Ml, true) => *amount,
+            _ => return item,
+        };
+        // Quarters at most, as for one dose a time: anything finer is not a dose of this product.
+        if !liquid && ((amount * 4.0) - (amount * 4.0).round()).abs() > 1e-9 {
+            return item;
+        }
+        doses.push(RawTimedDose {
+            time: Some(time_of(*slot).as_str().to_string()),
+            units: (!liquid).then_some(amount),
+            ml: liquid.then_some(amount),
+            mg: None,
+        });
+    }
+    RawItem {
+        units_per_dose: None,
+        ml_per_dose: None,
+        doses_per_day: None,
+        doses: Some(doses),
+        ..item
+    }
+}
+
+fn time_of(slot: DoseSlot) -> TimeOfDay {
+    match slot {
+        DoseSlot::Morning => TimeOfDay::Morning,
+        DoseSlot::Midday => TimeOfDay::Midday,
+        DoseSlot::Teatime => TimeOfDay::Teatime,
+        DoseSlot::Evening => TimeOfDay::Evening,
+        DoseSlot::Night => TimeOfDay::Night,
+    }
+}
+
 fn unit_words(u: DoseUnit) -> &'static str {
     match u {
         DoseUnit::Count => "as a count of units",
         DoseUnit::Ml => "in mL",
         DoseUnit::Mg => "in mg",
         DoseUnit::Patch => "in patches",
+    }
+}
+
+#[cfg(test)]
+mod timed_tests {
+    use super::dose::DoseReader;
+    use super::product::{Product, ProductReader};
+    use super::*;
+    use crate::profile::Profile;
+    use crate::reference::reference;
+    use crate::regimen::{Dose, Regimen};
+
+    /// The item an extract row makes, with doses per time when the instruction has them.
+    fn item(drug: &str, dose: &str) -> RawItem {
+        let products = ProductReader::new(reference());
+        let Ok(Product::Opioid(p)) = products.read(drug) else {
+            panic!("{drug}")
+        };
+        let doses = DoseReader::new(reference());
+        // An instruction the daily reader cannot read makes no item at all.
+        let Some(raw) = doses
+            .read(dose)
+            .ok()
+            .and_then(|r| regimen_item(&p, &r).ok())
+        else {
+            return RawItem::default();
+        };
+        match doses.read_times(dose) {
+            Some(t) => with_dose_times(raw, &p, &t),
+            None => raw,
+        }
+    }
+
+    fn times(raw: &RawItem) -> Vec<(String, f64)> {
+        raw.doses
+            .iter()
+            .flatten()
+            .map(|d| {
+                (
+                    d.time.clone().unwrap_or_default(),
+                    d.units.or(d.ml).unwrap_or(0.0),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn uneven_doses_by_time_of_day_are_read_per_time() {
+        let mst = "Morphine sulfate 30mg modified-release tablets";
+        for text in [
+            "30mg in the morning and 60mg at night",
+            "1 mane 2 nocte",
+            "one in the morning and two at night",
+            "Take ONE tablet in the morning and TWO tablets at night",
+        ] {
+            let raw = item(mst, text);
+            assert_eq!(
+                times(&raw),
+                [("morning".to_string(), 1.0), ("night".to_string(), 2.0)],
+                "{text}"
+            );
+            assert_eq!(
+                (raw.units_per_dose, raw.doses_per_day),
+                (None, None),
+                "{text}"
+            );
+            let r = Regimen::validate(&[raw], "items", Profile::Uk, reference()).unwrap();
+            assert!(
+                matches!(&r.items[0].dose, Dose::Solid { doses_per_day, .. } if doses_per_day.get() == 2.0),
+                "{text}"
+            );
+        }
+        let liquid = item(
+            "Morphine sulfate 10mg/5ml oral solution",
+            "2.5ml in the morning and 5ml at night",
+        );
+        assert_eq!(
+            times(&liquid),
+            [("morning".to_string(), 2.5), ("night".to_string(), 5.0)]
+        );
+    }
+
+    #[test]
+    fn even_ranged_or_as_needed_instructions_keep_the_daily_reading() {
+        let mst = "Morphine sulfate 30mg modified-release tablets";
+        for text in [
+            "one in the morning and one at night",
+            "1-2 mane 2 nocte",
+            "1 mane 2 nocte prn",
+            "in the morning 1 and at night 2",
+            "one twice a day",
+            "30mg at 8am and 60mg at 8pm",
+        ] {
+            assert!(item(mst, text).doses.is_none(), "{text}");
+        }
     }
 }

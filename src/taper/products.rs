@@ -9,7 +9,7 @@
 use crate::reference::{LimitKind, ProductRow, Reference};
 use crate::regimen::{num, Dose, Form, Item, Release};
 
-use super::rules::OrderClass;
+use super::rules::{OrderClass, TieBreak};
 use super::safety::{query_not_makeable, HoldWhy};
 
 /// Fixed-point scale: amounts are integers of 1/1000 mg (or 1/1000 microgram/hour).
@@ -354,7 +354,8 @@ pub(crate) struct Tapered<'r> {
     pub entered_daily: u64,
     /// The patient's own units for one dose at the start, when they are
     /// catalogue units (so an unreduced dose is shown as the patient takes it).
-    pub start_comp: Option<(usize, Vec<u32>)>,
+    /// (One entry per distinct starting dose: doses by time of day may differ.)
+    pub start_comp: Vec<(usize, Vec<u32>)>,
     /// Where it comes in the default reduction order.
     pub class: OrderClass,
 }
@@ -371,10 +372,8 @@ impl Tapered<'_> {
     /// (`in_use[i]` for unit size `i`) so that the plan needs as few
     /// different strengths as it can, then the larger strengths.
     pub fn comp(&self, k: usize, in_use: &[bool]) -> Vec<u32> {
-        if let Some((start_k, c)) = &self.start_comp {
-            if *start_k == k {
-                return c.clone();
-            }
+        if let Some((_, c)) = self.start_comp.iter().find(|(start_k, _)| *start_k == k) {
+            return c.clone();
         }
         let key = |c: &Vec<u32>| {
             let new = c
@@ -727,15 +726,53 @@ fn whole(x: f64) -> Option<u32> {
     })
 }
 
+/// The patient's own units at one dose time: (strength as labelled, how many), if known.
+type OwnUnits = Option<(f64, f64)>;
+
 /// Builds the ladder of an item matched to `line`; `Err` says why it cannot be laid out.
 pub(crate) fn build<'r>(
     index: usize,
     item: &Item,
     line: Line<'r>,
     factor: f64,
+    tie: TieBreak,
 ) -> Result<Tapered<'r>, HoldWhy> {
-    // Entered amount of one dose (fixed point), the dose shape, and the patient's own units.
-    let (per_dose, shape, own): (u64, Shape, Option<(f64, f64)>) = match &item.dose {
+    let not_whole = |n: f64| {
+        HoldWhy::new(
+            format!("{} doses a day cannot be laid out as dose times", num(n)),
+            "Ask the prescriber how many doses a day are taken (a whole number), so the doses can be planned; until then it is kept exactly as it is.",
+        )
+    };
+    // Entered amount of each dose time (fixed point; one entry for as-needed
+    // items and patches), the dose shape, and the patient's own units at each.
+    let (per_time, shape, own): (Vec<u64>, Shape, Vec<OwnUnits>) = match &item.dose {
+        Dose::Solid {
+            strength,
+            times: Some(t),
+            ..
+        } => (
+            t.doses()
+                .iter()
+                .map(|d| to_fixed(strength.get() * d.amount()))
+                .collect(),
+            Shape::Times(t.doses().iter().map(|d| d.time.to_string()).collect()),
+            t.doses()
+                .iter()
+                .map(|d| Some((strength.get(), d.amount())))
+                .collect(),
+        ),
+        Dose::Liquid {
+            strength,
+            times: Some(t),
+            ..
+        } => (
+            t.doses()
+                .iter()
+                .map(|d| to_fixed(strength.get() * d.amount()))
+                .collect(),
+            Shape::Times(t.doses().iter().map(|d| d.time.to_string()).collect()),
+            vec![None; t.count()],
+        ),
         Dose::Solid {
             strength,
             units_per_dose,
@@ -743,24 +780,20 @@ pub(crate) fn build<'r>(
             as_needed,
             ..
         } => {
-            let n = whole(doses_per_day.get()).ok_or_else(|| {
-                HoldWhy::new(
-                    format!(
-                        "{} doses a day cannot be laid out as dose times",
-                        num(doses_per_day.get())
-                    ),
-                    "Ask the prescriber how many doses a day are taken (a whole number), so the doses can be planned; until then it is kept exactly as it is.",
-                )
-            })?;
+            let n = whole(doses_per_day.get()).ok_or_else(|| not_whole(doses_per_day.get()))?;
             let shape = if *as_needed {
                 Shape::AsNeeded { max: n }
             } else {
                 Shape::Times(regular_times(n))
             };
+            let slots = match &shape {
+                Shape::Times(t) => t.len(),
+                _ => 1,
+            };
             (
-                to_fixed(strength.get() * units_per_dose.get()),
+                vec![to_fixed(strength.get() * units_per_dose.get()); slots],
                 shape,
-                Some((strength.get(), units_per_dose.get())),
+                vec![Some((strength.get(), units_per_dose.get())); slots],
             )
         }
         Dose::Liquid {
@@ -770,21 +803,21 @@ pub(crate) fn build<'r>(
             as_needed,
             ..
         } => {
-            let n = whole(doses_per_day.get()).ok_or_else(|| {
-                HoldWhy::new(
-                    format!(
-                        "{} doses a day cannot be laid out as dose times",
-                        num(doses_per_day.get())
-                    ),
-                    "Ask the prescriber how many doses a day are taken (a whole number), so the doses can be planned; until then it is kept exactly as it is.",
-                )
-            })?;
+            let n = whole(doses_per_day.get()).ok_or_else(|| not_whole(doses_per_day.get()))?;
             let shape = if *as_needed {
                 Shape::AsNeeded { max: n }
             } else {
                 Shape::Times(regular_times(n))
             };
-            (to_fixed(strength.get() * ml_per_dose.get()), shape, None)
+            let slots = match &shape {
+                Shape::Times(t) => t.len(),
+                _ => 1,
+            };
+            (
+                vec![to_fixed(strength.get() * ml_per_dose.get()); slots],
+                shape,
+                vec![None; slots],
+            )
         }
         Dose::Patch { strength, patches } => {
             let rate = line
@@ -793,9 +826,9 @@ pub(crate) fn build<'r>(
                 .find(|u| close(u.label, strength.get()))
                 .map_or(to_fixed(strength.get()), |u| u.value);
             (
-                rate * u64::from(patches.get()),
+                vec![rate * u64::from(patches.get())],
                 Shape::Patch(patch_time(line.row)),
-                Some((strength.get(), f64::from(patches.get()))),
+                vec![Some((strength.get(), f64::from(patches.get())))],
             )
         }
     };
@@ -816,14 +849,27 @@ pub(crate) fn build<'r>(
             ));
         }
     }
-    let menu = Menu::build(&line.units, per_dose, line.max_units);
-    let k0 = menu.floor(usize::try_from(per_dose / menu.g).unwrap_or(0));
-    let start_amount = k0 as u64 * menu.g;
-    if start_amount != per_dose || per_dose == 0 {
+    let largest = per_time.iter().copied().max().unwrap_or(0);
+    let menu = Menu::build(&line.units, largest, line.max_units);
+    let k_start: Vec<usize> = per_time
+        .iter()
+        .map(|a| menu.floor(usize::try_from(a / menu.g).unwrap_or(0)))
+        .collect();
+    for (i, (per_dose, k0)) in per_time.iter().zip(&k_start).enumerate() {
+        if *k0 as u64 * menu.g == *per_dose && *per_dose != 0 {
+            continue;
+        }
         // Never rounded down: the current dose is kept and the prescriber asked.
         let what = match line.kind {
-            LineKind::Patch => format!("{} micrograms/hour", num(from_fixed(per_dose))),
-            _ => format!("{} mg a dose", num(from_fixed(per_dose))),
+            LineKind::Patch => format!("{} micrograms/hour", num(from_fixed(*per_dose))),
+            _ => format!("{} mg a dose", num(from_fixed(*per_dose))),
+        };
+        // Doses by time of day name the time whose amount cannot be made.
+        let at = match (&shape, item.dose.times()) {
+            (Shape::Times(names), Some(_)) => {
+                names.get(i).map(|n| format!(" ({n})")).unwrap_or_default()
+            }
+            _ => String::new(),
         };
         let how = match line.kind {
             LineKind::Liquid => format!(
@@ -840,36 +886,52 @@ pub(crate) fn build<'r>(
             ),
         };
         return Err(HoldWhy::new(
-            format!("{what} cannot be made from {how}"),
+            format!("{what}{at} cannot be made from {how}"),
             query_not_makeable(line.box_name),
         ));
     }
 
-    // The patient's own units, shown while the dose is unchanged.
-    let start_comp = own.and_then(|(s, n)| {
-        let i = line.units.iter().position(|u| close(u.label, s))?;
-        let count = whole(n)?;
-        (start_amount == per_dose && count <= line.max_units).then(|| {
-            let mut c = vec![0; line.units.len()];
-            c[i] = count;
-            (k0, c)
-        })
-    });
+    // The patient's own units, shown while a dose is unchanged.
+    let mut start_comp: Vec<(usize, Vec<u32>)> = Vec::new();
+    for ((k0, own), per_dose) in k_start.iter().zip(&own).zip(&per_time) {
+        let Some((s, n)) = own else { continue };
+        let Some(i) = line.units.iter().position(|u| close(u.label, *s)) else {
+            continue;
+        };
+        let Some(count) = whole(*n) else { continue };
+        if *k0 as u64 * menu.g != *per_dose
+            || count > line.max_units
+            || start_comp.iter().any(|(k, _)| k == k0)
+        {
+            continue;
+        }
+        let mut c = vec![0; line.units.len()];
+        c[i] = count;
+        start_comp.push((*k0, c));
+    }
+    let k0 = k_start.first().copied().unwrap_or(0);
 
     let mut levels = Vec::new();
     match &shape {
-        Shape::Times(times) => {
-            let mut k = vec![k0; times.len()];
+        Shape::Times(_) => {
+            let mut k = k_start.clone();
             levels.push(Level {
                 k: k.clone(),
                 times: 1,
             });
-            // Take the next reduction from the earliest of the largest doses, so
-            // that where a day's doses cannot be equal the later doses are the
-            // larger ones (the evening dose for twice-daily products): the
-            // night-time dose, which covers sleep, is kept longest.
+            // The dose-time rule (taper.json `dose-time-order`): the next
+            // reduction comes off the largest dose of the day, so uneven doses
+            // even out before any time is cut further; among equal doses off
+            // the earliest, so where a day's doses cannot be equal the later
+            // ones are the larger (the evening dose for twice-daily products):
+            // the night-time dose, which covers sleep, is kept longest.
             while let Some(max) = k.iter().copied().max().filter(|m| *m > 0) {
-                let Some(i) = k.iter().position(|x| *x == max) else {
+                let found = if tie == TieBreak::Latest {
+                    k.iter().rposition(|x| *x == max)
+                } else {
+                    k.iter().position(|x| *x == max)
+                };
+                let Some(i) = found else {
                     break;
                 };
                 k[i] = menu.next_below(max);
@@ -929,11 +991,12 @@ pub(crate) fn build<'r>(
         start_comp,
         class: order_class(item),
     };
-    t.entered_daily = match &item.dose {
-        Dose::Solid { doses_per_day, .. } | Dose::Liquid { doses_per_day, .. } => {
-            to_fixed(from_fixed(per_dose) * doses_per_day.get())
+    t.entered_daily = match (&item.dose, &t.shape) {
+        // Each time's own amount (equal ones for doses entered per day).
+        (_, Shape::Times(_)) | (Dose::Patch { .. }, _) => per_time.iter().sum(),
+        (Dose::Solid { doses_per_day, .. } | Dose::Liquid { doses_per_day, .. }, _) => {
+            to_fixed(from_fixed(per_time.first().copied().unwrap_or(0)) * doses_per_day.get())
         }
-        Dose::Patch { .. } => per_dose,
     };
     t.ome = levels
         .iter()

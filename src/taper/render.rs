@@ -143,6 +143,28 @@ fn entered_doses(item: &Item, patch_label: Option<String>) -> Vec<DoseTime> {
                     count: f64::from(patches.get()),
                 }),
             };
+            if let Some(t) = item.dose.times() {
+                // Entered by time of day: each time with its own amount.
+                return t
+                    .doses()
+                    .iter()
+                    .map(|d| DoseTime {
+                        time: d.time.to_string(),
+                        units: vec![match &unit {
+                            UnitAmount::Solid(s) => UnitAmount::Solid(SolidUnits {
+                                strength_mg: s.strength_mg,
+                                count: d.amount(),
+                            }),
+                            UnitAmount::Liquid(l) => UnitAmount::Liquid(LiquidUnits {
+                                strength_mg_per_ml: l.strength_mg_per_ml,
+                                ml: d.amount(),
+                            }),
+                            other => other.clone(),
+                        }],
+                        times_a_day: None,
+                    })
+                    .collect();
+            }
             match &item.dose {
                 Dose::Patch { .. } => vec![DoseTime {
                     time: patch_label.unwrap_or_else(|| "worn continuously".to_string()),
@@ -332,9 +354,9 @@ pub(crate) fn initial_in_use(p: &Prepared<'_>) -> Vec<Vec<bool>> {
         .iter()
         .map(|t| {
             let mut used = vec![false; t.line.units.len()];
-            if let Some((_, c)) = &t.start_comp {
+            for (_, c) in &t.start_comp {
                 for (u, n) in used.iter_mut().zip(c) {
-                    *u = *n > 0;
+                    *u |= *n > 0;
                 }
             }
             used

@@ -119,6 +119,17 @@ pub enum TaperRow {
         /// Where it comes from.
         source: String,
     },
+    /// Which dose of the day a reduction comes off when an item has several.
+    DoseTimeOrder {
+        /// Row id.
+        id: String,
+        /// Which dose is reduced first.
+        reduce: DoseTimeReduce,
+        /// Among equal doses, which is reduced first.
+        ties: TieBreak,
+        /// Where it comes from.
+        source: String,
+    },
     /// At or above this starting total, a note suggests specialist support.
     SpecialistSupport {
         /// Row id.
@@ -176,6 +187,24 @@ pub enum TaperRow {
     },
 }
 
+/// Which dose of the day a reduction comes off first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DoseTimeReduce {
+    /// The largest dose, so uneven doses even out before any time is cut further.
+    LargestFirst,
+}
+
+/// Among equal doses of the day, which is reduced first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TieBreak {
+    /// The earliest (the night-time dose is kept longest).
+    Earliest,
+    /// The latest.
+    Latest,
+}
+
 /// A switch rule: from one catalogue line to another of the same drug.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,6 +258,7 @@ impl TaperRow {
             | TaperRow::Range { id, .. }
             | TaperRow::SlowLastThird { id, .. }
             | TaperRow::ReductionOrder { id, .. }
+            | TaperRow::DoseTimeOrder { id, .. }
             | TaperRow::SpecialistSupport { id, .. }
             | TaperRow::CdSupply { id, .. }
             | TaperRow::GuidanceStep { id, .. }
@@ -246,6 +276,7 @@ impl TaperRow {
             | TaperRow::Range { source, .. }
             | TaperRow::SlowLastThird { source, .. }
             | TaperRow::ReductionOrder { source, .. }
+            | TaperRow::DoseTimeOrder { source, .. }
             | TaperRow::SpecialistSupport { source, .. }
             | TaperRow::CdSupply { source, .. }
             | TaperRow::GuidanceStep { source, .. }
@@ -397,6 +428,27 @@ impl<'a> TaperRules<'a> {
         }
     }
 
+    /// Among an item's equal doses of the day, which is reduced first, and the
+    /// rule's source (the largest dose is always reduced first).
+    ///
+    /// # Panics
+    /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
+    pub fn dose_time_order(&self) -> (TieBreak, &'a str) {
+        let found = self.table.rows.iter().find_map(|r| match r {
+            TaperRow::DoseTimeOrder {
+                reduce: DoseTimeReduce::LargestFirst,
+                ties,
+                source,
+                ..
+            } => Some((*ties, source.as_str())),
+            _ => None,
+        });
+        match found {
+            Some(r) => r,
+            None => panic!("taper table has no dose-time-order row (a build defect)"),
+        }
+    }
+
     /// Smallest measured step of an oral liquid dose (mL) and its source.
     ///
     /// # Panics
@@ -529,7 +581,7 @@ fn invalid(table: &str, row: &str, message: &str) -> ReferenceError {
 pub fn check(table: &Table<TaperRow>) -> Result<(), ReferenceError> {
     let t = table.header.id.as_str();
     let count = |pred: &dyn Fn(&TaperRow) -> bool| table.rows.iter().filter(|r| pred(r)).count();
-    let singletons: [(&str, usize); 8] = [
+    let singletons: [(&str, usize); 9] = [
         (
             "specialist-support",
             count(&|r| matches!(r, TaperRow::SpecialistSupport { .. })),
@@ -545,6 +597,10 @@ pub fn check(table: &Table<TaperRow>) -> Result<(), ReferenceError> {
         (
             "rapid-taper",
             count(&|r| matches!(r, TaperRow::RapidTaper { .. })),
+        ),
+        (
+            "dose-time-order",
+            count(&|r| matches!(r, TaperRow::DoseTimeOrder { .. })),
         ),
         (
             "default-preset",
@@ -685,7 +741,7 @@ pub fn check(table: &Table<TaperRow>) -> Result<(), ReferenceError> {
                     ));
                 }
             }
-            TaperRow::DefaultPreset { .. } => {}
+            TaperRow::DefaultPreset { .. } | TaperRow::DoseTimeOrder { .. } => {}
         }
     }
     for r in &table.rows {

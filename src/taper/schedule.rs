@@ -136,7 +136,7 @@ pub(crate) fn prepare<'r>(
                 let result = match match_line(item, reference, &label, &mut warnings) {
                     Ok(line) => {
                         let id = line.row.id.clone();
-                        build(i, item, line, *factor).map_err(|h| (h, Some(id)))
+                        build(i, item, line, *factor, rules.dose_time_order().0).map_err(|h| (h, Some(id)))
                     }
                     Err(h) => Err((h, None)),
                 };
