@@ -623,6 +623,13 @@ pub fn compose(
         },
         num(ome.high_dose_threshold_mg_per_day),
     ));
+    // The threshold's versions, so a reader of an old print knows which figure applied.
+    if !ome.high_dose_threshold_versions.is_empty() {
+        total.push_str(&format!(
+            " High-dose threshold versions: {}.",
+            ome.high_dose_threshold_versions
+        ));
+    }
     regimen.closing.push(total);
     if ome.paracetamol_mg_per_day > 0.0 {
         regimen.closing.push(format!(
