@@ -705,7 +705,12 @@ pub fn compose(
             plan.steps.len(),
             num(plan.ome_start),
             crate::taper::text::end_words(plan),
-            order.join("; "),
+            if order.is_empty() {
+                "none yet, every medicine is held (see the questions for the prescriber)"
+                    .to_string()
+            } else {
+                order.join("; ")
+            },
         )],
         bullets: Vec::new(),
         page_bullets: Vec::new(),

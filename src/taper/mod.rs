@@ -18,7 +18,7 @@
 //!    every rung made of whole units of its line's strengths (fewest units,
 //!    larger strengths preferred; never a split modified-release tablet or a
 //!    cut patch). Regular doses keep their times; where a day's doses cannot
-//!    be equal, the reduction comes off the earliest dose first, so the later
+//!    be equal, the reduction comes off the largest dose, then the earliest, so the later
 //!    doses are the larger (the evening dose of a twice-daily product).
 //!    As-needed items allow one dose a day fewer at each rung, then stop.
 //!    Combination products
@@ -98,7 +98,7 @@ pub fn presets(reference: &Reference) -> Vec<PresetInfo> {
 }
 
 /// Where unequal doses go, in words (also in every plan as `dose_placement`).
-pub const DOSE_PLACEMENT: &str = "Where a day's doses cannot be equal, the later doses are the larger ones: each reduction comes off the earliest dose first (the morning dose of a twice-daily product), so the evening dose, which covers the night, is kept longest.";
+pub const DOSE_PLACEMENT: &str = "Each reduction comes off the largest dose of the day, and of equal doses the earliest (the morning dose of a twice-daily product): uneven doses even out first, every dose time is kept until the last steps, and the evening dose, which covers the night, is kept longest.";
 
 /// "10% of the starting dose every 4 weeks".
 fn rate_words(percent: f64, of: ReductionOf, days: u32) -> String {

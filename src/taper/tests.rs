@@ -584,3 +584,19 @@ fn concentrate_half_a_millilitre_switches_to_five_millilitres_of_10_mg_in_5() {
     assert_eq!(q.steps[1].total_ome_mg_per_day, 36.0);
     assert_eq!(q.steps.last().map(|s| s.kind), Some(StepKind::Stop));
 }
+
+#[test]
+fn a_plan_with_every_medicine_held_says_nothing_is_reduced_yet() {
+    // Three BuTrans 20 patches: more than the licensed number, so held.
+    let p = make(
+        r#"{"items":[{"drug":"buprenorphine","route":"transdermal","strength_mcg_per_hour":20,"patches":3}],
+            "start_date":"2026-12-07"}"#,
+    );
+    assert!(p.reduction_order.is_empty(), "{:?}", p.reduction_order);
+    let text = text::plan_text(&p);
+    assert!(
+        text.contains("Reduce in this order: nothing is reduced yet"),
+        "{text}"
+    );
+    assert!(!text.contains("Reduce in this order: ."), "{text}");
+}

@@ -178,7 +178,12 @@ pub fn plan_text(plan: &Plan) -> String {
                 .map(|p| format!("{}. {}", n + 1, p.product))
         })
         .collect();
-    out.push_str(&format!("Reduce in this order: {}.\n", order.join("; ")));
+    if order.is_empty() {
+        // Every item is held: there is nothing to reduce until the prescriber answers.
+        out.push_str("Reduce in this order: nothing is reduced yet (every medicine is held; see the questions for the prescriber).\n");
+    } else {
+        out.push_str(&format!("Reduce in this order: {}.\n", order.join("; ")));
+    }
     out.push_str(&format!("{}\n\n", plan.dose_placement));
 
     let header = [
