@@ -183,6 +183,11 @@ pub struct OmeReport {
     pub high_dose_threshold_source: String,
     /// `total_ome_mg_per_day` ≥ the threshold.
     pub high_dose: bool,
+    /// The profile's high-dose threshold with its versions and effective dates
+    /// ("120 mg OME/day from 2016-01-01 to 2025-10-31; 90 mg OME/day from
+    /// 2025-11-01, in force"), printed with every summary.
+    #[serde(default)]
+    pub high_dose_threshold_versions: String,
     /// Paracetamol a day from combination products in the regimen (maximum, counting as-needed).
     pub paracetamol_mg_per_day: f64,
     /// General caveats about what the figure means.
@@ -580,6 +585,21 @@ pub fn calculate(
     };
     let paracetamol = sum(items.iter().filter_map(|i| i.paracetamol_mg_per_day));
     let complete = items.iter().all(|i| i.ome_mg_per_day.is_some());
+    let unit = match profile {
+        Profile::Uk => "mg OME/day",
+        Profile::Cdc => "MME/day",
+    };
+    let versions = reference
+        .threshold_history(profile, ThresholdKind::HighDose)
+        .iter()
+        .map(|r| match (&r.effective_from, &r.effective_to) {
+            (Some(from), Some(to)) => format!("{} {unit} from {from} to {to}", num(r.mg_per_day)),
+            (Some(from), None) => format!("{} {unit} from {from}, in force", num(r.mg_per_day)),
+            (None, Some(to)) => format!("{} {unit} until {to}", num(r.mg_per_day)),
+            (None, None) => format!("{} {unit}, in force", num(r.mg_per_day)),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
 
     OmeReport {
         profile,
@@ -592,6 +612,7 @@ pub fn calculate(
         high_dose_threshold_mg_per_day: threshold,
         high_dose_threshold_source: threshold_source,
         high_dose: total >= threshold,
+        high_dose_threshold_versions: versions,
         paracetamol_mg_per_day: paracetamol,
         notes: vec![
             "Oral morphine equivalent compares total opioid exposure. It is not a ratio for switching \
@@ -894,5 +915,23 @@ mod tests {
             .clone()
             .unwrap_or_default();
         assert!(reason.contains("suppositor"), "{reason}");
+    }
+
+    #[test]
+    fn the_uk_threshold_carries_its_versions() {
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "morphine", "route": "oral", "strength_mg": 10, "doses_per_day": 2}"#,
+        );
+        assert_eq!(
+            r.high_dose_threshold_versions,
+            "120 mg OME/day from 2016-01-01 to 2025-10-31; 90 mg OME/day from 2025-11-01, in force"
+        );
+        assert_eq!(r.high_dose_threshold_mg_per_day, 90.0);
+        let r = report(
+            Profile::Cdc,
+            r#"{"drug": "morphine", "route": "oral", "strength_mg": 10, "doses_per_day": 2}"#,
+        );
+        assert_eq!(r.high_dose_threshold_versions, "90 MME/day, in force");
     }
 }

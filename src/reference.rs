@@ -182,6 +182,14 @@ pub struct ThresholdRow {
     pub kind: ThresholdKind,
     /// mg oral morphine equivalent a day.
     pub mg_per_day: f64,
+    /// ISO date from which the guidance used this figure, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub effective_from: Option<String>,
+    /// ISO date the figure was replaced; absent for the figure in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub effective_to: Option<String>,
     /// Where the number comes from.
     pub source: String,
 }
@@ -760,6 +768,30 @@ impl Reference {
                 ));
             }
         }
+        for r in &thresholds.rows {
+            for d in [&r.effective_from, &r.effective_to].into_iter().flatten() {
+                if NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+                    return Err(invalid(
+                        &thresholds.header.id,
+                        &r.id,
+                        "dates are YYYY-MM-DD",
+                    ));
+                }
+            }
+            // One figure in force for each profile and kind, so the lookup is unambiguous.
+            let current = thresholds
+                .rows
+                .iter()
+                .filter(|x| x.profile == r.profile && x.kind == r.kind && x.effective_to.is_none())
+                .count();
+            if current != 1 {
+                return Err(invalid(
+                    &thresholds.header.id,
+                    &r.id,
+                    "exactly one row of a profile and kind has no effective_to",
+                ));
+            }
+        }
         for p in Profile::ALL {
             if !thresholds
                 .rows
@@ -1134,12 +1166,26 @@ impl Reference {
         Ok(())
     }
 
-    /// The threshold of `kind` for `profile`, with its row (and so its source).
+    /// The threshold of `kind` for `profile` in force (the row without an end
+    /// date), with its row (and so its source).
     pub fn threshold(&self, profile: Profile, kind: ThresholdKind) -> Option<&ThresholdRow> {
         self.thresholds
             .rows
             .iter()
-            .find(|r| r.profile == profile && r.kind == kind)
+            .find(|r| r.profile == profile && r.kind == kind && r.effective_to.is_none())
+    }
+
+    /// Every version of a threshold, oldest first, for printing its history
+    /// ("90 mg OME/day from 2025-11-01; 120 before").
+    pub fn threshold_history(&self, profile: Profile, kind: ThresholdKind) -> Vec<&ThresholdRow> {
+        let mut rows: Vec<&ThresholdRow> = self
+            .thresholds
+            .rows
+            .iter()
+            .filter(|r| r.profile == profile && r.kind == kind)
+            .collect();
+        rows.sort_by(|a, b| a.effective_from.cmp(&b.effective_from));
+        rows
     }
 
     fn headers(&self) -> Vec<(&TableHeader, usize)> {

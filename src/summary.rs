@@ -623,6 +623,13 @@ pub fn compose(
         },
         num(ome.high_dose_threshold_mg_per_day),
     ));
+    // The threshold's versions, so a reader of an old print knows which figure applied.
+    if !ome.high_dose_threshold_versions.is_empty() {
+        total.push_str(&format!(
+            " High-dose threshold versions: {}.",
+            ome.high_dose_threshold_versions
+        ));
+    }
     regimen.closing.push(total);
     if ome.paracetamol_mg_per_day > 0.0 {
         regimen.closing.push(format!(
@@ -721,6 +728,15 @@ pub fn compose(
     {
         if !notes.contains(w) {
             notes.push(w.clone());
+        }
+    }
+    // Switches the plan offers (never applied until the clinician accepts one).
+    for i in &plan.items {
+        for o in &i.switch_offers {
+            notes.push(format!(
+                "Switch offered for {} (not applied unless accepted): {} -> {}. Equivalence: {}. Source: {}",
+                i.product, o.label, o.becomes, o.equivalence, o.source
+            ));
         }
     }
     let mut parts = vec![regimen, flags, plan_part];
@@ -1000,6 +1016,26 @@ mod tests {
         assert!(
             unequal.contains(" morning, ") && unequal.ends_with(" evening"),
             "{unequal}"
+        );
+    }
+
+    #[test]
+    fn a_held_lowest_strength_shows_the_question_and_the_switch_offered() {
+        let (a, p) = inputs_with(
+            json!({"age": 58}),
+            json!([
+                {"drug": "morphine", "route": "oral", "release": "modified", "form": "capsule", "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 1}
+            ]),
+            json!({"interval_days": 28}),
+        );
+        let t = compose(&a, &p, &details(), reference())
+            .expect("composes")
+            .to_text();
+        assert!(t.contains("target not reached"), "{t}");
+        assert!(t.contains("Ask the prescriber how to go on"), "{t}");
+        assert!(
+            t.contains("Switch offered for morphine 24-hourly slow-release capsules"),
+            "{t}"
         );
     }
 

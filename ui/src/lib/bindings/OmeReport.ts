@@ -47,6 +47,12 @@ high_dose_threshold_source: string,
  */
 high_dose: boolean, 
 /**
+ * The profile's high-dose threshold with its versions and effective dates
+ * ("120 mg OME/day from 2016-01-01 to 2025-10-31; 90 mg OME/day from
+ * 2025-11-01, in force"), printed with every summary.
+ */
+high_dose_threshold_versions: string, 
+/**
  * Paracetamol a day from combination products in the regimen (maximum, counting as-needed).
  */
 paracetamol_mg_per_day: number, 

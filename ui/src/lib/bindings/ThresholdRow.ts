@@ -23,6 +23,14 @@ kind: ThresholdKind,
  */
 mg_per_day: number, 
 /**
+ * ISO date from which the guidance used this figure, when known.
+ */
+effective_from?: string, 
+/**
+ * ISO date the figure was replaced; absent for the figure in force.
+ */
+effective_to?: string, 
+/**
  * Where the number comes from.
  */
 source: string, };
