@@ -53,12 +53,16 @@ impl ApiError {
     }
 
     /// An invalid-input error listing every field problem.
-    pub fn invalid_fields(fields: Vec<FieldError>) -> Self {
-        let message = fields
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n");
+    pub fn invalid_fields(mut fields: Vec<FieldError>) -> Self {
+        let message = crate::limits::report_errors(
+            fields.iter().map(|f| (f.path.as_str(), f.message.as_str())),
+        );
+        // The UI lists each beside its field: the same cap, text sanitised.
+        fields.truncate(crate::limits::limits().max_errors_reported);
+        for f in &mut fields {
+            f.message = crate::limits::sanitize(&f.message);
+            f.path = crate::limits::sanitize(&f.path);
+        }
         ApiError {
             code: ErrorCode::InvalidInput,
             message,

@@ -122,12 +122,15 @@ pub fn plan(request: &PlanRequestUi, reference: &Reference) -> Result<Plan, ApiE
 }
 
 fn date_field(value: &str, field: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
+    let d = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
         ApiError::invalid_fields(vec![FieldError::new(
             field,
             format!("must be a date written YYYY-MM-DD (got \"{value}\")"),
         )])
-    })
+    })?;
+    crate::limits::check_year(d)
+        .map_err(|why| ApiError::invalid_fields(vec![FieldError::new(field, why)]))?;
+    Ok(d)
 }
 
 fn optional_date(value: &Option<String>, field: &str) -> Result<Option<NaiveDate>, ApiError> {

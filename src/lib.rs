@@ -15,6 +15,7 @@ pub mod consult;
 pub mod flags;
 pub mod import;
 pub mod leaflet;
+pub mod limits;
 pub mod nhs_number;
 pub mod ome;
 pub mod patient;

@@ -660,11 +660,8 @@ impl From<RegimenError> for crate::ApiError {
 }
 
 fn join_lines(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
+    // Sanitised, cut and counted: an input can hold 100,000 mistakes.
+    crate::limits::report_errors(errors.iter().map(|e| (e.path.as_str(), e.message.as_str())))
 }
 
 // ---------------------------------------------------------------------------
@@ -676,6 +673,48 @@ fn join_lines(errors: &[FieldError]) -> String {
 /// Every command's input goes through here so that all of them describe
 /// broken JSON the same way.
 pub fn parse_json(text: &str) -> Result<Value, RegimenError> {
+    // Issue 20: a BOM was refused without a hint, duplicate keys were
+    // accepted (last wins), and size was unbounded. Caps: assets/limits.json.
+    if text.starts_with('\u{feff}') {
+        return Err(RegimenError::Syntax {
+            line: 1,
+            column: 1,
+            message: "the file starts with a byte-order mark (BOM); save it as UTF-8 without a BOM"
+                .into(),
+        });
+    }
+    let cap = crate::limits::limits().max_input_bytes;
+    if text.len() as u64 > cap {
+        return Err(RegimenError::Invalid(vec![FieldError::new(
+            "input",
+            format!("is {} bytes; at most {cap} are accepted", text.len()),
+        )]));
+    }
+    let syntax = |e: serde_json::Error| {
+        let (line, column) = (e.line(), e.column());
+        let full = e.to_string();
+        let suffix = format!(" at line {line} column {column}");
+        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
+        RegimenError::Syntax {
+            line,
+            column,
+            message,
+        }
+    };
+    let value: Value = parse_json_unchecked(text)?;
+    crate::limits::check_no_duplicate_keys(text).map_err(syntax)?;
+    crate::limits::check_value(&value).map_err(|problems| {
+        RegimenError::Invalid(
+            problems
+                .into_iter()
+                .map(|(path, message)| FieldError::new(path, message))
+                .collect(),
+        )
+    })?;
+    Ok(value)
+}
+
+fn parse_json_unchecked(text: &str) -> Result<Value, RegimenError> {
     serde_json::from_str(text).map_err(|e| {
         let (line, column) = (e.line(), e.column());
         let full = e.to_string();
@@ -954,6 +993,15 @@ impl Checker<'_> {
         };
         if !v.is_finite() || v <= 0.0 {
             self.err(field, format!("must be greater than 0 (got {})", num(v)));
+            return None;
+        }
+        let floor = crate::limits::limits().min_amount;
+        if v < floor {
+            // Issue 20: 5e-324 mg passed as "greater than 0".
+            self.err(
+                field,
+                format!("is too small to be an amount (got {v:e}; the smallest accepted is {floor}); check the entry"),
+            );
             return None;
         }
         Some(v)

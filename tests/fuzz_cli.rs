@@ -317,3 +317,117 @@ fn binary_commands_reject_very_deep_nesting_with_exit_2() {
         }
     }
 }
+
+// ------------------------------------------------------------ caps (issue 20)
+
+/// Ways to abuse an input: lists and strings past their caps, a key twice,
+/// a byte-order mark.
+#[derive(Debug, Clone)]
+enum Abuse {
+    Items(usize),
+    Pauses(usize),
+    LongDrug(usize),
+    DuplicateKey,
+    Bom,
+}
+
+fn arb_abuse() -> impl Strategy<Value = Abuse> {
+    let l = stepdown::limits::limits();
+    prop_oneof![
+        (l.max_items + 1..l.max_items * 40).prop_map(Abuse::Items),
+        (l.max_pauses + 1..l.max_pauses * 40).prop_map(Abuse::Pauses),
+        (l.max_string_chars + 1..200_000usize).prop_map(Abuse::LongDrug),
+        Just(Abuse::DuplicateKey),
+        Just(Abuse::Bom),
+    ]
+}
+
+fn abused(seed: &Value, abuse: &Abuse) -> String {
+    let mut v = seed.clone();
+    match abuse {
+        Abuse::Items(n) => {
+            let item = v["items"][0].clone();
+            v["items"] = Value::Array(vec![item; *n]);
+        }
+        Abuse::Pauses(n) => {
+            v["pauses"] = Value::Array(vec![serde_json::json!({"after_step": 1, "days": 14}); *n]);
+        }
+        Abuse::LongDrug(n) => v["items"][0]["drug"] = Value::String("m".repeat(*n)),
+        Abuse::DuplicateKey => {
+            let text = v.to_string();
+            return text.replacen('{', "{\"start_date\": \"2026-12-01\", ", 1);
+        }
+        Abuse::Bom => return format!("\u{feff}{v}"),
+    }
+    v.to_string()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(60), ..ProptestConfig::default() })]
+
+    /// Huge lists, long strings, duplicate keys and BOMs are refused as user
+    /// errors naming the cap or the fault, and the message is bounded:
+    /// at most `max_errors_reported` problems plus a count, each cut.
+    #[test]
+    fn fuzz_caps_refuse_oversized_duplicate_and_bom_inputs_with_bounded_messages(
+        abuse in arb_abuse(),
+        seed in prop::sample::select(plan_seeds()),
+    ) {
+        let l = stepdown::limits::limits();
+        let text = abused(&seed, &abuse);
+        let started = std::time::Instant::now();
+        let message = match plan_from_json(&text, Profile::Uk, reference()) {
+            Ok(_) => {
+                // A seed without start_date cannot show the duplicate.
+                prop_assert!(matches!(abuse, Abuse::DuplicateKey) && seed.get("start_date").is_none(), "{abuse:?} accepted");
+                return Ok(());
+            }
+            Err(PlanError::Input(e)) => e.to_string(),
+            Err(e) => return Err(TestCaseError::fail(format!("internal error for {abuse:?}: {e}"))),
+        };
+        prop_assert!(started.elapsed() < std::time::Duration::from_secs(5), "{abuse:?} took {:?}", started.elapsed());
+        let expected = match abuse {
+            Abuse::Items(_) => "items",
+            Abuse::Pauses(_) => "pauses",
+            Abuse::LongDrug(_) => "characters long",
+            Abuse::DuplicateKey => "appears twice",
+            Abuse::Bom => "byte-order mark",
+        };
+        prop_assert!(message.contains(expected), "{abuse:?}: {}", &message[..message.len().min(500)]);
+        prop_assert!(message.lines().count() <= l.max_errors_reported + 1, "{} lines", message.lines().count());
+        for line in message.lines() {
+            prop_assert!(line.chars().count() <= 2 * l.max_error_text_chars + 80, "a line of {} characters", line.chars().count());
+        }
+    }
+}
+
+/// Issue 20: `/dev/zero` as input grew to 8.4 GB, and 100,000 pauses printed
+/// 100,001 error lines. The binary reads at most the cap and says so.
+#[test]
+fn binary_inputs_over_the_cap_are_refused_without_reading_them_all() {
+    let l = stepdown::limits::limits();
+    let big = format!(
+        "{{\"items\": [], \"pad\": \"{}\"}}",
+        "x".repeat(usize::try_from(l.max_input_bytes).expect("cap fits") + 10)
+    );
+    for cmd in ["ome", "assess", "plan"] {
+        let out = run_stdin(&[cmd, "-"], &big);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("larger than"), "{cmd}: {err}");
+    }
+    let seed = &plan_seeds()[0];
+    let mut v = seed.clone();
+    v["pauses"] = Value::Array(vec![
+        serde_json::json!({"after_step": 1, "days": 14});
+        100_000
+    ]);
+    let out = run_stdin(&["plan", "-"], &v.to_string());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines().count() <= l.max_errors_reported + 1,
+        "{} lines",
+        err.lines().count()
+    );
+}

@@ -138,12 +138,19 @@ pub fn import(args: ImportArgs) -> CliResult {
         Some(spec) => ColumnMap::parse(spec).map_err(|e| CliError::Input(e.to_string()))?,
         None => ColumnMap::default(),
     };
-    let bytes = std::fs::read(&args.file).map_err(|e| {
+    let cap = stepdown::limits::limits().max_extract_bytes;
+    let bytes = super::read_capped(&args.file, cap).map_err(|e| {
         CliError::Input(format!(
             "{}: could not read the file ({e})",
             args.file.display()
         ))
     })?;
+    if bytes.len() as u64 > cap {
+        return Err(CliError::Input(format!(
+            "{}: larger than {cap} bytes (the cap in limits.json); export a shorter period",
+            args.file.display()
+        )));
+    }
     // Check the report file can be written before changing anything.
     if let Some(path) = &args.report {
         std::fs::OpenOptions::new()

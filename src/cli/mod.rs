@@ -47,22 +47,55 @@ impl From<std::io::Error> for CliError {
 /// Result type of every subcommand.
 pub type CliResult<T = ()> = Result<T, CliError>;
 
-/// Reads the whole input named on the command line: a path, or `-` for standard input.
+/// Reads the whole input named on the command line: a path, or `-` for
+/// standard input. At most `max_input_bytes` (assets/limits.json) are read:
+/// `/dev/zero` once grew the process to 8.4 GB.
 pub fn read_input(path: &Path) -> CliResult<String> {
-    let mut text = String::new();
+    let cap = stepdown::limits::limits().max_input_bytes;
+    let name = if path.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let bytes = read_capped(path, cap).map_err(|e| {
+        CliError::Input(format!(
+            "{name}: could not read {} ({e})",
+            if path.as_os_str() == "-" {
+                "it"
+            } else {
+                "input file"
+            }
+        ))
+    })?;
+    if bytes.len() as u64 > cap {
+        return Err(CliError::Input(format!(
+            "{name}: the input is larger than {cap} bytes (the cap in limits.json); a plan input is a few kilobytes"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        CliError::Input(format!(
+            "{name}: not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Reads at most `cap + 1` bytes from `path` (`-`: standard input), so the
+/// caller can tell an input over the cap without reading all of it.
+pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let limit = cap.saturating_add(1);
     if path.as_os_str() == "-" {
         std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| CliError::Input(format!("standard input: could not read ({e})")))?;
+            .lock()
+            .take(limit)
+            .read_to_end(&mut bytes)?;
     } else {
-        text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::Input(format!(
-                "{}: could not read input file ({e})",
-                path.display()
-            ))
-        })?;
+        std::fs::File::open(path)?
+            .take(limit)
+            .read_to_end(&mut bytes)?;
     }
-    Ok(text)
+    Ok(bytes)
 }
 
 /// Prints a value as pretty JSON on standard output. A reader that has gone

@@ -373,7 +373,9 @@ pub struct RiskTables {
 /// full stops and apostrophes dropped, "®"/"™" dropped, spaces collapsed. So
 /// "St. John’s Wort", "st johns wort" and "ST JOHN'S WORT" all match.
 pub fn normalise_name(name: &str) -> String {
-    let cleaned: String = name
+    // NFKC and no invisible characters first (full-width letters, a
+    // zero-width space or a direction mark once stopped a co-medication flag).
+    let cleaned: String = crate::limits::normalise_for_lookup(name)
         .chars()
         .filter(|c| !matches!(c, '\'' | '’' | '‘' | '.' | '®' | '™'))
         .collect::<String>()

@@ -361,7 +361,13 @@ pub fn request_from_value(
         }
         None => None,
         Some(s) => match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-            Ok(d) => Some(d),
+            Ok(d) => match crate::limits::check_year(d) {
+                Ok(()) => Some(d),
+                Err(why) => {
+                    errors.push(FieldError::new("start_date", why));
+                    None
+                }
+            },
             Err(_) => {
                 errors.push(FieldError::new(
                     "start_date",

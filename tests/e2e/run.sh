@@ -23,4 +23,6 @@ for _ in $(seq 1 100); do
 done
 
 echo "e2e: driving $root/target/debug/stepdown-app through tauri-driver on port $port (DISPLAY=$DISPLAY)"
-STEPDOWN_WEBDRIVER_URL="http://127.0.0.1:$port" node --test --test-concurrency=1 "$root"/tests/e2e/*.test.mjs
+# Test files may be named (`run.sh tests/e2e/doses.test.mjs`); all of them otherwise.
+if [ "$#" -gt 0 ]; then files=("$@"); else files=("$root"/tests/e2e/*.test.mjs); fi
+STEPDOWN_WEBDRIVER_URL="http://127.0.0.1:$port" node --test --test-concurrency=1 "${files[@]}"

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ProductChoice } from "./bindings/ProductChoice";
-import { draftFromChoice, fieldsFor, localErrors, parseNumber, toRawItem } from "./regimen";
+import { draftFromChoice, fieldsFor, localErrors, parseNumber, setByTime, timesEntered, toRawItem, usesTimes } from "./regimen";
 
 const mst30: ProductChoice = {
   id: "morphine-mr-12h-tablet@30",
@@ -72,5 +72,44 @@ describe("regimen drafts", () => {
     const d = draftFromChoice(fentanyl25);
     d.asNeeded = true;
     expect(toRawItem(d).as_needed).toBeUndefined();
+  });
+});
+
+describe("doses by time of day", () => {
+  it("prefills the usual times from the equal doses and sends one entry per time", () => {
+    const d = draftFromChoice(mst30);
+    setByTime(d, true);
+    expect(d.timeText.morning).toBe("1");
+    expect(d.timeText.evening).toBe("1");
+    d.timeText.evening = "2";
+    expect(toRawItem(d)).toEqual({
+      drug: "morphine",
+      route: "oral",
+      form: "tablet",
+      release: "modified",
+      strength_mg: 30,
+      as_needed: false,
+      doses: [
+        { time: "morning", units: 1 },
+        { time: "evening", units: 2 },
+      ],
+    });
+  });
+
+  it("names a per-time slip by the entry the core will see", () => {
+    const d = draftFromChoice(mst30);
+    setByTime(d, true);
+    d.timeText.morning = "";
+    d.timeText.night = "two";
+    expect(localErrors([d])).toEqual({ "items[0].doses[1].units": 'Enter a number, like 1 or 2.5 (got "two")' });
+  });
+
+  it("reads a saved item's doses back and never sends them for a when-needed item", () => {
+    const d = draftFromChoice({ ...mst30, item: { ...mst30.item, units_per_dose: undefined, doses_per_day: undefined, doses: [{ time: "night", units: 2 }, { time: "morning", units: 1 }] } });
+    expect(d.byTime).toBe(true);
+    expect(timesEntered(d)).toEqual(["morning", "night"]);
+    d.asNeeded = true;
+    expect(toRawItem(d).doses).toBeUndefined();
+    expect(fieldsFor(d.choice, usesTimes(d))).toEqual(["units_per_dose", "doses_per_day"]);
   });
 });
