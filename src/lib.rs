@@ -20,6 +20,7 @@ pub mod nhs_number;
 pub mod ome;
 pub mod patient;
 pub mod pdf;
+pub mod private_file;
 pub mod profile;
 pub mod readability;
 pub mod record;

@@ -15,7 +15,6 @@
 //! (0600). On success a short JSON report `{"out", "pages", "bytes",
 //! "sha256"}` is printed.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -24,6 +23,7 @@ use stepdown::assess::AssessReport;
 use stepdown::leaflet::{from_plan, render_leaflet, LeafletDetails, LeafletError, PracticeDetails};
 use stepdown::ome::OmeOptions;
 use stepdown::pdf::Rendered;
+use stepdown::private_file::{write_private, Replace};
 use stepdown::reference::Reference;
 use stepdown::regimen::parse_json;
 use stepdown::store::sha256_hex;
@@ -239,9 +239,12 @@ pub(super) fn write_output(
     overwrite: bool,
     inputs: &[&Path],
 ) -> CliResult {
-    let name = out
-        .file_name()
-        .ok_or_else(|| CliError::Input(format!("--out: {} is not a file name", out.display())))?;
+    if out.file_name().is_none() {
+        return Err(CliError::Input(format!(
+            "--out: {} is not a file name",
+            out.display()
+        )));
+    }
     for input in inputs {
         if same_file(out, input) {
             return Err(CliError::Input(format!(
@@ -256,37 +259,13 @@ pub(super) fn write_output(
             out.display()
         )));
     }
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = (|| -> std::io::Result<()> {
-        let _ = std::fs::remove_file(&tmp);
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        if overwrite {
-            std::fs::rename(&tmp, out)
-        } else {
-            // A hard link fails if `out` appeared since the check above, so a
-            // file made meanwhile is never replaced.
-            std::fs::hard_link(&tmp, out)?;
-            std::fs::remove_file(&tmp)
-        }
-    })();
-    written.map_err(|e| {
-        // Best effort: the temporary file may not exist if creating it failed.
-        let _ = std::fs::remove_file(&tmp);
+    let replace = if overwrite {
+        Replace::Allowed
+    } else {
+        // Refused also covers a file that appears while this one is written.
+        Replace::Refused
+    };
+    write_private(out, bytes, replace).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             CliError::Input(format!(
                 "--out: {} already exists; choose another name or add --overwrite",

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::json;
+use stepdown::private_file::{write_private, Replace};
 use stepdown::store::{
     check_file, resolve_db_path, restore_file, OpenOptions, PatientInput, ReviewInput, Store,
     StoreError,
@@ -216,7 +217,7 @@ pub fn export(args: ExportArgs) -> CliResult {
                     })
             }
             Some(out) => {
-                write_private(out, text.as_bytes(), args.overwrite)?;
+                write_export(out, text.as_bytes(), args.overwrite)?;
                 placed.set(true);
                 Ok(())
             }
@@ -231,43 +232,23 @@ pub fn export(args: ExportArgs) -> CliResult {
     Ok(result?)
 }
 
-/// Writes a file readable only by its owner (it holds patient data), via a
-/// temporary name so a failure never leaves half a file under `path`; an
+/// Writes the export owner-only and whole (see `stepdown::private_file`); an
 /// existing file is replaced only with `overwrite`.
-fn write_private(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), StoreError> {
-    let mut tmp = path.as_os_str().to_os_string();
-    tmp.push(format!(".partial-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let result = (|| -> std::io::Result<()> {
-        let _ = std::fs::remove_file(&tmp);
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        if overwrite {
-            std::fs::rename(&tmp, path)
-        } else {
-            // Fails if the name was taken meanwhile: nothing is replaced.
-            std::fs::hard_link(&tmp, path)?;
-            std::fs::remove_file(&tmp)
-        }
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        match e.kind() {
-            std::io::ErrorKind::AlreadyExists => StoreError::AlreadyExists {
-                path: path.to_path_buf(),
-            },
-            std::io::ErrorKind::StorageFull => StoreError::DiskFull,
-            _ => StoreError::Io {
-                context: format!("{}: cannot write the export", path.display()),
-                source: e,
-            },
-        }
+fn write_export(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), StoreError> {
+    let replace = if overwrite {
+        Replace::Allowed
+    } else {
+        Replace::Refused
+    };
+    write_private(path, bytes, replace).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => StoreError::AlreadyExists {
+            path: path.to_path_buf(),
+        },
+        std::io::ErrorKind::StorageFull => StoreError::DiskFull,
+        _ => StoreError::Io {
+            context: format!("{}: cannot write the export", path.display()),
+            source: e,
+        },
     })
 }
 

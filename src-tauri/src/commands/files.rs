@@ -5,13 +5,13 @@
 //! page cannot write or open anything the user did not choose. The webview
 //! is granted neither the dialog nor the opener plugin (capabilities/main.json).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use tauri::AppHandle;
 use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_opener::OpenerExt;
 
+use stepdown::private_file::Replace;
 use stepdown::{ApiError, ErrorCode};
 
 use crate::state::{bare_file_name, blocking, test_save_dir, SaveKind};
@@ -117,12 +117,11 @@ pub(crate) fn take_chosen(
     })
 }
 
-/// Writes `bytes` to `path` owner-only (0600: leaflets hold a name and
-/// medicines), through a temporary file beside it and a rename, so `path` is
-/// the whole new file or untouched. The user chose `path` in the save
-/// dialog, which itself asks before replacing a file.
+/// Writes `bytes` to `path` owner-only and whole (`stepdown::private_file`).
+/// The user chose `path` in the save dialog, which itself asks before
+/// replacing a file, so an existing one is replaced.
 pub(crate) fn write_private(path: &Path, bytes: &[u8], what: &str) -> Result<(), ApiError> {
-    let storage = |e: std::io::Error| {
+    stepdown::private_file::write_private(path, bytes, Replace::Allowed).map_err(|e| {
         let why = if e.kind() == std::io::ErrorKind::StorageFull {
             "the disk is full".to_string()
         } else {
@@ -135,25 +134,6 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8], what: &str) -> Result<(),
                 path.display()
             ),
         )
-    };
-    let mut tmp = path.as_os_str().to_os_string();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    let written = (|| -> std::io::Result<()> {
-        let _ = std::fs::remove_file(&tmp);
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        storage(e)
     })
 }
 
