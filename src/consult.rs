@@ -890,6 +890,58 @@ mod tests {
         assert_eq!(store.leaflet_prints(saved.review_id).unwrap().len(), 1);
     }
 
+    /// Issue 20: the desktop prints the stored patient's name; one the PDF
+    /// cannot print as written (here Urdu in Arabic script, which DejaVu Sans
+    /// has glyphs for but printpdf would print unjoined, left to right) is
+    /// refused at `patient_name` with what to do, and nothing is written or
+    /// recorded.
+    #[test]
+    fn a_stored_name_the_pdf_cannot_print_is_refused_by_field() {
+        let (_dir, mut store, pid) = store_with_patient();
+        store
+            .update_patient(
+                pid,
+                &PatientInput {
+                    name: "عمران خان".into(),
+                    ..PatientInput::default()
+                },
+                "t",
+            )
+            .unwrap();
+        let saved = save_review(&mut store, &inputs(pid, 2.0), reference()).unwrap();
+        let request = LeafletPrintRequest {
+            review_id: saved.review_id,
+            version: saved.version,
+            large_print: false,
+            next_review: None,
+        };
+        let mut written = false;
+        let e = print_leaflet(
+            &mut store,
+            &request,
+            NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            "t",
+            &mut |_| {
+                written = true;
+                Ok(())
+            },
+            reference(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        assert_eq!(e.fields[0].path, "patient_name");
+        assert!(
+            e.fields[0].message.contains("Arabic script")
+                && e.fields[0].message.contains("NHS record"),
+            "{e:?}"
+        );
+        assert!(!written);
+        assert!(store.leaflet_prints(saved.review_id).unwrap().is_empty());
+        // The summary for the record is text, which takes any script.
+        let text = summary_for_record(&mut store, saved.review_id, 1, "t", reference()).unwrap();
+        assert!(text.contains("عمران خان"));
+    }
+
     #[test]
     fn a_version_without_a_plan_prints_nothing_and_says_why() {
         let (_dir, mut store, pid) = store_with_patient();

@@ -142,6 +142,10 @@ pub struct Summary {
     pub practice: String,
     /// Total label of the profile: "mg OME/day" or "MME/day", for the plan table header.
     pub per_day: String,
+    /// Text the clinician entered, by field, checked against the print policy
+    /// before a PDF is made (the plain text takes any script).
+    #[serde(skip)]
+    pub entered: Vec<(String, String)>,
 }
 
 fn per_day(profile: Profile) -> &'static str {
@@ -549,7 +553,7 @@ pub fn compose(
                 .formatted(),
         ),
     };
-    let patient = match (name, nhs) {
+    let patient = match (name.clone(), nhs) {
         (Some(n), Some(x)) => Some(format!("{n}, NHS number {x}")),
         (Some(n), None) => Some(n),
         (None, Some(x)) => Some(format!("NHS number {x}")),
@@ -560,6 +564,19 @@ pub fn compose(
     }
     let reviewer = clean("reviewer", details.reviewer.as_deref())?;
     let practice = clean("practice", details.practice.as_deref())?;
+    let mut entered: Vec<(String, String)> = [
+        ("patient_name", &name),
+        ("reviewer", &reviewer),
+        ("practice", &practice),
+    ]
+    .into_iter()
+    .filter_map(|(f, v)| v.clone().map(|v| (f.to_string(), v)))
+    .collect();
+    for s in &plan.steps {
+        if let Some(r) = &s.reason {
+            entered.push((format!("edits: the reason for step {}", s.step), r.clone()));
+        }
+    }
     let mut reviewed = date(details.review_date);
     let by: Vec<String> = [reviewer, practice.clone()].into_iter().flatten().collect();
     if !by.is_empty() {
@@ -772,6 +789,7 @@ pub fn compose(
         page_footer,
         practice: practice.unwrap_or_default(),
         per_day: unit.to_string(),
+        entered,
     })
 }
 
@@ -940,8 +958,25 @@ impl Summary {
 
     /// The summary as a PDF dated `date` (no clock is read). One page for most
     /// plans; a long plan flows onto a second page rather than losing anything.
+    ///
+    /// Errors: [`SummaryError::Input`] for text the PDF cannot print as written
+    /// (the same policy as the leaflet's, [`crate::pdf::printable`]): an entered
+    /// field by its name, anything else by the section it is in.
     pub fn to_pdf(&self, date: NaiveDate) -> Result<Rendered, SummaryError> {
-        Ok(self.page().render(date)?)
+        let fonts = crate::pdf::Fonts::get()?;
+        for (field, text) in &self.entered {
+            crate::pdf::printable::check(fonts, text).map_err(|problem| SummaryError::Input {
+                field: field.clone(),
+                message: problem.to_string(),
+            })?;
+        }
+        self.page().render(date).map_err(|e| match e {
+            PdfError::Unprintable { .. } => SummaryError::Input {
+                field: "summary".into(),
+                message: e.to_string(),
+            },
+            other => other.into(),
+        })
     }
 }
 
