@@ -13,6 +13,7 @@
 //! the assessment, the plan or the reference tables; none is decided here.
 
 use chrono::NaiveDate;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -283,9 +284,14 @@ fn labels(plan: &Plan) -> Vec<(u32, String)> {
         .iter()
         .map(|p| (p.index, short(p), short_product(&p.product)))
         .collect();
+    // Counted once, not per item: near-linear in the items (issue 20).
+    let mut uses: FxHashMap<&str, usize> = FxHashMap::default();
+    for (_, l, _) in &all {
+        *uses.entry(l.as_str()).or_default() += 1;
+    }
     all.iter()
         .map(|(i, l, full)| {
-            if all.iter().filter(|(_, m, _)| m == l).count() > 1 {
+            if uses.get(l.as_str()).copied().unwrap_or(0) > 1 {
                 (*i, full.clone())
             } else {
                 (*i, l.clone())
@@ -352,13 +358,19 @@ fn supply_text(s: &SupplyLine, paracetamol: Option<f64>) -> String {
 }
 
 fn steps_of(plan: &Plan) -> Vec<SummaryStep> {
-    let labels = labels(plan);
-    let label_of = |i: u32| {
-        labels
-            .iter()
-            .find(|(x, _)| *x == i)
-            .map_or_else(String::new, |(_, l)| l.clone())
-    };
+    let mut label_map: FxHashMap<u32, String> = FxHashMap::default();
+    for (i, l) in labels(plan) {
+        label_map.entry(i).or_insert(l);
+    }
+    let label_of = |i: u32| label_map.get(&i).cloned().unwrap_or_default();
+    let mut paracetamol_by_product: FxHashMap<&str, Option<f64>> = FxHashMap::default();
+    for i in &plan.items {
+        if let Some(id) = i.product_id.as_deref() {
+            paracetamol_by_product
+                .entry(id)
+                .or_insert_with(|| paracetamol_of(plan, i.index));
+        }
+    }
     plan.steps
         .iter()
         .map(|s| {
@@ -370,16 +382,20 @@ fn steps_of(plan: &Plan) -> Vec<SummaryStep> {
                 StepKind::Increase => "increase",
             };
             let mut items = Vec::new();
-            let mut shown: Vec<&str> = Vec::new();
+            let mut shown: FxHashSet<&str> = FxHashSet::default();
+            let mut supply_of: FxHashMap<&str, Vec<&SupplyLine>> = FxHashMap::default();
+            for l in &s.supply {
+                supply_of.entry(l.product.as_str()).or_default().push(l);
+            }
             for item in &s.items {
                 // Supply is per product; two entries of one product share it.
-                let dispense = if shown.contains(&item.product.as_str()) {
+                let dispense = if !shown.insert(item.product.as_str()) {
                     String::new()
                 } else {
-                    shown.push(&item.product);
-                    s.supply
-                        .iter()
-                        .filter(|l| l.product == item.product)
+                    supply_of
+                        .get(item.product.as_str())
+                        .into_iter()
+                        .flatten()
                         .map(|l| supply_text(l, paracetamol_of(plan, item.index)))
                         .collect::<Vec<_>>()
                         .join(", ")
@@ -399,13 +415,10 @@ fn steps_of(plan: &Plan) -> Vec<SummaryStep> {
                             .supply
                             .iter()
                             .map(|l| {
-                                let para = plan
-                                    .items
-                                    .iter()
-                                    .find(|i| {
-                                        i.product_id.as_deref() == Some(l.product_id.as_str())
-                                    })
-                                    .and_then(|i| paracetamol_of(plan, i.index));
+                                let para = paracetamol_by_product
+                                    .get(l.product_id.as_str())
+                                    .copied()
+                                    .flatten();
                                 supply_text(l, para)
                             })
                             .collect();
@@ -742,13 +755,14 @@ pub fn compose(
 
     // Things the prescriber must know: held items, unconverted items, patient input.
     let mut notes: Vec<String> = Vec::new();
+    let mut noted: FxHashSet<&str> = FxHashSet::default();
     for w in ome
         .warnings
         .iter()
         .chain(&assess.warnings)
         .chain(&plan.warnings)
     {
-        if !notes.contains(w) {
+        if noted.insert(w.as_str()) {
             notes.push(w.clone());
         }
     }
