@@ -124,9 +124,10 @@ fn check_case_file(name: &str) -> usize {
         // title, rationale or action (the hand-worked figures and names).
         if let Some(texts) = case["text"].as_object() {
             for (id, wants) in texts {
-                let shown = flags.iter().find(|f| f["id"] == id.as_str()).map(|f| {
-                    format!("{} {} {}", f["title"], f["rationale"], f["action"])
-                });
+                let shown = flags
+                    .iter()
+                    .find(|f| f["id"] == id.as_str())
+                    .map(|f| format!("{} {} {}", f["title"], f["rationale"], f["action"]));
                 for want in strings(wants) {
                     match &shown {
                         Some(t) if t.contains(&want) => {}

@@ -79,6 +79,24 @@ fn check_case_file(name: &str) -> usize {
                 }
             }
         }
+        // `"reason_contains": ["words", ...]` per item: the item's own reason
+        // (a known gap's or the factor table's), and `"source_contains"` likewise.
+        for (key, field) in [
+            ("reason_contains", "not_convertible_reason"),
+            ("source_contains", "source"),
+        ] {
+            if let Some(want) = case.get(key).and_then(Value::as_array) {
+                for (i, w) in want.iter().enumerate() {
+                    let got = v["items"][i][field].as_str().unwrap_or("");
+                    if let Some(w) = w.as_str() {
+                        if !got.contains(w) {
+                            failures
+                                .push(format!("{label}: items[{i}].{field} lacks {w:?}: {got}"));
+                        }
+                    }
+                }
+            }
+        }
         // Unconvertible items: null OME, a warning, never a number.
         let items = v["items"].as_array().cloned().unwrap_or_default();
         let nulls = items
