@@ -9,8 +9,7 @@ use std::process::Output;
 use serde_json::{json, Value};
 use stepdown::flags::FlagId;
 
-#[path = "common/cli.rs"]
-mod cli;
+use crate::common::cli;
 
 use cli::{cases_dir, run_stdin};
 
