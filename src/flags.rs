@@ -535,13 +535,7 @@ fn regimen_flags(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
                 .not_convertible_reason
                 .as_deref()
                 .unwrap_or("no reason recorded");
-            format!(
-                "items[{}] {} ({}): {}",
-                i.index,
-                i.drug,
-                i.route,
-                reason.trim_end_matches('.')
-            )
+            format!("{} ({}): {}", i.drug, i.route, reason.trim_end_matches('.'))
         })
         .collect();
     if !unconverted.is_empty() {
@@ -645,8 +639,7 @@ fn morphine_solution_flag(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
         .regimen
         .items
         .iter()
-        .enumerate()
-        .filter_map(|(i, item)| {
+        .filter_map(|item| {
             let Dose::Liquid { strength, .. } = &item.dose else {
                 return None;
             };
@@ -654,7 +647,7 @@ fn morphine_solution_flag(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
             (item.drug.as_str() == "morphine" && item.route == Route::Oral && ml > limit).then(
                 || {
                     format!(
-                        "items[{i}], morphine oral solution {} mg/mL: {} mL at each issue ({} mg of morphine)",
+                        "morphine oral solution {} mg/mL, {} mL at each issue ({} mg of morphine)",
                         num(strength.get()),
                         num(ml),
                         num(ml * strength.get())
