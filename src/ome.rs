@@ -637,12 +637,15 @@ pub fn calculate(
         high_dose: total >= threshold,
         high_dose_threshold_versions: versions,
         paracetamol_mg_per_day: paracetamol,
-        notes: vec![
-            "Oral morphine equivalent compares total opioid exposure. It is not a ratio for switching \
+        notes: vec![format!(
+            "{} compares total opioid exposure. It is not a ratio for switching \
              from one opioid to another: a new opioid is started lower because cross-tolerance is \
-             incomplete, and Stepdown never switches opioids."
-                .to_string(),
-        ],
+             incomplete, and Stepdown never switches opioids.",
+            match profile {
+                Profile::Uk => "Oral morphine equivalent",
+                Profile::Cdc => "Morphine milligram equivalent (MME)",
+            }
+        )],
         reference_version: reference.manifest_version.clone(),
     }
 }

@@ -101,8 +101,14 @@ fn check_case_file(name: &str) -> usize {
         // a real UK strength, so no check at all).
         if let Some(want) = case.get("strength_check").and_then(Value::as_array) {
             for (i, w) in want.iter().enumerate() {
-                let checks = v["items"][i]["strength_checks"].as_array().cloned().unwrap_or_default();
-                let text: Vec<&str> = checks.iter().filter_map(|c| c["message"].as_str()).collect();
+                let checks = v["items"][i]["strength_checks"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let text: Vec<&str> = checks
+                    .iter()
+                    .filter_map(|c| c["message"].as_str())
+                    .collect();
                 match w.as_str() {
                     None if !checks.is_empty() => {
                         failures.push(format!("{label}: items[{i}] has strength checks {text:?}"))
@@ -114,11 +120,13 @@ fn check_case_file(name: &str) -> usize {
                 }
                 // Each check is also a warning of the report.
                 for t in &text {
-                    let warned = v["warnings"]
-                        .as_array()
-                        .is_some_and(|ws| ws.iter().any(|x| x.as_str().is_some_and(|x| x.contains(t))));
+                    let warned = v["warnings"].as_array().is_some_and(|ws| {
+                        ws.iter().any(|x| x.as_str().is_some_and(|x| x.contains(t)))
+                    });
                     if !warned {
-                        failures.push(format!("{label}: strength check {t:?} is not among the warnings"));
+                        failures.push(format!(
+                            "{label}: strength check {t:?} is not among the warnings"
+                        ));
                     }
                 }
             }
