@@ -137,6 +137,8 @@ test("a custom rate faster than a rapid taper asks for a reason beside its field
   await waitFor(() => s.exists("#taper-reason-error"), "reason asked for beside its field");
   assert.match(await s.text("#taper-reason-error"), /rapid taper/);
   assert.match(await s.text("[data-testid=error-summary]"), /reason/i);
+  // The plan still on screen is the last good one, and says so.
+  assert.match(await s.text("[data-testid=plan-stale]"), /last one that could be made/);
   await scrollTo("#taper-reason");
   await s.screenshot("taper-reason-required");
   await axeClean("custom rate without the reason it needs");
@@ -146,6 +148,7 @@ test("a custom rate faster than a rapid taper asks for a reason beside its field
   await waitFor(() => s.exists("[data-testid=plan-reason]"), "plan with the reason");
   assert.match(await s.text("[data-testid=plan-reason]"), /after surgery/);
   assert.equal(await s.exists("#taper-reason-error"), false);
+  assert.equal(await s.exists("[data-testid=plan-stale]"), false);
   assert.match(await s.text("[data-testid=plan-warnings]"), /Outside guidance/);
   await scrollTo("[data-testid=plan-reason]");
   await s.screenshot("taper-reason-kept");
