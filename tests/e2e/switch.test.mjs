@@ -110,6 +110,25 @@ test("asymmetric MST with a concentrate that cannot go on: question, switch offe
   await s.screenshot("switch-accepted");
   await axeClean("plan after the switch was accepted");
 
+  // Which goes first is the clinician's choice: the long-acting MST by default (the
+  // reference rule, with its source); the solution can be put first, and back.
+  const order = async () => (await s.findAll("[data-testid=order-item]")).length;
+  assert.equal(await order(), 2);
+  assert.match(await s.text("[data-testid=order-source]"), /Mayo Clinic/);
+  assert.match(await s.text("[data-testid=plan-order] li:first-child"), /slow-release tablets/);
+  await s.press("[data-testid=reduce-first-1]");
+  await waitFor(async () => /Set by the clinician/.test(await s.text("[data-testid=order-source]")), "clinician's order");
+  assert.match(await s.text("[data-testid=plan-order] li:first-child"), /oral solution/);
+  // Step 2 now reduces the solution and leaves the MST as it was.
+  const second = await s.execute("return document.querySelectorAll('[data-testid=plan-step]')[1].textContent");
+  assert.match(second, /evening: 2 × 30 mg/);
+  assert.match(second, /4 mL of 2 mg\/mL/);
+  await scrollTo("[data-testid=plan-order]");
+  await s.screenshot("order-chosen");
+  await axeClean("plan with the clinician's reduction order");
+  await s.press("[data-testid=usual-order]");
+  await waitFor(async () => /^Source: Mayo Clinic/.test(await s.text("[data-testid=order-source]")), "usual order back");
+
   // Saved with the switch; the leaflet names the morning and the evening doses.
   await s.press("[data-testid=save-review]");
   await waitFor(async () => /version 1/.test(await s.text("[data-testid=saved-status]")), "saved");

@@ -211,6 +211,8 @@ class Consultation {
 
   remove(key: number) {
     this.items = this.items.filter((i) => i.key !== key);
+    // A reduction order names items by position, which removing one changes.
+    this.taper.order = [];
     this.recalculate();
   }
 
