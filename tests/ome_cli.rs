@@ -6,8 +6,7 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
-#[path = "common/cli.rs"]
-mod cli;
+use crate::common::cli;
 
 use cli::{cases_dir, run_stdin, BIN};
 

@@ -4,8 +4,7 @@
 //! expectations where given); bad input exits 2 with nothing on standard
 //! output and a message naming the field; edits are applied and re-checked.
 
-#[path = "common/plan_checks.rs"]
-mod checks;
+use crate::common::plan_checks as checks;
 
 use std::process::{Command, Output};
 
@@ -13,8 +12,7 @@ use serde_json::{json, Value};
 use stepdown::reference::reference;
 use stepdown::taper::{Plan, UnitAmount};
 
-#[path = "common/cli.rs"]
-mod cli;
+use crate::common::cli;
 
 use cli::{cases_dir, run_stdin, temp_file, BIN};
 

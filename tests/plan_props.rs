@@ -9,8 +9,7 @@
 //! unit is whole and exists as a product; no step drops more than the requested
 //! reduction plus one smallest decrement; quantities match doses × days.
 
-#[path = "common/plan_checks.rs"]
-mod checks;
+use crate::common::plan_checks as checks;
 
 use chrono::NaiveDate;
 use proptest::prelude::*;

@@ -25,6 +25,9 @@
 //! "Today" is always a parameter: nothing here reads the clock.
 
 pub(crate) mod compute;
+/// Test tooling (the ground-truth extract generator): compiled for unit tests
+/// and with the `synthetic` feature only, never into the shipped binaries.
+#[cfg(any(test, feature = "synthetic"))]
 pub mod synthetic;
 
 use std::collections::HashMap;
