@@ -390,6 +390,8 @@ pub fn from_plan(
         ));
     }
 
+    // Two items of one product are told apart by what they are at the start.
+    let names = taper::text::item_names(plan);
     let mut patches = PatchState::default();
     let mut steps = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
@@ -424,7 +426,7 @@ pub fn from_plan(
                 medicine_doses(item, step, &facts, &mut patches, l)?
             };
             step_medicines.push(StepMedicine {
-                name: capitalise(&item.product),
+                name: capitalise(&taper::text::name_of(&names, item.index, &item.product)),
                 doses,
                 held,
             });
@@ -515,6 +517,29 @@ mod tests {
         {"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2},
         {"drug": "oxycodone", "route": "oral", "release": "immediate", "strength_mg": 5, "units_per_dose": 1, "doses_per_day": 4, "as_needed": true}],
         "start_date": "2026-12-01", "taper": {"interval_days": 14}}"#;
+
+    /// Two items of one product carry their starting strength in every step,
+    /// so the patient can tell which box each line means (issue 15).
+    #[test]
+    fn two_items_of_one_product_are_told_apart() {
+        let (_, input) = map(r#"{"items": [
+            {"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25},
+            {"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 12}],
+            "start_date": "2026-12-07"}"#);
+        for step in &input.steps {
+            let names: Vec<&str> = step.medicines.iter().map(|m| m.name.as_str()).collect();
+            if names.len() == 2 {
+                assert_eq!(
+                    names,
+                    [
+                        "Fentanyl 72-hour patches (25 micrograms/hour at the start of the plan)",
+                        "Fentanyl 72-hour patches (12 micrograms/hour at the start of the plan)"
+                    ]
+                );
+            }
+        }
+        assert_plain(&input);
+    }
 
     #[test]
     fn every_step_is_mapped_with_its_dates_and_exact_doses() {
