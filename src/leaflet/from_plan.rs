@@ -371,16 +371,20 @@ pub fn from_plan(
         .map(|i| i.index)
         .collect();
     let reduced = |index: u32| reduced_items.contains(&index);
+    // Two items of one product are told apart by what they are at the start,
+    // so "does not change your fentanyl patches" cannot mean both.
+    let names = taper::text::item_names(plan);
     let mut medicines = Vec::new();
     let mut held_medicines = Vec::new();
-    let mut seen: rustc_hash::FxHashSet<(bool, &str)> = rustc_hash::FxHashSet::default();
+    let mut seen: rustc_hash::FxHashSet<(bool, String)> = rustc_hash::FxHashSet::default();
     for item in &plan.items {
+        let name = taper::text::name_of(&names, item.index, &item.product);
         let in_plan = item.tapered && reduced(item.index);
-        if seen.insert((in_plan, item.product.as_str())) {
+        if seen.insert((in_plan, name.clone())) {
             if in_plan {
-                medicines.push(item.product.clone());
+                medicines.push(name);
             } else {
-                held_medicines.push(item.product.clone());
+                held_medicines.push(name);
             }
         }
     }
@@ -425,7 +429,7 @@ pub fn from_plan(
                 medicine_doses(item, step, &facts, &mut patches, l)?
             };
             step_medicines.push(StepMedicine {
-                name: capitalise(&item.product),
+                name: capitalise(&taper::text::name_of(&names, item.index, &item.product)),
                 doses,
                 held,
             });
@@ -516,6 +520,34 @@ mod tests {
         {"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2},
         {"drug": "oxycodone", "route": "oral", "release": "immediate", "strength_mg": 5, "units_per_dose": 1, "doses_per_day": 4, "as_needed": true}],
         "start_date": "2026-12-01", "taper": {"interval_days": 14}}"#;
+
+    /// Two items of one product carry their starting strength in every step,
+    /// so the patient can tell which box each line means (issue 15).
+    #[test]
+    fn two_items_of_one_product_are_told_apart() {
+        let (_, input) = map(r#"{"items": [
+            {"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25},
+            {"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 12}],
+            "start_date": "2026-12-07"}"#);
+        let text = leaflet_text(&input).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !text.contains("does not change your fentanyl 72-hour patches."),
+            "{text}"
+        );
+        for step in &input.steps {
+            let names: Vec<&str> = step.medicines.iter().map(|m| m.name.as_str()).collect();
+            if names.len() == 2 {
+                assert_eq!(
+                    names,
+                    [
+                        "Fentanyl 72-hour patches (25 micrograms/hour at the start of the plan)",
+                        "Fentanyl 72-hour patches (12 micrograms/hour at the start of the plan)"
+                    ]
+                );
+            }
+        }
+        assert_plain(&input);
+    }
 
     #[test]
     fn every_step_is_mapped_with_its_dates_and_exact_doses() {
