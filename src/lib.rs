@@ -13,6 +13,7 @@ pub mod casefinding;
 pub mod catalogue;
 pub mod consult;
 pub mod flags;
+pub mod followup;
 pub mod import;
 pub mod leaflet;
 pub mod limits;

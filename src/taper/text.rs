@@ -51,7 +51,7 @@ pub(crate) fn stop_words(item: &StepItem, day: NaiveDate) -> String {
     }
 }
 
-fn item_rows(item: &StepItem, day: NaiveDate) -> (String, Vec<String>) {
+pub(crate) fn item_rows(item: &StepItem, day: NaiveDate) -> (String, Vec<String>) {
     let mut name = item.product.clone();
     let doses = match item.change {
         ItemChange::Stopped => vec![stop_words(item, day)],
