@@ -19,6 +19,7 @@ pub mod leaflet;
 pub mod limits;
 pub mod nhs_number;
 pub mod ome;
+pub mod outcomes;
 pub mod patient;
 pub mod pdf;
 pub mod private_file;

@@ -94,7 +94,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../assets/reference/dose_limits.json"),
     ),
     // Follow-up scales: PEG pain score, Short Opiate Withdrawal Scale (`scales`).
-    ("scales.json", include_str!("../assets/reference/scales.json")),
+    (
+        "scales.json",
+        include_str!("../assets/reference/scales.json"),
+    ),
 ];
 
 const MANIFEST: &str = include_str!("../assets/reference/manifest.json");
@@ -892,7 +895,10 @@ impl Reference {
         let scales: Table<scales::ScaleItemRow> = parse("scales.json")?;
         check_rows(
             &scales.header,
-            scales.rows.iter().map(|r| (r.id.as_str(), r.source.as_str())),
+            scales
+                .rows
+                .iter()
+                .map(|r| (r.id.as_str(), r.source.as_str())),
         )?;
         scales::check(&scales)?;
         let reference = Reference {

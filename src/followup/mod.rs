@@ -172,11 +172,26 @@ fn locate_shape_error(value: &Value) -> Option<FieldError> {
         .enumerate()
         .find_map(|(i, item)| check::<RawItem>(item, &format!("actual.items[{i}]")));
     item_error
-        .or_else(|| obj.get("actual").and_then(|a| check::<ActualDose>(a, "actual")))
-        .or_else(|| obj.get("peg").and_then(|p| check::<Option<PegAnswers>>(p, "peg")))
-        .or_else(|| obj.get("sows").and_then(|p| check::<Option<Vec<i64>>>(p, "sows")))
-        .or_else(|| obj.get("decision").and_then(|d| check::<Decision>(d, "decision")))
-        .or_else(|| obj.get("replan").and_then(|t| check::<Option<TaperRequest>>(t, "replan")))
+        .or_else(|| {
+            obj.get("actual")
+                .and_then(|a| check::<ActualDose>(a, "actual"))
+        })
+        .or_else(|| {
+            obj.get("peg")
+                .and_then(|p| check::<Option<PegAnswers>>(p, "peg"))
+        })
+        .or_else(|| {
+            obj.get("sows")
+                .and_then(|p| check::<Option<Vec<i64>>>(p, "sows"))
+        })
+        .or_else(|| {
+            obj.get("decision")
+                .and_then(|d| check::<Decision>(d, "decision"))
+        })
+        .or_else(|| {
+            obj.get("replan")
+                .and_then(|t| check::<Option<TaperRequest>>(t, "replan"))
+        })
 }
 
 /// The PEG answers with their score.
@@ -230,7 +245,10 @@ fn read_date(value: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<N
         Err(_) => {
             errors.push(FieldError::new(
                 field,
-                format!("must be a date written YYYY-MM-DD (got \"{}\")", value.trim()),
+                format!(
+                    "must be a date written YYYY-MM-DD (got \"{}\")",
+                    value.trim()
+                ),
             ));
             None
         }
@@ -277,7 +295,10 @@ pub fn check(
                 Some(r) if v < i64::from(r.min) || v > i64::from(r.max) => {
                     errors.push(FieldError::new(
                         id,
-                        format!("must be a whole number from {} to {} (got {v})", r.min, r.max),
+                        format!(
+                            "must be a whole number from {} to {} (got {v})",
+                            r.min, r.max
+                        ),
                     ));
                 }
                 Some(_) => {}
@@ -394,6 +415,36 @@ impl FollowUpRecord {
     }
 }
 
+/// A follow-up ready to store: the record the core worked out, and for a
+/// re-plan the new version of the review, computed through the same path as
+/// any review (`consult::compute_review`). Only the core makes one, so the
+/// store is never handed a dose figure it did not compute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComputedFollowUp {
+    record: FollowUpRecord,
+    replan: Option<crate::record::ComputedReview>,
+}
+
+impl ComputedFollowUp {
+    /// Only the core's computation makes one (see `consult::compute_follow_up`).
+    pub(crate) fn new(
+        record: FollowUpRecord,
+        replan: Option<crate::record::ComputedReview>,
+    ) -> ComputedFollowUp {
+        ComputedFollowUp { record, replan }
+    }
+
+    /// The record.
+    pub fn record(&self) -> &FollowUpRecord {
+        &self.record
+    }
+
+    /// The new version of the review, for a re-plan.
+    pub fn replan(&self) -> Option<&crate::record::ComputedReview> {
+        self.replan.as_ref()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,7 +480,14 @@ mod tests {
         let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["next_review", "peg.pain", "peg.enjoyment", "sows", "sows[2]", "replan"]
+            [
+                "next_review",
+                "peg.pain",
+                "peg.enjoyment",
+                "sows",
+                "sows[2]",
+                "replan"
+            ]
         );
     }
 

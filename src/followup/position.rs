@@ -223,7 +223,11 @@ mod tests {
         let second = &plan.steps[1];
         let at = position_on(&plan, second.start_date).step.unwrap();
         assert!(second.total_ome_mg_per_day < 60.0);
-        assert!(at.items[0].doses.iter().any(|d| d.contains("mg")), "{:?}", at.items);
+        assert!(
+            at.items[0].doses.iter().any(|d| d.contains("mg")),
+            "{:?}",
+            at.items
+        );
         assert!(at.items[0].product.contains("morphine"));
     }
 

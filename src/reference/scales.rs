@@ -54,11 +54,19 @@ pub(crate) fn check(table: &Table<ScaleItemRow>) -> Result<(), ReferenceError> {
     for scale in [Scale::Peg, Scale::Sows] {
         let rows = items(table, scale);
         if rows.is_empty() {
-            return Err(invalid(&table.header.id, "-", format!("{scale:?} has no items")));
+            return Err(invalid(
+                &table.header.id,
+                "-",
+                format!("{scale:?} has no items"),
+            ));
         }
         for (i, r) in rows.iter().enumerate() {
             if r.item as usize != i + 1 {
-                return Err(invalid(&table.header.id, &r.id, "items are numbered 1, 2, 3… without gaps"));
+                return Err(invalid(
+                    &table.header.id,
+                    &r.id,
+                    "items are numbered 1, 2, 3… without gaps",
+                ));
             }
             if r.min >= r.max {
                 return Err(invalid(&table.header.id, &r.id, "min must be below max"));
