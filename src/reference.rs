@@ -521,11 +521,13 @@ pub enum LimitKind {
     StrengthMgPerMl,
     /// `strength_mcg_per_hour`.
     StrengthMcgPerHour,
+    /// `quantity_per_issue` (tablets, capsules, patches or mL supplied at one issue).
+    QuantityPerIssue,
 }
 
 impl LimitKind {
     /// Every kind; the limits table must have each exactly once.
-    pub const ALL: [LimitKind; 8] = [
+    pub const ALL: [LimitKind; 9] = [
         LimitKind::DosesPerDay,
         LimitKind::UnitsPerDose,
         LimitKind::Patches,
@@ -534,6 +536,7 @@ impl LimitKind {
         LimitKind::StrengthMg,
         LimitKind::StrengthMgPerMl,
         LimitKind::StrengthMcgPerHour,
+        LimitKind::QuantityPerIssue,
     ];
 }
 

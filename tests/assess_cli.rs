@@ -119,6 +119,23 @@ fn check_case_file(name: &str) -> usize {
         if got.len() != flags.len() {
             failures.push(format!("{label}: a flag id appears twice"));
         }
+        // `"text": {"flag-id": ["words", ...]}`: each must appear in that flag's
+        // title, rationale or action (the hand-worked figures and names).
+        if let Some(texts) = case["text"].as_object() {
+            for (id, wants) in texts {
+                let shown = flags
+                    .iter()
+                    .find(|f| f["id"] == id.as_str())
+                    .map(|f| format!("{} {} {}", f["title"], f["rationale"], f["action"]));
+                for want in strings(wants) {
+                    match &shown {
+                        Some(t) if t.contains(&want) => {}
+                        Some(t) => failures.push(format!("{label}: {id} lacks {want:?}: {t}")),
+                        None => failures.push(format!("{label}: no {id} flag to hold {want:?}")),
+                    }
+                }
+            }
+        }
         for f in &flags {
             failures.extend(
                 flag_problems(f)
