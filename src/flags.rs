@@ -210,7 +210,7 @@ impl FlagId {
             FlagId::OlderAdult => &["age", "age_threshold", "conditions"],
             FlagId::ParacetamolLimit => &["total", "regimen", "other", "limit", "reasons"],
             FlagId::FentanylOpioidNaive => &["patches"],
-            FlagId::Unconvertible => &["items"],
+            FlagId::Unconvertible => &["items", "measure", "measure_name"],
             FlagId::LongTermUse => &["months", "months_threshold"],
             FlagId::ImmediateAndModifiedRelease => &["long_acting", "immediate"],
             FlagId::SeveralPatches => &["count", "patches"],
@@ -523,16 +523,31 @@ fn regimen_flags(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
         );
     }
 
+    // Each item with its own reason (a known gap's, or the factor table's), so a
+    // rectal item is not told that methadone needs specialist advice.
     let unconverted: Vec<String> = ctx
         .ome
         .items
         .iter()
         .filter(|i| i.ome_mg_per_day.is_none())
-        .map(|i| format!("{} ({})", i.drug, i.route))
+        .map(|i| {
+            let reason = i
+                .not_convertible_reason
+                .as_deref()
+                .unwrap_or("no reason recorded");
+            format!("{} ({}): {}", i.drug, i.route, reason.trim_end_matches('.'))
+        })
         .collect();
     if !unconverted.is_empty() {
+        let (measure, measure_name) = match ctx.profile {
+            Profile::Uk => ("OME", "oral morphine equivalent"),
+            Profile::Cdc => ("MME", "morphine milligram equivalent"),
+        };
         fired.push(
-            Fired::new(FlagId::Unconvertible, "default").with("items", and_list(&unconverted)),
+            Fired::new(FlagId::Unconvertible, "default")
+                .with("items", unconverted.join("; "))
+                .with("measure", measure)
+                .with("measure_name", measure_name),
         );
     }
 
@@ -624,8 +639,7 @@ fn morphine_solution_flag(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
         .regimen
         .items
         .iter()
-        .enumerate()
-        .filter_map(|(i, item)| {
+        .filter_map(|item| {
             let Dose::Liquid { strength, .. } = &item.dose else {
                 return None;
             };
@@ -633,7 +647,7 @@ fn morphine_solution_flag(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
             (item.drug.as_str() == "morphine" && item.route == Route::Oral && ml > limit).then(
                 || {
                     format!(
-                        "items[{i}], morphine oral solution {} mg/mL: {} mL at each issue ({} mg of morphine)",
+                        "morphine oral solution {} mg/mL, {} mL at each issue ({} mg of morphine)",
                         num(strength.get()),
                         num(ml),
                         num(ml * strength.get())

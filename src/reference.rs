@@ -961,13 +961,16 @@ impl Reference {
                 },
             },
             None => Conversion::NotConvertible {
+                // "UK" and "CDC" as people write them, not the JSON names.
                 reason: match self.known_gap(drug, route) {
                     Some(gap) => format!(
-                        "The {profile} profile has no conversion factor for {drug} given by the {route} route, so it is not converted: {}",
+                        "The {} profile has no conversion factor for {drug} given by the {route} route, so it is not converted: {}",
+                        profile.as_str().to_uppercase(),
                         gap.reason
                     ),
                     None => format!(
-                        "The {profile} profile has no conversion factor for {drug} given by the {route} route, so it is not converted."
+                        "The {} profile has no conversion factor for {drug} given by the {route} route, so it is not converted.",
+                        profile.as_str().to_uppercase()
                     ),
                 },
                 row: None,

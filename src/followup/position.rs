@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::taper::output::{Plan, Step, StepKind};
-use crate::taper::text::item_rows;
+use crate::taper::text::{item_names, item_rows};
 
 /// Where the day falls on the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -88,6 +88,7 @@ pub struct PlanPosition {
 }
 
 fn step_at(plan: &Plan, step: &Step) -> StepAt {
+    let names = item_names(plan);
     StepAt {
         step: step.step,
         of_steps: u32::try_from(plan.steps.len()).unwrap_or(u32::MAX),
@@ -100,7 +101,7 @@ fn step_at(plan: &Plan, step: &Step) -> StepAt {
             .items
             .iter()
             .map(|item| {
-                let (product, doses) = item_rows(item, step.start_date);
+                let (product, doses) = item_rows(plan, &names, item, step.start_date);
                 ItemDoseWords {
                     index: item.index,
                     product,
