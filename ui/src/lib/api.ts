@@ -38,6 +38,7 @@ export interface DemoReport {
   patients: number;
   reviews: number;
   review_versions: number;
+  follow_ups: number;
 }
 
 export function isApiError(value: unknown): value is ApiError {
