@@ -293,7 +293,17 @@ pub fn compute_follow_up(
     reference: &Reference,
 ) -> Result<ComputedFollowUp, ApiError> {
     let review = stored_version(store, input.review_id, input.version)?;
-    let settings = store.settings()?;
+    compute_follow_up_of(&review, &store.settings()?, input, reference)
+}
+
+/// [`compute_follow_up`] of a version already read, with the store's
+/// settings (the demo data computes its follow-ups inside its transaction).
+pub fn compute_follow_up_of(
+    review: &Review,
+    settings: &Settings,
+    input: &FollowUpInput,
+    reference: &Reference,
+) -> Result<ComputedFollowUp, ApiError> {
     let checked = followup::check(input, review.plan.is_some(), reference)
         .map_err(ApiError::invalid_fields)?;
     let expected = review
@@ -512,7 +522,11 @@ pub fn load_demo_patients(
     let compute = |profile: Profile, input: &ReviewInput| {
         compute_review(input, profile, None, reference).map_err(|e| e.message)
     };
-    Ok(store.load_demo_patients(actor, &compute)?)
+    let settings = store.settings()?;
+    let follow_up = |review: &Review, input: &FollowUpInput| {
+        compute_follow_up_of(review, &settings, input, reference).map_err(|e| e.message)
+    };
+    Ok(store.load_demo_patients(actor, &compute, &follow_up)?)
 }
 
 /// The practice's contact details as the leaflet prints them, from settings

@@ -562,3 +562,105 @@ pub fn patients_csv(o: &Outcomes) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::reference;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn version(date: &str, ome: f64, complete: bool) -> VersionPoint {
+        VersionPoint {
+            review_id: 1,
+            version: 1,
+            date: d(date),
+            profile: Profile::Uk,
+            ome_mg_per_day: ome,
+            ome_complete: complete,
+            plan: None,
+        }
+    }
+
+    fn follow_up(date: &str, ome: f64, complete: bool, stopped: bool) -> FollowUpPoint {
+        FollowUpPoint {
+            review_id: 1,
+            follow_up_id: 1,
+            date: d(date),
+            ome_mg_per_day: ome,
+            ome_complete: complete,
+            stopped,
+            ends_plan: stopped,
+        }
+    }
+
+    fn person(id: i64, v: VersionPoint, f: Vec<FollowUpPoint>) -> PatientPoints {
+        PatientPoints {
+            patient_id: id,
+            versions: vec![v],
+            follow_ups: f,
+        }
+    }
+
+    #[test]
+    fn an_incomplete_total_is_counted_apart_never_as_reduced_or_stopped() {
+        let people = [
+            // Stopped, but the baseline left a medicine out.
+            person(
+                1,
+                version("2026-01-05", 120.0, false),
+                vec![follow_up("2026-01-20", 0.0, true, true)],
+            ),
+            // Complete and reduced by half.
+            person(
+                2,
+                version("2026-01-05", 100.0, true),
+                vec![follow_up("2026-01-20", 50.0, true, false)],
+            ),
+            // The dose taken now could not be fully converted.
+            person(
+                3,
+                version("2026-01-05", 100.0, true),
+                vec![follow_up("2026-01-20", 10.0, false, false)],
+            ),
+        ];
+        let o = outcomes(&people, d("2026-01-31"), reference());
+        let m = &o.months[0];
+        assert_eq!(
+            (m.people, m.reduced, m.reduced_by_half, m.stopped, m.incomplete_ome),
+            (3, 1, 1, 0, 2)
+        );
+        let first = &o.patients[0];
+        assert!(first.stopped && !first.ome_complete);
+        assert_eq!((first.reduced, first.change_percent), (None, None));
+        assert_eq!(o.patients[1].change_percent, Some(-50.0));
+    }
+
+    #[test]
+    fn the_high_dose_threshold_is_the_one_in_force_on_the_day() {
+        let r = reference();
+        assert_eq!(high_dose_threshold_on(r, Profile::Uk, d("2025-06-01")), Some(120.0));
+        assert_eq!(high_dose_threshold_on(r, Profile::Uk, d("2026-06-01")), Some(90.0));
+        // 100 mg: high dose under the 2025 threshold, not under the one before.
+        let p = [person(1, version("2025-06-01", 100.0, true), vec![])];
+        let before = outcomes(&p, d("2025-06-30"), r);
+        assert_eq!(before.months[0].high_dose_at_baseline, 0);
+        let after = outcomes(&p, d("2026-01-31"), r);
+        assert_eq!(after.months.last().unwrap().high_dose_at_baseline, 1);
+    }
+
+    #[test]
+    fn points_after_today_are_left_out() {
+        let p = [person(
+            1,
+            version("2026-01-05", 100.0, true),
+            vec![follow_up("2026-03-01", 0.0, true, true)],
+        )];
+        let o = outcomes(&p, d("2026-02-15"), reference());
+        assert_eq!(o.months.len(), 2);
+        assert!(!o.patients[0].stopped);
+        assert_eq!(o.months[1].stopped, 0);
+    }
+}

@@ -54,7 +54,7 @@ pub use backup::{
     EXPORT_FORMAT, EXPORT_FORMAT_VERSION,
 };
 pub use check::{check_file, CheckReport, Counts};
-pub use demo::{ComputeFn, DemoReport};
+pub use demo::{ComputeFn, DemoReport, FollowUpFn};
 pub use followups::FollowUp;
 pub use leaflets::{sha256_hex, LeafletPrint};
 pub use patients::{Patient, PatientInput, PatientSummary};
