@@ -629,7 +629,13 @@ mod tests {
         let o = outcomes(&people, d("2026-01-31"), reference());
         let m = &o.months[0];
         assert_eq!(
-            (m.people, m.reduced, m.reduced_by_half, m.stopped, m.incomplete_ome),
+            (
+                m.people,
+                m.reduced,
+                m.reduced_by_half,
+                m.stopped,
+                m.incomplete_ome
+            ),
             (3, 1, 1, 0, 2)
         );
         let first = &o.patients[0];
@@ -641,8 +647,14 @@ mod tests {
     #[test]
     fn the_high_dose_threshold_is_the_one_in_force_on_the_day() {
         let r = reference();
-        assert_eq!(high_dose_threshold_on(r, Profile::Uk, d("2025-06-01")), Some(120.0));
-        assert_eq!(high_dose_threshold_on(r, Profile::Uk, d("2026-06-01")), Some(90.0));
+        assert_eq!(
+            high_dose_threshold_on(r, Profile::Uk, d("2025-06-01")),
+            Some(120.0)
+        );
+        assert_eq!(
+            high_dose_threshold_on(r, Profile::Uk, d("2026-06-01")),
+            Some(90.0)
+        );
         // 100 mg: high dose under the 2025 threshold, not under the one before.
         let p = [person(1, version("2025-06-01", 100.0, true), vec![])];
         let before = outcomes(&p, d("2025-06-30"), r);

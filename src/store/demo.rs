@@ -21,8 +21,7 @@ pub type ComputeFn<'a> = &'a dyn Fn(Profile, &ReviewInput) -> Result<ComputedRev
 
 /// Computes a follow-up of a stored version (`consult::compute_follow_up_of`
 /// is passed in, for the same reason).
-pub type FollowUpFn<'a> =
-    &'a dyn Fn(&Review, &FollowUpInput) -> Result<ComputedFollowUp, String>;
+pub type FollowUpFn<'a> = &'a dyn Fn(&Review, &FollowUpInput) -> Result<ComputedFollowUp, String>;
 
 /// What was loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,8 +122,8 @@ fn demo_patients() -> Vec<DemoPatient> {
                 ]),
                 notes: "Co-codamol 30/500 for knee pain, also buying paracetamol.",
                 second_version_notes: None,
-                    taper_started_days_ago: None,
-                    follow_up: Some(json!({
+                taper_started_days_ago: None,
+                follow_up: Some(json!({
                     "actual": {"status": "different-dose", "items": [
                         {"drug": "codeine", "route": "oral", "strength_mg": 30,
                          "units_per_dose": 1, "doses_per_day": 4, "paracetamol_mg": 500}]},
@@ -152,8 +151,8 @@ fn demo_patients() -> Vec<DemoPatient> {
                 ]),
                 notes: "Tramadol with sertraline; discussed serotonin syndrome symptoms.",
                 second_version_notes: None,
-                    taper_started_days_ago: Some(28),
-                    follow_up: Some(json!({
+                taper_started_days_ago: Some(28),
+                follow_up: Some(json!({
                     "actual": {"status": "on-plan"},
                     "peg": {"pain": 4, "enjoyment": 3, "activity": 3},
                     "sows": [0, 0, 0, 1, 0, 0, 1, 0, 0, 0],
@@ -178,8 +177,8 @@ fn demo_patients() -> Vec<DemoPatient> {
                 ]),
                 notes: "Fentanyl patch for osteoarthritis; COPD; takes zopiclone at night.",
                 second_version_notes: None,
-                    taper_started_days_ago: None,
-                    follow_up: None,
+                taper_started_days_ago: None,
+                follow_up: None,
             }],
         },
         DemoPatient {
@@ -197,8 +196,8 @@ fn demo_patients() -> Vec<DemoPatient> {
                 ]),
                 notes: "Low weight, severe renal impairment. Example using the CDC profile.",
                 second_version_notes: None,
-                    taper_started_days_ago: None,
-                    follow_up: None,
+                taper_started_days_ago: None,
+                follow_up: None,
             }],
         },
         DemoPatient {
@@ -271,9 +270,9 @@ fn load_in(
                 taper: r
                     .taper_started_days_ago
                     .map(|days| -> StoreResult<TaperRequest> {
-                        let start = today.checked_sub_days(Days::new(days)).ok_or_else(|| {
-                            demo_error("taper start before the calendar".into())
-                        })?;
+                        let start = today
+                            .checked_sub_days(Days::new(days))
+                            .ok_or_else(|| demo_error("taper start before the calendar".into()))?;
                         serde_json::from_value(json!({
                             "start_date": start.to_string(),
                             "taper": {"reduction_percent": 10, "interval_days": 28}

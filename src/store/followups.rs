@@ -85,7 +85,11 @@ pub(crate) fn for_review(conn: &Connection, review_id: i64) -> StoreResult<Vec<F
     collect(rows)
 }
 
-pub(crate) fn save_in(conn: &Connection, f: &ComputedFollowUp, now: DateTime<Utc>) -> StoreResult<FollowUp> {
+pub(crate) fn save_in(
+    conn: &Connection,
+    f: &ComputedFollowUp,
+    now: DateTime<Utc>,
+) -> StoreResult<FollowUp> {
     let record = f.record();
     let input = &record.input;
     let reviewer = clean_line("reviewer", &input.reviewer, 200, true)?;

@@ -1379,7 +1379,7 @@ fn check_reports_counts_and_versions() {
     let text = r.to_text();
     assert!(text.contains("Result: OK"), "{text}");
     assert!(
-        text.contains("6 patient(s), 6 review(s) (7 saved version(s))"),
+        text.contains("6 patient(s), 6 review(s) (8 saved version(s))"),
         "{text}"
     );
 }

@@ -5,12 +5,13 @@ use tauri::AppHandle;
 use ts_rs::TS;
 
 use stepdown::consult;
-use stepdown::reference::reference;
 use stepdown::consult::FollowUpDue;
 use stepdown::followup::FollowUpInput;
 use stepdown::outcomes::Outcomes;
+use stepdown::reference::reference;
 use stepdown::store::{
-    DemoReport, FollowUp, Patient, PatientInput, PatientSummary, Review, ReviewInput, ReviewSummary, Settings,
+    DemoReport, FollowUp, Patient, PatientInput, PatientSummary, Review, ReviewInput,
+    ReviewSummary, Settings,
 };
 use stepdown::ApiError;
 
