@@ -139,6 +139,17 @@ fn the_hand_worked_practice_through_the_library() {
         &case["expected_patients"],
     );
     assert_eq!(stepdown::outcomes::months_csv(&o), expected_csv(&case));
+    // A's chart: two reviews, two follow-ups and the steps of both plans, by date.
+    let a = o
+        .patients
+        .iter()
+        .find(|p| p.patient_id == patients["A"])
+        .expect("A");
+    let kinds = |k: stepdown::outcomes::PointKind| a.series.iter().filter(|p| p.kind == k).count();
+    assert_eq!(kinds(stepdown::outcomes::PointKind::Review), 2);
+    assert_eq!(kinds(stepdown::outcomes::PointKind::FollowUp), 2);
+    assert!(kinds(stepdown::outcomes::PointKind::PlanStep) > 4);
+    assert!(a.series.windows(2).all(|w| w[0].date <= w[1].date));
     // A's re-plan is version 2 of the same review, its plan from the follow-up date.
     let (rid, version) = reviews["A"];
     assert_eq!(version, 2);
@@ -262,6 +273,20 @@ fn the_hand_worked_practice_through_the_cli() {
     assert_eq!(due["position"]["total_ome_mg_per_day"], json!(30.0));
     assert_eq!(due["next_review"], json!("2026-04-17"));
     assert_eq!(due["follow_ups"].as_array().expect("list").len(), 2);
+    // The leaflet is printed again for the new plan: from version 2.
+    s.ok(
+        &["settings", "set", "--practice-name", "Riverside Surgery", "--practice-phone", "01234 567890"],
+        None,
+    );
+    let pdf = s.db.parent().expect("dir").join("a-v2.pdf");
+    let printed = s.ok(
+        &[
+            "review", "leaflet", "--review", &rid.to_string(), "--out",
+            pdf.to_str().expect("utf-8"), "--issue-date", "2026-03-20",
+        ],
+        None,
+    );
+    assert_eq!(printed["print"]["version"], json!(2));
     let verify = s.ok(&["audit", "verify"], None);
     assert_eq!(verify["ok"], json!(true), "{verify}");
 }
