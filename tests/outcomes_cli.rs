@@ -275,14 +275,27 @@ fn the_hand_worked_practice_through_the_cli() {
     assert_eq!(due["follow_ups"].as_array().expect("list").len(), 2);
     // The leaflet is printed again for the new plan: from version 2.
     s.ok(
-        &["settings", "set", "--practice-name", "Riverside Surgery", "--practice-phone", "01234 567890"],
+        &[
+            "settings",
+            "set",
+            "--practice-name",
+            "Riverside Surgery",
+            "--practice-phone",
+            "01234 567890",
+        ],
         None,
     );
     let pdf = s.db.parent().expect("dir").join("a-v2.pdf");
     let printed = s.ok(
         &[
-            "review", "leaflet", "--review", &rid.to_string(), "--out",
-            pdf.to_str().expect("utf-8"), "--issue-date", "2026-03-20",
+            "review",
+            "leaflet",
+            "--review",
+            &rid.to_string(),
+            "--out",
+            pdf.to_str().expect("utf-8"),
+            "--issue-date",
+            "2026-03-20",
         ],
         None,
     );
