@@ -406,7 +406,7 @@ fn supply_of(c: &ItemCtx<'_>, a: &Amounts, days: u32) -> Vec<SupplyLine> {
                     ((days_f * 24.0 / wear).ceil() * n, StrengthUnit::McgPerHour)
                 }
             };
-            let line = SupplyLine {
+            SupplyLine {
                 product: c.item.product.clone(),
                 product_id: c.row.id.clone(),
                 form,
@@ -420,8 +420,7 @@ fn supply_of(c: &ItemCtx<'_>, a: &Amounts, days: u32) -> Vec<SupplyLine> {
                     .row
                     .second_part(*strength)
                     .map(|_| c.row.strength_label(*strength)),
-            };
-            line
+            }
         })
         .collect()
 }
