@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::synthetic::{generate, SyntheticOptions, Truth};
 use super::*;
+use crate::import::csv::{Extract, FieldLimits};
 use crate::store::{ManualClock, OpenOptions};
 
 fn today() -> NaiveDate {

@@ -60,6 +60,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "case-finding: audit markers on the worklist cache; patient exclusions",
         sql: include_str!("migrations/0006_casefinding_markers.sql"),
     },
+    Migration {
+        version: 7,
+        name: "case-finding: imports stored in batches and published at the end",
+        sql: include_str!("migrations/0007_casefinding_batches.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
