@@ -830,3 +830,174 @@ fn excluded_patients_leave_the_worklist_and_are_counted_apart() {
     let bad = Exclusion::parse_list("E1,line\u{7}bell").unwrap_err();
     assert!(bad.to_string().contains("line 1"), "{bad}");
 }
+
+// ---------------------------------------------------------------------------
+// Imports in batches (issue 16)
+// ---------------------------------------------------------------------------
+
+/// Tiny chunks, runs and batches, so that a small file takes every path a
+/// ten-million-row one does (many chunks, spilled runs merged, many batches).
+fn tiny() -> batched::Tuning {
+    batched::Tuning {
+        chunk_text: 3_000,
+        run_rows: 700,
+        batch_rows: 250,
+    }
+}
+
+fn import_tuned(
+    store: &mut Store,
+    bytes: &[u8],
+    name: &str,
+    tuning: batched::Tuning,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Result<ImportReport, CaseFindingError> {
+    batched::import(store, std::io::Cursor::new(bytes), &options(name), progress, tuning)
+}
+
+fn open_again(dir: &tempfile::TempDir, at: &str, busy: Duration) -> Store {
+    let t: DateTime<Utc> = DateTime::parse_from_rfc3339(at)
+        .unwrap()
+        .with_timezone(&Utc);
+    Store::open_with(
+        dir.path().join("cf.db"),
+        OpenOptions {
+            clock: Arc::new(ManualClock::stepping(t, Duration::from_secs(1))),
+            busy_timeout: busy,
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn small_chunks_runs_and_batches_give_the_same_import_as_one_go() {
+    let (mut bytes, truth) = extract(6000, 21);
+    // Identical rows far apart (different chunks and runs) still count once each.
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let row = text.lines().nth(5).unwrap().to_string();
+    bytes.extend_from_slice(format!("{row}\n").as_bytes());
+    let (_d1, mut a) = store();
+    let one = import(&mut a, &bytes, "x.csv");
+    let (_d2, mut b) = store();
+    let mut phases = Vec::new();
+    let many = import_tuned(&mut b, &bytes, "x.csv", tiny(), &mut |p| phases.push(p.phase)).unwrap();
+    assert_eq!(many.not_understood, one.not_understood);
+    assert_eq!(many.warnings, one.warnings);
+    assert_eq!(
+        (many.rows_read, many.imported, many.duplicates, many.patients_in_file),
+        (one.rows_read, one.imported, one.duplicates, one.patients_in_file)
+    );
+    assert_eq!(many.rows_read as usize, truth.rows + 1);
+    assert_eq!(count(&b, "cf_issues"), count(&a, "cf_issues"));
+    assert_eq!(count(&b, "cf_issues") as u64, many.imported);
+    assert!(phases.iter().filter(|p| **p == ImportPhase::Saving).count() > 10);
+    let (la, lb) = (all(&mut a), all(&mut b));
+    assert_eq!(lb.patients, la.patients);
+    assert_eq!(lb.metrics, la.metrics);
+    assert_eq!(
+        figures(&mut b, today()).unwrap(),
+        figures(&mut a, today()).unwrap()
+    );
+    // No temporary file is left behind.
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("stepdown-import-{}-", std::process::id()))
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn another_connection_writes_between_batches_and_sees_nothing_until_published() {
+    let (bytes, _) = extract(3000, 22);
+    let (dir, mut s) = store();
+    // The other connection does not wait for locks at all: each of its
+    // writes succeeds only if the import holds no transaction open.
+    let mut other = open_again(&dir, "2026-11-24T09:00:00Z", Duration::ZERO);
+    let mut saves = 0;
+    let mut seen_during = Vec::new();
+    let report = import_tuned(&mut s, &bytes, "x.csv", tiny(), &mut |p| {
+        if p.phase == ImportPhase::Saving || p.phase == ImportPhase::Computing {
+            let mut settings = other.settings().unwrap();
+            settings.reviewer_name = format!("Reviewer {saves}");
+            other.update_settings(&settings, "Dr Other").unwrap();
+            saves += 1;
+            seen_during.push(all(&mut other).metrics.patients);
+        }
+    })
+    .unwrap();
+    assert!(saves > 10, "{saves} writes between batches");
+    assert!(seen_during.iter().all(|n| *n == 0), "{seen_during:?}");
+    assert_eq!(all(&mut other).metrics.patients, report.patients_on_worklist);
+    assert!(report.patients_on_worklist > 0);
+}
+
+#[test]
+fn an_import_stopped_part_way_shows_nothing_and_the_next_import_removes_it() {
+    let (bytes, _) = extract(3000, 23);
+    let (dir, mut s) = store();
+    let before = all(&mut s);
+    // Stop the import as a kill would: in the middle of storing, with no
+    // chance to clean up.
+    let mut batches = 0;
+    let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        import_tuned(&mut s, &bytes, "x.csv", tiny(), &mut |p| {
+            if p.phase == ImportPhase::Saving {
+                batches += 1;
+                if batches == 3 {
+                    panic!("killed");
+                }
+            }
+        })
+    }));
+    assert!(stopped.is_err());
+    drop(s);
+    assert!(count_in(&dir, "cf_issues") > 0, "rows were stored before the stop");
+
+    // Nothing of it shows: not the worklist, not the figures, not an export.
+    let mut s = open_again(&dir, "2026-11-24T09:00:30Z", Duration::from_secs(5));
+    assert_eq!(all(&mut s), before);
+    assert!(figures(&mut s, today()).unwrap().months.is_empty());
+    let export = s.export_all("Dr A").unwrap();
+    for table in ["cf_imports", "cf_issues", "cf_patients", "cf_texts"] {
+        assert!(export.casefinding[table].rows.is_empty(), "{table}");
+    }
+
+    // Soon after, it may still be running: a second import is refused.
+    let e = import_csv(&mut s, &bytes, &options("x.csv"), &mut |_| {}).unwrap_err();
+    assert!(matches!(e, CaseFindingError::Busy(_)), "{e}");
+    assert!(e.to_string().contains("under way"), "{e}");
+
+    // Later it is taken for stopped, removed, and the file imports whole,
+    // as into a store that never saw it.
+    let mut s = open_again(&dir, "2026-11-24T10:00:00Z", Duration::from_secs(5));
+    let r = import_csv(&mut s, &bytes, &options("x.csv"), &mut |_| {}).unwrap();
+    assert!(!r.already_imported);
+    let (_d2, mut clean) = store();
+    let c = import(&mut clean, &bytes, "x.csv");
+    assert_eq!((r.imported, r.duplicates), (c.imported, c.duplicates));
+    assert_eq!(count(&s, "cf_imports"), 1);
+    assert_eq!(count(&s, "cf_patients"), count(&clean, "cf_patients"));
+    assert_eq!(count(&s, "cf_issues"), count(&clean, "cf_issues"));
+    assert_eq!(all(&mut s).patients, all(&mut clean).patients);
+    let staging: i64 = s
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'cfstage%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(staging, 0);
+}
+
+fn count_in(dir: &tempfile::TempDir, table: &str) -> i64 {
+    let c = rusqlite::Connection::open(dir.path().join("cf.db")).unwrap();
+    c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
