@@ -71,6 +71,9 @@ const RUN_ROWS: usize = 1 << 20;
 /// Rows (or patients, or cache rows) stored per transaction: well under a
 /// tenth of a second each on the build machine, so a save waits that long at most.
 const BATCH_ROWS: usize = 50_000;
+/// Patients a reading thread remembers across chunks (each is looked up in
+/// the file's table once while remembered); past it, it starts afresh.
+const WORKER_PATIENTS: usize = 100_000;
 /// An unpublished import whose last batch is older than this was stopped.
 pub(super) const STOPPED_AFTER_SECS: i64 = 120;
 
@@ -278,8 +281,8 @@ fn read_file<'r, R: Read + Seek>(
         &options.column_map,
     )?;
     let mut global = ReadState::new(reference);
-    let mut workers: Vec<(ReadState<'r>, Vec<u32>)> = (0..threads)
-        .map(|_| (ReadState::new(reference), Vec::new()))
+    let mut workers: Vec<(ReadState<'r>, Vec<u32>, Vec<u32>)> = (0..threads)
+        .map(|_| (ReadState::new(reference), Vec::new(), Vec::new()))
         .collect();
     let mut runs = Runs::default();
     let mut first: Option<NaiveDate> = None;
@@ -292,7 +295,7 @@ fn read_file<'r, R: Read + Seek>(
         let spans = split_span(text.as_bytes(), whole, threads);
         std::thread::scope(|s| {
             let mut handles = Vec::new();
-            for ((w, _), span) in workers.iter_mut().zip(&spans) {
+            for ((w, _, _), span) in workers.iter_mut().zip(&spans) {
                 let part = text.get(span.start..span.end).unwrap_or("");
                 let line = span.first_line;
                 let extract = &extract;
@@ -304,8 +307,8 @@ fn read_file<'r, R: Read + Seek>(
                 h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
             }
         });
-        for (w, map) in workers.iter_mut().take(spans.len()) {
-            global.absorb(w, map);
+        for (w, texts, patients) in workers.iter_mut().take(spans.len()) {
+            global.absorb(w, texts, patients, WORKER_PATIENTS);
         }
     };
     let data_line = extract.all().first_line;
@@ -331,6 +334,9 @@ fn read_file<'r, R: Read + Seek>(
         };
         read_chunk(&chunk.text, chunk.first_line, &mut global);
         done += chunk.text.len() as u64;
+    }
+    for (w, _, patients) in &mut workers {
+        global.absorb_facts(w, patients);
     }
     for p in &global.pending {
         first = Some(first.map_or(p.date, |f| f.min(p.date)));
@@ -398,13 +404,10 @@ fn decode(b: &[u8; RECORD]) -> Pending {
 static SPILL_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn spill_error(e: std::io::Error) -> CaseFindingError {
-    CaseFindingError::BadOption {
-        field: "temporary file".into(),
-        message: format!(
-            "the import could not write its temporary file in {} ({e}); free some disk space and try again",
-            std::env::temp_dir().display()
-        ),
-    }
+    CaseFindingError::TemporaryFile(format!(
+        "the import could not use its temporary file in {} ({e}); nothing was imported: free some disk space and try again",
+        std::env::temp_dir().display()
+    ))
 }
 
 impl Runs {
@@ -589,7 +592,7 @@ fn store_and_publish(
     if text_ids.len() != texts.texts.len() {
         return Err(interrupted());
     }
-    drop(texts);
+    let file_texts = texts.texts;
 
     // Patients: new ones stored now (nothing shows them until they have
     // published issues); changed details of stored ones wait for publishing.
@@ -638,66 +641,161 @@ fn store_and_publish(
         let _ = (n, total_new);
     }
     drop(new_patients);
-    drop(patients);
-    drop(facts);
+
+    // Into a store with no published import, this file's rows are every
+    // issue there will be: each patient is computed as their rows go by (on
+    // another thread, while SQLite stores), instead of read back afterwards.
+    let streamed = store.casefinding_read(db::last_published)? == 0;
+    let excluded: FastMap<&str, &str> = options
+        .exclusions
+        .iter()
+        .map(|x| (x.patient_id.as_str(), x.reason.as_str()))
+        .collect();
+    let trend = reference
+        .casefinding
+        .setting(CaseFindingSetting::TrendMonths) as u32;
 
     // Rows, merged in patient order, identical ones numbered.
     let to_save = report.rows_read - report.not_understood_count;
     let mut merged = runs.merged(pending)?;
-    let mut batch: Vec<db::NewIssue> = Vec::with_capacity(batch_rows);
-    let mut prev: Option<(Pending, u32)> = None;
     let mut seen = 0u64;
     let mut imported = 0u64;
-    loop {
-        let next = merged.next_row()?;
-        if let Some(p) = next {
-            let occurrence = match prev {
-                Some((q, n))
-                    if q.patient == p.patient
-                        && q.date == p.date
-                        && q.drug == p.drug
-                        && q.dose == p.dose
-                        && q.quantity.to_bits() == p.quantity.to_bits() =>
-                {
-                    n + 1
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<PatientRec>>(4);
+    let settings = Settings::new(options.today, i64::from(window), trend, first, reference);
+    let file_texts_ref = &file_texts;
+    let settings_ref = &settings;
+    let (stored_rows, tally) = std::thread::scope(|s| {
+        let helper = streamed.then(|| {
+            s.spawn(move || {
+                let mut interp = Interpreted::new(reference);
+                interp.grow(file_texts_ref);
+                let mut cache = compute::EstimateCache::default();
+                let mut tally = Tally::new(settings_ref, reference);
+                for chunk in receiver {
+                    for rec in &chunk {
+                        for i in &rec.issues {
+                            let _ = interp.classify(i.drug, i.dose, file_texts_ref);
+                        }
+                    }
+                    for rec in chunk {
+                        let r = compute::patient(
+                            &rec,
+                            &interp,
+                            settings_ref,
+                            &mut cache,
+                            file_texts_ref,
+                            false,
+                        );
+                        tally.add(rec, r);
+                    }
                 }
-                _ => 1,
-            };
-            prev = Some((p, occurrence));
-            batch.push(db::NewIssue {
-                patient_id: patient_ids[p.patient as usize],
-                issue_date: p.date,
-                drug_id: text_ids[p.drug as usize],
-                dose_id: text_ids[p.dose as usize],
-                quantity: p.quantity,
-                occurrence,
-                line: p.line,
-            });
-        }
-        if batch.len() == batch_rows || (next.is_none() && !batch.is_empty()) {
-            let added = store.write(|tx, now| {
-                if !db::heartbeat(tx, now, import_id)? {
-                    return Ok(None);
+                tally
+            })
+        });
+        let mut sender = streamed.then_some(sender);
+        let mut stored = || -> Result<(), CaseFindingError> {
+            let mut batch: Vec<db::NewIssue> = Vec::with_capacity(batch_rows);
+            let mut prev: Option<(Pending, u32)> = None;
+            let mut current: Option<PatientRec> = None;
+            let mut chunk: Vec<PatientRec> = Vec::new();
+            loop {
+                let next = merged.next_row()?;
+                if let Some(p) = next {
+                    let occurrence = match prev {
+                        Some((q, n))
+                            if q.patient == p.patient
+                                && q.date == p.date
+                                && q.drug == p.drug
+                                && q.dose == p.dose
+                                && q.quantity.to_bits() == p.quantity.to_bits() =>
+                        {
+                            n + 1
+                        }
+                        _ => 1,
+                    };
+                    prev = Some((p, occurrence));
+                    let db_id = patient_ids[p.patient as usize];
+                    batch.push(db::NewIssue {
+                        patient_id: db_id,
+                        issue_date: p.date,
+                        drug_id: text_ids[p.drug as usize],
+                        dose_id: text_ids[p.dose as usize],
+                        quantity: p.quantity,
+                        occurrence,
+                        line: p.line,
+                    });
+                    if sender.is_some() {
+                        if current.as_ref().is_none_or(|c| c.db_id != db_id) {
+                            chunk.extend(current.take());
+                            let local = p.patient as usize;
+                            let extract_id = patients.texts[local].clone();
+                            let f = &facts[local];
+                            current = Some(PatientRec {
+                                db_id,
+                                excluded: excluded
+                                    .get(extract_id.as_str())
+                                    .map(|w| (*w).to_string()),
+                                extract_id,
+                                nhs_number: f.nhs_number.clone(),
+                                age: f.age,
+                                sex: f.sex,
+                                issues: Vec::new(),
+                            });
+                        }
+                        if let Some(c) = &mut current {
+                            c.issues.push(compute::IssueRec {
+                                date: p.date,
+                                drug: p.drug,
+                                dose: p.dose,
+                                quantity: p.quantity,
+                            });
+                        }
+                    }
                 }
-                db::insert_issues(tx, import_id, batch.iter().copied(), |_| {}).map(Some)
-            })?;
-            imported += added.ok_or_else(interrupted)?;
-            seen += batch.len() as u64;
-            batch.clear();
-            progress(ImportProgress {
-                phase: ImportPhase::Saving,
-                done: seen,
-                total: to_save,
-            });
-        }
-        if next.is_none() {
-            break;
-        }
-    }
+                if next.is_none() {
+                    chunk.extend(current.take());
+                }
+                if !chunk.is_empty() && (chunk.len() >= 1_000 || next.is_none()) {
+                    if let Some(tx) = &sender {
+                        if tx.send(std::mem::take(&mut chunk)).is_err() {
+                            // The computing thread stopped (it panicked): its join says why.
+                            sender = None;
+                        }
+                    }
+                }
+                if batch.len() == batch_rows || (next.is_none() && !batch.is_empty()) {
+                    let added = store.write(|tx, now| {
+                        if !db::heartbeat(tx, now, import_id)? {
+                            return Ok(None);
+                        }
+                        db::insert_issues(tx, import_id, batch.iter().copied(), |_| {}).map(Some)
+                    })?;
+                    imported += added.ok_or_else(interrupted)?;
+                    seen += batch.len() as u64;
+                    batch.clear();
+                    progress(ImportProgress {
+                        phase: ImportPhase::Saving,
+                        done: seen,
+                        total: to_save,
+                    });
+                }
+                if next.is_none() {
+                    return Ok(());
+                }
+            }
+        };
+        let result = stored();
+        drop(sender);
+        let tally = helper.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        (result, tally)
+    });
+    stored_rows?;
     drop(merged);
     drop(runs);
     drop(patient_ids);
     drop(text_ids);
+    drop(patients);
+    drop(facts);
     report.import_id = import_id;
     report.imported = imported;
     report.duplicates = seen - imported;
@@ -707,15 +805,10 @@ fn store_and_publish(
     for c in &changed {
         overlay.insert(c.db_id, c.facts.clone());
     }
-    let excluded: FastMap<&str, &str> = options
-        .exclusions
-        .iter()
-        .map(|x| (x.patient_id.as_str(), x.reason.as_str()))
-        .collect();
-    let first_stored = if store.casefinding_read(db::last_published)? > 0 {
-        store.casefinding_read(|c| db::first_issue(c, 0))?
-    } else {
+    let first_stored = if streamed {
         None
+    } else {
+        store.casefinding_read(|c| db::first_issue(c, 0))?
     };
     let first = match (first, first_stored) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -726,26 +819,40 @@ fn store_and_publish(
         None => store.casefinding_read(db::latest_list_size)?,
     };
     let staging = Staging::Import(import_id);
-    let built = build_cache(
-        store,
-        &staging,
-        import_id,
-        options.today,
-        window,
-        first,
-        list,
-        reference,
-        batch_rows,
-        &|rec: &mut PatientRec| {
-            if let Some(f) = overlay.get(&rec.db_id) {
-                apply_facts(rec, f);
-            }
-            if let Some(why) = excluded.get(rec.extract_id.as_str()) {
-                rec.excluded = Some((*why).to_string());
-            }
-        },
-        progress,
-    )?;
+    let built = match tally {
+        Some(tally) => finish_cache(
+            store,
+            &staging,
+            import_id,
+            options.today,
+            window,
+            tally,
+            &settings,
+            list,
+            reference,
+            batch_rows,
+        )?,
+        None => build_cache(
+            store,
+            &staging,
+            import_id,
+            options.today,
+            window,
+            first,
+            list,
+            reference,
+            batch_rows,
+            &|rec: &mut PatientRec| {
+                if let Some(f) = overlay.get(&rec.db_id) {
+                    apply_facts(rec, f);
+                }
+                if let Some(why) = excluded.get(rec.extract_id.as_str()) {
+                    rec.excluded = Some((*why).to_string());
+                }
+            },
+            progress,
+        )?,
+    };
     let Some((state, figures)) = built else {
         return Err(interrupted());
     };
@@ -846,20 +953,29 @@ fn apply_facts(rec: &mut PatientRec, f: &super::Facts) {
 // ---------------------------------------------------------------------------
 
 /// What ranking needs of a patient on the worklist.
+/// Kept small: there is one for every patient on the list.
 struct RankRow {
     db_id: i64,
-    extract_id: String,
+    /// Set once ranked.
+    rank: u32,
     band: u8,
     high_flags: u32,
     caution_flags: u32,
-    summary: compute::Summary,
-    excluded: Option<String>,
+    ome: f64,
+    complete: bool,
+    estimated: bool,
+    markers: u32,
+    flags: Box<[FlagId]>,
+    excluded: Option<Box<str>>,
 }
+
+/// People, items, and (people, items) at or above each threshold, in a month.
+type MonthTally = (u64, u64, Vec<(u64, u64)>);
 
 /// Running totals of the practice figures.
 struct FigureAcc {
     /// Per month: people, items, and (people, items) at or above each threshold.
-    months: Vec<(u64, u64, Vec<(u64, u64)>)>,
+    months: Vec<MonthTally>,
     thresholds: Vec<f64>,
 }
 
@@ -929,6 +1045,40 @@ impl FigureAcc {
     }
 }
 
+/// Every patient's contribution to the cache and the figures.
+struct Tally {
+    ranked: Vec<RankRow>,
+    figures: FigureAcc,
+}
+
+impl Tally {
+    fn new(settings: &Settings, reference: &Reference) -> Tally {
+        Tally {
+            ranked: Vec::new(),
+            figures: FigureAcc::new(settings, reference),
+        }
+    }
+
+    fn add(&mut self, rec: PatientRec, r: PatientResult) {
+        self.figures.add(&r);
+        if let Some(e) = r.summary {
+            self.ranked.push(RankRow {
+                db_id: rec.db_id,
+                rank: 0,
+                band: r.band,
+                high_flags: r.high_flags,
+                caution_flags: r.caution_flags,
+                ome: e.ome,
+                complete: e.complete,
+                estimated: e.estimated,
+                markers: e.markers,
+                flags: e.flags.into_boxed_slice(),
+                excluded: rec.excluded.map(String::into_boxed_str),
+            });
+        }
+    }
+}
+
 /// Computes every patient visible to import `import` (0: published issues
 /// only) as of `today`, a range of ids at a time, and writes the new cache to
 /// the staging table in batches. Returns the cache state and figures, or
@@ -956,8 +1106,7 @@ pub(super) fn build_cache(
     interp.grow(&texts);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let max = store.casefinding_read(db::max_patient_id)?;
-    let mut figures = FigureAcc::new(&settings, reference);
-    let mut ranked: Vec<RankRow> = Vec::new();
+    let mut tally = Tally::new(&settings, reference);
     let mut from = 1i64;
     while from <= max {
         let to = from + db::ID_RANGE;
@@ -979,18 +1128,7 @@ pub(super) fn build_cache(
             &mut |_| {},
         );
         for (rec, r) in recs.into_iter().zip(results) {
-            figures.add(&r);
-            if let Some(summary) = r.summary {
-                ranked.push(RankRow {
-                    db_id: rec.db_id,
-                    extract_id: rec.extract_id,
-                    band: r.band,
-                    high_flags: r.high_flags,
-                    caution_flags: r.caution_flags,
-                    summary,
-                    excluded: rec.excluded,
-                });
-            }
+            tally.add(rec, r);
         }
         if import > 0 && !store.write(|tx, now| db::heartbeat(tx, now, import))? {
             return Ok(None);
@@ -1003,26 +1141,63 @@ pub(super) fn build_cache(
         from = to;
     }
 
+    finish_cache(
+        store, staging, import, today, window, tally, &settings, list, reference, batch_rows,
+    )
+}
+
+/// Ranks the patients and writes the new cache to the staging table in
+/// batches; returns the cache state and figures, or `None` if import
+/// `import` was taken for stopped meanwhile.
+#[allow(clippy::too_many_arguments)]
+fn finish_cache(
+    store: &mut Store,
+    staging: &Staging,
+    import: i64,
+    today: NaiveDate,
+    window: u32,
+    tally: Tally,
+    settings: &Settings,
+    list: Option<(u32, String)>,
+    reference: &Reference,
+    batch_rows: usize,
+) -> Result<Option<(CacheState, Figures)>, CaseFindingError> {
+    let Tally {
+        mut ranked,
+        figures,
+    } = tally;
     // Excluded patients leave the list and are counted apart, by reason.
     let mut excluded: Vec<(String, u64)> = Vec::new();
     for r in &ranked {
         if let Some(why) = &r.excluded {
-            match excluded.iter_mut().find(|(x, _)| x == why) {
+            match excluded.iter_mut().find(|(x, _)| **x == **why) {
                 Some((_, n)) => *n += 1,
-                None => excluded.push((why.clone(), 1)),
+                None => excluded.push((why.to_string(), 1)),
             }
         }
     }
     excluded.sort();
     ranked.retain(|r| r.excluded.is_none());
-    ranked.sort_by(|a, b| {
+    ranked.shrink_to_fit();
+    // The last tie-break is the practice's identifier: its order, by patient
+    // id, from the identifier index (four bytes a patient).
+    let order = store.casefinding_read(db::identifier_order)?;
+    let order_of = |id: i64| {
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| order.get(i))
+            .copied()
+            .unwrap_or(u32::MAX)
+    };
+    ranked.sort_unstable_by(|a, b| {
         b.band
             .cmp(&a.band)
             .then(b.high_flags.cmp(&a.high_flags))
-            .then(b.summary.ome.total_cmp(&a.summary.ome))
+            .then(b.ome.total_cmp(&a.ome))
             .then(b.caution_flags.cmp(&a.caution_flags))
-            .then(a.extract_id.cmp(&b.extract_id))
+            .then(order_of(a.db_id).cmp(&order_of(b.db_id)))
     });
+    drop(order);
     let thresholds = figure_thresholds(reference);
     let mut state = CacheState {
         format: CACHE_FORMAT,
@@ -1037,48 +1212,46 @@ pub(super) fn build_cache(
         at_or_above: thresholds.iter().map(|t| (t.mg_per_day, 0)).collect(),
         excluded,
     };
-    let mut rows: Vec<db::SummaryRow> = ranked
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let e = r.summary;
-            let row = db::SummaryRow {
-                patient_id: r.db_id,
-                rank: i as u32 + 1,
-                ome_mg_per_day: e.ome,
-                complete: e.complete,
-                estimated: e.estimated,
-                benzodiazepine: e.flags.contains(&FlagId::Benzodiazepine),
-                gabapentinoid: e.flags.contains(&FlagId::Gabapentinoid),
-                flag_ids: flag_json(&e.flags),
-                markers: e.markers,
-            };
-            state.estimated += u64::from(row.estimated);
-            state.incomplete += u64::from(!row.complete);
-            state.benzodiazepine += u64::from(row.benzodiazepine);
-            state.gabapentinoid += u64::from(row.gabapentinoid);
-            for (t, n) in &mut state.at_or_above {
-                *n += u64::from(row.ome_mg_per_day >= *t);
-            }
-            row
-        })
-        .collect();
+    for (i, r) in ranked.iter_mut().enumerate() {
+        r.rank = i as u32 + 1;
+        state.estimated += u64::from(r.estimated);
+        state.incomplete += u64::from(!r.complete);
+        state.benzodiazepine += u64::from(r.flags.contains(&FlagId::Benzodiazepine));
+        state.gabapentinoid += u64::from(r.flags.contains(&FlagId::Gabapentinoid));
+        for (t, n) in &mut state.at_or_above {
+            *n += u64::from(r.ome >= *t);
+        }
+    }
     // In patient id order the table (keyed by patient id) is filled by appending.
-    rows.sort_unstable_by_key(|r| r.patient_id);
+    ranked.sort_unstable_by_key(|r| r.db_id);
     store.write(|tx, _| db::create_staging(tx, staging))?;
-    for batch in rows.chunks(batch_rows.max(1)) {
+    for batch in ranked.chunks(batch_rows.max(1)) {
+        let rows: Vec<db::SummaryRow> = batch
+            .iter()
+            .map(|r| db::SummaryRow {
+                patient_id: r.db_id,
+                rank: r.rank,
+                ome_mg_per_day: r.ome,
+                complete: r.complete,
+                estimated: r.estimated,
+                benzodiazepine: r.flags.contains(&FlagId::Benzodiazepine),
+                gabapentinoid: r.flags.contains(&FlagId::Gabapentinoid),
+                flag_ids: flag_json(&r.flags),
+                markers: r.markers,
+            })
+            .collect();
         let alive = store.write(|tx, now| {
             if import > 0 && !db::heartbeat(tx, now, import)? {
                 return Ok(false);
             }
-            db::stage_summaries(tx, staging, batch)?;
+            db::stage_summaries(tx, staging, &rows)?;
             Ok(true)
         })?;
         if !alive {
             return Ok(None);
         }
     }
-    let figures = figures.finish(&settings, reference, list);
+    let figures = figures.finish(settings, reference, list);
     Ok(Some((state, figures)))
 }
 

@@ -3,8 +3,10 @@
 //! month by month. The desktop shell and the CLI both call the three
 //! functions here:
 //!
-//! - [`import_csv`]: reads a CSV extract (see `crate::import`), stores every
-//!   understood row in one transaction (all or nothing), refuses nothing
+//! - [`import_from`] / [`import_csv`]: reads a CSV extract (see `crate::import`)
+//!   in bounded memory, stores every understood row in short transactions
+//!   but shows them only once the import is published (all or nothing, see
+//!   `batched`), refuses nothing
 //!   silently (each row not understood is reported with its line and reason),
 //!   recognises a file or rows it has seen before, audits the import, and
 //!   recomputes every patient;
@@ -65,6 +67,9 @@ pub enum CaseFindingError {
     /// was imported; try again).
     #[error("{0}")]
     Busy(String),
+    /// The import's temporary file could not be written or read (nothing was imported).
+    #[error("{0}")]
+    TemporaryFile(String),
 }
 
 impl CaseFindingError {
@@ -73,7 +78,7 @@ impl CaseFindingError {
         match self {
             CaseFindingError::BadFile(_) | CaseFindingError::BadOption { .. } => true,
             CaseFindingError::Store(e) => e.is_user_error(),
-            CaseFindingError::Busy(_) => false,
+            CaseFindingError::Busy(_) | CaseFindingError::TemporaryFile(_) => false,
         }
     }
 }
@@ -82,7 +87,9 @@ impl From<CaseFindingError> for crate::ApiError {
     fn from(e: CaseFindingError) -> Self {
         match e {
             CaseFindingError::Store(s) => s.into(),
-            CaseFindingError::Busy(m) => crate::ApiError::new(crate::ErrorCode::Storage, m),
+            CaseFindingError::Busy(m) | CaseFindingError::TemporaryFile(m) => {
+                crate::ApiError::new(crate::ErrorCode::Storage, m)
+            }
             CaseFindingError::BadOption { field, message } => crate::ApiError::invalid_fields(
                 vec![crate::regimen::FieldError::new(field, message)],
             ),
@@ -615,22 +622,47 @@ pub(crate) use rustc_hash::FxHasher;
 /// A hash map with [`FxHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
-/// Intern table for the strings of one file.
+/// Intern table for the strings of one file. Each string is held once: the
+/// index maps its hash to its position (a million patients' identifiers
+/// would otherwise be held twice); the rare strings whose hash another
+/// string already has are kept apart, whole.
 #[derive(Default)]
 struct Interner {
-    index: FastMap<String, u32>,
+    index: FastMap<u64, u32>,
+    collided: FastMap<String, u32>,
     texts: Vec<String>,
 }
 
 impl Interner {
     fn get(&mut self, s: &str) -> (u32, bool) {
-        if let Some(&i) = self.index.get(s) {
-            return (i, false);
-        }
+        use std::hash::{Hash, Hasher};
+        let mut h = FxHasher::default();
+        s.hash(&mut h);
+        let h = h.finish();
         let i = self.texts.len() as u32;
+        match self.index.entry(h) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let at = *e.get();
+                if self.texts[at as usize] == s {
+                    return (at, false);
+                }
+                if let Some(&at) = self.collided.get(s) {
+                    return (at, false);
+                }
+                self.collided.insert(s.to_string(), i);
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(i);
+            }
+        }
         self.texts.push(s.to_string());
-        self.index.insert(s.to_string(), i);
         (i, true)
+    }
+
+    fn clear(&mut self) {
+        self.index.clear();
+        self.collided.clear();
+        self.texts.clear();
     }
 }
 
@@ -773,32 +805,31 @@ impl<'r> ReadState<'r> {
         });
     }
 
-    /// Takes what a reading thread gathered from one chunk: its rows,
-    /// patients and problems (mapped to this state's indexes); the thread
-    /// keeps its texts and their readings for the next chunk, `text_map`
-    /// mapping them here.
-    fn absorb(&mut self, w: &mut ReadState<'_>, text_map: &mut Vec<u32>) {
+    /// Takes what a reading thread gathered from one chunk: its rows and
+    /// problems, mapped to this state's indexes. The thread keeps its texts
+    /// and patients (`text_map` and `patient_map` map them here) for the next
+    /// chunk, so each is looked up here once, until it knows more than
+    /// `max_patients`: then its patients' details are passed on and it starts
+    /// afresh, which bounds its memory.
+    fn absorb(
+        &mut self,
+        w: &mut ReadState<'_>,
+        text_map: &mut Vec<u32>,
+        patient_map: &mut Vec<u32>,
+        max_patients: usize,
+    ) {
         for t in &w.texts.texts[text_map.len()..] {
             text_map.push(self.texts.get(t).0);
         }
-        let patients: Vec<u32> = w
-            .patients
-            .texts
-            .drain(..)
-            .map(|p| {
-                let (i, new) = self.patients.get(&p);
-                if new {
-                    self.facts.push(Facts::default());
-                }
-                i
-            })
-            .collect();
-        w.patients.index.clear();
-        for (k, f) in w.facts.drain(..).enumerate() {
-            self.facts[patients[k] as usize].update(&f);
+        for p in &w.patients.texts[patient_map.len()..] {
+            let (i, new) = self.patients.get(p);
+            if new {
+                self.facts.push(Facts::default());
+            }
+            patient_map.push(i);
         }
         self.pending.extend(w.pending.drain(..).map(|p| Pending {
-            patient: patients[p.patient as usize],
+            patient: patient_map[p.patient as usize],
             drug: text_map[p.drug as usize],
             dose: text_map[p.dose as usize],
             ..p
@@ -809,6 +840,19 @@ impl<'r> ReadState<'r> {
         self.opioid_rows += std::mem::take(&mut w.opioid_rows);
         self.comed_rows += std::mem::take(&mut w.comed_rows);
         self.not_read += std::mem::take(&mut w.not_read);
+        if w.patients.texts.len() > max_patients {
+            self.absorb_facts(w, patient_map);
+        }
+    }
+
+    /// Takes a reading thread's patient details and makes it forget its patients.
+    fn absorb_facts(&mut self, w: &mut ReadState<'_>, patient_map: &mut Vec<u32>) {
+        for (k, f) in w.facts.iter().enumerate() {
+            self.facts[patient_map[k] as usize].update(f);
+        }
+        w.facts.clear();
+        w.patients.clear();
+        patient_map.clear();
     }
 }
 

@@ -852,7 +852,13 @@ fn import_tuned(
     tuning: batched::Tuning,
     progress: &mut dyn FnMut(ImportProgress),
 ) -> Result<ImportReport, CaseFindingError> {
-    batched::import(store, std::io::Cursor::new(bytes), &options(name), progress, tuning)
+    batched::import(
+        store,
+        std::io::Cursor::new(bytes),
+        &options(name),
+        progress,
+        tuning,
+    )
 }
 
 fn open_again(dir: &tempfile::TempDir, at: &str, busy: Duration) -> Store {
@@ -881,12 +887,25 @@ fn small_chunks_runs_and_batches_give_the_same_import_as_one_go() {
     let one = import(&mut a, &bytes, "x.csv");
     let (_d2, mut b) = store();
     let mut phases = Vec::new();
-    let many = import_tuned(&mut b, &bytes, "x.csv", tiny(), &mut |p| phases.push(p.phase)).unwrap();
+    let many = import_tuned(&mut b, &bytes, "x.csv", tiny(), &mut |p| {
+        phases.push(p.phase)
+    })
+    .unwrap();
     assert_eq!(many.not_understood, one.not_understood);
     assert_eq!(many.warnings, one.warnings);
     assert_eq!(
-        (many.rows_read, many.imported, many.duplicates, many.patients_in_file),
-        (one.rows_read, one.imported, one.duplicates, one.patients_in_file)
+        (
+            many.rows_read,
+            many.imported,
+            many.duplicates,
+            many.patients_in_file
+        ),
+        (
+            one.rows_read,
+            one.imported,
+            one.duplicates,
+            one.patients_in_file
+        )
     );
     assert_eq!(many.rows_read as usize, truth.rows + 1);
     assert_eq!(count(&b, "cf_issues"), count(&a, "cf_issues"));
@@ -933,7 +952,10 @@ fn another_connection_writes_between_batches_and_sees_nothing_until_published() 
     .unwrap();
     assert!(saves > 10, "{saves} writes between batches");
     assert!(seen_during.iter().all(|n| *n == 0), "{seen_during:?}");
-    assert_eq!(all(&mut other).metrics.patients, report.patients_on_worklist);
+    assert_eq!(
+        all(&mut other).metrics.patients,
+        report.patients_on_worklist
+    );
     assert!(report.patients_on_worklist > 0);
 }
 
@@ -957,7 +979,10 @@ fn an_import_stopped_part_way_shows_nothing_and_the_next_import_removes_it() {
     }));
     assert!(stopped.is_err());
     drop(s);
-    assert!(count_in(&dir, "cf_issues") > 0, "rows were stored before the stop");
+    assert!(
+        count_in(&dir, "cf_issues") > 0,
+        "rows were stored before the stop"
+    );
 
     // Nothing of it shows: not the worklist, not the figures, not an export.
     let mut s = open_again(&dir, "2026-11-24T09:00:30Z", Duration::from_secs(5));

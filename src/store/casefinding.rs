@@ -956,3 +956,22 @@ pub(crate) fn publish_import(
     )?;
     finish_import(tx, at, actor, id, counts, report_json, audit_summary)
 }
+
+/// Each patient's place in identifier order, by patient id (`u32::MAX` for
+/// ids not in use): the worklist's last tie-break, without holding every
+/// identifier.
+pub(crate) fn identifier_order(conn: &Connection) -> StoreResult<Vec<u32>> {
+    let max = max_patient_id(conn)?;
+    let mut order = vec![u32::MAX; usize::try_from(max).unwrap_or(0) + 1];
+    let mut stmt = conn.prepare("SELECT id FROM cf_patients ORDER BY extract_id")?;
+    let mut rows = stmt.query([])?;
+    let mut n = 0u32;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        if let Some(slot) = usize::try_from(id).ok().and_then(|i| order.get_mut(i)) {
+            *slot = n;
+        }
+        n += 1;
+    }
+    Ok(order)
+}
