@@ -62,7 +62,7 @@ run: setup app
 
 lint: ui
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --features stepdown/synthetic -- -D warnings
 	cd ui && npm run --silent check
 
 test-rust: ui

@@ -19,7 +19,7 @@ use crate::patient::{PatientCondition, PatientContext, PatientHistory};
 use crate::profile::Profile;
 use crate::reference::risk::{DrugClass, EgfrBand, OpioidProperty, RenalAdvice, RiskThresholdKind};
 use crate::reference::{Reference, ThresholdKind};
-use crate::regimen::{num, Dose, Regimen, Release};
+use crate::regimen::{num, Dose, Regimen, Release, Route};
 
 /// How serious a flag is. Ordered most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
@@ -109,11 +109,13 @@ pub enum FlagId {
     CnsDepressant,
     /// A drug's daily dose or dosing interval is beyond its licensed limit for this patient.
     AboveLicensedMaximum,
+    /// Morphine oral solution supplied in more than the audit quantity at one issue.
+    MorphineSolutionQuantity,
 }
 
 impl FlagId {
     /// Every flag.
-    pub const ALL: [FlagId; 26] = [
+    pub const ALL: [FlagId; 27] = [
         FlagId::HighDose,
         FlagId::DoseCaution,
         FlagId::Benzodiazepine,
@@ -140,6 +142,7 @@ impl FlagId {
         FlagId::Naloxone,
         FlagId::CnsDepressant,
         FlagId::AboveLicensedMaximum,
+        FlagId::MorphineSolutionQuantity,
     ];
 
     /// The stable id as it appears in JSON.
@@ -171,6 +174,7 @@ impl FlagId {
             FlagId::Naloxone => "naloxone",
             FlagId::CnsDepressant => "cns-depressant",
             FlagId::AboveLicensedMaximum => "above-licensed-maximum",
+            FlagId::MorphineSolutionQuantity => "morphine-solution-quantity",
         }
     }
 
@@ -197,6 +201,7 @@ impl FlagId {
                 &["medicines"]
             }
             FlagId::AboveLicensedMaximum => &["breaches"],
+            FlagId::MorphineSolutionQuantity => &["items", "limit"],
             FlagId::MultipleOpioids => &["count", "drugs"],
             FlagId::RenalImpairment => &["egfr", "severe", "impaired", "drug_advice"],
             FlagId::Respiratory => &["conditions"],
@@ -205,7 +210,7 @@ impl FlagId {
             FlagId::OlderAdult => &["age", "age_threshold", "conditions"],
             FlagId::ParacetamolLimit => &["total", "regimen", "other", "limit", "reasons"],
             FlagId::FentanylOpioidNaive => &["patches"],
-            FlagId::Unconvertible => &["items"],
+            FlagId::Unconvertible => &["items", "measure", "measure_name"],
             FlagId::LongTermUse => &["months", "months_threshold"],
             FlagId::ImmediateAndModifiedRelease => &["long_acting", "immediate"],
             FlagId::SeveralPatches => &["count", "patches"],
@@ -518,16 +523,31 @@ fn regimen_flags(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
         );
     }
 
+    // Each item with its own reason (a known gap's, or the factor table's), so a
+    // rectal item is not told that methadone needs specialist advice.
     let unconverted: Vec<String> = ctx
         .ome
         .items
         .iter()
         .filter(|i| i.ome_mg_per_day.is_none())
-        .map(|i| format!("{} ({})", i.drug, i.route))
+        .map(|i| {
+            let reason = i
+                .not_convertible_reason
+                .as_deref()
+                .unwrap_or("no reason recorded");
+            format!("{} ({}): {}", i.drug, i.route, reason.trim_end_matches('.'))
+        })
         .collect();
     if !unconverted.is_empty() {
+        let (measure, measure_name) = match ctx.profile {
+            Profile::Uk => ("OME", "oral morphine equivalent"),
+            Profile::Cdc => ("MME", "morphine milligram equivalent"),
+        };
         fired.push(
-            Fired::new(FlagId::Unconvertible, "default").with("items", and_list(&unconverted)),
+            Fired::new(FlagId::Unconvertible, "default")
+                .with("items", unconverted.join("; "))
+                .with("measure", measure)
+                .with("measure_name", measure_name),
         );
     }
 
@@ -587,6 +607,8 @@ fn regimen_flags(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
         );
     }
 
+    morphine_solution_flag(ctx, fired);
+
     if ctx.patient.has(PatientCondition::Epilepsy) {
         let risk = &ctx.reference.risk;
         let opioids: Vec<&str> = drugs
@@ -602,6 +624,44 @@ fn regimen_flags(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
                 Fired::new(FlagId::SeizureRisk, "default").with("opioids", and_list(&opioids)),
             );
         }
+    }
+}
+
+/// Morphine oral solution issued in more than the audit quantity at one issue
+/// (HSSIB; OpenPrescribing's measure). The number is case-finding's
+/// `liquid-issue-max-ml`, so the worklist marker and this flag always agree.
+fn morphine_solution_flag(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
+    let limit = ctx
+        .reference
+        .casefinding
+        .setting(crate::reference::casefinding::CaseFindingSetting::LiquidIssueMaxMl);
+    let large: Vec<String> = ctx
+        .regimen
+        .items
+        .iter()
+        .filter_map(|item| {
+            let Dose::Liquid { strength, .. } = &item.dose else {
+                return None;
+            };
+            let ml = item.quantity_per_issue?.get();
+            (item.drug.as_str() == "morphine" && item.route == Route::Oral && ml > limit).then(
+                || {
+                    format!(
+                        "morphine oral solution {} mg/mL, {} mL at each issue ({} mg of morphine)",
+                        num(strength.get()),
+                        num(ml),
+                        num(ml * strength.get())
+                    )
+                },
+            )
+        })
+        .collect();
+    if !large.is_empty() {
+        fired.push(
+            Fired::new(FlagId::MorphineSolutionQuantity, "default")
+                .with("items", and_list(&large))
+                .with("limit", num(limit)),
+        );
     }
 }
 

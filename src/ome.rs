@@ -409,7 +409,8 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
         Conversion::Factor { row, .. } => ItemConversion::NotConvertible {
             // A factor per mg cannot apply to a patch rate, nor the reverse.
             reason: format!(
-                "the {profile} factor for {drug} ({}) does not apply to this form",
+                "the {} factor for {drug} ({}) does not apply to this form",
+                profile.as_str().to_uppercase(),
                 row.id
             ),
             row_id: Some(row.id.clone()),
@@ -418,17 +419,23 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
         Conversion::NotConvertible { reason, row } => ItemConversion::NotConvertible {
             reason,
             row_id: row.map(|r| r.id.clone()),
-            source: row.map_or_else(
-                || {
-                    format!(
-                        "{} v{}: no row for {drug} ({}) in the {profile} profile",
-                        reference.ome_factors.header.id,
-                        reference.ome_factors.header.version,
-                        item.route
-                    )
-                },
-                |r| r.source.clone(),
-            ),
+            // A listed gap names its own source; otherwise say which table has no row.
+            source: match (row, reference.known_gap(drug, item.route)) {
+                (Some(r), _) => r.source.clone(),
+                (None, Some(gap)) => format!(
+                    "{} v{} ({}): {}",
+                    reference.known_gaps.header.id,
+                    reference.known_gaps.header.version,
+                    gap.id,
+                    gap.source
+                ),
+                (None, None) => format!(
+                    "{} v{}: no row for {drug} ({}) in the {profile} profile",
+                    reference.ome_factors.header.id,
+                    reference.ome_factors.header.version,
+                    item.route
+                ),
+            },
         },
     };
     if let ItemConversion::NotConvertible { reason, .. } = &conversion {
@@ -559,6 +566,22 @@ pub fn calculate(
         });
     }
 
+    // The same medicine at the same dose twice is more often a double entry
+    // than two prescriptions: say which items, and that both are counted.
+    for (j, later) in regimen.items.iter().enumerate() {
+        if let Some(i) = regimen.items[..j]
+            .iter()
+            .position(|e| e.drug == later.drug && e.route == later.route && e.dose == later.dose)
+        {
+            warnings.push(format!(
+                "items[{i}] and items[{j}] are the same medicine at the same dose ({} {}, {} a day): check it has not been entered twice; both are counted in the totals.",
+                later.drug,
+                later.route,
+                items[j].daily_amount
+            ));
+        }
+    }
+
     let total = sum(items.iter().filter_map(|i| i.ome_mg_per_day));
     let regular = sum(items
         .iter()
@@ -614,12 +637,15 @@ pub fn calculate(
         high_dose: total >= threshold,
         high_dose_threshold_versions: versions,
         paracetamol_mg_per_day: paracetamol,
-        notes: vec![
-            "Oral morphine equivalent compares total opioid exposure. It is not a ratio for switching \
+        notes: vec![format!(
+            "{} compares total opioid exposure. It is not a ratio for switching \
              from one opioid to another: a new opioid is started lower because cross-tolerance is \
-             incomplete, and Stepdown never switches opioids."
-                .to_string(),
-        ],
+             incomplete, and Stepdown never switches opioids.",
+            match profile {
+                Profile::Uk => "Oral morphine equivalent",
+                Profile::Cdc => "Morphine milligram equivalent (MME)",
+            }
+        )],
         reference_version: reference.manifest_version.clone(),
     }
 }
@@ -743,9 +769,37 @@ mod tests {
         );
         assert!(!r.complete);
         assert_eq!(r.items[0].factor_id, None);
+        // A listed gap: its own reason and source, never the methadone advice.
         assert!(r.items[0]
             .source
-            .contains("no row for morphine (subcutaneous)"));
+            .contains("(route.subcutaneous): FPM Opioids Aware"));
+        let reason = r.items[0].not_convertible_reason.as_deref().unwrap_or("");
+        assert!(reason.contains("The UK profile has no conversion factor for morphine given by the subcutaneous route"), "{reason}");
+        assert!(reason.contains("palliative"), "{reason}");
+        // No gap listed (oral fentanyl): the source says which table has no row.
+        let r = report(
+            Profile::Uk,
+            r#"{"drug": "fentanyl", "route": "oral", "strength_mg": 1, "doses_per_day": 1}"#,
+        );
+        assert!(r.items[0].source.contains("no row for fentanyl (oral)"));
+    }
+
+    #[test]
+    fn the_same_medicine_at_the_same_dose_twice_is_pointed_out() {
+        let mst = r#"{"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "doses_per_day": 2}"#;
+        let r = report(Profile::Uk, &format!("{mst}, {mst}"));
+        assert_eq!(r.total_ome_mg_per_day, 120.0, "both are counted");
+        assert!(
+            r.warnings.iter().any(|w| w.starts_with(
+                "items[0] and items[1] are the same medicine at the same dose (morphine oral, 60 mg a day)"
+            )),
+            "{:?}",
+            r.warnings
+        );
+        // Different strengths of one product are two prescriptions, not a double entry.
+        let other = mst.replace("30", "10");
+        let r = report(Profile::Uk, &format!("{mst}, {other}"));
+        assert!(r.warnings.iter().all(|w| !w.contains("same medicine")));
     }
 
     #[test]

@@ -515,11 +515,13 @@ pub enum LimitKind {
     StrengthMgPerMl,
     /// `strength_mcg_per_hour`.
     StrengthMcgPerHour,
+    /// `quantity_per_issue` (tablets, capsules, patches or mL supplied at one issue).
+    QuantityPerIssue,
 }
 
 impl LimitKind {
     /// Every kind; the limits table must have each exactly once.
-    pub const ALL: [LimitKind; 8] = [
+    pub const ALL: [LimitKind; 9] = [
         LimitKind::DosesPerDay,
         LimitKind::UnitsPerDose,
         LimitKind::Patches,
@@ -528,6 +530,7 @@ impl LimitKind {
         LimitKind::StrengthMg,
         LimitKind::StrengthMgPerMl,
         LimitKind::StrengthMcgPerHour,
+        LimitKind::QuantityPerIssue,
     ];
 }
 
@@ -940,13 +943,16 @@ impl Reference {
                 },
             },
             None => Conversion::NotConvertible {
+                // "UK" and "CDC" as people write them, not the JSON names.
                 reason: match self.known_gap(drug, route) {
                     Some(gap) => format!(
-                        "The {profile} profile has no conversion factor for {drug} given by the {route} route, so it is not converted: {}",
+                        "The {} profile has no conversion factor for {drug} given by the {route} route, so it is not converted: {}",
+                        profile.as_str().to_uppercase(),
                         gap.reason
                     ),
                     None => format!(
-                        "The {profile} profile has no conversion factor for {drug} given by the {route} route, so it is not converted."
+                        "The {} profile has no conversion factor for {drug} given by the {route} route, so it is not converted.",
+                        profile.as_str().to_uppercase()
                     ),
                 },
                 row: None,

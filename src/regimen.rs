@@ -243,6 +243,11 @@ positive_quantity!(
     /// Doses a day (for as-needed items, the most allowed in a day).
     DosesPerDay
 );
+positive_quantity!(
+    /// How much is supplied at one prescription issue, in the item's own unit:
+    /// tablets or capsules, mL of a liquid, or patches.
+    QuantityPerIssue
+);
 
 /// Patches worn at the same time: a whole number, at least one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -491,6 +496,9 @@ pub struct Item {
     pub route: Route,
     /// How much, how often.
     pub dose: Dose,
+    /// How much is supplied at each prescription issue, if given (tablets or
+    /// capsules, mL, or patches); only flags read it.
+    pub quantity_per_issue: Option<QuantityPerIssue>,
 }
 
 /// A validated regimen: at least one item.
@@ -559,11 +567,15 @@ pub struct RawItem {
     /// instead of `units_per_dose` / `ml_per_dose` and `doses_per_day`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub doses: Option<Vec<RawTimedDose>>,
+    /// Optional: how much is supplied at each prescription issue, in the
+    /// item's unit (tablets or capsules; mL for liquids; patches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity_per_issue: Option<f64>,
 }
 
 impl RawItem {
     /// The accepted field names, in contract order.
-    pub const FIELDS: [&'static str; 14] = [
+    pub const FIELDS: [&'static str; 15] = [
         "drug",
         "route",
         "release",
@@ -578,6 +590,7 @@ impl RawItem {
         "as_needed",
         "paracetamol_mg",
         "doses",
+        "quantity_per_issue",
     ];
 }
 
@@ -873,6 +886,7 @@ pub fn raw_item_from_value(
     raw.strength_mcg_per_hour = number("strength_mcg_per_hour", errors);
     raw.patches = number("patches", errors);
     raw.paracetamol_mg = number("paracetamol_mg", errors);
+    raw.quantity_per_issue = number("quantity_per_issue", errors);
     raw.doses = match obj.get("doses") {
         None | Some(Value::Null) => None,
         Some(v) => doses::raw_doses_from_value(v, &join_path(path, "doses"), errors),
@@ -1341,6 +1355,20 @@ fn validate_item(
         }
     };
 
+    let what = match (is_patch, is_liquid) {
+        (true, _) => "patches supplied at each issue",
+        (_, true) => "mL supplied at each issue",
+        _ => "tablets or capsules supplied at each issue",
+    };
+    let quantity_per_issue = match raw.quantity_per_issue {
+        None => Some(None),
+        Some(q) => c
+            .positive("quantity_per_issue", Some(q), what)
+            .and_then(|v| c.within("quantity_per_issue", v, LimitKind::QuantityPerIssue))
+            .and_then(QuantityPerIssue::new)
+            .map(Some),
+    };
+
     if errors.len() > before {
         return None;
     }
@@ -1348,6 +1376,7 @@ fn validate_item(
         drug: drug?,
         route: route?,
         dose: dose?,
+        quantity_per_issue: quantity_per_issue?,
     };
 
     // The per-item OME limit needs the profile's factor; unconvertible items

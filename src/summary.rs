@@ -279,10 +279,15 @@ fn labels(plan: &Plan) -> Vec<(u32, String)> {
         .iter()
         .map(|p| (p.index, short(p), short_product(&p.product)))
         .collect();
+    // Two items of one product are told apart by their strength or dose at the start.
+    let names = crate::taper::text::item_names(plan);
     all.iter()
         .map(|(i, l, full)| {
             if all.iter().filter(|(_, m, _)| m == l).count() > 1 {
-                (*i, full.clone())
+                (
+                    *i,
+                    short_product(&crate::taper::text::name_of(&names, *i, full)),
+                )
             } else {
                 (*i, l.clone())
             }
@@ -326,11 +331,12 @@ fn item_text(item: &StepItem, plan: &Plan, label: &str, day: NaiveDate) -> Strin
 fn supply_text(s: &SupplyLine, paracetamol: Option<f64>) -> String {
     let text = match s.strength_unit {
         StrengthUnit::Mg => {
-            let strength = match paracetamol {
-                Some(p) => format!("{}/{}", num(s.strength), num(p)),
-                None => num(s.strength),
+            let strength = match (&s.strength_label, paracetamol) {
+                (Some(label), _) => label.clone(),
+                (None, Some(p)) => format!("{}/{} mg", num(s.strength), num(p)),
+                (None, None) => format!("{} mg", num(s.strength)),
             };
-            format!("{} × {strength} mg", num(s.quantity))
+            format!("{} × {strength}", num(s.quantity))
         }
         StrengthUnit::MgPerMl => format!("{} mL of {} mg/mL", num(s.quantity), num(s.strength)),
         StrengthUnit::McgPerHour => format!(
@@ -588,6 +594,7 @@ pub fn compose(
         closing: Vec::new(),
         steps: Vec::new(),
     };
+    let names = crate::taper::text::item_names(plan);
     for (item, o) in plan.starting_items.iter().zip(&ome.items) {
         let doses = doses_text(
             &item.doses,
@@ -596,7 +603,11 @@ pub fn compose(
         );
         regimen.bullets.push(format!(
             "{}: {doses}. {}",
-            short_product(&item.product),
+            short_product(&crate::taper::text::name_of(
+                &names,
+                item.index,
+                &item.product
+            )),
             o.working
         ));
     }
@@ -689,10 +700,13 @@ pub fn compose(
         .iter()
         .enumerate()
         .filter_map(|(n, i)| {
-            plan.items
-                .iter()
-                .find(|p| p.index == *i)
-                .map(|p| format!("{}. {}", n + 1, short_product(&p.product)))
+            plan.items.iter().find(|p| p.index == *i).map(|p| {
+                format!(
+                    "{}. {}",
+                    n + 1,
+                    short_product(&crate::taper::text::name_of(&names, p.index, &p.product))
+                )
+            })
         })
         .collect();
     let mut plan_part = SummaryPart {

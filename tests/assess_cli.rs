@@ -9,8 +9,7 @@ use std::process::Output;
 use serde_json::{json, Value};
 use stepdown::flags::FlagId;
 
-#[path = "common/cli.rs"]
-mod cli;
+use crate::common::cli;
 
 use cli::{cases_dir, run_stdin};
 
@@ -119,6 +118,23 @@ fn check_case_file(name: &str) -> usize {
         }
         if got.len() != flags.len() {
             failures.push(format!("{label}: a flag id appears twice"));
+        }
+        // `"text": {"flag-id": ["words", ...]}`: each must appear in that flag's
+        // title, rationale or action (the hand-worked figures and names).
+        if let Some(texts) = case["text"].as_object() {
+            for (id, wants) in texts {
+                let shown = flags
+                    .iter()
+                    .find(|f| f["id"] == id.as_str())
+                    .map(|f| format!("{} {} {}", f["title"], f["rationale"], f["action"]));
+                for want in strings(wants) {
+                    match &shown {
+                        Some(t) if t.contains(&want) => {}
+                        Some(t) => failures.push(format!("{label}: {id} lacks {want:?}: {t}")),
+                        None => failures.push(format!("{label}: no {id} flag to hold {want:?}")),
+                    }
+                }
+            }
         }
         for f in &flags {
             failures.extend(

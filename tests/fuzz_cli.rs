@@ -17,8 +17,7 @@
 //! to end. Default case counts keep this file to a few seconds in a debug
 //! build on two cores; `PROPTEST_CASES=N` raises every count for longer runs.
 
-#[path = "fuzz/json.rs"]
-mod json;
+use crate::fuzz_json as json;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

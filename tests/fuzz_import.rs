@@ -13,8 +13,7 @@
 //! reason; every number read is finite and positive; a product and dose read
 //! from text make a regimen item that validates or is refused with a reason.
 
-#[path = "fuzz/json.rs"]
-mod json;
+use crate::fuzz_json as json;
 
 use chrono::NaiveDate;
 use json::{arb_string, cases};

@@ -12,8 +12,7 @@
 //! Default case counts keep this file to a few seconds on two cores;
 //! `PROPTEST_CASES=N` raises them.
 
-#[path = "fuzz/json.rs"]
-mod json;
+use crate::fuzz_json as json;
 
 use std::cell::RefCell;
 use std::path::Path;

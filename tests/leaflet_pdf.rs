@@ -3,8 +3,7 @@
 //! The poppler tests skip with a message only when the tools are not installed
 //! (`make setup` installs poppler-utils).
 
-#[path = "common/leaflet_plans.rs"]
-mod plans;
+use crate::common::leaflet_plans as plans;
 
 use std::io::Write;
 use std::process::Command;

@@ -6,8 +6,7 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
-#[path = "common/cli.rs"]
-mod cli;
+use crate::common::cli;
 
 use cli::{cases_dir, run_stdin, BIN};
 
@@ -76,6 +75,59 @@ fn check_case_file(name: &str) -> usize {
                 };
                 if !ok {
                     failures.push(format!("{label}: items[{i}] OME {got} (want {w})"));
+                }
+            }
+        }
+        // `"reason_contains": ["words", ...]` per item: the item's own reason
+        // (a known gap's or the factor table's), and `"source_contains"` likewise.
+        for (key, field) in [
+            ("reason_contains", "not_convertible_reason"),
+            ("source_contains", "source"),
+        ] {
+            if let Some(want) = case.get(key).and_then(Value::as_array) {
+                for (i, w) in want.iter().enumerate() {
+                    let got = v["items"][i][field].as_str().unwrap_or("");
+                    if let Some(w) = w.as_str() {
+                        if !got.contains(w) {
+                            failures
+                                .push(format!("{label}: items[{i}].{field} lacks {w:?}: {got}"));
+                        }
+                    }
+                }
+            }
+        }
+        // `"strength_check": ["words" | null, ...]` per item: the strength
+        // sanity check names the problem and the nearest real strengths (null:
+        // a real UK strength, so no check at all).
+        if let Some(want) = case.get("strength_check").and_then(Value::as_array) {
+            for (i, w) in want.iter().enumerate() {
+                let checks = v["items"][i]["strength_checks"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let text: Vec<&str> = checks
+                    .iter()
+                    .filter_map(|c| c["message"].as_str())
+                    .collect();
+                match w.as_str() {
+                    None if !checks.is_empty() => {
+                        failures.push(format!("{label}: items[{i}] has strength checks {text:?}"))
+                    }
+                    Some(w) if !text.iter().any(|t| t.contains(w)) => failures.push(format!(
+                        "{label}: items[{i}] strength checks {text:?} lack {w:?}"
+                    )),
+                    _ => {}
+                }
+                // Each check is also a warning of the report.
+                for t in &text {
+                    let warned = v["warnings"].as_array().is_some_and(|ws| {
+                        ws.iter().any(|x| x.as_str().is_some_and(|x| x.contains(t)))
+                    });
+                    if !warned {
+                        failures.push(format!(
+                            "{label}: strength check {t:?} is not among the warnings"
+                        ));
+                    }
                 }
             }
         }

@@ -123,6 +123,7 @@ fn scaled(regimen: &Regimen, factor: f64) -> Regimen {
                     .dose
                     .scaled(factor)
                     .expect("doubling a valid dose stays valid"),
+                quantity_per_issue: i.quantity_per_issue,
             })
             .collect(),
     }

@@ -4,8 +4,7 @@
 //! expectations where given); bad input exits 2 with nothing on standard
 //! output and a message naming the field; edits are applied and re-checked.
 
-#[path = "common/plan_checks.rs"]
-mod checks;
+use crate::common::plan_checks as checks;
 
 use std::process::{Command, Output};
 
@@ -13,8 +12,7 @@ use serde_json::{json, Value};
 use stepdown::reference::reference;
 use stepdown::taper::{Plan, UnitAmount};
 
-#[path = "common/cli.rs"]
-mod cli;
+use crate::common::cli;
 
 use cli::{cases_dir, run_stdin, temp_file, BIN};
 
@@ -495,6 +493,67 @@ fn text_format_prints_a_table() {
     assert!(text.contains("1 now"), "{text}");
     assert!(text.contains("13 stop"), "{text}");
     assert!(text.contains("28 × 15 mg tablets"), "{text}");
+}
+
+/// Issue 15: two items of one product are told apart in the plan text and the
+/// clinician summary (never "1. fentanyl patches; 2. fentanyl patches"), and a
+/// combination product reads with both strengths wherever it is dispensed.
+#[test]
+fn two_items_of_one_product_are_told_apart() {
+    let fentanyl = r#"{"items": [
+        {"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25},
+        {"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 12}],
+        "start_date": "2026-12-07"}"#;
+    let out = run_stdin(&["plan", "--format", "text"], fentanyl);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Reduce in this order: 1. fentanyl 72-hour patches (25 micrograms/hour at the start of the plan); 2. fentanyl 72-hour patches (12 micrograms/hour at the start of the plan)."),
+        "{text}"
+    );
+    let out = run_stdin(&["summary"], fentanyl);
+    assert!(out.status.success());
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains("- fentanyl 72-hour patches (12 micrograms/hour at the start of the plan): 12 micrograms/hour every 72 hours."),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("1. fentanyl 72-hour patches; 2."),
+        "{summary}"
+    );
+
+    // Same strength, different doses: the dose tells them apart; the very same
+    // dose twice says which entry each is.
+    let oramorph = |ml: u32, n: u32| {
+        format!(
+            r#"{{"drug": "morphine", "route": "oral", "form": "solution", "strength_mg_per_ml": 2, "ml_per_dose": {ml}, "doses_per_day": {n}}}"#
+        )
+    };
+    let input = format!(
+        r#"{{"items": [{}, {}, {}], "start_date": "2026-12-07"}}"#,
+        oramorph(5, 4),
+        oramorph(10, 2),
+        oramorph(10, 2)
+    );
+    let out = run_stdin(&["plan", "--format", "text"], &input);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let order = text
+        .lines()
+        .find(|l| l.starts_with("Reduce in this order"))
+        .unwrap_or("");
+    assert!(order.contains("2 mg/mL, "), "{order}");
+    assert!(order.contains("entry 1 of 2"), "{order}");
+    assert!(order.contains("entry 2 of 2"), "{order}");
+
+    // Co-codamol is dispensed as 30/500, never "30 mg tablets".
+    let input = r#"{"items": [{"drug": "codeine", "route": "oral", "form": "tablet", "strength_mg": 30, "paracetamol_mg": 500, "units_per_dose": 2, "doses_per_day": 4}], "start_date": "2026-12-07"}"#;
+    let out = run_stdin(&["plan", "--format", "text"], input);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("morning: 2 × 30/500 mg"), "{text}");
+    assert!(text.contains("224 × 30/500 mg tablets"), "{text}");
+    assert!(!text.contains("30 mg tablets"), "{text}");
 }
 
 fn plan_with_edits(input: &str, edits: &str) -> Output {

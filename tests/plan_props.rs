@@ -1,14 +1,15 @@
 //! Property tests of the taper planner over random regimens built from the
 //! UK catalogue (one to three items: tablets, capsules, liquids, patches,
-//! combinations, as-needed), random options and pauses, in both profiles.
+//! combinations, as-needed, and regular doses that differ by time of day),
+//! random options and pauses, in both profiles. Every switch a plan offers is
+//! accepted in turn and the switched plan checked too.
 //!
 //! Every plan must satisfy the invariants in `common/plan_checks.rs`: totals
 //! never rise; the last step reaches the target; dates are contiguous; every
 //! unit is whole and exists as a product; no step drops more than the requested
 //! reduction plus one smallest decrement; quantities match doses × days.
 
-#[path = "common/plan_checks.rs"]
-mod checks;
+use crate::common::plan_checks as checks;
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
@@ -20,8 +21,55 @@ use stepdown::taper::{
 };
 use stepdown::Profile;
 
-/// A regimen item for catalogue row `row`, from the random choices `(a, b, c, d)`.
-fn item_for(row: &ProductRow, a: usize, b: u32, c: u32, d: bool) -> RawItem {
+/// The usual dose times for `n` regular doses a day (as the UI builder fills them).
+fn usual_times(n: u32) -> &'static [&'static str] {
+    match n {
+        1 => &["morning"],
+        2 => &["morning", "evening"],
+        3 => &["morning", "midday", "evening"],
+        _ => &["morning", "midday", "teatime", "night"],
+    }
+}
+
+/// A regimen item for catalogue row `row`, from the random choices `(a, b, c, d, e)`;
+/// `e` gives a regular tablet, capsule or liquid a dose per time of day,
+/// unequal where the choices make it so (30 mg morning + 60 mg evening).
+fn item_for(row: &ProductRow, a: usize, b: u32, c: u32, d: bool, e: bool) -> RawItem {
+    let mut item = item_equal(row, a, b, c, d);
+    let regular = item.as_needed != Some(true);
+    let n = item.doses_per_day.map_or(0, |n| n as u32);
+    if e && regular && (1..=4).contains(&n) {
+        let timed = usual_times(n)
+            .iter()
+            .enumerate()
+            .map(|(k, t)| {
+                // Amounts vary by time: the k-th time gets a different share.
+                let k = k as u32;
+                let mut dose = stepdown::regimen::RawTimedDose {
+                    time: Some((*t).to_string()),
+                    ..Default::default()
+                };
+                match (item.ml_per_dose, item.units_per_dose) {
+                    (Some(ml), _) => dose.ml = Some(ml + f64::from((b + k * c) % 3)),
+                    (None, Some(u)) => {
+                        let most = if item.paracetamol_mg.is_some() { 2 } else { 3 };
+                        dose.units = Some(1.0 + f64::from((u as u32 - 1 + k * (c + 1)) % most));
+                    }
+                    (None, None) => {}
+                }
+                dose
+            })
+            .collect();
+        item.doses = Some(timed);
+        item.units_per_dose = None;
+        item.ml_per_dose = None;
+        item.doses_per_day = None;
+    }
+    item
+}
+
+/// A regimen item with the same dose at every time.
+fn item_equal(row: &ProductRow, a: usize, b: u32, c: u32, d: bool) -> RawItem {
     let mut item = RawItem {
         drug: Some(row.drug.clone()),
         route: Some(row.route.as_str().to_string()),
@@ -70,13 +118,20 @@ fn item_for(row: &ProductRow, a: usize, b: u32, c: u32, d: bool) -> RawItem {
 fn regimen_strategy() -> impl Strategy<Value = Vec<RawItem>> {
     let rows = reference().products.rows.len();
     prop::collection::vec(
-        (0..rows, 0usize..10, 0u32..10, 0u32..10, any::<bool>()),
+        (
+            0..rows,
+            0usize..10,
+            0u32..10,
+            0u32..10,
+            any::<bool>(),
+            any::<bool>(),
+        ),
         1..=3,
     )
     .prop_map(|choices| {
         choices
             .into_iter()
-            .map(|(r, a, b, c, d)| item_for(&reference().products.rows[r], a, b, c, d))
+            .map(|(r, a, b, c, d, e)| item_for(&reference().products.rows[r], a, b, c, d, e))
             .collect()
     })
 }
@@ -171,6 +226,8 @@ fn odd_item() -> impl Strategy<Value = RawItem> {
             ("fentanyl", 12.0),
             ("buprenorphine", 25.0),
             ("buprenorphine", 10.0),
+            ("buprenorphine", 35.0),
+            ("buprenorphine", 52.5),
         ])),
     )
         .prop_map(
@@ -194,6 +251,75 @@ fn odd_item() -> impl Strategy<Value = RawItem> {
         )
 }
 
+/// A switch is only ever offered, never applied: each offered switch, once
+/// accepted, moves that item (and only it) to the offered line, keeps the
+/// starting total (step 1 is the same regimen on the new line) and gives a
+/// plan that satisfies every invariant.
+fn check_switches(first: &stepdown::taper::Plan, req: &PlanRequest) -> Result<(), TestCaseError> {
+    for it in first.items.iter().filter(|i| !i.switch_offers.is_empty()) {
+        prop_assert!(
+            it.prescriber_query.is_some(),
+            "a switch offered without the question: {it:?}"
+        );
+        for offer in &it.switch_offers {
+            let accept = Edit::AcceptSwitch {
+                item: it.index,
+                switch: offer.id.clone(),
+            };
+            let switched = apply_edits(first, &[accept], reference())
+                .map_err(|e| TestCaseError::fail(format!("{}: {e}", offer.id)))?;
+            let v = checks::violations(&switched, reference());
+            prop_assert!(v.is_empty(), "after {}: {v:#?}\n{req:#?}", offer.id);
+            prop_assert!(
+                (switched.steps[0].total_ome_mg_per_day - first.ome_start).abs() < 0.011,
+                "{}: step 1 {} but the regimen was {}",
+                offer.id,
+                switched.steps[0].total_ome_mg_per_day,
+                first.ome_start
+            );
+            // The switched item may become two (two patch strengths): later items move up.
+            let shift = switched.items.len() - first.items.len();
+            let line = |p: &stepdown::taper::Plan, i: u32| {
+                p.items
+                    .iter()
+                    .find(|x| x.index == i)
+                    .and_then(|x| x.product_id.clone())
+            };
+            for a in &first.items {
+                if a.index < it.index {
+                    prop_assert_eq!(
+                        &a.product_id,
+                        &line(&switched, a.index),
+                        "only the switched item changes line"
+                    );
+                } else if a.index > it.index {
+                    prop_assert_eq!(
+                        &a.product_id,
+                        &line(&switched, a.index + shift as u32),
+                        "only the switched item changes line"
+                    );
+                }
+            }
+            for k in 0..=shift as u32 {
+                prop_assert_eq!(
+                    line(&switched, it.index + k),
+                    Some(offer.to_product.clone())
+                );
+            }
+            prop_assert!(
+                switched
+                    .edits_applied
+                    .iter()
+                    .any(|e| e.contains(&offer.equivalence) || e.contains(&offer.label)),
+                "the switch and its equivalence are recorded: {:?}",
+                switched.edits_applied
+            );
+        }
+    }
+
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
@@ -215,6 +341,7 @@ proptest! {
         prop_assert!(v.is_empty(), "{v:#?}\n{req:#?}");
         // Step 1 is the entered regimen: its total is the starting total.
         prop_assert!((p.steps[0].total_ome_mg_per_day - p.ome_start).abs() < 0.011);
+        check_switches(&p, &req)?;
     }
 
     #[test]
@@ -233,6 +360,8 @@ proptest! {
         prop_assert!(v.is_empty(), "{v:#?}\n{req:#?}");
         // Deterministic.
         prop_assert_eq!(&plan(&req, reference()).ok(), &Some(first.clone()));
+
+        check_switches(&first, &req)?;
 
         // With a pause after some step the invariants still hold, one step more.
         if let Some((at, days)) = o.pause {
@@ -277,6 +406,11 @@ proptest! {
             let edited = apply_edits(&p, &[Edit::SetLength { step: (s + 1) as u32, days }], reference())
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(edited.steps[s].days, days);
+            // No edit but an accepted switch changes an item's product line.
+            prop_assert_eq!(
+                edited.items.iter().map(|i| &i.product_id).collect::<Vec<_>>(),
+                p.items.iter().map(|i| &i.product_id).collect::<Vec<_>>()
+            );
             let mut start = edited.start_date;
             for st in &edited.steps {
                 prop_assert_eq!(st.start_date, start);
@@ -330,4 +464,52 @@ proptest! {
             }
         }
     }
+}
+
+/// The properties above are only as good as what they generate: with a fixed
+/// seed, the generators must give asymmetric doses by time of day, liquids,
+/// patches, and plans that offer a switch (which the properties then accept).
+#[test]
+fn the_generators_reach_asymmetric_doses_liquids_patches_and_switches() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let (mut uneven, mut liquids, mut patches, mut offers) = (0, 0, 0, 0);
+    for _ in 0..400 {
+        let items = regimen_strategy()
+            .new_tree(&mut runner)
+            .expect("a regimen")
+            .current();
+        let o = options_strategy()
+            .new_tree(&mut runner)
+            .expect("options")
+            .current();
+        for i in &items {
+            if let Some(d) = &i.doses {
+                let amounts: Vec<f64> = d.iter().filter_map(|t| t.units.or(t.ml)).collect();
+                if amounts.windows(2).any(|w| w[0] != w[1]) {
+                    uneven += 1;
+                }
+            }
+            liquids += usize::from(i.form.as_deref() == Some("solution"));
+            patches += usize::from(i.strength_mcg_per_hour.is_some());
+        }
+        let Some(req) = request(items, &o) else {
+            continue;
+        };
+        if let Ok(p) = plan(&req, reference()) {
+            offers += p
+                .items
+                .iter()
+                .filter(|i| !i.switch_offers.is_empty())
+                .count();
+        }
+    }
+    assert!(
+        uneven >= 20 && liquids >= 20 && patches >= 20 && offers >= 3,
+        "uneven {uneven}, liquids {liquids}, patches {patches}, switch offers {offers}"
+    );
 }

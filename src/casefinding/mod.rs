@@ -28,6 +28,9 @@
 
 mod batched;
 pub(crate) mod compute;
+/// Test tooling (the ground-truth extract generator): compiled for unit tests
+/// and with the `synthetic` feature only, never into the shipped binaries.
+#[cfg(any(test, feature = "synthetic"))]
 pub mod synthetic;
 
 use std::collections::HashMap;

@@ -615,6 +615,66 @@ fn every_catalogue_strength_reads_back_to_its_line() {
     }
 }
 
+/// Issue 15: every strength of every catalogue product can be reached from
+/// an extract: by its dm+d-style generic description, or, where that names a
+/// line with the same strengths (24-hourly MXL and tramadol XL read without a
+/// hint as the 12-hourly line), by a brand that makes that strength. The line,
+/// drug and strength read back exactly.
+#[test]
+fn every_catalogue_product_and_strength_is_reachable_from_the_extract_reader() {
+    let reader = ProductReader::new(reference());
+    let form_words = |row: &crate::reference::ProductRow| match row.form {
+        Form::Solution => "oral solution",
+        Form::Patch => "transdermal patches",
+        Form::Tablet if row.route == Route::Sublingual => "sublingual tablets",
+        Form::Tablet => "tablets",
+        Form::Capsule => "capsules",
+    };
+    let mut unreachable = Vec::new();
+    for row in &reference().products.rows {
+        for s in row.strengths() {
+            let unit = match row.form {
+                Form::Solution => "mg/1ml",
+                Form::Patch => "micrograms/hour",
+                _ => "mg",
+            };
+            let release = match row.release {
+                Some(Release::Modified) if row.form != Form::Patch => " modified-release",
+                _ => "",
+            };
+            let name = row
+                .combination
+                .as_ref()
+                .map_or(row.drug.as_str(), |c| c.name.as_str());
+            let strength = match (&row.combination, row.second_part(*s)) {
+                (Some(c), _) => format!("{}mg/{}mg", num(*s), num(c.paracetamol_mg_per_unit)),
+                (None, Some((other, mg))) => format!("{}mg / {other} {}mg", num(*s), num(mg)),
+                (None, None) => format!("{}{unit}", num(*s)),
+            };
+            let mut texts = vec![format!("{name} {strength}{release} {}", form_words(row))];
+            for brand in row.brands_for(*s) {
+                texts.push(format!("{brand} {}{unit} {}", num(*s), form_words(row)));
+            }
+            let reached = texts.iter().any(|t| match reader.read(t) {
+                Ok(Product::Opioid(p)) => {
+                    p.product_id.as_deref() == Some(row.id.as_str())
+                        && p.drug == row.drug
+                        && (p.strength.value() - s).abs() < 1e-9
+                }
+                _ => false,
+            });
+            if !reached {
+                unreachable.push(format!("{}@{}: tried {texts:?}", row.id, num(*s)));
+            }
+        }
+    }
+    assert!(
+        unreachable.is_empty(),
+        "not reachable from an extract:\n{}",
+        unreachable.join("\n")
+    );
+}
+
 #[test]
 fn every_brand_in_the_catalogue_is_recognised() {
     let reader = ProductReader::new(reference());

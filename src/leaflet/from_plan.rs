@@ -363,10 +363,21 @@ pub fn from_plan(
     if plan.steps.is_empty() {
         return Err(input_err("steps", "the plan has no steps"));
     }
+    // A medicine is in the patient's reducing plan only if some step lowers or
+    // stops it. One the planner keeps at its current dose throughout (held from
+    // step 1 with a question for the prescriber, e.g. MXL 30 mg once a day) is
+    // printed as held, so the leaflet never implies a reduction nobody planned.
+    let reduced = |index: u32| {
+        plan.steps.iter().any(|s| {
+            s.items.iter().any(|i| {
+                i.index == index && matches!(i.change, ItemChange::Reduced | ItemChange::Stopped)
+            })
+        })
+    };
     let mut medicines = Vec::new();
     let mut held_medicines = Vec::new();
     for item in &plan.items {
-        if item.tapered {
+        if item.tapered && reduced(item.index) {
             push_unique(&mut medicines, item.product.clone());
         } else {
             push_unique(&mut held_medicines, item.product.clone());
@@ -375,10 +386,12 @@ pub fn from_plan(
     if medicines.is_empty() {
         return Err(input_err(
             "items",
-            "nothing in this plan is being reduced (every medicine is held unchanged), so there is no plan to print",
+            "nothing in this plan is reduced (every medicine stays at its current dose until the prescriber's questions are answered), so there is no reducing plan to print",
         ));
     }
 
+    // Two items of one product are told apart by what they are at the start.
+    let names = taper::text::item_names(plan);
     let mut patches = PatchState::default();
     let mut steps = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
@@ -394,7 +407,7 @@ pub fn from_plan(
         let mut step_medicines = Vec::with_capacity(step.items.len());
         for item in &step.items {
             let facts = item_facts(plan, item, reference);
-            let held = item.change == ItemChange::Held;
+            let held = item.change == ItemChange::Held || !reduced(item.index);
             let doses = if item.change == ItemChange::Stopped {
                 patches.next.remove(&item.index);
                 if item.form == Some(Form::Patch) {
@@ -413,7 +426,7 @@ pub fn from_plan(
                 medicine_doses(item, step, &facts, &mut patches, l)?
             };
             step_medicines.push(StepMedicine {
-                name: capitalise(&item.product),
+                name: capitalise(&taper::text::name_of(&names, item.index, &item.product)),
                 doses,
                 held,
             });
@@ -504,6 +517,29 @@ mod tests {
         {"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2},
         {"drug": "oxycodone", "route": "oral", "release": "immediate", "strength_mg": 5, "units_per_dose": 1, "doses_per_day": 4, "as_needed": true}],
         "start_date": "2026-12-01", "taper": {"interval_days": 14}}"#;
+
+    /// Two items of one product carry their starting strength in every step,
+    /// so the patient can tell which box each line means (issue 15).
+    #[test]
+    fn two_items_of_one_product_are_told_apart() {
+        let (_, input) = map(r#"{"items": [
+            {"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25},
+            {"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 12}],
+            "start_date": "2026-12-07"}"#);
+        for step in &input.steps {
+            let names: Vec<&str> = step.medicines.iter().map(|m| m.name.as_str()).collect();
+            if names.len() == 2 {
+                assert_eq!(
+                    names,
+                    [
+                        "Fentanyl 72-hour patches (25 micrograms/hour at the start of the plan)",
+                        "Fentanyl 72-hour patches (12 micrograms/hour at the start of the plan)"
+                    ]
+                );
+            }
+        }
+        assert_plain(&input);
+    }
 
     #[test]
     fn every_step_is_mapped_with_its_dates_and_exact_doses() {
@@ -719,6 +755,53 @@ mod tests {
             Err(LeafletError::Input { field, .. }) => assert_eq!(field, "items"),
             other => panic!("expected an input error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_plan_whose_only_item_is_kept_at_its_dose_is_refused() {
+        // MXL 30 mg once a day: the lowest capsule, so the planner keeps it at
+        // step 1 with a question for the prescriber. The item counts as tapered
+        // but no step lowers it: a "plan to reduce" leaflet would promise a
+        // reduction nobody planned, so none is printed.
+        let plan = plan_of(
+            r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "form": "capsule",
+                "strength_mg": 30, "doses_per_day": 1}], "start_date": "2026-12-01"}"#,
+        );
+        assert!(
+            plan.items[0].prescriber_query.is_some(),
+            "{:?}",
+            plan.items[0]
+        );
+        match from_plan(&plan, &details(), reference()) {
+            Err(LeafletError::Input { field, message }) => {
+                assert_eq!(field, "items");
+                assert!(
+                    message.contains("nothing in this plan is reduced"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected an input error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_item_kept_at_its_dose_beside_a_reduced_one_reads_as_held() {
+        // MST is reduced; morphine concentrate 0.5 mL cannot be measured in
+        // whole mL and is kept exactly, with a question: the leaflet tells the
+        // patient to keep taking it as before, in every step, never that it is
+        // part of the reductions.
+        let (plan, input) = map(r#"{"items": [
+                {"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2},
+                {"drug": "morphine", "route": "oral", "form": "solution", "strength_mg_per_ml": 20, "ml_per_dose": 0.5, "doses_per_day": 4}],
+                "start_date": "2026-12-01"}"#);
+        assert!(plan.items[1].prescriber_query.is_some());
+        assert_eq!(input.medicines, ["morphine 12-hourly slow-release tablets"]);
+        assert_eq!(input.held_medicines.len(), 1, "{:?}", input.held_medicines);
+        for s in &input.steps {
+            let kept: Vec<&StepMedicine> = s.medicines.iter().filter(|m| m.held).collect();
+            assert_eq!(kept.len(), 1, "step {}", s.number);
+        }
+        assert_plain(&input);
     }
 
     #[test]

@@ -361,10 +361,13 @@ fn unit_words(form: Form, n: f64) -> &'static str {
 /// "28 × 10 mg tablets", "140 mL (2 mg/mL)", "5 × 25 micrograms/hour patches".
 fn describe_supply(s: &SupplyLine) -> String {
     let text = match s.strength_unit {
+        // A combination is dispensed by both strengths (30/500), never "30 mg".
         StrengthUnit::Mg => format!(
-            "{} × {} mg {}",
+            "{} × {} {}",
             num(s.quantity),
-            num(s.strength),
+            s.strength_label
+                .clone()
+                .unwrap_or_else(|| format!("{} mg", num(s.strength))),
             unit_words(s.form, s.quantity)
         ),
         StrengthUnit::MgPerMl => format!("{} mL ({} mg/mL)", num(s.quantity), num(s.strength)),
@@ -412,6 +415,10 @@ fn supply_of(c: &ItemCtx<'_>, a: &Amounts, days: u32) -> Vec<SupplyLine> {
                 quantity_unit: unit_words(form, 2.0).to_string(),
                 as_needed_maximum: a.as_needed,
                 description: String::new(),
+                strength_label: c
+                    .row
+                    .second_part(*strength)
+                    .map(|_| c.row.strength_label(*strength)),
             };
             line.description = describe_supply(&line);
             line

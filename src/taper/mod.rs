@@ -209,7 +209,13 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
         .filter_map(|t| u32::try_from(prepared.tapered[*t].index).ok())
         .collect();
     let mut notes = vec![
-        "Oral morphine equivalent compares total opioid exposure; it is not a ratio for switching opioids, and Stepdown never switches them.".to_string(),
+        format!(
+            "{} compares total opioid exposure; it is not a ratio for switching opioids, and Stepdown never switches them.",
+            match profile {
+                Profile::Uk => "Oral morphine equivalent",
+                Profile::Cdc => "Morphine milligram equivalent (MME)",
+            }
+        ),
         "As-needed items count at their most allowed a day, in the totals and in the quantities to dispense.".to_string(),
         "Tolerance falls as the dose comes down: going back to an earlier, higher dose can cause an overdose (CDC 2022; FPM Opioids Aware).".to_string(),
     ];

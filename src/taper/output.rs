@@ -206,8 +206,13 @@ pub struct SupplyLine {
     pub quantity_unit: String,
     /// Counts an as-needed item at its most allowed a day.
     pub as_needed_maximum: bool,
-    /// For people: `"28 × 10 mg tablets"`.
+    /// For people: `"28 × 10 mg tablets"`, `"224 × 30/500 mg tablets"`.
     pub description: String,
+    /// A combination product's strength with both parts, as prescribed
+    /// (`"30/500 mg"`); absent for single-ingredient products.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub strength_label: Option<String>,
 }
 
 /// One prescription within a step: controlled drugs are prescribed for at

@@ -5,7 +5,7 @@
 use crate::ome::{convert_item, AmountUnit};
 use crate::profile::Profile;
 use crate::reference::Reference;
-use crate::regimen::{num, Dose, Form, Item, Release};
+use crate::regimen::{num, Dose, Form, Item, Release, Route};
 
 use super::output::{
     DoseTime, ItemChange, LiquidUnits, PatchUnits, PlanItem, SolidUnits, StepItem, UnitAmount,
@@ -102,14 +102,28 @@ fn describe_entered(item: &Item) -> String {
             } else {
                 ""
             };
-            let form = form.map_or("tablets or capsules".to_string(), |f| {
-                format!("{}s", Form::from(f))
-            });
+            // A held item outside the catalogue is named by its route when that
+            // says more than "tablets or capsules" (a suppository is neither).
+            let form = match (item.route, form) {
+                (Route::Rectal, _) => "suppositories".to_string(),
+                (Route::Subcutaneous | Route::Intramuscular | Route::Intravenous, _) => {
+                    format!("{} injections", item.route)
+                }
+                (Route::Sublingual | Route::Buccal, f) => format!(
+                    "{} {}",
+                    item.route,
+                    f.map_or("tablets".to_string(), |f| format!("{}s", Form::from(f)))
+                ),
+                (_, f) => f.map_or("tablets or capsules".to_string(), |f| {
+                    format!("{}s", Form::from(f))
+                }),
+            };
             format!("{drug} {} mg {slow}{form}", num(strength.get()))
         }
-        Dose::Liquid { strength, .. } => {
-            format!("{drug} oral solution {} mg/mL", num(strength.get()))
-        }
+        Dose::Liquid { strength, .. } => match item.route {
+            Route::Oral => format!("{drug} oral solution {} mg/mL", num(strength.get())),
+            route => format!("{drug} {route} solution {} mg/mL", num(strength.get())),
+        },
         Dose::Patch { strength, .. } => {
             format!("{drug} {} micrograms/hour patches", num(strength.get()))
         }

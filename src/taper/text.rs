@@ -13,11 +13,33 @@ fn date(d: NaiveDate) -> String {
     d.format("%d/%m/%Y").to_string()
 }
 
-fn units_text(units: &[UnitAmount]) -> String {
+/// mg of paracetamol in each tablet of a combination item (co-codamol 30/500),
+/// from the plan's own input, so every strength reads as prescribed ("30/500 mg").
+pub(crate) fn paracetamol_per_unit(plan: &Plan, index: u32) -> Option<f64> {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| plan.request.items.get(i))
+        .and_then(|raw| raw.paracetamol_mg)
+        .filter(|p| *p > 0.0)
+}
+
+/// "30 mg", or "30/500 mg" for a combination product.
+fn solid_strength(mg: f64, paracetamol: Option<f64>) -> String {
+    match paracetamol {
+        Some(p) => format!("{}/{} mg", num(mg), num(p)),
+        None => format!("{} mg", num(mg)),
+    }
+}
+
+fn units_text(units: &[UnitAmount], paracetamol: Option<f64>) -> String {
     let parts: Vec<String> = units
         .iter()
         .map(|u| match u {
-            UnitAmount::Solid(s) => format!("{} × {} mg", num(s.count), num(s.strength_mg)),
+            UnitAmount::Solid(s) => format!(
+                "{} × {}",
+                num(s.count),
+                solid_strength(s.strength_mg, paracetamol)
+            ),
             UnitAmount::Patch(p) => format!(
                 "{} × {} micrograms/hour",
                 num(p.count),
@@ -31,11 +53,98 @@ fn units_text(units: &[UnitAmount]) -> String {
     parts.join(" + ")
 }
 
-fn dose_lines(doses: &[DoseTime]) -> Vec<String> {
+fn dose_lines(doses: &[DoseTime], paracetamol: Option<f64>) -> Vec<String> {
     doses
         .iter()
-        .map(|d| format!("{}: {}", d.time, units_text(&d.units)))
+        .map(|d| format!("{}: {}", d.time, units_text(&d.units, paracetamol)))
         .collect()
+}
+
+/// The strengths an item is taken in, largest first: "25 micrograms/hour",
+/// "30/500 mg", "2 mg/mL".
+fn strengths_text(item: &StepItem, paracetamol: Option<f64>) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for u in item.doses.iter().flat_map(|d| d.units.iter()) {
+        let s = match u {
+            UnitAmount::Solid(s) => solid_strength(s.strength_mg, paracetamol),
+            UnitAmount::Patch(p) => format!("{} micrograms/hour", num(p.strength_mcg_per_hour)),
+            UnitAmount::Liquid(l) => format!("{} mg/mL", num(l.strength_mg_per_ml)),
+        };
+        if !seen.contains(&s) {
+            seen.push(s);
+        }
+    }
+    seen.join(" and ")
+}
+
+/// The name each item goes by in text, by input index. An item is named by
+/// its product; where two items share a product ("1. fentanyl 72-hour patches;
+/// 2. fentanyl 72-hour patches" cannot be acted on), each also says what it is
+/// at the start of the plan: its strength, then its dose if the strengths are
+/// the same too, then which entry it is if even the doses match.
+pub fn item_names(plan: &Plan) -> Vec<(u32, String)> {
+    let start = |index: u32| plan.starting_items.iter().find(|s| s.index == index);
+    let strength = |index: u32| {
+        start(index).map_or_else(String::new, |s| {
+            strengths_text(s, paracetamol_per_unit(plan, index))
+        })
+    };
+    let dose = |index: u32| {
+        start(index).map_or_else(String::new, |s| {
+            dose_lines(&s.doses, paracetamol_per_unit(plan, index)).join(", ")
+        })
+    };
+    plan.items
+        .iter()
+        .map(|p| {
+            let twins: Vec<u32> = plan
+                .items
+                .iter()
+                .filter(|q| q.product == p.product)
+                .map(|q| q.index)
+                .collect();
+            if twins.len() < 2 {
+                return (p.index, p.product.clone());
+            }
+            let mine = strength(p.index);
+            let same_strength: Vec<u32> = twins
+                .iter()
+                .copied()
+                .filter(|i| strength(*i) == mine)
+                .collect();
+            let detail = if same_strength.len() < 2 || mine.is_empty() {
+                mine
+            } else {
+                let my_dose = dose(p.index);
+                let same_dose: Vec<u32> = same_strength
+                    .iter()
+                    .copied()
+                    .filter(|i| dose(*i) == my_dose)
+                    .collect();
+                let mut d = format!("{mine}, {my_dose}");
+                if same_dose.len() > 1 {
+                    let n = same_dose.iter().position(|i| *i == p.index).unwrap_or(0) + 1;
+                    d.push_str(&format!("; entry {n} of {}", same_dose.len()));
+                }
+                d
+            };
+            // "co-codamol tablets (codeine with paracetamol)" already ends in brackets.
+            let name = if p.product.ends_with(')') {
+                format!("{}, {detail} at the start of the plan", p.product)
+            } else {
+                format!("{} ({detail} at the start of the plan)", p.product)
+            };
+            (p.index, name)
+        })
+        .collect()
+}
+
+/// The name of the item at `index` (see [`item_names`]).
+pub(crate) fn name_of(names: &[(u32, String)], index: u32, fallback: &str) -> String {
+    names
+        .iter()
+        .find(|(i, _)| *i == index)
+        .map_or_else(|| fallback.to_string(), |(_, n)| n.clone())
 }
 
 /// What a stopped item's row says: for a patch, to take the last one off on
@@ -51,15 +160,21 @@ pub(crate) fn stop_words(item: &StepItem, day: NaiveDate) -> String {
     }
 }
 
-fn item_rows(item: &StepItem, day: NaiveDate) -> (String, Vec<String>) {
-    let mut name = item.product.clone();
+fn item_rows(
+    plan: &Plan,
+    names: &[(u32, String)],
+    item: &StepItem,
+    day: NaiveDate,
+) -> (String, Vec<String>) {
+    let mut name = name_of(names, item.index, &item.product);
+    let paracetamol = paracetamol_per_unit(plan, item.index);
     let doses = match item.change {
         ItemChange::Stopped => vec![stop_words(item, day)],
         ItemChange::Held => {
             name.push_str(" (held, unchanged)");
-            dose_lines(&item.doses)
+            dose_lines(&item.doses, paracetamol)
         }
-        _ => dose_lines(&item.doses),
+        _ => dose_lines(&item.doses, paracetamol),
     };
     (name, doses)
 }
@@ -167,6 +282,7 @@ pub fn plan_text(plan: &Plan) -> String {
     ));
     out.push_str(&format!("End: {}.\n", end_words(plan)));
     out.push_str(&format!("Rate: {}.\n", plan.options.label));
+    let names = item_names(plan);
     let order: Vec<String> = plan
         .reduction_order
         .iter()
@@ -175,7 +291,7 @@ pub fn plan_text(plan: &Plan) -> String {
             plan.items
                 .iter()
                 .find(|p| p.index == *i)
-                .map(|p| format!("{}. {}", n + 1, p.product))
+                .map(|p| format!("{}. {}", n + 1, name_of(&names, p.index, &p.product)))
         })
         .collect();
     if order.is_empty() {
@@ -199,7 +315,7 @@ pub fn plan_text(plan: &Plan) -> String {
     let mut rows: Vec<Row> = Vec::new();
     let start_total: f64 = plan.ome_start;
     for (n, item) in plan.starting_items.iter().enumerate() {
-        let (name, doses) = item_rows(item, plan.start_date);
+        let (name, doses) = item_rows(plan, &names, item, plan.start_date);
         rows.push(vec![
             vec![if n == 0 { "Now".into() } else { String::new() }],
             vec![],
@@ -249,7 +365,7 @@ pub fn plan_text(plan: &Plan) -> String {
                     ));
                 }
             }
-            let (name, doses) = item_rows(item, step.start_date);
+            let (name, doses) = item_rows(plan, &names, item, step.start_date);
             let first = n == 0;
             rows.push(vec![
                 vec![if first { label.clone() } else { String::new() }],
@@ -306,9 +422,13 @@ pub fn plan_text(plan: &Plan) -> String {
         .items
         .iter()
         .filter_map(|i| {
-            i.prescriber_query
-                .as_ref()
-                .map(|q| format!("- {} (items[{}]): {q}", i.product, i.index))
+            i.prescriber_query.as_ref().map(|q| {
+                format!(
+                    "- {} (items[{}]): {q}",
+                    name_of(&names, i.index, &i.product),
+                    i.index
+                )
+            })
         })
         .collect();
     if !queries.is_empty() {

@@ -12,7 +12,8 @@ fi
 port="${STEPDOWN_WEBDRIVER_PORT:-4444}"
 log="$root/target/e2e-tauri-driver.log"
 mkdir -p "$root/target"
-tauri-driver --port "$port" --native-driver /usr/bin/WebKitWebDriver >"$log" 2>&1 &
+# A distinct native port too, so two runs on one machine do not collide.
+tauri-driver --port "$port" --native-port "$((port + 1))" --native-driver /usr/bin/WebKitWebDriver >"$log" 2>&1 &
 driver=$!
 trap 'kill $driver 2>/dev/null || true; wait $driver 2>/dev/null || true' EXIT
 

@@ -119,6 +119,25 @@ mod tests {
         assert_eq!(v["fields"][0]["path"], "items[0].strength_mg");
     }
 
+    /// Issue 15: every strength of every catalogue product is found by the
+    /// search the regimen builder calls (with its result limit), by generic
+    /// name and by each brand that makes that strength.
+    #[test]
+    fn every_catalogue_product_is_reachable_from_the_ui_search() {
+        let search = |q: &str| tauri::async_runtime::block_on(search_products(q.into()));
+        for row in &reference().products.rows {
+            for s in row.strengths() {
+                let id = format!("{}@{}", row.id, stepdown::regimen::num(*s));
+                let q = format!("{} {}", row.drug, stepdown::regimen::num(*s));
+                assert!(search(&q).iter().any(|c| c.id == id), "{id} by {q:?}");
+                for brand in row.brands_for(*s) {
+                    let q = format!("{brand} {}", stepdown::regimen::num(*s));
+                    assert!(search(&q).iter().any(|c| c.id == id), "{id} by {q:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn product_search_is_bounded() {
         let search = |q: &str| tauri::async_runtime::block_on(search_products(q.into()));

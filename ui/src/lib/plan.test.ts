@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emptyTaper, taperLocalErrors, todayIso, toPlanInput, unitText } from "./plan";
+import { emptyTaper, taperFromRequest, taperLocalErrors, todayIso, toPlanInput, unitText } from "./plan";
 
 describe("plan helpers", () => {
   it("writes today as an ISO date in local time", () => {
@@ -14,6 +14,23 @@ describe("plan helpers", () => {
     t.intervalDays = "28";
     t.of = "current";
     expect(toPlanInput([], t).taper).toEqual({ reduction_percent: 5, interval_days: 28, of: "current", target_ome_mg_per_day: 0 });
+  });
+
+  it("sends the reason for a fast custom rate, trimmed, and reads it back from a saved request", () => {
+    const t = emptyTaper("standard", "2026-12-01");
+    t.preset = "custom";
+    t.reductionPercent = "25";
+    t.intervalDays = "7";
+    t.reason = "  Opioids for 3 weeks after surgery only ";
+    const sent = toPlanInput([], t).taper;
+    expect(sent?.reason).toBe("Opioids for 3 weeks after surgery only");
+    expect(taperFromRequest({ start_date: "2026-12-01", taper: sent, edits: [] }, "standard").reason).toBe("Opioids for 3 weeks after surgery only");
+    t.reason = "   ";
+    expect(toPlanInput([], t).taper).not.toHaveProperty("reason");
+    // A preset never carries a reason: presets are within guidance.
+    t.preset = "standard";
+    t.reason = "left over";
+    expect(toPlanInput([], t).taper).not.toHaveProperty("reason");
   });
 
   it("names a custom figure that is not a number", () => {

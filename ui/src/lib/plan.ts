@@ -16,6 +16,8 @@ export interface TaperDraft {
   target: string;
   startDate: string;
   slowLastThird: boolean;
+  /** Why a custom rate faster than a rapid taper is needed (the core says when it is). */
+  reason: string;
 }
 
 /** Today as YYYY-MM-DD in local time (the UI's clock; the core never reads one). */
@@ -25,7 +27,7 @@ export function todayIso(now = new Date()): string {
 }
 
 export function emptyTaper(defaultPreset: string, today = todayIso()): TaperDraft {
-  return { preset: defaultPreset, reductionPercent: "", of: "original", intervalDays: "", target: "0", startDate: today, slowLastThird: false };
+  return { preset: defaultPreset, reductionPercent: "", of: "original", intervalDays: "", target: "0", startDate: today, slowLastThird: false, reason: "" };
 }
 
 /** Local problems (text that is not a number), keyed by the core's field paths. */
@@ -54,6 +56,7 @@ export function taperFromRequest(t: TaperRequest, defaultPreset: string): TaperD
     target: o.target_ome_mg_per_day === undefined ? "0" : String(o.target_ome_mg_per_day),
     startDate: t.start_date ?? "",
     slowLastThird: o.slow_last_third ?? false,
+    reason: o.reason ?? "",
   };
 }
 
@@ -66,6 +69,7 @@ export function toPlanInput(items: RawItem[], t: TaperDraft): RawPlanInput {
     if (pct !== undefined) taper.reduction_percent = pct;
     if (days !== undefined) taper.interval_days = days;
     taper.of = t.of;
+    if (t.reason.trim()) taper.reason = t.reason.trim();
   } else {
     taper.preset = t.preset;
   }

@@ -29,6 +29,18 @@ const fentanyl25: ProductChoice = {
   item: { drug: "fentanyl", route: "transdermal", strength_mcg_per_hour: 25, patches: 1 },
 };
 
+const oramorph: ProductChoice = {
+  ...mst30,
+  id: "morphine-oral-solution@2",
+  label: "Morphine oral solution 2 mg/mL",
+  strength: "2 mg/mL",
+  form: "solution",
+  release: "immediate",
+  dosing_interval_hours: null,
+  brands: ["Oramorph"],
+  item: { drug: "morphine", route: "oral", form: "solution", release: "immediate", strength_mg_per_ml: 2 },
+};
+
 describe("regimen drafts", () => {
   it("prefills the dose from the catalogue choice", () => {
     const d = draftFromChoice(mst30);
@@ -40,6 +52,19 @@ describe("regimen drafts", () => {
   it("asks only for the fields that fit the form", () => {
     expect(fieldsFor(mst30)).toEqual(["units_per_dose", "doses_per_day"]);
     expect(fieldsFor(fentanyl25)).toEqual(["patches"]);
+    expect(fieldsFor(oramorph)).toEqual(["ml_per_dose", "doses_per_day", "quantity_per_issue"]);
+    expect(fieldsFor(oramorph, true)).toEqual(["quantity_per_issue"]);
+  });
+
+  it("sends the mL supplied on each prescription only when it is typed", () => {
+    const d = draftFromChoice(oramorph);
+    d.text.ml_per_dose = "5";
+    d.text.doses_per_day = "4";
+    expect(toRawItem(d).quantity_per_issue).toBeUndefined();
+    d.text.quantity_per_issue = "500";
+    expect(toRawItem(d).quantity_per_issue).toBe(500);
+    d.text.quantity_per_issue = "lots";
+    expect(localErrors([d])).toEqual({ "items[0].quantity_per_issue": 'Enter a number, like 1 or 2.5 (got "lots")' });
   });
 
   it("keeps what was typed and flags text that is not a number, with its field path", () => {

@@ -6,8 +6,8 @@ import type { RawItem } from "./bindings/RawItem";
 import type { RawTimedDose } from "./bindings/RawTimedDose";
 import type { TimeOfDay } from "./bindings/TimeOfDay";
 
-/** The numeric fields a clinician edits on an item. */
-export type DoseField = "units_per_dose" | "doses_per_day" | "ml_per_dose" | "patches";
+/** The numeric fields a clinician edits on an item (the quantity supplied at each issue is optional). */
+export type DoseField = "units_per_dose" | "doses_per_day" | "ml_per_dose" | "patches" | "quantity_per_issue";
 
 export interface DraftItem {
   /** Local key for the list; never sent. */
@@ -63,6 +63,7 @@ export function draftFromChoice(choice: ProductChoice): DraftItem {
       doses_per_day: asText(choice.item.doses_per_day),
       ml_per_dose: asText(choice.item.ml_per_dose),
       patches: asText(choice.item.patches),
+      quantity_per_issue: asText(choice.item.quantity_per_issue),
     },
     byTime: choice.item.doses !== undefined,
     timeText,
@@ -100,10 +101,11 @@ export function timesEntered(item: DraftItem): TimeOfDay[] {
 
 /** Which dose fields apply to this product's form. */
 export function fieldsFor(choice: ProductChoice, byTime = false): DoseField[] {
-  // Doses by time of day replace the per-dose amount and the doses a day.
-  if (byTime && choice.form !== "patch") return [];
   if (choice.form === "patch") return ["patches"];
-  if (choice.form === "solution") return ["ml_per_dose", "doses_per_day"];
+  // A liquid's mL at each issue feeds the large-volume flag (morphine oral solution over 300 mL).
+  if (choice.form === "solution") return byTime ? ["quantity_per_issue"] : ["ml_per_dose", "doses_per_day", "quantity_per_issue"];
+  // Doses by time of day replace the per-dose amount and the doses a day.
+  if (byTime) return [];
   return ["units_per_dose", "doses_per_day"];
 }
 
@@ -112,6 +114,7 @@ export const FIELD_LABELS: Record<DoseField, string> = {
   doses_per_day: "Doses a day",
   ml_per_dose: "mL each dose",
   patches: "Patches worn at once",
+  quantity_per_issue: "mL supplied on each prescription (optional)",
 };
 
 /** Parses typed text: a number, blank (undefined), or not a number (NaN). */

@@ -4,4 +4,4 @@
  * Stable flag identifiers. The first seventeen are the contract's table;
  * the rest are additions a UK clinician expects.
  */
-export type FlagId = "high-dose" | "dose-caution" | "benzodiazepine" | "gabapentinoid" | "multiple-opioids" | "renal-impairment" | "hepatic-impairment" | "respiratory" | "overdose-risk" | "alcohol" | "serotonergic" | "older-adult" | "pregnancy" | "paracetamol-limit" | "fentanyl-opioid-naive" | "unconvertible" | "long-term-use" | "very-high-dose" | "immediate-and-modified-release" | "several-patches" | "seizure-risk" | "mental-health" | "driving" | "naloxone" | "cns-depressant" | "above-licensed-maximum";
+export type FlagId = "high-dose" | "dose-caution" | "benzodiazepine" | "gabapentinoid" | "multiple-opioids" | "renal-impairment" | "hepatic-impairment" | "respiratory" | "overdose-risk" | "alcohol" | "serotonergic" | "older-adult" | "pregnancy" | "paracetamol-limit" | "fentanyl-opioid-naive" | "unconvertible" | "long-term-use" | "very-high-dose" | "immediate-and-modified-release" | "several-patches" | "seizure-risk" | "mental-health" | "driving" | "naloxone" | "cns-depressant" | "above-licensed-maximum" | "morphine-solution-quantity";

@@ -68,4 +68,9 @@ paracetamol_mg?: number,
  * (`[{"time": "morning", "units": 1}, {"time": "night", "units": 2}]`),
  * instead of `units_per_dose` / `ml_per_dose` and `doses_per_day`.
  */
-doses?: Array<RawTimedDose>, };
+doses?: Array<RawTimedDose>, 
+/**
+ * Optional: how much is supplied at each prescription issue, in the
+ * item's unit (tablets or capsules; mL for liquids; patches).
+ */
+quantity_per_issue?: number, };

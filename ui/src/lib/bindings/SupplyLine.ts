@@ -39,6 +39,11 @@ quantity_unit: string,
  */
 as_needed_maximum: boolean, 
 /**
- * For people: `"28 × 10 mg tablets"`.
+ * For people: `"28 × 10 mg tablets"`, `"224 × 30/500 mg tablets"`.
  */
-description: string, };
+description: string, 
+/**
+ * A combination product's strength with both parts, as prescribed
+ * (`"30/500 mg"`); absent for single-ingredient products.
+ */
+strength_label?: string, };

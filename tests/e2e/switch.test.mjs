@@ -1,0 +1,153 @@
+// End-to-end, keyboard only (issue 14): the asymmetric MST regimen (30 mg in
+// the morning, 60 mg in the evening) beside morphine concentrate 20 mg/mL,
+// 0.5 mL four times a day, which whole-mL measures cannot reduce. The plan
+// keeps the concentrate exactly as it is, says what to ask the prescriber and
+// offers a switch to 10 mg in 5 mL with its equivalence and source; the
+// clinician accepts it (an `accept_switch` edit the core applies), and the
+// printed leaflet names the morning and evening doses. Then a custom rate
+// faster than a rapid taper asks for a reason, which is kept with the plan.
+// Axe-checked in each new state; screenshots in target/screenshots/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { KEY, Session, seriousViolations, waitFor } from "./webdriver.mjs";
+
+let s;
+const saveDir = mkdtempSync(path.join(tmpdir(), "stepdown-switch-"));
+
+before(async () => {
+  s = await Session.start({ args: ["--save-dir", saveDir] });
+});
+
+after(async () => {
+  if (s) await s.end();
+});
+
+const axeClean = async (name) => {
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], `axe on ${name}: ${JSON.stringify(serious, null, 2)}`);
+};
+const total = () => s.text("[data-testid=ome-total]");
+const scrollTo = (css) => s.execute(`document.querySelector(${JSON.stringify(css)}).scrollIntoView()`);
+
+test("asymmetric MST with a concentrate that cannot go on: question, switch offered and accepted, leaflet by time of day", async () => {
+  await s.press("[data-testid=nav-settings]");
+  await waitFor(() => s.exists("#settings-practice-name"), "settings");
+  await s.type("#settings-practice-name", "Riverside Surgery");
+  await s.type("#settings-practice-phone", "01632 960 123");
+  await s.type("#settings-reviewer", "P. Harmacist");
+  await s.press("[data-testid=settings-save]");
+  await waitFor(() => s.exists("[data-testid=settings-saved]"), "settings saved");
+
+  await s.press("[data-testid=nav-patients]");
+  await waitFor(() => s.exists("[data-testid=add-patient]"), "patients");
+  await s.press("[data-testid=add-patient]");
+  await waitFor(() => s.exists("#patient-name"), "patient form");
+  await s.type("#patient-name", "Sam Switch");
+  await s.type("[data-testid=patient-nhs]", "9434765919");
+  await s.press("[data-testid=patient-save]");
+  await waitFor(() => s.exists("[data-testid=start-consultation]"), "patient added");
+  await s.press("[data-testid=start-consultation]");
+  await waitFor(() => s.exists("[data-testid=product-search]"), "consultation");
+
+  // MST 30 mg: one tablet in the morning, two in the evening, as one item.
+  await s.type("[data-testid=product-search]", "MST 30");
+  await waitFor(async () => (await s.findAll("[role=option]")).length === 1, "one MST 30 result");
+  await s.type("[data-testid=product-search]", KEY.enter);
+  await waitFor(async () => (await total()) === "60 mg", "60 mg as prefilled");
+  await s.tick("[data-testid=item-0-by-time]");
+  await waitFor(() => s.exists("[data-testid=item-0-time-evening]"), "per-time fields");
+  await s.clear("[data-testid=item-0-time-evening]");
+  await s.type("[data-testid=item-0-time-evening]", "2");
+  await waitFor(async () => (await total()) === "90 mg", "MST 90 mg a day");
+
+  // Morphine concentrate 20 mg/mL, 0.5 mL four times a day (10 mg a dose, 40 mg a day).
+  await s.type("[data-testid=product-search]", "concentrate");
+  await waitFor(async () => (await s.findAll("[role=option]")).length >= 1, "concentrate result");
+  assert.match(await s.text("#product-option-0"), /concentrat/i);
+  await s.type("[data-testid=product-search]", KEY.enter);
+  await waitFor(() => s.exists("[data-testid=item-1-ml_per_dose]"), "concentrate item");
+  await s.clear("[data-testid=item-1-ml_per_dose]");
+  await s.type("[data-testid=item-1-ml_per_dose]", "0.5");
+  await s.clear("[data-testid=item-1-doses_per_day]");
+  await s.type("[data-testid=item-1-doses_per_day]", "4");
+  await waitFor(async () => (await total()) === "130 mg", "total 130 mg (90 + 40)");
+
+  // The plan: step 1 is the regimen exactly; the concentrate is kept, with the question and the switch.
+  await s.tick("[data-testid=preset-standard]");
+  await s.press("[data-testid=make-plan]");
+  await waitFor(() => s.exists("[data-testid=plan-held]"), "held items shown");
+  assert.match(await s.text("[data-testid=plan-table]"), /morning/i);
+  assert.match(await s.text("[data-testid=plan-table]"), /evening/i);
+  const steps = await s.findAll("[data-testid=plan-step]");
+  assert.ok(steps.length > 3, "a plan with steps");
+  assert.match(await s.text("[data-testid=held-1]"), /whole 1 mL measures/);
+  assert.match(await s.text("[data-testid=prescriber-query-1]"), /Question for the prescriber: Ask the prescriber how this dose is given now/);
+  assert.ok(await s.exists("[data-testid=switch-offer-1]"), "a switch is offered for the concentrate");
+  assert.match(await s.text("[data-testid=switch-offer-1] [data-testid=switch-becomes]"), /5 mL/);
+  assert.match(await s.text("[data-testid=switch-offer-1] [data-testid=switch-equivalence]"), /same morphine/i);
+  assert.match(await s.text("[data-testid=switch-offer-1] [data-testid=switch-source]"), /SmPC|BNF/);
+  // Offered, not applied: no step gives 10 mg in 5 mL yet.
+  assert.doesNotMatch(await s.text("[data-testid=plan-table]"), /of 2 mg\/mL/);
+  await scrollTo("[data-testid=plan-held]");
+  await s.screenshot("switch-offered");
+  await axeClean("plan with a held item, its question and a switch offered");
+
+  // Accept: the core applies the edit and makes the plan again.
+  await s.press("[data-testid=accept-switch-1]");
+  await waitFor(async () => /Switch accepted/.test(await s.text("[data-testid=plan-edits]").catch(() => "")), "switch recorded");
+  const table = await s.text("[data-testid=plan-table]");
+  assert.match(table, /5 mL of 2 mg\/mL/, "the concentrate became 5 mL of 10 mg in 5 mL");
+  assert.doesNotMatch(table, /0\.5 mL/);
+  assert.equal(await s.exists("[data-testid=switch-offer-1]"), false, "no switch offered once accepted");
+  // Step 1 still totals the regimen as entered.
+  const first = await s.execute("return document.querySelectorAll('[data-testid=plan-step]')[0].textContent");
+  assert.match(first, /130 mg/);
+  await scrollTo("[data-testid=plan-edits]");
+  await s.screenshot("switch-accepted");
+  await axeClean("plan after the switch was accepted");
+
+  // Saved with the switch; the leaflet names the morning and the evening doses.
+  await s.press("[data-testid=save-review]");
+  await waitFor(async () => /version 1/.test(await s.text("[data-testid=saved-status]")), "saved");
+  await s.press("[data-testid=print-leaflet]");
+  await waitFor(async () => /Leaflet saved/.test(await s.text("[data-testid=output-status]")), "leaflet written");
+  const files = readdirSync(saveDir).filter((f) => f.endsWith(".pdf"));
+  assert.equal(files.length, 1, `one PDF in ${saveDir}: ${files}`);
+  const text = execFileSync("pdftotext", ["-layout", path.join(saveDir, files[0]), "-"], { encoding: "utf8" });
+  assert.match(text, /Sam Switch/);
+  assert.match(text, /Morning/);
+  assert.match(text, /Evening/);
+  assert.match(text, /5 mL/);
+  assert.doesNotMatch(text, /0\.5 mL/, "the leaflet follows the accepted switch");
+});
+
+test("a custom rate faster than a rapid taper asks for a reason beside its field, and keeps it", async () => {
+  await scrollTo("[data-testid=make-plan]");
+  await s.tick("[data-testid=preset-custom]");
+  await waitFor(() => s.exists("#taper-percent"), "custom rate fields");
+  await s.clear("#taper-percent");
+  await s.type("#taper-percent", "50");
+  await s.clear("#taper-interval");
+  await s.type("#taper-interval", "7");
+  await s.press("[data-testid=make-plan]");
+  await waitFor(() => s.exists("#taper-reason-error"), "reason asked for beside its field");
+  assert.match(await s.text("#taper-reason-error"), /rapid taper/);
+  assert.match(await s.text("[data-testid=error-summary]"), /reason/i);
+  await scrollTo("#taper-reason");
+  await s.screenshot("taper-reason-required");
+  await axeClean("custom rate without the reason it needs");
+
+  await s.type("#taper-reason", "Opioids started 3 weeks ago after surgery; pain has resolved");
+  await s.press("[data-testid=make-plan]");
+  await waitFor(() => s.exists("[data-testid=plan-reason]"), "plan with the reason");
+  assert.match(await s.text("[data-testid=plan-reason]"), /after surgery/);
+  assert.equal(await s.exists("#taper-reason-error"), false);
+  assert.match(await s.text("[data-testid=plan-warnings]"), /Outside guidance/);
+  await scrollTo("[data-testid=plan-reason]");
+  await s.screenshot("taper-reason-kept");
+  await axeClean("plan with a reason for a fast rate");
+});

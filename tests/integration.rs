@@ -1,0 +1,34 @@
+//! The one integration-test binary (as ripgrep does): every file in tests/
+//! is a module of this crate, so the stepdown library and its dependencies
+//! are linked once instead of once per file. That keeps a cold `make test`
+//! faster and its target/ small enough for a small CI disk.
+
+mod common {
+    pub mod cli;
+    pub mod leaflet_plans;
+    pub mod plan_checks;
+}
+#[path = "fuzz/json.rs"]
+mod fuzz_json;
+
+mod assess_cli;
+mod assess_props;
+mod audit_chain;
+mod casefinding_cli;
+mod fuzz_cli;
+mod fuzz_import;
+mod fuzz_store;
+mod hazard_log;
+mod import_hardening;
+mod layering;
+mod leaflet_cli;
+mod leaflet_pdf;
+mod ome_cli;
+mod ome_props;
+mod plan_cli;
+mod plan_props;
+mod plan_snapshots;
+mod record_cli;
+mod reference_currency;
+mod store_cli;
+mod store_reliability;
