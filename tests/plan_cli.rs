@@ -166,6 +166,39 @@ fn check_case(case: &Value, plan: &Plan, failures: &mut Vec<String>) {
             ));
         }
     }
+    // The switches offered per item (ids), never applied without an edit.
+    if let Some(want) = expect["offers"].as_object() {
+        for (index, ids) in want {
+            let got: Vec<String> = plan
+                .items
+                .iter()
+                .find(|i| i.index.to_string() == *index)
+                .map(|i| i.switch_offers.iter().map(|o| o.id.clone()).collect())
+                .unwrap_or_default();
+            let want: Vec<String> = ids
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect();
+            if got != want {
+                fail(format!("items[{index}] offers {got:?}, want {want:?}"));
+            }
+        }
+    }
+    for w in expect["edits_applied_contain"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let w = w.as_str().unwrap_or_default();
+        if !plan.edits_applied.iter().any(|e| e.contains(w)) {
+            fail(format!(
+                "no edit recorded with {w:?}: {:?}",
+                plan.edits_applied
+            ));
+        }
+    }
     if let Some(want) = expect["label_contains"].as_str() {
         if !plan.options.label.contains(want) {
             fail(format!("label {:?} lacks {want:?}", plan.options.label));
@@ -332,8 +365,15 @@ fn check_case_file(name: &str) -> usize {
         let label = case["name"].as_str().unwrap_or("?");
         let profile = case["profile"].as_str().unwrap_or("uk");
         let input = plan_input(case);
-        // Alternate standard input and a file path so both stay covered.
-        let out = if n % 2 == 0 {
+        // Clinician edits (an accepted switch) go in through `--edits FILE`.
+        let edits = case
+            .get("edits")
+            .map(|e| cli::temp_file(&json!({ "edits": e }).to_string()));
+        let out = if let Some(edits) = &edits {
+            let path = edits.path().to_string_lossy().into_owned();
+            run_file(&["--profile", profile, "--edits", &path], &input)
+        } else if n % 2 == 0 {
+            // Alternate standard input and a file path so both stay covered.
             run_stdin(&["plan", "--profile", profile], &input)
         } else {
             run_file(&["--profile", profile], &input)

@@ -374,13 +374,17 @@ pub fn from_plan(
             })
         })
     };
+    // Two items of one product are told apart by what they are at the start,
+    // so "does not change your fentanyl patches" cannot mean both.
+    let names = taper::text::item_names(plan);
     let mut medicines = Vec::new();
     let mut held_medicines = Vec::new();
     for item in &plan.items {
+        let name = taper::text::name_of(&names, item.index, &item.product);
         if item.tapered && reduced(item.index) {
-            push_unique(&mut medicines, item.product.clone());
+            push_unique(&mut medicines, name);
         } else {
-            push_unique(&mut held_medicines, item.product.clone());
+            push_unique(&mut held_medicines, name);
         }
     }
     if medicines.is_empty() {
@@ -390,8 +394,6 @@ pub fn from_plan(
         ));
     }
 
-    // Two items of one product are told apart by what they are at the start.
-    let names = taper::text::item_names(plan);
     let mut patches = PatchState::default();
     let mut steps = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
@@ -526,6 +528,11 @@ mod tests {
             {"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25},
             {"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 12}],
             "start_date": "2026-12-07"}"#);
+        let text = leaflet_text(&input).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !text.contains("does not change your fentanyl 72-hour patches."),
+            "{text}"
+        );
         for step in &input.steps {
             let names: Vec<&str> = step.medicines.iter().map(|m| m.name.as_str()).collect();
             if names.len() == 2 {

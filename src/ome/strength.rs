@@ -44,6 +44,12 @@ fn nearest(value: f64, strengths: &[f64]) -> Vec<f64> {
     out
 }
 
+/// "the nearest is 30 mg" or "the nearest are 15 or 30 mg".
+fn nearest_words(values: &[f64], unit: &str) -> String {
+    let verb = if values.len() == 1 { "is" } else { "are" };
+    format!("the nearest {verb} {}", list(values, unit))
+}
+
 fn list(values: &[f64], unit: &str) -> String {
     let words: Vec<String> = values.iter().map(|v| num(*v)).collect();
     match words.as_slice() {
@@ -141,8 +147,8 @@ pub fn check(item: &Item, reference: &Reference) -> Vec<StrengthCheck> {
                         );
                         if !plain.is_empty() {
                             message.push_str(&format!(
-                                "; the nearest are {}",
-                                list(&nearest(s, &plain), "mg")
+                                "; {}",
+                                nearest_words(&nearest(s, &plain), "mg")
                             ));
                         }
                         if let Some(c) = combo_with.and_then(|r| r.combination.as_ref()) {
@@ -178,9 +184,9 @@ pub fn check(item: &Item, reference: &Reference) -> Vec<StrengthCheck> {
                 out.push(StrengthCheck {
                     field: "strength_mg_per_ml".into(),
                     message: format!(
-                        "{} mg/mL is not a UK strength of {drug} oral solution; the nearest are {} (5 mg in 5 mL is 1 mg/mL)",
+                        "{} mg/mL is not a UK strength of {drug} oral solution; {} (5 mg in 5 mL is 1 mg/mL)",
                         num(s),
-                        list(&nearest(s, &strengths), "mg/mL")
+                        nearest_words(&nearest(s, &strengths), "mg/mL")
                     ),
                     nearest: nearest(s, &strengths),
                 });
@@ -197,9 +203,9 @@ pub fn check(item: &Item, reference: &Reference) -> Vec<StrengthCheck> {
                 out.push(StrengthCheck {
                     field: "strength_mcg_per_hour".into(),
                     message: format!(
-                        "{} micrograms/hour is not a UK strength of {drug} patches; the nearest are {}",
+                        "{} micrograms/hour is not a UK strength of {drug} patches; {}",
                         num(s),
-                        list(&nearest(s, &strengths), "micrograms/hour")
+                        nearest_words(&nearest(s, &strengths), "micrograms/hour")
                     ),
                     nearest: nearest(s, &strengths),
                 });
@@ -264,10 +270,10 @@ fn check_combination(
         out.push(StrengthCheck {
             field: "strength_mg".into(),
             message: format!(
-                "{}/{} is not a UK strength of {name}; the nearest are {}",
+                "{}/{} is not a UK strength of {name}; {}",
                 num(s),
                 num(p),
-                list(&nearest(s, &opioid), "mg of the opioid")
+                nearest_words(&nearest(s, &opioid), "mg of the opioid")
             ),
             nearest: nearest(s, &opioid),
         });
@@ -276,9 +282,9 @@ fn check_combination(
         out.push(StrengthCheck {
             field: "paracetamol_mg".into(),
             message: format!(
-                "{} mg of paracetamol is not in any UK {name} tablet; the nearest are {}",
+                "{} mg of paracetamol is not in any UK {name} tablet; {}",
                 num(p),
-                list(&nearest(p, &paracetamol), "mg")
+                nearest_words(&nearest(p, &paracetamol), "mg")
             ),
             nearest: nearest(p, &paracetamol),
         });

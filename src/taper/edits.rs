@@ -5,8 +5,9 @@
 //! reversal with a reason, and is then warned about.
 //!
 //! Edits apply in order; step numbers refer to the plan as it stands when the
-//! edit applies (after earlier edits). `set_order` rebuilds the plan from its
-//! request, so it may only be the first edit.
+//! edit applies (after earlier edits). `set_order` and `accept_switch` rebuild
+//! the plan from its request, so they may only come before any edit of the
+//! steps (one may follow the other: a switch accepted, then a new order).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -67,20 +68,28 @@ pub enum Edit {
         #[serde(default)]
         reason: Option<String>,
     },
-    /// Rebuild the plan with a different reduction order (first edit only).
+    /// Rebuild the plan with a different reduction order (before any edit of the steps).
     SetOrder {
         /// Items or drugs, first reduced first.
         order: Vec<OrderEntry>,
     },
     /// Accept a switch the plan offers for an item (`items[].switch_offers`):
     /// the plan is rebuilt with the item on the new line, the equivalence and
-    /// its source recorded (first edit only).
+    /// its source recorded (before any edit of the steps).
     AcceptSwitch {
         /// The item's position in the input `items`.
         item: u32,
         /// The switch rule's id (`switch_offers[].id`).
         switch: String,
     },
+}
+
+impl Edit {
+    /// Whether the edit rebuilds the plan from its request (rather than
+    /// changing the steps as they stand).
+    pub fn rebuilds(&self) -> bool {
+        matches!(self, Edit::SetOrder { .. } | Edit::AcceptSwitch { .. })
+    }
 }
 
 fn field_errors(e: PlanError) -> Vec<FieldError> {
@@ -386,16 +395,17 @@ fn apply_one(
     plan: &mut Plan,
     edit: &Edit,
     index: usize,
+    rebuild_ok: bool,
     reference: &Reference,
 ) -> Result<(), Vec<FieldError>> {
     let path = format!("edits[{index}]");
     let rules = TaperRules::of(reference);
     match edit {
         Edit::SetOrder { order } => {
-            if index != 0 {
+            if !rebuild_ok {
                 return Err(vec![FieldError::new(
                     format!("{path}.action"),
-                    "set_order rebuilds the plan from its request, so it must be the first edit",
+                    "set_order rebuilds the plan from its request, so it must come before any edit of the steps",
                 )]);
             }
             let errors = check_order(order, &plan.request.items, &format!("{path}.order"));
@@ -405,10 +415,14 @@ fn apply_one(
             let mut request = plan.request.clone();
             request.taper.order = order.clone();
             let mut rebuilt = plan_again(&request, reference, &path)?;
+            // Named as the clinician sees them: the product, with its input position.
             let named: Vec<String> = order
                 .iter()
                 .map(|e| match e {
-                    OrderEntry::Item(i) => format!("item {i}"),
+                    OrderEntry::Item(i) => plan.items.iter().find(|p| p.index == *i).map_or_else(
+                        || format!("items[{i}]"),
+                        |p| format!("{} (items[{i}])", p.product),
+                    ),
                     OrderEntry::Drug(d) => d.clone(),
                 })
                 .collect();
@@ -421,10 +435,10 @@ fn apply_one(
             Ok(())
         }
         Edit::AcceptSwitch { item, switch } => {
-            if index != 0 {
+            if !rebuild_ok {
                 return Err(vec![FieldError::new(
                     format!("{path}.action"),
-                    "accept_switch rebuilds the plan from its request, so it must be the first edit",
+                    "accept_switch rebuilds the plan from its request, so it must come before any edit of the steps",
                 )]);
             }
             let offered = plan
@@ -623,7 +637,11 @@ pub fn apply_edits(plan: &Plan, edits: &[Edit], reference: &Reference) -> Result
         )
     })?;
     for (i, edit) in edits.iter().enumerate() {
-        apply_one(&mut current, edit, i, reference).map_err(invalid)?;
+        // Edits that rebuild the plan from its request (an accepted switch, a
+        // new order) may follow each other, but never an edit of the steps,
+        // which the rebuild would silently undo.
+        let rebuild_ok = edits[..i].iter().all(Edit::rebuilds);
+        apply_one(&mut current, edit, i, rebuild_ok, reference).map_err(invalid)?;
         finish(&mut current, reference).map_err(|errors| {
             invalid(
                 errors

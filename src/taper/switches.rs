@@ -219,7 +219,7 @@ pub(crate) fn apply(
     let new = switched(item, rule, reference)
         .map_err(|why| FieldError::new(format!("{path}.switch"), why))?;
     let said = format!(
-        "Switch accepted for item {index}: {} (now {}; {}). Source: {}",
+        "Switch accepted for items[{index}]: {} (now {}; {}). Source: {}",
         rule.label,
         words(&new, reference, &rule.to_product),
         rule.equivalence,

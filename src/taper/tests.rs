@@ -519,9 +519,8 @@ fn mxl_30_once_a_day_is_offered_mst_15_twice_a_day_and_the_switch_is_an_edit() {
     // The same 30 mg a day; then 5 mg steps (1.7 times the 3 asked: 47 days) to the stop day.
     assert_eq!(totals(&q), [30.0, 25.0, 20.0, 15.0, 10.0, 5.0, 0.0]);
     assert_eq!(q.steps[0].items[0].doses.len(), 2);
-    assert!(
-        q.edits_applied[0].starts_with("Switch accepted for item 0: MXL 24-hourly capsules to MST")
-    );
+    assert!(q.edits_applied[0]
+        .starts_with("Switch accepted for items[0]: MXL 24-hourly capsules to MST"));
     assert!(q.edits_applied[0].contains("Source: MXL capsules SmPC"));
     // A switch not offered is refused with its field.
     let e = edit(
@@ -599,4 +598,55 @@ fn a_plan_with_every_medicine_held_says_nothing_is_reduced_yet() {
         "{text}"
     );
     assert!(!text.contains("Reduce in this order: ."), "{text}");
+}
+
+#[test]
+fn a_new_order_may_follow_an_accepted_switch_but_not_an_edit_of_the_steps() {
+    // MST 30 mg morning + 60 mg evening beside morphine concentrate 0.5 mL four
+    // times a day: the concentrate is held until its switch is accepted, and
+    // only then can it be put first (an order naming a held item is refused).
+    let p = make(
+        r#"{"items": [
+            {"drug": "morphine", "route": "oral", "release": "modified", "form": "tablet", "strength_mg": 30,
+             "doses": [{"time": "morning", "units": 1}, {"time": "evening", "units": 2}]},
+            {"drug": "morphine", "route": "oral", "release": "immediate", "form": "solution", "strength_mg_per_ml": 20,
+             "ml_per_dose": 0.5, "doses_per_day": 4}],
+            "start_date": "2026-12-01"}"#,
+    );
+    let q = edit(
+        &p,
+        r#"{"edits": [{"action": "accept_switch", "item": 1, "switch": "switch-concentrate-to-oral-solution"},
+                      {"action": "set_order", "order": [1]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(q.reduction_order, [1, 0]);
+    assert_eq!(q.edits_applied.len(), 2);
+    assert!(q.edits_applied[0].starts_with("Switch accepted for items[1]"));
+    assert_eq!(
+        q.edits_applied[1],
+        "Reduction order set: morphine oral solution 10 mg in 5 mL (items[1]) first"
+    );
+    // Step 2 takes 2 mL of the solution off (13 asked: six 1 mL cuts are 12) and leaves the MST.
+    assert_eq!(totals(&q)[..2], [130.0, 118.0]);
+    assert_eq!(q.steps[1].items[0].doses, q.steps[0].items[0].doses);
+    // The other way round: a new order, then the switch.
+    let r = edit(
+        &p,
+        r#"{"edits": [{"action": "set_order", "order": [0]},
+                      {"action": "accept_switch", "item": 1, "switch": "switch-concentrate-to-oral-solution"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(r.reduction_order, [0, 1]);
+    // After an edit of the steps a rebuild would undo it silently: refused, named.
+    let e = edit(
+        &q,
+        r#"{"edits": [{"action": "set_length", "step": 2, "days": 35},
+                      {"action": "set_order", "order": [0]}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("edits[1].action: set_order rebuilds the plan from its request, so it must come before any edit of the steps"),
+        "{e}"
+    );
 }

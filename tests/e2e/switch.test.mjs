@@ -110,6 +110,25 @@ test("asymmetric MST with a concentrate that cannot go on: question, switch offe
   await s.screenshot("switch-accepted");
   await axeClean("plan after the switch was accepted");
 
+  // Which goes first is the clinician's choice: the long-acting MST by default (the
+  // reference rule, with its source); the solution can be put first, and back.
+  const order = async () => (await s.findAll("[data-testid=order-item]")).length;
+  assert.equal(await order(), 2);
+  assert.match(await s.text("[data-testid=order-source]"), /Mayo Clinic/);
+  assert.match(await s.text("[data-testid=plan-order] li:first-child"), /slow-release tablets/);
+  await s.press("[data-testid=reduce-first-1]");
+  await waitFor(async () => /Set by the clinician/.test(await s.text("[data-testid=order-source]")), "clinician's order");
+  assert.match(await s.text("[data-testid=plan-order] li:first-child"), /oral solution/);
+  // Step 2 now reduces the solution and leaves the MST as it was.
+  const second = await s.execute("return document.querySelectorAll('[data-testid=plan-step]')[1].textContent");
+  assert.match(second, /evening: 2 × 30 mg/);
+  assert.match(second, /4 mL of 2 mg\/mL/);
+  await scrollTo("[data-testid=plan-order]");
+  await s.screenshot("order-chosen");
+  await axeClean("plan with the clinician's reduction order");
+  await s.press("[data-testid=usual-order]");
+  await waitFor(async () => /^Source: Mayo Clinic/.test(await s.text("[data-testid=order-source]")), "usual order back");
+
   // Saved with the switch; the leaflet names the morning and the evening doses.
   await s.press("[data-testid=save-review]");
   await waitFor(async () => /version 1/.test(await s.text("[data-testid=saved-status]")), "saved");
@@ -137,6 +156,8 @@ test("a custom rate faster than a rapid taper asks for a reason beside its field
   await waitFor(() => s.exists("#taper-reason-error"), "reason asked for beside its field");
   assert.match(await s.text("#taper-reason-error"), /rapid taper/);
   assert.match(await s.text("[data-testid=error-summary]"), /reason/i);
+  // The plan still on screen is the last good one, and says so.
+  assert.match(await s.text("[data-testid=plan-stale]"), /last one that could be made/);
   await scrollTo("#taper-reason");
   await s.screenshot("taper-reason-required");
   await axeClean("custom rate without the reason it needs");
@@ -146,6 +167,7 @@ test("a custom rate faster than a rapid taper asks for a reason beside its field
   await waitFor(() => s.exists("[data-testid=plan-reason]"), "plan with the reason");
   assert.match(await s.text("[data-testid=plan-reason]"), /after surgery/);
   assert.equal(await s.exists("#taper-reason-error"), false);
+  assert.equal(await s.exists("[data-testid=plan-stale]"), false);
   assert.match(await s.text("[data-testid=plan-warnings]"), /Outside guidance/);
   await scrollTo("[data-testid=plan-reason]");
   await s.screenshot("taper-reason-kept");

@@ -30,6 +30,8 @@ class Consultation {
   plan = $state<Plan | null>(null);
   planError = $state<ApiError | null>(null);
   planRequested = $state(false);
+  /** The plan shown is the last one that could be made: the latest options or regimen were refused. */
+  planStale = $state(false);
   /** Something changed since the last save (printing saves first, so a
    * printed plan always matches a stored version). */
   dirty = $state(false);
@@ -73,6 +75,7 @@ class Consultation {
     this.plan = null;
     this.planError = null;
     this.planRequested = false;
+    this.planStale = false;
   }
 
   /** Makes (or remakes) the plan from the regimen, the taper options and the edits. */
@@ -87,8 +90,10 @@ class Consultation {
         profile: this.profile,
       });
       this.planError = null;
+      this.planStale = false;
     } catch (e) {
       this.planError = e as ApiError;
+      this.planStale = this.plan !== null;
     }
   }
 
@@ -206,6 +211,8 @@ class Consultation {
 
   remove(key: number) {
     this.items = this.items.filter((i) => i.key !== key);
+    // A reduction order names items by position, which removing one changes.
+    this.taper.order = [];
     this.recalculate();
   }
 

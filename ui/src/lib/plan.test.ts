@@ -33,6 +33,15 @@ describe("plan helpers", () => {
     expect(toPlanInput([], t).taper).not.toHaveProperty("reason");
   });
 
+  it("sends the clinician's reduction order, and reads it back", () => {
+    const t = emptyTaper("standard", "2026-12-01");
+    expect(toPlanInput([], t).taper).not.toHaveProperty("order");
+    t.order = [1, 0];
+    const sent = toPlanInput([], t).taper;
+    expect(sent?.order).toEqual([1, 0]);
+    expect(taperFromRequest({ start_date: "2026-12-01", taper: sent, edits: [] }, "standard").order).toEqual([1, 0]);
+  });
+
   it("names a custom figure that is not a number", () => {
     const t = emptyTaper("standard");
     t.preset = "custom";

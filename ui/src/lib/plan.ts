@@ -4,6 +4,7 @@ import type { RawPlanInput } from "./bindings/RawPlanInput";
 import type { TaperRequest } from "./bindings/TaperRequest";
 import type { RawItem } from "./bindings/RawItem";
 import type { ReductionOf } from "./bindings/ReductionOf";
+import type { OrderEntry } from "./bindings/OrderEntry";
 import type { UnitAmount } from "./bindings/UnitAmount";
 import { parseNumber } from "./regimen";
 
@@ -18,6 +19,8 @@ export interface TaperDraft {
   slowLastThird: boolean;
   /** Why a custom rate faster than a rapid taper is needed (the core says when it is). */
   reason: string;
+  /** Items to reduce first, by position (empty: the reference order). */
+  order: OrderEntry[];
 }
 
 /** Today as YYYY-MM-DD in local time (the UI's clock; the core never reads one). */
@@ -27,7 +30,7 @@ export function todayIso(now = new Date()): string {
 }
 
 export function emptyTaper(defaultPreset: string, today = todayIso()): TaperDraft {
-  return { preset: defaultPreset, reductionPercent: "", of: "original", intervalDays: "", target: "0", startDate: today, slowLastThird: false, reason: "" };
+  return { preset: defaultPreset, reductionPercent: "", of: "original", intervalDays: "", target: "0", startDate: today, slowLastThird: false, reason: "", order: [] };
 }
 
 /** Local problems (text that is not a number), keyed by the core's field paths. */
@@ -57,6 +60,7 @@ export function taperFromRequest(t: TaperRequest, defaultPreset: string): TaperD
     startDate: t.start_date ?? "",
     slowLastThird: o.slow_last_third ?? false,
     reason: o.reason ?? "",
+    order: o.order ?? [],
   };
 }
 
@@ -76,6 +80,7 @@ export function toPlanInput(items: RawItem[], t: TaperDraft): RawPlanInput {
   const target = parseNumber(t.target);
   if (target !== undefined) taper.target_ome_mg_per_day = target;
   if (t.slowLastThird) taper.slow_last_third = true;
+  if (t.order.length) taper.order = t.order;
   return { items, start_date: t.startDate || undefined, taper };
 }
 
