@@ -74,9 +74,22 @@ fn count(store: &Store, table: &str) -> i64 {
 #[test]
 fn every_generated_patient_matches_the_ground_truth() {
     for seed in [1, 2, 3] {
-        let (bytes, truth) = extract(4000, seed);
+        let mut gen = SyntheticOptions::new(4000, seed, today());
+        gen.excluded_per_1000 = 40;
+        let mut bytes = Vec::new();
+        let truth = generate(&gen, reference(), &mut bytes).unwrap();
         let (_d, mut s) = store();
-        let report = import(&mut s, &bytes, "gen.csv");
+        let mut with_list = options("gen.csv");
+        with_list.exclusions = truth
+            .exclusions
+            .iter()
+            .map(|(id, why)| Exclusion {
+                patient_id: id.clone(),
+                reason: why.clone(),
+            })
+            .collect();
+        assert!(!with_list.exclusions.is_empty());
+        let report = import_csv(&mut s, &bytes, &with_list, &mut |_| {}).unwrap();
         assert_eq!(report.rows_read as usize, truth.rows);
         assert_eq!(report.patients_in_file as usize, truth.patients_in_file);
         assert_eq!(
@@ -107,14 +120,46 @@ fn every_generated_patient_matches_the_ground_truth() {
             by_id.keys().copied().collect::<Vec<_>>(),
             truth
                 .patients
-                .keys()
-                .map(String::as_str)
+                .iter()
+                .filter(|(_, t)| t.excluded.is_none())
+                .map(|(id, _)| id.as_str())
                 .collect::<Vec<_>>(),
-            "seed {seed}: the worklist holds exactly the patients with a current opioid"
+            "seed {seed}: the worklist holds exactly the patients with a current opioid, less those excluded"
         );
+        // Excluded patients are counted apart, by reason.
+        let mut want_excluded: BTreeMap<&str, u64> = BTreeMap::new();
+        for t in truth.patients.values() {
+            if let Some(why) = &t.excluded {
+                *want_excluded.entry(why.as_str()).or_default() += 1;
+            }
+        }
+        assert_eq!(want_excluded.len(), 2, "seed {seed}: both reasons occur");
+        let got_excluded: BTreeMap<&str, u64> = list
+            .metrics
+            .excluded
+            .iter()
+            .map(|x| (x.reason.as_str(), x.patients))
+            .collect();
+        assert_eq!(got_excluded, want_excluded, "seed {seed}");
         let mut estimated = 0;
-        for (id, t) in &truth.patients {
+        let mut seen_markers = std::collections::BTreeSet::new();
+        for (id, t) in truth.patients.iter().filter(|(_, t)| t.excluded.is_none()) {
             let p = by_id[id.as_str()];
+            seen_markers.extend(p.markers.iter().copied());
+            for (marker, want) in [
+                (Marker::ImmediateReleaseOnly, t.immediate_release_only),
+                (Marker::Combination, t.combination),
+                (Marker::LargeLiquidIssue, t.large_liquid_issue),
+                (Marker::DependenceForming, t.dependence_forming),
+                // No Stepdown review is stored for any of them.
+                (Marker::NoRecentReview, true),
+            ] {
+                assert_eq!(
+                    p.markers.contains(&marker),
+                    want,
+                    "seed {seed} {id} {marker:?}: {p:#?}"
+                );
+            }
             assert_eq!(
                 p.ome_mg_per_day, t.ome_mg_per_day,
                 "seed {seed} {id}: {p:#?}"
@@ -162,7 +207,15 @@ fn every_generated_patient_matches_the_ground_truth() {
             estimated += usize::from(p.estimated);
         }
         assert!(estimated > 0, "seed {seed}: the mix includes estimates");
-        assert_eq!(list.metrics.patients as usize, truth.patients.len());
+        assert_eq!(
+            seen_markers.len(),
+            Marker::ALL.len(),
+            "seed {seed}: every marker occurs: {seen_markers:?}"
+        );
+        assert_eq!(
+            list.metrics.patients as usize,
+            truth.patients.len() - want_excluded.values().sum::<u64>() as usize
+        );
         assert_eq!(list.metrics.estimated as usize, estimated);
     }
 }
