@@ -32,7 +32,7 @@ use super::compute::{self, Interpreted, PatientRec, PatientResult, Settings};
 use super::{
     already_imported, compute_all, figure_thresholds, flag_json, per_1000, window_or_default,
     CacheState, CaseFindingError, FastMap, FigureAtThreshold, FigureMonth, Figures, ImportOptions,
-    ImportPhase, ImportProgress, ImportReport, Pending, ReadState, CACHE_FORMAT,
+    ImportPhase, ImportProgress, ImportReport, Marker, Pending, ReadState, Reviews, CACHE_FORMAT,
 };
 use crate::flags::FlagId;
 use crate::import::csv::{split_span, CsvError, Extract, FieldLimits, Span};
@@ -662,6 +662,8 @@ fn store_and_publish(
     let mut imported = 0u64;
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<PatientRec>>(4);
     let settings = Settings::new(options.today, i64::from(window), trend, first, reference);
+    let reviews = Reviews::load(store, options.today, reference)?;
+    let reviews_ref = &reviews;
     let file_texts_ref = &file_texts;
     let settings_ref = &settings;
     let (stored_rows, tally) = std::thread::scope(|s| {
@@ -686,7 +688,7 @@ fn store_and_publish(
                             file_texts_ref,
                             false,
                         );
-                        tally.add(rec, r);
+                        tally.add(rec, r, reviews_ref);
                     }
                 }
                 tally
@@ -831,6 +833,7 @@ fn store_and_publish(
             list,
             reference,
             batch_rows,
+            &reviews,
         )?,
         None => build_cache(
             store,
@@ -842,6 +845,7 @@ fn store_and_publish(
             list,
             reference,
             batch_rows,
+            &reviews,
             &|rec: &mut PatientRec| {
                 if let Some(f) = overlay.get(&rec.db_id) {
                     apply_facts(rec, f);
@@ -1059,9 +1063,10 @@ impl Tally {
         }
     }
 
-    fn add(&mut self, rec: PatientRec, r: PatientResult) {
+    fn add(&mut self, rec: PatientRec, r: PatientResult, reviews: &Reviews) {
         self.figures.add(&r);
         if let Some(e) = r.summary {
+            let recent = !reviews.missing(rec.nhs_number.as_deref(), &rec.extract_id);
             self.ranked.push(RankRow {
                 db_id: rec.db_id,
                 rank: 0,
@@ -1071,7 +1076,12 @@ impl Tally {
                 ome: e.ome,
                 complete: e.complete,
                 estimated: e.estimated,
-                markers: e.markers,
+                markers: e.markers
+                    | if recent {
+                        0
+                    } else {
+                        Marker::NoRecentReview.bit()
+                    },
                 flags: e.flags.into_boxed_slice(),
                 excluded: rec.excluded.map(String::into_boxed_str),
             });
@@ -1094,6 +1104,7 @@ pub(super) fn build_cache(
     list: Option<(u32, String)>,
     reference: &Reference,
     batch_rows: usize,
+    reviews: &Reviews,
     adjust: &dyn Fn(&mut PatientRec),
     progress: &mut dyn FnMut(ImportProgress),
 ) -> Result<Option<(CacheState, Figures)>, CaseFindingError> {
@@ -1128,7 +1139,7 @@ pub(super) fn build_cache(
             &mut |_| {},
         );
         for (rec, r) in recs.into_iter().zip(results) {
-            tally.add(rec, r);
+            tally.add(rec, r, reviews);
         }
         if import > 0 && !store.write(|tx, now| db::heartbeat(tx, now, import))? {
             return Ok(None);
@@ -1143,6 +1154,7 @@ pub(super) fn build_cache(
 
     finish_cache(
         store, staging, import, today, window, tally, &settings, list, reference, batch_rows,
+        reviews,
     )
 }
 
@@ -1161,6 +1173,7 @@ fn finish_cache(
     list: Option<(u32, String)>,
     reference: &Reference,
     batch_rows: usize,
+    reviews: &Reviews,
 ) -> Result<Option<(CacheState, Figures)>, CaseFindingError> {
     let Tally {
         mut ranked,
@@ -1211,6 +1224,7 @@ fn finish_cache(
         gabapentinoid: 0,
         at_or_above: thresholds.iter().map(|t| (t.mg_per_day, 0)).collect(),
         excluded,
+        reviews: reviews.fingerprint.clone(),
     };
     for (i, r) in ranked.iter_mut().enumerate() {
         r.rank = i as u32 + 1;
@@ -1270,6 +1284,7 @@ pub(super) fn refresh(
         let before = store.casefinding_read(db::last_published)?;
         let first = store.casefinding_read(|c| db::first_issue(c, 0))?;
         let list = store.casefinding_read(db::latest_list_size)?;
+        let reviews = Reviews::load(store, today, reference)?;
         let n = REFRESH_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let staging = Staging::Refresh(std::process::id(), n);
         let built = build_cache(
@@ -1282,6 +1297,7 @@ pub(super) fn refresh(
             list,
             reference,
             BATCH_ROWS,
+            &reviews,
             &|_| {},
             &mut |_| {},
         );

@@ -398,16 +398,21 @@ pub enum Marker {
     LargeLiquidIssue,
     /// A dependence-forming medicine (`casefinding.json`) co-prescribed in the window.
     DependenceForming,
+    /// No Stepdown review saved for the patient (matched by NHS number, else
+    /// by the practice identifier as the store patient's local id) within
+    /// `review-interval-months` (3, `casefinding.json`) up to today.
+    NoRecentReview,
 }
 
 impl Marker {
     /// Every marker, in the order of their bits.
-    pub const ALL: [Marker; 5] = [
+    pub const ALL: [Marker; 6] = [
         Marker::UnclearDirections,
         Marker::ImmediateReleaseOnly,
         Marker::Combination,
         Marker::LargeLiquidIssue,
         Marker::DependenceForming,
+        Marker::NoRecentReview,
     ];
 
     /// Its bit in the worklist cache (`cf_summaries.markers`, migration 6).
@@ -595,6 +600,10 @@ struct CacheState {
     /// (reason, patients with a current opioid excluded for it).
     #[serde(default)]
     excluded: Vec<(String, u64)>,
+    /// The Stepdown reviews the no-recent-review marker was set from
+    /// (`db::reviews_fingerprint`): a review saved since makes the cache stale.
+    #[serde(default)]
+    reviews: String,
 }
 
 /// The cache's format: 2 since the rows carry audit markers (migration 6).
@@ -624,6 +633,58 @@ pub(crate) use rustc_hash::FxHasher;
 
 /// A hash map with [`FxHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// When each Stepdown patient was last reviewed, for the no-recent-review
+/// marker: a worklist patient is matched by NHS number, else by the
+/// practice identifier as the Stepdown patient's local id (case-insensitive).
+pub(crate) struct Reviews {
+    by_nhs: FastMap<String, NaiveDate>,
+    by_local: FastMap<String, NaiveDate>,
+    /// Reviews on or after this day count as recent.
+    since: NaiveDate,
+    /// What they were read from (`db::reviews_fingerprint`).
+    fingerprint: String,
+}
+
+impl Reviews {
+    /// The reviews saved up to `today`.
+    pub(crate) fn load(
+        store: &Store,
+        today: NaiveDate,
+        reference: &Reference,
+    ) -> Result<Reviews, StoreError> {
+        let months = reference
+            .casefinding
+            .setting(CaseFindingSetting::ReviewIntervalMonths)
+            .max(0.0) as u32;
+        let fingerprint = store.casefinding_read(db::reviews_fingerprint)?;
+        let rows = store.casefinding_read(|c| db::last_reviews(c, today))?;
+        let mut by_nhs = FastMap::default();
+        let mut by_local = FastMap::default();
+        for (nhs, local, date) in rows {
+            if let Some(n) = nhs {
+                by_nhs.insert(n, date);
+            }
+            if let Some(l) = local {
+                by_local.insert(l.to_lowercase(), date);
+            }
+        }
+        Ok(Reviews {
+            by_nhs,
+            by_local,
+            since: today - chrono::Months::new(months),
+            fingerprint,
+        })
+    }
+
+    /// True when the patient has no review on or after `since`.
+    pub(crate) fn missing(&self, nhs_number: Option<&str>, extract_id: &str) -> bool {
+        let last = nhs_number
+            .and_then(|n| self.by_nhs.get(n))
+            .or_else(|| self.by_local.get(&extract_id.to_lowercase()));
+        !last.is_some_and(|d| *d >= self.since)
+    }
+}
 
 /// Intern table for the strings of one file. Each string is held once: the
 /// index maps its hash to its position (a million patients' identifiers
@@ -1149,6 +1210,7 @@ fn ensure_fresh(
             && s.as_of == today
             && s.window_days == window
             && s.reference_version == reference.manifest_version
+            && s.reviews == store.casefinding_read(db::reviews_fingerprint)?
         {
             return Ok((window, s));
         }
@@ -1197,7 +1259,8 @@ pub fn worklist(
         let ids: Vec<i64> = page.iter().map(|(id, _)| *id).collect();
         Ok((page, matching, db::load_patients(c, &ids)?))
     })?;
-    let patients = details(&recs, &page, &texts, today, window, reference);
+    let reviews = Reviews::load(store, today, reference)?;
+    let patients = details(&recs, &page, &texts, today, window, reference, &reviews);
     Ok(Worklist {
         metrics: WorklistMetrics {
             as_of: today.to_string(),
@@ -1241,6 +1304,7 @@ fn details(
     today: NaiveDate,
     window: u32,
     reference: &Reference,
+    reviews: &Reviews,
 ) -> Vec<WorklistPatient> {
     let mut interp = Interpreted::new(reference);
     interp.grow(texts);
@@ -1262,6 +1326,9 @@ fn details(
         .filter_map(|(p, r)| {
             let mut e = r.entry?;
             e.rank = ranks.get(&p.db_id).copied().unwrap_or(0);
+            if reviews.missing(p.nhs_number.as_deref(), &p.extract_id) {
+                e.markers.push(Marker::NoRecentReview);
+            }
             Some(e)
         })
         .collect();

@@ -74,9 +74,22 @@ fn count(store: &Store, table: &str) -> i64 {
 #[test]
 fn every_generated_patient_matches_the_ground_truth() {
     for seed in [1, 2, 3] {
-        let (bytes, truth) = extract(4000, seed);
+        let mut gen = SyntheticOptions::new(4000, seed, today());
+        gen.excluded_per_1000 = 40;
+        let mut bytes = Vec::new();
+        let truth = generate(&gen, reference(), &mut bytes).unwrap();
         let (_d, mut s) = store();
-        let report = import(&mut s, &bytes, "gen.csv");
+        let mut with_list = options("gen.csv");
+        with_list.exclusions = truth
+            .exclusions
+            .iter()
+            .map(|(id, why)| Exclusion {
+                patient_id: id.clone(),
+                reason: why.clone(),
+            })
+            .collect();
+        assert!(!with_list.exclusions.is_empty());
+        let report = import_csv(&mut s, &bytes, &with_list, &mut |_| {}).unwrap();
         assert_eq!(report.rows_read as usize, truth.rows);
         assert_eq!(report.patients_in_file as usize, truth.patients_in_file);
         assert_eq!(
@@ -107,14 +120,46 @@ fn every_generated_patient_matches_the_ground_truth() {
             by_id.keys().copied().collect::<Vec<_>>(),
             truth
                 .patients
-                .keys()
-                .map(String::as_str)
+                .iter()
+                .filter(|(_, t)| t.excluded.is_none())
+                .map(|(id, _)| id.as_str())
                 .collect::<Vec<_>>(),
-            "seed {seed}: the worklist holds exactly the patients with a current opioid"
+            "seed {seed}: the worklist holds exactly the patients with a current opioid, less those excluded"
         );
+        // Excluded patients are counted apart, by reason.
+        let mut want_excluded: BTreeMap<&str, u64> = BTreeMap::new();
+        for t in truth.patients.values() {
+            if let Some(why) = &t.excluded {
+                *want_excluded.entry(why.as_str()).or_default() += 1;
+            }
+        }
+        assert_eq!(want_excluded.len(), 2, "seed {seed}: both reasons occur");
+        let got_excluded: BTreeMap<&str, u64> = list
+            .metrics
+            .excluded
+            .iter()
+            .map(|x| (x.reason.as_str(), x.patients))
+            .collect();
+        assert_eq!(got_excluded, want_excluded, "seed {seed}");
         let mut estimated = 0;
-        for (id, t) in &truth.patients {
+        let mut seen_markers = std::collections::BTreeSet::new();
+        for (id, t) in truth.patients.iter().filter(|(_, t)| t.excluded.is_none()) {
             let p = by_id[id.as_str()];
+            seen_markers.extend(p.markers.iter().copied());
+            for (marker, want) in [
+                (Marker::ImmediateReleaseOnly, t.immediate_release_only),
+                (Marker::Combination, t.combination),
+                (Marker::LargeLiquidIssue, t.large_liquid_issue),
+                (Marker::DependenceForming, t.dependence_forming),
+                // No Stepdown review is stored for any of them.
+                (Marker::NoRecentReview, true),
+            ] {
+                assert_eq!(
+                    p.markers.contains(&marker),
+                    want,
+                    "seed {seed} {id} {marker:?}: {p:#?}"
+                );
+            }
             assert_eq!(
                 p.ome_mg_per_day, t.ome_mg_per_day,
                 "seed {seed} {id}: {p:#?}"
@@ -162,7 +207,15 @@ fn every_generated_patient_matches_the_ground_truth() {
             estimated += usize::from(p.estimated);
         }
         assert!(estimated > 0, "seed {seed}: the mix includes estimates");
-        assert_eq!(list.metrics.patients as usize, truth.patients.len());
+        assert_eq!(
+            seen_markers.len(),
+            Marker::ALL.len(),
+            "seed {seed}: every marker occurs: {seen_markers:?}"
+        );
+        assert_eq!(
+            list.metrics.patients as usize,
+            truth.patients.len() - want_excluded.values().sum::<u64>() as usize
+        );
         assert_eq!(list.metrics.estimated as usize, estimated);
     }
 }
@@ -739,7 +792,12 @@ fn audit_markers_are_set_filtered_and_unclear_directions_raise_the_patient() {
                A5,2026-11-01,Morphine 30mg modified-release tablets,1 bd,56\n";
     let (_d, mut s) = store();
     import(&mut s, csv.as_bytes(), "markers.csv");
-    let list = all(&mut s);
+    let mut list = all(&mut s);
+    // No Stepdown review is stored: every patient has that marker (tested
+    // on its own below); the others are compared here.
+    for p in &mut list.patients {
+        assert_eq!(p.markers.pop(), Some(Marker::NoRecentReview));
+    }
     let get = |id: &str| list.patients.iter().find(|p| p.patient_id == id).unwrap();
     assert_eq!(get("A1").markers, [Marker::UnclearDirections]);
     assert_eq!(
@@ -1025,4 +1083,78 @@ fn count_in(dir: &tempfile::TempDir, table: &str) -> i64 {
     let c = rusqlite::Connection::open(dir.path().join("cf.db")).unwrap();
     c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
         .unwrap()
+}
+
+#[test]
+fn patients_without_a_recent_stepdown_review_carry_a_marker() {
+    let csv = "patient_id,issue_date,drug,dose,quantity,nhs_number\n\
+               P1,2026-11-01,Morphine 30mg modified-release tablets,1 bd,56,9434765919\n\
+               P2,2026-11-01,Morphine 30mg modified-release tablets,1 bd,56,\n\
+               P3,2026-11-01,Morphine 30mg modified-release tablets,1 bd,56,\n";
+    let (_d, mut s) = store();
+    import(&mut s, csv.as_bytes(), "x.csv");
+    let review = |s: &Store, nhs: Option<&str>, local: Option<&str>, saved: &str| {
+        let c = s.conn();
+        c.execute(
+            "INSERT INTO patients (nhs_number, name, local_id, created_at, updated_at)
+             VALUES (?1, 'A Patient', ?2, ?3, ?3)",
+            rusqlite::params![nhs, local, saved],
+        )
+        .unwrap();
+        let pid = c.last_insert_rowid();
+        c.execute(
+            "INSERT INTO reviews (patient_id, created_at, created_by) VALUES (?1, ?2, 'Dr A')",
+            rusqlite::params![pid, saved],
+        )
+        .unwrap();
+        let rid = c.last_insert_rowid();
+        c.execute(
+            "INSERT INTO review_versions (review_id, version, saved_at, reviewer, profile,
+                 reference_version, patient_context, regimen, result, plan)
+             VALUES (?1, 1, ?2, 'Dr A', 'uk', 'x', '{}', '{}', '{}', '{}')",
+            rusqlite::params![rid, saved],
+        )
+        .unwrap();
+    };
+    // P1 reviewed 10 days ago (matched by NHS number); P2 five months ago
+    // (matched by the practice identifier, in another case); P3 never.
+    review(&s, Some("9434765919"), None, "2026-11-14T10:00:00.000Z");
+    review(&s, None, Some("p2"), "2026-06-20T10:00:00.000Z");
+    let marked = |s: &mut Store| -> Vec<String> {
+        all(s)
+            .patients
+            .into_iter()
+            .filter(|p| p.markers.contains(&Marker::NoRecentReview))
+            .map(|p| p.patient_id)
+            .collect()
+    };
+    assert_eq!(marked(&mut s), ["P2", "P3"]);
+    let filtered = worklist(
+        &mut s,
+        &WorklistFilters {
+            markers: vec![Marker::NoRecentReview],
+            ..WorklistFilters::default()
+        },
+        today(),
+    )
+    .unwrap();
+    let ids: Vec<&str> = filtered
+        .patients
+        .iter()
+        .map(|p| p.patient_id.as_str())
+        .collect();
+    assert_eq!(ids, ["P2", "P3"]);
+    assert_eq!(filtered.metrics.matching, 2);
+    // A review saved for P3 today takes it off at once (the cache notices).
+    review(&s, None, Some("P3"), "2026-11-24T08:00:00.000Z");
+    assert_eq!(marked(&mut s), ["P2"]);
+    // "Today" is a parameter: three months on, P1's review is no longer recent.
+    let later = NaiveDate::from_ymd_opt(2027, 2, 20).unwrap();
+    let year = WorklistFilters {
+        window_days: Some(365),
+        ..WorklistFilters::default()
+    };
+    let list = worklist(&mut s, &year, later).unwrap();
+    let p1 = list.patients.iter().find(|p| p.patient_id == "P1").unwrap();
+    assert!(p1.markers.contains(&Marker::NoRecentReview));
 }

@@ -975,3 +975,45 @@ pub(crate) fn identifier_order(conn: &Connection) -> StoreResult<Vec<u32>> {
     }
     Ok(order)
 }
+
+/// Stepdown patients with a review saved on or before `today`, with the date
+/// of the latest: (NHS number, local id, date).
+pub(crate) fn last_reviews(
+    conn: &Connection,
+    today: NaiveDate,
+) -> StoreResult<Vec<(Option<String>, Option<String>, NaiveDate)>> {
+    let mut stmt = conn.prepare(
+        "SELECT p.nhs_number, p.local_id, max(substr(v.saved_at, 1, 10))
+         FROM patients p JOIN reviews r ON r.patient_id = p.id
+              JOIN review_versions v ON v.review_id = r.id
+         WHERE substr(v.saved_at, 1, 10) <= ?1
+         GROUP BY p.id",
+    )?;
+    let rows = stmt.query_map([today.to_string()], |r| {
+        Ok((
+            r.get::<_, Option<String>>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (nhs, local, date) = row?;
+        if let Some(d) = parse_iso(&date) {
+            out.push((nhs, local, d));
+        }
+    }
+    Ok(out)
+}
+
+/// What the no-recent-review marker depends on (reviews saved, patients'
+/// identifiers), in a few characters: the worklist cache is rebuilt when it changes.
+pub(crate) fn reviews_fingerprint(conn: &Connection) -> StoreResult<String> {
+    Ok(conn.query_row(
+        "SELECT (SELECT count(*) || ':' || coalesce(max(saved_at), '') FROM review_versions)
+                || '/' ||
+                (SELECT count(*) || ':' || coalesce(max(updated_at), '') FROM patients)",
+        [],
+        |r| r.get(0),
+    )?)
+}
