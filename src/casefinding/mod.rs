@@ -682,7 +682,7 @@ impl Reviews {
         let last = nhs_number
             .and_then(|n| self.by_nhs.get(n))
             .or_else(|| self.by_local.get(&extract_id.to_lowercase()));
-        !last.is_some_and(|d| *d >= self.since)
+        last.is_none_or(|d| *d < self.since)
     }
 }
 

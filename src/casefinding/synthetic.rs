@@ -906,7 +906,7 @@ pub fn generate(
             && (n as u64 * u64::from(options.excluded_per_1000)) % 1000
                 < u64::from(options.excluded_per_1000))
         .then(|| {
-            if exclusions.len() % 2 == 0 {
+            if exclusions.len().is_multiple_of(2) {
                 "palliative care register"
             } else {
                 "opioid dependence treatment"

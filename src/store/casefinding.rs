@@ -976,12 +976,12 @@ pub(crate) fn identifier_order(conn: &Connection) -> StoreResult<Vec<u32>> {
     Ok(order)
 }
 
+/// A Stepdown patient's NHS number and local id, with their latest review's date.
+pub(crate) type LastReview = (Option<String>, Option<String>, NaiveDate);
+
 /// Stepdown patients with a review saved on or before `today`, with the date
-/// of the latest: (NHS number, local id, date).
-pub(crate) fn last_reviews(
-    conn: &Connection,
-    today: NaiveDate,
-) -> StoreResult<Vec<(Option<String>, Option<String>, NaiveDate)>> {
+/// of the latest.
+pub(crate) fn last_reviews(conn: &Connection, today: NaiveDate) -> StoreResult<Vec<LastReview>> {
     let mut stmt = conn.prepare(
         "SELECT p.nhs_number, p.local_id, max(substr(v.saved_at, 1, 10))
          FROM patients p JOIN reviews r ON r.patient_id = p.id
