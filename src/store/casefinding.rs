@@ -586,7 +586,7 @@ pub(crate) fn latest_list_size(conn: &Connection) -> StoreResult<Option<(u32, St
 }
 
 // ---------------------------------------------------------------------------
-// Imports in batches (issue 16, migration 7)
+// Imports in batches (issue 16, migration 8)
 // ---------------------------------------------------------------------------
 
 /// Issues of published imports (and of the import, parameter `?{param}`,

@@ -62,8 +62,13 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 7,
+        name: "follow-up reviews, append-only",
+        sql: include_str!("migrations/0007_follow_ups.sql"),
+    },
+    Migration {
+        version: 8,
         name: "case-finding: imports stored in batches and published at the end",
-        sql: include_str!("migrations/0007_casefinding_batches.sql"),
+        sql: include_str!("migrations/0008_casefinding_batches.sql"),
     },
 ];
 
@@ -294,6 +299,7 @@ mod tests {
                 "cf_state",
                 "cf_summaries",
                 "cf_texts",
+                "follow_ups",
                 "leaflet_prints",
                 "patients",
                 "review_versions",
