@@ -47,6 +47,15 @@ test("a worklist patient opens as a consultation with their regimen filled in", 
   await waitFor(async () => (await s.findAll("[data-testid=regimen-item]")).length >= 1, "regimen prefilled");
   await waitFor(async () => (await s.text("[data-testid=ome-total]")) === "120 mg", "total 120 mg");
   await waitFor(() => s.exists("[data-testid=flag-benzodiazepine]"), "benzodiazepine flag from the extract");
+  // The worklist's two figures stay beside the working: from instructions and from supply.
+  await waitFor(() => s.exists("[data-testid=extract-figures]"), "the extract's figures");
+  assert.equal(await s.text("[data-testid=extract-instruction]"), "120 mg");
+  assert.equal(await s.text("[data-testid=extract-supply]"), "120 mg");
+  assert.ok(!(await s.exists("[data-testid=extract-differ]")), "the figures agree");
+  await s.execute("document.querySelector('[data-testid=extract-figures]').scrollIntoView()");
+  await s.screenshot("consultation-from-extract");
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
 });
 
 test("audit markers show on the worklist and filter it", async () => {
