@@ -8,15 +8,20 @@ use ts_rs::TS;
 
 use crate::api_error::ApiError;
 use crate::assess::{assess_raw, AssessReport, RawAssessInput};
+use crate::followup::{
+    self, ActualDose, ComputedFollowUp, Decision, FollowUpInput, FollowUpRecord,
+};
 use crate::leaflet::{from_plan, render_leaflet, LeafletDetails, LeafletError, PracticeDetails};
 use crate::ome::OmeOptions;
+use crate::outcomes;
 use crate::patient::RawPatient;
 use crate::pdf::Rendered;
-use crate::record::{ComputedReview, ReviewInput};
+use crate::record::{ComputedReview, ReviewInput, TaperRequest};
 use crate::reference::Reference;
 use crate::regimen::{num, FieldError, OmeMgPerDay, RawItem};
 use crate::store::{
-    DemoReport, LeafletPrint, Patient, PatientInput, Review, ReviewSummary, Settings, Store,
+    DemoReport, FollowUp, LeafletPrint, Patient, PatientInput, Review, ReviewSummary, Settings,
+    Store,
 };
 use crate::summary::{compose, SummaryDetails, SummaryError};
 use crate::taper::{self, apply_edits, request_from_raw, Edit, Plan, RawPlanInput};
@@ -252,6 +257,261 @@ pub fn save_review(
     Ok(store.save_review(&computed)?)
 }
 
+/// Re-writes the paths of problems in a follow-up's regimen (`items[0]`)
+/// under the part of the entry they came from (`actual.items[0]`).
+fn under(prefix: &str, fields: Vec<FieldError>) -> Vec<FieldError> {
+    fields
+        .into_iter()
+        .map(|f| {
+            if f.path.starts_with("items") {
+                FieldError::new(format!("{prefix}.{}", f.path), f.message)
+            } else if f.path.starts_with("taper") {
+                FieldError::new(f.path.replacen("taper", "replan", 1), f.message)
+            } else {
+                f
+            }
+        })
+        .collect()
+}
+
+fn with_fields(e: ApiError, prefix: &str) -> ApiError {
+    if e.fields.is_empty() {
+        e
+    } else {
+        ApiError::invalid_fields(under(prefix, e.fields))
+    }
+}
+
+/// Works out a follow-up of a stored version: where the plan says the
+/// patient should be that day, the total actually taken (the plan's for the
+/// day, the core's total of the items taken, or 0 when stopped), the scores,
+/// and for a re-plan the review's next version, computed through
+/// [`compute_review`] from the dose taken, starting on the follow-up date.
+pub fn compute_follow_up(
+    store: &Store,
+    input: &FollowUpInput,
+    reference: &Reference,
+) -> Result<ComputedFollowUp, ApiError> {
+    let review = stored_version(store, input.review_id, input.version)?;
+    compute_follow_up_of(&review, &store.settings()?, input, reference)
+}
+
+/// [`compute_follow_up`] of a version already read, with the store's
+/// settings (the demo data computes its follow-ups inside its transaction).
+pub fn compute_follow_up_of(
+    review: &Review,
+    settings: &Settings,
+    input: &FollowUpInput,
+    reference: &Reference,
+) -> Result<ComputedFollowUp, ApiError> {
+    let checked = followup::check(input, review.plan.is_some(), reference)
+        .map_err(ApiError::invalid_fields)?;
+    let expected = review
+        .plan
+        .as_ref()
+        .map(|p| followup::position_on(p, checked.date));
+    let (current, complete) = match (&input.actual, &expected) {
+        (ActualDose::OnPlan, Some(pos)) => (pos.total_ome_mg_per_day, pos.ome_complete),
+        (ActualDose::OnPlan, None) => {
+            return Err(input_error(
+                "actual.status",
+                "the review has no plan to be on",
+            ))
+        }
+        (ActualDose::Stopped, _) => (0.0, true),
+        (ActualDose::DifferentDose { items }, _) => {
+            let report = assess(
+                &AssessRequest {
+                    items: items.clone(),
+                    patient: Some(review.patient.clone()),
+                    profile: review.profile,
+                    high_dose_threshold_mg_per_day: settings.high_dose_threshold_mg_per_day,
+                },
+                reference,
+            )
+            .map_err(|e| with_fields(e, "actual"))?;
+            (report.ome.total_ome_mg_per_day, report.ome.complete)
+        }
+    };
+    let replan = match (&input.decision, &input.actual) {
+        (Decision::Replan, ActualDose::DifferentDose { items }) => {
+            let mut taper = input.replan.clone().unwrap_or_else(|| TaperRequest {
+                // The earlier plan's edits name its steps, so they do not carry over.
+                edits: Vec::new(),
+                ..review.taper.clone().unwrap_or_default()
+            });
+            taper.start_date = Some(checked.date.to_string());
+            let notes = format!(
+                "Re-planned at the follow-up of {} from the dose taken then.{}",
+                checked.date,
+                if input.notes.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{}", input.notes.trim())
+                }
+            );
+            let next = ReviewInput {
+                patient_id: review.patient_id,
+                review_id: Some(review.review_id),
+                reviewer: input.reviewer.clone(),
+                notes,
+                patient: review.patient.clone(),
+                items: items.clone(),
+                taper: Some(taper),
+            };
+            Some(
+                compute_review(
+                    &next,
+                    settings.profile,
+                    settings.high_dose_threshold_mg_per_day,
+                    reference,
+                )
+                .map_err(|e| with_fields(e, "actual"))?,
+            )
+        }
+        _ => None,
+    };
+    let record = FollowUpRecord {
+        input: input.clone(),
+        expected,
+        current_ome_mg_per_day: current,
+        ome_complete: complete,
+        peg: checked.peg,
+        sows: checked.sows,
+    };
+    Ok(ComputedFollowUp::new(record, replan))
+}
+
+/// Saves a follow-up from its entry: computed by the core, refused with its
+/// fields if anything is wrong (nothing is written), a re-plan saved as the
+/// review's next version in the same transaction, audited.
+pub fn save_follow_up(
+    store: &mut Store,
+    input: &FollowUpInput,
+    reference: &Reference,
+) -> Result<FollowUp, ApiError> {
+    let computed = compute_follow_up(store, input, reference)?;
+    Ok(store.save_follow_up(&computed)?)
+}
+
+/// What a follow-up of a review opens with: its current version, where the
+/// plan says the patient should be on `date`, the follow-ups so far and the
+/// next review agreed at the latest one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FollowUpDue {
+    /// The review.
+    #[ts(type = "number")]
+    pub review_id: i64,
+    /// Its current version (the one to follow up).
+    #[ts(type = "number")]
+    pub version: i64,
+    /// The patient.
+    #[ts(type = "number")]
+    pub patient_id: i64,
+    /// The day asked about.
+    #[ts(as = "String")]
+    pub date: NaiveDate,
+    /// Where the plan says the patient should be (null when the version has no plan).
+    pub position: Option<followup::PlanPosition>,
+    /// The next review agreed at the latest follow-up, if any.
+    #[ts(as = "Option<String>")]
+    pub next_review: Option<NaiveDate>,
+    /// That next review is before `date`.
+    pub overdue: bool,
+    /// The follow-ups so far, oldest first.
+    pub follow_ups: Vec<FollowUp>,
+}
+
+/// Where a review's patient should be on `date`, and its follow-ups so far.
+pub fn follow_up_due(
+    store: &Store,
+    review_id: i64,
+    date: NaiveDate,
+) -> Result<FollowUpDue, ApiError> {
+    let latest = store.review(review_id)?;
+    let review = stored_version(store, review_id, latest.version)?;
+    let follow_ups = store.follow_ups(review_id)?;
+    let next_review = follow_ups
+        .last()
+        .and_then(|f| f.record.input.next_review.as_deref())
+        .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok());
+    Ok(FollowUpDue {
+        review_id,
+        version: review.version,
+        patient_id: review.patient_id,
+        date,
+        position: review.plan.as_ref().map(|p| followup::position_on(p, date)),
+        next_review,
+        overdue: next_review.is_some_and(|n| n < date),
+        follow_ups,
+    })
+}
+
+/// The points outcomes are worked from: every review version and follow-up
+/// in the store, by patient.
+pub fn outcome_points(store: &Store) -> Result<Vec<outcomes::PatientPoints>, ApiError> {
+    let mut by_patient: std::collections::BTreeMap<i64, outcomes::PatientPoints> =
+        std::collections::BTreeMap::new();
+    for review in store.all_review_versions()? {
+        let Some(total) = review.total_ome_mg_per_day else {
+            continue;
+        };
+        let entry =
+            by_patient
+                .entry(review.patient_id)
+                .or_insert_with(|| outcomes::PatientPoints {
+                    patient_id: review.patient_id,
+                    ..Default::default()
+                });
+        entry.versions.push(outcomes::VersionPoint {
+            review_id: review.review_id,
+            version: review.version,
+            date: review.saved_at.date_naive(),
+            profile: review.profile,
+            ome_mg_per_day: total,
+            // A version that does not say is not known to be complete.
+            ome_complete: review.ome_complete.unwrap_or(false),
+            plan: review.plan,
+        });
+    }
+    for f in store.all_follow_ups()? {
+        let Some(date) = f.record.date() else {
+            continue;
+        };
+        let entry = by_patient
+            .entry(f.patient_id)
+            .or_insert_with(|| outcomes::PatientPoints {
+                patient_id: f.patient_id,
+                ..Default::default()
+            });
+        let stopped = f.record.input.actual == ActualDose::Stopped;
+        entry.follow_ups.push(outcomes::FollowUpPoint {
+            review_id: f.review_id,
+            follow_up_id: f.id,
+            date,
+            ome_mg_per_day: f.record.current_ome_mg_per_day,
+            ome_complete: f.record.ome_complete,
+            stopped,
+            ends_plan: stopped || f.record.input.decision == Decision::EndPlan,
+        });
+    }
+    Ok(by_patient.into_values().collect())
+}
+
+/// Outcomes per patient and month by month as of `today` (docs/outcomes.md).
+pub fn outcomes(
+    store: &Store,
+    today: NaiveDate,
+    reference: &Reference,
+) -> Result<outcomes::Outcomes, ApiError> {
+    Ok(outcomes::outcomes(
+        &outcome_points(store)?,
+        today,
+        reference,
+    ))
+}
+
 /// Fills an empty store with the synthetic demo patients, their reviews
 /// computed by the core like any other.
 pub fn load_demo_patients(
@@ -262,7 +522,11 @@ pub fn load_demo_patients(
     let compute = |profile: Profile, input: &ReviewInput| {
         compute_review(input, profile, None, reference).map_err(|e| e.message)
     };
-    Ok(store.load_demo_patients(actor, &compute)?)
+    let settings = store.settings()?;
+    let follow_up = |review: &Review, input: &FollowUpInput| {
+        compute_follow_up_of(review, &settings, input, reference).map_err(|e| e.message)
+    };
+    Ok(store.load_demo_patients(actor, &compute, &follow_up)?)
 }
 
 /// The practice's contact details as the leaflet prints them, from settings

@@ -55,6 +55,12 @@ enum Command {
     /// Reviews in the store: `save` from inputs, `show`, `history`, and print the `leaflet`
     /// or `summary` of a stored version; `reprint` checks a print re-renders the same.
     Review(cli::record::ReviewArgs),
+    /// Follow-ups of a stored review: `save` one (a re-plan saves the review's next
+    /// version), `due` (where the patient should be on the plan that day), `list`.
+    #[command(name = "followup")]
+    FollowUp(cli::followup::FollowUpArgs),
+    /// Outcomes per patient and month by month (reduced, reduced by half, stopped), as JSON or CSV.
+    Outcomes(cli::followup::OutcomesArgs),
     /// Fill an empty store with synthetic demo patients (never real data).
     Demo(cli::store::DemoArgs),
     /// Test helper: save reviews in a loop, printing each acknowledged save.
@@ -109,6 +115,8 @@ fn run(cli: Cli) -> CliResult {
         Command::Settings(args) => cli::record::settings(args),
         Command::Patient(args) => cli::record::patient(args),
         Command::Review(args) => cli::record::review(args),
+        Command::FollowUp(args) => cli::followup::follow_up(args),
+        Command::Outcomes(args) => cli::followup::outcomes(args),
         Command::Demo(args) => cli::store::demo(args),
         Command::StressWriter(args) => cli::store::stress_writer(args),
     }

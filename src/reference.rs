@@ -19,6 +19,7 @@ pub mod currency;
 pub mod gaps;
 pub mod limits;
 pub mod risk;
+pub mod scales;
 pub mod verhoeff;
 
 pub use currency::{currency, PolicyKind, PolicyRow, StaleTable};
@@ -91,6 +92,11 @@ const EMBEDDED: &[(&str, &str)] = &[
     (
         "dose_limits.json",
         include_str!("../assets/reference/dose_limits.json"),
+    ),
+    // Follow-up scales: PEG pain score, Short Opiate Withdrawal Scale (`scales`).
+    (
+        "scales.json",
+        include_str!("../assets/reference/scales.json"),
     ),
 ];
 
@@ -577,6 +583,8 @@ pub struct Reference {
     pub known_gaps: Table<gaps::KnownGapRow>,
     /// Licensed daily maxima per opioid, with age and renal rules.
     pub dose_limits: Table<limits::DoseLimitRow>,
+    /// Follow-up scales (PEG, SOWS): items, ranges and wording.
+    pub scales: Table<scales::ScaleItemRow>,
     /// Every drug in any profile's factor table, sorted (accepted drug names).
     known_drugs: Vec<String>,
 }
@@ -887,6 +895,15 @@ impl Reference {
                 .map(|r| (r.id.as_str(), r.source.as_str())),
         )?;
         limits::check(&dose_limits, &known_drugs)?;
+        let scales: Table<scales::ScaleItemRow> = parse("scales.json")?;
+        check_rows(
+            &scales.header,
+            scales
+                .rows
+                .iter()
+                .map(|r| (r.id.as_str(), r.source.as_str())),
+        )?;
+        scales::check(&scales)?;
         let reference = Reference {
             manifest_version: manifest.manifest_version,
             thresholds,
@@ -900,6 +917,7 @@ impl Reference {
             casefinding,
             known_gaps,
             dose_limits,
+            scales,
             known_drugs,
         };
         // These checks need lookups across tables, so they run on the assembled reference.
@@ -1208,6 +1226,7 @@ impl Reference {
         headers.push((&self.casefinding.header, self.casefinding.rows.len()));
         headers.push((&self.known_gaps.header, self.known_gaps.rows.len()));
         headers.push((&self.dose_limits.header, self.dose_limits.rows.len()));
+        headers.push((&self.scales.header, self.scales.rows.len()));
         headers
     }
 

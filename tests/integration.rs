@@ -25,6 +25,7 @@ mod leaflet_cli;
 mod leaflet_pdf;
 mod ome_cli;
 mod ome_props;
+mod outcomes_cli;
 mod plan_cli;
 mod plan_props;
 mod plan_snapshots;

@@ -376,6 +376,13 @@ fn bad_input_exits_2_naming_the_field_and_writes_nothing() {
             r#"{"items": [{"drug": "morphine", "route": "oral", "strength_mg": 10, "doses_per_day": 2}], "start_date": "2026-12-01", "colour": "red"}"#.into(),
             "colour: unknown field",
         ),
+        (
+            // MXL 30 mg once a day is kept at its dose with a question for the
+            // prescriber: nothing is reduced, so no "plan to reduce" is printed.
+            vec![],
+            r#"{"items": [{"drug": "morphine", "route": "oral", "release": "modified", "form": "capsule", "strength_mg": 30, "doses_per_day": 1}], "start_date": "2026-12-01"}"#.into(),
+            "items: nothing in this plan is reduced",
+        ),
     ];
     for (extra, input, message) in cases {
         let mut args = vec!["leaflet", "--out", out_s.as_str()];

@@ -72,7 +72,7 @@ fn demo_check_backup_export_restore_round_trip() {
     assert_eq!(report["ok"], true);
     assert_eq!(report["integrity"], serde_json::json!(["ok"]));
     assert_eq!(report["counts"]["patients"], 6);
-    assert_eq!(report["counts"]["review_versions"], 7);
+    assert_eq!(report["counts"]["review_versions"], 8);
 
     let out = run(&["check", "--db", p(&db), "--format", "text"]);
     let text = String::from_utf8_lossy(&out.stdout);

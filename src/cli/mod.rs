@@ -4,6 +4,7 @@
 pub mod assess;
 pub mod audit;
 pub mod casefinding;
+pub mod followup;
 pub mod leaflet;
 pub mod ome;
 pub mod plan;

@@ -271,7 +271,7 @@ struct ReviewReprintArgs {
 }
 
 fn open(db: &DbArg) -> CliResult<Store> {
-    Ok(Store::open_existing(db.path()?)?)
+    super::followup::open_existing(db)
 }
 
 /// The version asked for, or the review's latest.

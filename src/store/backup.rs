@@ -118,6 +118,9 @@ pub struct ExportReview {
     pub versions: Vec<Review>,
     /// Leaflets printed, oldest first.
     pub leaflet_prints: Vec<LeafletPrint>,
+    /// Follow-ups of the review, oldest first.
+    #[serde(default)]
+    pub follow_ups: Vec<super::followups::FollowUp>,
 }
 
 impl Store {
@@ -337,6 +340,7 @@ impl Store {
                         review_id,
                         versions: super::reviews::all_versions_of_review(tx, review_id)?,
                         leaflet_prints: super::leaflets::for_review(tx, review_id)?,
+                        follow_ups: super::followups::for_review(tx, review_id)?,
                     });
                 }
                 patients.push(ExportPatient { patient, reviews });

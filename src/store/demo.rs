@@ -3,20 +3,25 @@
 //! demo records, and every NHS number is from the 999 range, which the NHS
 //! reserves for testing and never issues to a patient.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::audit::{self, AuditAction, AuditEntity};
 use super::patients::{self, PatientInput};
-use super::reviews;
-use super::{clean_actor, Store, StoreError, StoreResult};
+use super::reviews::{self, Review};
+use super::{clean_actor, followups, Store, StoreError, StoreResult};
+use crate::followup::{ComputedFollowUp, Decision, FollowUpInput};
 use crate::profile::Profile;
-use crate::record::{ComputedReview, ReviewInput};
+use crate::record::{ComputedReview, ReviewInput, TaperRequest};
 
 /// Computes a review from its inputs with a profile: the store cannot, as it
 /// sits below the clinical facade (`consult::compute_review` is passed in).
 pub type ComputeFn<'a> = &'a dyn Fn(Profile, &ReviewInput) -> Result<ComputedReview, String>;
+
+/// Computes a follow-up of a stored version (`consult::compute_follow_up_of`
+/// is passed in, for the same reason).
+pub type FollowUpFn<'a> = &'a dyn Fn(&Review, &FollowUpInput) -> Result<ComputedFollowUp, String>;
 
 /// What was loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,8 +30,10 @@ pub struct DemoReport {
     pub patients: usize,
     /// Reviews created.
     pub reviews: usize,
-    /// Review versions saved (some demo reviews have two).
+    /// Review versions saved (some demo reviews have two; a re-plan adds one).
     pub review_versions: usize,
+    /// Follow-ups saved (dated the day the demo is loaded).
+    pub follow_ups: usize,
 }
 
 struct DemoReview {
@@ -36,6 +43,12 @@ struct DemoReview {
     notes: &'static str,
     /// A second version with these notes, as if the clinician edited and saved again.
     second_version_notes: Option<&'static str>,
+    /// A taper (10% of the start every 28 days) that started this many days
+    /// before the demo is loaded.
+    taper_started_days_ago: Option<u64>,
+    /// A follow-up dated the day the demo is loaded, written like a
+    /// `stepdown followup save` entry without its review, version, date and reviewer.
+    follow_up: Option<Value>,
 }
 
 struct DemoPatient {
@@ -70,6 +83,8 @@ fn demo_patients() -> Vec<DemoPatient> {
                          "as_needed": true}
                     ]),
                     notes: "Long-standing back pain; two falls this year. Discussed tapering.",
+                    taper_started_days_ago: None,
+                    follow_up: None,
                     second_version_notes: Some(
                         "Long-standing back pain; two falls this year. Agreed to start a slow \
                          taper of the modified-release morphine; review in four weeks.",
@@ -86,6 +101,8 @@ fn demo_patients() -> Vec<DemoPatient> {
                     ]),
                     notes: "Four-week review: managing well on the lower dose.",
                     second_version_notes: None,
+                    taper_started_days_ago: None,
+                    follow_up: None,
                 },
             ],
         },
@@ -105,6 +122,17 @@ fn demo_patients() -> Vec<DemoPatient> {
                 ]),
                 notes: "Co-codamol 30/500 for knee pain, also buying paracetamol.",
                 second_version_notes: None,
+                taper_started_days_ago: None,
+                follow_up: Some(json!({
+                    "actual": {"status": "different-dose", "items": [
+                        {"drug": "codeine", "route": "oral", "strength_mg": 30,
+                         "units_per_dose": 1, "doses_per_day": 4, "paracetamol_mg": 500}]},
+                    "peg": {"pain": 5, "enjoyment": 4, "activity": 5},
+                    "sows": [0, 0, 1, 0, 0, 1, 1, 1, 0, 1],
+                    "goals": "Keep walking to the allotment; stop buying extra paracetamol.",
+                    "decision": "replan",
+                    "notes": "Halved the co-codamol himself; re-planned from that dose."
+                })),
             }],
         },
         DemoPatient {
@@ -123,6 +151,15 @@ fn demo_patients() -> Vec<DemoPatient> {
                 ]),
                 notes: "Tramadol with sertraline; discussed serotonin syndrome symptoms.",
                 second_version_notes: None,
+                taper_started_days_ago: Some(28),
+                follow_up: Some(json!({
+                    "actual": {"status": "on-plan"},
+                    "peg": {"pain": 4, "enjoyment": 3, "activity": 3},
+                    "sows": [0, 0, 0, 1, 0, 0, 1, 0, 0, 0],
+                    "goals": "Fewer tablets before her daughter's wedding in the spring.",
+                    "decision": "continue",
+                    "notes": "Coping well with the first reduction."
+                })),
             }],
         },
         DemoPatient {
@@ -140,6 +177,8 @@ fn demo_patients() -> Vec<DemoPatient> {
                 ]),
                 notes: "Fentanyl patch for osteoarthritis; COPD; takes zopiclone at night.",
                 second_version_notes: None,
+                taper_started_days_ago: None,
+                follow_up: None,
             }],
         },
         DemoPatient {
@@ -157,6 +196,8 @@ fn demo_patients() -> Vec<DemoPatient> {
                 ]),
                 notes: "Low weight, severe renal impairment. Example using the CDC profile.",
                 second_version_notes: None,
+                taper_started_days_ago: None,
+                follow_up: None,
             }],
         },
         DemoPatient {
@@ -181,8 +222,10 @@ fn load_in(
     tx: &rusqlite::Connection,
     actor: &str,
     compute: ComputeFn<'_>,
+    compute_follow_up: FollowUpFn<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<DemoReport> {
+    let today = now.date_naive();
     let existing: i64 = tx.query_row("SELECT count(*) FROM patients", [], |r| r.get(0))?;
     if existing > 0 {
         return Err(StoreError::NotEmpty { patients: existing });
@@ -191,6 +234,7 @@ fn load_in(
         patients: 0,
         reviews: 0,
         review_versions: 0,
+        follow_ups: 0,
     };
     for d in demo_patients() {
         let patient = patients::create_in(
@@ -223,7 +267,19 @@ fn load_in(
                     .map_err(|e| demo_error(format!("patient: {e}")))?,
                 items: serde_json::from_value(r.items)
                     .map_err(|e| demo_error(format!("items: {e}")))?,
-                taper: None,
+                taper: r
+                    .taper_started_days_ago
+                    .map(|days| -> StoreResult<TaperRequest> {
+                        let start = today
+                            .checked_sub_days(Days::new(days))
+                            .ok_or_else(|| demo_error("taper start before the calendar".into()))?;
+                        serde_json::from_value(json!({
+                            "start_date": start.to_string(),
+                            "taper": {"reduction_percent": 10, "interval_days": 28}
+                        }))
+                        .map_err(|e| demo_error(format!("taper: {e}")))
+                    })
+                    .transpose()?,
             };
             let computed = compute(r.profile, &input).map_err(demo_error)?;
             let saved = reviews::save_in(tx, &computed, now)?;
@@ -236,6 +292,21 @@ fn load_in(
                 reviews::save_in(tx, &again, now)?;
                 report.review_versions += 1;
             }
+            if let Some(Value::Object(mut entry)) = r.follow_up {
+                let review = reviews::full(tx, saved.review_id, None)?;
+                entry.insert("review_id".into(), json!(review.review_id));
+                entry.insert("version".into(), json!(review.version));
+                entry.insert("date".into(), json!(today.to_string()));
+                entry.insert("reviewer".into(), json!(REVIEWER));
+                let input: FollowUpInput = serde_json::from_value(Value::Object(entry))
+                    .map_err(|e| demo_error(format!("follow-up: {e}")))?;
+                let computed = compute_follow_up(&review, &input).map_err(demo_error)?;
+                followups::save_in(tx, &computed, now)?;
+                report.follow_ups += 1;
+                if input.decision == Decision::Replan {
+                    report.review_versions += 1;
+                }
+            }
         }
     }
     audit::append(
@@ -247,8 +318,8 @@ fn load_in(
         None,
         None,
         &format!(
-            "demo data loaded: {} synthetic patient(s), {} review(s)",
-            report.patients, report.reviews
+            "demo data loaded: {} synthetic patient(s), {} review(s), {} follow-up(s)",
+            report.patients, report.reviews, report.follow_ups
         ),
     )?;
     Ok(report)
@@ -258,14 +329,16 @@ impl Store {
     /// Fills an empty store with synthetic demo patients and a few reviews,
     /// all in one transaction. Refused if the store has any patient, so demo
     /// records can never mix with real ones. `compute` computes each review
-    /// from its inputs (`consult::load_demo_patients` passes the core's).
+    /// from its inputs and `compute_follow_up` each follow-up
+    /// (`consult::load_demo_patients` passes the core's).
     pub fn load_demo_patients(
         &mut self,
         actor: &str,
         compute: ComputeFn<'_>,
+        compute_follow_up: FollowUpFn<'_>,
     ) -> StoreResult<DemoReport> {
         let actor = clean_actor(actor)?;
-        self.write(|tx, now| load_in(tx, &actor, compute, now))
+        self.write(|tx, now| load_in(tx, &actor, compute, compute_follow_up, now))
     }
 }
 

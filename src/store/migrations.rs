@@ -60,6 +60,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "case-finding: audit markers on the worklist cache; patient exclusions",
         sql: include_str!("migrations/0006_casefinding_markers.sql"),
     },
+    Migration {
+        version: 7,
+        name: "follow-up reviews, append-only",
+        sql: include_str!("migrations/0007_follow_ups.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -289,6 +294,7 @@ mod tests {
                 "cf_state",
                 "cf_summaries",
                 "cf_texts",
+                "follow_ups",
                 "leaflet_prints",
                 "patients",
                 "review_versions",

@@ -28,6 +28,7 @@ pub(crate) mod casefinding;
 mod check;
 mod demo;
 mod file;
+mod followups;
 mod leaflets;
 pub mod migrations;
 mod patients;
@@ -53,7 +54,8 @@ pub use backup::{
     EXPORT_FORMAT, EXPORT_FORMAT_VERSION,
 };
 pub use check::{check_file, CheckReport, Counts};
-pub use demo::{ComputeFn, DemoReport};
+pub use demo::{ComputeFn, DemoReport, FollowUpFn};
+pub use followups::FollowUp;
 pub use leaflets::{sha256_hex, LeafletPrint};
 pub use patients::{Patient, PatientInput, PatientSummary};
 pub use reviews::{Review, ReviewSummary};

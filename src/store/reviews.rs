@@ -573,6 +573,16 @@ impl Store {
         Ok(out)
     }
 
+    /// Every version of every review in the store, with documents, by
+    /// patient, review and version (for outcomes).
+    pub fn all_review_versions(&self) -> StoreResult<Vec<Review>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{FULL_SELECT} ORDER BY r.patient_id, v.review_id, v.version"
+        ))?;
+        let out = collect(stmt.query_map([], full_from_row)?)?;
+        Ok(out)
+    }
+
     /// A patient's reviews, newest first, each at its latest version, with documents.
     pub fn patient_reviews(&self, patient_id: i64) -> StoreResult<Vec<Review>> {
         super::patients::get(&self.conn, patient_id)?;

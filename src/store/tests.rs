@@ -1137,9 +1137,15 @@ fn demo_patients_fill_an_empty_store_once() {
             .unwrap();
     assert_eq!(report.patients, 6);
     assert_eq!(report.reviews, 6);
-    assert_eq!(report.review_versions, 7);
+    // Bernard's follow-up re-plans: an eighth version.
+    assert_eq!((report.review_versions, report.follow_ups), (8, 2));
     let c = s.counts().unwrap();
-    assert_eq!((c.patients, c.reviews, c.review_versions), (6, 6, 7));
+    assert_eq!((c.patients, c.reviews, c.review_versions), (6, 6, 8));
+    // The outcomes show them: Bernard re-planned from a lower dose, Cora on her plan.
+    let o = crate::consult::outcomes(&s, t0().date_naive(), crate::reference::reference()).unwrap();
+    assert_eq!(o.patients.len(), 5);
+    let month = o.months.last().unwrap();
+    assert!(month.reduced >= 2 && month.active_plan >= 2, "{month:?}");
     for p in s.search_patients("", 100).unwrap() {
         assert!(p.patient.name.ends_with("(demo)"));
         assert!(p.patient.nhs_number.unwrap().is_test_range());
@@ -1373,7 +1379,7 @@ fn check_reports_counts_and_versions() {
     let text = r.to_text();
     assert!(text.contains("Result: OK"), "{text}");
     assert!(
-        text.contains("6 patient(s), 6 review(s) (7 saved version(s))"),
+        text.contains("6 patient(s), 6 review(s) (8 saved version(s))"),
         "{text}"
     );
 }

@@ -160,7 +160,7 @@ pub(crate) fn stop_words(item: &StepItem, day: NaiveDate) -> String {
     }
 }
 
-fn item_rows(
+pub(crate) fn item_rows(
     plan: &Plan,
     names: &[(u32, String)],
     item: &StepItem,

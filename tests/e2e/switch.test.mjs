@@ -5,7 +5,8 @@
 // offers a switch to 10 mg in 5 mL with its equivalence and source; the
 // clinician accepts it (an `accept_switch` edit the core applies), and the
 // printed leaflet names the morning and evening doses. Then a custom rate
-// faster than a rapid taper asks for a reason, which is kept with the plan.
+// faster than a rapid taper asks for a reason, which is kept with the plan. A plan
+// that reduces nothing (MXL 30 mg once a day) prints no leaflet, and says why.
 // Axe-checked in each new state; screenshots in target/screenshots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -172,4 +173,36 @@ test("a custom rate faster than a rapid taper asks for a reason beside its field
   await scrollTo("[data-testid=plan-reason]");
   await s.screenshot("taper-reason-kept");
   await axeClean("plan with a reason for a fast rate");
+});
+
+test("a plan that reduces nothing (MXL 30 mg once a day, kept with a question) prints no leaflet, and says why", async () => {
+  await s.press("[data-testid=nav-patients]");
+  await waitFor(() => s.exists("[data-testid=add-patient]"), "patients");
+  await s.press("[data-testid=add-patient]");
+  await waitFor(() => s.exists("#patient-name"), "patient form");
+  await s.type("#patient-name", "Pat Held");
+  await s.press("[data-testid=patient-save]");
+  await waitFor(() => s.exists("[data-testid=start-consultation]"), "patient added");
+  await s.press("[data-testid=start-consultation]");
+  await waitFor(() => s.exists("[data-testid=product-search]"), "consultation");
+  await s.type("[data-testid=product-search]", "MXL 30");
+  await waitFor(async () => (await s.findAll("[role=option]")).length === 1, "one MXL 30 result");
+  await s.type("[data-testid=product-search]", KEY.enter);
+  await waitFor(async () => (await total()) === "30 mg", "30 mg a day");
+  await s.tick("[data-testid=preset-standard]");
+  await s.press("[data-testid=make-plan]");
+  await waitFor(() => s.exists("[data-testid=held-0]"), "kept at its dose with a question");
+  assert.ok(await s.exists("[data-testid=switch-offer-0]"), "MST 15 mg twice a day offered");
+  assert.equal((await s.findAll("[data-testid=plan-step]")).length, 1, "step 1 only: the current dose");
+
+  await s.press("[data-testid=save-review]");
+  await waitFor(async () => /version 1/.test(await s.text("[data-testid=saved-status]")), "saved");
+  const before = readdirSync(saveDir).length;
+  await s.press("[data-testid=print-leaflet]");
+  await waitFor(() => s.exists("[data-testid=output-error]"), "print refused");
+  assert.match(await s.text("[data-testid=output-error]"), /nothing in this plan is reduced/);
+  assert.equal(readdirSync(saveDir).length, before, "no leaflet written");
+  await scrollTo("[data-testid=output-error]");
+  await s.screenshot("leaflet-nothing-reduced");
+  await axeClean("a plan that reduces nothing, its leaflet refused");
 });

@@ -5,9 +5,13 @@ use tauri::AppHandle;
 use ts_rs::TS;
 
 use stepdown::consult;
+use stepdown::consult::FollowUpDue;
+use stepdown::followup::FollowUpInput;
+use stepdown::outcomes::Outcomes;
 use stepdown::reference::reference;
 use stepdown::store::{
-    DemoReport, Patient, PatientInput, PatientSummary, Review, ReviewInput, ReviewSummary, Settings,
+    DemoReport, FollowUp, Patient, PatientInput, PatientSummary, Review, ReviewInput,
+    ReviewSummary, Settings,
 };
 use stepdown::ApiError;
 
@@ -133,6 +137,36 @@ pub async fn patient_history(
 pub async fn save_review(app: AppHandle, input: ReviewInput) -> Result<ReviewSummary, ApiError> {
     blocking(app, move |st| {
         st.with_store_api(|s| consult::save_review(s, &input, reference()))
+    })
+    .await
+}
+
+/// Saves a follow-up of a review's current version from its entry (a
+/// re-plan saves the review's next version); refused with its fields; audited.
+#[tauri::command]
+pub async fn save_follow_up(app: AppHandle, input: FollowUpInput) -> Result<FollowUp, ApiError> {
+    blocking(app, move |st| {
+        st.with_store_api(|s| consult::save_follow_up(s, &input, reference()))
+    })
+    .await
+}
+
+/// Where the patient should be on a review's current plan today, with its follow-ups.
+#[tauri::command]
+pub async fn follow_up_due(app: AppHandle, review_id: i64) -> Result<FollowUpDue, ApiError> {
+    let day = today();
+    blocking(app, move |st| {
+        st.with_store_api(|s| consult::follow_up_due(s, review_id, day))
+    })
+    .await
+}
+
+/// Outcomes per patient and month by month, as of today.
+#[tauri::command]
+pub async fn outcomes(app: AppHandle) -> Result<Outcomes, ApiError> {
+    let day = today();
+    blocking(app, move |st| {
+        st.with_store_api(|s| consult::outcomes(s, day, reference()))
     })
     .await
 }

@@ -14,6 +14,10 @@ import type { ReferenceInfo } from "./bindings/ReferenceInfo";
 import type { Review } from "./bindings/Review";
 import type { ReviewInput } from "./bindings/ReviewInput";
 import type { ReviewSummary } from "./bindings/ReviewSummary";
+import type { FollowUp } from "./bindings/FollowUp";
+import type { FollowUpDue } from "./bindings/FollowUpDue";
+import type { FollowUpInput } from "./bindings/FollowUpInput";
+import type { Outcomes } from "./bindings/Outcomes";
 import type { Settings } from "./bindings/Settings";
 import type { Figures } from "./bindings/Figures";
 import type { ImportProgress } from "./bindings/ImportProgress";
@@ -34,6 +38,7 @@ export interface DemoReport {
   patients: number;
   reviews: number;
   review_versions: number;
+  follow_ups: number;
 }
 
 export function isApiError(value: unknown): value is ApiError {
@@ -107,4 +112,10 @@ export const api = {
   /** Saves the inputs; the core computes and stores OME, flags and plan, or refuses with fields. */
   saveReview: (input: ReviewInput) => call<ReviewSummary>("save_review", { input }),
   getReview: (reviewId: number, version?: number) => call<Review>("get_review", { reviewId, version: version ?? null }),
+  /** Saves a follow-up of the review's current version; a re-plan saves its next version. */
+  saveFollowUp: (input: FollowUpInput) => call<FollowUp>("save_follow_up", { input }),
+  /** Where the patient should be on the review's current plan today, with its follow-ups. */
+  followUpDue: (reviewId: number) => call<FollowUpDue>("follow_up_due", { reviewId }),
+  /** Outcomes per patient and month by month, as of today (docs/outcomes.md). */
+  outcomes: () => call<Outcomes>("outcomes"),
 };
