@@ -306,6 +306,15 @@ pub fn compute_follow_up_of(
 ) -> Result<ComputedFollowUp, ApiError> {
     let checked = followup::check(input, review.plan.is_some(), reference)
         .map_err(ApiError::invalid_fields)?;
+    // Outcomes order points by date: a follow-up before the review it looks
+    // at would make it the baseline's past.
+    let created = review.created_at.date_naive();
+    if checked.date < created {
+        return Err(input_error(
+            "date",
+            &format!("must not be before the review was first saved ({created})"),
+        ));
+    }
     let expected = review
         .plan
         .as_ref()

@@ -139,6 +139,17 @@ fn the_hand_worked_practice_through_the_library() {
         &case["expected_patients"],
     );
     assert_eq!(stepdown::outcomes::months_csv(&o), expected_csv(&case));
+    // A's chart: two reviews, two follow-ups and the steps of both plans, by date.
+    let a = o
+        .patients
+        .iter()
+        .find(|p| p.patient_id == patients["A"])
+        .expect("A");
+    let kinds = |k: stepdown::outcomes::PointKind| a.series.iter().filter(|p| p.kind == k).count();
+    assert_eq!(kinds(stepdown::outcomes::PointKind::Review), 2);
+    assert_eq!(kinds(stepdown::outcomes::PointKind::FollowUp), 2);
+    assert!(kinds(stepdown::outcomes::PointKind::PlanStep) > 4);
+    assert!(a.series.windows(2).all(|w| w[0].date <= w[1].date));
     // A's re-plan is version 2 of the same review, its plan from the follow-up date.
     let (rid, version) = reviews["A"];
     assert_eq!(version, 2);
@@ -262,6 +273,33 @@ fn the_hand_worked_practice_through_the_cli() {
     assert_eq!(due["position"]["total_ome_mg_per_day"], json!(30.0));
     assert_eq!(due["next_review"], json!("2026-04-17"));
     assert_eq!(due["follow_ups"].as_array().expect("list").len(), 2);
+    // The leaflet is printed again for the new plan: from version 2.
+    s.ok(
+        &[
+            "settings",
+            "set",
+            "--practice-name",
+            "Riverside Surgery",
+            "--practice-phone",
+            "01234 567890",
+        ],
+        None,
+    );
+    let pdf = s.db.parent().expect("dir").join("a-v2.pdf");
+    let printed = s.ok(
+        &[
+            "review",
+            "leaflet",
+            "--review",
+            &rid.to_string(),
+            "--out",
+            pdf.to_str().expect("utf-8"),
+            "--issue-date",
+            "2026-03-20",
+        ],
+        None,
+    );
+    assert_eq!(printed["print"]["version"], json!(2));
     let verify = s.ok(&["audit", "verify"], None);
     assert_eq!(verify["ok"], json!(true), "{verify}");
 }
@@ -269,6 +307,7 @@ fn the_hand_worked_practice_through_the_cli() {
 #[test]
 fn a_follow_up_of_an_old_version_or_with_bad_fields_is_refused_and_saves_nothing() {
     let s = cli();
+    let now = Some("2026-05-01T09:00:00Z");
     let pid = s.ok(&["patient", "add", "--name", "Synthetic E"], None)["id"]
         .as_i64()
         .expect("id");
@@ -277,7 +316,7 @@ fn a_follow_up_of_an_old_version_or_with_bad_fields_is_refused_and_saves_nothing
                    "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2}],
         "taper": {"start_date": "2026-05-04"}});
     let file = s.write("r.json", &review);
-    let rid = s.ok(&["review", "save", &file], None)["review_id"]
+    let rid = s.ok(&["review", "save", &file], now)["review_id"]
         .as_i64()
         .expect("id");
     let entries = |s: &Cli| s.ok(&["audit", "verify"], None)["entries"].as_u64();
@@ -288,7 +327,7 @@ fn a_follow_up_of_an_old_version_or_with_bad_fields_is_refused_and_saves_nothing
         "peg": {"pain": 12, "enjoyment": 1, "activity": 1},
         "decision": "replan"});
     let file = s.write("bad.json", &bad);
-    let out = s.run(&["followup", "save", &file], None);
+    let out = s.run(&["followup", "save", &file], now);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("peg.pain"), "{err}");
@@ -296,23 +335,30 @@ fn a_follow_up_of_an_old_version_or_with_bad_fields_is_refused_and_saves_nothing
     let mut fixed = bad.clone();
     fixed["peg"]["pain"] = json!(6);
     let file = s.write("bad2.json", &fixed);
-    let out = s.run(&["followup", "save", &file], None);
+    let out = s.run(&["followup", "save", &file], now);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("actual.items[0].strength_mg"), "{err}");
     // On plan: saved; then the review gets version 2, and a follow-up of version 1 is refused.
     let good = json!({"review_id": rid, "version": 1, "date": "2026-06-01", "reviewer": "Ann Pharmacist",
         "actual": {"status": "on-plan"}, "decision": "continue", "sows": [0,0,0,0,0,0,0,0,0,0]});
+    // Not before the review was saved.
+    let mut early = good.clone();
+    early["date"] = json!("2026-04-30");
+    let file = s.write("early.json", &early);
+    let out = s.run(&["followup", "save", &file], now);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("date"));
     let file = s.write("good.json", &good);
-    let saved = s.ok(&["followup", "save", &file], None);
+    let saved = s.ok(&["followup", "save", &file], now);
     assert_eq!(saved["record"]["expected"]["place"], json!("on-step"));
     assert_eq!(entries(&s), before.map(|n| n + 1));
     let mut v2 = review.clone();
     v2["review_id"] = json!(rid);
     let file = s.write("r2.json", &v2);
-    s.ok(&["review", "save", &file], None);
+    s.ok(&["review", "save", &file], now);
     let file = s.write("good2.json", &good);
-    let out = s.run(&["followup", "save", &file], None);
+    let out = s.run(&["followup", "save", &file], now);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("version"));
     let list = s.ok(&["followup", "list", "--review", &rid.to_string()], None);

@@ -298,6 +298,9 @@ fn load_in(
                 entry.insert("version".into(), json!(review.version));
                 entry.insert("date".into(), json!(today.to_string()));
                 entry.insert("reviewer".into(), json!(REVIEWER));
+                if let Some(next) = today.checked_add_days(Days::new(28)) {
+                    entry.insert("next_review".into(), json!(next.to_string()));
+                }
                 let input: FollowUpInput = serde_json::from_value(Value::Object(entry))
                     .map_err(|e| demo_error(format!("follow-up: {e}")))?;
                 let computed = compute_follow_up(&review, &input).map_err(demo_error)?;
