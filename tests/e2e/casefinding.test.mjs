@@ -62,3 +62,17 @@ test("audit markers show on the worklist and filter it", async () => {
   assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
   await s.click("[data-testid=filter-marker-combination]");
 });
+
+test("patients without a recent Stepdown review are marked and can be listed", async () => {
+  // No consultation has been saved for anyone in this extract: each row carries the marker.
+  await waitFor(async () => (await s.findAll("[data-testid=worklist-row]")).length >= 3, "worklist rows");
+  const rows = (await s.findAll("[data-testid=worklist-row]")).length;
+  await s.click("[data-testid=filter-marker-no-recent-review]");
+  await waitFor(async () => (await s.findAll("[data-testid=worklist-row]")).length === rows, "every row kept");
+  assert.match(await s.text("[data-testid=worklist-row]"), /No recent Stepdown review/);
+  await s.execute("document.querySelector('[data-testid=worklist-table]').scrollIntoView()");
+  await s.screenshot("case-finding-no-recent-review");
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
+  await s.click("[data-testid=filter-marker-no-recent-review]");
+});
