@@ -349,7 +349,13 @@ fn a_follow_up_of_an_old_version_or_with_bad_fields_is_refused_and_saves_nothing
     let out = s.run(&["followup", "save", &file], now);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("date"));
+    // Not after today: a follow-up records what has happened (the store's clock says 1 May).
     let file = s.write("good.json", &good);
+    let out = s.run(&["followup", "save", &file], now);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("date") && err.contains("after today"), "{err}");
+    let now = Some("2026-06-01T09:00:00Z");
     let saved = s.ok(&["followup", "save", &file], now);
     assert_eq!(saved["record"]["expected"]["place"], json!("on-step"));
     assert_eq!(entries(&s), before.map(|n| n + 1));

@@ -3,8 +3,10 @@
 //! month by month. The desktop shell and the CLI both call the three
 //! functions here:
 //!
-//! - [`import_csv`]: reads a CSV extract (see `crate::import`), stores every
-//!   understood row in one transaction (all or nothing), refuses nothing
+//! - [`import_from`] / [`import_csv`]: reads a CSV extract (see `crate::import`)
+//!   in bounded memory, stores every understood row in short transactions
+//!   but shows them only once the import is published (all or nothing, see
+//!   `batched`), refuses nothing
 //!   silently (each row not understood is reported with its line and reason),
 //!   recognises a file or rows it has seen before, audits the import, and
 //!   recomputes every patient;
@@ -24,6 +26,7 @@
 //!
 //! "Today" is always a parameter: nothing here reads the clock.
 
+mod batched;
 pub(crate) mod compute;
 /// Test tooling (the ground-truth extract generator): compiled for unit tests
 /// and with the `synthetic` feature only, never into the shipped binaries.
@@ -37,16 +40,13 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::flags::FlagId;
-use crate::import::csv::{
-    ColumnMap, CsvError, Extract, FieldLimits, RowOutcome, RowProblem, TextEncoding,
-};
+use crate::import::csv::{ColumnMap, CsvError, RowOutcome, RowProblem, TextEncoding};
 use crate::patient::{RawPatient, Sex};
 use crate::reference::casefinding::CaseFindingSetting;
-use crate::reference::risk::PatientField;
 use crate::reference::{reference, Reference};
 use crate::regimen::{num, RawItem};
 use crate::store::casefinding as db;
-use crate::store::{sha256_hex, Store, StoreError};
+use crate::store::{Store, StoreError};
 use compute::{Interpreted, PatientRec, PatientResult, RowKind, Settings};
 
 /// Everything that can stop a case-finding operation.
@@ -66,6 +66,13 @@ pub enum CaseFindingError {
     /// The store failed (nothing was imported).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another import is under way, or took this one for stopped (nothing
+    /// was imported; try again).
+    #[error("{0}")]
+    Busy(String),
+    /// The import's temporary file could not be written or read (nothing was imported).
+    #[error("{0}")]
+    TemporaryFile(String),
 }
 
 impl CaseFindingError {
@@ -74,6 +81,7 @@ impl CaseFindingError {
         match self {
             CaseFindingError::BadFile(_) | CaseFindingError::BadOption { .. } => true,
             CaseFindingError::Store(e) => e.is_user_error(),
+            CaseFindingError::Busy(_) | CaseFindingError::TemporaryFile(_) => false,
         }
     }
 }
@@ -82,6 +90,9 @@ impl From<CaseFindingError> for crate::ApiError {
     fn from(e: CaseFindingError) -> Self {
         match e {
             CaseFindingError::Store(s) => s.into(),
+            CaseFindingError::Busy(m) | CaseFindingError::TemporaryFile(m) => {
+                crate::ApiError::new(crate::ErrorCode::Storage, m)
+            }
             CaseFindingError::BadOption { field, message } => crate::ApiError::invalid_fields(
                 vec![crate::regimen::FieldError::new(field, message)],
             ),
@@ -387,16 +398,21 @@ pub enum Marker {
     LargeLiquidIssue,
     /// A dependence-forming medicine (`casefinding.json`) co-prescribed in the window.
     DependenceForming,
+    /// No Stepdown review saved for the patient (matched by NHS number, else
+    /// by the practice identifier as the store patient's local id) within
+    /// `review-interval-months` (3, `casefinding.json`) up to today.
+    NoRecentReview,
 }
 
 impl Marker {
     /// Every marker, in the order of their bits.
-    pub const ALL: [Marker; 5] = [
+    pub const ALL: [Marker; 6] = [
         Marker::UnclearDirections,
         Marker::ImmediateReleaseOnly,
         Marker::Combination,
         Marker::LargeLiquidIssue,
         Marker::DependenceForming,
+        Marker::NoRecentReview,
     ];
 
     /// Its bit in the worklist cache (`cf_summaries.markers`, migration 6).
@@ -584,6 +600,10 @@ struct CacheState {
     /// (reason, patients with a current opioid excluded for it).
     #[serde(default)]
     excluded: Vec<(String, u64)>,
+    /// The Stepdown reviews the no-recent-review marker was set from
+    /// (`db::reviews_fingerprint`): a review saved since makes the cache stale.
+    #[serde(default)]
+    reviews: String,
 }
 
 /// The cache's format: 2 since the rows carry audit markers (migration 6).
@@ -614,22 +634,99 @@ pub(crate) use rustc_hash::FxHasher;
 /// A hash map with [`FxHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
-/// Intern table for the strings of one file.
+/// When each Stepdown patient was last reviewed, for the no-recent-review
+/// marker: a worklist patient is matched by NHS number, else by the
+/// practice identifier as the Stepdown patient's local id (case-insensitive).
+pub(crate) struct Reviews {
+    by_nhs: FastMap<String, NaiveDate>,
+    by_local: FastMap<String, NaiveDate>,
+    /// Reviews on or after this day count as recent.
+    since: NaiveDate,
+    /// What they were read from (`db::reviews_fingerprint`).
+    fingerprint: String,
+}
+
+impl Reviews {
+    /// The reviews saved up to `today`.
+    pub(crate) fn load(
+        store: &Store,
+        today: NaiveDate,
+        reference: &Reference,
+    ) -> Result<Reviews, StoreError> {
+        let months = reference
+            .casefinding
+            .setting(CaseFindingSetting::ReviewIntervalMonths)
+            .max(0.0) as u32;
+        let fingerprint = store.casefinding_read(db::reviews_fingerprint)?;
+        let rows = store.casefinding_read(|c| db::last_reviews(c, today))?;
+        let mut by_nhs = FastMap::default();
+        let mut by_local = FastMap::default();
+        for (nhs, local, date) in rows {
+            if let Some(n) = nhs {
+                by_nhs.insert(n, date);
+            }
+            if let Some(l) = local {
+                by_local.insert(l.to_lowercase(), date);
+            }
+        }
+        Ok(Reviews {
+            by_nhs,
+            by_local,
+            since: today - chrono::Months::new(months),
+            fingerprint,
+        })
+    }
+
+    /// True when the patient has no review on or after `since`.
+    pub(crate) fn missing(&self, nhs_number: Option<&str>, extract_id: &str) -> bool {
+        let last = nhs_number
+            .and_then(|n| self.by_nhs.get(n))
+            .or_else(|| self.by_local.get(&extract_id.to_lowercase()));
+        last.is_none_or(|d| *d < self.since)
+    }
+}
+
+/// Intern table for the strings of one file. Each string is held once: the
+/// index maps its hash to its position (a million patients' identifiers
+/// would otherwise be held twice); the rare strings whose hash another
+/// string already has are kept apart, whole.
 #[derive(Default)]
 struct Interner {
-    index: FastMap<String, u32>,
+    index: FastMap<u64, u32>,
+    collided: FastMap<String, u32>,
     texts: Vec<String>,
 }
 
 impl Interner {
     fn get(&mut self, s: &str) -> (u32, bool) {
-        if let Some(&i) = self.index.get(s) {
-            return (i, false);
-        }
+        use std::hash::{Hash, Hasher};
+        let mut h = FxHasher::default();
+        s.hash(&mut h);
+        let h = h.finish();
         let i = self.texts.len() as u32;
+        match self.index.entry(h) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let at = *e.get();
+                if self.texts[at as usize] == s {
+                    return (at, false);
+                }
+                if let Some(&at) = self.collided.get(s) {
+                    return (at, false);
+                }
+                self.collided.insert(s.to_string(), i);
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(i);
+            }
+        }
         self.texts.push(s.to_string());
-        self.index.insert(s.to_string(), i);
         (i, true)
+    }
+
+    fn clear(&mut self) {
+        self.index.clear();
+        self.collided.clear();
+        self.texts.clear();
     }
 }
 
@@ -772,501 +869,94 @@ impl<'r> ReadState<'r> {
         });
     }
 
-    /// Adds what a later part of the file gathered.
-    fn merge(&mut self, other: ReadState<'_>) {
-        let texts: Vec<u32> = other
-            .texts
-            .texts
-            .iter()
-            .map(|t| self.texts.get(t).0)
-            .collect();
-        let patients: Vec<u32> = other
-            .patients
-            .texts
-            .iter()
-            .map(|p| {
-                let (i, new) = self.patients.get(p);
-                if new {
-                    self.facts.push(Facts::default());
-                }
-                i
-            })
-            .collect();
-        for (k, f) in other.facts.iter().enumerate() {
-            self.facts[patients[k] as usize].update(f);
+    /// Takes what a reading thread gathered from one chunk: its rows and
+    /// problems, mapped to this state's indexes. The thread keeps its texts
+    /// and patients (`text_map` and `patient_map` map them here) for the next
+    /// chunk, so each is looked up here once, until it knows more than
+    /// `max_patients`: then its patients' details are passed on and it starts
+    /// afresh, which bounds its memory.
+    fn absorb(
+        &mut self,
+        w: &mut ReadState<'_>,
+        text_map: &mut Vec<u32>,
+        patient_map: &mut Vec<u32>,
+        max_patients: usize,
+    ) {
+        for t in &w.texts.texts[text_map.len()..] {
+            text_map.push(self.texts.get(t).0);
         }
-        self.pending
-            .extend(other.pending.into_iter().map(|p| Pending {
-                patient: patients[p.patient as usize],
-                drug: texts[p.drug as usize],
-                dose: texts[p.dose as usize],
-                ..p
-            }));
-        self.not_understood.extend(other.not_understood);
-        self.warnings.extend(other.warnings);
-        self.rows_read += other.rows_read;
-        self.opioid_rows += other.opioid_rows;
-        self.comed_rows += other.comed_rows;
-        self.not_read += other.not_read;
+        for p in &w.patients.texts[patient_map.len()..] {
+            let (i, new) = self.patients.get(p);
+            if new {
+                self.facts.push(Facts::default());
+            }
+            patient_map.push(i);
+        }
+        self.pending.extend(w.pending.drain(..).map(|p| Pending {
+            patient: patient_map[p.patient as usize],
+            drug: text_map[p.drug as usize],
+            dose: text_map[p.dose as usize],
+            ..p
+        }));
+        self.not_understood.append(&mut w.not_understood);
+        self.warnings.append(&mut w.warnings);
+        self.rows_read += std::mem::take(&mut w.rows_read);
+        self.opioid_rows += std::mem::take(&mut w.opioid_rows);
+        self.comed_rows += std::mem::take(&mut w.comed_rows);
+        self.not_read += std::mem::take(&mut w.not_read);
+        if w.patients.texts.len() > max_patients {
+            self.absorb_facts(w, patient_map);
+        }
+    }
+
+    /// Takes a reading thread's patient details and makes it forget its patients.
+    fn absorb_facts(&mut self, w: &mut ReadState<'_>, patient_map: &mut Vec<u32>) {
+        for (k, f) in w.facts.iter().enumerate() {
+            self.facts[patient_map[k] as usize].update(f);
+        }
+        w.facts.clear();
+        w.patients.clear();
+        patient_map.clear();
     }
 }
 
-/// Imports a CSV extract: every understood row is stored in one transaction
-/// (all or nothing), rows already in the store are not added again, the same
-/// file is recognised by its SHA-256, the import is audited, and every
-/// patient is recomputed as of `options.today`.
-///
-/// `progress` is called from this thread as the import goes.
+/// Imports a CSV extract held in memory; see [`import_from`].
 pub fn import_csv(
     store: &mut Store,
     bytes: &[u8],
     options: &ImportOptions,
     progress: &mut dyn FnMut(ImportProgress),
 ) -> Result<ImportReport, CaseFindingError> {
-    let reference = reference();
-    let window = window_or_default(options.window_days, reference)?;
-    if options.list_size == Some(0) {
-        return Err(CaseFindingError::BadOption {
-            field: "list_size".into(),
-            message: "must be at least 1".into(),
-        });
-    }
-    let sha = sha256_hex(bytes);
-    if let Some(prev) = store.casefinding_read(|c| db::find_import(c, &sha))? {
-        return Ok(already_imported(prev, &sha, options));
-    }
-    let extract = Extract::open(bytes, &options.column_map)?;
-    let total_bytes = extract.len() as u64;
-    progress(ImportProgress {
-        phase: ImportPhase::Reading,
-        done: 0,
-        total: total_bytes,
-    });
+    import_from(store, std::io::Cursor::new(bytes), options, progress)
+}
 
-    // Read and understand every row: the file is cut into spans read on
-    // separate threads (each with its own tables), then merged in file order.
-    let age_limit = reference.risk.patient_limit(PatientField::Age);
-    let limits = FieldLimits {
-        age: (age_limit.min, age_limit.max),
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let spans = extract.split(threads);
-    let today = options.today;
-    let extract_ref = &extract;
-    let mut parts: Vec<ReadState<'_>> = std::thread::scope(|s| {
-        let helpers: Vec<_> = spans[1..]
-            .iter()
-            .map(|span| {
-                let span = *span;
-                s.spawn(move || {
-                    let mut st = ReadState::new(reference);
-                    extract_ref.rows_in(span, today, limits, |outcome, _| st.take(outcome));
-                    st
-                })
-            })
-            .collect();
-        let mut first = ReadState::new(reference);
-        let mut last_report = 0u64;
-        let first_span_end = spans[0].end as u64;
-        extract_ref.rows_in(spans[0], today, limits, |outcome, offset| {
-            if offset >= last_report + (1 << 20) {
-                last_report = offset;
-                // The first span's share stands for the whole file's progress.
-                progress(ImportProgress {
-                    phase: ImportPhase::Reading,
-                    done: offset * total_bytes / first_span_end.max(1),
-                    total: total_bytes,
-                });
-            }
-            first.take(outcome);
-        });
-        let mut all = vec![first];
-        for h in helpers {
-            all.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        }
-        all
-    });
-    let mut read = parts.remove(0);
-    for part in parts {
-        read.merge(part);
-    }
-    progress(ImportProgress {
-        phase: ImportPhase::Reading,
-        done: total_bytes,
-        total: total_bytes,
-    });
-    let ReadState {
-        texts,
-        mut patients,
-        mut facts,
-        mut pending,
-        not_understood,
-        warnings,
-        rows_read,
-        opioid_rows,
-        comed_rows,
-        not_read,
-        ..
-    } = read;
-
-    // Patients in identifier order (see `import_in`), then rows by patient and date.
-    let mut by_id: Vec<u32> = (0..patients.texts.len() as u32).collect();
-    by_id.sort_by(|a, b| patients.texts[*a as usize].cmp(&patients.texts[*b as usize]));
-    let mut new_index = vec![0u32; by_id.len()];
-    for (n, old) in by_id.iter().enumerate() {
-        new_index[*old as usize] = n as u32;
-    }
-    for p in &mut pending {
-        p.patient = new_index[p.patient as usize];
-    }
-    patients.index = FastMap::default();
-    let mut taken: Vec<Option<String>> = patients.texts.drain(..).map(Some).collect();
-    let mut old_facts: Vec<Option<Facts>> = facts.drain(..).map(Some).collect();
-    for old in &by_id {
-        patients
-            .texts
-            .push(taken[*old as usize].take().unwrap_or_default());
-        facts.push(old_facts[*old as usize].take().unwrap_or_default());
-    }
-    // Identical rows in one file are kept apart by their occurrence number.
-    pending.sort_by(|a, b| {
-        (a.patient, a.date, a.drug, a.dose, a.line)
-            .cmp(&(b.patient, b.date, b.drug, b.dose, b.line))
-    });
-    let mut occurrences = Vec::with_capacity(pending.len());
-    for (i, p) in pending.iter().enumerate() {
-        let occ = match i.checked_sub(1).map(|j| (&pending[j], occurrences[j])) {
-            Some((q, n))
-                if q.patient == p.patient
-                    && q.date == p.date
-                    && q.drug == p.drug
-                    && q.dose == p.dose
-                    && q.quantity.to_bits() == p.quantity.to_bits() =>
-            {
-                n + 1
-            }
-            _ => 1u32,
-        };
-        occurrences.push(occ);
-    }
-
-    let actor = match &options.actor {
-        Some(a) if !a.trim().is_empty() => a.trim().to_string(),
-        _ => store.default_actor(),
-    };
-    let file_name = options.file_name.trim().to_string();
-    let list_size = options.list_size;
-    let encoding = extract.encoding;
-    let mut report = ImportReport {
-        file_name: file_name.clone(),
-        file_sha256: sha.clone(),
-        import_id: 0,
-        already_imported: false,
-        encoding,
-        today: today.to_string(),
-        list_size,
-        rows_read,
-        imported: 0,
-        duplicates: 0,
-        not_understood_count: not_understood.len() as u64,
-        not_understood,
-        opioid_rows,
-        co_medication_rows: comed_rows,
-        instructions_not_read: not_read,
-        warnings,
-        patients_in_file: patients.texts.len() as u64,
-        patients_on_worklist: 0,
-        patients_estimated: 0,
-        patients_incomplete: 0,
-        window_days: window,
-    };
-    let report = store.write(|tx, now| {
-        // The same file again, checked inside the write transaction: two
-        // imports of one file at once are serialised by the write lock, and
-        // the second finds the first here ("already imported", not a
-        // constraint error from SQLite).
-        if let Some(prev) = db::find_import(tx, &sha)? {
-            return Ok(Err(prev));
-        }
-        // A bigger page cache for the length of the import: a million rows
-        // otherwise spill pages to the WAL one at a time. Put back afterwards.
-        let cache: i64 = tx.pragma_query_value(None, "cache_size", |r| r.get(0))?;
-        tx.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
-        let result = import_in(
-            tx,
-            now,
-            &mut report,
-            &Batch {
-                sha: &sha,
-                file_name: &file_name,
-                actor: &actor,
-                today,
-                list_size,
-                window,
-                texts: &texts.texts,
-                patients: &patients.texts,
-                facts: &facts,
-                pending: &pending,
-                occurrences: &occurrences,
-                exclusions: &options.exclusions,
-            },
-            reference,
-            progress,
-        );
-        tx.pragma_update(None, "cache_size", cache)?;
-        result.map(|()| Ok(report.clone()))
-    })?;
-    let report = match report {
-        Ok(r) => r,
-        Err(prev) => return Ok(already_imported(prev, &sha, options)),
-    };
-    progress(ImportProgress {
-        phase: ImportPhase::Done,
-        done: 1,
-        total: 1,
-    });
-    Ok(report)
+/// Imports a CSV extract from a file (or any seekable source) in bounded
+/// memory: every understood row is stored, rows already in the store are not
+/// added again, the same file is recognised by its SHA-256, the import is
+/// audited, and every patient is recomputed as of `options.today`.
+///
+/// Rows are stored in short transactions (other writers wait for one batch
+/// at most) but shown only when the import is published at the end, in one
+/// transaction: an import that fails or is stopped part-way shows nothing.
+/// `progress` is called from this thread, between transactions.
+pub fn import_from<R: std::io::Read + std::io::Seek>(
+    store: &mut Store,
+    source: R,
+    options: &ImportOptions,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Result<ImportReport, CaseFindingError> {
+    let cache: i64 =
+        store.casefinding_read(|c| Ok(c.pragma_query_value(None, "cache_size", |r| r.get(0))?))?;
+    // A bigger page cache for the length of the import (rows otherwise
+    // spill pages to the WAL one at a time); put back afterwards.
+    store.casefinding_read(|c| Ok(c.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?))?;
+    let result = batched::import(store, source, options, progress, batched::Tuning::default());
+    let _ = store.casefinding_read(|c| Ok(c.pragma_update(None, "cache_size", cache)?));
+    result
 }
 
 /// Page cache during an import, in KiB (SQLite's negative `cache_size`): 64 MiB.
 const IMPORT_CACHE_KIB: i64 = -65_536;
-
-/// What one import stores.
-struct Batch<'a> {
-    sha: &'a str,
-    file_name: &'a str,
-    actor: &'a str,
-    today: NaiveDate,
-    list_size: Option<u32>,
-    window: u32,
-    /// Texts of the file (descriptions and instructions), by local index.
-    texts: &'a [String],
-    /// Patient identifiers of the file, by local index.
-    patients: &'a [String],
-    facts: &'a [Facts],
-    /// Rows to store, in (patient, date) order.
-    pending: &'a [Pending],
-    occurrences: &'a [u32],
-    exclusions: &'a [Exclusion],
-}
-
-/// The import inside its transaction: records, patients, texts, issues,
-/// then every patient recomputed, then the report and the audit entry.
-fn import_in(
-    tx: &rusqlite::Transaction<'_>,
-    now: chrono::DateTime<chrono::Utc>,
-    report: &mut ImportReport,
-    b: &Batch<'_>,
-    reference: &Reference,
-    progress: &mut dyn FnMut(ImportProgress),
-) -> Result<(), StoreError> {
-    let import_id = db::insert_import(
-        tx,
-        now,
-        &db::NewImport {
-            sha256: b.sha,
-            file_name: b.file_name,
-            actor: b.actor,
-            today: b.today,
-            list_size: b.list_size,
-        },
-    )?;
-
-    // Texts: store those the rows use, and map local indexes to ids.
-    let mut used = vec![false; b.texts.len()];
-    for p in b.pending {
-        used[p.drug as usize] = true;
-        used[p.dose as usize] = true;
-    }
-    let wanted: Vec<&str> = b
-        .texts
-        .iter()
-        .zip(&used)
-        .filter(|(_, u)| **u)
-        .map(|(t, _)| t.as_str())
-        .collect();
-    let stored = db::intern_texts(tx, &wanted)?;
-    let mut text_ids = vec![0i64; b.texts.len()];
-    let mut next = stored.iter();
-    for (id, u) in text_ids.iter_mut().zip(&used) {
-        if *u {
-            *id = next.next().copied().unwrap_or_default();
-        }
-    }
-
-    // Patients: ids of those already stored; new ones numbered from the next free id.
-    let known = db::patient_ids(tx)?;
-    let mut next_id = db::next_patient_id(tx)?;
-    let mut patient_ids = vec![0i64; b.patients.len()];
-    let mut new_patients = Vec::new();
-    let mut old_patients = Vec::new();
-    // The file's patients come in identifier order (see `import_csv`), so new
-    // ones are numbered in that order and both the table and its identifier
-    // index are filled by appending.
-    for (i, extract_id) in b.patients.iter().enumerate() {
-        let f = &b.facts[i];
-        let facts = db::PatientFacts {
-            extract_id,
-            nhs_number: f.nhs_number.as_deref(),
-            age: f.age,
-            age_on: f.age_on,
-            sex: f.sex,
-        };
-        match known.get(extract_id) {
-            Some(id) => {
-                patient_ids[i] = *id;
-                old_patients.push(facts);
-            }
-            None => {
-                patient_ids[i] = next_id;
-                new_patients.push((next_id, facts));
-                next_id += 1;
-            }
-        }
-    }
-    // Into a store with no issues yet, the rows of this file are all there
-    // will be: every patient can be computed from them while they are stored.
-    let first_import = !db::has_issues(tx)?;
-    let to_save = b.pending.len() as u64;
-    progress(ImportProgress {
-        phase: ImportPhase::Saving,
-        done: 0,
-        total: to_save,
-    });
-    let store_rows = |progress: &mut dyn FnMut(ImportProgress)| -> Result<u64, StoreError> {
-        db::insert_new_patients(tx, &new_patients)?;
-        for f in &old_patients {
-            db::upsert_patient(tx, f)?;
-        }
-        db::insert_issues(
-            tx,
-            import_id,
-            b.pending
-                .iter()
-                .zip(b.occurrences)
-                .map(|(p, occ)| db::NewIssue {
-                    patient_id: patient_ids[p.patient as usize],
-                    issue_date: p.date,
-                    drug_id: text_ids[p.drug as usize],
-                    dose_id: text_ids[p.dose as usize],
-                    quantity: p.quantity,
-                    occurrence: *occ,
-                    line: p.line,
-                }),
-            |done| {
-                progress(ImportProgress {
-                    phase: ImportPhase::Saving,
-                    done,
-                    total: to_save,
-                })
-            },
-        )
-        .and_then(|n| {
-            db::set_exclusions(tx, b.exclusions)?;
-            Ok(n)
-        })
-    };
-    let (imported, computed, recs_from_file) = if first_import {
-        let mut recs: Vec<PatientRec> = b
-            .patients
-            .iter()
-            .zip(b.facts)
-            .zip(&patient_ids)
-            .map(|((id, f), db_id)| PatientRec {
-                db_id: *db_id,
-                extract_id: id.clone(),
-                nhs_number: f.nhs_number.clone(),
-                age: f.age,
-                sex: f.sex,
-                excluded: b
-                    .exclusions
-                    .iter()
-                    .rev()
-                    .find(|x| x.patient_id == *id)
-                    .map(|x| x.reason.clone()),
-                issues: Vec::new(),
-            })
-            .collect();
-        for p in b.pending {
-            recs[p.patient as usize].issues.push(compute::IssueRec {
-                date: p.date,
-                drug: p.drug,
-                dose: p.dose,
-                quantity: p.quantity,
-            });
-        }
-        // SQLite stores on this thread while another computes; this one
-        // joins in when the rows are stored.
-        let (interp, settings) = prepare(b.texts, &recs, b.today, b.window, reference);
-        let queue = WorkQueue::new(&recs);
-        let imported = std::thread::scope(|s| {
-            let helper = s.spawn(|| queue.work(&interp, &settings, b.texts, false, &mut |_| {}));
-            let imported = store_rows(progress);
-            let total = recs.len() as u64;
-            queue.work(&interp, &settings, b.texts, false, &mut |done| {
-                progress(ImportProgress {
-                    phase: ImportPhase::Computing,
-                    done,
-                    total,
-                })
-            });
-            helper
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e));
-            imported
-        });
-        let computed = Computed {
-            settings,
-            results: queue.finish(),
-        };
-        (imported?, Some(computed), Some(recs))
-    } else {
-        (store_rows(progress)?, None, None)
-    };
-    let state = match (computed, recs_from_file) {
-        (Some(c), Some(recs)) if imported == to_save => {
-            store_state(tx, &recs, &c, b.today, b.window, reference)?
-        }
-        _ => refresh_in(tx, b.today, b.window, reference, progress)?,
-    };
-
-    report.import_id = import_id;
-    report.imported = imported;
-    report.duplicates = to_save - imported;
-    report.patients_on_worklist = state.patients;
-    report.patients_estimated = state.estimated;
-    report.patients_incomplete = state.incomplete;
-    let json = serde_json::to_string(&report).map_err(|e| StoreError::BadRecord {
-        what: "import report".into(),
-        detail: e.to_string(),
-    })?;
-    let summary = format!(
-        "imported prescribing extract {} (SHA-256 {}…): {} rows read, {} imported, {} already in the store, {} not understood; {} patients",
-        b.file_name,
-        b.sha.get(..12).unwrap_or(b.sha),
-        report.rows_read,
-        report.imported,
-        report.duplicates,
-        report.not_understood_count,
-        report.patients_in_file
-    );
-    db::finish_import(
-        tx,
-        now,
-        b.actor,
-        import_id,
-        db::ImportCounts {
-            read: report.rows_read,
-            imported: report.imported,
-            duplicate: report.duplicates,
-            not_understood: report.not_understood_count,
-        },
-        &json,
-        &summary,
-    )
-}
 
 fn already_imported(prev: db::PreviousImport, sha: &str, options: &ImportOptions) -> ImportReport {
     let earlier: Option<ImportReport> = serde_json::from_str(&prev.report).ok();
@@ -1312,146 +1002,6 @@ fn already_imported(prev: db::PreviousImport, sha: &str, options: &ImportOptions
     r
 }
 
-/// Recomputes every patient and the figures inside a transaction, from
-/// everything the store holds.
-fn refresh_in(
-    tx: &rusqlite::Transaction<'_>,
-    today: NaiveDate,
-    window: u32,
-    reference: &Reference,
-    progress: &mut dyn FnMut(ImportProgress),
-) -> Result<CacheState, StoreError> {
-    let (texts, patients) = db::load_all(tx)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let computed = compute_state(
-        &texts, &patients, today, window, reference, threads, progress,
-    );
-    store_state(tx, &patients, &computed, today, window, reference)
-}
-
-/// Every patient's summary and figures contributions (pure).
-struct Computed {
-    settings: Settings,
-    results: Vec<PatientResult>,
-}
-
-fn compute_state(
-    texts: &[String],
-    patients: &[PatientRec],
-    today: NaiveDate,
-    window: u32,
-    reference: &Reference,
-    threads: usize,
-    progress: &mut dyn FnMut(ImportProgress),
-) -> Computed {
-    let (interp, settings) = prepare(texts, patients, today, window, reference);
-    let results = compute_all(
-        patients, &interp, &settings, texts, false, threads, progress,
-    );
-    Computed { settings, results }
-}
-
-/// Reads every text the patients' issues use, and the settings for `today`.
-fn prepare<'r>(
-    texts: &[String],
-    patients: &[PatientRec],
-    today: NaiveDate,
-    window: u32,
-    reference: &'r Reference,
-) -> (Interpreted<'r>, Settings) {
-    let mut interp = Interpreted::new(reference);
-    interp.grow(texts);
-    for p in patients {
-        for i in &p.issues {
-            // Errors were reported at import; a row that no longer reads is flagged per patient.
-            let _ = interp.classify(i.drug, i.dose, texts);
-        }
-    }
-    let first = patients
-        .iter()
-        .filter_map(|p| p.issues.first().map(|i| i.date))
-        .min();
-    let trend = reference
-        .casefinding
-        .setting(CaseFindingSetting::TrendMonths) as u32;
-    let settings = Settings::new(today, i64::from(window), trend, first, reference);
-    (interp, settings)
-}
-
-/// Ranks and stores the worklist cache, the figures and what they are for.
-fn store_state(
-    tx: &rusqlite::Transaction<'_>,
-    patients: &[PatientRec],
-    computed: &Computed,
-    today: NaiveDate,
-    window: u32,
-    reference: &Reference,
-) -> Result<CacheState, StoreError> {
-    let mut ranked: Vec<(&PatientRec, &PatientResult)> = patients
-        .iter()
-        .zip(&computed.results)
-        .filter(|(_, r)| r.summary.is_some())
-        .collect();
-    // Excluded patients leave the list and are counted apart, by reason.
-    let mut excluded: Vec<(String, u64)> = Vec::new();
-    for (p, _) in &ranked {
-        if let Some(why) = &p.excluded {
-            match excluded.iter_mut().find(|(r, _)| r == why) {
-                Some((_, n)) => *n += 1,
-                None => excluded.push((why.clone(), 1)),
-            }
-        }
-    }
-    excluded.sort();
-    ranked.retain(|(p, _)| p.excluded.is_none());
-    ranked.sort_by(|(p, a), (q, b)| rank_order(p, a, q, b));
-    let rows: Vec<db::SummaryRow> = ranked
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (p, r))| {
-            let e = r.summary.as_ref()?;
-            Some(db::SummaryRow {
-                patient_id: p.db_id,
-                rank: i as u32 + 1,
-                ome_mg_per_day: e.ome,
-                complete: e.complete,
-                estimated: e.estimated,
-                benzodiazepine: e.flags.contains(&FlagId::Benzodiazepine),
-                gabapentinoid: e.flags.contains(&FlagId::Gabapentinoid),
-                flag_ids: flag_json(&e.flags),
-                markers: e.markers,
-            })
-        })
-        .collect();
-    db::replace_summaries(tx, &rows)?;
-    let figures = figures_from(
-        &computed.settings,
-        &computed.results,
-        reference,
-        db::latest_list_size(tx)?,
-    );
-    db::set_state(tx, "figures", &to_json(&figures))?;
-    let count = |f: &dyn Fn(&db::SummaryRow) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
-    let state = CacheState {
-        format: CACHE_FORMAT,
-        as_of: today,
-        window_days: window,
-        reference_version: reference.manifest_version.clone(),
-        patients: rows.len() as u64,
-        estimated: count(&|r| r.estimated),
-        incomplete: count(&|r| !r.complete),
-        benzodiazepine: count(&|r| r.benzodiazepine),
-        gabapentinoid: count(&|r| r.gabapentinoid),
-        at_or_above: figure_thresholds(reference)
-            .iter()
-            .map(|t| (t.mg_per_day, count(&|r| r.ome_mg_per_day >= t.mg_per_day)))
-            .collect(),
-        excluded,
-    };
-    db::set_state(tx, "summaries", &to_json(&state))?;
-    Ok(state)
-}
-
 /// `["high-dose","benzodiazepine"]`: flag ids as a JSON array (written by
 /// hand: ids are plain kebab-case words, and this runs for every patient).
 fn flag_json(flags: &[FlagId]) -> String {
@@ -1472,23 +1022,6 @@ fn flag_json(flags: &[FlagId]) -> String {
 /// JSON for the cache; these types always serialise.
 fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
-}
-
-fn rank_order(
-    p: &PatientRec,
-    a: &PatientResult,
-    q: &PatientRec,
-    b: &PatientResult,
-) -> std::cmp::Ordering {
-    let (Some(x), Some(y)) = (&a.summary, &b.summary) else {
-        return std::cmp::Ordering::Equal;
-    };
-    b.band
-        .cmp(&a.band)
-        .then(b.high_flags.cmp(&a.high_flags))
-        .then(y.ome.total_cmp(&x.ome))
-        .then(b.caution_flags.cmp(&a.caution_flags))
-        .then(p.extract_id.cmp(&q.extract_id))
 }
 
 /// Patients cut into chunks that any thread may take, so that the import's
@@ -1620,58 +1153,15 @@ fn figure_thresholds(reference: &Reference) -> Vec<FigureThreshold> {
     out
 }
 
-fn figures_from(
+/// The figures document: the months counted, with the thresholds and notes.
+fn figures_document(
     settings: &Settings,
-    results: &[PatientResult],
     reference: &Reference,
     list: Option<(u32, String)>,
+    months: Vec<FigureMonth>,
 ) -> Figures {
     let thresholds = figure_thresholds(reference);
     let list_size = list.as_ref().map(|(n, _)| *n);
-    let months = settings
-        .months
-        .iter()
-        .enumerate()
-        .map(|(m, span)| {
-            let mut people = 0u64;
-            let mut items = 0u64;
-            let mut at: Vec<(u64, u64)> = vec![(0, 0); thresholds.len()];
-            for r in results {
-                let Some(&(n, ome)) = r.monthly.get(m) else {
-                    continue;
-                };
-                if n == 0 {
-                    continue;
-                }
-                people += 1;
-                items += u64::from(n);
-                for (k, t) in thresholds.iter().enumerate() {
-                    if ome >= t.mg_per_day {
-                        at[k].0 += 1;
-                        at[k].1 += u64::from(n);
-                    }
-                }
-            }
-            FigureMonth {
-                month: span.label.clone(),
-                as_of: span.as_of.to_string(),
-                people_prescribed_opioids: people,
-                opioid_items: items,
-                people_per_1000: per_1000(people, list_size),
-                at_or_above: thresholds
-                    .iter()
-                    .zip(at)
-                    .map(|(t, (p, i))| FigureAtThreshold {
-                        mg_per_day: t.mg_per_day,
-                        people: p,
-                        items: i,
-                        people_per_1000: per_1000(p, list_size),
-                        items_per_1000: per_1000(i, list_size),
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
     let mut notes = vec![
         "People prescribed opioids: patients with at least one opioid item issued in the month.".to_string(),
         format!(
@@ -1699,7 +1189,8 @@ fn figures_from(
 }
 
 /// Makes sure the cache is for `today`, `window` and this build's reference
-/// data; recomputes everything (in one transaction) if not.
+/// data; recomputes everything if not (in batches, published in one short
+/// transaction, see `batched`).
 fn ensure_fresh(
     store: &mut Store,
     today: NaiveDate,
@@ -1719,11 +1210,12 @@ fn ensure_fresh(
             && s.as_of == today
             && s.window_days == window
             && s.reference_version == reference.manifest_version
+            && s.reviews == store.casefinding_read(db::reviews_fingerprint)?
         {
             return Ok((window, s));
         }
     }
-    let state = store.write(|tx, _| refresh_in(tx, today, window, reference, &mut |_| {}))?;
+    let state = batched::refresh(store, today, window, reference)?;
     Ok((window, state))
 }
 
@@ -1767,7 +1259,8 @@ pub fn worklist(
         let ids: Vec<i64> = page.iter().map(|(id, _)| *id).collect();
         Ok((page, matching, db::load_patients(c, &ids)?))
     })?;
-    let patients = details(&recs, &page, &texts, today, window, reference);
+    let reviews = Reviews::load(store, today, reference)?;
+    let patients = details(&recs, &page, &texts, today, window, reference, &reviews);
     Ok(Worklist {
         metrics: WorklistMetrics {
             as_of: today.to_string(),
@@ -1811,6 +1304,7 @@ fn details(
     today: NaiveDate,
     window: u32,
     reference: &Reference,
+    reviews: &Reviews,
 ) -> Vec<WorklistPatient> {
     let mut interp = Interpreted::new(reference);
     interp.grow(texts);
@@ -1832,6 +1326,9 @@ fn details(
         .filter_map(|(p, r)| {
             let mut e = r.entry?;
             e.rank = ranks.get(&p.db_id).copied().unwrap_or(0);
+            if reviews.missing(p.nhs_number.as_deref(), &p.extract_id) {
+                e.markers.push(Marker::NoRecentReview);
+            }
             Some(e)
         })
         .collect();

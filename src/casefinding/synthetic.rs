@@ -43,6 +43,9 @@ pub struct SyntheticOptions {
     pub history_days: i64,
     /// Malformed rows per 10,000.
     pub malformed_per_10000: u32,
+    /// Patients in 1,000 put on the exclusion list (`Truth::exclusions`),
+    /// alternately for palliative care and opioid dependence treatment.
+    pub excluded_per_1000: u32,
 }
 
 impl SyntheticOptions {
@@ -54,6 +57,7 @@ impl SyntheticOptions {
             today,
             history_days: 365,
             malformed_per_10000: 30,
+            excluded_per_1000: 0,
         }
     }
 }
@@ -82,6 +86,23 @@ pub struct PatientTruth {
     /// A current instruction could not be read (the unclear-directions marker).
     #[serde(default)]
     pub unclear_directions: bool,
+    /// Every current opioid is immediate-release (no modified-release, no patch).
+    #[serde(default)]
+    pub immediate_release_only: bool,
+    /// A current combination product (co-codamol, co-dydramol).
+    #[serde(default)]
+    pub combination: bool,
+    /// Morphine oral solution issued above 300 mL at once in the window.
+    #[serde(default)]
+    pub large_liquid_issue: bool,
+    /// A dependence-forming co-medication (benzodiazepine, Z-drug,
+    /// gabapentinoid, antidepressant) issued in the window.
+    #[serde(default)]
+    pub dependence_forming: bool,
+    /// Why the patient is on the exclusion list, if they are (then they are
+    /// left off the worklist and counted apart).
+    #[serde(default)]
+    pub excluded: Option<String>,
 }
 
 /// A row the importer must refuse.
@@ -110,6 +131,9 @@ pub struct Truth {
     pub patients: BTreeMap<String, PatientTruth>,
     /// Every row that must be refused.
     pub refused: Vec<RefusedRow>,
+    /// The exclusion list to import with the file: (patient, reason).
+    #[serde(default)]
+    pub exclusions: Vec<(String, String)>,
 }
 
 /// SplitMix64: small, fast and fully determined by the seed.
@@ -711,12 +735,16 @@ const CO_MEDICATIONS: &[(&str, &str, Class)] = &[
         Class::Gaba,
     ),
     ("Gabapentin 300mg capsules", "1 tds", Class::Gaba),
-    ("Sertraline 50mg tablets", "1 od", Class::Other),
-    ("Amitriptyline 10mg tablets", "1-2 at night", Class::Other),
+    ("Sertraline 50mg tablets", "1 od", Class::Antidepressant),
+    (
+        "Amitriptyline 10mg tablets",
+        "1-2 at night",
+        Class::Antidepressant,
+    ),
     (
         "Duloxetine 60mg gastro-resistant capsules",
         "ONE each day",
-        Class::Other,
+        Class::Antidepressant,
     ),
     ("Paracetamol 500mg tablets", "2 qds", Class::Other),
 ];
@@ -725,6 +753,8 @@ const CO_MEDICATIONS: &[(&str, &str, Class)] = &[
 enum Class {
     Benzo,
     Gaba,
+    /// An antidepressant: dependence-forming (casefinding.json), no flag of its own here.
+    Antidepressant,
     Other,
 }
 
@@ -866,10 +896,26 @@ pub fn generate(
 
     let mut rows: Vec<Row> = Vec::with_capacity(options.rows);
     let mut truth_patients = BTreeMap::new();
+    let mut exclusions: Vec<(String, String)> = Vec::new();
     let mut n = 0usize;
     while rows.len() < good_target {
         n += 1;
         let id = format!("P{n:07}");
+        // Every so many patients go on the exclusion list, whatever they are issued.
+        let excluded = (options.excluded_per_1000 > 0
+            && (n as u64 * u64::from(options.excluded_per_1000)) % 1000
+                < u64::from(options.excluded_per_1000))
+        .then(|| {
+            if exclusions.len().is_multiple_of(2) {
+                "palliative care register"
+            } else {
+                "opioid dependence treatment"
+            }
+            .to_string()
+        });
+        if let Some(why) = &excluded {
+            exclusions.push((id.clone(), why.clone()));
+        }
         let age = 18 + rng.below(78);
         let sex = if rng.chance(55) { "F" } else { "M" };
         let age_text = if rng.chance(8) {
@@ -1005,6 +1051,7 @@ pub fn generate(
         };
         let benzo_dates = dates_of(Class::Benzo);
         let gaba_dates = dates_of(Class::Gaba);
+        let antidepressant_dates = dates_of(Class::Antidepressant);
         rows.extend(patient_rows);
 
         // Truth, as of today.
@@ -1015,7 +1062,16 @@ pub fn generate(
         let mut complete = true;
         let (mut supply, mut supply_measured, mut supply_complete) = (0.0, 0, true);
         let mut unclear = false;
+        let (mut ir_only, mut combination, mut large_liquid) = (true, false, false);
         for line in &lines {
+            // Families are "template@strength".
+            let family = line.family.split('@').next().unwrap_or_default();
+            if family == "morphine-liquid" {
+                large_liquid |= line
+                    .issues
+                    .iter()
+                    .any(|i| i.date >= from && i.date <= today && i.quantity > 300.0);
+            }
             let Some(last) = line.issues.last() else {
                 continue;
             };
@@ -1024,6 +1080,8 @@ pub fn generate(
             }
             current = true;
             unclear |= !last.readable;
+            ir_only &= !(family.contains("-mr") || matches!(line.unit, Unit::Patch { .. }));
+            combination |= family.starts_with("co-");
             // The second figure, from supply alone.
             match line.issues.len().checked_sub(2).map(|k| &line.issues[k]) {
                 Some(prev) => match estimated_ome(
@@ -1073,6 +1131,13 @@ pub fn generate(
                     supply_ome_mg_per_day: (supply_measured > 0).then(|| round2(supply)),
                     supply_complete,
                     unclear_directions: unclear,
+                    immediate_release_only: ir_only,
+                    combination,
+                    large_liquid_issue: large_liquid,
+                    dependence_forming: in_window(&benzo_dates)
+                        || in_window(&gaba_dates)
+                        || in_window(&antidepressant_dates),
+                    excluded: excluded.clone(),
                 },
             );
         }
@@ -1181,5 +1246,6 @@ pub fn generate(
         patients_in_file: ids.len(),
         patients: truth_patients,
         refused,
+        exclusions,
     })
 }

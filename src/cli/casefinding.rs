@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use stepdown::casefinding::{
-    figures, figures_csv, import_csv, worklist, CaseFindingError, Exclusion, ImportOptions,
+    figures, figures_csv, import_from, worklist, CaseFindingError, Exclusion, ImportOptions,
     ImportPhase, ImportProgress, Marker, WorklistFilters,
 };
 use stepdown::import::csv::ColumnMap;
@@ -139,13 +139,16 @@ pub fn import(args: ImportArgs) -> CliResult {
         None => ColumnMap::default(),
     };
     let cap = stepdown::limits::limits().max_extract_bytes;
-    let bytes = super::read_capped(&args.file, cap).map_err(|e| {
+    // Read from the file as the import goes (never held whole: issue 16).
+    let could_not = |e: std::io::Error| {
         CliError::Input(format!(
             "{}: could not read the file ({e})",
             args.file.display()
         ))
-    })?;
-    if bytes.len() as u64 > cap {
+    };
+    let file = std::fs::File::open(&args.file).map_err(could_not)?;
+    let size = file.metadata().map_err(could_not)?.len();
+    if size > cap {
         return Err(CliError::Input(format!(
             "{}: larger than {cap} bytes (the cap in limits.json); export a shorter period",
             args.file.display()
@@ -195,7 +198,7 @@ pub fn import(args: ImportArgs) -> CliResult {
     let result = Store::open(&db)
         .map_err(CliError::from)
         .and_then(|mut store| {
-            import_csv(&mut store, &bytes, &options, &mut |p| bar.show(p)).map_err(|e| match e {
+            import_from(&mut store, file, &options, &mut |p| bar.show(p)).map_err(|e| match e {
                 CaseFindingError::BadFile(bad) => {
                     CliError::Input(format!("{}: {bad}", args.file.display()))
                 }

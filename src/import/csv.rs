@@ -185,6 +185,9 @@ pub enum CsvError {
     /// The header line itself cannot be read.
     #[error("line 1 (header): {0}")]
     BadHeader(String),
+    /// Reading the file failed part-way (a disk or network error).
+    #[error("the file could not be read: {0}")]
+    Unreadable(String),
 }
 
 /// Decodes the file: a BOM decides; else UTF-8 if valid; else Windows-1252.
@@ -344,6 +347,17 @@ impl<'a> Extract<'a> {
     /// headers that differ from the standard names).
     pub fn open(bytes: &'a [u8], map: &ColumnMap) -> Result<Extract<'a>, CsvError> {
         let (text, encoding) = decode(bytes)?;
+        Extract::open_text(text, encoding, map)
+    }
+
+    /// [`Extract::open`] for text already decoded: the whole file, or (when a
+    /// file is read in chunks) its first chunk, whose rows after the header
+    /// are then read with [`Extract::rows_text`] like every later chunk.
+    pub fn open_text(
+        text: Cow<'a, str>,
+        encoding: TextEncoding,
+        map: &ColumnMap,
+    ) -> Result<Extract<'a>, CsvError> {
         let delimiter = sniff_delimiter(&text);
         // The header is the first line that is not empty. It is read with the
         // same one-line tokeniser as the rows, so a stray quote in it cannot
@@ -445,51 +459,12 @@ impl<'a> Extract<'a> {
     /// The data rows cut into about `parts` spans of similar size, each
     /// starting at a row (a cut is never inside a quoted field), for reading in parallel.
     pub fn split(&self, parts: usize) -> Vec<Span> {
-        let bytes = self.text.as_bytes();
-        let whole = self.all();
-        let len = whole.end - whole.start;
-        if parts <= 1 || len < parts * 4096 {
-            return vec![whole];
-        }
-        let mut spans = Vec::with_capacity(parts);
-        let (mut start, mut first_line) = (whole.start, whole.first_line);
-        let mut lines = 0u64;
-        let mut i = whole.start;
-        for k in 1..parts {
-            let target = whole.start + len * k / parts;
-            // Every record is one physical line (a quoted field never runs
-            // over a line end, see `split_line`), so any line break past the
-            // target is a cut: a stray quote cannot stop the file being split.
-            let mut cut = None;
-            while i < whole.end {
-                let b = bytes[i];
-                i += 1;
-                let ends_line = b == b'\n' || (b == b'\r' && bytes.get(i) != Some(&b'\n'));
-                if ends_line {
-                    lines += 1;
-                    if i > target {
-                        cut = Some(i);
-                        break;
-                    }
-                }
-            }
-            let Some(cut) = cut.filter(|c| *c < whole.end) else {
-                break;
-            };
-            spans.push(Span {
-                start,
-                end: cut,
-                first_line,
-            });
-            start = cut;
-            first_line = whole.first_line + lines;
-        }
-        spans.push(Span {
-            start,
-            end: whole.end,
-            first_line,
-        });
-        spans
+        split_span(self.text.as_bytes(), self.all(), parts)
+    }
+
+    /// The text after the header (its first data line is [`Extract::all`]'s `first_line`).
+    pub fn data(&self) -> &str {
+        self.text.get(self.data_start..).unwrap_or("")
     }
 
     /// Reads every data row in order, calling `each` with the row (or its
@@ -509,17 +484,39 @@ impl<'a> Extract<'a> {
         span: Span,
         today: NaiveDate,
         limits: FieldLimits,
-        mut each: impl FnMut(RowOutcome<'_>, u64),
+        each: impl FnMut(RowOutcome<'_>, u64),
     ) {
         let text = self.text.get(span.start..span.end).unwrap_or("");
+        self.rows_text(
+            text,
+            span.first_line,
+            span.start as u64,
+            today,
+            limits,
+            each,
+        );
+    }
+
+    /// Reads the data rows of `text` (whole lines of this extract's data,
+    /// from any part of the file), the first being line `first_line`; offsets
+    /// given to `each` are counted from `base`.
+    pub fn rows_text(
+        &self,
+        text: &str,
+        first_line: u64,
+        base: u64,
+        today: NaiveDate,
+        limits: FieldLimits,
+        mut each: impl FnMut(RowOutcome<'_>, u64),
+    ) {
         let bytes = text.as_bytes();
         let mut record = ::csv::StringRecord::new();
         let mut scratch = String::new();
         let width = self.headers.len();
-        let byte_of = |b: usize| (span.start + b) as u64;
+        let byte_of = |b: usize| base + b as u64;
         // One record per physical line: every line is a row, a problem, or
         // blank, and a problem in one line never reaches the next.
-        let (mut pos, mut line) = (0usize, span.first_line);
+        let (mut pos, mut line) = (0usize, first_line);
         while pos < bytes.len() {
             let (end, next) = line_end(bytes, pos);
             let content = text.get(pos..end).unwrap_or("");
@@ -580,6 +577,54 @@ impl<'a> Extract<'a> {
             .into_iter()
             .find(|c| self.columns[*c as usize] == Some(index))
     }
+}
+
+/// `whole` cut into about `parts` spans of similar size, each starting at a
+/// row (a cut is never inside a quoted field), for reading in parallel.
+pub fn split_span(bytes: &[u8], whole: Span, parts: usize) -> Vec<Span> {
+    let len = whole.end - whole.start;
+    if parts <= 1 || len < parts * 4096 {
+        return vec![whole];
+    }
+    let mut spans = Vec::with_capacity(parts);
+    let (mut start, mut first_line) = (whole.start, whole.first_line);
+    let mut lines = 0u64;
+    let mut i = whole.start;
+    for k in 1..parts {
+        let target = whole.start + len * k / parts;
+        // Every record is one physical line (a quoted field never runs
+        // over a line end, see `split_line`), so any line break past the
+        // target is a cut: a stray quote cannot stop the file being split.
+        let mut cut = None;
+        while i < whole.end {
+            let b = bytes[i];
+            i += 1;
+            let ends_line = b == b'\n' || (b == b'\r' && bytes.get(i) != Some(&b'\n'));
+            if ends_line {
+                lines += 1;
+                if i > target {
+                    cut = Some(i);
+                    break;
+                }
+            }
+        }
+        let Some(cut) = cut.filter(|c| *c < whole.end) else {
+            break;
+        };
+        spans.push(Span {
+            start,
+            end: cut,
+            first_line,
+        });
+        start = cut;
+        first_line = whole.first_line + lines;
+    }
+    spans.push(Span {
+        start,
+        end: whole.end,
+        first_line,
+    });
+    spans
 }
 
 /// The end of the line starting at `pos` (exclusive) and where the next line

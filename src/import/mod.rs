@@ -16,6 +16,7 @@
 pub mod csv;
 pub mod dose;
 pub mod product;
+pub mod stream;
 mod text;
 
 use crate::reference::casefinding::DoseSlot;

@@ -47,16 +47,20 @@ pub enum CaseFindingSetting {
     SupplyDifferFraction,
     /// An issue of morphine oral solution above this many mL is an audit marker.
     LiquidIssueMaxMl,
+    /// A patient on the worklist with no Stepdown review saved within this
+    /// many months (up to and including today) carries an audit marker.
+    ReviewIntervalMonths,
 }
 
 impl CaseFindingSetting {
     /// Every setting; the table must have each exactly once.
-    pub const ALL: [CaseFindingSetting; 5] = [
+    pub const ALL: [CaseFindingSetting; 6] = [
         CaseFindingSetting::CurrentWindowDays,
         CaseFindingSetting::TrendMonths,
         CaseFindingSetting::ExtractMaxUnitsPerDose,
         CaseFindingSetting::SupplyDifferFraction,
         CaseFindingSetting::LiquidIssueMaxMl,
+        CaseFindingSetting::ReviewIntervalMonths,
     ];
 }
 
@@ -405,7 +409,8 @@ mod tests {
             {"id": "m", "kind": "setting", "setting": "trend-months", "value": 12, "unit": "months", "source": "s"},
             {"id": "u", "kind": "setting", "setting": "extract-max-units-per-dose", "value": 8, "unit": "tablets", "source": "s"},
             {"id": "d", "kind": "setting", "setting": "supply-differ-fraction", "value": 0.25, "unit": "fraction", "source": "s"},
-            {"id": "l", "kind": "setting", "setting": "liquid-issue-max-ml", "value": 300, "unit": "mL", "source": "s"}"#;
+            {"id": "l", "kind": "setting", "setting": "liquid-issue-max-ml", "value": 300, "unit": "mL", "source": "s"},
+            {"id": "r", "kind": "setting", "setting": "review-interval-months", "value": 3, "unit": "months", "source": "s"}"#;
         assert!(check(&table(settings)).is_ok());
         let both = format!(
             r#"{settings}, {{"id": "f", "kind": "frequency", "terms": ["bd"], "doses_per_day": 2, "interval_hours": 12, "meaning": "m", "source": "s"}}"#

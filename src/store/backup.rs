@@ -383,8 +383,26 @@ fn export_casefinding(
         .collect::<Result<_, _>>()?;
     let mut out = std::collections::BTreeMap::new();
     for name in names {
+        // Rows of an import not yet published (under way, or stopped
+        // part-way) are not part of the store's content (migration 8).
+        let only_published = match name.as_str() {
+            "cf_imports" => " WHERE published = 1",
+            "cf_issues" => {
+                " WHERE import_id IN (SELECT id FROM cf_imports WHERE published = 1)"
+            }
+            "cf_patients" => {
+                " WHERE id < coalesce((SELECT min(first_patient_id) FROM cf_imports WHERE published = 0), 9e18)"
+            }
+            "cf_texts" => {
+                " WHERE id < coalesce((SELECT min(first_text_id) FROM cf_imports WHERE published = 0), 9e18)"
+            }
+            _ => "",
+        };
         // Names come from the schema and are quoted: never user text.
-        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{}\"", name.replace('"', "\"\"")))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT * FROM \"{}\"{only_published}",
+            name.replace('"', "\"\"")
+        ))?;
         let columns: Vec<String> = stmt.column_names().map(str::to_string).collect();
         let width = columns.len();
         let mut rows = Vec::new();

@@ -198,20 +198,6 @@ pub(crate) fn set_exclusions(
     Ok(())
 }
 
-/// Every stored patient: extract identifier → id.
-pub(crate) fn patient_ids(
-    conn: &Connection,
-) -> StoreResult<std::collections::HashMap<String, i64>> {
-    let mut stmt = conn.prepare("SELECT extract_id, id FROM cf_patients")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    let mut out = std::collections::HashMap::new();
-    for row in rows {
-        let (k, v) = row?;
-        out.insert(k, v);
-    }
-    Ok(out)
-}
-
 /// The id the next new patient gets.
 pub(crate) fn next_patient_id(conn: &Connection) -> StoreResult<i64> {
     Ok(conn.query_row(
@@ -274,11 +260,6 @@ pub(crate) struct NewIssue {
     pub quantity: f64,
     pub occurrence: u32,
     pub line: u64,
-}
-
-/// Whether any issue is stored yet.
-pub(crate) fn has_issues(conn: &Connection) -> StoreResult<bool> {
-    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM cf_issues)", [], |r| r.get(0))?)
 }
 
 /// Rows per INSERT statement: one statement per row spends most of its time
@@ -354,76 +335,6 @@ pub(crate) fn insert_issues(
     Ok(inserted)
 }
 
-/// Every stored text (index = position) and every patient with their issues
-/// in date order, text ids mapped to those positions.
-pub(crate) fn load_all(conn: &Connection) -> StoreResult<(Vec<String>, Vec<PatientRec>)> {
-    let mut texts = Vec::new();
-    let mut position = std::collections::HashMap::new();
-    {
-        let mut stmt = conn.prepare("SELECT id, text FROM cf_texts ORDER BY id")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
-            position.insert(id, texts.len() as u32);
-            texts.push(r.get::<_, String>(1)?);
-        }
-    }
-    let mut patients: Vec<PatientRec> = Vec::new();
-    let mut index = std::collections::HashMap::new();
-    {
-        let mut stmt = conn.prepare(
-            "SELECT id, extract_id, nhs_number, age, sex, excluded FROM cf_patients ORDER BY id",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
-            let sex: Option<String> = r.get(4)?;
-            index.insert(id, patients.len());
-            patients.push(PatientRec {
-                db_id: id,
-                extract_id: r.get(1)?,
-                nhs_number: r.get(2)?,
-                age: r.get(3)?,
-                sex: sex.as_deref().and_then(Sex::parse),
-                excluded: r.get(5)?,
-                issues: Vec::new(),
-            });
-        }
-    }
-    let mut stmt = conn.prepare(
-        "SELECT patient_id, issue_date, drug_id, dose_id, quantity FROM cf_issues
-         ORDER BY patient_id, issue_date",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let pid: i64 = r.get(0)?;
-        let date: String = r.get(1)?;
-        let date = parse_iso(&date).ok_or_else(|| StoreError::BadRecord {
-            what: format!("case-finding issue of patient {pid}"),
-            detail: format!("issue date {date:?}"),
-        })?;
-        let text = |id: i64| {
-            position
-                .get(&id)
-                .copied()
-                .ok_or_else(|| StoreError::BadRecord {
-                    what: format!("case-finding issue of patient {pid}"),
-                    detail: format!("text {id} is missing"),
-                })
-        };
-        let issue = IssueRec {
-            date,
-            drug: text(r.get(2)?)?,
-            dose: text(r.get(3)?)?,
-            quantity: r.get(4)?,
-        };
-        if let Some(&p) = index.get(&pid) {
-            patients[p].issues.push(issue);
-        }
-    }
-    Ok((texts, patients))
-}
-
 /// Reads an ISO date quickly (the store only ever writes `YYYY-MM-DD`).
 fn parse_iso(s: &str) -> Option<NaiveDate> {
     let b = s.as_bytes();
@@ -457,7 +368,9 @@ pub(crate) fn load_patients(
     )?;
     let mut issues = conn.prepare_cached(
         "SELECT issue_date, drug_id, dose_id, quantity FROM cf_issues
-         WHERE patient_id = ?1 ORDER BY issue_date",
+         WHERE patient_id = ?1
+           AND import_id IN (SELECT id FROM cf_imports WHERE published = 1)
+         ORDER BY issue_date",
     )?;
     for &id in ids {
         let Some(mut rec) = patient
@@ -512,18 +425,14 @@ pub(crate) struct SummaryRow {
     pub markers: u32,
 }
 
-/// Replaces the worklist cache.
-pub(crate) fn replace_summaries(tx: &Transaction<'_>, rows: &[SummaryRow]) -> StoreResult<()> {
-    tx.execute("DELETE FROM cf_summaries", [])?;
-    // In patient id order the table (keyed by patient id) is filled by appending.
-    let mut order: Vec<&SummaryRow> = rows.iter().collect();
-    order.sort_by_key(|r| r.patient_id);
-    let rows = order;
+/// Adds rows to the worklist cache table `table` (the cache or its staging
+/// copy); rows in patient id order fill it by appending.
+fn insert_summaries(tx: &Transaction<'_>, table: &str, rows: &[SummaryRow]) -> StoreResult<()> {
     const ROWS: usize = 100;
     let sql = |n: usize| {
-        let mut sql = String::from(
-            "INSERT INTO cf_summaries (patient_id, rank, ome_mg_per_day, complete, estimated,
-                                       benzodiazepine, gabapentinoid, flag_ids, markers) VALUES ",
+        let mut sql = format!(
+            "INSERT INTO {table} (patient_id, rank, ome_mg_per_day, complete, estimated,
+                                  benzodiazepine, gabapentinoid, flag_ids, markers) VALUES "
         );
         for i in 0..n {
             sql.push_str(if i == 0 {
@@ -668,10 +577,443 @@ pub(crate) fn matching(conn: &Connection, q: &PageQuery) -> StoreResult<u64> {
 pub(crate) fn latest_list_size(conn: &Connection) -> StoreResult<Option<(u32, String)>> {
     Ok(conn
         .query_row(
-            "SELECT list_size, today FROM cf_imports WHERE list_size IS NOT NULL
+            "SELECT list_size, today FROM cf_imports WHERE list_size IS NOT NULL AND published = 1
              ORDER BY id DESC LIMIT 1",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?)
+}
+
+// ---------------------------------------------------------------------------
+// Imports in batches (issue 16, migration 8)
+// ---------------------------------------------------------------------------
+
+/// Issues of published imports (and of the import, parameter `?{param}`,
+/// being computed). `import_id` has no index; the imports are few, so SQLite
+/// builds this list once per statement.
+pub(crate) fn visible(param: usize) -> String {
+    format!("import_id IN (SELECT id FROM cf_imports WHERE published = 1 OR id = ?{param})")
+}
+
+/// An import that has not been published.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Unfinished {
+    pub id: i64,
+    pub file_name: String,
+    pub imported_at: String,
+    /// Last batch stored (RFC 3339), if any.
+    pub heartbeat: Option<String>,
+    pub first_patient_id: Option<i64>,
+    pub first_text_id: Option<i64>,
+}
+
+/// Imports not (yet) published: under way, or stopped part-way.
+pub(crate) fn unfinished_imports(conn: &Connection) -> StoreResult<Vec<Unfinished>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, file_name, imported_at, heartbeat, first_patient_id, first_text_id
+         FROM cf_imports WHERE published = 0 ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(Unfinished {
+                id: r.get(0)?,
+                file_name: r.get(1)?,
+                imported_at: r.get(2)?,
+                heartbeat: r.get(3)?,
+                first_patient_id: r.get(4)?,
+                first_text_id: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// The published import with this file hash, if any.
+pub(crate) fn find_published(
+    conn: &Connection,
+    sha256: &str,
+) -> StoreResult<Option<PreviousImport>> {
+    Ok(find_import(conn, sha256)?.filter(|p| {
+        conn.query_row(
+            "SELECT published FROM cf_imports WHERE id = ?1",
+            [p.id],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|v| v == 1)
+        .unwrap_or(false)
+    }))
+}
+
+/// Starts an unpublished import; returns its id. Its first patient and text
+/// ids are the next free ones (imports do not overlap, see `unfinished_imports`).
+pub(crate) fn begin_import(
+    tx: &Transaction<'_>,
+    at: DateTime<Utc>,
+    import: &NewImport<'_>,
+) -> StoreResult<i64> {
+    let id = insert_import(tx, at, import)?;
+    let next_text: i64 =
+        tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM cf_texts", [], |r| {
+            r.get(0)
+        })?;
+    tx.execute(
+        "UPDATE cf_imports SET published = 0, heartbeat = ?2, first_patient_id = ?3,
+                first_text_id = ?4
+         WHERE id = ?1",
+        params![id, ts(at), next_patient_id(tx)?, next_text],
+    )?;
+    Ok(id)
+}
+
+/// Notes that import `id` is still going; false if it is gone or published
+/// (removed by another import that took it for stopped).
+pub(crate) fn heartbeat(tx: &Transaction<'_>, at: DateTime<Utc>, id: i64) -> StoreResult<bool> {
+    Ok(tx.execute(
+        "UPDATE cf_imports SET heartbeat = ?2 WHERE id = ?1 AND published = 0",
+        params![id, ts(at)],
+    )? == 1)
+}
+
+/// Patients per id range when removing or computing in batches.
+pub(crate) const ID_RANGE: i64 = 20_000;
+
+/// The largest patient id (0 when none).
+pub(crate) fn max_patient_id(conn: &Connection) -> StoreResult<i64> {
+    Ok(
+        conn.query_row("SELECT coalesce(max(id), 0) FROM cf_patients", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Removes the issues of import `id` for patients in `[from, to)`; returns how many.
+pub(crate) fn remove_issues(tx: &Transaction<'_>, id: i64, from: i64, to: i64) -> StoreResult<u64> {
+    Ok(tx.execute(
+        "DELETE FROM cf_issues WHERE patient_id >= ?2 AND patient_id < ?3 AND import_id = ?1",
+        params![id, from, to],
+    )? as u64)
+}
+
+/// Removes what an unpublished import added besides its issues (which must
+/// be gone already): its patients and texts (ids at or above its first
+/// ones, up to `limit` rows at a time), then, once none are left, the import
+/// itself. Returns true when the import is gone.
+pub(crate) fn remove_import_rest(
+    tx: &Transaction<'_>,
+    u: &Unfinished,
+    limit: i64,
+) -> StoreResult<bool> {
+    let mut removed = 0;
+    if let Some(first) = u.first_patient_id {
+        removed += tx.execute(
+            "DELETE FROM cf_patients WHERE id IN
+                 (SELECT id FROM cf_patients WHERE id >= ?1 ORDER BY id LIMIT ?2)",
+            params![first, limit],
+        )?;
+    }
+    if let Some(first) = u.first_text_id {
+        removed += tx.execute(
+            "DELETE FROM cf_texts WHERE id IN
+                 (SELECT id FROM cf_texts WHERE id >= ?1 ORDER BY id LIMIT ?2)",
+            params![first, limit],
+        )?;
+    }
+    if removed > 0 {
+        return Ok(false);
+    }
+    tx.execute_batch(&format!(
+        "DROP TABLE IF EXISTS {}",
+        staging_table(&Staging::Import(u.id))
+    ))?;
+    tx.execute(
+        "DELETE FROM cf_imports WHERE id = ?1 AND published = 0",
+        [u.id],
+    )?;
+    Ok(true)
+}
+
+/// Where a new worklist cache is written before it replaces the old one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Staging {
+    /// For an import.
+    Import(i64),
+    /// For a recomputation (another day, window or reference version): this
+    /// process and a counter, so that two windows never share one.
+    Refresh(u32, u64),
+}
+
+/// The staging table's name (no `cf_` prefix, so exports leave it out).
+pub(crate) fn staging_table(s: &Staging) -> String {
+    match s {
+        Staging::Import(id) => format!("cfstage_summaries_i{id}"),
+        Staging::Refresh(pid, n) => format!("cfstage_summaries_p{pid}_{n}"),
+    }
+}
+
+/// Creates an empty staging table shaped exactly like `cf_summaries` (its
+/// schema text, renamed), replacing any left from before.
+pub(crate) fn create_staging(tx: &Transaction<'_>, s: &Staging) -> StoreResult<()> {
+    let sql: String = tx.query_row(
+        "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'cf_summaries'",
+        [],
+        |r| r.get(0),
+    )?;
+    let name = staging_table(s);
+    // After the first swap SQLite writes the name quoted.
+    let Some(rest) = sql.strip_prefix("CREATE TABLE ").and_then(|r| {
+        r.strip_prefix("\"cf_summaries\"")
+            .or_else(|| r.strip_prefix("cf_summaries"))
+    }) else {
+        return Err(StoreError::BadRecord {
+            what: "worklist cache table".into(),
+            detail: "unexpected definition".into(),
+        });
+    };
+    tx.execute_batch(&format!(
+        "DROP TABLE IF EXISTS {name}; CREATE TABLE {name}{rest}"
+    ))?;
+    Ok(())
+}
+
+/// Adds rows to a staging table.
+pub(crate) fn stage_summaries(
+    tx: &Transaction<'_>,
+    s: &Staging,
+    rows: &[SummaryRow],
+) -> StoreResult<()> {
+    insert_summaries(tx, &staging_table(s), rows)
+}
+
+/// Makes a staging table the worklist cache (the old one is dropped).
+pub(crate) fn swap_in_staging(tx: &Transaction<'_>, s: &Staging) -> StoreResult<()> {
+    tx.execute_batch(&format!(
+        "DROP TABLE cf_summaries; ALTER TABLE {} RENAME TO cf_summaries;",
+        staging_table(s)
+    ))?;
+    Ok(())
+}
+
+/// Drops a staging table (a recomputation that lost a race, or failed).
+pub(crate) fn drop_staging(tx: &Transaction<'_>, s: &Staging) -> StoreResult<()> {
+    tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", staging_table(s)))?;
+    Ok(())
+}
+
+/// The newest published import's id (0 when none): a recomputation checks
+/// that no import was published while it was computing.
+pub(crate) fn last_published(conn: &Connection) -> StoreResult<i64> {
+    Ok(conn.query_row(
+        "SELECT coalesce(max(id), 0) FROM cf_imports WHERE published = 1",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// The earliest visible issue date.
+pub(crate) fn first_issue(conn: &Connection, import: i64) -> StoreResult<Option<NaiveDate>> {
+    let d: Option<String> = conn.query_row(
+        &format!("SELECT min(issue_date) FROM cf_issues WHERE {}", visible(1)),
+        [import],
+        |r| r.get(0),
+    )?;
+    Ok(d.as_deref().and_then(parse_iso))
+}
+
+/// Every stored text, and each text id's position in that list.
+pub(crate) fn load_texts(
+    conn: &Connection,
+) -> StoreResult<(Vec<String>, super::super::casefinding::FastMap<i64, u32>)> {
+    let mut texts = Vec::new();
+    let mut position = super::super::casefinding::FastMap::default();
+    let mut stmt = conn.prepare("SELECT id, text FROM cf_texts ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        position.insert(id, texts.len() as u32);
+        texts.push(r.get::<_, String>(1)?);
+    }
+    Ok((texts, position))
+}
+
+/// Patients with ids in `[from, to)` and their visible issues in date order
+/// (text ids mapped through `position`).
+pub(crate) fn load_range(
+    conn: &Connection,
+    from: i64,
+    to: i64,
+    import: i64,
+    position: &super::super::casefinding::FastMap<i64, u32>,
+) -> StoreResult<Vec<PatientRec>> {
+    let mut patients: Vec<PatientRec> = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, extract_id, nhs_number, age, sex, excluded FROM cf_patients
+             WHERE id >= ?1 AND id < ?2 ORDER BY id",
+        )?;
+        let mut rows = stmt.query(params![from, to])?;
+        while let Some(r) = rows.next()? {
+            let sex: Option<String> = r.get(4)?;
+            patients.push(PatientRec {
+                db_id: r.get(0)?,
+                extract_id: r.get(1)?,
+                nhs_number: r.get(2)?,
+                age: r.get(3)?,
+                sex: sex.as_deref().and_then(Sex::parse),
+                excluded: r.get(5)?,
+                issues: Vec::new(),
+            });
+        }
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT patient_id, issue_date, drug_id, dose_id, quantity FROM cf_issues
+         WHERE patient_id >= ?1 AND patient_id < ?2 AND {}
+         ORDER BY patient_id, issue_date",
+        visible(3)
+    ))?;
+    let mut rows = stmt.query(params![from, to, import])?;
+    let mut k = 0usize;
+    while let Some(r) = rows.next()? {
+        let pid: i64 = r.get(0)?;
+        let date: String = r.get(1)?;
+        let date = parse_iso(&date).ok_or_else(|| StoreError::BadRecord {
+            what: format!("case-finding issue of patient {pid}"),
+            detail: format!("issue date {date:?}"),
+        })?;
+        let text = |id: i64| {
+            position
+                .get(&id)
+                .copied()
+                .ok_or_else(|| StoreError::BadRecord {
+                    what: format!("case-finding issue of patient {pid}"),
+                    detail: format!("text {id} is missing"),
+                })
+        };
+        let issue = IssueRec {
+            date,
+            drug: text(r.get(2)?)?,
+            dose: text(r.get(3)?)?,
+            quantity: r.get(4)?,
+        };
+        while k < patients.len() && patients[k].db_id < pid {
+            k += 1;
+        }
+        if let Some(p) = patients.get_mut(k).filter(|p| p.db_id == pid) {
+            p.issues.push(issue);
+        }
+    }
+    Ok(patients)
+}
+
+/// A stored patient's details, to tell whether an extract changes them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StoredPatient {
+    pub id: i64,
+    pub nhs_number: Option<String>,
+    pub age: Option<f64>,
+    pub age_on: Option<NaiveDate>,
+    pub sex: Option<Sex>,
+}
+
+/// Every stored patient by extract identifier.
+pub(crate) fn stored_patients(
+    conn: &Connection,
+) -> StoreResult<super::super::casefinding::FastMap<String, StoredPatient>> {
+    let mut stmt =
+        conn.prepare("SELECT extract_id, id, nhs_number, age, age_on, sex FROM cf_patients")?;
+    let mut rows = stmt.query([])?;
+    let mut out = super::super::casefinding::FastMap::default();
+    while let Some(r) = rows.next()? {
+        let age_on: Option<String> = r.get(4)?;
+        let sex: Option<String> = r.get(5)?;
+        out.insert(
+            r.get::<_, String>(0)?,
+            StoredPatient {
+                id: r.get(1)?,
+                nhs_number: r.get(2)?,
+                age: r.get(3)?,
+                age_on: age_on.as_deref().and_then(parse_iso),
+                sex: sex.as_deref().and_then(Sex::parse),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Marks import `id` published, with its counts, report and audit entry.
+pub(crate) fn publish_import(
+    tx: &Transaction<'_>,
+    at: DateTime<Utc>,
+    actor: &str,
+    id: i64,
+    counts: ImportCounts,
+    report_json: &str,
+    audit_summary: &str,
+) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE cf_imports SET published = 1, heartbeat = NULL WHERE id = ?1",
+        [id],
+    )?;
+    finish_import(tx, at, actor, id, counts, report_json, audit_summary)
+}
+
+/// Each patient's place in identifier order, by patient id (`u32::MAX` for
+/// ids not in use): the worklist's last tie-break, without holding every
+/// identifier.
+pub(crate) fn identifier_order(conn: &Connection) -> StoreResult<Vec<u32>> {
+    let max = max_patient_id(conn)?;
+    let mut order = vec![u32::MAX; usize::try_from(max).unwrap_or(0) + 1];
+    let mut stmt = conn.prepare("SELECT id FROM cf_patients ORDER BY extract_id")?;
+    let mut rows = stmt.query([])?;
+    let mut n = 0u32;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        if let Some(slot) = usize::try_from(id).ok().and_then(|i| order.get_mut(i)) {
+            *slot = n;
+        }
+        n += 1;
+    }
+    Ok(order)
+}
+
+/// A Stepdown patient's NHS number and local id, with their latest review's date.
+pub(crate) type LastReview = (Option<String>, Option<String>, NaiveDate);
+
+/// Stepdown patients with a review saved on or before `today`, with the date
+/// of the latest.
+pub(crate) fn last_reviews(conn: &Connection, today: NaiveDate) -> StoreResult<Vec<LastReview>> {
+    let mut stmt = conn.prepare(
+        "SELECT p.nhs_number, p.local_id, max(substr(v.saved_at, 1, 10))
+         FROM patients p JOIN reviews r ON r.patient_id = p.id
+              JOIN review_versions v ON v.review_id = r.id
+         WHERE substr(v.saved_at, 1, 10) <= ?1
+         GROUP BY p.id",
+    )?;
+    let rows = stmt.query_map([today.to_string()], |r| {
+        Ok((
+            r.get::<_, Option<String>>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (nhs, local, date) = row?;
+        if let Some(d) = parse_iso(&date) {
+            out.push((nhs, local, d));
+        }
+    }
+    Ok(out)
+}
+
+/// What the no-recent-review marker depends on (reviews saved, patients'
+/// identifiers), in a few characters: the worklist cache is rebuilt when it changes.
+pub(crate) fn reviews_fingerprint(conn: &Connection) -> StoreResult<String> {
+    Ok(conn.query_row(
+        "SELECT (SELECT count(*) || ':' || coalesce(max(saved_at), '') FROM review_versions)
+                || '/' ||
+                (SELECT count(*) || ':' || coalesce(max(updated_at), '') FROM patients)",
+        [],
+        |r| r.get(0),
+    )?)
 }

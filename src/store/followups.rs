@@ -98,6 +98,15 @@ pub(crate) fn save_in(
     let date = record
         .date()
         .ok_or_else(|| StoreError::invalid("date", "must be a date written YYYY-MM-DD"))?;
+    // A follow-up records what has happened: one dated after today (the
+    // clinician's local date, by the store's clock) would count in outcomes early.
+    let today = now.with_timezone(&chrono::Local).date_naive();
+    if date > today {
+        return Err(StoreError::invalid(
+            "date",
+            format!("must not be after today ({today}): a follow-up records what has happened"),
+        ));
+    }
     let review: Option<(i64, i64)> = conn
         .prepare_cached(
             "SELECT r.patient_id, (SELECT max(version) FROM review_versions WHERE review_id = r.id)

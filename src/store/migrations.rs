@@ -65,6 +65,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "follow-up reviews, append-only",
         sql: include_str!("migrations/0007_follow_ups.sql"),
     },
+    Migration {
+        version: 8,
+        name: "case-finding: imports stored in batches and published at the end",
+        sql: include_str!("migrations/0008_casefinding_batches.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.

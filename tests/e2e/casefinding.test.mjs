@@ -47,6 +47,15 @@ test("a worklist patient opens as a consultation with their regimen filled in", 
   await waitFor(async () => (await s.findAll("[data-testid=regimen-item]")).length >= 1, "regimen prefilled");
   await waitFor(async () => (await s.text("[data-testid=ome-total]")) === "120 mg", "total 120 mg");
   await waitFor(() => s.exists("[data-testid=flag-benzodiazepine]"), "benzodiazepine flag from the extract");
+  // The worklist's two figures stay beside the working: from instructions and from supply.
+  await waitFor(() => s.exists("[data-testid=extract-figures]"), "the extract's figures");
+  assert.equal(await s.text("[data-testid=extract-instruction]"), "120 mg");
+  assert.equal(await s.text("[data-testid=extract-supply]"), "120 mg");
+  assert.ok(!(await s.exists("[data-testid=extract-differ]")), "the figures agree");
+  await s.execute("document.querySelector('[data-testid=extract-figures]').scrollIntoView()");
+  await s.screenshot("consultation-from-extract");
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
 });
 
 test("audit markers show on the worklist and filter it", async () => {
@@ -61,4 +70,18 @@ test("audit markers show on the worklist and filter it", async () => {
   const serious = seriousViolations(await s.axe());
   assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
   await s.click("[data-testid=filter-marker-combination]");
+});
+
+test("patients without a recent Stepdown review are marked and can be listed", async () => {
+  // No consultation has been saved for anyone in this extract: each row carries the marker.
+  await waitFor(async () => (await s.findAll("[data-testid=worklist-row]")).length >= 3, "worklist rows");
+  const rows = (await s.findAll("[data-testid=worklist-row]")).length;
+  await s.click("[data-testid=filter-marker-no-recent-review]");
+  await waitFor(async () => (await s.findAll("[data-testid=worklist-row]")).length === rows, "every row kept");
+  assert.match(await s.text("[data-testid=worklist-row]"), /No recent Stepdown review/);
+  await s.execute("document.querySelector('[data-testid=worklist-table]').scrollIntoView()");
+  await s.screenshot("case-finding-no-recent-review");
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
+  await s.click("[data-testid=filter-marker-no-recent-review]");
 });

@@ -9,7 +9,7 @@ use tauri::AppHandle;
 use stepdown::casefinding::{
     self, Figures, ImportOptions, ImportProgress, ImportReport, Worklist, WorklistFilters,
 };
-use stepdown::store::Patient;
+use stepdown::store::{Patient, Store};
 use stepdown::{ApiError, ErrorCode};
 
 use crate::state::{blocking, today, AppState};
@@ -42,13 +42,15 @@ pub async fn import_extract(
             actor: Some(state.actor()),
             exclusions: Vec::new(),
         };
-        state.with_store_api(|s| {
-            casefinding::import_csv(s, &bytes, &options, &mut |p| {
-                // A closed channel (the window went away) must not stop the import.
-                let _ = on_progress.send(p);
-            })
-            .map_err(ApiError::from)
+        // Its own connection, not the app's shared one: the import stores in
+        // short transactions (issue 16), and between them the app's saves
+        // go ahead instead of waiting for the whole import behind the lock.
+        let mut store = Store::open(state.db_path()).map_err(ApiError::from)?;
+        casefinding::import_csv(&mut store, &bytes, &options, &mut |p| {
+            // A closed channel (the window went away) must not stop the import.
+            let _ = on_progress.send(p);
         })
+        .map_err(ApiError::from)
     })
     .await
 }

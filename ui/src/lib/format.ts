@@ -16,3 +16,20 @@ export function longDate(iso: string): string {
   if (Number.isNaN(d.getTime()) || d.getUTCDate() !== Number(m[3])) return iso;
   return LONG_DATE.format(d);
 }
+
+/**
+ * mg for people: whole numbers as they are, others to at most 2 decimal places
+ * ("0.05 mg", "7.5 mg"), never rounded to 0.1 so a tiny, implausible figure stays visible.
+ */
+export function mgText(n: number): string {
+  return `${Number.isInteger(n) ? n : Number(n.toFixed(2))} mg`;
+}
+
+/**
+ * The core's messages name regimen entries by their JSON path ("items[0] (morphine): …"),
+ * which the CLI needs; on screen they read as the entry's place in the list ("Medicine 1 (morphine): …").
+ */
+export function readableItemRefs(text: string): string {
+  const out = text.replace(/\bitems\[(\d+)\]/g, (_, n: string) => `medicine ${Number(n) + 1}`);
+  return out.charAt(0).toUpperCase() + out.slice(1);
+}

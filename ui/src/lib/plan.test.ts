@@ -51,6 +51,8 @@ describe("plan helpers", () => {
 
   it("writes units the way a pharmacist reads them", () => {
     expect(unitText({ strength_mg: 30, count: 2 })).toBe("2 × 30 mg");
+    // Co-codamol reads 30/500, never "30 mg" (a dispensing-error risk).
+    expect(unitText({ strength_mg: 30, count: 2 }, 500)).toBe("2 × 30/500 mg");
     expect(unitText({ strength_mcg_per_hour: 25, count: 1 })).toBe("1 patch of 25 micrograms/hour");
     expect(unitText({ strength_mg_per_ml: 2, ml: 5 })).toBe("5 mL of 2 mg/mL");
   });

@@ -86,9 +86,16 @@ export function toPlanInput(items: RawItem[], t: TaperDraft): RawPlanInput {
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
-/** "2 × 30 mg", "1 × 25 micrograms/hour patch", "5 mL of 2 mg/mL". */
-export function unitText(u: UnitAmount): string {
-  if ("strength_mg" in u) return `${u.count} × ${u.strength_mg} mg`;
+/**
+ * "2 × 30 mg", "2 × 30/500 mg" (a combination: both strengths, as the core's
+ * plan text and supply lines say them), "1 patch of 25 micrograms/hour", "5 mL of 2 mg/mL".
+ * `paracetamolMg` is the combination's paracetamol per tablet, from the plan's request.
+ */
+export function unitText(u: UnitAmount, paracetamolMg?: number): string {
+  if ("strength_mg" in u) {
+    const strength = paracetamolMg ? `${u.strength_mg}/${paracetamolMg}` : `${u.strength_mg}`;
+    return `${u.count} × ${strength} mg`;
+  }
   if ("strength_mcg_per_hour" in u) return `${plural(u.count, "patch", "patches")} of ${u.strength_mcg_per_hour} micrograms/hour`;
   return `${u.ml} mL of ${u.strength_mg_per_ml} mg/mL`;
 }

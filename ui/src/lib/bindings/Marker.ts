@@ -5,4 +5,4 @@
  * criteria and NHS case-finding searches, issue 16). Markers are findings
  * for review; they do not change the OME.
  */
-export type Marker = "unclear-directions" | "immediate-release-only" | "combination" | "large-liquid-issue" | "dependence-forming";
+export type Marker = "unclear-directions" | "immediate-release-only" | "combination" | "large-liquid-issue" | "dependence-forming" | "no-recent-review";
