@@ -38,6 +38,11 @@ test("an extract imports, ranks patients by risk and names every row it could no
   await s.screenshot("case-finding");
   await s.execute("document.querySelector('[data-testid=worklist-table]').scrollIntoView()");
   await s.screenshot("case-finding-worklist");
+  // The practice-figures chart carries a legend, axis values and each bar's count.
+  assert.ok(await s.exists("[data-testid=figures-legend]"), "the chart has a legend");
+  assert.match(await s.text("[data-testid=figures-chart]"), /People prescribed opioids/);
+  await s.execute("document.querySelector('[data-testid=figures-chart]').scrollIntoView()");
+  await s.screenshot("case-finding-figures-chart");
   const serious = seriousViolations(await s.axe());
   assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
 });
