@@ -1,11 +1,18 @@
 //! Benchmark: a taper plan for a three-opioid regimen (goal: median ≤ 1 ms).
 //!
 //! Run: `cargo bench --bench plan -- --warm-up-time 1 --measurement-time 5`.
+//!
+//! `plan_1000_items` / `plan_10000_items`: growth in the number of items (issue
+//! 20), validated request to plan; near-linear since the item lookups are hashed.
+
+#[path = "common/many_items.rs"]
+mod many;
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use stepdown::reference::reference;
+use stepdown::taper::input::request_from_value;
 use stepdown::taper::{plan, plan_from_json, request_from_json};
 use stepdown::Profile;
 
@@ -38,6 +45,16 @@ fn bench(c: &mut Criterion) {
     c.bench_function("plan_parse_validate_plan_three_opioids", |b| {
         b.iter(|| plan_from_json(black_box(THREE_OPIOIDS), Profile::Uk, reference))
     });
+    let mut group = c.benchmark_group("plan_items");
+    group.sample_size(10);
+    for n in [1_000, 10_000] {
+        let request = request_from_value(&many::plan_input(n), Profile::Uk, reference)
+            .unwrap_or_else(|e| panic!("{n} items: {e}"));
+        group.bench_function(format!("plan_{n}_items"), |b| {
+            b.iter(|| plan(black_box(&request), reference))
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -258,6 +258,11 @@ fn haystack(c: &ProductChoice) -> String {
 /// the strength exactly), drugs whose name starts with the query first.
 /// At most `limit` results; an empty query returns none.
 pub fn search(reference: &Reference, query: &str, limit: usize) -> Vec<ProductChoice> {
+    // Bounded work for any query (issue 20): longer than any text input may
+    // be, it matches nothing.
+    if query.chars().count() > crate::limits::limits().max_string_chars {
+        return Vec::new();
+    }
     let words: Vec<String> = query.split_whitespace().map(|w| w.to_lowercase()).collect();
     if words.is_empty() {
         return Vec::new();

@@ -49,9 +49,26 @@ pub struct AssessRequest {
     pub high_dose_threshold_mg_per_day: Option<f64>,
 }
 
+/// The caps of `assets/limits.json` (bytes, items, pauses, edits, list and
+/// text lengths) on a request the desktop sent, which arrives parsed: the
+/// CLI applies the same caps to its input files while reading them. Every
+/// consult call that takes a request from the app checks it first, so the
+/// shell stays a one-line mapping.
+pub fn check_caps<T: Serialize>(request: &T) -> Result<(), ApiError> {
+    crate::limits::check_parsed(request).map_err(|problems| {
+        ApiError::invalid_fields(
+            problems
+                .into_iter()
+                .map(|(path, message)| FieldError::new(path, message))
+                .collect(),
+        )
+    })
+}
+
 /// OME and risk flags for the consultation; every problem in the regimen or
 /// the patient details comes back with its field path.
 pub fn assess(request: &AssessRequest, reference: &Reference) -> Result<AssessReport, ApiError> {
+    check_caps(request)?;
     let threshold = threshold_option(
         request.high_dose_threshold_mg_per_day,
         "high_dose_threshold_mg_per_day",
@@ -80,6 +97,19 @@ pub fn assess(request: &AssessRequest, reference: &Reference) -> Result<AssessRe
             Err(ApiError::invalid_fields(fields))
         }
     }
+}
+
+/// The product each entered item is a dose of (for showing a saved, imported
+/// or hand-entered regimen with product names), within the item cap.
+pub fn describe_items(
+    items: &[RawItem],
+    reference: &Reference,
+) -> Result<Vec<crate::catalogue::ProductChoice>, ApiError> {
+    check_caps(&serde_json::json!({ "items": items }))?;
+    Ok(items
+        .iter()
+        .map(|raw| crate::catalogue::choice_for_item(reference, raw))
+        .collect())
 }
 
 /// Generic and brand names of the co-medications the risk tables recognise,
@@ -118,6 +148,7 @@ pub struct PlanRequestUi {
 /// the input or an edit that would raise a dose without a reason) comes back
 /// with its field path.
 pub fn plan(request: &PlanRequestUi, reference: &Reference) -> Result<Plan, ApiError> {
+    check_caps(request)?;
     let plan_request = request_from_raw(&request.input, request.profile, reference)?;
     let suggested = taper::plan(&plan_request, reference)?;
     if request.edits.is_empty() {
@@ -177,6 +208,7 @@ pub fn compute_review(
     high_dose_threshold_mg_per_day: Option<f64>,
     reference: &Reference,
 ) -> Result<ComputedReview, ApiError> {
+    check_caps(input)?;
     if input.items.is_empty() {
         return Err(input_error(
             "items",
@@ -655,6 +687,7 @@ pub fn print_leaflet(
     write: &mut dyn FnMut(&[u8]) -> Result<(), ApiError>,
     reference: &Reference,
 ) -> Result<(LeafletPrint, Rendered), ApiError> {
+    check_caps(request)?;
     let details = leaflet_details(store, request, issue_date)?;
     let pdf = render_stored_leaflet(
         store,
@@ -767,6 +800,7 @@ pub fn patient_for_extract(
     nhs_number: Option<&str>,
     actor: &str,
 ) -> Result<Patient, ApiError> {
+    check_caps(&(extract_patient_id, nhs_number))?;
     let nhs_number = nhs_number.map(str::trim).filter(|n| !n.is_empty());
     if let Some(n) = nhs_number {
         if let Some(p) = store.patient_by_nhs_number(n)? {
@@ -828,6 +862,83 @@ mod tests {
             profile: Profile::Uk,
             high_dose_threshold_mg_per_day: threshold,
         }
+    }
+
+    /// Issue 20: the desktop's requests arrive parsed, past the CLI's reader,
+    /// so they had no caps. Each consult call the shell makes now applies the
+    /// same caps (items, pauses, text, bytes) with the field named.
+    #[test]
+    fn requests_from_the_app_are_held_to_the_cli_caps() {
+        let l = crate::limits::limits();
+        let e = assess(
+            &request(vec![morphine_mr(30.0); l.max_items + 1], None),
+            reference(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        assert_eq!(e.fields[0].path, "items");
+        let long = RawItem {
+            drug: Some("m".repeat(l.max_string_chars + 1)),
+            ..morphine_mr(30.0)
+        };
+        let e = assess(&request(vec![long], None), reference()).unwrap_err();
+        assert_eq!(e.fields[0].path, "items[0].drug");
+        // Over a megabyte in all, though every list and text is within its cap.
+        let big = AssessRequest {
+            patient: Some(RawPatient {
+                conditions: Some(vec!["c".repeat(l.max_string_chars); l.max_array_len]),
+                history: Some(vec!["h".repeat(l.max_string_chars); l.max_array_len]),
+                ..RawPatient::default()
+            }),
+            ..request(vec![morphine_mr(30.0)], None)
+        };
+        let e = assess(&big, reference()).unwrap_err();
+        assert_eq!(e.fields[0].path, "input");
+        assert!(e.fields[0].message.contains("bytes"), "{e:?}");
+        let pauses = PlanRequestUi {
+            input: RawPlanInput {
+                items: vec![morphine_mr(30.0)],
+                start_date: Some("2026-12-01".into()),
+                taper: None,
+                pauses: Some(vec![
+                    crate::taper::Pause {
+                        after_step: 1,
+                        days: 7
+                    };
+                    l.max_pauses + 1
+                ]),
+            },
+            edits: Vec::new(),
+            profile: Profile::Uk,
+        };
+        let e = plan(&pauses, reference()).unwrap_err();
+        assert_eq!(e.fields[0].path, "input.pauses");
+        let e = describe_items(&vec![morphine_mr(30.0); l.max_items + 1], reference()).unwrap_err();
+        assert_eq!(e.fields[0].path, "items");
+        assert_eq!(
+            describe_items(&[morphine_mr(30.0)], reference())
+                .unwrap()
+                .len(),
+            1
+        );
+        let e = patient_for_extract(
+            &mut store_with_patient().1,
+            &"p".repeat(l.max_string_chars + 1),
+            None,
+            "t",
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        // A 1 MB product search matches nothing, quickly.
+        assert!(crate::catalogue::search(reference(), &"morphine ".repeat(100_000), 40).is_empty());
+        // Clinical notes have their own, longer cap, in the app and the store alike.
+        let (_dir, mut store, pid) = store_with_patient();
+        let mut long_notes = inputs(pid, 2.0);
+        long_notes.notes = "n".repeat(l.max_string_chars * 2);
+        save_review(&mut store, &long_notes, reference()).unwrap();
+        long_notes.notes = "n".repeat(l.max_notes_chars + 1);
+        let e = save_review(&mut store, &long_notes, reference()).unwrap_err();
+        assert_eq!(e.fields[0].path, "notes");
     }
 
     #[test]
@@ -1161,6 +1272,58 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.message, "disk full");
         assert_eq!(store.leaflet_prints(saved.review_id).unwrap().len(), 1);
+    }
+
+    /// Issue 20: the desktop prints the stored patient's name; one the PDF
+    /// cannot print as written (here Urdu in Arabic script, which DejaVu Sans
+    /// has glyphs for but printpdf would print unjoined, left to right) is
+    /// refused at `patient_name` with what to do, and nothing is written or
+    /// recorded.
+    #[test]
+    fn a_stored_name_the_pdf_cannot_print_is_refused_by_field() {
+        let (_dir, mut store, pid) = store_with_patient();
+        store
+            .update_patient(
+                pid,
+                &PatientInput {
+                    name: "عمران خان".into(),
+                    ..PatientInput::default()
+                },
+                "t",
+            )
+            .unwrap();
+        let saved = save_review(&mut store, &inputs(pid, 2.0), reference()).unwrap();
+        let request = LeafletPrintRequest {
+            review_id: saved.review_id,
+            version: saved.version,
+            large_print: false,
+            next_review: None,
+        };
+        let mut written = false;
+        let e = print_leaflet(
+            &mut store,
+            &request,
+            NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            "t",
+            &mut |_| {
+                written = true;
+                Ok(())
+            },
+            reference(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        assert_eq!(e.fields[0].path, "patient_name");
+        assert!(
+            e.fields[0].message.contains("Arabic script")
+                && e.fields[0].message.contains("NHS record"),
+            "{e:?}"
+        );
+        assert!(!written);
+        assert!(store.leaflet_prints(saved.review_id).unwrap().is_empty());
+        // The summary for the record is text, which takes any script.
+        let text = summary_for_record(&mut store, saved.review_id, 1, "t", reference()).unwrap();
+        assert!(text.contains("عمران خان"));
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct Limits {
     pub max_array_len: usize,
     /// Longest text value, in characters.
     pub max_string_chars: usize,
+    /// Longest clinical notes (`notes`), in characters: a consultation's notes
+    /// are longer than any name or reason.
+    pub max_notes_chars: usize,
     /// Most problems listed in one error (the rest are counted).
     pub max_errors_reported: usize,
     /// Longest text an error echoes back, in characters.
@@ -93,14 +96,16 @@ fn walk(value: &Value, path: &str, l: &Limits, errors: &mut Vec<Problem>) {
     let field = path.trim_start_matches('.');
     match value {
         Value::String(s) => {
+            let cap = if field.rsplit('.').next() == Some("notes") {
+                l.max_notes_chars
+            } else {
+                l.max_string_chars
+            };
             let n = s.chars().count();
-            if n > l.max_string_chars {
+            if n > cap {
                 errors.push((
                     if field.is_empty() { "input" } else { field }.to_string(),
-                    format!(
-                        "is {n} characters long; at most {} are accepted",
-                        l.max_string_chars
-                    ),
+                    format!("is {n} characters long; at most {cap} are accepted"),
                 ));
             }
         }
@@ -131,6 +136,35 @@ fn walk(value: &Value, path: &str, l: &Limits, errors: &mut Vec<Problem>) {
         }
         _ => {}
     }
+}
+
+/// The caps for a request that reaches the core already parsed (the desktop's
+/// IPC arguments): its size written as JSON against `max_input_bytes`, then
+/// the list and text caps of [`check_value`], so the app is held to the same
+/// limits as the CLI's input files.
+pub fn check_parsed<T: serde::Serialize>(request: &T) -> Result<(), Vec<Problem>> {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let cap = limits().max_input_bytes;
+    let mut count = Count(0);
+    let value = serde_json::to_writer(&mut count, request)
+        .and_then(|()| serde_json::to_value(request))
+        .map_err(|e| vec![("input".to_string(), format!("could not be read ({e})"))])?;
+    if count.0 > cap {
+        return Err(vec![(
+            "input".to_string(),
+            format!("is {} bytes; at most {cap} are accepted", count.0),
+        )]);
+    }
+    check_value(&value)
 }
 
 /// Refuses duplicate keys in any JSON object (serde_json keeps the last one
@@ -273,6 +307,7 @@ mod tests {
         assert!(l.max_input_bytes >= 64 * 1024);
         assert!(l.max_items >= 10 && l.max_pauses >= 10);
         assert!(l.max_string_chars >= 200);
+        assert!(l.max_notes_chars >= l.max_string_chars);
         assert!(l.max_errors_reported >= 5);
         assert!(l.max_error_text_chars >= 80);
         assert!(l.min_amount > 0.0 && l.min_amount <= 0.001);

@@ -13,6 +13,7 @@
 //! the assessment, the plan or the reference tables; none is decided here.
 
 use chrono::NaiveDate;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -142,6 +143,10 @@ pub struct Summary {
     pub practice: String,
     /// Total label of the profile: "mg OME/day" or "MME/day", for the plan table header.
     pub per_day: String,
+    /// Text the clinician entered, by field, checked against the print policy
+    /// before a PDF is made (the plain text takes any script).
+    #[serde(skip)]
+    pub entered: Vec<(String, String)>,
 }
 
 fn per_day(profile: Profile) -> &'static str {
@@ -279,11 +284,16 @@ fn labels(plan: &Plan) -> Vec<(u32, String)> {
         .iter()
         .map(|p| (p.index, short(p), short_product(&p.product)))
         .collect();
+    // Counted once, not per item: near-linear in the items (issue 20).
+    let mut uses: FxHashMap<&str, usize> = FxHashMap::default();
+    for (_, l, _) in &all {
+        *uses.entry(l.as_str()).or_default() += 1;
+    }
     // Two items of one product are told apart by their strength or dose at the start.
     let names = crate::taper::text::item_names(plan);
     all.iter()
         .map(|(i, l, full)| {
-            if all.iter().filter(|(_, m, _)| m == l).count() > 1 {
+            if uses.get(l.as_str()).copied().unwrap_or(0) > 1 {
                 (
                     *i,
                     short_product(&crate::taper::text::name_of(&names, *i, full)),
@@ -354,13 +364,19 @@ fn supply_text(s: &SupplyLine, paracetamol: Option<f64>) -> String {
 }
 
 fn steps_of(plan: &Plan) -> Vec<SummaryStep> {
-    let labels = labels(plan);
-    let label_of = |i: u32| {
-        labels
-            .iter()
-            .find(|(x, _)| *x == i)
-            .map_or_else(String::new, |(_, l)| l.clone())
-    };
+    let mut label_map: FxHashMap<u32, String> = FxHashMap::default();
+    for (i, l) in labels(plan) {
+        label_map.entry(i).or_insert(l);
+    }
+    let label_of = |i: u32| label_map.get(&i).cloned().unwrap_or_default();
+    let mut paracetamol_by_product: FxHashMap<&str, Option<f64>> = FxHashMap::default();
+    for i in &plan.items {
+        if let Some(id) = i.product_id.as_deref() {
+            paracetamol_by_product
+                .entry(id)
+                .or_insert_with(|| paracetamol_of(plan, i.index));
+        }
+    }
     plan.steps
         .iter()
         .map(|s| {
@@ -372,16 +388,20 @@ fn steps_of(plan: &Plan) -> Vec<SummaryStep> {
                 StepKind::Increase => "increase",
             };
             let mut items = Vec::new();
-            let mut shown: Vec<&str> = Vec::new();
+            let mut shown: FxHashSet<&str> = FxHashSet::default();
+            let mut supply_of: FxHashMap<&str, Vec<&SupplyLine>> = FxHashMap::default();
+            for l in &s.supply {
+                supply_of.entry(l.product.as_str()).or_default().push(l);
+            }
             for item in &s.items {
                 // Supply is per product; two entries of one product share it.
-                let dispense = if shown.contains(&item.product.as_str()) {
+                let dispense = if !shown.insert(item.product.as_str()) {
                     String::new()
                 } else {
-                    shown.push(&item.product);
-                    s.supply
-                        .iter()
-                        .filter(|l| l.product == item.product)
+                    supply_of
+                        .get(item.product.as_str())
+                        .into_iter()
+                        .flatten()
                         .map(|l| supply_text(l, paracetamol_of(plan, item.index)))
                         .collect::<Vec<_>>()
                         .join(", ")
@@ -401,13 +421,10 @@ fn steps_of(plan: &Plan) -> Vec<SummaryStep> {
                             .supply
                             .iter()
                             .map(|l| {
-                                let para = plan
-                                    .items
-                                    .iter()
-                                    .find(|i| {
-                                        i.product_id.as_deref() == Some(l.product_id.as_str())
-                                    })
-                                    .and_then(|i| paracetamol_of(plan, i.index));
+                                let para = paracetamol_by_product
+                                    .get(l.product_id.as_str())
+                                    .copied()
+                                    .flatten();
                                 supply_text(l, para)
                             })
                             .collect();
@@ -555,7 +572,7 @@ pub fn compose(
                 .formatted(),
         ),
     };
-    let patient = match (name, nhs) {
+    let patient = match (name.clone(), nhs) {
         (Some(n), Some(x)) => Some(format!("{n}, NHS number {x}")),
         (Some(n), None) => Some(n),
         (None, Some(x)) => Some(format!("NHS number {x}")),
@@ -566,6 +583,19 @@ pub fn compose(
     }
     let reviewer = clean("reviewer", details.reviewer.as_deref())?;
     let practice = clean("practice", details.practice.as_deref())?;
+    let mut entered: Vec<(String, String)> = [
+        ("patient_name", &name),
+        ("reviewer", &reviewer),
+        ("practice", &practice),
+    ]
+    .into_iter()
+    .filter_map(|(f, v)| v.clone().map(|v| (f.to_string(), v)))
+    .collect();
+    for s in &plan.steps {
+        if let Some(r) = &s.reason {
+            entered.push((format!("edits: the reason for step {}", s.step), r.clone()));
+        }
+    }
     let mut reviewed = date(details.review_date);
     let by: Vec<String> = [reviewer, practice.clone()].into_iter().flatten().collect();
     if !by.is_empty() {
@@ -695,12 +725,16 @@ pub fn compose(
     } else {
         "stop".to_string()
     };
+    let mut item_at: FxHashMap<u32, &PlanItem> = FxHashMap::default();
+    for p in &plan.items {
+        item_at.entry(p.index).or_insert(p);
+    }
     let order: Vec<String> = plan
         .reduction_order
         .iter()
         .enumerate()
         .filter_map(|(n, i)| {
-            plan.items.iter().find(|p| p.index == *i).map(|p| {
+            item_at.get(i).map(|p| {
                 format!(
                     "{}. {}",
                     n + 1,
@@ -739,13 +773,14 @@ pub fn compose(
 
     // Things the prescriber must know: held items, unconverted items, patient input.
     let mut notes: Vec<String> = Vec::new();
+    let mut noted: FxHashSet<&str> = FxHashSet::default();
     for w in ome
         .warnings
         .iter()
         .chain(&assess.warnings)
         .chain(&plan.warnings)
     {
-        if !notes.contains(w) {
+        if noted.insert(w.as_str()) {
             notes.push(w.clone());
         }
     }
@@ -786,6 +821,7 @@ pub fn compose(
         page_footer,
         practice: practice.unwrap_or_default(),
         per_day: unit.to_string(),
+        entered,
     })
 }
 
@@ -954,8 +990,25 @@ impl Summary {
 
     /// The summary as a PDF dated `date` (no clock is read). One page for most
     /// plans; a long plan flows onto a second page rather than losing anything.
+    ///
+    /// Errors: [`SummaryError::Input`] for text the PDF cannot print as written
+    /// (the same policy as the leaflet's, [`crate::pdf::printable`]): an entered
+    /// field by its name, anything else by the section it is in.
     pub fn to_pdf(&self, date: NaiveDate) -> Result<Rendered, SummaryError> {
-        Ok(self.page().render(date)?)
+        let fonts = crate::pdf::Fonts::get()?;
+        for (field, text) in &self.entered {
+            crate::pdf::printable::check(fonts, text).map_err(|problem| SummaryError::Input {
+                field: field.clone(),
+                message: problem.to_string(),
+            })?;
+        }
+        self.page().render(date).map_err(|e| match e {
+            PdfError::Unprintable { .. } => SummaryError::Input {
+                field: "summary".into(),
+                message: e.to_string(),
+            },
+            other => other.into(),
+        })
     }
 }
 

@@ -642,3 +642,255 @@ fn outputs_are_new_private_files_and_never_the_input() {
         .collect();
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
+
+/// `stepdown summary` with only the review date fixed, and `extra`.
+fn summary_with(input: &str, extra: &[&str]) -> String {
+    let mut args = vec!["summary", "--review-date", "2026-11-24"];
+    args.extend_from_slice(extra);
+    let o = run(&args, input);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
+/// Word boxes from `pdftotext -bbox`: (page, yMax, text) per word, in order.
+fn word_boxes(pdf: &Path) -> Option<Vec<(usize, f64, String)>> {
+    let html = poppler("pdftotext", &["-bbox"], pdf)?;
+    let attr = |tag: &str, name: &str| -> Option<f64> {
+        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        let rest = &tag[start..];
+        rest[..rest.find('"')?].parse().ok()
+    };
+    let mut page = 0;
+    let mut words = Vec::new();
+    for line in html.lines().map(str::trim_start) {
+        if line.starts_with("<page") {
+            page += 1;
+        } else if line.starts_with("<word") {
+            let text = line
+                .split_once('>')
+                .and_then(|(_, r)| r.split_once("</word>"))
+                .map_or(String::new(), |(t, _)| t.to_string());
+            words.push((page, attr(line, "yMax")?, text));
+        }
+    }
+    Some(words)
+}
+
+/// A4 height in points less the bottom margin (12 mm): no text below it, and
+/// nothing but the footer within the footer band above it.
+const TEXT_BOTTOM: f64 = 841.89 - 12.0 * 72.0 / 25.4;
+
+/// Issue 20: the summary PDF printed a Chinese, Devanagari or emoji name as
+/// empty boxes and exited 0, while the leaflet refused the same name; the
+/// leaflet itself printed an Arabic or Hebrew name unjoined and left to right
+/// (DejaVu Sans has the glyphs, printpdf does no shaping). One policy now
+/// refuses both, naming the option, the script or characters, and what to do.
+#[test]
+fn both_pdfs_refuse_a_name_they_cannot_print_and_say_what_to_do() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (name, expect) in [
+        ("山田 太郎", "'山' (U+5C71)"),
+        ("प्रिया शर्मा", "Devanagari script"),
+        ("محمد علي", "Arabic script"),
+        ("דוד כהן", "Hebrew script"),
+        ("Ann 🧑", "U+1F9D1"),
+        ("Ann\u{200b}Lee", "invisible"),
+    ] {
+        let out = dir.path().join("refused.pdf");
+        let out_s = out.to_string_lossy().to_string();
+        for args in [
+            vec!["leaflet", "--out", &out_s, "--patient-name", name],
+            vec![
+                "summary",
+                "--format",
+                "pdf",
+                "--out",
+                &out_s,
+                "--patient-name",
+                name,
+            ],
+        ] {
+            let o = run(&args, MORPHINE_MR);
+            let e = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{name} {}: {e}", args[0]);
+            assert!(e.starts_with("--patient-name: "), "{e}");
+            assert!(e.contains(expect), "{name}: {e}");
+            if expect != "invisible" {
+                assert!(e.contains("Latin") && e.contains("NHS record"), "{e}");
+            }
+            assert!(!out.exists(), "{name}: a file was written");
+        }
+    }
+    // The plain-text summary for the record takes any script.
+    let o = run(&["summary", "--patient-name", "محمد علي"], MORPHINE_MR);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("محمد علي"));
+    // Other entered fields are held to the same policy, by their option.
+    let out = dir.path().join("x.pdf");
+    let out_s = out.to_string_lossy().to_string();
+    for (args, option) in [
+        (
+            vec![
+                "summary",
+                "--format",
+                "pdf",
+                "--out",
+                &out_s,
+                "--reviewer",
+                "王医生",
+            ],
+            "--reviewer",
+        ),
+        (
+            vec![
+                "summary",
+                "--format",
+                "pdf",
+                "--out",
+                &out_s,
+                "--practice-name",
+                "مطب",
+            ],
+            "--practice-name",
+        ),
+        (
+            vec![
+                "leaflet",
+                "--out",
+                &out_s,
+                "--practice-address",
+                "1 High St ☎\u{fe0f}",
+            ],
+            "--practice-address",
+        ),
+    ] {
+        let o = run(&args, MORPHINE_MR);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with(option), "{}", stderr(&o));
+        assert!(!out.exists());
+    }
+}
+
+/// What DejaVu Sans draws without shaping prints exactly, in both PDFs:
+/// Latin with any accent (typed decomposed too), Greek, Cyrillic, Vietnamese.
+#[test]
+fn names_in_latin_greek_and_cyrillic_print_exactly_in_both_pdfs() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (i, (name, printed)) in [
+        ("Siobhán Ní Bhriain-Núñez", "Siobhán Ní Bhriain-Núñez"),
+        ("Zoë Łukasz Żółć", "Zoë Łukasz Żółć"),
+        ("Ελένη Παπαδοπούλου", "Ελένη Παπαδοπούλου"),
+        ("Дмитрий Иванов", "Дмитрий Иванов"),
+        ("Nguyễn Thị Minh Khai", "Nguyễn Thị Minh Khai"),
+        ("Rene\u{301}e Aubé", "Renée Aubé"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (leaflet_pdf, _) = leaflet(
+            dir.path(),
+            &format!("l{i}.pdf"),
+            MORPHINE_MR,
+            &["--patient-name", name],
+        );
+        let summary_pdf = dir.path().join(format!("s{i}.pdf"));
+        let out_s = summary_pdf.to_string_lossy().to_string();
+        summary_with(
+            MORPHINE_MR,
+            &["--format", "pdf", "--out", &out_s, "--patient-name", name],
+        );
+        for pdf in [&leaflet_pdf, &summary_pdf] {
+            let Some(text) = poppler("pdftotext", &[], pdf) else {
+                return;
+            };
+            assert!(
+                squash(&text).contains(printed),
+                "{name} not in {}: {}",
+                pdf.display(),
+                &text[..300.min(text.len())]
+            );
+        }
+    }
+}
+
+/// Issue 20: a 10,000-character name ran over the footer and off the page.
+/// Every entered field too long for its line (name, practice, address,
+/// reviewer) is wrapped onto more lines and pages, never clipped: every word
+/// is in the text, in order, and none sits below the page's text area.
+#[test]
+fn long_entered_text_is_wrapped_never_clipped() {
+    let dir = tempfile::tempdir().expect("dir");
+    let words = |tag: &str, n: usize| -> String {
+        (0..n)
+            .map(|i| format!("{tag}{i:04}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // One unbreakable "word" far wider than a line, too.
+    let name = format!("{} {}", words("Nm", 900), "X".repeat(400));
+    let practice = words("Pr", 300);
+    let address = words("Ad", 300);
+    let reviewer = words("Rv", 300);
+    let (leaflet_pdf, _) = leaflet(
+        dir.path(),
+        "long.pdf",
+        MORPHINE_MR,
+        &[
+            "--patient-name",
+            &name,
+            "--practice-address",
+            &address,
+            "--large-print",
+        ],
+    );
+    let summary_pdf = dir.path().join("long-summary.pdf");
+    let out_s = summary_pdf.to_string_lossy().to_string();
+    summary_with(
+        MORPHINE_MR,
+        &[
+            "--format",
+            "pdf",
+            "--out",
+            &out_s,
+            "--patient-name",
+            &name,
+            "--practice-name",
+            &practice,
+            "--reviewer",
+            &reviewer,
+        ],
+    );
+    for (pdf, fields) in [
+        (&leaflet_pdf, vec![&name, &address]),
+        (&summary_pdf, vec![&name, &practice, &reviewer]),
+    ] {
+        let Some(boxes) = word_boxes(pdf) else {
+            return;
+        };
+        for (page, y_max, text) in &boxes {
+            assert!(
+                *y_max <= TEXT_BOTTOM,
+                "{}: {text:?} on page {page} ends at {y_max}, below the text area",
+                pdf.display()
+            );
+        }
+        let all: String = boxes
+            .iter()
+            .map(|(_, _, t)| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        for field in fields {
+            for w in field.split(' ').filter(|w| !w.starts_with('X')) {
+                assert!(all.contains(w), "{}: {w} is missing", pdf.display());
+            }
+            let xs: usize = boxes
+                .iter()
+                .filter(|(_, _, t)| t.chars().all(|c| c == 'X'))
+                .map(|(_, _, t)| t.len())
+                .sum();
+            if field == &name {
+                assert_eq!(xs, 400, "{}: the long word lost letters", pdf.display());
+            }
+        }
+    }
+}

@@ -309,3 +309,43 @@ fn printing_a_review_without_a_plan_or_practice_details_is_refused() {
     let err = store.refused(&["settings", "set", "--high-dose-threshold", "lots"]);
     assert!(err.starts_with("--high-dose-threshold:"), "{err}");
 }
+
+/// Issue 20: "a mistyped --db creates folders and an empty store even when
+/// the command fails". `patient add` and `settings set` refused their input
+/// but left the new store and its folders behind; now nothing is created
+/// unless the command succeeds, and an existing store is never removed.
+#[test]
+fn a_refused_command_creates_no_store_and_no_folders() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("typo").join("deeper").join("s.db");
+    let db_s = db.to_string_lossy().to_string();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .args(["--db", &db_s])
+            .output()
+            .expect("run")
+    };
+    for args in [
+        vec![
+            "patient",
+            "add",
+            "--name",
+            "Alex Example",
+            "--nhs-number",
+            "123",
+        ],
+        vec!["settings", "set", "--practice-phone", "1"],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(!db.exists(), "{args:?} left a store");
+        assert!(!dir.path().join("typo").exists(), "{args:?} left folders");
+    }
+    let o = run(&["patient", "add", "--name", "Alex Example"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(db.exists());
+    let o = run(&["settings", "set", "--practice-phone", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(db.exists(), "an existing store is never removed");
+}

@@ -72,8 +72,7 @@ struct SettingsSetArgs {
 pub fn settings(args: SettingsArgs) -> CliResult {
     match args.command {
         SettingsCommand::Show(a) => print_json(&open(&a.db)?.settings()?),
-        SettingsCommand::Set(a) => {
-            let mut store = Store::open(a.db.path()?)?;
+        SettingsCommand::Set(a) => created_undone_on_failure(&a.db.path()?, |store| {
             let mut new = store.settings()?;
             if let Some(p) = a.profile {
                 new.profile = p;
@@ -97,10 +96,29 @@ pub fn settings(args: SettingsArgs) -> CliResult {
             text(&mut new.practice_phone, a.practice_phone);
             text(&mut new.practice_address, a.practice_address);
             text(&mut new.reviewer_name, a.reviewer_name);
-            let actor = a.actor.name(&store);
+            let actor = a.actor.name(store);
             print_json(&store.update_settings(&new, &actor)?)
-        }
+        }),
     }
+}
+
+/// Opens the store for a command that may create it (`settings set`,
+/// `patient add`), runs `f`, and if `f` fails removes the store and folders
+/// the command created (issue 20: a mistyped `--db` left an empty store
+/// behind a refused command). A store that existed is never touched.
+fn created_undone_on_failure(
+    db: &std::path::Path,
+    f: impl FnOnce(&mut Store) -> CliResult,
+) -> CliResult {
+    let guard = super::NewStoreGuard::before(db);
+    // The store is closed when the closure returns, before any removal.
+    let result = Store::open(db)
+        .map_err(CliError::from)
+        .and_then(|mut store| f(&mut store));
+    if result.is_err() {
+        guard.undo();
+    }
+    result
 }
 
 /// `stepdown patient ...`
@@ -295,9 +313,8 @@ fn refuse_existing(out: &std::path::Path, overwrite: bool) -> CliResult {
 /// Runs `stepdown patient`.
 pub fn patient(args: PatientArgs) -> CliResult {
     match args.command {
-        PatientCommand::Add(a) => {
-            let mut store = Store::open(a.db.path()?)?;
-            let actor = a.actor.name(&store);
+        PatientCommand::Add(a) => created_undone_on_failure(&a.db.path()?, |store| {
+            let actor = a.actor.name(store);
             let patient = store.create_patient(
                 &PatientInput {
                     name: a.name,
@@ -308,7 +325,7 @@ pub fn patient(args: PatientArgs) -> CliResult {
                 &actor,
             )?;
             print_json(&patient)
-        }
+        }),
         PatientCommand::List(a) => {
             let store = open(&a.db)?;
             print_json(&store.search_patients(&a.query, a.limit)?)

@@ -336,12 +336,6 @@ fn dose_line(
     })
 }
 
-fn push_unique(list: &mut Vec<String>, s: String) {
-    if !list.contains(&s) {
-        list.push(s);
-    }
-}
-
 /// Maps a taper plan (with any clinician edits already applied) onto the leaflet.
 ///
 /// Every step becomes a leaflet step with its dates; each medicine is named as on
@@ -367,24 +361,31 @@ pub fn from_plan(
     // stops it. One the planner keeps at its current dose throughout (held from
     // step 1 with a question for the prescriber, e.g. MXL 30 mg once a day) is
     // printed as held, so the leaflet never implies a reduction nobody planned.
-    let reduced = |index: u32| {
-        plan.steps.iter().any(|s| {
-            s.items.iter().any(|i| {
-                i.index == index && matches!(i.change, ItemChange::Reduced | ItemChange::Stopped)
-            })
-        })
-    };
+    // Collected once, not searched per item and step: near-linear in the
+    // items (issue 20).
+    let reduced_items: rustc_hash::FxHashSet<u32> = plan
+        .steps
+        .iter()
+        .flat_map(|s| &s.items)
+        .filter(|i| matches!(i.change, ItemChange::Reduced | ItemChange::Stopped))
+        .map(|i| i.index)
+        .collect();
+    let reduced = |index: u32| reduced_items.contains(&index);
     // Two items of one product are told apart by what they are at the start,
     // so "does not change your fentanyl patches" cannot mean both.
     let names = taper::text::item_names(plan);
     let mut medicines = Vec::new();
     let mut held_medicines = Vec::new();
+    let mut seen: rustc_hash::FxHashSet<(bool, String)> = rustc_hash::FxHashSet::default();
     for item in &plan.items {
         let name = taper::text::name_of(&names, item.index, &item.product);
-        if item.tapered && reduced(item.index) {
-            push_unique(&mut medicines, name);
-        } else {
-            push_unique(&mut held_medicines, name);
+        let in_plan = item.tapered && reduced(item.index);
+        if seen.insert((in_plan, name.clone())) {
+            if in_plan {
+                medicines.push(name);
+            } else {
+                held_medicines.push(name);
+            }
         }
     }
     if medicines.is_empty() {

@@ -623,17 +623,9 @@ fn validate(input: &LeafletInput, fonts: &Fonts) -> Result<(), LeafletError> {
         if text.trim().is_empty() {
             return Err(input_err(field, "must not be empty"));
         }
-        if let Some(c) = text.chars().find(|c| c.is_control()) {
-            return Err(input_err(
-                field,
-                format!("contains a control character (U+{:04X})", u32::from(c)),
-            ));
-        }
-        if let Some(c) = fonts.unprintable_char(text) {
-            return Err(input_err(
-                field,
-                format!("the leaflet font cannot print the character {c:?}"),
-            ));
+        // The one print policy of both PDFs (crate::pdf::printable).
+        if let Err(problem) = crate::pdf::printable::check(fonts, text.trim()) {
+            return Err(input_err(field, problem.to_string()));
         }
         if check_jargon {
             if let Some(term) = jargon_in(text)?.into_iter().next() {
@@ -914,11 +906,11 @@ pub fn leaflet_style(large_print: bool) -> Style {
 /// Renders the leaflet to PDF bytes. Deterministic: the same input gives the same bytes.
 pub fn render_leaflet(input: &LeafletInput) -> Result<Rendered, LeafletError> {
     let doc = leaflet_document(input)?;
-    Ok(render(
-        &doc,
-        &leaflet_style(input.large_print),
-        input.issue_date,
-    )?)
+    render(&doc, &leaflet_style(input.large_print), input.issue_date).map_err(|e| match e {
+        // Only reachable for text that `validate` does not see by field.
+        PdfError::Unprintable { .. } => input_err("leaflet", e.to_string()),
+        other => other.into(),
+    })
 }
 
 #[cfg(test)]

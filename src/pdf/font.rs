@@ -151,12 +151,4 @@ impl Fonts {
             Weight::Bold => &self.bold,
         }
     }
-
-    /// The first character in `text` that the fonts cannot draw, if any. Callers
-    /// check user-supplied text (names, addresses) with this, so a name is never
-    /// printed with a missing-glyph box in place of a letter.
-    pub fn unprintable_char(&self, text: &str) -> Option<char> {
-        text.chars()
-            .find(|c| !(self.regular.has_char(*c) && self.bold.has_char(*c)))
-    }
 }

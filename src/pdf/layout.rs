@@ -6,6 +6,8 @@
 //! and a "Page 1 of 3" footer. Coordinates here run top-down from the page's top edge,
 //! in points; the PDF writer flips them.
 
+use unicode_normalization::UnicodeNormalization;
+
 use super::font::{Fonts, Weight};
 use super::PdfError;
 
@@ -359,7 +361,9 @@ fn tokenize(spans: &[Span]) -> Vec<Token> {
         tokens.push(Token::Word(w));
     };
     for span in spans {
-        for c in span.text.chars() {
+        // NFC: a letter typed as base + combining accent is drawn as the one
+        // precomposed glyph the print policy checked (pdf::printable).
+        for c in span.text.nfc() {
             if c == '\n' {
                 flush(&mut word, &mut tokens);
                 tokens.push(Token::Break);
@@ -537,6 +541,11 @@ impl<'a> Pager<'a> {
         self.style.margin_left
     }
 
+    /// Height of a whole page's text area: anything taller is split across pages.
+    fn capacity(&self) -> f32 {
+        self.bottom - self.style.margin_top
+    }
+
     fn width(&self) -> f32 {
         self.style.text_width()
     }
@@ -567,10 +576,8 @@ pub fn layout(doc: &Document, style: &Style) -> Result<LaidOut, PdfError> {
                     style.title_size(),
                     p.width(),
                 );
-                p.ensure(tb.height());
-                let (x, y) = (p.x0(), p.y);
-                tb.draw(fonts, &mut p.page, x, y, 0, tb.lines.len());
-                p.y += tb.height() + lh * 0.4;
+                place_whole_or_flowing(&mut p, &tb, 0.0);
+                p.y += lh * 0.4;
             }
             Block::Heading(text) => {
                 let tb = TextBox::new(
@@ -589,20 +596,23 @@ pub fn layout(doc: &Document, style: &Style) -> Result<LaidOut, PdfError> {
                     .map_or(0.0, |b| first_unit_height(fonts, style, b));
                 p.ensure(before + tb.height() + after + next);
                 p.gap(before);
-                let (x, y) = (p.x0(), p.y);
-                tb.draw(fonts, &mut p.page, x, y, 0, tb.lines.len());
-                p.y += tb.height() + after;
+                place_whole_or_flowing(&mut p, &tb, 0.0);
+                p.y += after;
             }
             Block::Paragraph(spans) => {
                 let tb = TextBox::new(fonts, style, spans, style.body_size, p.width());
-                place_flowing(&mut p, &tb);
+                place_flowing(&mut p, &tb, 0.0);
                 p.y += lh * 0.5;
             }
             Block::Bullets(items) => {
                 let indent = style.body_size * 1.4;
                 for item in items {
                     let tb = TextBox::new(fonts, style, item, style.body_size, p.width() - indent);
-                    p.ensure(tb.height());
+                    if tb.height() <= p.capacity() {
+                        p.ensure(tb.height());
+                    } else {
+                        p.ensure(2.0 * tb.lh);
+                    }
                     let (x, y) = (p.x0(), p.y);
                     // The bullet sits on the first line's baseline.
                     let bullet = TextBox {
@@ -611,8 +621,14 @@ pub fn layout(doc: &Document, style: &Style) -> Result<LaidOut, PdfError> {
                         lh: tb.lh,
                     };
                     bullet.draw(fonts, &mut p.page, x + style.body_size * 0.3, y, 0, 1);
-                    tb.draw(fonts, &mut p.page, x + indent, y, 0, tb.lines.len());
-                    p.y += tb.height() + lh * 0.2;
+                    if tb.height() <= p.remaining() + 0.01 {
+                        tb.draw(fonts, &mut p.page, x + indent, y, 0, tb.lines.len());
+                        p.y += tb.height();
+                    } else {
+                        // Taller than what is left: it carries on over the page.
+                        place_lines(&mut p, &tb, indent);
+                    }
+                    p.y += lh * 0.2;
                 }
                 p.y += lh * 0.3;
             }
@@ -629,6 +645,37 @@ pub fn layout(doc: &Document, style: &Style) -> Result<LaidOut, PdfError> {
                     + para_gap * boxes.len().saturating_sub(1) as f32;
                 let h = content + 2.0 * (pad + border);
                 p.gap(lh * 0.2);
+                if h > p.capacity() {
+                    // Longer than a page (only with very long entered text): the
+                    // paragraphs flow between heavy rules rather than a box that
+                    // would run off the page.
+                    let (x, w) = (p.x0(), p.width());
+                    p.ensure(border + 2.0 * lh);
+                    let y = p.y;
+                    p.page.items.push(Item::Rule {
+                        x1: x,
+                        y1: y,
+                        x2: x + w,
+                        y2: y,
+                        width: border,
+                    });
+                    p.y += pad;
+                    for tb in &boxes {
+                        place_lines(&mut p, tb, 0.0);
+                        p.y += para_gap;
+                    }
+                    p.ensure(border);
+                    let y = p.y;
+                    p.page.items.push(Item::Rule {
+                        x1: x,
+                        y1: y,
+                        x2: x + w,
+                        y2: y,
+                        width: border,
+                    });
+                    p.y += lh * 0.6;
+                    continue;
+                }
                 p.ensure(h);
                 let (x, top) = (p.x0(), p.y);
                 let w = p.width();
@@ -672,11 +719,29 @@ pub fn layout(doc: &Document, style: &Style) -> Result<LaidOut, PdfError> {
                     let vb =
                         TextBox::new(fonts, style, v, style.body_size, p.width() - key_w - gap);
                     let h = kb.height().max(vb.height());
-                    p.ensure(h);
-                    let (x, y) = (p.x0(), p.y);
-                    kb.draw(fonts, &mut p.page, x, y, 0, kb.lines.len());
-                    vb.draw(fonts, &mut p.page, x + key_w + gap, y, 0, vb.lines.len());
-                    p.y += h + lh * 0.1;
+                    if h <= p.capacity() {
+                        p.ensure(h);
+                        let (x, y) = (p.x0(), p.y);
+                        kb.draw(fonts, &mut p.page, x, y, 0, kb.lines.len());
+                        vb.draw(fonts, &mut p.page, x + key_w + gap, y, 0, vb.lines.len());
+                        p.y += h;
+                    } else {
+                        // A value longer than a page (a very long name or address)
+                        // carries on over the page, line by line, never clipped.
+                        let n = kb.lines.len().max(vb.lines.len());
+                        for i in 0..n {
+                            p.ensure(kb.lh);
+                            let (x, y) = (p.x0(), p.y);
+                            if i < kb.lines.len() {
+                                kb.draw(fonts, &mut p.page, x, y, i, i + 1);
+                            }
+                            if i < vb.lines.len() {
+                                vb.draw(fonts, &mut p.page, x + key_w + gap, y, i, i + 1);
+                            }
+                            p.y += kb.lh;
+                        }
+                    }
+                    p.y += lh * 0.1;
                 }
                 p.y += lh * 0.4;
             }
@@ -702,9 +767,36 @@ pub fn layout(doc: &Document, style: &Style) -> Result<LaidOut, PdfError> {
     })
 }
 
+/// Places a text box whole when it fits on a page (moving to the next page if
+/// needed), else flowing over pages (a title or heading made very long by
+/// entered text).
+fn place_whole_or_flowing(p: &mut Pager<'_>, tb: &TextBox, dx: f32) {
+    if tb.height() <= p.capacity() {
+        p.ensure(tb.height());
+        let (x, y) = (p.x0() + dx, p.y);
+        tb.draw(p.fonts, &mut p.page, x, y, 0, tb.lines.len());
+        p.y += tb.height();
+    } else {
+        place_flowing(p, tb, dx);
+    }
+}
+
+/// Places lines from the current position, starting a new page whenever the
+/// next line does not fit.
+fn place_lines(p: &mut Pager<'_>, tb: &TextBox, dx: f32) {
+    for i in 0..tb.lines.len() {
+        if tb.lh > p.remaining() + 0.01 && !p.at_top() {
+            p.new_page();
+        }
+        let (x, y) = (p.x0() + dx, p.y);
+        tb.draw(p.fonts, &mut p.page, x, y, i, i + 1);
+        p.y += tb.lh;
+    }
+}
+
 /// Places a paragraph, splitting it across pages if needed but never leaving
 /// a single line alone at the foot or head of a page.
-fn place_flowing(p: &mut Pager<'_>, tb: &TextBox) {
+fn place_flowing(p: &mut Pager<'_>, tb: &TextBox, dx: f32) {
     let n = tb.lines.len();
     let mut from = 0;
     while from < n {
@@ -721,7 +813,7 @@ fn place_flowing(p: &mut Pager<'_>, tb: &TextBox) {
             if p.at_top() {
                 // A page cannot hold even this much: place what fits and move on.
                 let take = fit.max(1).min(left);
-                let (x, y) = (p.x0(), p.y);
+                let (x, y) = (p.x0() + dx, p.y);
                 tb.draw(p.fonts, &mut p.page, x, y, from, from + take);
                 p.y += take as f32 * tb.lh;
                 from += take;
@@ -733,7 +825,7 @@ fn place_flowing(p: &mut Pager<'_>, tb: &TextBox) {
             p.new_page();
             continue;
         }
-        let (x, y) = (p.x0(), p.y);
+        let (x, y) = (p.x0() + dx, p.y);
         tb.draw(p.fonts, &mut p.page, x, y, from, from + take);
         p.y += take as f32 * tb.lh;
         from += take;
@@ -920,6 +1012,22 @@ fn draw_table_line(
     top: f32,
     rule: f32,
 ) {
+    draw_table_line_part(p, geo, line, top, rule, 0, usize::MAX, line.height);
+}
+
+/// Draws text lines `from..to` of each cell of a table line, in a band of
+/// height `height` (the whole line, or the part of one taller than a page).
+#[allow(clippy::too_many_arguments)]
+fn draw_table_line_part(
+    p: &mut Pager<'_>,
+    geo: &TableGeometry,
+    line: &MeasuredLine,
+    top: f32,
+    rule: f32,
+    from: usize,
+    to: usize,
+    height: f32,
+) {
     let is_header = std::ptr::eq(line, &geo.header);
     let x0 = p.x0();
     let w = p.width();
@@ -928,7 +1036,7 @@ fn draw_table_line(
             x: x0,
             y: top,
             w,
-            h: line.height,
+            h: height,
             grey: if is_header { 0.86 } else { 0.93 },
         });
     }
@@ -946,20 +1054,57 @@ fn draw_table_line(
                 x1: x0 + e,
                 y1: top,
                 x2: x0 + e,
-                y2: top + line.height,
+                y2: top + height,
                 width: 0.75,
             });
         }
     }
     for (left, tb) in &line.cells {
+        let (a, b) = (from.min(tb.lines.len()), to.min(tb.lines.len()));
         tb.draw(
             p.fonts,
             &mut p.page,
             x0 + left + geo.pad_x,
             top + geo.pad_y,
-            0,
-            tb.lines.len(),
+            a,
+            b,
         );
+    }
+}
+
+/// Places a table line taller than a page (only very long entered text): its
+/// cells' lines are split over pages, each part under the repeated header.
+fn place_tall_table_line(
+    p: &mut Pager<'_>,
+    geo: &TableGeometry,
+    line: &MeasuredLine,
+    rule: f32,
+    seg_top: &mut f32,
+) {
+    let lh = line.cells.first().map_or(1.0, |(_, tb)| tb.lh);
+    let n = line
+        .cells
+        .iter()
+        .map(|(_, tb)| tb.lines.len())
+        .max()
+        .unwrap_or(0);
+    let mut from = 0;
+    while from < n {
+        let fit = ((p.remaining() - 2.0 * geo.pad_y + 0.01) / lh).floor();
+        if fit < 1.0 {
+            close_table_segment(p, *seg_top);
+            p.new_page();
+            *seg_top = p.y;
+            draw_table_line(p, geo, &geo.header, p.y, 1.5);
+            p.y += geo.header_h;
+            continue;
+        }
+        let to = n.min(from + fit as usize);
+        let height = (to - from) as f32 * lh + 2.0 * geo.pad_y;
+        let top = p.y;
+        draw_table_line_part(p, geo, line, top, rule, from, to, height);
+        p.y += height;
+        from = to;
     }
 }
 
@@ -1020,6 +1165,13 @@ fn place_table(p: &mut Pager<'_>, table: &Table) -> Result<(), PdfError> {
             }
         }
         for (li, line) in row.lines.iter().enumerate() {
+            // A heavy rule between rows, a light one between the lines of a row,
+            // so each row (a step of a plan) reads as one group.
+            let rule = if li == 0 { 2.0 } else { 0.5 };
+            if line.height > p.capacity() - geo.header_h {
+                place_tall_table_line(p, &geo, line, rule, &mut seg_top);
+                continue;
+            }
             if line.height > p.remaining() + 0.01 {
                 // Only reached for a row taller than a whole page: it has to split
                 // between its lines (never within one).
@@ -1029,9 +1181,6 @@ fn place_table(p: &mut Pager<'_>, table: &Table) -> Result<(), PdfError> {
                 draw_table_line(p, &geo, &geo.header, p.y, 1.5);
                 p.y += geo.header_h;
             }
-            // A heavy rule between rows, a light one between the lines of a row,
-            // so each row (a step of a plan) reads as one group.
-            let rule = if li == 0 { 2.0 } else { 0.5 };
             let top = p.y;
             draw_table_line(p, &geo, line, top, rule);
             p.y += line.height;
@@ -1306,6 +1455,69 @@ mod tests {
                 !body.last().is_some_and(|s| s.starts_with("Heading")),
                 "a heading ends a page"
             );
+        }
+    }
+
+    /// Issue 20: text longer than a page (a very long entered name, address or
+    /// drug text) in any block, table cell included, carries on over the
+    /// pages: every word is drawn, and none below the text area.
+    #[test]
+    fn text_longer_than_a_page_is_never_clipped_in_any_block() {
+        let words = |tag: &str| -> String {
+            (0..700)
+                .map(|i| format!("{tag}{i:03}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let long = |tag: &str| vec![Span::regular(words(tag))];
+        let table = Table {
+            columns: vec![
+                Column {
+                    header: "When".into(),
+                    width: 1.0,
+                },
+                Column {
+                    header: "What".into(),
+                    width: 2.0,
+                },
+            ],
+            rows: vec![TableRow {
+                lines: vec![
+                    RowLine::cells(vec![long("ta"), long("tb")]),
+                    RowLine::spanning(long("ts"), true),
+                ],
+            }],
+        };
+        let blocks = vec![
+            Block::Title(words("ti")),
+            Block::KeyValues(vec![("For:".into(), long("kv"))]),
+            Block::Heading(words("he")),
+            Block::Bullets(vec![long("bu")]),
+            Block::Callout(vec![long("ca")]),
+            Block::Table(table),
+        ];
+        for style in [Style::standard(), Style::large_print()] {
+            let laid = layout(&doc(blocks.clone()), &style).expect("layout");
+            let limit = style.page_height - style.margin_bottom;
+            let mut drawn = String::new();
+            for page in &laid.pages {
+                for item in &page.items {
+                    match item {
+                        Item::Text { y, text, .. } => {
+                            assert!(*y <= limit, "{text:?} at {y}, below {limit}");
+                            drawn.push_str(text);
+                            drawn.push(' ');
+                        }
+                        Item::Rule { y1, y2, .. } => assert!(y1.max(*y2) <= limit),
+                        Item::Fill { y, h, .. } => assert!(y + h <= limit + 0.01),
+                    }
+                }
+            }
+            for tag in ["ti", "kv", "he", "bu", "ca", "ta", "tb", "ts"] {
+                for w in words(tag).split(' ') {
+                    assert!(drawn.contains(w), "{w} missing");
+                }
+            }
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod font;
 pub mod layout;
+pub mod printable;
 pub mod summary;
 
 use std::collections::BTreeSet;
@@ -36,6 +37,16 @@ pub enum PdfError {
     /// The PDF could not be written.
     #[error("writing the PDF: {0}")]
     Write(String),
+    /// A text the embedded font cannot print as written ([`printable`]).
+    #[error("in \"{section}\", the text \"{text}\" {problem}")]
+    Unprintable {
+        /// The heading of the part of the document it is in.
+        section: String,
+        /// The start of the text, sanitised.
+        text: String,
+        /// What is wrong.
+        problem: printable::Unprintable,
+    },
 }
 
 /// A rendered PDF.
@@ -50,6 +61,7 @@ pub struct Rendered {
 /// Lays out and writes `doc`. `date` becomes the PDF's creation and modification date
 /// (midnight UTC), so output depends only on the arguments.
 pub fn render(doc: &Document, style: &Style, date: NaiveDate) -> Result<Rendered, PdfError> {
+    printable::check_document(doc)?;
     let laid = layout(doc, style)?;
     let bytes = write_pdf(doc, &laid, date)?;
     Ok(Rendered {

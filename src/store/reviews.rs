@@ -21,8 +21,6 @@ use crate::taper::Plan;
 
 /// Largest accepted document (each of patient context, regimen, result, plan), as JSON.
 pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
-/// Longest accepted free-text notes, in characters.
-pub const MAX_NOTES_CHARS: usize = 20_000;
 
 /// One saved version of a review: the inputs as entered and what the core
 /// computed from them. Read leniently: a document an older version stored
@@ -169,7 +167,11 @@ struct StoredRegimen {
 fn validate(review: &ComputedReview) -> StoreResult<ValidReview> {
     let input = review.input();
     let reviewer = clean_line("reviewer", &input.reviewer, 200, true)?;
-    let notes = clean_text("notes", &input.notes, MAX_NOTES_CHARS)?;
+    let notes = clean_text(
+        "notes",
+        &input.notes,
+        crate::limits::limits().max_notes_chars,
+    )?;
     let assessment = review.assessment();
     let flag_ids: Vec<&str> = assessment.flags.iter().map(|f| f.id.as_str()).collect();
     let plan = review.plan().map(|p| StoredPlan {

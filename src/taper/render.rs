@@ -6,6 +6,7 @@ use crate::ome::{convert_item, AmountUnit};
 use crate::profile::Profile;
 use crate::reference::Reference;
 use crate::regimen::{num, Dose, Form, Item, Release, Route};
+use rustc_hash::FxHashMap;
 
 use super::output::{
     DoseTime, ItemChange, LiquidUnits, PatchUnits, PlanItem, SolidUnits, StepItem, UnitAmount,
@@ -246,17 +247,30 @@ pub(crate) fn plan_items(
     let fallback = crate::regimen::RawItem::default();
     let raw = |i: usize| raw_items.get(i).unwrap_or(&fallback);
     let mut out = Vec::with_capacity(p.regimen.items.len());
+    // First match of each, hashed: near-linear in the items (issue 20).
+    let mut tapered_at: FxHashMap<usize, usize> = FxHashMap::default();
+    for (ti, t) in p.tapered.iter().enumerate() {
+        tapered_at.entry(t.index).or_insert(ti);
+    }
+    let mut order_of: FxHashMap<usize, usize> = FxHashMap::default();
+    for (n, o) in p.order.iter().enumerate() {
+        order_of.entry(*o).or_insert(n);
+    }
+    let mut lowest_of = FxHashMap::default();
+    for h in &p.lowest {
+        lowest_of.entry(h.tapered).or_insert(h);
+    }
+    let mut held_of = FxHashMap::default();
+    for h in &p.held {
+        held_of.entry(h.index).or_insert(h);
+    }
     for (i, item) in p.regimen.items.iter().enumerate() {
         let index = u32::try_from(i).unwrap_or(u32::MAX);
         let ome = convert_item(item, profile, reference)
             .ome()
             .map(|o| o.get());
-        if let Some((ti, t)) = p.tapered.iter().enumerate().find(|(_, t)| t.index == i) {
-            let order = p
-                .order
-                .iter()
-                .position(|o| *o == ti)
-                .and_then(|n| u32::try_from(n + 1).ok());
+        if let Some((ti, t)) = tapered_at.get(&i).map(|ti| (*ti, &p.tapered[*ti])) {
+            let order = order_of.get(&ti).and_then(|n| u32::try_from(n + 1).ok());
             out.push(PlanItem {
                 index,
                 drug: item.drug.to_string(),
@@ -274,19 +288,15 @@ pub(crate) fn plan_items(
                 },
                 order,
                 ome_start: ome,
-                prescriber_query: p
-                    .lowest
-                    .iter()
-                    .find(|h| h.tapered == ti)
-                    .map(|h| h.query.clone()),
-                switch_offers: if p.lowest.iter().any(|h| h.tapered == ti) {
+                prescriber_query: lowest_of.get(&ti).map(|h| h.query.clone()),
+                switch_offers: if lowest_of.contains_key(&ti) {
                     super::switches::offers(raw(i), &t.line.row.id, reference)
                 } else {
                     Vec::new()
                 },
             });
         } else {
-            let held = p.held.iter().find(|h| h.index == i);
+            let held = held_of.get(&i);
             let reason = held.map(|h| h.reason.clone());
             out.push(PlanItem {
                 index,
@@ -385,12 +395,16 @@ pub(crate) fn step_items(
     levels: &[usize],
     in_use: &mut [Vec<bool>],
 ) -> Vec<StepItem> {
+    let mut by_index: FxHashMap<usize, &PlanItem> = FxHashMap::default();
+    for pi in items {
+        by_index.entry(pi.index as usize).or_insert(pi);
+    }
     p.tapered
         .iter()
         .zip(levels)
         .zip(in_use.iter_mut())
         .filter_map(|((t, l), in_use)| {
-            let pi = items.iter().find(|pi| pi.index as usize == t.index)?;
+            let pi = *by_index.get(&t.index)?;
             Some(StepItem {
                 index: pi.index,
                 drug: pi.drug.clone(),

@@ -239,7 +239,13 @@ pub(crate) fn prepare<'r>(
             }
         }
     }
-    let mut rest: Vec<usize> = (0..tapered.len()).filter(|t| !order.contains(t)).collect();
+    let mut in_order = vec![false; tapered.len()];
+    for t in &order {
+        if let Some(x) = in_order.get_mut(*t) {
+            *x = true;
+        }
+    }
+    let mut rest: Vec<usize> = (0..tapered.len()).filter(|t| !in_order[*t]).collect();
     rest.sort_by(by_default);
     order.extend(rest);
 

@@ -3,6 +3,7 @@
 //! time, the daily amount and total, and what to dispense (`stepdown plan --format text`).
 
 use chrono::NaiveDate;
+use rustc_hash::FxHashMap;
 
 use crate::regimen::num;
 
@@ -83,7 +84,13 @@ fn strengths_text(item: &StepItem, paracetamol: Option<f64>) -> String {
 /// at the start of the plan: its strength, then its dose if the strengths are
 /// the same too, then which entry it is if even the doses match.
 pub fn item_names(plan: &Plan) -> Vec<(u32, String)> {
-    let start = |index: u32| plan.starting_items.iter().find(|s| s.index == index);
+    // Grouped and counted with hashes, each strength and dose written once:
+    // near-linear in the items (issue 20), however many share a product.
+    let mut starting: FxHashMap<u32, &StepItem> = FxHashMap::default();
+    for s in &plan.starting_items {
+        starting.entry(s.index).or_insert(s);
+    }
+    let start = |index: u32| starting.get(&index).copied();
     let strength = |index: u32| {
         start(index).map_or_else(String::new, |s| {
             strengths_text(s, paracetamol_per_unit(plan, index))
@@ -94,39 +101,60 @@ pub fn item_names(plan: &Plan) -> Vec<(u32, String)> {
             dose_lines(&s.doses, paracetamol_per_unit(plan, index)).join(", ")
         })
     };
+    // The items of each product, by position in `plan.items`, in order.
+    let mut by_product: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
+    for (k, p) in plan.items.iter().enumerate() {
+        by_product.entry(p.product.as_str()).or_default().push(k);
+    }
+    let mut detail: Vec<Option<String>> = vec![None; plan.items.len()];
+    for twins in by_product.values().filter(|t| t.len() >= 2) {
+        let strengths: Vec<String> = twins
+            .iter()
+            .map(|k| strength(plan.items[*k].index))
+            .collect();
+        let mut per_strength: FxHashMap<&str, usize> = FxHashMap::default();
+        for s in &strengths {
+            *per_strength.entry(s.as_str()).or_default() += 1;
+        }
+        // Where the strength is shared too, the dose tells them apart.
+        let doses: Vec<Option<String>> = twins
+            .iter()
+            .zip(&strengths)
+            .map(|(k, mine)| {
+                (per_strength.get(mine.as_str()).copied().unwrap_or(0) >= 2 && !mine.is_empty())
+                    .then(|| dose(plan.items[*k].index))
+            })
+            .collect();
+        let mut per_dose: FxHashMap<(&str, &str), usize> = FxHashMap::default();
+        for (s, d) in strengths.iter().zip(&doses) {
+            if let Some(d) = d {
+                *per_dose.entry((s.as_str(), d.as_str())).or_default() += 1;
+            }
+        }
+        let mut so_far: FxHashMap<(&str, &str), usize> = FxHashMap::default();
+        for ((k, mine), my_dose) in twins.iter().zip(&strengths).zip(&doses) {
+            detail[*k] = Some(match my_dose {
+                None => mine.clone(),
+                Some(my_dose) => {
+                    let key = (mine.as_str(), my_dose.as_str());
+                    let n = so_far.entry(key).or_default();
+                    *n += 1;
+                    let total = per_dose.get(&key).copied().unwrap_or(0);
+                    let mut d = format!("{mine}, {my_dose}");
+                    if total > 1 {
+                        d.push_str(&format!("; entry {n} of {total}"));
+                    }
+                    d
+                }
+            });
+        }
+    }
     plan.items
         .iter()
-        .map(|p| {
-            let twins: Vec<u32> = plan
-                .items
-                .iter()
-                .filter(|q| q.product == p.product)
-                .map(|q| q.index)
-                .collect();
-            if twins.len() < 2 {
+        .zip(detail)
+        .map(|(p, detail)| {
+            let Some(detail) = detail else {
                 return (p.index, p.product.clone());
-            }
-            let mine = strength(p.index);
-            let same_strength: Vec<u32> = twins
-                .iter()
-                .copied()
-                .filter(|i| strength(*i) == mine)
-                .collect();
-            let detail = if same_strength.len() < 2 || mine.is_empty() {
-                mine
-            } else {
-                let my_dose = dose(p.index);
-                let same_dose: Vec<u32> = same_strength
-                    .iter()
-                    .copied()
-                    .filter(|i| dose(*i) == my_dose)
-                    .collect();
-                let mut d = format!("{mine}, {my_dose}");
-                if same_dose.len() > 1 {
-                    let n = same_dose.iter().position(|i| *i == p.index).unwrap_or(0) + 1;
-                    d.push_str(&format!("; entry {n} of {}", same_dose.len()));
-                }
-                d
             };
             // "co-codamol tablets (codeine with paracetamol)" already ends in brackets.
             let name = if p.product.ends_with(')') {
@@ -141,9 +169,13 @@ pub fn item_names(plan: &Plan) -> Vec<(u32, String)> {
 
 /// The name of the item at `index` (see [`item_names`]).
 pub(crate) fn name_of(names: &[(u32, String)], index: u32, fallback: &str) -> String {
-    names
-        .iter()
-        .find(|(i, _)| *i == index)
+    // `item_names` lists items in input order, so index i is usually at i:
+    // looked up there first, so naming every item of every step stays linear.
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| names.get(i))
+        .filter(|(i, _)| *i == index)
+        .or_else(|| names.iter().find(|(i, _)| *i == index))
         .map_or_else(|| fallback.to_string(), |(_, n)| n.clone())
 }
 

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Session, seriousViolations, waitFor } from "./webdriver.mjs";
 
 const EXTRACT = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/extract.csv");
+const EXCLUSIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/exclusions.csv");
 let s;
 
 before(async () => {
@@ -23,6 +24,8 @@ test("an extract imports, ranks patients by risk and names every row it could no
   await s.click("[data-testid=nav-case-finding]");
   await waitFor(() => s.exists("[data-testid=extract-file]"), "case-finding screen");
   await s.type("[data-testid=extract-file]", EXTRACT);
+  // P003 is on the palliative-care register: left off the list, counted apart.
+  await s.type("[data-testid=exclusions-file]", EXCLUSIONS);
   await s.type("[data-testid=list-size]", "5000");
   await s.click("[data-testid=import-extract]");
   await waitFor(() => s.exists("[data-testid=import-report]"), "import report", 30000);
@@ -34,6 +37,8 @@ test("an extract imports, ranks patients by risk and names every row it could no
   assert.match(first, /120 mg/);
   // Both figures side by side: 56 tablets of 60 mg every 28 days is 120 mg a day from supply too.
   assert.match(first, /supply: 120 mg/);
+  assert.match(await s.text("[data-testid=worklist-excluded]"), /1 palliative care register/);
+  assert.doesNotMatch(await s.text("[data-testid=worklist-table]"), /P003/);
   assert.ok(await s.exists("[data-testid=figures-table]"), "practice figures shown");
   await s.screenshot("case-finding");
   await s.execute("document.querySelector('[data-testid=worklist-table]').scrollIntoView()");
@@ -52,6 +57,15 @@ test("a worklist patient opens as a consultation with their regimen filled in", 
   await waitFor(async () => (await s.findAll("[data-testid=regimen-item]")).length >= 1, "regimen prefilled");
   await waitFor(async () => (await s.text("[data-testid=ome-total]")) === "120 mg", "total 120 mg");
   await waitFor(() => s.exists("[data-testid=flag-benzodiazepine]"), "benzodiazepine flag from the extract");
+  // The worklist's two figures stay beside the working: from instructions and from supply.
+  await waitFor(() => s.exists("[data-testid=extract-figures]"), "the extract's figures");
+  assert.equal(await s.text("[data-testid=extract-instruction]"), "120 mg");
+  assert.equal(await s.text("[data-testid=extract-supply]"), "120 mg");
+  assert.ok(!(await s.exists("[data-testid=extract-differ]")), "the figures agree");
+  await s.execute("document.querySelector('[data-testid=extract-figures]').scrollIntoView()");
+  await s.screenshot("consultation-from-extract");
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
 });
 
 test("audit markers show on the worklist and filter it", async () => {

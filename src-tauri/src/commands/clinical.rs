@@ -25,11 +25,10 @@ pub async fn search_products(query: String) -> Vec<ProductChoice> {
 /// The product each entered item is a dose of, for showing a saved, imported
 /// or hand-entered regimen with product names.
 #[tauri::command]
-pub async fn describe_items(items: Vec<stepdown::regimen::RawItem>) -> Vec<ProductChoice> {
-    items
-        .iter()
-        .map(|raw| catalogue::choice_for_item(reference(), raw))
-        .collect()
+pub async fn describe_items(
+    items: Vec<stepdown::regimen::RawItem>,
+) -> Result<Vec<ProductChoice>, ApiError> {
+    consult::describe_items(&items, reference())
 }
 
 /// Every opioid the reference data knows (any profile), for entering a

@@ -18,6 +18,19 @@ import { emptyTaper, taperFromRequest, taperLocalErrors, toPlanInput, type Taper
 import type { ReviewInput } from "./bindings/ReviewInput";
 import { draftFromChoice, localErrors, toRawItem, type DraftItem } from "./regimen";
 
+
+/** A case-finding worklist entry's two figures (mg OME a day). */
+export interface ExtractFigures {
+  /** From the dose instructions. */
+  instruction: number;
+  /** From supply (quantity issued ÷ days between issues); null when no product could be measured. */
+  supply: number | null;
+  /** Every current product measured from supply. */
+  supplyComplete: boolean;
+  /** The two differ by more than the reference fraction. */
+  differ: boolean;
+}
+
 class Consultation {
   patient = $state<Patient | null>(null);
   items = $state<DraftItem[]>([]);
@@ -56,11 +69,14 @@ class Consultation {
     for (const f of this.planError?.fields ?? []) if (!f.path.startsWith("items")) all[f.path] = f.message;
     return { ...all, ...this.local };
   });
+  /** The worklist's figures when the consultation was started from an extract. */
+  extract = $state<ExtractFigures | null>(null);
   private generation = 0;
 
   /** Starts a new, empty consultation for a patient. */
   startFor(patient: Patient) {
     this.patient = patient;
+    this.extract = null;
     this.items = [];
     this.context = emptyPatient();
     this.notes = "";
@@ -116,9 +132,11 @@ class Consultation {
     await this.makePlan();
   }
 
-  /** Starts a consultation prefilled from a case-finding worklist entry. */
-  async startFromExtract(patient: Patient, items: RawItem[], context: RawPatient) {
+  /** Starts a consultation prefilled from a case-finding worklist entry,
+   * keeping the worklist's two figures to show beside the working. */
+  async startFromExtract(patient: Patient, items: RawItem[], context: RawPatient, figures: ExtractFigures | null = null) {
     this.startFor(patient);
+    this.extract = figures;
     const choices = await api.describeItems(items);
     this.items = choices.map((c) => draftFromChoice(c));
     this.context = fromRawPatient(context);
