@@ -1134,7 +1134,10 @@ fn figure_thresholds(reference: &Reference) -> Vec<FigureThreshold> {
     {
         out.push(FigureThreshold {
             mg_per_day: t.mg_per_day,
-            label: format!("high dose ({} profile)", compute::PROFILE),
+            label: format!(
+                "the high-dose threshold ({} profile)",
+                compute::PROFILE.as_str().to_uppercase()
+            ),
             source: t.source.clone(),
             high_dose: true,
         });
@@ -1166,7 +1169,7 @@ fn figures_document(
         "People prescribed opioids: patients with at least one opioid item issued in the month.".to_string(),
         format!(
             "A person's total is their current regimen at the month's end: for each product, its latest issue within the previous {} days, with as-needed items at their maximum (OME from the {} profile).",
-            settings.window_days, compute::PROFILE
+            settings.window_days, compute::PROFILE.as_str().to_uppercase()
         ),
         "People at or above a threshold: people prescribed opioids in the month whose total at the month's end is at or above it; their items are the opioid items issued to them in the month. High dose is judged per person from the dose instructions, not per item from the product strength (as OpenPrescribing's measures do).".to_string(),
         "Doses that could not be read are estimated from quantities and intervals between issues.".to_string(),

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Session, seriousViolations, waitFor } from "./webdriver.mjs";
 
 const EXTRACT = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/extract.csv");
+const EXCLUSIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/exclusions.csv");
 let s;
 
 before(async () => {
@@ -23,6 +24,8 @@ test("an extract imports, ranks patients by risk and names every row it could no
   await s.click("[data-testid=nav-case-finding]");
   await waitFor(() => s.exists("[data-testid=extract-file]"), "case-finding screen");
   await s.type("[data-testid=extract-file]", EXTRACT);
+  // P003 is on the palliative-care register: left off the list, counted apart.
+  await s.type("[data-testid=exclusions-file]", EXCLUSIONS);
   await s.type("[data-testid=list-size]", "5000");
   await s.click("[data-testid=import-extract]");
   await waitFor(() => s.exists("[data-testid=import-report]"), "import report", 30000);
@@ -34,10 +37,17 @@ test("an extract imports, ranks patients by risk and names every row it could no
   assert.match(first, /120 mg/);
   // Both figures side by side: 56 tablets of 60 mg every 28 days is 120 mg a day from supply too.
   assert.match(first, /supply: 120 mg/);
+  assert.match(await s.text("[data-testid=worklist-excluded]"), /1 palliative care register/);
+  assert.doesNotMatch(await s.text("[data-testid=worklist-table]"), /P003/);
   assert.ok(await s.exists("[data-testid=figures-table]"), "practice figures shown");
   await s.screenshot("case-finding");
   await s.execute("document.querySelector('[data-testid=worklist-table]').scrollIntoView()");
   await s.screenshot("case-finding-worklist");
+  // The practice-figures chart carries a legend, axis values and each bar's count.
+  assert.ok(await s.exists("[data-testid=figures-legend]"), "the chart has a legend");
+  assert.match(await s.text("[data-testid=figures-chart]"), /People prescribed opioids/);
+  await s.execute("document.querySelector('[data-testid=figures-chart]').scrollIntoView()");
+  await s.screenshot("case-finding-figures-chart");
   const serious = seriousViolations(await s.axe());
   assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
 });

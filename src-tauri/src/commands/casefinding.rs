@@ -22,9 +22,16 @@ pub async fn import_extract(
     file_name: String,
     data_base64: String,
     list_size: Option<u32>,
+    exclusions: Option<String>,
     on_progress: Channel<ImportProgress>,
 ) -> Result<ImportReport, ApiError> {
     blocking(app, move |state| {
+        // The exclusion list (palliative-care register, opioid dependence
+        // treatment), as text: one patient a line, `patient_id[,reason]`.
+        let exclusions = match exclusions.as_deref() {
+            Some(text) => casefinding::Exclusion::parse_list(text).map_err(ApiError::from)?,
+            None => Vec::new(),
+        };
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(data_base64.as_bytes())
             .map_err(|e| {
@@ -40,7 +47,7 @@ pub async fn import_extract(
             column_map: Default::default(),
             window_days: None,
             actor: Some(state.actor()),
-            exclusions: Vec::new(),
+            exclusions,
         };
         // Its own connection, not the app's shared one: the import stores in
         // short transactions (issue 16), and between them the app's saves

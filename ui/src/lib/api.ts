@@ -86,10 +86,16 @@ export const api = {
   openLeaflet: () => call<void>("open_leaflet"),
   /** The clinician summary of a saved version, from its stored assessment and plan. */
   summaryForRecord: (reviewId: number, version: number) => call<string>("summary_for_record", { reviewId, version }),
-  importExtract: (fileName: string, dataBase64: string, listSize: number | null, onProgress: (p: ImportProgress) => void) => {
+  importExtract: (
+    fileName: string,
+    dataBase64: string,
+    listSize: number | null,
+    onProgress: (p: ImportProgress) => void,
+    exclusions: string | null = null,
+  ) => {
     const channel = new Channel<ImportProgress>();
     channel.onmessage = onProgress;
-    return call<ImportReport>("import_extract", { fileName, dataBase64, listSize, onProgress: channel });
+    return call<ImportReport>("import_extract", { fileName, dataBase64, listSize, exclusions, onProgress: channel });
   },
   worklist: (filters: WorklistFilters) => call<Worklist>("worklist", { filters }),
   practiceFigures: () => call<Figures>("practice_figures"),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chartGeometry } from "./chart";
+import { chartGeometry, niceTicks } from "./chart";
 
 describe("chartGeometry", () => {
   it("orders points by time and puts higher doses higher", () => {
@@ -22,5 +22,15 @@ describe("chartGeometry", () => {
     const g = chartGeometry([{ at: "2026-01-01T00:00:00Z", ome: 30 }], null);
     expect(g.dots[0].x).toBe(g.width / 2);
     expect(g.thresholdY).toBeNull();
+  });
+});
+
+describe("niceTicks", () => {
+  it("steps by 1, 2 or 5 times a power of ten up to a round top at or above the largest value", () => {
+    expect(niceTicks(137)).toEqual([0, 50, 100, 150]);
+    expect(niceTicks(8)).toEqual([0, 2, 4, 6, 8]);
+    expect(niceTicks(1)).toEqual([0, 1]);
+    expect(niceTicks(0)).toEqual([0, 1]);
+    expect(niceTicks(1000)).toEqual([0, 500, 1000]);
   });
 });

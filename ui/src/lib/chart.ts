@@ -31,3 +31,21 @@ export function chartGeometry(points: Point[], threshold: number | null, width =
     yMax,
   };
 }
+
+/**
+ * Axis ticks from 0 to a round top at or above `max`, at a step of 1, 2 or 5
+ * times a power of ten, about `count` of them: 0, 50, 100, 150 for 137. Never finer
+ * than `minStep` (1 by default: counts of people have no halves).
+ */
+export function niceTicks(max: number, count = 4, minStep = 1): number[] {
+  const m = Math.max(1, max);
+  const raw = m / count;
+  const pow = 10 ** Math.floor(Math.log10(raw));
+  const step = Math.max(minStep, [1, 2, 5, 10].map((f) => f * pow).find((s) => s >= raw) ?? 10 * pow);
+  const ticks: number[] = [];
+  for (let v = 0; v < m + step; v += step) {
+    ticks.push(Math.round(v * 1e6) / 1e6);
+    if (v >= m) break;
+  }
+  return ticks;
+}
