@@ -970,9 +970,9 @@ impl Summary {
         };
         Table {
             columns: vec![
-                col("Step", 8.0),
+                col("Step", 11.0),
                 col("Dates", 17.0),
-                col("Take", 40.0),
+                col("Take", 37.0),
                 // "OME" or "MME": the unit a day is in the paragraph above the table.
                 col(
                     if self.per_day.contains("MME") {
