@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { KEY, Session, seriousViolations, waitFor } from "./webdriver.mjs";
+import { KEY, Session, waitFor, assertAxeClean } from "./webdriver.mjs";
 
 let s;
 const saveDir = mkdtempSync(path.join(tmpdir(), "stepdown-leaflets-"));
@@ -22,10 +22,7 @@ after(async () => {
   if (s) await s.end();
 });
 
-const axeClean = async (name) => {
-  const serious = seriousViolations(await s.axe());
-  assert.deepEqual(serious, [], `axe on ${name}: ${JSON.stringify(serious, null, 2)}`);
-};
+const axeClean = (name) => assertAxeClean(s, name);
 
 test("a new user goes from an empty store to a printed leaflet with the keyboard alone", async () => {
   // Settings first: the leaflet must say who to contact.

@@ -2,7 +2,7 @@
 // NHS number checked as typed, then a saved review with two versions.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { KEY, Session, seriousViolations, waitFor } from "./webdriver.mjs";
+import { KEY, Session, seriousViolations, waitFor, assertAxeClean } from "./webdriver.mjs";
 
 let s;
 
@@ -14,10 +14,7 @@ after(async () => {
   if (s) await s.end();
 });
 
-const axeClean = async (name) => {
-  const serious = seriousViolations(await s.axe());
-  assert.deepEqual(serious, [], `axe on ${name}: ${JSON.stringify(serious, null, 2)}`);
-};
+const axeClean = (name) => assertAxeClean(s, name);
 
 test("an empty store offers demo patients, which load as synthetic records", async () => {
   await waitFor(() => s.exists("[data-testid=no-patients]"), "empty-store message");

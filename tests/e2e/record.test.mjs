@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { KEY, Session, cliJson, seriousViolations, waitFor } from "./webdriver.mjs";
+import { KEY, Session, cliJson, waitFor, assertAxeClean } from "./webdriver.mjs";
 
 let s;
 const dir = mkdtempSync(path.join(tmpdir(), "stepdown-record-"));
@@ -28,10 +28,7 @@ after(async () => {
   if (s) await s.end();
 });
 
-const axeClean = async (name) => {
-  const serious = seriousViolations(await s.axe());
-  assert.deepEqual(serious, [], `axe on ${name}: ${JSON.stringify(serious, null, 2)}`);
-};
+const axeClean = (name) => assertAxeClean(s, name);
 
 const history = () => cliJson(["review", "history", "--db", db, "--patient", String(patientId)]);
 

@@ -6,7 +6,7 @@
 // more than 300 mL. Axe-checked with the warning and the flags showing.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { KEY, Session, seriousViolations, waitFor } from "./webdriver.mjs";
+import { KEY, Session, waitFor, assertAxeClean } from "./webdriver.mjs";
 
 let s;
 
@@ -21,10 +21,7 @@ after(async () => {
 });
 
 const total = () => s.text("[data-testid=ome-total]");
-const axeClean = async (name) => {
-  const serious = seriousViolations(await s.axe());
-  assert.deepEqual(serious, [], `axe on ${name}: ${JSON.stringify(serious, null, 2)}`);
-};
+const axeClean = (name) => assertAxeClean(s, name);
 const items = async () => (await s.findAll("[data-testid=regimen-item]")).length;
 
 /** Adds the only product a search finds. */

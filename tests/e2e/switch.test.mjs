@@ -14,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { KEY, Session, seriousViolations, waitFor } from "./webdriver.mjs";
+import { KEY, Session, waitFor, assertAxeClean, practiceAndNewPatient } from "./webdriver.mjs";
 
 let s;
 const saveDir = mkdtempSync(path.join(tmpdir(), "stepdown-switch-"));
@@ -27,32 +27,12 @@ after(async () => {
   if (s) await s.end();
 });
 
-const axeClean = async (name) => {
-  const serious = seriousViolations(await s.axe());
-  assert.deepEqual(serious, [], `axe on ${name}: ${JSON.stringify(serious, null, 2)}`);
-};
+const axeClean = (name) => assertAxeClean(s, name);
 const total = () => s.text("[data-testid=ome-total]");
 const scrollTo = (css) => s.execute(`document.querySelector(${JSON.stringify(css)}).scrollIntoView()`);
 
 test("asymmetric MST with a concentrate that cannot go on: question, switch offered and accepted, leaflet by time of day", async () => {
-  await s.press("[data-testid=nav-settings]");
-  await waitFor(() => s.exists("#settings-practice-name"), "settings");
-  await s.type("#settings-practice-name", "Riverside Surgery");
-  await s.type("#settings-practice-phone", "01632 960 123");
-  await s.type("#settings-reviewer", "P. Harmacist");
-  await s.press("[data-testid=settings-save]");
-  await waitFor(() => s.exists("[data-testid=settings-saved]"), "settings saved");
-
-  await s.press("[data-testid=nav-patients]");
-  await waitFor(() => s.exists("[data-testid=add-patient]"), "patients");
-  await s.press("[data-testid=add-patient]");
-  await waitFor(() => s.exists("#patient-name"), "patient form");
-  await s.type("#patient-name", "Sam Switch");
-  await s.type("[data-testid=patient-nhs]", "9434765919");
-  await s.press("[data-testid=patient-save]");
-  await waitFor(() => s.exists("[data-testid=start-consultation]"), "patient added");
-  await s.press("[data-testid=start-consultation]");
-  await waitFor(() => s.exists("[data-testid=product-search]"), "consultation");
+  await practiceAndNewPatient(s, "Sam Switch", "9434765919");
 
   // MST 30 mg: one tablet in the morning, two in the evening, as one item.
   await s.type("[data-testid=product-search]", "MST 30");

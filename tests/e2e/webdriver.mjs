@@ -1,6 +1,7 @@
 // A small W3C WebDriver client over fetch, enough to drive the real Stepdown
 // window through tauri-driver + WebKitWebDriver. No third-party client: fewer
 // moving parts on CI, and every request is visible here.
+import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -178,4 +179,34 @@ export function cliJson(args) {
 /** Fails with a readable list when axe finds serious or critical problems. */
 export function seriousViolations(violations) {
   return violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+}
+
+/** Asserts axe finds no serious or critical problems on the screen now, naming it. */
+export async function assertAxeClean(s, name) {
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], `axe on ${name}: ${JSON.stringify(serious, null, 2)}`);
+}
+
+/**
+ * The usual start of a consultation test: practice settings saved (a leaflet
+ * must say who to contact), a new patient added, their consultation open.
+ */
+export async function practiceAndNewPatient(s, patientName, nhsNumber) {
+  await s.press("[data-testid=nav-settings]");
+  await waitFor(() => s.exists("#settings-practice-name"), "settings");
+  await s.type("#settings-practice-name", "Riverside Surgery");
+  await s.type("#settings-practice-phone", "01632 960 123");
+  await s.type("#settings-reviewer", "P. Harmacist");
+  await s.press("[data-testid=settings-save]");
+  await waitFor(() => s.exists("[data-testid=settings-saved]"), "settings saved");
+  await s.press("[data-testid=nav-patients]");
+  await waitFor(() => s.exists("[data-testid=add-patient]"), "patients");
+  await s.press("[data-testid=add-patient]");
+  await waitFor(() => s.exists("#patient-name"), "patient form");
+  await s.type("#patient-name", patientName);
+  await s.type("[data-testid=patient-nhs]", nhsNumber);
+  await s.press("[data-testid=patient-save]");
+  await waitFor(() => s.exists("[data-testid=start-consultation]"), "patient added");
+  await s.press("[data-testid=start-consultation]");
+  await waitFor(() => s.exists("[data-testid=product-search]"), "consultation");
 }
