@@ -256,9 +256,16 @@ fn odd_item() -> impl Strategy<Value = RawItem> {
 /// starting total (step 1 is the same regimen on the new line) and gives a
 /// plan that satisfies every invariant.
 fn check_switches(first: &stepdown::taper::Plan, req: &PlanRequest) -> Result<(), TestCaseError> {
+    let choice = |id: &str| {
+        stepdown::taper::TaperRules::of(reference())
+            .switches()
+            .any(|w| w.id == id && w.offer == stepdown::taper::rules::SwitchOffered::Always)
+    };
     for it in first.items.iter().filter(|i| !i.switch_offers.is_empty()) {
+        // A switch comes with the prescriber's question unless it is offered
+        // on every item of its line as a choice (finer steps).
         prop_assert!(
-            it.prescriber_query.is_some(),
+            it.prescriber_query.is_some() || it.switch_offers.iter().all(|o| choice(&o.id)),
             "a switch offered without the question: {it:?}"
         );
         for offer in &it.switch_offers {
