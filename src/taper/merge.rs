@@ -129,7 +129,8 @@ fn joined_raw(raws: &[&RawItem], items: &[&Item]) -> Option<RawItem> {
             .iter()
             .map(|(t, a)| RawTimedDose {
                 time: Some(t.as_str().to_string()),
-                units: strength.map(|s| a / s),
+                // 3 x 0.2 mg / 0.2 mg is 3, not 3.0000000000000004.
+                units: strength.map(|s| (a / s * 1e6).round() / 1e6),
                 ml: liquid.then_some(*a),
                 mg: None,
             })
