@@ -201,6 +201,11 @@ test("MST 30 mg morning and MST 60 mg evening entered as two items plan as one l
   await s.press("[data-testid=start-consultation]");
   await waitFor(() => s.exists("[data-testid=product-search]"), "consultation");
   const items = async () => (await s.findAll("[data-testid=regimen-item]")).length;
+  // Empties a field as a person would (a WebDriver clear alone sends no input event).
+  const blank = async (css) => {
+    await s.clear(css);
+    await s.type(css, "1" + KEY.backspace);
+  };
   const add = async (query, label) => {
     await s.clear("[data-testid=product-search]");
     await s.type("[data-testid=product-search]", query);
@@ -215,12 +220,12 @@ test("MST 30 mg morning and MST 60 mg evening entered as two items plan as one l
   await add("MST 30", /30 mg/);
   await s.tick("[data-testid=item-0-by-time]");
   await waitFor(() => s.exists("[data-testid=item-0-time-evening]"), "per-time fields");
-  await s.clear("[data-testid=item-0-time-evening]");
+  await blank("[data-testid=item-0-time-evening]");
   await waitFor(async () => (await total()) === "30 mg", "MST 30 mg in the morning");
   await add("MST 60", /60 mg/);
   await s.tick("[data-testid=item-1-by-time]");
   await waitFor(() => s.exists("[data-testid=item-1-time-morning]"), "per-time fields");
-  await s.clear("[data-testid=item-1-time-morning]");
+  await blank("[data-testid=item-1-time-morning]");
   await waitFor(async () => (await total()) === "90 mg", "MST 60 mg in the evening: 90 mg a day");
   // Co-codamol 30/500, two four times a day: codeine 240 mg = 24 mg OME.
   await add("co-codamol 30", /Co-codamol .*30\/500 mg/);
