@@ -138,6 +138,20 @@ fn walk(value: &Value, path: &str, l: &Limits, errors: &mut Vec<Problem>) {
     }
 }
 
+/// A one-line text entered outside any JSON input (a name or practice detail
+/// given as a command-line option or in the leaflet's and summary's details)
+/// against `max_string_chars`: the message says how long it is, never echoes it.
+pub fn check_text_len(text: &str) -> Result<(), String> {
+    let cap = limits().max_string_chars;
+    let n = text.chars().count();
+    if n > cap {
+        return Err(format!(
+            "is {n} characters long; at most {cap} are accepted"
+        ));
+    }
+    Ok(())
+}
+
 /// The caps for a request that reaches the core already parsed (the desktop's
 /// IPC arguments): its size written as JSON against `max_input_bytes`, then
 /// the list and text caps of [`check_value`], so the app is held to the same
