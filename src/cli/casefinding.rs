@@ -163,7 +163,7 @@ pub fn import(args: ImportArgs) -> CliResult {
             .map_err(|e| {
                 CliError::Input(format!(
                     "--report {}: cannot write the file ({e})",
-                    super::shown(&path)
+                    super::shown(path)
                 ))
             })?;
     }
@@ -172,12 +172,11 @@ pub fn import(args: ImportArgs) -> CliResult {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 CliError::Input(format!(
                     "--exclusions {}: could not read the file ({e})",
-                    super::shown(&path)
+                    super::shown(path)
                 ))
             })?;
-            Exclusion::parse_list(&text).map_err(|e| {
-                CliError::Input(format!("--exclusions {}: {e}", super::shown(&path)))
-            })?
+            Exclusion::parse_list(&text)
+                .map_err(|e| CliError::Input(format!("--exclusions {}: {e}", super::shown(path))))?
         }
         None => Vec::new(),
     };
@@ -213,7 +212,7 @@ pub fn import(args: ImportArgs) -> CliResult {
         std::fs::write(path, format!("{json}\n")).map_err(|e| {
             CliError::Internal(anyhow::anyhow!(
                 "the import was saved, but the report could not be written to {}: {e}",
-                super::shown(&path)
+                super::shown(path)
             ))
         })?;
     }

@@ -245,21 +245,21 @@ pub(super) fn write_output(
     if out.file_name().is_none() {
         return Err(CliError::Input(format!(
             "--out: {} is not a file name",
-            super::shown(&out)
+            super::shown(out)
         )));
     }
     for input in inputs {
         if same_file(out, input) {
             return Err(CliError::Input(format!(
                 "--out: {} is the input file; choose another name (the input is never written over)",
-                super::shown(&out)
+                super::shown(out)
             )));
         }
     }
     if !overwrite && std::fs::symlink_metadata(out).is_ok() {
         return Err(CliError::Input(format!(
             "--out: {} already exists; choose another name or add --overwrite",
-            super::shown(&out)
+            super::shown(out)
         )));
     }
     let replace = if overwrite {
@@ -272,17 +272,17 @@ pub(super) fn write_output(
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             CliError::Input(format!(
                 "--out: {} already exists; choose another name or add --overwrite",
-                super::shown(&out)
+                super::shown(out)
             ))
         } else if e.kind() == std::io::ErrorKind::StorageFull {
             CliError::Input(format!(
                 "--out: the disk is full; nothing was written to {}",
-                super::shown(&out)
+                super::shown(out)
             ))
         } else {
             CliError::Input(format!(
                 "--out: could not write {} ({e})",
-                super::shown(&out)
+                super::shown(out)
             ))
         }
     })

@@ -305,7 +305,7 @@ fn refuse_existing(out: &std::path::Path, overwrite: bool) -> CliResult {
     if out.exists() && !overwrite {
         return Err(CliError::Input(format!(
             "--out: {} already exists; choose another name or add --overwrite",
-            super::shown(&out)
+            super::shown(out)
         )));
     }
     Ok(())

@@ -246,7 +246,7 @@ fn write_export(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), StoreE
         },
         std::io::ErrorKind::StorageFull => StoreError::DiskFull,
         _ => StoreError::Io {
-            context: format!("{}: cannot write the export", super::shown(&path)),
+            context: format!("{}: cannot write the export", super::shown(path)),
             source: e,
         },
     })
