@@ -52,6 +52,8 @@ pub(super) struct Tuning {
     pub run_rows: usize,
     /// Rows (or patients, or cache rows) stored per transaction.
     pub batch_rows: usize,
+    /// Largest file imported, in bytes (`max_extract_bytes`).
+    pub max_bytes: u64,
 }
 
 impl Default for Tuning {
@@ -60,6 +62,7 @@ impl Default for Tuning {
             chunk_text: CHUNK_TEXT,
             run_rows: RUN_ROWS,
             batch_rows: BATCH_ROWS,
+            max_bytes: crate::limits::limits().max_extract_bytes,
         }
     }
 }
@@ -92,6 +95,19 @@ pub(super) fn import<R: Read + Seek>(
             field: "list_size".into(),
             message: "must be at least 1".into(),
         });
+    }
+    // The cap here, not in each caller: the desktop hands over the file's
+    // bytes, the CLI a file, and both come through this call.
+    let size = source
+        .seek(std::io::SeekFrom::End(0))
+        .and_then(|size| source.rewind().map(|()| size))
+        .map_err(|e| CsvError::Unreadable(e.to_string()))?;
+    if size > tuning.max_bytes {
+        return Err(CsvError::TooLarge {
+            size,
+            cap: tuning.max_bytes,
+        }
+        .into());
     }
     let scanned = scan(&mut source)?;
     if let Some(prev) = store.casefinding_read(|c| db::find_published(c, &scanned.sha256))? {
@@ -140,6 +156,9 @@ pub(super) fn import<R: Read + Seek>(
         let begun = store.write(|tx, now| {
             if let Some(prev) = db::find_published(tx, &scanned.sha256)? {
                 return Ok(Begin::Already(prev));
+            }
+            for s in db::stale_staging(tx, now, STOPPED_AFTER_SECS)? {
+                db::drop_staging(tx, &s)?;
             }
             let unfinished = db::unfinished_imports(tx)?;
             if let Some(live) = unfinished.into_iter().find(|u| !stopped(u, now)) {
@@ -226,6 +245,24 @@ fn stopped(u: &db::Unfinished, now: chrono::DateTime<chrono::Utc>) -> bool {
         .as_deref()
         .and_then(|h| chrono::DateTime::parse_from_rfc3339(h).ok())
         .is_none_or(|h| (now - h.with_timezone(&chrono::Utc)).num_seconds() >= STOPPED_AFTER_SECS)
+}
+
+/// Drops the staging tables that processes stopped part-way left behind
+/// (a killed recomputation's; see [`db::stale_staging`]).
+pub(super) fn remove_stale_staging(store: &mut Store) -> Result<(), StoreError> {
+    let now = store.now();
+    if store
+        .casefinding_read(|c| db::stale_staging(c, now, STOPPED_AFTER_SECS))?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    store.write(|tx, now| {
+        for s in db::stale_staging(tx, now, STOPPED_AFTER_SECS)? {
+            db::drop_staging(tx, &s)?;
+        }
+        Ok(())
+    })
 }
 
 /// Removes an unpublished import, in batches.
@@ -834,6 +871,7 @@ fn store_and_publish(
             reference,
             batch_rows,
             &reviews,
+            &mut || {},
         )?,
         None => build_cache(
             store,
@@ -855,6 +893,7 @@ fn store_and_publish(
                 }
             },
             progress,
+            &mut || {},
         )?,
     };
     let Some((state, figures)) = built else {
@@ -1107,6 +1146,7 @@ pub(super) fn build_cache(
     reviews: &Reviews,
     adjust: &dyn Fn(&mut PatientRec),
     progress: &mut dyn FnMut(ImportProgress),
+    staged: &mut dyn FnMut(),
 ) -> Result<Option<(CacheState, Figures)>, CaseFindingError> {
     let (texts, position) = store.casefinding_read(db::load_texts)?;
     let trend = reference
@@ -1154,13 +1194,14 @@ pub(super) fn build_cache(
 
     finish_cache(
         store, staging, import, today, window, tally, &settings, list, reference, batch_rows,
-        reviews,
+        reviews, staged,
     )
 }
 
 /// Ranks the patients and writes the new cache to the staging table in
-/// batches; returns the cache state and figures, or `None` if import
-/// `import` was taken for stopped meanwhile.
+/// batches (`staged` is called after each); returns the cache state and
+/// figures, or `None` if import `import` (or, for a recomputation, the
+/// staging table) was taken for stopped meanwhile.
 #[allow(clippy::too_many_arguments)]
 fn finish_cache(
     store: &mut Store,
@@ -1174,6 +1215,7 @@ fn finish_cache(
     reference: &Reference,
     batch_rows: usize,
     reviews: &Reviews,
+    staged: &mut dyn FnMut(),
 ) -> Result<Option<(CacheState, Figures)>, CaseFindingError> {
     let Tally {
         mut ranked,
@@ -1238,7 +1280,7 @@ fn finish_cache(
     }
     // In patient id order the table (keyed by patient id) is filled by appending.
     ranked.sort_unstable_by_key(|r| r.db_id);
-    store.write(|tx, _| db::create_staging(tx, staging))?;
+    store.write(|tx, now| db::create_staging(tx, staging, now))?;
     for batch in ranked.chunks(batch_rows.max(1)) {
         let rows: Vec<db::SummaryRow> = batch
             .iter()
@@ -1255,15 +1297,20 @@ fn finish_cache(
             })
             .collect();
         let alive = store.write(|tx, now| {
-            if import > 0 && !db::heartbeat(tx, now, import)? {
-                return Ok(false);
+            let alive = if import > 0 {
+                db::heartbeat(tx, now, import)?
+            } else {
+                db::staging_heartbeat(tx, now, staging)?
+            };
+            if alive {
+                db::stage_summaries(tx, staging, &rows)?;
             }
-            db::stage_summaries(tx, staging, &rows)?;
-            Ok(true)
+            Ok(alive)
         })?;
         if !alive {
             return Ok(None);
         }
+        staged();
     }
     let figures = figures.finish(settings, reference, list);
     Ok(Some((state, figures)))
@@ -1280,6 +1327,20 @@ pub(super) fn refresh(
     window: u32,
     reference: &Reference,
 ) -> Result<CacheState, CaseFindingError> {
+    refresh_tuned(store, today, window, reference, BATCH_ROWS, &mut || {})
+}
+
+/// [`refresh`] with the cache rows a batch, and `staged` called after each
+/// batch written to the staging table.
+pub(super) fn refresh_tuned(
+    store: &mut Store,
+    today: NaiveDate,
+    window: u32,
+    reference: &Reference,
+    batch_rows: usize,
+    staged: &mut dyn FnMut(),
+) -> Result<CacheState, CaseFindingError> {
+    remove_stale_staging(store)?;
     loop {
         let before = store.casefinding_read(db::last_published)?;
         let first = store.casefinding_read(|c| db::first_issue(c, 0))?;
@@ -1296,21 +1357,26 @@ pub(super) fn refresh(
             first,
             list,
             reference,
-            BATCH_ROWS,
+            batch_rows,
             &reviews,
             &|_| {},
             &mut |_| {},
+            staged,
         );
         let (state, figures) = match built {
             Ok(Some(x)) => x,
-            Ok(None) => continue,
+            Ok(None) => {
+                store.write(|tx, _| db::drop_staging(tx, &staging))?;
+                continue;
+            }
             Err(e) => {
                 let _ = store.write(|tx, _| db::drop_staging(tx, &staging));
                 return Err(e);
             }
         };
-        let swapped = store.write(|tx, _| {
-            if db::last_published(tx)? != before {
+        let swapped = store.write(|tx, now| {
+            // Published meanwhile, or taken for stopped by another process.
+            if db::last_published(tx)? != before || !db::staging_heartbeat(tx, now, &staging)? {
                 db::drop_staging(tx, &staging)?;
                 return Ok(false);
             }

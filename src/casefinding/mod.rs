@@ -1200,6 +1200,7 @@ fn ensure_fresh(
     window: Option<u32>,
 ) -> Result<(u32, CacheState), CaseFindingError> {
     let reference = reference();
+    batched::remove_stale_staging(store)?;
     let stored: Option<CacheState> = store
         .casefinding_read(|c| db::get_state(c, "summaries"))?
         .and_then(|s| serde_json::from_str(&s).ok());

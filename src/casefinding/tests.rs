@@ -900,6 +900,7 @@ fn tiny() -> batched::Tuning {
         chunk_text: 3_000,
         run_rows: 700,
         batch_rows: 250,
+        ..batched::Tuning::default()
     }
 }
 
@@ -1079,6 +1080,109 @@ fn an_import_stopped_part_way_shows_nothing_and_the_next_import_removes_it() {
     assert_eq!(staging, 0);
 }
 
+/// Staging tables and their heartbeats in the store at `dir`.
+fn staging_left(dir: &tempfile::TempDir) -> (Vec<String>, i64) {
+    let c = rusqlite::Connection::open(dir.path().join("cf.db")).unwrap();
+    let tables = c
+        .prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'cfstage%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<Vec<String>, _>>()
+        .unwrap();
+    let beats = c
+        .query_row(
+            "SELECT count(*) FROM cf_state WHERE key LIKE 'staging:%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    (tables, beats)
+}
+
+/// Starts recomputing the cache for `day` and stops it, as a kill would,
+/// after its first batch is in the staging table.
+fn kill_a_recomputation(s: &mut Store, day: NaiveDate) {
+    let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        batched::refresh_tuned(s, day, 90, reference(), 50, &mut || panic!("killed"))
+    }));
+    assert!(stopped.is_err());
+}
+
+#[test]
+fn a_recomputation_stopped_part_way_leaves_a_staging_table_the_next_open_or_import_removes() {
+    let (bytes, _) = extract(1500, 24);
+    let (dir, mut s) = store();
+    import(&mut s, &bytes, "x.csv");
+    let tomorrow = today().succ_opt().unwrap();
+    kill_a_recomputation(&mut s, tomorrow);
+    drop(s);
+    let (tables, beats) = staging_left(&dir);
+    assert_eq!((tables.len(), beats), (1, 1), "{tables:?}");
+    let killed = tables[0].clone();
+    assert!(killed.starts_with("cfstage_summaries_p"), "{killed}");
+
+    // Soon after, it may be another window still at work: left alone.
+    let mut soon = open_again(&dir, "2026-11-24T09:01:00Z", Duration::from_secs(5));
+    let before = all(&mut soon);
+    assert!(staging_left(&dir).0.contains(&killed));
+
+    // Later, opening the worklist removes it (and its heartbeat), and the
+    // worklist is as before.
+    let mut later = open_again(&dir, "2026-11-24T10:00:00Z", Duration::from_secs(5));
+    assert_eq!(all(&mut later), before);
+    assert_eq!(staging_left(&dir), (vec![], 0));
+
+    // So does the next import, and a recomputation.
+    kill_a_recomputation(&mut later, tomorrow);
+    assert_eq!(staging_left(&dir).0.len(), 1);
+    drop(later);
+    let mut later = open_again(&dir, "2026-11-24T11:00:00Z", Duration::from_secs(5));
+    let (more, _) = extract(300, 25);
+    import(&mut later, &more, "y.csv");
+    assert_eq!(staging_left(&dir), (vec![], 0));
+    kill_a_recomputation(&mut later, tomorrow);
+    drop(later);
+    let mut later = open_again(&dir, "2026-11-24T12:00:00Z", Duration::from_secs(5));
+    batched::refresh_tuned(&mut later, tomorrow, 90, reference(), 50, &mut || {}).unwrap();
+    assert_eq!(staging_left(&dir), (vec![], 0));
+}
+
+/// A recomputation whose staging table is removed under it (taken for
+/// stopped by another process) starts again rather than failing.
+#[test]
+fn a_recomputation_whose_staging_table_is_removed_under_it_starts_again() {
+    let (bytes, _) = extract(1500, 26);
+    let (dir, mut s) = store();
+    import(&mut s, &bytes, "x.csv");
+    let other = open_again(&dir, "2026-11-24T09:00:00Z", Duration::from_secs(5));
+    let tomorrow = today().succ_opt().unwrap();
+    let mut batches = 0;
+    let state = batched::refresh_tuned(&mut s, tomorrow, 90, reference(), 50, &mut || {
+        batches += 1;
+        if batches == 2 {
+            let c = other.conn();
+            let name: String = c
+                .query_row(
+                    "SELECT name FROM sqlite_schema WHERE name LIKE 'cfstage%'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            c.execute_batch(&format!(
+                "DROP TABLE {name}; DELETE FROM cf_state WHERE key LIKE 'staging:%';"
+            ))
+            .unwrap();
+        }
+    })
+    .unwrap();
+    assert!(batches > 2, "{batches}");
+    assert_eq!(state.as_of, tomorrow);
+    assert_eq!(staging_left(&dir), (vec![], 0));
+    let fresh = worklist(&mut s, &WorklistFilters::default(), tomorrow).unwrap();
+    assert_eq!(fresh.metrics.patients, state.patients);
+}
+
 fn count_in(dir: &tempfile::TempDir, table: &str) -> i64 {
     let c = rusqlite::Connection::open(dir.path().join("cf.db")).unwrap();
     c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
@@ -1157,4 +1261,50 @@ fn patients_without_a_recent_stepdown_review_carry_a_marker() {
     let list = worklist(&mut s, &year, later).unwrap();
     let p1 = list.patients.iter().find(|p| p.patient_id == "P1").unwrap();
     assert!(p1.markers.contains(&Marker::NoRecentReview));
+}
+
+/// Issue 20: the desktop's import (the file's bytes through `import_csv`) was
+/// not held to max_extract_bytes, only the CLI's file. The cap is checked in
+/// the one core call both use, before anything is read or stored.
+#[test]
+fn an_extract_over_the_byte_cap_is_refused_before_anything_is_stored() {
+    let (bytes, _) = extract(300, 5);
+    let (_d, mut s) = store();
+    let cap = bytes.len() as u64 - 1;
+    let mut phases = Vec::new();
+    let e = import_tuned(
+        &mut s,
+        &bytes,
+        "big.csv",
+        batched::Tuning {
+            max_bytes: cap,
+            ..batched::Tuning::default()
+        },
+        &mut |p| phases.push(p.phase),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, CaseFindingError::BadFile(CsvError::TooLarge { size, cap: c }) if size == cap + 1 && c == cap),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("the cap in limits.json"), "{e}");
+    assert!(phases.is_empty(), "it started reading: {phases:?}");
+    assert_eq!(count(&s, "cf_imports"), 0);
+    // At the cap it imports; and the default cap is the data's.
+    let ok = import_tuned(
+        &mut s,
+        &bytes,
+        "big.csv",
+        batched::Tuning {
+            max_bytes: cap + 1,
+            ..batched::Tuning::default()
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(ok.imported > 0);
+    assert_eq!(
+        batched::Tuning::default().max_bytes,
+        crate::limits::limits().max_extract_bytes
+    );
 }

@@ -751,9 +751,27 @@ pub(crate) fn staging_table(s: &Staging) -> String {
     }
 }
 
+/// The `cf_state` key under which a recomputation's staging table records
+/// when it last stored a batch (an import's is its `cf_imports.heartbeat`).
+fn staging_key(s: &Staging) -> String {
+    format!("staging:{}", staging_table(s))
+}
+
 /// Creates an empty staging table shaped exactly like `cf_summaries` (its
-/// schema text, renamed), replacing any left from before.
-pub(crate) fn create_staging(tx: &Transaction<'_>, s: &Staging) -> StoreResult<()> {
+/// schema text, renamed), replacing any left from before. A recomputation's
+/// also gets a heartbeat, so that one left by a killed process is recognised.
+pub(crate) fn create_staging(
+    tx: &Transaction<'_>,
+    s: &Staging,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    if matches!(s, Staging::Refresh(..)) {
+        set_state(
+            tx,
+            &staging_key(s),
+            &serde_json::Value::String(ts(at)).to_string(),
+        )?;
+    }
     let sql: String = tx.query_row(
         "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'cf_summaries'",
         [],
@@ -785,19 +803,99 @@ pub(crate) fn stage_summaries(
     insert_summaries(tx, &staging_table(s), rows)
 }
 
+/// Notes that a recomputation's staging table is still being written; false
+/// if it was taken for stopped and removed meanwhile.
+pub(crate) fn staging_heartbeat(
+    tx: &Transaction<'_>,
+    at: DateTime<Utc>,
+    s: &Staging,
+) -> StoreResult<bool> {
+    let table: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+            [staging_table(s)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(table.is_some()
+        && tx.execute(
+            "UPDATE cf_state SET value = ?2 WHERE key = ?1",
+            params![
+                staging_key(s),
+                serde_json::Value::String(ts(at)).to_string()
+            ],
+        )? == 1)
+}
+
 /// Makes a staging table the worklist cache (the old one is dropped).
 pub(crate) fn swap_in_staging(tx: &Transaction<'_>, s: &Staging) -> StoreResult<()> {
     tx.execute_batch(&format!(
         "DROP TABLE cf_summaries; ALTER TABLE {} RENAME TO cf_summaries;",
         staging_table(s)
     ))?;
+    tx.execute("DELETE FROM cf_state WHERE key = ?1", [staging_key(s)])?;
     Ok(())
 }
 
 /// Drops a staging table (a recomputation that lost a race, or failed).
 pub(crate) fn drop_staging(tx: &Transaction<'_>, s: &Staging) -> StoreResult<()> {
     tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", staging_table(s)))?;
+    tx.execute("DELETE FROM cf_state WHERE key = ?1", [staging_key(s)])?;
     Ok(())
+}
+
+/// Staging tables left behind by a process that stopped part-way (killed,
+/// power lost): a recomputation's whose heartbeat is older than
+/// `stopped_after_secs` (or missing), and an import's whose import is no
+/// longer unpublished (a stopped import's own is removed with it).
+/// Also heartbeats with no table.
+pub(crate) fn stale_staging(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    stopped_after_secs: i64,
+) -> StoreResult<Vec<Staging>> {
+    let names: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'table'
+                 AND name LIKE 'cfstage%'
+             UNION SELECT substr(key, 9) FROM cf_state WHERE key LIKE 'staging:%'",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut stale = Vec::new();
+    for name in names {
+        let Some(s) = parse_staging(&name) else {
+            continue;
+        };
+        let gone = match s {
+            Staging::Import(id) => conn
+                .query_row(
+                    "SELECT 1 FROM cf_imports WHERE id = ?1 AND published = 0",
+                    [id],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?
+                .is_none(),
+            Staging::Refresh(..) => get_state(conn, &staging_key(&s))?
+                .and_then(|v| serde_json::from_str::<String>(&v).ok())
+                .and_then(|h| DateTime::parse_from_rfc3339(&h).ok())
+                .is_none_or(|h| (now - h.with_timezone(&Utc)).num_seconds() >= stopped_after_secs),
+        };
+        if gone {
+            stale.push(s);
+        }
+    }
+    Ok(stale)
+}
+
+/// The staging a table name stands for (the inverse of [`staging_table`]).
+fn parse_staging(name: &str) -> Option<Staging> {
+    let rest = name.strip_prefix("cfstage_summaries_")?;
+    if let Some(id) = rest.strip_prefix('i') {
+        return id.parse().ok().map(Staging::Import);
+    }
+    let (pid, n) = rest.strip_prefix('p')?.split_once('_')?;
+    Some(Staging::Refresh(pid.parse().ok()?, n.parse().ok()?))
 }
 
 /// The newest published import's id (0 when none): a recomputation checks

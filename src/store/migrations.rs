@@ -339,7 +339,27 @@ mod tests {
                 5,
                 "038e42b620729fe953570311b42c9ebb015f2c7c46b60e5fd5a7294ea5114495",
             ),
+            (
+                6,
+                "e5554291dfbb03ad03758578514bff7eeeb5650bc7cbf451f3f0b3d174b82c31",
+            ),
+            (
+                7,
+                "0313de56523aa2fbb87057cd1c4cf8d88dac991b33be40a053580d629fe4b7e2",
+            ),
+            (
+                8,
+                "ecd8289443aca292d0ae9bd465c66850475a2a6f54907c98a4eedabacd5e1c74",
+            ),
         ];
+        // Every migration is pinned: adding one means adding its hash here,
+        // in the same commit that lands it on main.
+        let versions: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+        let pinned_versions: Vec<i64> = pinned.iter().map(|(v, _)| *v).collect();
+        assert_eq!(
+            versions, pinned_versions,
+            "every migration must have its SHA-256 pinned here"
+        );
         for (version, hash) in pinned {
             let m = MIGRATIONS
                 .iter()
