@@ -590,6 +590,37 @@ pub fn outcomes_report(
         .map_err(|e| ApiError::new(crate::ErrorCode::Internal, e.to_string()))
 }
 
+/// A medication list pasted from the clinical system, read line by line with
+/// the extract reader (`import::paste`); nothing is used until the clinician
+/// confirms it. At most the notes' length of text and the list limit of lines.
+pub fn read_medication_list(
+    text: &str,
+    reference: &Reference,
+) -> Result<crate::import::paste::PastedList, ApiError> {
+    let limits = crate::limits::limits();
+    let chars = text.chars().count();
+    if chars > limits.max_notes_chars {
+        return Err(input_error(
+            "text",
+            &format!(
+                "is {chars} characters; paste at most {} at a time",
+                limits.max_notes_chars
+            ),
+        ));
+    }
+    let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+    if lines > limits.max_items {
+        return Err(input_error(
+            "text",
+            &format!(
+                "has {lines} lines; paste at most {} medicines at a time",
+                limits.max_items
+            ),
+        ));
+    }
+    Ok(crate::import::paste::read_pasted_list(text, reference))
+}
+
 /// The follow-up scales' items in order, PEG then SOWS, with their wording
 /// and ranges (`assets/reference/scales.json`), for the follow-up form.
 pub fn scale_items(reference: &Reference) -> Vec<crate::reference::scales::ScaleItemRow> {
