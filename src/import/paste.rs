@@ -108,7 +108,7 @@ fn dose_words(item: &RawItem) -> String {
                         "{} {}",
                         d.time.clone().unwrap_or_default(),
                         d.units
-                            .map(|u| num(u))
+                            .map(num)
                             .or_else(|| d.ml.map(|m| format!("{} mL", num(m))))
                             .unwrap_or_default()
                     )
