@@ -685,6 +685,9 @@ pub struct LeafletPrintRequest {
     #[serde(default)]
     #[ts(optional)]
     pub next_review: Option<String>,
+    /// Add the dose calendar page (a row a day for four weeks, a box to tick at each dose).
+    #[serde(default)]
+    pub calendar: bool,
 }
 
 /// A stored version, refusing one whose plan or assessment cannot be used.
@@ -736,6 +739,7 @@ pub fn leaflet_details(
         next_review: optional_date(&request.next_review, "next_review")?,
         large_print: request.large_print,
         issue_date,
+        calendar: request.calendar,
     })
 }
 
@@ -1424,6 +1428,7 @@ mod tests {
             version: saved.version,
             large_print: true,
             next_review: Some("2027-01-05".into()),
+            calendar: false,
         };
         let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
         let mut written = Vec::new();
@@ -1497,6 +1502,7 @@ mod tests {
             version: saved.version,
             large_print: false,
             next_review: None,
+            calendar: false,
         };
         let mut written = false;
         let e = print_leaflet(
@@ -1544,6 +1550,7 @@ mod tests {
             version: 1,
             large_print: false,
             next_review: None,
+            calendar: false,
         };
         let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
         let e = print_leaflet(&mut store, &request, day, "t", &mut |_| Ok(()), reference())
