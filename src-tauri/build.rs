@@ -45,6 +45,7 @@ fn main() {
             "choose_outcomes_report_path",
             "save_summary_pdf",
             "choose_summary_path",
+            "read_medication_list",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri-build failed: {e:#}");

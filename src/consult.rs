@@ -590,6 +590,37 @@ pub fn outcomes_report(
         .map_err(|e| ApiError::new(crate::ErrorCode::Internal, e.to_string()))
 }
 
+/// A medication list pasted from the clinical system, read line by line with
+/// the extract reader (`import::paste`); nothing is used until the clinician
+/// confirms it. At most the notes' length of text and the list limit of lines.
+pub fn read_medication_list(
+    text: &str,
+    reference: &Reference,
+) -> Result<crate::import::paste::PastedList, ApiError> {
+    let limits = crate::limits::limits();
+    let chars = text.chars().count();
+    if chars > limits.max_notes_chars {
+        return Err(input_error(
+            "text",
+            &format!(
+                "is {chars} characters; paste at most {} at a time",
+                limits.max_notes_chars
+            ),
+        ));
+    }
+    let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+    if lines > limits.max_items {
+        return Err(input_error(
+            "text",
+            &format!(
+                "has {lines} lines; paste at most {} medicines at a time",
+                limits.max_items
+            ),
+        ));
+    }
+    Ok(crate::import::paste::read_pasted_list(text, reference))
+}
+
 /// The follow-up scales' items in order, PEG then SOWS, with their wording
 /// and ranges (`assets/reference/scales.json`), for the follow-up form.
 pub fn scale_items(reference: &Reference) -> Vec<crate::reference::scales::ScaleItemRow> {
@@ -654,6 +685,9 @@ pub struct LeafletPrintRequest {
     #[serde(default)]
     #[ts(optional)]
     pub next_review: Option<String>,
+    /// Add the dose calendar page (a row a day for four weeks, a box to tick at each dose).
+    #[serde(default)]
+    pub calendar: bool,
 }
 
 /// A stored version, refusing one whose plan or assessment cannot be used.
@@ -705,6 +739,7 @@ pub fn leaflet_details(
         next_review: optional_date(&request.next_review, "next_review")?,
         large_print: request.large_print,
         issue_date,
+        calendar: request.calendar,
     })
 }
 
@@ -1393,6 +1428,7 @@ mod tests {
             version: saved.version,
             large_print: true,
             next_review: Some("2027-01-05".into()),
+            calendar: false,
         };
         let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
         let mut written = Vec::new();
@@ -1466,6 +1502,7 @@ mod tests {
             version: saved.version,
             large_print: false,
             next_review: None,
+            calendar: false,
         };
         let mut written = false;
         let e = print_leaflet(
@@ -1513,6 +1550,7 @@ mod tests {
             version: 1,
             large_print: false,
             next_review: None,
+            calendar: false,
         };
         let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
         let e = print_leaflet(&mut store, &request, day, "t", &mut |_| Ok(()), reference())

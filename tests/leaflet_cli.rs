@@ -135,6 +135,7 @@ fn expected(input: &str) -> Vec<String> {
         next_review: None,
         large_print: false,
         issue_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("date"),
+        calendar: false,
     };
     let mapped = from_plan(&plan, &details, reference()).expect("maps");
     let mut out = Vec::new();
@@ -567,6 +568,7 @@ fn mapped_leaflets_read_easily_and_carry_no_jargon() {
                 next_review: None,
                 large_print,
                 issue_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("date"),
+                calendar: false,
             };
             let mapped = from_plan(&plan, &details, reference()).expect("maps");
             let text = leaflet_text(&mapped).expect("text");

@@ -81,6 +81,7 @@ pub fn run() {
             commands::files::choose_outcomes_report_path,
             commands::records::save_summary_pdf,
             commands::files::choose_summary_path,
+            commands::clinical::read_medication_list,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -70,6 +70,9 @@ pub struct LeafletArgs {
     /// Large print (18 pt) instead of clear print (14 pt).
     #[arg(long)]
     pub large_print: bool,
+    /// Add the dose calendar page: a row a day for four weeks with a box to tick at each dose (not for patches).
+    #[arg(long)]
+    pub calendar: bool,
     /// The patient's name as they like it written (left off if not given).
     #[arg(long, value_name = "NAME")]
     pub patient_name: Option<String>,
@@ -333,6 +336,7 @@ pub fn leaflet(args: LeafletArgs) -> CliResult {
         next_review,
         large_print: args.large_print,
         issue_date,
+        calendar: args.calendar,
     };
     let input = from_plan(&plan, &details, &reference).map_err(leaflet_error)?;
     let rendered = render_leaflet(&input).map_err(leaflet_error)?;

@@ -254,6 +254,9 @@ struct ReviewLeafletArgs {
     /// Large print (18 pt) instead of clear print (14 pt).
     #[arg(long)]
     large_print: bool,
+    /// Add the dose calendar page: a row a day for four weeks with a box to tick at each dose (not for patches).
+    #[arg(long)]
+    calendar: bool,
     /// The agreed next review date.
     #[arg(long, value_name = "YYYY-MM-DD")]
     next_review: Option<String>,
@@ -436,6 +439,7 @@ fn print_stored_leaflet(a: ReviewLeafletArgs) -> CliResult {
         version,
         large_print: a.large_print,
         next_review: a.next_review,
+        calendar: a.calendar,
     };
     let out = a.out.clone();
     let mut write = |bytes: &[u8]| {

@@ -47,7 +47,15 @@ pub struct LeafletDetails {
     pub large_print: bool,
     /// The day the leaflet is given (printed, and the PDF's date).
     pub issue_date: NaiveDate,
+    /// Add the dose calendar page ([`CALENDAR_DAYS`] days from the day given).
+    #[serde(default)]
+    pub calendar: bool,
 }
+
+/// Days the dose calendar covers: four weeks, two or three steps of most
+/// plans and the usual time to the next review; a layout choice, not a
+/// clinical figure (the doses are the plan's).
+pub const CALENDAR_DAYS: u32 = 28;
 
 /// A next review date to suggest to the clinician: the last weekday of step 1,
 /// so the first change can be checked before the second one starts. `None` for
@@ -463,6 +471,7 @@ pub fn from_plan(
         large_print: details.large_print,
         reference_version: plan.reference_version.clone(),
         issue_date: details.issue_date,
+        calendar_days: if details.calendar { CALENDAR_DAYS } else { 0 },
     };
     // The same checks the renderer makes, now, so the shell hears of a bad
     // name or phone number before it tries to print.
@@ -499,6 +508,7 @@ mod tests {
             next_review: Some(date(2026, 12, 14)),
             large_print: false,
             issue_date: date(2026, 11, 24),
+            calendar: false,
         }
     }
 
@@ -520,6 +530,77 @@ mod tests {
         {"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2},
         {"drug": "oxycodone", "route": "oral", "release": "immediate", "strength_mg": 5, "units_per_dose": 1, "doses_per_day": 4, "as_needed": true}],
         "start_date": "2026-12-01", "taper": {"interval_days": 14}}"#;
+
+    /// The dose calendar: four weeks from the plan's start (the issue date is
+    /// earlier), a row a day with each dose of that day's step and a tick box,
+    /// the step changes marked; the same doses as the step table. Patches refused.
+    #[test]
+    fn the_calendar_has_a_row_a_day_with_that_days_doses_to_tick() {
+        let plan = plan_of(MORPHINE_OXY);
+        let input = from_plan(
+            &plan,
+            &LeafletDetails {
+                calendar: true,
+                ..details()
+            },
+            reference(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(input.calendar_days, CALENDAR_DAYS);
+        let text = leaflet_text(&input).unwrap_or_else(|e| panic!("{e}"));
+        let cal = &text[text.find("Your dose calendar").expect("the calendar page")..];
+        let days: Vec<&str> = cal
+            .lines()
+            .filter(|l| {
+                l.starts_with("Tue ")
+                    || l.starts_with("Wed ")
+                    || l.starts_with("Thu ")
+                    || l.starts_with("Fri ")
+                    || l.starts_with("Sat ")
+                    || l.starts_with("Sun ")
+                    || l.starts_with("Mon ")
+            })
+            .collect();
+        assert_eq!(days.len(), 28, "{cal}");
+        assert!(
+            days[0].starts_with("Tue 1 Dec"),
+            "from the plan's start: {days:?}"
+        );
+        assert!(days[27].starts_with("Mon 28 Dec"), "{days:?}");
+        let step2 = plan.steps[1].start_date.format("%a %-d %b").to_string();
+        assert!(
+            cal.contains(&format!("{step2}\nStep 2 starts")) || cal.contains("Step 2 starts"),
+            "{cal}"
+        );
+        // Each day's doses are the step table's, each with a box to tick.
+        let first = &input.steps[0].medicines[0].doses[0];
+        assert!(
+            cal.contains(&format!("\u{2610} {}: {}", first.when, first.what)),
+            "{cal}"
+        );
+        assert_plain(&input);
+        // Without the option there is no calendar.
+        let (_, plain) = map(MORPHINE_OXY);
+        assert!(!leaflet_text(&plain).unwrap().contains("Your dose calendar"));
+        // Patches: refused, never guessed.
+        let patch = plan_of(
+            r#"{"items": [{"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25}], "start_date": "2026-12-01"}"#,
+        );
+        let e = from_plan(
+            &patch,
+            &LeafletDetails {
+                calendar: true,
+                ..details()
+            },
+            reference(),
+        )
+        .and_then(|input| leaflet_text(&input))
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("not printed for plans with patches"),
+            "{e}"
+        );
+    }
 
     /// Two items of one product carry their starting strength in every step,
     /// so the patient can tell which box each line means (issue 15).

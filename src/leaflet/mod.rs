@@ -161,6 +161,126 @@ pub struct LeafletInput {
     pub reference_version: String,
     /// The date the leaflet is given (printed, and the PDF's date: no clock is read).
     pub issue_date: NaiveDate,
+    /// Days of the dose calendar page (0: no calendar): a row a day from the
+    /// issue date (or the plan's start, if later) with each dose and a tick box.
+    #[serde(default)]
+    pub calendar_days: u32,
+}
+
+/// A tick box the patient marks when a dose is taken (DejaVu Sans has it).
+const TICK_BOX: char = '\u{2610}';
+
+/// The calendar page: a row a day with exactly what to take at each time and a
+/// box to tick, from the steps (never computed afresh: the same doses as the
+/// step table). Not for patches: their change days are printed in the step
+/// table, and a calendar that guessed them could be wrong.
+fn calendar_table(input: &LeafletInput, labels: &Labels) -> Result<Table, LeafletError> {
+    if input.has_patches {
+        return Err(input_err(
+            "calendar",
+            "a dose calendar is not printed for plans with patches (their change days are in the step table)",
+        ));
+    }
+    let first_day = input.steps.first().map(|s| s.start);
+    let mut day = match first_day {
+        Some(s) if s > input.issue_date => s,
+        _ => input.issue_date,
+    };
+    let mut rows = Vec::new();
+    for _ in 0..input.calendar_days {
+        let Some(step) = input
+            .steps
+            .iter()
+            .find(|s| s.start <= day && (day <= s.end || s.kind == StepKind::Stop))
+        else {
+            break;
+        };
+        let mut date_lines = vec![day.format("%a %-d %b").to_string()];
+        if step.start == day {
+            date_lines.push(fill(&labels.calendar_step_starts, |n| {
+                (n == "number").then(|| step.number.to_string())
+            })?);
+        }
+        let mut takes: Vec<String> = Vec::new();
+        if step.kind == StepKind::Stop {
+            let names: Vec<String> = step
+                .medicines
+                .iter()
+                .filter(|m| !m.held && m.doses.is_empty())
+                .map(|m| lower_first(&m.name))
+                .collect();
+            let names = if names.is_empty() {
+                input.medicines.clone()
+            } else {
+                names
+            };
+            takes.push(fill(&labels.calendar_stop, |n| {
+                (n == "medicine").then(|| join_list(&names, &labels.list_and))
+            })?);
+        }
+        let several = step
+            .medicines
+            .iter()
+            .filter(|m| !m.doses.is_empty())
+            .count()
+            > 1;
+        for m in &step.medicines {
+            for d in &m.doses {
+                takes.push(if several {
+                    format!(
+                        "{TICK_BOX} {}: {} ({})",
+                        d.when,
+                        d.what,
+                        lower_first(&m.name)
+                    )
+                } else {
+                    format!("{TICK_BOX} {}: {}", d.when, d.what)
+                });
+            }
+        }
+        let n = takes.len().max(date_lines.len());
+        let lines = (0..n)
+            .map(|i| {
+                RowLine::cells(vec![
+                    date_lines
+                        .get(i)
+                        .map(|t| {
+                            if i == 0 {
+                                vec![Span::bold(t.clone())]
+                            } else {
+                                vec![Span::regular(t.clone())]
+                            }
+                        })
+                        .unwrap_or_default(),
+                    takes
+                        .get(i)
+                        .map(|t| vec![Span::regular(t.clone())])
+                        .unwrap_or_default(),
+                ])
+            })
+            .collect();
+        rows.push(TableRow { lines });
+        if step.kind == StepKind::Stop {
+            break;
+        }
+        day = match day.succ_opt() {
+            Some(d) => d,
+            None => break,
+        };
+    }
+    Ok(Table {
+        columns: vec![
+            Column {
+                header: labels.calendar_date.clone(),
+                width: 28.0,
+            },
+            Column {
+                header: labels.calendar_take.clone(),
+                width: 72.0,
+            },
+        ],
+        rows,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -265,6 +385,12 @@ struct Labels {
     list_then: String,
     it_one: String,
     it_many: String,
+    calendar_heading: String,
+    calendar_intro: String,
+    calendar_date: String,
+    calendar_take: String,
+    calendar_step_starts: String,
+    calendar_stop: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -876,6 +1002,13 @@ pub fn leaflet_document(input: &LeafletInput) -> Result<Document, LeafletError> 
                 WordingBlockKind::StepTable(_) => Block::Table(step_table(&ctx, l)?),
             });
         }
+    }
+
+    if input.calendar_days > 0 {
+        let table = calendar_table(input, l)?;
+        blocks.push(Block::Heading(l.calendar_heading.clone()));
+        blocks.push(Block::Paragraph(parse_markup(&l.calendar_intro)));
+        blocks.push(Block::Table(table));
     }
 
     Ok(Document {

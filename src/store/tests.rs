@@ -97,6 +97,7 @@ fn details() -> crate::leaflet::LeafletDetails {
         next_review: None,
         large_print: false,
         issue_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+        calendar: false,
     }
 }
 

@@ -105,6 +105,7 @@ pub fn plan(n: usize, pause_after: Option<usize>) -> LeafletInput {
         large_print: false,
         reference_version: "2026.11.0".into(),
         issue_date: date(2026, 11, 24),
+        calendar_days: 0,
     }
 }
 

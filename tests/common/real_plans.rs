@@ -59,6 +59,7 @@ pub fn details(large_print: bool) -> LeafletDetails {
         next_review: Some(date(2026, 12, 14)),
         large_print,
         issue_date: date(2026, 11, 24),
+        calendar: false,
     }
 }
 

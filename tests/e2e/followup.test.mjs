@@ -243,3 +243,21 @@ test("the summary PDF of the new plan prints the shared decision and lists both 
   assert.match(text, /a different dose, 60 mg OME\/day \(plan \d+\); decision: replan \(new plan, version 2\)/);
   await s.screenshot("consultation-shared-decision");
 });
+
+test("the leaflet for the new plan can carry a dose calendar page to tick", async () => {
+  await s.tick("[data-testid=print-calendar]");
+  await s.press("[data-testid=print-leaflet]");
+  await waitFor(async () => /Leaflet saved to/.test(await s.text("[data-testid=output-status]")), "leaflet saved");
+  const prints = cliJson(["review", "history", "--db", db, "--review", String(reviewId)]).leaflet_prints;
+  const last = prints[prints.length - 1];
+  assert.equal(last.version, 3);
+  const file = (await s.text("[data-testid=output-status]")).match(/saved to (.*\.pdf)/)[1];
+  const text = execFileSync("pdftotext", ["-layout", file, "-"], { encoding: "utf8" });
+  assert.match(text, /Your dose calendar/);
+  // The first row is today (the new plan starts today), with the morning dose to tick.
+  const d = new Date();
+  const day = `${["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getDay()]} ${d.getDate()} ${["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][d.getMonth()]}`;
+  assert.match(text, new RegExp(`${day}\\s+\u2610 Morning`));
+  // Re-rendered from its stored version and details, the print is the same file.
+  assert.equal(cliJson(["review", "reprint", "--db", db, "--print-id", String(last.id)]).matches, true);
+});

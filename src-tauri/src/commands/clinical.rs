@@ -7,6 +7,24 @@ use stepdown::consult::{self, AssessRequest};
 use stepdown::reference::{reference, Reference, ReferenceInfo};
 use stepdown::ApiError;
 
+/// A medication list pasted from the clinical system, each line read by the
+/// core's extract reader, for the clinician to confirm.
+#[tauri::command]
+pub async fn read_medication_list(
+    text: String,
+) -> Result<stepdown::import::paste::PastedList, ApiError> {
+    tauri::async_runtime::spawn_blocking(move || {
+        stepdown::consult::read_medication_list(&text, stepdown::reference::reference())
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            stepdown::ErrorCode::Internal,
+            format!("the task stopped: {e}"),
+        )
+    })?
+}
+
 /// Most product choices returned to one search, enough for a scrolling list.
 const PRODUCT_SEARCH_LIMIT: usize = 40;
 

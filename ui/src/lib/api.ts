@@ -19,6 +19,7 @@ import type { FollowUpDue } from "./bindings/FollowUpDue";
 import type { FollowUpInput } from "./bindings/FollowUpInput";
 import type { Outcomes } from "./bindings/Outcomes";
 import type { ScaleItemRow } from "./bindings/ScaleItemRow";
+import type { PastedList } from "./bindings/PastedList";
 import type { Settings } from "./bindings/Settings";
 import type { Figures } from "./bindings/Figures";
 import type { ImportProgress } from "./bindings/ImportProgress";
@@ -135,6 +136,8 @@ export const api = {
   chooseOutcomesReportPath: (suggestedName: string) => call<string | null>("choose_outcomes_report_path", { suggestedName }),
   /** Writes the one-page outcomes report PDF to the chosen path; returns it. */
   saveOutcomesReport: () => call<string>("save_outcomes_report"),
+  /** Reads a pasted medication list line by line (nothing is used until confirmed). */
+  readMedicationList: (text: string) => call<PastedList>("read_medication_list", { text }),
   /** Asks where to save a clinician summary PDF. Null if cancelled. */
   chooseSummaryPath: (suggestedName: string) => call<string | null>("choose_summary_path", { suggestedName }),
   /** Writes the summary PDF of a saved version (shared decision and follow-ups included); returns the path. */

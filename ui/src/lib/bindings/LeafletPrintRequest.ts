@@ -19,4 +19,8 @@ large_print: boolean,
 /**
  * Agreed next review, `YYYY-MM-DD`.
  */
-next_review?: string, };
+next_review?: string, 
+/**
+ * Add the dose calendar page (a row a day for four weeks, a box to tick at each dose).
+ */
+calendar: boolean, };
