@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::synthetic::{generate, SyntheticOptions, Truth};
+use super::synthetic::{generate, ExportShape, SyntheticOptions, Truth};
 use super::*;
-use crate::import::csv::{Extract, FieldLimits};
+use crate::import::csv::{ColumnMap, Extract, FieldLimits};
 use crate::store::{ManualClock, OpenOptions};
 
 fn today() -> NaiveDate {
@@ -74,12 +74,52 @@ fn count(store: &Store, table: &str) -> i64 {
 #[test]
 fn every_generated_patient_matches_the_ground_truth() {
     for seed in [1, 2, 3] {
+        matches_the_ground_truth(seed, ExportShape::Standard, &ColumnMap::default());
+    }
+}
+
+/// The SystmOne Strategic Reporting file shape, read with the `systmone-sr`
+/// preset, gives every patient exactly as the truth says (issue 16).
+#[test]
+fn a_systmone_strategic_reporting_file_read_with_its_preset_matches_the_ground_truth() {
+    let map = crate::import::presets::preset_map("systmone-sr", &ColumnMap::default()).unwrap();
+    matches_the_ground_truth(4, ExportShape::SystmOneSr, &map);
+    // Without the preset the file's columns are not found: nothing is imported.
+    let mut gen = SyntheticOptions::new(50, 4, today());
+    gen.shape = ExportShape::SystmOneSr;
+    let mut bytes = Vec::new();
+    generate(&gen, reference(), &mut bytes).unwrap();
+    let (_d, mut s) = store();
+    let e = import_csv(&mut s, &bytes, &options("sr.csv"), &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("missing columns"), "{e}");
+}
+
+/// The generated sample of the SystmOne shape shipped in tests/cases is what
+/// the generator writes (regenerate it with the command in docs/casefinding.md).
+#[test]
+fn the_systmone_sample_file_is_the_generators() {
+    let mut gen = SyntheticOptions::new(400, 16, today());
+    gen.history_days = 180;
+    gen.shape = ExportShape::SystmOneSr;
+    let mut bytes = Vec::new();
+    generate(&gen, reference(), &mut bytes).unwrap();
+    let shipped = include_bytes!("../../tests/cases/extract_systmone_sr.csv");
+    assert!(
+        bytes.as_slice() == shipped.as_slice(),
+        "tests/cases/extract_systmone_sr.csv differs from the generator's output"
+    );
+}
+
+fn matches_the_ground_truth(seed: u64, shape: ExportShape, map: &ColumnMap) {
+    {
         let mut gen = SyntheticOptions::new(4000, seed, today());
         gen.excluded_per_1000 = 40;
+        gen.shape = shape;
         let mut bytes = Vec::new();
         let truth = generate(&gen, reference(), &mut bytes).unwrap();
         let (_d, mut s) = store();
         let mut with_list = options("gen.csv");
+        with_list.column_map = map.clone();
         with_list.exclusions = truth
             .exclusions
             .iter()
