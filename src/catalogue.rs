@@ -56,6 +56,16 @@ pub fn wear_words(w: &WearHours) -> String {
     }
 }
 
+/// What the clinician sees. A liquid line's name already states its one
+/// strength as it is prescribed ("10 mg/5 mL"), so its label is the name alone:
+/// adding the per-mL figure ("10 mg/5 mL 2 mg/mL") reads as two strengths.
+fn label(row: &ProductRow, strength: &str) -> String {
+    match &row.strengths_mg_per_ml {
+        Some(list) if list.len() == 1 => row.name.clone(),
+        _ => format!("{} {}", row.name, strength),
+    }
+}
+
 fn choices_of(row: &ProductRow) -> Vec<ProductChoice> {
     let base = RawItem {
         drug: Some(row.drug.clone()),
@@ -68,7 +78,7 @@ fn choices_of(row: &ProductRow) -> Vec<ProductChoice> {
             id: format!("{}@{}", row.id, num(strength_value)),
             product_id: row.id.clone(),
             drug: row.drug.clone(),
-            label: format!("{} {}", row.name, strength),
+            label: label(row, &strength),
             strength,
             form: row.form,
             route: row.route,
@@ -385,6 +395,33 @@ mod tests {
         assert_eq!(c.form, Form::Solution);
         assert_eq!(c.label, "Morphine oral solution 5 mg/mL (entered by hand)");
         assert_eq!(c.item, raw);
+    }
+
+    /// A liquid reads as one strength, the way it is prescribed: "Morphine oral
+    /// solution 10 mg/5 mL", never "10 mg/5 mL 2 mg/mL"; and the strength the
+    /// name states is the one the item is converted with.
+    #[test]
+    fn liquids_are_labelled_with_one_strength() {
+        let liquids: Vec<ProductChoice> = all_choices(reference())
+            .into_iter()
+            .filter(|c| c.item.strength_mg_per_ml.is_some())
+            .collect();
+        assert!(liquids.len() >= 7, "{liquids:?}");
+        for c in &liquids {
+            let per_ml = c.item.strength_mg_per_ml.unwrap_or_default();
+            let stated = [
+                format!("{} mg/5 mL", num(per_ml * 5.0)),
+                format!("{} mg/mL", num(per_ml)),
+            ];
+            let count: usize = stated
+                .iter()
+                .map(|s| c.label.matches(s.as_str()).count())
+                .sum();
+            assert_eq!(count, 1, "{}: {}", c.id, c.label);
+            assert_eq!(c.label.matches("mg/").count(), 1, "{}: {}", c.id, c.label);
+        }
+        let hits = search(reference(), "oramorph", 10);
+        assert_eq!(hits[0].label, "Morphine oral solution 10 mg/5 mL");
     }
 
     #[test]

@@ -1567,26 +1567,72 @@ mod tests {
 
     #[test]
     fn every_dmd_code_passes_its_verhoeff_check_digit() {
-        // No catalogue row carries a dm+d code yet (none confirmed from a public
-        // primary source, see known_gaps.json); any added later must pass.
+        // Codes are carried only with a public source that states them for exactly
+        // that product (known_gaps.json, product.dmd-codes); every one is checked.
         let r = reference();
+        let mut checked = Vec::new();
         for p in &r.products.rows {
-            for code in p.dmd.iter().flat_map(|d| [&d.vmp, &d.amp]).flatten() {
-                assert!(verhoeff::is_valid(code), "{}: dm+d code {code}", p.id);
-            }
             for d in &p.dmd {
+                for code in [&d.vmp, &d.amp].into_iter().flatten() {
+                    assert!(verhoeff::is_valid(code), "{}: dm+d code {code}", p.id);
+                    assert!(
+                        code.len() >= 6 && code.bytes().all(|b| b.is_ascii_digit()),
+                        "{}: dm+d code {code}",
+                        p.id
+                    );
+                    checked.push(code.clone());
+                }
                 assert!(
-                    d.source.trim().len() > 10,
-                    "{}: dm+d code without a source",
+                    d.source.contains("https://"),
+                    "{}: dm+d code without a source address",
                     p.id
                 );
             }
         }
+        // The five confirmed VMPs; losing one (or its check) fails here.
+        for code in [
+            "36127511000001108",
+            "36126511000001106",
+            "36126411000001107",
+            "36131011000001107",
+            "36129511000001101",
+        ] {
+            assert!(checked.iter().any(|c| c == code), "{code} missing");
+        }
+        let mut unique = checked.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), checked.len(), "a dm+d code on two strengths");
+        // The same check refuses a code one digit off at load time.
+        assert!(!verhoeff::is_valid("36126511000001107"));
         assert!(r
             .known_gaps
             .rows
             .iter()
             .any(|g| g.product.as_deref().is_some_and(|p| p.contains("dm+d"))));
+    }
+
+    #[test]
+    fn a_dmd_code_with_a_wrong_check_digit_or_no_source_is_refused_at_load() {
+        let mut r = reference().clone();
+        assert!(r.check_products().is_ok());
+        let row = r
+            .products
+            .rows
+            .iter_mut()
+            .find(|p| p.id == "morphine-mr-12h-tablet")
+            .expect("row");
+        row.dmd[1].vmp = Some("36126511000001107".into());
+        assert!(r.check_products().is_err());
+        let mut r = reference().clone();
+        let row = r
+            .products
+            .rows
+            .iter_mut()
+            .find(|p| p.id == "morphine-mr-12h-tablet")
+            .expect("row");
+        row.dmd[1].source = " ".into();
+        assert!(r.check_products().is_err());
     }
 
     #[test]

@@ -75,6 +75,9 @@ test("the issue 15 flags show with this patient's figures, each with its action 
   await s.clear("[data-testid=item-1-doses_per_day]");
   await s.type("[data-testid=item-1-doses_per_day]", "5");
   await addProduct("oramorph", /Morphine oral solution 10 mg\/5 mL/);
+  // One strength, as it is prescribed: not "10 mg/5 mL 2 mg/mL".
+  const heading = await s.execute("return document.querySelectorAll('[data-testid=regimen-item] h3')[2].textContent.trim()");
+  assert.equal(heading, "Morphine oral solution 10 mg/5 mL");
   await s.type("[data-testid=item-2-ml_per_dose]", "5");
   await s.type("[data-testid=item-2-doses_per_day]", "4");
   await s.tick("#" + (await s.execute("return document.querySelector('[data-testid=item-2-ml_per_dose]').id.replace('ml_per_dose', 'as_needed')")));
@@ -89,8 +92,22 @@ test("the issue 15 flags show with this patient's figures, each with its action 
   await waitFor(async () => (await total()) === "130 mg", "total 130 mg");
 
   await s.type("[data-testid=patient-weight_kg]", "38");
+  // Each History and Conditions box sits beside the first line of its label, even in a
+  // row stretched by a two-line label next to it (nhsuk centres labels otherwise).
+  const offsets = await s.execute(`return [...document.querySelectorAll('.app-two-lists .nhsuk-checkboxes__item')].map((el) => {
+    const box = el.querySelector('input').getBoundingClientRect();
+    const label = el.querySelector('label').getBoundingClientRect();
+    return [el.querySelector('label').textContent.trim(), Math.round(label.top - box.top)];
+  })`);
+  assert.ok(offsets.length >= 14, JSON.stringify(offsets));
+  const spread = Math.max(...offsets.map(([, o]) => o)) - Math.min(...offsets.map(([, o]) => o));
+  assert.ok(spread <= 4, `labels sit at different heights beside their boxes: ${JSON.stringify(offsets)}`);
   await s.type("[data-testid=comed-input]", "clobazam" + KEY.enter);
   await s.type("[data-testid=comed-input]", "mirtazapine" + KEY.enter);
+  // Chips in one row are the same height (nhsuk's list-item margin once made the first shorter).
+  const chipHeights = await s.execute("return [...document.querySelectorAll('[data-testid=comed-list] li')].map((li) => li.getBoundingClientRect().height)");
+  assert.equal(chipHeights.length, 2);
+  assert.equal(chipHeights[0], chipHeights[1], `chip heights ${chipHeights}`);
   await waitFor(() => s.exists("[data-testid=flag-morphine-solution-quantity]"), "morphine solution flag");
   await waitFor(() => s.exists("[data-testid=flag-serotonergic]"), "serotonergic flag");
 
