@@ -371,6 +371,10 @@ fn a_systmone_export_imports_with_its_preset() {
     let list = stdout_json(&run(&["worklist", "--db", p(&db), "--today", TODAY]));
     assert_eq!(list["patients"].as_array().unwrap().len(), 49);
     assert!(list["patients"][0]["ome_mg_per_day"].as_f64().unwrap() > 0.0);
+    // The store is as Stepdown made it (the worklist cache swapped in from
+    // its staging table is the same table).
+    let check = stdout_json(&run(&["check", "--db", p(&db)]));
+    assert_eq!(check["ok"], true, "{check}");
 }
 
 #[test]
@@ -509,4 +513,76 @@ fn worklist_shows_both_figures_and_markers_filters_by_marker_and_imports_exclusi
         ]),
         "no patient identifier",
     );
+}
+
+/// `stepdown import` killed (SIGKILL) while it stores, at varied moments:
+/// nothing of it is ever shown, the store stays sound, and a second import
+/// straight after is refused as "under way" rather than mixing with it
+/// (the next import removes it once its heartbeat is two minutes old, tested
+/// in the library with a stepping clock). An import that finished before its
+/// kill shows whole.
+#[test]
+fn an_import_killed_while_it_stores_shows_nothing_and_leaves_the_store_sound() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("big.csv");
+    let mut text = String::from("patient_id,issue_date,drug,dose,quantity\n");
+    for i in 0..120_000u32 {
+        let day = 1 + i % 28;
+        text.push_str(&format!(
+            "P{:05},2026-10-{day:02},Morphine 10mg modified-release tablets,1 bd,56\n",
+            i % 15_000
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let count = |db: &Path, sql: &str| -> i64 {
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| c.query_row(sql, [], |r| r.get(0)))
+            .unwrap_or(0)
+    };
+    let mut killed_while_storing = 0;
+    for attempt in 0..6u64 {
+        let db = dir.path().join(format!("s{attempt}.db"));
+        let mut child = Command::new(BIN)
+            .args(["import", p(&csv), "--db", p(&db), "--today", TODAY])
+            .env_remove("STEPDOWN_DB")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until rows are being stored (or it finished), then a little more.
+        while count(&db, "SELECT count(*) FROM cf_issues") == 0
+            && child.try_wait().unwrap().is_none()
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(attempt * 40));
+        let _ = child.kill(); // SIGKILL on Unix
+        let status = child.wait().unwrap();
+        let published = count(&db, "SELECT count(*) FROM cf_imports WHERE published = 1");
+        let list = stdout_json(&run(&["worklist", "--db", p(&db), "--today", TODAY]));
+        let shown = list["patients"].as_array().unwrap().len();
+        if published == 0 {
+            killed_while_storing += 1;
+            assert!(status.code().is_none(), "killed, not finished: {status}");
+            assert_eq!(
+                shown, 0,
+                "attempt {attempt}: an unfinished import shows nothing"
+            );
+            let again = run(&["import", p(&csv), "--db", p(&db), "--today", TODAY]);
+            assert_eq!(again.status.code(), Some(1), "attempt {attempt}");
+            assert!(
+                String::from_utf8_lossy(&again.stderr).contains("under way"),
+                "{}",
+                String::from_utf8_lossy(&again.stderr)
+            );
+        } else {
+            assert_eq!(
+                shown, 15_000,
+                "attempt {attempt}: a finished import shows whole"
+            );
+        }
+        let check = stdout_json(&run(&["check", "--db", p(&db)]));
+        assert_eq!(check["ok"], true, "attempt {attempt}: {check}");
+    }
+    assert!(killed_while_storing > 0, "no import was killed part-way");
 }
