@@ -17,6 +17,8 @@ pub enum SaveKind {
     OutcomesCsv,
     /// The one-page outcomes report PDF.
     OutcomesReport,
+    /// The clinician summary PDF of a saved version.
+    SummaryPdf,
 }
 
 /// What an open dialog is for.
@@ -38,6 +40,7 @@ pub struct ChosenPaths {
     figures_csv: Option<PathBuf>,
     outcomes_csv: Option<PathBuf>,
     outcomes_report: Option<PathBuf>,
+    summary_pdf: Option<PathBuf>,
     extract: Option<PathBuf>,
     exclusions: Option<PathBuf>,
     /// The last leaflet written, the only file the app will open.
@@ -52,6 +55,7 @@ impl ChosenPaths {
             SaveKind::FiguresCsv => self.figures_csv = Some(path),
             SaveKind::OutcomesCsv => self.outcomes_csv = Some(path),
             SaveKind::OutcomesReport => self.outcomes_report = Some(path),
+            SaveKind::SummaryPdf => self.summary_pdf = Some(path),
         }
     }
 
@@ -62,6 +66,7 @@ impl ChosenPaths {
             SaveKind::FiguresCsv => self.figures_csv.take(),
             SaveKind::OutcomesCsv => self.outcomes_csv.take(),
             SaveKind::OutcomesReport => self.outcomes_report.take(),
+            SaveKind::SummaryPdf => self.summary_pdf.take(),
         }
     }
 
