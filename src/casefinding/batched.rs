@@ -109,6 +109,7 @@ pub(super) fn import<R: Read + Seek>(
         }
         .into());
     }
+    remove_stale_spill_files();
     let scanned = scan(&mut source)?;
     if let Some(prev) = store.casefinding_read(|c| db::find_published(c, &scanned.sha256))? {
         return Ok(already_imported(prev, &scanned.sha256, options));
@@ -401,6 +402,34 @@ fn read_file<'r, R: Read + Seek>(
     })
 }
 
+/// Removes temporary files of imports that were killed (they hold patient
+/// identifiers and rows): `stepdown-import-*.tmp` in the temporary folder
+/// that no running import holds locked. Best effort.
+pub(super) fn remove_stale_spill_files() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with("stepdown-import-") && name.ends_with(".tmp")) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(f) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+        else {
+            continue;
+        };
+        if f.try_lock().is_ok() {
+            drop(f);
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
 /// Sorted runs of rows spilled to a temporary file (removed when dropped).
 #[derive(Default)]
 struct Runs {
@@ -477,6 +506,10 @@ impl Runs {
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
             let f = o.open(&path).map_err(spill_error)?;
+            // Held while the import runs (the system releases it when the
+            // process ends, however it ends): a file nobody holds was left
+            // by an import that was killed, and the next import removes it.
+            f.lock().map_err(spill_error)?;
             self.file = Some((path, f));
         }
         let Some((_, f)) = &mut self.file else {

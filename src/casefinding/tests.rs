@@ -1350,3 +1350,28 @@ fn an_extract_over_the_byte_cap_is_refused_before_anything_is_stored() {
         crate::limits::limits().max_extract_bytes
     );
 }
+
+/// A killed import's temporary file (patient identifiers and rows) is
+/// removed by the next import; one a running import holds is kept.
+#[test]
+fn a_killed_imports_temporary_file_is_removed_by_the_next_import() {
+    let dir = std::env::temp_dir();
+    // Process ids no system hands out, so no real import has these names.
+    let stale = dir.join("stepdown-import-4000000001-7.tmp");
+    let live = dir.join("stepdown-import-4000000002-7.tmp");
+    std::fs::write(&stale, b"P1,2026-11-01").unwrap();
+    std::fs::write(&live, b"P2,2026-11-01").unwrap();
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&live)
+        .unwrap();
+    held.lock().unwrap();
+    let (bytes, _) = extract(200, 27);
+    let (_d, mut s) = store();
+    import(&mut s, &bytes, "x.csv");
+    assert!(!stale.exists(), "the stale file is removed");
+    assert!(live.exists(), "a file a running import holds is kept");
+    drop(held);
+    std::fs::remove_file(&live).unwrap();
+}
