@@ -359,7 +359,7 @@ fn unit_words(form: Form, n: f64) -> &'static str {
     }
 }
 
-/// "28 × 10 mg tablets", "140 mL (2 mg/mL)", "5 × 25 micrograms/hour patches".
+/// "28 × 10 mg tablets", "140 mL (10 mg/5 mL)", "5 × 25 micrograms/hour patches".
 fn describe_supply(s: &SupplyLine) -> String {
     let text = match s.strength_unit {
         // A combination is dispensed by both strengths (30/500), never "30 mg".
@@ -371,7 +371,13 @@ fn describe_supply(s: &SupplyLine) -> String {
                 .unwrap_or_else(|| format!("{} mg", num(s.strength))),
             unit_words(s.form, s.quantity)
         ),
-        StrengthUnit::MgPerMl => format!("{} mL ({} mg/mL)", num(s.quantity), num(s.strength)),
+        StrengthUnit::MgPerMl => format!(
+            "{} mL ({})",
+            num(s.quantity),
+            s.strength_label
+                .clone()
+                .unwrap_or_else(|| format!("{} mg/mL", num(s.strength)))
+        ),
         StrengthUnit::McgPerHour => format!(
             "{} × {} micrograms/hour {}",
             num(s.quantity),
@@ -416,10 +422,11 @@ fn supply_of(c: &ItemCtx<'_>, a: &Amounts, days: u32) -> Vec<SupplyLine> {
                 quantity_unit: unit_words(form, 2.0).to_string(),
                 as_needed_maximum: a.as_needed,
                 description: String::new(),
-                strength_label: c
-                    .row
-                    .second_part(*strength)
-                    .map(|_| c.row.strength_label(*strength)),
+                // Both parts of a combination (30/500), and a liquid as its
+                // bottle says it (10 mg/5 mL, never 2 mg/mL beside 20 mg/mL).
+                strength_label: (c.row.second_part(*strength).is_some()
+                    || matches!(c.kind, LineKind::Liquid))
+                .then(|| c.row.strength_label(*strength)),
             }
         })
         .collect()

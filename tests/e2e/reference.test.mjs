@@ -121,7 +121,8 @@ test("the issue 15 flags show with this patient's figures, each with its action 
   assert.match(await flag("above-licensed-maximum"), /Codeine 300 mg a day is above the licensed maximum \(240 mg a day/);
   const liquid = await flag("morphine-solution-quantity");
   assert.match(liquid, /More than 300 mL of morphine oral solution is supplied at one issue/);
-  assert.match(liquid, /morphine oral solution 2 mg\/mL, 500 mL at each issue \(1000 mg of morphine\)/);
+  // As the bottle states it: 2 mg/mL is never written where it could be read beside 20 mg/mL.
+  assert.match(liquid, /morphine oral solution 10 mg\/5 mL, 500 mL at each issue \(1000 mg of morphine\)/);
   assert.match(liquid, /Action:/);
   assert.match(liquid, /Source: .*OpenPrescribing/);
   for (const id of ["benzodiazepine", "serotonergic", "paracetamol-limit", "above-licensed-maximum", "morphine-solution-quantity"]) {
