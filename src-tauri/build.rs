@@ -38,6 +38,11 @@ fn main() {
             "practice_figures",
             "save_figures_csv",
             "patient_for_extract",
+            "follow_up_scales",
+            "save_outcomes_csv",
+            "save_outcomes_report",
+            "choose_outcomes_csv_path",
+            "choose_outcomes_report_path",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri-build failed: {e:#}");

@@ -43,11 +43,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// Builds an error of the given code.
+    /// Builds an error of the given code. The message is sanitised as a whole
+    /// ([`crate::limits::sanitize_message`]): it may quote what was entered.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             code,
-            message: message.into(),
+            message: crate::limits::sanitize_message(&message.into()),
             fields: Vec::new(),
         }
     }

@@ -553,6 +553,45 @@ pub fn outcomes(
     ))
 }
 
+/// The outcomes as CSV as of `today`: the month-by-month table, or with
+/// `patients` the per-patient one (docs/cli.md, `stepdown outcomes --csv`).
+pub fn outcomes_csv(
+    store: &Store,
+    today: NaiveDate,
+    patients: bool,
+    reference: &Reference,
+) -> Result<String, ApiError> {
+    let o = outcomes(store, today, reference)?;
+    Ok(if patients {
+        outcomes::patients_csv(&o)
+    } else {
+        outcomes::months_csv(&o)
+    })
+}
+
+/// The practice's one-page outcomes report as of `today`, as a PDF dated
+/// `today` (the practice name from settings; no patient named).
+pub fn outcomes_report(
+    store: &Store,
+    today: NaiveDate,
+    reference: &Reference,
+) -> Result<Rendered, ApiError> {
+    let o = outcomes(store, today, reference)?;
+    let practice = store.settings()?.practice_name;
+    crate::pdf::outcomes::render_outcomes_report(&o, &practice, today)
+        .map_err(|e| ApiError::new(crate::ErrorCode::Internal, e.to_string()))
+}
+
+/// The follow-up scales' items in order, PEG then SOWS, with their wording
+/// and ranges (`assets/reference/scales.json`), for the follow-up form.
+pub fn scale_items(reference: &Reference) -> Vec<crate::reference::scales::ScaleItemRow> {
+    use crate::reference::scales::{items, Scale};
+    [Scale::Peg, Scale::Sows]
+        .into_iter()
+        .flat_map(|s| items(&reference.scales, s).into_iter().cloned())
+        .collect()
+}
+
 /// Fills an empty store with the synthetic demo patients, their reviews
 /// computed by the core like any other.
 pub fn load_demo_patients(

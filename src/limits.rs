@@ -41,6 +41,9 @@ pub struct Limits {
     pub max_errors_reported: usize,
     /// Longest text an error echoes back, in characters.
     pub max_error_text_chars: usize,
+    /// Longest line of an error message as shown, in characters: the last
+    /// line of defence for a value quoted without [`sanitize`].
+    pub max_error_line_chars: usize,
     /// Smallest amount (mg, mL, units) read as a number at all: below it a
     /// value such as 5e-324 is an entry error, not a dose. A numeric floor
     /// far under any real strength, not a clinical threshold.
@@ -136,6 +139,20 @@ fn walk(value: &Value, path: &str, l: &Limits, errors: &mut Vec<Problem>) {
         }
         _ => {}
     }
+}
+
+/// A one-line text entered outside any JSON input (a name or practice detail
+/// given as a command-line option or in the leaflet's and summary's details)
+/// against `max_string_chars`: the message says how long it is, never echoes it.
+pub fn check_text_len(text: &str) -> Result<(), String> {
+    let cap = limits().max_string_chars;
+    let n = text.chars().count();
+    if n > cap {
+        return Err(format!(
+            "is {n} characters long; at most {cap} are accepted"
+        ));
+    }
+    Ok(())
 }
 
 /// The caps for a request that reaches the core already parsed (the desktop's
@@ -235,19 +252,46 @@ impl<'de> serde::de::Visitor<'de> for NoDuplicatesVisitor {
 /// invisible format characters are written as `\u{…}`, and anything longer
 /// than the cap is cut with a count of what was left out.
 pub fn sanitize(text: &str) -> String {
-    let cap = limits().max_error_text_chars;
+    escape_and_cut(text, limits().max_error_text_chars)
+}
+
+/// A whole error message as it is shown (the CLI prints every message, and
+/// the desktop's [`crate::ApiError::new`] carries every message, through
+/// this): each line escaped and cut as by [`sanitize`], at
+/// `max_error_line_chars`, so a value quoted anywhere without [`sanitize`]
+/// still cannot hide or reorder text or fill the screen (issue 20: messages
+/// echoed raw control and right-to-left characters and whole 1 MB values).
+/// Messages of plain text pass unchanged.
+pub fn sanitize_message(message: &str) -> String {
+    let cap = limits().max_error_line_chars;
+    if message.chars().all(|c| !is_hidden(c) || c == '\n') && message.len() <= cap {
+        return message.to_string();
+    }
+    message
+        .split('\n')
+        .map(|line| escape_and_cut(line, cap))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `text` escaped, then cut so that at most `cap` characters of it are shown
+/// (an escape counts as the characters it is written with).
+fn escape_and_cut(text: &str, cap: usize) -> String {
     let mut out = String::new();
-    let total = text.chars().count();
-    for (shown, c) in text.chars().enumerate() {
-        if shown >= cap {
-            out.push_str(&format!("… ({} more characters)", total - shown));
+    let mut shown = 0;
+    for (i, c) in text.chars().enumerate() {
+        let piece = if is_hidden(c) && c != '\n' {
+            format!("\\u{{{:04x}}}", u32::from(c))
+        } else {
+            c.to_string()
+        };
+        shown += piece.chars().count();
+        if shown > cap {
+            let left = text.chars().count() - i;
+            out.push_str(&format!("… ({left} more characters)"));
             break;
         }
-        if is_hidden(c) && c != '\n' {
-            out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
+        out.push_str(&piece);
     }
     out
 }
@@ -310,6 +354,7 @@ mod tests {
         assert!(l.max_notes_chars >= l.max_string_chars);
         assert!(l.max_errors_reported >= 5);
         assert!(l.max_error_text_chars >= 80);
+        assert!(l.max_error_line_chars >= 2 * l.max_error_text_chars);
         assert!(l.min_amount > 0.0 && l.min_amount <= 0.001);
         assert!(l.min_year <= 1950 && l.max_year >= 2100);
         let d = |y| chrono::NaiveDate::from_ymd_opt(y, 1, 1).unwrap();

@@ -69,7 +69,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    // Every message is shown through the one sanitiser: a value quoted in it
+    // (an option, a path, a field of the input) may hold control or
+    // right-to-left characters, or be very long (issue 20).
+    let show = |msg: &str| stepdown::limits::sanitize_message(msg);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Input(msg)) => {
@@ -81,19 +88,62 @@ fn main() -> ExitCode {
                      please report it with the input)"
                 );
             } else {
-                eprintln!("{msg}");
+                eprintln!("{}", show(&msg));
             }
             ExitCode::from(2)
         }
         Err(CliError::Environment(msg)) => {
-            eprintln!("stepdown: {msg}");
+            eprintln!("stepdown: {}", show(&msg));
             ExitCode::from(1)
         }
         Err(CliError::Internal(e)) => {
-            eprintln!("stepdown: internal error: {e:#}");
+            eprintln!("stepdown: internal error: {}", show(&format!("{e:#}")));
             ExitCode::from(1)
         }
     }
+}
+
+/// clap's own errors (an unknown option, a value not among the choices) quote
+/// what was typed: each quoted value is sanitised and cut, then the message as
+/// a whole, like every other message. Help and version go out as they are.
+fn usage_error(mut e: clap::Error) -> ExitCode {
+    use clap::error::ContextValue;
+    if !e.use_stderr() {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let clean: Vec<_> = e
+        .context()
+        .filter_map(|(kind, value)| match value {
+            ContextValue::String(s) => {
+                Some((kind, ContextValue::String(stepdown::limits::sanitize(s))))
+            }
+            ContextValue::Strings(v) => Some((
+                kind,
+                ContextValue::Strings(v.iter().map(|s| stepdown::limits::sanitize(s)).collect()),
+            )),
+            // Tips ("to pass '--x' as a value, use '-- --x'") quote it too.
+            ContextValue::StyledStr(s) => Some((
+                kind,
+                ContextValue::StyledStr(stepdown::limits::sanitize(&s.to_string()).into()),
+            )),
+            ContextValue::StyledStrs(v) => Some((
+                kind,
+                ContextValue::StyledStrs(
+                    v.iter()
+                        .map(|s| stepdown::limits::sanitize(&s.to_string()).into())
+                        .collect(),
+                ),
+            )),
+            _ => None,
+        })
+        .collect();
+    for (kind, value) in clean {
+        e.insert(kind, value);
+    }
+    let text = e.render().to_string();
+    eprint!("{}", stepdown::limits::sanitize_message(&text));
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 fn run(cli: Cli) -> CliResult {

@@ -137,6 +137,7 @@ pub struct PatientOutcome {
     pub active_plan: bool,
     /// Whole weeks from the first plan's start to today, or to the day the
     /// plan ended (stopped or ended at a follow-up); null when no plan has started.
+    #[ts(type = "number | null")]
     pub weeks_on_plan: Option<i64>,
     /// The high-dose threshold in force today for the baseline's profile.
     pub high_dose_threshold_mg_per_day: Option<f64>,

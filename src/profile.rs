@@ -42,7 +42,10 @@ impl std::str::FromStr for Profile {
         match s.trim().to_ascii_lowercase().as_str() {
             "uk" => Ok(Profile::Uk),
             "cdc" => Ok(Profile::Cdc),
-            other => Err(format!("unknown profile '{other}' (accepted: uk, cdc)")),
+            other => Err(format!(
+                "unknown profile '{}' (accepted: uk, cdc)",
+                crate::limits::sanitize(other)
+            )),
         }
     }
 }

@@ -544,6 +544,10 @@ fn clean(field: &str, value: Option<&str>) -> Result<Option<String>, SummaryErro
             message: format!("contains a control character (U+{:04X})", u32::from(c)),
         });
     }
+    crate::limits::check_text_len(v).map_err(|message| SummaryError::Input {
+        field: field.into(),
+        message,
+    })?;
     Ok(Some(v.to_string()))
 }
 

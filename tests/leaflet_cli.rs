@@ -826,11 +826,12 @@ fn long_entered_text_is_wrapped_never_clipped() {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    // One unbreakable "word" far wider than a line, too.
-    let name = format!("{} {}", words("Nm", 900), "X".repeat(400));
-    let practice = words("Pr", 300);
-    let address = words("Ad", 300);
-    let reviewer = words("Rv", 300);
+    // Each just within max_string_chars (1,000); one unbreakable "word" far
+    // wider than a line, too.
+    let name = format!("{} {}", words("Nm", 120), "X".repeat(150));
+    let practice = words("Pr", 140);
+    let address = words("Ad", 140);
+    let reviewer = words("Rv", 140);
     let (leaflet_pdf, _) = leaflet(
         dir.path(),
         "long.pdf",
@@ -889,8 +890,74 @@ fn long_entered_text_is_wrapped_never_clipped() {
                 .map(|(_, _, t)| t.len())
                 .sum();
             if field == &name {
-                assert_eq!(xs, 400, "{}: the long word lost letters", pdf.display());
+                assert_eq!(xs, 150, "{}: the long word lost letters", pdf.display());
             }
         }
     }
+}
+
+/// Issue 20: `--patient-name` (and the other details given as options) was not
+/// held to max_string_chars. A name over the cap is refused by its option in
+/// both commands, without echoing it, and nothing is written.
+#[test]
+fn names_and_details_over_the_text_cap_are_refused_by_option() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cap = stepdown::limits::limits().max_string_chars;
+    let long = "N".repeat(cap + 1);
+    let at_cap = "N".repeat(cap);
+    let out = dir.path().join("x.pdf");
+    let out_s = out.to_string_lossy().to_string();
+    let runs: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["leaflet", "--out", &out_s, "--patient-name", &long],
+            "--patient-name",
+        ),
+        (
+            vec!["leaflet", "--out", &out_s, "--practice-name", &long],
+            "--practice-name",
+        ),
+        (
+            vec!["leaflet", "--out", &out_s, "--practice-address", &long],
+            "--practice-address",
+        ),
+        (vec!["summary", "--patient-name", &long], "--patient-name"),
+        (
+            vec![
+                "summary",
+                "--format",
+                "pdf",
+                "--out",
+                &out_s,
+                "--patient-name",
+                &long,
+            ],
+            "--patient-name",
+        ),
+        (vec!["summary", "--reviewer", &long], "--reviewer"),
+        (vec!["summary", "--practice-name", &long], "--practice-name"),
+    ];
+    for (args, option) in runs {
+        let o = run(&args, MORPHINE_MR);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{option}: {err}");
+        assert!(
+            err.starts_with(&format!(
+                "{option}: is {} characters long; at most {cap} are accepted",
+                cap + 1
+            )),
+            "{option}: {err}"
+        );
+        assert!(
+            err.len() < 300,
+            "{option}: the message echoes the value: {} bytes",
+            err.len()
+        );
+        assert!(
+            o.stdout.is_empty() && !out.exists(),
+            "{option}: something was written"
+        );
+    }
+    // At the cap it is accepted.
+    let o = run(&["summary", "--patient-name", &at_cap], MORPHINE_MR);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }

@@ -300,6 +300,34 @@ fn the_hand_worked_practice_through_the_cli() {
         None,
     );
     assert_eq!(printed["print"]["version"], json!(2));
+    // The one-page report: the practice's figures, no patient named.
+    let report = s.db.parent().expect("dir").join("report.pdf");
+    let r = s.ok(
+        &[
+            "outcomes",
+            "--today",
+            today,
+            "--out",
+            report.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_eq!(r["pages"], json!(1), "{r}");
+    let text = Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&report)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Riverside Surgery"), "{text}");
+    assert!(text.contains("Opioid reduction outcomes"), "{text}");
+    assert!(!text.contains("Synthetic"), "no patient is named: {text}");
+    let again = s.run(
+        &["outcomes", "--out", report.to_str().expect("utf-8")],
+        None,
+    );
+    assert_eq!(again.status.code(), Some(2), "an existing file is kept");
     let verify = s.ok(&["audit", "verify"], None);
     assert_eq!(verify["ok"], json!(true), "{verify}");
 }

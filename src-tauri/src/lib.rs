@@ -74,6 +74,11 @@ pub fn run() {
             commands::casefinding::practice_figures,
             commands::casefinding::save_figures_csv,
             commands::casefinding::patient_for_extract,
+            commands::records::follow_up_scales,
+            commands::records::save_outcomes_csv,
+            commands::records::save_outcomes_report,
+            commands::files::choose_outcomes_csv_path,
+            commands::files::choose_outcomes_report_path,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

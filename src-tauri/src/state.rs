@@ -13,6 +13,10 @@ pub enum SaveKind {
     Leaflet,
     /// The practice figures as CSV.
     FiguresCsv,
+    /// The outcomes as CSV (month by month, or per patient).
+    OutcomesCsv,
+    /// The one-page outcomes report PDF.
+    OutcomesReport,
 }
 
 /// Paths the save dialog returned, kept on the Rust side: the app writes and
@@ -21,6 +25,8 @@ pub enum SaveKind {
 pub struct ChosenPaths {
     leaflet: Option<PathBuf>,
     figures_csv: Option<PathBuf>,
+    outcomes_csv: Option<PathBuf>,
+    outcomes_report: Option<PathBuf>,
     /// The last leaflet written, the only file the app will open.
     printed: Option<PathBuf>,
 }
@@ -31,6 +37,8 @@ impl ChosenPaths {
         match kind {
             SaveKind::Leaflet => self.leaflet = Some(path),
             SaveKind::FiguresCsv => self.figures_csv = Some(path),
+            SaveKind::OutcomesCsv => self.outcomes_csv = Some(path),
+            SaveKind::OutcomesReport => self.outcomes_report = Some(path),
         }
     }
 
@@ -39,6 +47,8 @@ impl ChosenPaths {
         match kind {
             SaveKind::Leaflet => self.leaflet.take(),
             SaveKind::FiguresCsv => self.figures_csv.take(),
+            SaveKind::OutcomesCsv => self.outcomes_csv.take(),
+            SaveKind::OutcomesReport => self.outcomes_report.take(),
         }
     }
 

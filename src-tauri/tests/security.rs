@@ -213,6 +213,10 @@ fn save_and_open_paths_come_only_from_the_dialog() {
         "choose_leaflet_path",
         "choose_figures_path",
         "open_leaflet",
+        "save_outcomes_csv",
+        "save_outcomes_report",
+        "choose_outcomes_csv_path",
+        "choose_outcomes_report_path",
     ] {
         assert!(
             names.contains(needed),
@@ -250,6 +254,8 @@ fn save_and_open_paths_come_only_from_the_dialog() {
     for (file, writer) in [
         ("records.rs", "SaveKind::Leaflet"),
         ("casefinding.rs", "SaveKind::FiguresCsv"),
+        ("records.rs", "SaveKind::OutcomesCsv"),
+        ("records.rs", "SaveKind::OutcomesReport"),
     ] {
         let text =
             std::fs::read_to_string(manifest_dir().join("src/commands").join(file)).expect("read");

@@ -52,6 +52,8 @@ pub(super) struct Tuning {
     pub run_rows: usize,
     /// Rows (or patients, or cache rows) stored per transaction.
     pub batch_rows: usize,
+    /// Largest file imported, in bytes (`max_extract_bytes`).
+    pub max_bytes: u64,
 }
 
 impl Default for Tuning {
@@ -60,6 +62,7 @@ impl Default for Tuning {
             chunk_text: CHUNK_TEXT,
             run_rows: RUN_ROWS,
             batch_rows: BATCH_ROWS,
+            max_bytes: crate::limits::limits().max_extract_bytes,
         }
     }
 }
@@ -92,6 +95,19 @@ pub(super) fn import<R: Read + Seek>(
             field: "list_size".into(),
             message: "must be at least 1".into(),
         });
+    }
+    // The cap here, not in each caller: the desktop hands over the file's
+    // bytes, the CLI a file, and both come through this call.
+    let size = source
+        .seek(std::io::SeekFrom::End(0))
+        .and_then(|size| source.rewind().map(|()| size))
+        .map_err(|e| CsvError::Unreadable(e.to_string()))?;
+    if size > tuning.max_bytes {
+        return Err(CsvError::TooLarge {
+            size,
+            cap: tuning.max_bytes,
+        }
+        .into());
     }
     let scanned = scan(&mut source)?;
     if let Some(prev) = store.casefinding_read(|c| db::find_published(c, &scanned.sha256))? {

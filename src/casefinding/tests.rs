@@ -900,6 +900,7 @@ fn tiny() -> batched::Tuning {
         chunk_text: 3_000,
         run_rows: 700,
         batch_rows: 250,
+        ..batched::Tuning::default()
     }
 }
 
@@ -1260,4 +1261,50 @@ fn patients_without_a_recent_stepdown_review_carry_a_marker() {
     let list = worklist(&mut s, &year, later).unwrap();
     let p1 = list.patients.iter().find(|p| p.patient_id == "P1").unwrap();
     assert!(p1.markers.contains(&Marker::NoRecentReview));
+}
+
+/// Issue 20: the desktop's import (the file's bytes through `import_csv`) was
+/// not held to max_extract_bytes, only the CLI's file. The cap is checked in
+/// the one core call both use, before anything is read or stored.
+#[test]
+fn an_extract_over_the_byte_cap_is_refused_before_anything_is_stored() {
+    let (bytes, _) = extract(300, 5);
+    let (_d, mut s) = store();
+    let cap = bytes.len() as u64 - 1;
+    let mut phases = Vec::new();
+    let e = import_tuned(
+        &mut s,
+        &bytes,
+        "big.csv",
+        batched::Tuning {
+            max_bytes: cap,
+            ..batched::Tuning::default()
+        },
+        &mut |p| phases.push(p.phase),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, CaseFindingError::BadFile(CsvError::TooLarge { size, cap: c }) if size == cap + 1 && c == cap),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("the cap in limits.json"), "{e}");
+    assert!(phases.is_empty(), "it started reading: {phases:?}");
+    assert_eq!(count(&s, "cf_imports"), 0);
+    // At the cap it imports; and the default cap is the data's.
+    let ok = import_tuned(
+        &mut s,
+        &bytes,
+        "big.csv",
+        batched::Tuning {
+            max_bytes: cap + 1,
+            ..batched::Tuning::default()
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(ok.imported > 0);
+    assert_eq!(
+        batched::Tuning::default().max_bytes,
+        crate::limits::limits().max_extract_bytes
+    );
 }

@@ -52,13 +52,13 @@ pub fn run(args: AuditArgs) -> CliResult {
                 match &report.first_broken {
                     Some(b) => eprintln!(
                         "stepdown audit verify: {}: the audit log has been tampered with at entry {}: {}",
-                        path.display(),
+                        super::shown(&path),
                         b.id,
                         b.detail
                     ),
                     None => eprintln!(
                         "stepdown audit verify: {}: the audit log cannot be trusted: {}",
-                        path.display(),
+                        super::shown(&path),
                         report.problems.join("; ")
                     ),
                 }

@@ -143,7 +143,7 @@ pub fn import(args: ImportArgs) -> CliResult {
     let could_not = |e: std::io::Error| {
         CliError::Input(format!(
             "{}: could not read the file ({e})",
-            args.file.display()
+            super::shown(&args.file)
         ))
     };
     let file = std::fs::File::open(&args.file).map_err(could_not)?;
@@ -151,7 +151,7 @@ pub fn import(args: ImportArgs) -> CliResult {
     if size > cap {
         return Err(CliError::Input(format!(
             "{}: larger than {cap} bytes (the cap in limits.json); export a shorter period",
-            args.file.display()
+            super::shown(&args.file)
         )));
     }
     // Check the report file can be written before changing anything.
@@ -163,7 +163,7 @@ pub fn import(args: ImportArgs) -> CliResult {
             .map_err(|e| {
                 CliError::Input(format!(
                     "--report {}: cannot write the file ({e})",
-                    path.display()
+                    super::shown(path)
                 ))
             })?;
     }
@@ -172,11 +172,11 @@ pub fn import(args: ImportArgs) -> CliResult {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 CliError::Input(format!(
                     "--exclusions {}: could not read the file ({e})",
-                    path.display()
+                    super::shown(path)
                 ))
             })?;
             Exclusion::parse_list(&text)
-                .map_err(|e| CliError::Input(format!("--exclusions {}: {e}", path.display())))?
+                .map_err(|e| CliError::Input(format!("--exclusions {}: {e}", super::shown(path))))?
         }
         None => Vec::new(),
     };
@@ -200,7 +200,7 @@ pub fn import(args: ImportArgs) -> CliResult {
         .and_then(|mut store| {
             import_from(&mut store, file, &options, &mut |p| bar.show(p)).map_err(|e| match e {
                 CaseFindingError::BadFile(bad) => {
-                    CliError::Input(format!("{}: {bad}", args.file.display()))
+                    CliError::Input(format!("{}: {bad}", super::shown(&args.file)))
                 }
                 other => other.into(),
             })
@@ -212,7 +212,7 @@ pub fn import(args: ImportArgs) -> CliResult {
         std::fs::write(path, format!("{json}\n")).map_err(|e| {
             CliError::Internal(anyhow::anyhow!(
                 "the import was saved, but the report could not be written to {}: {e}",
-                path.display()
+                super::shown(path)
             ))
         })?;
     }
@@ -265,7 +265,8 @@ fn parse_marker(name: &str) -> CliResult<Marker> {
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect();
         CliError::Input(format!(
-            "--marker: unknown marker '{name}' (one of: {})",
+            "--marker: unknown marker '{}' (one of: {})",
+            stepdown::limits::sanitize(name),
             names.join(", ")
         ))
     })

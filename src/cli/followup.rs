@@ -77,6 +77,13 @@ pub struct OutcomesArgs {
     /// With `--csv`: the per-patient table.
     #[arg(long, requires = "csv")]
     patients: bool,
+    /// Write the practice's one-page outcomes report as a PDF to this file (and print
+    /// `{"out", "pages", "bytes", "sha256"}`) instead of JSON.
+    #[arg(long, value_name = "FILE.pdf", conflicts_with = "csv")]
+    out: Option<PathBuf>,
+    /// With `--out`: replace an existing file.
+    #[arg(long, requires = "out")]
+    overwrite: bool,
 }
 
 /// Opens an existing store. In debug builds only, `STEPDOWN_TEST_NOW`
@@ -124,6 +131,16 @@ pub fn follow_up(args: FollowUpArgs) -> CliResult {
 pub fn outcomes(args: OutcomesArgs) -> CliResult {
     let day = date_arg("--today", args.today.as_deref())?.unwrap_or_else(today);
     let store = open_existing(&args.db)?;
+    if let Some(out) = &args.out {
+        let pdf = consult::outcomes_report(&store, day, reference()).map_err(api_error)?;
+        super::leaflet::write_output(out, &pdf.bytes, args.overwrite, &[])?;
+        return print_json(&serde_json::json!({
+            "out": out.display().to_string(),
+            "pages": pdf.pages,
+            "bytes": pdf.bytes.len(),
+            "sha256": stepdown::store::sha256_hex(&pdf.bytes),
+        }));
+    }
     let o = consult::outcomes(&store, day, reference()).map_err(api_error)?;
     if args.csv {
         print!(

@@ -154,7 +154,10 @@ pub(super) fn date_arg(option: &str, value: Option<&str>) -> CliResult<Option<Na
     value
         .map(|v| {
             NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
-                CliError::Input(format!("{option}: must be a date YYYY-MM-DD (got {v:?})"))
+                CliError::Input(format!(
+                    "{option}: must be a date YYYY-MM-DD (got '{}')",
+                    stepdown::limits::sanitize(v)
+                ))
             })
         })
         .transpose()
@@ -242,21 +245,21 @@ pub(super) fn write_output(
     if out.file_name().is_none() {
         return Err(CliError::Input(format!(
             "--out: {} is not a file name",
-            out.display()
+            super::shown(out)
         )));
     }
     for input in inputs {
         if same_file(out, input) {
             return Err(CliError::Input(format!(
                 "--out: {} is the input file; choose another name (the input is never written over)",
-                out.display()
+                super::shown(out)
             )));
         }
     }
     if !overwrite && std::fs::symlink_metadata(out).is_ok() {
         return Err(CliError::Input(format!(
             "--out: {} already exists; choose another name or add --overwrite",
-            out.display()
+            super::shown(out)
         )));
     }
     let replace = if overwrite {
@@ -269,15 +272,18 @@ pub(super) fn write_output(
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             CliError::Input(format!(
                 "--out: {} already exists; choose another name or add --overwrite",
-                out.display()
+                super::shown(out)
             ))
         } else if e.kind() == std::io::ErrorKind::StorageFull {
             CliError::Input(format!(
                 "--out: the disk is full; nothing was written to {}",
-                out.display()
+                super::shown(out)
             ))
         } else {
-            CliError::Input(format!("--out: could not write {} ({e})", out.display()))
+            CliError::Input(format!(
+                "--out: could not write {} ({e})",
+                super::shown(out)
+            ))
         }
     })
 }

@@ -45,6 +45,12 @@ impl From<std::io::Error> for CliError {
     }
 }
 
+/// A path as an error quotes it: sanitised and cut ([`stepdown::limits::sanitize`]),
+/// since a file name may hold any character.
+pub fn shown(path: &Path) -> String {
+    stepdown::limits::sanitize(&path.display().to_string())
+}
+
 /// Result type of every subcommand.
 pub type CliResult<T = ()> = Result<T, CliError>;
 
@@ -56,7 +62,7 @@ pub fn read_input(path: &Path) -> CliResult<String> {
     let name = if path.as_os_str() == "-" {
         "standard input".to_string()
     } else {
-        path.display().to_string()
+        shown(path)
     };
     let bytes = read_capped(path, cap).map_err(|e| {
         CliError::Input(format!(

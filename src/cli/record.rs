@@ -82,7 +82,8 @@ pub fn settings(args: SettingsArgs) -> CliResult {
                     "none" | "" => None,
                     v => Some(v.parse::<f64>().map_err(|_| {
                         CliError::Input(format!(
-                            "--high-dose-threshold: must be a number of mg OME a day or `none` (got {v:?})"
+                            "--high-dose-threshold: must be a number of mg OME a day or `none` (got '{}')",
+                            stepdown::limits::sanitize(v)
                         ))
                     })?),
                 };
@@ -304,7 +305,7 @@ fn refuse_existing(out: &std::path::Path, overwrite: bool) -> CliResult {
     if out.exists() && !overwrite {
         return Err(CliError::Input(format!(
             "--out: {} already exists; choose another name or add --overwrite",
-            out.display()
+            super::shown(out)
         )));
     }
     Ok(())

@@ -50,7 +50,8 @@ pub fn run(args: ReferenceArgs) -> CliResult {
     let today = match &args.today {
         Some(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
             CliError::Input(format!(
-                "--today: must be a real date written YYYY-MM-DD (got {s:?})"
+                "--today: must be a real date written YYYY-MM-DD (got '{}')",
+                stepdown::limits::sanitize(s)
             ))
         })?,
         // The core never reads the clock; the CLI does, in the user's time zone.

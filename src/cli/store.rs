@@ -246,7 +246,7 @@ fn write_export(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), StoreE
         },
         std::io::ErrorKind::StorageFull => StoreError::DiskFull,
         _ => StoreError::Io {
-            context: format!("{}: cannot write the export", path.display()),
+            context: format!("{}: cannot write the export", super::shown(path)),
             source: e,
         },
     })
@@ -265,7 +265,7 @@ pub fn check(args: CheckArgs) -> CliResult {
         eprintln!(
             "stepdown check: {} problem(s) found in {}: {}",
             report.problems.len(),
-            db.display(),
+            super::shown(&db),
             report.problems.join("; ")
         );
         // The report is the output, so this is not "bad input" (exit 2, nothing

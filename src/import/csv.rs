@@ -185,6 +185,15 @@ pub enum CsvError {
     /// The header line itself cannot be read.
     #[error("line 1 (header): {0}")]
     BadHeader(String),
+    /// The file is over `max_extract_bytes` (assets/limits.json): refused
+    /// before any of it is read, from the CLI and the desktop alike.
+    #[error("the file is {size} bytes, larger than {cap} (the cap in limits.json); export a shorter period")]
+    TooLarge {
+        /// The file's size in bytes.
+        size: u64,
+        /// The cap in bytes.
+        cap: u64,
+    },
     /// Reading the file failed part-way (a disk or network error).
     #[error("the file could not be read: {0}")]
     Unreadable(String),

@@ -623,6 +623,7 @@ fn validate(input: &LeafletInput, fonts: &Fonts) -> Result<(), LeafletError> {
         if text.trim().is_empty() {
             return Err(input_err(field, "must not be empty"));
         }
+        crate::limits::check_text_len(text.trim()).map_err(|m| input_err(field, m))?;
         // The one print policy of both PDFs (crate::pdf::printable).
         if let Err(problem) = crate::pdf::printable::check(fonts, text.trim()) {
             return Err(input_err(field, problem.to_string()));

@@ -8,6 +8,7 @@
 
 pub mod font;
 pub mod layout;
+pub mod outcomes;
 pub mod printable;
 pub mod summary;
 

@@ -27,6 +27,8 @@ async fn choose(
     let (fallback, filter, ext) = match kind {
         SaveKind::Leaflet => ("leaflet.pdf", "PDF", "pdf"),
         SaveKind::FiguresCsv => ("practice-figures.csv", "CSV", "csv"),
+        SaveKind::OutcomesCsv => ("outcomes.csv", "CSV", "csv"),
+        SaveKind::OutcomesReport => ("outcomes-report.pdf", "PDF", "pdf"),
     };
     let name = bare_file_name(&suggested_name, fallback);
     let chosen: Option<PathBuf> = match test_save_dir() {
@@ -72,6 +74,25 @@ pub async fn choose_figures_path(
     suggested_name: String,
 ) -> Result<Option<String>, ApiError> {
     choose(app, SaveKind::FiguresCsv, suggested_name).await
+}
+
+/// The save dialog for an outcomes CSV; the path is remembered for `save_outcomes_csv`.
+#[tauri::command]
+pub async fn choose_outcomes_csv_path(
+    app: AppHandle,
+    suggested_name: String,
+) -> Result<Option<String>, ApiError> {
+    choose(app, SaveKind::OutcomesCsv, suggested_name).await
+}
+
+/// The save dialog for the outcomes report PDF; the path is remembered for
+/// `save_outcomes_report`.
+#[tauri::command]
+pub async fn choose_outcomes_report_path(
+    app: AppHandle,
+    suggested_name: String,
+) -> Result<Option<String>, ApiError> {
+    choose(app, SaveKind::OutcomesReport, suggested_name).await
 }
 
 /// Opens the leaflet last written in the system's PDF viewer (to print it).

@@ -9,6 +9,7 @@ use stepdown::consult::FollowUpDue;
 use stepdown::followup::FollowUpInput;
 use stepdown::outcomes::Outcomes;
 use stepdown::reference::reference;
+use stepdown::reference::scales::ScaleItemRow;
 use stepdown::store::{
     DemoReport, FollowUp, Patient, PatientInput, PatientSummary, Review, ReviewInput,
     ReviewSummary, Settings,
@@ -169,6 +170,41 @@ pub async fn outcomes(app: AppHandle) -> Result<Outcomes, ApiError> {
         st.with_store_api(|s| consult::outcomes(s, day, reference()))
     })
     .await
+}
+
+/// The outcomes CSV (month by month, or per patient with `patients`) as of
+/// today, written to the path the user chose (`choose_outcomes_csv_path`),
+/// remembered on the Rust side: the webview passes no path. Returns the path.
+#[tauri::command]
+pub async fn save_outcomes_csv(app: AppHandle, patients: bool) -> Result<String, ApiError> {
+    let day = today();
+    blocking(app, move |st| {
+        let target = super::files::take_chosen(st, crate::state::SaveKind::OutcomesCsv)?;
+        let csv = st.with_store_api(|s| consult::outcomes_csv(s, day, patients, reference()))?;
+        super::files::write_private(&target, csv.as_bytes(), "outcomes CSV")?;
+        Ok(target.display().to_string())
+    })
+    .await
+}
+
+/// The practice's one-page outcomes report PDF as of today, written to the
+/// path the user chose (`choose_outcomes_report_path`). Returns the path.
+#[tauri::command]
+pub async fn save_outcomes_report(app: AppHandle) -> Result<String, ApiError> {
+    let day = today();
+    blocking(app, move |st| {
+        let target = super::files::take_chosen(st, crate::state::SaveKind::OutcomesReport)?;
+        let pdf = st.with_store_api(|s| consult::outcomes_report(s, day, reference()))?;
+        super::files::write_private(&target, &pdf.bytes, "outcomes report")?;
+        Ok(target.display().to_string())
+    })
+    .await
+}
+
+/// The follow-up scales' items (PEG, then SOWS) with wording and ranges.
+#[tauri::command]
+pub async fn follow_up_scales() -> Result<Vec<ScaleItemRow>, ApiError> {
+    Ok(consult::scale_items(reference()))
 }
 
 /// One review: its latest version, or the version asked for.

@@ -18,6 +18,7 @@ import type { FollowUp } from "./bindings/FollowUp";
 import type { FollowUpDue } from "./bindings/FollowUpDue";
 import type { FollowUpInput } from "./bindings/FollowUpInput";
 import type { Outcomes } from "./bindings/Outcomes";
+import type { ScaleItemRow } from "./bindings/ScaleItemRow";
 import type { Settings } from "./bindings/Settings";
 import type { Figures } from "./bindings/Figures";
 import type { ImportProgress } from "./bindings/ImportProgress";
@@ -124,4 +125,14 @@ export const api = {
   followUpDue: (reviewId: number) => call<FollowUpDue>("follow_up_due", { reviewId }),
   /** Outcomes per patient and month by month, as of today (docs/outcomes.md). */
   outcomes: () => call<Outcomes>("outcomes"),
+  /** The PEG and SOWS items, wording and ranges, from the reference data. */
+  followUpScales: () => call<ScaleItemRow[]>("follow_up_scales"),
+  /** Asks where to save an outcomes CSV (the shell remembers the answer). Null if cancelled. */
+  chooseOutcomesCsvPath: (suggestedName: string) => call<string | null>("choose_outcomes_csv_path", { suggestedName }),
+  /** Writes the outcomes CSV (month by month, or per patient) to the chosen path; returns it. */
+  saveOutcomesCsv: (patients: boolean) => call<string>("save_outcomes_csv", { patients }),
+  /** Asks where to save the outcomes report PDF. Null if cancelled. */
+  chooseOutcomesReportPath: (suggestedName: string) => call<string | null>("choose_outcomes_report_path", { suggestedName }),
+  /** Writes the one-page outcomes report PDF to the chosen path; returns it. */
+  saveOutcomesReport: () => call<string>("save_outcomes_report"),
 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chartGeometry, niceTicks } from "./chart";
+import { chartGeometry, dayNumber, niceTicks, steppedLine, timeScales } from "./chart";
 
 describe("chartGeometry", () => {
   it("orders points by time and puts higher doses higher", () => {
@@ -32,5 +32,36 @@ describe("niceTicks", () => {
     expect(niceTicks(1)).toEqual([0, 1]);
     expect(niceTicks(0)).toEqual([0, 1]);
     expect(niceTicks(1000)).toEqual([0, 500, 1000]);
+  });
+});
+
+describe("timeScales and steppedLine", () => {
+  const box = { left: 50, right: 550, top: 20, bottom: 220 };
+  it("spaces dates by the days between them and puts 0 at the bottom", () => {
+    const pts = [
+      { date: "2026-01-01", ome: 120 },
+      { date: "2026-01-11", ome: 90 },
+      { date: "2026-03-01", ome: 60 },
+    ];
+    const s = timeScales(pts, box, 90);
+    expect(s.x("2026-01-01")).toBe(50);
+    expect(s.x("2026-03-01")).toBe(550);
+    // 10 of 59 days along.
+    expect(s.x("2026-01-11")).toBeCloseTo(50 + (10 / 59) * 500, 5);
+    expect(s.y(0)).toBe(220);
+    expect(s.ticks).toEqual([0, 50, 100, 150]);
+    expect(s.y(150)).toBe(20);
+  });
+  it("holds each level until the next date", () => {
+    const line = steppedLine(
+      [
+        { date: "2026-01-11", ome: 50 },
+        { date: "2026-01-01", ome: 100 },
+      ],
+      (d) => dayNumber(d) - dayNumber("2026-01-01"),
+      (v) => v,
+      "2026-01-21",
+    );
+    expect(line).toBe("0.0,100.0 10.0,100.0 10.0,50.0 20.0,50.0");
   });
 });

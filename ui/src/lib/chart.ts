@@ -49,3 +49,44 @@ export function niceTicks(max: number, count = 4, minStep = 1): number[] {
   }
   return ticks;
 }
+
+/** A dated point for the OME-over-time chart of one patient. */
+export interface DatedPoint {
+  /** `YYYY-MM-DD`. */
+  date: string;
+  ome: number;
+}
+
+/** Days since 1970 of a `YYYY-MM-DD` date (UTC, so no daylight-saving drift). */
+export function dayNumber(iso: string): number {
+  return Math.round(Date.UTC(Number(iso.slice(0, 4)), Number(iso.slice(5, 7)) - 1, Number(iso.slice(8, 10))) / 86400000);
+}
+
+/**
+ * Scales for a chart of mg OME a day against real dates: x by day between the
+ * first and last date (dates spaced as time passes, not evenly), y from 0 to
+ * a round top with ticks. The plot area is [left, right] × [top, bottom].
+ */
+export function timeScales(points: DatedPoint[], box: { left: number; right: number; top: number; bottom: number }, threshold: number | null = null) {
+  const days = points.map((p) => dayNumber(p.date));
+  const first = Math.min(...days);
+  const last = Math.max(...days);
+  const span = Math.max(1, last - first);
+  const ticks = niceTicks(Math.max(10, threshold ?? 0, ...points.map((p) => p.ome)), 4);
+  const top = ticks[ticks.length - 1];
+  const x = (date: string) => (last === first ? (box.left + box.right) / 2 : box.left + ((dayNumber(date) - first) / span) * (box.right - box.left));
+  const y = (ome: number) => box.bottom - (ome / top) * (box.bottom - box.top);
+  return { x, y, ticks, first, last };
+}
+
+/** Stepped SVG polyline points through (date, ome): level until the next date, then a vertical drop or rise. */
+export function steppedLine(points: DatedPoint[], x: (d: string) => number, y: (v: number) => number, endDate?: string): string {
+  const sorted = [...points].sort((a, b) => a.date.localeCompare(b.date));
+  const out: string[] = [];
+  sorted.forEach((p, i) => {
+    if (i > 0) out.push(`${x(p.date).toFixed(1)},${y(sorted[i - 1].ome).toFixed(1)}`);
+    out.push(`${x(p.date).toFixed(1)},${y(p.ome).toFixed(1)}`);
+  });
+  if (endDate && sorted.length) out.push(`${x(endDate).toFixed(1)},${y(sorted[sorted.length - 1].ome).toFixed(1)}`);
+  return out.join(" ");
+}

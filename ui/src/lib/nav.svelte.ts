@@ -1,5 +1,5 @@
 // Which screen is showing; shared so a screen can send the user to another.
-export type Section = "patients" | "history" | "consultation" | "case-finding" | "settings" | "about";
+export type Section = "patients" | "history" | "follow-up" | "consultation" | "outcomes" | "case-finding" | "settings" | "about";
 
 class Nav {
   current = $state<Section>("patients");

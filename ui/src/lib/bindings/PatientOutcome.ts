@@ -59,7 +59,7 @@ active_plan: boolean,
  * Whole weeks from the first plan's start to today, or to the day the
  * plan ended (stopped or ended at a follow-up); null when no plan has started.
  */
-weeks_on_plan: bigint | null, 
+weeks_on_plan: number | null, 
 /**
  * The high-dose threshold in force today for the baseline's profile.
  */
