@@ -17,7 +17,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::ome::AmountUnit;
 use crate::reference::{Conversion, FactorUnit, LimitKind, ProductRow, Reference};
-use crate::regimen::{num, FieldError, Form};
+use crate::regimen::{num, FieldError, Form, Route};
 
 use super::output::{
     DoseTime, ItemChange, Plan, PlanItem, Prescription, StepItem, StepKind, StrengthUnit,
@@ -483,6 +483,37 @@ pub(crate) fn prescription_days(
         .collect()
 }
 
+/// The most days one prescription may cover so that no issue of oral morphine
+/// solution is over the audit quantity (HSSIB; OpenPrescribing's measure;
+/// case-finding's `liquid-issue-max-ml`, the number the `morphine-solution-quantity`
+/// flag reads): a step's 560 mL becomes two issues of at most 300 mL.
+/// `u32::MAX` when the step has no such liquid.
+fn morphine_solution_days(supply: &[SupplyLine], days: u32, reference: &Reference) -> u32 {
+    let limit = reference
+        .casefinding
+        .setting(crate::reference::casefinding::CaseFindingSetting::LiquidIssueMaxMl);
+    supply
+        .iter()
+        .filter(|l| l.strength_unit == StrengthUnit::MgPerMl && l.quantity > 0.0)
+        .filter(|l| {
+            reference.products.rows.iter().any(|r| {
+                r.id == l.product_id
+                    && r.drug == "morphine"
+                    && r.route == Route::Oral
+                    && r.form == Form::Solution
+            })
+        })
+        .map(|l| {
+            let per_day = l.quantity / f64::from(days.max(1));
+            // At least a day's supply, whatever the volume; never more days than the step.
+            let most = (limit / per_day).floor().clamp(1.0, f64::from(days.max(1)));
+            // Safe: a whole number between 1 and the step's days.
+            most as u32
+        })
+        .min()
+        .unwrap_or(u32::MAX)
+}
+
 fn gcd(a: u32, b: u32) -> u32 {
     if b == 0 {
         a
@@ -729,7 +760,10 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
                     .filter_map(|(ii, a)| contexts[*ii].as_ref().map(|c| (c, a)))
                     .filter(|(c, a)| c.kind == LineKind::Patch && a.daily > 0.0)
                     .filter_map(|(c, _)| patch_cycle_days(c.row)),
-                TaperRules::of(reference).cd_supply().0,
+                TaperRules::of(reference)
+                    .cd_supply()
+                    .0
+                    .min(morphine_solution_days(&supply, step.days, reference)),
             );
             let mut start = step.start_date;
             parts
