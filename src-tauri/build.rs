@@ -43,6 +43,8 @@ fn main() {
             "save_outcomes_report",
             "choose_outcomes_csv_path",
             "choose_outcomes_report_path",
+            "save_summary_pdf",
+            "choose_summary_path",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri-build failed: {e:#}");

@@ -79,6 +79,8 @@ pub fn run() {
             commands::records::save_outcomes_report,
             commands::files::choose_outcomes_csv_path,
             commands::files::choose_outcomes_report_path,
+            commands::records::save_summary_pdf,
+            commands::files::choose_summary_path,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -17,6 +17,8 @@ pub enum SaveKind {
     OutcomesCsv,
     /// The one-page outcomes report PDF.
     OutcomesReport,
+    /// The clinician summary PDF of a saved version.
+    SummaryPdf,
 }
 
 /// Paths the save dialog returned, kept on the Rust side: the app writes and
@@ -27,6 +29,7 @@ pub struct ChosenPaths {
     figures_csv: Option<PathBuf>,
     outcomes_csv: Option<PathBuf>,
     outcomes_report: Option<PathBuf>,
+    summary_pdf: Option<PathBuf>,
     /// The last leaflet written, the only file the app will open.
     printed: Option<PathBuf>,
 }
@@ -39,6 +42,7 @@ impl ChosenPaths {
             SaveKind::FiguresCsv => self.figures_csv = Some(path),
             SaveKind::OutcomesCsv => self.outcomes_csv = Some(path),
             SaveKind::OutcomesReport => self.outcomes_report = Some(path),
+            SaveKind::SummaryPdf => self.summary_pdf = Some(path),
         }
     }
 
@@ -49,6 +53,7 @@ impl ChosenPaths {
             SaveKind::FiguresCsv => self.figures_csv.take(),
             SaveKind::OutcomesCsv => self.outcomes_csv.take(),
             SaveKind::OutcomesReport => self.outcomes_report.take(),
+            SaveKind::SummaryPdf => self.summary_pdf.take(),
         }
     }
 

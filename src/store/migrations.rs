@@ -70,6 +70,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "case-finding: imports stored in batches and published at the end",
         sql: include_str!("migrations/0008_casefinding_batches.sql"),
     },
+    Migration {
+        version: 9,
+        name: "reviews: the shared decision recorded with each version (NICE NG215)",
+        sql: include_str!("migrations/0009_shared_decision.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -350,6 +355,10 @@ mod tests {
             (
                 8,
                 "ecd8289443aca292d0ae9bd465c66850475a2a6f54907c98a4eedabacd5e1c74",
+            ),
+            (
+                9,
+                "3e0a033da1e33e73fefa490385cb9a9152391718889e9bbf21fce942ebdcab9a",
             ),
         ];
         // Every migration is pinned: adding one means adding its hash here,

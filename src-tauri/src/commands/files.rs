@@ -29,6 +29,7 @@ async fn choose(
         SaveKind::FiguresCsv => ("practice-figures.csv", "CSV", "csv"),
         SaveKind::OutcomesCsv => ("outcomes.csv", "CSV", "csv"),
         SaveKind::OutcomesReport => ("outcomes-report.pdf", "PDF", "pdf"),
+        SaveKind::SummaryPdf => ("clinician-summary.pdf", "PDF", "pdf"),
     };
     let name = bare_file_name(&suggested_name, fallback);
     let chosen: Option<PathBuf> = match test_save_dir() {
@@ -93,6 +94,15 @@ pub async fn choose_outcomes_report_path(
     suggested_name: String,
 ) -> Result<Option<String>, ApiError> {
     choose(app, SaveKind::OutcomesReport, suggested_name).await
+}
+
+/// The save dialog for a clinician summary PDF; the path is remembered for `save_summary_pdf`.
+#[tauri::command]
+pub async fn choose_summary_path(
+    app: AppHandle,
+    suggested_name: String,
+) -> Result<Option<String>, ApiError> {
+    choose(app, SaveKind::SummaryPdf, suggested_name).await
 }
 
 /// Opens the leaflet last written in the system's PDF viewer (to print it).

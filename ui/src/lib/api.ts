@@ -135,4 +135,8 @@ export const api = {
   chooseOutcomesReportPath: (suggestedName: string) => call<string | null>("choose_outcomes_report_path", { suggestedName }),
   /** Writes the one-page outcomes report PDF to the chosen path; returns it. */
   saveOutcomesReport: () => call<string>("save_outcomes_report"),
+  /** Asks where to save a clinician summary PDF. Null if cancelled. */
+  chooseSummaryPath: (suggestedName: string) => call<string | null>("choose_summary_path", { suggestedName }),
+  /** Writes the summary PDF of a saved version (shared decision and follow-ups included); returns the path. */
+  saveSummaryPdf: (reviewId: number, version: number) => call<string>("save_summary_pdf", { reviewId, version }),
 };
