@@ -692,8 +692,9 @@ fn morphine_solution_flag(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
             (item.drug.as_str() == "morphine" && item.route == Route::Oral && ml > limit).then(
                 || {
                     format!(
-                        "morphine oral solution {} mg/mL, {} mL at each issue ({} mg of morphine)",
-                        num(strength.get()),
+                        "morphine oral solution {}, {} mL at each issue ({} mg of morphine)",
+                        ctx.reference
+                            .liquid_strength_words("morphine", item.route, strength.get()),
                         num(ml),
                         num(ml * strength.get())
                     )
