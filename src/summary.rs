@@ -336,7 +336,7 @@ fn item_text(item: &StepItem, plan: &Plan, label: &str, day: NaiveDate) -> Strin
     }
 }
 
-/// "28 × 15 mg", "98 × 30/500 mg", "560 mL of 2 mg/mL", "5 × 12 micrograms/hour
+/// "28 × 15 mg", "98 × 30/500 mg", "560 mL of 10 mg/5 mL", "5 × 12 micrograms/hour
 /// patches": the form of tablets and capsules is in the product's name.
 fn supply_text(s: &SupplyLine, paracetamol: Option<f64>) -> String {
     let text = match s.strength_unit {
@@ -348,7 +348,13 @@ fn supply_text(s: &SupplyLine, paracetamol: Option<f64>) -> String {
             };
             format!("{} × {strength}", num(s.quantity))
         }
-        StrengthUnit::MgPerMl => format!("{} mL of {} mg/mL", num(s.quantity), num(s.strength)),
+        StrengthUnit::MgPerMl => format!(
+            "{} mL of {}",
+            num(s.quantity),
+            s.strength_label
+                .clone()
+                .unwrap_or_else(|| format!("{} mg/mL", num(s.strength)))
+        ),
         StrengthUnit::McgPerHour => format!(
             "{} × {} micrograms/hour {}",
             num(s.quantity),

@@ -16,6 +16,7 @@
 pub mod csv;
 pub mod dose;
 pub mod paste;
+pub mod presets;
 pub mod product;
 pub mod stream;
 mod text;

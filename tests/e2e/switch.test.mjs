@@ -75,7 +75,7 @@ test("asymmetric MST with a concentrate that cannot go on: question, switch offe
   assert.match(await s.text("[data-testid=switch-offer-1] [data-testid=switch-equivalence]"), /same morphine/i);
   assert.match(await s.text("[data-testid=switch-offer-1] [data-testid=switch-source]"), /SmPC|BNF/);
   // Offered, not applied: no step gives 10 mg in 5 mL yet.
-  assert.doesNotMatch(await s.text("[data-testid=plan-table]"), /of 2 mg\/mL/);
+  assert.doesNotMatch(await s.text("[data-testid=plan-table]"), /(^|[^.\d])5 mL \(10 mg\)/);
   await scrollTo("[data-testid=plan-held]");
   await s.screenshot("switch-offered");
   await axeClean("plan with a held item, its question and a switch offered");
@@ -84,7 +84,9 @@ test("asymmetric MST with a concentrate that cannot go on: question, switch offe
   await s.press("[data-testid=accept-switch-1]");
   await waitFor(async () => /Switch accepted/.test(await s.text("[data-testid=plan-edits]").catch(() => "")), "switch recorded");
   const table = await s.text("[data-testid=plan-table]");
-  assert.match(table, /5 mL of 2 mg\/mL/, "the concentrate became 5 mL of 10 mg in 5 mL");
+  // Doses read in mL and mg ("5 mL (10 mg)"), never "of 2 mg/mL" beside the 20 mg/mL concentrate.
+  assert.match(table, /(^|[^.\d])5 mL \(10 mg\)/, "the concentrate became 5 mL of 10 mg in 5 mL");
+  assert.doesNotMatch(table, /2 mg\/mL/);
   assert.doesNotMatch(table, /0\.5 mL/);
   assert.equal(await s.exists("[data-testid=switch-offer-1]"), false, "no switch offered once accepted");
   // Step 1 still totals the regimen as entered.
@@ -106,7 +108,7 @@ test("asymmetric MST with a concentrate that cannot go on: question, switch offe
   // Step 2 now reduces the solution and leaves the MST as it was.
   const second = await s.execute("return document.querySelectorAll('[data-testid=plan-step]')[1].textContent");
   assert.match(second, /evening: 2 × 30 mg/);
-  assert.match(second, /4 mL of 2 mg\/mL/);
+  assert.match(second, /(^|[^.\d])4 mL \(8 mg\)/);
   await scrollTo("[data-testid=plan-order]");
   await s.screenshot("order-chosen");
   await axeClean("plan with the clinician's reduction order");
