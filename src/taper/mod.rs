@@ -181,7 +181,6 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
     let starting_items = render::starting_items(&prepared, &items, profile, reference);
     let mut in_use = render::initial_in_use(&prepared);
     let by_index = render::items_by_index(&items);
-    let by_index = render::items_by_index(&items);
     let steps: Vec<OutStep> = walk
         .iter()
         .map(|w| OutStep {
