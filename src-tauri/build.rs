@@ -32,6 +32,8 @@ fn main() {
             "summary_for_record",
             "choose_leaflet_path",
             "choose_figures_path",
+            "choose_import_file",
+            "forget_import_file",
             "open_leaflet",
             "import_extract",
             "worklist",
@@ -43,6 +45,8 @@ fn main() {
             "save_outcomes_report",
             "choose_outcomes_csv_path",
             "choose_outcomes_report_path",
+            "save_summary_pdf",
+            "choose_summary_path",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri-build failed: {e:#}");

@@ -22,7 +22,7 @@ pub struct ProductChoice {
     pub drug: String,
     /// What the clinician sees: "Morphine 12-hourly modified-release tablets 30 mg".
     pub label: String,
-    /// Strength as written, e.g. "30 mg", "25 micrograms/hour", "2 mg/mL".
+    /// Strength as written on the box: "30 mg", "30/500 mg", "25 micrograms/hour", "10 mg/5 mL".
     pub strength: String,
     /// Form.
     pub form: Form,
@@ -126,7 +126,8 @@ fn choices_of(row: &ProductRow) -> Vec<ProductChoice> {
     for s in row.strengths_mg_per_ml.iter().flatten() {
         push(
             *s,
-            format!("{} mg/mL", num(*s)),
+            // As the bottle states it: "10 mg/5 mL", "20 mg/mL".
+            row.strength_label(*s),
             RawItem {
                 form: Some(row.form.as_str().to_string()),
                 release: row.release.map(|r| r.as_str().to_string()),
@@ -288,9 +289,11 @@ pub fn search(reference: &Reference, query: &str, limit: usize) -> Vec<ProductCh
                 .split(|ch: char| ch == '/' || ch.is_whitespace())
                 .next()
                 .unwrap_or_default();
+            // A liquid is found by its label ("oramorph 10", of 10 mg/5 mL) and per mL ("2").
+            let per_ml = c.item.strength_mg_per_ml.map(num);
             words.iter().all(|w| {
                 if w.parse::<f64>().is_ok() {
-                    strength_number == w.as_str()
+                    strength_number == w.as_str() || per_ml.as_deref() == Some(w.as_str())
                 } else {
                     hay.contains(w.as_str())
                 }
@@ -419,9 +422,13 @@ mod tests {
                 .sum();
             assert_eq!(count, 1, "{}: {}", c.id, c.label);
             assert_eq!(c.label.matches("mg/").count(), 1, "{}: {}", c.id, c.label);
+            // The strength field says it as the name does, as the bottle is labelled.
+            assert!(c.label.ends_with(&c.strength), "{}: {}", c.id, c.strength);
         }
-        let hits = search(reference(), "oramorph", 10);
+        let hits = search(reference(), "oramorph 10", 10);
+        assert_eq!(hits.len(), 1, "{hits:?}");
         assert_eq!(hits[0].label, "Morphine oral solution 10 mg/5 mL");
+        assert_eq!(hits[0].strength, "10 mg/5 mL");
     }
 
     #[test]

@@ -399,6 +399,14 @@ pub fn compute_follow_up_of(
                 patient: review.patient.clone(),
                 items: items.clone(),
                 taper: Some(taper),
+                // Goals, support and schedule carry over; agreement to the new
+                // plan is the clinician's to record when it is discussed.
+                shared_decision: review.shared_decision.clone().map(|d| {
+                    crate::record::SharedDecision {
+                        agreement: crate::record::Agreement::NotRecorded,
+                        ..d
+                    }
+                }),
             };
             Some(
                 compute_review(
@@ -813,7 +821,31 @@ pub fn stored_summary(
         review_date: review.saved_at.date_naive(),
         next_review: None,
     };
-    Ok(compose(assessment, plan, &details, reference)?)
+    let mut summary = compose(assessment, plan, &details, reference)?;
+    summary.add_shared_decision(review.shared_decision.as_ref());
+    // The follow-ups up to this version: those of earlier versions (one of
+    // which may have made this version by re-planning) and of this one.
+    let follow_ups: Vec<(crate::followup::FollowUpRecord, Option<i64>)> = store
+        .follow_ups(review_id)?
+        .into_iter()
+        .filter(|f| f.review_version <= version)
+        .map(|f| (f.record, f.replan_version))
+        .collect();
+    summary.add_follow_ups(&follow_ups);
+    Ok(summary)
+}
+
+/// The clinician summary of a stored version as a PDF dated the day the
+/// version was saved (the same content as the text for the record).
+pub fn stored_summary_pdf(
+    store: &Store,
+    review_id: i64,
+    version: i64,
+    reference: &Reference,
+) -> Result<Rendered, ApiError> {
+    let review = store.review_version(review_id, version)?;
+    let summary = stored_summary(store, review_id, version, reference)?;
+    Ok(summary.to_pdf(review.saved_at.date_naive())?)
 }
 
 /// The summary text of a stored version for the GP record; the copy is
@@ -1179,7 +1211,104 @@ mod tests {
                 start_date: Some("2026-12-01".into()),
                 ..Default::default()
             }),
+            shared_decision: None,
         }
+    }
+
+    #[test]
+    fn the_shared_decision_is_kept_with_the_version_and_the_summary_prints_it_and_the_follow_ups() {
+        let (_dir, mut store, pid) = store_with_patient();
+        let shared = crate::record::SharedDecision {
+            goals: "Walk to the shops without stopping".into(),
+            agreement: crate::record::Agreement::Agreed,
+            support_person: "Sam (daughter)".into(),
+            review_schedule: "Phone every 2 weeks".into(),
+        };
+        let first = save_review(
+            &mut store,
+            &ReviewInput {
+                shared_decision: Some(shared.clone()),
+                ..inputs(pid, 2.0)
+            },
+            reference(),
+        )
+        .unwrap();
+        let stored = store.review(first.review_id).unwrap();
+        assert_eq!(stored.shared_decision.as_ref(), Some(&shared));
+        let text = stored_summary(&store, first.review_id, 1, reference())
+            .unwrap()
+            .to_text();
+        assert!(text.contains("Shared decision (NICE NG215)\n- Patient's goals: Walk to the shops without stopping\n- Agreement: agreed to the plan\n- Support person: Sam (daughter)\n- Review schedule: Phone every 2 weeks"), "{text}");
+        assert!(!text.contains("Follow-ups"), "none yet: {text}");
+        // A follow-up today at a different dose, re-planned: the new version keeps
+        // goals, support and schedule, but agreement to the new plan is not recorded.
+        let today = chrono::Local::now().date_naive().to_string();
+        let f = save_follow_up(
+            &mut store,
+            &FollowUpInput {
+                review_id: first.review_id,
+                version: 1,
+                date: today.clone(),
+                reviewer: "P. Harmacist".into(),
+                actual: ActualDose::DifferentDose {
+                    items: vec![RawItem {
+                        doses_per_day: Some(1.0),
+                        ..morphine_mr(60.0)
+                    }],
+                },
+                peg: Some(crate::followup::PegAnswers {
+                    pain: 6,
+                    enjoyment: 5,
+                    activity: 5,
+                }),
+                sows: None,
+                goals: "Sleep through".into(),
+                decision: Decision::Replan,
+                next_review: None,
+                notes: String::new(),
+                replan: None,
+            },
+            reference(),
+        )
+        .unwrap();
+        assert_eq!(f.replan_version, Some(2));
+        let v2 = store.review(first.review_id).unwrap();
+        let carried = v2.shared_decision.unwrap();
+        assert_eq!(carried.agreement, crate::record::Agreement::NotRecorded);
+        assert_eq!(carried.support_person, "Sam (daughter)");
+        let text = stored_summary(&store, first.review_id, 2, reference())
+            .unwrap()
+            .to_text();
+        assert!(text.contains("Agreement: not recorded"), "{text}");
+        assert!(text.contains("Follow-ups (1)\n- "), "{text}");
+        assert!(
+            text.contains(": a different dose, 60 mg OME/day (plan "),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "; PEG 5.3/10; decision: replan (new plan, version 2); goals: Sleep through"
+            ),
+            "{text}"
+        );
+        // Version 1's summary lists the follow-up made against it too.
+        assert!(stored_summary(&store, first.review_id, 1, reference())
+            .unwrap()
+            .to_text()
+            .contains("Follow-ups (1)"));
+        let pdf = stored_summary_pdf(&store, first.review_id, 2, reference()).unwrap();
+        assert!(pdf.pages >= 1);
+        // A version saved without one says so, and stores nothing.
+        let second = save_review(&mut store, &inputs(pid, 2.0), reference()).unwrap();
+        assert!(store
+            .review(second.review_id)
+            .unwrap()
+            .shared_decision
+            .is_none());
+        assert!(stored_summary(&store, second.review_id, 1, reference())
+            .unwrap()
+            .to_text()
+            .contains("- Patient's goals: not recorded"));
     }
 
     #[test]

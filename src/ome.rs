@@ -573,8 +573,14 @@ pub fn calculate(
             .iter()
             .position(|e| e.drug == later.drug && e.route == later.route && e.dose == later.dose)
         {
+            // A patch's amount is a rate (25 micrograms/hour), not an amount a day.
+            let per_day = if matches!(later.dose, Dose::Patch { .. }) {
+                ""
+            } else {
+                " a day"
+            };
             warnings.push(format!(
-                "items[{i}] and items[{j}] are the same medicine at the same dose ({} {}, {} a day): check it has not been entered twice; both are counted in the totals.",
+                "items[{i}] and items[{j}] are the same medicine at the same dose ({} {}, {}{per_day}): check it has not been entered twice; both are counted in the totals.",
                 later.drug,
                 later.route,
                 items[j].daily_amount
@@ -795,6 +801,16 @@ mod tests {
             )),
             "{:?}",
             r.warnings
+        );
+        // A patch is a rate, never "25 micrograms/hour a day".
+        let patch = r#"{"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25, "patches": 1}"#;
+        let r2 = report(Profile::Uk, &format!("{patch}, {patch}"));
+        assert!(
+            r2.warnings.iter().any(|w| w.starts_with(
+                "items[0] and items[1] are the same medicine at the same dose (fentanyl transdermal, 25 micrograms/hour):"
+            )),
+            "{:?}",
+            r2.warnings
         );
         // Different strengths of one product are two prescriptions, not a double entry.
         let other = mst.replace("30", "10");

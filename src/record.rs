@@ -25,6 +25,65 @@ use crate::taper::{Edit, Pause, Plan, RawPlanInput, RawTaper};
 /// sent the result and plan); it stays readable as it was stored.
 pub const RECORD_FORMAT: u32 = 2;
 
+/// Whether the patient agreed to the plan (NICE NG215, shared decision making).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+#[ts(export)]
+pub enum Agreement {
+    /// Not recorded (a re-plan made at a follow-up starts here).
+    #[default]
+    NotRecorded,
+    /// The patient agreed to the plan.
+    Agreed,
+    /// The patient wants time to think before agreeing.
+    WantsTime,
+    /// The patient did not agree to reduce now.
+    Declined,
+}
+
+impl Agreement {
+    /// The words the summary prints.
+    pub fn words(self) -> &'static str {
+        match self {
+            Agreement::NotRecorded => "not recorded",
+            Agreement::Agreed => "agreed to the plan",
+            Agreement::WantsTime => "wants time to think before agreeing",
+            Agreement::Declined => "did not agree to reduce now",
+        }
+    }
+}
+
+/// What was agreed with the patient (NICE NG215 1.3, 1.4: shared decision
+/// making, agreeing a plan, support and a review schedule). Recorded with
+/// the review version and printed in the clinician summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct SharedDecision {
+    /// What matters to the patient, in their words.
+    #[serde(default)]
+    pub goals: String,
+    /// Their agreement to the plan.
+    #[serde(default)]
+    pub agreement: Agreement,
+    /// Someone who will support them (name and relationship), if any.
+    #[serde(default)]
+    pub support_person: String,
+    /// How often the plan will be reviewed, and how (e.g. "phone every 2 weeks, face to face before each step").
+    #[serde(default)]
+    pub review_schedule: String,
+}
+
+impl SharedDecision {
+    /// Nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.goals.trim().is_empty()
+            && self.agreement == Agreement::NotRecorded
+            && self.support_person.trim().is_empty()
+            && self.review_schedule.trim().is_empty()
+    }
+}
+
 /// What a review is saved from: the clinician's inputs only.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +110,10 @@ pub struct ReviewInput {
     #[serde(default)]
     #[ts(optional)]
     pub taper: Option<TaperRequest>,
+    /// What was agreed with the patient (NICE NG215), if recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub shared_decision: Option<SharedDecision>,
 }
 
 impl ReviewInput {
@@ -94,6 +157,10 @@ fn locate_shape_error(value: &Value) -> Option<FieldError> {
         .or_else(|| {
             obj.get("taper")
                 .and_then(|t| check::<Option<TaperRequest>>(t, "taper"))
+        })
+        .or_else(|| {
+            obj.get("shared_decision")
+                .and_then(|t| check::<Option<SharedDecision>>(t, "shared_decision"))
         })
 }
 

@@ -412,6 +412,11 @@ pub struct ProductRow {
     /// dm+d codes confirmed from a public primary source (empty: not found).
     #[serde(default)]
     pub dmd: Vec<DmdCode>,
+    /// For a liquid: the volume (mL) its label states the strength in, 5 for
+    /// "10 mg/5 mL"; absent: per mL ("20 mg/mL"). Supply lines and flags write
+    /// the strength as the bottle does, so 2 mg/mL is never read as 20 mg/mL.
+    #[serde(default)]
+    pub labelled_per_ml: Option<f64>,
     /// Brand names, for recognising them in input (may be empty).
     pub brand_examples: Vec<String>,
     /// Brand-neutral name as people see it on the box, in plain words
@@ -474,8 +479,16 @@ impl ProductRow {
     }
 
     /// How a strength is written on the box and in supply lines: both parts of
-    /// a combination ("30/500 mg"), otherwise the strength with its unit.
+    /// a combination ("30/500 mg"), a liquid as its label states it ("10 mg/5
+    /// mL"), otherwise the strength with its unit.
     pub fn strength_label(&self, strength: f64) -> String {
+        if let (Form::Solution, Some(ml)) = (self.form, self.labelled_per_ml) {
+            return format!(
+                "{} mg/{} mL",
+                crate::regimen::num(strength * ml),
+                crate::regimen::num(ml)
+            );
+        }
         match self.second_part(strength) {
             Some((_, second)) => format!(
                 "{}/{} mg",
@@ -926,6 +939,25 @@ impl Reference {
         Ok(reference)
     }
 
+    /// A liquid's strength as its UK bottle states it ("10 mg/5 mL" for
+    /// morphine 2 mg/mL), from the catalogue line of that drug, route and
+    /// strength; "N mg/mL" when the catalogue has no such liquid.
+    pub fn liquid_strength_words(&self, drug: &str, route: Route, mg_per_ml: f64) -> String {
+        self.products
+            .rows
+            .iter()
+            .find(|p| {
+                p.drug == drug
+                    && p.route == route
+                    && p.form == Form::Solution
+                    && p.strengths().iter().any(|s| (s - mg_per_ml).abs() < 1e-9)
+            })
+            .map_or_else(
+                || format!("{} mg/mL", crate::regimen::num(mg_per_ml)),
+                |p| p.strength_label(mg_per_ml),
+            )
+    }
+
     /// Every drug name accepted in input: the drugs of every profile's factor table, sorted.
     pub fn known_drugs(&self) -> &[String] {
         &self.known_drugs
@@ -1072,6 +1104,13 @@ impl Reference {
                 || !strengths.windows(2).all(|w| w[0] < w[1])
             {
                 return Err(bad("strengths must be positive and strictly ascending"));
+            }
+            if let Some(ml) = p.labelled_per_ml {
+                if p.form != Form::Solution || !positive(ml) {
+                    return Err(bad(
+                        "labelled_per_ml is the volume a liquid's label states its strength in",
+                    ));
+                }
             }
             let is_patch = p.form == Form::Patch;
             if is_patch != (p.route == Route::Transdermal) {
@@ -1694,7 +1733,14 @@ mod tests {
         let targinact = row("oxycodone-naloxone-mr-12h-tablet");
         assert_eq!(targinact.strength_label(10.0), "10/5 mg");
         assert!(!targinact.other_ingredient.as_ref().unwrap().adds_ome);
-        assert_eq!(row("morphine-oral-solution").strength_label(2.0), "2 mg/mL");
+        assert_eq!(
+            row("morphine-oral-solution").strength_label(2.0),
+            "10 mg/5 mL"
+        );
+        assert_eq!(
+            row("morphine-oral-concentrate").strength_label(20.0),
+            "20 mg/mL"
+        );
     }
 
     #[test]

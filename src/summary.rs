@@ -336,7 +336,7 @@ fn item_text(item: &StepItem, plan: &Plan, label: &str, day: NaiveDate) -> Strin
     }
 }
 
-/// "28 × 15 mg", "98 × 30/500 mg", "560 mL of 2 mg/mL", "5 × 12 micrograms/hour
+/// "28 × 15 mg", "98 × 30/500 mg", "560 mL of 10 mg/5 mL", "5 × 12 micrograms/hour
 /// patches": the form of tablets and capsules is in the product's name.
 fn supply_text(s: &SupplyLine, paracetamol: Option<f64>) -> String {
     let text = match s.strength_unit {
@@ -348,7 +348,13 @@ fn supply_text(s: &SupplyLine, paracetamol: Option<f64>) -> String {
             };
             format!("{} × {strength}", num(s.quantity))
         }
-        StrengthUnit::MgPerMl => format!("{} mL of {} mg/mL", num(s.quantity), num(s.strength)),
+        StrengthUnit::MgPerMl => format!(
+            "{} mL of {}",
+            num(s.quantity),
+            s.strength_label
+                .clone()
+                .unwrap_or_else(|| format!("{} mg/mL", num(s.strength)))
+        ),
         StrengthUnit::McgPerHour => format!(
             "{} × {} micrograms/hour {}",
             num(s.quantity),
@@ -844,6 +850,118 @@ fn no_break_units(take: &str) -> String {
 }
 
 impl Summary {
+    /// Adds what was agreed with the patient (NICE NG215) after the plan:
+    /// goals, agreement, support person, review schedule; "not recorded"
+    /// where nothing was, so a reader knows it was not discussed or not written.
+    pub fn add_shared_decision(&mut self, shared: Option<&crate::record::SharedDecision>) {
+        let or_not = |s: &str| {
+            if s.trim().is_empty() {
+                "not recorded".to_string()
+            } else {
+                s.trim().to_string()
+            }
+        };
+        let d = shared.cloned().unwrap_or_default();
+        for (field, text) in [
+            ("shared_decision.goals", &d.goals),
+            ("shared_decision.support_person", &d.support_person),
+            ("shared_decision.review_schedule", &d.review_schedule),
+        ] {
+            if !text.trim().is_empty() {
+                self.entered
+                    .push((field.to_string(), text.trim().to_string()));
+            }
+        }
+        let part = SummaryPart {
+            heading: "Shared decision (NICE NG215)".into(),
+            paragraphs: Vec::new(),
+            bullets: vec![
+                format!("Patient's goals: {}", or_not(&d.goals)),
+                format!("Agreement: {}", d.agreement.words()),
+                format!("Support person: {}", or_not(&d.support_person)),
+                format!("Review schedule: {}", or_not(&d.review_schedule)),
+            ],
+            page_bullets: Vec::new(),
+            closing: Vec::new(),
+            steps: Vec::new(),
+        };
+        let at = self
+            .parts
+            .iter()
+            .position(|p| !p.steps.is_empty())
+            .map_or(self.parts.len(), |i| i + 1);
+        self.parts.insert(at, part);
+    }
+
+    /// Adds the follow-ups so far, oldest first, one line each (date, dose
+    /// taken against the plan's, scores, decision, next review, goals), with
+    /// the version a re-plan made.
+    pub fn add_follow_ups(
+        &mut self,
+        follow_ups: &[(crate::followup::FollowUpRecord, Option<i64>)],
+    ) {
+        if follow_ups.is_empty() {
+            return;
+        }
+        let unit = self.per_day.clone();
+        let mut bullets = Vec::new();
+        for (f, replan) in follow_ups {
+            let day = f.date().map_or_else(|| f.input.date.clone(), date);
+            let taking = match &f.input.actual {
+                crate::followup::ActualDose::OnPlan => "on plan".to_string(),
+                crate::followup::ActualDose::DifferentDose { .. } => "a different dose".to_string(),
+                crate::followup::ActualDose::Stopped => "stopped".to_string(),
+            };
+            let mut line = format!(
+                "{day}: {taking}, {} {unit}{}",
+                num(f.current_ome_mg_per_day),
+                if f.ome_complete { "" } else { " (incomplete)" }
+            );
+            if let (Some(e), false) = (
+                &f.expected,
+                f.input.actual == crate::followup::ActualDose::OnPlan,
+            ) {
+                line.push_str(&format!(" (plan {})", num(e.total_ome_mg_per_day)));
+            }
+            if let Some(p) = &f.peg {
+                line.push_str(&format!("; PEG {}/10", num(p.score)));
+            }
+            if let Some(s) = &f.sows {
+                line.push_str(&format!("; SOWS {}/{}", s.total, s.max_total));
+            }
+            line.push_str(&format!("; decision: {}", f.input.decision.as_str()));
+            if let Some(v) = replan {
+                line.push_str(&format!(" (new plan, version {v})"));
+            }
+            if let Some(n) = f
+                .input
+                .next_review
+                .as_deref()
+                .filter(|n| !n.trim().is_empty())
+            {
+                let shown = NaiveDate::parse_from_str(n.trim(), "%Y-%m-%d")
+                    .map_or_else(|_| n.to_string(), date);
+                line.push_str(&format!("; next review {shown}"));
+            }
+            if !f.input.goals.trim().is_empty() {
+                self.entered.push((
+                    "follow_up.goals".to_string(),
+                    f.input.goals.trim().to_string(),
+                ));
+                line.push_str(&format!("; goals: {}", f.input.goals.trim()));
+            }
+            bullets.push(line);
+        }
+        self.parts.push(SummaryPart {
+            heading: format!("Follow-ups ({})", follow_ups.len()),
+            paragraphs: Vec::new(),
+            bullets,
+            page_bullets: Vec::new(),
+            closing: Vec::new(),
+            steps: Vec::new(),
+        });
+    }
+
     /// Plain text ready to paste into the GP record: one fact per line, no
     /// column alignment (record systems use proportional fonts).
     pub fn to_text(&self) -> String {

@@ -6,8 +6,10 @@
 //!
 //! Every plan must satisfy the invariants in `common/plan_checks.rs`: totals
 //! never rise; the last step reaches the target; dates are contiguous; every
-//! unit is whole and exists as a product; no step drops more than the requested
-//! reduction plus one smallest decrement; quantities match doses × days.
+//! unit is whole and exists as a product; a step drops no more than the
+//! requested reduction, or else exactly the smallest makeable decrement;
+//! quantities match doses × days. Two items of one line at different times
+//! plan as the one item they make (splitting an item by time changes nothing).
 
 use crate::common::plan_checks as checks;
 
@@ -256,9 +258,16 @@ fn odd_item() -> impl Strategy<Value = RawItem> {
 /// starting total (step 1 is the same regimen on the new line) and gives a
 /// plan that satisfies every invariant.
 fn check_switches(first: &stepdown::taper::Plan, req: &PlanRequest) -> Result<(), TestCaseError> {
+    let choice = |id: &str| {
+        stepdown::taper::TaperRules::of(reference())
+            .switches()
+            .any(|w| w.id == id && w.offer == stepdown::taper::rules::SwitchOffered::Always)
+    };
     for it in first.items.iter().filter(|i| !i.switch_offers.is_empty()) {
+        // A switch comes with the prescriber's question unless it is offered
+        // on every item of its line as a choice (finer steps).
         prop_assert!(
-            it.prescriber_query.is_some(),
+            it.prescriber_query.is_some() || it.switch_offers.iter().all(|o| choice(&o.id)),
             "a switch offered without the question: {it:?}"
         );
         for offer in &it.switch_offers {
@@ -358,6 +367,12 @@ proptest! {
         };
         let v = checks::violations(&first, reference());
         prop_assert!(v.is_empty(), "{v:#?}\n{req:#?}");
+        // The starting total is the regimen as entered (a join of same-line
+        // items never changes a dose).
+        let entered = Regimen::validate(&req.items, "items", o.profile, reference())
+            .map(|r| calculate(&r, o.profile, reference(), &OmeOptions::default()).total_ome_mg_per_day)
+            .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        prop_assert!((first.ome_start - entered).abs() < 0.011, "start {} but entered {entered}", first.ome_start);
         // Deterministic.
         prop_assert_eq!(&plan(&req, reference()).ok(), &Some(first.clone()));
 
@@ -375,6 +390,69 @@ proptest! {
                 prop_assert_eq!(paused.steps.iter().filter(|s| s.is_pause).count(), 1);
             }
         }
+    }
+
+    /// Issue 14: two items of the same line at different times are one line.
+    /// An item entered by time of day, split into one item per time, gives
+    /// the same steps (totals, lengths, doses) as the item itself.
+    #[test]
+    fn an_item_split_by_time_plans_as_the_item_itself(items in regimen_strategy(), o in options_strategy()) {
+        let Some(pos) = items.iter().position(|i| i.doses.as_ref().is_some_and(|d| d.len() >= 2)) else {
+            return Ok(());
+        };
+        // Only where no other item is of the same drug (which morning goes
+        // with which evening would then be a guess, and is never made).
+        if items.iter().filter(|i| i.drug == items[pos].drug).count() > 1 {
+            return Ok(());
+        }
+        // Nor where one time's dose alone is a 24-hourly product of its own in
+        // that form (tramadol tablets: 12- and 24-hourly lines): taken once a
+        // day it is matched to the 24-hourly line, which a join never crosses.
+        let form = items[pos].form.as_deref();
+        let day_line = reference().products.rows.iter().any(|r| {
+            Some(r.drug.as_str()) == items[pos].drug.as_deref()
+                && r.dosing_interval_hours == Some(24.0)
+                && (Some(r.form.as_str()) == form
+                    || r.other_forms.iter().any(|f| Some(f.form.as_str()) == form))
+        });
+        if day_line {
+            return Ok(());
+        }
+        let Some(whole) = request(items.clone(), &o) else { return Ok(()) };
+        let mut split = items.clone();
+        let it = split.remove(pos);
+        let parts: Vec<RawItem> = it
+            .doses
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| RawItem { doses: Some(vec![d]), ..it.clone() })
+            .collect();
+        let n = parts.len();
+        split.splice(pos..pos, parts);
+        let Some(split) = request(split, &o) else {
+            return Err(TestCaseError::fail("the split items are not valid"));
+        };
+        let (a, b) = (plan(&whole, reference()), plan(&split, reference()));
+        let (a, b) = match (a, b) {
+            (Ok(a), Ok(b)) => (a, b),
+            // Both refused (nothing to taper): the same answer.
+            (Err(_), Err(_)) => return Ok(()),
+            _ => return Err(TestCaseError::fail("one plan was refused, the other not")),
+        };
+        let steps = |p: &stepdown::taper::Plan| -> Vec<(f64, u32, String)> {
+            p.steps
+                .iter()
+                .map(|s| (s.total_ome_mg_per_day, s.days, format!("{:?}", s.items.iter().map(|i| &i.doses).collect::<Vec<_>>())))
+                .collect()
+        };
+        prop_assert_eq!(steps(&a), steps(&b));
+        prop_assert_eq!(a.items.len(), b.items.len());
+        prop_assert!(
+            b.warnings.iter().any(|w| w.contains("planned as one item")),
+            "{n} entries joined without saying so: {:?}",
+            b.warnings
+        );
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub fn run() {
             commands::records::summary_for_record,
             commands::files::choose_leaflet_path,
             commands::files::choose_figures_path,
+            commands::files::choose_import_file,
+            commands::files::forget_import_file,
             commands::files::open_leaflet,
             commands::casefinding::import_extract,
             commands::casefinding::worklist,
@@ -79,6 +81,8 @@ pub fn run() {
             commands::records::save_outcomes_report,
             commands::files::choose_outcomes_csv_path,
             commands::files::choose_outcomes_report_path,
+            commands::records::save_summary_pdf,
+            commands::files::choose_summary_path,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

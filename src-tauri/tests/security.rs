@@ -217,6 +217,8 @@ fn save_and_open_paths_come_only_from_the_dialog() {
         "save_outcomes_report",
         "choose_outcomes_csv_path",
         "choose_outcomes_report_path",
+        "save_summary_pdf",
+        "choose_summary_path",
     ] {
         assert!(
             names.contains(needed),
@@ -256,6 +258,7 @@ fn save_and_open_paths_come_only_from_the_dialog() {
         ("casefinding.rs", "SaveKind::FiguresCsv"),
         ("records.rs", "SaveKind::OutcomesCsv"),
         ("records.rs", "SaveKind::OutcomesReport"),
+        ("records.rs", "SaveKind::SummaryPdf"),
     ] {
         let text =
             std::fs::read_to_string(manifest_dir().join("src/commands").join(file)).expect("read");

@@ -24,7 +24,7 @@ pub struct PlanArgs {
     /// Conversion factors to use: uk (BNF / Opioids Aware) or cdc (US CDC 2022).
     #[arg(long, default_value = "uk")]
     pub profile: Profile,
-    /// Clinician edits to apply, `{"edits": [...]}` (set_dose, set_length, add_pause, set_order).
+    /// Clinician edits to apply, `{"edits": [...]}` (set_dose, set_length, add_pause, set_order, accept_switch).
     #[arg(long, value_name = "FILE")]
     pub edits: Option<PathBuf>,
     /// Output format.

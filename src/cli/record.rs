@@ -272,6 +272,15 @@ struct ReviewSummaryArgs {
     which: VersionArg,
     #[command(flatten)]
     actor: ActorArg,
+    /// `text` for the record (printed, the copy audited) or `pdf` (written to `--out`).
+    #[arg(long, value_parser = ["text", "pdf"], default_value = "text")]
+    format: String,
+    /// With `--format pdf`: the file to write.
+    #[arg(long, value_name = "FILE.pdf", required_if_eq("format", "pdf"))]
+    out: Option<PathBuf>,
+    /// With `--out`: replace an existing file.
+    #[arg(long, requires = "out")]
+    overwrite: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -365,6 +374,17 @@ pub fn review(args: ReviewArgs) -> CliResult {
         ReviewCommand::Summary(a) => {
             let mut store = open(&a.db)?;
             let version = version_of(&store, &a.which)?;
+            if let (Some(out), "pdf") = (&a.out, a.format.as_str()) {
+                let pdf = consult::stored_summary_pdf(&store, a.which.review, version, reference())
+                    .map_err(api_error)?;
+                super::leaflet::write_output(out, &pdf.bytes, a.overwrite, &[])?;
+                return print_json(&serde_json::json!({
+                    "out": out.display().to_string(),
+                    "pages": pdf.pages,
+                    "bytes": pdf.bytes.len(),
+                    "sha256": stepdown::store::sha256_hex(&pdf.bytes),
+                }));
+            }
             let actor = a.actor.name(&store);
             let text = consult::summary_for_record(
                 &mut store,

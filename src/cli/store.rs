@@ -388,5 +388,6 @@ fn stress_review(
             ..Default::default()
         }],
         taper: None,
+        shared_decision: None,
     }
 }

@@ -280,6 +280,7 @@ fn load_in(
                         .map_err(|e| demo_error(format!("taper: {e}")))
                     })
                     .transpose()?,
+                shared_decision: None,
             };
             let computed = compute(r.profile, &input).map_err(demo_error)?;
             let saved = reviews::save_in(tx, &computed, now)?;

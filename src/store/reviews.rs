@@ -15,7 +15,7 @@ use super::{clean_actor, clean_line, clean_text, parse_ts, ts, Store, StoreError
 use crate::assess::AssessReport;
 use crate::patient::RawPatient;
 use crate::profile::Profile;
-use crate::record::{ComputedReview, StoredPlan, TaperRequest, RECORD_FORMAT};
+use crate::record::{ComputedReview, SharedDecision, StoredPlan, TaperRequest, RECORD_FORMAT};
 use crate::regimen::RawItem;
 use crate::taper::Plan;
 
@@ -74,6 +74,10 @@ pub struct Review {
     pub items: Vec<RawItem>,
     /// The taper asked for, with the clinician's edits, if a plan was made.
     pub taper: Option<TaperRequest>,
+    /// What was agreed with the patient (NICE NG215), if recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub shared_decision: Option<SharedDecision>,
     /// OME and flags.
     pub assessment: Option<AssessReport>,
     /// The plan with the clinician's edits applied.
@@ -141,6 +145,7 @@ struct ValidReview {
     regimen: String,
     result: String,
     plan: String,
+    shared_decision: Option<String>,
 }
 
 fn document<T: Serialize>(field: &str, v: &T) -> StoreResult<String> {
@@ -198,6 +203,28 @@ fn validate(review: &ComputedReview) -> StoreResult<ValidReview> {
         )?,
         result: document("result", assessment)?,
         plan: document("taper", &plan)?,
+        shared_decision: match &input.shared_decision {
+            Some(d) if !d.is_empty() => Some(document(
+                "shared_decision",
+                &crate::record::SharedDecision {
+                    goals: clean_text("shared_decision.goals", &d.goals, 1000)?,
+                    agreement: d.agreement,
+                    support_person: clean_line(
+                        "shared_decision.support_person",
+                        &d.support_person,
+                        200,
+                        false,
+                    )?,
+                    review_schedule: clean_line(
+                        "shared_decision.review_schedule",
+                        &d.review_schedule,
+                        200,
+                        false,
+                    )?,
+                },
+            )?),
+            _ => None,
+        },
     })
 }
 
@@ -259,8 +286,8 @@ pub(crate) fn save_in(
         "INSERT INTO review_versions
            (review_id, version, saved_at, reviewer, profile, reference_version,
             total_ome_mg_per_day, ome_complete, flag_ids, notes, patient_context, regimen,
-            result, plan, record_format)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            result, plan, record_format, shared_decision)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         review_id,
@@ -277,7 +304,8 @@ pub(crate) fn save_in(
         v.regimen,
         v.result,
         v.plan,
-        RECORD_FORMAT
+        RECORD_FORMAT,
+        v.shared_decision
     ])?;
     let (action, what) = if version == 1 {
         (AuditAction::Create, "created")
@@ -313,7 +341,7 @@ const FULL_SELECT: &str = "
            (SELECT max(version) FROM review_versions WHERE review_id = v.review_id),
            v.id, r.patient_id, r.created_at, v.saved_at, v.reviewer, v.profile,
            v.reference_version, v.total_ome_mg_per_day, v.ome_complete, v.flag_ids, v.notes,
-           v.patient_context, v.regimen, v.result, v.plan, v.record_format
+           v.patient_context, v.regimen, v.result, v.plan, v.record_format, v.shared_decision
     FROM review_versions v JOIN reviews r ON r.id = v.review_id";
 
 /// Columns 0..=12, shared by both shapes.
@@ -442,6 +470,9 @@ fn full_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Review>> {
             ),
             None => (None, None),
         };
+        let shared_decision = r
+            .get::<_, Option<String>>(19)?
+            .and_then(|t| lenient::<SharedDecision>("shared_decision", &t, &mut unreadable));
         Ok(Review {
             review_id: c.review_id,
             version: c.version,
@@ -463,6 +494,7 @@ fn full_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Review>> {
             taper,
             assessment,
             plan,
+            shared_decision,
             unreadable,
         })
     })())

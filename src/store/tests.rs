@@ -70,6 +70,7 @@ fn computed(
         },
         items,
         taper: None,
+        shared_decision: None,
     };
     crate::consult::compute_review(
         &input,

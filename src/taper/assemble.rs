@@ -17,7 +17,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::ome::AmountUnit;
 use crate::reference::{Conversion, FactorUnit, LimitKind, ProductRow, Reference};
-use crate::regimen::{num, FieldError, Form};
+use crate::regimen::{num, FieldError, Form, Route};
 
 use super::output::{
     DoseTime, ItemChange, Plan, PlanItem, Prescription, StepItem, StepKind, StrengthUnit,
@@ -369,7 +369,7 @@ fn unit_words(form: Form, n: f64) -> &'static str {
     }
 }
 
-/// "28 × 10 mg tablets", "140 mL (2 mg/mL)", "5 × 25 micrograms/hour patches".
+/// "28 × 10 mg tablets", "140 mL (10 mg/5 mL)", "5 × 25 micrograms/hour patches".
 fn describe_supply(s: &SupplyLine) -> String {
     let text = match s.strength_unit {
         // A combination is dispensed by both strengths (30/500), never "30 mg".
@@ -381,7 +381,13 @@ fn describe_supply(s: &SupplyLine) -> String {
                 .unwrap_or_else(|| format!("{} mg", num(s.strength))),
             unit_words(s.form, s.quantity)
         ),
-        StrengthUnit::MgPerMl => format!("{} mL ({} mg/mL)", num(s.quantity), num(s.strength)),
+        StrengthUnit::MgPerMl => format!(
+            "{} mL ({})",
+            num(s.quantity),
+            s.strength_label
+                .clone()
+                .unwrap_or_else(|| format!("{} mg/mL", num(s.strength)))
+        ),
         StrengthUnit::McgPerHour => format!(
             "{} × {} micrograms/hour {}",
             num(s.quantity),
@@ -438,10 +444,11 @@ fn add_supply(supply: &mut Vec<SupplyLine>, c: &ItemCtx<'_>, a: &Amounts, days: 
                 quantity_unit: unit_words(form, 2.0).to_string(),
                 as_needed_maximum: a.as_needed,
                 description: String::new(),
-                strength_label: c
-                    .row
-                    .second_part(strength)
-                    .map(|_| c.row.strength_label(strength)),
+                // Both parts of a combination (30/500), and a liquid as its
+                // bottle says it (10 mg/5 mL, never 2 mg/mL beside 20 mg/mL).
+                strength_label: (c.row.second_part(strength).is_some()
+                    || matches!(c.kind, LineKind::Liquid))
+                .then(|| c.row.strength_label(strength)),
             }),
         }
     }
@@ -477,6 +484,37 @@ pub(crate) fn prescription_days(
     (0..n)
         .map(|i| (base + u32::from(i < extra)) * unit)
         .collect()
+}
+
+/// The most days one prescription may cover so that no issue of oral morphine
+/// solution is over the audit quantity (HSSIB; OpenPrescribing's measure;
+/// case-finding's `liquid-issue-max-ml`, the number the `morphine-solution-quantity`
+/// flag reads): a step's 560 mL becomes two issues of at most 300 mL.
+/// `u32::MAX` when the step has no such liquid.
+fn morphine_solution_days(supply: &[SupplyLine], days: u32, reference: &Reference) -> u32 {
+    let limit = reference
+        .casefinding
+        .setting(crate::reference::casefinding::CaseFindingSetting::LiquidIssueMaxMl);
+    supply
+        .iter()
+        .filter(|l| l.strength_unit == StrengthUnit::MgPerMl && l.quantity > 0.0)
+        .filter(|l| {
+            reference.products.rows.iter().any(|r| {
+                r.id == l.product_id
+                    && r.drug == "morphine"
+                    && r.route == Route::Oral
+                    && r.form == Form::Solution
+            })
+        })
+        .map(|l| {
+            let per_day = l.quantity / f64::from(days.max(1));
+            // At least a day's supply, whatever the volume; never more days than the step.
+            let most = (limit / per_day).floor().clamp(1.0, f64::from(days.max(1)));
+            // Safe: a whole number between 1 and the step's days.
+            most as u32
+        })
+        .min()
+        .unwrap_or(u32::MAX)
 }
 
 fn gcd(a: u32, b: u32) -> u32 {
@@ -728,7 +766,10 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
                     .filter_map(|(ii, a)| contexts[*ii].as_ref().map(|c| (c, a)))
                     .filter(|(c, a)| c.kind == LineKind::Patch && a.daily > 0.0)
                     .filter_map(|(c, _)| patch_cycle_days(c.row)),
-                TaperRules::of(reference).cd_supply().0,
+                TaperRules::of(reference)
+                    .cd_supply()
+                    .0
+                    .min(morphine_solution_days(&supply, step.days, reference)),
             );
             let mut start = step.start_date;
             parts

@@ -38,6 +38,7 @@ pub mod rules;
 pub mod text;
 
 mod assemble;
+mod merge;
 mod products;
 mod render;
 mod safety;
@@ -166,6 +167,10 @@ fn options_of(request: &PlanRequest, reference: &Reference) -> PlanOptions {
 /// in the input, e.g. `taper.target_ome_mg_per_day`, `pauses[0].after_step`);
 /// [`PlanError::Internal`] if the plan fails its own checks (a bug).
 pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanError> {
+    // Same-line items at different times are one line (issue 14): the plan,
+    // and its stored request, work on the joined items.
+    let joined = merge::same_line(request, reference);
+    let request = &joined.request;
     let profile = request.profile;
     let mut prepared = schedule::prepare(request, reference).map_err(invalid)?;
     let walk = schedule::walk(&mut prepared, request, reference).map_err(invalid)?;
@@ -229,7 +234,8 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
                 .to_string(),
         );
     }
-    let mut warnings = prepared.warnings.clone();
+    let mut warnings = joined.notes.clone();
+    warnings.extend(prepared.warnings.iter().cloned());
     let (threshold, note, source) = TaperRules::of(reference).specialist_support();
     if prepared.start + schedule::EPS >= threshold {
         warnings.insert(

@@ -208,8 +208,9 @@ pub struct SupplyLine {
     pub as_needed_maximum: bool,
     /// For people: `"28 × 10 mg tablets"`, `"224 × 30/500 mg tablets"`.
     pub description: String,
-    /// A combination product's strength with both parts, as prescribed
-    /// (`"30/500 mg"`); absent for single-ingredient products.
+    /// The strength as prescribed where the number alone could mislead: a
+    /// combination with both parts (`"30/500 mg"`), a liquid as its bottle
+    /// states it (`"10 mg/5 mL"`); absent for single-ingredient solids and patches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub strength_label: Option<String>,

@@ -289,11 +289,12 @@ pub(crate) fn plan_items(
                 order,
                 ome_start: ome,
                 prescriber_query: lowest_of.get(&ti).map(|h| h.query.clone()),
-                switch_offers: if lowest_of.contains_key(&ti) {
-                    super::switches::offers(raw(i), &t.line.row.id, reference)
-                } else {
-                    Vec::new()
-                },
+                switch_offers: super::switches::offers(
+                    raw(i),
+                    &t.line.row.id,
+                    lowest_of.contains_key(&ti),
+                    reference,
+                ),
             });
         } else {
             let held = held_of.get(&i);
@@ -315,7 +316,7 @@ pub(crate) fn plan_items(
                 prescriber_query: held.and_then(|h| h.query.clone()),
                 switch_offers: held
                     .and_then(|h| h.line.as_deref())
-                    .map(|line| super::switches::offers(raw(i), line, reference))
+                    .map(|line| super::switches::offers(raw(i), line, true, reference))
                     .unwrap_or_default(),
             });
         }

@@ -222,8 +222,27 @@ pub struct SwitchRow {
     pub label: String,
     /// What stays the same, in words.
     pub equivalence: String,
+    /// When it is offered: only where the line cannot go on (the default), or
+    /// on every item of the line, as a choice for finer steps.
+    #[serde(default)]
+    pub offer: SwitchOffered,
+    /// Combination products: the paracetamol goes on as separate tablets
+    /// (shown with the switch; not part of the opioid taper).
+    #[serde(default)]
+    pub separate_paracetamol: bool,
     /// Where it comes from.
     pub source: String,
+}
+
+/// When a switch is offered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SwitchOffered {
+    /// Only on an item whose line cannot go on (held, or held at its lowest strength).
+    #[default]
+    WhenHeld,
+    /// On every item of the line (a clinician's choice, e.g. for finer steps).
+    Always,
 }
 
 /// A named taper preset.

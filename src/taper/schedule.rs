@@ -326,7 +326,8 @@ impl Ladder {
 }
 
 fn ceil_days(x: f64) -> u32 {
-    let c = x.ceil();
+    // Rounding noise (28 x 0.8 / 0.64 = 35.000000000000004) is not a day more.
+    let c = (x - 1e-9).ceil();
     if c.is_finite() && c >= 1.0 && c < f64::from(u32::MAX) {
         // Whole and in range, checked just above.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]

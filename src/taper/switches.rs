@@ -11,7 +11,7 @@ use crate::reference::{ProductRow, Reference};
 use crate::regimen::{num, FieldError, RawItem};
 
 use super::input::PlanRequest;
-use super::rules::{SwitchRow, TaperRules};
+use super::rules::{SwitchOffered, SwitchRow, TaperRules};
 
 /// A switch the clinician may accept for one item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -44,14 +44,23 @@ fn switched(
     let to = row(reference, &rule.to_product)
         .ok_or_else(|| format!("the catalogue has no product '{}'", rule.to_product))?;
     let mut base = item.clone();
+    if rule.separate_paracetamol {
+        // The opioid alone goes on; the paracetamol is not part of the taper.
+        base.paracetamol_mg = None;
+    }
     if let (Some(strengths), Some(mg), Some(doses)) = (
         to.strengths_mg.as_deref(),
         item.strength_mg,
         item.doses_per_day,
     ) {
-        // Tablets or capsules: the same total a day over the new number of doses.
+        // Tablets or capsules: the same total a day over the new number of
+        // doses (the item's own, unless the rule says). Doses by time of day
+        // do not carry over to another number of doses: not offered.
+        if item.doses.is_some() {
+            return Err(format!("{} applies to equal doses only", rule.label));
+        }
         let daily = mg * item.units_per_dose.unwrap_or(1.0) * doses;
-        let n = f64::from(rule.doses_per_day.unwrap_or(1));
+        let n = rule.doses_per_day.map_or(doses, f64::from);
         let per = daily / n;
         let g = strengths.iter().fold(0.0_f64, |a, s| gcd(a, *s));
         if g <= 0.0 || ((per / g) - (per / g).round()).abs() > 1e-9 {
@@ -68,8 +77,15 @@ fn switched(
         }
         base.form = Some(to.form.as_str().to_string());
         base.release = to.release.map(|r| r.as_str().to_string());
-        base.strength_mg = Some(per);
-        base.units_per_dose = Some(1.0);
+        // One tablet a dose where the line makes the dose in one, else the
+        // dose in units of the largest strength that divides it.
+        let unit = strengths
+            .iter()
+            .copied()
+            .filter(|s| *s > 0.0 && ((per / s) - (per / s).round()).abs() < 1e-9)
+            .fold(g, f64::max);
+        base.strength_mg = Some(unit);
+        base.units_per_dose = Some(per / unit);
         base.doses_per_day = Some(n);
         return Ok(vec![base]);
     }
@@ -142,6 +158,21 @@ fn gcd(a: f64, b: f64) -> f64 {
     x as f64 / 10.0
 }
 
+/// What the paracetamol of a combination becomes, in words (`None` otherwise).
+fn paracetamol_words(item: &RawItem, rule: &SwitchRow) -> Option<String> {
+    if !rule.separate_paracetamol {
+        return None;
+    }
+    let p = item.paracetamol_mg?;
+    let units = item.units_per_dose.unwrap_or(1.0);
+    Some(format!(
+        "with paracetamol {} mg a dose ({} x {} mg) as separate tablets, not reduced by this plan",
+        num(p * units),
+        num(units),
+        num(p)
+    ))
+}
+
 fn words(items: &[RawItem], reference: &Reference, to: &str) -> String {
     let name = row(reference, to).map_or(to.to_string(), |r| r.box_name.clone());
     let parts: Vec<String> = items
@@ -166,11 +197,27 @@ fn words(items: &[RawItem], reference: &Reference, to: &str) -> String {
     format!("{name}: {}{times}", parts.join(" + "))
 }
 
-/// The switches offered for `item` on line `product_id` (those that fit it).
-pub(crate) fn offers(item: &RawItem, product_id: &str, reference: &Reference) -> Vec<SwitchOffer> {
+fn becomes(item: &RawItem, new: &[RawItem], rule: &SwitchRow, reference: &Reference) -> String {
+    let w = words(new, reference, &rule.to_product);
+    match paracetamol_words(item, rule) {
+        Some(p) => format!("{w}, {p}"),
+        None => w,
+    }
+}
+
+/// The switches offered for `item` on line `product_id` (those that fit it):
+/// every fitting one when the line cannot go on (`held`), otherwise only those
+/// offered on every item of the line.
+pub(crate) fn offers(
+    item: &RawItem,
+    product_id: &str,
+    held: bool,
+    reference: &Reference,
+) -> Vec<SwitchOffer> {
     TaperRules::of(reference)
         .switches()
         .filter(|w| w.from_product == product_id)
+        .filter(|w| held || w.offer == SwitchOffered::Always)
         .filter_map(|w| {
             let new = switched(item, w, reference).ok()?;
             Some(SwitchOffer {
@@ -178,7 +225,7 @@ pub(crate) fn offers(item: &RawItem, product_id: &str, reference: &Reference) ->
                 label: w.label.clone(),
                 to_product: w.to_product.clone(),
                 equivalence: w.equivalence.clone(),
-                becomes: words(&new, reference, &w.to_product),
+                becomes: becomes(item, &new, w, reference),
                 source: w.source.clone(),
             })
         })
@@ -221,7 +268,7 @@ pub(crate) fn apply(
     let said = format!(
         "Switch accepted for items[{index}]: {} (now {}; {}). Source: {}",
         rule.label,
-        words(&new, reference, &rule.to_product),
+        becomes(item, &new, rule, reference),
         rule.equivalence,
         rule.source
     );

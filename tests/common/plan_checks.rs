@@ -246,12 +246,25 @@ pub fn violations(plan: &Plan, reference: &Reference) -> Vec<String> {
             .iter()
             .map(|p| largest_rung(plan, p, reference))
             .fold(0.0, f64::max);
-        // Never more than asked, unless one smallest real cut is itself bigger.
-        if drop > requested.max(bound) + EPS {
-            v.push(format!(
-                "step {}: drops {drop}, more than max({requested} requested, {bound} one smallest decrement)",
-                s.step
-            ));
+        // Never more than asked, unless one smallest real cut is itself bigger:
+        // then the drop is exactly that smallest cut (the step's
+        // `smallest_decrement`), and that is no more than taking one smallest
+        // unit off (always makeable; `largest_rung`, worked out from the doses).
+        if drop > requested + EPS {
+            match s.smallest_decrement_ome_mg_per_day {
+                Some(smallest) if (drop - smallest).abs() <= 0.011 => {
+                    if smallest > bound + 0.011 {
+                        v.push(format!(
+                            "step {}: smallest decrement {smallest} claimed, but taking one unit off cuts only {bound}",
+                            s.step
+                        ));
+                    }
+                }
+                other => v.push(format!(
+                    "step {}: drops {drop}, more than the {requested} requested, and not exactly the smallest makeable decrement ({other:?})",
+                    s.step
+                )),
+            }
         }
         // A cut bigger than asked is given proportionally longer (to the cap):
         // the step itself, or for the stop day the step before it.

@@ -59,6 +59,12 @@ test("a patient is reviewed in the app with a plan that began four weeks ago", a
   await typeDate("taper-start", start);
   await s.press("[data-testid=make-plan]");
   await waitFor(() => s.exists("[data-testid=plan-summary]"), "plan made");
+  // The shared decision (NICE NG215), recorded with the review.
+  await s.type("[data-testid=shared-goals]", "Play with my grandchildren without feeling drowsy");
+  await s.tick("[data-testid=shared-agreement-agreed]");
+  await s.type("[data-testid=shared-support]", "Sam Followup (daughter)");
+  await s.type("[data-testid=shared-schedule]", "Phone every 2 weeks; seen before each step");
+  await assertAxeClean(s, "the consultation with the shared decision");
   await s.press("[data-testid=save-review]");
   await waitFor(async () => /version 1/.test(await s.text("[data-testid=saved-status]")), "saved");
   const patients = cliJson(["patient", "list", "--db", db]);
@@ -66,6 +72,12 @@ test("a patient is reviewed in the app with a plan that began four weeks ago", a
   reviewId = reviews[0].review_id;
   const stored = cliJson(["review", "show", "--db", db, "--review", String(reviewId)]);
   assert.equal(stored.plan.start_date, local(start), "the plan began four weeks ago");
+  assert.deepEqual(stored.shared_decision, {
+    goals: "Play with my grandchildren without feeling drowsy",
+    agreement: "agreed",
+    support_person: "Sam Followup (daughter)",
+    review_schedule: "Phone every 2 weeks; seen before each step",
+  });
 });
 
 test("the follow-up screen shows today's step and its dose, as the core places it", async () => {
@@ -135,7 +147,7 @@ test("follow-up 2: a dose different from the plan, re-planned from it, leaflet p
   await s.press("[data-testid=followup-print-leaflet]");
   await waitFor(async () => (await s.exists("[data-testid=followup-print-status]")) || (await s.exists("[data-testid=followup-print-error]")), "leaflet printed");
   assert.ok(!(await s.exists("[data-testid=followup-print-error]")), await s.execute("return document.querySelector('[data-testid=followup-print-error]')?.textContent ?? ''"));
-  const pdfs = readdirSync(saveDir).filter((f) => f.endsWith(".pdf"));
+  const pdfs = readdirSync(saveDir).filter((f) => f.startsWith("stepdown-plan-"));
   assert.equal(pdfs.length, 1);
   const prints = cliJson(["review", "history", "--db", db, "--review", String(reviewId)]).leaflet_prints;
   assert.equal(prints.length, 1);
@@ -182,6 +194,8 @@ test("the outcomes screen, its CSV exports and its report agree with stepdown ou
   );
   assert.deepEqual(marks, [1 + 2, 1 + 2, 2], "two versions (review points), two follow-ups (plus legend marks), two plans");
   await s.screenshot("outcomes");
+  await s.execute("document.querySelector('[data-testid=outcomes-patient-chart]').scrollIntoView()");
+  await s.screenshot("outcomes-patient-chart");
   await assertAxeClean(s, "the outcomes screen");
 
   await s.press("[data-testid=outcomes-csv-months]");
@@ -204,4 +218,28 @@ test("the outcomes screen, its CSV exports and its report agree with stepdown ou
   assert.match(text, /Riverside Surgery/);
   assert.match(text, /1 person reduced, 1 person by at least half/);
   assert.doesNotMatch(text, /Fran Followup/, "the practice report names no patient");
+});
+
+test("the summary PDF of the new plan prints the shared decision and lists both follow-ups", async () => {
+  await s.press("[data-testid=nav-patients]");
+  await waitFor(() => s.exists("[data-testid=open-latest]"), "patients");
+  await s.press("[data-testid=open-latest]");
+  await waitFor(() => s.exists("[data-testid=save-summary-pdf]"), "the latest version open");
+  assert.equal(await s.execute("return document.querySelector('[data-testid=shared-support]').value"), "Sam Followup (daughter)", "carried into the new version");
+  assert.equal(await s.execute("return document.querySelector('[data-testid=shared-agreement-not-recorded]').checked"), true, "agreement to the new plan not yet recorded");
+  await s.tick("[data-testid=shared-agreement-agreed]");
+  await s.press("[data-testid=save-summary-pdf]");
+  await waitFor(async () => /Summary saved to/.test(await s.text("[data-testid=output-status]")), "summary saved");
+  assert.match(await s.text("[data-testid=output-status]"), /version 3/, "the change was saved first, as version 3");
+  const file = path.join(saveDir, readdirSync(saveDir).find((f) => f.startsWith("stepdown-summary-")));
+  const text = execFileSync("pdftotext", [file, "-"], { encoding: "utf8" }).replace(/\s+/g, " ");
+  assert.match(text, /Shared decision \(NICE NG215\)/);
+  assert.match(text, /Patient's goals: Play with my grandchildren without feeling drowsy/);
+  assert.match(text, /Agreement: agreed to the plan/);
+  assert.match(text, /Support person: Sam Followup \(daughter\)/);
+  assert.match(text, /Review schedule: Phone every 2 weeks; seen before each step/);
+  assert.match(text, /Follow-ups \(2\)/);
+  assert.match(text, new RegExp(`on plan, ${stepTotal} mg OME/day; PEG 5.3/10; SOWS 5/30; decision: continue`));
+  assert.match(text, /a different dose, 60 mg OME\/day \(plan \d+\); decision: replan \(new plan, version 2\)/);
+  await s.screenshot("consultation-shared-decision");
 });

@@ -104,15 +104,19 @@ test("the issue 15 flags show with this patient's figures, each with its action 
   assert.ok(spread <= 4, `labels sit at different heights beside their boxes: ${JSON.stringify(offsets)}`);
   await s.type("[data-testid=comed-input]", "clobazam" + KEY.enter);
   await s.type("[data-testid=comed-input]", "mirtazapine" + KEY.enter);
+  await s.type("[data-testid=comed-input]", "promethazine" + KEY.enter);
   // Chips in one row are the same height (nhsuk's list-item margin once made the first shorter).
   const chipHeights = await s.execute("return [...document.querySelectorAll('[data-testid=comed-list] li')].map((li) => li.getBoundingClientRect().height)");
-  assert.equal(chipHeights.length, 2);
-  assert.equal(chipHeights[0], chipHeights[1], `chip heights ${chipHeights}`);
+  assert.equal(chipHeights.length, 3);
+  assert.ok(chipHeights.every((h) => h === chipHeights[0]), `chip heights ${chipHeights}`);
   await waitFor(() => s.exists("[data-testid=flag-morphine-solution-quantity]"), "morphine solution flag");
   await waitFor(() => s.exists("[data-testid=flag-serotonergic]"), "serotonergic flag");
 
   const flag = (id) => s.text(`[data-testid=flag-${id}]`);
   assert.match(await flag("benzodiazepine"), /clobazam/);
+  // A sedating antihistamine: the other-CNS-depressant flag (issue 15), not a benzodiazepine.
+  assert.match(await flag("cns-depressant"), /promethazine/);
+  assert.doesNotMatch(await flag("benzodiazepine"), /promethazine/);
   assert.match(await flag("serotonergic"), /Fentanyl taken with mirtazapine/);
   assert.match(await flag("serotonergic"), /Source: .*Durogesic/);
   // 38 kg: at most 60 mg/kg a day = 2,280 mg; the regimen gives 5,000 mg.
@@ -121,10 +125,11 @@ test("the issue 15 flags show with this patient's figures, each with its action 
   assert.match(await flag("above-licensed-maximum"), /Codeine 300 mg a day is above the licensed maximum \(240 mg a day/);
   const liquid = await flag("morphine-solution-quantity");
   assert.match(liquid, /More than 300 mL of morphine oral solution is supplied at one issue/);
-  assert.match(liquid, /morphine oral solution 2 mg\/mL, 500 mL at each issue \(1000 mg of morphine\)/);
+  // As the bottle states it: 2 mg/mL is never written where it could be read beside 20 mg/mL.
+  assert.match(liquid, /morphine oral solution 10 mg\/5 mL, 500 mL at each issue \(1000 mg of morphine\)/);
   assert.match(liquid, /Action:/);
   assert.match(liquid, /Source: .*OpenPrescribing/);
-  for (const id of ["benzodiazepine", "serotonergic", "paracetamol-limit", "above-licensed-maximum", "morphine-solution-quantity"]) {
+  for (const id of ["benzodiazepine", "cns-depressant", "serotonergic", "paracetamol-limit", "above-licensed-maximum", "morphine-solution-quantity"]) {
     assert.match(await flag(id), /Action: .+/, `${id} has an action`);
     assert.match(await flag(id), /Source: .+/, `${id} has a source`);
   }

@@ -7,6 +7,9 @@
 // printed leaflet names the morning and evening doses. Then a custom rate
 // faster than a rapid taper asks for a reason, which is kept with the plan. A plan
 // that reduces nothing (MXL 30 mg once a day) prints no leaflet, and says why.
+// MST 30 mg in the morning and MST 60 mg in the evening entered as two items
+// plan as one line; co-codamol's codeine-with-separate-paracetamol switch is
+// offered as a choice for finer steps and taken only when accepted.
 // Axe-checked in each new state; screenshots in target/screenshots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -72,7 +75,7 @@ test("asymmetric MST with a concentrate that cannot go on: question, switch offe
   assert.match(await s.text("[data-testid=switch-offer-1] [data-testid=switch-equivalence]"), /same morphine/i);
   assert.match(await s.text("[data-testid=switch-offer-1] [data-testid=switch-source]"), /SmPC|BNF/);
   // Offered, not applied: no step gives 10 mg in 5 mL yet.
-  assert.doesNotMatch(await s.text("[data-testid=plan-table]"), /of 2 mg\/mL/);
+  assert.doesNotMatch(await s.text("[data-testid=plan-table]"), /(^|[^.\d])5 mL \(10 mg\)/);
   await scrollTo("[data-testid=plan-held]");
   await s.screenshot("switch-offered");
   await axeClean("plan with a held item, its question and a switch offered");
@@ -81,7 +84,9 @@ test("asymmetric MST with a concentrate that cannot go on: question, switch offe
   await s.press("[data-testid=accept-switch-1]");
   await waitFor(async () => /Switch accepted/.test(await s.text("[data-testid=plan-edits]").catch(() => "")), "switch recorded");
   const table = await s.text("[data-testid=plan-table]");
-  assert.match(table, /5 mL of 2 mg\/mL/, "the concentrate became 5 mL of 10 mg in 5 mL");
+  // Doses read in mL and mg ("5 mL (10 mg)"), never "of 2 mg/mL" beside the 20 mg/mL concentrate.
+  assert.match(table, /(^|[^.\d])5 mL \(10 mg\)/, "the concentrate became 5 mL of 10 mg in 5 mL");
+  assert.doesNotMatch(table, /2 mg\/mL/);
   assert.doesNotMatch(table, /0\.5 mL/);
   assert.equal(await s.exists("[data-testid=switch-offer-1]"), false, "no switch offered once accepted");
   // Step 1 still totals the regimen as entered.
@@ -103,7 +108,7 @@ test("asymmetric MST with a concentrate that cannot go on: question, switch offe
   // Step 2 now reduces the solution and leaves the MST as it was.
   const second = await s.execute("return document.querySelectorAll('[data-testid=plan-step]')[1].textContent");
   assert.match(second, /evening: 2 × 30 mg/);
-  assert.match(second, /4 mL of 2 mg\/mL/);
+  assert.match(second, /(^|[^.\d])4 mL \(8 mg\)/);
   await scrollTo("[data-testid=plan-order]");
   await s.screenshot("order-chosen");
   await axeClean("plan with the clinician's reduction order");
@@ -185,4 +190,80 @@ test("a plan that reduces nothing (MXL 30 mg once a day, kept with a question) p
   await scrollTo("[data-testid=output-error]");
   await s.screenshot("leaflet-nothing-reduced");
   await axeClean("a plan that reduces nothing, its leaflet refused");
+});
+
+test("MST 30 mg morning and MST 60 mg evening entered as two items plan as one line; co-codamol offers codeine with separate paracetamol, taken only when accepted", async () => {
+  await s.press("[data-testid=nav-patients]");
+  await waitFor(() => s.exists("[data-testid=add-patient]"), "patients");
+  await s.press("[data-testid=add-patient]");
+  await waitFor(() => s.exists("#patient-name"), "patient form");
+  await s.type("#patient-name", "Jo Joined");
+  await s.press("[data-testid=patient-save]");
+  await waitFor(() => s.exists("[data-testid=start-consultation]"), "patient added");
+  await s.press("[data-testid=start-consultation]");
+  await waitFor(() => s.exists("[data-testid=product-search]"), "consultation");
+  const items = async () => (await s.findAll("[data-testid=regimen-item]")).length;
+  // Empties a field as a person would (a WebDriver clear alone sends no input event).
+  const blank = async (css) => {
+    await s.clear(css);
+    await s.type(css, "1" + KEY.backspace);
+  };
+  const add = async (query, label) => {
+    await s.clear("[data-testid=product-search]");
+    await s.type("[data-testid=product-search]", query);
+    await waitFor(async () => (await s.findAll("[role=option]")).length >= 1, `a result for ${query}`);
+    assert.match(await s.text("#product-option-0"), label);
+    const before = await items();
+    await s.type("[data-testid=product-search]", KEY.enter);
+    await waitFor(async () => (await items()) === before + 1, `${query} added`);
+  };
+
+  // MST 30 mg in the morning only, and MST 60 mg in the evening only: two entries.
+  await add("MST 30", /30 mg/);
+  await s.tick("[data-testid=item-0-by-time]");
+  await waitFor(() => s.exists("[data-testid=item-0-time-evening]"), "per-time fields");
+  await blank("[data-testid=item-0-time-evening]");
+  await waitFor(async () => (await total()) === "30 mg", "MST 30 mg in the morning");
+  await add("MST 60", /60 mg/);
+  await s.tick("[data-testid=item-1-by-time]");
+  await waitFor(() => s.exists("[data-testid=item-1-time-morning]"), "per-time fields");
+  await blank("[data-testid=item-1-time-morning]");
+  await waitFor(async () => (await total()) === "90 mg", "MST 60 mg in the evening: 90 mg a day");
+  // Co-codamol 30/500, two four times a day: codeine 240 mg = 24 mg OME.
+  await add("co-codamol 30", /Co-codamol .*30\/500 mg/);
+  await s.clear("[data-testid=item-2-units_per_dose]");
+  await s.type("[data-testid=item-2-units_per_dose]", "2");
+  await s.clear("[data-testid=item-2-doses_per_day]");
+  await s.type("[data-testid=item-2-doses_per_day]", "4");
+  await waitFor(async () => (await total()) === "114 mg", "total 114 mg (90 + 24)");
+
+  await s.tick("[data-testid=preset-standard]");
+  await s.press("[data-testid=make-plan]");
+  await waitFor(() => s.exists("[data-testid=plan-choices]"), "a switch offered as a choice");
+  // One line: nothing kept at its dose, and the plan says the two entries are one item.
+  assert.equal(await s.exists("[data-testid=plan-held]"), false, "nothing held");
+  assert.match(await s.text("[data-testid=plan-warnings]"), /planned as one item/);
+  const first = await s.execute("return document.querySelectorAll('[data-testid=plan-step]')[0].textContent");
+  assert.match(first, /morning: 1 × 30 mg/);
+  assert.match(first, /evening: 2 × 30 mg/);
+  assert.match(first, /114 mg/);
+  // The co-codamol (now the second item) is reduced as it is; codeine + paracetamol is offered.
+  assert.match(await s.text("[data-testid=choice-1]"), /never made on its own/);
+  assert.match(await s.text("[data-testid=switch-offer-1] [data-testid=switch-becomes]"), /paracetamol 1000 mg a dose/);
+  assert.match(await s.text("[data-testid=switch-offer-1] [data-testid=switch-source]"), /NHS Highland/);
+  assert.match(await s.text("[data-testid=plan-table]"), /30\/500/);
+  await s.execute("document.querySelector('[data-testid=plan-choices]').scrollIntoView()");
+  await s.screenshot("joined-line-and-codeine-choice");
+  await axeClean("two entries planned as one line, a finer-steps switch offered");
+
+  await s.press("[data-testid=accept-switch-1]");
+  await waitFor(async () => /Switch accepted/.test(await s.text("[data-testid=plan-edits]").catch(() => "")), "switch recorded");
+  assert.match(await s.text("[data-testid=plan-edits]"), /paracetamol 1000 mg a dose/);
+  const table = await s.text("[data-testid=plan-table]");
+  assert.doesNotMatch(table, /30\/500/, "no co-codamol once the switch is accepted");
+  assert.match(table, /codeine/i);
+  assert.equal(await s.exists("[data-testid=plan-choices]"), false, "no choice once accepted");
+  await s.execute("document.querySelector('[data-testid=plan-edits]').scrollIntoView()");
+  await s.screenshot("codeine-choice-accepted");
+  await axeClean("plan after the codeine switch was accepted");
 });

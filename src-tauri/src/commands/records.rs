@@ -201,6 +201,25 @@ pub async fn save_outcomes_report(app: AppHandle) -> Result<String, ApiError> {
     .await
 }
 
+/// The clinician summary of a saved version as a PDF (with the shared
+/// decision and the follow-ups), written to the path the user chose
+/// (`choose_summary_path`). Returns the path.
+#[tauri::command]
+pub async fn save_summary_pdf(
+    app: AppHandle,
+    review_id: i64,
+    version: i64,
+) -> Result<String, ApiError> {
+    blocking(app, move |st| {
+        let target = super::files::take_chosen(st, crate::state::SaveKind::SummaryPdf)?;
+        let pdf =
+            st.with_store_api(|s| consult::stored_summary_pdf(s, review_id, version, reference()))?;
+        super::files::write_private(&target, &pdf.bytes, "summary")?;
+        Ok(target.display().to_string())
+    })
+    .await
+}
+
 /// The follow-up scales' items (PEG, then SOWS) with wording and ranges.
 #[tauri::command]
 pub async fn follow_up_scales() -> Result<Vec<ScaleItemRow>, ApiError> {

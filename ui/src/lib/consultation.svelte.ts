@@ -16,6 +16,12 @@ import type { Edit } from "./bindings/Edit";
 import type { Plan } from "./bindings/Plan";
 import { emptyTaper, taperFromRequest, taperLocalErrors, toPlanInput, type TaperDraft } from "./plan";
 import type { ReviewInput } from "./bindings/ReviewInput";
+import type { SharedDecision } from "./bindings/SharedDecision";
+
+/** Nothing recorded yet. */
+export const emptyShared = (): SharedDecision => ({ goals: "", agreement: "not-recorded", support_person: "", review_schedule: "" });
+const sharedIsEmpty = (d: SharedDecision) =>
+  !d.goals.trim() && d.agreement === "not-recorded" && !d.support_person.trim() && !d.review_schedule.trim();
 import { draftFromChoice, localErrors, toRawItem, type DraftItem } from "./regimen";
 
 
@@ -37,6 +43,8 @@ class Consultation {
   context = $state<DraftPatient>(emptyPatient());
   notes = $state("");
   reviewer = $state("");
+  /** What was agreed with the patient (NICE NG215). */
+  shared = $state<SharedDecision>(emptyShared());
   /** Taper options as typed, the clinician's edits, and the resulting plan. */
   taper = $state<TaperDraft>(emptyTaper("standard"));
   edits = $state<Edit[]>([]);
@@ -80,6 +88,7 @@ class Consultation {
     this.items = [];
     this.context = emptyPatient();
     this.notes = "";
+    this.shared = emptyShared();
     this.reviewer = settings.value.reviewer_name;
     this.reviewId = null;
     this.lastSaved = null;
@@ -150,6 +159,7 @@ class Consultation {
     this.items = choices.map((c) => draftFromChoice(c));
     this.context = fromRawPatient(review.patient);
     this.notes = review.notes;
+    this.shared = review.shared_decision ? { ...review.shared_decision } : emptyShared();
     this.reviewer = settings.value.reviewer_name || review.reviewer;
     this.reviewId = review.review_id;
     this.lastSaved = null;
@@ -172,6 +182,7 @@ class Consultation {
       notes: this.notes,
       patient: toRawPatient(this.context),
       items: this.items.map(toRawItem),
+      ...(sharedIsEmpty(this.shared) ? {} : { shared_decision: { ...this.shared } }),
       ...(this.planRequested
         ? { taper: { start_date: plan.start_date, taper: plan.taper, edits: this.edits } }
         : {}),

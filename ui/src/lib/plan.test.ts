@@ -54,6 +54,9 @@ describe("plan helpers", () => {
     // Co-codamol reads 30/500, never "30 mg" (a dispensing-error risk).
     expect(unitText({ strength_mg: 30, count: 2 }, 500)).toBe("2 × 30/500 mg");
     expect(unitText({ strength_mcg_per_hour: 25, count: 1 })).toBe("1 patch of 25 micrograms/hour");
-    expect(unitText({ strength_mg_per_ml: 2, ml: 5 })).toBe("5 mL of 2 mg/mL");
+    // A liquid in mL and mg, never "of 2 mg/mL" (read beside 20 mg/mL, a tenfold risk).
+    expect(unitText({ strength_mg_per_ml: 2, ml: 5 })).toBe("5 mL (10 mg)");
+    expect(unitText({ strength_mg_per_ml: 20, ml: 0.5 })).toBe("0.5 mL (10 mg)");
+    expect(unitText({ strength_mg_per_ml: 1, ml: 2.5 })).toBe("2.5 mL (2.5 mg)");
   });
 });

@@ -7,6 +7,7 @@ import type { ReductionOf } from "./bindings/ReductionOf";
 import type { OrderEntry } from "./bindings/OrderEntry";
 import type { UnitAmount } from "./bindings/UnitAmount";
 import { parseNumber } from "./regimen";
+import { mgText } from "./format";
 
 export interface TaperDraft {
   /** A preset name, or "custom". */
@@ -88,7 +89,9 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 
 /**
  * "2 × 30 mg", "2 × 30/500 mg" (a combination: both strengths, as the core's
- * plan text and supply lines say them), "1 patch of 25 micrograms/hour", "5 mL of 2 mg/mL".
+ * plan text and supply lines say them), "1 patch of 25 micrograms/hour", "5 mL (10 mg)": a
+ * liquid dose in mL and mg, as the core's plan text says it; the product's name above states the
+ * strength as the bottle does (10 mg/5 mL), so "2 mg/mL" is never set beside a 20 mg/mL concentrate.
  * `paracetamolMg` is the combination's paracetamol per tablet, from the plan's request.
  */
 export function unitText(u: UnitAmount, paracetamolMg?: number): string {
@@ -97,5 +100,5 @@ export function unitText(u: UnitAmount, paracetamolMg?: number): string {
     return `${u.count} × ${strength} mg`;
   }
   if ("strength_mcg_per_hour" in u) return `${plural(u.count, "patch", "patches")} of ${u.strength_mcg_per_hour} micrograms/hour`;
-  return `${u.ml} mL of ${u.strength_mg_per_ml} mg/mL`;
+  return `${u.ml} mL (${mgText(u.ml * u.strength_mg_per_ml)})`;
 }

@@ -32,8 +32,8 @@ const fentanyl25: ProductChoice = {
 const oramorph: ProductChoice = {
   ...mst30,
   id: "morphine-oral-solution@2",
-  label: "Morphine oral solution 2 mg/mL",
-  strength: "2 mg/mL",
+  label: "Morphine oral solution 10 mg/5 mL",
+  strength: "10 mg/5 mL",
   form: "solution",
   release: "immediate",
   dosing_interval_hours: null,

@@ -25,7 +25,7 @@ drug: string,
  */
 label: string, 
 /**
- * Strength as written, e.g. "30 mg", "25 micrograms/hour", "2 mg/mL".
+ * Strength as written on the box: "30 mg", "30/500 mg", "25 micrograms/hour", "10 mg/5 mL".
  */
 strength: string, 
 /**

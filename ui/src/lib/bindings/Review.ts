@@ -4,6 +4,7 @@ import type { Plan } from "./Plan";
 import type { Profile } from "./Profile";
 import type { RawItem } from "./RawItem";
 import type { RawPatient } from "./RawPatient";
+import type { SharedDecision } from "./SharedDecision";
 import type { TaperRequest } from "./TaperRequest";
 
 /**
@@ -87,6 +88,10 @@ items: Array<RawItem>,
  * The taper asked for, with the clinician's edits, if a plan was made.
  */
 taper: TaperRequest | null, 
+/**
+ * What was agreed with the patient (NICE NG215), if recorded.
+ */
+shared_decision?: SharedDecision, 
 /**
  * OME and flags.
  */

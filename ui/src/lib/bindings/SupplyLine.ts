@@ -43,7 +43,8 @@ as_needed_maximum: boolean,
  */
 description: string, 
 /**
- * A combination product's strength with both parts, as prescribed
- * (`"30/500 mg"`); absent for single-ingredient products.
+ * The strength as prescribed where the number alone could mislead: a
+ * combination with both parts (`"30/500 mg"`), a liquid as its bottle
+ * states it (`"10 mg/5 mL"`); absent for single-ingredient solids and patches.
  */
 strength_label?: string, };
