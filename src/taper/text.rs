@@ -469,13 +469,40 @@ pub fn plan_text(plan: &Plan) -> String {
             out.push_str(&q);
             out.push('\n');
         }
-        for i in &plan.items {
+        for i in plan.items.iter().filter(|i| i.prescriber_query.is_some()) {
             for o in &i.switch_offers {
                 out.push_str(&format!(
                     "  Switch offered for items[{}] (edit accept_switch \"{}\"): {} -> {}. Equivalence: {}. Source: {}\n",
                     i.index, o.id, o.label, o.becomes, o.equivalence, o.source
                 ));
             }
+        }
+    }
+    // Switches offered on items reduced as they are (finer steps): a choice.
+    let names = &names;
+    let choices: Vec<String> = plan
+        .items
+        .iter()
+        .filter(|i| i.prescriber_query.is_none())
+        .flat_map(|i| {
+            i.switch_offers.iter().map(move |o| {
+                format!(
+                    "- {} (items[{}], edit accept_switch \"{}\"): {} -> {}. Equivalence: {}. Source: {}\n",
+                    name_of(names, i.index, &i.product),
+                    i.index,
+                    o.id,
+                    o.label,
+                    o.becomes,
+                    o.equivalence,
+                    o.source
+                )
+            })
+        })
+        .collect();
+    if !choices.is_empty() {
+        out.push_str("\nChoices for the clinician (offered, never applied on their own):\n");
+        for c in choices {
+            out.push_str(&c);
         }
     }
     if !plan.edits_applied.is_empty() {
