@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::Parser;
-use stepdown::casefinding::synthetic::{generate, SyntheticOptions};
+use stepdown::casefinding::synthetic::{generate, ExportShape, SyntheticOptions};
 use stepdown::reference::reference;
 
 /// Synthetic extract generator.
@@ -29,6 +29,10 @@ struct Args {
     /// Malformed rows per 10,000.
     #[arg(long, default_value_t = 30)]
     malformed_per_10000: u32,
+    /// The file's shape: standard (Stepdown's columns) or systmone-sr (a SystmOne
+    /// Strategic Reporting SRPrimaryCareMedication file, read with --preset systmone-sr).
+    #[arg(long, default_value = "standard")]
+    shape: String,
     /// The CSV file to write.
     #[arg(long)]
     out: PathBuf,
@@ -42,6 +46,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut options = SyntheticOptions::new(args.rows, args.seed, args.today);
     options.history_days = args.history_days;
     options.malformed_per_10000 = args.malformed_per_10000;
+    options.shape = match args.shape.as_str() {
+        "standard" => ExportShape::Standard,
+        "systmone-sr" => ExportShape::SystmOneSr,
+        other => return Err(format!("--shape: '{other}' is not standard or systmone-sr").into()),
+    };
     let mut out = BufWriter::new(std::fs::File::create(&args.out)?);
     let truth = generate(&options, reference(), &mut out)?;
     if let Some(path) = args.truth {

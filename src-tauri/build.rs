@@ -32,6 +32,8 @@ fn main() {
             "summary_for_record",
             "choose_leaflet_path",
             "choose_figures_path",
+            "choose_import_file",
+            "forget_import_file",
             "open_leaflet",
             "import_extract",
             "worklist",

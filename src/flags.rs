@@ -289,6 +289,41 @@ impl Fired {
 /// Evaluates every flag and returns those that fire, most severe first; flags
 /// of equal severity keep the order of `flags.json` (a stable, reviewed order).
 pub fn evaluate(ctx: &FlagContext<'_>) -> Vec<Flag> {
+    let fired = fire(ctx);
+    let mut flags: Vec<(usize, Flag)> = fired.iter().filter_map(|f| render(ctx, f)).collect();
+    if let Some(naloxone) = naloxone_flag(ctx, &flags) {
+        if let Some(rendered) = render(ctx, &naloxone) {
+            flags.push(rendered);
+        }
+    }
+    flags.sort_by_key(|(order, f)| (f.severity, *order));
+    flags.into_iter().map(|(_, f)| f).collect()
+}
+
+/// The flags [`evaluate`] returns, in the same order, as (id, severity)
+/// only: the same rules, without writing their words. For computing a whole
+/// practice's patients at once (case-finding keeps which flags fired, not
+/// their text); a debug assertion there checks it against [`evaluate`].
+pub fn evaluate_ids(ctx: &FlagContext<'_>) -> Vec<(FlagId, Severity)> {
+    let fired = fire(ctx);
+    let mut flags: Vec<(usize, FlagId, Severity)> = fired
+        .iter()
+        .filter_map(|f| {
+            let (order, text) = ctx.reference.risk.flag_text(f.id, f.variant)?;
+            Some((order, f.id, text.severity))
+        })
+        .collect();
+    if naloxone_advised(ctx, flags.iter().map(|(_, id, _)| *id)) {
+        if let Some((order, text)) = ctx.reference.risk.flag_text(FlagId::Naloxone, "default") {
+            flags.push((order, FlagId::Naloxone, text.severity));
+        }
+    }
+    flags.sort_by_key(|(order, _, severity)| (*severity, *order));
+    flags.into_iter().map(|(_, id, s)| (id, s)).collect()
+}
+
+/// Every flag whose rule fires, before wording.
+fn fire(ctx: &FlagContext<'_>) -> Vec<Fired> {
     let mut fired = Vec::new();
     dose_flags(ctx, &mut fired);
     co_medication_flags(ctx, &mut fired);
@@ -298,15 +333,25 @@ pub fn evaluate(ctx: &FlagContext<'_>) -> Vec<Flag> {
     paracetamol_flag(ctx, &mut fired);
     licensed_maximum_flag(ctx, &mut fired);
     driving_flag(ctx, &mut fired);
+    fired
+}
 
-    let mut flags: Vec<(usize, Flag)> = fired.iter().filter_map(|f| render(ctx, f)).collect();
-    if let Some(naloxone) = naloxone_flag(ctx, &flags) {
-        if let Some(rendered) = render(ctx, &naloxone) {
-            flags.push(rendered);
-        }
-    }
-    flags.sort_by_key(|(order, f)| (f.severity, *order));
-    flags.into_iter().map(|(_, f)| f).collect()
+/// The flags that make naloxone advice fire.
+const NALOXONE_TRIGGERS: [FlagId; 5] = [
+    FlagId::HighDose,
+    FlagId::Benzodiazepine,
+    FlagId::Gabapentinoid,
+    FlagId::CnsDepressant,
+    FlagId::OverdoseRisk,
+];
+
+/// Whether naloxone advice fires, given the other flags that fired.
+fn naloxone_advised(ctx: &FlagContext<'_>, mut fired: impl Iterator<Item = FlagId>) -> bool {
+    ctx.patient
+        .co_medications_of(DrugClass::Naloxone)
+        .next()
+        .is_none()
+        && fired.any(|id| NALOXONE_TRIGGERS.contains(&id))
 }
 
 /// Fills in a fired flag's wording; `None` only if the wording is missing,
@@ -572,9 +617,16 @@ fn regimen_flags(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
                 long_acting.push(format!("{drug} patch"));
                 patch_count = patch_count.saturating_add(n.get());
                 // The contract names fentanyl patches specifically (MHRA DSU Sept 2020).
+                // One entry per strength, counted ("2 × fentanyl 25 micrograms/hour"),
+                // never the same words twice for a product entered twice.
                 if drug == "fentanyl" {
-                    fentanyl_patches
-                        .push(format!("{drug} {} micrograms/hour", num(strength.get())));
+                    match fentanyl_patches
+                        .iter_mut()
+                        .find(|(s, _): &&mut (f64, u32)| (*s - strength.get()).abs() < 1e-9)
+                    {
+                        Some((_, count)) => *count = count.saturating_add(n.get()),
+                        None => fentanyl_patches.push((strength.get(), n.get())),
+                    }
                 }
                 patches.push(described);
             }
@@ -602,8 +654,15 @@ fn regimen_flags(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
     }
     if ctx.patient.opioid_naive == Some(true) && !fentanyl_patches.is_empty() {
         fired.push(
-            Fired::new(FlagId::FentanylOpioidNaive, "default")
-                .with("patches", and_list(&fentanyl_patches)),
+            Fired::new(FlagId::FentanylOpioidNaive, "default").with(
+                "patches",
+                and_list(
+                    &fentanyl_patches
+                        .iter()
+                        .map(|(s, n)| format!("{n} × fentanyl {} micrograms/hour", num(*s)))
+                        .collect::<Vec<_>>(),
+                ),
+            ),
         );
     }
 
@@ -1024,28 +1083,15 @@ fn driving_flag(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
 /// history of overdose or substance use disorder) and none is listed already.
 /// UK guidance for chronic pain is "consider", hence severity info.
 fn naloxone_flag(ctx: &FlagContext<'_>, flags: &[(usize, Flag)]) -> Option<Fired> {
-    if ctx
-        .patient
-        .co_medications_of(DrugClass::Naloxone)
-        .next()
-        .is_some()
-    {
+    if !naloxone_advised(ctx, flags.iter().map(|(_, f)| f.id)) {
         return None;
     }
-    let triggers = [
-        FlagId::HighDose,
-        FlagId::Benzodiazepine,
-        FlagId::Gabapentinoid,
-        FlagId::CnsDepressant,
-        FlagId::OverdoseRisk,
-    ];
     let reasons: Vec<String> = flags
         .iter()
-        .filter(|(_, f)| triggers.contains(&f.id))
+        .filter(|(_, f)| NALOXONE_TRIGGERS.contains(&f.id))
         .map(|(_, f)| lower_first(&f.title))
         .collect();
-    (!reasons.is_empty())
-        .then(|| Fired::new(FlagId::Naloxone, "default").with("reasons", and_list(&reasons)))
+    Some(Fired::new(FlagId::Naloxone, "default").with("reasons", and_list(&reasons)))
 }
 
 fn lower_first(s: &str) -> String {

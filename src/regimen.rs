@@ -1537,6 +1537,33 @@ pub fn num(v: f64) -> String {
     if !v.is_finite() {
         return v.to_string();
     }
+    // Nearly every number shown has at most three decimals (60, 2.5, 0.125):
+    // written from integers, without exact float formatting (a tenth of a
+    // case-finding import's CPU time went there, issue 16). When v × 1000 is
+    // a whole number, v is within 1e-13 of that many thousandths, far from
+    // any rounding boundary, so this gives exactly what `{:.3}` gives;
+    // `num_fast_path_matches_the_general_one` checks it.
+    let thousandths = v * 1000.0;
+    if thousandths.abs() < 1e15 && thousandths == thousandths.trunc() {
+        let n = thousandths as i64;
+        let (int, frac) = (n.unsigned_abs() / 1000, n.unsigned_abs() % 1000);
+        let mut out = String::with_capacity(12);
+        if n < 0 {
+            out.push('-');
+        }
+        out.push_str(&int.to_string());
+        if frac != 0 {
+            let digits = format!("{frac:03}");
+            out.push('.');
+            out.push_str(digits.trim_end_matches('0'));
+        }
+        return out;
+    }
+    num_general(v)
+}
+
+/// [`num`] for any finite number: three decimals, trailing zeros dropped.
+fn num_general(v: f64) -> String {
     let s = format!("{v:.3}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" {
@@ -1549,6 +1576,61 @@ pub fn num(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn num_fast_path_matches_the_general_one() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut values: Vec<f64> = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            0.125,
+            0.1,
+            0.2,
+            0.3,
+            2.5,
+            60.0,
+            90.0,
+            120.0,
+            0.001,
+            -0.001,
+            0.0005,
+            0.0015,
+            1e-7,
+            999.9995,
+            123_456.789,
+            1e14,
+            -2.75,
+            7.0 / 3.0,
+        ];
+        for _ in 0..200_000 {
+            let r = next();
+            values.push(match r % 4 {
+                // Thousandths, as doses and totals mostly are.
+                0 => (r >> 8) as f64 % 10_000_000.0 / 1000.0,
+                1 => ((r >> 8) as f64 % 100_000.0) / 8.0,
+                2 => f64::from_bits(r) % 1e6,
+                _ => (r >> 11) as f64 / (1u64 << 53) as f64 * 1000.0 - 500.0,
+            });
+        }
+        for v in values.into_iter().filter(|v| v.is_finite()) {
+            let general = num_general(v);
+            let general = if general == "-0" {
+                "0".to_string()
+            } else {
+                general
+            };
+            assert_eq!(num(v), general, "{v:e}");
+        }
+    }
     use crate::reference::reference;
 
     fn validate(json: &str) -> Result<Regimen, RegimenError> {

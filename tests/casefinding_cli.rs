@@ -334,6 +334,49 @@ fn other_exports_import_with_a_column_map() {
     assert_eq!(list["patients"][0]["ome_mg_per_day"], 60.0);
 }
 
+/// The generated SystmOne Strategic Reporting sample (tests/cases, written by
+/// `gen_extract --shape systmone-sr`) imports with `--preset systmone-sr`;
+/// without it its columns are not found.
+#[test]
+fn a_systmone_export_imports_with_its_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/extract_systmone_sr.csv");
+    assert_bad_input(
+        &run(&["import", p(&sample), "--db", p(&db), "--today", TODAY]),
+        "missing columns patient_id, issue_date, drug, dose, quantity",
+    );
+    assert_bad_input(
+        &run(&["import", p(&sample), "--db", p(&db), "--preset", "emis-web"]),
+        "--preset: there is no preset 'emis-web' (presets: systmone-sr)",
+    );
+    let report = stdout_json(&run(&[
+        "import",
+        p(&sample),
+        "--db",
+        p(&db),
+        "--preset",
+        "systmone-sr",
+        "--today",
+        TODAY,
+    ]));
+    assert_eq!(report["rows_read"], 400);
+    // The generator's one malformed row, named at its line; everything else stored.
+    assert_eq!(report["not_understood_count"], 1);
+    assert_eq!(
+        report["imported"].as_u64().unwrap() + report["duplicates"].as_u64().unwrap(),
+        399
+    );
+    assert_eq!(report["patients_on_worklist"], 49);
+    let list = stdout_json(&run(&["worklist", "--db", p(&db), "--today", TODAY]));
+    assert_eq!(list["patients"].as_array().unwrap().len(), 49);
+    assert!(list["patients"][0]["ome_mg_per_day"].as_f64().unwrap() > 0.0);
+    // The store is as Stepdown made it (the worklist cache swapped in from
+    // its staging table is the same table).
+    let check = stdout_json(&run(&["check", "--db", p(&db)]));
+    assert_eq!(check["ok"], true, "{check}");
+}
+
 #[test]
 fn bad_files_and_options_exit_2_with_one_message() {
     let dir = tempfile::tempdir().unwrap();
@@ -470,4 +513,76 @@ fn worklist_shows_both_figures_and_markers_filters_by_marker_and_imports_exclusi
         ]),
         "no patient identifier",
     );
+}
+
+/// `stepdown import` killed (SIGKILL) while it stores, at varied moments:
+/// nothing of it is ever shown, the store stays sound, and a second import
+/// straight after is refused as "under way" rather than mixing with it
+/// (the next import removes it once its heartbeat is two minutes old, tested
+/// in the library with a stepping clock). An import that finished before its
+/// kill shows whole.
+#[test]
+fn an_import_killed_while_it_stores_shows_nothing_and_leaves_the_store_sound() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("big.csv");
+    let mut text = String::from("patient_id,issue_date,drug,dose,quantity\n");
+    for i in 0..120_000u32 {
+        let day = 1 + i % 28;
+        text.push_str(&format!(
+            "P{:05},2026-10-{day:02},Morphine 10mg modified-release tablets,1 bd,56\n",
+            i % 15_000
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let count = |db: &Path, sql: &str| -> i64 {
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| c.query_row(sql, [], |r| r.get(0)))
+            .unwrap_or(0)
+    };
+    let mut killed_while_storing = 0;
+    for attempt in 0..6u64 {
+        let db = dir.path().join(format!("s{attempt}.db"));
+        let mut child = Command::new(BIN)
+            .args(["import", p(&csv), "--db", p(&db), "--today", TODAY])
+            .env_remove("STEPDOWN_DB")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until rows are being stored (or it finished), then a little more.
+        while count(&db, "SELECT count(*) FROM cf_issues") == 0
+            && child.try_wait().unwrap().is_none()
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(attempt * 40));
+        let _ = child.kill(); // SIGKILL on Unix
+        let status = child.wait().unwrap();
+        let published = count(&db, "SELECT count(*) FROM cf_imports WHERE published = 1");
+        let list = stdout_json(&run(&["worklist", "--db", p(&db), "--today", TODAY]));
+        let shown = list["patients"].as_array().unwrap().len();
+        if published == 0 {
+            killed_while_storing += 1;
+            assert!(status.code().is_none(), "killed, not finished: {status}");
+            assert_eq!(
+                shown, 0,
+                "attempt {attempt}: an unfinished import shows nothing"
+            );
+            let again = run(&["import", p(&csv), "--db", p(&db), "--today", TODAY]);
+            assert_eq!(again.status.code(), Some(1), "attempt {attempt}");
+            assert!(
+                String::from_utf8_lossy(&again.stderr).contains("under way"),
+                "{}",
+                String::from_utf8_lossy(&again.stderr)
+            );
+        } else {
+            assert_eq!(
+                shown, 15_000,
+                "attempt {attempt}: a finished import shows whole"
+            );
+        }
+        let check = stdout_json(&run(&["check", "--db", p(&db)]));
+        assert_eq!(check["ok"], true, "attempt {attempt}: {check}");
+    }
+    assert!(killed_while_storing > 0, "no import was killed part-way");
 }

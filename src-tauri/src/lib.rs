@@ -68,6 +68,8 @@ pub fn run() {
             commands::records::summary_for_record,
             commands::files::choose_leaflet_path,
             commands::files::choose_figures_path,
+            commands::files::choose_import_file,
+            commands::files::forget_import_file,
             commands::files::open_leaflet,
             commands::casefinding::import_extract,
             commands::casefinding::worklist,

@@ -21,8 +21,19 @@ pub enum SaveKind {
     SummaryPdf,
 }
 
-/// Paths the save dialog returned, kept on the Rust side: the app writes and
-/// opens only these, never a path string from the webview. Each is used once.
+/// What an open dialog is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpenKind {
+    /// A prescribing extract to import.
+    Extract,
+    /// A list of patients to leave off the worklist.
+    Exclusions,
+}
+
+/// Paths the save and open dialogs returned, kept on the Rust side: the app
+/// writes, opens and reads only these, never a path string from the webview.
+/// Each is used once.
 #[derive(Debug, Default)]
 pub struct ChosenPaths {
     leaflet: Option<PathBuf>,
@@ -30,6 +41,8 @@ pub struct ChosenPaths {
     outcomes_csv: Option<PathBuf>,
     outcomes_report: Option<PathBuf>,
     summary_pdf: Option<PathBuf>,
+    extract: Option<PathBuf>,
+    exclusions: Option<PathBuf>,
     /// The last leaflet written, the only file the app will open.
     printed: Option<PathBuf>,
 }
@@ -54,6 +67,23 @@ impl ChosenPaths {
             SaveKind::OutcomesCsv => self.outcomes_csv.take(),
             SaveKind::OutcomesReport => self.outcomes_report.take(),
             SaveKind::SummaryPdf => self.summary_pdf.take(),
+        }
+    }
+
+    /// Remembers what the open dialog returned for `kind` (`None` forgets
+    /// an earlier choice).
+    pub fn remember_open(&mut self, kind: OpenKind, path: Option<PathBuf>) {
+        match kind {
+            OpenKind::Extract => self.extract = path,
+            OpenKind::Exclusions => self.exclusions = path,
+        }
+    }
+
+    /// Takes the chosen file for `kind`: a second import needs a second choice.
+    pub fn take_open(&mut self, kind: OpenKind) -> Option<PathBuf> {
+        match kind {
+            OpenKind::Extract => self.extract.take(),
+            OpenKind::Exclusions => self.exclusions.take(),
         }
     }
 
@@ -192,6 +222,24 @@ pub fn test_save_dir() -> Option<PathBuf> {
     None
 }
 
+/// The end-to-end tests' hook for the open dialog: `--open-extract PATH` and
+/// `--open-exclusions PATH` are what the "dialog" returns for each kind,
+/// without asking. Debug builds only: a release build always asks.
+#[cfg(debug_assertions)]
+pub fn test_open_file(kind: OpenKind) -> Option<PathBuf> {
+    arg_value(match kind {
+        OpenKind::Extract => "--open-extract",
+        OpenKind::Exclusions => "--open-exclusions",
+    })
+    .map(PathBuf::from)
+}
+
+/// Release builds have no test hook.
+#[cfg(not(debug_assertions))]
+pub fn test_open_file(_kind: OpenKind) -> Option<PathBuf> {
+    None
+}
+
 /// A suggested file name reduced to a bare name (no folders, no `..`), so the
 /// webview's suggestion can only ever be a default the user sees in the dialog.
 pub fn bare_file_name(suggested: &str, fallback: &str) -> String {
@@ -226,6 +274,20 @@ mod tests {
         );
         assert_eq!(c.take(SaveKind::Leaflet), None, "one write per choice");
         assert!(c.printed().is_none());
+        c.remember_open(OpenKind::Extract, Some(PathBuf::from("/a/extract.csv")));
+        assert_eq!(c.take_open(OpenKind::Exclusions), None);
+        c.remember_open(OpenKind::Exclusions, Some(PathBuf::from("/a/x.csv")));
+        c.remember_open(OpenKind::Exclusions, None);
+        assert_eq!(c.take_open(OpenKind::Exclusions), None, "forgotten");
+        assert_eq!(
+            c.take_open(OpenKind::Extract),
+            Some(PathBuf::from("/a/extract.csv"))
+        );
+        assert_eq!(
+            c.take_open(OpenKind::Extract),
+            None,
+            "one import per choice"
+        );
     }
 
     #[test]

@@ -24,15 +24,14 @@ use std::sync::Arc;
 use chrono::{Datelike, Months, NaiveDate};
 
 use super::{Marker, TrendPoint, WorklistItem, WorklistPatient};
-use crate::assess::assess;
 use crate::catalogue::choice_for_item;
-use crate::flags::{FlagId, Severity};
+use crate::flags::{evaluate_ids, FlagContext, FlagId, Severity};
 use crate::import::dose::{DoseReader, DoseReading, DoseUnit, Unreadable};
 use crate::import::product::{
     CoMedicationProduct, NotUnderstood, Product, ProductReader, Strength,
 };
 use crate::import::{regimen_item, with_dose_times};
-use crate::ome::convert_item;
+use crate::ome::{calculate, convert_item};
 use crate::patient::{PatientContext, RawPatient, Sex};
 use crate::profile::Profile;
 use crate::reference::risk::{DrugClass, PatientField};
@@ -847,27 +846,48 @@ pub(crate) fn patient(
         ..RawPatient::default()
     };
     let options = crate::ome::OmeOptions::default();
-    // The real assessment: the same validated items and patient context as
-    // `stepdown assess` would build from them.
+    // The real assessment (`assess`: the OME engine, then the flags): the
+    // same validated items and patient context as `stepdown assess` would
+    // build from them. Without `detail` the flags are not put into words.
     let (ome, regular, complete, flags) =
         match PatientContext::validate(&patient_input, "patient", reference) {
             Ok(patient) => {
                 let had_items = !items.is_empty();
-                let report = assess(&Regimen { items }, &patient, PROFILE, reference, &options);
+                let regimen = Regimen { items };
+                let report = calculate(&regimen, PROFILE, reference, &options);
+                let ctx = FlagContext {
+                    regimen: &regimen,
+                    ome: &report,
+                    patient: &patient.patient,
+                    profile: PROFILE,
+                    reference,
+                    options: &options,
+                };
+                let worded = || -> Vec<(FlagId, Severity)> {
+                    crate::flags::evaluate(&ctx)
+                        .iter()
+                        .map(|f| (f.id, f.severity))
+                        .collect()
+                };
+                let flags = if detail { worded() } else { evaluate_ids(&ctx) };
+                debug_assert!(
+                    detail || flags == worded(),
+                    "evaluate_ids differs from evaluate"
+                );
                 if !had_items {
                     // No item with a dose: no total, but the patient's own risks
                     // still show (a benzodiazepine co-prescribed, older age, …).
                     warnings
                         .push("no current item has a usable dose, so the total is unknown".into());
                 } else if detail {
-                    warnings.extend(report.ome.warnings.iter().cloned());
                     warnings.extend(report.warnings.iter().cloned());
+                    warnings.extend(patient.warnings.iter().cloned());
                 }
                 (
-                    report.ome.total_ome_mg_per_day,
-                    report.ome.regular_ome_mg_per_day,
-                    had_items && report.ome.complete && !unknown,
-                    report.flags,
+                    report.total_ome_mg_per_day,
+                    report.regular_ome_mg_per_day,
+                    had_items && report.complete && !unknown,
+                    flags,
                 )
             }
             Err(errors) => {
@@ -883,25 +903,25 @@ pub(crate) fn patient(
     let markers = markers_of(rec, &resolved, &current, &comeds, &in_window, interp);
     result.high_flags = flags
         .iter()
-        .filter(|f| f.severity == Severity::High)
+        .filter(|(_, severity)| *severity == Severity::High)
         .count() as u32
         // Unclear directions are an audit finding that raises the patient.
         + u32::from(markers & Marker::UnclearDirections.bit() != 0);
     result.caution_flags = flags
         .iter()
-        .filter(|f| f.severity == Severity::Caution)
+        .filter(|(_, severity)| *severity == Severity::Caution)
         .count() as u32;
     // Information-only flags (driving, naloxone advice) are for the patient
     // view: on every row they would crowd out the risks.
     let flag_ids: Vec<FlagId> = flags
         .iter()
-        .filter(|f| f.severity != Severity::Info)
-        .map(|f| f.id)
+        .filter(|(_, severity)| *severity != Severity::Info)
+        .map(|(id, _)| *id)
         .collect();
     let info_flags: Vec<FlagId> = flags
         .iter()
-        .filter(|f| f.severity == Severity::Info)
-        .map(|f| f.id)
+        .filter(|(_, severity)| *severity == Severity::Info)
+        .map(|(id, _)| *id)
         .collect();
     result.summary = Some(Summary {
         ome,

@@ -46,6 +46,71 @@ pub struct SyntheticOptions {
     /// Patients in 1,000 put on the exclusion list (`Truth::exclusions`),
     /// alternately for palliative care and opioid dependence treatment.
     pub excluded_per_1000: u32,
+    /// The file's shape: Stepdown's own columns, or a clinical-system export.
+    pub shape: ExportShape,
+}
+
+/// The shape of the written file (the rows and the truth are the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportShape {
+    /// `patient_id,issue_date,drug,dose,quantity,age,sex,nhs_number`.
+    #[default]
+    Standard,
+    /// A SystmOne Strategic Reporting `SRPrimaryCareMedication` file (format
+    /// version 89, the `systmone-sr` preset): its 30 columns, dates as
+    /// `14 Mar 2026 10:00:00`, quantities with their unit (`56 tablet`); no
+    /// age, sex or NHS number (those are in another file). Identifiers other
+    /// than the patient's are placeholders; product codes are left blank.
+    SystmOneSr,
+}
+
+/// The headers of a SystmOne `SRPrimaryCareMedication` file, format version
+/// 89 (source: `assets/import_presets.json`, preset `systmone-sr`).
+const SR_HEADERS: [&str; 30] = [
+    "RowIdentifier",
+    "IDOrganisationVisibleTo",
+    "DateEventRecorded",
+    "DateEvent",
+    "IDProfileEnteredBy",
+    "IDDoneBy",
+    "TextualEventDoneBy",
+    "IDOrganisationDoneAt",
+    "IDMultiLexProduct",
+    "IDMultiLexPack",
+    "IDMultiLexDMD",
+    "NameOfMedication",
+    "DateMedicationStart",
+    "DateMedicationEnd",
+    "MedicationDosage",
+    "MedicationQuantity",
+    "IsSupervised",
+    "SupervisedDose",
+    "UnsupervisedDose",
+    "IsRepeatMedication",
+    "IsOtherMedication",
+    "IsDentalMedication",
+    "IsHospitalMedication",
+    "IDRepeatTemplate",
+    "IDReferralIn",
+    "IDEvent",
+    "IDPatient",
+    "IDOrganisation",
+    "IDOrganisationRegisteredAt",
+    "RemovedData",
+];
+
+/// The unit a SystmOne quantity is written with, from the product's description.
+fn sr_unit(drug: &str) -> &'static str {
+    let d = drug.to_ascii_lowercase();
+    if d.contains("patch") {
+        "patch"
+    } else if d.contains("solution") || d.contains("liquid") || d.contains("suspension") {
+        "ml"
+    } else if d.contains("capsule") {
+        "capsule"
+    } else {
+        "tablet"
+    }
 }
 
 impl SyntheticOptions {
@@ -58,6 +123,7 @@ impl SyntheticOptions {
             history_days: 365,
             malformed_per_10000: 30,
             excluded_per_1000: 0,
+            shape: ExportShape::Standard,
         }
     }
 }
@@ -1190,10 +1256,13 @@ pub fn generate(
     }
     rows.sort_by_key(|r| (r.date, r.tiebreak));
 
-    writeln!(
-        out,
-        "patient_id,issue_date,drug,dose,quantity,age,sex,nhs_number"
-    )?;
+    match options.shape {
+        ExportShape::Standard => writeln!(
+            out,
+            "patient_id,issue_date,drug,dose,quantity,age,sex,nhs_number"
+        )?,
+        ExportShape::SystmOneSr => writeln!(out, "{}", SR_HEADERS.join(","))?,
+    }
     let mut refused = Vec::new();
     let quote = |s: &str| {
         if s.contains([',', '"', '\n']) {
@@ -1205,12 +1274,38 @@ pub fn generate(
     for (i, r) in rows.iter().enumerate() {
         let line = i as u64 + 2;
         let date = match r.refused {
+            Some(("bad-date", _)) if options.shape == ExportShape::SystmOneSr => {
+                "31 Feb 2026 10:00:00".to_string()
+            }
             Some(("bad-date", _)) => "31/02/2026".to_string(),
+            _ if options.shape == ExportShape::SystmOneSr => {
+                r.date.format("%d %b %Y 10:00:00").to_string()
+            }
             // Half the dates ISO, half UK style, as different systems export them.
             _ if r.tiebreak % 2 == 0 => r.date.format("%Y-%m-%d").to_string(),
             _ => r.date.format("%d/%m/%Y").to_string(),
         };
-        if r.short {
+        if options.shape == ExportShape::SystmOneSr {
+            let quantity = match r.quantity.parse::<f64>() {
+                Ok(_) => format!("{} {}", r.quantity, sr_unit(&r.drug)),
+                Err(_) => r.quantity.clone(),
+            };
+            let repeat = if r.tiebreak % 3 == 0 { "false" } else { "true" };
+            let drug = quote(&r.drug);
+            let dose = quote(&r.dose);
+            let row_id = (i + 1).to_string();
+            let patient = quote(&r.patient);
+            let fields: Vec<&str> = if r.short {
+                vec![&row_id, "1", &date, &date]
+            } else {
+                vec![
+                    &row_id, "1", &date, &date, "1", "1", "", "1", "", "", "", &drug, &date, "",
+                    &dose, &quantity, "false", "", "", repeat, "false", "false", "false", "", "",
+                    "", &patient, "1", "1", "0",
+                ]
+            };
+            writeln!(out, "{}", fields.join(","))?;
+        } else if r.short {
             writeln!(out, "{},{},{}", quote(&r.patient), date, quote(&r.drug))?;
         } else {
             writeln!(

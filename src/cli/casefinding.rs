@@ -58,9 +58,14 @@ pub struct ImportArgs {
     /// Registered patients at the practice, for figures per 1,000.
     #[arg(long, value_name = "N")]
     list_size: Option<u32>,
-    /// Header names for columns named differently, e.g. 'patient_id=Patient ID,issue_date=Date'.
+    /// Header names for columns named differently, e.g. 'patient_id=Patient ID,issue_date=Date'
+    /// (with --preset: replaces or adds to the preset's columns).
     #[arg(long, value_name = "COLUMN=HEADER,...")]
     map: Option<String>,
+    /// The column map of a clinical-system export: systmone-sr (SystmOne Strategic Reporting,
+    /// SRPrimaryCareMedication file). See docs/casefinding.md.
+    #[arg(long, value_name = "NAME")]
+    preset: Option<String>,
     /// Also write the import report (JSON) to FILE.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -137,6 +142,11 @@ pub fn import(args: ImportArgs) -> CliResult {
     let column_map = match &args.map {
         Some(spec) => ColumnMap::parse(spec).map_err(|e| CliError::Input(e.to_string()))?,
         None => ColumnMap::default(),
+    };
+    let column_map = match &args.preset {
+        Some(name) => stepdown::import::presets::preset_map(name, &column_map)
+            .map_err(|e| CliError::Input(e.to_string()))?,
+        None => column_map,
     };
     let cap = stepdown::limits::limits().max_extract_bytes;
     // Read from the file as the import goes (never held whole: issue 16).

@@ -46,11 +46,15 @@ pub enum Column {
     Sex,
     /// NHS number (optional).
     NhsNumber,
+    /// Marks a record deleted in the clinical system (optional; `1` or
+    /// `true`): such a row is reported, not imported. SystmOne Strategic
+    /// Reporting files carry it as `RemovedData` (issue 16).
+    Removed,
 }
 
 impl Column {
     /// Every column, required ones first.
-    pub const ALL: [Column; 8] = [
+    pub const ALL: [Column; 9] = [
         Column::PatientId,
         Column::IssueDate,
         Column::Drug,
@@ -59,6 +63,7 @@ impl Column {
         Column::Age,
         Column::Sex,
         Column::NhsNumber,
+        Column::Removed,
     ];
 
     /// The column's standard name.
@@ -72,6 +77,7 @@ impl Column {
             Column::Age => "age",
             Column::Sex => "sex",
             Column::NhsNumber => "nhs_number",
+            Column::Removed => "removed",
         }
     }
 
@@ -83,7 +89,7 @@ impl Column {
         )
     }
 
-    fn parse(s: &str) -> Option<Column> {
+    pub(crate) fn parse(s: &str) -> Option<Column> {
         let s = header_key(s);
         Column::ALL.into_iter().find(|c| c.as_str() == s)
     }
@@ -182,6 +188,9 @@ pub enum CsvError {
     /// `--map` is malformed.
     #[error("--map: {0}")]
     BadMap(String),
+    /// `--preset` names no preset.
+    #[error("--preset: {0}")]
+    BadPreset(String),
     /// The header line itself cannot be read.
     #[error("line 1 (header): {0}")]
     BadHeader(String),
@@ -313,7 +322,7 @@ pub struct Extract<'a> {
     /// The header names as written.
     pub headers: Vec<String>,
     /// Index of each column's field, in [`Column::ALL`] order (`None`: absent, optional).
-    columns: [Option<usize>; 8],
+    columns: [Option<usize>; 9],
     /// Byte offset of the first data row.
     data_start: usize,
     /// Line number at `data_start`.
@@ -399,7 +408,7 @@ impl<'a> Extract<'a> {
         let data_line = line_no + 1;
         let headers: Vec<String> = record.iter().map(|h| h.trim().to_string()).collect();
         let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
-        let mut columns = [None; 8];
+        let mut columns = [None; 9];
         let mut missing = Vec::new();
         for (slot, column) in columns.iter_mut().zip(Column::ALL) {
             let wanted = map
@@ -747,7 +756,7 @@ fn problem(line: u64, column: Column, reason: String) -> RowOutcome<'static> {
 fn read_row<'r>(
     record: &'r ::csv::StringRecord,
     line: u64,
-    columns: &[Option<usize>; 8],
+    columns: &[Option<usize>; 9],
     today: NaiveDate,
     limits: FieldLimits,
 ) -> RowOutcome<'r> {
@@ -756,6 +765,26 @@ fn read_row<'r>(
             .and_then(|i| record.get(i))
             .map_or("", str::trim)
     };
+    // A record deleted in the clinical system was never (or is no longer)
+    // an issue: reported, whatever else the row holds.
+    let removed = field(Column::Removed);
+    match removed.to_ascii_lowercase().as_str() {
+        "" | "0" | "false" => {}
+        "1" | "true" => {
+            return problem(
+                line,
+                Column::Removed,
+                "the record is marked deleted in the clinical system; not imported".into(),
+            )
+        }
+        _ => {
+            return problem(
+                line,
+                Column::Removed,
+                format!("'{removed}' is not 0 or 1 (1 marks a deleted record)"),
+            )
+        }
+    }
     let patient_id = field(Column::PatientId);
     if patient_id.is_empty() {
         return problem(line, Column::PatientId, "empty".into());
@@ -992,6 +1021,44 @@ mod tests {
             let e = parse_date(text).unwrap_err();
             assert!(e.contains(why), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn a_row_marked_deleted_is_reported_not_imported() {
+        let csv = "Pat,When,What,How,Qty,RemovedData\n\
+                   1,14 Mar 2026 10:23:00,Morphine 10mg tablets,1 bd,56 tablet,0\n\
+                   2,14 Mar 2026 10:23:00,Morphine 10mg tablets,1 bd,56 tablet,1\n\
+                   3,14 Mar 2026 10:23:00,Morphine 10mg tablets,1 bd,56 tablet,\n\
+                   4,14 Mar 2026 10:23:00,Morphine 10mg tablets,1 bd,56 tablet,maybe\n";
+        let map = ColumnMap::parse(
+            "patient_id=Pat,issue_date=When,drug=What,dose=How,quantity=Qty,removed=RemovedData",
+        )
+        .unwrap();
+        let e = Extract::open(csv.as_bytes(), &map).unwrap();
+        let today = d(2026, 11, 24);
+        let limits = FieldLimits { age: (0.0, 130.0) };
+        let mut rows = Vec::new();
+        let mut problems = Vec::new();
+        e.rows(today, limits, |o, _| match o {
+            RowOutcome::Row(r) => rows.push((r.patient_id.to_string(), r.issue_date, r.quantity)),
+            RowOutcome::Problem(p) => problems.push((p.line, p.column, p.reason)),
+        });
+        assert_eq!(
+            rows,
+            vec![
+                ("1".to_string(), d(2026, 3, 14), Some(56.0)),
+                ("3".to_string(), d(2026, 3, 14), Some(56.0))
+            ]
+        );
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].0, 3);
+        assert_eq!(problems[0].1.as_deref(), Some("removed"));
+        assert!(problems[0].2.contains("deleted"), "{problems:?}");
+        assert_eq!(problems[1].0, 5);
+        assert!(
+            problems[1].2.contains("'maybe' is not 0 or 1"),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 
 pub mod csv;
 pub mod dose;
+pub mod presets;
 pub mod product;
 pub mod stream;
 mod text;

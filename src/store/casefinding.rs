@@ -293,8 +293,9 @@ fn insert_batch(
 ) -> StoreResult<u64> {
     let mut p = 1;
     for i in batch {
+        let date = iso_date(i.issue_date);
         stmt.raw_bind_parameter(p, i.patient_id)?;
-        stmt.raw_bind_parameter(p + 1, i.issue_date.to_string())?;
+        stmt.raw_bind_parameter(p + 1, std::str::from_utf8(&date).unwrap_or("0000-00-00"))?;
         stmt.raw_bind_parameter(p + 2, i.drug_id)?;
         stmt.raw_bind_parameter(p + 3, i.dose_id)?;
         stmt.raw_bind_parameter(p + 4, i.quantity)?;
@@ -333,6 +334,28 @@ pub(crate) fn insert_issues(
         inserted += insert_batch(&mut rest, import_id, &batch)?;
     }
     Ok(inserted)
+}
+
+/// `YYYY-MM-DD` without allocating (a million rows an import; the importer
+/// has already refused years before 1900, and a year past 9999 cannot pass
+/// the "not after today" check).
+fn iso_date(d: NaiveDate) -> [u8; 10] {
+    use chrono::Datelike;
+    let y = d.year().clamp(0, 9999) as u32;
+    let (m, day) = (d.month(), d.day());
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    [
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        b'-',
+        digit(m / 10),
+        digit(m),
+        b'-',
+        digit(day / 10),
+        digit(day),
+    ]
 }
 
 /// Reads an ISO date quickly (the store only ever writes `YYYY-MM-DD`).
@@ -1114,4 +1137,18 @@ pub(crate) fn reviews_fingerprint(conn: &Connection) -> StoreResult<String> {
         [],
         |r| r.get(0),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iso_dates_are_written_as_chrono_writes_them() {
+        for (y, m, d) in [(1900, 1, 1), (2026, 11, 24), (2024, 2, 29), (9999, 12, 31)] {
+            let date = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(
+                std::str::from_utf8(&super::iso_date(date)).unwrap(),
+                date.to_string()
+            );
+        }
+    }
 }

@@ -576,6 +576,13 @@ impl Store {
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
+    /// Sets where SQLite keeps this connection's temporary files
+    /// (`PRAGMA temp_store`: `MEMORY` or `DEFAULT`).
+    pub(crate) fn set_temp_store(&self, mode: &str) -> StoreResult<()> {
+        self.conn.pragma_update(None, "temp_store", mode)?;
+        Ok(())
+    }
+
     /// The clock this store stamps records with.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()

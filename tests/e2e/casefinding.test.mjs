@@ -13,7 +13,8 @@ let s;
 
 before(async () => {
   // The extract's issues are in October and November 2026.
-  s = await Session.start({ args: ["--today", "2026-11-24"] });
+  // The open dialog's test hook: the files the "dialog" returns (debug builds only).
+  s = await Session.start({ args: ["--today", "2026-11-24", "--open-extract", EXTRACT, "--open-exclusions", EXCLUSIONS] });
 });
 
 after(async () => {
@@ -23,14 +24,22 @@ after(async () => {
 test("an extract imports, ranks patients by risk and names every row it could not read", async () => {
   await s.click("[data-testid=nav-case-finding]");
   await waitFor(() => s.exists("[data-testid=extract-file]"), "case-finding screen");
-  await s.type("[data-testid=extract-file]", EXTRACT);
+  // The extract is read by the shell from the path chosen in the open dialog,
+  // never sent over IPC: the page only ever sees the file's name.
+  await s.click("[data-testid=extract-file]");
+  await waitFor(async () => (await s.text("[data-testid=extract-chosen]")) === "Chosen: extract.csv", "extract chosen");
   // P003 is on the palliative-care register: left off the list, counted apart.
-  await s.type("[data-testid=exclusions-file]", EXCLUSIONS);
+  await s.click("[data-testid=exclusions-file]");
+  await waitFor(async () => (await s.text("[data-testid=exclusions-chosen]")) === "Chosen: exclusions.csv", "exclusions chosen");
+  await s.screenshot("case-finding-files-chosen");
   await s.type("[data-testid=list-size]", "5000");
   await s.click("[data-testid=import-extract]");
   await waitFor(() => s.exists("[data-testid=import-report]"), "import report", 30000);
   const report = await s.text("[data-testid=import-report]");
   assert.match(report, /not understood/);
+  assert.match(report, /from extract\.csv/, "the report names the file the shell read");
+  // Each choice is used for one import.
+  assert.equal(await s.text("[data-testid=extract-chosen]"), "No file chosen.");
   await waitFor(async () => (await s.findAll("[data-testid=worklist-row]")).length >= 3, "worklist rows");
   const first = await s.text("[data-testid=worklist-row]");
   assert.match(first, /P001/, "the high-dose patient with a benzodiazepine comes first");

@@ -2,7 +2,6 @@
 //! worklist, show and export the practice's figures. Each maps onto one
 //! `stepdown::casefinding` call.
 
-use base64::Engine;
 use tauri::ipc::Channel;
 use tauri::AppHandle;
 
@@ -12,36 +11,55 @@ use stepdown::casefinding::{
 use stepdown::store::{Patient, Store};
 use stepdown::{ApiError, ErrorCode};
 
-use crate::state::{blocking, today, AppState};
+use crate::state::{blocking, today, AppState, OpenKind};
 
-/// Imports an extract (the file's bytes, base64-encoded by the UI), all or
-/// nothing, reporting progress on `on_progress`. Runs on the blocking pool.
+/// Imports the extract chosen with `choose_import_file` (read from its path on
+/// the Rust side, in bounded memory, by the same core call as the CLI's
+/// `stepdown import`), all or nothing, leaving off the patients of the list
+/// chosen for exclusions if any, reporting progress on `on_progress`. Each
+/// choice is used once. Runs on the blocking pool.
 #[tauri::command]
 pub async fn import_extract(
     app: AppHandle,
-    file_name: String,
-    data_base64: String,
     list_size: Option<u32>,
-    exclusions: Option<String>,
     on_progress: Channel<ImportProgress>,
 ) -> Result<ImportReport, ApiError> {
     blocking(app, move |state| {
+        let (extract, exclusions) = {
+            let mut chosen = state.chosen();
+            (
+                chosen.take_open(OpenKind::Extract),
+                chosen.take_open(OpenKind::Exclusions),
+            )
+        };
+        let extract = extract.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidInput,
+                "Choose the extract file (CSV) first.",
+            )
+        })?;
         // The exclusion list (palliative-care register, opioid dependence
-        // treatment), as text: one patient a line, `patient_id[,reason]`.
-        let exclusions = match exclusions.as_deref() {
-            Some(text) => casefinding::Exclusion::parse_list(text).map_err(ApiError::from)?,
+        // treatment): one patient a line, `patient_id[,reason]`.
+        let exclusions = match exclusions {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    ApiError::new(
+                        ErrorCode::InvalidInput,
+                        format!("{}: could not be read ({e})", shown_name(&path)),
+                    )
+                })?;
+                casefinding::Exclusion::parse_list(&text).map_err(ApiError::from)?
+            }
             None => Vec::new(),
         };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(data_base64.as_bytes())
-            .map_err(|e| {
-                ApiError::new(
-                    ErrorCode::InvalidInput,
-                    format!("file: could not be read ({e})"),
-                )
-            })?;
+        let file = std::fs::File::open(&extract).map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("{}: could not be read ({e})", shown_name(&extract)),
+            )
+        })?;
         let options = ImportOptions {
-            file_name,
+            file_name: shown_name(&extract),
             today: today(),
             list_size,
             column_map: Default::default(),
@@ -53,13 +71,21 @@ pub async fn import_extract(
         // short transactions (issue 16), and between them the app's saves
         // go ahead instead of waiting for the whole import behind the lock.
         let mut store = Store::open(state.db_path()).map_err(ApiError::from)?;
-        casefinding::import_csv(&mut store, &bytes, &options, &mut |p| {
+        casefinding::import_from(&mut store, file, &options, &mut |p| {
             // A closed channel (the window went away) must not stop the import.
             let _ = on_progress.send(p);
         })
         .map_err(ApiError::from)
     })
     .await
+}
+
+/// A chosen file's name, as the report and messages show it.
+fn shown_name(path: &std::path::Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// The worklist as of today, highest risk first, filtered.

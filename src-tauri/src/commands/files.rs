@@ -1,8 +1,9 @@
-//! Where outputs go. The save dialog is opened from here, and the path it
-//! returns is kept on the Rust side ([`crate::state::ChosenPaths`]): the
-//! commands that write (`print_leaflet`, `save_figures_csv`) and open
-//! (`open_leaflet`) take no path from the webview, so a compromised or buggy
-//! page cannot write or open anything the user did not choose. The webview
+//! Where outputs go, and which files are imported. The save and open dialogs
+//! are opened from here, and the path they return is kept on the Rust side
+//! ([`crate::state::ChosenPaths`]): the commands that write (`print_leaflet`,
+//! `save_figures_csv`), open (`open_leaflet`) and read (`import_extract`)
+//! take no path from the webview, so a compromised or buggy page cannot
+//! write, open or read anything the user did not choose. The webview
 //! is granted neither the dialog nor the opener plugin (capabilities/main.json).
 
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use tauri_plugin_opener::OpenerExt;
 use stepdown::private_file::Replace;
 use stepdown::{ApiError, ErrorCode};
 
-use crate::state::{bare_file_name, blocking, test_save_dir, SaveKind};
+use crate::state::{bare_file_name, blocking, test_open_file, test_save_dir, OpenKind, SaveKind};
 
 /// Asks where to save, with the native save dialog (or, in debug builds
 /// given `--save-dir`, that folder without asking), and remembers the answer
@@ -103,6 +104,65 @@ pub async fn choose_summary_path(
     suggested_name: String,
 ) -> Result<Option<String>, ApiError> {
     choose(app, SaveKind::SummaryPdf, suggested_name).await
+}
+
+/// Asks which file to import (`kind`: the extract, or the list of patients to
+/// leave off), with the native open dialog (or, in debug builds, the file
+/// given with `--open-extract` / `--open-exclusions`), and remembers it on the
+/// Rust side for `import_extract`, which reads it from there: the webview
+/// never holds the file or its path. Returns the file's name to show, or
+/// `None` when the user cancelled (an earlier choice is kept).
+#[tauri::command]
+pub async fn choose_import_file(
+    app: AppHandle,
+    kind: OpenKind,
+) -> Result<Option<String>, ApiError> {
+    let (title, filter, exts): (&str, &str, &[&str]) = match kind {
+        OpenKind::Extract => ("Choose the prescribing extract", "CSV", &["csv", "txt"]),
+        OpenKind::Exclusions => (
+            "Choose the list of patients to leave off",
+            "CSV or text",
+            &["csv", "txt"],
+        ),
+    };
+    let chosen: Option<PathBuf> = match test_open_file(kind) {
+        Some(path) => Some(path),
+        None => {
+            let dialog_app = app.clone();
+            tauri::async_runtime::spawn_blocking(move || {
+                dialog_app
+                    .dialog()
+                    .file()
+                    .set_title(title)
+                    .add_filter(filter, exts)
+                    .blocking_pick_file()
+                    .and_then(|p| p.into_path().ok())
+            })
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("the dialog stopped: {e}")))?
+        }
+    };
+    blocking(app, move |st| {
+        Ok(chosen.map(|path| {
+            let shown = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            st.chosen().remember_open(kind, Some(path));
+            shown
+        }))
+    })
+    .await
+}
+
+/// Forgets the file chosen for `kind` (the user took it back).
+#[tauri::command]
+pub async fn forget_import_file(app: AppHandle, kind: OpenKind) -> Result<(), ApiError> {
+    blocking(app, move |st| {
+        st.chosen().remember_open(kind, None);
+        Ok(())
+    })
+    .await
 }
 
 /// Opens the leaflet last written in the system's PDF viewer (to print it).

@@ -87,16 +87,18 @@ export const api = {
   openLeaflet: () => call<void>("open_leaflet"),
   /** The clinician summary of a saved version, from its stored assessment and plan. */
   summaryForRecord: (reviewId: number, version: number) => call<string>("summary_for_record", { reviewId, version }),
-  importExtract: (
-    fileName: string,
-    dataBase64: string,
-    listSize: number | null,
-    onProgress: (p: ImportProgress) => void,
-    exclusions: string | null = null,
-  ) => {
+  /** Asks which file to import (the native open dialog, opened by the shell,
+   * which keeps the path: the webview never holds the file). Returns the file's
+   * name to show; null if cancelled (an earlier choice is kept). */
+  chooseImportFile: (kind: "extract" | "exclusions") => call<string | null>("choose_import_file", { kind }),
+  /** Forgets the file chosen for `kind`. */
+  forgetImportFile: (kind: "extract" | "exclusions") => call<void>("forget_import_file", { kind }),
+  /** Imports the extract chosen with chooseImportFile (read by the shell from
+   * its path), leaving off the patients of the chosen exclusion list if any. */
+  importExtract: (listSize: number | null, onProgress: (p: ImportProgress) => void) => {
     const channel = new Channel<ImportProgress>();
     channel.onmessage = onProgress;
-    return call<ImportReport>("import_extract", { fileName, dataBase64, listSize, exclusions, onProgress: channel });
+    return call<ImportReport>("import_extract", { listSize, onProgress: channel });
   },
   worklist: (filters: WorklistFilters) => call<Worklist>("worklist", { filters }),
   practiceFigures: () => call<Figures>("practice_figures"),

@@ -3,4 +3,4 @@
 /**
  * A column of an extract.
  */
-export type Column = "patient_id" | "issue_date" | "drug" | "dose" | "quantity" | "age" | "sex" | "nhs_number";
+export type Column = "patient_id" | "issue_date" | "drug" | "dose" | "quantity" | "age" | "sex" | "nhs_number" | "removed";
