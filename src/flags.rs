@@ -617,9 +617,16 @@ fn regimen_flags(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
                 long_acting.push(format!("{drug} patch"));
                 patch_count = patch_count.saturating_add(n.get());
                 // The contract names fentanyl patches specifically (MHRA DSU Sept 2020).
+                // One entry per strength, counted ("2 × fentanyl 25 micrograms/hour"),
+                // never the same words twice for a product entered twice.
                 if drug == "fentanyl" {
-                    fentanyl_patches
-                        .push(format!("{drug} {} micrograms/hour", num(strength.get())));
+                    match fentanyl_patches
+                        .iter_mut()
+                        .find(|(s, _): &&mut (f64, u32)| (*s - strength.get()).abs() < 1e-9)
+                    {
+                        Some((_, count)) => *count = count.saturating_add(n.get()),
+                        None => fentanyl_patches.push((strength.get(), n.get())),
+                    }
                 }
                 patches.push(described);
             }
@@ -647,8 +654,15 @@ fn regimen_flags(ctx: &FlagContext<'_>, fired: &mut Vec<Fired>) {
     }
     if ctx.patient.opioid_naive == Some(true) && !fentanyl_patches.is_empty() {
         fired.push(
-            Fired::new(FlagId::FentanylOpioidNaive, "default")
-                .with("patches", and_list(&fentanyl_patches)),
+            Fired::new(FlagId::FentanylOpioidNaive, "default").with(
+                "patches",
+                and_list(
+                    &fentanyl_patches
+                        .iter()
+                        .map(|(s, n)| format!("{n} × fentanyl {} micrograms/hour", num(*s)))
+                        .collect::<Vec<_>>(),
+                ),
+            ),
         );
     }
 

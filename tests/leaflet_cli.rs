@@ -963,3 +963,73 @@ fn names_and_details_over_the_text_cap_are_refused_by_option() {
     let o = run(&["summary", "--patient-name", &at_cap], MORPHINE_MR);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// Issue 20: "years 0000 and 9999 pass validation". They are field errors in
+/// the JSON input (src/limits.rs), and date options are held to the same
+/// years: a leaflet dated 9999 or a summary of year 0 is refused by option.
+#[test]
+fn date_options_outside_the_plausible_years_are_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("x.pdf");
+    let out_s = out.to_string_lossy().to_string();
+    for (args, option) in [
+        (
+            vec!["leaflet", "--out", &out_s, "--issue-date", "9999-12-31"],
+            "--issue-date",
+        ),
+        (
+            vec!["leaflet", "--out", &out_s, "--next-review", "0000-01-01"],
+            "--next-review",
+        ),
+        (
+            vec!["summary", "--review-date", "0000-01-01"],
+            "--review-date",
+        ),
+        (
+            vec!["summary", "--next-review", "9999-01-01"],
+            "--next-review",
+        ),
+    ] {
+        let o = run(&args, MORPHINE_MR);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{option}: {err}");
+        assert!(
+            err.starts_with(&format!("{option}: the year ")),
+            "{option}: {err}"
+        );
+        assert!(
+            err.contains("is not plausible (accepted: 1900 to 2200)"),
+            "{err}"
+        );
+        assert!(!out.exists() && o.stdout.is_empty(), "{option}: written");
+    }
+    let o = Command::new(BIN)
+        .args(["reference", "--today", "0000-01-01"])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("--today: the year 0 is not plausible"),
+        "{}",
+        stderr(&o)
+    );
+    // Case-finding's --today too, before any store is made.
+    let csv = dir.path().join("x.csv");
+    std::fs::write(&csv, "patient_id,issue_date,drug,dose,quantity\n").expect("write");
+    let db = dir.path().join("new.db");
+    let o = Command::new(BIN)
+        .arg("import")
+        .arg(&csv)
+        .arg("--db")
+        .arg(&db)
+        .args(["--today", "9999-01-01"])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("--today: the year 9999"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!db.exists(), "a store was made");
+}

@@ -43,8 +43,11 @@ impl From<CaseFindingError> for CliError {
 }
 
 /// Today's date for commands that take `--today` (the clock, only when not given).
-fn today_or_clock(today: Option<NaiveDate>) -> NaiveDate {
-    today.unwrap_or_else(|| chrono::Local::now().date_naive())
+fn today_or_clock(today: Option<NaiveDate>) -> CliResult<NaiveDate> {
+    match today {
+        Some(d) => super::leaflet::year_in_range("--today", d),
+        None => Ok(chrono::Local::now().date_naive()),
+    }
 }
 
 /// Arguments of `stepdown import`.
@@ -197,7 +200,7 @@ pub fn import(args: ImportArgs) -> CliResult {
             || args.file.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         ),
-        today: today_or_clock(args.today),
+        today: today_or_clock(args.today)?,
         list_size: args.list_size,
         column_map,
         window_days: args.window_days,
@@ -299,7 +302,7 @@ pub fn list(args: WorklistArgs) -> CliResult {
         offset: args.offset,
         window_days: args.window_days,
     };
-    let list = worklist(&mut store, &filters, today_or_clock(args.today))?;
+    let list = worklist(&mut store, &filters, today_or_clock(args.today)?)?;
     print_json(&list)
 }
 
@@ -328,7 +331,7 @@ pub struct FiguresArgs {
 /// `stepdown figures --db DB [--format json|csv]`: the practice's monthly figures.
 pub fn practice_figures(args: FiguresArgs) -> CliResult {
     let mut store = Store::open_existing(args.db.path()?)?;
-    let f = figures(&mut store, today_or_clock(args.today))?;
+    let f = figures(&mut store, today_or_clock(args.today)?)?;
     match args.format {
         FiguresFormat::Json => print_json(&f),
         FiguresFormat::Csv => {

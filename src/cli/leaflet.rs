@@ -156,14 +156,21 @@ struct WrittenPdf {
 pub(super) fn date_arg(option: &str, value: Option<&str>) -> CliResult<Option<NaiveDate>> {
     value
         .map(|v| {
-            NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
+            let d = NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
                 CliError::Input(format!(
                     "{option}: must be a date YYYY-MM-DD (got '{}')",
                     stepdown::limits::sanitize(v)
                 ))
-            })
+            })?;
+            year_in_range(option, d)
         })
         .transpose()
+}
+
+/// A date option's year within the caps (issue 20: years 0000 and 9999 passed).
+pub(super) fn year_in_range(option: &str, d: NaiveDate) -> CliResult<NaiveDate> {
+    stepdown::limits::check_year(d).map_err(|m| CliError::Input(format!("{option}: {m}")))?;
+    Ok(d)
 }
 
 pub(super) fn today() -> NaiveDate {

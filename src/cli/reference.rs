@@ -48,12 +48,14 @@ struct ReferenceReport {
 /// Runs `stepdown reference`.
 pub fn run(args: ReferenceArgs) -> CliResult {
     let today = match &args.today {
-        Some(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-            CliError::Input(format!(
-                "--today: must be a real date written YYYY-MM-DD (got '{}')",
-                stepdown::limits::sanitize(s)
-            ))
-        })?,
+        Some(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map_err(|_| {
+                CliError::Input(format!(
+                    "--today: must be a real date written YYYY-MM-DD (got '{}')",
+                    stepdown::limits::sanitize(s)
+                ))
+            })
+            .and_then(|d| super::leaflet::year_in_range("--today", d))?,
         // The core never reads the clock; the CLI does, in the user's time zone.
         None => chrono::Local::now().date_naive(),
     };

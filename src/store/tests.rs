@@ -1345,6 +1345,40 @@ fn a_full_disk_is_reported_and_loses_nothing() {
     assert_eq!(s.counts().unwrap().review_versions, 1);
 }
 
+/// Issue 20: a full disk read "internal error … disk I/O error 4874"
+/// (SQLITE_IOERR_SHMSIZE: the WAL index could not grow). It, and any other
+/// disk I/O failure, is now a plain sentence and a storage error, never
+/// "internal". (A real full disk needs root and a small filesystem; the
+/// error SQLite returns is made here as rusqlite hands it over.)
+#[test]
+fn disk_io_errors_are_plain_sentences_not_internal_errors() {
+    let sqlite = |extended_code: i32| {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(extended_code),
+            Some("disk I/O error".into()),
+        )
+    };
+    let shm = StoreError::from(sqlite(rusqlite::ffi::SQLITE_IOERR_SHMSIZE));
+    assert!(matches!(shm, StoreError::DiskFull), "{shm:?}");
+    assert!(shm.to_string().starts_with("the disk is full"), "{shm}");
+    let write = StoreError::from(sqlite(rusqlite::ffi::SQLITE_IOERR_WRITE));
+    assert!(matches!(write, StoreError::DiskIo(_)), "{write:?}");
+    assert!(
+        write
+            .to_string()
+            .starts_with("the database file could not be read or written"),
+        "{write}"
+    );
+    let full = StoreError::from(sqlite(rusqlite::ffi::SQLITE_FULL));
+    assert!(matches!(full, StoreError::DiskFull), "{full:?}");
+    for e in [shm, write, full] {
+        assert!(!e.is_user_error());
+        let api = crate::ApiError::from(e);
+        assert_eq!(api.code, ErrorCode::Storage, "{}", api.message);
+        assert!(!api.message.contains("internal"), "{}", api.message);
+    }
+}
+
 #[test]
 fn a_held_write_lock_gives_a_clear_busy_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -130,8 +130,8 @@ struct Amounts {
     daily: f64,
     ome: f64,
     paracetamol: Option<f64>,
-    /// Per unit strength (as labelled): units a day (solids), mL a day
-    /// (liquids), or patches worn at once (patches).
+    /// Per unit strength (as labelled), largest first: units a day (solids),
+    /// mL a day (liquids), or patches worn at once (patches).
     per_strength: Vec<(f64, f64)>,
     /// Any as-needed dose (supply is then a maximum).
     as_needed: bool,
@@ -150,7 +150,7 @@ fn amounts(
     c: &ItemCtx<'_>,
     doses: &mut [DoseTime],
     reference: &Reference,
-    path: &str,
+    path: &dyn Fn() -> String,
     errors: &mut Vec<FieldError>,
 ) -> Option<Amounts> {
     let before = errors.len();
@@ -165,22 +165,29 @@ fn amounts(
     let single = c.item.as_needed || c.kind == LineKind::Patch;
     if single && doses.len() > 1 {
         err(
-            format!("{path}.doses"),
+            format!("{}.doses", path()),
             "an as-needed item or a patch has a single dose entry".to_string(),
         );
     }
-    let mut seen = Vec::new();
-    for (d, dose) in doses.iter_mut().enumerate() {
-        let dp = format!("{path}.doses[{d}]");
+    // Paths are written only for an error: this runs for every item of every
+    // step, and formatting them each time made the plan allocation-bound.
+    let dp = |d: usize| format!("{}.doses[{d}]", path());
+    for d in 0..doses.len() {
+        // An earlier entry at the same time (solid doses keep their times).
+        let twice = doses[..d].iter().any(|e| e.time == doses[d].time);
+        let dose = &mut doses[d];
         let times = if c.item.as_needed {
             match dose.times_a_day {
                 Some(t) if t >= 1 => {
-                    dose.time = as_needed_time(t);
+                    let time = as_needed_time(t);
+                    if dose.time != time {
+                        dose.time = time;
+                    }
                     f64::from(t)
                 }
                 _ => {
                     err(
-                        format!("{dp}.times_a_day"),
+                        format!("{}.times_a_day", dp(d)),
                         "required for an as-needed item: the most doses allowed a day (1 or more)"
                             .to_string(),
                     );
@@ -188,43 +195,44 @@ fn amounts(
                 }
             }
         } else if c.kind == LineKind::Patch {
-            dose.time = c.patch_time.clone();
+            if dose.time != c.patch_time {
+                dose.time.clone_from(&c.patch_time);
+            }
             dose.times_a_day = None;
             1.0
         } else {
             if !c.item.dose_times.contains(&dose.time) {
                 err(
-                    format!("{dp}.time"),
+                    format!("{}.time", dp(d)),
                     format!(
                         "'{}' is not a dose time of this item (its times: {})",
                         dose.time,
                         c.item.dose_times.join(", ")
                     ),
                 );
-            } else if seen.contains(&dose.time) {
+            } else if twice {
                 err(
-                    format!("{dp}.time"),
+                    format!("{}.time", dp(d)),
                     format!("'{}' is given twice", dose.time),
                 );
             }
-            seen.push(dose.time.clone());
             dose.times_a_day = None;
             1.0
         };
         if dose.units.is_empty() {
             err(
-                format!("{dp}.units"),
+                format!("{}.units", dp(d)),
                 "must list what to take (leave the dose time out to take nothing then)".to_string(),
             );
         }
         let mut count_here = 0.0;
         for (u, unit) in dose.units.iter().enumerate() {
-            let up = format!("{dp}.units[{u}]");
+            let up = || format!("{}.units[{u}]", dp(d));
             match (c.kind, unit) {
                 (LineKind::Solid, UnitAmount::Solid(s)) => {
                     if !c.strengths.iter().any(|x| close(*x, s.strength_mg)) {
                         err(
-                            format!("{up}.strength_mg"),
+                            format!("{}.strength_mg", up()),
                             format!(
                                 "{} mg is not a strength of {} ({} mg)",
                                 num(s.strength_mg),
@@ -235,7 +243,7 @@ fn amounts(
                     }
                     if s.count.fract() != 0.0 || s.count < 1.0 {
                         err(
-                            format!("{up}.count"),
+                            format!("{}.count", up()),
                             format!(
                                 "must be a whole number of tablets or capsules, at least 1 (got {}); tablets are never split in a plan",
                                 num(s.count)
@@ -256,7 +264,7 @@ fn amounts(
                         .any(|x| close(*x, s.strength_mcg_per_hour))
                     {
                         err(
-                            format!("{up}.strength_mcg_per_hour"),
+                            format!("{}.strength_mcg_per_hour", up()),
                             format!(
                                 "{} micrograms/hour is not a strength of {} ({} micrograms/hour)",
                                 num(s.strength_mcg_per_hour),
@@ -267,7 +275,7 @@ fn amounts(
                     }
                     if s.count.fract() != 0.0 || s.count < 1.0 {
                         err(
-                            format!("{up}.count"),
+                            format!("{}.count", up()),
                             format!("must be a whole number of patches, at least 1 (got {}); patches are never cut", num(s.count)),
                         );
                     }
@@ -281,7 +289,7 @@ fn amounts(
                 (LineKind::Liquid, UnitAmount::Liquid(s)) => {
                     if !c.strengths.iter().any(|x| close(*x, s.strength_mg_per_ml)) {
                         err(
-                            format!("{up}.strength_mg_per_ml"),
+                            format!("{}.strength_mg_per_ml", up()),
                             format!(
                                 "{} mg/mL is not the strength of {} ({} mg/mL)",
                                 num(s.strength_mg_per_ml),
@@ -293,7 +301,7 @@ fn amounts(
                     let measures = s.ml / c.measure;
                     if s.ml.is_nan() || s.ml <= 0.0 || (measures - measures.round()).abs() > 1e-9 {
                         err(
-                            format!("{up}.ml"),
+                            format!("{}.ml", up()),
                             format!(
                                 "must be a whole number of {} mL measures, more than 0 (got {})",
                                 num(c.measure),
@@ -305,7 +313,7 @@ fn amounts(
                     add(&mut per_strength, s.strength_mg_per_ml, s.ml * times);
                 }
                 _ => err(
-                    up,
+                    up(),
                     format!(
                         "{} is given as {}: use {}",
                         c.item.product,
@@ -325,7 +333,7 @@ fn amounts(
         }
         if count_here > c.max_units {
             err(
-                format!("{dp}.units"),
+                format!("{}.units", dp(d)),
                 format!(
                     "{} units at once is more than the {} allowed",
                     num(count_here),
@@ -337,6 +345,8 @@ fn amounts(
     if errors.len() > before {
         return None;
     }
+    // Largest strength first, as supply lines are listed.
+    per_strength.sort_by(|x, y| y.0.total_cmp(&x.0));
     Some(Amounts {
         daily,
         ome: daily * c.factor,
@@ -392,31 +402,43 @@ fn describe_supply(s: &SupplyLine) -> String {
     }
 }
 
-/// Supply lines of one item for a step of `days` days, largest strength first.
-fn supply_of(c: &ItemCtx<'_>, a: &Amounts, days: u32) -> Vec<SupplyLine> {
+/// Adds one item's supply for a step of `days` days (largest strength first,
+/// as `amounts` sorts them)
+/// to `supply`, dispensing two items of the same product and strength
+/// together. A line is made (its texts written) only for a product and
+/// strength not yet in `supply`: this runs for every item of every step and
+/// prescription, and making a line per item to merge it away made the plan
+/// allocation-bound (issue 20).
+fn add_supply(supply: &mut Vec<SupplyLine>, c: &ItemCtx<'_>, a: &Amounts, days: u32) {
     let form = c.item.form.unwrap_or(c.row.form);
     let days_f = f64::from(days);
-    let mut per = a.per_strength.clone();
-    per.sort_by(|x, y| y.0.total_cmp(&x.0));
-    per.iter()
-        .map(|(strength, n)| {
-            let (quantity, strength_unit) = match c.kind {
-                LineKind::Solid => (n * days_f, StrengthUnit::Mg),
-                LineKind::Liquid => (n * days_f, StrengthUnit::MgPerMl),
-                LineKind::Patch => {
-                    // A new patch at each change over the step's days (a
-                    // part-worn last patch still counts). Patches worn 3 or 4
-                    // days are changed twice a week: on average every
-                    // (min + max) / 2 hours.
-                    let wear = c.row.wear_hours.map_or(24.0, |w| (w.min + w.max) / 2.0);
-                    ((days_f * 24.0 / wear).ceil() * n, StrengthUnit::McgPerHour)
-                }
-            };
-            SupplyLine {
+    for &(strength, n) in &a.per_strength {
+        let (quantity, strength_unit) = match c.kind {
+            LineKind::Solid => (n * days_f, StrengthUnit::Mg),
+            LineKind::Liquid => (n * days_f, StrengthUnit::MgPerMl),
+            LineKind::Patch => {
+                // A new patch at each change over the step's days (a
+                // part-worn last patch still counts). Patches worn 3 or 4
+                // days are changed twice a week: on average every
+                // (min + max) / 2 hours.
+                let wear = c.row.wear_hours.map_or(24.0, |w| (w.min + w.max) / 2.0);
+                ((days_f * 24.0 / wear).ceil() * n, StrengthUnit::McgPerHour)
+            }
+        };
+        let same = supply.iter_mut().find(|s| {
+            s.product_id == c.row.id && s.form == form && to_fixed(s.strength) == to_fixed(strength)
+        });
+        match same {
+            Some(s) => {
+                s.quantity += quantity;
+                s.as_needed_maximum |= a.as_needed;
+                // Described by `describe_all` once every line is merged.
+            }
+            None => supply.push(SupplyLine {
                 product: c.item.product.clone(),
                 product_id: c.row.id.clone(),
                 form,
-                strength: *strength,
+                strength,
                 strength_unit,
                 quantity,
                 quantity_unit: unit_words(form, 2.0).to_string(),
@@ -424,12 +446,12 @@ fn supply_of(c: &ItemCtx<'_>, a: &Amounts, days: u32) -> Vec<SupplyLine> {
                 description: String::new(),
                 // Both parts of a combination (30/500), and a liquid as its
                 // bottle says it (10 mg/5 mL, never 2 mg/mL beside 20 mg/mL).
-                strength_label: (c.row.second_part(*strength).is_some()
+                strength_label: (c.row.second_part(strength).is_some()
                     || matches!(c.kind, LineKind::Liquid))
-                .then(|| c.row.strength_label(*strength)),
-            }
-        })
-        .collect()
+                .then(|| c.row.strength_label(strength)),
+            }),
+        }
+    }
 }
 
 /// Writes each line's description, once its quantity is final (describing at
@@ -437,25 +459,6 @@ fn supply_of(c: &ItemCtx<'_>, a: &Amounts, days: u32) -> Vec<SupplyLine> {
 fn describe_all(lines: &mut [SupplyLine]) {
     for l in lines {
         l.description = describe_supply(l);
-    }
-}
-
-/// Adds supply lines, dispensing two items of the same product and strength together.
-fn merge_supply(supply: &mut Vec<SupplyLine>, lines: Vec<SupplyLine>) {
-    for line in lines {
-        let same = supply.iter_mut().find(|s| {
-            s.product_id == line.product_id
-                && s.form == line.form
-                && to_fixed(s.strength) == to_fixed(line.strength)
-        });
-        match same {
-            Some(s) => {
-                s.quantity += line.quantity;
-                s.as_needed_maximum |= line.as_needed_maximum;
-                // Described again by `describe_all` once every line is merged.
-            }
-            None => supply.push(line),
-        }
     }
 }
 
@@ -591,7 +594,7 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
         step.end_date = end;
         date = end.checked_add_days(Days::new(1)).unwrap_or(end);
 
-        let mut new_items = Vec::new();
+        let mut new_items = Vec::with_capacity(items.len());
         let mut total = 0.0;
         let mut paracetamol: Option<f64> = None;
         let mut supply: Vec<SupplyLine> = Vec::new();
@@ -621,8 +624,11 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
                 continue;
             };
             let pos = pos_of.get(&pi.index).copied();
-            let mut doses = pos.map(|p| step.items[p].doses.clone()).unwrap_or_default();
-            let ip = format!("{sp}.items[{}]", pos.unwrap_or(0));
+            // Taken, not cloned: the step's items are replaced by `new_items`.
+            let mut doses = pos
+                .map(|p| std::mem::take(&mut step.items[p].doses))
+                .unwrap_or_default();
+            let ip = || format!("{sp}.items[{}]", pos.unwrap_or(0));
             let Some(a) = amounts(c, &mut doses, reference, &ip, &mut errors) else {
                 continue;
             };
@@ -646,7 +652,7 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
             if let Some(p) = a.paracetamol {
                 *paracetamol.get_or_insert(0.0) += p;
             }
-            merge_supply(&mut supply, supply_of(c, &a, step.days));
+            add_supply(&mut supply, c, &a, step.days);
             let daily_unit = if c.kind == LineKind::Patch {
                 AmountUnit::McgPerHour
             } else {
@@ -773,7 +779,7 @@ pub(crate) fn finish(plan: &mut Plan, reference: &Reference) -> Result<(), Vec<F
                     let mut lines = Vec::new();
                     for (ii, a) in &dispensed {
                         if let Some(c) = &contexts[*ii] {
-                            merge_supply(&mut lines, supply_of(c, a, *days));
+                            add_supply(&mut lines, c, a, *days);
                         }
                     }
                     describe_all(&mut lines);

@@ -185,6 +185,7 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
     let items = render::plan_items(&prepared, &request.items, profile, reference);
     let starting_items = render::starting_items(&prepared, &items, profile, reference);
     let mut in_use = render::initial_in_use(&prepared);
+    let by_index = render::items_by_index(&items);
     let steps: Vec<OutStep> = walk
         .iter()
         .map(|w| OutStep {
@@ -199,7 +200,7 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
             percent_of_start: 0.0,
             requested_reduction_ome_mg_per_day: w.requested,
             smallest_decrement_ome_mg_per_day: w.smallest,
-            items: render::step_items(&prepared, &items, &w.levels, &mut in_use),
+            items: render::step_items(&prepared, &by_index, &w.levels, &mut in_use),
             supply: Vec::new(),
             prescriptions: Vec::new(),
             paracetamol_mg_per_day: None,

@@ -389,31 +389,30 @@ pub(crate) fn initial_in_use(p: &Prepared<'_>) -> Vec<Vec<bool>> {
         .collect()
 }
 
-/// The tapered items of a step at the given rungs (amounts are filled in by `assemble::finish`).
+/// The tapered items of a step at the given rungs: index and doses only.
+/// `assemble::finish` writes every other field from the plan's items (here
+/// they would be copies made for every item of every step, only to be
+/// replaced: issue 20, the plan was allocation-bound in its items).
 pub(crate) fn step_items(
     p: &Prepared<'_>,
-    items: &[PlanItem],
+    items: &ItemsByIndex<'_>,
     levels: &[usize],
     in_use: &mut [Vec<bool>],
 ) -> Vec<StepItem> {
-    let mut by_index: FxHashMap<usize, &PlanItem> = FxHashMap::default();
-    for pi in items {
-        by_index.entry(pi.index as usize).or_insert(pi);
-    }
     p.tapered
         .iter()
         .zip(levels)
         .zip(in_use.iter_mut())
         .filter_map(|((t, l), in_use)| {
-            let pi = *by_index.get(&t.index)?;
+            let pi = *items.get(&t.index)?;
             Some(StepItem {
                 index: pi.index,
-                drug: pi.drug.clone(),
+                drug: String::new(),
                 route: pi.route,
                 release: pi.release,
                 form: pi.form,
-                product: pi.product.clone(),
-                product_id: pi.product_id.clone(),
+                product: String::new(),
+                product_id: None,
                 as_needed: pi.as_needed,
                 doses: doses_of(t, &t.levels[*l], in_use),
                 daily_amount: String::new(),
@@ -425,4 +424,16 @@ pub(crate) fn step_items(
             })
         })
         .collect()
+}
+
+/// The plan's items by index (the first of each), made once for all steps.
+pub(crate) type ItemsByIndex<'a> = FxHashMap<usize, &'a PlanItem>;
+
+/// [`ItemsByIndex`] of `items`.
+pub(crate) fn items_by_index(items: &[PlanItem]) -> ItemsByIndex<'_> {
+    let mut by_index = ItemsByIndex::default();
+    for pi in items {
+        by_index.entry(pi.index as usize).or_insert(pi);
+    }
+    by_index
 }

@@ -190,10 +190,17 @@ fn words(items: &[RawItem], reference: &Reference, to: &str) -> String {
             }
         })
         .collect();
+    let as_needed = items.first().and_then(|i| i.as_needed) == Some(true);
     let times = items
         .first()
         .and_then(|i| i.doses_per_day)
-        .map_or(String::new(), |n| format!(", {} times a day", num(n)));
+        .map_or(String::new(), |n| {
+            if as_needed {
+                format!(", when needed, up to {} times a day", num(n))
+            } else {
+                format!(", {} times a day", num(n))
+            }
+        });
     format!("{name}: {}{times}", parts.join(" + "))
 }
 

@@ -650,3 +650,32 @@ fn a_new_order_may_follow_an_accepted_switch_but_not_an_edit_of_the_steps() {
         "{e}"
     );
 }
+
+#[test]
+fn co_codamol_is_offered_codeine_with_separate_paracetamol_as_a_choice_keeping_when_needed() {
+    let p = make(
+        r#"{"items": [{"drug": "codeine", "route": "oral", "form": "tablet", "strength_mg": 30, "paracetamol_mg": 500,
+            "units_per_dose": 2, "doses_per_day": 4, "as_needed": true}], "start_date": "2026-12-01"}"#,
+    );
+    // Reduced as it is (no question), the switch offered beside it.
+    assert!(p.items[0].tapered && p.items[0].prescriber_query.is_none());
+    let offer = &p.items[0].switch_offers[0];
+    assert_eq!(offer.id, "switch-co-codamol-to-codeine");
+    assert_eq!(
+        offer.becomes,
+        "codeine tablets: 60 mg, when needed, up to 4 times a day, with paracetamol 1000 mg a dose (2 x 500 mg) as separate tablets, not reduced by this plan"
+    );
+    assert!(plan_text(&p).contains("Choices for the clinician"));
+    // Accepted, the codeine stays as needed, at the same most a day.
+    let q = edit(
+        &p,
+        r#"{"edits": [{"action": "accept_switch", "item": 0, "switch": "switch-co-codamol-to-codeine"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(q.items[0].product_id.as_deref(), Some("codeine-tablet"));
+    assert!(q.items[0].as_needed);
+    assert_eq!(
+        q.steps[0].total_ome_mg_per_day,
+        p.steps[0].total_ome_mg_per_day
+    );
+}
