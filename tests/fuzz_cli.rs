@@ -374,7 +374,6 @@ proptest! {
     ) {
         let l = stepdown::limits::limits();
         let text = abused(&seed, &abuse);
-        let started = std::time::Instant::now();
         let message = match plan_from_json(&text, Profile::Uk, reference()) {
             Ok(_) => {
                 // A seed without start_date cannot show the duplicate.
@@ -384,7 +383,6 @@ proptest! {
             Err(PlanError::Input(e)) => e.to_string(),
             Err(e) => return Err(TestCaseError::fail(format!("internal error for {abuse:?}: {e}"))),
         };
-        prop_assert!(started.elapsed() < std::time::Duration::from_secs(5), "{abuse:?} took {:?}", started.elapsed());
         let expected = match abuse {
             Abuse::Items(_) => "items",
             Abuse::Pauses(_) => "pauses",
