@@ -149,6 +149,44 @@ pub struct Summary {
     pub entered: Vec<(String, String)>,
 }
 
+/// The core's messages name regimen entries by their JSON path ("items[0]
+/// (oxycodone): …"), which the CLI's JSON needs; the summary is read by a
+/// prescriber, so it names them by their place in the list ("Medicine 1
+/// (oxycodone): …"), as the app does on screen.
+fn readable_item_refs(text: &str) -> String {
+    const PATH: &str = "items[";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(PATH) {
+        let (before, from) = rest.split_at(at);
+        out.push_str(before);
+        let after = &from[PATH.len()..];
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let joined = before
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        let closed = after[digits..].starts_with(']');
+        match after[..digits].parse::<usize>() {
+            Ok(n) if digits > 0 && closed && !joined => {
+                let word = if out.trim_end().is_empty() || out.trim_end().ends_with(['.', ':']) {
+                    "Medicine"
+                } else {
+                    "medicine"
+                };
+                out.push_str(&format!("{word} {}", n.saturating_add(1)));
+                rest = &after[digits + 1..];
+            }
+            _ => {
+                out.push_str(PATH);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn per_day(profile: Profile) -> &'static str {
     match profile {
         Profile::Uk => "mg OME/day",
@@ -776,9 +814,10 @@ pub fn compose(
         steps: steps_of(plan),
     };
     if !plan.edits_applied.is_empty() {
-        plan_part
-            .paragraphs
-            .push(format!("Clinician edits: {}", plan.edits_applied.join(" ")));
+        plan_part.paragraphs.push(readable_item_refs(&format!(
+            "Clinician edits: {}",
+            plan.edits_applied.join(" ")
+        )));
     }
 
     // Things the prescriber must know: held items, unconverted items, patient input.
@@ -791,7 +830,7 @@ pub fn compose(
         .chain(&plan.warnings)
     {
         if noted.insert(w.as_str()) {
-            notes.push(w.clone());
+            notes.push(readable_item_refs(w));
         }
     }
     // Switches the plan offers (never applied until the clinician accepts one).
@@ -1186,6 +1225,23 @@ mod tests {
             review_date: d(2026, 11, 24),
             next_review: Some(d(2026, 12, 14)),
         }
+    }
+
+    #[test]
+    fn entries_are_named_by_their_place_in_the_list_not_their_json_path() {
+        assert_eq!(
+            readable_item_refs("From step 2, items[0] (oxycodone): smaller. items[11] too."),
+            "From step 2, medicine 1 (oxycodone): smaller. Medicine 12 too."
+        );
+        assert_eq!(
+            readable_item_refs("items[1].strength_mg: bad"),
+            "Medicine 2.strength_mg: bad"
+        );
+        // Not a path: left as written.
+        assert_eq!(
+            readable_item_refs("myitems[2] and items[x] and items["),
+            "myitems[2] and items[x] and items["
+        );
     }
 
     #[test]
