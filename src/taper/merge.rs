@@ -16,8 +16,9 @@
 //!
 //! Nothing about the doses changes: each time keeps its amount, the daily
 //! total is the same, and the plan says which items it joined. Step 1 shows
-//! each time's dose in units of the smaller strength (MST 60 mg in the evening
-//! as 2 x 30 mg). Anything else (as-needed items, patches, items without named
+//! each time's dose in the patient's own units (MST 60 mg in the evening as one
+//! 60 mg tablet, not two 30 mg: step 1 is the regimen as they take it; see
+//! [`keep_own_units`]). Anything else (as-needed items, patches, items without named
 //! times, the same time named twice) is planned as entered; two such items of a
 //! 12-hourly product taken once a day each are held with a question, as before.
 
@@ -25,7 +26,9 @@ use crate::reference::Reference;
 use crate::regimen::{num, Dose, Item, RawItem, RawTimedDose, Regimen, TimeOfDay};
 
 use super::input::{OrderEntry, PlanRequest};
-use super::products::match_line;
+use super::output::{SolidUnits, StepItem, UnitAmount};
+use super::products::{match_line, to_fixed};
+use super::schedule::Prepared;
 
 /// The request with same-line items joined, and what was joined, in words.
 pub(crate) struct Joined {
@@ -33,6 +36,92 @@ pub(crate) struct Joined {
     pub request: PlanRequest,
     /// One sentence per join, for the plan's warnings.
     pub notes: Vec<String>,
+    /// Per joined item (its position in `request.items`): the patient's own
+    /// strength and count at each time, in time order.
+    pub own_units: Vec<(usize, Vec<(f64, f64)>)>,
+}
+
+/// Per time, in time order, the strength and count each member was entered
+/// with (solids only: a liquid's measure is the same at every time).
+fn own_units_of(items: &[&Item]) -> Option<Vec<(f64, f64)>> {
+    let mut timed: Vec<(TimeOfDay, f64, f64)> = Vec::new();
+    for item in items {
+        let Dose::Solid {
+            strength, times, ..
+        } = &item.dose
+        else {
+            return None;
+        };
+        for d in times.as_ref()?.doses() {
+            timed.push((d.time, strength.get(), d.amount()));
+        }
+    }
+    timed.sort_by_key(|(t, _, _)| *t);
+    Some(timed.into_iter().map(|(_, s, n)| (s, n)).collect())
+}
+
+/// The "before step 1" row of a joined item: each time in the patient's own
+/// units (the evening's one 60 mg tablet), as [`keep_own_units`] does for step 1.
+pub(crate) fn entered_as_taken(items: &mut [StepItem], own: &[(usize, Vec<(f64, f64)>)]) {
+    for item in items {
+        let Some((_, per_time)) = own.iter().find(|(i, _)| *i == item.index as usize) else {
+            continue;
+        };
+        if item.doses.len() != per_time.len() {
+            continue;
+        }
+        for (d, (strength, count)) in item.doses.iter_mut().zip(per_time) {
+            if let [UnitAmount::Solid(_)] = d.units.as_slice() {
+                d.units = vec![UnitAmount::Solid(SolidUnits {
+                    strength_mg: *strength,
+                    count: *count,
+                })];
+            }
+        }
+    }
+}
+
+/// A joined item's unchanged doses are shown in the patient's own units: the
+/// joined item is entered in the smaller strength (it has one strength), so
+/// without this its starting evening 60 mg would read "2 × 30 mg", which is
+/// not what the patient takes. Only a time whose starting rung is exactly
+/// the entered amount, in whole units of a strength of the line, is set; a
+/// rung two times share keeps the first time's units.
+pub(crate) fn keep_own_units(prepared: &mut Prepared<'_>, own: &[(usize, Vec<(f64, f64)>)]) {
+    for t in &mut prepared.tapered {
+        let Some((_, per_time)) = own.iter().find(|(i, _)| *i == t.index) else {
+            continue;
+        };
+        let Some(first) = t.levels.first() else {
+            continue;
+        };
+        let mut start_comp: Vec<(usize, Vec<u32>)> = Vec::new();
+        for (k0, (strength, count)) in first.k.iter().zip(per_time) {
+            let Some(u) = t
+                .line
+                .units
+                .iter()
+                .position(|u| (u.label - strength).abs() < 1e-9)
+            else {
+                continue;
+            };
+            if count.fract() != 0.0
+                || *count < 1.0
+                || *count > f64::from(t.line.max_units)
+                || *k0 as u64 * t.menu.g != to_fixed(strength * count)
+                || start_comp.iter().any(|(k, _)| k == k0)
+            {
+                continue;
+            }
+            let mut c = vec![0; t.line.units.len()];
+            // A whole number from 1 to the line's most units (checked above).
+            c[u] = *count as u32;
+            start_comp.push((*k0, c));
+        }
+        if !start_comp.is_empty() {
+            t.start_comp = start_comp;
+        }
+    }
 }
 
 /// What two items must share to be one line.
@@ -150,6 +239,7 @@ pub(crate) fn same_line(request: &PlanRequest, reference: &Reference) -> Joined 
     let unchanged = || Joined {
         request: request.clone(),
         notes: Vec::new(),
+        own_units: Vec::new(),
     };
     let profile = request.profile;
     let Ok(regimen) = Regimen::validate(&request.items, "items", profile, reference) else {
@@ -213,9 +303,14 @@ pub(crate) fn same_line(request: &PlanRequest, reference: &Reference) -> Joined 
     let mut items = Vec::new();
     let mut new_index: Vec<Option<usize>> = vec![None; n];
     let mut notes = Vec::new();
+    let mut own_units = Vec::new();
     for (i, raw) in request.items.iter().enumerate() {
         match groups.iter().find(|g| g.0.contains(&i)) {
             Some((members, joined, name)) if members[0] == i => {
+                let member_items: Vec<&Item> = members.iter().map(|m| &regimen.items[*m]).collect();
+                if let Some(own) = own_units_of(&member_items) {
+                    own_units.push((items.len(), own));
+                }
                 for m in members {
                     new_index[*m] = Some(items.len());
                 }
@@ -253,5 +348,6 @@ pub(crate) fn same_line(request: &PlanRequest, reference: &Reference) -> Joined 
     Joined {
         request: out,
         notes,
+        own_units,
     }
 }

@@ -173,6 +173,7 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
     let request = &joined.request;
     let profile = request.profile;
     let mut prepared = schedule::prepare(request, reference).map_err(invalid)?;
+    merge::keep_own_units(&mut prepared, &joined.own_units);
     let walk = schedule::walk(&mut prepared, request, reference).map_err(invalid)?;
     let walk = schedule::add_pauses(walk, request, &prepared, reference).map_err(invalid)?;
     let max_steps = TaperRules::of(reference).range(RangeField::Steps).max;
@@ -183,7 +184,8 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
         )]));
     }
     let items = render::plan_items(&prepared, &request.items, profile, reference);
-    let starting_items = render::starting_items(&prepared, &items, profile, reference);
+    let mut starting_items = render::starting_items(&prepared, &items, profile, reference);
+    merge::entered_as_taken(&mut starting_items, &joined.own_units);
     let mut in_use = render::initial_in_use(&prepared);
     let by_index = render::items_by_index(&items);
     let steps: Vec<OutStep> = walk
