@@ -24,7 +24,7 @@ use crate::nhs_number::NhsNumber;
 use crate::ome::OmeOptions;
 use crate::patient::{raw_patient_from_value, PatientContext};
 use crate::pdf::summary::{SummaryPage, SummarySection};
-use crate::pdf::{Column, PdfError, Rendered, RowLine, Span, Table, TableRow};
+use crate::pdf::{escape_markup, Column, PdfError, Rendered, RowLine, Span, Table, TableRow};
 use crate::profile::Profile;
 use crate::reference::Reference;
 use crate::regimen::{num, RegimenError};
@@ -1058,16 +1058,21 @@ impl Summary {
         let mut sections = Vec::new();
         for p in &self.parts {
             let table = (!p.steps.is_empty()).then(|| self.plan_table(&p.steps));
+            // The page reads `**bold**` markup; only the flags' page lines
+            // (reference wording) carry it. Everything else may hold what a
+            // person typed (goals, notes, a support person), which prints as
+            // typed: "**" in a patient's goals is their words, not bold.
+            let literal = |v: &[String]| v.iter().map(|t| escape_markup(t)).collect();
             sections.push(SummarySection {
                 heading: p.heading.clone(),
-                paragraphs: p.paragraphs.clone(),
+                paragraphs: literal(&p.paragraphs),
                 bullets: if p.page_bullets.is_empty() {
-                    p.bullets.clone()
+                    literal(&p.bullets)
                 } else {
                     p.page_bullets.clone()
                 },
                 table,
-                closing: p.closing.clone(),
+                closing: literal(&p.closing),
             });
         }
         SummaryPage {
@@ -1225,6 +1230,36 @@ mod tests {
             review_date: d(2026, 11, 24),
             next_review: Some(d(2026, 12, 14)),
         }
+    }
+
+    #[test]
+    fn a_patients_own_stars_print_as_typed_never_bold() {
+        let (a, p) = inputs(json!([
+            {"drug": "morphine", "route": "oral", "release": "modified", "strength_mg": 30, "units_per_dose": 1, "doses_per_day": 2}
+        ]));
+        let mut s = compose(&a, &p, &details(), reference()).unwrap_or_else(|e| panic!("{e}"));
+        s.add_shared_decision(Some(&crate::record::SharedDecision {
+            goals: "**walk** the dog".into(),
+            ..Default::default()
+        }));
+        let doc = s.page().document();
+        let goals: Vec<&Span> = doc
+            .blocks
+            .iter()
+            .filter_map(|b| match b {
+                crate::pdf::Block::Bullets(items) => Some(items),
+                _ => None,
+            })
+            .flatten()
+            .flatten()
+            .filter(|span| span.text.contains("walk"))
+            .collect();
+        assert_eq!(goals.len(), 1, "{goals:?}");
+        assert_eq!(goals[0].text, "Patient's goals: **walk** the dog");
+        assert_eq!(goals[0].weight, crate::pdf::Weight::Regular);
+        // The flags' page lines keep their reference wording's bold.
+        assert!(doc.blocks.iter().any(|b| matches!(b,
+            crate::pdf::Block::Bullets(items) if items.iter().flatten().any(|sp| sp.weight == crate::pdf::Weight::Bold))));
     }
 
     #[test]

@@ -45,9 +45,19 @@ impl Span {
     }
 }
 
+/// Stands for a literal `*` inside text given to [`parse_markup`]: a private-use
+/// character, which the print policy never lets a person type.
+const LITERAL_STAR: char = '\u{E000}';
+
+/// Text a person entered (a patient's goals, a name), made safe to place in a
+/// template that [`parse_markup`] reads: its `*` print as `*`, never as bold.
+pub fn escape_markup(text: &str) -> String {
+    text.replace('*', &LITERAL_STAR.to_string())
+}
+
 /// Parses the one inline markup the wording files use: `**bold**`. Everything else
-/// is literal. An unclosed `**` leaves the rest bold, which a test on the wording
-/// file catches.
+/// is literal, and so is text passed through [`escape_markup`]. An unclosed `**`
+/// leaves the rest bold, which a test on the wording file catches.
 pub fn parse_markup(text: &str) -> Vec<Span> {
     let mut spans = Vec::new();
     let mut bold = false;
@@ -56,6 +66,7 @@ pub fn parse_markup(text: &str) -> Vec<Span> {
             bold = !bold;
         }
         if !part.is_empty() {
+            let part = part.replace(LITERAL_STAR, "*");
             spans.push(if bold {
                 Span::bold(part)
             } else {
@@ -1543,5 +1554,15 @@ mod tests {
             Block::Bullets(vec![vec![Span::regular("x")]]),
         ]);
         assert_eq!(d.plain_text(), "\nH\n\u{2022} x\n");
+    }
+
+    #[test]
+    fn escaped_text_prints_its_stars_literally() {
+        let goals = escape_markup("walk **every** day *");
+        let spans = parse_markup(&format!("**Goals:** {goals}"));
+        assert_eq!(
+            spans,
+            vec![Span::bold("Goals:"), Span::regular(" walk **every** day *"),]
+        );
     }
 }

@@ -22,8 +22,8 @@ use printpdf::{
 
 pub use font::{Fonts, Weight};
 pub use layout::{
-    layout, parse_markup, Block, Column, Document, Item, LaidOut, Page, RowLine, Span, Style,
-    Table, TableRow,
+    escape_markup, layout, parse_markup, Block, Column, Document, Item, LaidOut, Page, RowLine,
+    Span, Style, Table, TableRow,
 };
 
 /// What can go wrong making a PDF.
