@@ -10,8 +10,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::synthetic::{generate, ExportShape, SyntheticOptions, Truth};
 use super::*;
-use crate::import::csv::{ColumnMap, Extract, FieldLimits};
-use crate::store::{ManualClock, OpenOptions};
+use crate::flags::FlagId;
+use crate::import::csv::{ColumnMap, Extract, FieldLimits, RowOutcome, TextEncoding};
+use crate::reference::reference;
+use crate::store::{ManualClock, OpenOptions, Store};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
