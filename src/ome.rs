@@ -211,12 +211,25 @@ fn ome_label(profile: Profile) -> &'static str {
 
 /// Converts one validated item under `profile`.
 pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> ItemOme {
-    let drug = item.drug.as_str();
-    let mut notes = Vec::new();
-    let mut paracetamol_mg_per_day = None;
+    convert(item, profile, reference, Words::All)
+}
 
-    // Daily amount and the first half of the working.
-    let (daily, mut working) = match &item.dose {
+/// Whether a calculation writes its words (the working, sources' notes,
+/// warnings) or only its numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Words {
+    All,
+    NumbersOnly,
+}
+
+/// An item's daily amount (mg a day, or micrograms an hour for patches) and
+/// the paracetamol a day in it (combination products).
+fn daily_amount(item: &Item, reference: &Reference) -> (DailyAmount, Option<f64>) {
+    let mg_per_day = |value: f64| DailyAmount {
+        value,
+        unit: AmountUnit::MgPerDay,
+    };
+    match &item.dose {
         Dose::Solid {
             strength,
             units_per_dose,
@@ -229,10 +242,56 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
                 Some(t) => t.total(),
                 None => units_per_dose.get() * doses_per_day.get(),
             };
-            let mg = strength.get() * units;
-            if let Some(p) = paracetamol_per_unit {
-                paracetamol_mg_per_day = Some(round2(p.get() * units));
-            }
+            (
+                mg_per_day(strength.get() * units),
+                paracetamol_per_unit.map(|p| round2(p.get() * units)),
+            )
+        }
+        Dose::Liquid {
+            strength,
+            times: Some(t),
+            ..
+        } => (mg_per_day(strength.get() * t.total()), None),
+        Dose::Liquid {
+            strength,
+            ml_per_dose,
+            doses_per_day,
+            ..
+        } => (
+            mg_per_day(strength.get() * ml_per_dose.get() * doses_per_day.get()),
+            None,
+        ),
+        Dose::Patch { strength, patches } => {
+            let labelled = strength.get();
+            let per_patch = reference
+                .patch_label(item.drug.as_str(), labelled)
+                .map_or(labelled, |l| l.counts_as_mcg_per_hour);
+            (
+                DailyAmount {
+                    value: per_patch * f64::from(patches.get()),
+                    unit: AmountUnit::McgPerHour,
+                },
+                None,
+            )
+        }
+    }
+}
+
+/// The first half of an item's working (how its daily amount comes about)
+/// and the reference's notes on it.
+fn daily_working(item: &Item, reference: &Reference, daily: DailyAmount) -> (String, Vec<String>) {
+    let drug = item.drug.as_str();
+    let mut notes = Vec::new();
+    let working = match &item.dose {
+        Dose::Solid {
+            strength,
+            units_per_dose,
+            doses_per_day,
+            paracetamol_per_unit,
+            times,
+            ..
+        } => {
+            let mg = daily.value;
             // A combination shows both parts, as on the box ("30/500 mg"), so
             // the opioid strength is never read as the whole tablet.
             let (strength_words, of_drug) = match paracetamol_per_unit {
@@ -241,10 +300,6 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
                     format!(" of {drug}"),
                 ),
                 None => (format!("{} mg", num(strength.get())), String::new()),
-            };
-            let daily = DailyAmount {
-                value: mg,
-                unit: AmountUnit::MgPerDay,
             };
             match times {
                 // Doses by time of day: each time's own amount.
@@ -266,10 +321,7 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
                             }
                         })
                         .collect();
-                    (
-                        daily,
-                        format!("{} = {} mg{of_drug}", each.join(" + "), num(mg)),
-                    )
+                    format!("{} = {} mg{of_drug}", each.join(" + "), num(mg))
                 }
                 None => {
                     let per_dose = if units_per_dose.get() == 1.0 {
@@ -277,13 +329,10 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
                     } else {
                         format!("{} × {strength_words}", num(units_per_dose.get()))
                     };
-                    (
-                        daily,
-                        format!(
-                            "{per_dose} × {} a day = {} mg{of_drug}",
-                            num(doses_per_day.get()),
-                            num(mg)
-                        ),
+                    format!(
+                        "{per_dose} × {} a day = {} mg{of_drug}",
+                        num(doses_per_day.get()),
+                        num(mg)
                     )
                 }
             }
@@ -293,25 +342,17 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
             times: Some(t),
             ..
         } => {
-            let ml = t.total();
-            let mg = strength.get() * ml;
             let each: Vec<String> = t
                 .doses()
                 .iter()
                 .map(|d| format!("{} mL {}", num(d.amount()), d.time))
                 .collect();
-            (
-                DailyAmount {
-                    value: mg,
-                    unit: AmountUnit::MgPerDay,
-                },
-                format!(
-                    "{} = {} mL × {} mg/mL = {} mg",
-                    each.join(" + "),
-                    num(ml),
-                    num(strength.get()),
-                    num(mg)
-                ),
+            format!(
+                "{} = {} mL × {} mg/mL = {} mg",
+                each.join(" + "),
+                num(t.total()),
+                num(strength.get()),
+                num(daily.value)
             )
         }
         Dose::Liquid {
@@ -319,28 +360,17 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
             ml_per_dose,
             doses_per_day,
             ..
-        } => {
-            let mg = strength.get() * ml_per_dose.get() * doses_per_day.get();
-            (
-                DailyAmount {
-                    value: mg,
-                    unit: AmountUnit::MgPerDay,
-                },
-                format!(
-                    "{} mg/mL × {} mL × {} a day = {} mg",
-                    num(strength.get()),
-                    num(ml_per_dose.get()),
-                    num(doses_per_day.get()),
-                    num(mg)
-                ),
-            )
-        }
+        } => format!(
+            "{} mg/mL × {} mL × {} a day = {} mg",
+            num(strength.get()),
+            num(ml_per_dose.get()),
+            num(doses_per_day.get()),
+            num(daily.value)
+        ),
         Dose::Patch { strength, patches } => {
             let labelled = strength.get();
             let label = reference.patch_label(drug, labelled);
-            let per_patch = label.map_or(labelled, |l| l.counts_as_mcg_per_hour);
             let n = patches.get();
-            let rate = per_patch * f64::from(n);
             let plural = if n == 1 { "patch" } else { "patches" };
             let mut w = format!("{n} × {} micrograms/hour {plural}", num(labelled));
             if let Some(l) = label {
@@ -350,15 +380,20 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
                 ));
                 notes.push(l.note.clone());
             }
-            w.push_str(&format!(" = {} micrograms/hour", num(rate)));
-            (
-                DailyAmount {
-                    value: rate,
-                    unit: AmountUnit::McgPerHour,
-                },
-                w,
-            )
+            w.push_str(&format!(" = {} micrograms/hour", num(daily.value)));
+            w
         }
+    };
+    (working, notes)
+}
+
+/// [`convert_item`], with or without its words.
+fn convert(item: &Item, profile: Profile, reference: &Reference, words: Words) -> ItemOme {
+    let drug = item.drug.as_str();
+    let (daily, paracetamol_mg_per_day) = daily_amount(item, reference);
+    let (mut working, notes) = match words {
+        Words::All => daily_working(item, reference, daily),
+        Words::NumbersOnly => (String::new(), Vec::new()),
     };
 
     let needed_unit = match item.dose {
@@ -385,12 +420,14 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
         }
         Conversion::Factor { factor, unit, row } if unit == needed_unit => {
             let ome = round2(daily.value * factor);
-            working.push_str(&format!(
-                " × {} = {} {}",
-                num(factor),
-                num(ome),
-                ome_label(profile)
-            ));
+            if words == Words::All {
+                working.push_str(&format!(
+                    " × {} = {} {}",
+                    num(factor),
+                    num(ome),
+                    ome_label(profile)
+                ));
+            }
             match OmeMgPerDay::new(ome) {
                 Some(ome) => ItemConversion::Converted {
                     factor,
@@ -438,6 +475,15 @@ pub fn convert_item(item: &Item, profile: Profile, reference: &Reference) -> Ite
             },
         },
     };
+    if words == Words::NumbersOnly {
+        return ItemOme {
+            daily,
+            conversion,
+            working,
+            notes,
+            paracetamol_mg_per_day,
+        };
+    }
     if let ItemConversion::NotConvertible { reason, .. } = &conversion {
         working.push_str(&format!("; not converted: {reason}"));
     }
@@ -473,10 +519,81 @@ pub fn calculate(
     reference: &Reference,
     options: &OmeOptions,
 ) -> OmeReport {
+    calculate_with(regimen, profile, reference, options, Words::All)
+}
+
+/// The numbers of [`calculate`] without its words, for callers that keep
+/// only the numbers of many regimens (the case-finding worklist cache,
+/// a hundred thousand patients an import): the totals, completeness,
+/// threshold and paracetamol, and each item's daily amount, factor, OME and
+/// reason for not converting are the same; each item's `working`,
+/// `daily_amount`, notes and strength checks, and the report's warnings,
+/// notes and threshold versions are left empty.
+pub fn calculate_numbers(
+    regimen: &Regimen,
+    profile: Profile,
+    reference: &Reference,
+    options: &OmeOptions,
+) -> OmeReport {
+    calculate_with(regimen, profile, reference, options, Words::NumbersOnly)
+}
+
+/// True when two reports carry the same numbers (what [`calculate_numbers`]
+/// keeps): for the debug assertion that compares it with [`calculate`].
+pub(crate) fn same_numbers(a: &OmeReport, b: &OmeReport) -> bool {
+    let item = |x: &OmeItem, y: &OmeItem| {
+        (x.index, &x.drug, x.route, x.form, x.release, x.as_needed)
+            == (y.index, &y.drug, y.route, y.form, y.release, y.as_needed)
+            && (
+                x.daily_amount_value,
+                x.daily_amount_unit,
+                x.factor,
+                &x.factor_id,
+            ) == (
+                y.daily_amount_value,
+                y.daily_amount_unit,
+                y.factor,
+                &y.factor_id,
+            )
+            && (
+                x.ome_mg_per_day,
+                &x.not_convertible_reason,
+                x.paracetamol_mg_per_day,
+            ) == (
+                y.ome_mg_per_day,
+                &y.not_convertible_reason,
+                y.paracetamol_mg_per_day,
+            )
+    };
+    (a.profile, a.complete, a.high_dose, &a.reference_version)
+        == (b.profile, b.complete, b.high_dose, &b.reference_version)
+        && (
+            a.total_ome_mg_per_day,
+            a.regular_ome_mg_per_day,
+            a.as_needed_ome_mg_per_day,
+        ) == (
+            b.total_ome_mg_per_day,
+            b.regular_ome_mg_per_day,
+            b.as_needed_ome_mg_per_day,
+        )
+        && (a.high_dose_threshold_mg_per_day, a.paracetamol_mg_per_day)
+            == (b.high_dose_threshold_mg_per_day, b.paracetamol_mg_per_day)
+        && a.items.len() == b.items.len()
+        && a.items.iter().zip(&b.items).all(|(x, y)| item(x, y))
+}
+
+fn calculate_with(
+    regimen: &Regimen,
+    profile: Profile,
+    reference: &Reference,
+    options: &OmeOptions,
+    words: Words,
+) -> OmeReport {
+    let all = words == Words::All;
     let mut items = Vec::with_capacity(regimen.items.len());
     let mut warnings = Vec::new();
     for (i, item) in regimen.items.iter().enumerate() {
-        let c = convert_item(item, profile, reference);
+        let c = convert(item, profile, reference, words);
         let (factor, factor_id, ome, source, reason) = match &c.conversion {
             ItemConversion::Converted {
                 factor,
@@ -495,10 +612,12 @@ pub fn calculate(
                 row_id,
                 source,
             } => {
-                warnings.push(format!(
-                    "items[{i}] ({} {}): not converted, so the totals leave it out and are incomplete. {reason}",
-                    item.drug, item.route
-                ));
+                if all {
+                    warnings.push(format!(
+                        "items[{i}] ({} {}): not converted, so the totals leave it out and are incomplete. {reason}",
+                        item.drug, item.route
+                    ));
+                }
                 (
                     None,
                     row_id.clone(),
@@ -508,12 +627,16 @@ pub fn calculate(
                 )
             }
         };
-        if let Dose::Solid {
-            release: Release::Modified,
-            units_per_dose,
-            times,
-            ..
-        } = &item.dose
+        // A warning, so only with the words.
+        if let (
+            true,
+            Dose::Solid {
+                release: Release::Modified,
+                units_per_dose,
+                times,
+                ..
+            },
+        ) = (all, &item.dose)
         {
             // Clinical reference section 3: modified-release tablets are never split.
             match times {
@@ -540,7 +663,11 @@ pub fn calculate(
                 None => {}
             }
         }
-        let strength_checks = strength::check(item, reference);
+        let strength_checks = if all {
+            strength::check(item, reference)
+        } else {
+            Vec::new()
+        };
         for c in &strength_checks {
             warnings.push(format!("items[{i}] ({}): {}", item.drug, c.message));
         }
@@ -551,7 +678,11 @@ pub fn calculate(
             form: item.dose.form(),
             release: item.dose.release(),
             as_needed: item.dose.as_needed(),
-            daily_amount: c.daily.to_string(),
+            daily_amount: if all {
+                c.daily.to_string()
+            } else {
+                String::new()
+            },
             daily_amount_value: round2(c.daily.value),
             daily_amount_unit: c.daily.unit,
             factor,
@@ -568,23 +699,25 @@ pub fn calculate(
 
     // The same medicine at the same dose twice is more often a double entry
     // than two prescriptions: say which items, and that both are counted.
-    for (j, later) in regimen.items.iter().enumerate() {
-        if let Some(i) = regimen.items[..j]
-            .iter()
-            .position(|e| e.drug == later.drug && e.route == later.route && e.dose == later.dose)
-        {
-            // A patch's amount is a rate (25 micrograms/hour), not an amount a day.
-            let per_day = if matches!(later.dose, Dose::Patch { .. }) {
-                ""
-            } else {
-                " a day"
-            };
-            warnings.push(format!(
-                "items[{i}] and items[{j}] are the same medicine at the same dose ({} {}, {}{per_day}): check it has not been entered twice; both are counted in the totals.",
-                later.drug,
-                later.route,
-                items[j].daily_amount
-            ));
+    // Only words: the numbers leave it out.
+    if all {
+        for (j, later) in regimen.items.iter().enumerate() {
+            if let Some(i) = regimen.items[..j].iter().position(|e| {
+                e.drug == later.drug && e.route == later.route && e.dose == later.dose
+            }) {
+                // A patch's amount is a rate (25 micrograms/hour), not an amount a day.
+                let per_day = if matches!(later.dose, Dose::Patch { .. }) {
+                    ""
+                } else {
+                    " a day"
+                };
+                warnings.push(format!(
+                    "items[{i}] and items[{j}] are the same medicine at the same dose ({} {}, {}{per_day}): check it has not been entered twice; both are counted in the totals.",
+                    later.drug,
+                    later.route,
+                    items[j].daily_amount
+                ));
+            }
         }
     }
 
@@ -618,17 +751,36 @@ pub fn calculate(
         Profile::Uk => "mg OME/day",
         Profile::Cdc => "MME/day",
     };
-    let versions = reference
-        .threshold_history(profile, ThresholdKind::HighDose)
-        .iter()
-        .map(|r| match (&r.effective_from, &r.effective_to) {
-            (Some(from), Some(to)) => format!("{} {unit} from {from} to {to}", num(r.mg_per_day)),
-            (Some(from), None) => format!("{} {unit} from {from}, in force", num(r.mg_per_day)),
-            (None, Some(to)) => format!("{} {unit} until {to}", num(r.mg_per_day)),
-            (None, None) => format!("{} {unit}, in force", num(r.mg_per_day)),
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
+    let versions = if !all {
+        String::new()
+    } else {
+        reference
+            .threshold_history(profile, ThresholdKind::HighDose)
+            .iter()
+            .map(|r| match (&r.effective_from, &r.effective_to) {
+                (Some(from), Some(to)) => {
+                    format!("{} {unit} from {from} to {to}", num(r.mg_per_day))
+                }
+                (Some(from), None) => format!("{} {unit} from {from}, in force", num(r.mg_per_day)),
+                (None, Some(to)) => format!("{} {unit} until {to}", num(r.mg_per_day)),
+                (None, None) => format!("{} {unit}, in force", num(r.mg_per_day)),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let notes = if !all {
+        Vec::new()
+    } else {
+        vec![format!(
+            "{} compares total opioid exposure. It is not a ratio for switching \
+             from one opioid to another: a new opioid is started lower because cross-tolerance is \
+             incomplete, and Stepdown never switches opioids.",
+            match profile {
+                Profile::Uk => "Oral morphine equivalent",
+                Profile::Cdc => "Morphine milligram equivalent (MME)",
+            }
+        )]
+    };
 
     OmeReport {
         profile,
@@ -643,15 +795,7 @@ pub fn calculate(
         high_dose: total >= threshold,
         high_dose_threshold_versions: versions,
         paracetamol_mg_per_day: paracetamol,
-        notes: vec![format!(
-            "{} compares total opioid exposure. It is not a ratio for switching \
-             from one opioid to another: a new opioid is started lower because cross-tolerance is \
-             incomplete, and Stepdown never switches opioids.",
-            match profile {
-                Profile::Uk => "Oral morphine equivalent",
-                Profile::Cdc => "Morphine milligram equivalent (MME)",
-            }
-        )],
+        notes,
         reference_version: reference.manifest_version.clone(),
     }
 }
@@ -665,7 +809,12 @@ mod tests {
     fn report(profile: Profile, items: &str) -> OmeReport {
         let json = format!(r#"{{"items": [{items}]}}"#);
         let regimen = regimen_from_json(&json, profile, reference()).unwrap();
-        calculate(&regimen, profile, reference(), &OmeOptions::default())
+        let full = calculate(&regimen, profile, reference(), &OmeOptions::default());
+        // Every case here also checks that the numbers-only calculation agrees.
+        let numbers = calculate_numbers(&regimen, profile, reference(), &OmeOptions::default());
+        assert!(same_numbers(&full, &numbers), "{full:?}\n{numbers:?}");
+        assert!(numbers.warnings.is_empty() && numbers.items.iter().all(|i| i.working.is_empty()));
+        full
     }
 
     #[test]

@@ -142,6 +142,9 @@ impl CoMedication {
     /// ("diazepam (entered as Valium)"), for flag rationales.
     pub fn describe(&self) -> String {
         match &self.generic {
+            // Entered as the generic itself (as case-finding does for every
+            // patient): nothing to normalise.
+            Some(g) if self.entered == *g => g.clone(),
             // "Valium" is worth showing; "sertraline 50mg" only repeats the generic.
             Some(g) if !normalise_name(&self.entered).starts_with(&normalise_name(g)) => {
                 format!("{g} (entered as {})", self.entered.trim())

@@ -31,7 +31,7 @@ use crate::import::product::{
     CoMedicationProduct, NotUnderstood, Product, ProductReader, Strength,
 };
 use crate::import::{regimen_item, with_dose_times};
-use crate::ome::{calculate, convert_item};
+use crate::ome::{calculate, calculate_numbers, convert_item};
 use crate::patient::{PatientContext, RawPatient, Sex};
 use crate::profile::Profile;
 use crate::reference::risk::{DrugClass, PatientField};
@@ -854,7 +854,21 @@ pub(crate) fn patient(
             Ok(patient) => {
                 let had_items = !items.is_empty();
                 let regimen = Regimen { items };
-                let report = calculate(&regimen, PROFILE, reference, &options);
+                // Without `detail` only the numbers are kept, so the
+                // working and warnings are not written (a tenth of an import).
+                let report = if detail {
+                    calculate(&regimen, PROFILE, reference, &options)
+                } else {
+                    calculate_numbers(&regimen, PROFILE, reference, &options)
+                };
+                debug_assert!(
+                    detail
+                        || crate::ome::same_numbers(
+                            &report,
+                            &calculate(&regimen, PROFILE, reference, &options)
+                        ),
+                    "calculate_numbers differs from calculate"
+                );
                 let ctx = FlagContext {
                     regimen: &regimen,
                     ome: &report,

@@ -96,14 +96,45 @@ pub(super) struct ReadState<'r> {
     pub(super) not_read: u64,
 }
 
+/// True when a detail given on `theirs` is at least as new as one given on `mine`.
+fn newer(mine: Option<NaiveDate>, theirs: Option<NaiveDate>) -> bool {
+    match (mine, theirs) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(a), Some(b)) => b >= a,
+    }
+}
+
 impl Facts {
+    /// Takes what one row says where it is newer, as [`Facts::update`] does,
+    /// without building a `Facts` (and copying its NHS number) for every row.
+    pub(super) fn update_from_row(
+        &mut self,
+        nhs_number: Option<&str>,
+        age: Option<f64>,
+        sex: Option<Sex>,
+        on: NaiveDate,
+    ) {
+        if let Some(n) = nhs_number {
+            if newer(self.nhs_on, Some(on)) {
+                if self.nhs_number.as_deref() != Some(n) {
+                    self.nhs_number = Some(n.to_string());
+                }
+                self.nhs_on = Some(on);
+            }
+        }
+        if age.is_some() && newer(self.age_on, Some(on)) {
+            self.age = age;
+            self.age_on = Some(on);
+        }
+        if sex.is_some() && newer(self.sex_on, Some(on)) {
+            self.sex = sex;
+            self.sex_on = Some(on);
+        }
+    }
+
     /// Takes what `other` says where it is newer (later issue date).
     pub(super) fn update(&mut self, other: &Facts) {
-        let newer = |mine: Option<NaiveDate>, theirs: Option<NaiveDate>| match (mine, theirs) {
-            (_, None) => false,
-            (None, Some(_)) => true,
-            (Some(a), Some(b)) => b >= a,
-        };
         if other.nhs_number.is_some() && newer(self.nhs_on, other.nhs_on) {
             self.nhs_number.clone_from(&other.nhs_number);
             self.nhs_on = other.nhs_on;
@@ -178,15 +209,12 @@ impl<'r> ReadState<'r> {
         if new_patient {
             self.facts.push(Facts::default());
         }
-        let on = Some(row.issue_date);
-        self.facts[patient as usize].update(&Facts {
-            nhs_number: row.nhs_number.as_ref().map(|n| n.as_str().to_string()),
-            nhs_on: row.nhs_number.as_ref().and(on),
-            age: row.age,
-            age_on: row.age.and(on),
-            sex: row.sex,
-            sex_on: row.sex.and(on),
-        });
+        self.facts[patient as usize].update_from_row(
+            row.nhs_number.as_ref().map(|n| n.as_str()),
+            row.age,
+            row.sex,
+            row.issue_date,
+        );
         self.pending.push(Pending {
             patient,
             date: row.issue_date,

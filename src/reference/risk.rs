@@ -505,9 +505,15 @@ impl RiskTables {
 
     /// The co-medication a name (generic, brand or synonym; any case) refers to.
     pub fn co_medication(&self, name: &str) -> Option<&CoMedicationRow> {
-        self.names
-            .get(&normalise_name(name))
-            .and_then(|&i| self.co_medications.rows.get(i))
+        // A name already in its normalised form (the generic names an
+        // extract's products carry, looked up for every patient) is found
+        // without normalising it again: every key normalises to itself
+        // (checked when the table is loaded), so the answer is the same.
+        let i = match self.names.get(name) {
+            Some(&i) => i,
+            None => *self.names.get(&normalise_name(name))?,
+        };
+        self.co_medications.rows.get(i)
     }
 
     /// Every recognised name, normalised (for "did you mean" suggestions).
@@ -612,6 +618,10 @@ fn check_co_medications(
             let key = normalise_name(name);
             if key.is_empty() {
                 return Err(bad("blank name, brand or synonym".into()));
+            }
+            // `co_medication` looks a normalised name up as it is.
+            if normalise_name(&key) != key {
+                return Err(bad(format!("'{name}' does not normalise to itself")));
             }
             if known_opioids.iter().any(|o| normalise_name(o) == key) {
                 return Err(bad(format!("'{name}' is an opioid, not a co-medication")));

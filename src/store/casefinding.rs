@@ -212,40 +212,21 @@ pub(crate) fn insert_new_patients(
     tx: &Transaction<'_>,
     patients: &[(i64, PatientFacts<'_>)],
 ) -> StoreResult<()> {
-    const ROWS: usize = 100;
-    let sql = |n: usize| {
-        let mut sql = String::from(
-            "INSERT INTO cf_patients (id, extract_id, nhs_number, age, age_on, sex) VALUES ",
-        );
-        for i in 0..n {
-            sql.push_str(if i == 0 {
-                "(?,?,?,?,?,?)"
-            } else {
-                ",(?,?,?,?,?,?)"
-            });
-        }
-        sql
-    };
-    let mut full = tx.prepare(&sql(ROWS))?;
-    for chunk in patients.chunks(ROWS) {
-        let mut own;
-        let stmt = if chunk.len() == ROWS {
-            &mut full
-        } else {
-            own = tx.prepare(&sql(chunk.len()))?;
-            &mut own
-        };
-        let mut k = 1;
-        for (id, p) in chunk {
-            stmt.raw_bind_parameter(k, id)?;
-            stmt.raw_bind_parameter(k + 1, p.extract_id)?;
-            stmt.raw_bind_parameter(k + 2, p.nhs_number)?;
-            stmt.raw_bind_parameter(k + 3, p.age)?;
-            stmt.raw_bind_parameter(k + 4, p.age_on.map(|d| d.to_string()))?;
-            stmt.raw_bind_parameter(k + 5, p.sex.map(Sex::as_str))?;
-            k += 6;
-        }
-        stmt.raw_execute()?;
+    // One row a statement: the identifiers come in no order, so each row
+    // lands on another page of their index, and a statement of many rows
+    // would copy every page it touches to its statement journal first.
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO cf_patients (id, extract_id, nhs_number, age, age_on, sex) VALUES (?,?,?,?,?,?)",
+    )?;
+    for (id, p) in patients {
+        stmt.execute(params![
+            id,
+            p.extract_id,
+            p.nhs_number,
+            p.age,
+            p.age_on.map(|d| d.to_string()),
+            p.sex.map(Sex::as_str)
+        ])?;
     }
     Ok(())
 }
@@ -451,44 +432,26 @@ pub(crate) struct SummaryRow {
 /// Adds rows to the worklist cache table `table` (the cache or its staging
 /// copy); rows in patient id order fill it by appending.
 fn insert_summaries(tx: &Transaction<'_>, table: &str, rows: &[SummaryRow]) -> StoreResult<()> {
-    const ROWS: usize = 100;
-    let sql = |n: usize| {
-        let mut sql = format!(
-            "INSERT INTO {table} (patient_id, rank, ome_mg_per_day, complete, estimated,
-                                  benzodiazepine, gabapentinoid, flag_ids, markers) VALUES "
-        );
-        for i in 0..n {
-            sql.push_str(if i == 0 {
-                "(?,?,?,?,?,?,?,?,?)"
-            } else {
-                ",(?,?,?,?,?,?,?,?,?)"
-            });
-        }
-        sql
-    };
-    let mut full = tx.prepare(&sql(ROWS))?;
-    for chunk in rows.chunks(ROWS) {
-        let mut own;
-        let stmt = if chunk.len() == ROWS {
-            &mut full
-        } else {
-            own = tx.prepare(&sql(chunk.len()))?;
-            &mut own
-        };
-        let mut k = 1;
-        for r in chunk {
-            stmt.raw_bind_parameter(k, r.patient_id)?;
-            stmt.raw_bind_parameter(k + 1, r.rank)?;
-            stmt.raw_bind_parameter(k + 2, r.ome_mg_per_day)?;
-            stmt.raw_bind_parameter(k + 3, r.complete)?;
-            stmt.raw_bind_parameter(k + 4, r.estimated)?;
-            stmt.raw_bind_parameter(k + 5, r.benzodiazepine)?;
-            stmt.raw_bind_parameter(k + 6, r.gabapentinoid)?;
-            stmt.raw_bind_parameter(k + 7, r.flag_ids.as_str())?;
-            stmt.raw_bind_parameter(k + 8, r.markers)?;
-            k += 9;
-        }
-        stmt.raw_execute()?;
+    // One row a statement: rows come in patient order, so each lands on
+    // another page of the rank index, and a statement of many rows would
+    // copy every page it touches to its statement journal first.
+    let mut stmt = tx.prepare(&format!(
+        "INSERT INTO {table} (patient_id, rank, ome_mg_per_day, complete, estimated,
+                              benzodiazepine, gabapentinoid, flag_ids, markers)
+         VALUES (?,?,?,?,?,?,?,?,?)"
+    ))?;
+    for r in rows {
+        stmt.execute(params![
+            r.patient_id,
+            r.rank,
+            r.ome_mg_per_day,
+            r.complete,
+            r.estimated,
+            r.benzodiazepine,
+            r.gabapentinoid,
+            r.flag_ids.as_str(),
+            r.markers
+        ])?;
     }
     Ok(())
 }
