@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chartGeometry, dayNumber, niceTicks, steppedLine, timeScales } from "./chart";
+import { chartGeometry, dayNumber, niceTicks, placeLabels, steppedLine, timeScales } from "./chart";
 
 describe("chartGeometry", () => {
   it("orders points by time and puts higher doses higher", () => {
@@ -63,5 +63,39 @@ describe("timeScales and steppedLine", () => {
       "2026-01-21",
     );
     expect(line).toBe("0.0,100.0 10.0,100.0 10.0,50.0 20.0,50.0");
+  });
+});
+
+describe("placeLabels", () => {
+  const overlap = (a: { x: number; y: number }, b: { x: number; y: number }, wa: number, wb: number) =>
+    Math.abs(a.x - b.x) < (wa + wb) / 2 && Math.abs(a.y - b.y) < 12;
+
+  it("never lays two labels over each other, even for points on the same day (120 and 110 at today)", () => {
+    const anchors = [
+      { x: 600, y: 120, text: "120" },
+      { x: 600, y: 128, text: "110" },
+      { x: 603, y: 128, text: "110" },
+      { x: 300, y: 100, text: "150" },
+    ];
+    const at = placeLabels(anchors, 56);
+    for (let i = 0; i < at.length; i++)
+      for (let j = i + 1; j < at.length; j++)
+        expect(overlap(at[i], at[j], anchors[i].text.length * 7, anchors[j].text.length * 7), `${anchors[i].text} and ${anchors[j].text}`).toBe(false);
+    // A label alone sits just above its point.
+    expect(at[3]).toEqual({ x: 300, y: 90 });
+    expect(at[0]).toEqual({ x: 600, y: 110 });
+  });
+
+  it("goes below the point when there is no room above", () => {
+    const at = placeLabels(
+      [
+        { x: 100, y: 80, text: "200" },
+        { x: 100, y: 80, text: "190" },
+      ],
+      56,
+    );
+    // The first just above; the second has no line left above (the plot starts at 56): below its point.
+    expect(at[0].y).toBe(70);
+    expect(at[1].y).toBe(102);
   });
 });

@@ -90,3 +90,34 @@ export function steppedLine(points: DatedPoint[], x: (d: string) => number, y: (
   if (endDate && sorted.length) out.push(`${x(endDate).toFixed(1)},${y(sorted[sorted.length - 1].ome).toFixed(1)}`);
   return out.join(" ");
 }
+
+/** A value label to place beside its point: the point, and the text. */
+export interface LabelAnchor {
+  x: number;
+  y: number;
+  text: string;
+}
+
+/**
+ * Where each value label goes so that no two overlap: above its point first,
+ * then further up a line at a time, then below the point, down a line at a
+ * time; never above `top`. Widths are estimated from the text (`charWidth`
+ * per character; the chart's value font is small and the figures short).
+ * Labels are centred on x; the result is in the anchors' order.
+ */
+export function placeLabels(anchors: LabelAnchor[], top: number, lineHeight = 12, charWidth = 7, gap = 10): { x: number; y: number }[] {
+  type Box = { x: number; y: number; w: number };
+  const placed: Box[] = [];
+  const overlaps = (b: Box) => placed.some((p) => Math.abs(p.x - b.x) < (p.w + b.w) / 2 + 2 && Math.abs(p.y - b.y) < lineHeight);
+  return anchors.map((a) => {
+    const w = a.text.length * charWidth;
+    // Text y is its baseline: above the point it sits `gap` clear of the mark; below, a line further down.
+    const candidates: number[] = [];
+    for (let k = 0; a.y - gap - k * lineHeight >= top + lineHeight - 2; k++) candidates.push(a.y - gap - k * lineHeight);
+    for (let k = 0; k < 50; k++) candidates.push(a.y + gap + lineHeight + k * lineHeight);
+    const y = candidates.find((c) => !overlaps({ x: a.x, y: c, w })) ?? candidates[candidates.length - 1];
+    const box = { x: a.x, y, w };
+    placed.push(box);
+    return { x: a.x, y };
+  });
+}
