@@ -231,6 +231,7 @@ fn calendar_table(input: &LeafletInput, labels: &Labels) -> Result<Table, Leafle
             .count()
             > 1;
         for m in &step.medicines {
+            // With several medicines each line names its own, in brackets.
             let whose = if several {
                 format!(" ({})", lower_first(&m.name))
             } else {
@@ -242,39 +243,35 @@ fn calendar_table(input: &LeafletInput, labels: &Labels) -> Result<Table, Leafle
             if input.has_patches && is_patch_medicine(m, labels) {
                 // The first dose line says which patch; the change days are the plan's.
                 let what = m.doses.first().map_or(String::new(), |d| d.what.clone());
-                let line = if m.patch_change_days.contains(&day) {
-                    format!(
-                        "{TICK_BOX} {}{whose}",
-                        fill(&labels.calendar_patch_change, |n| (n == "patch")
-                            .then(|| what.clone()))?
-                    )
+                let (template, tick) = if m.patch_change_days.contains(&day) {
+                    (&labels.calendar_patch_change, true)
                 } else if m.patch_change_days.is_empty() {
-                    format!(
-                        "{}{whose}",
-                        fill(&labels.calendar_patch_usual, |n| (n == "patch")
-                            .then(|| what.clone()))?
-                    )
+                    (&labels.calendar_patch_usual, false)
                 } else {
-                    format!(
-                        "{}{whose}",
-                        fill(&labels.calendar_patch_keep, |n| (n == "patch")
-                            .then(|| what.clone()))?
-                    )
+                    (&labels.calendar_patch_keep, false)
                 };
-                takes.push(line);
+                let line = fill(template, |n| match n {
+                    "patch" => Some(what.clone()),
+                    "medicine" => Some(whose.clone()),
+                    _ => None,
+                })?;
+                takes.push(if tick {
+                    format!("{TICK_BOX} {line}")
+                } else {
+                    line
+                });
                 continue;
             }
             for d in &m.doses {
                 takes.push(match m.as_needed_most {
                     Some(most) => {
                         let boxes = vec![TICK_BOX.to_string(); most as usize].join(" ");
-                        format!(
-                            "{}{whose} {boxes}",
-                            fill(&labels.calendar_as_needed, |n| match n {
-                                "what" => Some(d.what.clone()),
-                                _ => None,
-                            })?
-                        )
+                        let line = fill(&labels.calendar_as_needed, |n| match n {
+                            "what" => Some(d.what.clone()),
+                            "medicine" => Some(whose.clone()),
+                            _ => None,
+                        })?;
+                        format!("{line} {boxes}")
                     }
                     None => format!("{TICK_BOX} {}: {}{whose}", d.when, d.what),
                 });
