@@ -68,22 +68,31 @@ describe("timeScales and steppedLine", () => {
 
 describe("placeLabels", () => {
   const overlap = (a: { x: number; y: number }, b: { x: number; y: number }, wa: number, wb: number) =>
-    Math.abs(a.x - b.x) < (wa + wb) / 2 && Math.abs(a.y - b.y) < 12;
+    Math.abs(a.x - b.x) < (wa + wb) / 2 && Math.abs(a.y - b.y) < 14;
 
-  it("never lays two labels over each other, even for points on the same day (120 and 110 at today)", () => {
+  it("never lays two labels over each other or over a mark, even for points on the same day (120 and 110 at today)", () => {
+    // The e2e chart: review 120 and follow-up 110 on one day, then 60 twice (re-plan review and follow-up).
     const anchors = [
-      { x: 600, y: 120, text: "120" },
-      { x: 600, y: 128, text: "110" },
-      { x: 603, y: 128, text: "110" },
-      { x: 300, y: 100, text: "150" },
+      { x: 150, y: 378, text: "120" },
+      { x: 150, y: 391, text: "110" },
+      { x: 150, y: 456, text: "60" },
+      { x: 150, y: 456, text: "60" },
+      { x: 400, y: 420, text: "150" },
     ];
-    const at = placeLabels(anchors, 56);
-    for (let i = 0; i < at.length; i++)
-      for (let j = i + 1; j < at.length; j++)
-        expect(overlap(at[i], at[j], anchors[i].text.length * 7, anchors[j].text.length * 7), `${anchors[i].text} and ${anchors[j].text}`).toBe(false);
+    const at = placeLabels(anchors, 340);
+    const shown = at.map((p, i) => ({ p, w: anchors[i].text.length * 7, a: anchors[i] })).filter((x) => x.p !== null);
+    for (let i = 0; i < shown.length; i++)
+      for (let j = i + 1; j < shown.length; j++)
+        expect(overlap(shown[i].p!, shown[j].p!, shown[i].w, shown[j].w), `${shown[i].a.text} and ${shown[j].a.text}`).toBe(false);
+    for (const { p, w } of shown)
+      for (const a of anchors) {
+        const inside = Math.abs(a.x - p!.x) < w / 2 + 6 && p!.y + 2 > a.y - 6 && p!.y - 12 < a.y + 6;
+        expect(inside, `label at ${p!.y} over the mark at ${a.y}`).toBe(false);
+      }
+    // The same dose on the same day is labelled once.
+    expect(at[3]).toBeNull();
     // A label alone sits just above its point.
-    expect(at[3]).toEqual({ x: 300, y: 90 });
-    expect(at[0]).toEqual({ x: 600, y: 110 });
+    expect(at[4]).toEqual({ x: 400, y: 410 });
   });
 
   it("goes below the point when there is no room above", () => {
@@ -95,7 +104,7 @@ describe("placeLabels", () => {
       56,
     );
     // The first just above; the second has no line left above (the plot starts at 56): below its point.
-    expect(at[0].y).toBe(70);
-    expect(at[1].y).toBe(102);
+    expect(at[0]).toEqual({ x: 100, y: 70 });
+    expect(at[1]!.y).toBeGreaterThan(80);
   });
 });

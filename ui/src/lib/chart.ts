@@ -99,25 +99,32 @@ export interface LabelAnchor {
 }
 
 /**
- * Where each value label goes so that no two overlap: above its point first,
- * then further up a line at a time, then below the point, down a line at a
- * time; never above `top`. Widths are estimated from the text (`charWidth`
- * per character; the chart's value font is small and the figures short).
- * Labels are centred on x; the result is in the anchors' order.
+ * Where each value label goes so that no two overlap and none covers a
+ * point's mark: above its point first, then further up a line at a time, then
+ * below the point, down a line at a time; never above `top`. Widths are
+ * estimated from the text (`charWidth` per character). A label with the same
+ * text at the same place as one already placed (a review and a follow-up of
+ * the same dose on the same day) is not repeated: `null`. Labels are centred
+ * on x; the result is in the anchors' order.
  */
-export function placeLabels(anchors: LabelAnchor[], top: number, lineHeight = 12, charWidth = 7, gap = 10): { x: number; y: number }[] {
+export function placeLabels(anchors: LabelAnchor[], top: number, lineHeight = 14, charWidth = 7, gap = 10, mark = 6): ({ x: number; y: number } | null)[] {
   type Box = { x: number; y: number; w: number };
   const placed: Box[] = [];
-  const overlaps = (b: Box) => placed.some((p) => Math.abs(p.x - b.x) < (p.w + b.w) / 2 + 2 && Math.abs(p.y - b.y) < lineHeight);
+  // A label's ink runs from about a line above its baseline to just below it.
+  const hitsLabel = (b: Box) => placed.some((p) => Math.abs(p.x - b.x) < (p.w + b.w) / 2 + 2 && Math.abs(p.y - b.y) < lineHeight);
+  const hitsMark = (b: Box) =>
+    anchors.some((a) => Math.abs(a.x - b.x) < b.w / 2 + mark && b.y + 2 > a.y - mark && b.y - lineHeight + 2 < a.y + mark);
+  const seen: { x: number; y: number; text: string }[] = [];
   return anchors.map((a) => {
+    if (seen.some((s) => s.text === a.text && Math.abs(s.x - a.x) < 1 && Math.abs(s.y - a.y) < 1)) return null;
+    seen.push(a);
     const w = a.text.length * charWidth;
-    // Text y is its baseline: above the point it sits `gap` clear of the mark; below, a line further down.
     const candidates: number[] = [];
     for (let k = 0; a.y - gap - k * lineHeight >= top + lineHeight - 2; k++) candidates.push(a.y - gap - k * lineHeight);
     for (let k = 0; k < 50; k++) candidates.push(a.y + gap + lineHeight + k * lineHeight);
-    const y = candidates.find((c) => !overlaps({ x: a.x, y: c, w })) ?? candidates[candidates.length - 1];
-    const box = { x: a.x, y, w };
-    placed.push(box);
+    const free = (c: number) => !hitsLabel({ x: a.x, y: c, w }) && !hitsMark({ x: a.x, y: c, w });
+    const y = candidates.find(free) ?? candidates.find((c) => !hitsLabel({ x: a.x, y: c, w })) ?? candidates[candidates.length - 1];
+    placed.push({ x: a.x, y, w });
     return { x: a.x, y };
   });
 }
