@@ -95,6 +95,13 @@ describe("placeLabels", () => {
     expect(at[4]).toEqual({ x: 400, y: 410 });
   });
 
+  it("keeps clear of text already on the chart (the Today label)", () => {
+    const free = placeLabels([{ x: 150, y: 378, text: "120" }], 340);
+    const today = { x: 171, y: 352, w: 35 };
+    const at = placeLabels([{ x: 150, y: 378, text: "120" }], 340, [{ ...today, y: free[0]!.y }]);
+    expect(at[0]!.y).not.toBe(free[0]!.y);
+  });
+
   it("goes below the point when there is no room above", () => {
     const at = placeLabels(
       [

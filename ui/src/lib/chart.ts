@@ -105,11 +105,21 @@ export interface LabelAnchor {
  * estimated from the text (`charWidth` per character). A label with the same
  * text at the same place as one already placed (a review and a follow-up of
  * the same dose on the same day) is not repeated: `null`. Labels are centred
- * on x; the result is in the anchors' order.
+ * on x; the result is in the anchors' order. `blocked` is text already on
+ * the chart that no label may cover.
  */
-export function placeLabels(anchors: LabelAnchor[], top: number, lineHeight = 14, charWidth = 7, gap = 10, mark = 6): ({ x: number; y: number } | null)[] {
+export function placeLabels(
+  anchors: LabelAnchor[],
+  top: number,
+  blocked: { x: number; y: number; w: number }[] = [],
+  lineHeight = 14,
+  charWidth = 7,
+  gap = 10,
+  mark = 6,
+): ({ x: number; y: number } | null)[] {
   type Box = { x: number; y: number; w: number };
-  const placed: Box[] = [];
+  // Text already on the chart (centre x, baseline y, width), e.g. the "Today" label.
+  const placed: Box[] = [...blocked];
   // A label's ink runs from about a line above its baseline to just below it.
   const hitsLabel = (b: Box) => placed.some((p) => Math.abs(p.x - b.x) < (p.w + b.w) / 2 + 2 && Math.abs(p.y - b.y) < lineHeight);
   const hitsMark = (b: Box) =>
