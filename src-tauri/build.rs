@@ -30,6 +30,7 @@ fn main() {
             "check_nhs_number",
             "print_leaflet",
             "summary_for_record",
+            "coded_summary_for_record",
             "choose_leaflet_path",
             "choose_figures_path",
             "choose_import_file",

@@ -897,6 +897,62 @@ pub fn summary_for_record(
     Ok(text)
 }
 
+/// The coded summary of a stored version for the GP record: the SNOMED CT
+/// codes of the review, its reduction plan and the follow-ups up to the
+/// version, one line each, then the summary text (`coded`). The copy is
+/// recorded in the audit log with the text's hash, as the plain summary is.
+pub fn coded_summary_for_record(
+    store: &mut Store,
+    review_id: i64,
+    version: i64,
+    actor: &str,
+    reference: &Reference,
+) -> Result<String, ApiError> {
+    let summary = stored_summary(store, review_id, version, reference)?;
+    // The review's history up to this version: each version saved as a
+    // review (not made by a follow-up's re-plan, which its follow-up codes),
+    // then the follow-ups, in date order.
+    let follow_ups = store.follow_ups(review_id)?;
+    let mut versions = Vec::new();
+    for v in 1..=version {
+        if follow_ups.iter().any(|f| f.replan_version == Some(v)) {
+            continue;
+        }
+        versions.push(store.review_version(review_id, v)?);
+    }
+    let mut events: Vec<(chrono::NaiveDate, crate::coded::Event<'_>)> = versions
+        .iter()
+        .map(|r| {
+            let date = r.saved_at.date_naive();
+            (
+                date,
+                crate::coded::Event::Review {
+                    date,
+                    plan: r.plan.as_ref(),
+                },
+            )
+        })
+        .collect();
+    for f in follow_ups.iter().filter(|f| f.review_version <= version) {
+        if let Some(day) = f.record.date() {
+            events.push((
+                day,
+                crate::coded::Event::FollowUp {
+                    record: &f.record,
+                    replan: f.replan_version,
+                },
+            ));
+        }
+    }
+    // Stable: a review and a follow-up on the same day keep their order.
+    events.sort_by_key(|(d, _)| *d);
+    let events: Vec<crate::coded::Event<'_>> = events.into_iter().map(|(_, e)| e).collect();
+    let entries = crate::coded::entries(reference, &events);
+    let text = crate::coded::coded_text(&entries, &summary.to_text());
+    store.record_summary_copy(review_id, version, actor, &text)?;
+    Ok(text)
+}
+
 /// The store's patient for a case-finding worklist entry: matched by NHS
 /// number, then by the extract's identifier as the practice identifier, and
 /// created (audited) if there is none, so a consultation can start from it.

@@ -11,6 +11,7 @@ pub mod api_error;
 pub mod assess;
 pub mod casefinding;
 pub mod catalogue;
+pub mod coded;
 pub mod consult;
 pub mod flags;
 pub mod followup;

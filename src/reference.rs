@@ -20,6 +20,7 @@ pub mod gaps;
 pub mod limits;
 pub mod risk;
 pub mod scales;
+pub mod snomed;
 pub mod verhoeff;
 
 pub use currency::{currency, PolicyKind, PolicyRow, StaleTable};
@@ -97,6 +98,11 @@ const EMBEDDED: &[(&str, &str)] = &[
     (
         "scales.json",
         include_str!("../assets/reference/scales.json"),
+    ),
+    // SNOMED CT concepts of the coded summary (`snomed`).
+    (
+        "snomed_concepts.json",
+        include_str!("../assets/reference/snomed_concepts.json"),
     ),
 ];
 
@@ -598,6 +604,8 @@ pub struct Reference {
     pub dose_limits: Table<limits::DoseLimitRow>,
     /// Follow-up scales (PEG, SOWS): items, ranges and wording.
     pub scales: Table<scales::ScaleItemRow>,
+    /// SNOMED CT concepts of the coded summary, each with its public source.
+    pub snomed: Table<snomed::ConceptRow>,
     /// Every drug in any profile's factor table, sorted (accepted drug names).
     known_drugs: Vec<String>,
 }
@@ -917,6 +925,15 @@ impl Reference {
                 .map(|r| (r.id.as_str(), r.source.as_str())),
         )?;
         scales::check(&scales)?;
+        let snomed: Table<snomed::ConceptRow> = parse("snomed_concepts.json")?;
+        check_rows(
+            &snomed.header,
+            snomed
+                .rows
+                .iter()
+                .map(|r| (r.id.as_str(), r.source.as_str())),
+        )?;
+        snomed::check(&snomed)?;
         let reference = Reference {
             manifest_version: manifest.manifest_version,
             thresholds,
@@ -931,6 +948,7 @@ impl Reference {
             known_gaps,
             dose_limits,
             scales,
+            snomed,
             known_drugs,
         };
         // These checks need lookups across tables, so they run on the assembled reference.
@@ -1266,6 +1284,7 @@ impl Reference {
         headers.push((&self.known_gaps.header, self.known_gaps.rows.len()));
         headers.push((&self.dose_limits.header, self.dose_limits.rows.len()));
         headers.push((&self.scales.header, self.scales.rows.len()));
+        headers.push((&self.snomed.header, self.snomed.rows.len()));
         headers
     }
 

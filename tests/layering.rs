@@ -23,6 +23,7 @@ const KNOWN_TANGLES: &[&[&str]] = &[
 const CLINICAL: &[&str] = &[
     "assess",
     "catalogue",
+    "coded",
     "flags",
     "followup",
     "import",

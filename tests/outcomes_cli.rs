@@ -300,6 +300,50 @@ fn the_hand_worked_practice_through_the_cli() {
         None,
     );
     assert_eq!(printed["print"]["version"], json!(2));
+    // The coded summary of version 2 for the record: A's review and its
+    // plan, both follow-ups, and the re-plan (hand-worked from the case).
+    let out = s.run(
+        &["review", "summary", "--review", &rid.to_string(), "--coded"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let codes: Vec<&str> = text.lines().skip(1).take_while(|l| !l.is_empty()).collect();
+    assert_eq!(
+        codes,
+        [
+            "5 Jan 2026  182836005 |Review of medication|  review",
+            "5 Jan 2026  287031000000100 |Review of opioid medication|  review",
+            "5 Jan 2026  395067002 |Optimisation of drug dosage|  reduction plan from 5 Jan 2026",
+            "20 Feb 2026  287031000000100 |Review of opioid medication|  follow-up",
+            "20 Mar 2026  287031000000100 |Review of opioid medication|  follow-up",
+            "20 Mar 2026  395067002 |Optimisation of drug dosage|  new reduction plan (version 2)",
+        ],
+        "{text}"
+    );
+    assert!(
+        text.contains("Follow-ups (2)"),
+        "the summary text follows: {text}"
+    );
+    let pdf_coded = s.run(
+        &[
+            "review",
+            "summary",
+            "--review",
+            &rid.to_string(),
+            "--coded",
+            "--format",
+            "pdf",
+            "--out",
+            "x.pdf",
+        ],
+        None,
+    );
+    assert_eq!(pdf_coded.status.code(), Some(2), "--coded is text only");
     // The one-page report: the practice's figures, no patient named.
     let report = s.db.parent().expect("dir").join("report.pdf");
     let r = s.ok(

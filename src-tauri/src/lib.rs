@@ -66,6 +66,7 @@ pub fn run() {
             commands::records::check_nhs_number,
             commands::records::print_leaflet,
             commands::records::summary_for_record,
+            commands::records::coded_summary_for_record,
             commands::files::choose_leaflet_path,
             commands::files::choose_figures_path,
             commands::files::choose_import_file,

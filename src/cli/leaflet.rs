@@ -70,7 +70,7 @@ pub struct LeafletArgs {
     /// Large print (18 pt) instead of clear print (14 pt).
     #[arg(long)]
     pub large_print: bool,
-    /// Add the dose calendar page: a row a day for four weeks with a box to tick at each dose (not for patches).
+    /// Add the dose calendar page: a row a day for four weeks with a box to tick at each dose (patches: a box on each day a new patch goes on; as-needed: a box per dose allowed).
     #[arg(long)]
     pub calendar: bool,
     /// The patient's name as they like it written (left off if not given).

@@ -254,7 +254,7 @@ struct ReviewLeafletArgs {
     /// Large print (18 pt) instead of clear print (14 pt).
     #[arg(long)]
     large_print: bool,
-    /// Add the dose calendar page: a row a day for four weeks with a box to tick at each dose (not for patches).
+    /// Add the dose calendar page: a row a day for four weeks with a box to tick at each dose (patches: a box on each day a new patch goes on; as-needed: a box per dose allowed).
     #[arg(long)]
     calendar: bool,
     /// The agreed next review date.
@@ -284,6 +284,10 @@ struct ReviewSummaryArgs {
     /// With `--out`: replace an existing file.
     #[arg(long, requires = "out")]
     overwrite: bool,
+    /// Text for the record with the SNOMED CT codes of the review, the
+    /// reduction plan and the follow-ups first (text only).
+    #[arg(long)]
+    coded: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -375,6 +379,12 @@ pub fn review(args: ReviewArgs) -> CliResult {
         }
         ReviewCommand::Leaflet(a) => print_stored_leaflet(a),
         ReviewCommand::Summary(a) => {
+            if a.coded && a.format != "text" {
+                return Err(CliError::Input(
+                    "--coded: the coded summary is text for the record; leave out --format pdf"
+                        .into(),
+                ));
+            }
             let mut store = open(&a.db)?;
             let version = version_of(&store, &a.which)?;
             if let (Some(out), "pdf") = (&a.out, a.format.as_str()) {
@@ -389,14 +399,13 @@ pub fn review(args: ReviewArgs) -> CliResult {
                 }));
             }
             let actor = a.actor.name(&store);
-            let text = consult::summary_for_record(
-                &mut store,
-                a.which.review,
-                version,
-                &actor,
-                reference(),
-            )
-            .map_err(api_error)?;
+            let for_record = if a.coded {
+                consult::coded_summary_for_record
+            } else {
+                consult::summary_for_record
+            };
+            let text = for_record(&mut store, a.which.review, version, &actor, reference())
+                .map_err(api_error)?;
             print!("{text}");
             Ok(())
         }

@@ -42,6 +42,11 @@ pub struct PastedLine {
     pub note: Option<String>,
     /// Why the line was not read (`item` is then `None`).
     pub problem: Option<String>,
+    /// A medicine that is not an opioid but is in the co-medication table
+    /// (sertraline, diazepam, pregabalin): its name as the patient context's
+    /// `co_medications` takes it, offered for the clinician to add so the
+    /// interaction flags (serotonergic, benzodiazepine, gabapentinoid) fire.
+    pub co_medication: Option<String>,
 }
 
 /// The pasted list, line by line.
@@ -52,8 +57,10 @@ pub struct PastedList {
     pub lines: Vec<PastedLine>,
     /// Lines read into a regimen item.
     pub read: u32,
-    /// Lines not read.
+    /// Lines not read (neither an opioid item nor another medicine).
     pub unread: u32,
+    /// Lines read as another medicine of the co-medication table.
+    pub other_medicines: u32,
 }
 
 /// The columns of a pasted line: tabs, else runs of two or more spaces, else " - ".
@@ -156,6 +163,7 @@ fn read_line(
         read_as: String::new(),
         note: None,
         problem: None,
+        co_medication: None,
     };
     let cols = columns(text);
     // The first column that reads as a product (a date or a "Repeat" column may come first); the dose is the next one.
@@ -177,10 +185,10 @@ fn read_line(
     let opioid = match product {
         Product::Opioid(o) => o,
         Product::CoMedication(c) => {
-            out.problem = Some(format!(
-                "not an opioid ({}): add it under the patient's other medicines if it matters for the risk flags",
-                c.generic
-            ));
+            // Not a regimen item: offered as another medicine for the risk
+            // flags; its dose does not matter to them, so it is not read.
+            out.read_as = format!("{}: another medicine, for the risk flags", c.generic);
+            out.co_medication = Some(c.generic);
             return out;
         }
     };
@@ -269,9 +277,11 @@ pub fn read_pasted_list(text: &str, reference: &Reference) -> PastedList {
         })
         .collect();
     let read = lines.iter().filter(|l| l.item.is_some()).count();
+    let other = lines.iter().filter(|l| l.co_medication.is_some()).count();
     PastedList {
         read: u32::try_from(read).unwrap_or(u32::MAX),
-        unread: u32::try_from(lines.len() - read).unwrap_or(u32::MAX),
+        unread: u32::try_from(lines.len() - read - other).unwrap_or(u32::MAX),
+        other_medicines: u32::try_from(other).unwrap_or(u32::MAX),
         lines,
     }
 }
@@ -292,7 +302,7 @@ mod tests {
                     Zzzz 10mg\tone daily\n";
         let list = read_pasted_list(text, reference());
         assert_eq!(list.lines.len(), 5, "the blank line is skipped");
-        assert_eq!((list.read, list.unread), (2, 3));
+        assert_eq!((list.read, list.other_medicines, list.unread), (2, 1, 2));
         let mst = list.lines[0].item.as_ref().unwrap();
         assert_eq!(mst.drug.as_deref(), Some("morphine"));
         assert_eq!(mst.strength_mg, Some(30.0));
@@ -310,11 +320,9 @@ mod tests {
         assert_eq!(cocodamol.paracetamol_mg, Some(500.0));
         assert_eq!(cocodamol.as_needed, Some(true));
         assert_eq!(list.lines[1].line, 3, "line numbers count the blank line");
-        assert!(list.lines[2]
-            .problem
-            .as_ref()
-            .unwrap()
-            .contains("not an opioid"));
+        // Sertraline is offered as another medicine (the serotonergic flag), never dropped.
+        assert_eq!(list.lines[2].co_medication.as_deref(), Some("sertraline"));
+        assert!(list.lines[2].item.is_none() && list.lines[2].problem.is_none());
         assert!(
             list.lines[3]
                 .problem

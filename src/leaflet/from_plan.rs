@@ -261,7 +261,7 @@ fn medicine_doses(
     facts: &ItemFacts<'_>,
     patches: &mut PatchState,
     l: &Labels,
-) -> Result<Vec<LeafletDose>, LeafletError> {
+) -> Result<(Vec<LeafletDose>, Vec<NaiveDate>), LeafletError> {
     let mut out = Vec::new();
     if item.form == Some(Form::Patch) {
         let cycle = match facts.row {
@@ -278,7 +278,7 @@ fn medicine_doses(
         }
         if item.doses.is_empty() {
             patches.next.remove(&item.index);
-            return Ok(out);
+            return Ok((out, Vec::new()));
         }
         // A new strength goes on on the first day of its step (the plan's rule);
         // an unchanged patch carries on from its last change.
@@ -287,7 +287,7 @@ fn medicine_doses(
             ItemChange::Same => patches.next.get(&item.index).copied(),
             ItemChange::Held | ItemChange::Stopped => None,
         };
-        let days = match (start, cycle.as_ref().filter(|c| !c.gaps.is_empty())) {
+        let (days, dated) = match (start, cycle.as_ref().filter(|c| !c.gaps.is_empty())) {
             (Some((mut day, mut turn)), Some(c)) => {
                 let mut days = Vec::new();
                 while day <= step.end_date {
@@ -298,25 +298,25 @@ fn medicine_doses(
                 patches.next.insert(item.index, (day, turn));
                 if days.is_empty() {
                     // No change falls in this step: nothing to add.
-                    return Ok(out);
+                    return Ok((out, Vec::new()));
                 }
-                date_list(&days, l)
+                (date_list(&days, l), days)
             }
             _ => {
                 patches.next.remove(&item.index);
-                l.patch_same_days.clone()
+                (l.patch_same_days.clone(), Vec::new())
             }
         };
         out.push(LeafletDose {
             when: l.patch_new_on.clone(),
             what: days,
         });
-        return Ok(out);
+        return Ok((out, dated));
     }
     for d in &item.doses {
         out.push(dose_line(d, item, facts, l)?);
     }
-    Ok(out)
+    Ok((out, Vec::new()))
 }
 
 fn dose_line(
@@ -419,6 +419,7 @@ pub fn from_plan(
         for item in &step.items {
             let facts = item_facts(plan, item, reference);
             let held = item.change == ItemChange::Held || !reduced(item.index);
+            let mut change_days = Vec::new();
             let doses = if item.change == ItemChange::Stopped {
                 patches.next.remove(&item.index);
                 if item.form == Some(Form::Patch) {
@@ -434,12 +435,22 @@ pub fn from_plan(
                     Vec::new()
                 }
             } else {
-                medicine_doses(item, step, &facts, &mut patches, l)?
+                let (doses, days) = medicine_doses(item, step, &facts, &mut patches, l)?;
+                change_days = days;
+                doses
+            };
+            // As needed: the most doses a day, for the calendar's boxes.
+            let as_needed_most = if item.as_needed {
+                item.doses.iter().find_map(|d| d.times_a_day)
+            } else {
+                None
             };
             step_medicines.push(StepMedicine {
                 name: capitalise(&taper::text::name_of(&names, item.index, &item.product)),
                 doses,
                 held,
+                as_needed_most,
+                patch_change_days: change_days,
             });
         }
         steps.push(LeafletStep {
@@ -582,23 +593,86 @@ mod tests {
         // Without the option there is no calendar.
         let (_, plain) = map(MORPHINE_OXY);
         assert!(!leaflet_text(&plain).unwrap().contains("Your dose calendar"));
-        // Patches: refused, never guessed.
+    }
+
+    /// Patches: a box on each day a new patch goes on (the plan's change days,
+    /// the same as the step table's), a reminder without a box on the others,
+    /// and "the same days as now" where the plan does not date the changes.
+    /// Hand-worked: fentanyl 25 from Tue 1 Dec, standard preset; step 1 is
+    /// the current patch (changes not dated); from step 2 the new strength
+    /// goes on on its first day and is changed every 3 days.
+    #[test]
+    fn the_calendar_of_a_patch_ticks_its_change_days() {
         let patch = plan_of(
             r#"{"items": [{"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25}], "start_date": "2026-12-01"}"#,
         );
-        let e = from_plan(
+        let input = from_plan(
             &patch,
+            &LeafletDetails {
+                calendar: true,
+                issue_date: patch.steps[1].start_date,
+                ..details()
+            },
+            reference(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let m = &input.steps[1].medicines[0];
+        let start = input.steps[1].start;
+        assert_eq!(m.patch_change_days.first(), Some(&start), "{m:?}");
+        assert_eq!(
+            m.patch_change_days.get(1),
+            Some(&(start + Duration::days(3))),
+            "every 3 days: {m:?}"
+        );
+        assert!(input.steps[0].medicines[0].patch_change_days.is_empty());
+        let text = leaflet_text(&input).unwrap_or_else(|e| panic!("{e}"));
+        let cal = &text[text.find("Your dose calendar").expect("the calendar page")..];
+        let day = |d: NaiveDate| d.format("%a %-d %b").to_string();
+        let row = |d: NaiveDate| {
+            let at = cal
+                .find(&day(d))
+                .unwrap_or_else(|| panic!("{} in {cal}", day(d)));
+            cal[at..].lines().next().unwrap_or("").to_string()
+        };
+        assert!(
+            row(start).contains("\u{2610} New patch today"),
+            "{}\n{cal}",
+            row(start)
+        );
+        assert!(
+            row(start + Duration::days(1)).contains("Keep your patch on"),
+            "{}",
+            row(start + Duration::days(1))
+        );
+        assert!(
+            !row(start + Duration::days(1)).contains('\u{2610}'),
+            "no box on a day with nothing to do"
+        );
+        assert!(row(start + Duration::days(3)).contains("\u{2610} New patch today"));
+    }
+
+    /// As needed: "only if you need it" with a box for each dose allowed that
+    /// day (OxyNorm 5 mg up to 4 a day: four boxes), never one box a day.
+    #[test]
+    fn the_calendar_of_an_as_needed_medicine_has_a_box_per_dose_allowed() {
+        let plan = plan_of(
+            r#"{"items": [{"drug": "oxycodone", "route": "oral", "release": "immediate", "form": "capsule", "strength_mg": 5, "units_per_dose": 1, "doses_per_day": 4, "as_needed": true}], "start_date": "2026-12-01"}"#,
+        );
+        let input = from_plan(
+            &plan,
             &LeafletDetails {
                 calendar: true,
                 ..details()
             },
             reference(),
         )
-        .and_then(|input| leaflet_text(&input))
-        .unwrap_err();
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(input.steps[0].medicines[0].as_needed_most, Some(4));
+        let text = leaflet_text(&input).unwrap_or_else(|e| panic!("{e}"));
+        let cal = &text[text.find("Your dose calendar").expect("the calendar page")..];
         assert!(
-            e.to_string().contains("not printed for plans with patches"),
-            "{e}"
+            cal.contains("Only if you need it: one 5 mg capsule, up to 4 times a day. Tick one box each time you take a dose: \u{2610} \u{2610} \u{2610} \u{2610}"),
+            "{cal}"
         );
     }
 

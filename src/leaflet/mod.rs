@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::pdf::layout::{Block, Column, Document, RowLine, Span, Style, Table, TableRow};
-use crate::pdf::{parse_markup, render, Fonts, PdfError, Rendered};
+use crate::pdf::{escape_markup, parse_markup, render, Fonts, PdfError, Rendered};
 
 mod from_plan;
 
@@ -106,6 +106,14 @@ pub struct StepMedicine {
     /// safe conversion). The leaflet says to keep taking it as before.
     #[serde(default)]
     pub held: bool,
+    /// Taken only when needed: the most doses a day (the calendar gives a box
+    /// for each, never one a day as if it were regular).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_needed_most: Option<u32>,
+    /// A patch: the days in this step a new patch goes on, from the plan
+    /// (empty when they are not known, e.g. "the same days as now").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patch_change_days: Vec<NaiveDate>,
 }
 
 /// One step of the plan.
@@ -172,15 +180,13 @@ const TICK_BOX: char = '\u{2610}';
 
 /// The calendar page: a row a day with exactly what to take at each time and a
 /// box to tick, from the steps (never computed afresh: the same doses as the
-/// step table). Not for patches: their change days are printed in the step
-/// table, and a calendar that guessed them could be wrong.
+/// step table). A regular dose has one box; a medicine taken only when needed
+/// says so with one box per dose allowed that day ("tick one each time"), never
+/// one box as if it were a daily dose; a patch has a box on the days a new one
+/// goes on (the plan's change days, as the step table prints them) and a
+/// reminder, without a box, on the others; where the change days are not known
+/// (an unchanged patch: "the same days as now") every day says so.
 fn calendar_table(input: &LeafletInput, labels: &Labels) -> Result<Table, LeafletError> {
-    if input.has_patches {
-        return Err(input_err(
-            "calendar",
-            "a dose calendar is not printed for plans with patches (their change days are in the step table)",
-        ));
-    }
     let first_day = input.steps.first().map(|s| s.start);
     let mut day = match first_day {
         Some(s) if s > input.issue_date => s,
@@ -225,16 +231,49 @@ fn calendar_table(input: &LeafletInput, labels: &Labels) -> Result<Table, Leafle
             .count()
             > 1;
         for m in &step.medicines {
-            for d in &m.doses {
-                takes.push(if several {
-                    format!(
-                        "{TICK_BOX} {}: {} ({})",
-                        d.when,
-                        d.what,
-                        lower_first(&m.name)
-                    )
+            // With several medicines each line names its own, in brackets.
+            let whose = if several {
+                format!(" ({})", lower_first(&m.name))
+            } else {
+                String::new()
+            };
+            if m.doses.is_empty() {
+                continue;
+            }
+            if input.has_patches && is_patch_medicine(m, labels) {
+                // The first dose line says which patch; the change days are the plan's.
+                let what = m.doses.first().map_or(String::new(), |d| d.what.clone());
+                let (template, tick) = if m.patch_change_days.contains(&day) {
+                    (&labels.calendar_patch_change, true)
+                } else if m.patch_change_days.is_empty() {
+                    (&labels.calendar_patch_usual, false)
                 } else {
-                    format!("{TICK_BOX} {}: {}", d.when, d.what)
+                    (&labels.calendar_patch_keep, false)
+                };
+                let line = fill(template, |n| match n {
+                    "patch" => Some(what.clone()),
+                    "medicine" => Some(whose.clone()),
+                    _ => None,
+                })?;
+                takes.push(if tick {
+                    format!("{TICK_BOX} {line}")
+                } else {
+                    line
+                });
+                continue;
+            }
+            for d in &m.doses {
+                takes.push(match m.as_needed_most {
+                    Some(most) => {
+                        let boxes = vec![TICK_BOX.to_string(); most as usize].join(" ");
+                        let line = fill(&labels.calendar_as_needed, |n| match n {
+                            "what" => Some(d.what.clone()),
+                            "medicine" => Some(whose.clone()),
+                            _ => None,
+                        })?;
+                        format!("{line} {boxes}")
+                    }
+                    None => format!("{TICK_BOX} {}: {}{whose}", d.when, d.what),
                 });
             }
         }
@@ -281,6 +320,12 @@ fn calendar_table(input: &LeafletInput, labels: &Labels) -> Result<Table, Leafle
         ],
         rows,
     })
+}
+
+/// Whether a step's medicine is a patch (its dose lines are the patch's,
+/// with "New patch on" for the change days).
+fn is_patch_medicine(m: &StepMedicine, labels: &Labels) -> bool {
+    !m.patch_change_days.is_empty() || m.doses.iter().any(|d| d.when == labels.patch_new_on)
 }
 
 // ---------------------------------------------------------------------------
@@ -391,6 +436,10 @@ struct Labels {
     calendar_take: String,
     calendar_step_starts: String,
     calendar_stop: String,
+    calendar_as_needed: String,
+    calendar_patch_change: String,
+    calendar_patch_keep: String,
+    calendar_patch_usual: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -666,6 +715,15 @@ impl Ctx<'_> {
 
     fn fill(&self, template: &str) -> Result<String, LeafletError> {
         fill(template, |name| self.vars.get(name).cloned())
+    }
+
+    /// The wording's `**bold**` markup read, with the values filled in printed
+    /// as they are (a name or practice with `*` in it is never made bold).
+    fn markup(&self, template: &str) -> Result<Vec<Span>, LeafletError> {
+        let filled = fill(template, |name| {
+            self.vars.get(name).map(|v| escape_markup(v))
+        })?;
+        Ok(parse_markup(&filled))
     }
 }
 
@@ -977,24 +1035,24 @@ pub fn leaflet_document(input: &LeafletInput) -> Result<Document, LeafletError> 
                 continue;
             }
             blocks.push(match &b.kind {
-                WordingBlockKind::Paragraph(t) => Block::Paragraph(parse_markup(&ctx.fill(t)?)),
+                WordingBlockKind::Paragraph(t) => Block::Paragraph(ctx.markup(t)?),
                 WordingBlockKind::Bullets(items) => Block::Bullets(
                     items
                         .iter()
-                        .map(|t| ctx.fill(t).map(|s| parse_markup(&s)))
+                        .map(|t| ctx.markup(t))
                         .collect::<Result<_, _>>()?,
                 ),
                 WordingBlockKind::Callout(items) => Block::Callout(
                     items
                         .iter()
-                        .map(|t| ctx.fill(t).map(|s| parse_markup(&s)))
+                        .map(|t| ctx.markup(t))
                         .collect::<Result<_, _>>()?,
                 ),
                 WordingBlockKind::KeyValues(pairs) => {
                     let mut out = Vec::new();
                     for kv in pairs {
                         if ctx.holds(kv.when) {
-                            out.push((kv.key.clone(), parse_markup(&ctx.fill(&kv.value)?)));
+                            out.push((kv.key.clone(), ctx.markup(&kv.value)?));
                         }
                     }
                     Block::KeyValues(out)

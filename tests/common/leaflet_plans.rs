@@ -84,6 +84,8 @@ pub fn plan(n: usize, pause_after: Option<usize>) -> LeafletInput {
                 name: "Morphine slow-release tablets".into(),
                 doses,
                 held: false,
+                as_needed_most: None,
+                patch_change_days: Vec::new(),
             }],
         });
         start = end + Duration::days(1);
@@ -128,6 +130,8 @@ pub fn patch_plan() -> LeafletInput {
                 }]),
             }],
             held: false,
+            as_needed_most: None,
+            patch_change_days: Vec::new(),
         }];
     }
     p

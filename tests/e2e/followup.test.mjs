@@ -92,7 +92,10 @@ test("the follow-up screen shows today's step and its dose, as the core places i
   stepTotal = due.position.total_ome_mg_per_day;
   assert.equal(await s.text("[data-testid=followup-position-words]"), due.position.words);
   const step = await s.text("[data-testid=followup-step]");
-  assert.match(step, new RegExp(`Step ${due.position.step.step} of ${due.position.step.of_steps}`));
+  const stepName = new RegExp(`Step ${due.position.step.step} of ${due.position.step.of_steps}`);
+  assert.match(await s.text("[data-testid=followup-position]"), stepName);
+  assert.equal((await s.text("[data-testid=followup-position]")).match(new RegExp(stepName.source, "g")).length, 1, "the step is named once, not again as the table's heading");
+  assert.doesNotMatch(step, stepName);
   for (const d of due.position.step.items[0].doses) assert.ok(step.includes(d), `the step table shows "${d}"`);
   await s.screenshot("followup-open");
   await assertAxeClean(s, "the follow-up screen");
@@ -155,6 +158,37 @@ test("follow-up 2: a dose different from the plan, re-planned from it, leaflet p
   const text = execFileSync("pdftotext", [path.join(saveDir, pdfs[0]), "-"], { encoding: "utf8" });
   assert.match(text, /Fran Followup/);
   await s.screenshot("followup-replanned");
+});
+
+test("the coded summary copied: SNOMED CT codes of the review, its plans and both follow-ups, then the summary", async () => {
+  await s.press("[data-testid=followup-copy-coded]");
+  await waitFor(async () => (await s.exists("[data-testid=followup-coded-status]")) || (await s.exists("[data-testid=followup-coded-error]")), "coded summary copied");
+  assert.ok(!(await s.exists("[data-testid=followup-coded-error]")), await s.execute("return document.querySelector('[data-testid=followup-coded-error]')?.textContent ?? ''"));
+  assert.match(await s.text("[data-testid=followup-coded-status]"), /Coded summary copied|Select the coded summary/);
+  const copied = await s.execute("return document.querySelector('[data-testid=followup-coded-text]').value");
+  // What the core gives the CLI for the same version (each copy audited).
+  const cli = execFileSync(CLI, ["review", "summary", "--db", db, "--review", String(reviewId), "--version", "2", "--coded"], { encoding: "utf8" });
+  assert.equal(copied, cli, "the button copies the core's text");
+  const codes = copied.split("\n").slice(1, copied.split("\n").indexOf(""));
+  assert.deepEqual(
+    codes.map((l) => l.replace(/^\d+ \w+ \d{4}  /, "")),
+    [
+      "182836005 |Review of medication|  review",
+      "287031000000100 |Review of opioid medication|  review",
+      `395067002 |Optimisation of drug dosage|  reduction plan from ${codes[2].match(/from (.*)$/)[1]}`,
+      "287031000000100 |Review of opioid medication|  follow-up",
+      "287031000000100 |Review of opioid medication|  follow-up",
+      "395067002 |Optimisation of drug dosage|  new reduction plan (version 2)",
+    ],
+  );
+  assert.match(copied, /Follow-ups \(2\)/);
+  // Where the clipboard can be read from the page, it holds the same text.
+  const clip = await s.executeAsync(
+    "const done = arguments[arguments.length - 1]; const t = setTimeout(() => done(null), 2000); const read = navigator.clipboard && navigator.clipboard.readText ? navigator.clipboard.readText() : Promise.resolve(null); read.then((x) => { clearTimeout(t); done(x); }, () => { clearTimeout(t); done(null); });",
+  );
+  if (clip !== null) assert.equal(clip, copied, "the clipboard holds the coded summary");
+  await s.screenshot("followup-coded-summary");
+  await assertAxeClean(s, "the follow-up screen with the coded summary");
 });
 
 test("the outcomes screen, its CSV exports and its report agree with stepdown outcomes", async () => {

@@ -38,8 +38,11 @@ test("a pasted EMIS-style list is read line by line and becomes the regimen only
   const read = await s.text("[data-testid=paste-read-lines]");
   assert.match(read, /Line 1: morphine 30 mg modified-release tablet.*2 a dose, 2 times a day/);
   assert.match(read, /Line 2: codeine 30 mg with paracetamol 500 mg.*when needed/);
+  // Sertraline is not an opioid: offered as another medicine (for the serotonergic flag), not dropped.
+  const others = await s.text("[data-testid=paste-other-lines]");
+  assert.match(others, /Line 3: sertraline/);
   const unread = await s.text("[data-testid=paste-unread]");
-  assert.match(unread, /Line 3.*Sertraline.*not an opioid/s);
+  assert.doesNotMatch(unread, /Sertraline/);
   assert.match(unread, /Line 4.*no dose instruction in a column/s);
   assert.equal((await s.findAll("[data-testid=regimen-item]")).length, 0, "nothing is used before it is confirmed");
   await s.execute("document.querySelector('[data-testid=paste-read-lines]').scrollIntoView()");
@@ -49,5 +52,6 @@ test("a pasted EMIS-style list is read line by line and becomes the regimen only
   await waitFor(async () => (await s.findAll("[data-testid=regimen-item]")).length === 2, "two medicines added");
   // 2 × 30 mg morphine twice a day = 120; co-codamol 2 × 30 mg codeine four times a day = 240 mg codeine × 0.1 = 24.
   await waitFor(async () => (await s.text("[data-testid=ome-total]")) === "144 mg", "the total of the confirmed regimen");
-  assert.match(await s.text("[data-testid=paste-status]"), /2 medicines added/);
+  assert.match(await s.text("[data-testid=paste-status]"), /2 medicines added.*sertraline added to the patient's other medicines/s);
+  assert.match(await s.text("[data-testid=comed-list]"), /sertraline/, "the confirmed other medicine is in the patient context");
 });

@@ -361,3 +361,21 @@ pub async fn summary_for_record(
     })
     .await
 }
+
+/// The coded summary of a saved review version (SNOMED CT codes of the review,
+/// the reduction plan and the follow-ups, then the summary text), for the
+/// clipboard; the copy is recorded in the audit log.
+#[tauri::command]
+pub async fn coded_summary_for_record(
+    app: AppHandle,
+    review_id: i64,
+    version: i64,
+) -> Result<String, ApiError> {
+    blocking(app, move |st| {
+        let actor = st.actor();
+        st.with_store_api(|s| {
+            consult::coded_summary_for_record(s, review_id, version, &actor, reference())
+        })
+    })
+    .await
+}

@@ -88,6 +88,7 @@ export const api = {
   openLeaflet: () => call<void>("open_leaflet"),
   /** The clinician summary of a saved version, from its stored assessment and plan. */
   summaryForRecord: (reviewId: number, version: number) => call<string>("summary_for_record", { reviewId, version }),
+  codedSummaryForRecord: (reviewId: number, version: number) => call<string>("coded_summary_for_record", { reviewId, version }),
   /** Asks which file to import (the native open dialog, opened by the shell,
    * which keeps the path: the webview never holds the file). Returns the file's
    * name to show; null if cancelled (an earlier choice is kept). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chartGeometry, dayNumber, niceTicks, steppedLine, timeScales } from "./chart";
+import { chartGeometry, dayNumber, niceTicks, placeLabels, steppedLine, timeScales } from "./chart";
 
 describe("chartGeometry", () => {
   it("orders points by time and puts higher doses higher", () => {
@@ -63,5 +63,55 @@ describe("timeScales and steppedLine", () => {
       "2026-01-21",
     );
     expect(line).toBe("0.0,100.0 10.0,100.0 10.0,50.0 20.0,50.0");
+  });
+});
+
+describe("placeLabels", () => {
+  const overlap = (a: { x: number; y: number }, b: { x: number; y: number }, wa: number, wb: number) =>
+    Math.abs(a.x - b.x) < (wa + wb) / 2 && Math.abs(a.y - b.y) < 14;
+
+  it("never lays two labels over each other or over a mark, even for points on the same day (120 and 110 at today)", () => {
+    // The e2e chart: review 120 and follow-up 110 on one day, then 60 twice (re-plan review and follow-up).
+    const anchors = [
+      { x: 150, y: 378, text: "120" },
+      { x: 150, y: 391, text: "110" },
+      { x: 150, y: 456, text: "60" },
+      { x: 150, y: 456, text: "60" },
+      { x: 400, y: 420, text: "150" },
+    ];
+    const at = placeLabels(anchors, 340);
+    const shown = at.map((p, i) => ({ p, w: anchors[i].text.length * 7, a: anchors[i] })).filter((x) => x.p !== null);
+    for (let i = 0; i < shown.length; i++)
+      for (let j = i + 1; j < shown.length; j++)
+        expect(overlap(shown[i].p!, shown[j].p!, shown[i].w, shown[j].w), `${shown[i].a.text} and ${shown[j].a.text}`).toBe(false);
+    for (const { p, w } of shown)
+      for (const a of anchors) {
+        const inside = Math.abs(a.x - p!.x) < w / 2 + 6 && p!.y + 2 > a.y - 6 && p!.y - 12 < a.y + 6;
+        expect(inside, `label at ${p!.y} over the mark at ${a.y}`).toBe(false);
+      }
+    // The same dose on the same day is labelled once.
+    expect(at[3]).toBeNull();
+    // A label alone sits just above its point.
+    expect(at[4]).toEqual({ x: 400, y: 410 });
+  });
+
+  it("keeps clear of text already on the chart (the Today label)", () => {
+    const free = placeLabels([{ x: 150, y: 378, text: "120" }], 340);
+    const today = { x: 171, y: 352, w: 35 };
+    const at = placeLabels([{ x: 150, y: 378, text: "120" }], 340, [{ ...today, y: free[0]!.y }]);
+    expect(at[0]!.y).not.toBe(free[0]!.y);
+  });
+
+  it("goes below the point when there is no room above", () => {
+    const at = placeLabels(
+      [
+        { x: 100, y: 80, text: "200" },
+        { x: 100, y: 80, text: "190" },
+      ],
+      56,
+    );
+    // The first just above; the second has no line left above (the plot starts at 56): below its point.
+    expect(at[0]).toEqual({ x: 100, y: 70 });
+    expect(at[1]!.y).toBeGreaterThan(80);
   });
 });

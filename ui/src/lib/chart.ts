@@ -90,3 +90,51 @@ export function steppedLine(points: DatedPoint[], x: (d: string) => number, y: (
   if (endDate && sorted.length) out.push(`${x(endDate).toFixed(1)},${y(sorted[sorted.length - 1].ome).toFixed(1)}`);
   return out.join(" ");
 }
+
+/** A value label to place beside its point: the point, and the text. */
+export interface LabelAnchor {
+  x: number;
+  y: number;
+  text: string;
+}
+
+/**
+ * Where each value label goes so that no two overlap and none covers a
+ * point's mark: above its point first, then further up a line at a time, then
+ * below the point, down a line at a time; never above `top`. Widths are
+ * estimated from the text (`charWidth` per character). A label with the same
+ * text at the same place as one already placed (a review and a follow-up of
+ * the same dose on the same day) is not repeated: `null`. Labels are centred
+ * on x; the result is in the anchors' order. `blocked` is text already on
+ * the chart that no label may cover.
+ */
+export function placeLabels(
+  anchors: LabelAnchor[],
+  top: number,
+  blocked: { x: number; y: number; w: number }[] = [],
+  lineHeight = 14,
+  charWidth = 7,
+  gap = 10,
+  mark = 6,
+): ({ x: number; y: number } | null)[] {
+  type Box = { x: number; y: number; w: number };
+  // Text already on the chart (centre x, baseline y, width), e.g. the "Today" label.
+  const placed: Box[] = [...blocked];
+  // A label's ink runs from about a line above its baseline to just below it.
+  const hitsLabel = (b: Box) => placed.some((p) => Math.abs(p.x - b.x) < (p.w + b.w) / 2 + 2 && Math.abs(p.y - b.y) < lineHeight);
+  const hitsMark = (b: Box) =>
+    anchors.some((a) => Math.abs(a.x - b.x) < b.w / 2 + mark && b.y + 2 > a.y - mark && b.y - lineHeight + 2 < a.y + mark);
+  const seen: { x: number; y: number; text: string }[] = [];
+  return anchors.map((a) => {
+    if (seen.some((s) => s.text === a.text && Math.abs(s.x - a.x) < 1 && Math.abs(s.y - a.y) < 1)) return null;
+    seen.push(a);
+    const w = a.text.length * charWidth;
+    const candidates: number[] = [];
+    for (let k = 0; a.y - gap - k * lineHeight >= top + lineHeight - 2; k++) candidates.push(a.y - gap - k * lineHeight);
+    for (let k = 0; k < 50; k++) candidates.push(a.y + gap + lineHeight + k * lineHeight);
+    const free = (c: number) => !hitsLabel({ x: a.x, y: c, w }) && !hitsMark({ x: a.x, y: c, w });
+    const y = candidates.find(free) ?? candidates.find((c) => !hitsLabel({ x: a.x, y: c, w })) ?? candidates[candidates.length - 1];
+    placed.push({ x: a.x, y, w });
+    return { x: a.x, y };
+  });
+}

@@ -238,6 +238,18 @@ class Consultation {
     this.recalculate();
   }
 
+  /** Adds other medicines (co-medication names the clinician confirmed) to the patient context, once each. */
+  addCoMedications(names: string[]) {
+    let added = false;
+    for (const name of names) {
+      if (!this.context.coMedications.some((c) => c.toLowerCase() === name.toLowerCase())) {
+        this.context.coMedications.push(name);
+        added = true;
+      }
+    }
+    if (added) this.recalculate();
+  }
+
   remove(key: number) {
     this.items = this.items.filter((i) => i.key !== key);
     // A reduction order names items by position, which removing one changes.

@@ -36,4 +36,11 @@ note: string | null,
 /**
  * Why the line was not read (`item` is then `None`).
  */
-problem: string | null, };
+problem: string | null, 
+/**
+ * A medicine that is not an opioid but is in the co-medication table
+ * (sertraline, diazepam, pregabalin): its name as the patient context's
+ * `co_medications` takes it, offered for the clinician to add so the
+ * interaction flags (serotonergic, benzodiazepine, gabapentinoid) fire.
+ */
+co_medication: string | null, };

@@ -14,6 +14,10 @@ lines: Array<PastedLine>,
  */
 read: number, 
 /**
- * Lines not read.
+ * Lines not read (neither an opioid item nor another medicine).
  */
-unread: number, };
+unread: number, 
+/**
+ * Lines read as another medicine of the co-medication table.
+ */
+other_medicines: number, };
