@@ -3,7 +3,8 @@
 //! Run: `cargo bench --bench plan -- --warm-up-time 1 --measurement-time 5`.
 //!
 //! `plan_1000_items` / `plan_10000_items`: growth in the number of items (issue
-//! 20), validated request to plan; near-linear since the item lookups are hashed.
+//! 20), validated request to plan; near-linear since the item lookups and the
+//! same-line joins are hashed (figures and profile: `docs/taper.md`).
 
 #[path = "common/many_items.rs"]
 mod many;

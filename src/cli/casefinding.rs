@@ -37,6 +37,11 @@ impl From<CaseFindingError> for CliError {
         match e {
             CaseFindingError::Store(s) => s.into(),
             other if other.is_user_error() => CliError::Input(other.to_string()),
+            // Another import under way, or no room for temporary files: the
+            // machine, not a bug ("internal error" before; exit 1 as before).
+            CaseFindingError::Busy(m) | CaseFindingError::TemporaryFile(m) => {
+                CliError::Environment(m)
+            }
             other => CliError::Internal(anyhow::Error::new(other)),
         }
     }

@@ -154,6 +154,19 @@ impl NewStoreGuard {
         if self.existed {
             return;
         }
+        // Another process may have made the store since `before` and saved
+        // to it: of two imports into a new store at once, the one refused as
+        // "under way" removed the store the other then reported as imported
+        // (issue 20, found re-testing). Only a store with nothing saved in it
+        // is removed; one that cannot be read is left as it is.
+        if self.path.exists() {
+            let empty = stepdown::store::Store::open(&self.path)
+                .and_then(|s| s.holds_nothing())
+                .unwrap_or(false);
+            if !empty {
+                return;
+            }
+        }
         for suffix in ["", "-wal", "-shm", "-journal"] {
             let mut p = self.path.as_os_str().to_os_string();
             p.push(suffix);
@@ -164,5 +177,38 @@ impl NewStoreGuard {
             // Only if empty: anything else put there is not ours to remove.
             let _ = std::fs::remove_dir(d);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NewStoreGuard;
+    use stepdown::store::Store;
+
+    #[test]
+    fn a_failed_command_removes_only_an_empty_store_it_made() {
+        let dir = tempfile::tempdir().expect("dir");
+        // Made by this command and still empty: removed, with its folder.
+        let db = dir.path().join("new").join("s.db");
+        let guard = NewStoreGuard::before(&db);
+        drop(Store::open(&db).expect("open"));
+        guard.undo();
+        assert!(!db.exists());
+        assert!(!dir.path().join("new").exists());
+        // Made meanwhile by another process that saved to it: kept.
+        let guard = NewStoreGuard::before(&db);
+        {
+            let mut other = Store::open(&db).expect("open");
+            stepdown::consult::load_demo_patients(
+                &mut other,
+                "other process",
+                stepdown::reference::reference(),
+            )
+            .expect("demo");
+        }
+        guard.undo();
+        let kept = Store::open(&db).expect("kept");
+        assert!(kept.counts().expect("counts").patients > 0);
+        assert!(!kept.holds_nothing().expect("read"));
     }
 }

@@ -331,4 +331,17 @@ impl Store {
     pub fn counts(&self) -> StoreResult<Counts> {
         Ok(Counts::read(&self.conn)?)
     }
+
+    /// True when nothing has been saved in the store: no audit entry, no
+    /// patient and no import (not even one under way). Every saved change is
+    /// audited, so a store another process has written to is never empty.
+    pub fn holds_nothing(&self) -> StoreResult<bool> {
+        Ok(self.conn.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM audit_log)
+                AND NOT EXISTS (SELECT 1 FROM patients)
+                AND NOT EXISTS (SELECT 1 FROM cf_imports)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
 }

@@ -22,6 +22,8 @@
 //! times, the same time named twice) is planned as entered; two such items of a
 //! 12-hourly product taken once a day each are held with a question, as before.
 
+use rustc_hash::FxHashMap;
+
 use crate::reference::Reference;
 use crate::regimen::{num, Dose, Item, RawItem, RawTimedDose, Regimen, TimeOfDay};
 
@@ -125,7 +127,7 @@ pub(crate) fn keep_own_units(prepared: &mut Prepared<'_>, own: &[(usize, Vec<(f6
 }
 
 /// What two items must share to be one line.
-#[derive(PartialEq)]
+#[derive(PartialEq, Eq, Hash)]
 struct Key {
     drug: String,
     route: String,
@@ -245,24 +247,58 @@ pub(crate) fn same_line(request: &PlanRequest, reference: &Reference) -> Joined 
     let Ok(regimen) = Regimen::validate(&request.items, "items", profile, reference) else {
         return unchanged();
     };
-    let keys: Vec<Option<Key>> = regimen.items.iter().map(key).collect();
-    let own: Vec<Option<String>> = regimen
+    // Only items entered by time of day can join (`joined_raw` refuses any
+    // other), so only they are keyed. Candidates are looked up by key, not
+    // searched: comparing every item with every later one made the plan
+    // quadratic in its items (issue 20: 10,000 items took 17 times as long
+    // as 1,000).
+    let keys: Vec<Option<Key>> = regimen
         .items
         .iter()
-        .map(|i| line_id(i, reference))
+        .map(|i| i.dose.times().and_then(|_| key(i)))
         .collect();
     let n = regimen.items.len();
+    let mut same_key: FxHashMap<&Key, Vec<usize>> = FxHashMap::default();
+    for (i, k) in keys.iter().enumerate() {
+        if let Some(k) = k {
+            same_key.entry(k).or_default().push(i);
+        }
+    }
+    // The times each candidate names, one bit per time of day (a join never
+    // names a time twice: checked here before anything is built).
+    let mask = |i: usize| -> u32 {
+        regimen.items[i].dose.times().map_or(0, |t| {
+            t.doses()
+                .iter()
+                .map(|d| 1u32 << (d.time as u32))
+                .fold(0, |a, b| a | b)
+        })
+    };
+    let masks: Vec<u32> = (0..n).map(mask).collect();
+    // The line each candidate matches on its own (others never join).
+    let own: Vec<Option<String>> = (0..n)
+        .map(|i| {
+            keys[i]
+                .as_ref()
+                .and_then(|_| line_id(&regimen.items[i], reference))
+        })
+        .collect();
     let mut taken = vec![false; n];
     // (members, joined raw, line box name) for each join made.
     let mut groups: Vec<(Vec<usize>, RawItem, String)> = Vec::new();
     for i in 0..n {
-        if taken[i] || keys[i].is_none() {
+        let Some(k) = keys[i].as_ref() else { continue };
+        if taken[i] {
             continue;
         }
         let mut members = vec![i];
+        let mut used = masks[i];
         let mut best: Option<(RawItem, String)> = None;
-        for j in (i + 1)..n {
-            if taken[j] || keys[j] != keys[i] {
+        // Same-key items after `i`, in input order.
+        let later = same_key.get(k).map_or(&[][..], |v| v.as_slice());
+        let from = later.partition_point(|j| *j <= i);
+        for &j in &later[from..] {
+            if taken[j] || masks[j] & used != 0 {
                 continue;
             }
             let mut trial = members.clone();
@@ -287,6 +323,7 @@ pub(crate) fn same_line(request: &PlanRequest, reference: &Reference) -> Joined 
                 continue;
             }
             members = trial;
+            used |= masks[j];
             best = Some((raw, line.row.box_name.clone()));
         }
         if let Some((raw, name)) = best {
@@ -304,8 +341,14 @@ pub(crate) fn same_line(request: &PlanRequest, reference: &Reference) -> Joined 
     let mut new_index: Vec<Option<usize>> = vec![None; n];
     let mut notes = Vec::new();
     let mut own_units = Vec::new();
+    let mut group_of: Vec<Option<usize>> = vec![None; n];
+    for (g, (members, _, _)) in groups.iter().enumerate() {
+        for m in members {
+            group_of[*m] = Some(g);
+        }
+    }
     for (i, raw) in request.items.iter().enumerate() {
-        match groups.iter().find(|g| g.0.contains(&i)) {
+        match group_of.get(i).copied().flatten().map(|g| &groups[g]) {
             Some((members, joined, name)) if members[0] == i => {
                 let member_items: Vec<&Item> = members.iter().map(|m| &regimen.items[*m]).collect();
                 if let Some(own) = own_units_of(&member_items) {

@@ -331,16 +331,20 @@ pub(crate) fn starting_items(
     profile: Profile,
     reference: &Reference,
 ) -> Vec<StepItem> {
+    // Each item's tapered entry (the first), hashed: a search per item was
+    // quadratic in the items (issue 20).
+    let mut tapered_at: FxHashMap<usize, &Tapered<'_>> = FxHashMap::default();
+    for t in &p.tapered {
+        tapered_at.entry(t.index).or_insert(t);
+    }
     p.regimen
         .items
         .iter()
         .zip(items)
         .map(|(item, pi)| {
             let c = convert_item(item, profile, reference);
-            let patch_label = p
-                .tapered
-                .iter()
-                .find(|t| t.index == pi.index as usize)
+            let patch_label = tapered_at
+                .get(&(pi.index as usize))
                 .map(|t| patch_time(t.line.row))
                 .or_else(|| {
                     reference

@@ -202,6 +202,11 @@ pub(crate) fn prepare<'r>(
 
     // Reduction order: the clinician's entries first, then the default classes.
     let mut order: Vec<usize> = Vec::new();
+    let mut in_order = vec![false; tapered.len()];
+    let mut tapered_at: rustc_hash::FxHashMap<usize, usize> = Default::default();
+    for (n, t) in tapered.iter().enumerate() {
+        tapered_at.entry(t.index).or_insert(n);
+    }
     let by_default = |a: &usize, b: &usize| {
         let (x, y) = (&tapered[*a], &tapered[*b]);
         (class_rank(&rules, x.class), x.index).cmp(&(class_rank(&rules, y.class), y.index))
@@ -209,9 +214,9 @@ pub(crate) fn prepare<'r>(
     for (n, entry) in request.taper.order.iter().enumerate() {
         let path = format!("taper.order[{n}]");
         let mut named: Vec<usize> = match entry {
-            OrderEntry::Item(i) => tapered
-                .iter()
-                .position(|t| t.index == *i as usize)
+            OrderEntry::Item(i) => tapered_at
+                .get(&(*i as usize))
+                .copied()
                 .into_iter()
                 .collect(),
             OrderEntry::Drug(d) => (0..tapered.len())
@@ -234,15 +239,11 @@ pub(crate) fn prepare<'r>(
         }
         named.sort_by(by_default);
         for t in named {
-            if !order.contains(&t) {
+            // Marked, not searched: a drug's name can list every item.
+            if let Some(seen @ false) = in_order.get_mut(t) {
+                *seen = true;
                 order.push(t);
             }
-        }
-    }
-    let mut in_order = vec![false; tapered.len()];
-    for t in &order {
-        if let Some(x) = in_order.get_mut(*t) {
-            *x = true;
         }
     }
     let mut rest: Vec<usize> = (0..tapered.len()).filter(|t| !in_order[*t]).collect();

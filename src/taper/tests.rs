@@ -679,3 +679,40 @@ fn co_codamol_is_offered_codeine_with_separate_paracetamol_as_a_choice_keeping_w
         p.steps[0].total_ome_mg_per_day
     );
 }
+
+#[test]
+fn same_line_items_join_in_input_order_skipping_other_lines_and_taken_times() {
+    // Items 0 and 2 are both MST in the morning (never one item: a time named
+    // twice); 3 and 4 are MST in the evening; 1 is another line, no times.
+    // Each item joins the first later one it can, in input order: 0 with 3,
+    // then 2 with 4.
+    let mst = |strength: u32, time: &str| {
+        format!(
+            r#"{{"drug": "morphine", "route": "oral", "release": "modified", "form": "tablet", "strength_mg": {strength}, "doses": [{{"time": "{time}", "units": 1}}]}}"#
+        )
+    };
+    let json = format!(
+        r#"{{"items": [{}, {}, {}, {}, {}], "start_date": "2026-12-01"}}"#,
+        mst(30, "morning"),
+        r#"{"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 10, "doses_per_day": 2}"#,
+        mst(10, "morning"),
+        mst(60, "evening"),
+        mst(10, "evening"),
+    );
+    let p = make(&json);
+    let joins: Vec<&String> = p
+        .warnings
+        .iter()
+        .filter(|w| w.contains("planned as one item"))
+        .collect();
+    assert_eq!(joins.len(), 2, "{joins:?}");
+    assert!(joins[0].starts_with("items[0] and items[3] are the same product"));
+    assert!(joins[0].contains("planned as one item, items[0]"));
+    assert!(joins[1].starts_with("items[2] and items[4] are the same product"));
+    assert!(joins[1].contains("planned as one item, items[2]"));
+    assert_eq!(p.items.len(), 3);
+    assert_eq!(p.items[1].drug, "oxycodone");
+    // Nothing about the doses changes: morphine 30 + 10 + 60 + 10 mg and
+    // oxycodone 20 mg (x 1.5) a day.
+    assert!((p.ome_start - 140.0).abs() < 1e-9, "{}", p.ome_start);
+}
