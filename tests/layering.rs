@@ -294,3 +294,37 @@ fn the_checks_see_what_they_look_for() {
         "consult uses the store"
     );
 }
+
+#[test]
+fn nothing_refers_to_files_outside_the_repository() {
+    // Issue 17: the CLI contract and the clinical reference live in docs/;
+    // a path that climbs out of the repository names a file nobody has.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["src", "src-tauri/src", "assets", "docs"] {
+        walk(&root.join(dir), &mut files);
+    }
+    files.extend(["README.md", "ARCHITECTURE.md"].map(|f| root.join(f)));
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        for bad in ["../shared/", "shared/spec/"] {
+            assert!(
+                !text.contains(bad),
+                "{} refers to {bad}, outside the repository",
+                f.display()
+            );
+        }
+    }
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+}
