@@ -971,7 +971,13 @@ fn store_and_publish(
         for c in &changed {
             db::upsert_patient(tx, &patient_facts(&c.extract_id, &c.facts))?;
         }
-        db::set_exclusions(tx, &options.exclusions)?;
+        db::set_exclusions(
+            tx,
+            options
+                .exclusions
+                .iter()
+                .map(|x| (x.patient_id.as_str(), x.reason.as_str())),
+        )?;
         db::swap_in_staging(tx, &staging)?;
         db::set_state(tx, "figures", &super::to_json(&figures))?;
         db::set_state(tx, "summaries", &super::to_json(&state))?;

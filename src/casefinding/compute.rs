@@ -32,7 +32,7 @@ use crate::import::product::{
 };
 use crate::import::{regimen_item, with_dose_times};
 use crate::ome::{calculate, calculate_numbers, convert_item};
-use crate::patient::{PatientContext, RawPatient, Sex};
+use crate::patient::{PatientContext, RawPatient};
 use crate::profile::Profile;
 use crate::reference::risk::{DrugClass, PatientField};
 use crate::reference::{LimitKind, Reference, ThresholdKind};
@@ -380,37 +380,9 @@ fn label_of(p: &crate::import::product::OpioidProduct, reference: &Reference) ->
 // Patients
 // ---------------------------------------------------------------------------
 
-/// One stored issue.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct IssueRec {
-    /// Issue date.
-    pub date: NaiveDate,
-    /// Description (text index).
-    pub drug: u32,
-    /// Instruction (text index).
-    pub dose: u32,
-    /// Units issued (0: not stated).
-    pub quantity: f64,
-}
-
-/// One patient with every stored issue, oldest first.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct PatientRec {
-    /// Row id in `cf_patients`.
-    pub db_id: i64,
-    /// The practice's identifier.
-    pub extract_id: String,
-    /// NHS number.
-    pub nhs_number: Option<String>,
-    /// Age in years.
-    pub age: Option<f64>,
-    /// Sex.
-    pub sex: Option<Sex>,
-    /// Why the patient is left off the worklist, if they are.
-    pub excluded: Option<String>,
-    /// Issues by date.
-    pub issues: Vec<IssueRec>,
-}
+// The stored shapes of an extract's patients and issues are the store's
+// (`store::casefinding`), so the store never names this module.
+pub(crate) use crate::store::casefinding::{IssueRec, PatientRec};
 
 /// A month of the practice figures.
 #[derive(Debug, Clone, PartialEq)]

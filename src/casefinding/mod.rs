@@ -124,8 +124,8 @@ fn window_or_default(window: Option<u32>, reference: &Reference) -> Result<u32, 
 /// lookups, and the keys come from a local file, so flooding is not a concern.
 pub(crate) use rustc_hash::FxHasher;
 
-/// A hash map with [`FxHasher`].
-pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+/// A hash map with [`FxHasher`] (the store's, so both sides name one type).
+pub(crate) use crate::store::casefinding::FastMap;
 
 #[cfg(test)]
 mod tests;

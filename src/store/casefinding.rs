@@ -8,8 +8,11 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::audit::{append, AuditAction, AuditEntity};
 use super::{ts, Store, StoreError, StoreResult};
-use crate::casefinding::compute::{IssueRec, PatientRec};
 use crate::patient::Sex;
+
+/// A hash map with the fast non-cryptographic hasher (keys are our own row
+/// ids and identifiers, never chosen to collide).
+pub(crate) type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 impl Store {
     /// Runs `f` with the connection for reading (no transaction is opened;
@@ -20,6 +23,38 @@ impl Store {
     ) -> StoreResult<T> {
         f(&self.conn)
     }
+}
+
+/// One stored issue.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct IssueRec {
+    /// Issue date.
+    pub date: NaiveDate,
+    /// Description (text index).
+    pub drug: u32,
+    /// Instruction (text index).
+    pub dose: u32,
+    /// Units issued (0: not stated).
+    pub quantity: f64,
+}
+
+/// One patient with every stored issue, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PatientRec {
+    /// Row id in `cf_patients`.
+    pub db_id: i64,
+    /// The practice's identifier.
+    pub extract_id: String,
+    /// NHS number.
+    pub nhs_number: Option<String>,
+    /// Age in years.
+    pub age: Option<f64>,
+    /// Sex.
+    pub sex: Option<Sex>,
+    /// Why the patient is left off the worklist, if they are.
+    pub excluded: Option<String>,
+    /// Issues by date.
+    pub issues: Vec<IssueRec>,
 }
 
 /// A previous import of the same file.
@@ -186,14 +221,14 @@ pub(crate) fn upsert_patient(tx: &Transaction<'_>, p: &PatientFacts<'_>) -> Stor
 
 /// Marks the listed patients as excluded from the worklist (those already
 /// stored; an identifier not in the store is ignored). The last reason given wins.
-pub(crate) fn set_exclusions(
+pub(crate) fn set_exclusions<'a>(
     tx: &Transaction<'_>,
-    list: &[crate::casefinding::Exclusion],
+    list: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> StoreResult<()> {
     let mut stmt =
         tx.prepare_cached("UPDATE cf_patients SET excluded = ?2 WHERE extract_id = ?1")?;
-    for x in list {
-        stmt.execute(params![x.patient_id, x.reason])?;
+    for (patient_id, reason) in list {
+        stmt.execute(params![patient_id, reason])?;
     }
     Ok(())
 }
@@ -905,11 +940,9 @@ pub(crate) fn first_issue(conn: &Connection, import: i64) -> StoreResult<Option<
 }
 
 /// Every stored text, and each text id's position in that list.
-pub(crate) fn load_texts(
-    conn: &Connection,
-) -> StoreResult<(Vec<String>, super::super::casefinding::FastMap<i64, u32>)> {
+pub(crate) fn load_texts(conn: &Connection) -> StoreResult<(Vec<String>, FastMap<i64, u32>)> {
     let mut texts = Vec::new();
-    let mut position = super::super::casefinding::FastMap::default();
+    let mut position = FastMap::default();
     let mut stmt = conn.prepare("SELECT id, text FROM cf_texts ORDER BY id")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
@@ -927,7 +960,7 @@ pub(crate) fn load_range(
     from: i64,
     to: i64,
     import: i64,
-    position: &super::super::casefinding::FastMap<i64, u32>,
+    position: &FastMap<i64, u32>,
 ) -> StoreResult<Vec<PatientRec>> {
     let mut patients: Vec<PatientRec> = Vec::new();
     {
@@ -1000,13 +1033,11 @@ pub(crate) struct StoredPatient {
 }
 
 /// Every stored patient by extract identifier.
-pub(crate) fn stored_patients(
-    conn: &Connection,
-) -> StoreResult<super::super::casefinding::FastMap<String, StoredPatient>> {
+pub(crate) fn stored_patients(conn: &Connection) -> StoreResult<FastMap<String, StoredPatient>> {
     let mut stmt =
         conn.prepare("SELECT extract_id, id, nhs_number, age, age_on, sex FROM cf_patients")?;
     let mut rows = stmt.query([])?;
-    let mut out = super::super::casefinding::FastMap::default();
+    let mut out = FastMap::default();
     while let Some(r) = rows.next()? {
         let age_on: Option<String> = r.get(4)?;
         let sex: Option<String> = r.get(5)?;
