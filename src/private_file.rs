@@ -46,19 +46,51 @@ pub fn write_private(path: &Path, bytes: &[u8], replace: Replace) -> std::io::Re
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
-        match replace {
-            Replace::Allowed => std::fs::rename(&tmp, path),
-            Replace::Refused => {
-                std::fs::hard_link(&tmp, path)?;
-                std::fs::remove_file(&tmp)
-            }
-        }
+        place(&tmp, path, replace)
     })();
     if written.is_err() {
         // Best effort: the temporary file may not exist if creating it failed.
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+/// Gives the finished, synced file `tmp` the name `path` (same folder), then
+/// syncs the folder so the new name survives a power cut. With
+/// [`Replace::Refused`] the name is taken by a hard link, which fails if
+/// anything is there; on a file system without hard links (FAT on a USB
+/// stick) the name is checked and then taken by renaming. The store's backup
+/// copies are placed by this too.
+pub fn place(tmp: &Path, path: &Path, replace: Replace) -> std::io::Result<()> {
+    match replace {
+        Replace::Allowed => std::fs::rename(tmp, path)?,
+        Replace::Refused => match std::fs::hard_link(tmp, path) {
+            Ok(()) => {
+                // Best effort: the file is in place under its name.
+                let _ = std::fs::remove_file(tmp);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e),
+            Err(_) if path.exists() => {
+                return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists))
+            }
+            Err(_) => std::fs::rename(tmp, path)?,
+        },
+    }
+    sync_parent(path);
+    Ok(())
+}
+
+/// Syncs the folder holding `path`, so a rename into it is on disk. Best
+/// effort (not every system can open a folder to sync it).
+pub fn sync_parent(path: &Path) {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 #[cfg(test)]

@@ -227,7 +227,15 @@ pub fn import(args: ImportArgs) -> CliResult {
     let report = result.inspect_err(|_| guard.undo())?;
     let json = serde_json::to_string_pretty(&report)?;
     if let Some(path) = &args.report {
-        std::fs::write(path, format!("{json}\n")).map_err(|e| {
+        // Owner-only and whole, like every file Stepdown writes (the report
+        // names the extract's patients' problems by line); the user named
+        // the file, and it was checked writable above, so it is replaced.
+        stepdown::private_file::write_private(
+            path,
+            format!("{json}\n").as_bytes(),
+            stepdown::private_file::Replace::Allowed,
+        )
+        .map_err(|e| {
             CliError::Internal(anyhow::anyhow!(
                 "the import was saved, but the report could not be written to {}: {e}",
                 super::shown(path)

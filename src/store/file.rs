@@ -13,6 +13,7 @@ use rusqlite::ffi::ErrorCode as C;
 use rusqlite::{Connection, OpenFlags, MAIN_DB};
 
 use super::{StoreError, StoreResult, APPLICATION_ID};
+use crate::private_file::Replace;
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
@@ -502,26 +503,19 @@ impl PendingCopy {
     /// fails if the name is taken, then the temporary name removed).
     pub fn place(mut self) -> StoreResult<()> {
         let dest = self.dest.clone();
-        if self.overwrite {
-            std::fs::rename(&self.tmp, &dest)
-                .map_err(|e| classify_io(&dest, e, "cannot move the finished copy into place"))?;
+        let replace = if self.overwrite {
+            Replace::Allowed
         } else {
-            match std::fs::hard_link(&self.tmp, &dest) {
-                Ok(()) => {
-                    let _ = std::fs::remove_file(&self.tmp);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return Err(StoreError::AlreadyExists { path: dest });
-                }
-                // A file system without hard links: the check before the
-                // copy stands.
-                Err(_) => std::fs::rename(&self.tmp, &dest).map_err(|e| {
-                    classify_io(&dest, e, "cannot move the finished copy into place")
-                })?,
+            Replace::Refused
+        };
+        crate::private_file::place(&self.tmp, &dest, replace).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists && !self.overwrite {
+                StoreError::AlreadyExists { path: dest.clone() }
+            } else {
+                classify_io(&dest, e, "cannot move the finished copy into place")
             }
-        }
+        })?;
         self.placed = true;
-        sync_parent(&dest);
         Ok(())
     }
 }
@@ -616,19 +610,8 @@ fn remove_if_exists(p: &Path) -> StoreResult<()> {
     }
 }
 
-/// Flushes the directory entry of a renamed file (POSIX needs this for the
-/// rename itself to survive a power cut). Best effort: not every platform
-/// can open a directory.
-pub(crate) fn sync_parent(path: &Path) {
-    #[cfg(unix)]
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-}
+// Flushing the folder after a rename is the one writer's (private_file).
+pub(crate) use crate::private_file::sync_parent;
 
 /// A file name beside `path` that does not exist yet: `<path><suffix>`, or
 /// with `-2`, `-3`… appended if that is taken.
