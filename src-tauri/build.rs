@@ -31,8 +31,7 @@ fn main() {
             "print_leaflet",
             "summary_for_record",
             "coded_summary_for_record",
-            "choose_leaflet_path",
-            "choose_figures_path",
+            "choose_save_path",
             "choose_import_file",
             "forget_import_file",
             "open_leaflet",
@@ -44,10 +43,7 @@ fn main() {
             "follow_up_scales",
             "save_outcomes_csv",
             "save_outcomes_report",
-            "choose_outcomes_csv_path",
-            "choose_outcomes_report_path",
             "save_summary_pdf",
-            "choose_summary_path",
             "read_medication_list",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {

@@ -67,8 +67,7 @@ pub fn run() {
             commands::records::print_leaflet,
             commands::records::summary_for_record,
             commands::records::coded_summary_for_record,
-            commands::files::choose_leaflet_path,
-            commands::files::choose_figures_path,
+            commands::files::choose_save_path,
             commands::files::choose_import_file,
             commands::files::forget_import_file,
             commands::files::open_leaflet,
@@ -80,10 +79,7 @@ pub fn run() {
             commands::records::follow_up_scales,
             commands::records::save_outcomes_csv,
             commands::records::save_outcomes_report,
-            commands::files::choose_outcomes_csv_path,
-            commands::files::choose_outcomes_report_path,
             commands::records::save_summary_pdf,
-            commands::files::choose_summary_path,
             commands::clinical::read_medication_list,
         ])
         .run(tauri::generate_context!());

@@ -6,8 +6,11 @@ use std::sync::Mutex;
 use stepdown::store::{local_user_name, Store, StoreResult};
 use stepdown::{ApiError, ErrorCode};
 
-/// What a save dialog is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a save dialog is for (`choose_save_path`'s `kind`): it decides the
+/// dialog's filter and fallback name, and which write may use the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "kebab-case")]
+#[ts(export)]
 pub enum SaveKind {
     /// A leaflet PDF.
     Leaflet,

@@ -210,15 +210,11 @@ fn save_and_open_paths_come_only_from_the_dialog() {
     for needed in [
         "print_leaflet",
         "save_figures_csv",
-        "choose_leaflet_path",
-        "choose_figures_path",
+        "choose_save_path",
         "open_leaflet",
         "save_outcomes_csv",
         "save_outcomes_report",
-        "choose_outcomes_csv_path",
-        "choose_outcomes_report_path",
         "save_summary_pdf",
-        "choose_summary_path",
     ] {
         assert!(
             names.contains(needed),

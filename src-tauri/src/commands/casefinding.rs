@@ -6,18 +6,17 @@ use tauri::ipc::Channel;
 use tauri::AppHandle;
 
 use stepdown::casefinding::{
-    self, Figures, ImportOptions, ImportProgress, ImportReport, Worklist, WorklistFilters,
+    self, Figures, ImportProgress, ImportReport, Worklist, WorklistFilters,
 };
-use stepdown::store::{Patient, Store};
+use stepdown::store::Patient;
 use stepdown::{ApiError, ErrorCode};
 
 use crate::state::{blocking, today, AppState, OpenKind};
 
 /// Imports the extract chosen with `choose_import_file` (read from its path on
-/// the Rust side, in bounded memory, by the same core call as the CLI's
-/// `stepdown import`), all or nothing, leaving off the patients of the list
-/// chosen for exclusions if any, reporting progress on `on_progress`. Each
-/// choice is used once. Runs on the blocking pool.
+/// the Rust side, in bounded memory), all or nothing, leaving off the patients
+/// of the list chosen for exclusions if any, reporting progress on
+/// `on_progress`. Each choice is used once. Runs on the blocking pool.
 #[tauri::command]
 pub async fn import_extract(
     app: AppHandle,
@@ -38,54 +37,20 @@ pub async fn import_extract(
                 "Choose the extract file (CSV) first.",
             )
         })?;
-        // The exclusion list (palliative-care register, opioid dependence
-        // treatment): one patient a line, `patient_id[,reason]`.
-        let exclusions = match exclusions {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    ApiError::new(
-                        ErrorCode::InvalidInput,
-                        format!("{}: could not be read ({e})", shown_name(&path)),
-                    )
-                })?;
-                casefinding::Exclusion::parse_list(&text).map_err(ApiError::from)?
-            }
-            None => Vec::new(),
-        };
-        let file = std::fs::File::open(&extract).map_err(|e| {
-            ApiError::new(
-                ErrorCode::InvalidInput,
-                format!("{}: could not be read ({e})", shown_name(&extract)),
-            )
-        })?;
-        let options = ImportOptions {
-            file_name: shown_name(&extract),
-            today: today(),
+        stepdown::consult::import_extract_file(
+            state.db_path(),
+            &extract,
+            exclusions.as_deref(),
             list_size,
-            column_map: Default::default(),
-            window_days: None,
-            actor: Some(state.actor()),
-            exclusions,
-        };
-        // Its own connection, not the app's shared one: the import stores in
-        // short transactions (issue 16), and between them the app's saves
-        // go ahead instead of waiting for the whole import behind the lock.
-        let mut store = Store::open(state.db_path()).map_err(ApiError::from)?;
-        casefinding::import_from(&mut store, file, &options, &mut |p| {
+            today(),
+            &state.actor(),
             // A closed channel (the window went away) must not stop the import.
-            let _ = on_progress.send(p);
-        })
-        .map_err(ApiError::from)
+            &mut |p| {
+                let _ = on_progress.send(p);
+            },
+        )
     })
     .await
-}
-
-/// A chosen file's name, as the report and messages show it.
-fn shown_name(path: &std::path::Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
 }
 
 /// The worklist as of today, highest risk first, filtered.
@@ -109,14 +74,8 @@ pub async fn practice_figures(app: AppHandle) -> Result<Figures, ApiError> {
     blocking(app, figures).await
 }
 
-/// The practice figures as CSV, for the UI to save where the user chooses.
-#[tauri::command]
-pub async fn practice_figures_csv(app: AppHandle) -> Result<String, ApiError> {
-    blocking(app, |state| Ok(casefinding::figures_csv(&figures(state)?))).await
-}
-
 /// Writes the figures CSV to the path the user chose in the save dialog
-/// (`choose_figures_path`), remembered on the Rust side: the webview passes no path.
+/// (`choose_save_path`), remembered on the Rust side: the webview passes no path.
 #[tauri::command]
 pub async fn save_figures_csv(app: AppHandle) -> Result<String, ApiError> {
     blocking(app, move |state| {

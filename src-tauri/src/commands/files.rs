@@ -17,10 +17,15 @@ use stepdown::{ApiError, ErrorCode};
 
 use crate::state::{bare_file_name, blocking, test_open_file, test_save_dir, OpenKind, SaveKind};
 
-/// Asks where to save, with the native save dialog (or, in debug builds
-/// given `--save-dir`, that folder without asking), and remembers the answer
-/// for the next write of this kind. `None` when the user cancelled.
-async fn choose(
+/// Asks where to save an output of `kind` (a leaflet, a summary, the figures
+/// or outcomes), with the native save dialog (or, in debug builds given
+/// `--save-dir`, that folder without asking), and remembers the answer on the
+/// Rust side for the next write of that kind (`print_leaflet`,
+/// `save_summary_pdf`, `save_figures_csv`, `save_outcomes_csv`,
+/// `save_outcomes_report`). Returns the path to show; `None` when the user
+/// cancelled.
+#[tauri::command]
+pub async fn choose_save_path(
     app: AppHandle,
     kind: SaveKind,
     suggested_name: String,
@@ -58,52 +63,6 @@ async fn choose(
         }))
     })
     .await
-}
-
-/// The save dialog for a leaflet PDF; the path is remembered for `print_leaflet`.
-#[tauri::command]
-pub async fn choose_leaflet_path(
-    app: AppHandle,
-    suggested_name: String,
-) -> Result<Option<String>, ApiError> {
-    choose(app, SaveKind::Leaflet, suggested_name).await
-}
-
-/// The save dialog for the figures CSV; the path is remembered for `save_figures_csv`.
-#[tauri::command]
-pub async fn choose_figures_path(
-    app: AppHandle,
-    suggested_name: String,
-) -> Result<Option<String>, ApiError> {
-    choose(app, SaveKind::FiguresCsv, suggested_name).await
-}
-
-/// The save dialog for an outcomes CSV; the path is remembered for `save_outcomes_csv`.
-#[tauri::command]
-pub async fn choose_outcomes_csv_path(
-    app: AppHandle,
-    suggested_name: String,
-) -> Result<Option<String>, ApiError> {
-    choose(app, SaveKind::OutcomesCsv, suggested_name).await
-}
-
-/// The save dialog for the outcomes report PDF; the path is remembered for
-/// `save_outcomes_report`.
-#[tauri::command]
-pub async fn choose_outcomes_report_path(
-    app: AppHandle,
-    suggested_name: String,
-) -> Result<Option<String>, ApiError> {
-    choose(app, SaveKind::OutcomesReport, suggested_name).await
-}
-
-/// The save dialog for a clinician summary PDF; the path is remembered for `save_summary_pdf`.
-#[tauri::command]
-pub async fn choose_summary_path(
-    app: AppHandle,
-    suggested_name: String,
-) -> Result<Option<String>, ApiError> {
-    choose(app, SaveKind::SummaryPdf, suggested_name).await
 }
 
 /// Asks which file to import (`kind`: the extract, or the list of patients to

@@ -173,7 +173,7 @@ pub async fn outcomes(app: AppHandle) -> Result<Outcomes, ApiError> {
 }
 
 /// The outcomes CSV (month by month, or per patient with `patients`) as of
-/// today, written to the path the user chose (`choose_outcomes_csv_path`),
+/// today, written to the path the user chose (`choose_save_path`),
 /// remembered on the Rust side: the webview passes no path. Returns the path.
 #[tauri::command]
 pub async fn save_outcomes_csv(app: AppHandle, patients: bool) -> Result<String, ApiError> {
@@ -188,7 +188,7 @@ pub async fn save_outcomes_csv(app: AppHandle, patients: bool) -> Result<String,
 }
 
 /// The practice's one-page outcomes report PDF as of today, written to the
-/// path the user chose (`choose_outcomes_report_path`). Returns the path.
+/// path the user chose (`choose_save_path`). Returns the path.
 #[tauri::command]
 pub async fn save_outcomes_report(app: AppHandle) -> Result<String, ApiError> {
     let day = today();
@@ -203,7 +203,7 @@ pub async fn save_outcomes_report(app: AppHandle) -> Result<String, ApiError> {
 
 /// The clinician summary of a saved version as a PDF (with the shared
 /// decision and the follow-ups), written to the path the user chose
-/// (`choose_summary_path`). Returns the path.
+/// (`choose_save_path`). Returns the path.
 #[tauri::command]
 pub async fn save_summary_pdf(
     app: AppHandle,
@@ -313,7 +313,7 @@ pub struct PrintResult {
 /// version. Rendering and writing run off the window thread.
 ///
 /// The file is the one the user chose in the save dialog
-/// (`choose_leaflet_path`), remembered here: the webview passes no path.
+/// (`choose_save_path`), remembered here: the webview passes no path.
 #[tauri::command]
 pub async fn print_leaflet(
     app: AppHandle,

@@ -32,6 +32,7 @@ import type { PrintResult } from "./bindings/PrintResult";
 import type { PlanRequestUi } from "./bindings/PlanRequestUi";
 import type { PresetInfo } from "./bindings/PresetInfo";
 import type { StaleTable } from "./bindings/StaleTable";
+import type { SaveKind } from "./bindings/SaveKind";
 import type { StoreStatus } from "./bindings/StoreStatus";
 import type { ThresholdRow } from "./bindings/ThresholdRow";
 
@@ -79,10 +80,12 @@ export const api = {
   describeItems: (items: RawItem[]) => call<ProductChoice[]>("describe_items", { items }),
   knownDrugs: () => call<string[]>("known_drugs"),
   /** The leaflet of a saved version, rendered by the core from its stored plan. */
-  /** Asks where to save a leaflet (the native dialog, opened by the shell, which
-   * remembers the answer: no path is ever passed back to it). Null if cancelled. */
-  chooseLeafletPath: (suggestedName: string) => call<string | null>("choose_leaflet_path", { suggestedName }),
-  /** Writes the leaflet to the path chosen with chooseLeafletPath. */
+  /** Asks where to save an output of `kind` (the native dialog, opened by the
+   * shell, which remembers the answer for the next write of that kind: no path
+   * is ever passed back to it). Returns the path to show; null if cancelled. */
+  chooseSavePath: (kind: SaveKind, suggestedName: string) =>
+    call<string | null>("choose_save_path", { kind, suggestedName }),
+  /** Writes the leaflet to the path chosen with chooseSavePath("leaflet"). */
   printLeaflet: (request: LeafletPrintRequest) => call<PrintResult>("print_leaflet", { request }),
   /** Opens the leaflet just written in the system's PDF viewer. */
   openLeaflet: () => call<void>("open_leaflet"),
@@ -104,8 +107,6 @@ export const api = {
   },
   worklist: (filters: WorklistFilters) => call<Worklist>("worklist", { filters }),
   practiceFigures: () => call<Figures>("practice_figures"),
-  /** Asks where to save the figures CSV (the shell remembers the answer). Null if cancelled. */
-  chooseFiguresPath: (suggestedName: string) => call<string | null>("choose_figures_path", { suggestedName }),
   /** Writes the figures CSV to the chosen path; returns it. */
   saveFiguresCsv: () => call<string>("save_figures_csv"),
   patientForExtract: (patientId: string, nhsNumber: string | null) =>
@@ -131,18 +132,12 @@ export const api = {
   outcomes: () => call<Outcomes>("outcomes"),
   /** The PEG and SOWS items, wording and ranges, from the reference data. */
   followUpScales: () => call<ScaleItemRow[]>("follow_up_scales"),
-  /** Asks where to save an outcomes CSV (the shell remembers the answer). Null if cancelled. */
-  chooseOutcomesCsvPath: (suggestedName: string) => call<string | null>("choose_outcomes_csv_path", { suggestedName }),
   /** Writes the outcomes CSV (month by month, or per patient) to the chosen path; returns it. */
   saveOutcomesCsv: (patients: boolean) => call<string>("save_outcomes_csv", { patients }),
-  /** Asks where to save the outcomes report PDF. Null if cancelled. */
-  chooseOutcomesReportPath: (suggestedName: string) => call<string | null>("choose_outcomes_report_path", { suggestedName }),
   /** Writes the one-page outcomes report PDF to the chosen path; returns it. */
   saveOutcomesReport: () => call<string>("save_outcomes_report"),
   /** Reads a pasted medication list line by line (nothing is used until confirmed). */
   readMedicationList: (text: string) => call<PastedList>("read_medication_list", { text }),
-  /** Asks where to save a clinician summary PDF. Null if cancelled. */
-  chooseSummaryPath: (suggestedName: string) => call<string | null>("choose_summary_path", { suggestedName }),
   /** Writes the summary PDF of a saved version (shared decision and follow-ups included); returns the path. */
   saveSummaryPdf: (reviewId: number, version: number) => call<string>("save_summary_pdf", { reviewId, version }),
 };
