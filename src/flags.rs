@@ -9,8 +9,6 @@
 //!
 //! Pure: no IO, no clock.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -21,163 +19,11 @@ use crate::reference::risk::{DrugClass, EgfrBand, OpioidProperty, RenalAdvice, R
 use crate::reference::{Reference, ThresholdKind};
 use crate::regimen::{num, Dose, Regimen, Release, Route};
 
-/// How serious a flag is. Ordered most severe first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-#[ts(export)]
-pub enum Severity {
-    /// Act before or during this review.
-    High,
-    /// Take into account when planning.
-    Caution,
-    /// Worth telling the patient; no change needed on its own.
-    Info,
-}
-
-impl Severity {
-    /// The JSON name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::High => "high",
-            Severity::Caution => "caution",
-            Severity::Info => "info",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Stable flag identifiers. The first seventeen are the contract's table;
-/// the rest are additions a UK clinician expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
-#[serde(rename_all = "kebab-case")]
-#[ts(export)]
-pub enum FlagId {
-    /// Total OME at or above the high-dose threshold.
-    HighDose,
-    /// CDC profile: 50 ≤ total < 90 MME/day.
-    DoseCaution,
-    /// A benzodiazepine or Z-drug among co-medications.
-    Benzodiazepine,
-    /// Gabapentin or pregabalin among co-medications.
-    Gabapentinoid,
-    /// Two or more different opioids.
-    MultipleOpioids,
-    /// Renal impairment relevant to the regimen.
-    RenalImpairment,
-    /// Hepatic impairment recorded.
-    HepaticImpairment,
-    /// COPD, asthma or sleep apnoea.
-    Respiratory,
-    /// History of overdose or substance use disorder.
-    OverdoseRisk,
-    /// History of alcohol misuse.
-    Alcohol,
-    /// A serotonergic opioid with a serotonergic co-medication.
-    Serotonergic,
-    /// Age at or above the older-adult threshold.
-    OlderAdult,
-    /// Pregnancy or breastfeeding.
-    Pregnancy,
-    /// Paracetamol above the daily maximum.
-    ParacetamolLimit,
-    /// A fentanyl patch in an opioid-naive patient.
-    FentanylOpioidNaive,
-    /// An item the profile cannot convert.
-    Unconvertible,
-    /// On opioids for the long-term threshold or longer.
-    LongTermUse,
-    /// At or above the specialist-referral dose (UK: about 300 mg/day).
-    VeryHighDose,
-    /// Immediate-release together with modified-release or a patch.
-    ImmediateAndModifiedRelease,
-    /// Several patches worn at once.
-    SeveralPatches,
-    /// Tramadol or tapentadol with epilepsy.
-    SeizureRisk,
-    /// Depression or a mental health disorder.
-    MentalHealth,
-    /// Driving advice for any opioid regimen under review.
-    Driving,
-    /// Overdose risk factors present and no naloxone listed.
-    Naloxone,
-    /// Another CNS depressant (antipsychotic, sedating antihistamine) with an opioid.
-    CnsDepressant,
-    /// A drug's daily dose or dosing interval is beyond its licensed limit for this patient.
-    AboveLicensedMaximum,
-    /// Morphine oral solution supplied in more than the audit quantity at one issue.
-    MorphineSolutionQuantity,
-}
+// The flag vocabulary is shared with the reference tables (flags.json rows
+// name a flag and a severity), so it lives at the bottom of the crate.
+pub use crate::vocabulary::{FlagId, Severity};
 
 impl FlagId {
-    /// Every flag.
-    pub const ALL: [FlagId; 27] = [
-        FlagId::HighDose,
-        FlagId::DoseCaution,
-        FlagId::Benzodiazepine,
-        FlagId::Gabapentinoid,
-        FlagId::MultipleOpioids,
-        FlagId::RenalImpairment,
-        FlagId::HepaticImpairment,
-        FlagId::Respiratory,
-        FlagId::OverdoseRisk,
-        FlagId::Alcohol,
-        FlagId::Serotonergic,
-        FlagId::OlderAdult,
-        FlagId::Pregnancy,
-        FlagId::ParacetamolLimit,
-        FlagId::FentanylOpioidNaive,
-        FlagId::Unconvertible,
-        FlagId::LongTermUse,
-        FlagId::VeryHighDose,
-        FlagId::ImmediateAndModifiedRelease,
-        FlagId::SeveralPatches,
-        FlagId::SeizureRisk,
-        FlagId::MentalHealth,
-        FlagId::Driving,
-        FlagId::Naloxone,
-        FlagId::CnsDepressant,
-        FlagId::AboveLicensedMaximum,
-        FlagId::MorphineSolutionQuantity,
-    ];
-
-    /// The stable id as it appears in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FlagId::HighDose => "high-dose",
-            FlagId::DoseCaution => "dose-caution",
-            FlagId::Benzodiazepine => "benzodiazepine",
-            FlagId::Gabapentinoid => "gabapentinoid",
-            FlagId::MultipleOpioids => "multiple-opioids",
-            FlagId::RenalImpairment => "renal-impairment",
-            FlagId::HepaticImpairment => "hepatic-impairment",
-            FlagId::Respiratory => "respiratory",
-            FlagId::OverdoseRisk => "overdose-risk",
-            FlagId::Alcohol => "alcohol",
-            FlagId::Serotonergic => "serotonergic",
-            FlagId::OlderAdult => "older-adult",
-            FlagId::Pregnancy => "pregnancy",
-            FlagId::ParacetamolLimit => "paracetamol-limit",
-            FlagId::FentanylOpioidNaive => "fentanyl-opioid-naive",
-            FlagId::Unconvertible => "unconvertible",
-            FlagId::LongTermUse => "long-term-use",
-            FlagId::VeryHighDose => "very-high-dose",
-            FlagId::ImmediateAndModifiedRelease => "immediate-and-modified-release",
-            FlagId::SeveralPatches => "several-patches",
-            FlagId::SeizureRisk => "seizure-risk",
-            FlagId::MentalHealth => "mental-health",
-            FlagId::Driving => "driving",
-            FlagId::Naloxone => "naloxone",
-            FlagId::CnsDepressant => "cns-depressant",
-            FlagId::AboveLicensedMaximum => "above-licensed-maximum",
-            FlagId::MorphineSolutionQuantity => "morphine-solution-quantity",
-        }
-    }
-
     /// The wording variants the logic can select; `flags.json` has one row for each.
     pub fn variants(self) -> &'static [&'static str] {
         match self {
@@ -220,12 +66,6 @@ impl FlagId {
             FlagId::Naloxone => &["reasons"],
             FlagId::HepaticImpairment | FlagId::Alcohol | FlagId::Pregnancy => &[],
         }
-    }
-}
-
-impl fmt::Display for FlagId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -16,6 +16,7 @@ pub mod consult;
 pub mod flags;
 pub mod followup;
 pub mod import;
+pub mod input;
 pub mod leaflet;
 pub mod limits;
 pub mod nhs_number;
@@ -32,6 +33,7 @@ pub mod regimen;
 pub mod store;
 pub mod summary;
 pub mod taper;
+pub mod vocabulary;
 
 pub use api_error::{ApiError, ErrorCode};
 pub use profile::Profile;

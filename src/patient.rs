@@ -11,68 +11,18 @@
 //! never an error: the list of all medicines is open-ended, and refusing an
 //! assessment because of an unfamiliar antacid would help nobody.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ts_rs::TS;
 
 use crate::reference::risk::{normalise_name, DrugClass, PatientField};
 use crate::reference::Reference;
-use crate::regimen::{check_fields, describe, join_path, nearest, num, FieldError};
-
-macro_rules! vocabulary {
-    (
-        $(#[$doc:meta])*
-        $name:ident, $what:literal {
-            $( $(#[$vdoc:meta])* $variant:ident => $json:literal, $label:literal ),+ $(,)?
-        }
-    ) => {
-        $(#[$doc])*
-        #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS,
-        )]
-        #[ts(export)]
-        pub enum $name {
-            $( $(#[$vdoc])* #[serde(rename = $json)] $variant, )+
-        }
-
-        impl $name {
-            /// Every value, in the order error messages list them.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The JSON name.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $json),+ }
-            }
-
-            /// Words for people, as used in flag rationales.
-            pub fn label(self) -> &'static str {
-                match self { $($name::$variant => $label),+ }
-            }
-
-            /// Parses the JSON name (case-insensitive, surrounding spaces ignored).
-            pub fn parse(s: &str) -> Option<$name> {
-                let s = s.trim().to_ascii_lowercase();
-                Self::ALL.iter().copied().find(|v| v.as_str() == s)
-            }
-
-            fn unknown(got: &str) -> String {
-                let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                unknown_word($what, got, &names)
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
+use crate::regimen::{check_fields, describe, join_path, num, FieldError};
+use crate::vocabulary::{nearest, vocabulary};
 
 vocabulary!(
     /// Sex as recorded.
+    #[ts(export)]
     Sex, "sex" {
         /// Female.
         Female => "female", "female",
@@ -87,6 +37,7 @@ vocabulary!(
 
 vocabulary!(
     /// A condition that changes opioid risk.
+    #[ts(export)]
     PatientCondition, "condition" {
         /// Chronic obstructive pulmonary disease.
         Copd => "copd", "COPD",
@@ -113,6 +64,7 @@ vocabulary!(
 
 vocabulary!(
     /// Past history that changes opioid risk.
+    #[ts(export)]
     PatientHistory, "history" {
         /// A previous overdose.
         Overdose => "overdose", "overdose",
@@ -483,19 +435,6 @@ impl PatientContext {
         };
         warnings.extend(consistency_warnings(&patient, prefix));
         Ok(ValidatedPatient { patient, warnings })
-    }
-}
-
-/// Message for a word outside a closed vocabulary: the nearest accepted words
-/// (a likely typo) and always the full list, so the user can pick.
-fn unknown_word(what: &str, got: &str, accepted: &[&str]) -> String {
-    let all = accepted.join(", ");
-    match nearest(&got.trim().to_lowercase(), accepted.iter().copied()).as_slice() {
-        [] => format!("unknown {what} '{got}' (accepted: {all})"),
-        close => format!(
-            "unknown {what} '{got}' (did you mean {}? accepted: {all})",
-            close.join(" or ")
-        ),
     }
 }
 

@@ -7,17 +7,16 @@
 //! sent its last good result with the regimen, and a dose changed just
 //! before Save was stored beside the old total.
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use ts_rs::TS;
 
 use crate::api_error::ApiError;
 
 use crate::assess::AssessReport;
+use crate::input::{list, part, read_json};
 use crate::patient::RawPatient;
 use crate::profile::Profile;
-use crate::regimen::{parse_json, FieldError, RawItem};
+use crate::regimen::RawItem;
 use crate::taper::{Edit, Pause, Plan, RawPlanInput, RawTaper};
 
 /// Format of versions saved from inputs, with the result and plan computed
@@ -122,46 +121,23 @@ impl ReviewInput {
     /// `patient.age: invalid type`. The values themselves are checked when
     /// the review is computed.
     pub fn from_json(text: &str) -> Result<ReviewInput, ApiError> {
-        let value = parse_json(text).map_err(ApiError::from)?;
-        serde_json::from_value(value.clone()).map_err(|e| {
-            ApiError::invalid_fields(vec![locate_shape_error(&value)
-                .unwrap_or_else(|| FieldError::new("review", e.to_string()))])
-        })
-    }
-}
-
-/// The first part of a review input whose shape is wrong, with its path.
-fn locate_shape_error(value: &Value) -> Option<FieldError> {
-    fn check<T: DeserializeOwned>(v: &Value, path: &str) -> Option<FieldError> {
-        serde_json::from_value::<T>(v.clone())
-            .err()
-            .map(|e| FieldError::new(path, e.to_string()))
-    }
-    let Some(obj) = value.as_object() else {
-        return Some(FieldError::new(
+        read_json(
+            text,
             "review",
             "must be a JSON object {\"patient_id\", \"reviewer\", \"items\", ...}",
-        ));
-    };
-    let items = obj.get("items").and_then(Value::as_array);
-    let item_error = items
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .find_map(|(i, item)| check::<RawItem>(item, &format!("items[{i}]")));
-    item_error
-        .or_else(|| {
-            obj.get("patient")
-                .and_then(|p| check::<RawPatient>(p, "patient"))
-        })
-        .or_else(|| {
-            obj.get("taper")
-                .and_then(|t| check::<Option<TaperRequest>>(t, "taper"))
-        })
-        .or_else(|| {
-            obj.get("shared_decision")
-                .and_then(|t| check::<Option<SharedDecision>>(t, "shared_decision"))
-        })
+            |obj| {
+                list::<RawItem>(obj.get("items"), "items")
+                    .or_else(|| part::<RawPatient>(obj.get("patient"), "patient"))
+                    .or_else(|| part::<Option<TaperRequest>>(obj.get("taper"), "taper"))
+                    .or_else(|| {
+                        part::<Option<SharedDecision>>(
+                            obj.get("shared_decision"),
+                            "shared_decision",
+                        )
+                    })
+            },
+        )
+    }
 }
 
 /// The taper as asked for: options, start, pauses and the clinician's edits

@@ -13,6 +13,7 @@ use ts_rs::TS;
 
 use crate::profile::Profile;
 use crate::regimen::{Form, Release, Route};
+use crate::vocabulary::vocabulary;
 
 pub mod casefinding;
 pub mod currency;
@@ -21,6 +22,7 @@ pub mod limits;
 pub mod risk;
 pub mod scales;
 pub mod snomed;
+pub mod taper;
 pub mod verhoeff;
 
 pub use currency::{currency, PolicyKind, PolicyRow, StaleTable};
@@ -520,44 +522,29 @@ impl ProductRow {
     }
 }
 
-/// What an implausibility limit applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LimitKind {
-    /// `doses_per_day`.
-    DosesPerDay,
-    /// `units_per_dose`.
-    UnitsPerDose,
-    /// `patches`.
-    Patches,
-    /// OME of one item, mg/day.
-    ItemOmeMgPerDay,
-    /// `ml_per_dose`.
-    MlPerDose,
-    /// `strength_mg`.
-    StrengthMg,
-    /// `strength_mg_per_ml`.
-    StrengthMgPerMl,
-    /// `strength_mcg_per_hour`.
-    StrengthMcgPerHour,
-    /// `quantity_per_issue` (tablets, capsules, patches or mL supplied at one issue).
-    QuantityPerIssue,
-}
-
-impl LimitKind {
-    /// Every kind; the limits table must have each exactly once.
-    pub const ALL: [LimitKind; 9] = [
-        LimitKind::DosesPerDay,
-        LimitKind::UnitsPerDose,
-        LimitKind::Patches,
-        LimitKind::ItemOmeMgPerDay,
-        LimitKind::MlPerDose,
-        LimitKind::StrengthMg,
-        LimitKind::StrengthMgPerMl,
-        LimitKind::StrengthMcgPerHour,
-        LimitKind::QuantityPerIssue,
-    ];
-}
+vocabulary!(
+    /// What an implausibility limit applies to.
+    LimitKind, "limit" {
+        /// `doses_per_day`.
+        DosesPerDay => "doses-per-day",
+        /// `units_per_dose`.
+        UnitsPerDose => "units-per-dose",
+        /// `patches`.
+        Patches => "patches",
+        /// OME of one item, mg/day.
+        ItemOmeMgPerDay => "item-ome-mg-per-day",
+        /// `ml_per_dose`.
+        MlPerDose => "ml-per-dose",
+        /// `strength_mg`.
+        StrengthMg => "strength-mg",
+        /// `strength_mg_per_ml`.
+        StrengthMgPerMl => "strength-mg-per-ml",
+        /// `strength_mcg_per_hour`.
+        StrengthMcgPerHour => "strength-mcg-per-hour",
+        /// `quantity_per_issue` (tablets, capsules, patches or mL supplied at one issue).
+        QuantityPerIssue => "quantity-per-issue",
+    }
+);
 
 /// An implausibility limit: input above `max` is rejected as an entry error.
 #[derive(Debug, Clone, Deserialize)]
@@ -590,8 +577,8 @@ pub struct Reference {
     pub products: Table<ProductRow>,
     /// Implausibility limits for regimen input.
     pub limits: Table<LimitRow>,
-    /// Taper presets, input ranges and rounding rules (see `taper::rules`).
-    pub taper: Table<crate::taper::rules::TaperRow>,
+    /// Taper presets, input ranges and rounding rules (see `reference::taper`).
+    pub taper: Table<taper::TaperRow>,
     /// Risk assessment tables: co-medications, renal advice, flag wording.
     pub risk: risk::RiskTables,
     /// Clinical safety policy numbers (e.g. when a table counts as stale).
@@ -871,12 +858,12 @@ impl Reference {
                 .map(|r| (r.id.as_str(), r.source.as_str())),
         )?;
         check_limits(&limits)?;
-        let taper: Table<crate::taper::rules::TaperRow> = parse("taper.json")?;
+        let taper: Table<taper::TaperRow> = parse("taper.json")?;
         check_rows(
             &taper.header,
             taper.rows.iter().map(|r| (r.id(), r.source())),
         )?;
-        crate::taper::rules::check(&taper)?;
+        taper::check(&taper)?;
 
         let mut known_drugs: Vec<String> =
             ome_factors.rows.iter().map(|r| r.drug.clone()).collect();

@@ -9,16 +9,16 @@
 pub mod position;
 
 use chrono::NaiveDate;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use ts_rs::TS;
 
 use crate::api_error::ApiError;
+use crate::input::{list, part, read_json};
 use crate::record::TaperRequest;
 use crate::reference::scales::{items, Scale};
 use crate::reference::Reference;
-use crate::regimen::{parse_json, FieldError, RawItem};
+use crate::regimen::{FieldError, RawItem};
+use crate::vocabulary::vocabulary;
 
 pub use position::{position_on, Place, PlanPosition};
 
@@ -49,36 +49,23 @@ impl ActualDose {
     }
 }
 
-/// What was decided at the follow-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "kebab-case")]
-#[ts(export)]
-pub enum Decision {
-    /// Carry on with the plan as it is.
-    Continue,
-    /// Stay at the current dose for now.
-    Pause,
-    /// Take the next steps more slowly.
-    SlowDown,
-    /// Make a new plan from the current dose, starting on the follow-up date
-    /// (saved as a new version of the review; earlier versions stay).
-    Replan,
-    /// End the plan (stopped, or reduction no longer pursued).
-    EndPlan,
-}
-
-impl Decision {
-    /// The name as written in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Continue => "continue",
-            Decision::Pause => "pause",
-            Decision::SlowDown => "slow-down",
-            Decision::Replan => "replan",
-            Decision::EndPlan => "end-plan",
-        }
+vocabulary!(
+    /// What was decided at the follow-up.
+    #[ts(export)]
+    Decision, "decision" {
+        /// Carry on with the plan as it is.
+        Continue => "continue",
+        /// Stay at the current dose for now.
+        Pause => "pause",
+        /// Take the next steps more slowly.
+        SlowDown => "slow-down",
+        /// Make a new plan from the current dose, starting on the follow-up date
+        /// (saved as a new version of the review; earlier versions stay).
+        Replan => "replan",
+        /// End the plan (stopped, or reduction no longer pursued).
+        EndPlan => "end-plan",
     }
-}
+);
 
 /// PEG answers as entered (Krebs 2009), each 0-10.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
@@ -143,55 +130,21 @@ pub struct FollowUpInput {
 impl FollowUpInput {
     /// Reads a follow-up from JSON text, naming the part that is wrong.
     pub fn from_json(text: &str) -> Result<FollowUpInput, ApiError> {
-        let value = parse_json(text).map_err(ApiError::from)?;
-        serde_json::from_value(value.clone()).map_err(|e| {
-            ApiError::invalid_fields(vec![locate_shape_error(&value)
-                .unwrap_or_else(|| FieldError::new("follow_up", e.to_string()))])
-        })
-    }
-}
-
-fn locate_shape_error(value: &Value) -> Option<FieldError> {
-    fn check<T: DeserializeOwned>(v: &Value, path: &str) -> Option<FieldError> {
-        serde_json::from_value::<T>(v.clone())
-            .err()
-            .map(|e| FieldError::new(path, e.to_string()))
-    }
-    let Some(obj) = value.as_object() else {
-        return Some(FieldError::new(
+        read_json(
+            text,
             "follow_up",
             "must be a JSON object {\"review_id\", \"version\", \"date\", \"reviewer\", \"actual\", \"decision\", ...}",
-        ));
-    };
-    let item_error = obj
-        .get("actual")
-        .and_then(|a| a.get("items"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .find_map(|(i, item)| check::<RawItem>(item, &format!("actual.items[{i}]")));
-    item_error
-        .or_else(|| {
-            obj.get("actual")
-                .and_then(|a| check::<ActualDose>(a, "actual"))
-        })
-        .or_else(|| {
-            obj.get("peg")
-                .and_then(|p| check::<Option<PegAnswers>>(p, "peg"))
-        })
-        .or_else(|| {
-            obj.get("sows")
-                .and_then(|p| check::<Option<Vec<i64>>>(p, "sows"))
-        })
-        .or_else(|| {
-            obj.get("decision")
-                .and_then(|d| check::<Decision>(d, "decision"))
-        })
-        .or_else(|| {
-            obj.get("replan")
-                .and_then(|t| check::<Option<TaperRequest>>(t, "replan"))
-        })
+            |obj| {
+                let actual = obj.get("actual");
+                list::<RawItem>(actual.and_then(|a| a.get("items")), "actual.items")
+                    .or_else(|| part::<ActualDose>(actual, "actual"))
+                    .or_else(|| part::<Option<PegAnswers>>(obj.get("peg"), "peg"))
+                    .or_else(|| part::<Option<Vec<i64>>>(obj.get("sows"), "sows"))
+                    .or_else(|| part::<Decision>(obj.get("decision"), "decision"))
+                    .or_else(|| part::<Option<TaperRequest>>(obj.get("replan"), "replan"))
+            },
+        )
+    }
 }
 
 /// The PEG answers with their score.

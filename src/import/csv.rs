@@ -16,7 +16,6 @@
 //! naming its line and what is wrong; nothing is dropped. Pure.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -24,63 +23,36 @@ use ts_rs::TS;
 
 use crate::nhs_number::NhsNumber;
 use crate::patient::Sex;
+use crate::vocabulary::vocabulary;
 
-/// A column of an extract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
-pub enum Column {
-    /// The practice's identifier for the patient (required).
-    PatientId,
-    /// When the item was issued (required).
-    IssueDate,
-    /// Product description, dm+d style (required).
-    Drug,
-    /// Dose instruction as written (required; may be blank in a row).
-    Dose,
-    /// Quantity issued, in tablets, capsules, mL or patches (required; may be blank in a row).
-    Quantity,
-    /// Age in years (optional).
-    Age,
-    /// Sex (optional).
-    Sex,
-    /// NHS number (optional).
-    NhsNumber,
-    /// Marks a record deleted in the clinical system (optional; `1` or
-    /// `true`): such a row is reported, not imported. SystmOne Strategic
-    /// Reporting files carry it as `RemovedData` (issue 16).
-    Removed,
-}
+vocabulary!(
+    /// A column of an extract.
+    #[ts(export)]
+    Column, "column" {
+        /// The practice's identifier for the patient (required).
+        PatientId => "patient_id",
+        /// When the item was issued (required).
+        IssueDate => "issue_date",
+        /// Product description, dm+d style (required).
+        Drug => "drug",
+        /// Dose instruction as written (required; may be blank in a row).
+        Dose => "dose",
+        /// Quantity issued, in tablets, capsules, mL or patches (required; may be blank in a row).
+        Quantity => "quantity",
+        /// Age in years (optional).
+        Age => "age",
+        /// Sex (optional).
+        Sex => "sex",
+        /// NHS number (optional).
+        NhsNumber => "nhs_number",
+        /// Marks a record deleted in the clinical system (optional; `1` or
+        /// `true`): such a row is reported, not imported. SystmOne Strategic
+        /// Reporting files carry it as `RemovedData` (issue 16).
+        Removed => "removed",
+    }
+);
 
 impl Column {
-    /// Every column, required ones first.
-    pub const ALL: [Column; 9] = [
-        Column::PatientId,
-        Column::IssueDate,
-        Column::Drug,
-        Column::Dose,
-        Column::Quantity,
-        Column::Age,
-        Column::Sex,
-        Column::NhsNumber,
-        Column::Removed,
-    ];
-
-    /// The column's standard name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Column::PatientId => "patient_id",
-            Column::IssueDate => "issue_date",
-            Column::Drug => "drug",
-            Column::Dose => "dose",
-            Column::Quantity => "quantity",
-            Column::Age => "age",
-            Column::Sex => "sex",
-            Column::NhsNumber => "nhs_number",
-            Column::Removed => "removed",
-        }
-    }
-
     /// Whether every extract must have it.
     pub fn required(self) -> bool {
         matches!(
@@ -89,15 +61,11 @@ impl Column {
         )
     }
 
-    pub(crate) fn parse(s: &str) -> Option<Column> {
+    /// The column a header or `--map` key names (spaces, case and
+    /// punctuation as [`header_key`] folds them).
+    pub(crate) fn from_header(s: &str) -> Option<Column> {
         let s = header_key(s);
         Column::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
-
-impl fmt::Display for Column {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -120,7 +88,7 @@ impl ColumnMap {
                     "'{part}' is not column=header (e.g. patient_id=Patient ID)"
                 )));
             };
-            let Some(column) = Column::parse(key) else {
+            let Some(column) = Column::from_header(key) else {
                 return Err(CsvError::BadMap(format!(
                     "'{}' is not a column (accepted: {})",
                     key.trim(),

@@ -61,7 +61,7 @@ pub fn preset_map(name: &str, extra: &ColumnMap) -> Result<ColumnMap, CsvError> 
     };
     let mut pairs: Vec<(Column, String)> = Vec::new();
     for (column, header) in &p.columns {
-        let Some(c) = Column::parse(column) else {
+        let Some(c) = Column::from_header(column) else {
             return Err(CsvError::BadPreset(format!(
                 "preset {}: '{column}' is not a column",
                 p.name

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 
 use super::{invalid, positive, ReferenceError, Table};
+use crate::vocabulary::vocabulary;
 
 /// A time of day that an instruction names, so that "each night at bedtime"
 /// counts once and "in the morning and at night" twice.
@@ -31,38 +32,26 @@ pub enum DoseSlot {
     Night,
 }
 
-/// A number the case-finding rules need, with its unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CaseFindingSetting {
-    /// Issues within this many days (up to and including today) make up the current regimen.
-    CurrentWindowDays,
-    /// Months in each patient's OME trend (the current month included).
-    TrendMonths,
-    /// An extract's instruction read as more tablets or capsules a dose than
-    /// this is left unread (and estimated from supply).
-    ExtractMaxUnitsPerDose,
-    /// Instruction- and supply-based OME figures differ when they differ by
-    /// more than this fraction of the larger.
-    SupplyDifferFraction,
-    /// An issue of morphine oral solution above this many mL is an audit marker.
-    LiquidIssueMaxMl,
-    /// A patient on the worklist with no Stepdown review saved within this
-    /// many months (up to and including today) carries an audit marker.
-    ReviewIntervalMonths,
-}
-
-impl CaseFindingSetting {
-    /// Every setting; the table must have each exactly once.
-    pub const ALL: [CaseFindingSetting; 6] = [
-        CaseFindingSetting::CurrentWindowDays,
-        CaseFindingSetting::TrendMonths,
-        CaseFindingSetting::ExtractMaxUnitsPerDose,
-        CaseFindingSetting::SupplyDifferFraction,
-        CaseFindingSetting::LiquidIssueMaxMl,
-        CaseFindingSetting::ReviewIntervalMonths,
-    ];
-}
+vocabulary!(
+    /// A number the case-finding rules need, with its unit.
+    CaseFindingSetting, "case-finding setting" {
+        /// Issues within this many days (up to and including today) make up the current regimen.
+        CurrentWindowDays => "current-window-days",
+        /// Months in each patient's OME trend (the current month included).
+        TrendMonths => "trend-months",
+        /// An extract's instruction read as more tablets or capsules a dose than
+        /// this is left unread (and estimated from supply).
+        ExtractMaxUnitsPerDose => "extract-max-units-per-dose",
+        /// Instruction- and supply-based OME figures differ when they differ by
+        /// more than this fraction of the larger.
+        SupplyDifferFraction => "supply-differ-fraction",
+        /// An issue of morphine oral solution above this many mL is an audit marker.
+        LiquidIssueMaxMl => "liquid-issue-max-ml",
+        /// A patient on the worklist with no Stepdown review saved within this
+        /// many months (up to and including today) carries an audit marker.
+        ReviewIntervalMonths => "review-interval-months",
+    }
+);
 
 /// One row of the case-finding table.
 #[derive(Debug, Clone, Deserialize)]

@@ -8,98 +8,48 @@
 //! reading Rust, and a malformed edit fails the tests rather than a consultation.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 
 use super::{check_rows, invalid, parse, positive, ReferenceError, Table, TableHeader};
-use crate::flags::{FlagId, Severity};
+use crate::vocabulary::{vocabulary, FlagId, Severity};
 
-/// A class of co-medication that changes opioid risk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
-#[serde(rename_all = "kebab-case")]
-#[ts(export)]
-pub enum DrugClass {
-    /// Benzodiazepines (diazepam, temazepam, ...).
-    Benzodiazepine,
-    /// Benzodiazepine-like hypnotics (zopiclone, zolpidem, zaleplon).
-    ZDrug,
-    /// Gabapentin and pregabalin.
-    Gabapentinoid,
-    /// Selective serotonin re-uptake inhibitors.
-    Ssri,
-    /// Serotonin and noradrenaline re-uptake inhibitors.
-    Snri,
-    /// Tricyclic antidepressants.
-    Tricyclic,
-    /// Monoamine-oxidase inhibitors.
-    Maoi,
-    /// 5HT1 agonists for migraine.
-    Triptan,
-    /// Lithium.
-    Lithium,
-    /// St John's wort (Hypericum perforatum).
-    StJohnsWort,
-    /// Other serotonergic antidepressants (trazodone, mirtazapine, vortioxetine).
-    OtherSerotonergicAntidepressant,
-    /// Antipsychotics, including phenothiazine antiemetics (other CNS depressants).
-    Antipsychotic,
-    /// Sedating antihistamines (other CNS depressants).
-    SedatingAntihistamine,
-    /// Paracetamol taken outside the opioid regimen.
-    Paracetamol,
-    /// Take-home naloxone.
-    Naloxone,
-}
-
-impl DrugClass {
-    /// Every class; the drug-classes table must describe each exactly once.
-    pub const ALL: [DrugClass; 15] = [
-        DrugClass::Benzodiazepine,
-        DrugClass::ZDrug,
-        DrugClass::Gabapentinoid,
-        DrugClass::Ssri,
-        DrugClass::Snri,
-        DrugClass::Tricyclic,
-        DrugClass::Maoi,
-        DrugClass::Triptan,
-        DrugClass::Lithium,
-        DrugClass::StJohnsWort,
-        DrugClass::OtherSerotonergicAntidepressant,
-        DrugClass::Antipsychotic,
-        DrugClass::SedatingAntihistamine,
-        DrugClass::Paracetamol,
-        DrugClass::Naloxone,
-    ];
-
-    /// The JSON name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DrugClass::Benzodiazepine => "benzodiazepine",
-            DrugClass::ZDrug => "z-drug",
-            DrugClass::Gabapentinoid => "gabapentinoid",
-            DrugClass::Ssri => "ssri",
-            DrugClass::Snri => "snri",
-            DrugClass::Tricyclic => "tricyclic",
-            DrugClass::Maoi => "maoi",
-            DrugClass::Triptan => "triptan",
-            DrugClass::Lithium => "lithium",
-            DrugClass::StJohnsWort => "st-johns-wort",
-            DrugClass::OtherSerotonergicAntidepressant => "other-serotonergic-antidepressant",
-            DrugClass::Antipsychotic => "antipsychotic",
-            DrugClass::SedatingAntihistamine => "sedating-antihistamine",
-            DrugClass::Paracetamol => "paracetamol",
-            DrugClass::Naloxone => "naloxone",
-        }
+vocabulary!(
+    /// A class of co-medication that changes opioid risk.
+    #[ts(export)]
+    DrugClass, "drug class" {
+        /// Benzodiazepines (diazepam, temazepam, ...).
+        Benzodiazepine => "benzodiazepine",
+        /// Benzodiazepine-like hypnotics (zopiclone, zolpidem, zaleplon).
+        ZDrug => "z-drug",
+        /// Gabapentin and pregabalin.
+        Gabapentinoid => "gabapentinoid",
+        /// Selective serotonin re-uptake inhibitors.
+        Ssri => "ssri",
+        /// Serotonin and noradrenaline re-uptake inhibitors.
+        Snri => "snri",
+        /// Tricyclic antidepressants.
+        Tricyclic => "tricyclic",
+        /// Monoamine-oxidase inhibitors.
+        Maoi => "maoi",
+        /// 5HT1 agonists for migraine.
+        Triptan => "triptan",
+        /// Lithium.
+        Lithium => "lithium",
+        /// St John's wort (Hypericum perforatum).
+        StJohnsWort => "st-johns-wort",
+        /// Other serotonergic antidepressants (trazodone, mirtazapine, vortioxetine).
+        OtherSerotonergicAntidepressant => "other-serotonergic-antidepressant",
+        /// Antipsychotics, including phenothiazine antiemetics (other CNS depressants).
+        Antipsychotic => "antipsychotic",
+        /// Sedating antihistamines (other CNS depressants).
+        SedatingAntihistamine => "sedating-antihistamine",
+        /// Paracetamol taken outside the opioid regimen.
+        Paracetamol => "paracetamol",
+        /// Take-home naloxone.
+        Naloxone => "naloxone",
     }
-}
-
-impl fmt::Display for DrugClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+);
 
 /// What a class means for risk.
 #[derive(Debug, Clone, Deserialize)]
@@ -211,44 +161,29 @@ pub struct OpioidPropertyRow {
     pub source: String,
 }
 
-/// What a patient-level threshold is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RiskThresholdKind {
-    /// Age (years) from which the older-adult flag fires.
-    OlderAdultAge,
-    /// Months on opioids from which the long-term-use flag fires.
-    LongTermMonths,
-    /// eGFR below which renal impairment is severe.
-    EgfrSevereBelow,
-    /// eGFR below which the listed opioids are flagged.
-    EgfrImpairedBelow,
-    /// Paracetamol maximum, mg a day.
-    ParacetamolMaxMgPerDay,
-    /// Reduced paracetamol maximum (low weight, hepatic impairment), mg a day.
-    ParacetamolReducedMaxMgPerDay,
-    /// Weight (kg) below which the reduced paracetamol maximum applies.
-    ParacetamolLowWeightKg,
-    /// Patches worn at once from which the several-patches flag fires.
-    SeveralPatchesAtOnce,
-    /// Under the low-weight threshold: most paracetamol a day per kg of body weight.
-    ParacetamolLowWeightMgPerKgPerDay,
-}
-
-impl RiskThresholdKind {
-    /// Every kind; the table must have each exactly once.
-    pub const ALL: [RiskThresholdKind; 9] = [
-        RiskThresholdKind::OlderAdultAge,
-        RiskThresholdKind::LongTermMonths,
-        RiskThresholdKind::EgfrSevereBelow,
-        RiskThresholdKind::EgfrImpairedBelow,
-        RiskThresholdKind::ParacetamolMaxMgPerDay,
-        RiskThresholdKind::ParacetamolReducedMaxMgPerDay,
-        RiskThresholdKind::ParacetamolLowWeightKg,
-        RiskThresholdKind::SeveralPatchesAtOnce,
-        RiskThresholdKind::ParacetamolLowWeightMgPerKgPerDay,
-    ];
-}
+vocabulary!(
+    /// What a patient-level threshold is.
+    RiskThresholdKind, "risk threshold" {
+        /// Age (years) from which the older-adult flag fires.
+        OlderAdultAge => "older-adult-age",
+        /// Months on opioids from which the long-term-use flag fires.
+        LongTermMonths => "long-term-months",
+        /// eGFR below which renal impairment is severe.
+        EgfrSevereBelow => "egfr-severe-below",
+        /// eGFR below which the listed opioids are flagged.
+        EgfrImpairedBelow => "egfr-impaired-below",
+        /// Paracetamol maximum, mg a day.
+        ParacetamolMaxMgPerDay => "paracetamol-max-mg-per-day",
+        /// Reduced paracetamol maximum (low weight, hepatic impairment), mg a day.
+        ParacetamolReducedMaxMgPerDay => "paracetamol-reduced-max-mg-per-day",
+        /// Weight (kg) below which the reduced paracetamol maximum applies.
+        ParacetamolLowWeightKg => "paracetamol-low-weight-kg",
+        /// Patches worn at once from which the several-patches flag fires.
+        SeveralPatchesAtOnce => "several-patches-at-once",
+        /// Under the low-weight threshold: most paracetamol a day per kg of body weight.
+        ParacetamolLowWeightMgPerKgPerDay => "paracetamol-low-weight-mg-per-kg-per-day",
+    }
+);
 
 /// One patient-level threshold.
 #[derive(Debug, Clone, Deserialize)]
@@ -266,47 +201,21 @@ pub struct RiskThresholdRow {
     pub source: String,
 }
 
-/// A numeric field of the patient context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-pub enum PatientField {
-    /// `age`, years.
-    #[serde(rename = "age")]
-    Age,
-    /// `weight_kg`.
-    #[serde(rename = "weight_kg")]
-    WeightKg,
-    /// `egfr`, mL/min/1.73 m².
-    #[serde(rename = "egfr")]
-    Egfr,
-    /// `months_on_opioids`.
-    #[serde(rename = "months_on_opioids")]
-    MonthsOnOpioids,
-    /// `co_medication_paracetamol_mg_per_day`.
-    #[serde(rename = "co_medication_paracetamol_mg_per_day")]
-    CoMedicationParacetamolMgPerDay,
-}
-
-impl PatientField {
-    /// Every numeric field; the limits table must have each exactly once.
-    pub const ALL: [PatientField; 5] = [
-        PatientField::Age,
-        PatientField::WeightKg,
-        PatientField::Egfr,
-        PatientField::MonthsOnOpioids,
-        PatientField::CoMedicationParacetamolMgPerDay,
-    ];
-
-    /// The JSON field name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PatientField::Age => "age",
-            PatientField::WeightKg => "weight_kg",
-            PatientField::Egfr => "egfr",
-            PatientField::MonthsOnOpioids => "months_on_opioids",
-            PatientField::CoMedicationParacetamolMgPerDay => "co_medication_paracetamol_mg_per_day",
-        }
+vocabulary!(
+    /// A numeric field of the patient context.
+    PatientField, "patient field" {
+        /// `age`, years.
+        Age => "age",
+        /// `weight_kg`.
+        WeightKg => "weight_kg",
+        /// `egfr`, mL/min/1.73 m².
+        Egfr => "egfr",
+        /// `months_on_opioids`.
+        MonthsOnOpioids => "months_on_opioids",
+        /// `co_medication_paracetamol_mg_per_day`.
+        CoMedicationParacetamolMgPerDay => "co_medication_paracetamol_mg_per_day",
     }
-}
+);
 
 /// The accepted range of one patient field.
 #[derive(Debug, Clone, Deserialize)]

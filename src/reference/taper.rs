@@ -7,28 +7,20 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::reference::{Reference, ReferenceError, Table};
+use crate::vocabulary::vocabulary;
 
-/// Whether each step's reduction is a share of the starting total or of the current one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-#[ts(export)]
-pub enum ReductionOf {
-    /// A fixed amount: the percentage of the starting total (a straight-line taper).
-    #[default]
-    Original,
-    /// The percentage of the current total (each step smaller than the last).
-    Current,
-}
-
-impl ReductionOf {
-    /// JSON name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReductionOf::Original => "original",
-            ReductionOf::Current => "current",
-        }
+vocabulary!(
+    /// Whether each step's reduction is a share of the starting total or of the current one.
+    #[derive(Default)]
+    #[ts(export)]
+    ReductionOf, "reduction" {
+        /// A fixed amount: the percentage of the starting total (a straight-line taper).
+        #[default]
+        Original => "original",
+        /// The percentage of the current total (each step smaller than the last).
+        Current => "current",
     }
-}
+);
 
 /// A class of item in the default reduction order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -43,31 +35,21 @@ pub enum OrderClass {
     Tramadol,
 }
 
-/// Which input range a `range` row sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RangeField {
-    /// `taper.reduction_percent`.
-    ReductionPercent,
-    /// `taper.interval_days`.
-    IntervalDays,
-    /// `pauses[].days`.
-    PauseDays,
-    /// `taper.target_ome_mg_per_day`.
-    TargetOmeMgPerDay,
-    /// Number of steps in a plan.
-    Steps,
-}
-
-impl RangeField {
-    const ALL: [RangeField; 5] = [
-        RangeField::ReductionPercent,
-        RangeField::IntervalDays,
-        RangeField::PauseDays,
-        RangeField::TargetOmeMgPerDay,
-        RangeField::Steps,
-    ];
-}
+vocabulary!(
+    /// Which input range a `range` row sets.
+    RangeField, "range field" {
+        /// `taper.reduction_percent`.
+        ReductionPercent => "reduction_percent",
+        /// `taper.interval_days`.
+        IntervalDays => "interval_days",
+        /// `pauses[].days`.
+        PauseDays => "pause_days",
+        /// `taper.target_ome_mg_per_day`.
+        TargetOmeMgPerDay => "target_ome_mg_per_day",
+        /// Number of steps in a plan.
+        Steps => "steps",
+    }
+);
 
 /// One row of the taper table.
 #[derive(Debug, Clone, Deserialize)]
@@ -355,6 +337,15 @@ impl<'a> TaperRules<'a> {
         }
     }
 
+    /// The one row `pick` selects. Loading checks every row kind is there
+    /// ([`check`]), so a missing one is a build defect, not an input error.
+    fn the<T>(&self, what: &str, pick: impl Fn(&'a TaperRow) -> Option<T>) -> T {
+        match self.table.rows.iter().find_map(pick) {
+            Some(found) => found,
+            None => panic!("taper table has no {what} (a build defect)"),
+        }
+    }
+
     /// Every preset, in table order.
     pub fn presets(&self) -> impl Iterator<Item = &'a PresetRow> + 'a {
         self.table.rows.iter().filter_map(|r| match r {
@@ -415,7 +406,7 @@ impl<'a> TaperRules<'a> {
     /// # Panics
     /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
     pub fn slow_last_third(&self) -> (f64, f64, &'a str) {
-        let found = self.table.rows.iter().find_map(|r| match r {
+        self.the("slow-last-third row", |r| match r {
             TaperRow::SlowLastThird {
                 fraction_of_start,
                 interval_multiplier,
@@ -423,11 +414,7 @@ impl<'a> TaperRules<'a> {
                 ..
             } => Some((*fraction_of_start, *interval_multiplier, source.as_str())),
             _ => None,
-        });
-        match found {
-            Some(r) => r,
-            None => panic!("taper table has no slow-last-third row (a build defect)"),
-        }
+        })
     }
 
     /// Default reduction order (classes, first reduced first) and its source.
@@ -435,16 +422,12 @@ impl<'a> TaperRules<'a> {
     /// # Panics
     /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
     pub fn reduction_order(&self) -> (&'a [OrderClass], &'a str) {
-        let found = self.table.rows.iter().find_map(|r| match r {
+        self.the("reduction-order row", |r| match r {
             TaperRow::ReductionOrder {
                 classes, source, ..
             } => Some((classes.as_slice(), source.as_str())),
             _ => None,
-        });
-        match found {
-            Some(r) => r,
-            None => panic!("taper table has no reduction-order row (a build defect)"),
-        }
+        })
     }
 
     /// Among an item's equal doses of the day, which is reduced first, and the
@@ -453,7 +436,7 @@ impl<'a> TaperRules<'a> {
     /// # Panics
     /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
     pub fn dose_time_order(&self) -> (TieBreak, &'a str) {
-        let found = self.table.rows.iter().find_map(|r| match r {
+        self.the("dose-time-order row", |r| match r {
             TaperRow::DoseTimeOrder {
                 reduce: DoseTimeReduce::LargestFirst,
                 ties,
@@ -461,11 +444,7 @@ impl<'a> TaperRules<'a> {
                 ..
             } => Some((*ties, source.as_str())),
             _ => None,
-        });
-        match found {
-            Some(r) => r,
-            None => panic!("taper table has no dose-time-order row (a build defect)"),
-        }
+        })
     }
 
     /// Smallest measured step of an oral liquid dose (mL) and its source.
@@ -473,14 +452,10 @@ impl<'a> TaperRules<'a> {
     /// # Panics
     /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
     pub fn liquid_measure(&self) -> (f64, &'a str) {
-        let found = self.table.rows.iter().find_map(|r| match r {
+        self.the("liquid-measure row", |r| match r {
             TaperRow::LiquidMeasure { ml, source, .. } => Some((*ml, source.as_str())),
             _ => None,
-        });
-        match found {
-            Some(r) => r,
-            None => panic!("taper table has no liquid-measure row (a build defect)"),
-        }
+        })
     }
 
     /// `(threshold mg OME a day, note template, source)` of the specialist-support note.
@@ -488,7 +463,7 @@ impl<'a> TaperRules<'a> {
     /// # Panics
     /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
     pub fn specialist_support(&self) -> (f64, &'a str, &'a str) {
-        let found = self.table.rows.iter().find_map(|r| match r {
+        self.the("specialist-support row", |r| match r {
             TaperRow::SpecialistSupport {
                 ome_mg_per_day,
                 note,
@@ -496,11 +471,7 @@ impl<'a> TaperRules<'a> {
                 ..
             } => Some((*ome_mg_per_day, note.as_str(), source.as_str())),
             _ => None,
-        });
-        match found {
-            Some(r) => r,
-            None => panic!("taper table has no specialist-support row (a build defect)"),
-        }
+        })
     }
 
     /// `(most days on one controlled-drug prescription, source)`.
@@ -508,16 +479,12 @@ impl<'a> TaperRules<'a> {
     /// # Panics
     /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
     pub fn cd_supply(&self) -> (u32, &'a str) {
-        let found = self.table.rows.iter().find_map(|r| match r {
+        self.the("cd-supply row", |r| match r {
             TaperRow::CdSupply {
                 max_days, source, ..
             } => Some((*max_days, source.as_str())),
             _ => None,
-        });
-        match found {
-            Some(r) => r,
-            None => panic!("taper table has no cd-supply row (a build defect)"),
-        }
+        })
     }
 
     /// `(max percent of the reference dose, min days, source)` of one guidance step.
@@ -525,7 +492,7 @@ impl<'a> TaperRules<'a> {
     /// # Panics
     /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
     pub fn guidance_step(&self) -> (f64, u32, &'a str) {
-        let found = self.table.rows.iter().find_map(|r| match r {
+        self.the("guidance-step row", |r| match r {
             TaperRow::GuidanceStep {
                 max_percent,
                 min_days,
@@ -533,11 +500,7 @@ impl<'a> TaperRules<'a> {
                 ..
             } => Some((*max_percent, *min_days, source.as_str())),
             _ => None,
-        });
-        match found {
-            Some(r) => r,
-            None => panic!("taper table has no guidance-step row (a build defect)"),
-        }
+        })
     }
 
     /// `(percent of the starting total, per days, source)`: faster needs a reason.
@@ -545,7 +508,7 @@ impl<'a> TaperRules<'a> {
     /// # Panics
     /// Never for a loaded [`Reference`]: loading fails unless [`check`] finds the row.
     pub fn rapid_taper(&self) -> (f64, u32, &'a str) {
-        let found = self.table.rows.iter().find_map(|r| match r {
+        self.the("rapid-taper row", |r| match r {
             TaperRow::RapidTaper {
                 percent_of_start,
                 per_days,
@@ -553,11 +516,7 @@ impl<'a> TaperRules<'a> {
                 ..
             } => Some((*percent_of_start, *per_days, source.as_str())),
             _ => None,
-        });
-        match found {
-            Some(r) => r,
-            None => panic!("taper table has no rapid-taper row (a build defect)"),
-        }
+        })
     }
 
     /// The switch rules.

@@ -23,91 +23,48 @@ use sha2::{Digest, Sha256};
 use ts_rs::TS;
 
 use super::{file, migrations, parse_ts, ts, Store, StoreError, StoreResult};
+use crate::vocabulary::vocabulary;
 
-/// What was done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-#[ts(export)]
-pub enum AuditAction {
-    /// A record was created (a patient, a review's first version, demo data).
-    Create,
-    /// A record was changed (patient details, settings, a review's new version).
-    Change,
-    /// A leaflet was printed.
-    Print,
-    /// Data left the store (a JSON export or a backup copy).
-    Export,
-    /// The store was replaced from a backup.
-    Restore,
-    /// A record was deleted.
-    Delete,
-}
-
-impl AuditAction {
-    /// Lower-case name as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditAction::Create => "create",
-            AuditAction::Change => "change",
-            AuditAction::Print => "print",
-            AuditAction::Export => "export",
-            AuditAction::Restore => "restore",
-            AuditAction::Delete => "delete",
-        }
+vocabulary!(
+    /// What was done.
+    #[ts(export)]
+    AuditAction, "audit action" {
+        /// A record was created (a patient, a review's first version, demo data).
+        Create => "create",
+        /// A record was changed (patient details, settings, a review's new version).
+        Change => "change",
+        /// A leaflet was printed.
+        Print => "print",
+        /// Data left the store (a JSON export or a backup copy).
+        Export => "export",
+        /// The store was replaced from a backup.
+        Restore => "restore",
+        /// A record was deleted.
+        Delete => "delete",
     }
+);
 
-    fn parse(s: &str) -> Option<AuditAction> {
-        Some(match s {
-            "create" => AuditAction::Create,
-            "change" => AuditAction::Change,
-            "print" => AuditAction::Print,
-            "export" => AuditAction::Export,
-            "restore" => AuditAction::Restore,
-            "delete" => AuditAction::Delete,
-            _ => return None,
-        })
+vocabulary!(
+    /// Which kind of record an entry is about.
+    #[ts(export)]
+    AuditEntity, "audit entity" {
+        /// A patient.
+        Patient => "patient",
+        /// A review (consultation); `entity_id` is the review id.
+        Review => "review",
+        /// A printed leaflet; `entity_id` is the print record id.
+        Leaflet => "leaflet",
+        /// The settings.
+        Settings => "settings",
+        /// The whole store (export, backup, restore, demo data).
+        Store => "store",
     }
-}
+);
 
-/// Which kind of record an entry is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-#[ts(export)]
-pub enum AuditEntity {
-    /// A patient.
-    Patient,
-    /// A review (consultation); `entity_id` is the review id.
-    Review,
-    /// A printed leaflet; `entity_id` is the print record id.
-    Leaflet,
-    /// The settings.
-    Settings,
-    /// The whole store (export, backup, restore, demo data).
-    Store,
-}
-
-impl AuditEntity {
-    /// Lower-case name as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditEntity::Patient => "patient",
-            AuditEntity::Review => "review",
-            AuditEntity::Leaflet => "leaflet",
-            AuditEntity::Settings => "settings",
-            AuditEntity::Store => "store",
-        }
-    }
-
-    fn parse(s: &str) -> Option<AuditEntity> {
-        Some(match s {
-            "patient" => AuditEntity::Patient,
-            "review" => AuditEntity::Review,
-            "leaflet" => AuditEntity::Leaflet,
-            "settings" => AuditEntity::Settings,
-            "store" => AuditEntity::Store,
-            _ => return None,
-        })
-    }
+/// The name exactly as stored (no case folding: the log is read as written,
+/// and a changed letter is a broken entry, not another spelling).
+fn stored<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str, s: &str) -> Option<T> {
+    all.iter().copied().find(|v| name(*v) == s)
 }
 
 /// One line of the audit log.
@@ -725,8 +682,10 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Result<AuditEntry, Store
         what: format!("audit entry {id}"),
         detail,
     };
-    let (Some(action), Some(entity)) = (AuditAction::parse(&action), AuditEntity::parse(&entity))
-    else {
+    let (Some(action), Some(entity)) = (
+        stored(&AuditAction::ALL, AuditAction::as_str, &action),
+        stored(&AuditEntity::ALL, AuditEntity::as_str, &entity),
+    ) else {
         return Ok(Err(bad(format!(
             "unknown action {action:?} or entity {entity:?}"
         ))));

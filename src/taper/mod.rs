@@ -34,7 +34,8 @@
 pub mod edits;
 pub mod input;
 pub mod output;
-pub mod rules;
+/// The taper rules table lives with the other reference tables.
+pub use crate::reference::taper as rules;
 pub mod text;
 
 mod assemble;
