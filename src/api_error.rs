@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::regimen::FieldError;
+use crate::input::{FieldError, InputError};
 
 /// Machine-readable category of an [`ApiError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -75,6 +75,19 @@ impl ApiError {
 impl From<crate::reference::ReferenceError> for ApiError {
     fn from(e: crate::reference::ReferenceError) -> Self {
         ApiError::new(ErrorCode::Reference, e.to_string())
+    }
+}
+
+/// A JSON input that could not be read: a syntax error is invalid input in
+/// words; field problems keep their paths for the UI.
+impl From<InputError> for crate::ApiError {
+    fn from(e: InputError) -> Self {
+        match e {
+            InputError::Invalid(fields) => crate::ApiError::invalid_fields(fields),
+            syntax @ InputError::Syntax { .. } => {
+                crate::ApiError::new(crate::ErrorCode::InvalidInput, syntax.to_string())
+            }
+        }
     }
 }
 

@@ -13,14 +13,13 @@ use serde_json::Value;
 use ts_rs::TS;
 
 use crate::flags::{evaluate, Flag, FlagContext};
+use crate::input::{check_fields, describe, parse_json, FieldError, InputError};
+use crate::item::Regimen;
 use crate::ome::{calculate, OmeOptions, OmeReport};
 use crate::patient::{raw_patient_from_value, PatientContext, RawPatient, ValidatedPatient};
 use crate::profile::Profile;
 use crate::reference::Reference;
-use crate::regimen::{
-    check_fields, describe, parse_json, raw_items_at, validate_slots, FieldError, RawItem, Regimen,
-    RegimenError,
-};
+use crate::regimen::{raw_items_at, validate_slots, RawItem};
 
 /// The result of an assessment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -81,7 +80,7 @@ pub fn assess_from_json(
     profile: Profile,
     reference: &Reference,
     options: &OmeOptions,
-) -> Result<AssessReport, RegimenError> {
+) -> Result<AssessReport, InputError> {
     let value = parse_json(text)?;
     assess_value(&value, profile, reference, options)
 }
@@ -93,10 +92,10 @@ pub fn assess_value(
     profile: Profile,
     reference: &Reference,
     options: &OmeOptions,
-) -> Result<AssessReport, RegimenError> {
+) -> Result<AssessReport, InputError> {
     let mut errors = Vec::new();
     let Some(obj) = value.as_object() else {
-        return Err(RegimenError::Invalid(vec![FieldError::new(
+        return Err(InputError::Invalid(vec![FieldError::new(
             "input",
             format!(
                 "must be a JSON object with \"patient\" and \"items\" (got {})",
@@ -123,7 +122,7 @@ pub fn assess_value(
         (Some(regimen), Some(patient)) if errors.is_empty() => {
             Ok(assess(&regimen, &patient, profile, reference, options))
         }
-        _ => Err(RegimenError::Invalid(errors)),
+        _ => Err(InputError::Invalid(errors)),
     }
 }
 
@@ -133,7 +132,7 @@ pub fn assess_raw(
     profile: Profile,
     reference: &Reference,
     options: &OmeOptions,
-) -> Result<AssessReport, RegimenError> {
+) -> Result<AssessReport, InputError> {
     let mut errors = Vec::new();
     let raw_patient = input.patient.clone().unwrap_or_default();
     let patient = PatientContext::validate(&raw_patient, "patient", reference)
@@ -146,7 +145,7 @@ pub fn assess_raw(
         (Some(regimen), Some(patient)) if errors.is_empty() => {
             Ok(assess(&regimen, &patient, profile, reference, options))
         }
-        _ => Err(RegimenError::Invalid(errors)),
+        _ => Err(InputError::Invalid(errors)),
     }
 }
 

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::reference::{ProductRow, Reference, WearHours};
-use crate::regimen::{num, Form, RawItem, Release, Route};
+use crate::regimen::RawItem;
+use crate::vocabulary::{num, Form, Release, Route};
 
 /// One pickable product strength.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -309,9 +310,10 @@ pub fn search(reference: &Reference, query: &str, limit: usize) -> Vec<ProductCh
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::item::Regimen;
     use crate::ome::{calculate, OmeOptions};
     use crate::reference::reference;
-    use crate::regimen::{RawItem, Regimen};
+    use crate::regimen::RawItem;
     use crate::Profile;
 
     #[test]

@@ -11,20 +11,23 @@ use crate::assess::{assess_raw, AssessReport, RawAssessInput};
 use crate::followup::{
     self, ActualDose, ComputedFollowUp, Decision, FollowUpInput, FollowUpRecord,
 };
+use crate::input::FieldError;
 use crate::leaflet::{from_plan, render_leaflet, LeafletDetails, LeafletError, PracticeDetails};
 use crate::ome::OmeOptions;
 use crate::outcomes;
 use crate::patient::RawPatient;
 use crate::pdf::Rendered;
+use crate::quantity::OmeMgPerDay;
 use crate::record::{ComputedReview, ReviewInput, TaperRequest};
 use crate::reference::Reference;
-use crate::regimen::{num, FieldError, OmeMgPerDay, RawItem};
+use crate::regimen::RawItem;
 use crate::store::{
     DemoReport, FollowUp, LeafletPrint, Patient, PatientInput, Review, ReviewSummary, Settings,
     Store,
 };
 use crate::summary::{compose, SummaryDetails, SummaryError};
 use crate::taper::{self, apply_edits, request_from_raw, Edit, Plan, RawPlanInput};
+use crate::vocabulary::num;
 use crate::Profile;
 use chrono::NaiveDate;
 

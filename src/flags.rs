@@ -12,12 +12,13 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::item::{Dose, Regimen};
 use crate::ome::{OmeOptions, OmeReport};
 use crate::patient::{PatientCondition, PatientContext, PatientHistory};
 use crate::profile::Profile;
 use crate::reference::risk::{DrugClass, EgfrBand, OpioidProperty, RenalAdvice, RiskThresholdKind};
 use crate::reference::{Reference, ThresholdKind};
-use crate::regimen::{num, Dose, Regimen, Release, Route};
+use crate::vocabulary::{num, Release, Route};
 
 // The flag vocabulary is shared with the reference tables (flags.json rows
 // name a flag and a severity), so it lives at the bottom of the crate.

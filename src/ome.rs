@@ -18,9 +18,11 @@ pub mod strength;
 
 pub use strength::StrengthCheck;
 
+use crate::item::{Dose, Item, Regimen};
 use crate::profile::Profile;
+use crate::quantity::OmeMgPerDay;
 use crate::reference::{Conversion, FactorUnit, Reference, ThresholdKind};
-use crate::regimen::{num, Dose, Form, Item, OmeMgPerDay, Regimen, Release, Route};
+use crate::vocabulary::{num, Form, Release, Route};
 
 /// Unit of an item's daily amount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

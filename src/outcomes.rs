@@ -344,7 +344,7 @@ fn weeks_on_plan(p: &PatientPoints, today: NaiveDate) -> Option<i64> {
 }
 
 fn series(p: &PatientPoints) -> Vec<SeriesPoint> {
-    let num = crate::regimen::num;
+    let num = crate::vocabulary::num;
     let mut out = Vec::new();
     for v in &p.versions {
         out.push(SeriesPoint {
@@ -538,7 +538,7 @@ pub fn months_csv(o: &Outcomes) -> String {
 /// The per-patient figures as CSV (an empty cell where a figure is not known).
 pub fn patients_csv(o: &Outcomes) -> String {
     let opt = |v: Option<String>| v.unwrap_or_default();
-    let num = crate::regimen::num;
+    let num = crate::vocabulary::num;
     let mut out = String::from(
         "patient_id,baseline_date,baseline_ome_mg_per_day,current_date,current_ome_mg_per_day,ome_complete,change_percent,reduced,reduced_by_half,stopped,active_plan,weeks_on_plan,high_dose_at_baseline,below_high_dose_now\n",
     );

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ts_rs::TS;
 
+use crate::input::{check_fields, describe, join_path, FieldError};
 use crate::reference::risk::{normalise_name, DrugClass, PatientField};
 use crate::reference::Reference;
-use crate::regimen::{check_fields, describe, join_path, num, FieldError};
+use crate::vocabulary::num;
 use crate::vocabulary::{nearest, vocabulary};
 
 vocabulary!(

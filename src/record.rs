@@ -121,7 +121,7 @@ impl ReviewInput {
     /// `patient.age: invalid type`. The values themselves are checked when
     /// the review is computed.
     pub fn from_json(text: &str) -> Result<ReviewInput, ApiError> {
-        read_json(
+        Ok(read_json(
             text,
             "review",
             "must be a JSON object {\"patient_id\", \"reviewer\", \"items\", ...}",
@@ -136,7 +136,7 @@ impl ReviewInput {
                         )
                     })
             },
-        )
+        )?)
     }
 }
 

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::profile::Profile;
-use crate::regimen::{Form, Release, Route};
 use crate::vocabulary::vocabulary;
+use crate::vocabulary::{Form, Release, Route};
 
 pub mod casefinding;
 pub mod currency;
@@ -493,17 +493,21 @@ impl ProductRow {
         if let (Form::Solution, Some(ml)) = (self.form, self.labelled_per_ml) {
             return format!(
                 "{} mg/{} mL",
-                crate::regimen::num(strength * ml),
-                crate::regimen::num(ml)
+                crate::vocabulary::num(strength * ml),
+                crate::vocabulary::num(ml)
             );
         }
         match self.second_part(strength) {
             Some((_, second)) => format!(
                 "{}/{} mg",
-                crate::regimen::num(strength),
-                crate::regimen::num(second)
+                crate::vocabulary::num(strength),
+                crate::vocabulary::num(second)
             ),
-            None => format!("{} {}", crate::regimen::num(strength), self.strength_unit()),
+            None => format!(
+                "{} {}",
+                crate::vocabulary::num(strength),
+                self.strength_unit()
+            ),
         }
     }
 
@@ -958,7 +962,7 @@ impl Reference {
                     && p.strengths().iter().any(|s| (s - mg_per_ml).abs() < 1e-9)
             })
             .map_or_else(
-                || format!("{} mg/mL", crate::regimen::num(mg_per_ml)),
+                || format!("{} mg/mL", crate::vocabulary::num(mg_per_ml)),
                 |p| p.strength_label(mg_per_ml),
             )
     }

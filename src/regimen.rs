@@ -1,5 +1,8 @@
-//! Regimen items: the shared input model of every command (`docs/cli.md`,
-//! "Regimen items"), and its validation.
+//! Regimen items as entered ([`RawItem`], the shared input model of every
+//! command: `docs/cli.md`, "Regimen items") and their validation into the
+//! typed regimen of [`crate::item`]. The vocabulary (route, release, form)
+//! is [`crate::vocabulary`]'s, the quantities [`crate::quantity`]'s, the
+//! field errors [`crate::input`]'s.
 //!
 //! Input arrives as JSON and is read in two stages:
 //!
@@ -15,498 +18,19 @@
 //! limits, conversion factors for the per-item OME limit) and the profile.
 //! Nothing here does IO.
 
-use std::collections::BTreeSet;
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ts_rs::TS;
 
+use crate::input::{check_fields, describe, join_path, parse_json, FieldError, InputError};
+use crate::item::doses;
+use crate::item::{Dose, DoseTimes, Drug, Item, RawTimedDose, Regimen};
 use crate::profile::Profile;
+use crate::quantity::{
+    DosesPerDay, McgPerHour, Mg, MgPerMl, Ml, PatchCount, QuantityPerIssue, UnitsPerDose,
+};
 use crate::reference::{LimitKind, Reference};
-
-mod doses;
-pub use doses::{DoseTimes, RawTimedDose, TimeOfDay, TimedAmount};
-
-// ---------------------------------------------------------------------------
-// Vocabulary
-// ---------------------------------------------------------------------------
-
-/// How a medicine is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-#[ts(export)]
-pub enum Route {
-    /// Swallowed (tablets, capsules, oral solutions).
-    Oral,
-    /// Through the skin (patches).
-    Transdermal,
-    /// Under the tongue.
-    Sublingual,
-    /// Against the inside of the cheek.
-    Buccal,
-    /// Injected under the skin.
-    Subcutaneous,
-    /// Injected into a muscle.
-    Intramuscular,
-    /// Injected into a vein.
-    Intravenous,
-    /// Suppositories.
-    Rectal,
-}
-
-impl Route {
-    /// Every route, in the order error messages list them.
-    pub const ALL: [Route; 8] = [
-        Route::Oral,
-        Route::Transdermal,
-        Route::Sublingual,
-        Route::Buccal,
-        Route::Subcutaneous,
-        Route::Intramuscular,
-        Route::Intravenous,
-        Route::Rectal,
-    ];
-
-    /// Lower-case name as used in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Route::Oral => "oral",
-            Route::Transdermal => "transdermal",
-            Route::Sublingual => "sublingual",
-            Route::Buccal => "buccal",
-            Route::Subcutaneous => "subcutaneous",
-            Route::Intramuscular => "intramuscular",
-            Route::Intravenous => "intravenous",
-            Route::Rectal => "rectal",
-        }
-    }
-
-    /// Parses the JSON name (case-insensitive, surrounding spaces ignored).
-    pub fn parse(s: &str) -> Option<Route> {
-        let s = s.trim().to_ascii_lowercase();
-        Route::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-impl fmt::Display for Route {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How quickly a tablet, capsule or liquid releases the drug.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-#[ts(export)]
-pub enum Release {
-    /// Immediate release (the default).
-    #[default]
-    Immediate,
-    /// Modified (prolonged, sustained) release, 12- or 24-hourly.
-    Modified,
-}
-
-impl Release {
-    /// Every release type.
-    pub const ALL: [Release; 2] = [Release::Immediate, Release::Modified];
-
-    /// Lower-case name as used in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Release::Immediate => "immediate",
-            Release::Modified => "modified",
-        }
-    }
-
-    /// Parses the JSON name (case-insensitive).
-    pub fn parse(s: &str) -> Option<Release> {
-        let s = s.trim().to_ascii_lowercase();
-        Release::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-impl fmt::Display for Release {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Pharmaceutical form. It decides which amount fields an item needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-#[ts(export)]
-pub enum Form {
-    /// Tablet (including soluble and modified-release tablets).
-    Tablet,
-    /// Capsule.
-    Capsule,
-    /// Oral solution or other liquid measured in mL.
-    Solution,
-    /// Transdermal patch.
-    Patch,
-}
-
-impl Form {
-    /// Every form.
-    pub const ALL: [Form; 4] = [Form::Tablet, Form::Capsule, Form::Solution, Form::Patch];
-
-    /// Lower-case name as used in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Form::Tablet => "tablet",
-            Form::Capsule => "capsule",
-            Form::Solution => "solution",
-            Form::Patch => "patch",
-        }
-    }
-
-    /// Parses the JSON name (case-insensitive).
-    pub fn parse(s: &str) -> Option<Form> {
-        let s = s.trim().to_ascii_lowercase();
-        Form::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-impl fmt::Display for Form {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The two solid oral forms; a solid item may also leave its form unstated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SolidForm {
-    /// Tablet.
-    Tablet,
-    /// Capsule.
-    Capsule,
-}
-
-impl From<SolidForm> for Form {
-    fn from(f: SolidForm) -> Form {
-        match f {
-            SolidForm::Tablet => Form::Tablet,
-            SolidForm::Capsule => Form::Capsule,
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Quantities
-// ---------------------------------------------------------------------------
-
-macro_rules! positive_quantity {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        ///
-        /// Always finite and greater than zero: the only constructor checks.
-        #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(f64);
-
-        impl $name {
-            /// The quantity, or `None` unless `value` is finite and greater than zero.
-            pub fn new(value: f64) -> Option<Self> {
-                (value.is_finite() && value > 0.0).then_some(Self(value))
-            }
-
-            /// The number.
-            pub fn get(self) -> f64 {
-                self.0
-            }
-        }
-    };
-}
-
-positive_quantity!(
-    /// Milligrams of drug (per tablet, per capsule, per dose or per day, as named).
-    Mg
-);
-positive_quantity!(
-    /// Micrograms an hour delivered by a patch.
-    McgPerHour
-);
-positive_quantity!(
-    /// Milligrams per millilitre of a liquid.
-    MgPerMl
-);
-positive_quantity!(
-    /// Millilitres of a liquid.
-    Ml
-);
-positive_quantity!(
-    /// Tablets or capsules taken at each dose (may be a fraction of an immediate-release tablet).
-    UnitsPerDose
-);
-positive_quantity!(
-    /// Doses a day (for as-needed items, the most allowed in a day).
-    DosesPerDay
-);
-positive_quantity!(
-    /// How much is supplied at one prescription issue, in the item's own unit:
-    /// tablets or capsules, mL of a liquid, or patches.
-    QuantityPerIssue
-);
-
-/// Patches worn at the same time: a whole number, at least one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct PatchCount(u32);
-
-impl PatchCount {
-    /// The count, or `None` for zero.
-    pub fn new(count: u32) -> Option<Self> {
-        (count > 0).then_some(Self(count))
-    }
-
-    /// The number of patches.
-    pub fn get(self) -> u32 {
-        self.0
-    }
-}
-
-/// Milligrams of oral morphine equivalent a day (MME in the CDC profile).
-///
-/// Finite and never negative (zero is allowed: a regimen whose items are all
-/// unconvertible totals zero).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
-#[serde(transparent)]
-pub struct OmeMgPerDay(f64);
-
-impl OmeMgPerDay {
-    /// The amount, or `None` unless `value` is finite and not negative.
-    pub fn new(value: f64) -> Option<Self> {
-        (value.is_finite() && value >= 0.0).then_some(Self(value))
-    }
-
-    /// The number.
-    pub fn get(self) -> f64 {
-        self.0
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Typed regimen
-// ---------------------------------------------------------------------------
-
-/// A generic drug name that the reference data knows (in at least one profile).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct Drug(String);
-
-impl Drug {
-    /// The drug, if `name` (case-insensitive) is in the reference conversion table of any profile.
-    pub fn new(name: &str, reference: &Reference) -> Option<Drug> {
-        let name = name.trim().to_lowercase();
-        reference
-            .known_drugs()
-            .contains(&name)
-            .then_some(Drug(name))
-    }
-
-    /// The lower-case generic name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Drug {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// How much of the medicine is taken: the shape depends on the form.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Dose {
-    /// Tablets or capsules (also suppositories or injections given in mg per dose):
-    /// `strength × units_per_dose × doses_per_day`.
-    Solid {
-        /// Tablet or capsule, if stated.
-        form: Option<SolidForm>,
-        /// Immediate or modified release.
-        release: Release,
-        /// Opioid per tablet or capsule.
-        strength: Mg,
-        /// Tablets or capsules a dose.
-        units_per_dose: UnitsPerDose,
-        /// Doses a day (the maximum, if as needed).
-        doses_per_day: DosesPerDay,
-        /// Taken only when needed.
-        as_needed: bool,
-        /// Paracetamol per tablet or capsule in a combination product (co-codamol, co-dydramol).
-        paracetamol_per_unit: Option<Mg>,
-        /// Units at each named time, when entered by time of day; `units_per_dose`
-        /// is then their mean and `doses_per_day` their count.
-        times: Option<DoseTimes>,
-    },
-    /// A liquid: `strength × ml_per_dose × doses_per_day`.
-    Liquid {
-        /// Immediate or modified release.
-        release: Release,
-        /// Opioid per mL.
-        strength: MgPerMl,
-        /// mL a dose.
-        ml_per_dose: Ml,
-        /// Doses a day (the maximum, if as needed).
-        doses_per_day: DosesPerDay,
-        /// Taken only when needed.
-        as_needed: bool,
-        /// mL at each named time, when entered by time of day; `ml_per_dose`
-        /// is then their mean and `doses_per_day` their count.
-        times: Option<DoseTimes>,
-    },
-    /// Patches worn continuously: `strength × patches`.
-    Patch {
-        /// Labelled rate of one patch.
-        strength: McgPerHour,
-        /// Patches of this strength worn at once.
-        patches: PatchCount,
-    },
-}
-
-impl Dose {
-    /// The form: stated, or implied by the shape.
-    pub fn form(&self) -> Option<Form> {
-        match self {
-            Dose::Solid { form, .. } => form.map(Form::from),
-            Dose::Liquid { .. } => Some(Form::Solution),
-            Dose::Patch { .. } => Some(Form::Patch),
-        }
-    }
-
-    /// Release type (`None` for patches, where it does not apply).
-    pub fn release(&self) -> Option<Release> {
-        match self {
-            Dose::Solid { release, .. } | Dose::Liquid { release, .. } => Some(*release),
-            Dose::Patch { .. } => None,
-        }
-    }
-
-    /// Whether the item is taken only when needed (never for patches).
-    pub fn as_needed(&self) -> bool {
-        match self {
-            Dose::Solid { as_needed, .. } | Dose::Liquid { as_needed, .. } => *as_needed,
-            Dose::Patch { .. } => false,
-        }
-    }
-
-    /// The doses by time of day, when the item was entered that way.
-    pub fn times(&self) -> Option<&DoseTimes> {
-        match self {
-            Dose::Solid { times, .. } | Dose::Liquid { times, .. } => times.as_ref(),
-            Dose::Patch { .. } => None,
-        }
-    }
-
-    /// Returns the same dose with every amount taken `factor` times as often
-    /// or in `factor` times the quantity; `None` if the result is not a valid dose.
-    ///
-    /// Scales doses a day for tablets and liquids and the patch count for
-    /// patches (which must stay a whole number). Doses by time of day keep
-    /// their times: the amount at each time is scaled instead.
-    pub fn scaled(&self, factor: f64) -> Option<Dose> {
-        Some(match self {
-            Dose::Solid {
-                form,
-                release,
-                strength,
-                units_per_dose,
-                doses_per_day,
-                as_needed,
-                paracetamol_per_unit,
-                times,
-            } => match times {
-                Some(t) => {
-                    let t = t.scaled(factor)?;
-                    Dose::Solid {
-                        form: *form,
-                        release: *release,
-                        strength: *strength,
-                        units_per_dose: UnitsPerDose::new(t.mean())?,
-                        doses_per_day: *doses_per_day,
-                        as_needed: *as_needed,
-                        paracetamol_per_unit: *paracetamol_per_unit,
-                        times: Some(t),
-                    }
-                }
-                None => Dose::Solid {
-                    form: *form,
-                    release: *release,
-                    strength: *strength,
-                    units_per_dose: *units_per_dose,
-                    doses_per_day: DosesPerDay::new(doses_per_day.get() * factor)?,
-                    as_needed: *as_needed,
-                    paracetamol_per_unit: *paracetamol_per_unit,
-                    times: None,
-                },
-            },
-            Dose::Liquid {
-                release,
-                strength,
-                ml_per_dose,
-                doses_per_day,
-                as_needed,
-                times,
-            } => match times {
-                Some(t) => {
-                    let t = t.scaled(factor)?;
-                    Dose::Liquid {
-                        release: *release,
-                        strength: *strength,
-                        ml_per_dose: Ml::new(t.mean())?,
-                        doses_per_day: *doses_per_day,
-                        as_needed: *as_needed,
-                        times: Some(t),
-                    }
-                }
-                None => Dose::Liquid {
-                    release: *release,
-                    strength: *strength,
-                    ml_per_dose: *ml_per_dose,
-                    doses_per_day: DosesPerDay::new(doses_per_day.get() * factor)?,
-                    as_needed: *as_needed,
-                    times: None,
-                },
-            },
-            Dose::Patch { strength, patches } => {
-                let n = f64::from(patches.get()) * factor;
-                if n.fract() != 0.0 || n < 1.0 || n > f64::from(u32::MAX) {
-                    return None;
-                }
-                // In range and whole, checked just above.
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let n = n as u32;
-                Dose::Patch {
-                    strength: *strength,
-                    patches: PatchCount::new(n)?,
-                }
-            }
-        })
-    }
-}
-
-/// One validated regimen item.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Item {
-    /// The opioid (for a combination product, its opioid component).
-    pub drug: Drug,
-    /// How it is given.
-    pub route: Route,
-    /// How much, how often.
-    pub dose: Dose,
-    /// How much is supplied at each prescription issue, if given (tablets or
-    /// capsules, mL, or patches); only flags read it.
-    pub quantity_per_issue: Option<QuantityPerIssue>,
-}
-
-/// A validated regimen: at least one item.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Regimen {
-    /// The items, in input order (output indexes refer to this order).
-    pub items: Vec<Item>,
-}
+use crate::vocabulary::{nearest, num, Form, Release, Route, SolidForm};
 
 // ---------------------------------------------------------------------------
 // Raw input
@@ -604,154 +128,19 @@ pub struct RawRegimen {
 }
 
 // ---------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------
-
-/// One problem with the input, at a field path such as `items[1].strength_mg`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct FieldError {
-    /// Where: `items[1].strength_mg`, `items[0]`, `items`.
-    pub path: String,
-    /// What is wrong, e.g. `must be greater than 0 (got -5)`.
-    pub message: String,
-}
-
-impl FieldError {
-    /// Builds a field error.
-    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            path: path.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
-    }
-}
-
-/// Why a regimen could not be read.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RegimenError {
-    /// The text is not JSON.
-    #[error("input: invalid JSON at line {line}, column {column}: {message}")]
-    Syntax {
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What the parser expected.
-        message: String,
-    },
-    /// The JSON does not describe a valid regimen; every problem is listed.
-    #[error("{}", join_lines(.0))]
-    Invalid(Vec<FieldError>),
-}
-
-impl RegimenError {
-    /// The field problems (empty for a syntax error).
-    pub fn field_errors(&self) -> &[FieldError] {
-        match self {
-            RegimenError::Invalid(errors) => errors,
-            RegimenError::Syntax { .. } => &[],
-        }
-    }
-}
-
-impl From<RegimenError> for crate::ApiError {
-    fn from(e: RegimenError) -> Self {
-        match e {
-            RegimenError::Invalid(fields) => crate::ApiError::invalid_fields(fields),
-            syntax @ RegimenError::Syntax { .. } => {
-                crate::ApiError::new(crate::ErrorCode::InvalidInput, syntax.to_string())
-            }
-        }
-    }
-}
-
-fn join_lines(errors: &[FieldError]) -> String {
-    // Sanitised, cut and counted: an input can hold 100,000 mistakes.
-    crate::limits::report_errors(errors.iter().map(|e| (e.path.as_str(), e.message.as_str())))
-}
-
-// ---------------------------------------------------------------------------
 // Parsing JSON with field paths
 // ---------------------------------------------------------------------------
-
-/// Parses JSON text, reporting a syntax error with its line and column.
-///
-/// Every command's input goes through here so that all of them describe
-/// broken JSON the same way.
-pub fn parse_json(text: &str) -> Result<Value, RegimenError> {
-    // Issue 20: a BOM was refused without a hint, duplicate keys were
-    // accepted (last wins), and size was unbounded. Caps: assets/limits.json.
-    if text.starts_with('\u{feff}') {
-        return Err(RegimenError::Syntax {
-            line: 1,
-            column: 1,
-            message: "the file starts with a byte-order mark (BOM); save it as UTF-8 without a BOM"
-                .into(),
-        });
-    }
-    let cap = crate::limits::limits().max_input_bytes;
-    if text.len() as u64 > cap {
-        return Err(RegimenError::Invalid(vec![FieldError::new(
-            "input",
-            format!("is {} bytes; at most {cap} are accepted", text.len()),
-        )]));
-    }
-    let syntax = |e: serde_json::Error| {
-        let (line, column) = (e.line(), e.column());
-        let full = e.to_string();
-        let suffix = format!(" at line {line} column {column}");
-        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
-        RegimenError::Syntax {
-            line,
-            column,
-            message,
-        }
-    };
-    let value: Value = parse_json_unchecked(text)?;
-    crate::limits::check_no_duplicate_keys(text).map_err(syntax)?;
-    crate::limits::check_value(&value).map_err(|problems| {
-        RegimenError::Invalid(
-            problems
-                .into_iter()
-                .map(|(path, message)| FieldError::new(path, message))
-                .collect(),
-        )
-    })?;
-    Ok(value)
-}
-
-fn parse_json_unchecked(text: &str) -> Result<Value, RegimenError> {
-    serde_json::from_str(text).map_err(|e| {
-        let (line, column) = (e.line(), e.column());
-        let full = e.to_string();
-        // serde_json appends " at line L column C"; we state the position ourselves.
-        let suffix = format!(" at line {line} column {column}");
-        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
-        RegimenError::Syntax {
-            line,
-            column,
-            message,
-        }
-    })
-}
 
 /// Reads and validates the `stepdown ome` input `{"items": [...]}` from JSON text.
 pub fn regimen_from_json(
     text: &str,
     profile: Profile,
     reference: &Reference,
-) -> Result<Regimen, RegimenError> {
+) -> Result<Regimen, InputError> {
     let value = parse_json(text)?;
     let mut errors = Vec::new();
     let Some(obj) = value.as_object() else {
-        return Err(RegimenError::Invalid(vec![FieldError::new(
+        return Err(InputError::Invalid(vec![FieldError::new(
             "input",
             format!(
                 "must be a JSON object with an \"items\" list (got {})",
@@ -762,39 +151,14 @@ pub fn regimen_from_json(
     check_fields(obj, "", &["items"], &mut errors);
     // Without a readable list there is nothing more to check.
     let Some(slots) = raw_items_at(obj, "items", &mut errors) else {
-        return Err(RegimenError::Invalid(errors));
+        return Err(InputError::Invalid(errors));
     };
     match validate_slots(&slots, "items", profile, reference) {
         Ok(regimen) if errors.is_empty() => Ok(regimen),
-        Ok(_) => Err(RegimenError::Invalid(errors)),
+        Ok(_) => Err(InputError::Invalid(errors)),
         Err(mut more) => {
             errors.append(&mut more);
-            Err(RegimenError::Invalid(errors))
-        }
-    }
-}
-
-/// Reports every key of `obj` that is not in `allowed` as an unknown field at
-/// `prefix` (e.g. `items[2]`), suggesting the closest accepted name.
-///
-/// Public so that other commands (assess, plan) reject unknown top-level fields
-/// the same way.
-pub fn check_fields(
-    obj: &Map<String, Value>,
-    prefix: &str,
-    allowed: &[&str],
-    errors: &mut Vec<FieldError>,
-) {
-    for key in obj.keys() {
-        if !allowed.contains(&key.as_str()) {
-            let hint = match nearest(key, allowed.iter().copied()).as_slice() {
-                [] => format!("accepted: {}", allowed.join(", ")),
-                close => format!("did you mean {}?", close.join(" or ")),
-            };
-            errors.push(FieldError::new(
-                join_path(prefix, key),
-                format!("unknown field ({hint})"),
-            ));
+            Err(InputError::Invalid(errors))
         }
     }
 }
@@ -905,32 +269,6 @@ pub fn raw_item_from_value(
     Some(raw)
 }
 
-pub(crate) fn join_path(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_string()
-    } else {
-        format!("{prefix}.{key}")
-    }
-}
-
-/// A short description of a JSON value for error messages.
-pub(crate) fn describe(v: &Value) -> String {
-    let text = match v {
-        Value::Null => return "null".into(),
-        Value::Array(_) => return "a list".into(),
-        Value::Object(_) => return "an object".into(),
-        other => other.to_string(),
-    };
-    // Long strings would swamp the message; the start is enough to recognise it.
-    const MAX: usize = 40;
-    if text.chars().count() > MAX {
-        let cut: String = text.chars().take(MAX).collect();
-        format!("{cut}…")
-    } else {
-        text
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Validation
 // ---------------------------------------------------------------------------
@@ -953,8 +291,8 @@ impl Regimen {
         raw: &RawRegimen,
         profile: Profile,
         reference: &Reference,
-    ) -> Result<Regimen, RegimenError> {
-        Regimen::validate(&raw.items, "items", profile, reference).map_err(RegimenError::Invalid)
+    ) -> Result<Regimen, InputError> {
+        Regimen::validate(&raw.items, "items", profile, reference).map_err(InputError::Invalid)
     }
 }
 
@@ -1083,7 +421,7 @@ fn validate_item(
                 "route",
                 format!(
                     "required (accepted: {})",
-                    list(Route::ALL.map(Route::as_str))
+                    Route::ALL.map(Route::as_str).join(", ")
                 ),
             );
             None
@@ -1091,10 +429,7 @@ fn validate_item(
         Some(s) => match Route::parse(s) {
             Some(r) => Some(r),
             None => {
-                c.err(
-                    "route",
-                    unknown_word("route", s, Route::ALL.map(Route::as_str)),
-                );
+                c.err("route", Route::unknown(s));
                 None
             }
         },
@@ -1105,10 +440,7 @@ fn validate_item(
         Some(s) => match Release::parse(s) {
             Some(r) => Some(r),
             None => {
-                c.err(
-                    "release",
-                    unknown_word("release", s, Release::ALL.map(Release::as_str)),
-                );
+                c.err("release", Release::unknown(s));
                 None
             }
         },
@@ -1119,7 +451,7 @@ fn validate_item(
         Some(s) => match Form::parse(s) {
             Some(f) => Some(f),
             None => {
-                c.err("form", unknown_word("form", s, Form::ALL.map(Form::as_str)));
+                c.err("form", Form::unknown(s));
                 // Unknown form: keep checking the amounts as if it were not given.
                 None
             }
@@ -1492,148 +824,14 @@ fn unknown_drug_message(name: &str, reference: &Reference) -> String {
     }
 }
 
-fn unknown_word<const N: usize>(what: &str, got: &str, accepted: [&str; N]) -> String {
-    match nearest(&got.trim().to_lowercase(), accepted.iter().copied()).as_slice() {
-        [] => format!("unknown {what} '{got}' (accepted: {})", list(accepted)),
-        close => format!(
-            "unknown {what} '{got}' (did you mean {}? accepted: {})",
-            close.join(" or "),
-            list(accepted)
-        ),
-    }
-}
-
-fn list<const N: usize>(words: [&str; N]) -> String {
-    words.join(", ")
-}
-
-/// The candidates closest to `word` by edit distance, if close enough to be a
-/// plausible typo (at most a third of the word's length, and at least 2 edits allowed).
-pub(crate) fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let allowed = (word.chars().count() / 3).max(2);
-    let mut scored: Vec<(usize, &str)> = candidates
-        .map(|c| (levenshtein(word, c), c))
-        .filter(|(d, _)| *d <= allowed)
-        .collect();
-    let Some(best) = scored.iter().map(|(d, _)| *d).min() else {
-        return Vec::new();
-    };
-    scored.retain(|(d, _)| *d == best);
-    scored
-        .into_iter()
-        .map(|(_, c)| c.to_string())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
-}
-
-/// Levenshtein edit distance over characters (strsim, already built in for clap).
-pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
-    strsim::levenshtein(a, b)
-}
-
-/// Formats a number for people: no trailing zeros, at most 3 decimals.
-pub fn num(v: f64) -> String {
-    if !v.is_finite() {
-        return v.to_string();
-    }
-    // Nearly every number shown has at most three decimals (60, 2.5, 0.125):
-    // written from integers, without exact float formatting (a tenth of a
-    // case-finding import's CPU time went there, issue 16). When v × 1000 is
-    // a whole number, v is within 1e-13 of that many thousandths, far from
-    // any rounding boundary, so this gives exactly what `{:.3}` gives;
-    // `num_fast_path_matches_the_general_one` checks it.
-    let thousandths = v * 1000.0;
-    if thousandths.abs() < 1e15 && thousandths == thousandths.trunc() {
-        let n = thousandths as i64;
-        let (int, frac) = (n.unsigned_abs() / 1000, n.unsigned_abs() % 1000);
-        let mut out = String::with_capacity(12);
-        if n < 0 {
-            out.push('-');
-        }
-        out.push_str(&int.to_string());
-        if frac != 0 {
-            let digits = format!("{frac:03}");
-            out.push('.');
-            out.push_str(digits.trim_end_matches('0'));
-        }
-        return out;
-    }
-    num_general(v)
-}
-
-/// [`num`] for any finite number: three decimals, trailing zeros dropped.
-fn num_general(v: f64) -> String {
-    let s = format!("{v:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".to_string()
-    } else {
-        s.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn num_fast_path_matches_the_general_one() {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let mut values: Vec<f64> = vec![
-            0.0,
-            -0.0,
-            1.0,
-            -1.0,
-            0.5,
-            0.125,
-            0.1,
-            0.2,
-            0.3,
-            2.5,
-            60.0,
-            90.0,
-            120.0,
-            0.001,
-            -0.001,
-            0.0005,
-            0.0015,
-            1e-7,
-            999.9995,
-            123_456.789,
-            1e14,
-            -2.75,
-            7.0 / 3.0,
-        ];
-        for _ in 0..200_000 {
-            let r = next();
-            values.push(match r % 4 {
-                // Thousandths, as doses and totals mostly are.
-                0 => (r >> 8) as f64 % 10_000_000.0 / 1000.0,
-                1 => ((r >> 8) as f64 % 100_000.0) / 8.0,
-                2 => f64::from_bits(r) % 1e6,
-                _ => (r >> 11) as f64 / (1u64 << 53) as f64 * 1000.0 - 500.0,
-            });
-        }
-        for v in values.into_iter().filter(|v| v.is_finite()) {
-            let general = num_general(v);
-            let general = if general == "-0" {
-                "0".to_string()
-            } else {
-                general
-            };
-            assert_eq!(num(v), general, "{v:e}");
-        }
-    }
+    use crate::item::TimeOfDay;
+    use crate::quantity::OmeMgPerDay;
     use crate::reference::reference;
 
-    fn validate(json: &str) -> Result<Regimen, RegimenError> {
+    fn validate(json: &str) -> Result<Regimen, InputError> {
         regimen_from_json(json, Profile::Uk, reference())
     }
 
@@ -1869,7 +1067,7 @@ mod tests {
     fn syntax_errors_give_line_and_column() {
         let e = validate("{\n  \"items\": [,]\n}").unwrap_err();
         match e {
-            RegimenError::Syntax { line, column, .. } => assert_eq!((line, column), (2, 13)),
+            InputError::Syntax { line, column, .. } => assert_eq!((line, column), (2, 13)),
             other => panic!("{other:?}"),
         }
         assert!(validate("{")
@@ -1879,9 +1077,7 @@ mod tests {
     }
 
     #[test]
-    fn levenshtein_and_nearest() {
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-        assert_eq!(levenshtein("", "abc"), 3);
+    fn nearest_names_a_likely_typo() {
         assert_eq!(
             nearest("oxycodon", ["oxycodone", "codeine"].into_iter()),
             ["oxycodone"]

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 
 use crate::assess::{assess_value, AssessReport};
 use crate::flags::Severity;
+use crate::input::InputError;
 use crate::leaflet::suggested_next_review;
 use crate::nhs_number::NhsNumber;
 use crate::ome::OmeOptions;
@@ -27,12 +28,12 @@ use crate::pdf::summary::{SummaryPage, SummarySection};
 use crate::pdf::{escape_markup, Column, PdfError, Rendered, RowLine, Span, Table, TableRow};
 use crate::profile::Profile;
 use crate::reference::Reference;
-use crate::regimen::{num, RegimenError};
-use crate::regimen::{Form, Release};
 use crate::taper::input::{request_from_value, PlanRequest};
 use crate::taper::{
     DoseTime, ItemChange, Plan, PlanItem, StepItem, StepKind, StrengthUnit, SupplyLine, UnitAmount,
 };
+use crate::vocabulary::num;
+use crate::vocabulary::{Form, Release};
 
 /// What can go wrong composing or printing a summary.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -515,7 +516,7 @@ pub fn review_from_value(
     profile: Profile,
     reference: &Reference,
     options: &OmeOptions,
-) -> Result<(PlanRequest, AssessReport), RegimenError> {
+) -> Result<(PlanRequest, AssessReport), InputError> {
     let (plan_value, patient) = match value.as_object() {
         Some(obj) => {
             let mut o = obj.clone();
@@ -534,7 +535,7 @@ pub fn review_from_value(
     }
     let request = match request_from_value(&plan_value, profile, reference) {
         Ok(r) => Some(r),
-        Err(RegimenError::Invalid(mut e)) => {
+        Err(InputError::Invalid(mut e)) => {
             errors.append(&mut e);
             None
         }
@@ -549,7 +550,7 @@ pub fn review_from_value(
             let report = assess_value(&input, profile, reference, options)?;
             Ok((request, report))
         }
-        _ => Err(RegimenError::Invalid(errors)),
+        _ => Err(InputError::Invalid(errors)),
     }
 }
 

@@ -1,8 +1,9 @@
 //! The crate's shared vocabulary, at the bottom of the module graph: the
 //! closed word lists that the reference tables, the clinical modules and the
-//! store all name (flag ids and severities), the one macro that gives such a
-//! list its JSON names, labels and parser, and the nearest-name hint every
-//! "unknown word" error uses. It names no other module of the crate, so
+//! store all name (routes, releases, forms, flag ids and severities), the one
+//! macro that gives such a list its JSON names, labels and parser, the
+//! nearest-name hint every "unknown word" error uses, and how a number is
+//! written for people ([`num`]). It names no other module of the crate, so
 //! anything may use it without making a cycle (tests/layering.rs).
 
 use std::collections::BTreeSet;
@@ -218,6 +219,116 @@ vocabulary!(
     }
 );
 
+vocabulary!(
+    /// How a medicine is given.
+    #[ts(export)]
+    Route, "route" {
+        /// Swallowed (tablets, capsules, oral solutions).
+        Oral => "oral",
+        /// Through the skin (patches).
+        Transdermal => "transdermal",
+        /// Under the tongue.
+        Sublingual => "sublingual",
+        /// Against the inside of the cheek.
+        Buccal => "buccal",
+        /// Injected under the skin.
+        Subcutaneous => "subcutaneous",
+        /// Injected into a muscle.
+        Intramuscular => "intramuscular",
+        /// Injected into a vein.
+        Intravenous => "intravenous",
+        /// Suppositories.
+        Rectal => "rectal",
+    }
+);
+
+vocabulary!(
+    /// How quickly a tablet, capsule or liquid releases the drug.
+    #[derive(Default)]
+    #[ts(export)]
+    Release, "release" {
+        /// Immediate release (the default).
+        #[default]
+        Immediate => "immediate",
+        /// Modified (prolonged, sustained) release, 12- or 24-hourly.
+        Modified => "modified",
+    }
+);
+
+vocabulary!(
+    /// Pharmaceutical form. It decides which amount fields an item needs.
+    #[ts(export)]
+    Form, "form" {
+        /// Tablet (including soluble and modified-release tablets).
+        Tablet => "tablet",
+        /// Capsule.
+        Capsule => "capsule",
+        /// Oral solution or other liquid measured in mL.
+        Solution => "solution",
+        /// Transdermal patch.
+        Patch => "patch",
+    }
+);
+
+/// The two solid oral forms; a solid item may also leave its form unstated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SolidForm {
+    /// Tablet.
+    Tablet,
+    /// Capsule.
+    Capsule,
+}
+
+impl From<SolidForm> for Form {
+    fn from(f: SolidForm) -> Form {
+        match f {
+            SolidForm::Tablet => Form::Tablet,
+            SolidForm::Capsule => Form::Capsule,
+        }
+    }
+}
+
+/// Formats a number for people: no trailing zeros, at most 3 decimals.
+pub fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    // Nearly every number shown has at most three decimals (60, 2.5, 0.125):
+    // written from integers, without exact float formatting (a tenth of a
+    // case-finding import's CPU time went there, issue 16). When v × 1000 is
+    // a whole number, v is within 1e-13 of that many thousandths, far from
+    // any rounding boundary, so this gives exactly what `{:.3}` gives;
+    // `num_fast_path_matches_the_general_one` checks it.
+    let thousandths = v * 1000.0;
+    if thousandths.abs() < 1e15 && thousandths == thousandths.trunc() {
+        let n = thousandths as i64;
+        let (int, frac) = (n.unsigned_abs() / 1000, n.unsigned_abs() % 1000);
+        let mut out = String::with_capacity(12);
+        if n < 0 {
+            out.push('-');
+        }
+        out.push_str(&int.to_string());
+        if frac != 0 {
+            let digits = format!("{frac:03}");
+            out.push('.');
+            out.push_str(digits.trim_end_matches('0'));
+        }
+        return out;
+    }
+    num_general(v)
+}
+
+/// [`num`] for any finite number: three decimals, trailing zeros dropped.
+fn num_general(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +348,60 @@ mod tests {
             "unknown severity 'hihg' (did you mean high? accepted: high, caution, info)"
         );
         assert!(nearest("zzzzzz", ["oral"].into_iter()).is_empty());
+    }
+
+    #[test]
+    fn num_fast_path_matches_the_general_one() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut values: Vec<f64> = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            0.125,
+            0.1,
+            0.2,
+            0.3,
+            2.5,
+            60.0,
+            90.0,
+            120.0,
+            0.001,
+            -0.001,
+            0.0005,
+            0.0015,
+            1e-7,
+            999.9995,
+            123_456.789,
+            1e14,
+            -2.75,
+            7.0 / 3.0,
+        ];
+        for _ in 0..200_000 {
+            let r = next();
+            values.push(match r % 4 {
+                // Thousandths, as doses and totals mostly are.
+                0 => (r >> 8) as f64 % 10_000_000.0 / 1000.0,
+                1 => ((r >> 8) as f64 % 100_000.0) / 8.0,
+                2 => f64::from_bits(r) % 1e6,
+                _ => (r >> 11) as f64 / (1u64 << 53) as f64 * 1000.0 - 500.0,
+            });
+        }
+        for v in values.into_iter().filter(|v| v.is_finite()) {
+            let general = num_general(v);
+            let general = if general == "-0" {
+                "0".to_string()
+            } else {
+                general
+            };
+            assert_eq!(num(v), general, "{v:e}");
+        }
     }
 }

@@ -282,7 +282,7 @@ proptest! {
         let a = run(profile, &p, &items);
         let b = run(profile, &p, &items);
         prop_assert_eq!(&a, &b);
-        let regimen = stepdown::regimen::Regimen::validate(&items, "items", profile, reference())
+        let regimen = stepdown::item::Regimen::validate(&items, "items", profile, reference())
             .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
         let ome = stepdown::ome::calculate(&regimen, profile, reference(), &OmeOptions::default());
         prop_assert_eq!(&a.ome, &ome);

@@ -22,8 +22,8 @@ use stepdown::import::csv::{ColumnMap, Extract, FieldLimits, RowOutcome};
 use stepdown::import::dose::DoseReader;
 use stepdown::import::product::{Product, ProductReader};
 use stepdown::import::regimen_item;
+use stepdown::item::Regimen;
 use stepdown::reference::reference;
-use stepdown::regimen::Regimen;
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 24).expect("a real date")

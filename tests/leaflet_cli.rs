@@ -457,7 +457,7 @@ fn summary_text_has_total_profile_reference_flags_and_quantities() {
         let total = assessment["ome"]["total_ome_mg_per_day"]
             .as_f64()
             .expect("total");
-        let total = stepdown::regimen::num(total);
+        let total = stepdown::vocabulary::num(total);
         assert!(
             text.contains(&format!("Total {total} mg OME/day")),
             "{name}: {text}"
@@ -484,10 +484,10 @@ fn summary_text_has_total_profile_reference_flags_and_quantities() {
             for line in &s.supply {
                 let q = format!(
                     "{} × {}",
-                    stepdown::regimen::num(line.quantity),
-                    stepdown::regimen::num(line.strength)
+                    stepdown::vocabulary::num(line.quantity),
+                    stepdown::vocabulary::num(line.strength)
                 );
-                let ml = format!("{} mL of", stepdown::regimen::num(line.quantity));
+                let ml = format!("{} mL of", stepdown::vocabulary::num(line.quantity));
                 assert!(
                     text.contains(&q) || text.contains(&ml),
                     "{name}: lacks {q:?}"

@@ -4,9 +4,10 @@
 //! an unconvertible item is null and makes the result incomplete.
 
 use proptest::prelude::*;
+use stepdown::item::{Item, Regimen};
 use stepdown::ome::{calculate, OmeOptions, OmeReport};
 use stepdown::reference::reference;
-use stepdown::regimen::{Item, RawItem, Regimen};
+use stepdown::regimen::RawItem;
 use stepdown::Profile;
 
 /// Oral drugs from both profiles' tables, including some a profile cannot convert.

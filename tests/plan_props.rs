@@ -15,12 +15,14 @@ use crate::common::plan_checks as checks;
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
+use stepdown::item::Regimen;
 use stepdown::ome::{calculate, OmeOptions};
 use stepdown::reference::{reference, ProductRow};
-use stepdown::regimen::{Form, RawItem, Regimen, Release};
+use stepdown::regimen::RawItem;
 use stepdown::taper::{
     apply_edits, plan, Edit, EditIntent, Pause, PlanRequest, ReductionOf, TaperOptions,
 };
+use stepdown::vocabulary::{Form, Release};
 use stepdown::Profile;
 
 /// The usual dose times for `n` regular doses a day (as the UI builder fills them).
@@ -47,7 +49,7 @@ fn item_for(row: &ProductRow, a: usize, b: u32, c: u32, d: bool, e: bool) -> Raw
             .map(|(k, t)| {
                 // Amounts vary by time: the k-th time gets a different share.
                 let k = k as u32;
-                let mut dose = stepdown::regimen::RawTimedDose {
+                let mut dose = stepdown::item::RawTimedDose {
                     time: Some((*t).to_string()),
                     ..Default::default()
                 };

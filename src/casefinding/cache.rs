@@ -17,9 +17,9 @@ use super::{
 use crate::flags::FlagId;
 use crate::reference::casefinding::CaseFindingSetting;
 use crate::reference::{reference, Reference};
-use crate::regimen::num;
 use crate::store::casefinding as db;
 use crate::store::{Store, StoreError};
+use crate::vocabulary::num;
 
 /// What the cache was computed for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

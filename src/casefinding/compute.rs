@@ -31,12 +31,15 @@ use crate::import::product::{
     CoMedicationProduct, NotUnderstood, Product, ProductReader, Strength,
 };
 use crate::import::{regimen_item, with_dose_times};
+use crate::input::FieldError;
+use crate::item::{Item, Regimen};
 use crate::ome::{calculate, calculate_numbers, convert_item};
 use crate::patient::{PatientContext, RawPatient};
 use crate::profile::Profile;
 use crate::reference::risk::{DrugClass, PatientField};
 use crate::reference::{LimitKind, Reference, ThresholdKind};
-use crate::regimen::{num, FieldError, Item, RawItem, Regimen};
+use crate::regimen::RawItem;
+use crate::vocabulary::num;
 
 /// Case-finding uses the UK profile: the extracts and the figures are UK ones.
 pub(crate) const PROFILE: Profile = Profile::Uk;
@@ -1027,8 +1030,8 @@ fn markers_of(
         !products.is_empty()
             && products.iter().all(|p| {
                 !matches!(p.strength, Strength::McgPerHour(_))
-                    && p.release.unwrap_or(crate::regimen::Release::Immediate)
-                        == crate::regimen::Release::Immediate
+                    && p.release.unwrap_or(crate::vocabulary::Release::Immediate)
+                        == crate::vocabulary::Release::Immediate
             }),
     );
     set(

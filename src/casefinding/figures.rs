@@ -5,9 +5,9 @@ use super::cache::ensure_fresh;
 use super::compute::{self, Settings};
 use super::{CaseFindingError, FigureMonth, FigureThreshold, Figures};
 use crate::reference::{reference, Reference};
-use crate::regimen::num;
 use crate::store::casefinding as db;
 use crate::store::Store;
+use crate::vocabulary::num;
 use chrono::NaiveDate;
 
 pub(super) fn per_1000(n: u64, list: Option<u32>) -> Option<f64> {

@@ -46,8 +46,6 @@ use cache::{compute_all, flag_json, to_json, CacheState, Reviews, CACHE_FORMAT};
 use figures::{figure_thresholds, figures_document, per_1000};
 use import::{already_imported, Facts, Pending, ReadState};
 
-use std::collections::HashMap;
-
 use crate::import::csv::CsvError;
 use crate::reference::casefinding::CaseFindingSetting;
 use crate::reference::Reference;
@@ -97,9 +95,9 @@ impl From<CaseFindingError> for crate::ApiError {
             CaseFindingError::Busy(m) | CaseFindingError::TemporaryFile(m) => {
                 crate::ApiError::new(crate::ErrorCode::Storage, m)
             }
-            CaseFindingError::BadOption { field, message } => crate::ApiError::invalid_fields(
-                vec![crate::regimen::FieldError::new(field, message)],
-            ),
+            CaseFindingError::BadOption { field, message } => {
+                crate::ApiError::invalid_fields(vec![crate::input::FieldError::new(field, message)])
+            }
             other => crate::ApiError::new(crate::ErrorCode::InvalidInput, other.to_string()),
         }
     }

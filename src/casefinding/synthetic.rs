@@ -28,7 +28,7 @@ use crate::nhs_number::check_digit;
 use crate::profile::Profile;
 use crate::reference::casefinding::CaseFindingSetting;
 use crate::reference::{Conversion, Reference};
-use crate::regimen::Route;
+use crate::vocabulary::Route;
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -878,7 +878,7 @@ fn round2(x: f64) -> f64 {
 }
 
 fn fmt_num(x: f64) -> String {
-    crate::regimen::num(x)
+    crate::vocabulary::num(x)
 }
 
 fn nhs_number(rng: &mut Rng) -> String {

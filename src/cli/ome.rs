@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 
 use stepdown::ome::{calculate, OmeOptions};
+use stepdown::quantity::OmeMgPerDay;
 use stepdown::reference::Reference;
-use stepdown::regimen::{num, regimen_from_json, OmeMgPerDay};
+use stepdown::regimen::regimen_from_json;
+use stepdown::vocabulary::num;
 use stepdown::Profile;
 
 use super::{print_json, read_input, CliError, CliResult};

@@ -13,11 +13,12 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::api_error::ApiError;
+use crate::input::FieldError;
 use crate::input::{list, part, read_json};
 use crate::record::TaperRequest;
 use crate::reference::scales::{items, Scale};
 use crate::reference::Reference;
-use crate::regimen::{FieldError, RawItem};
+use crate::regimen::RawItem;
 use crate::vocabulary::vocabulary;
 
 pub use position::{position_on, Place, PlanPosition};
@@ -130,7 +131,7 @@ pub struct FollowUpInput {
 impl FollowUpInput {
     /// Reads a follow-up from JSON text, naming the part that is wrong.
     pub fn from_json(text: &str) -> Result<FollowUpInput, ApiError> {
-        read_json(
+        Ok(read_json(
             text,
             "follow_up",
             "must be a JSON object {\"review_id\", \"version\", \"date\", \"reviewer\", \"actual\", \"decision\", ...}",
@@ -143,7 +144,7 @@ impl FollowUpInput {
                     .or_else(|| part::<Decision>(obj.get("decision"), "decision"))
                     .or_else(|| part::<Option<TaperRequest>>(obj.get("replan"), "replan"))
             },
-        )
+        )?)
     }
 }
 

@@ -138,7 +138,7 @@ pub fn position_on(plan: &Plan, date: NaiveDate) -> PlanPosition {
         (Place::AfterEnd, _) => plan.ome_end,
         _ => plan.ome_start,
     };
-    let num = crate::regimen::num;
+    let num = crate::vocabulary::num;
     let words = match (place, step) {
         (Place::BeforeStart, _) => format!(
             "The plan starts on {}; until then the dose is the regimen as entered ({} mg OME a day).",

@@ -785,8 +785,8 @@ fn read_row<'r>(
             _ => {
                 warnings.push(format!(
                     "age '{a}' is not an age in years ({} to {}); left out",
-                    crate::regimen::num(limits.age.0),
-                    crate::regimen::num(limits.age.1)
+                    crate::vocabulary::num(limits.age.0),
+                    crate::vocabulary::num(limits.age.1)
                 ));
                 None
             }

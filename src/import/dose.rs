@@ -28,7 +28,7 @@ use serde::Serialize;
 use super::text::{tokenise, Tok};
 use crate::reference::casefinding::{CaseFindingRow, DoseSlot};
 use crate::reference::Reference;
-use crate::regimen::num;
+use crate::vocabulary::num;
 
 /// What a dose is measured in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

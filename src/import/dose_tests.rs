@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::reference::reference;
-use crate::regimen::num;
+use crate::vocabulary::num;
 
 fn show(text: &str) -> String {
     let reader = DoseReader::new(reference());

@@ -21,8 +21,10 @@ pub mod product;
 pub mod stream;
 mod text;
 
+use crate::item::{RawTimedDose, TimeOfDay};
 use crate::reference::casefinding::DoseSlot;
-use crate::regimen::{num, Form, RawItem, RawTimedDose, Release, TimeOfDay};
+use crate::regimen::RawItem;
+use crate::vocabulary::{num, Form, Release};
 use dose::{DoseReading, DoseUnit, TimedReading, Unreadable};
 use product::{OpioidProduct, Strength};
 
@@ -210,9 +212,9 @@ mod timed_tests {
     use super::dose::DoseReader;
     use super::product::{Product, ProductReader};
     use super::*;
+    use crate::item::{Dose, Regimen};
     use crate::profile::Profile;
     use crate::reference::reference;
-    use crate::regimen::{Dose, Regimen};
 
     /// The item an extract row makes, with doses per time when the instruction has them.
     fn item(drug: &str, dose: &str) -> RawItem {

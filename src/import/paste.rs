@@ -17,10 +17,12 @@ use ts_rs::TS;
 use super::dose::DoseReader;
 use super::product::{Product, ProductReader};
 use super::{regimen_item, with_dose_times};
+use crate::item::Regimen;
 use crate::profile::Profile;
 use crate::reference::casefinding::CaseFindingSetting;
 use crate::reference::Reference;
-use crate::regimen::{num, RawItem, Regimen};
+use crate::regimen::RawItem;
+use crate::vocabulary::num;
 
 /// One line of the pasted list, as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::text::{find_seq, tokenise, words, Tok};
 use crate::reference::risk::DrugClass;
 use crate::reference::{ProductRow, Reference, WearHours};
-use crate::regimen::{num, Form, Release, Route};
+use crate::vocabulary::{num, Form, Release, Route};
 
 /// Strength of one unit of an opioid product.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

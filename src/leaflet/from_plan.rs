@@ -19,8 +19,8 @@ use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
 use crate::reference::{ProductRow, Reference};
-use crate::regimen::{Form, Release};
 use crate::taper::{self, DoseTime, ItemChange, Plan, StepItem, UnitAmount};
+use crate::vocabulary::{Form, Release};
 
 use super::{
     count_word, describe_units, fill, format_amount, input_err, join_list, wording, Labels,

@@ -11,8 +11,9 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::item::{Dose, Item};
 use crate::reference::{ProductRow, Reference};
-use crate::regimen::{num, Dose, Form, Item, Release};
+use crate::vocabulary::{num, Form, Release};
 
 /// One strength warning, tied to the field it is about so the UI can show it
 /// beside that field.

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{invalid, ReferenceError, Table};
-use crate::regimen::Route;
+use crate::vocabulary::Route;
 
 /// One deliberate gap in the reference.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -62,7 +62,7 @@ pub(crate) fn check(table: &Table<KnownGapRow>) -> Result<(), ReferenceError> {
 #[cfg(test)]
 mod tests {
     use crate::reference::{reference, Conversion};
-    use crate::regimen::Route;
+    use crate::vocabulary::Route;
     use crate::Profile;
 
     #[test]

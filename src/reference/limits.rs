@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{invalid, positive, ReferenceError, Table};
-use crate::regimen::Release;
+use crate::vocabulary::Release;
 
 /// One limit: a maximum a day, a shortest dosing interval, or both, for one
 /// opioid, optionally only for one release type, above an age or below an eGFR.

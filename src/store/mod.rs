@@ -319,7 +319,7 @@ impl From<StoreError> for crate::ApiError {
         use crate::ErrorCode;
         if let StoreError::Invalid { field, message } = e {
             // With its field path, so the UI can show it beside the field.
-            return crate::ApiError::invalid_fields(vec![crate::regimen::FieldError::new(
+            return crate::ApiError::invalid_fields(vec![crate::input::FieldError::new(
                 field, message,
             )]);
         }

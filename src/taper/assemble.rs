@@ -15,9 +15,10 @@
 use chrono::Days;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::input::FieldError;
 use crate::ome::AmountUnit;
 use crate::reference::{Conversion, FactorUnit, LimitKind, ProductRow, Reference};
-use crate::regimen::{num, FieldError, Form, Route};
+use crate::vocabulary::{num, Form, Route};
 
 use super::output::{
     DoseTime, ItemChange, Plan, PlanItem, Prescription, StepItem, StepKind, StrengthUnit,

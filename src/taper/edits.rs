@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ts_rs::TS;
 
+use crate::input::{check_fields, parse_json, FieldError, InputError};
 use crate::reference::Reference;
-use crate::regimen::{check_fields, num, parse_json, FieldError, RegimenError};
+use crate::vocabulary::num;
 
 use super::assemble::finish;
 use super::input::{check_order, describe, order_entries, Fields, OrderEntry};
@@ -94,7 +95,7 @@ impl Edit {
 
 fn field_errors(e: PlanError) -> Vec<FieldError> {
     match e {
-        PlanError::Input(RegimenError::Invalid(v)) => v,
+        PlanError::Input(InputError::Invalid(v)) => v,
         PlanError::Input(other) => vec![FieldError::new("plan", other.to_string())],
         PlanError::Internal(m) => vec![FieldError::new("plan", m)],
     }
@@ -334,11 +335,11 @@ fn edit_from_object(
 }
 
 /// Reads `{"edits": [...]}` from JSON text, naming the path of every problem.
-pub fn edits_from_json(text: &str) -> Result<Vec<Edit>, RegimenError> {
+pub fn edits_from_json(text: &str) -> Result<Vec<Edit>, InputError> {
     let value = parse_json(text)?;
     let mut errors = Vec::new();
     let Some(obj) = value.as_object() else {
-        return Err(RegimenError::Invalid(vec![FieldError::new(
+        return Err(InputError::Invalid(vec![FieldError::new(
             "input",
             format!(
                 "must be a JSON object with an \"edits\" list (got {})",
@@ -374,7 +375,7 @@ pub fn edits_from_json(text: &str) -> Result<Vec<Edit>, RegimenError> {
     if errors.is_empty() {
         Ok(edits)
     } else {
-        Err(RegimenError::Invalid(errors))
+        Err(InputError::Invalid(errors))
     }
 }
 
@@ -626,7 +627,7 @@ fn plan_again(
 /// the edit (`edits[1].days`) or, for a problem the edit causes elsewhere,
 /// the edit and the step (`edits[0]: steps[4]: ...`).
 pub fn apply_edits(plan: &Plan, edits: &[Edit], reference: &Reference) -> Result<Plan, PlanError> {
-    let invalid = |v: Vec<FieldError>| PlanError::Input(RegimenError::Invalid(v));
+    let invalid = |v: Vec<FieldError>| PlanError::Input(InputError::Invalid(v));
     let mut current = plan.clone();
     finish(&mut current, reference).map_err(|errors| {
         invalid(

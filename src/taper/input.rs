@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ts_rs::TS;
 
+use crate::input::{check_fields, parse_json, FieldError, InputError};
 use crate::profile::Profile;
 use crate::reference::Reference;
-use crate::regimen::{
-    check_fields, num, parse_json, raw_items_at, validate_slots, FieldError, RawItem, RegimenError,
-};
+use crate::regimen::{raw_items_at, validate_slots, RawItem};
+use crate::vocabulary::num;
 
 use super::rules::{RangeField, ReductionOf, TaperRules};
 
@@ -304,7 +304,7 @@ pub fn request_from_json(
     text: &str,
     profile: Profile,
     reference: &Reference,
-) -> Result<PlanRequest, RegimenError> {
+) -> Result<PlanRequest, InputError> {
     let value = parse_json(text)?;
     request_from_value(&value, profile, reference)
 }
@@ -314,9 +314,9 @@ pub fn request_from_raw(
     raw: &RawPlanInput,
     profile: Profile,
     reference: &Reference,
-) -> Result<PlanRequest, RegimenError> {
+) -> Result<PlanRequest, InputError> {
     let value = serde_json::to_value(raw).map_err(|e| {
-        RegimenError::Invalid(vec![FieldError::new("input", format!("unreadable: {e}"))])
+        InputError::Invalid(vec![FieldError::new("input", format!("unreadable: {e}"))])
     })?;
     request_from_value(&value, profile, reference)
 }
@@ -326,11 +326,11 @@ pub fn request_from_value(
     value: &Value,
     profile: Profile,
     reference: &Reference,
-) -> Result<PlanRequest, RegimenError> {
+) -> Result<PlanRequest, InputError> {
     let rules = TaperRules::of(reference);
     let mut errors = Vec::new();
     let Some(obj) = value.as_object() else {
-        return Err(RegimenError::Invalid(vec![FieldError::new(
+        return Err(InputError::Invalid(vec![FieldError::new(
             "input",
             format!(
                 "must be a JSON object with \"items\", \"start_date\" and optionally \"taper\" and \"pauses\" (got {})",
@@ -484,7 +484,7 @@ pub fn request_from_value(
     }
 
     let Some(start_date) = start_date else {
-        return Err(RegimenError::Invalid(errors));
+        return Err(InputError::Invalid(errors));
     };
     let request = PlanRequest {
         profile,
@@ -502,7 +502,7 @@ pub fn request_from_value(
     if errors.is_empty() {
         Ok(request)
     } else {
-        Err(RegimenError::Invalid(errors))
+        Err(InputError::Invalid(errors))
     }
 }
 

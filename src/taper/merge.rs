@@ -24,8 +24,10 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::item::{Dose, Item, RawTimedDose, Regimen, TimeOfDay};
 use crate::reference::Reference;
-use crate::regimen::{num, Dose, Item, RawItem, RawTimedDose, Regimen, TimeOfDay};
+use crate::regimen::RawItem;
+use crate::vocabulary::num;
 
 use super::input::{OrderEntry, PlanRequest};
 use super::output::{SolidUnits, StepItem, UnitAmount};

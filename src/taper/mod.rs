@@ -46,9 +46,10 @@ mod safety;
 mod schedule;
 mod switches;
 
+use crate::input::{FieldError, InputError};
 use crate::profile::Profile;
 use crate::reference::Reference;
-use crate::regimen::{num, FieldError, RegimenError};
+use crate::vocabulary::num;
 
 pub use edits::{apply_edits, edits_from_json, Edit, EditIntent};
 pub use input::{
@@ -72,7 +73,7 @@ pub enum PlanError {
     /// The input (or an edit) is not valid; every problem is listed with its
     /// field path. The CLI exits with status 2.
     #[error(transparent)]
-    Input(#[from] RegimenError),
+    Input(#[from] InputError),
     /// The generated plan failed its own checks: a bug, never shown as a plan.
     #[error("the generated plan failed its own checks: {0}")]
     Internal(String),
@@ -88,7 +89,7 @@ impl From<PlanError> for crate::ApiError {
 }
 
 fn invalid(errors: Vec<FieldError>) -> PlanError {
-    PlanError::Input(RegimenError::Invalid(errors))
+    PlanError::Input(InputError::Invalid(errors))
 }
 
 /// The specialist-support warning (a large starting total) starts with this.
@@ -230,7 +231,7 @@ pub fn plan(request: &PlanRequest, reference: &Reference) -> Result<Plan, PlanEr
     ];
     if items
         .iter()
-        .any(|i| i.form == Some(crate::regimen::Form::Patch) && i.tapered)
+        .any(|i| i.form == Some(crate::vocabulary::Form::Patch) && i.tapered)
     {
         notes.push(
             "Patches: apply each new strength on the first day of its step (when a step ends part-way through a patch's wear time, that patch is replaced early) and never cut a patch; quantities count a new patch at each change."

@@ -11,7 +11,7 @@ use ts_rs::TS;
 
 use crate::ome::AmountUnit;
 use crate::profile::Profile;
-use crate::regimen::{Form, Release, Route};
+use crate::vocabulary::{Form, Release, Route};
 
 use super::input::PlanRequest;
 use super::rules::ReductionOf;

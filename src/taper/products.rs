@@ -6,8 +6,9 @@
 //! so that strengths such as 1.3 mg or 37.5 micrograms/hour add up exactly and
 //! "is this dose makeable?" never depends on floating-point luck.
 
+use crate::item::{Dose, Item};
 use crate::reference::{LimitKind, ProductRow, Reference};
-use crate::regimen::{num, Dose, Form, Item, Release};
+use crate::vocabulary::{num, Form, Release};
 
 use super::rules::{OrderClass, TieBreak};
 use super::safety::{query_not_makeable, HoldWhy};

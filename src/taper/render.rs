@@ -2,10 +2,11 @@
 //! largest strength first; and the regimen as entered, for held items and the
 //! "before step 1" row.
 
+use crate::item::{Dose, Item};
 use crate::ome::{convert_item, AmountUnit};
 use crate::profile::Profile;
 use crate::reference::Reference;
-use crate::regimen::{num, Dose, Form, Item, Release, Route};
+use crate::vocabulary::{num, Form, Release, Route};
 use rustc_hash::FxHashMap;
 
 use super::output::{

@@ -24,7 +24,8 @@
 //! are worked out; a generated plan that breaks the rule is a bug and is
 //! never shown.
 
-use crate::regimen::{num, FieldError};
+use crate::input::FieldError;
+use crate::vocabulary::num;
 
 use super::output::{Plan, StepKind};
 use super::schedule::EPS;

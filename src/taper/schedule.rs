@@ -10,10 +10,12 @@
 //! one smallest real decrement below the current rung, and always at least one
 //! rung down.
 
+use crate::input::FieldError;
+use crate::item::Regimen;
 use crate::ome::{convert_item, ItemConversion};
 use crate::profile::Profile;
 use crate::reference::Reference;
-use crate::regimen::{num, FieldError, Regimen};
+use crate::vocabulary::num;
 
 use super::input::{check_request, OrderEntry, PlanRequest};
 use super::products::{build, match_line, LineKind, Tapered};

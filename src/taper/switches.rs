@@ -7,8 +7,10 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::input::FieldError;
 use crate::reference::{ProductRow, Reference};
-use crate::regimen::{num, FieldError, RawItem};
+use crate::regimen::RawItem;
+use crate::vocabulary::num;
 
 use super::input::PlanRequest;
 use super::rules::{SwitchOffered, SwitchRow, TaperRules};

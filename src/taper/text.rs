@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use rustc_hash::FxHashMap;
 
-use crate::regimen::num;
+use crate::vocabulary::num;
 
 use super::output::{DoseTime, ItemChange, Plan, StepItem, StepKind, UnitAmount};
 use super::schedule::per_day;
@@ -182,7 +182,7 @@ pub(crate) fn name_of(names: &[(u32, String)], index: u32, fallback: &str) -> St
 /// What a stopped item's row says: for a patch, to take the last one off on
 /// the stop day and not put on a new one.
 pub(crate) fn stop_words(item: &StepItem, day: NaiveDate) -> String {
-    if item.form == Some(crate::regimen::Form::Patch) {
+    if item.form == Some(crate::vocabulary::Form::Patch) {
         format!(
             "stop: take the last patch off on {} and do not put on a new one",
             date(day)

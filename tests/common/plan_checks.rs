@@ -7,9 +7,9 @@
 #![allow(dead_code)]
 
 use stepdown::reference::{Conversion, Reference};
-use stepdown::regimen::Form;
 use stepdown::taper::rules::RangeField;
 use stepdown::taper::{ItemChange, Plan, ReductionOf, StepItem, StepKind, TaperRules, UnitAmount};
+use stepdown::vocabulary::Form;
 
 const EPS: f64 = 0.011;
 

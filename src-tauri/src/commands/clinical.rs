@@ -144,11 +144,11 @@ mod tests {
         let search = |q: &str| tauri::async_runtime::block_on(search_products(q.into()));
         for row in &reference().products.rows {
             for s in row.strengths() {
-                let id = format!("{}@{}", row.id, stepdown::regimen::num(*s));
-                let q = format!("{} {}", row.drug, stepdown::regimen::num(*s));
+                let id = format!("{}@{}", row.id, stepdown::vocabulary::num(*s));
+                let q = format!("{} {}", row.drug, stepdown::vocabulary::num(*s));
                 assert!(search(&q).iter().any(|c| c.id == id), "{id} by {q:?}");
                 for brand in row.brands_for(*s) {
-                    let q = format!("{brand} {}", stepdown::regimen::num(*s));
+                    let q = format!("{brand} {}", stepdown::vocabulary::num(*s));
                     assert!(search(&q).iter().any(|c| c.id == id), "{id} by {q:?}");
                 }
             }

@@ -248,7 +248,7 @@ pub async fn check_nhs_number(text: String) -> Result<String, ApiError> {
     stepdown::nhs_number::NhsNumber::parse(&text)
         .map(|n| n.formatted())
         .map_err(|e| {
-            ApiError::invalid_fields(vec![stepdown::regimen::FieldError::new(
+            ApiError::invalid_fields(vec![stepdown::input::FieldError::new(
                 "nhs_number",
                 e.to_string(),
             )])

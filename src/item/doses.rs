@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
 
-use super::{describe, join_path, nearest, num, FieldError};
+use crate::input::{describe, join_path, FieldError};
+use crate::vocabulary::{nearest, num};
 
 /// A named time of day at which a dose is taken, earliest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
@@ -216,7 +217,7 @@ pub(crate) fn raw_doses_from_value(
             out.push(RawTimedDose::default());
             continue;
         };
-        super::check_fields(obj, &here, &RawTimedDose::FIELDS, errors);
+        crate::input::check_fields(obj, &here, &RawTimedDose::FIELDS, errors);
         let mut raw = RawTimedDose::default();
         match obj.get("time") {
             None | Some(Value::Null) => {}
