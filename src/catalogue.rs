@@ -67,6 +67,14 @@ fn label(row: &ProductRow, strength: &str) -> String {
     }
 }
 
+/// Naloxone per tablet of an oxycodone with naloxone line at `strength`.
+fn naloxone(row: &ProductRow, strength: f64) -> Option<f64> {
+    match (&row.combination, row.second_part(strength)) {
+        (None, Some((name, mg))) if name == "naloxone" => Some(mg),
+        _ => None,
+    }
+}
+
 fn choices_of(row: &ProductRow) -> Vec<ProductChoice> {
     let base = RawItem {
         drug: Some(row.drug.clone()),
@@ -120,6 +128,7 @@ fn choices_of(row: &ProductRow) -> Vec<ProductChoice> {
                 units_per_dose: Some(1.0),
                 doses_per_day,
                 paracetamol_mg: row.combination.as_ref().map(|c| c.paracetamol_mg_per_unit),
+                naloxone_mg: naloxone(row, *s),
                 ..base.clone()
             },
         );
@@ -186,6 +195,7 @@ pub fn choice_for_item(reference: &Reference, raw: &RawItem) -> ProductChoice {
             && same(i.strength_mg_per_ml, raw.strength_mg_per_ml)
             && same(i.strength_mcg_per_hour, raw.strength_mcg_per_hour)
             && same(i.paracetamol_mg, raw.paracetamol_mg)
+            && same(i.naloxone_mg, raw.naloxone_mg)
     });
     let mut choice = match found {
         Some(c) => c,
@@ -221,7 +231,10 @@ fn manual_choice(raw: &RawItem) -> ProductChoice {
     ) {
         (_, _, Some(p)) => format!("{} micrograms/hour", num(p)),
         (_, Some(l), _) => format!("{} mg/mL", num(l)),
-        (Some(m), _, _) => format!("{} mg", num(m)),
+        (Some(m), _, _) => match raw.naloxone_mg {
+            Some(n) => format!("{} mg/{} mg", num(m), num(n)),
+            None => format!("{} mg", num(m)),
+        },
         _ => String::new(),
     };
     let mut name = drug.clone();
@@ -250,9 +263,14 @@ fn manual_choice(raw: &RawItem) -> ProductChoice {
         dosing_interval_hours: None,
         wear: None,
         brands: Vec::new(),
-        combination: raw
-            .paracetamol_mg
-            .map(|p| format!("with {} mg paracetamol", num(p))),
+        combination: match (raw.paracetamol_mg, raw.naloxone_mg) {
+            (Some(p), _) => Some(format!("with {} mg paracetamol", num(p))),
+            (None, Some(n)) => Some(format!(
+                "with {} mg naloxone, which adds nothing to the oral morphine equivalent",
+                num(n)
+            )),
+            (None, None) => None,
+        },
         item: raw.clone(),
     }
 }
@@ -468,7 +486,11 @@ mod tests {
         assert!(hits.iter().all(|c| c.label.ends_with("30/500 mg")));
         let hits = search(reference(), "targinact 10", 10);
         assert_eq!(hits.len(), 1, "{hits:?}");
-        assert_eq!(hits[0].strength, "10/5 mg");
+        assert_eq!(hits[0].strength, "10 mg/5 mg");
+        // Choosing it fills both parts.
+        assert_eq!(hits[0].item.strength_mg, Some(10.0));
+        assert_eq!(hits[0].item.naloxone_mg, Some(5.0));
+        assert_eq!(hits[0].item.paracetamol_mg, None);
         assert!(hits[0]
             .combination
             .as_deref()

@@ -63,6 +63,10 @@ pub enum Dose {
         as_needed: bool,
         /// Paracetamol per tablet or capsule in a combination product (co-codamol, co-dydramol).
         paracetamol_per_unit: Option<Mg>,
+        /// Naloxone per tablet in oxycodone with naloxone (Targinact 20 mg/10 mg):
+        /// it adds no OME, but it is a different product from plain oxycodone,
+        /// so the plan must keep it and every label must show it.
+        naloxone_per_unit: Option<Mg>,
         /// Units at each named time, when entered by time of day; `units_per_dose`
         /// is then their mean and `doses_per_day` their count.
         times: Option<DoseTimes>,
@@ -142,6 +146,7 @@ impl Dose {
                 doses_per_day,
                 as_needed,
                 paracetamol_per_unit,
+                naloxone_per_unit,
                 times,
             } => match times {
                 Some(t) => {
@@ -154,6 +159,7 @@ impl Dose {
                         doses_per_day: *doses_per_day,
                         as_needed: *as_needed,
                         paracetamol_per_unit: *paracetamol_per_unit,
+                        naloxone_per_unit: *naloxone_per_unit,
                         times: Some(t),
                     }
                 }
@@ -165,6 +171,7 @@ impl Dose {
                     doses_per_day: DosesPerDay::new(doses_per_day.get() * factor)?,
                     as_needed: *as_needed,
                     paracetamol_per_unit: *paracetamol_per_unit,
+                    naloxone_per_unit: *naloxone_per_unit,
                     times: None,
                 },
             },

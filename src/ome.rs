@@ -290,19 +290,37 @@ fn daily_working(item: &Item, reference: &Reference, daily: DailyAmount) -> (Str
             units_per_dose,
             doses_per_day,
             paracetamol_per_unit,
+            naloxone_per_unit,
             times,
             ..
         } => {
             let mg = daily.value;
             // A combination shows both parts, as on the box ("30/500 mg"), so
             // the opioid strength is never read as the whole tablet.
-            let (strength_words, of_drug) = match paracetamol_per_unit {
-                Some(p) => (
+            // Oxycodone with naloxone likewise shows both parts ("20/10 mg"),
+            // and the working says the naloxone was considered and adds nothing.
+            let second = paracetamol_per_unit.or(*naloxone_per_unit);
+            let (strength_words, of_drug) = match (paracetamol_per_unit, naloxone_per_unit) {
+                (Some(p), _) => (
                     format!("{}/{} mg", num(strength.get()), num(p.get())),
                     format!(" of {drug}"),
                 ),
-                None => (format!("{} mg", num(strength.get())), String::new()),
+                // As the box writes it: Targinact 20 mg/10 mg.
+                (None, Some(n)) => (
+                    format!("{} mg/{} mg", num(strength.get()), num(n.get())),
+                    format!(" of {drug}"),
+                ),
+                (None, None) => (format!("{} mg", num(strength.get())), String::new()),
             };
+            if let Some(n) = naloxone_per_unit {
+                let units = mg / strength.get();
+                notes.push(format!(
+                    "naloxone {} mg a tablet ({} mg a day) adds no OME: only the {drug} part is converted ({})",
+                    num(n.get()),
+                    num(round2(n.get() * units)),
+                    naloxone_source(reference)
+                ));
+            }
             match times {
                 // Doses by time of day: each time's own amount.
                 Some(t) => {
@@ -311,7 +329,7 @@ fn daily_working(item: &Item, reference: &Reference, daily: DailyAmount) -> (Str
                         .iter()
                         .map(|d| {
                             let at = strength.get() * d.amount();
-                            if d.amount() == 1.0 && paracetamol_per_unit.is_none() {
+                            if d.amount() == 1.0 && second.is_none() {
                                 format!("{} mg {}", num(at), d.time)
                             } else {
                                 format!(
@@ -489,6 +507,13 @@ fn convert(item: &Item, profile: Profile, reference: &Reference, words: Words) -
     if let ItemConversion::NotConvertible { reason, .. } = &conversion {
         working.push_str(&format!("; not converted: {reason}"));
     }
+    if let Dose::Solid {
+        naloxone_per_unit: Some(_),
+        ..
+    } = &item.dose
+    {
+        working.push_str(&format!(" ({drug} part only: naloxone adds no OME)"));
+    }
     if item.dose.as_needed() {
         if let Dose::Solid { doses_per_day, .. } | Dose::Liquid { doses_per_day, .. } = &item.dose {
             working.push_str(&format!(
@@ -505,6 +530,21 @@ fn convert(item: &Item, profile: Profile, reference: &Reference, words: Words) -
         notes,
         paracetamol_mg_per_day,
     }
+}
+
+/// Where "naloxone adds no OME" comes from: the catalogue's oxycodone with
+/// naloxone row, which records the decision with its source.
+fn naloxone_source(reference: &Reference) -> String {
+    reference
+        .products
+        .rows
+        .iter()
+        .filter_map(|r| r.other_ingredient.as_ref())
+        .find(|o| o.name == "naloxone" && !o.adds_ome)
+        .map_or_else(
+            || "products_uk.json: no naloxone row".to_string(),
+            |o| o.source.clone(),
+        )
 }
 
 /// Sum of OMEs, rounded the same way as each item so that the total equals
@@ -1119,9 +1159,26 @@ mod tests {
         // Targinact 20/10 twice a day: only the 40 mg of oxycodone counts.
         let r = report(
             Profile::Uk,
-            r#"{"drug": "oxycodone", "route": "oral", "release": "modified", "form": "tablet", "strength_mg": 20, "doses_per_day": 2}"#,
+            r#"{"drug": "oxycodone", "route": "oral", "release": "modified", "form": "tablet", "strength_mg": 20, "naloxone_mg": 10, "doses_per_day": 2}"#,
         );
         assert_eq!(r.total_ome_mg_per_day, 60.0);
+        let item = &r.items[0];
+        assert_eq!(
+            item.working,
+            "20 mg/10 mg × 2 a day = 40 mg of oxycodone × 1.5 = 60 mg OME (oxycodone part only: naloxone adds no OME)"
+        );
+        assert!(
+            item.notes
+                .iter()
+                .any(|n| n.starts_with("naloxone 10 mg a tablet (20 mg a day) adds no OME")),
+            "{:?}",
+            item.notes
+        );
+        assert!(
+            item.strength_checks.is_empty(),
+            "{:?}",
+            item.strength_checks
+        );
     }
 
     #[test]

@@ -498,6 +498,13 @@ impl ProductRow {
             );
         }
         match self.second_part(strength) {
+            // Oxycodone with naloxone as its box writes it ("20 mg/10 mg"), so
+            // it never reads like a co-codamol-style "20/10".
+            Some((_, second)) if self.combination.is_none() => format!(
+                "{} mg/{} mg",
+                crate::vocabulary::num(strength),
+                crate::vocabulary::num(second)
+            ),
             Some((_, second)) => format!(
                 "{}/{} mg",
                 crate::vocabulary::num(strength),
@@ -1741,7 +1748,7 @@ mod tests {
             "37.5/325 mg"
         );
         let targinact = row("oxycodone-naloxone-mr-12h-tablet");
-        assert_eq!(targinact.strength_label(10.0), "10/5 mg");
+        assert_eq!(targinact.strength_label(10.0), "10 mg/5 mg");
         assert!(!targinact.other_ingredient.as_ref().unwrap().adds_ome);
         assert_eq!(
             row("morphine-oral-solution").strength_label(2.0),

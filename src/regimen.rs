@@ -86,6 +86,10 @@ pub struct RawItem {
     /// Combination products: paracetamol mg per tablet or capsule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paracetamol_mg: Option<f64>,
+    /// Oxycodone with naloxone (Targinact and generics): naloxone mg per
+    /// tablet (10 in 20 mg/10 mg). Adds no OME; keeps the product in the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub naloxone_mg: Option<f64>,
     /// Tablets, capsules and liquids taken at named times with a dose per time
     /// (`[{"time": "morning", "units": 1}, {"time": "night", "units": 2}]`),
     /// instead of `units_per_dose` / `ml_per_dose` and `doses_per_day`.
@@ -99,7 +103,7 @@ pub struct RawItem {
 
 impl RawItem {
     /// The accepted field names, in contract order.
-    pub const FIELDS: [&'static str; 15] = [
+    pub const FIELDS: [&'static str; 16] = [
         "drug",
         "route",
         "release",
@@ -113,6 +117,7 @@ impl RawItem {
         "patches",
         "as_needed",
         "paracetamol_mg",
+        "naloxone_mg",
         "doses",
         "quantity_per_issue",
     ];
@@ -250,6 +255,7 @@ pub fn raw_item_from_value(
     raw.strength_mcg_per_hour = number("strength_mcg_per_hour", errors);
     raw.patches = number("patches", errors);
     raw.paracetamol_mg = number("paracetamol_mg", errors);
+    raw.naloxone_mg = number("naloxone_mg", errors);
     raw.quantity_per_issue = number("quantity_per_issue", errors);
     raw.doses = match obj.get("doses") {
         None | Some(Value::Null) => None,
@@ -506,6 +512,11 @@ fn validate_item(
             "only combination tablets or capsules contain paracetamol",
         );
         c.forbid(
+            "naloxone_mg",
+            raw.naloxone_mg.is_some(),
+            "naloxone_mg is per tablet of oxycodone with naloxone (Targinact); no patch contains it",
+        );
+        c.forbid(
             "doses",
             raw.doses.is_some(),
             "a patch is worn continuously; give patches (worn at once) instead",
@@ -566,6 +577,11 @@ fn validate_item(
             "paracetamol_mg",
             raw.paracetamol_mg.is_some(),
             "paracetamol_mg is per tablet or capsule of a combination product",
+        );
+        c.forbid(
+            "naloxone_mg",
+            raw.naloxone_mg.is_some(),
+            "naloxone_mg is per tablet of oxycodone with naloxone (Targinact); no UK liquid contains it",
         );
         let strength = c
             .positive(
@@ -661,17 +677,32 @@ fn validate_item(
                 .and_then(Mg::new)
                 .map(Some),
         };
+        let naloxone = match raw.naloxone_mg {
+            None => Some(None),
+            Some(_) if raw.paracetamol_mg.is_some() => {
+                c.err(
+                    "naloxone_mg",
+                    "no UK product has both paracetamol and naloxone; give paracetamol_mg for a combination with paracetamol (co-codamol) or naloxone_mg for oxycodone with naloxone (Targinact), not both",
+                );
+                None
+            }
+            Some(n) => c
+                .positive("naloxone_mg", Some(n), "naloxone mg per tablet")
+                .and_then(|v| c.within("naloxone_mg", v, LimitKind::StrengthMg))
+                .and_then(Mg::new)
+                .map(Some),
+        };
         let solid_form = match form {
             Some(Form::Tablet) => Some(SolidForm::Tablet),
             Some(Form::Capsule) => Some(SolidForm::Capsule),
             _ => None,
         };
-        match (strength, units, doses, paracetamol, times) {
+        match (strength, units, doses, (paracetamol, naloxone), times) {
             (
                 Some(strength),
                 Some(units_per_dose),
                 Some(doses_per_day),
-                Some(paracetamol),
+                (Some(paracetamol), Some(naloxone)),
                 Some(times),
             ) => Some(Dose::Solid {
                 form: solid_form,
@@ -681,6 +712,7 @@ fn validate_item(
                 doses_per_day,
                 as_needed,
                 paracetamol_per_unit: paracetamol,
+                naloxone_per_unit: naloxone,
                 times,
             }),
             _ => None,
@@ -839,6 +871,44 @@ mod tests {
         match validate(json) {
             Ok(_) => panic!("expected errors for {json}"),
             Err(e) => e.to_string().lines().map(str::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn naloxone_is_kept_per_tablet_and_refused_where_it_cannot_be() {
+        let r = validate(
+            r#"{"items": [{"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 20, "naloxone_mg": 10, "doses_per_day": 2}]}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            r.items[0].dose,
+            Dose::Solid { naloxone_per_unit: Some(n), paracetamol_per_unit: None, .. } if n.get() == 10.0
+        ));
+        let cases = [
+            (
+                r#"{"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 20, "naloxone_mg": -10, "doses_per_day": 2}"#,
+                "items[0].naloxone_mg: must be greater than 0 (got -10)",
+            ),
+            (
+                r#"{"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 20, "naloxone_mg": "10", "doses_per_day": 2}"#,
+                "items[0].naloxone_mg: must be a number (got \"10\")",
+            ),
+            (
+                r#"{"drug": "codeine", "route": "oral", "strength_mg": 30, "paracetamol_mg": 500, "naloxone_mg": 10, "doses_per_day": 2}"#,
+                "items[0].naloxone_mg: no UK product has both paracetamol and naloxone",
+            ),
+            (
+                r#"{"drug": "fentanyl", "route": "transdermal", "strength_mcg_per_hour": 25, "naloxone_mg": 10}"#,
+                "items[0].naloxone_mg: not used here",
+            ),
+            (
+                r#"{"drug": "oxycodone", "route": "oral", "form": "solution", "strength_mg_per_ml": 1, "ml_per_dose": 5, "doses_per_day": 4, "naloxone_mg": 5}"#,
+                "items[0].naloxone_mg: not used here",
+            ),
+        ];
+        for (item, want) in cases {
+            let m = messages(&format!(r#"{{"items": [{item}]}}"#));
+            assert!(m.iter().any(|l| l.starts_with(want)), "{item}: {m:?}");
         }
     }
 

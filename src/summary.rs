@@ -29,6 +29,7 @@ use crate::pdf::{escape_markup, Column, PdfError, Rendered, RowLine, Span, Table
 use crate::profile::Profile;
 use crate::reference::Reference;
 use crate::taper::input::{request_from_value, PlanRequest};
+use crate::taper::text::{second_part, solid_strength, SecondPart};
 use crate::taper::{
     DoseTime, ItemChange, Plan, PlanItem, StepItem, StepKind, StrengthUnit, SupplyLine, UnitAmount,
 };
@@ -219,27 +220,19 @@ fn short_product(product: &str) -> String {
     product.replace("slow-release", "MR")
 }
 
-fn paracetamol_of(plan: &Plan, index: u32) -> Option<f64> {
-    usize::try_from(index)
-        .ok()
-        .and_then(|i| plan.request.items.get(i))
-        .and_then(|raw| raw.paracetamol_mg)
-        .filter(|p| *p > 0.0)
+/// The second ingredient of a combination item (co-codamol's paracetamol,
+/// oxycodone with naloxone's naloxone), from the plan's own input.
+fn paracetamol_of(plan: &Plan, index: u32) -> Option<SecondPart> {
+    second_part(plan, index)
 }
 
-/// "15 mg + 10 mg", "2 × 30/500 mg", "5 mL (10 mg)", "25 micrograms/hour".
-fn units_text(units: &[UnitAmount], paracetamol: Option<f64>) -> String {
+/// "15 mg + 10 mg", "2 × 30/500 mg", "20 mg/10 mg", "5 mL (10 mg)", "25 micrograms/hour".
+fn units_text(units: &[UnitAmount], paracetamol: Option<SecondPart>) -> String {
     units
         .iter()
         .map(|u| {
             let (count, strength) = match u {
-                UnitAmount::Solid(s) => (
-                    s.count,
-                    match paracetamol {
-                        Some(p) => format!("{}/{} mg", num(s.strength_mg), num(p)),
-                        None => format!("{} mg", num(s.strength_mg)),
-                    },
-                ),
+                UnitAmount::Solid(s) => (s.count, solid_strength(s.strength_mg, paracetamol)),
                 UnitAmount::Patch(p) => (
                     p.count,
                     format!("{} micrograms/hour", num(p.strength_mcg_per_hour)),
@@ -260,7 +253,7 @@ fn units_text(units: &[UnitAmount], paracetamol: Option<f64>) -> String {
 
 /// A day's doses as a prescriber writes them: "30 mg bd",
 /// "10 mg morning, 15 mg evening", "5 mg PRN max 4/day", "25 micrograms/hour every 72 hours".
-fn doses_text(doses: &[DoseTime], as_needed: bool, paracetamol: Option<f64>) -> String {
+fn doses_text(doses: &[DoseTime], as_needed: bool, paracetamol: Option<SecondPart>) -> String {
     let parts: Vec<(String, &DoseTime)> = doses
         .iter()
         .map(|d| (units_text(&d.units, paracetamol), d))
@@ -308,6 +301,13 @@ fn labels(plan: &Plan) -> Vec<(u32, String)> {
                 .to_string();
         }
         let mut l = p.drug.clone();
+        // Oxycodone with naloxone is its own product, never read as plain oxycodone.
+        if matches!(
+            second_part(plan, p.index),
+            Some(SecondPart::Naloxone { .. })
+        ) {
+            l.push_str(" with naloxone");
+        }
         if p.release == Some(Release::Modified) {
             l.push_str(" MR");
         }
@@ -377,13 +377,12 @@ fn item_text(item: &StepItem, plan: &Plan, label: &str, day: NaiveDate) -> Strin
 
 /// "28 × 15 mg", "98 × 30/500 mg", "560 mL of 10 mg/5 mL", "5 × 12 micrograms/hour
 /// patches": the form of tablets and capsules is in the product's name.
-fn supply_text(s: &SupplyLine, paracetamol: Option<f64>) -> String {
+fn supply_text(s: &SupplyLine, paracetamol: Option<SecondPart>) -> String {
     let text = match s.strength_unit {
         StrengthUnit::Mg => {
-            let strength = match (&s.strength_label, paracetamol) {
-                (Some(label), _) => label.clone(),
-                (None, Some(p)) => format!("{}/{} mg", num(s.strength), num(p)),
-                (None, None) => format!("{} mg", num(s.strength)),
+            let strength = match &s.strength_label {
+                Some(label) => label.clone(),
+                None => solid_strength(s.strength, paracetamol),
             };
             format!("{} × {strength}", num(s.quantity))
         }
@@ -414,7 +413,7 @@ fn steps_of(plan: &Plan) -> Vec<SummaryStep> {
         label_map.entry(i).or_insert(l);
     }
     let label_of = |i: u32| label_map.get(&i).cloned().unwrap_or_default();
-    let mut paracetamol_by_product: FxHashMap<&str, Option<f64>> = FxHashMap::default();
+    let mut paracetamol_by_product: FxHashMap<&str, Option<SecondPart>> = FxHashMap::default();
     for i in &plan.items {
         if let Some(id) = i.product_id.as_deref() {
             paracetamol_by_product

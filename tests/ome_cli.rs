@@ -79,10 +79,12 @@ fn check_case_file(name: &str) -> usize {
             }
         }
         // `"reason_contains": ["words", ...]` per item: the item's own reason
-        // (a known gap's or the factor table's), and `"source_contains"` likewise.
+        // (a known gap's or the factor table's), and `"source_contains"` and
+        // `"working_contains"` (the arithmetic shown) likewise.
         for (key, field) in [
             ("reason_contains", "not_convertible_reason"),
             ("source_contains", "source"),
+            ("working_contains", "working"),
         ] {
             if let Some(want) = case.get(key).and_then(Value::as_array) {
                 for (i, w) in want.iter().enumerate() {

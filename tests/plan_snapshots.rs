@@ -32,6 +32,23 @@ const FENTANYL_TO_TARGET: &str = r#"{"items": [{"drug": "fentanyl", "route": "tr
     {"drug": "oxycodone", "route": "oral", "strength_mg": 5, "doses_per_day": 4, "as_needed": true}],
   "start_date": "2027-01-04", "taper": {"reduction_percent": 10, "of": "current", "interval_days": 21, "target_ome_mg_per_day": 60}}"#;
 
+/// Targinact with oxycodone capsules as needed: the plan keeps each on its own
+/// product, and every oxycodone with naloxone strength reads with both parts.
+const TARGINACT_WITH_CAPSULES: &str = r#"{"items": [
+    {"drug": "oxycodone", "route": "oral", "release": "modified", "form": "tablet", "strength_mg": 20, "naloxone_mg": 10, "doses_per_day": 2},
+    {"drug": "oxycodone", "route": "oral", "form": "capsule", "strength_mg": 5, "doses_per_day": 4, "as_needed": true}
+  ],
+  "start_date": "2026-12-07", "taper": {"preset": "standard"}}"#;
+
+#[test]
+fn targinact_keeps_its_naloxone_in_the_text_table() {
+    let text = plan_text(&make(TARGINACT_WITH_CAPSULES));
+    assert!(text.contains("oxycodone with naloxone 12-hourly slow-release tablets"));
+    assert!(!text.contains("oxycodone 12-hourly slow-release tablets"));
+    assert!(text.contains("56 × 20 mg/10 mg tablets"), "{text}");
+    insta::assert_snapshot!("targinact_text", text);
+}
+
 #[test]
 fn morphine_standard_plan() {
     insta::assert_json_snapshot!("morphine_standard", make(MST_30_BD));

@@ -364,6 +364,7 @@ fn label_of(p: &crate::import::product::OpioidProduct, reference: &Reference) ->
             _ => None,
         },
         paracetamol_mg: p.paracetamol_mg,
+        naloxone_mg: p.naloxone_mg,
         ..RawItem::default()
     };
     let choice = choice_for_item(reference, &raw);

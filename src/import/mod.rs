@@ -106,6 +106,7 @@ pub fn regimen_item(product: &OpioidProduct, dose: &DoseReading) -> Result<RawIt
             item.units_per_dose = Some(units);
             item.doses_per_day = Some(doses);
             item.paracetamol_mg = product.paracetamol_mg;
+            item.naloxone_mg = product.naloxone_mg;
             item.as_needed = dose.as_needed.then_some(true);
         }
         Strength::MgPerMl(strength) => {

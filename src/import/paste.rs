@@ -342,6 +342,25 @@ mod tests {
     }
 
     #[test]
+    fn oxycodone_with_naloxone_keeps_its_naloxone() {
+        let text = "Oxycodone 20mg / Naloxone 10mg modified-release tablets\tOne To Be Taken Twice A Day\t56 tablet\n\
+                    Targinact 10mg/5mg prolonged-release tablets\tone twice a day\t56 tablet\n\
+                    Oxycodone 20mg modified-release tablets\tone twice a day\t56 tablet\n";
+        let list = read_pasted_list(text, reference());
+        assert_eq!((list.read, list.unread), (3, 0), "{list:?}");
+        let item = |i: usize| list.lines[i].item.clone().unwrap();
+        assert_eq!(
+            (item(0).strength_mg, item(0).naloxone_mg),
+            (Some(20.0), Some(10.0))
+        );
+        assert_eq!(
+            (item(1).strength_mg, item(1).naloxone_mg),
+            (Some(10.0), Some(5.0))
+        );
+        assert_eq!(item(2).naloxone_mg, None, "plain oxycodone stays plain");
+    }
+
+    #[test]
     fn columns_come_from_tabs_then_wide_spaces_then_dashes() {
         assert_eq!(columns("A b\tc d\t"), ["A b", "c d"]);
         assert_eq!(columns("A b   c d"), ["A b", "c d"]);

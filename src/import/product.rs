@@ -67,6 +67,8 @@ pub struct OpioidProduct {
     pub strength: Strength,
     /// Paracetamol per tablet or capsule of a combination product.
     pub paracetamol_mg: Option<f64>,
+    /// Naloxone per tablet of oxycodone with naloxone (Targinact 20 mg/10 mg).
+    pub naloxone_mg: Option<f64>,
     /// The catalogue product line it belongs to, if any.
     pub product_id: Option<String>,
     /// How long one patch is worn (patches in the catalogue only).
@@ -77,10 +79,10 @@ pub struct OpioidProduct {
 
 impl OpioidProduct {
     /// A key that is equal for issues of the same product (drug, route, form,
-    /// release, strength, paracetamol), whatever the brand or wording; used to
-    /// find the previous and next issue of a product.
+    /// release, strength, paracetamol or naloxone), whatever the brand or
+    /// wording; used to find the previous and next issue of a product.
     pub fn key(&self) -> String {
-        format!(
+        let mut key = format!(
             "{}|{}|{}|{}|{}|{}",
             self.drug,
             self.route,
@@ -88,7 +90,11 @@ impl OpioidProduct {
             self.release.map_or("", Release::as_str),
             self.strength.words(),
             self.paracetamol_mg.map(num).unwrap_or_default()
-        )
+        );
+        if let Some(n) = self.naloxone_mg {
+            key.push_str(&format!("|naloxone {}", num(n)));
+        }
+        key
     }
 
     /// The product in words, e.g. "morphine 30 mg modified-release tablet".
@@ -102,10 +108,11 @@ impl OpioidProduct {
             (None, Route::Oral) => String::new(),
             (None, r) => format!(" ({r})"),
         };
-        let combination = self
-            .paracetamol_mg
-            .map(|p| format!(" with paracetamol {} mg", num(p)))
-            .unwrap_or_default();
+        let combination = match (self.paracetamol_mg, self.naloxone_mg) {
+            (Some(p), _) => format!(" with paracetamol {} mg", num(p)),
+            (None, Some(n)) => format!(" with naloxone {} mg", num(n)),
+            (None, None) => String::new(),
+        };
         format!(
             "{} {}{combination}{release}{form}",
             self.drug,
@@ -511,6 +518,28 @@ impl<'r> ProductReader<'r> {
                 })
             }
         };
+        // Oxycodone with naloxone: "Oxycodone 20mg / Naloxone 10mg" (the mg
+        // after the word naloxone) or "Targinact 20mg/10mg" (the pair's second
+        // part); a line named without its naloxone gets it from the catalogue below.
+        let names_naloxone = ws.contains(&"naloxone")
+            || named_row.is_some_and(|r| {
+                r.other_ingredient
+                    .as_ref()
+                    .is_some_and(|o| o.name == "naloxone")
+            });
+        let naloxone_mg = if names_naloxone && combination.is_none() && !names_paracetamol {
+            let at = toks.iter().position(|t| t.is("naloxone"));
+            found
+                .iter()
+                .find_map(|m| match m.kind {
+                    MentionKind::Pair(_, n) => Some(n),
+                    MentionKind::Mg(n) if at.is_some_and(|a| m.at > a) => Some(n),
+                    _ => None,
+                })
+                .filter(|n| n.is_finite() && *n > 0.0)
+        } else {
+            None
+        };
         let Some(strength) = strength.filter(|s| s.value().is_finite() && s.value() > 0.0) else {
             return nu(format!(
                 "{drug}: no strength found in the description (e.g. \"30mg\", \"10mg/5ml\", \"25micrograms/hour\")"
@@ -594,6 +623,7 @@ impl<'r> ProductReader<'r> {
             release,
             strength,
             paracetamol_mg,
+            naloxone_mg,
             product_id: None,
             wear_hours: None,
             brand: named
@@ -612,6 +642,13 @@ impl<'r> ProductReader<'r> {
             if product.paracetamol_mg.is_none() {
                 product.paracetamol_mg =
                     row.combination.as_ref().map(|c| c.paracetamol_mg_per_unit);
+            }
+            // "Targinact 20mg tablets": the naloxone comes from the catalogue.
+            if product.naloxone_mg.is_none() && row.combination.is_none() {
+                product.naloxone_mg = row
+                    .second_part(product.strength.value())
+                    .filter(|(name, _)| name == "naloxone")
+                    .map(|(_, mg)| mg);
             }
         }
         Ok(Product::Opioid(product))
@@ -661,6 +698,8 @@ impl<'r> ProductReader<'r> {
                     .iter()
                     .any(|s| (s - p.strength.value()).abs() < 1e-9)
                 && p.paracetamol_mg.is_some() == r.combination.is_some()
+                // Naloxone read from the description: never a plain line.
+                && (p.naloxone_mg.is_none() || r.other_ingredient.is_some())
                 // A line with a second ingredient (naloxone) only when the
                 // description names it or the brand: plain oxycodone is not Targinact.
                 && r.other_ingredient.as_ref().is_none_or(|o| {

@@ -22,6 +22,9 @@ fn show(text: &str) -> String {
             if let Some(para) = p.paracetamol_mg {
                 s.push_str(&format!(" + {}", num(para)));
             }
+            if let Some(n) = p.naloxone_mg {
+                s.push_str(&format!(" + naloxone {}", num(n)));
+            }
             s.push_str(&format!(" @{}", p.product_id.as_deref().unwrap_or("-")));
             s
         }
@@ -159,7 +162,22 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "Oxycodone 10mg / Naloxone 5mg modified-release tablets",
-        "oxycodone oral tablet modified 10 mg @oxycodone-naloxone-mr-12h-tablet",
+        "oxycodone oral tablet modified 10 mg + naloxone 5 @oxycodone-naloxone-mr-12h-tablet",
+    ),
+    (
+        "Oxycodone 20mg / Naloxone 10mg modified-release tablets",
+        "oxycodone oral tablet modified 20 mg + naloxone 10 @oxycodone-naloxone-mr-12h-tablet",
+    ),
+    (
+        // Named by its brand without the naloxone: the catalogue gives it.
+        "Targinact 40mg prolonged-release tablets",
+        "oxycodone oral tablet modified 40 mg + naloxone 20 @oxycodone-naloxone-mr-12h-tablet",
+    ),
+    (
+        // A pair the catalogue does not list keeps its naloxone and is never
+        // read as plain oxycodone.
+        "Oxycodone 30mg / Naloxone 15mg modified-release tablets",
+        "oxycodone oral tablet modified 30 mg + naloxone 15 @-",
     ),
     // Codeine and combinations.
     (
@@ -254,7 +272,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "Targinact 20mg/10mg prolonged-release tablets",
-        "oxycodone oral tablet modified 20 mg @oxycodone-naloxone-mr-12h-tablet",
+        "oxycodone oral tablet modified 20 mg + naloxone 10 @oxycodone-naloxone-mr-12h-tablet",
     ),
     (
         "Tramacet 37.5mg/325mg tablets",

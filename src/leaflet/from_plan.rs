@@ -19,6 +19,7 @@ use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
 use crate::reference::{ProductRow, Reference};
+use crate::taper::text::{second_part, SecondPart};
 use crate::taper::{self, DoseTime, ItemChange, Plan, StepItem, UnitAmount};
 use crate::vocabulary::{Form, Release};
 
@@ -89,17 +90,12 @@ fn whole(x: f64) -> Option<u32> {
 }
 
 /// The unit a solid dose is counted in, from the item's form and, for a
-/// combination product, the paracetamol in each unit.
-fn solid_unit(form: Option<Form>, mg: f64, paracetamol_mg: Option<f64>) -> Unit {
-    match (form, paracetamol_mg) {
-        (Some(Form::Capsule), Some(p)) => Unit::CombinationCapsule {
-            mg,
-            paracetamol_mg: p,
-        },
-        (_, Some(p)) => Unit::CombinationTablet {
-            mg,
-            paracetamol_mg: p,
-        },
+/// combination product, its second ingredient in each unit (the paracetamol of
+/// co-codamol, the naloxone of oxycodone with naloxone).
+fn solid_unit(form: Option<Form>, mg: f64, second: Option<SecondPart>) -> Unit {
+    match (form, second.map(|p| p.mg_at(mg))) {
+        (Some(Form::Capsule), Some(p)) => Unit::CombinationCapsule { mg, second_mg: p },
+        (_, Some(p)) => Unit::CombinationTablet { mg, second_mg: p },
         (Some(Form::Capsule), None) => Unit::Capsule { mg },
         (Some(Form::Tablet), None) => Unit::Tablet { mg },
         _ => Unit::TabletOrCapsule { mg },
@@ -129,13 +125,11 @@ fn amount_words(count: f64, unit: Unit) -> String {
 }
 
 /// Exactly what to take at one time, e.g. "one 30 mg tablet and one 5 mg tablet".
-fn dose_words(units: &[UnitAmount], form: Option<Form>, paracetamol_mg: Option<f64>) -> String {
+fn dose_words(units: &[UnitAmount], form: Option<Form>, second: Option<SecondPart>) -> String {
     let parts: Vec<String> = units
         .iter()
         .map(|u| match u {
-            UnitAmount::Solid(s) => {
-                amount_words(s.count, solid_unit(form, s.strength_mg, paracetamol_mg))
-            }
+            UnitAmount::Solid(s) => amount_words(s.count, solid_unit(form, s.strength_mg, second)),
             UnitAmount::Patch(p) => amount_words(
                 p.count,
                 Unit::Patch {
@@ -234,24 +228,17 @@ struct PatchState {
 
 /// Everything about one plan item the mapping needs from the plan and the request.
 struct ItemFacts<'a> {
-    paracetamol_mg: Option<f64>,
+    second: Option<SecondPart>,
     row: Option<&'a ProductRow>,
 }
 
 fn item_facts<'a>(plan: &Plan, item: &StepItem, reference: &'a Reference) -> ItemFacts<'a> {
-    let paracetamol_mg = usize::try_from(item.index)
-        .ok()
-        .and_then(|i| plan.request.items.get(i))
-        .and_then(|raw| raw.paracetamol_mg)
-        .filter(|p| *p > 0.0);
+    let second = second_part(plan, item.index);
     let row = item
         .product_id
         .as_deref()
         .and_then(|id| reference.products.rows.iter().find(|r| r.id == id));
-    ItemFacts {
-        paracetamol_mg,
-        row,
-    }
+    ItemFacts { second, row }
 }
 
 /// The doses of one medicine in one step, in the leaflet's words.
@@ -325,7 +312,7 @@ fn dose_line(
     facts: &ItemFacts<'_>,
     l: &Labels,
 ) -> Result<LeafletDose, LeafletError> {
-    let units = dose_words(&d.units, item.form, facts.paracetamol_mg);
+    let units = dose_words(&d.units, item.form, facts.second);
     if item.as_needed {
         // "If you need it: one 5 mg capsule, up to 4 times a day": the short
         // phrase goes in the narrow column.
@@ -863,6 +850,40 @@ mod tests {
         assert_eq!(m.doses[0].what, "one 30 mg/500 mg tablet");
         assert_eq!(m.doses[3].when, "Bedtime");
         assert_eq!(m.doses[3].what, "two 30 mg/500 mg tablets");
+        assert_plain(&input);
+    }
+
+    #[test]
+    fn oxycodone_with_naloxone_names_both_parts_at_every_strength() {
+        let (plan, input) = map(
+            r#"{"items": [{"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 20, "naloxone_mg": 10, "doses_per_day": 2}],
+                "start_date": "2026-12-01"}"#,
+        );
+        assert_eq!(
+            plan.items[0].product_id.as_deref(),
+            Some("oxycodone-naloxone-mr-12h-tablet")
+        );
+        let words: Vec<String> = input
+            .steps
+            .iter()
+            .flat_map(|s| s.medicines.iter())
+            .flat_map(|m| m.doses.iter().map(|d| d.what.clone()))
+            .collect();
+        assert!(
+            words.contains(&"one 20 mg/10 mg tablet".to_string()),
+            "{words:?}"
+        );
+        // Step 2: 35 mg = 10 mg/5 mg + 5 mg/2.5 mg in the morning.
+        assert_eq!(
+            input.steps[1].medicines[0].doses[0].what,
+            "one 10 mg/5 mg tablet and one 5 mg/2.5 mg tablet"
+        );
+        // Never the oxycodone alone: every tablet named with its naloxone.
+        for w in &words {
+            for (i, _) in w.match_indices(" mg tablet") {
+                assert!(w[..i].contains('/'), "{w}");
+            }
+        }
         assert_plain(&input);
     }
 

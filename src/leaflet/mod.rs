@@ -539,19 +539,20 @@ pub enum Unit {
         /// Strength, mg.
         mg: f64,
     },
-    /// A combination tablet (co-codamol, co-dydramol), named as on the box: "30 mg/500 mg".
+    /// A combination tablet (co-codamol, co-dydramol, oxycodone with
+    /// naloxone), named as on the box: "30 mg/500 mg", "20 mg/10 mg".
     CombinationTablet {
         /// Opioid, mg.
         mg: f64,
-        /// Paracetamol, mg.
-        paracetamol_mg: f64,
+        /// The second ingredient (paracetamol or naloxone), mg.
+        second_mg: f64,
     },
     /// A combination capsule, named as on the box.
     CombinationCapsule {
         /// Opioid, mg.
         mg: f64,
-        /// Paracetamol, mg.
-        paracetamol_mg: f64,
+        /// The second ingredient (paracetamol), mg.
+        second_mg: f64,
     },
     /// A patch releasing this many micrograms an hour.
     Patch {
@@ -648,18 +649,18 @@ pub fn describe_units(units: &[UnitCount]) -> String {
                     format_amount(mg),
                     s = if plural { "s" } else { "" },
                 ),
-                Unit::CombinationTablet { mg, paracetamol_mg } => format!(
+                Unit::CombinationTablet { mg, second_mg } => format!(
                     "{} {} mg/{} mg tablet{}",
                     count_word(n),
                     format_amount(mg),
-                    format_amount(paracetamol_mg),
+                    format_amount(second_mg),
                     if plural { "s" } else { "" }
                 ),
-                Unit::CombinationCapsule { mg, paracetamol_mg } => format!(
+                Unit::CombinationCapsule { mg, second_mg } => format!(
                     "{} {} mg/{} mg capsule{}",
                     count_word(n),
                     format_amount(mg),
-                    format_amount(paracetamol_mg),
+                    format_amount(second_mg),
                     if plural { "s" } else { "" }
                 ),
                 Unit::Patch {

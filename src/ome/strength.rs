@@ -21,7 +21,7 @@ use crate::vocabulary::{num, Form, Release};
 #[ts(export)]
 pub struct StrengthCheck {
     /// The item field: `strength_mg`, `strength_mg_per_ml`,
-    /// `strength_mcg_per_hour`, `paracetamol_mg` or `release`.
+    /// `strength_mcg_per_hour`, `paracetamol_mg`, `naloxone_mg` or `release`.
     pub field: String,
     /// What looks wrong, naming the nearest real strengths.
     pub message: String,
@@ -94,6 +94,7 @@ pub fn check(item: &Item, reference: &Reference) -> Vec<StrengthCheck> {
             release,
             strength,
             paracetamol_per_unit,
+            naloxone_per_unit,
             ..
         } => {
             let form = form.map(Form::from);
@@ -129,12 +130,26 @@ pub fn check(item: &Item, reference: &Reference) -> Vec<StrengthCheck> {
                 .copied()
                 .filter(|r| r.combination.is_some())
                 .collect();
-            match paracetamol_per_unit {
-                Some(p) => check_combination(drug, s, p.get(), form, &combos, &mut out),
-                None => {
+            let with_naloxone: Vec<&ProductRow> = candidates
+                .iter()
+                .copied()
+                .filter(|r| {
+                    r.other_ingredient
+                        .as_ref()
+                        .is_some_and(|o| o.name == "naloxone")
+                })
+                .collect();
+            match (paracetamol_per_unit, naloxone_per_unit) {
+                (Some(p), _) => check_combination(drug, s, p.get(), form, &combos, &mut out),
+                (None, Some(n)) => {
+                    check_naloxone(drug, *release, s, n.get(), &with_naloxone, &mut out);
+                }
+                (None, None) => {
+                    // Plain lines only: oxycodone with naloxone shares strengths
+                    // with plain oxycodone but is another product.
                     let plain: Vec<f64> = candidates
                         .iter()
-                        .filter(|r| r.combination.is_none())
+                        .filter(|r| r.combination.is_none() && r.other_ingredient.is_none())
                         .flat_map(|r| solid_strengths(r, form))
                         .collect();
                     if !plain.iter().any(|x| same(*x, s)) {
@@ -214,6 +229,90 @@ pub fn check(item: &Item, reference: &Reference) -> Vec<StrengthCheck> {
         }
     }
     out
+}
+
+/// Oxycodone with naloxone (opioid `s`, naloxone `n` per tablet): the pair
+/// must be one the UK makes (Targinact 20 mg/10 mg); parts written the wrong
+/// way round (10/20) are named as swapped, like co-codamol 500/30.
+fn check_naloxone(
+    drug: &str,
+    release: Release,
+    s: f64,
+    n: f64,
+    rows: &[&ProductRow],
+    out: &mut Vec<StrengthCheck>,
+) {
+    let pairs: Vec<(f64, f64)> = rows
+        .iter()
+        .flat_map(|r| {
+            let strengths = r.strengths_mg.clone().unwrap_or_default();
+            strengths
+                .into_iter()
+                .filter_map(|x| r.second_part(x).map(|(_, mg)| (x, mg)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if pairs.is_empty() {
+        out.push(StrengthCheck {
+            field: "naloxone_mg".into(),
+            message: format!(
+                "the UK catalogue has no {}-release {drug} product with naloxone (oxycodone with naloxone is modified-release oxycodone, Targinact); check the naloxone_mg and the product",
+                release.as_str()
+            ),
+            nearest: Vec::new(),
+        });
+        return;
+    }
+    let opioid: Vec<f64> = pairs.iter().map(|(o, _)| *o).collect();
+    let pair_words = |o: f64, m: f64| format!("{} mg/{} mg", num(o), num(m));
+    if pairs.iter().any(|(o, m)| same(*o, s) && same(*m, n)) {
+        return;
+    }
+    // Written the wrong way round (10/20 for 20/10): naloxone is always the
+    // smaller part of a UK tablet.
+    if let Some((o, m)) = pairs.iter().find(|(o, m)| same(*o, n) && same(*m, s)) {
+        out.push(StrengthCheck {
+            field: "strength_mg".into(),
+            message: format!(
+                "{}/{} looks swapped: {drug} with naloxone is written {drug} first, then naloxone ({}); strength_mg is the {drug} in one tablet and naloxone_mg the naloxone",
+                num(s),
+                num(n),
+                pair_words(*o, *m)
+            ),
+            nearest: vec![*o],
+        });
+        return;
+    }
+    match pairs.iter().find(|(o, _)| same(*o, s)) {
+        Some((o, m)) => out.push(StrengthCheck {
+            field: "naloxone_mg".into(),
+            message: format!(
+                "{} mg of naloxone does not go with {} mg of {drug}: the UK tablet is {} (naloxone is half the {drug}); check the naloxone_mg",
+                num(n),
+                num(s),
+                pair_words(*o, *m)
+            ),
+            nearest: vec![*m],
+        }),
+        None => {
+            let near = nearest(s, &opioid);
+            let words: Vec<String> = pairs
+                .iter()
+                .filter(|(o, _)| near.iter().any(|x| same(*x, *o)))
+                .map(|(o, m)| pair_words(*o, *m))
+                .collect();
+            out.push(StrengthCheck {
+                field: "strength_mg".into(),
+                message: format!(
+                    "{}/{} is not a UK strength of {drug} with naloxone; the nearest are {}",
+                    num(s),
+                    num(n),
+                    words.join(" or ")
+                ),
+                nearest: near,
+            });
+        }
+    }
 }
 
 /// A combination (opioid strength `s`, paracetamol `p` per tablet): swapped
@@ -377,6 +476,46 @@ mod tests {
         );
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].field, "strength_mg_per_ml");
+    }
+
+    #[test]
+    fn targinact_pairs_are_checked_both_parts() {
+        let ok = r#"{"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 20, "naloxone_mg": 10, "doses_per_day": 2}"#;
+        assert!(checks(ok).is_empty(), "{:?}", checks(ok));
+        let swapped = checks(
+            r#"{"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 10, "naloxone_mg": 20, "doses_per_day": 2}"#,
+        );
+        assert_eq!(swapped.len(), 1, "{swapped:?}");
+        assert_eq!(swapped[0].field, "strength_mg");
+        assert!(
+            swapped[0].message.contains("looks swapped"),
+            "{}",
+            swapped[0].message
+        );
+        assert!(
+            swapped[0].message.contains("20 mg/10 mg"),
+            "{}",
+            swapped[0].message
+        );
+        let mismatched = checks(
+            r#"{"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 20, "naloxone_mg": 5, "doses_per_day": 2}"#,
+        );
+        assert_eq!(mismatched[0].field, "naloxone_mg");
+        assert_eq!(mismatched[0].nearest, vec![10.0]);
+        let unknown = checks(
+            r#"{"drug": "oxycodone", "route": "oral", "release": "modified", "strength_mg": 30, "naloxone_mg": 15, "doses_per_day": 2}"#,
+        );
+        assert_eq!(unknown[0].field, "strength_mg");
+        assert_eq!(unknown[0].nearest, vec![20.0, 40.0]);
+        assert!(
+            unknown[0].message.contains("20 mg/10 mg or 40 mg/20 mg"),
+            "{}",
+            unknown[0].message
+        );
+        let immediate = checks(
+            r#"{"drug": "oxycodone", "route": "oral", "strength_mg": 10, "naloxone_mg": 5, "doses_per_day": 2}"#,
+        );
+        assert_eq!(immediate[0].field, "naloxone_mg");
     }
 
     #[test]

@@ -136,22 +136,31 @@ struct Key {
     form: Option<&'static str>,
     release: Option<&'static str>,
     paracetamol: Option<String>,
+    /// Naloxone per mg of opioid (oxycodone with naloxone is never joined
+    /// with plain oxycodone: they are different products).
+    naloxone: Option<String>,
     /// mg per mL for liquids (a concentrate and a 10 mg in 5 mL solution differ).
     liquid: Option<String>,
 }
 
 fn key(item: &Item) -> Option<Key> {
-    let (paracetamol, liquid) = match &item.dose {
+    let (paracetamol, naloxone, liquid) = match &item.dose {
         Dose::Solid {
             as_needed: false,
             paracetamol_per_unit,
+            naloxone_per_unit,
+            strength,
             ..
-        } => (paracetamol_per_unit.map(|p| num(p.get())), None),
+        } => (
+            paracetamol_per_unit.map(|p| num(p.get())),
+            naloxone_per_unit.map(|n| num(n.get() / strength.get())),
+            None,
+        ),
         Dose::Liquid {
             as_needed: false,
             strength,
             ..
-        } => (None, Some(num(strength.get()))),
+        } => (None, None, Some(num(strength.get()))),
         _ => return None,
     };
     Some(Key {
@@ -160,6 +169,7 @@ fn key(item: &Item) -> Option<Key> {
         form: item.dose.form().map(|f| f.as_str()),
         release: item.dose.release().map(|r| r.as_str()),
         paracetamol,
+        naloxone,
         liquid,
     })
 }
@@ -210,6 +220,11 @@ fn joined_raw(raws: &[&RawItem], items: &[&Item]) -> Option<RawItem> {
         timed.extend(t);
     }
     let mut raw = raws[0].clone();
+    // Naloxone goes with the oxycodone strength (the key holds their ratio):
+    // 20 mg/10 mg and 10 mg/5 mg join as 10 mg/5 mg tablets.
+    if let (Some(n), Some(s0), Some(s)) = (raw.naloxone_mg, raw.strength_mg, strength) {
+        raw.naloxone_mg = Some(n / s0 * s);
+    }
     raw.units_per_dose = None;
     raw.ml_per_dose = None;
     raw.doses_per_day = None;

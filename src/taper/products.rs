@@ -454,6 +454,7 @@ pub(crate) fn match_line<'r>(
             units_per_dose: _,
             doses_per_day,
             paracetamol_per_unit,
+            naloxone_per_unit,
             ..
         } => {
             let form = form.map(Form::from);
@@ -462,12 +463,26 @@ pub(crate) fn match_line<'r>(
             for row in rows.iter().copied().filter(|r| {
                 matches!(r.form, Form::Tablet | Form::Capsule) && r.release == Some(*release)
             }) {
-                let combo_ok = match (paracetamol_per_unit, &row.combination) {
+                // The same second ingredient both ways, never a switch: plain
+                // with plain, co-codamol with the same paracetamol, oxycodone
+                // with naloxone with a line of the same oxycodone:naloxone
+                // ratio (Targinact is always 2:1).
+                let paracetamol_ok = match (paracetamol_per_unit, &row.combination) {
                     (None, None) => true,
                     (Some(p), Some(c)) => close(p.get(), c.paracetamol_mg_per_unit),
                     _ => false,
                 };
-                if !combo_ok {
+                let naloxone_ok = match (naloxone_per_unit, &row.other_ingredient) {
+                    (None, None) => true,
+                    (Some(n), Some(o)) if o.name == "naloxone" => row
+                        .strengths_mg
+                        .iter()
+                        .flatten()
+                        .zip(&o.mg_per_unit)
+                        .any(|(s, m)| close(n.get() * s, m * strength)),
+                    _ => false,
+                };
+                if !(paracetamol_ok && naloxone_ok) {
                     continue;
                 }
                 let own = row.strengths_mg.as_deref().unwrap_or_default();
@@ -492,13 +507,21 @@ pub(crate) fn match_line<'r>(
                 }
             }
             let Some((_, row)) = best else {
-                let what = match paracetamol_per_unit {
-                    Some(p) => format!(
+                let what = match (paracetamol_per_unit, naloxone_per_unit) {
+                    (Some(p), _) => format!(
                         "{} {drug} with {} mg paracetamol",
                         release.as_str(),
                         num(p.get())
                     ),
-                    None => format!("{}-release {drug} tablets or capsules", release.as_str()),
+                    (None, Some(n)) => format!(
+                        "{}-release {drug} with naloxone {} mg/{} mg",
+                        release.as_str(),
+                        num(strength),
+                        num(n.get())
+                    ),
+                    (None, None) => {
+                        format!("{}-release {drug} tablets or capsules", release.as_str())
+                    }
                 };
                 return Err(no_line(format!(
                     "the UK product catalogue has no {what}, so its doses cannot be rounded to real products"
@@ -673,10 +696,30 @@ fn solid_line<'r>(
         }
         None => {
             if !strengths.iter().any(|s| close(*s, strength)) {
+                // Oxycodone with naloxone names both parts ("30 mg/15 mg";
+                // "5 mg/2.5 mg, 10 mg/5 mg, ..."), never the oxycodone alone.
+                let (entered, made) = match (&item.dose, row.other_ingredient.is_some()) {
+                    (
+                        Dose::Solid {
+                            naloxone_per_unit: Some(n),
+                            ..
+                        },
+                        true,
+                    ) => (
+                        format!("{} mg/{} mg", num(strength), num(n.get())),
+                        strengths
+                            .iter()
+                            .map(|s| row.strength_label(*s))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
+                    _ => (
+                        format!("{} mg", num(strength)),
+                        format!("{} mg", list_mg(&strengths)),
+                    ),
+                };
                 warnings.push(format!(
-                    "{label}: {} mg is not a strength of {box_name} ({} mg); the plan gives each dose with those strengths.",
-                    num(strength),
-                    list_mg(&strengths)
+                    "{label}: {entered} is not a strength of {box_name} ({made}); the plan gives each dose with those strengths."
                 ));
             }
             strengths.clone()

@@ -14,25 +14,56 @@ fn date(d: NaiveDate) -> String {
     d.format("%d/%m/%Y").to_string()
 }
 
-/// mg of paracetamol in each tablet of a combination item (co-codamol 30/500),
-/// from the plan's own input, so every strength reads as prescribed ("30/500 mg").
-pub(crate) fn paracetamol_per_unit(plan: &Plan, index: u32) -> Option<f64> {
-    usize::try_from(index)
-        .ok()
-        .and_then(|i| plan.request.items.get(i))
-        .and_then(|raw| raw.paracetamol_mg)
-        .filter(|p| *p > 0.0)
+/// The second ingredient of a combination item, from the plan's own input,
+/// so every strength reads as prescribed: paracetamol per unit ("30/500 mg";
+/// co-codamol is reduced by whole tablets of its own strength), or naloxone in
+/// proportion to the oxycodone, as every UK oxycodone with naloxone tablet is
+/// ("20 mg/10 mg", then "10 mg/5 mg"), never "20 mg" alone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum SecondPart {
+    /// Paracetamol mg in each tablet or capsule.
+    Paracetamol(f64),
+    /// Naloxone mg per mg of the opioid (0.5 for 20 mg/10 mg).
+    Naloxone {
+        /// Naloxone per mg of opioid, from the entered tablet.
+        per_mg: f64,
+    },
 }
 
-/// "30 mg", or "30/500 mg" for a combination product.
-fn solid_strength(mg: f64, paracetamol: Option<f64>) -> String {
-    match paracetamol {
-        Some(p) => format!("{}/{} mg", num(mg), num(p)),
+impl SecondPart {
+    /// mg of the second ingredient in a unit of `strength_mg` of the opioid.
+    pub(crate) fn mg_at(self, strength_mg: f64) -> f64 {
+        match self {
+            SecondPart::Paracetamol(p) => p,
+            SecondPart::Naloxone { per_mg } => strength_mg * per_mg,
+        }
+    }
+}
+
+/// The second ingredient of item `index` of the plan's input, if it has one.
+pub(crate) fn second_part(plan: &Plan, index: u32) -> Option<SecondPart> {
+    let raw = usize::try_from(index)
+        .ok()
+        .and_then(|i| plan.request.items.get(i))?;
+    match (raw.paracetamol_mg, raw.naloxone_mg, raw.strength_mg) {
+        (Some(p), _, _) if p > 0.0 => Some(SecondPart::Paracetamol(p)),
+        (_, Some(n), Some(s)) if n > 0.0 && s > 0.0 => Some(SecondPart::Naloxone { per_mg: n / s }),
+        _ => None,
+    }
+}
+
+/// "30 mg", "30/500 mg" for co-codamol, "20 mg/10 mg" for oxycodone with naloxone.
+pub(crate) fn solid_strength(mg: f64, second: Option<SecondPart>) -> String {
+    match second {
+        Some(SecondPart::Paracetamol(p)) => format!("{}/{} mg", num(mg), num(p)),
+        Some(n @ SecondPart::Naloxone { .. }) => {
+            format!("{} mg/{} mg", num(mg), num(n.mg_at(mg)))
+        }
         None => format!("{} mg", num(mg)),
     }
 }
 
-fn units_text(units: &[UnitAmount], paracetamol: Option<f64>) -> String {
+fn units_text(units: &[UnitAmount], paracetamol: Option<SecondPart>) -> String {
     let parts: Vec<String> = units
         .iter()
         .map(|u| match u {
@@ -54,7 +85,7 @@ fn units_text(units: &[UnitAmount], paracetamol: Option<f64>) -> String {
     parts.join(" + ")
 }
 
-fn dose_lines(doses: &[DoseTime], paracetamol: Option<f64>) -> Vec<String> {
+fn dose_lines(doses: &[DoseTime], paracetamol: Option<SecondPart>) -> Vec<String> {
     doses
         .iter()
         .map(|d| format!("{}: {}", d.time, units_text(&d.units, paracetamol)))
@@ -63,7 +94,7 @@ fn dose_lines(doses: &[DoseTime], paracetamol: Option<f64>) -> Vec<String> {
 
 /// The strengths an item is taken in, largest first: "25 micrograms/hour",
 /// "30/500 mg", "2 mg/mL".
-fn strengths_text(item: &StepItem, paracetamol: Option<f64>) -> String {
+fn strengths_text(item: &StepItem, paracetamol: Option<SecondPart>) -> String {
     let mut seen: Vec<String> = Vec::new();
     for u in item.doses.iter().flat_map(|d| d.units.iter()) {
         let s = match u {
@@ -92,13 +123,11 @@ pub fn item_names(plan: &Plan) -> Vec<(u32, String)> {
     }
     let start = |index: u32| starting.get(&index).copied();
     let strength = |index: u32| {
-        start(index).map_or_else(String::new, |s| {
-            strengths_text(s, paracetamol_per_unit(plan, index))
-        })
+        start(index).map_or_else(String::new, |s| strengths_text(s, second_part(plan, index)))
     };
     let dose = |index: u32| {
         start(index).map_or_else(String::new, |s| {
-            dose_lines(&s.doses, paracetamol_per_unit(plan, index)).join(", ")
+            dose_lines(&s.doses, second_part(plan, index)).join(", ")
         })
     };
     // The items of each product, by position in `plan.items`, in order.
@@ -199,7 +228,7 @@ pub(crate) fn item_rows(
     day: NaiveDate,
 ) -> (String, Vec<String>) {
     let mut name = name_of(names, item.index, &item.product);
-    let paracetamol = paracetamol_per_unit(plan, item.index);
+    let paracetamol = second_part(plan, item.index);
     let doses = match item.change {
         ItemChange::Stopped => vec![stop_words(item, day)],
         ItemChange::Held => {

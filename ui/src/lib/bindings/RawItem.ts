@@ -64,6 +64,11 @@ as_needed?: boolean,
  */
 paracetamol_mg?: number, 
 /**
+ * Oxycodone with naloxone (Targinact and generics): naloxone mg per
+ * tablet (10 in 20 mg/10 mg). Adds no OME; keeps the product in the plan.
+ */
+naloxone_mg?: number, 
+/**
  * Tablets, capsules and liquids taken at named times with a dose per time
  * (`[{"time": "morning", "units": 1}, {"time": "night", "units": 2}]`),
  * instead of `units_per_dose` / `ml_per_dose` and `doses_per_day`.

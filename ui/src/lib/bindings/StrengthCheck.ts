@@ -7,7 +7,7 @@
 export type StrengthCheck = { 
 /**
  * The item field: `strength_mg`, `strength_mg_per_ml`,
- * `strength_mcg_per_hour`, `paracetamol_mg` or `release`.
+ * `strength_mcg_per_hour`, `paracetamol_mg`, `naloxone_mg` or `release`.
  */
 field: string, 
 /**
