@@ -213,7 +213,7 @@ fn leaflets_show_the_facts_of_each_kind_of_plan() {
     let fentanyl = text("fentanyl", FENTANYL).unwrap_or_default();
     for s in [
         "Fentanyl 72-hour patches",
-        "Every 3 days one 12 microgram patch",
+        "Every 3 days one 12 micrograms/hour patch",
         // Step 1 is the 25 patch as now (14 days, rounded up to whole
         // 3-day changes: 15); the 12 patch goes on on 16 December.
         "New patch on 16, 19, 22, 25, 28 and 31 December, then 3, 6,",

@@ -781,7 +781,7 @@ mod tests {
             vec![
                 LeafletDose {
                     when: "Every 3 days".into(),
-                    what: "one 12 microgram patch".into()
+                    what: "one 12 micrograms/hour patch".into()
                 },
                 LeafletDose {
                     when: "New patch on".into(),

@@ -623,7 +623,7 @@ pub fn join_list(items: &[String], and: &str) -> String {
 }
 
 /// Describes exactly what to take at one time, in plain words:
-/// `one 30 mg tablet and two 5 mg tablets`, `one 25 microgram patch`, `5 ml of liquid (10 mg)`.
+/// `one 30 mg tablet and two 5 mg tablets`, `one 25 micrograms/hour patch`, `5 ml of liquid (10 mg)`.
 pub fn describe_units(units: &[UnitCount]) -> String {
     let parts: Vec<String> = units
         .iter()
@@ -666,7 +666,7 @@ pub fn describe_units(units: &[UnitCount]) -> String {
                 Unit::Patch {
                     micrograms_per_hour,
                 } => format!(
-                    "{} {} microgram patch{}",
+                    "{} {} micrograms/hour patch{}",
                     count_word(n),
                     format_amount(micrograms_per_hour),
                     if plural { "es" } else { "" }
@@ -1178,7 +1178,7 @@ mod tests {
                     micrograms_per_hour: 52.5
                 }
             }]),
-            "one 52.5 microgram patch"
+            "one 52.5 micrograms/hour patch"
         );
         assert_eq!(
             describe_units(&[UnitCount {
