@@ -3,7 +3,8 @@
 // show with their figures: a benzodiazepine (clobazam), a serotonergic
 // antidepressant with fentanyl (mirtazapine), paracetamol at under 50 kg,
 // codeine above its licensed maximum, and morphine oral solution issued in
-// more than 300 mL. Axe-checked with the warning and the flags showing.
+// more than 300 mL. Oxycodone with naloxone (Targinact) keeps both parts from the
+// search to the plan. Axe-checked with the warning, the plan and the flags showing.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { KEY, Session, waitFor, assertAxeClean } from "./webdriver.mjs";
@@ -62,6 +63,37 @@ test("a buprenorphine patch typed as 0.02 micrograms/hour is warned beside the i
   await s.execute("document.querySelector('[data-testid=regimen-item]').scrollIntoView({block: 'center'})");
   await s.screenshot("reference-strength-warning");
   await axeClean("strength warning");
+  await s.click("[data-testid=regimen-item] button.nhsuk-button--secondary");
+  await waitFor(async () => (await items()) === 0, "removed");
+});
+
+test("Targinact: the search fills both parts, the working converts only the oxycodone, and the plan keeps oxycodone with naloxone", async () => {
+  await addProduct("targinact 20", /Oxycodone with naloxone 12-hourly modified-release tablets 20 mg\/10 mg/);
+  const card = await s.text("[data-testid=regimen-item]");
+  assert.match(card, /with 10 mg naloxone, which adds nothing to the oral morphine equivalent/);
+  assert.match(card, /Targinact/);
+  // Prefilled: one tablet, 12-hourly. 20 x 2 = 40 mg oxycodone x 1.5 = 60 mg OME.
+  await waitFor(async () => (await total()) === "60 mg", "total 60 mg");
+  assert.equal(await s.exists("[data-testid=item-0-strength-warning]"), false, "20 mg/10 mg is a real tablet");
+  await s.click("[data-testid=ome-panel] details summary");
+  const working = await s.text("[data-testid=ome-panel] details");
+  assert.match(working, /20 mg\/10 mg × 2 a day = 40 mg of oxycodone × 1\.5 = 60 mg OME \(oxycodone part only: naloxone adds no OME\)/);
+  await s.click("[data-testid=make-plan]");
+  await waitFor(async () => (await s.findAll("[data-testid=plan-step]")).length > 3, "plan steps");
+  const table = await s.text("[data-testid=plan-table]");
+  assert.match(table, /oxycodone with naloxone 12-hourly slow-release tablets/);
+  // Every strength in every step is an oxycodone with naloxone tablet, both parts shown.
+  const strengths = await s.execute(
+    "return [...document.querySelectorAll('[data-testid=plan-step] .app-plan-item')].flatMap((el) => [...el.textContent.matchAll(/(\\d+(?:\\.\\d+)?) mg(?:\\/(\\d+(?:\\.\\d+)?) mg)?/g)].map((m) => m[0]))",
+  );
+  assert.ok(strengths.length > 0, "strengths in the plan table");
+  for (const st of strengths) {
+    assert.match(st, /^(5 mg\/2\.5 mg|10 mg\/5 mg|20 mg\/10 mg|40 mg\/20 mg)$/, `plan strength ${st} (all: ${strengths})`);
+  }
+  assert.doesNotMatch(table, /oxycodone 12-hourly slow-release tablets/, "never plain oxycodone tablets");
+  await s.execute("document.querySelector('[data-testid=plan-table]').scrollIntoView({block: 'start'})");
+  await s.screenshot("reference-targinact-plan");
+  await axeClean("Targinact plan");
   await s.click("[data-testid=regimen-item] button.nhsuk-button--secondary");
   await waitFor(async () => (await items()) === 0, "removed");
 });

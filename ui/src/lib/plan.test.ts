@@ -52,7 +52,10 @@ describe("plan helpers", () => {
   it("writes units the way a pharmacist reads them", () => {
     expect(unitText({ strength_mg: 30, count: 2 })).toBe("2 × 30 mg");
     // Co-codamol reads 30/500, never "30 mg" (a dispensing-error risk).
-    expect(unitText({ strength_mg: 30, count: 2 }, 500)).toBe("2 × 30/500 mg");
+    expect(unitText({ strength_mg: 30, count: 2 }, { paracetamol_mg: 500 })).toBe("2 × 30/500 mg");
+    // Oxycodone with naloxone: both parts, the naloxone following the oxycodone strength.
+    expect(unitText({ strength_mg: 10, count: 1 }, { strength_mg: 20, naloxone_mg: 10 })).toBe("1 × 10 mg/5 mg");
+    expect(unitText({ strength_mg: 5, count: 1 }, { strength_mg: 20, naloxone_mg: 10 })).toBe("1 × 5 mg/2.5 mg");
     expect(unitText({ strength_mcg_per_hour: 25, count: 1 })).toBe("1 patch of 25 micrograms/hour");
     // A liquid in mL and mg, never "of 2 mg/mL" (read beside 20 mg/mL, a tenfold risk).
     expect(unitText({ strength_mg_per_ml: 2, ml: 5 })).toBe("5 mL (10 mg)");

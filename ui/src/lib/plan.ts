@@ -92,12 +92,18 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
  * plan text and supply lines say them), "1 patch of 25 micrograms/hour", "5 mL (10 mg)": a
  * liquid dose in mL and mg, as the core's plan text says it; the product's name above states the
  * strength as the bottle does (10 mg/5 mL), so "2 mg/mL" is never set beside a 20 mg/mL concentrate.
- * `paracetamolMg` is the combination's paracetamol per tablet, from the plan's request.
+ * `entered` is the item as the plan's request has it: a combination's paracetamol per tablet
+ * ("30/500 mg"), or oxycodone with naloxone in proportion to the oxycodone ("20 mg/10 mg").
  */
-export function unitText(u: UnitAmount, paracetamolMg?: number): string {
+export function unitText(u: UnitAmount, entered?: Pick<RawItem, "paracetamol_mg" | "naloxone_mg" | "strength_mg">): string {
   if ("strength_mg" in u) {
-    const strength = paracetamolMg ? `${u.strength_mg}/${paracetamolMg}` : `${u.strength_mg}`;
-    return `${u.count} × ${strength} mg`;
+    const p = entered?.paracetamol_mg;
+    const n = entered?.naloxone_mg;
+    const s = entered?.strength_mg;
+    if (p) return `${u.count} × ${u.strength_mg}/${p} mg`;
+    // The core's plan text says it the same way, as the box does.
+    if (n && s) return `${u.count} × ${u.strength_mg} mg/${Math.round((u.strength_mg * n * 100) / s) / 100} mg`;
+    return `${u.count} × ${u.strength_mg} mg`;
   }
   if ("strength_mcg_per_hour" in u) return `${plural(u.count, "patch", "patches")} of ${u.strength_mcg_per_hour} micrograms/hour`;
   return `${u.ml} mL (${mgText(u.ml * u.strength_mg_per_ml)})`;
