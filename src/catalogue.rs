@@ -445,6 +445,35 @@ mod tests {
             // The strength field says it as the name does, as the bottle is labelled.
             assert!(c.label.ends_with(&c.strength), "{}: {}", c.id, c.strength);
         }
+    }
+
+    /// A label names one strength, the chosen one: a line's name that also lists
+    /// its range ("8/500, 15/500, 30/500 30/500 mg", "Methadone 5 mg tablets 5 mg")
+    /// is a picking error waiting to happen.
+    #[test]
+    fn every_label_states_its_strength_once_and_no_other() {
+        for c in all_choices(reference()) {
+            let numbers = label_numbers(&c.label);
+            let own = label_numbers(&c.strength);
+            assert_eq!(
+                numbers, own,
+                "{}: '{}' (strength '{}')",
+                c.id, c.label, c.strength
+            );
+        }
+    }
+
+    /// The numbers a label states, in order ("Co-codamol … 30/500 mg" → [30, 500]),
+    /// ignoring those that are part of a word ("12-hourly", "3- and 4-day").
+    fn label_numbers(s: &str) -> Vec<String> {
+        s.split(|c: char| c.is_whitespace() || c == '/' || c == '(' || c == ')' || c == ',')
+            .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn oramorph_is_found_by_its_strength() {
         let hits = search(reference(), "oramorph 10", 10);
         assert_eq!(hits.len(), 1, "{hits:?}");
         assert_eq!(hits[0].label, "Morphine oral solution 10 mg/5 mL");

@@ -244,8 +244,9 @@ test("MST 30 mg morning and MST 60 mg evening entered as two items plan as one l
   assert.equal(await s.exists("[data-testid=plan-held]"), false, "nothing held");
   assert.match(await s.text("[data-testid=plan-warnings]"), /planned as one item/);
   const first = await s.execute("return document.querySelectorAll('[data-testid=plan-step]')[0].textContent");
+  // Step 1 is the regimen as taken: the evening dose is the patient's own 60 mg tablet.
   assert.match(first, /morning: 1 × 30 mg/);
-  assert.match(first, /evening: 2 × 30 mg/);
+  assert.match(first, /evening: 1 × 60 mg/);
   assert.match(first, /114 mg/);
   // The co-codamol (now the second item) is reduced as it is; codeine + paracetamol is offered.
   assert.match(await s.text("[data-testid=choice-1]"), /never made on its own/);
