@@ -142,19 +142,8 @@ pub fn parse_json(text: &str) -> Result<Value, InputError> {
             format!("is {} bytes; at most {cap} are accepted", text.len()),
         )]));
     }
-    let syntax = |e: serde_json::Error| {
-        let (line, column) = (e.line(), e.column());
-        let full = e.to_string();
-        let suffix = format!(" at line {line} column {column}");
-        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
-        InputError::Syntax {
-            line,
-            column,
-            message,
-        }
-    };
     let value: Value = parse_json_unchecked(text)?;
-    crate::limits::check_no_duplicate_keys(text).map_err(syntax)?;
+    crate::limits::check_no_duplicate_keys(text).map_err(syntax_error)?;
     crate::limits::check_value(&value).map_err(|problems| {
         InputError::Invalid(
             problems
@@ -167,18 +156,21 @@ pub fn parse_json(text: &str) -> Result<Value, InputError> {
 }
 
 fn parse_json_unchecked(text: &str) -> Result<Value, InputError> {
-    serde_json::from_str(text).map_err(|e| {
-        let (line, column) = (e.line(), e.column());
-        let full = e.to_string();
-        // serde_json appends " at line L column C"; we state the position ourselves.
-        let suffix = format!(" at line {line} column {column}");
-        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
-        InputError::Syntax {
-            line,
-            column,
-            message,
-        }
-    })
+    serde_json::from_str(text).map_err(syntax_error)
+}
+
+/// A JSON syntax error with its position as fields, not in the message.
+fn syntax_error(e: serde_json::Error) -> InputError {
+    let (line, column) = (e.line(), e.column());
+    let full = e.to_string();
+    // serde_json appends " at line L column C"; we state the position ourselves.
+    let suffix = format!(" at line {line} column {column}");
+    let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
+    InputError::Syntax {
+        line,
+        column,
+        message,
+    }
 }
 
 /// Reports every key of `obj` that is not in `allowed` as an unknown field at
