@@ -4,6 +4,7 @@
 //! the UI only ever see this. The JSON form is pinned by tests because the
 //! UI matches on `code`.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -24,6 +25,64 @@ pub enum ErrorCode {
     Reference,
     /// Anything else; a bug.
     Internal,
+    /// Another seat changed the record first (a newer review version, a
+    /// worklist patient claimed by someone else); `conflict` says who and
+    /// when, and a refused review save is kept as a draft.
+    Conflict,
+}
+
+/// Why a change was refused because another seat got there first: the
+/// details the UI needs to explain it and offer what to do next. Only on an
+/// [`ApiError`] of code [`ErrorCode::Conflict`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[ts(export)]
+pub enum Conflict {
+    /// A review save started from a version that is no longer the latest.
+    Review(ReviewConflict),
+    /// A worklist patient held by another seat.
+    Claim(ClaimConflict),
+}
+
+/// A review save refused because the review has a newer version than the
+/// one the seat started from. The seat's entry was kept as draft `draft_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ReviewConflict {
+    /// The review.
+    #[ts(type = "number")]
+    pub review_id: i64,
+    /// Its patient.
+    #[ts(type = "number")]
+    pub patient_id: i64,
+    /// The version the refused save started from.
+    #[ts(type = "number")]
+    pub base_version: i64,
+    /// The review's latest version when the save was refused.
+    #[ts(type = "number")]
+    pub latest_version: i64,
+    /// Who saved the latest version (the name recorded on it).
+    pub saved_by: String,
+    /// When the latest version was saved.
+    #[ts(as = "String")]
+    pub saved_at: DateTime<Utc>,
+    /// The draft that keeps the refused entry, to reapply on top of the latest version.
+    #[ts(type = "number")]
+    pub draft_id: i64,
+}
+
+/// A worklist patient claimed, released or moved on by one seat while
+/// another holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ClaimConflict {
+    /// The worklist patient (the extract's identifier).
+    pub patient_id: String,
+    /// Who holds the claim.
+    pub holder: String,
+    /// Since when.
+    #[ts(as = "String")]
+    pub claimed_at: DateTime<Utc>,
 }
 
 /// Serialisable error returned by every desktop command.
@@ -40,6 +99,11 @@ pub struct ApiError {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[ts(optional, as = "Option<Vec<FieldError>>")]
     pub fields: Vec<FieldError>,
+    /// For a conflict: who got there first, when, and (for a review) the
+    /// draft that keeps the refused entry. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, as = "Option<Conflict>")]
+    pub conflict: Option<Box<Conflict>>,
 }
 
 impl ApiError {
@@ -50,6 +114,15 @@ impl ApiError {
             code,
             message: crate::limits::sanitize_message(&message.into()),
             fields: Vec::new(),
+            conflict: None,
+        }
+    }
+
+    /// A conflict error with its details.
+    pub fn conflict(conflict: Conflict, message: impl Into<String>) -> Self {
+        ApiError {
+            conflict: Some(Box::new(conflict)),
+            ..ApiError::new(ErrorCode::Conflict, message)
         }
     }
 
@@ -68,6 +141,7 @@ impl ApiError {
             code: ErrorCode::InvalidInput,
             message,
             fields,
+            conflict: None,
         }
     }
 }
@@ -115,6 +189,7 @@ mod tests {
             ErrorCode::Storage,
             ErrorCode::Reference,
             ErrorCode::Internal,
+            ErrorCode::Conflict,
         ]
         .iter()
         .map(|c| serde_json::to_string(c).unwrap())
@@ -126,7 +201,8 @@ mod tests {
                 "\"not-found\"",
                 "\"storage\"",
                 "\"reference\"",
-                "\"internal\""
+                "\"internal\"",
+                "\"conflict\""
             ]
         );
     }
@@ -146,6 +222,61 @@ mod tests {
                     {"path": "items[1].strength_mg", "message": "must be greater than 0 (got -5)"},
                     {"path": "patient.age", "message": "must be between 0 and 120 (got 130)"}
                 ]
+            })
+        );
+    }
+
+    #[test]
+    fn a_review_conflict_carries_who_when_and_the_draft() {
+        let at = DateTime::parse_from_rfc3339("2026-12-07T10:42:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let e = ApiError::conflict(
+            Conflict::Review(ReviewConflict {
+                review_id: 4,
+                patient_id: 2,
+                base_version: 2,
+                latest_version: 3,
+                saved_by: "A. Pharmacist".into(),
+                saved_at: at,
+                draft_id: 7,
+            }),
+            "review 4 was saved by A. Pharmacist",
+        );
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({
+                "code": "conflict",
+                "message": "review 4 was saved by A. Pharmacist",
+                "conflict": {"kind": "review", "review_id": 4, "patient_id": 2,
+                    "base_version": 2, "latest_version": 3, "saved_by": "A. Pharmacist",
+                    "saved_at": "2026-12-07T10:42:00Z", "draft_id": 7}
+            })
+        );
+        let back: ApiError = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn a_claim_conflict_names_the_holder_and_since_when() {
+        let at = DateTime::parse_from_rfc3339("2026-12-07T09:05:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let e = ApiError::conflict(
+            Conflict::Claim(ClaimConflict {
+                patient_id: "P0042".into(),
+                holder: "B. Pharmacist".into(),
+                claimed_at: at,
+            }),
+            "held by B. Pharmacist",
+        );
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({
+                "code": "conflict",
+                "message": "held by B. Pharmacist",
+                "conflict": {"kind": "claim", "patient_id": "P0042",
+                    "holder": "B. Pharmacist", "claimed_at": "2026-12-07T09:05:00Z"}
             })
         );
     }

@@ -37,6 +37,6 @@ pub mod summary;
 pub mod taper;
 pub mod vocabulary;
 
-pub use api_error::{ApiError, ErrorCode};
+pub use api_error::{ApiError, ClaimConflict, Conflict, ErrorCode, ReviewConflict};
 pub use profile::Profile;
 pub use store::{Store, StoreError};

@@ -3,4 +3,4 @@
 /**
  * Machine-readable category of an [`ApiError`].
  */
-export type ErrorCode = "invalid-input" | "not-found" | "storage" | "reference" | "internal";
+export type ErrorCode = "invalid-input" | "not-found" | "storage" | "reference" | "internal" | "conflict";
