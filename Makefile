@@ -88,8 +88,9 @@ bindings-check: test-rust
 test-ui: setup-npm
 	cd ui && npm run --silent test
 
+# End-to-end too may use the cluster (two windows on the team store).
 test-e2e: setup app
-	tests/e2e/run.sh
+	tests/pg/with-cluster.sh tests/e2e/run.sh
 
 test: setup lint test-pg test-rust bindings-check test-ui test-e2e
 	@echo "make test: all passed"

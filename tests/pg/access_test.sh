@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Applies migrations_pg/0001 and 0002 to a fresh database on the running test
+# Applies every migrations_pg file to a fresh database on the running test
 # cluster (tests/pg/cluster.sh start) and runs tests/pg/access_test.sql:
 # row-level security by practice, append-only audit log and review versions,
 # the role on every audit entry, the chain as Rust computes it.

@@ -1,5 +1,5 @@
 -- Access by seat on a real PostgreSQL server (run by tests/pg/access_test.sh
--- on a fresh database with migrations_pg/0001 and 0002 applied, as the owner).
+-- on a fresh database with every migrations_pg file applied, as the owner).
 --
 -- Two practices, two pharmacist seats (seat_alice works for A81001, seat_bob
 -- for B82002) and an admin seat. Proves that row-level security hides the
@@ -57,6 +57,16 @@ SELECT
 \echo :second
 SELECT check_that(:'first' = :'rust_first', 'first hash as Rust''s'),
        check_that(:'second' = :'rust_second', 'second hash as Rust''s');
+
+\echo '== every table is under forced row-level security, or shared on purpose'
+-- A table added by a later migration must take a side.
+SELECT string_agg(c.relname, ', ' ORDER BY c.relname) AS shared_tables
+FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+  AND NOT c.relforcerowsecurity
+\gset
+\echo shared: :shared_tables
+SELECT check_that(:'shared_tables' = 'audit_head, cf_texts, practices, settings',
+                  'only the audit head, shared texts, practices and settings are shared');
 
 \echo '== the admin sets up two practices and assigns the seats'
 \c - seat_admin
@@ -161,6 +171,11 @@ SELECT expect_error($$UPDATE audit_log SET summary = 'rewritten'$$, 'permission 
 SELECT expect_error($$DELETE FROM audit_log$$, 'permission denied');
 SELECT expect_error($$TRUNCATE audit_log$$, 'permission denied');
 SELECT expect_error($$UPDATE audit_head SET entries = 0$$, 'permission denied');
+SELECT expect_error($$UPDATE audit_head SET id = 1$$, 'moves only with a new audit entry');
+-- The row lock the store takes first in every write transaction.
+BEGIN;
+SELECT last_id AS locked_head FROM audit_head WHERE id = 1 FOR UPDATE;
+ROLLBACK;
 SELECT expect_error($$UPDATE reviews SET created_by = 'x'$$, 'permission denied');
 SELECT expect_error($$CREATE TABLE sneaky (x int)$$, 'permission denied');
 SELECT expect_error($$DROP TABLE audit_log$$, 'must be owner');
@@ -187,6 +202,45 @@ DO $$
 BEGIN
     ASSERT (SELECT count(*) FROM review_versions) = 2, 'the deleted review took its version';
 END $$;
+
+\echo '== a deleted patient''s later audit entries stay in its practice'
+INSERT INTO patients (name, created_at, updated_at) VALUES ('Leaving', 'x', 'x');
+INSERT INTO audit_log (at, actor, action, entity, entity_id, patient_id, summary)
+SELECT '2026-12-07T06:25:00.000Z', 'alice', 'create', 'patient', max(id), max(id), 'patient created'
+FROM patients;
+SELECT max(id) AS leaving FROM patients \gset
+DELETE FROM patients WHERE id = :leaving;
+INSERT INTO audit_log (at, actor, action, entity, entity_id, patient_id, summary)
+VALUES ('2026-12-07T06:26:00.000Z', 'alice', 'delete', 'patient', :leaving, :leaving, 'patient deleted');
+SELECT check_that((SELECT practice_code FROM audit_log WHERE action = 'delete' AND patient_id = :leaving) = 'A81001',
+                  'the deletion entry is in A81001, from the patient''s earlier entries');
+
+\echo '== drafts and worklist claims (migration 3) follow their practice'
+INSERT INTO review_drafts (review_id, base_version, latest_version, saved_at, saved_by, input)
+SELECT min(id), 1, 2, '2026-12-07T06:30:00.000Z', 'alice', '{"notes": "kept"}' FROM reviews;
+-- The claim upsert the store runs, the practice filled in before the
+-- conflict check so that (practice_code, extract_id) is the target.
+INSERT INTO cf_claims (extract_id, holder, claimed_at, status, changed_at, changed_by)
+VALUES ('E1', 'alice', '2026-12-07T06:31:00.000Z', 'to-contact', '2026-12-07T06:31:00.000Z', 'alice')
+ON CONFLICT (practice_code, extract_id) DO UPDATE SET holder = excluded.holder,
+    claimed_at = excluded.claimed_at, changed_at = excluded.changed_at, changed_by = excluded.changed_by
+WHERE cf_claims.holder IS NULL;
+\c - seat_bob
+-- The same extract id at bob's practice is another patient: his own claim.
+INSERT INTO cf_claims (extract_id, holder, claimed_at, status, changed_at, changed_by)
+VALUES ('E1', 'bob', '2026-12-07T06:32:00.000Z', 'booked', '2026-12-07T06:32:00.000Z', 'bob')
+ON CONFLICT (practice_code, extract_id) DO UPDATE SET holder = excluded.holder,
+    claimed_at = excluded.claimed_at, changed_at = excluded.changed_at, changed_by = excluded.changed_by
+WHERE cf_claims.holder IS NULL;
+SELECT current_user AS seat, extract_id, holder, status, practice_code FROM cf_claims;
+SELECT check_that((SELECT count(*) FROM review_drafts) = 0, 'bob sees no drafts of alice''s'),
+       check_that((SELECT count(*) FROM cf_claims) = 1, 'bob sees only his claim'),
+       check_that((SELECT holder FROM cf_claims) = 'bob', 'his claim is his');
+SELECT expect_error($$UPDATE cf_claims SET practice_code = 'A81001'$$, 'practice cannot be changed|row-level security');
+\c - seat_alice
+SELECT check_that((SELECT count(*) FROM review_drafts) = 1, 'alice sees her draft'),
+       check_that((SELECT holder FROM cf_claims) = 'alice', 'alice''s claim untouched by bob''s');
+SELECT expect_error($$UPDATE review_drafts SET saved_by = 'x'$$, 'permission denied');
 
 \echo '== the owner cannot rewrite history either (triggers)'
 \c - stepdown_test_owner
@@ -232,6 +286,24 @@ BEGIN
         'the log matches its head';
     ASSERT v.entries > (SELECT count(*) FROM audit_log), 'bob verifies entries he cannot read';
 END $$;
+
+\echo '== the schema check (migration 4) names a dropped trigger, RLS switched off, a policy added'
+SELECT check_that(NOT EXISTS (SELECT FROM stepdown_schema_problems()), 'a sound schema has no problems');
+\c - postgres
+ALTER TABLE review_versions DISABLE TRIGGER review_versions_no_update;
+DROP TRIGGER audit_log_no_delete ON audit_log;
+ALTER TABLE patients NO FORCE ROW LEVEL SECURITY;
+CREATE POLICY everyone ON cf_claims USING (true);
+\c - seat_bob
+SELECT * FROM stepdown_schema_problems();
+SELECT check_that((SELECT count(*) FROM stepdown_schema_problems()) = 4, 'four problems named');
+\c - postgres
+ALTER TABLE review_versions ENABLE TRIGGER review_versions_no_update;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+FOR EACH ROW EXECUTE FUNCTION stepdown_refuse('the audit log is append-only');
+ALTER TABLE patients FORCE ROW LEVEL SECURITY;
+DROP POLICY everyone ON cf_claims;
+SELECT check_that(NOT EXISTS (SELECT FROM stepdown_schema_problems()), 'put back, no problems');
 
 \echo '== a tampered entry is found by the verification'
 \c - postgres

@@ -83,7 +83,8 @@ start() {
   stop
   mkdir -p "$(dirname "$STATE")"
   local dir
-  dir=$(mktemp -d "${TMPDIR:-/tmp}/stepdown-pg.XXXXXX")
+  # /tmp, not $TMPDIR: run as root, the server's user must reach the folder.
+  dir=$(mktemp -d "${STEPDOWN_PG_TMP:-/tmp}/stepdown-pg.XXXXXX")
   echo "$dir" >"$STATE"
   mkdir -p "$dir/sock"
   if [ "$(id -u)" = 0 ]; then

@@ -9,6 +9,8 @@ set -euo pipefail
 [ $# -gt 0 ] || { echo "usage: with-cluster.sh CMD [ARGS…]" >&2; exit 2; }
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cluster="$here/cluster.sh"
+# A state file of its own: a cluster started by hand (cluster.sh start) is left alone.
+export STEPDOWN_PG_STATE=${STEPDOWN_PG_STATE:-$(cd "$here/../.." && pwd)/target/pg-with-cluster.state}
 
 trap '"$cluster" stop' EXIT
 trap 'exit 130' INT

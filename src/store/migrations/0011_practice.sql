@@ -3,9 +3,10 @@
 -- the record. A practice is named by its ODS code (e.g. A81001).
 --
 -- Only on the rows a practice's data hangs from: patients (reviews,
--- versions, prints and follow-ups belong to their patient's practice),
--- case-finding imports and the patients of an extract (their issues and
--- worklist rows belong to the extract patient's practice). PostgreSQL also
+-- versions, prints, follow-ups and drafts belong to their patient's
+-- practice), case-finding imports, the patients of an extract (their issues
+-- and worklist rows belong to the extract patient's practice) and worklist
+-- claims (keyed by the extract's identifier, unique within a practice). PostgreSQL also
 -- keeps the code on those child rows, copied by a trigger, for row-level
 -- security; SQLite has no use for it there.
 --
@@ -26,5 +27,9 @@ ALTER TABLE cf_imports ADD COLUMN practice_code TEXT
            OR (length(practice_code) BETWEEN 3 AND 10 AND practice_code NOT GLOB '*[^A-Z0-9]*'));
 
 ALTER TABLE cf_patients ADD COLUMN practice_code TEXT
+    CHECK (practice_code IS NULL
+           OR (length(practice_code) BETWEEN 3 AND 10 AND practice_code NOT GLOB '*[^A-Z0-9]*'));
+
+ALTER TABLE cf_claims ADD COLUMN practice_code TEXT
     CHECK (practice_code IS NULL
            OR (length(practice_code) BETWEEN 3 AND 10 AND practice_code NOT GLOB '*[^A-Z0-9]*'));

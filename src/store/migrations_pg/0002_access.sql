@@ -48,8 +48,9 @@
 -- grants, not by the hashes.
 --
 -- Grants are least privilege: nobody but the owner has DELETE on the audit
--- log, its head or review versions, UPDATE on anything append-only, or may
--- create, alter or drop tables. Versions and follow-ups go with their
+-- log, its head or review versions, UPDATE on anything append-only (but the
+-- audit head's id, which the row lock SELECT … FOR UPDATE needs; its trigger
+-- refuses every change), or may create, alter or drop tables. Versions and follow-ups go with their
 -- review through the foreign key's cascade (which runs as the owner).
 --
 -- Migrations are append-only: once released, this file never changes.
@@ -152,16 +153,10 @@ BEGIN
         END IF;
         RETURN NEW;
     END IF;
-    -- An import's issues come by the hundred thousand: a practice given by
-    -- the importer is taken as it is (row-level security still refuses one
-    -- the seat does not work for).
-    IF TG_TABLE_NAME = 'cf_issues' AND NEW.practice_code IS NOT NULL THEN
-        RETURN NEW;
-    END IF;
     CASE TG_TABLE_NAME
         WHEN 'reviews' THEN
             SELECT p.practice_code INTO parent FROM patients p WHERE p.id = NEW.patient_id;
-        WHEN 'review_versions', 'follow_ups' THEN
+        WHEN 'review_versions', 'follow_ups', 'review_drafts' THEN
             SELECT r.practice_code INTO parent FROM reviews r WHERE r.id = NEW.review_id;
         WHEN 'leaflet_prints' THEN
             SELECT v.practice_code INTO parent FROM review_versions v WHERE v.id = NEW.review_version_id;
@@ -214,8 +209,11 @@ CREATE TRIGGER leaflet_prints_0practice BEFORE INSERT ON leaflet_prints
 FOR EACH ROW EXECUTE FUNCTION stepdown_practice_from_parent();
 CREATE TRIGGER follow_ups_0practice BEFORE INSERT ON follow_ups
 FOR EACH ROW EXECUTE FUNCTION stepdown_practice_from_parent();
+-- An import's issues come by the hundred thousand: a practice given by the
+-- importer is taken as it is, without calling the function at all (row-level
+-- security still refuses one the seat does not work for).
 CREATE TRIGGER cf_issues_0practice BEFORE INSERT ON cf_issues
-FOR EACH ROW EXECUTE FUNCTION stepdown_practice_from_parent();
+FOR EACH ROW WHEN (NEW.practice_code IS NULL) EXECUTE FUNCTION stepdown_practice_from_parent();
 CREATE TRIGGER cf_summaries_0practice BEFORE INSERT OR UPDATE ON cf_summaries
 FOR EACH ROW EXECUTE FUNCTION stepdown_practice_from_parent();
 CREATE TRIGGER cf_summaries_staging_0practice BEFORE INSERT OR UPDATE ON cf_summaries_staging
@@ -374,6 +372,11 @@ GRANT SELECT, INSERT, DELETE ON reviews TO stepdown_pharmacist;
 GRANT SELECT, INSERT ON review_versions, leaflet_prints, follow_ups TO stepdown_pharmacist;
 GRANT SELECT, INSERT ON audit_log TO stepdown_pharmacist;
 GRANT SELECT ON audit_head, settings, practices, seat_practices TO stepdown_pharmacist;
+-- The store locks the head row first in every write transaction (SELECT …
+-- FOR UPDATE), which needs an UPDATE privilege on some column. The id: any
+-- update a seat could make with it is refused by audit_head_forward_only
+-- (and the CHECK id = 1); the head moves only with a new entry.
+GRANT UPDATE (id) ON audit_head TO stepdown_pharmacist;
 GRANT SELECT, INSERT, UPDATE, DELETE ON cf_imports, cf_patients, cf_state TO stepdown_pharmacist;
 GRANT SELECT, INSERT, DELETE ON cf_issues, cf_summaries, cf_summaries_staging TO stepdown_pharmacist;
 -- Shared texts: never deleted by a seat (another practice's issues may use them).
