@@ -7,14 +7,15 @@ SHELL := /bin/bash
 
 # Debian packages Tauri v2 needs on Linux, plus the tools the tests use
 # (Xvfb, WebKitWebDriver, poppler for PDF checks, ImageMagick for screenshots,
-# xclip to read what a Copy button put on the X clipboard).
+# xclip to read what a Copy button put on the X clipboard, PostgreSQL 15 for the
+# team store's tests: a throwaway cluster, see tests/pg/).
 APT_PACKAGES := libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev \
   libssl-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth webkit2gtk-driver \
-  poppler-utils fonts-dejavu-core imagemagick x11-utils sqlite3 xclip
+  poppler-utils fonts-dejavu-core imagemagick x11-utils sqlite3 xclip postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup setup-apt setup-npm setup-cargo ui app run test lint test-rust test-ui test-e2e bindings-check screenshot bench bench-ui clean
+.PHONY: help setup setup-apt setup-npm setup-cargo ui app run test lint test-rust test-pg test-ui test-e2e bindings-check screenshot bench bench-ui clean
 
 help:
 	@echo "make run         set up and launch Stepdown"
@@ -66,8 +67,15 @@ lint: ui
 	cargo clippy --workspace --all-targets --features stepdown/synthetic -- -D warnings
 	cd ui && npm run --silent check
 
+# The Rust tests run beside a throwaway PostgreSQL cluster (STEPDOWN_TEST_PG_URL),
+# removed afterwards even when a test fails. `make run` stays on SQLite.
 test-rust: ui
-	cargo test --workspace
+	tests/pg/with-cluster.sh cargo test --workspace
+
+# The team store's SQL on a real server: row-level security by practice,
+# append-only audit log and review versions, the role on every audit entry.
+test-pg: setup-apt
+	tests/pg/access_test.sh
 
 # ts-rs regenerates ui/src/lib/bindings during `cargo test`; committed copies must match.
 bindings-check: test-rust
@@ -80,10 +88,11 @@ bindings-check: test-rust
 test-ui: setup-npm
 	cd ui && npm run --silent test
 
+# End-to-end too may use the cluster (two windows on the team store).
 test-e2e: setup app
-	tests/e2e/run.sh
+	tests/pg/with-cluster.sh tests/e2e/run.sh
 
-test: setup lint test-rust bindings-check test-ui test-e2e
+test: setup lint test-pg test-rust bindings-check test-ui test-e2e
 	@echo "make test: all passed"
 
 screenshot: setup app

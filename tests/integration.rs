@@ -27,6 +27,7 @@ mod leaflet_pdf;
 mod ome_cli;
 mod ome_props;
 mod outcomes_cli;
+mod pg_schema;
 mod plan_cli;
 mod plan_props;
 mod plan_snapshots;
