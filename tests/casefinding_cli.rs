@@ -347,8 +347,8 @@ fn a_systmone_export_imports_with_its_preset() {
         "missing columns patient_id, issue_date, drug, dose, quantity",
     );
     assert_bad_input(
-        &run(&["import", p(&sample), "--db", p(&db), "--preset", "emis-web"]),
-        "--preset: there is no preset 'emis-web' (presets: systmone-sr)",
+        &run(&["import", p(&sample), "--db", p(&db), "--preset", "emis"]),
+        "--preset: there is no preset 'emis' (presets: systmone-sr, emis-web)",
     );
     let report = stdout_json(&run(&[
         "import",
@@ -373,6 +373,59 @@ fn a_systmone_export_imports_with_its_preset() {
     assert!(list["patients"][0]["ome_mg_per_day"].as_f64().unwrap() > 0.0);
     // The store is as Stepdown made it (the worklist cache swapped in from
     // its staging table is the same table).
+    let check = stdout_json(&run(&["check", "--db", p(&db)]));
+    assert_eq!(check["ok"], true, "{check}");
+}
+
+/// The generated sample of Stepdown's EMIS Web list report (tests/cases,
+/// written by `gen_extract --shape emis-web`) imports with `--preset emis-web`,
+/// its title line named in the warnings; without the preset its columns are
+/// not found.
+#[test]
+fn an_emis_web_export_imports_with_its_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/extract_emis_web.csv");
+    assert_bad_input(
+        &run(&["import", p(&sample), "--db", p(&db), "--today", TODAY]),
+        "line 3 (header): missing columns patient_id, dose",
+    );
+    let report = stdout_json(&run(&[
+        "import",
+        p(&sample),
+        "--db",
+        p(&db),
+        "--preset",
+        "emis-web",
+        "--today",
+        TODAY,
+    ]));
+    assert_eq!(report["rows_read"], 400);
+    assert_eq!(report["not_understood_count"], 1);
+    assert_eq!(
+        report["imported"].as_u64().unwrap() + report["duplicates"].as_u64().unwrap(),
+        399
+    );
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["line"] == 1 && w["reason"].as_str().unwrap().contains("above the header")),
+        "{report}"
+    );
+    let on_list = report["patients_on_worklist"].as_u64().unwrap();
+    assert!(on_list > 0);
+    let list = stdout_json(&run(&["worklist", "--db", p(&db), "--today", TODAY]));
+    assert_eq!(list["patients"].as_array().unwrap().len() as u64, on_list);
+    // NHS numbers written with spaces are read.
+    assert!(
+        list["patients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["nhs_number"].is_string()),
+        "{list}"
+    );
     let check = stdout_json(&run(&["check", "--db", p(&db)]));
     assert_eq!(check["ok"], true, "{check}");
 }
