@@ -138,5 +138,11 @@ mod tests {
                 "the recipe does not name the heading `{header}`"
             );
         }
+        // The desktop import lists the preset by its title: the recipe quotes it.
+        assert!(
+            recipe.contains(&p.title),
+            "the recipe does not quote '{}'",
+            p.title
+        );
     }
 }
