@@ -6,10 +6,11 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages Tauri v2 needs on Linux, plus the tools the tests use
-# (Xvfb, WebKitWebDriver, poppler for PDF checks, ImageMagick for screenshots).
+# (Xvfb, WebKitWebDriver, poppler for PDF checks, ImageMagick for screenshots,
+# xclip to read what a Copy button put on the X clipboard).
 APT_PACKAGES := libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev \
   libssl-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth webkit2gtk-driver \
-  poppler-utils fonts-dejavu-core imagemagick x11-utils sqlite3
+  poppler-utils fonts-dejavu-core imagemagick x11-utils sqlite3 xclip
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CARGO_TERM_COLOR ?= never
 

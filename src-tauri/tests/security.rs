@@ -69,11 +69,15 @@ fn declared_commands() -> BTreeSet<String> {
         .collect()
 }
 
-/// Plugin permissions the UI needs: none. The save dialog is opened, and the
-/// saved leaflet opened, from Rust (src/commands/files.rs), so the webview
-/// holds neither the dialog nor the opener (issue 20: the opener allowed any
-/// `**/*.pdf`, and the dialog's path came back through the webview).
-const PLUGIN_GRANTS: [&str; 0] = [];
+/// Plugin permissions the UI needs: writing text to the clipboard, and nothing
+/// else. The Copy buttons put the core's summary text on the clipboard
+/// (issue 18, "the coded summary copied"); the webview cannot read the
+/// clipboard (which may hold anything the user copied elsewhere), nor write
+/// images or HTML. The save dialog is opened, and the saved leaflet opened,
+/// from Rust (src/commands/files.rs), so the webview holds neither the dialog
+/// nor the opener (issue 20: the opener allowed any `**/*.pdf`, and the
+/// dialog's path came back through the webview).
+const PLUGIN_GRANTS: [&str; 1] = ["clipboard-manager:allow-write-text"];
 
 #[test]
 fn capabilities_grant_only_stepdown_commands() {
@@ -104,7 +108,7 @@ fn capabilities_grant_only_stepdown_commands() {
                 .expect("app permission ids are plain strings (no scoped plugin grants)");
             assert!(
                 !p.contains(':'),
-                "{} grants the plugin permission {p}: the webview gets no plugin access",
+                "{} grants the plugin permission {p}: the webview gets no plugin access but {PLUGIN_GRANTS:?}",
                 path.display()
             );
             assert!(
@@ -121,6 +125,37 @@ fn capabilities_grant_only_stepdown_commands() {
         granted, expected,
         "every declared command is granted, plus the pinned plugin grants"
     );
+}
+
+/// The clipboard grant is write-text only: no capability file grants reading
+/// the clipboard, the plugin's default set (which a bare `clipboard-manager:default`
+/// would pull in), or a wildcard.
+#[test]
+fn the_clipboard_is_written_never_read() {
+    let dir = manifest_dir().join("capabilities");
+    let mut writes = 0;
+    for entry in std::fs::read_dir(&dir).expect("capabilities dir") {
+        let path = entry.expect("dir entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        let cap: serde_json::Value = serde_json::from_str(&text).expect("json");
+        for p in cap["permissions"].as_array().expect("permissions array") {
+            let id = p.as_str().unwrap_or_else(|| {
+                p["identifier"]
+                    .as_str()
+                    .expect("a permission has an identifier")
+            });
+            if id.starts_with("clipboard-manager:") {
+                assert_eq!(
+                    id,
+                    "clipboard-manager:allow-write-text",
+                    "{} grants {id}",
+                    path.display()
+                );
+                writes += 1;
+            }
+        }
+    }
+    assert_eq!(writes, 1, "the Copy buttons need the write-text grant");
 }
 
 #[test]

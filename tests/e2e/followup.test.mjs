@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { CLI, KEY, Session, cliJson, waitFor, assertAxeClean, practiceAndNewPatient } from "./webdriver.mjs";
+import { CLI, KEY, ROOT, Session, cliJson, waitFor, assertAxeClean, clipboardSet, clipboardText, practiceAndNewPatient } from "./webdriver.mjs";
 
 let s;
 const dir = mkdtempSync(path.join(tmpdir(), "stepdown-followup-"));
@@ -160,16 +160,46 @@ test("follow-up 2: a dose different from the plan, re-planned from it, leaflet p
   await s.screenshot("followup-replanned");
 });
 
+// Each code line of a coded summary, checked against the SNOMED CT concepts
+// table (assets/reference/snomed_concepts.json): id and term as listed there.
+const SNOMED = JSON.parse(readFileSync(path.join(ROOT, "assets/reference/snomed_concepts.json"), "utf8")).rows;
+function assertCodesFromTable(text) {
+  const lines = text.split("\n");
+  const codes = lines.slice(1, lines.indexOf(""));
+  assert.ok(codes.length > 0, "the coded summary starts with its codes");
+  for (const line of codes) {
+    const [, id, term] = line.match(/ (\d{6,18}) \|([^|]+)\| /) ?? [];
+    assert.ok(id, `a code line carries a SNOMED CT id and term: ${line}`);
+    assert.ok(SNOMED.some((r) => r.concept_id === id && r.term === term), `${id} |${term}| is in snomed_concepts.json`);
+  }
+  return codes;
+}
+
+/** Clears the clipboard (a marker, read back), presses `button`, waits for the success banner, and returns what the clipboard then holds. */
+async function copyWith(button, testid) {
+  const marker = `stepdown-e2e: nothing copied yet (${Date.now()})`;
+  clipboardSet(marker);
+  await waitFor(() => clipboardText() === marker, "the marker on the clipboard");
+  await s.press(`[data-testid=${button}]`);
+  await waitFor(async () => (await s.exists(`[data-testid=${testid}-copied]`)) || (await s.exists(`[data-testid=${testid}-not-copied]`)), `${button} pressed`);
+  assert.ok(
+    !(await s.exists(`[data-testid=${testid}-not-copied]`)),
+    `the copy was refused: ${await s.execute(`return document.querySelector('[data-testid=${testid}-not-copied]')?.textContent ?? ''`)}`,
+  );
+  // The confirmation sits in a live region, so a screen reader announces it.
+  assert.equal(await s.execute(`return document.querySelector('[data-testid=${testid}-copied]').closest('[role=status]')?.getAttribute('aria-live') ?? null`), "polite");
+  return clipboardText();
+}
+
 test("the coded summary copied: SNOMED CT codes of the review, its plans and both follow-ups, then the summary", async () => {
-  await s.press("[data-testid=followup-copy-coded]");
-  await waitFor(async () => (await s.exists("[data-testid=followup-coded-status]")) || (await s.exists("[data-testid=followup-coded-error]")), "coded summary copied");
-  assert.ok(!(await s.exists("[data-testid=followup-coded-error]")), await s.execute("return document.querySelector('[data-testid=followup-coded-error]')?.textContent ?? ''"));
-  assert.match(await s.text("[data-testid=followup-coded-status]"), /Coded summary copied|Select the coded summary/);
-  const copied = await s.execute("return document.querySelector('[data-testid=followup-coded-text]').value");
+  const clip = await copyWith("followup-copy-coded", "followup-coded");
+  assert.match(await s.text("[data-testid=followup-coded-copied]"), /Coded summary copied/);
+  const shown = await s.execute("return document.querySelector('[data-testid=followup-coded-text]').value");
   // What the core gives the CLI for the same version (each copy audited).
   const cli = execFileSync(CLI, ["review", "summary", "--db", db, "--review", String(reviewId), "--version", "2", "--coded"], { encoding: "utf8" });
-  assert.equal(copied, cli, "the button copies the core's text");
-  const codes = copied.split("\n").slice(1, copied.split("\n").indexOf(""));
+  assert.equal(clip, cli, "the system clipboard holds the core's coded summary, byte for byte");
+  assert.equal(shown, cli, "the page shows the same text");
+  const codes = assertCodesFromTable(clip);
   assert.deepEqual(
     codes.map((l) => l.replace(/^\d+ \w+ \d{4}  /, "")),
     [
@@ -181,14 +211,10 @@ test("the coded summary copied: SNOMED CT codes of the review, its plans and bot
       "395067002 |Optimisation of drug dosage|  new reduction plan (version 2)",
     ],
   );
-  assert.match(copied, /Follow-ups \(2\)/);
-  // Where the clipboard can be read from the page, it holds the same text.
-  const clip = await s.executeAsync(
-    "const done = arguments[arguments.length - 1]; const t = setTimeout(() => done(null), 2000); const read = navigator.clipboard && navigator.clipboard.readText ? navigator.clipboard.readText() : Promise.resolve(null); read.then((x) => { clearTimeout(t); done(x); }, () => { clearTimeout(t); done(null); });",
-  );
-  if (clip !== null) assert.equal(clip, copied, "the clipboard holds the coded summary");
+  assert.match(clip, /Follow-ups \(2\)/);
+  await s.execute("document.querySelector('[data-testid=followup-coded-copied]').scrollIntoView()");
   await s.screenshot("followup-coded-summary");
-  await assertAxeClean(s, "the follow-up screen with the coded summary");
+  await assertAxeClean(s, "the follow-up screen after the coded summary was copied");
 });
 
 test("the outcomes screen, its CSV exports and its report agree with stepdown outcomes", async () => {
@@ -294,4 +320,20 @@ test("the leaflet for the new plan can carry a dose calendar page to tick", asyn
   assert.match(text, new RegExp(`${day}\\s+\u2610 Morning`));
   // Re-rendered from its stored version and details, the print is the same file.
   assert.equal(cliJson(["review", "reprint", "--db", db, "--print-id", String(last.id)]).matches, true);
+});
+
+test("the consultation's Copy summary and Copy coded summary put the core's text on the clipboard", async () => {
+  // The latest version (3) is open on the consultation screen, unchanged since it was saved.
+  const summary = await copyWith("copy-summary", "summary");
+  assert.match(await s.text("[data-testid=summary-copied]"), /^Success\s+Summary copied/);
+  assert.equal(summary, execFileSync(CLI, ["review", "summary", "--db", db, "--review", String(reviewId), "--version", "3"], { encoding: "utf8" }));
+  assert.equal(await s.execute("return document.querySelector('[data-testid=summary-text]').value"), summary);
+  const coded = await copyWith("copy-coded-summary", "summary");
+  assert.match(await s.text("[data-testid=summary-copied]"), /Coded summary copied/);
+  assert.equal(coded, execFileSync(CLI, ["review", "summary", "--db", db, "--review", String(reviewId), "--version", "3", "--coded"], { encoding: "utf8" }));
+  assertCodesFromTable(coded);
+  assert.ok(coded.endsWith(summary), "the coded summary is the codes, then the summary");
+  await s.execute("document.querySelector('[data-testid=summary-copied]').scrollIntoView()");
+  await s.screenshot("consultation-coded-summary-copied");
+  await assertAxeClean(s, "the consultation after the coded summary was copied");
 });

@@ -210,3 +210,21 @@ export async function practiceAndNewPatient(s, patientName, nhsNumber) {
   await s.press("[data-testid=start-consultation]");
   await waitFor(() => s.exists("[data-testid=product-search]"), "consultation");
 }
+
+/**
+ * The X clipboard of the test display (run.sh starts Xvfb and exports
+ * DISPLAY; the app draws on the same display), read with xclip as another
+ * program would paste it. `clipboardSet` puts a marker there first, so that a
+ * test reading the clipboard after a Copy button fails if nothing was copied.
+ */
+export function clipboardSet(text) {
+  assert.ok(process.env.DISPLAY, "the e2e tests run on an X display (tests/e2e/run.sh)");
+  // xclip stays in the background to serve the selection until another
+  // program (the app) takes it over, or after serving it `-loops` times.
+  execFileSync("xclip", ["-selection", "clipboard", "-loops", "1"], { input: text, stdio: ["pipe", "ignore", "ignore"] });
+}
+
+export function clipboardText() {
+  assert.ok(process.env.DISPLAY, "the e2e tests run on an X display (tests/e2e/run.sh)");
+  return execFileSync("xclip", ["-o", "-selection", "clipboard"], { encoding: "utf8", timeout: 5000 });
+}
