@@ -29,8 +29,9 @@ struct Args {
     /// Malformed rows per 10,000.
     #[arg(long, default_value_t = 30)]
     malformed_per_10000: u32,
-    /// The file's shape: standard (Stepdown's columns) or systmone-sr (a SystmOne
-    /// Strategic Reporting SRPrimaryCareMedication file, read with --preset systmone-sr).
+    /// The file's shape: standard (Stepdown's columns), systmone-sr (a SystmOne
+    /// Strategic Reporting SRPrimaryCareMedication file, read with --preset systmone-sr)
+    /// or emis-web (the CSV of Stepdown's EMIS Web list report, read with --preset emis-web).
     #[arg(long, default_value = "standard")]
     shape: String,
     /// The CSV file to write.
@@ -49,7 +50,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     options.shape = match args.shape.as_str() {
         "standard" => ExportShape::Standard,
         "systmone-sr" => ExportShape::SystmOneSr,
-        other => return Err(format!("--shape: '{other}' is not standard or systmone-sr").into()),
+        "emis-web" => ExportShape::EmisWeb,
+        other => {
+            return Err(
+                format!("--shape: '{other}' is not standard, systmone-sr or emis-web").into(),
+            )
+        }
     };
     let mut out = BufWriter::new(std::fs::File::create(&args.out)?);
     let truth = generate(&options, reference(), &mut out)?;

@@ -36,6 +36,7 @@ fn main() {
             "forget_import_file",
             "open_leaflet",
             "import_extract",
+            "import_presets",
             "worklist",
             "practice_figures",
             "save_figures_csv",

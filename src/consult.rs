@@ -986,11 +986,25 @@ pub fn patient_for_extract(
     )?)
 }
 
-/// Imports the practice extract at `extract` (read as the import goes, in
-/// bounded memory), all or nothing, leaving off the patients listed in the
-/// file `exclusions` (one a line, `patient_id[,reason]`: the palliative-care
-/// register, opioid dependence treatment), reporting progress. The desktop
-/// app's import, with the files the user chose in its open dialog.
+/// What the desktop import was given: the files chosen in its open dialog
+/// and the export format.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtractChoice<'a> {
+    /// The extract (CSV).
+    pub extract: &'a std::path::Path,
+    /// A list of patients to leave off (one a line, `patient_id[,reason]`:
+    /// the palliative-care register, opioid dependence treatment).
+    pub exclusions: Option<&'a std::path::Path>,
+    /// The column map of a clinical-system export (`emis-web`,
+    /// `systmone-sr`; `None`: Stepdown's own headers).
+    pub preset: Option<&'a str>,
+}
+
+/// Imports the practice extract `choice.extract` (read as the import goes,
+/// in bounded memory), all or nothing, leaving off the patients listed in
+/// `choice.exclusions`, with the headers of `choice.preset`, reporting
+/// progress. The desktop app's import, with the files the user chose in its
+/// open dialog.
 ///
 /// It opens its own connection to the store at `db_path`, not the app's
 /// shared one: the import stores in short transactions (issue 16), and
@@ -998,13 +1012,17 @@ pub fn patient_for_extract(
 /// import behind one lock.
 pub fn import_extract_file(
     db_path: &std::path::Path,
-    extract: &std::path::Path,
-    exclusions: Option<&std::path::Path>,
+    choice: ExtractChoice<'_>,
     list_size: Option<u32>,
     today: NaiveDate,
     actor: &str,
     progress: &mut dyn FnMut(crate::casefinding::ImportProgress),
 ) -> Result<crate::casefinding::ImportReport, ApiError> {
+    let ExtractChoice {
+        extract,
+        exclusions,
+        preset,
+    } = choice;
     use crate::casefinding::{import_from, Exclusion, ImportOptions};
     let could_not = |path: &std::path::Path, e: std::io::Error| {
         ApiError::new(
@@ -1019,12 +1037,18 @@ pub fn import_extract_file(
         }
         None => Vec::new(),
     };
+    // A preset names the headers of a clinical-system export (issue 16).
+    let column_map = match preset.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(name) => crate::import::presets::preset_map(name, &Default::default())
+            .map_err(|e| ApiError::from(crate::casefinding::CaseFindingError::from(e)))?,
+        None => Default::default(),
+    };
     let file = std::fs::File::open(extract).map_err(|e| could_not(extract, e))?;
     let options = ImportOptions {
         file_name: shown_name(extract),
         today,
         list_size,
-        column_map: Default::default(),
+        column_map,
         window_days: None,
         actor: Some(actor.to_string()),
         exclusions,

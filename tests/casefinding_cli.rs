@@ -347,8 +347,8 @@ fn a_systmone_export_imports_with_its_preset() {
         "missing columns patient_id, issue_date, drug, dose, quantity",
     );
     assert_bad_input(
-        &run(&["import", p(&sample), "--db", p(&db), "--preset", "emis-web"]),
-        "--preset: there is no preset 'emis-web' (presets: systmone-sr)",
+        &run(&["import", p(&sample), "--db", p(&db), "--preset", "emis"]),
+        "--preset: there is no preset 'emis' (presets: systmone-sr, emis-web)",
     );
     let report = stdout_json(&run(&[
         "import",
@@ -373,6 +373,59 @@ fn a_systmone_export_imports_with_its_preset() {
     assert!(list["patients"][0]["ome_mg_per_day"].as_f64().unwrap() > 0.0);
     // The store is as Stepdown made it (the worklist cache swapped in from
     // its staging table is the same table).
+    let check = stdout_json(&run(&["check", "--db", p(&db)]));
+    assert_eq!(check["ok"], true, "{check}");
+}
+
+/// The generated sample of Stepdown's EMIS Web list report (tests/cases,
+/// written by `gen_extract --shape emis-web`) imports with `--preset emis-web`,
+/// its title line named in the warnings; without the preset its columns are
+/// not found.
+#[test]
+fn an_emis_web_export_imports_with_its_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/extract_emis_web.csv");
+    assert_bad_input(
+        &run(&["import", p(&sample), "--db", p(&db), "--today", TODAY]),
+        "line 3 (header): missing columns patient_id, dose",
+    );
+    let report = stdout_json(&run(&[
+        "import",
+        p(&sample),
+        "--db",
+        p(&db),
+        "--preset",
+        "emis-web",
+        "--today",
+        TODAY,
+    ]));
+    assert_eq!(report["rows_read"], 400);
+    assert_eq!(report["not_understood_count"], 1);
+    assert_eq!(
+        report["imported"].as_u64().unwrap() + report["duplicates"].as_u64().unwrap(),
+        399
+    );
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["line"] == 1 && w["reason"].as_str().unwrap().contains("above the header")),
+        "{report}"
+    );
+    let on_list = report["patients_on_worklist"].as_u64().unwrap();
+    assert!(on_list > 0);
+    let list = stdout_json(&run(&["worklist", "--db", p(&db), "--today", TODAY]));
+    assert_eq!(list["patients"].as_array().unwrap().len() as u64, on_list);
+    // NHS numbers written with spaces are read.
+    assert!(
+        list["patients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["nhs_number"].is_string()),
+        "{list}"
+    );
     let check = stdout_json(&run(&["check", "--db", p(&db)]));
     assert_eq!(check["ok"], true, "{check}");
 }
@@ -583,4 +636,46 @@ fn an_import_killed_while_it_stores_shows_nothing_and_leaves_the_store_sound() {
         assert_eq!(check["ok"], true, "attempt {attempt}: {check}");
     }
     assert!(killed_while_storing > 0, "no import was killed part-way");
+}
+
+/// A case-finding table dropped outside Stepdown: the worklist and the
+/// figures say the store is missing part of its structure and point at
+/// `stepdown check` (exit 1), not "internal error: no such table" (issue 16).
+#[test]
+fn a_dropped_case_finding_table_points_at_check() {
+    for table in ["cf_patients", "cf_issues", "cf_imports"] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = imported(dir.path());
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute_batch(&format!("DROP TABLE {table};"))
+            .unwrap();
+        for args in [
+            vec!["worklist", "--db", p(&db), "--today", TODAY],
+            vec!["figures", "--db", p(&db), "--today", TODAY],
+        ] {
+            let out = run(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            if args[0] == "figures" && out.status.success() {
+                // The figures may not read this table: then they still work.
+                continue;
+            }
+            assert_eq!(out.status.code(), Some(1), "{table} {args:?}: {err}");
+            assert!(out.stdout.is_empty(), "{table} {args:?}");
+            assert!(
+                !err.contains("internal error")
+                    && err.contains(&format!("no such table: {table}"))
+                    && err.contains("run `stepdown check`"),
+                "{table} {args:?}: {err}"
+            );
+        }
+        // check names the missing table.
+        let out = run(&["check", "--db", p(&db), "--format", "text"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(&format!("table {table} is missing")),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 }

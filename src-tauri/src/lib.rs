@@ -73,6 +73,7 @@ pub fn run() {
             commands::files::forget_import_file,
             commands::files::open_leaflet,
             commands::casefinding::import_extract,
+            commands::casefinding::import_presets,
             commands::casefinding::worklist,
             commands::casefinding::practice_figures,
             commands::casefinding::save_figures_csv,

@@ -35,7 +35,7 @@ use super::{
     ImportPhase, ImportProgress, ImportReport, Marker, Pending, ReadState, Reviews, CACHE_FORMAT,
 };
 use crate::flags::FlagId;
-use crate::import::csv::{split_span, CsvError, Extract, FieldLimits, Span};
+use crate::import::csv::{split_span, CsvError, Extract, FieldLimits, RowProblem, Span};
 use crate::import::stream::{scan, Chunks};
 use crate::reference::casefinding::CaseFindingSetting;
 use crate::reference::risk::PatientField;
@@ -332,6 +332,14 @@ fn read_file<'r, R: Read + Seek>(
         &options.column_map,
     )?;
     let mut global = ReadState::new(reference);
+    // Lines above the header (a report's title) are named, not dropped silently.
+    for &line in &extract.title_lines {
+        global.warnings.push(RowProblem {
+            line,
+            column: None,
+            reason: "above the header: not column headings (e.g. the report's title or run date), skipped".to_string(),
+        });
+    }
     let mut workers: Vec<(ReadState<'r>, Vec<u32>, Vec<u32>)> = (0..threads)
         .map(|_| (ReadState::new(reference), Vec::new(), Vec::new()))
         .collect();

@@ -62,7 +62,33 @@ pub enum ExportShape {
     /// age, sex or NHS number (those are in another file). Identifiers other
     /// than the patient's are placeholders; product codes are left blank.
     SystmOneSr,
+    /// The CSV export of Stepdown's EMIS Web list report (the `emis-web`
+    /// preset; the recipe in `assets/emis/`): its headings, a title line and
+    /// a blank line above the header (to test that they are skipped: whether
+    /// EMIS Web writes any is not verified), dates as `14-Mar-2026` or
+    /// `14/03/2026` (both read; which EMIS writes is not verified), NHS
+    /// numbers spaced `943 476 5919`, sex `Female`/`Male`, the quantity's unit
+    /// in its own column.
+    EmisWeb,
 }
+
+/// The headings of Stepdown's EMIS Web list report, in the recipe's order
+/// (source: `assets/import_presets.json`, preset `emis-web`;
+/// `assets/emis/stepdown-opioid-issues-report.md`).
+pub const EMIS_HEADERS: [&str; 9] = [
+    "EMIS number",
+    "NHS number",
+    "Age",
+    "Sex",
+    "Issue date",
+    "Drug",
+    "Dosage",
+    "Quantity",
+    "Quantity unit",
+];
+
+/// The lines the `EmisWeb` shape writes above its header: a title and a blank line.
+const EMIS_TITLE: &str = "Stepdown opioid issues (synthetic sample: never real data; the lines above the header test that a report title is skipped)";
 
 /// The headers of a SystmOne `SRPrimaryCareMedication` file, format version
 /// 89 (source: `assets/import_presets.json`, preset `systmone-sr`).
@@ -1262,7 +1288,16 @@ pub fn generate(
             "patient_id,issue_date,drug,dose,quantity,age,sex,nhs_number"
         )?,
         ExportShape::SystmOneSr => writeln!(out, "{}", SR_HEADERS.join(","))?,
+        ExportShape::EmisWeb => {
+            writeln!(out, "{EMIS_TITLE}\n")?;
+            writeln!(out, "{}", EMIS_HEADERS.join(","))?;
+        }
     }
+    // Data rows start after the header and, for EMIS, its two lines above.
+    let first_data_line: u64 = match options.shape {
+        ExportShape::EmisWeb => 4,
+        _ => 2,
+    };
     let mut refused = Vec::new();
     let quote = |s: &str| {
         if s.contains([',', '"', '\n']) {
@@ -1272,11 +1307,19 @@ pub fn generate(
         }
     };
     for (i, r) in rows.iter().enumerate() {
-        let line = i as u64 + 2;
+        let line = i as u64 + first_data_line;
         let date = match r.refused {
             Some(("bad-date", _)) if options.shape == ExportShape::SystmOneSr => {
                 "31 Feb 2026 10:00:00".to_string()
             }
+            Some(("bad-date", _)) if options.shape == ExportShape::EmisWeb => {
+                "31-Feb-2026".to_string()
+            }
+            // Half the EMIS dates as 14-Mar-2026, half as 14/03/2026.
+            _ if options.shape == ExportShape::EmisWeb && r.tiebreak % 2 == 0 => {
+                r.date.format("%d-%b-%Y").to_string()
+            }
+            _ if options.shape == ExportShape::EmisWeb => r.date.format("%d/%m/%Y").to_string(),
             Some(("bad-date", _)) => "31/02/2026".to_string(),
             _ if options.shape == ExportShape::SystmOneSr => {
                 r.date.format("%d %b %Y 10:00:00").to_string()
@@ -1305,6 +1348,39 @@ pub fn generate(
                 ]
             };
             writeln!(out, "{}", fields.join(","))?;
+        } else if options.shape == ExportShape::EmisWeb {
+            let nhs = if r.nhs.len() == 10 {
+                format!("{} {} {}", &r.nhs[..3], &r.nhs[3..6], &r.nhs[6..])
+            } else {
+                r.nhs.clone()
+            };
+            let sex = match r.sex {
+                "F" => "Female",
+                "M" => "Male",
+                other => other,
+            };
+            let unit = if r.quantity.parse::<f64>().is_ok() {
+                sr_unit(&r.drug)
+            } else {
+                ""
+            };
+            if r.short {
+                writeln!(out, "{},{},{},{}", quote(&r.patient), nhs, r.age, sex)?;
+            } else {
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{},{},{},{}",
+                    quote(&r.patient),
+                    nhs,
+                    r.age,
+                    sex,
+                    date,
+                    quote(&r.drug),
+                    quote(&r.dose),
+                    r.quantity,
+                    unit
+                )?;
+            }
         } else if r.short {
             writeln!(out, "{},{},{}", quote(&r.patient), date, quote(&r.drug))?;
         } else {

@@ -96,6 +96,55 @@ fn a_systmone_strategic_reporting_file_read_with_its_preset_matches_the_ground_t
     assert!(e.to_string().contains("missing columns"), "{e}");
 }
 
+/// The CSV of Stepdown's EMIS Web list report (its headings, a title line
+/// above the header, EMIS-style dates), read with the `emis-web` preset, gives
+/// every patient exactly as the truth says; without the preset nothing is
+/// imported (issue 16).
+#[test]
+fn an_emis_web_list_report_read_with_its_preset_matches_the_ground_truth() {
+    let map = crate::import::presets::preset_map("emis-web", &ColumnMap::default()).unwrap();
+    matches_the_ground_truth(5, ExportShape::EmisWeb, &map);
+    let mut gen = SyntheticOptions::new(50, 5, today());
+    gen.shape = ExportShape::EmisWeb;
+    let mut bytes = Vec::new();
+    generate(&gen, reference(), &mut bytes).unwrap();
+    let (_d, mut s) = store();
+    let e = import_csv(&mut s, &bytes, &options("emis.csv"), &mut |_| {}).unwrap_err();
+    assert!(
+        e.to_string().contains("missing columns patient_id, dose"),
+        "{e}"
+    );
+    // With it, the title line above the header is named in the warnings.
+    let mut with = options("emis.csv");
+    with.column_map = map;
+    let report = import_csv(&mut s, &bytes, &with, &mut |_| {}).unwrap();
+    assert_eq!(report.rows_read, 50);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.line == 1 && w.reason.contains("above the header")),
+        "{:?}",
+        report.warnings
+    );
+}
+
+/// The generated sample of the EMIS Web shape shipped in tests/cases is what
+/// the generator writes (regenerate it with the command in docs/casefinding.md).
+#[test]
+fn the_emis_web_sample_file_is_the_generators() {
+    let mut gen = SyntheticOptions::new(400, 16, today());
+    gen.history_days = 180;
+    gen.shape = ExportShape::EmisWeb;
+    let mut bytes = Vec::new();
+    generate(&gen, reference(), &mut bytes).unwrap();
+    let shipped = include_bytes!("../../tests/cases/extract_emis_web.csv");
+    assert!(
+        bytes.as_slice() == shipped.as_slice(),
+        "tests/cases/extract_emis_web.csv differs from the generator's output"
+    );
+}
+
 /// The generated sample of the SystmOne shape shipped in tests/cases is what
 /// the generator writes (regenerate it with the command in docs/casefinding.md).
 #[test]

@@ -71,7 +71,8 @@ pub struct ImportArgs {
     #[arg(long, value_name = "COLUMN=HEADER,...")]
     map: Option<String>,
     /// The column map of a clinical-system export: systmone-sr (SystmOne Strategic Reporting,
-    /// SRPrimaryCareMedication file). See docs/casefinding.md.
+    /// SRPrimaryCareMedication file) or emis-web (the CSV of Stepdown's EMIS Web list
+    /// report, assets/emis/). See docs/casefinding.md.
     #[arg(long, value_name = "NAME")]
     preset: Option<String>,
     /// Also write the import report (JSON) to FILE.

@@ -26,7 +26,10 @@ impl From<StoreError> for CliError {
             CliError::Input(e.to_string())
         } else if matches!(
             e,
-            StoreError::Busy | StoreError::DiskFull | StoreError::DiskIo(_)
+            StoreError::Busy
+                | StoreError::DiskFull
+                | StoreError::DiskIo(_)
+                | StoreError::MissingStructure(_)
         ) {
             CliError::Environment(e.to_string())
         } else {

@@ -159,8 +159,8 @@ pub enum CsvError {
     /// `--preset` names no preset.
     #[error("--preset: {0}")]
     BadPreset(String),
-    /// The header line itself cannot be read.
-    #[error("line 1 (header): {0}")]
+    /// The header line itself cannot be read (the message names its line).
+    #[error("{0}")]
     BadHeader(String),
     /// The file is over `max_extract_bytes` (assets/limits.json): refused
     /// before any of it is read, from the CLI and the desktop alike.
@@ -295,6 +295,84 @@ pub struct Extract<'a> {
     data_start: usize,
     /// Line number at `data_start`.
     data_line: u64,
+    /// Lines above the header that were skipped: not column headings (a
+    /// report's title or run date), found before the line that names every
+    /// required column. Empty when the header is the first line.
+    pub title_lines: Vec<u64>,
+}
+
+/// How many non-empty lines above the header may be skipped as a title (a
+/// clinical system's report name, run date or population count): the header
+/// is the first line that names every required column.
+pub const MAX_TITLE_LINES: usize = 10;
+
+/// The columns `line` names as a header: its delimiter, the headers as
+/// written and each column's field; or why it is not the extract's header.
+#[allow(clippy::type_complexity)]
+fn read_header(
+    line: &str,
+    line_no: u64,
+    map: &ColumnMap,
+) -> Result<(u8, Vec<String>, [Option<usize>; 9]), (usize, CsvError)> {
+    let delimiter = sniff_delimiter(line);
+    let mut record = ::csv::StringRecord::new();
+    let mut scratch = String::new();
+    let required = Column::ALL.into_iter().filter(|c| c.required()).count();
+    if let Err(e) = split_line(line, delimiter, &mut record, &mut scratch) {
+        return Err((
+            required,
+            CsvError::BadHeader(format!(
+                "line {line_no} (header): field {}: {}",
+                e.field + 1,
+                e.reason()
+            )),
+        ));
+    }
+    let headers: Vec<String> = record.iter().map(|h| h.trim().to_string()).collect();
+    let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
+    let mut columns = [None; 9];
+    let mut missing = Vec::new();
+    for (slot, column) in columns.iter_mut().zip(Column::ALL) {
+        let wanted = map
+            .header_for(column)
+            .map_or_else(|| column.as_str().to_string(), header_key);
+        let found: Vec<usize> = keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| **k == wanted)
+            .map(|(i, _)| i)
+            .collect();
+        match found.as_slice() {
+            [] if column.required() => missing.push(match map.header_for(column) {
+                Some(h) => format!("{column} (mapped to '{h}')"),
+                None => column.to_string(),
+            }),
+            [] => {}
+            [i] => *slot = Some(*i),
+            _ => {
+                return Err((
+                    0,
+                    CsvError::AmbiguousColumn(format!(
+                        "line {line_no} (header): {} columns match {column}; name one with --map {column}=<header>",
+                        found.len()
+                    )),
+                ))
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let shown: Vec<&str> = headers.iter().map(String::as_str).collect();
+        return Err((
+            missing.len(),
+            CsvError::MissingColumns(format!(
+                "line {line_no} (header): missing column{} {}; the header has: {}. Use --map to name other headers, e.g. --map 'patient_id=Patient ID,issue_date=Date'",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", "),
+                if shown.is_empty() { "(nothing)".to_string() } else { shown.join(", ") }
+            )),
+        ));
+    }
+    Ok((delimiter, headers, columns))
 }
 
 /// A stretch of the data rows that can be read on its own: it starts at the
@@ -344,74 +422,46 @@ impl<'a> Extract<'a> {
         encoding: TextEncoding,
         map: &ColumnMap,
     ) -> Result<Extract<'a>, CsvError> {
-        let delimiter = sniff_delimiter(&text);
-        // The header is the first line that is not empty. It is read with the
+        // The header is the first line that is not empty, unless it does not
+        // name every required column and one of the next few lines does: then
+        // the lines above that one are a title (a report's name, its run date),
+        // skipped and named in `title_lines`. Each candidate is read with the
         // same one-line tokeniser as the rows, so a stray quote in it cannot
         // swallow the file.
         let tb = text.as_bytes();
         let mut pos = 0usize;
         let mut line_no = 1u64;
-        let header_line = loop {
-            if pos >= tb.len() {
-                return Err(CsvError::Empty);
+        // When no line is the header, the problem named is that of the line
+        // nearest to being one (the fewest required columns missing; the
+        // first such), so a title above a header with a misspelt heading
+        // does not hide the misspelling.
+        let mut nearest: Option<(usize, CsvError)> = None;
+        let mut title_lines: Vec<u64> = Vec::new();
+        let found = loop {
+            if pos >= tb.len() || title_lines.len() > MAX_TITLE_LINES {
+                return Err(nearest.map_or(CsvError::Empty, |(_, e)| e));
             }
             let (end, next) = line_end(tb, pos);
             let content = text.get(pos..end).unwrap_or("");
+            let this_line = line_no;
             pos = next;
-            if !content.is_empty() {
-                break content;
-            }
             line_no += 1;
-        };
-        let mut record = ::csv::StringRecord::new();
-        let mut scratch = String::new();
-        if let Err(e) = split_line(header_line, delimiter, &mut record, &mut scratch) {
-            return Err(CsvError::BadHeader(format!(
-                "field {}: {}",
-                e.field + 1,
-                e.reason()
-            )));
-        }
-        let data_start = pos;
-        let data_line = line_no + 1;
-        let headers: Vec<String> = record.iter().map(|h| h.trim().to_string()).collect();
-        let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
-        let mut columns = [None; 9];
-        let mut missing = Vec::new();
-        for (slot, column) in columns.iter_mut().zip(Column::ALL) {
-            let wanted = map
-                .header_for(column)
-                .map_or_else(|| column.as_str().to_string(), header_key);
-            let found: Vec<usize> = keys
-                .iter()
-                .enumerate()
-                .filter(|(_, k)| **k == wanted)
-                .map(|(i, _)| i)
-                .collect();
-            match found.as_slice() {
-                [] if column.required() => missing.push(match map.header_for(column) {
-                    Some(h) => format!("{column} (mapped to '{h}')"),
-                    None => column.to_string(),
-                }),
-                [] => {}
-                [i] => *slot = Some(*i),
-                _ => {
-                    return Err(CsvError::AmbiguousColumn(format!(
-                        "line 1 (header): {} columns match {column}; name one with --map {column}=<header>",
-                        found.len()
-                    )))
+            if content.is_empty() {
+                continue;
+            }
+            match read_header(content, this_line, map) {
+                Ok(found) => break found,
+                Err((missing, e)) => {
+                    if nearest.as_ref().is_none_or(|(m, _)| missing < *m) {
+                        nearest = Some((missing, e));
+                    }
+                    title_lines.push(this_line);
                 }
             }
-        }
-        if !missing.is_empty() {
-            let shown: Vec<&str> = headers.iter().map(String::as_str).collect();
-            return Err(CsvError::MissingColumns(format!(
-                "line 1 (header): missing column{} {}; the header has: {}. Use --map to name other headers, e.g. --map 'patient_id=Patient ID,issue_date=Date'",
-                if missing.len() == 1 { "" } else { "s" },
-                missing.join(", "),
-                if shown.is_empty() { "(nothing)".to_string() } else { shown.join(", ") }
-            )));
-        }
+        };
+        let (delimiter, headers, columns) = found;
+        let data_start = pos;
+        let data_line = line_no;
         Ok(Extract {
             text,
             encoding,
@@ -420,6 +470,7 @@ impl<'a> Extract<'a> {
             columns,
             data_start,
             data_line,
+            title_lines,
         })
     }
 
@@ -1264,6 +1315,55 @@ mod tests {
         assert!(matches!(e, CsvError::BadHeader(_)), "{e:?}");
         assert!(
             e.to_string().contains("line 1") && e.to_string().contains("quote"),
+            "{e}"
+        );
+    }
+
+    /// Lines above the header (a report's title, its run date, a blank line)
+    /// are skipped and named: the header is the first line that names every
+    /// required column, within the first few lines (issue 16).
+    #[test]
+    fn title_lines_above_the_header_are_skipped_and_named() {
+        let csv = "Opioid issues, run on 14/03/2026\n\n\"Population: 2\";x\npatient_id;issue_date;drug;dose;quantity\nP1;02/01/2026;Morphine 10mg modified-release tablets;1 bd;56\n";
+        let e = Extract::open(csv.as_bytes(), &ColumnMap::default()).unwrap();
+        assert_eq!(e.title_lines, vec![1, 3]);
+        assert_eq!(e.delimiter, b';');
+        assert_eq!(e.all().first_line, 5);
+        let mut lines = Vec::new();
+        e.rows(
+            NaiveDate::from_ymd_opt(2026, 3, 14).unwrap(),
+            FieldLimits { age: (0.0, 120.0) },
+            |o, _| {
+                if let RowOutcome::Row(r) = o {
+                    lines.push((r.line, r.patient_id.to_string()));
+                }
+            },
+        );
+        assert_eq!(lines, vec![(5, "P1".to_string())]);
+        // A header on line 1 has no title lines.
+        let plain = "patient_id,issue_date,drug,dose,quantity\nP1,02/01/2026,M,1,1\n";
+        let e = Extract::open(plain.as_bytes(), &ColumnMap::default()).unwrap();
+        assert!(e.title_lines.is_empty());
+        assert_eq!(e.all().first_line, 2);
+        // No header within the first lines: the first line's problem is named.
+        let mut none = String::new();
+        for i in 0..=MAX_TITLE_LINES {
+            none.push_str(&format!("title {i}\n"));
+        }
+        none.push_str("patient_id,issue_date,drug,dose,quantity\n");
+        let e = Extract::open(none.as_bytes(), &ColumnMap::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("line 1 (header): missing columns")
+                && e.to_string().contains("title 0"),
+            "{e}"
+        );
+        // A title above a header with a misspelt heading: the header's problem is named.
+        let misspelt =
+            "Opioid issues\npatient_id,issue_date,drug,dsoe,quantity\nP1,02/01/2026,M,1,1\n";
+        let e = Extract::open(misspelt.as_bytes(), &ColumnMap::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("line 2 (header): missing column dose;"),
             "{e}"
         );
     }

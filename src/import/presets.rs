@@ -5,12 +5,14 @@
 
 use std::sync::OnceLock;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use super::csv::{Column, ColumnMap, CsvError};
 
-/// One preset.
-#[derive(Debug, Clone, Deserialize)]
+/// One preset (also what the desktop import lists as an export format).
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+#[ts(export, rename = "ImportPreset")]
 pub struct Preset {
     /// What `--preset` takes, e.g. `systmone-sr`.
     pub name: String,
@@ -118,6 +120,29 @@ mod tests {
         assert_eq!(header(Column::Age), Some("Age"));
         assert_eq!(header(Column::Drug), Some("NameOfMedication"));
         let e = preset_map("emis", &ColumnMap::default()).unwrap_err();
-        assert!(e.to_string().contains("systmone-sr"), "{e}");
+        assert!(e.to_string().contains("systmone-sr, emis-web"), "{e}");
+    }
+
+    /// The EMIS Web preset's headings are Stepdown's own (typed into the
+    /// list report by the recipe in assets/emis/): the recipe names every one.
+    #[test]
+    fn the_emis_web_recipe_names_every_heading_of_its_preset() {
+        let recipe = include_str!("../../assets/emis/stepdown-opioid-issues-report.md");
+        let p = presets()
+            .iter()
+            .find(|p| p.name == "emis-web")
+            .expect("emis-web preset");
+        for header in p.columns.values() {
+            assert!(
+                recipe.contains(&format!("`{header}`")),
+                "the recipe does not name the heading `{header}`"
+            );
+        }
+        // The desktop import lists the preset by its title: the recipe quotes it.
+        assert!(
+            recipe.contains(&p.title),
+            "the recipe does not quote '{}'",
+            p.title
+        );
     }
 }

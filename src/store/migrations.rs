@@ -267,6 +267,11 @@ pub(crate) fn migrate(conn: &mut Connection, list: &[Migration]) -> StoreResult<
                     format!("migrations[{}] ({})", m.version, m.name),
                     format!("failed: {inner}"),
                 ),
+                // A migration naming a table it does not find: the migration is named.
+                StoreError::MissingStructure(what) => StoreError::invalid(
+                    format!("migrations[{}] ({})", m.version, m.name),
+                    format!("failed: {what}"),
+                ),
                 other => other,
             })?;
         tx.pragma_update(None, "user_version", m.version)?;

@@ -239,6 +239,15 @@ pub enum StoreError {
          give one with --db or {DB_ENV_VAR}"
     )]
     NoDataDir,
+    /// A table or column Stepdown made is not there: the file was changed
+    /// outside Stepdown (a table dropped by hand, a copy of another program's
+    /// file). `stepdown check` names what is missing.
+    #[error(
+        "the database is missing part of what Stepdown stores ({0}): it was changed outside \
+         Stepdown. Nothing was changed; run `stepdown check` to see what is wrong, and restore \
+         the latest backup with `stepdown restore`."
+    )]
+    MissingStructure(String),
     /// Any other SQLite failure (a bug or an unusual environment).
     #[error("database error: {0}")]
     Sqlite(#[source] rusqlite::Error),
@@ -299,6 +308,14 @@ impl From<rusqlite::Error> for StoreError {
             .is_some_and(|f| f.extended_code == IOERR_SHMSIZE)
         {
             return StoreError::DiskFull;
+        }
+        // A statement naming a table or column the file does not have: the
+        // schema was changed outside Stepdown ("internal error: no such
+        // table" before).
+        if let rusqlite::Error::SqliteFailure(_, Some(msg)) = &e {
+            if msg.starts_with("no such table") || msg.starts_with("no such column") {
+                return StoreError::MissingStructure(msg.clone());
+            }
         }
         match e.sqlite_error_code() {
             Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Busy,

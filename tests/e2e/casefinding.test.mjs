@@ -104,3 +104,39 @@ test("patients without a recent Stepdown review are marked and can be listed", a
   assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
   await s.click("[data-testid=filter-marker-no-recent-review]");
 });
+
+// Issue 16: the CSV of Stepdown's EMIS Web list report (the generated sample
+// in tests/cases: a title line above its headings, EMIS-style dates) imports
+// with the "EMIS Web" export format, and is refused without it.
+const EMIS = path.join(path.dirname(fileURLToPath(import.meta.url)), "../cases/extract_emis_web.csv");
+
+test("an EMIS Web list report imports with its export format, and not without", async () => {
+  await s.end();
+  s = await Session.start({ args: ["--today", "2026-11-24", "--open-extract", EMIS] });
+  await s.click("[data-testid=nav-case-finding]");
+  await waitFor(() => s.exists("[data-testid=export-format] option[value=emis-web]"), "the EMIS Web format offered");
+  // Without the format, the headings are not Stepdown's column names: nothing is imported.
+  await s.click("[data-testid=extract-file]");
+  await waitFor(async () => (await s.text("[data-testid=extract-chosen]")) === "Chosen: extract_emis_web.csv", "extract chosen");
+  await s.click("[data-testid=import-extract]");
+  await waitFor(() => s.exists("[data-testid=import-error]"), "import refused", 30000);
+  assert.match(await s.text("[data-testid=import-error]"), /line 3 \(header\): missing columns patient_id, dose/);
+  // With it, every row is read; the title line above the headings is named in the notes.
+  await s.click("[data-testid=export-format] option[value=emis-web]");
+  await waitFor(async () => /Stepdown's recipe/.test(await s.text("[data-testid=export-format-hint]")), "the format's hint");
+  await s.click("[data-testid=extract-file]");
+  await waitFor(async () => (await s.text("[data-testid=extract-chosen]")) === "Chosen: extract_emis_web.csv", "extract chosen again");
+  await s.screenshot("case-finding-emis-format");
+  await s.click("[data-testid=import-extract]");
+  await waitFor(() => s.exists("[data-testid=import-report]"), "import report", 30000);
+  const report = await s.text("[data-testid=import-report]");
+  assert.match(report, /Imported 399 of 400 rows from extract_emis_web\.csv/);
+  assert.match(report, /1 not understood/);
+  await s.click("[data-testid=import-notes-summary]");
+  await waitFor(async () => /Line 1: above the header/.test(await s.text("[data-testid=import-notes]")), "the title line named");
+  await waitFor(async () => (await s.findAll("[data-testid=worklist-row]")).length >= 10, "worklist rows");
+  await s.execute("document.querySelector('[data-testid=import-report]').scrollIntoView()");
+  await s.screenshot("case-finding-emis-imported");
+  const serious = seriousViolations(await s.axe());
+  assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
+});

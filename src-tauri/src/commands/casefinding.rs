@@ -21,6 +21,7 @@ use crate::state::{blocking, today, AppState, OpenKind};
 pub async fn import_extract(
     app: AppHandle,
     list_size: Option<u32>,
+    preset: Option<String>,
     on_progress: Channel<ImportProgress>,
 ) -> Result<ImportReport, ApiError> {
     blocking(app, move |state| {
@@ -39,8 +40,11 @@ pub async fn import_extract(
         })?;
         stepdown::consult::import_extract_file(
             state.db_path(),
-            &extract,
-            exclusions.as_deref(),
+            stepdown::consult::ExtractChoice {
+                extract: &extract,
+                exclusions: exclusions.as_deref(),
+                preset: preset.as_deref(),
+            },
             list_size,
             today(),
             &state.actor(),
@@ -51,6 +55,13 @@ pub async fn import_extract(
         )
     })
     .await
+}
+
+/// The column maps of clinical-system exports the import can read (issue 16),
+/// each with the file it fits and where its headers come from.
+#[tauri::command]
+pub async fn import_presets() -> Vec<stepdown::import::presets::Preset> {
+    stepdown::import::presets::presets().to_vec()
 }
 
 /// The worklist as of today, highest risk first, filtered.

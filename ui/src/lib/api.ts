@@ -24,6 +24,7 @@ import type { Settings } from "./bindings/Settings";
 import type { Figures } from "./bindings/Figures";
 import type { ImportProgress } from "./bindings/ImportProgress";
 import type { ImportReport } from "./bindings/ImportReport";
+import type { ImportPreset } from "./bindings/ImportPreset";
 import type { LeafletPrintRequest } from "./bindings/LeafletPrintRequest";
 import type { Worklist } from "./bindings/Worklist";
 import type { WorklistFilters } from "./bindings/WorklistFilters";
@@ -100,11 +101,13 @@ export const api = {
   forgetImportFile: (kind: "extract" | "exclusions") => call<void>("forget_import_file", { kind }),
   /** Imports the extract chosen with chooseImportFile (read by the shell from
    * its path), leaving off the patients of the chosen exclusion list if any. */
-  importExtract: (listSize: number | null, onProgress: (p: ImportProgress) => void) => {
+  importExtract: (listSize: number | null, preset: string | null, onProgress: (p: ImportProgress) => void) => {
     const channel = new Channel<ImportProgress>();
     channel.onmessage = onProgress;
-    return call<ImportReport>("import_extract", { listSize, onProgress: channel });
+    return call<ImportReport>("import_extract", { listSize, preset, onProgress: channel });
   },
+  /** The clinical-system export formats the import reads by their headers (issue 16). */
+  importPresets: () => call<ImportPreset[]>("import_presets"),
   worklist: (filters: WorklistFilters) => call<Worklist>("worklist", { filters }),
   practiceFigures: () => call<Figures>("practice_figures"),
   /** Writes the figures CSV to the chosen path; returns it. */
