@@ -58,8 +58,9 @@ pub fn run(command: WorklistCommand) -> CliResult {
             print_json(&store.release_worklist_patient(&a.patient, &actor)?)
         }
         WorklistCommand::Status(a) => {
-            let status = ClaimStatus::parse(&a.status)
-                .ok_or_else(|| CliError::Input(format!("--status: {}", ClaimStatus::unknown(&a.status))))?;
+            let status = ClaimStatus::parse(&a.status).ok_or_else(|| {
+                CliError::Input(format!("--status: {}", ClaimStatus::unknown(&a.status)))
+            })?;
             let mut store = open(&a.claim.db)?;
             let actor = a.claim.actor.name(&store);
             print_json(&store.set_worklist_status(&a.claim.patient, status, &actor)?)

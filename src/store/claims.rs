@@ -254,7 +254,10 @@ impl Store {
                 .optional()?;
             let Some(id) = changed else {
                 let current = by_patient(tx, &pid)?;
-                if let Some(e) = current.as_ref().and_then(|(_, c)| held_by_another(c, &actor)) {
+                if let Some(e) = current
+                    .as_ref()
+                    .and_then(|(_, c)| held_by_another(c, &actor))
+                {
                     return Err(e);
                 }
                 patient(tx, &pid)?;

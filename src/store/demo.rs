@@ -288,9 +288,11 @@ fn load_in(
             report.reviews += 1;
             report.review_versions += 1;
             if let Some(notes) = r.second_version_notes {
-                let again = computed
-                    .clone()
-                    .with_target(Some(saved.review_id), Some(saved.version), format!("{notes}\n\n{DEMO_NOTE}"));
+                let again = computed.clone().with_target(
+                    Some(saved.review_id),
+                    Some(saved.version),
+                    format!("{notes}\n\n{DEMO_NOTE}"),
+                );
                 reviews::save_in(tx, &again, now)?;
                 report.review_versions += 1;
             }

@@ -216,7 +216,13 @@ fn draft(conn: &Connection, draft_id: i64) -> StoreResult<ReviewDraft> {
 }
 
 /// Deletes a draft and records why, inside the caller's transaction.
-fn remove(conn: &Connection, d: &ReviewDraft, actor: &str, now: DateTime<Utc>, what: &str) -> StoreResult<()> {
+fn remove(
+    conn: &Connection,
+    d: &ReviewDraft,
+    actor: &str,
+    now: DateTime<Utc>,
+    what: &str,
+) -> StoreResult<()> {
     conn.prepare_cached("DELETE FROM review_drafts WHERE id = ?1")?
         .execute([d.id])?;
     audit::append(
@@ -247,9 +253,9 @@ impl Store {
                 id: review_id,
             });
         }
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("{DRAFT_SELECT} WHERE d.review_id = ?1 ORDER BY d.id"))?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{DRAFT_SELECT} WHERE d.review_id = ?1 ORDER BY d.id"
+        ))?;
         let rows = stmt.query_map([review_id], draft_from_row)?;
         let mut out = Vec::new();
         for r in rows {

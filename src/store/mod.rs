@@ -750,6 +750,6 @@ pub(crate) fn clean_actor(actor: &str) -> StoreResult<String> {
 }
 
 #[cfg(test)]
-mod tests;
+mod concurrency_tests;
 #[cfg(test)]
-mod tests_concurrency;
+mod tests;

@@ -720,8 +720,11 @@ fn saving_the_same_review_twice_makes_two_versions_both_audited() {
         .save_review(&review_input(p.id, "first thoughts"))
         .unwrap();
     assert_eq!((v1.version, v1.version_count), (1, 1));
-    let again = computed(p.id, "", vec![morphine_mr(20.0)])
-        .with_target(Some(v1.review_id), Some(1), "after discussion".into());
+    let again = computed(p.id, "", vec![morphine_mr(20.0)]).with_target(
+        Some(v1.review_id),
+        Some(1),
+        "after discussion".into(),
+    );
     let v2 = s.save_review(&again).unwrap();
     assert_eq!(v2.review_id, v1.review_id);
     assert_eq!((v2.version, v2.version_count), (2, 2));

@@ -109,7 +109,12 @@ fn a_stale_save_is_refused_naming_who_saved_first_and_the_entry_is_kept_to_reapp
         panic!("expected a review conflict, got {c:?}");
     };
     assert_eq!(
-        (rc.review_id, rc.patient_id, rc.base_version, rc.latest_version),
+        (
+            rc.review_id,
+            rc.patient_id,
+            rc.base_version,
+            rc.latest_version
+        ),
         (v1.review_id, p.id, 1, 2)
     );
     assert_eq!(rc.saved_by, "A. Pharmacist");
@@ -139,20 +144,27 @@ fn a_stale_save_is_refused_naming_who_saved_first_and_the_entry_is_kept_to_reapp
     assert!(matches!(api.conflict.as_deref(), Some(Conflict::Review(_))));
 
     // Reapplied: B's entry becomes version 3 on top of A's; the draft goes.
-    let saved =
-        crate::consult::reapply_draft(&mut b, rc.draft_id, "B. Pharmacist", crate::reference::reference())
-            .unwrap();
+    let saved = crate::consult::reapply_draft(
+        &mut b,
+        rc.draft_id,
+        "B. Pharmacist",
+        crate::reference::reference(),
+    )
+    .unwrap();
     assert_eq!(saved.version, 3);
     let latest = b.review(v1.review_id).unwrap();
     assert_eq!(latest.notes, "B's entry, typed meanwhile");
     assert_eq!(latest.reviewer, "B. Pharmacist");
     assert_eq!(latest.total_ome_mg_per_day, Some(90.0));
-    assert_eq!(b.review_version(v1.review_id, 2).unwrap().notes, "A's change");
+    assert_eq!(
+        b.review_version(v1.review_id, 2).unwrap().notes,
+        "A's change"
+    );
     assert!(b.review_drafts(v1.review_id).unwrap().is_empty());
-    assert!(audit_summaries(&b).last().unwrap().contains(&format!(
-        "draft {} reapplied as version 3",
-        rc.draft_id
-    )));
+    assert!(audit_summaries(&b)
+        .last()
+        .unwrap()
+        .contains(&format!("draft {} reapplied as version 3", rc.draft_id)));
     assert!(b.verify_audit_chain().unwrap().ok);
     // Gone once reapplied.
     assert!(matches!(
@@ -174,7 +186,9 @@ fn a_draft_can_be_discarded_audited_and_the_base_version_is_required_and_checked
             "clerk",
         )
         .unwrap();
-    let v1 = s.save_review(&compute(&input(p.id, "A", "one", 2.0))).unwrap();
+    let v1 = s
+        .save_review(&compute(&input(p.id, "A", "one", 2.0)))
+        .unwrap();
     let mut next = input(p.id, "A", "two", 2.0);
     next.review_id = Some(v1.review_id);
     // No base version: refused, naming the field; nothing kept.
@@ -199,7 +213,10 @@ fn a_draft_can_be_discarded_audited_and_the_base_version_is_required_and_checked
     let mut new = input(p.id, "A", "new", 2.0);
     new.base_version = Some(1);
     let e = s.save_review(&compute(&new)).unwrap_err().to_string();
-    assert!(e.starts_with("base_version: must be absent for a new review"), "{e}");
+    assert!(
+        e.starts_with("base_version: must be absent for a new review"),
+        "{e}"
+    );
     assert_eq!(count(&s, "review_drafts"), 0);
 
     next.base_version = Some(1);
@@ -298,18 +315,31 @@ fn a_claimed_patient_is_refused_to_another_seat_naming_the_holder_and_since_when
             (cc.patient_id.as_str(), cc.holder.as_str(), cc.claimed_at),
             ("P2", "Alice", since)
         );
-        assert!(e.to_string().starts_with("worklist patient P2 is held by Alice since"));
+        assert!(e
+            .to_string()
+            .starts_with("worklist patient P2 is held by Alice since"));
     }
     assert_eq!(count(&a, "audit_log"), entries, "refusals change nothing");
 
     // The holder moves them on and lets them go; the status stays.
-    let booked = a.set_worklist_status("P2", ClaimStatus::Booked, "Alice").unwrap();
-    assert_eq!((booked.status, booked.holder.as_deref()), (ClaimStatus::Booked, Some("Alice")));
+    let booked = a
+        .set_worklist_status("P2", ClaimStatus::Booked, "Alice")
+        .unwrap();
+    assert_eq!(
+        (booked.status, booked.holder.as_deref()),
+        (ClaimStatus::Booked, Some("Alice"))
+    );
     let released = a.release_worklist_patient("P2", "Alice").unwrap();
-    assert_eq!((released.status, released.holder, released.claimed_at), (ClaimStatus::Booked, None, None));
+    assert_eq!(
+        (released.status, released.holder, released.claimed_at),
+        (ClaimStatus::Booked, None, None)
+    );
     // Now Bob may take them.
     let bobs = b.claim_worklist_patient("P2", "Bob").unwrap();
-    assert_eq!((bobs.holder.as_deref(), bobs.status), (Some("Bob"), ClaimStatus::Booked));
+    assert_eq!(
+        (bobs.holder.as_deref(), bobs.status),
+        (Some("Bob"), ClaimStatus::Booked)
+    );
     let log = audit_summaries(&b);
     let tail: Vec<&str> = log[log.len() - 4..].iter().map(String::as_str).collect();
     assert_eq!(
@@ -324,14 +354,28 @@ fn a_claimed_patient_is_refused_to_another_seat_naming_the_holder_and_since_when
     assert!(b.verify_audit_chain().unwrap().ok);
 
     // Status on an unclaimed patient: allowed, stays unclaimed.
-    let p3 = b.set_worklist_status("P3", ClaimStatus::Reviewed, "Bob").unwrap();
+    let p3 = b
+        .set_worklist_status("P3", ClaimStatus::Reviewed, "Bob")
+        .unwrap();
     assert_eq!((p3.holder, p3.status), (None, ClaimStatus::Reviewed));
 
     // Unknown patients and nothing to release: refused by field.
-    let e = b.claim_worklist_patient("P9", "Bob").unwrap_err().to_string();
-    assert_eq!(e, "patient_id: there is no worklist patient \"P9\" in the imported extracts");
-    let e = b.release_worklist_patient("P1", "Bob").unwrap_err().to_string();
-    assert_eq!(e, "patient_id: worklist patient \"P1\" is not claimed: there is nothing to release");
+    let e = b
+        .claim_worklist_patient("P9", "Bob")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "patient_id: there is no worklist patient \"P9\" in the imported extracts"
+    );
+    let e = b
+        .release_worklist_patient("P1", "Bob")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "patient_id: worklist patient \"P1\" is not claimed: there is nothing to release"
+    );
     let e = b.claim_worklist_patient("P1", " ").unwrap_err().to_string();
     assert!(e.starts_with("actor: must not be empty"), "{e}");
 }
@@ -342,7 +386,8 @@ fn worklist_rows_carry_holder_and_status_and_filter_mine_and_unclaimed() {
     let mut s = with_worklist(&dir.path().join("cf.db"));
     s.claim_worklist_patient("P1", "Alice").unwrap();
     s.claim_worklist_patient("P3", "Bob").unwrap();
-    s.set_worklist_status("P3", ClaimStatus::Booked, "Bob").unwrap();
+    s.set_worklist_status("P3", ClaimStatus::Booked, "Bob")
+        .unwrap();
     let list = worklist(&mut s, &WorklistFilters::default(), today()).unwrap();
     let claim_of = |id: &str| {
         list.patients
@@ -354,7 +399,10 @@ fn worklist_rows_carry_holder_and_status_and_filter_mine_and_unclaimed() {
     };
     assert_eq!(claim_of("P1").unwrap().holder.as_deref(), Some("Alice"));
     let p3 = claim_of("P3").unwrap();
-    assert_eq!((p3.holder.as_deref(), p3.status), (Some("Bob"), ClaimStatus::Booked));
+    assert_eq!(
+        (p3.holder.as_deref(), p3.status),
+        (Some("Bob"), ClaimStatus::Booked)
+    );
     assert_eq!(claim_of("P2"), None);
 
     let mine = WorklistFilters {
@@ -362,7 +410,10 @@ fn worklist_rows_carry_holder_and_status_and_filter_mine_and_unclaimed() {
         ..WorklistFilters::default()
     };
     assert_eq!(ids(&mut s, mine.clone()), ["P1"]);
-    assert_eq!(worklist(&mut s, &mine, today()).unwrap().metrics.matching, 1);
+    assert_eq!(
+        worklist(&mut s, &mine, today()).unwrap().metrics.matching,
+        1
+    );
     let unclaimed = WorklistFilters {
         unclaimed: true,
         ..WorklistFilters::default()
