@@ -15,9 +15,9 @@
 
 use std::path::Path;
 
+use super::db::{self, params, Conn, OptionalExtension, Row};
 use chrono::{DateTime, Utc};
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ts_rs::TS;
@@ -116,7 +116,7 @@ pub struct AuditQuery {
 /// Appends an entry. Called inside the transaction of the change it records.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn append(
-    conn: &Connection,
+    conn: &Conn,
     at: DateTime<Utc>,
     actor: &str,
     action: AuditAction,
@@ -132,7 +132,7 @@ pub(crate) fn append(
     // than fork the chain.
     let in_log: Option<(i64, Option<String>)> = conn
         .prepare_cached("SELECT id, chain_hash FROM audit_log ORDER BY id DESC LIMIT 1")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row((), |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     // The head (schema 5) is where the chain continues from: if the newest
     // entries were deleted outside Stepdown, the next entry still follows the
@@ -259,7 +259,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Registers `stepdown_audit_chain_hash(prev, id, at, actor, action, entity,
 /// entity_id, patient_id, summary)` on `conn`, so migration 2 can chain the
 /// entries that already exist with the very function used for new ones.
-pub(crate) fn register_sql_functions(conn: &Connection) -> rusqlite::Result<()> {
+pub(crate) fn register_sql_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.create_scalar_function(
         "stepdown_audit_chain_hash",
         9,
@@ -302,18 +302,22 @@ pub struct AuditHead {
 }
 
 /// The recorded head, or `None` before schema 5 (no table) or when its row is gone.
-pub(crate) fn read_head(conn: &Connection) -> StoreResult<Option<AuditHead>> {
-    let has_table: bool = conn
-        .prepare_cached(
-            "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_head'",
-        )?
-        .query_row([], |r| r.get(0))?;
+pub(crate) fn read_head(conn: &Conn) -> StoreResult<Option<AuditHead>> {
+    // PostgreSQL's schema has had the head from its first version.
+    let has_table: bool = match conn.sqlite() {
+        Some(c) => c
+            .prepare_cached(
+                "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_head'",
+            )?
+            .query_row([], |r| r.get(0))?,
+        None => true,
+    };
     if !has_table {
         return Ok(None);
     }
     Ok(conn
         .prepare_cached("SELECT entries, last_id, chain_hash FROM audit_head WHERE id = 1")?
-        .query_row([], |r| {
+        .query_row((), |r| {
             Ok(AuditHead {
                 entries: r.get(0)?,
                 last_id: r.get(1)?,
@@ -327,11 +331,11 @@ pub(crate) fn read_head(conn: &Connection) -> StoreResult<Option<AuditHead>> {
 /// the log emptied, or the head itself removed. `log` is the log's own count,
 /// newest id and hash. Empty when they agree.
 pub(crate) fn head_problems(
-    conn: &Connection,
+    conn: &Conn,
     log_entries: u64,
     log_last: Option<(i64, Option<String>)>,
 ) -> StoreResult<Vec<String>> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = super::schema_version_of(conn)?;
     let mut problems = Vec::new();
     let head = read_head(conn)?;
     let (last_id, last_hash) = log_last.unwrap_or((0, None));
@@ -370,7 +374,7 @@ pub(crate) fn head_problems(
     if log_entries == 0 && problems.is_empty() {
         let records: i64 = conn.query_row(
             "SELECT (SELECT count(*) FROM patients) + (SELECT count(*) FROM review_versions)",
-            [],
+            (),
             |r| r.get(0),
         )?;
         if records > 0 {
@@ -483,19 +487,19 @@ impl AuditVerifyReport {
 /// is not the hash of the stored hash before it plus its own content; then
 /// compares the log with its recorded head and the schema with the
 /// migrations.
-pub(crate) fn verify_chain(conn: &Connection) -> StoreResult<AuditVerifyReport> {
+pub(crate) fn verify_chain(conn: &Conn) -> StoreResult<AuditVerifyReport> {
     let mut report = walk_chain(conn)?;
     let last: Option<(i64, Option<String>)> = conn
         .query_row(
             "SELECT id, chain_hash FROM audit_log ORDER BY id DESC LIMIT 1",
-            [],
+            (),
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
     report.problems = head_problems(conn, report.entries, last)?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = super::schema_version_of(conn)?;
     report.problems.extend(
-        migrations::schema_differences(conn, version)?
+        super::schema_problems(conn, version)?
             .into_iter()
             .filter(|p| p.contains("audit")),
     );
@@ -504,12 +508,16 @@ pub(crate) fn verify_chain(conn: &Connection) -> StoreResult<AuditVerifyReport> 
     Ok(report)
 }
 
-fn walk_chain(conn: &Connection) -> StoreResult<AuditVerifyReport> {
-    let has_column: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('audit_log') WHERE name = 'chain_hash'",
-        [],
-        |r| r.get(0),
-    )?;
+fn walk_chain(conn: &Conn) -> StoreResult<AuditVerifyReport> {
+    // PostgreSQL's schema has had the chain from its first version.
+    let has_column: bool = match conn.sqlite() {
+        Some(c) => c.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('audit_log') WHERE name = 'chain_hash'",
+            [],
+            |r| r.get(0),
+        )?,
+        None => true,
+    };
     if !has_column {
         return Err(StoreError::invalid(
             "db",
@@ -521,9 +529,9 @@ fn walk_chain(conn: &Connection) -> StoreResult<AuditVerifyReport> {
         "SELECT id, at, actor, action, entity, entity_id, patient_id, summary, chain_hash
          FROM audit_log ORDER BY id",
     )?;
-    let total: i64 = conn.query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))?;
+    let total: i64 = conn.query_row("SELECT count(*) FROM audit_log", (), |r| r.get(0))?;
     let total = u64::try_from(total).unwrap_or(0);
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query(())?;
     let mut entries = 0u64;
     let mut prev_id = 0i64;
     let mut prev_hash: Option<String> = None;
@@ -631,9 +639,9 @@ pub struct AuditListEntry {
 
 /// Opens the database at `path` read-only (never changing it, and refusing
 /// a file that is not a Stepdown store), for the audit commands.
-fn inspect(path: &Path) -> StoreResult<Connection> {
+fn inspect(path: &Path) -> StoreResult<Conn> {
     match file::probe(path, false, migrations::LATEST_VERSION, true)? {
-        file::FileState::Stepdown { ro, .. } => Ok(ro),
+        file::FileState::Stepdown { ro, .. } => Ok(Conn::Sqlite(ro)),
         // probe only reports New when asked to create.
         file::FileState::New | file::FileState::Empty => Err(StoreError::invalid(
             "db",
@@ -673,7 +681,7 @@ pub fn list_audit_file(path: &Path, limit: u32) -> StoreResult<Vec<AuditListEntr
 
 pub(crate) const COLUMNS: &str = "id, at, actor, action, entity, entity_id, patient_id, summary";
 
-pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Result<AuditEntry, StoreError>> {
+pub(crate) fn from_row(r: &Row<'_>) -> db::Result<Result<AuditEntry, StoreError>> {
     let id: i64 = r.get(0)?;
     let at: String = r.get(1)?;
     let action: String = r.get(3)?;
@@ -707,7 +715,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Result<AuditEntry, Store
 }
 
 pub(crate) fn collect(
-    rows: impl Iterator<Item = rusqlite::Result<Result<AuditEntry, StoreError>>>,
+    rows: impl Iterator<Item = db::Result<Result<AuditEntry, StoreError>>>,
 ) -> StoreResult<Vec<AuditEntry>> {
     let mut out = Vec::new();
     for r in rows {
@@ -760,21 +768,21 @@ mod tests {
 
     /// A database at schema version 1 (before the chain) with `n` entries,
     /// inserted the way version 1 of Stepdown did.
-    fn v1_with_entries(n: i64) -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
+    fn v1_with_entries(n: i64) -> rusqlite::Connection {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         migrations::migrate(&mut conn, &MIGRATIONS[..1]).unwrap();
         for i in 0..n {
             conn.execute(
                 "INSERT INTO audit_log (at, actor, action, entity, entity_id, patient_id, summary)
                  VALUES (?1, 'Dr A', 'create', 'patient', ?2, ?2, ?3)",
-                params![ts(t(i)), i + 1, format!("patient {i} \"quoted\"\nnew line")],
+                rusqlite::params![ts(t(i)), i + 1, format!("patient {i} \"quoted\"\nnew line")],
             )
             .unwrap();
         }
         conn
     }
 
-    fn append_one(conn: &Connection, i: i64) -> i64 {
+    fn append_one(conn: &Conn, i: i64) -> i64 {
         append(
             conn,
             t(i),
@@ -792,6 +800,7 @@ mod tests {
     fn migration_2_chains_existing_entries_with_the_same_function_as_new_ones() {
         let mut conn = v1_with_entries(50);
         migrations::migrate(&mut conn, MIGRATIONS).unwrap();
+        let conn = Conn::Sqlite(conn);
         let report = verify_chain(&conn).unwrap();
         assert!(report.ok, "{report:?}");
         assert_eq!(report.entries, 50);
@@ -812,7 +821,7 @@ mod tests {
         h.update(format!("{AUDIT_CHAIN_GENESIS}\n{}", first.canonical()).as_bytes());
         let expected = hex(&h.finalize());
         let stored: String = conn
-            .query_row("SELECT chain_hash FROM audit_log WHERE id = 1", [], |r| {
+            .query_row("SELECT chain_hash FROM audit_log WHERE id = 1", (), |r| {
                 r.get(0)
             })
             .unwrap();
@@ -829,6 +838,7 @@ mod tests {
     fn migration_2_on_an_empty_log_and_the_first_entry_starts_from_genesis() {
         let mut conn = v1_with_entries(0);
         migrations::migrate(&mut conn, MIGRATIONS).unwrap();
+        let conn = Conn::Sqlite(conn);
         let empty = verify_chain(&conn).unwrap();
         assert!(empty.ok);
         assert_eq!(
@@ -878,23 +888,24 @@ mod tests {
     fn entries_without_a_hash_are_refused_after_migration_2() {
         let mut conn = v1_with_entries(1);
         migrations::migrate(&mut conn, MIGRATIONS).unwrap();
+        let conn = Conn::Sqlite(conn);
         let e = conn
             .execute(
                 "INSERT INTO audit_log (at, actor, action, entity, summary)
                  VALUES ('2026-01-01T00:00:00.000Z', 'x', 'create', 'store', 'y')",
-                [],
+                (),
             )
             .unwrap_err();
         assert!(e.to_string().contains("chain hash"), "{e}");
         let e = conn
-            .execute("UPDATE audit_log SET summary = 'x'", [])
+            .execute("UPDATE audit_log SET summary = 'x'", ())
             .unwrap_err();
         assert!(e.to_string().contains("append-only"), "{e}");
     }
 
     #[test]
     fn verify_refuses_a_version_1_database_with_a_clear_message() {
-        let conn = v1_with_entries(1);
+        let conn = Conn::Sqlite(v1_with_entries(1));
         let e = verify_chain(&conn).unwrap_err().to_string();
         assert!(e.contains("predates the audit chain"), "{e}");
     }

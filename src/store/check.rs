@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::db::Conn;
 use super::file::{self, integrity_check, open_error};
 use super::migrations::LATEST_VERSION;
 use super::{Store, StoreError, StoreResult, APPLICATION_ID};
@@ -33,12 +33,12 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub(crate) fn read(conn: &Connection) -> Result<Counts, rusqlite::Error> {
+    pub(crate) fn read(conn: &Conn) -> super::db::Result<Counts> {
         conn.query_row(
             "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM reviews),
                     (SELECT count(*) FROM review_versions), (SELECT count(*) FROM leaflet_prints),
                     (SELECT count(*) FROM audit_log)",
-            [],
+            (),
             |r| {
                 Ok(Counts {
                     patients: r.get(0)?,
@@ -182,10 +182,28 @@ pub fn check_file(path: &Path) -> StoreResult<CheckReport> {
             });
         }
     }
-    Ok(report(&conn, path))
+    Ok(report(&Conn::Sqlite(conn), path))
 }
 
-fn report(conn: &Connection, path: &Path) -> CheckReport {
+fn report(db: &Conn, path: &Path) -> CheckReport {
+    let Some(conn) = db.sqlite() else {
+        return CheckReport {
+            path: path.display().to_string(),
+            ok: false,
+            problems: vec!["checking a PostgreSQL store is not built yet".into()],
+            schema_version: 0,
+            latest_schema_version: LATEST_VERSION,
+            integrity: Vec::new(),
+            foreign_key_violations: Vec::new(),
+            counts: None,
+            sqlite_version: String::new(),
+            journal_mode: String::new(),
+            page_size: 0,
+            page_count: 0,
+            freelist_count: 0,
+            file_size_bytes: 0,
+        };
+    };
     let mut problems = Vec::new();
     let pragma_i64 = |name: &str, problems: &mut Vec<String>| -> i64 {
         conn.pragma_query_value(None, name, |r| r.get(0))
@@ -234,7 +252,7 @@ fn report(conn: &Connection, path: &Path) -> CheckReport {
         }
     };
     let counts = if (1..=LATEST_VERSION).contains(&schema_version) {
-        match Counts::read(conn) {
+        match Counts::read(db) {
             Ok(c) => Some(c),
             Err(e) => {
                 problems.push(format!("cannot count records: {e}"));
@@ -256,7 +274,7 @@ fn report(conn: &Connection, path: &Path) -> CheckReport {
         Err(e) => problems.push(format!("the schema could not be compared: {e}")),
     }
     if (2..=LATEST_VERSION).contains(&schema_version) {
-        match super::audit::verify_chain(conn) {
+        match super::audit::verify_chain(db) {
             Ok(r) => {
                 if let Some(b) = r.first_broken {
                     problems.push(format!(
@@ -306,7 +324,7 @@ fn journal_mode_of(path: &Path) -> String {
     }
 }
 
-fn foreign_key_check(conn: &Connection) -> Result<Vec<String>, rusqlite::Error> {
+fn foreign_key_check(conn: &rusqlite::Connection) -> Result<Vec<String>, rusqlite::Error> {
     let mut stmt =
         conn.prepare("SELECT \"table\", rowid, parent, fkid FROM pragma_foreign_key_check")?;
     let rows = stmt.query_map([], |r| {
@@ -340,7 +358,7 @@ impl Store {
             "SELECT NOT EXISTS (SELECT 1 FROM audit_log)
                 AND NOT EXISTS (SELECT 1 FROM patients)
                 AND NOT EXISTS (SELECT 1 FROM cf_imports)",
-            [],
+            (),
             |r| r.get(0),
         )?)
     }

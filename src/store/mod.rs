@@ -26,6 +26,7 @@ mod audit;
 mod backup;
 pub(crate) mod casefinding;
 mod check;
+pub mod db;
 mod demo;
 mod file;
 mod followups;
@@ -41,7 +42,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use crate::record::ReviewInput;
 pub use audit::{
@@ -251,6 +251,60 @@ pub enum StoreError {
     /// Any other SQLite failure (a bug or an unusual environment).
     #[error("database error: {0}")]
     Sqlite(#[source] rusqlite::Error),
+    /// The PostgreSQL server of a team store cannot be reached (down, a
+    /// wrong address, the network, a database that does not exist).
+    #[error(
+        "cannot reach the PostgreSQL server at {server}: {detail}. Nothing was changed; \
+         check the store address and the network, and try again."
+    )]
+    ServerUnreachable {
+        /// The store address, without any password.
+        server: String,
+        /// The client's or server's reason.
+        detail: String,
+    },
+    /// The server refused the seat's sign-in.
+    #[error(
+        "the PostgreSQL server at {server} refused the sign-in: {detail}. Check the role \
+         name and password in the store address, or ask the store's administrator."
+    )]
+    AuthenticationFailed {
+        /// The store address, without any password.
+        server: String,
+        /// The server's reason.
+        detail: String,
+    },
+    /// The server refused an operation to this seat's role: a missing grant,
+    /// or row-level security (a record of a practice the seat is not assigned to).
+    #[error(
+        "the server refused this: {0}. This seat's role may not do it, or the record \
+         belongs to a practice it is not assigned to. Nothing was changed."
+    )]
+    PermissionDenied(String),
+    /// A unique key refused a second record with the same value (on the
+    /// server: another seat may have saved it first).
+    #[error(
+        "another record already has this value (unique key {key}): {detail}. Nothing was changed."
+    )]
+    Duplicate {
+        /// The constraint.
+        key: String,
+        /// The server's words.
+        detail: String,
+    },
+    /// The server stopped a transaction that collided with another seat's
+    /// (a serialization failure or a deadlock); nothing of it was kept.
+    #[error(
+        "another seat changed the same records at the same moment ({0}). Nothing was \
+         changed; try again."
+    )]
+    Serialization(String),
+    /// Any other failure reported by the PostgreSQL server.
+    #[error("database server error: {0}")]
+    Postgres(String),
+    /// The store's SQL executor could not read a value or was misused (a bug).
+    #[error("database error: {0}")]
+    Database(String),
 }
 
 /// Result type of the store.
@@ -279,6 +333,10 @@ impl StoreError {
                 | NotEmpty { .. }
                 | BadBackup { .. }
                 | NoDataDir
+                | ServerUnreachable { .. }
+                | AuthenticationFailed { .. }
+                | PermissionDenied(_)
+                | Duplicate { .. }
         )
     }
 
@@ -327,6 +385,21 @@ impl From<rusqlite::Error> for StoreError {
                 detail: e.to_string(),
             },
             _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+impl From<db::Error> for StoreError {
+    fn from(e: db::Error) -> Self {
+        match e {
+            db::Error::Sqlite(e) => StoreError::from(e),
+            // The address is added where the connection is known (Store::map_pg).
+            db::Error::Pg(e) => db::classify_pg(&e, "the team store"),
+            // As rusqlite reported it before the executor.
+            db::Error::NoRows => StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows),
+            e @ (db::Error::Conversion { .. } | db::Error::Usage(_)) => {
+                StoreError::Database(e.to_string())
+            }
         }
     }
 }
@@ -476,7 +549,7 @@ pub fn local_user_name() -> String {
 /// An open store. Open it once and share it behind a `Mutex` (it is `Send`,
 /// not `Sync`); every method is a complete, atomic operation.
 pub struct Store {
-    conn: Connection,
+    conn: db::Conn,
     path: PathBuf,
     clock: Arc<dyn Clock>,
     /// Schema version found when opening, before any migration.
@@ -551,13 +624,17 @@ impl Store {
         }
         let conn = file::open_read_write(path, options.create, options.busy_timeout)?;
         let mut store = Store {
-            conn,
+            conn: db::Conn::Sqlite(conn),
             path: path.to_path_buf(),
             clock: options.clock,
             opened_at_version,
             pre_migration_copy,
         };
-        migrations::migrate(&mut store.conn, migrations).map_err(|e| match e {
+        let sqlite = store
+            .conn
+            .sqlite_mut()
+            .ok_or_else(|| StoreError::Database("a SQLite store without SQLite".into()))?;
+        migrations::migrate(sqlite, migrations).map_err(|e| match e {
             StoreError::NewerVersion {
                 found, supported, ..
             } => StoreError::NewerVersion {
@@ -588,15 +665,16 @@ impl Store {
 
     /// Current schema version of the open database.
     pub fn schema_version(&self) -> StoreResult<i64> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+        schema_version_of(&self.conn)
     }
 
     /// Sets where SQLite keeps this connection's temporary files
     /// (`PRAGMA temp_store`: `MEMORY` or `DEFAULT`).
     pub(crate) fn set_temp_store(&self, mode: &str) -> StoreResult<()> {
-        self.conn.pragma_update(None, "temp_store", mode)?;
+        // PostgreSQL manages its own temporary space.
+        if let Some(c) = self.conn.sqlite() {
+            c.pragma_update(None, "temp_store", mode)?;
+        }
         Ok(())
     }
 
@@ -619,20 +697,67 @@ impl Store {
     /// can never fail half-way on a lock upgrade. Rolled back on any error.
     pub(crate) fn write<T>(
         &mut self,
-        f: impl FnOnce(&Transaction<'_>, DateTime<Utc>) -> StoreResult<T>,
+        f: impl FnOnce(&db::Tx<'_>, DateTime<Utc>) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let now = self.clock.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_immediate()?;
         let out = f(&tx, now)?;
         tx.commit()?;
         Ok(out)
     }
 
+    /// The SQLite connection, for what only a SQLite file has (its backup
+    /// API, pragmas); on PostgreSQL an error naming `what`.
+    pub(crate) fn sqlite_only(&self, what: &str) -> StoreResult<&rusqlite::Connection> {
+        self.conn.sqlite().ok_or_else(|| not_on_server(what))
+    }
+
+    /// [`Store::sqlite_only`], mutably.
+    pub(crate) fn sqlite_only_mut(&mut self, what: &str) -> StoreResult<&mut rusqlite::Connection> {
+        self.conn.sqlite_mut().ok_or_else(|| not_on_server(what))
+    }
+
+    /// The connection, for tests that run SQL on either backend.
     #[cfg(test)]
-    pub(crate) fn conn(&self) -> &Connection {
+    #[allow(dead_code)] // used by the PostgreSQL suite
+    pub(crate) fn db(&self) -> &db::Conn {
         &self.conn
+    }
+
+    /// The SQLite connection, for tests of what only SQLite has (pragmas,
+    /// the file); panics on a PostgreSQL store.
+    #[cfg(test)]
+    pub(crate) fn conn(&self) -> &rusqlite::Connection {
+        self.conn.sqlite().expect("a SQLite store")
+    }
+}
+
+/// The refusal of a SQLite-file operation on a PostgreSQL store.
+fn not_on_server(what: &str) -> StoreError {
+    StoreError::invalid(
+        "db",
+        format!(
+            "{what} works on a SQLite store file; this store is on a PostgreSQL server \
+             (back it up with `stepdown export`, and the server's own backups)"
+        ),
+    )
+}
+
+/// The schema version of the store behind `conn`: SQLite's `user_version`,
+/// or the newest migration recorded on the server.
+pub(crate) fn schema_version_of(conn: &db::Conn) -> StoreResult<i64> {
+    match conn {
+        db::Conn::Sqlite(c) => Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?),
+        db::Conn::Pg(_) => Err(StoreError::Database("PostgreSQL is not built yet".into())),
+    }
+}
+
+/// How the schema differs from the one Stepdown's migrations made, one
+/// sentence a problem (SQLite: compared with the migrations' own schema).
+pub(crate) fn schema_problems(conn: &db::Conn, version: i64) -> StoreResult<Vec<String>> {
+    match conn {
+        db::Conn::Sqlite(c) => migrations::schema_differences(c, version),
+        db::Conn::Pg(_) => Err(StoreError::Database("PostgreSQL is not built yet".into())),
     }
 }
 

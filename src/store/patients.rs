@@ -1,7 +1,7 @@
 //! Patients: create, read, change, delete and search.
 
+use super::db::{self, params, params_from_iter, Conn, OptionalExtension, Row};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -133,7 +133,7 @@ pub(crate) const COLUMNS: &str =
 
 /// Reads a patient from the first seven columns ([`COLUMNS`]). Values the
 /// schema's checks should have made impossible are reported as damaged data.
-pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Patient>> {
+pub(crate) fn from_row(r: &Row<'_>) -> db::Result<StoreResult<Patient>> {
     let id: i64 = r.get(0)?;
     let nhs: Option<String> = r.get(1)?;
     let dob: Option<String> = r.get(3)?;
@@ -172,7 +172,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Patient>> {
     Ok(build())
 }
 
-pub(crate) fn get(conn: &Connection, id: i64) -> StoreResult<Patient> {
+pub(crate) fn get(conn: &Conn, id: i64) -> StoreResult<Patient> {
     conn.prepare_cached(&format!("SELECT {COLUMNS} FROM patients p WHERE p.id = ?1"))?
         .query_row([id], from_row)
         .optional()?
@@ -184,7 +184,7 @@ pub(crate) fn get(conn: &Connection, id: i64) -> StoreResult<Patient> {
 
 /// Refuses an NHS number or local id that another patient already has,
 /// naming that patient's id (not their name: the message may be logged).
-fn check_unique(conn: &Connection, p: &ValidPatient, except: Option<i64>) -> StoreResult<()> {
+fn check_unique(conn: &Conn, p: &ValidPatient, except: Option<i64>) -> StoreResult<()> {
     if let Some(n) = &p.nhs_number {
         let other: Option<i64> = conn
             .prepare_cached("SELECT id FROM patients WHERE nhs_number = ?1 AND id IS NOT ?2")?
@@ -213,25 +213,26 @@ fn check_unique(conn: &Connection, p: &ValidPatient, except: Option<i64>) -> Sto
 }
 
 pub(crate) fn create_in(
-    conn: &Connection,
+    conn: &Conn,
     input: &PatientInput,
     actor: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Patient> {
     let p = input.validate(now.date_naive())?;
     check_unique(conn, &p, None)?;
-    conn.prepare_cached(
+    let id: i64 = conn
+        .prepare_cached(
         "INSERT INTO patients (nhs_number, name, date_of_birth, local_id, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         RETURNING id",
     )?
-    .execute(params![
+    .query_row(params![
         p.nhs_number.as_ref().map(NhsNumber::as_str),
         p.name,
         p.date_of_birth.map(|d| d.to_string()),
         p.local_id,
         ts(now)
-    ])?;
-    let id = conn.last_insert_rowid();
+    ], |r| r.get(0))?;
     audit::append(
         conn,
         now,
@@ -453,7 +454,7 @@ impl Store {
     pub fn patient_count(&self) -> StoreResult<i64> {
         Ok(self
             .conn
-            .query_row("SELECT count(*) FROM patients", [], |r| r.get(0))?)
+            .query_row("SELECT count(*) FROM patients", (), |r| r.get(0))?)
     }
 }
 
