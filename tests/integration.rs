@@ -34,4 +34,5 @@ mod plan_snapshots;
 mod record_cli;
 mod reference_currency;
 mod store_cli;
+mod store_pg;
 mod store_reliability;

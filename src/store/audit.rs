@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ts_rs::TS;
 
-use super::{file, migrations, parse_ts, ts, Store, StoreError, StoreResult};
+use super::db::Backend;
+use super::{file, migrations, migrations_pg, parse_ts, ts, Store, StoreError, StoreResult};
 use crate::vocabulary::vocabulary;
 
 vocabulary!(
@@ -125,6 +126,30 @@ pub(crate) fn append(
     patient_id: Option<i64>,
     summary: &str,
 ) -> StoreResult<i64> {
+    if conn.backend() == Backend::Postgres {
+        // The server orders the chain: an entry written without id and hash
+        // gets both from its trigger, under the head's row lock, so entries
+        // from every seat queue and the chain cannot fork (migrations_pg/0001).
+        let id = conn
+            .prepare_cached(
+                "INSERT INTO audit_log (at, actor, action, entity, entity_id, patient_id, summary)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 RETURNING id",
+            )?
+            .query_row(
+                params![
+                    ts(at),
+                    actor,
+                    action.as_str(),
+                    entity.as_str(),
+                    entity_id,
+                    patient_id,
+                    summary
+                ],
+                |r| r.get(0),
+            )?;
+        return Ok(id);
+    }
     // The id is chosen here, not by SQLite, because it is part of the hashed
     // content. Callers hold the write lock (BEGIN IMMEDIATE), so nobody can
     // append between this read and the insert; if one somehow did, the
@@ -488,6 +513,9 @@ impl AuditVerifyReport {
 /// compares the log with its recorded head and the schema with the
 /// migrations.
 pub(crate) fn verify_chain(conn: &Conn) -> StoreResult<AuditVerifyReport> {
+    if conn.backend() == Backend::Postgres {
+        return verify_chain_on_server(conn);
+    }
     let mut report = walk_chain(conn)?;
     let last: Option<(i64, Option<String>)> = conn
         .query_row(
@@ -497,6 +525,66 @@ pub(crate) fn verify_chain(conn: &Conn) -> StoreResult<AuditVerifyReport> {
         )
         .optional()?;
     report.problems = head_problems(conn, report.entries, last)?;
+    let version = super::schema_version_of(conn)?;
+    report.problems.extend(
+        super::schema_problems(conn, version)?
+            .into_iter()
+            .filter(|p| p.contains("audit")),
+    );
+    report.recorded_head = read_head(conn)?;
+    report.ok = report.first_broken.is_none() && report.problems.is_empty();
+    Ok(report)
+}
+
+/// The chain of a team store: the server walks every entry
+/// (`stepdown_audit_verify`, whatever rows this seat may see). A seat that
+/// can read the whole log (an admin) also walks it here, which names the
+/// broken link and checks that the server's hash and Rust's agree.
+fn verify_chain_on_server(conn: &Conn) -> StoreResult<AuditVerifyReport> {
+    let server = migrations_pg::server_verify(conn)?;
+    let entries = u64::try_from(server.entries).unwrap_or(0);
+    let mut report = if migrations_pg::sees_whole_log(conn, server.entries)? {
+        let mut walked = walk_chain(conn)?;
+        let rust = walked.first_broken.as_ref().map(|b| b.id);
+        if rust != server.first_broken_id {
+            walked.problems.push(format!(
+                "the server's chain check and Stepdown's disagree (first broken entry {} on \
+                 the server, {} here): the server's hash function may have been replaced",
+                server
+                    .first_broken_id
+                    .map_or("none".into(), |i| i.to_string()),
+                rust.map_or("none".into(), |i| i.to_string()),
+            ));
+        }
+        walked
+    } else {
+        AuditVerifyReport {
+            ok: server.first_broken_id.is_none(),
+            entries,
+            verified: match server.first_broken_id {
+                // Ids run 1, 2, 3… on the server: the entries before it.
+                Some(id) => u64::try_from(id - 1).unwrap_or(0).min(entries),
+                None => entries,
+            },
+            head_id: (entries > 0).then_some(server.last_id),
+            head_hash: server.last_hash.clone(),
+            first_broken: server.first_broken_id.map(|id| BrokenLink {
+                id,
+                problem: ChainProblem::Mismatch,
+                detail: "the server's check finds that this entry's hash does not follow the \
+                         entry before it: it, or an entry before it, was altered, removed or \
+                         inserted outside Stepdown (an admin's `stepdown audit verify` names \
+                         what changed)"
+                    .to_string(),
+                stored_hash: None,
+                computed_hash: String::new(),
+            }),
+            problems: Vec::new(),
+            recorded_head: None,
+        }
+    };
+    let last = (server.entries > 0).then(|| (server.last_id, server.last_hash.clone()));
+    report.problems.extend(head_problems(conn, entries, last)?);
     let version = super::schema_version_of(conn)?;
     report.problems.extend(
         super::schema_problems(conn, version)?
@@ -640,6 +728,9 @@ pub struct AuditListEntry {
 /// Opens the database at `path` read-only (never changing it, and refusing
 /// a file that is not a Stepdown store), for the audit commands.
 fn inspect(path: &Path) -> StoreResult<Conn> {
+    if let Some(conn) = super::connect_server_read(path)? {
+        return Ok(conn);
+    }
     match file::probe(path, false, migrations::LATEST_VERSION, true)? {
         file::FileState::Stepdown { ro, .. } => Ok(Conn::Sqlite(ro)),
         // probe only reports New when asked to create.
@@ -733,13 +824,14 @@ impl Store {
     /// Lists audit entries, newest first.
     pub fn audit_log(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
         let limit = query.limit.unwrap_or(200).clamp(1, 10_000);
-        // Fixed SQL with "IS NULL OR" filters: one cached statement for every query shape.
+        // Fixed SQL with "IS NULL OR" filters: one cached statement for every
+        // query shape (the casts give PostgreSQL each parameter's type).
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM audit_log
-             WHERE (?1 IS NULL OR patient_id = ?1)
-               AND (?2 IS NULL OR entity = ?2)
-               AND (?3 IS NULL OR entity_id = ?3)
-               AND (?4 IS NULL OR id < ?4)
+             WHERE (CAST(?1 AS BIGINT) IS NULL OR patient_id = ?1)
+               AND (CAST(?2 AS TEXT) IS NULL OR entity = ?2)
+               AND (CAST(?3 AS BIGINT) IS NULL OR entity_id = ?3)
+               AND (CAST(?4 AS BIGINT) IS NULL OR id < ?4)
              ORDER BY id DESC
              LIMIT ?5"
         ))?;

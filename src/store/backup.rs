@@ -493,6 +493,9 @@ pub fn restore_file(
     options: OpenOptions,
     actor: &str,
 ) -> StoreResult<RestoreReport> {
+    if db.to_str().is_some_and(super::db::is_pg_url) {
+        return Err(super::not_on_server("restore"));
+    }
     let actor = clean_actor(actor)?;
     let backup_version = validate_backup(from)?;
     if same_file(from, db) {

@@ -165,6 +165,10 @@ impl CheckReport {
 /// unreadable, not SQLite, not Stepdown); damage SQLite can describe is
 /// reported in the [`CheckReport`].
 pub fn check_file(path: &Path) -> StoreResult<CheckReport> {
+    // A team store: its server checked as it is (nothing migrated or changed).
+    if let Some(conn) = super::connect_server_read(path)? {
+        return Ok(server_report(&conn, path));
+    }
     // Header-level problems (not SQLite, truncated, not Stepdown) come back
     // as errors here; damage inside the file is described by the full check below.
     file::probe(path, false, i64::MAX, false)?;
@@ -187,22 +191,7 @@ pub fn check_file(path: &Path) -> StoreResult<CheckReport> {
 
 fn report(db: &Conn, path: &Path) -> CheckReport {
     let Some(conn) = db.sqlite() else {
-        return CheckReport {
-            path: path.display().to_string(),
-            ok: false,
-            problems: vec!["checking a PostgreSQL store is not built yet".into()],
-            schema_version: 0,
-            latest_schema_version: LATEST_VERSION,
-            integrity: Vec::new(),
-            foreign_key_violations: Vec::new(),
-            counts: None,
-            sqlite_version: String::new(),
-            journal_mode: String::new(),
-            page_size: 0,
-            page_count: 0,
-            freelist_count: 0,
-            file_size_bytes: 0,
-        };
+        return server_report(db, path);
     };
     let mut problems = Vec::new();
     let pragma_i64 = |name: &str, problems: &mut Vec<String>| -> i64 {
@@ -308,6 +297,71 @@ fn report(db: &Conn, path: &Path) -> CheckReport {
         page_count,
         freelist_count,
         file_size_bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+    }
+}
+
+/// `stepdown check` of a team store on PostgreSQL: the schema version, the
+/// server's schema check (`stepdown_schema_problems`: safeguard triggers,
+/// row-level security and its policies), the audit chain as the server
+/// verifies it (`stepdown_audit_verify`), and the counts this seat can see.
+/// Integrity of the pages and foreign keys are the server's own business:
+/// the SQLite-only fields stay empty.
+fn server_report(db: &Conn, path: &Path) -> CheckReport {
+    use super::migrations_pg::PG_LATEST_VERSION;
+    let mut problems = Vec::new();
+    let schema_version = super::schema_version_of(db).unwrap_or_else(|e| {
+        problems.push(format!("cannot read the schema version: {e}"));
+        0
+    });
+    if schema_version > PG_LATEST_VERSION {
+        problems.push(format!(
+            "schema version {schema_version} is newer than this Stepdown understands \
+             ({PG_LATEST_VERSION}); update Stepdown"
+        ));
+    }
+    match super::schema_problems(db, schema_version) {
+        Ok(found) => problems.extend(found),
+        Err(e) => problems.push(format!("the server's schema check could not run: {e}")),
+    }
+    let counts = match Counts::read(db) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            problems.push(format!("cannot count records: {e}"));
+            None
+        }
+    };
+    match super::audit::verify_chain(db) {
+        Ok(r) => {
+            if let Some(b) = r.first_broken {
+                problems.push(format!(
+                    "the audit log has been tampered with: its hash chain breaks at entry {} \
+                     ({}); see `stepdown audit verify`",
+                    b.id, b.detail
+                ));
+            }
+            for p in r.problems {
+                if !problems.contains(&p) {
+                    problems.push(format!("{p}; see `stepdown audit verify`"));
+                }
+            }
+        }
+        Err(e) => problems.push(format!("the audit log chain could not be checked: {e}")),
+    }
+    CheckReport {
+        path: path.display().to_string(),
+        ok: problems.is_empty(),
+        problems,
+        schema_version,
+        latest_schema_version: PG_LATEST_VERSION,
+        integrity: vec!["not applicable: a PostgreSQL server checks its own pages".into()],
+        foreign_key_violations: Vec::new(),
+        counts,
+        sqlite_version: String::new(),
+        journal_mode: "postgresql".into(),
+        page_size: 0,
+        page_count: 0,
+        freelist_count: 0,
+        file_size_bytes: 0,
     }
 }
 

@@ -32,6 +32,7 @@ mod file;
 mod followups;
 mod leaflets;
 pub mod migrations;
+pub mod migrations_pg;
 mod patients;
 mod reviews;
 mod settings;
@@ -599,6 +600,9 @@ impl Store {
         options: OpenOptions,
         migrations: &[migrations::Migration],
     ) -> StoreResult<Store> {
+        if let Some(url) = path.to_str().filter(|p| db::is_pg_url(p)) {
+            return Store::open_server(&db::PgTarget::parse(url)?, options);
+        }
         let latest = migrations::latest_version_of(migrations);
         let state = file::probe(path, options.create, latest, true)?;
         let is_new = matches!(state, file::FileState::New);
@@ -648,7 +652,42 @@ impl Store {
         Ok(store)
     }
 
-    /// The database file.
+    /// Opens the team store on the PostgreSQL server at `target`, migrating
+    /// its schema when it is behind this build (which needs the owner's
+    /// rights; a seat is told to ask an admin). With `options.create` off,
+    /// a server schema with no store yet is refused.
+    pub fn open_server(target: &db::PgTarget, options: OpenOptions) -> StoreResult<Store> {
+        let server = target.display();
+        let mut conn = migrations_pg::connect(target, options.busy_timeout)?;
+        let (before, _) = migrations_pg::migrate(
+            &mut conn,
+            migrations_pg::PG_MIGRATIONS,
+            options.create,
+            &server,
+        )
+        .map_err(|e| match e {
+            StoreError::PermissionDenied(detail) => StoreError::PermissionDenied(format!(
+                "the store's schema on {server} is older than this version of Stepdown and \
+                 this seat may not update it; the store's administrator opens it once with \
+                 this version to update it ({detail})"
+            )),
+            other => other,
+        })?;
+        Ok(Store {
+            conn,
+            path: PathBuf::from(server),
+            clock: options.clock,
+            opened_at_version: before,
+            pre_migration_copy: None,
+        })
+    }
+
+    /// Which database the store is on.
+    pub fn backend(&self) -> db::Backend {
+        self.conn.backend()
+    }
+
+    /// The database file (on PostgreSQL, the server's address without any password).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -701,6 +740,13 @@ impl Store {
     ) -> StoreResult<T> {
         let now = self.clock.now();
         let tx = self.conn.transaction_immediate()?;
+        if tx.backend() == db::Backend::Postgres {
+            // Every write queues on the audit head's row, as SQLite writers
+            // queue on BEGIN IMMEDIATE: the audit chain is appended one
+            // transaction at a time, and reads inside see every commit
+            // before it. Waits up to the lock timeout, then "busy".
+            tx.execute("SELECT id FROM audit_head WHERE id = 1 FOR UPDATE", ())?;
+        }
         let out = f(&tx, now)?;
         tx.commit()?;
         Ok(out)
@@ -732,13 +778,41 @@ impl Store {
     }
 }
 
+/// For the read-only commands (`check`, `audit verify`, `audit list`): when
+/// `path` is a `postgres://` address, a connection to that server without
+/// migrating anything; `None` for a file. A schema with no Stepdown store,
+/// or one newer than this build, is refused.
+pub(crate) fn connect_server_read(path: &Path) -> StoreResult<Option<db::Conn>> {
+    let Some(url) = path.to_str().filter(|p| db::is_pg_url(p)) else {
+        return Ok(None);
+    };
+    let target = db::PgTarget::parse(url)?;
+    let conn = migrations_pg::connect(&target, DEFAULT_BUSY_TIMEOUT)?;
+    let version = migrations_pg::current_version(&conn)?;
+    if version == 0 {
+        return Err(StoreError::invalid(
+            "db",
+            format!("{}: there is no Stepdown store there yet", target.display()),
+        ));
+    }
+    if version > migrations_pg::PG_LATEST_VERSION {
+        return Err(StoreError::NewerVersion {
+            path: target.display().into(),
+            found: version,
+            supported: migrations_pg::PG_LATEST_VERSION,
+        });
+    }
+    Ok(Some(conn))
+}
+
 /// The refusal of a SQLite-file operation on a PostgreSQL store.
-fn not_on_server(what: &str) -> StoreError {
+pub(crate) fn not_on_server(what: &str) -> StoreError {
     StoreError::invalid(
         "db",
         format!(
-            "{what} works on a SQLite store file; this store is on a PostgreSQL server \
-             (back it up with `stepdown export`, and the server's own backups)"
+            "{what} works on a SQLite store file; this store is on a PostgreSQL server: its \
+             backup is `stepdown export` (everything, with the audit head) beside the \
+             server's own backups, and a restore is the server's (point-in-time recovery)"
         ),
     )
 }
@@ -748,7 +822,7 @@ fn not_on_server(what: &str) -> StoreError {
 pub(crate) fn schema_version_of(conn: &db::Conn) -> StoreResult<i64> {
     match conn {
         db::Conn::Sqlite(c) => Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?),
-        db::Conn::Pg(_) => Err(StoreError::Database("PostgreSQL is not built yet".into())),
+        db::Conn::Pg(_) => migrations_pg::current_version(conn),
     }
 }
 
@@ -757,7 +831,7 @@ pub(crate) fn schema_version_of(conn: &db::Conn) -> StoreResult<i64> {
 pub(crate) fn schema_problems(conn: &db::Conn, version: i64) -> StoreResult<Vec<String>> {
     match conn {
         db::Conn::Sqlite(c) => migrations::schema_differences(c, version),
-        db::Conn::Pg(_) => Err(StoreError::Database("PostgreSQL is not built yet".into())),
+        db::Conn::Pg(_) => migrations_pg::schema_problems(conn, version),
     }
 }
 
@@ -833,5 +907,7 @@ pub(crate) fn clean_actor(actor: &str) -> StoreResult<String> {
     clean_line("actor", actor, 200, true)
 }
 
+#[cfg(test)]
+pub(crate) mod test_pg;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 //! Patients: create, read, change, delete and search.
 
-use super::db::{self, params, params_from_iter, Conn, OptionalExtension, Row};
+use super::db::{self, params, Conn, OptionalExtension, Row, Value};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -187,7 +187,9 @@ pub(crate) fn get(conn: &Conn, id: i64) -> StoreResult<Patient> {
 fn check_unique(conn: &Conn, p: &ValidPatient, except: Option<i64>) -> StoreResult<()> {
     if let Some(n) = &p.nhs_number {
         let other: Option<i64> = conn
-            .prepare_cached("SELECT id FROM patients WHERE nhs_number = ?1 AND id IS NOT ?2")?
+            .prepare_cached(
+                "SELECT id FROM patients WHERE nhs_number = ?1 AND id IS DISTINCT FROM ?2",
+            )?
             .query_row(params![n.as_str(), except], |r| r.get(0))
             .optional()?;
         if let Some(other) = other {
@@ -199,7 +201,10 @@ fn check_unique(conn: &Conn, p: &ValidPatient, except: Option<i64>) -> StoreResu
     }
     if let Some(l) = &p.local_id {
         let other: Option<i64> = conn
-            .prepare_cached("SELECT id FROM patients WHERE local_id = ?1 AND id IS NOT ?2")?
+            .prepare_cached(&format!(
+                "SELECT id FROM patients WHERE {} AND id IS DISTINCT FROM ?2",
+                conn.dialect().nocase_eq("local_id", "?1")
+            ))?
             .query_row(params![l, except], |r| r.get(0))
             .optional()?;
         if let Some(other) = other {
@@ -275,7 +280,8 @@ impl Store {
     pub fn patient_by_local_id(&self, local_id: &str) -> StoreResult<Option<Patient>> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM patients p WHERE p.local_id = ?1"
+                "SELECT {COLUMNS} FROM patients p WHERE {}",
+                self.conn.dialect().nocase_eq("p.local_id", "?1")
             ))?
             .query_row([local_id.trim()], from_row)
             .optional()?
@@ -384,36 +390,38 @@ impl Store {
         }
         let limit = limit.clamp(1, 1000);
         let mut conditions = Vec::new();
-        let mut values: Vec<String> = Vec::new();
+        let mut values: Vec<Value> = Vec::new();
+        let like = self.conn.dialect().like_nocase();
         let digits: String = query.chars().filter(char::is_ascii_digit).collect();
         let looks_numeric = !digits.is_empty()
             && query
                 .chars()
                 .all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
         if looks_numeric {
-            values.push(format!("{digits}%"));
-            values.push(format!("{}%", like_escape(query)));
+            values.push(Value::Text(format!("{digits}%")));
+            values.push(Value::Text(format!("{}%", like_escape(query))));
             let (a, b) = (values.len() - 1, values.len());
             conditions.push(format!(
-                "(p.nhs_number LIKE ?{a} OR p.local_id LIKE ?{b} ESCAPE '\\')"
+                "(p.nhs_number LIKE ?{a} OR p.local_id {like} ?{b} ESCAPE '\\')"
             ));
         } else {
             for word in query.split_whitespace().take(8) {
-                values.push(format!("%{}%", like_escape(word)));
-                values.push(format!("{}%", like_escape(word)));
+                values.push(Value::Text(format!("%{}%", like_escape(word))));
+                values.push(Value::Text(format!("{}%", like_escape(word))));
                 let (a, b) = (values.len() - 1, values.len());
                 conditions.push(format!(
-                    "(p.name LIKE ?{a} ESCAPE '\\' OR p.local_id LIKE ?{b} ESCAPE '\\')"
+                    "(p.name {like} ?{a} ESCAPE '\\' OR p.local_id {like} ?{b} ESCAPE '\\')"
                 ));
             }
         }
         let where_clause = if conditions.is_empty() {
-            "1".to_string()
+            "1 = 1".to_string()
         } else {
             conditions.join(" AND ")
         };
-        values.push(limit.to_string());
+        values.push(Value::Integer(i64::from(limit)));
         let limit_param = values.len();
+        let order = self.conn.dialect().order_nocase("p.name");
         // Placeholders only: the query text never becomes SQL.
         let sql = format!(
             "SELECT {COLUMNS},
@@ -423,11 +431,11 @@ impl Store {
                       WHERE r.patient_id = p.id)
              FROM patients p
              WHERE {where_clause}
-             ORDER BY p.name COLLATE NOCASE, p.id
-             LIMIT CAST(?{limit_param} AS INTEGER)"
+             ORDER BY {order}, p.id
+             LIMIT ?{limit_param}"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(values.iter()), |r| {
+        let rows = stmt.query_map(values, |r| {
             let patient = from_row(r)?;
             let count: i64 = r.get(7)?;
             let last: Option<String> = r.get(8)?;

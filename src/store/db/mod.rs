@@ -25,7 +25,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 pub(crate) use pg::classify as classify_pg;
-pub use pg::{PgTarget, PG_SCHEMES};
+pub use pg::{is_pg_url, redact, PgTarget, TlsMode, PG_SCHEMES};
 pub use value::{FromValue, ToValue, Value};
 
 /// Which database is behind a connection.
