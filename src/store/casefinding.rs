@@ -3,7 +3,7 @@
 //! reading and computing live in `crate::casefinding`. Every statement is
 //! parameterised.
 
-use super::db::{params, Conn, OptionalExtension, Stmt, Tx, Value};
+use super::db::{params, Backend, Conn, OptionalExtension, Stmt, Tx, Value};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::audit::{append, AuditAction, AuditEntity};
@@ -205,10 +205,10 @@ pub(crate) struct PatientFacts<'a> {
 /// Adds or updates a patient, returning its id. An age replaces the stored
 /// one only if it was given with a later (or the same) issue date.
 pub(crate) fn upsert_patient(tx: &Tx<'_>, p: &PatientFacts<'_>) -> StoreResult<i64> {
-    let mut stmt = tx.prepare_cached(
+    let mut stmt = tx.prepare_cached(&format!(
         "INSERT INTO cf_patients (extract_id, nhs_number, age, age_on, sex)
          VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (extract_id) DO UPDATE SET
+         ON CONFLICT {} DO UPDATE SET
              nhs_number = coalesce(excluded.nhs_number, cf_patients.nhs_number),
              sex = coalesce(excluded.sex, cf_patients.sex),
              age = CASE WHEN excluded.age IS NOT NULL
@@ -218,7 +218,8 @@ pub(crate) fn upsert_patient(tx: &Tx<'_>, p: &PatientFacts<'_>) -> StoreResult<i
                          AND (cf_patients.age_on IS NULL OR excluded.age_on >= cf_patients.age_on)
                         THEN excluded.age_on ELSE cf_patients.age_on END
          RETURNING id",
-    )?;
+        tx.dialect().practice_key("extract_id")
+    ))?;
     Ok(stmt.query_row(
         params![
             p.extract_id,
@@ -245,13 +246,41 @@ pub(crate) fn set_exclusions<'a>(
     Ok(())
 }
 
-/// The id the next new patient gets.
+/// The id the next new patient gets: no patient stored later has a smaller
+/// one. SQLite: one more than the largest. PostgreSQL: where the id
+/// sequence stands (a seat sees only its practices' rows, and ids are
+/// drawn for the whole store).
 pub(crate) fn next_patient_id(conn: &Conn) -> StoreResult<i64> {
-    Ok(conn.query_row(
-        "SELECT coalesce(max(id), 0) + 1 FROM cf_patients",
-        (),
-        |r| r.get(0),
-    )?)
+    let sql = match conn.backend() {
+        Backend::Sqlite => "SELECT coalesce(max(id), 0) + 1 FROM cf_patients",
+        Backend::Postgres => {
+            "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END
+             FROM cf_patients_id_seq"
+        }
+    };
+    Ok(conn.query_row(sql, (), |r| r.get(0))?)
+}
+
+/// Ids for `n` new patients, ascending, none in use. SQLite: the next `n`
+/// after the largest (one import at a time). PostgreSQL: drawn from the id
+/// sequence, which every seat's rows share.
+pub(crate) fn reserve_patient_ids(conn: &Conn, n: usize) -> StoreResult<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    match conn.backend() {
+        Backend::Sqlite => {
+            let first = next_patient_id(conn)?;
+            Ok((0..n as i64).map(|i| first + i).collect())
+        }
+        Backend::Postgres => {
+            let mut stmt = conn.prepare(
+                "SELECT nextval('cf_patients_id_seq') FROM generate_series(1, ?1) ORDER BY 1",
+            )?;
+            let ids = stmt.query_map([n as i64], |r| r.get(0))?;
+            Ok(ids.collect::<Result<_, _>>()?)
+        }
+    }
 }
 
 /// Adds patients not yet stored, with the ids given (from [`next_patient_id`] on).
@@ -506,11 +535,12 @@ fn insert_summaries(tx: &Tx<'_>, table: &str, rows: &[SummaryRow]) -> StoreResul
 
 /// Sets a cache document.
 pub(crate) fn set_state(tx: &Tx<'_>, key: &str, json: &str) -> StoreResult<()> {
-    tx.execute(
+    tx.prepare_cached(&format!(
         "INSERT INTO cf_state (key, value) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, json],
-    )?;
+         ON CONFLICT {} DO UPDATE SET value = excluded.value",
+        tx.dialect().practice_key("key")
+    ))?
+    .execute(params![key, json])?;
     Ok(())
 }
 
@@ -549,7 +579,9 @@ impl PageQuery {
 
 /// (patient id, rank) of the matching rows, in rank order.
 pub(crate) fn page(conn: &Conn, q: &PageQuery) -> StoreResult<Vec<(i64, u32)>> {
-    let limit = q.limit.map_or(-1, i64::from);
+    let limit = q
+        .limit
+        .map_or(conn.dialect().no_limit(), |l| Value::Integer(i64::from(l)));
     if q.is_everything() {
         // Ranks run 1..N without gaps, so a page is a seek on the rank index
         // (OFFSET would step over every row before it).
@@ -739,7 +771,9 @@ pub(crate) fn remove_import_rest(tx: &Tx<'_>, u: &Unfinished, limit: i64) -> Sto
             params![first, limit],
         )?;
     }
-    if let Some(first) = u.first_text_id {
+    // Shared texts stay on a server: another practice's issues may use them,
+    // and seats may not delete them (migrations_pg/0002).
+    if let Some(first) = u.first_text_id.filter(|_| tx.backend() == Backend::Sqlite) {
         removed += tx.execute(
             "DELETE FROM cf_texts WHERE id IN
                  (SELECT id FROM cf_texts WHERE id >= ?1 ORDER BY id LIMIT ?2)",
@@ -749,10 +783,7 @@ pub(crate) fn remove_import_rest(tx: &Tx<'_>, u: &Unfinished, limit: i64) -> Sto
     if removed > 0 {
         return Ok(false);
     }
-    tx.execute_batch(&format!(
-        "DROP TABLE IF EXISTS {}",
-        staging_table(&Staging::Import(u.id))
-    ))?;
+    remove_staging_rows(tx, &Staging::Import(u.id))?;
     tx.execute(
         "DELETE FROM cf_imports WHERE id = ?1 AND published = 0",
         [u.id],
@@ -795,6 +826,11 @@ pub(crate) fn create_staging(tx: &Tx<'_>, s: &Staging, at: DateTime<Utc>) -> Sto
             &serde_json::Value::String(ts(at)).to_string(),
         )?;
     }
+    if tx.backend() == Backend::Postgres {
+        // Seats may not create tables: a staged cache is rows of
+        // cf_summaries_staging under its name (migrations_pg/0001).
+        return remove_staging_rows(tx, s);
+    }
     let sql: String = tx.query_row(
         "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'cf_summaries'",
         (),
@@ -819,19 +855,65 @@ pub(crate) fn create_staging(tx: &Tx<'_>, s: &Staging, at: DateTime<Utc>) -> Sto
 
 /// Adds rows to a staging table.
 pub(crate) fn stage_summaries(tx: &Tx<'_>, s: &Staging, rows: &[SummaryRow]) -> StoreResult<()> {
-    insert_summaries(tx, &staging_table(s), rows)
+    match tx.backend() {
+        Backend::Sqlite => insert_summaries(tx, &staging_table(s), rows),
+        Backend::Postgres => {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO cf_summaries_staging (staging, patient_id, rank, ome_mg_per_day,
+                     complete, estimated, benzodiazepine, gabapentinoid, flag_ids, markers)
+                 VALUES (?,?,?,?,?,?,?,?,?,?)",
+            )?;
+            let name = staging_table(s);
+            for r in rows {
+                stmt.execute(params![
+                    name,
+                    r.patient_id,
+                    r.rank,
+                    r.ome_mg_per_day,
+                    r.complete,
+                    r.estimated,
+                    r.benzodiazepine,
+                    r.gabapentinoid,
+                    r.flag_ids.as_str(),
+                    r.markers
+                ])?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A staged cache removed: the SQLite table dropped, or the server's rows deleted.
+fn remove_staging_rows(tx: &Tx<'_>, s: &Staging) -> StoreResult<()> {
+    match tx.backend() {
+        Backend::Sqlite => {
+            tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", staging_table(s)))?
+        }
+        Backend::Postgres => {
+            tx.execute(
+                "DELETE FROM cf_summaries_staging WHERE staging = ?1",
+                [staging_table(s)],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Notes that a recomputation's staging table is still being written; false
 /// if it was taken for stopped and removed meanwhile.
 pub(crate) fn staging_heartbeat(tx: &Tx<'_>, at: DateTime<Utc>, s: &Staging) -> StoreResult<bool> {
-    let table: Option<i64> = tx
-        .query_row(
-            "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
-            [staging_table(s)],
-            |r| r.get(0),
-        )
-        .optional()?;
+    // On a server the staged rows have no table to find; the heartbeat row
+    // alone says it is still there.
+    let table: Option<i64> = match tx.backend() {
+        Backend::Sqlite => tx
+            .query_row(
+                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                [staging_table(s)],
+                |r| r.get(0),
+            )
+            .optional()?,
+        Backend::Postgres => Some(1),
+    };
     Ok(table.is_some()
         && tx.execute(
             "UPDATE cf_state SET value = ?2 WHERE key = ?1",
@@ -844,17 +926,32 @@ pub(crate) fn staging_heartbeat(tx: &Tx<'_>, at: DateTime<Utc>, s: &Staging) -> 
 
 /// Makes a staging table the worklist cache (the old one is dropped).
 pub(crate) fn swap_in_staging(tx: &Tx<'_>, s: &Staging) -> StoreResult<()> {
-    tx.execute_batch(&format!(
-        "DROP TABLE cf_summaries; ALTER TABLE {} RENAME TO cf_summaries;",
-        staging_table(s)
-    ))?;
+    match tx.backend() {
+        Backend::Sqlite => tx.execute_batch(&format!(
+            "DROP TABLE cf_summaries; ALTER TABLE {} RENAME TO cf_summaries;",
+            staging_table(s)
+        ))?,
+        Backend::Postgres => {
+            // The seat's practices' cache only (row-level security).
+            tx.execute("DELETE FROM cf_summaries", ())?;
+            tx.execute(
+                "INSERT INTO cf_summaries (patient_id, rank, ome_mg_per_day, complete, estimated,
+                     benzodiazepine, gabapentinoid, flag_ids, markers)
+                 SELECT patient_id, rank, ome_mg_per_day, complete, estimated, benzodiazepine,
+                        gabapentinoid, flag_ids, markers
+                 FROM cf_summaries_staging WHERE staging = ?1",
+                [staging_table(s)],
+            )?;
+            remove_staging_rows(tx, s)?;
+        }
+    }
     tx.execute("DELETE FROM cf_state WHERE key = ?1", [staging_key(s)])?;
     Ok(())
 }
 
 /// Drops a staging table (a recomputation that lost a race, or failed).
 pub(crate) fn drop_staging(tx: &Tx<'_>, s: &Staging) -> StoreResult<()> {
-    tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", staging_table(s)))?;
+    remove_staging_rows(tx, s)?;
     tx.execute("DELETE FROM cf_state WHERE key = ?1", [staging_key(s)])?;
     Ok(())
 }
@@ -869,14 +966,19 @@ pub(crate) fn stale_staging(
     now: DateTime<Utc>,
     stopped_after_secs: i64,
 ) -> StoreResult<Vec<Staging>> {
-    let names: Vec<String> = conn
-        .prepare(
+    let names: Vec<String> = match conn.backend() {
+        Backend::Sqlite => conn.prepare(
             "SELECT name FROM sqlite_schema WHERE type = 'table'
                  AND name LIKE 'cfstage%'
              UNION SELECT substr(key, 9) FROM cf_state WHERE key LIKE 'staging:%'",
-        )?
-        .query_map((), |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+        )?,
+        Backend::Postgres => conn.prepare(
+            "SELECT staging FROM cf_summaries_staging
+             UNION SELECT substr(key, 9) FROM cf_state WHERE key LIKE 'staging:%'",
+        )?,
+    }
+    .query_map((), |r| r.get(0))?
+    .collect::<Result<_, _>>()?;
     let mut stale = Vec::new();
     for name in names {
         let Some(s) = parse_staging(&name) else {
@@ -1072,7 +1174,10 @@ pub(crate) fn publish_import(
 pub(crate) fn identifier_order(conn: &Conn) -> StoreResult<Vec<u32>> {
     let max = max_patient_id(conn)?;
     let mut order = vec![u32::MAX; usize::try_from(max).unwrap_or(0) + 1];
-    let mut stmt = conn.prepare("SELECT id FROM cf_patients ORDER BY extract_id")?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id FROM cf_patients ORDER BY {}",
+        conn.dialect().order_binary("extract_id")
+    ))?;
     let mut rows = stmt.query(())?;
     let mut n = 0u32;
     while let Some(r) = rows.next()? {

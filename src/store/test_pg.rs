@@ -141,3 +141,57 @@ pub(crate) fn new_pg_store(options: OpenOptions) -> (PgSchema, Store) {
     );
     (schema, store)
 }
+
+/// What keeps a test store alive: its temporary folder (SQLite) or its
+/// schema on the server. Derefs to the folder for the SQLite-only tests
+/// that use it (and panics if one of them runs on PostgreSQL).
+pub(crate) enum TestHeld {
+    /// A SQLite store's folder.
+    Dir(tempfile::TempDir),
+    /// A team store's schema (dropped with it).
+    #[allow(dead_code)]
+    Schema(PgSchema),
+}
+
+impl std::ops::Deref for TestHeld {
+    type Target = tempfile::TempDir;
+    fn deref(&self) -> &tempfile::TempDir {
+        match self {
+            TestHeld::Dir(d) => d,
+            TestHeld::Schema(_) => panic!("a SQLite-only test ran on PostgreSQL"),
+        }
+    }
+}
+
+/// A new store for a test: a SQLite file named `file` in a temporary folder,
+/// or, inside [`on_pg`], a team store in a schema of its own.
+pub(crate) fn new_test_store(file: &str, options: OpenOptions) -> (TestHeld, Store) {
+    if wants_pg() {
+        let (schema, store) = new_pg_store(options);
+        return (TestHeld::Schema(schema), store);
+    }
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let store = Store::open_with(dir.path().join(file), options).expect("open the test store");
+    (TestHeld::Dir(dir), store)
+}
+
+/// Each test given runs twice: on SQLite (always) and on PostgreSQL (when
+/// `STEPDOWN_TEST_PG_URL` names a test cluster, as in `make test`).
+macro_rules! on_both_backends {
+    ($(#[test] fn $name:ident() $body:block)+) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn body() $body
+            #[test]
+            fn sqlite() {
+                body()
+            }
+            #[test]
+            fn postgres() {
+                $crate::store::test_pg::on_pg(body)
+            }
+        }
+    )+};
+}
+pub(crate) use on_both_backends;

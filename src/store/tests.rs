@@ -57,25 +57,13 @@ fn new_store() -> (Held, Store) {
     (Held::Dir(dir), store)
 }
 
-/// Each test runs twice: on SQLite (always) and on PostgreSQL (when
-/// `STEPDOWN_TEST_PG_URL` names a test cluster, as in `make test`).
-macro_rules! on_both_backends {
-    ($(#[test] fn $name:ident() $body:block)+) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            fn body() $body
-            #[test]
-            fn sqlite() {
-                body()
-            }
-            #[test]
-            fn postgres() {
-                test_pg::on_pg(body)
-            }
-        }
-    )+};
-}
+// Tests in `on_both_backends!` run on SQLite and on PostgreSQL (with a test
+// cluster). The others are SQLite-only on purpose: they test the file
+// (damaged, truncated, foreign or newer files, WAL and pragmas, owner-only
+// permissions, copies before migrating, the backup API and restore, a full
+// disk, a held write lock) or write raw SQL through the SQLite connection.
+// What only the team store has is in `postgres_only` at the end.
+use crate::store::test_pg::on_both_backends;
 
 fn patient(name: &str) -> PatientInput {
     PatientInput {

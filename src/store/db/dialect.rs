@@ -44,3 +44,33 @@ impl Dialect {
         }
     }
 }
+
+impl Dialect {
+    /// The ON CONFLICT target of a key that is unique per practice on the
+    /// server (migrations_pg/0002: NHS number, extract id, cache state),
+    /// store-wide in a SQLite file, which holds one practice.
+    pub fn practice_key(self, columns: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("({columns})"),
+            Backend::Postgres => format!("(practice_code, {columns})"),
+        }
+    }
+
+    /// The LIMIT value meaning "no limit": SQLite takes a negative number,
+    /// PostgreSQL NULL.
+    pub fn no_limit(self) -> super::Value {
+        match self.0 {
+            Backend::Sqlite => super::Value::Integer(-1),
+            Backend::Postgres => super::Value::Null,
+        }
+    }
+
+    /// An ORDER BY term sorting text by its bytes, as SQLite's BINARY
+    /// collation does (PostgreSQL would use the database's locale).
+    pub fn order_binary(self, column: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => column.to_string(),
+            Backend::Postgres => format!("{column} COLLATE \"C\""),
+        }
+    }
+}
