@@ -95,9 +95,20 @@ fn bench(c: &mut Criterion) {
         Err(e) => panic!("save: {e}"),
     };
 
+    // Each save starts from the version the previous one made, as a seat
+    // does (the same base twice would be refused and kept as a draft).
+    let mut latest = 1;
     c.bench_function("store_save_review_new_version", |b| {
         let input = review(saver, Some(first), 1);
-        b.iter(|| store.save_review(black_box(&input)))
+        let notes = input.input().notes.clone();
+        b.iter(|| {
+            let next = input
+                .clone()
+                .with_target(Some(first), Some(latest), notes.clone());
+            if let Ok(saved) = store.save_review(black_box(&next)) {
+                latest = saved.version;
+            }
+        })
     });
     c.bench_function("store_save_review_new_review", |b| {
         let input = review(saver, None, 1);
@@ -106,8 +117,15 @@ fn bench(c: &mut Criterion) {
     // What Save costs the clinician: OME, flags and plan computed from the
     // inputs, then the durable write.
     c.bench_function("consult_save_review_from_inputs", |b| {
-        let input = review(saver, Some(first), 2).input().clone();
-        b.iter(|| stepdown::consult::save_review(&mut store, black_box(&input), reference()))
+        let mut input = review(saver, Some(first), 2).input().clone();
+        b.iter(|| {
+            input.base_version = Some(latest);
+            if let Ok(saved) =
+                stepdown::consult::save_review(&mut store, black_box(&input), reference())
+            {
+                latest = saved.version;
+            }
+        })
     });
     c.bench_function("store_patient_history_50_summaries", |b| {
         b.iter(|| {

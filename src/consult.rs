@@ -292,6 +292,34 @@ pub fn save_review(
     Ok(store.save_review(&computed)?)
 }
 
+/// Saves a kept draft (an entry refused because the review had moved on)
+/// as the review's newest version, on top of whatever is latest now, and
+/// deletes the draft, in one transaction. The entry is computed again like
+/// any save (the store's current profile and threshold); the versions saved
+/// meanwhile stay in the history. `actor` is recorded for the draft's removal.
+pub fn reapply_draft(
+    store: &mut Store,
+    draft_id: i64,
+    actor: &str,
+    reference: &Reference,
+) -> Result<ReviewSummary, ApiError> {
+    let draft = store.review_draft(draft_id)?;
+    let input = ReviewInput {
+        review_id: Some(draft.review_id),
+        // The store saves a draft on top of the latest, whatever it is.
+        base_version: None,
+        ..draft.input
+    };
+    let settings = store.settings()?;
+    let computed = compute_review(
+        &input,
+        settings.profile,
+        settings.high_dose_threshold_mg_per_day,
+        reference,
+    )?;
+    Ok(store.reapply_review_draft(draft_id, &computed, actor)?)
+}
+
 /// Re-writes the paths of problems in a follow-up's regimen (`items[0]`)
 /// under the part of the entry they came from (`actual.items[0]`).
 fn under(prefix: &str, fields: Vec<FieldError>) -> Vec<FieldError> {
@@ -397,6 +425,8 @@ pub fn compute_follow_up_of(
             let next = ReviewInput {
                 patient_id: review.patient_id,
                 review_id: Some(review.review_id),
+                // The version followed up, checked above to be the current one.
+                base_version: Some(review.version),
                 reviewer: input.reviewer.clone(),
                 notes,
                 patient: review.patient.clone(),
@@ -1370,6 +1400,7 @@ mod tests {
         ReviewInput {
             patient_id,
             review_id: None,
+            base_version: None,
             reviewer: "P. Harmacist".into(),
             notes: "Agreed to reduce".into(),
             patient: RawPatient {
@@ -1493,6 +1524,7 @@ mod tests {
         assert_eq!(first.total_ome_mg_per_day, Some(120.0));
         let changed = ReviewInput {
             review_id: Some(first.review_id),
+            base_version: Some(1),
             ..inputs(pid, 4.0)
         };
         let second = save_review(&mut store, &changed, reference()).unwrap();
@@ -1598,6 +1630,7 @@ mod tests {
         // A later version does not change what the print is matched against.
         let changed = ReviewInput {
             review_id: Some(saved.review_id),
+            base_version: Some(1),
             ..inputs(pid, 4.0)
         };
         save_review(&mut store, &changed, reference()).unwrap();

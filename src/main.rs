@@ -96,6 +96,15 @@ fn main() -> ExitCode {
             eprintln!("stepdown: {}", show(&msg));
             ExitCode::from(1)
         }
+        Err(CliError::Conflict(e)) => {
+            // The details (who, when, the draft kept) as JSON for a script,
+            // the message for a person.
+            if let Ok(text) = serde_json::to_string_pretty(&e) {
+                println!("{text}");
+            }
+            eprintln!("stepdown: {}", show(&e.message));
+            ExitCode::from(3)
+        }
         Err(CliError::Internal(e)) => {
             eprintln!("stepdown: internal error: {}", show(&format!("{e:#}")));
             ExitCode::from(1)

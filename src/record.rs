@@ -95,6 +95,14 @@ pub struct ReviewInput {
     #[serde(default)]
     #[ts(optional, type = "number | null")]
     pub review_id: Option<i64>,
+    /// With `review_id`: the version the entry started from (the review's
+    /// latest when it was opened). Required then: if the review has a newer
+    /// version, the save is refused as a conflict and the entry kept as a
+    /// draft, so two seats never overwrite each other. Absent for a new
+    /// review, which has no version to start from.
+    #[serde(default)]
+    #[ts(optional, type = "number | null")]
+    pub base_version: Option<i64>,
     /// Who carried out the review (also the actor in the audit log).
     pub reviewer: String,
     /// Free-text notes.
@@ -226,10 +234,17 @@ impl ComputedReview {
         &mut self.input
     }
 
-    /// The same computed review saved as a new version of `review_id` (or as
-    /// a new review), with other notes: nothing clinical changes.
-    pub fn with_target(mut self, review_id: Option<i64>, notes: String) -> ComputedReview {
+    /// The same computed review saved as a new version of `review_id`,
+    /// started from `base_version` (or as a new review: both `None`), with
+    /// other notes: nothing clinical changes.
+    pub fn with_target(
+        mut self,
+        review_id: Option<i64>,
+        base_version: Option<i64>,
+        notes: String,
+    ) -> ComputedReview {
         self.input.review_id = review_id;
+        self.input.base_version = base_version;
         self.input.notes = notes;
         self
     }

@@ -15,6 +15,7 @@ mod assess_cli;
 mod assess_props;
 mod audit_chain;
 mod casefinding_cli;
+mod concurrency_cli;
 mod error_text;
 mod fuzz_cli;
 mod fuzz_import;

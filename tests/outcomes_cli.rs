@@ -433,6 +433,7 @@ fn a_follow_up_of_an_old_version_or_with_bad_fields_is_refused_and_saves_nothing
     assert_eq!(entries(&s), before.map(|n| n + 1));
     let mut v2 = review.clone();
     v2["review_id"] = json!(rid);
+    v2["base_version"] = json!(1);
     let file = s.write("r2.json", &v2);
     s.ok(&["review", "save", &file], now);
     let file = s.write("good2.json", &good);

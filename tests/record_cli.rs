@@ -102,11 +102,13 @@ impl Store {
     }
 }
 
-/// MST 60 mg, `doses` a day, with a taper starting 2026-12-07.
+/// MST 60 mg, `doses` a day, with a taper starting 2026-12-07; with a
+/// `review_id`, a new version started from its version 1.
 fn mst_review(patient_id: i64, review_id: Option<i64>, doses: u32) -> Value {
     json!({
         "patient_id": patient_id,
         "review_id": review_id,
+        "base_version": review_id.map(|_| 1),
         "reviewer": "Ann Pharmacist",
         "notes": "reviewed in clinic",
         "patient": {"age": 58},
@@ -301,6 +303,7 @@ fn printing_a_review_without_a_plan_or_practice_details_is_refused() {
     ]);
     input["taper"] = Value::Null;
     input["review_id"] = json!(review.parse::<i64>().expect("id"));
+    input["base_version"] = json!(1);
     store.ok(&["review", "save", &store.write("r2.json", &input)]);
     let err = store.refused(&["review", "leaflet", "--review", &review, "--out", out]);
     assert!(err.contains("no taper plan"), "{err}");

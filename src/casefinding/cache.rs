@@ -272,6 +272,12 @@ pub fn worklist(
             });
         }
     }
+    if filters.held_by.is_some() && filters.unclaimed {
+        return Err(CaseFindingError::BadOption {
+            field: "unclaimed".into(),
+            message: "choose one of held_by (mine) and unclaimed: no patient is both".into(),
+        });
+    }
     let (window, state) = ensure_fresh(store, today, filters.window_days)?;
     let query = db::PageQuery {
         min_ome: filters.min_ome.unwrap_or(0.0),
@@ -281,6 +287,13 @@ pub fn worklist(
         markers: filters.markers.iter().fold(0, |m, x| m | x.bit()),
         limit: filters.limit,
         offset: filters.offset.unwrap_or(0),
+        held_by: filters
+            .held_by
+            .as_deref()
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(str::to_string),
+        unclaimed: filters.unclaimed,
     };
     // Counts that do not depend on the filters were taken when the cache was
     // computed; only the number matching a filter is counted now.
@@ -295,7 +308,12 @@ pub fn worklist(
         Ok((page, matching, db::load_patients(c, &ids)?))
     })?;
     let reviews = Reviews::load(store, today, reference)?;
-    let patients = details(&recs, &page, &texts, today, window, reference, &reviews);
+    let mut patients = details(&recs, &page, &texts, today, window, reference, &reviews);
+    let extract_ids: Vec<&str> = patients.iter().map(|p| p.patient_id.as_str()).collect();
+    let mut claims = store.casefinding_read(|c| crate::store::claims_for(c, &extract_ids))?;
+    for p in &mut patients {
+        p.claim = claims.remove(&p.patient_id);
+    }
     Ok(Worklist {
         metrics: WorklistMetrics {
             as_of: today.to_string(),

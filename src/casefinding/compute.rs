@@ -991,6 +991,7 @@ pub(crate) fn patient(
         trend,
         patient: patient_input,
         warnings,
+        claim: None,
     });
     result
 }

@@ -288,6 +288,10 @@ pub struct WorklistPatient {
     pub patient: RawPatient,
     /// Things to know about this patient's figures, one sentence each.
     pub warnings: Vec<String>,
+    /// Who holds this patient and where they are up to (worklist claims);
+    /// null when nobody has claimed them or set a status.
+    #[serde(default)]
+    pub claim: Option<crate::store::WorklistClaim>,
 }
 
 /// An audit marker on the worklist (published UK high-dose opioid audit
@@ -361,6 +365,11 @@ pub struct WorklistFilters {
     pub offset: Option<u32>,
     /// Days of issues that make the current regimen (default: as last used, else 90).
     pub window_days: Option<u32>,
+    /// Only patients this person holds (the seat's own name: "mine").
+    #[ts(optional)]
+    pub held_by: Option<String>,
+    /// Only patients nobody holds.
+    pub unclaimed: bool,
 }
 
 /// Counts over the worklist.

@@ -249,9 +249,21 @@ pub fn import(args: ImportArgs) -> CliResult {
 
 /// Arguments of `stepdown worklist`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct WorklistArgs {
+    /// Claims: `claim`, `release`, `status` (without one: list the worklist).
+    #[command(subcommand)]
+    command: Option<super::claims::WorklistCommand>,
     #[command(flatten)]
     db: DbArg,
+    /// Only patients you hold (by the name from --actor).
+    #[arg(long)]
+    mine: bool,
+    /// Only patients nobody holds.
+    #[arg(long, conflicts_with = "mine")]
+    unclaimed: bool,
+    #[command(flatten)]
+    actor: super::store::ActorArg,
     /// Only patients at or above this many mg OME a day (e.g. 90 or 120).
     #[arg(long, value_name = "MG", allow_negative_numbers = true)]
     min_ome: Option<f64>,
@@ -301,8 +313,13 @@ fn parse_marker(name: &str) -> CliResult<Marker> {
 
 /// `stepdown worklist --db DB [filters]`: prints `{"patients": [...], "metrics": {...}}`.
 pub fn list(args: WorklistArgs) -> CliResult {
+    if let Some(command) = args.command {
+        return super::claims::run(command);
+    }
     let mut store = Store::open_existing(args.db.path()?)?;
     let filters = WorklistFilters {
+        held_by: args.mine.then(|| args.actor.name(&store)),
+        unclaimed: args.unclaimed,
         min_ome: args.min_ome,
         benzodiazepine: args.benzodiazepine,
         gabapentinoid: args.gabapentinoid,

@@ -1,9 +1,12 @@
 //! Shared plumbing for the `stepdown` subcommands: reading JSON input from a
-//! file or standard input, and the exit-status contract (0 ok, 1 internal, 2 bad input).
+//! file or standard input, and the exit-status contract (0 ok, 1 internal, 2 bad input,
+//! 3 conflict).
 
 pub mod assess;
 pub mod audit;
 pub mod casefinding;
+pub mod claims;
+pub mod drafts;
 pub mod followup;
 pub mod leaflet;
 pub mod ome;
@@ -23,6 +26,10 @@ pub enum CliError {
     /// The machine, not the input (exit 1): busy, disk full, a disk that
     /// cannot be written. The message is plain language, not "internal error".
     Environment(String),
+    /// Another seat got there first (exit 3): a review saved meanwhile (the
+    /// entry kept as a draft), a worklist patient held by someone else. The
+    /// error, with who, when and the draft, is printed as JSON.
+    Conflict(Box<stepdown::ApiError>),
     /// Anything else (exit 1).
     Internal(anyhow::Error),
 }

@@ -192,6 +192,9 @@ enum ReviewCommand {
     Summary(ReviewSummaryArgs),
     /// Render a recorded leaflet print again from its stored version and compare hashes.
     Reprint(ReviewReprintArgs),
+    /// Entries kept when a save was refused because the review had a newer version:
+    /// list, reapply on the latest version, or discard.
+    Drafts(super::drafts::DraftsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -409,6 +412,7 @@ pub fn review(args: ReviewArgs) -> CliResult {
             print!("{text}");
             Ok(())
         }
+        ReviewCommand::Drafts(a) => super::drafts::drafts(a),
         ReviewCommand::Reprint(a) => {
             if let Some(out) = &a.out {
                 refuse_existing(out, a.overwrite)?;
@@ -455,6 +459,7 @@ fn print_stored_leaflet(a: ReviewLeafletArgs) -> CliResult {
         write_output(&out, bytes, a.overwrite, &[]).map_err(|e| match e {
             CliError::Input(m) => stepdown::ApiError::new(stepdown::ErrorCode::InvalidInput, m),
             CliError::Environment(m) => stepdown::ApiError::new(stepdown::ErrorCode::Storage, m),
+            CliError::Conflict(e) => *e,
             CliError::Internal(e) => {
                 stepdown::ApiError::new(stepdown::ErrorCode::Internal, format!("{e:#}"))
             }

@@ -22,7 +22,9 @@ impl From<StoreError> for CliError {
     /// A problem with what the user named (a value, a file, a path) exits 2;
     /// a failure of the machine (busy, disk full, SQLite) exits 1.
     fn from(e: StoreError) -> Self {
-        if e.is_user_error() {
+        if matches!(e, StoreError::Conflict(_)) {
+            CliError::Conflict(Box::new(e.into()))
+        } else if e.is_user_error() {
             CliError::Input(e.to_string())
         } else if matches!(
             e,
@@ -303,6 +305,7 @@ pub fn api_error(e: stepdown::ApiError) -> CliError {
         stepdown::ErrorCode::InvalidInput | stepdown::ErrorCode::NotFound => {
             CliError::Input(e.message)
         }
+        stepdown::ErrorCode::Conflict => CliError::Conflict(Box::new(e)),
         _ => CliError::Internal(anyhow::anyhow!(e.message)),
     }
 }
@@ -335,8 +338,8 @@ pub fn stress_writer(args: StressWriterArgs) -> CliResult {
     let mut last_review = None;
     for i in 0..args.count {
         // Every third save is a new version of the previous review.
-        let review_id = if i % 3 == 2 { last_review } else { None };
-        let input = stress_review(patient.id, review_id, &args.tag, i, args.payload_bytes);
+        let target = if i % 3 == 2 { last_review } else { None };
+        let input = stress_review(patient.id, target, &args.tag, i, args.payload_bytes);
         let computed = stepdown::consult::compute_review(
             &input,
             Profile::Uk,
@@ -349,7 +352,7 @@ pub fn stress_writer(args: StressWriterArgs) -> CliResult {
                 let mut out = stdout.lock();
                 writeln!(out, "{} {} {}", saved.review_id, saved.version, i)?;
                 out.flush()?;
-                last_review = Some(saved.review_id);
+                last_review = Some((saved.review_id, saved.version));
             }
             Err(StoreError::Busy) => eprintln!("{}", StoreError::Busy),
             Err(e) => return Err(e.into()),
@@ -364,7 +367,7 @@ pub fn stress_writer(args: StressWriterArgs) -> CliResult {
 /// the padding in the notes.
 fn stress_review(
     patient_id: i64,
-    review_id: Option<i64>,
+    target: Option<(i64, i64)>,
     tag: &str,
     i: u64,
     payload_bytes: usize,
@@ -374,7 +377,9 @@ fn stress_review(
         .collect();
     ReviewInput {
         patient_id,
-        review_id,
+        // A new version of the last review, started from its latest version.
+        review_id: target.map(|(r, _)| r),
+        base_version: target.map(|(_, v)| v),
         reviewer: "stress-writer".into(),
         notes: format!("stress {tag} {i} {padding}"),
         patient: stepdown::patient::RawPatient {

@@ -59,6 +59,8 @@ vocabulary!(
         Settings => "settings",
         /// The whole store (export, backup, restore, demo data).
         Store => "store",
+        /// A worklist claim or status; `entity_id` is the claim's id.
+        Claim => "worklist-claim",
     }
 );
 

@@ -554,7 +554,7 @@ pub(crate) fn get_state(conn: &Conn, key: &str) -> StoreResult<Option<String>> {
 }
 
 /// Filters of a worklist page.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct PageQuery {
     pub min_ome: f64,
     pub benzodiazepine: bool,
@@ -562,6 +562,10 @@ pub(crate) struct PageQuery {
     pub estimated_only: bool,
     /// Marker bits that must all be set.
     pub markers: u32,
+    /// Only patients held by this person (worklist claims, `claims`).
+    pub held_by: Option<String>,
+    /// Only patients nobody holds.
+    pub unclaimed: bool,
     pub limit: Option<u32>,
     pub offset: u32,
 }
@@ -574,6 +578,8 @@ impl PageQuery {
             && !self.gabapentinoid
             && !self.estimated_only
             && self.markers == 0
+            && self.held_by.is_none()
+            && !self.unclaimed
     }
 }
 
@@ -593,13 +599,14 @@ pub(crate) fn page(conn: &Conn, q: &PageQuery) -> StoreResult<Vec<(i64, u32)>> {
             .collect::<Result<_, _>>()?;
         return Ok(rows);
     }
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT patient_id, rank FROM cf_summaries
          WHERE ome_mg_per_day >= ?1 AND (?2 = 0 OR benzodiazepine = 1)
            AND (?3 = 0 OR gabapentinoid = 1) AND (?4 = 0 OR estimated = 1)
-           AND (markers & ?7) = ?7
+           AND (markers & ?7) = ?7 AND {}
          ORDER BY rank LIMIT ?5 OFFSET ?6",
-    )?;
+        super::claims::filter_sql(8, 9)
+    ))?;
     let rows = stmt
         .query_map(
             params![
@@ -609,7 +616,9 @@ pub(crate) fn page(conn: &Conn, q: &PageQuery) -> StoreResult<Vec<(i64, u32)>> {
                 q.estimated_only,
                 limit,
                 q.offset,
-                q.markers
+                q.markers,
+                q.held_by,
+                q.unclaimed
             ],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?
@@ -620,19 +629,22 @@ pub(crate) fn page(conn: &Conn, q: &PageQuery) -> StoreResult<Vec<(i64, u32)>> {
 /// How many patients match the filters.
 pub(crate) fn matching(conn: &Conn, q: &PageQuery) -> StoreResult<u64> {
     let n: i64 = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT count(*) FROM cf_summaries
              WHERE ome_mg_per_day >= ?1 AND (?2 = 0 OR benzodiazepine = 1)
                AND (?3 = 0 OR gabapentinoid = 1) AND (?4 = 0 OR estimated = 1)
-               AND (markers & ?5) = ?5",
-        )?
+               AND (markers & ?5) = ?5 AND {}",
+            super::claims::filter_sql(6, 7)
+        ))?
         .query_row(
             params![
                 q.min_ome,
                 q.benzodiazepine,
                 q.gabapentinoid,
                 q.estimated_only,
-                q.markers
+                q.markers,
+                q.held_by,
+                q.unclaimed
             ],
             |r| r.get(0),
         )?;

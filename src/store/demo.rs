@@ -261,6 +261,7 @@ fn load_in(
             let input = ReviewInput {
                 patient_id: patient.id,
                 review_id: None,
+                base_version: None,
                 reviewer: REVIEWER.into(),
                 notes: format!("{}\n\n{DEMO_NOTE}", r.notes),
                 patient: serde_json::from_value(context)
@@ -287,9 +288,11 @@ fn load_in(
             report.reviews += 1;
             report.review_versions += 1;
             if let Some(notes) = r.second_version_notes {
-                let again = computed
-                    .clone()
-                    .with_target(Some(saved.review_id), format!("{notes}\n\n{DEMO_NOTE}"));
+                let again = computed.clone().with_target(
+                    Some(saved.review_id),
+                    Some(saved.version),
+                    format!("{notes}\n\n{DEMO_NOTE}"),
+                );
                 reviews::save_in(tx, &again, now)?;
                 report.review_versions += 1;
             }

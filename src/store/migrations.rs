@@ -75,6 +75,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "reviews: the shared decision recorded with each version (NICE NG215)",
         sql: include_str!("migrations/0009_shared_decision.sql"),
     },
+    Migration {
+        version: 10,
+        name: "review drafts kept from refused saves; worklist claims",
+        sql: include_str!("migrations/0010_drafts_and_claims.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "the practice (ODS code) of patients, imports, extract patients and claims",
+        sql: include_str!("migrations/0011_practice.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -326,6 +336,7 @@ mod tests {
             [
                 "audit_head",
                 "audit_log",
+                "cf_claims",
                 "cf_imports",
                 "cf_issues",
                 "cf_patients",
@@ -335,6 +346,7 @@ mod tests {
                 "follow_ups",
                 "leaflet_prints",
                 "patients",
+                "review_drafts",
                 "review_versions",
                 "reviews",
                 "settings"
@@ -387,6 +399,14 @@ mod tests {
             (
                 9,
                 "3e0a033da1e33e73fefa490385cb9a9152391718889e9bbf21fce942ebdcab9a",
+            ),
+            (
+                10,
+                "094dc5487c4554acd1b14d4388ad3be03779d2465e718eea002390f00c4e0068",
+            ),
+            (
+                11,
+                "3bf86d2e6e793785d343e155cf1c1781bc412306f089c63fb55bc6ccbf616696",
             ),
         ];
         // Every migration is pinned: adding one means adding its hash here,

@@ -26,8 +26,10 @@ mod audit;
 mod backup;
 pub(crate) mod casefinding;
 mod check;
+mod claims;
 pub mod db;
 mod demo;
+mod drafts;
 mod file;
 mod followups;
 mod leaflets;
@@ -55,7 +57,10 @@ pub use backup::{
     EXPORT_FORMAT, EXPORT_FORMAT_VERSION,
 };
 pub use check::{check_file, CheckReport, Counts};
+pub(crate) use claims::for_patients as claims_for;
+pub use claims::{ClaimStatus, WorklistClaim};
 pub use demo::{ComputeFn, DemoReport, FollowUpFn};
+pub use drafts::ReviewDraft;
 pub use followups::FollowUp;
 pub use leaflets::{sha256_hex, LeafletPrint};
 pub use patients::{Patient, PatientInput, PatientSummary};
@@ -249,6 +254,12 @@ pub enum StoreError {
          the latest backup with `stepdown restore`."
     )]
     MissingStructure(String),
+    /// Another seat changed the record first: the review has a newer version
+    /// than the one the save started from (the entry was kept as a draft, in
+    /// the same transaction as the refusal), or the worklist patient is held
+    /// by someone else. The details say who and when.
+    #[error("{}", conflict_message(.0))]
+    Conflict(Box<crate::api_error::Conflict>),
     /// Any other SQLite failure (a bug or an unusual environment).
     #[error("database error: {0}")]
     Sqlite(#[source] rusqlite::Error),
@@ -394,7 +405,7 @@ impl From<db::Error> for StoreError {
     fn from(e: db::Error) -> Self {
         match e {
             db::Error::Sqlite(e) => StoreError::from(e),
-            // The address is added where the connection is known (Store::map_pg).
+            // Connection failures name the address where it is known (open, connect).
             db::Error::Pg(e) => db::classify_pg(&e, "the team store"),
             // As rusqlite reported it before the executor.
             db::Error::NoRows => StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows),
@@ -405,9 +416,39 @@ impl From<db::Error> for StoreError {
     }
 }
 
+/// A conflict in words: who got there first, when, and what was kept.
+fn conflict_message(c: &crate::api_error::Conflict) -> String {
+    use crate::api_error::Conflict;
+    let at = |t: &DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    match c {
+        Conflict::Review(r) => format!(
+            "review {} was saved as version {} by {} at {}, after you started from version {}: \
+             your entry was not saved over it and is kept as draft {}; reapply it on the \
+             latest version or discard it",
+            r.review_id,
+            r.latest_version,
+            r.saved_by,
+            at(&r.saved_at),
+            r.base_version,
+            r.draft_id
+        ),
+        Conflict::Claim(c) => format!(
+            "worklist patient {} is held by {} since {}: nothing was changed; ask them to \
+             release it",
+            c.patient_id,
+            c.holder,
+            at(&c.claimed_at)
+        ),
+    }
+}
+
 impl From<StoreError> for crate::ApiError {
     fn from(e: StoreError) -> Self {
         use crate::ErrorCode;
+        if let StoreError::Conflict(c) = e {
+            let message = conflict_message(&c);
+            return crate::ApiError::conflict(*c, message);
+        }
         if let StoreError::Invalid { field, message } = e {
             // With its field path, so the UI can show it beside the field.
             return crate::ApiError::invalid_fields(vec![crate::input::FieldError::new(
@@ -907,6 +948,8 @@ pub(crate) fn clean_actor(actor: &str) -> StoreResult<String> {
     clean_line("actor", actor, 200, true)
 }
 
+#[cfg(test)]
+mod concurrency_tests;
 #[cfg(test)]
 pub(crate) mod test_pg;
 #[cfg(test)]

@@ -553,8 +553,11 @@ pub(crate) fn all_versions_of_review(conn: &Conn, review_id: i64) -> StoreResult
 impl Store {
     /// Saves a review computed by the core (`consult::save_review` is the
     /// way in from inputs): a new review when its `review_id` is absent, else
-    /// a new version of that review. Nothing is ever overwritten. The audit
-    /// log records the save with the reviewer as the actor.
+    /// a new version of that review, started from its `base_version`. Nothing
+    /// is ever overwritten. The audit log records the save with the reviewer
+    /// as the actor. If the review has moved on since `base_version`, the
+    /// save is refused with [`StoreError::Conflict`] and the entry kept as a
+    /// draft (see `drafts`).
     pub fn save_review(&mut self, review: &ComputedReview) -> StoreResult<ReviewSummary> {
         clean_actor(&review.input().reviewer).map_err(|_| {
             StoreError::invalid(
@@ -562,7 +565,10 @@ impl Store {
                 "must not be empty (it is recorded in the audit log)",
             )
         })?;
-        self.write(|tx, now| save_in(tx, review, now))
+        match self.write(|tx, now| super::drafts::save_checked(tx, review, now))? {
+            super::drafts::Checked::Saved(saved) => Ok(saved),
+            super::drafts::Checked::Kept(conflict) => Err(StoreError::Conflict(conflict)),
+        }
     }
 
     /// The latest version of a review.

@@ -93,6 +93,7 @@ fn computed(
     let input = ReviewInput {
         patient_id,
         review_id: None,
+        base_version: None,
         reviewer: "Dr A Reviewer".into(),
         notes: notes.into(),
         patient: crate::patient::RawPatient {
@@ -766,8 +767,11 @@ fn saving_the_same_review_twice_makes_two_versions_both_audited() {
         .save_review(&review_input(p.id, "first thoughts"))
         .unwrap();
     assert_eq!((v1.version, v1.version_count), (1, 1));
-    let again = computed(p.id, "", vec![morphine_mr(20.0)])
-        .with_target(Some(v1.review_id), "after discussion".into());
+    let again = computed(p.id, "", vec![morphine_mr(20.0)]).with_target(
+        Some(v1.review_id),
+        Some(1),
+        "after discussion".into(),
+    );
     let v2 = s.save_review(&again).unwrap();
     assert_eq!(v2.review_id, v1.review_id);
     assert_eq!((v2.version, v2.version_count), (2, 2));
@@ -862,9 +866,11 @@ fn identical_saves_still_make_new_versions() {
     let (_dir, mut s) = new_store();
     let p = s.create_patient(&patient("Jo"), "t").unwrap();
     let first = s.save_review(&review_input(p.id, "same")).unwrap();
-    let input = review_input(p.id, "").with_target(Some(first.review_id), "same".into());
+    let input = review_input(p.id, "").with_target(Some(first.review_id), Some(1), "same".into());
     s.save_review(&input).unwrap();
-    let second = s.save_review(&input).unwrap();
+    let second = s
+        .save_review(&input.with_target(Some(first.review_id), Some(2), "same".into()))
+        .unwrap();
     assert_eq!(second.version, 3);
 }
 }
@@ -990,7 +996,7 @@ fn history_lists_each_review_once_at_its_latest_version_newest_first() {
     let p = s.create_patient(&patient("Jo"), "t").unwrap();
     let a = s.save_review(&review_input(p.id, "a1")).unwrap();
     let b = s.save_review(&review_input(p.id, "b1")).unwrap();
-    let a2 = review_input(p.id, "").with_target(Some(a.review_id), "a2".into());
+    let a2 = review_input(p.id, "").with_target(Some(a.review_id), Some(1), "a2".into());
     s.save_review(&a2).unwrap();
     let h = s.patient_history(p.id).unwrap();
     let got: Vec<_> = h
@@ -1021,7 +1027,7 @@ fn deleting_a_review_removes_all_its_versions() {
     let (_dir, mut s) = new_store();
     let p = s.create_patient(&patient("Jo"), "t").unwrap();
     let a = s.save_review(&review_input(p.id, "a1")).unwrap();
-    let a2 = review_input(p.id, "").with_target(Some(a.review_id), "a2".into());
+    let a2 = review_input(p.id, "").with_target(Some(a.review_id), Some(1), "a2".into());
     s.save_review(&a2).unwrap();
     s.delete_review(a.review_id, "Dr A").unwrap();
     assert_eq!(s.counts().unwrap().review_versions, 0);

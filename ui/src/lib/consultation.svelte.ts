@@ -58,6 +58,9 @@ class Consultation {
   dirty = $state(false);
   /** The review being edited: saving again makes a new version of it. */
   reviewId = $state<number | null>(null);
+  /** The version the entry started from (the one opened, or the last saved): a save
+   * refused because another seat saved a newer one meanwhile is kept as a draft. */
+  baseVersion = $state<number | null>(null);
   lastSaved = $state<ReviewSummary | null>(null);
   saveError = $state<ApiError | null>(null);
   profile = $derived<Profile>(settings.value.profile);
@@ -91,6 +94,7 @@ class Consultation {
     this.shared = emptyShared();
     this.reviewer = settings.value.reviewer_name;
     this.reviewId = null;
+    this.baseVersion = null;
     this.lastSaved = null;
     this.saveError = null;
     this.assessment = null;
@@ -162,6 +166,7 @@ class Consultation {
     this.shared = review.shared_decision ? { ...review.shared_decision } : emptyShared();
     this.reviewer = settings.value.reviewer_name || review.reviewer;
     this.reviewId = review.review_id;
+    this.baseVersion = review.version;
     this.lastSaved = null;
     if (review.taper) {
       this.taper = taperFromRequest(review.taper, this.taper.preset);
@@ -178,6 +183,7 @@ class Consultation {
     return {
       patient_id: this.patient.id,
       review_id: this.reviewId,
+      base_version: this.reviewId === null ? null : this.baseVersion,
       reviewer: this.reviewer,
       notes: this.notes,
       patient: toRawPatient(this.context),
@@ -209,6 +215,7 @@ class Consultation {
     try {
       const saved = await api.saveReview(input);
       this.reviewId = saved.review_id;
+      this.baseVersion = saved.version;
       this.lastSaved = saved;
       this.dirty = false;
       // Show what was stored, unless the clinician has changed something since.

@@ -17,6 +17,14 @@ patient_id: number,
  */
 review_id?: number | null, 
 /**
+ * With `review_id`: the version the entry started from (the review's
+ * latest when it was opened). Required then: if the review has a newer
+ * version, the save is refused as a conflict and the entry kept as a
+ * draft, so two seats never overwrite each other. Absent for a new
+ * review, which has no version to start from.
+ */
+base_version?: number | null, 
+/**
  * Who carried out the review (also the actor in the audit log).
  */
 reviewer: string, 

@@ -36,4 +36,12 @@ offset: number | null,
 /**
  * Days of issues that make the current regimen (default: as last used, else 90).
  */
-window_days: number | null, };
+window_days: number | null, 
+/**
+ * Only patients this person holds (the seat's own name: "mine").
+ */
+held_by?: string, 
+/**
+ * Only patients nobody holds.
+ */
+unclaimed: boolean, };

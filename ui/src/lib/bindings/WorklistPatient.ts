@@ -4,6 +4,7 @@ import type { Marker } from "./Marker";
 import type { RawPatient } from "./RawPatient";
 import type { Sex } from "./Sex";
 import type { TrendPoint } from "./TrendPoint";
+import type { WorklistClaim } from "./WorklistClaim";
 import type { WorklistItem } from "./WorklistItem";
 
 /**
@@ -102,4 +103,9 @@ patient: RawPatient,
 /**
  * Things to know about this patient's figures, one sentence each.
  */
-warnings: Array<string>, };
+warnings: Array<string>, 
+/**
+ * Who holds this patient and where they are up to (worklist claims);
+ * null when nobody has claimed them or set a status.
+ */
+claim: WorklistClaim | null, };

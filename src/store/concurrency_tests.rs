@@ -1,0 +1,455 @@
+//! Concurrency that loses nothing (issue 19): version checks on review saves
+//! with the drafts they keep, and worklist claims. Two seats are two
+//! `Store`s open on one file, as two processes would be.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::*;
+use crate::api_error::Conflict;
+use crate::casefinding::{import_csv, worklist, ImportOptions, WorklistFilters};
+use crate::import::csv::ColumnMap;
+use crate::record::ComputedReview;
+use crate::store::test_pg::{self, on_both_backends};
+use crate::ErrorCode;
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-12-07T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn seat(path: &Path) -> Store {
+    Store::open_with(
+        path,
+        OpenOptions {
+            clock: Arc::new(ManualClock::stepping(t0(), Duration::from_secs(60))),
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+/// Where two seats open one store: a SQLite file in a temporary folder, or,
+/// inside `on_both_backends!`'s PostgreSQL run, a team store in a schema of
+/// its own (the seats sign in as its owner, who works for one practice).
+fn shared_location(file: &str) -> (test_pg::TestHeld, std::path::PathBuf) {
+    if test_pg::wants_pg() {
+        let (schema, store) = test_pg::new_pg_store(OpenOptions::default());
+        drop(store);
+        let url = std::path::PathBuf::from(schema.url());
+        return (test_pg::TestHeld::Schema(schema), url);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(file);
+    (test_pg::TestHeld::Dir(dir), path)
+}
+
+fn input(patient_id: i64, reviewer: &str, notes: &str, doses: f64) -> ReviewInput {
+    ReviewInput {
+        patient_id,
+        reviewer: reviewer.into(),
+        notes: notes.into(),
+        items: vec![crate::regimen::RawItem {
+            drug: Some("morphine".into()),
+            route: Some("oral".into()),
+            release: Some("modified".into()),
+            strength_mg: Some(30.0),
+            units_per_dose: Some(1.0),
+            doses_per_day: Some(doses),
+            ..Default::default()
+        }],
+        ..ReviewInput::default()
+    }
+}
+
+fn compute(i: &ReviewInput) -> ComputedReview {
+    crate::consult::compute_review(i, crate::Profile::Uk, None, crate::reference::reference())
+        .unwrap()
+}
+
+fn audit_summaries(s: &Store) -> Vec<String> {
+    s.db()
+        .prepare("SELECT summary FROM audit_log ORDER BY id")
+        .unwrap()
+        .query_map((), |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn count(s: &Store, table: &str) -> i64 {
+    s.db()
+        .query_row(&format!("SELECT count(*) FROM {table}"), (), |r| r.get(0))
+        .unwrap()
+}
+
+// Two seats open version 1; A saves first; B's save is refused naming A,
+// and B's entry is kept, then reapplied on top of A's version.
+on_both_backends! {
+#[test]
+fn a_stale_save_is_refused_naming_who_saved_first_and_the_entry_is_kept_to_reapply() {
+    let (_held, db) = shared_location("team.db");
+    let mut a = seat(&db);
+    let p = a
+        .create_patient(
+            &PatientInput {
+                name: "Jo".into(),
+                ..PatientInput::default()
+            },
+            "clerk",
+        )
+        .unwrap();
+    let v1 = a
+        .save_review(&compute(&input(p.id, "A. Pharmacist", "first", 2.0)))
+        .unwrap();
+    let mut b = seat(&db);
+
+    let mut from_a = input(p.id, "A. Pharmacist", "A's change", 2.0);
+    from_a.review_id = Some(v1.review_id);
+    from_a.base_version = Some(1);
+    let v2 = a.save_review(&compute(&from_a)).unwrap();
+    assert_eq!(v2.version, 2);
+
+    let mut from_b = input(p.id, "B. Pharmacist", "B's entry, typed meanwhile", 3.0);
+    from_b.review_id = Some(v1.review_id);
+    from_b.base_version = Some(1);
+    let e = b.save_review(&compute(&from_b)).unwrap_err();
+    let StoreError::Conflict(c) = &e else {
+        panic!("expected a conflict, got {e}");
+    };
+    let Conflict::Review(rc) = c.as_ref().clone() else {
+        panic!("expected a review conflict, got {c:?}");
+    };
+    assert_eq!(
+        (
+            rc.review_id,
+            rc.patient_id,
+            rc.base_version,
+            rc.latest_version
+        ),
+        (v1.review_id, p.id, 1, 2)
+    );
+    assert_eq!(rc.saved_by, "A. Pharmacist");
+    assert_eq!(rc.saved_at, v2.saved_at);
+    let msg = e.to_string();
+    assert!(
+        msg.contains("saved as version 2 by A. Pharmacist")
+            && msg.contains(&format!("kept as draft {}", rc.draft_id)),
+        "{msg}"
+    );
+    // Nothing overwritten, nothing lost: still two versions, and the entry
+    // is kept whole, its refusal audited.
+    assert_eq!(b.review(v1.review_id).unwrap().notes, "A's change");
+    let drafts = b.review_drafts(v1.review_id).unwrap();
+    assert_eq!(drafts.len(), 1);
+    assert_eq!(drafts[0].id, rc.draft_id);
+    assert_eq!(drafts[0].input, from_b);
+    assert_eq!(drafts[0].saved_by, "B. Pharmacist");
+    assert!(audit_summaries(&b).iter().any(|s| s
+        == &format!(
+            "review {}: save from version 1 refused (version 2 was saved meanwhile); the entry kept as draft {}",
+            v1.review_id, rc.draft_id
+        )));
+    // Across the boundary: code conflict with the details.
+    let api: crate::ApiError = e.into();
+    assert_eq!(api.code, ErrorCode::Conflict);
+    assert!(matches!(api.conflict.as_deref(), Some(Conflict::Review(_))));
+
+    // Reapplied: B's entry becomes version 3 on top of A's; the draft goes.
+    let saved = crate::consult::reapply_draft(
+        &mut b,
+        rc.draft_id,
+        "B. Pharmacist",
+        crate::reference::reference(),
+    )
+    .unwrap();
+    assert_eq!(saved.version, 3);
+    let latest = b.review(v1.review_id).unwrap();
+    assert_eq!(latest.notes, "B's entry, typed meanwhile");
+    assert_eq!(latest.reviewer, "B. Pharmacist");
+    assert_eq!(latest.total_ome_mg_per_day, Some(90.0));
+    assert_eq!(
+        b.review_version(v1.review_id, 2).unwrap().notes,
+        "A's change"
+    );
+    assert!(b.review_drafts(v1.review_id).unwrap().is_empty());
+    assert!(audit_summaries(&b)
+        .last()
+        .unwrap()
+        .contains(&format!("draft {} reapplied as version 3", rc.draft_id)));
+    assert!(b.verify_audit_chain().unwrap().ok);
+    // Gone once reapplied.
+    assert!(matches!(
+        b.reapply_review_draft(rc.draft_id, &compute(&from_b), "B"),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+}
+
+on_both_backends! {
+#[test]
+fn a_draft_can_be_discarded_audited_and_the_base_version_is_required_and_checked() {
+    let (_held, db) = shared_location("s.db");
+    let mut s = seat(&db);
+    let p = s
+        .create_patient(
+            &PatientInput {
+                name: "Jo".into(),
+                ..PatientInput::default()
+            },
+            "clerk",
+        )
+        .unwrap();
+    let v1 = s
+        .save_review(&compute(&input(p.id, "A", "one", 2.0)))
+        .unwrap();
+    let mut next = input(p.id, "A", "two", 2.0);
+    next.review_id = Some(v1.review_id);
+    // No base version: refused, naming the field; nothing kept.
+    let e = s.save_review(&compute(&next)).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "base_version: is required to save a new version of review {}",
+            v1.review_id
+        )),
+        "{e}"
+    );
+    next.base_version = Some(5);
+    let e = s.save_review(&compute(&next)).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "base_version: review {} has versions 1 to 1 (got 5)",
+            v1.review_id
+        )
+    );
+    // A base version on a new review: refused.
+    let mut new = input(p.id, "A", "new", 2.0);
+    new.base_version = Some(1);
+    let e = s.save_review(&compute(&new)).unwrap_err().to_string();
+    assert!(
+        e.starts_with("base_version: must be absent for a new review"),
+        "{e}"
+    );
+    assert_eq!(count(&s, "review_drafts"), 0);
+
+    next.base_version = Some(1);
+    s.save_review(&compute(&next)).unwrap();
+    // The same base again (a second window on the same seat): kept, then discarded.
+    let e = s.save_review(&compute(&next)).unwrap_err();
+    let StoreError::Conflict(c) = e else {
+        panic!("expected a conflict")
+    };
+    let Conflict::Review(rc) = *c else {
+        panic!("expected a review conflict")
+    };
+    s.discard_review_draft(rc.draft_id, "A").unwrap();
+    assert_eq!(count(&s, "review_drafts"), 0);
+    assert_eq!(s.review(v1.review_id).unwrap().version, 2);
+    assert!(audit_summaries(&s)
+        .last()
+        .unwrap()
+        .ends_with(&format!("draft {} discarded", rc.draft_id)));
+    assert!(matches!(
+        s.discard_review_draft(rc.draft_id, "A"),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.review_drafts(9999),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+}
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, 7).unwrap()
+}
+
+fn with_worklist(path: &Path) -> Store {
+    let mut s = seat(path);
+    let csv = "patient_id,issue_date,drug,dose,quantity\n\
+               P1,2026-11-01,Morphine 30mg modified-release tablets,1 bd,56\n\
+               P2,2026-11-01,Morphine 60mg modified-release tablets,1 bd,56\n\
+               P3,2026-11-01,Morphine 10mg modified-release tablets,1 bd,56\n";
+    import_csv(
+        &mut s,
+        csv.as_bytes(),
+        &ImportOptions {
+            file_name: "w.csv".into(),
+            today: today(),
+            list_size: None,
+            column_map: ColumnMap::default(),
+            window_days: None,
+            actor: Some("importer".into()),
+            exclusions: Vec::new(),
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    s
+}
+
+fn ids(s: &mut Store, filters: WorklistFilters) -> Vec<String> {
+    worklist(s, &filters, today())
+        .unwrap()
+        .patients
+        .into_iter()
+        .map(|p| p.patient_id)
+        .collect()
+}
+
+on_both_backends! {
+#[test]
+fn a_claimed_patient_is_refused_to_another_seat_naming_the_holder_and_since_when() {
+    let (_held, db) = shared_location("cf.db");
+    let mut a = with_worklist(&db);
+    let mut b = seat(&db);
+
+    let claim = a.claim_worklist_patient("P2", "Alice").unwrap();
+    assert_eq!(claim.holder.as_deref(), Some("Alice"));
+    assert_eq!(claim.status, ClaimStatus::ToContact);
+    let since = claim.claimed_at.unwrap();
+    // Claiming again changes nothing (and writes no audit entry).
+    let entries = count(&a, "audit_log");
+    assert_eq!(a.claim_worklist_patient("P2", "Alice").unwrap(), claim);
+    assert_eq!(count(&a, "audit_log"), entries);
+
+    for refused in [
+        b.claim_worklist_patient("P2", "Bob"),
+        b.release_worklist_patient("P2", "Bob"),
+        b.set_worklist_status("P2", ClaimStatus::Booked, "Bob"),
+    ] {
+        let e = refused.unwrap_err();
+        let StoreError::Conflict(c) = &e else {
+            panic!("expected a conflict, got {e}")
+        };
+        let Conflict::Claim(cc) = c.as_ref() else {
+            panic!("expected a claim conflict")
+        };
+        assert_eq!(
+            (cc.patient_id.as_str(), cc.holder.as_str(), cc.claimed_at),
+            ("P2", "Alice", since)
+        );
+        assert!(e
+            .to_string()
+            .starts_with("worklist patient P2 is held by Alice since"));
+    }
+    assert_eq!(count(&a, "audit_log"), entries, "refusals change nothing");
+
+    // The holder moves them on and lets them go; the status stays.
+    let booked = a
+        .set_worklist_status("P2", ClaimStatus::Booked, "Alice")
+        .unwrap();
+    assert_eq!(
+        (booked.status, booked.holder.as_deref()),
+        (ClaimStatus::Booked, Some("Alice"))
+    );
+    let released = a.release_worklist_patient("P2", "Alice").unwrap();
+    assert_eq!(
+        (released.status, released.holder, released.claimed_at),
+        (ClaimStatus::Booked, None, None)
+    );
+    // Now Bob may take them.
+    let bobs = b.claim_worklist_patient("P2", "Bob").unwrap();
+    assert_eq!(
+        (bobs.holder.as_deref(), bobs.status),
+        (Some("Bob"), ClaimStatus::Booked)
+    );
+    let log = audit_summaries(&b);
+    let tail: Vec<&str> = log[log.len() - 4..].iter().map(String::as_str).collect();
+    assert_eq!(
+        tail,
+        [
+            "worklist patient P2 claimed",
+            "worklist patient P2 status to-contact -> booked",
+            "worklist patient P2 released",
+            "worklist patient P2 claimed"
+        ]
+    );
+    assert!(b.verify_audit_chain().unwrap().ok);
+
+    // Status on an unclaimed patient: allowed, stays unclaimed.
+    let p3 = b
+        .set_worklist_status("P3", ClaimStatus::Reviewed, "Bob")
+        .unwrap();
+    assert_eq!((p3.holder, p3.status), (None, ClaimStatus::Reviewed));
+
+    // Unknown patients and nothing to release: refused by field.
+    let e = b
+        .claim_worklist_patient("P9", "Bob")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "patient_id: there is no worklist patient \"P9\" in the imported extracts"
+    );
+    let e = b
+        .release_worklist_patient("P1", "Bob")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "patient_id: worklist patient \"P1\" is not claimed: there is nothing to release"
+    );
+    let e = b.claim_worklist_patient("P1", " ").unwrap_err().to_string();
+    assert!(e.starts_with("actor: must not be empty"), "{e}");
+}
+}
+
+on_both_backends! {
+#[test]
+fn worklist_rows_carry_holder_and_status_and_filter_mine_and_unclaimed() {
+    let (_held, db) = shared_location("cf.db");
+    let mut s = with_worklist(&db);
+    s.claim_worklist_patient("P1", "Alice").unwrap();
+    s.claim_worklist_patient("P3", "Bob").unwrap();
+    s.set_worklist_status("P3", ClaimStatus::Booked, "Bob")
+        .unwrap();
+    let list = worklist(&mut s, &WorklistFilters::default(), today()).unwrap();
+    let claim_of = |id: &str| {
+        list.patients
+            .iter()
+            .find(|p| p.patient_id == id)
+            .unwrap()
+            .claim
+            .clone()
+    };
+    assert_eq!(claim_of("P1").unwrap().holder.as_deref(), Some("Alice"));
+    let p3 = claim_of("P3").unwrap();
+    assert_eq!(
+        (p3.holder.as_deref(), p3.status),
+        (Some("Bob"), ClaimStatus::Booked)
+    );
+    assert_eq!(claim_of("P2"), None);
+
+    let mine = WorklistFilters {
+        held_by: Some("Alice".into()),
+        ..WorklistFilters::default()
+    };
+    assert_eq!(ids(&mut s, mine.clone()), ["P1"]);
+    assert_eq!(
+        worklist(&mut s, &mine, today()).unwrap().metrics.matching,
+        1
+    );
+    let unclaimed = WorklistFilters {
+        unclaimed: true,
+        ..WorklistFilters::default()
+    };
+    assert_eq!(ids(&mut s, unclaimed.clone()), ["P2"]);
+    s.release_worklist_patient("P1", "Alice").unwrap();
+    let mut left = ids(&mut s, unclaimed);
+    left.sort();
+    assert_eq!(left, ["P1", "P2"]);
+    assert!(ids(&mut s, mine).is_empty());
+    let both = WorklistFilters {
+        held_by: Some("Alice".into()),
+        unclaimed: true,
+        ..WorklistFilters::default()
+    };
+    assert!(worklist(&mut s, &both, today()).is_err());
+}
+}
