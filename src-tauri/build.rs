@@ -46,6 +46,13 @@ fn main() {
             "save_outcomes_report",
             "save_summary_pdf",
             "read_medication_list",
+            "seat_name",
+            "review_drafts",
+            "reapply_review_draft",
+            "discard_review_draft",
+            "claim_worklist_patient",
+            "release_worklist_patient",
+            "set_worklist_status",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri-build failed: {e:#}");

@@ -83,6 +83,13 @@ pub fn run() {
             commands::records::save_outcomes_report,
             commands::records::save_summary_pdf,
             commands::clinical::read_medication_list,
+            commands::seats::seat_name,
+            commands::seats::review_drafts,
+            commands::seats::reapply_review_draft,
+            commands::seats::discard_review_draft,
+            commands::seats::claim_worklist_patient,
+            commands::seats::release_worklist_patient,
+            commands::seats::set_worklist_status,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -5,3 +5,4 @@ pub mod casefinding;
 pub mod clinical;
 pub mod files;
 pub mod records;
+pub mod seats;

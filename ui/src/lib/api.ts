@@ -27,6 +27,9 @@ import type { ImportReport } from "./bindings/ImportReport";
 import type { ImportPreset } from "./bindings/ImportPreset";
 import type { LeafletPrintRequest } from "./bindings/LeafletPrintRequest";
 import type { Worklist } from "./bindings/Worklist";
+import type { WorklistClaim } from "./bindings/WorklistClaim";
+import type { ClaimStatus } from "./bindings/ClaimStatus";
+import type { ReviewDraft } from "./bindings/ReviewDraft";
 import type { WorklistFilters } from "./bindings/WorklistFilters";
 import type { Plan } from "./bindings/Plan";
 import type { PrintResult } from "./bindings/PrintResult";
@@ -109,6 +112,15 @@ export const api = {
   /** The clinical-system export formats the import reads by their headers (issue 16). */
   importPresets: () => call<ImportPreset[]>("import_presets"),
   worklist: (filters: WorklistFilters) => call<Worklist>("worklist", { filters }),
+  /** The name this seat is recorded under: the holder of its claims ("mine"). */
+  seatName: () => call<string>("seat_name"),
+  /** This seat takes a worklist patient; a conflict names whoever holds them. */
+  claimWorklistPatient: (patientId: string) => call<WorklistClaim>("claim_worklist_patient", { patientId }),
+  /** This seat lets a worklist patient it holds go (the status stays). */
+  releaseWorklistPatient: (patientId: string) => call<WorklistClaim>("release_worklist_patient", { patientId }),
+  /** Where a worklist patient is up to (only the holder on a held one). */
+  setWorklistStatus: (patientId: string, status: ClaimStatus) =>
+    call<WorklistClaim>("set_worklist_status", { patientId, status }),
   practiceFigures: () => call<Figures>("practice_figures"),
   /** Writes the figures CSV to the chosen path; returns it. */
   saveFiguresCsv: () => call<string>("save_figures_csv"),
@@ -126,6 +138,12 @@ export const api = {
   patientHistory: (patientId: number) => call<ReviewSummary[]>("patient_history", { patientId }),
   /** Saves the inputs; the core computes and stores OME, flags and plan, or refuses with fields. */
   saveReview: (input: ReviewInput) => call<ReviewSummary>("save_review", { input }),
+  /** The entries kept when a save was refused because another seat saved first. */
+  reviewDrafts: (reviewId: number) => call<ReviewDraft[]>("review_drafts", { reviewId }),
+  /** Saves a kept draft as the review's newest version and deletes it. */
+  reapplyReviewDraft: (draftId: number) => call<ReviewSummary>("reapply_review_draft", { draftId }),
+  /** Deletes a kept draft without saving it. */
+  discardReviewDraft: (draftId: number) => call<void>("discard_review_draft", { draftId }),
   getReview: (reviewId: number, version?: number) => call<Review>("get_review", { reviewId, version: version ?? null }),
   /** Saves a follow-up of the review's current version; a re-plan saves its next version. */
   saveFollowUp: (input: FollowUpInput) => call<FollowUp>("save_follow_up", { input }),

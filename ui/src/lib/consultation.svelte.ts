@@ -17,6 +17,7 @@ import type { Plan } from "./bindings/Plan";
 import { emptyTaper, taperFromRequest, taperLocalErrors, toPlanInput, type TaperDraft } from "./plan";
 import type { ReviewInput } from "./bindings/ReviewInput";
 import type { SharedDecision } from "./bindings/SharedDecision";
+import { reviewConflict } from "./conflict";
 
 /** Nothing recorded yet. */
 export const emptyShared = (): SharedDecision => ({ goals: "", agreement: "not-recorded", support_person: "", review_schedule: "" });
@@ -63,6 +64,9 @@ class Consultation {
   baseVersion = $state<number | null>(null);
   lastSaved = $state<ReviewSummary | null>(null);
   saveError = $state<ApiError | null>(null);
+  /** The last save was refused because another seat saved a newer version first;
+   * the entry is kept as a draft, to reapply on top of that version or discard. */
+  conflict = $derived(reviewConflict(this.saveError));
   profile = $derived<Profile>(settings.value.profile);
   highDoseThreshold = $derived<number | null>(settings.value.high_dose_threshold_mg_per_day);
   assessment = $state<AssessReport | null>(null);
@@ -231,6 +235,46 @@ class Consultation {
     } catch (e) {
       this.saveError = e as ApiError;
       return null;
+    }
+  }
+
+  /** After a conflict: saves the kept draft (this entry as it was when refused) as the
+   * review's newest version, on top of the version the other seat saved. */
+  async reapplyDraft(): Promise<ReviewSummary | null> {
+    const conflict = this.conflict;
+    if (!conflict) return null;
+    const generation = this.generation;
+    try {
+      const saved = await api.reapplyReviewDraft(conflict.draft_id);
+      this.saveError = null;
+      this.baseVersion = saved.version;
+      this.lastSaved = saved;
+      // Anything changed since the refused save is still here, still to save.
+      if (generation === this.generation) {
+        this.dirty = false;
+        const stored = await api.getReview(saved.review_id, saved.version);
+        if (generation === this.generation) {
+          this.assessment = stored.assessment;
+          if (stored.plan) this.plan = stored.plan;
+        }
+      }
+      return saved;
+    } catch (e) {
+      this.saveError = e as ApiError;
+      return null;
+    }
+  }
+
+  /** After a conflict: deletes the kept draft and opens the version the other seat saved. */
+  async discardDraft() {
+    const conflict = this.conflict;
+    const patient = this.patient;
+    if (!conflict || !patient) return;
+    try {
+      await api.discardReviewDraft(conflict.draft_id);
+      await this.open(patient, await api.getReview(conflict.review_id));
+    } catch (e) {
+      this.saveError = e as ApiError;
     }
   }
 
