@@ -15,13 +15,13 @@ APT_PACKAGES := libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup setup-apt setup-npm setup-cargo ui app run test lint test-rust test-pg test-ui test-e2e bindings-check screenshot bench bench-ui clean
+.PHONY: help setup setup-apt setup-npm setup-cargo ui app run test lint test-rust test-pg test-ui test-e2e bindings-check screenshot bench bench-seats bench-ui clean
 
 help:
 	@echo "make run         set up and launch Stepdown"
 	@echo "make test        set up and run every test (lint, Rust, UI, end-to-end)"
 	@echo "make screenshot  launch under Xvfb and save PNGs to target/screenshots/"
-	@echo "make bench       run the core benchmarks (criterion)"
+	@echo "make bench       run the core benchmarks (criterion) and the seats benchmark"
 	@echo "make bench-ui    desktop start-up, memory and keystroke latency"
 
 ## setup: idempotent; a second run on a ready machine only checks.
@@ -98,8 +98,13 @@ test: setup lint test-pg test-rust bindings-check test-ui test-e2e
 screenshot: setup app
 	tests/e2e/screenshot.sh
 
-bench:
+bench: bench-seats
 	cargo bench -p stepdown
+
+## bench-seats: 5 seats (processes) x 1,000 saves of one review on one store: conflicts,
+## lost updates (must be 0), latency per save, throughput (docs/store.md). Not in `make test`.
+bench-seats:
+	cargo run --release --example seats_bench -- --seats 5 --saves 1000 --out target/seats_bench.json
 
 ## bench-ui: start-up, memory (vs a bare Tauri window) and keystroke latency; figures in target/perf/.
 bench-ui: setup app

@@ -7,6 +7,7 @@ mod common {
     pub mod cli;
     pub mod leaflet_plans;
     pub mod plan_checks;
+    pub mod store_location;
 }
 #[path = "fuzz/json.rs"]
 mod fuzz_json;
@@ -35,5 +36,6 @@ mod plan_snapshots;
 mod record_cli;
 mod reference_currency;
 mod store_cli;
+mod store_concurrency;
 mod store_pg;
 mod store_reliability;
