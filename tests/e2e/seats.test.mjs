@@ -92,6 +92,26 @@ test("the kept entry is reapplied on top of the other seat's version", async () 
   assert.equal(cliJson(["audit", "verify", "--db", db]).ok, true);
 });
 
+test("a kept entry can be discarded instead: the window then shows the other seat's version", async () => {
+  const patients = cliJson(["patient", "list", "--db", db]);
+  const input = path.join(dir, "other2.json");
+  writeFileSync(input, JSON.stringify({
+    patient_id: patients[0].id, review_id: reviewId, base_version: 4, reviewer: OTHER,
+    notes: "Patient prefers to wait a month",
+    items: [{ drug: "morphine", route: "oral", release: "modified", strength_mg: 30, units_per_dose: 1, doses_per_day: 2 }],
+  }));
+  assert.equal(other(["review", "save", input]).json.version, 5);
+  await s.type("[data-testid=review-notes]", " Follow up in 2 weeks.");
+  await s.press("[data-testid=save-review]");
+  await waitFor(() => s.exists("[data-testid=save-conflict]"), "the second conflict is shown");
+  assert.match(await s.text("[data-testid=save-conflict-who]"), /\(version 5\) after you opened version 4\./);
+  await s.press("[data-testid=conflict-discard]");
+  await waitFor(async () => !(await s.exists("[data-testid=save-conflict]")), "the conflict is gone");
+  await waitFor(async () => (await s.execute("return document.querySelector('[data-testid=review-notes]').value")) === "Patient prefers to wait a month", "their version is open");
+  assert.deepEqual(cliJson(["review", "drafts", "list", "--db", db, "--review", String(reviewId)]), []);
+  assert.equal(cliJson(["review", "show", "--db", db, "--review", String(reviewId)]).version, 5, "nothing saved by discarding");
+});
+
 test("a worklist patient claimed by another seat shows as theirs, and a claim they took meanwhile is refused naming them", async () => {
   cliJson(["import", EXTRACT, "--db", db, "--today", "2026-11-24"]);
   assert.equal(other(["worklist", "claim", "--patient", "P001", "--actor", OTHER]).json.holder, OTHER);
