@@ -1786,6 +1786,26 @@ mod postgres_only {
     }
 
     #[test]
+    fn a_unique_key_refused_by_the_server_is_named() {
+        on_pg(|| {
+            let (_schema, s) = new_pg_store(options());
+            let e: StoreError = s
+                .db()
+                .execute(
+                    "INSERT INTO practices (code, name) VALUES ('A81001', 'Again')",
+                    (),
+                )
+                .unwrap_err()
+                .into();
+            assert!(
+                matches!(&e, StoreError::Duplicate { key, .. } if key == "practices_pkey"),
+                "{e}"
+            );
+            assert!(e.to_string().contains("already has this value"), "{e}");
+        });
+    }
+
+    #[test]
     fn a_seat_cannot_write_what_only_admins_write() {
         on_pg(|| {
             let (schema, _owner) = team();
