@@ -14,8 +14,11 @@
 //!
 //!   cargo run --release --example seats_bench -- [--db FILE] [--seats 5] [--saves 1000] [--out FILE]
 //!
-//! Without `--db` a new SQLite file in a temporary folder is used. `make
-//! bench` runs it; figures and how to reproduce them are in docs/store.md.
+//! Without `--db` a new SQLite file in a temporary folder is used. With a
+//! `postgres://` address (the owner role of a test cluster, e.g. from
+//! tests/pg/with-cluster.sh) the run gets a new schema of its own, dropped
+//! afterwards. `make bench` runs it; figures and how to reproduce them are
+//! in docs/store.md.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -44,6 +47,8 @@ struct SeatReport {
     /// Per write call (a save, refused or not, or a reapply), microseconds.
     write_us: Vec<u64>,
     conflicts: usize,
+    /// Writes tried again because nothing was changed: SQLite's busy timeout
+    /// ran out, or the server stopped a transaction that collided.
     busy_retries: usize,
 }
 
@@ -85,16 +90,39 @@ fn parse_args() -> Result<Args> {
     Ok(a)
 }
 
-/// Opens the store; a PostgreSQL address is refused until that backend exists.
+fn is_server(db: &std::path::Path) -> bool {
+    let d = db.to_string_lossy();
+    d.starts_with("postgres://") || d.starts_with("postgresql://")
+}
+
 fn open(db: &std::path::Path) -> Result<Store> {
-    if db.to_string_lossy().starts_with("postgres") {
-        bail!(
-            "{}: the PostgreSQL store backend is not built on this branch yet (issue 19); \
-             this benchmark runs on a SQLite file for now",
-            db.display()
-        );
-    }
     Ok(Store::open(db)?)
+}
+
+/// On a server, a new schema of its own for this run (so it starts from an
+/// empty store, as the SQLite run does), migrated, with the signed-in role
+/// assigned to a practice so records need none given (as the tests set up a
+/// team store). Returns the store address on that schema.
+fn fresh_schema(base: &str) -> Result<(String, String)> {
+    let schema = format!("seats_bench_{}", std::process::id());
+    let mut owner = postgres::Client::connect(base, postgres::NoTls)
+        .context("connect to the server (the owner role, as tests/pg/with-cluster.sh gives)")?;
+    owner.batch_execute(&format!("CREATE SCHEMA {schema}"))?;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    drop(Store::open(&url)?);
+    owner.batch_execute(&format!(
+        "SET search_path = {schema}; \
+         INSERT INTO practices (code, name) VALUES ('A81001', 'Benchmark Surgery'); \
+         INSERT INTO seat_practices (role_name, practice_code) VALUES (current_user, 'A81001');"
+    ))?;
+    Ok((url, schema))
+}
+
+fn drop_schema(base: &str, schema: &str) {
+    if let Ok(mut c) = postgres::Client::connect(base, postgres::NoTls) {
+        let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    }
 }
 
 fn entry(
@@ -171,7 +199,9 @@ fn seat(db: &std::path::Path, s: usize, review_id: i64, saves: usize) -> Result<
             r.write_us.push(t.elapsed().as_micros() as u64);
             match res {
                 Ok(saved) => break (saved.version, false),
-                Err(StoreError::Busy) => r.busy_retries += 1,
+                // Nothing was changed: SQLite's busy timeout ran out, or the
+                // server stopped a transaction that collided with another's.
+                Err(StoreError::Busy | StoreError::Serialization(_)) => r.busy_retries += 1,
                 Err(StoreError::Conflict(c)) => {
                     let Conflict::Review(rc) = *c else {
                         bail!("{me}: unexpected conflict {c:?}");
@@ -191,7 +221,9 @@ fn seat(db: &std::path::Path, s: usize, review_id: i64, saves: usize) -> Result<
                         r.write_us.push(t.elapsed().as_micros() as u64);
                         match res {
                             Ok(saved) => break saved,
-                            Err(StoreError::Busy) => r.busy_retries += 1,
+                            Err(StoreError::Busy | StoreError::Serialization(_)) => {
+                                r.busy_retries += 1
+                            }
                             Err(e) => bail!("{me}: reapply of draft {}: {e}", rc.draft_id),
                         }
                     };
@@ -285,9 +317,25 @@ fn verify(
 
 fn coordinate(a: &Args) -> Result<()> {
     let tmp = tempfile::tempdir()?;
-    let db = a.db.clone().unwrap_or_else(|| tmp.path().join("seats.db"));
+    let given = a.db.clone().unwrap_or_else(|| tmp.path().join("seats.db"));
+    let server = is_server(&given);
+    let (db, schema) = if server {
+        let base = given.to_string_lossy().into_owned();
+        let (url, schema) = fresh_schema(&base)?;
+        (PathBuf::from(url), Some((base, schema)))
+    } else {
+        (given, None)
+    };
+    let result = run(a, &db, server);
+    if let Some((base, schema)) = schema {
+        drop_schema(&base, &schema);
+    }
+    result
+}
+
+fn run(a: &Args, db: &std::path::Path, server: bool) -> Result<()> {
     let review_id = {
-        let mut store = open(&db)?;
+        let mut store = open(db)?;
         let p = store.create_patient(
             &PatientInput {
                 name: "Benchmark Patient".into(),
@@ -308,7 +356,7 @@ fn coordinate(a: &Args) -> Result<()> {
     for s in 0..a.seats {
         let mut child = Command::new(&exe)
             .arg("--db")
-            .arg(&db)
+            .arg(db)
             .args(["--seat", &s.to_string(), "--review", &review_id.to_string()])
             .args(["--saves", &a.saves.to_string()])
             .stdin(Stdio::piped())
@@ -337,10 +385,10 @@ fn coordinate(a: &Args) -> Result<()> {
         reports.push(serde_json::from_str::<SeatReport>(&line).context("seat report")?);
     }
     let wall = started.elapsed();
-    let (lost, problems) = verify(&db, review_id, &reports)?;
+    let (lost, problems) = verify(db, review_id, &reports)?;
     let acked: usize = reports.iter().map(|r| r.acks.len()).sum();
     let result = json!({
-        "store": "SQLite file",
+        "store": if server { "PostgreSQL" } else { "SQLite file" },
         "seats": a.seats,
         "saves_per_seat": a.saves,
         "acknowledged_saves": acked,
