@@ -37,4 +37,5 @@ mod record_cli;
 mod reference_currency;
 mod store_cli;
 mod store_concurrency;
+mod store_pg;
 mod store_reliability;

@@ -644,7 +644,6 @@ fn seats_saving_one_review_and_claiming_one_worklist_lose_nothing_on_sqlite() {
 }
 
 #[test]
-#[ignore = "the PostgreSQL store backend (a postgres:// --db) is not built on this branch yet"]
 fn seats_saving_one_review_and_claiming_one_worklist_lose_nothing_on_postgres() {
     if let Some(location) = Location::postgres("store_concurrency") {
         seats_on_one_store(&location);

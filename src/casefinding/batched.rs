@@ -688,7 +688,14 @@ fn store_and_publish(
     // Patients: new ones stored now (nothing shows them until they have
     // published issues); changed details of stored ones wait for publishing.
     let mut stored = store.casefinding_read(db::stored_patients)?;
-    let mut next_id = store.casefinding_read(db::next_patient_id)?;
+    let new_count = patients
+        .texts
+        .iter()
+        .filter(|e| !stored.contains_key(e.as_str()))
+        .count();
+    let mut fresh_ids = store
+        .casefinding_read(|c| db::reserve_patient_ids(c, new_count))?
+        .into_iter();
     let mut patient_ids = vec![0i64; patients.texts.len()];
     let mut new_patients: Vec<(i64, usize)> = Vec::new();
     let mut changed: Vec<Changed> = Vec::new();
@@ -706,9 +713,9 @@ fn store_and_publish(
                 }
             }
             None => {
-                patient_ids[i] = next_id;
-                new_patients.push((next_id, i));
-                next_id += 1;
+                let id = fresh_ids.next().ok_or_else(interrupted)?;
+                patient_ids[i] = id;
+                new_patients.push((id, i));
             }
         }
     }

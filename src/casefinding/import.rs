@@ -301,13 +301,13 @@ pub fn import_from<R: std::io::Read + std::io::Seek>(
     options: &ImportOptions,
     progress: &mut dyn FnMut(ImportProgress),
 ) -> Result<ImportReport, CaseFindingError> {
-    let cache: i64 =
-        store.casefinding_read(|c| Ok(c.pragma_query_value(None, "cache_size", |r| r.get(0))?))?;
     // A bigger page cache for the length of the import (rows otherwise
     // spill pages to the WAL one at a time); put back afterwards.
-    store.casefinding_read(|c| Ok(c.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?))?;
+    let cache = store.swap_page_cache(IMPORT_CACHE_KIB)?;
     let result = batched::import(store, source, options, progress, batched::Tuning::default());
-    let _ = store.casefinding_read(|c| Ok(c.pragma_update(None, "cache_size", cache)?));
+    if let Some(cache) = cache {
+        let _ = store.swap_page_cache(cache);
+    }
     result
 }
 

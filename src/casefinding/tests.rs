@@ -13,26 +13,30 @@ use super::*;
 use crate::flags::FlagId;
 use crate::import::csv::{ColumnMap, Extract, FieldLimits, RowOutcome, TextEncoding};
 use crate::reference::reference;
+// Tests in `on_both_backends!` run on SQLite and on PostgreSQL (with a test
+// cluster); the others are SQLite-only on purpose: they reach into the file
+// (a second connection to it, its staging tables, an import killed part-way
+// and the file reopened, the raw schema) or check the generator itself.
+use crate::store::test_pg::{new_test_store, on_both_backends, TestHeld};
 use crate::store::{ManualClock, OpenOptions, Store};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
 }
 
-fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
+/// A SQLite store in a temporary folder, or a team store on the test
+/// cluster inside `on_both_backends!`'s PostgreSQL run.
+fn store() -> (TestHeld, Store) {
     let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z")
         .unwrap()
         .with_timezone(&Utc);
-    let s = Store::open_with(
-        dir.path().join("cf.db"),
+    new_test_store(
+        "cf.db",
         OpenOptions {
             clock: Arc::new(ManualClock::stepping(t0, Duration::from_secs(1))),
             ..OpenOptions::default()
         },
     )
-    .unwrap();
-    (dir, s)
 }
 
 fn options(name: &str) -> ImportOptions {
@@ -68,8 +72,8 @@ fn all(store: &mut Store) -> Worklist {
 
 fn count(store: &Store, table: &str) -> i64 {
     store
-        .conn()
-        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .db()
+        .query_row(&format!("SELECT count(*) FROM {table}"), (), |r| r.get(0))
         .unwrap()
 }
 
@@ -80,8 +84,9 @@ fn every_generated_patient_matches_the_ground_truth() {
     }
 }
 
-/// The SystmOne Strategic Reporting file shape, read with the `systmone-sr`
-/// preset, gives every patient exactly as the truth says (issue 16).
+// The SystmOne Strategic Reporting file shape, read with the `systmone-sr`
+// preset, gives every patient exactly as the truth says (issue 16).
+on_both_backends! {
 #[test]
 fn a_systmone_strategic_reporting_file_read_with_its_preset_matches_the_ground_truth() {
     let map = crate::import::presets::preset_map("systmone-sr", &ColumnMap::default()).unwrap();
@@ -95,11 +100,13 @@ fn a_systmone_strategic_reporting_file_read_with_its_preset_matches_the_ground_t
     let e = import_csv(&mut s, &bytes, &options("sr.csv"), &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("missing columns"), "{e}");
 }
+}
 
-/// The CSV of Stepdown's EMIS Web list report (its headings, a title line
-/// above the header, EMIS-style dates), read with the `emis-web` preset, gives
-/// every patient exactly as the truth says; without the preset nothing is
-/// imported (issue 16).
+// The CSV of Stepdown's EMIS Web list report (its headings, a title line
+// above the header, EMIS-style dates), read with the `emis-web` preset, gives
+// every patient exactly as the truth says; without the preset nothing is
+// imported (issue 16).
+on_both_backends! {
 #[test]
 fn an_emis_web_list_report_read_with_its_preset_matches_the_ground_truth() {
     let map = crate::import::presets::preset_map("emis-web", &ColumnMap::default()).unwrap();
@@ -127,6 +134,7 @@ fn an_emis_web_list_report_read_with_its_preset_matches_the_ground_truth() {
         "{:?}",
         report.warnings
     );
+}
 }
 
 /// The generated sample of the EMIS Web shape shipped in tests/cases is what
@@ -315,6 +323,7 @@ fn audit_entries(store: &Store) -> i64 {
     count(store, "audit_log")
 }
 
+on_both_backends! {
 #[test]
 fn re_importing_the_same_file_changes_nothing() {
     let (bytes, _) = extract(1500, 11);
@@ -336,7 +345,9 @@ fn re_importing_the_same_file_changes_nothing() {
     assert_eq!(count(&s, "cf_imports"), 1);
     assert_eq!(audit_entries(&s), audits, "a no-op is not audited");
 }
+}
 
+on_both_backends! {
 #[test]
 fn overlapping_extracts_do_not_duplicate_rows() {
     let (bytes, truth) = extract(3000, 12);
@@ -372,7 +383,9 @@ fn overlapping_extracts_do_not_duplicate_rows() {
     };
     assert_eq!(ome(all(&mut s)), ome(all(&mut whole)));
 }
+}
 
+on_both_backends! {
 #[test]
 fn identical_rows_in_one_file_are_kept_apart() {
     let csv = "patient_id,issue_date,drug,dose,quantity\n\
@@ -385,6 +398,7 @@ fn identical_rows_in_one_file_are_kept_apart() {
     let list = all(&mut s);
     assert_eq!(list.patients[0].ome_mg_per_day, 24.0);
     assert_eq!(list.patients[0].items.len(), 1);
+}
 }
 
 #[test]
@@ -422,6 +436,7 @@ fn an_import_that_fails_part_way_leaves_nothing_behind() {
     assert_eq!(audit_entries(&s), audits + 1);
 }
 
+on_both_backends! {
 #[test]
 fn a_file_that_cannot_be_read_imports_nothing() {
     let (_d, mut s) = store();
@@ -453,6 +468,7 @@ fn a_file_that_cannot_be_read_imports_nothing() {
     no_window.window_days = Some(0);
     let e = import_csv(&mut s, no_dose.as_bytes(), &no_window, &mut |_| {}).unwrap_err();
     assert!(e.to_string().starts_with("window_days:"), "{e}");
+}
 }
 
 #[test]
@@ -515,6 +531,7 @@ fn reading_in_parallel_gives_the_same_rows_as_reading_in_one_go() {
     );
 }
 
+on_both_backends! {
 #[test]
 fn worklist_filters_paging_and_ranking() {
     let (bytes, truth) = extract(6000, 15);
@@ -632,7 +649,9 @@ fn worklist_filters_paging_and_ranking() {
     .unwrap_err();
     assert!(e.to_string().starts_with("min_ome:"), "{e}");
 }
+}
 
+on_both_backends! {
 #[test]
 fn a_later_today_recomputes_the_worklist() {
     let csv = "patient_id,issue_date,drug,dose,quantity\n\
@@ -670,6 +689,7 @@ fn a_later_today_recomputes_the_worklist() {
     assert_eq!(ids(&wider), ["P1", "P3"]);
     assert_eq!(wider.metrics.window_days, 120);
 }
+}
 
 #[test]
 fn stored_rows_point_at_stored_patients_and_texts_and_are_never_altered() {
@@ -696,6 +716,7 @@ fn stored_rows_point_at_stored_patients_and_texts_and_are_never_altered() {
     assert!(e.to_string().contains("cannot be altered"), "{e}");
 }
 
+on_both_backends! {
 #[test]
 fn the_import_is_audited_without_patient_details() {
     let (bytes, _) = extract(800, 17);
@@ -719,7 +740,9 @@ fn the_import_is_audited_without_patient_details() {
         entry.summary
     );
 }
+}
 
+on_both_backends! {
 #[test]
 fn windows_1252_files_and_mapped_headers_import() {
     let text = "Patient No;Date;Medication;Directions;Qty\n\
@@ -739,7 +762,9 @@ fn windows_1252_files_and_mapped_headers_import() {
     // Fentanyl 25 micrograms/hour = 60 mg OME; co-codamol 1 × 4 × 30 mg × 0.1 = 12.
     assert_eq!(list.patients[0].ome_mg_per_day, 72.0);
 }
+}
 
+on_both_backends! {
 #[test]
 fn progress_is_reported_in_order() {
     let (bytes, _) = extract(3000, 18);
@@ -755,6 +780,7 @@ fn progress_is_reported_in_order() {
     assert_eq!(seen.first(), Some(&ImportPhase::Reading));
     assert_eq!(seen.last(), Some(&ImportPhase::Done));
     assert!(seen.contains(&ImportPhase::Saving));
+}
 }
 
 #[test]
@@ -778,6 +804,7 @@ fn the_fast_hasher_spreads_similar_keys() {
     assert!(buckets.len() > 1000, "{} of 1024 buckets", buckets.len());
 }
 
+on_both_backends! {
 #[test]
 fn paracetamol_issued_alongside_counts_towards_the_paracetamol_limit() {
     let csv = "patient_id,issue_date,drug,dose,quantity\n\
@@ -806,7 +833,9 @@ fn paracetamol_issued_alongside_counts_towards_the_paracetamol_limit() {
         .iter()
         .any(|w| w.contains("not counted towards the paracetamol limit")));
 }
+}
 
+on_both_backends! {
 #[test]
 fn implausible_readings_are_left_unread_and_estimated_with_the_reason() {
     // P1: "11 four times a day" for morphine 10 mg tablets is 11 tablets a
@@ -842,7 +871,9 @@ fn implausible_readings_are_left_unread_and_estimated_with_the_reason() {
     assert_eq!(p3.item.as_ref().and_then(|i| i.units_per_dose), Some(2.0));
     assert_eq!(get("P2").items[0].dose_note, None);
 }
+}
 
+on_both_backends! {
 #[test]
 fn the_supply_figure_sits_beside_the_instruction_figure_and_differences_are_marked() {
     // P4 takes what is issued; P5 is issued twice what the instruction says;
@@ -873,7 +904,9 @@ fn the_supply_figure_sits_beside_the_instruction_figure_and_differences_are_mark
     assert_eq!(p6.supply_ome_mg_per_day, None);
     assert!(!p6.supply_complete && !p6.figures_differ);
 }
+}
 
+on_both_backends! {
 #[test]
 fn audit_markers_are_set_filtered_and_unclear_directions_raise_the_patient() {
     let csv = "patient_id,issue_date,drug,dose,quantity\n\
@@ -933,7 +966,9 @@ fn audit_markers_are_set_filtered_and_unclear_directions_raise_the_patient() {
     assert_eq!(ir.len(), 2);
     assert!(only(vec![Marker::Combination, Marker::LargeLiquidIssue]).is_empty());
 }
+}
 
+on_both_backends! {
 #[test]
 fn excluded_patients_leave_the_worklist_and_are_counted_apart() {
     let csv = "patient_id,issue_date,drug,dose,quantity\n\
@@ -980,6 +1015,7 @@ fn excluded_patients_leave_the_worklist_and_are_counted_apart() {
     assert_eq!(w.metrics.excluded.len(), 2);
     let bad = Exclusion::parse_list("E1,line\u{7}bell").unwrap_err();
     assert!(bad.to_string().contains("line 1"), "{bad}");
+}
 }
 
 // ---------------------------------------------------------------------------
@@ -1404,6 +1440,8 @@ fn an_extract_over_the_byte_cap_is_refused_before_anything_is_stored() {
 
 /// A killed import's temporary file (patient identifiers and rows) is
 /// removed by the next import; one a running import holds is kept.
+/// Run once, not on both backends: the files are the process's, in the
+/// shared temporary folder, and a second import at the same time removes them.
 #[test]
 fn a_killed_imports_temporary_file_is_removed_by_the_next_import() {
     let dir = std::env::temp_dir();

@@ -150,7 +150,8 @@ impl NewStoreGuard {
         }
         NewStoreGuard {
             path: path.to_path_buf(),
-            existed: path.exists(),
+            // A team store on a server is never removed from here.
+            existed: path.exists() || path.to_str().is_some_and(stepdown::store::db::is_pg_url),
             missing_dirs,
         }
     }

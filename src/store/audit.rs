@@ -15,14 +15,15 @@
 
 use std::path::Path;
 
+use super::db::{self, params, Conn, OptionalExtension, Row};
 use chrono::{DateTime, Utc};
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ts_rs::TS;
 
-use super::{file, migrations, parse_ts, ts, Store, StoreError, StoreResult};
+use super::db::Backend;
+use super::{file, migrations, migrations_pg, parse_ts, ts, Store, StoreError, StoreResult};
 use crate::vocabulary::vocabulary;
 
 vocabulary!(
@@ -118,7 +119,7 @@ pub struct AuditQuery {
 /// Appends an entry. Called inside the transaction of the change it records.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn append(
-    conn: &Connection,
+    conn: &Conn,
     at: DateTime<Utc>,
     actor: &str,
     action: AuditAction,
@@ -127,6 +128,30 @@ pub(crate) fn append(
     patient_id: Option<i64>,
     summary: &str,
 ) -> StoreResult<i64> {
+    if conn.backend() == Backend::Postgres {
+        // The server orders the chain: an entry written without id and hash
+        // gets both from its trigger, under the head's row lock, so entries
+        // from every seat queue and the chain cannot fork (migrations_pg/0001).
+        let id = conn
+            .prepare_cached(
+                "INSERT INTO audit_log (at, actor, action, entity, entity_id, patient_id, summary)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 RETURNING id",
+            )?
+            .query_row(
+                params![
+                    ts(at),
+                    actor,
+                    action.as_str(),
+                    entity.as_str(),
+                    entity_id,
+                    patient_id,
+                    summary
+                ],
+                |r| r.get(0),
+            )?;
+        return Ok(id);
+    }
     // The id is chosen here, not by SQLite, because it is part of the hashed
     // content. Callers hold the write lock (BEGIN IMMEDIATE), so nobody can
     // append between this read and the insert; if one somehow did, the
@@ -134,7 +159,7 @@ pub(crate) fn append(
     // than fork the chain.
     let in_log: Option<(i64, Option<String>)> = conn
         .prepare_cached("SELECT id, chain_hash FROM audit_log ORDER BY id DESC LIMIT 1")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row((), |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     // The head (schema 5) is where the chain continues from: if the newest
     // entries were deleted outside Stepdown, the next entry still follows the
@@ -261,7 +286,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Registers `stepdown_audit_chain_hash(prev, id, at, actor, action, entity,
 /// entity_id, patient_id, summary)` on `conn`, so migration 2 can chain the
 /// entries that already exist with the very function used for new ones.
-pub(crate) fn register_sql_functions(conn: &Connection) -> rusqlite::Result<()> {
+pub(crate) fn register_sql_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.create_scalar_function(
         "stepdown_audit_chain_hash",
         9,
@@ -304,18 +329,22 @@ pub struct AuditHead {
 }
 
 /// The recorded head, or `None` before schema 5 (no table) or when its row is gone.
-pub(crate) fn read_head(conn: &Connection) -> StoreResult<Option<AuditHead>> {
-    let has_table: bool = conn
-        .prepare_cached(
-            "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_head'",
-        )?
-        .query_row([], |r| r.get(0))?;
+pub(crate) fn read_head(conn: &Conn) -> StoreResult<Option<AuditHead>> {
+    // PostgreSQL's schema has had the head from its first version.
+    let has_table: bool = match conn.sqlite() {
+        Some(c) => c
+            .prepare_cached(
+                "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_head'",
+            )?
+            .query_row([], |r| r.get(0))?,
+        None => true,
+    };
     if !has_table {
         return Ok(None);
     }
     Ok(conn
         .prepare_cached("SELECT entries, last_id, chain_hash FROM audit_head WHERE id = 1")?
-        .query_row([], |r| {
+        .query_row((), |r| {
             Ok(AuditHead {
                 entries: r.get(0)?,
                 last_id: r.get(1)?,
@@ -329,11 +358,11 @@ pub(crate) fn read_head(conn: &Connection) -> StoreResult<Option<AuditHead>> {
 /// the log emptied, or the head itself removed. `log` is the log's own count,
 /// newest id and hash. Empty when they agree.
 pub(crate) fn head_problems(
-    conn: &Connection,
+    conn: &Conn,
     log_entries: u64,
     log_last: Option<(i64, Option<String>)>,
 ) -> StoreResult<Vec<String>> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = super::schema_version_of(conn)?;
     let mut problems = Vec::new();
     let head = read_head(conn)?;
     let (last_id, last_hash) = log_last.unwrap_or((0, None));
@@ -372,7 +401,7 @@ pub(crate) fn head_problems(
     if log_entries == 0 && problems.is_empty() {
         let records: i64 = conn.query_row(
             "SELECT (SELECT count(*) FROM patients) + (SELECT count(*) FROM review_versions)",
-            [],
+            (),
             |r| r.get(0),
         )?;
         if records > 0 {
@@ -485,19 +514,22 @@ impl AuditVerifyReport {
 /// is not the hash of the stored hash before it plus its own content; then
 /// compares the log with its recorded head and the schema with the
 /// migrations.
-pub(crate) fn verify_chain(conn: &Connection) -> StoreResult<AuditVerifyReport> {
+pub(crate) fn verify_chain(conn: &Conn) -> StoreResult<AuditVerifyReport> {
+    if conn.backend() == Backend::Postgres {
+        return verify_chain_on_server(conn);
+    }
     let mut report = walk_chain(conn)?;
     let last: Option<(i64, Option<String>)> = conn
         .query_row(
             "SELECT id, chain_hash FROM audit_log ORDER BY id DESC LIMIT 1",
-            [],
+            (),
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
     report.problems = head_problems(conn, report.entries, last)?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = super::schema_version_of(conn)?;
     report.problems.extend(
-        migrations::schema_differences(conn, version)?
+        super::schema_problems(conn, version)?
             .into_iter()
             .filter(|p| p.contains("audit")),
     );
@@ -506,12 +538,76 @@ pub(crate) fn verify_chain(conn: &Connection) -> StoreResult<AuditVerifyReport> 
     Ok(report)
 }
 
-fn walk_chain(conn: &Connection) -> StoreResult<AuditVerifyReport> {
-    let has_column: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('audit_log') WHERE name = 'chain_hash'",
-        [],
-        |r| r.get(0),
-    )?;
+/// The chain of a team store: the server walks every entry
+/// (`stepdown_audit_verify`, whatever rows this seat may see). A seat that
+/// can read the whole log (an admin) also walks it here, which names the
+/// broken link and checks that the server's hash and Rust's agree.
+fn verify_chain_on_server(conn: &Conn) -> StoreResult<AuditVerifyReport> {
+    let server = migrations_pg::server_verify(conn)?;
+    let entries = u64::try_from(server.entries).unwrap_or(0);
+    let mut report = if migrations_pg::sees_whole_log(conn, server.entries)? {
+        let mut walked = walk_chain(conn)?;
+        let rust = walked.first_broken.as_ref().map(|b| b.id);
+        if rust != server.first_broken_id {
+            walked.problems.push(format!(
+                "the server's chain check and Stepdown's disagree (first broken entry {} on \
+                 the server, {} here): the server's hash function may have been replaced",
+                server
+                    .first_broken_id
+                    .map_or("none".into(), |i| i.to_string()),
+                rust.map_or("none".into(), |i| i.to_string()),
+            ));
+        }
+        walked
+    } else {
+        AuditVerifyReport {
+            ok: server.first_broken_id.is_none(),
+            entries,
+            verified: match server.first_broken_id {
+                // Ids run 1, 2, 3… on the server: the entries before it.
+                Some(id) => u64::try_from(id - 1).unwrap_or(0).min(entries),
+                None => entries,
+            },
+            head_id: (entries > 0).then_some(server.last_id),
+            head_hash: server.last_hash.clone(),
+            first_broken: server.first_broken_id.map(|id| BrokenLink {
+                id,
+                problem: ChainProblem::Mismatch,
+                detail: "the server's check finds that this entry's hash does not follow the \
+                         entry before it: it, or an entry before it, was altered, removed or \
+                         inserted outside Stepdown (an admin's `stepdown audit verify` names \
+                         what changed)"
+                    .to_string(),
+                stored_hash: None,
+                computed_hash: String::new(),
+            }),
+            problems: Vec::new(),
+            recorded_head: None,
+        }
+    };
+    let last = (server.entries > 0).then(|| (server.last_id, server.last_hash.clone()));
+    report.problems.extend(head_problems(conn, entries, last)?);
+    let version = super::schema_version_of(conn)?;
+    report.problems.extend(
+        super::schema_problems(conn, version)?
+            .into_iter()
+            .filter(|p| p.contains("audit")),
+    );
+    report.recorded_head = read_head(conn)?;
+    report.ok = report.first_broken.is_none() && report.problems.is_empty();
+    Ok(report)
+}
+
+fn walk_chain(conn: &Conn) -> StoreResult<AuditVerifyReport> {
+    // PostgreSQL's schema has had the chain from its first version.
+    let has_column: bool = match conn.sqlite() {
+        Some(c) => c.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('audit_log') WHERE name = 'chain_hash'",
+            [],
+            |r| r.get(0),
+        )?,
+        None => true,
+    };
     if !has_column {
         return Err(StoreError::invalid(
             "db",
@@ -523,9 +619,9 @@ fn walk_chain(conn: &Connection) -> StoreResult<AuditVerifyReport> {
         "SELECT id, at, actor, action, entity, entity_id, patient_id, summary, chain_hash
          FROM audit_log ORDER BY id",
     )?;
-    let total: i64 = conn.query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))?;
+    let total: i64 = conn.query_row("SELECT count(*) FROM audit_log", (), |r| r.get(0))?;
     let total = u64::try_from(total).unwrap_or(0);
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query(())?;
     let mut entries = 0u64;
     let mut prev_id = 0i64;
     let mut prev_hash: Option<String> = None;
@@ -633,9 +729,12 @@ pub struct AuditListEntry {
 
 /// Opens the database at `path` read-only (never changing it, and refusing
 /// a file that is not a Stepdown store), for the audit commands.
-fn inspect(path: &Path) -> StoreResult<Connection> {
+fn inspect(path: &Path) -> StoreResult<Conn> {
+    if let Some(conn) = super::connect_server_read(path)? {
+        return Ok(conn);
+    }
     match file::probe(path, false, migrations::LATEST_VERSION, true)? {
-        file::FileState::Stepdown { ro, .. } => Ok(ro),
+        file::FileState::Stepdown { ro, .. } => Ok(Conn::Sqlite(ro)),
         // probe only reports New when asked to create.
         file::FileState::New | file::FileState::Empty => Err(StoreError::invalid(
             "db",
@@ -675,7 +774,7 @@ pub fn list_audit_file(path: &Path, limit: u32) -> StoreResult<Vec<AuditListEntr
 
 pub(crate) const COLUMNS: &str = "id, at, actor, action, entity, entity_id, patient_id, summary";
 
-pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Result<AuditEntry, StoreError>> {
+pub(crate) fn from_row(r: &Row<'_>) -> db::Result<Result<AuditEntry, StoreError>> {
     let id: i64 = r.get(0)?;
     let at: String = r.get(1)?;
     let action: String = r.get(3)?;
@@ -709,7 +808,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Result<AuditEntry, Store
 }
 
 pub(crate) fn collect(
-    rows: impl Iterator<Item = rusqlite::Result<Result<AuditEntry, StoreError>>>,
+    rows: impl Iterator<Item = db::Result<Result<AuditEntry, StoreError>>>,
 ) -> StoreResult<Vec<AuditEntry>> {
     let mut out = Vec::new();
     for r in rows {
@@ -727,13 +826,14 @@ impl Store {
     /// Lists audit entries, newest first.
     pub fn audit_log(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
         let limit = query.limit.unwrap_or(200).clamp(1, 10_000);
-        // Fixed SQL with "IS NULL OR" filters: one cached statement for every query shape.
+        // Fixed SQL with "IS NULL OR" filters: one cached statement for every
+        // query shape (the casts give PostgreSQL each parameter's type).
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM audit_log
-             WHERE (?1 IS NULL OR patient_id = ?1)
-               AND (?2 IS NULL OR entity = ?2)
-               AND (?3 IS NULL OR entity_id = ?3)
-               AND (?4 IS NULL OR id < ?4)
+             WHERE (CAST(?1 AS BIGINT) IS NULL OR patient_id = ?1)
+               AND (CAST(?2 AS TEXT) IS NULL OR entity = ?2)
+               AND (CAST(?3 AS BIGINT) IS NULL OR entity_id = ?3)
+               AND (CAST(?4 AS BIGINT) IS NULL OR id < ?4)
              ORDER BY id DESC
              LIMIT ?5"
         ))?;
@@ -762,21 +862,21 @@ mod tests {
 
     /// A database at schema version 1 (before the chain) with `n` entries,
     /// inserted the way version 1 of Stepdown did.
-    fn v1_with_entries(n: i64) -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
+    fn v1_with_entries(n: i64) -> rusqlite::Connection {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         migrations::migrate(&mut conn, &MIGRATIONS[..1]).unwrap();
         for i in 0..n {
             conn.execute(
                 "INSERT INTO audit_log (at, actor, action, entity, entity_id, patient_id, summary)
                  VALUES (?1, 'Dr A', 'create', 'patient', ?2, ?2, ?3)",
-                params![ts(t(i)), i + 1, format!("patient {i} \"quoted\"\nnew line")],
+                rusqlite::params![ts(t(i)), i + 1, format!("patient {i} \"quoted\"\nnew line")],
             )
             .unwrap();
         }
         conn
     }
 
-    fn append_one(conn: &Connection, i: i64) -> i64 {
+    fn append_one(conn: &Conn, i: i64) -> i64 {
         append(
             conn,
             t(i),
@@ -794,6 +894,7 @@ mod tests {
     fn migration_2_chains_existing_entries_with_the_same_function_as_new_ones() {
         let mut conn = v1_with_entries(50);
         migrations::migrate(&mut conn, MIGRATIONS).unwrap();
+        let conn = Conn::Sqlite(conn);
         let report = verify_chain(&conn).unwrap();
         assert!(report.ok, "{report:?}");
         assert_eq!(report.entries, 50);
@@ -814,7 +915,7 @@ mod tests {
         h.update(format!("{AUDIT_CHAIN_GENESIS}\n{}", first.canonical()).as_bytes());
         let expected = hex(&h.finalize());
         let stored: String = conn
-            .query_row("SELECT chain_hash FROM audit_log WHERE id = 1", [], |r| {
+            .query_row("SELECT chain_hash FROM audit_log WHERE id = 1", (), |r| {
                 r.get(0)
             })
             .unwrap();
@@ -831,6 +932,7 @@ mod tests {
     fn migration_2_on_an_empty_log_and_the_first_entry_starts_from_genesis() {
         let mut conn = v1_with_entries(0);
         migrations::migrate(&mut conn, MIGRATIONS).unwrap();
+        let conn = Conn::Sqlite(conn);
         let empty = verify_chain(&conn).unwrap();
         assert!(empty.ok);
         assert_eq!(
@@ -880,23 +982,24 @@ mod tests {
     fn entries_without_a_hash_are_refused_after_migration_2() {
         let mut conn = v1_with_entries(1);
         migrations::migrate(&mut conn, MIGRATIONS).unwrap();
+        let conn = Conn::Sqlite(conn);
         let e = conn
             .execute(
                 "INSERT INTO audit_log (at, actor, action, entity, summary)
                  VALUES ('2026-01-01T00:00:00.000Z', 'x', 'create', 'store', 'y')",
-                [],
+                (),
             )
             .unwrap_err();
         assert!(e.to_string().contains("chain hash"), "{e}");
         let e = conn
-            .execute("UPDATE audit_log SET summary = 'x'", [])
+            .execute("UPDATE audit_log SET summary = 'x'", ())
             .unwrap_err();
         assert!(e.to_string().contains("append-only"), "{e}");
     }
 
     #[test]
     fn verify_refuses_a_version_1_database_with_a_clear_message() {
-        let conn = v1_with_entries(1);
+        let conn = Conn::Sqlite(v1_with_entries(1));
         let e = verify_chain(&conn).unwrap_err().to_string();
         assert!(e.contains("predates the audit chain"), "{e}");
     }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::audit::AuditHead;
 use super::audit::{self, AuditAction, AuditEntity, AuditEntry};
 use super::check::{check_file, Counts};
+use super::db::{Backend, Conn, Value};
 use super::file::{self, backup_connection_to_file, file_stamp, unused_sibling};
 use super::leaflets::LeafletPrint;
 use super::patients::Patient;
@@ -148,11 +149,11 @@ impl Store {
         // written (busy, disk full) the copy is removed, and if the move
         // fails the entry is rolled back. A failed backup leaves neither a
         // copy of patient data nor an entry claiming one.
-        let copy = file::backup_connection_to_temp(&self.conn, dest, overwrite)?;
+        let copy = file::backup_connection_to_temp(self.sqlite_only("backup")?, dest, overwrite)?;
         let size = copy.size;
         let (schema_version, counts, audit_head) = {
-            let conn = file::open_inspect(copy.path())?;
-            let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            let conn = Conn::Sqlite(file::open_inspect(copy.path())?);
+            let v = super::schema_version_of(&conn)?;
             (v, Counts::read(&conn)?, audit::read_head(&conn)?)
         };
         let bytes = std::fs::read(copy.path())
@@ -223,7 +224,7 @@ impl Store {
         }
         let now = self.clock.now();
         let keep = unused_sibling(&self.path, &format!(".pre-restore-{}", file_stamp(now)));
-        backup_connection_to_file(&self.conn, &keep, false)?;
+        backup_connection_to_file(self.sqlite_only("restore")?, &keep, false)?;
         self.replace_contents_from(from)?;
         Ok(RestoreReport {
             previous_copy: Some(keep.display().to_string()),
@@ -236,9 +237,10 @@ impl Store {
     /// connections see either the old or the new contents, never a mixture.
     fn replace_contents_from(&mut self, from: &Path) -> StoreResult<()> {
         let src = file::open_inspect(from)?;
-        self.conn.flush_prepared_statement_cache();
+        let conn = self.sqlite_only_mut("restore")?;
+        conn.flush_prepared_statement_cache();
         {
-            let backup = Backup::new(&src, &mut self.conn)?;
+            let backup = Backup::new(&src, conn)?;
             let mut waited = Duration::ZERO;
             loop {
                 match backup.step(-1)? {
@@ -255,8 +257,7 @@ impl Store {
             }
         }
         // Backups are written in rollback-journal mode; the store runs in WAL.
-        self.conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
         Ok(())
     }
 
@@ -266,7 +267,7 @@ impl Store {
         backup_version: i64,
         actor: &str,
     ) -> StoreResult<RestoreReport> {
-        migrations::migrate(&mut self.conn, migrations::MIGRATIONS)?;
+        migrations::migrate(self.sqlite_only_mut("restore")?, migrations::MIGRATIONS)?;
         let from_text = from.display().to_string();
         self.write(|tx, now| {
             audit::append(
@@ -321,19 +322,19 @@ impl Store {
             )?;
             let counts = Counts::read(tx)?;
             let settings = super::settings::read(tx)?;
-            let schema_version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            let schema_version = super::schema_version_of(tx)?;
             let mut patients = Vec::new();
             let mut stmt = tx.prepare(&format!(
                 "SELECT {} FROM patients p ORDER BY p.id",
                 super::patients::COLUMNS
             ))?;
-            for p in stmt.query_map([], super::patients::from_row)? {
+            for p in stmt.query_map((), super::patients::from_row)? {
                 let patient = p??;
                 let mut reviews = Vec::new();
                 let mut rstmt =
                     tx.prepare_cached("SELECT id FROM reviews WHERE patient_id = ?1 ORDER BY id")?;
                 let ids = rstmt
-                    .query_map([patient.id], |r| r.get::<_, i64>(0))?
+                    .query_map([patient.id], |r| r.get::<i64>(0))?
                     .collect::<Result<Vec<_>, _>>()?;
                 for review_id in ids {
                     reviews.push(ExportReview {
@@ -349,7 +350,7 @@ impl Store {
                 "SELECT {} FROM audit_log ORDER BY id",
                 audit::COLUMNS
             ))?;
-            let audit_log = audit::collect(astmt.query_map([], audit::from_row)?)?;
+            let audit_log = audit::collect(astmt.query_map((), audit::from_row)?)?;
             let audit_head = audit::read_head(tx)?;
             let casefinding = export_casefinding(tx)?;
             deliver(Export {
@@ -370,17 +371,21 @@ impl Store {
 }
 
 /// Every case-finding table (`cf_` prefix, whatever migrations add), as stored.
-fn export_casefinding(
-    conn: &rusqlite::Connection,
-) -> StoreResult<std::collections::BTreeMap<String, ExportTable>> {
-    use rusqlite::types::ValueRef;
-    let names: Vec<String> = conn
-        .prepare(
+fn export_casefinding(conn: &Conn) -> StoreResult<std::collections::BTreeMap<String, ExportTable>> {
+    let names: Vec<String> = match conn.backend() {
+        Backend::Sqlite => conn.prepare(
             "SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'cf\\_%' ESCAPE '\\'
              ORDER BY name",
-        )?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+        )?,
+        Backend::Postgres => conn.prepare(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+               AND table_name LIKE 'cf\\_%' ESCAPE '\\'
+             ORDER BY table_name",
+        )?,
+    }
+    .query_map((), |r| r.get(0))?
+    .collect::<Result<_, _>>()?;
     let mut out = std::collections::BTreeMap::new();
     for name in names {
         // Rows of an import not yet published (under way, or stopped
@@ -398,24 +403,38 @@ fn export_casefinding(
             }
             _ => "",
         };
+        let columns: Vec<String> = match conn.backend() {
+            Backend::Sqlite => {
+                conn.prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?
+            }
+            Backend::Postgres => conn.prepare(
+                "SELECT column_name::text FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name = ?1
+                 ORDER BY ordinal_position",
+            )?,
+        }
+        .query_map([name.as_str()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+        let quote = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
         // Names come from the schema and are quoted: never user text.
+        let list: Vec<String> = columns.iter().map(|c| quote(c)).collect();
         let mut stmt = conn.prepare(&format!(
-            "SELECT * FROM \"{}\"{only_published}",
-            name.replace('"', "\"\"")
+            "SELECT {} FROM {}{only_published}",
+            list.join(", "),
+            quote(&name)
         ))?;
-        let columns: Vec<String> = stmt.column_names().map(str::to_string).collect();
         let width = columns.len();
         let mut rows = Vec::new();
-        let mut q = stmt.query([])?;
+        let mut q = stmt.query(())?;
         while let Some(r) = q.next()? {
             let mut row = Vec::with_capacity(width);
             for i in 0..width {
-                row.push(match r.get_ref(i)? {
-                    ValueRef::Null => serde_json::Value::Null,
-                    ValueRef::Integer(n) => serde_json::Value::from(n),
-                    ValueRef::Real(x) => serde_json::Value::from(x),
-                    ValueRef::Text(t) => serde_json::Value::from(String::from_utf8_lossy(t)),
-                    ValueRef::Blob(b) => serde_json::Value::from(
+                row.push(match r.value(i)? {
+                    Value::Null => serde_json::Value::Null,
+                    Value::Integer(n) => serde_json::Value::from(n),
+                    Value::Real(x) => serde_json::Value::from(x),
+                    Value::Text(t) => serde_json::Value::from(t),
+                    Value::Blob(b) => serde_json::Value::from(
                         b.iter().map(|x| format!("{x:02x}")).collect::<String>(),
                     ),
                 });
@@ -474,6 +493,9 @@ pub fn restore_file(
     options: OpenOptions,
     actor: &str,
 ) -> StoreResult<RestoreReport> {
+    if db.to_str().is_some_and(super::db::is_pg_url) {
+        return Err(super::not_on_server("restore"));
+    }
     let actor = clean_actor(actor)?;
     let backup_version = validate_backup(from)?;
     if same_file(from, db) {

@@ -3,8 +3,8 @@
 //! reading and computing live in `crate::casefinding`. Every statement is
 //! parameterised.
 
+use super::db::{params, Backend, Conn, OptionalExtension, Stmt, Tx, Value};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::audit::{append, AuditAction, AuditEntity};
 use super::{ts, Store, StoreError, StoreResult};
@@ -19,9 +19,20 @@ impl Store {
     /// every statement sees a consistent snapshot on its own).
     pub(crate) fn casefinding_read<T>(
         &self,
-        f: impl FnOnce(&Connection) -> StoreResult<T>,
+        f: impl FnOnce(&Conn) -> StoreResult<T>,
     ) -> StoreResult<T> {
         f(&self.conn)
+    }
+
+    /// Sets SQLite's page cache (`PRAGMA cache_size`) and returns the one it
+    /// replaces; `None` on PostgreSQL, where the server sizes its own.
+    pub(crate) fn swap_page_cache(&self, size: i64) -> StoreResult<Option<i64>> {
+        let Some(c) = self.conn.sqlite() else {
+            return Ok(None);
+        };
+        let old: i64 = c.pragma_query_value(None, "cache_size", |r| r.get(0))?;
+        c.pragma_update(None, "cache_size", size)?;
+        Ok(Some(old))
     }
 }
 
@@ -69,7 +80,7 @@ pub(crate) struct PreviousImport {
 }
 
 /// The import with this file hash, if any.
-pub(crate) fn find_import(conn: &Connection, sha256: &str) -> StoreResult<Option<PreviousImport>> {
+pub(crate) fn find_import(conn: &Conn, sha256: &str) -> StoreResult<Option<PreviousImport>> {
     Ok(conn
         .query_row(
             "SELECT id, imported_at, report FROM cf_imports WHERE file_sha256 = ?1",
@@ -97,17 +108,18 @@ pub(crate) struct NewImport<'a> {
 
 /// Records the start of an import; counts and report are filled in by [`finish_import`].
 pub(crate) fn insert_import(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     at: DateTime<Utc>,
     import: &NewImport<'_>,
 ) -> StoreResult<i64> {
     // Both end up in the audit log: one line each, no control characters.
     super::clean_actor(import.actor)?;
     super::clean_line("file_name", import.file_name, 500, false)?;
-    tx.execute(
+    Ok(tx.query_row(
         "INSERT INTO cf_imports (file_sha256, file_name, imported_at, imported_by, today, list_size,
                                  rows_read, rows_imported, rows_duplicate, rows_not_understood, report)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, 0, 0, '{}')",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, 0, 0, '{}')
+         RETURNING id",
         params![
             import.sha256,
             import.file_name,
@@ -116,8 +128,8 @@ pub(crate) fn insert_import(
             import.today.to_string(),
             import.list_size
         ],
-    )?;
-    Ok(tx.last_insert_rowid())
+        |r| r.get(0),
+    )?)
 }
 
 /// Counts of an import.
@@ -131,7 +143,7 @@ pub(crate) struct ImportCounts {
 
 /// Stores an import's counts and report, and its audit entry.
 pub(crate) fn finish_import(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     at: DateTime<Utc>,
     actor: &str,
     id: i64,
@@ -167,7 +179,7 @@ pub(crate) fn finish_import(
 }
 
 /// Ids of `texts` in `cf_texts`, adding those not yet stored.
-pub(crate) fn intern_texts(tx: &Transaction<'_>, texts: &[&str]) -> StoreResult<Vec<i64>> {
+pub(crate) fn intern_texts(tx: &Tx<'_>, texts: &[&str]) -> StoreResult<Vec<i64>> {
     let mut insert =
         tx.prepare_cached("INSERT INTO cf_texts (text) VALUES (?1) ON CONFLICT DO NOTHING")?;
     let mut select = tx.prepare_cached("SELECT id FROM cf_texts WHERE text = ?1")?;
@@ -192,11 +204,11 @@ pub(crate) struct PatientFacts<'a> {
 
 /// Adds or updates a patient, returning its id. An age replaces the stored
 /// one only if it was given with a later (or the same) issue date.
-pub(crate) fn upsert_patient(tx: &Transaction<'_>, p: &PatientFacts<'_>) -> StoreResult<i64> {
-    let mut stmt = tx.prepare_cached(
+pub(crate) fn upsert_patient(tx: &Tx<'_>, p: &PatientFacts<'_>) -> StoreResult<i64> {
+    let mut stmt = tx.prepare_cached(&format!(
         "INSERT INTO cf_patients (extract_id, nhs_number, age, age_on, sex)
          VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (extract_id) DO UPDATE SET
+         ON CONFLICT {} DO UPDATE SET
              nhs_number = coalesce(excluded.nhs_number, cf_patients.nhs_number),
              sex = coalesce(excluded.sex, cf_patients.sex),
              age = CASE WHEN excluded.age IS NOT NULL
@@ -206,7 +218,8 @@ pub(crate) fn upsert_patient(tx: &Transaction<'_>, p: &PatientFacts<'_>) -> Stor
                          AND (cf_patients.age_on IS NULL OR excluded.age_on >= cf_patients.age_on)
                         THEN excluded.age_on ELSE cf_patients.age_on END
          RETURNING id",
-    )?;
+        tx.dialect().practice_key("extract_id")
+    ))?;
     Ok(stmt.query_row(
         params![
             p.extract_id,
@@ -222,7 +235,7 @@ pub(crate) fn upsert_patient(tx: &Transaction<'_>, p: &PatientFacts<'_>) -> Stor
 /// Marks the listed patients as excluded from the worklist (those already
 /// stored; an identifier not in the store is ignored). The last reason given wins.
 pub(crate) fn set_exclusions<'a>(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     list: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> StoreResult<()> {
     let mut stmt =
@@ -233,18 +246,46 @@ pub(crate) fn set_exclusions<'a>(
     Ok(())
 }
 
-/// The id the next new patient gets.
-pub(crate) fn next_patient_id(conn: &Connection) -> StoreResult<i64> {
-    Ok(conn.query_row(
-        "SELECT coalesce(max(id), 0) + 1 FROM cf_patients",
-        [],
-        |r| r.get(0),
-    )?)
+/// The id the next new patient gets: no patient stored later has a smaller
+/// one. SQLite: one more than the largest. PostgreSQL: where the id
+/// sequence stands (a seat sees only its practices' rows, and ids are
+/// drawn for the whole store).
+pub(crate) fn next_patient_id(conn: &Conn) -> StoreResult<i64> {
+    let sql = match conn.backend() {
+        Backend::Sqlite => "SELECT coalesce(max(id), 0) + 1 FROM cf_patients",
+        Backend::Postgres => {
+            "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END
+             FROM cf_patients_id_seq"
+        }
+    };
+    Ok(conn.query_row(sql, (), |r| r.get(0))?)
+}
+
+/// Ids for `n` new patients, ascending, none in use. SQLite: the next `n`
+/// after the largest (one import at a time). PostgreSQL: drawn from the id
+/// sequence, which every seat's rows share.
+pub(crate) fn reserve_patient_ids(conn: &Conn, n: usize) -> StoreResult<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    match conn.backend() {
+        Backend::Sqlite => {
+            let first = next_patient_id(conn)?;
+            Ok((0..n as i64).map(|i| first + i).collect())
+        }
+        Backend::Postgres => {
+            let mut stmt = conn.prepare(
+                "SELECT nextval('cf_patients_id_seq') FROM generate_series(1, ?1) ORDER BY 1",
+            )?;
+            let ids = stmt.query_map([n as i64], |r| r.get(0))?;
+            Ok(ids.collect::<Result<_, _>>()?)
+        }
+    }
 }
 
 /// Adds patients not yet stored, with the ids given (from [`next_patient_id`] on).
 pub(crate) fn insert_new_patients(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     patients: &[(i64, PatientFacts<'_>)],
 ) -> StoreResult<()> {
     // One row a statement: the identifiers come in no order, so each row
@@ -302,30 +343,31 @@ fn insert_sql(rows: usize) -> String {
 }
 
 /// Binds and runs one multi-row INSERT for `batch`; returns the rows added.
-fn insert_batch(
-    stmt: &mut rusqlite::Statement<'_>,
-    import_id: i64,
-    batch: &[NewIssue],
-) -> StoreResult<u64> {
-    let mut p = 1;
+fn insert_batch(stmt: &mut Stmt<'_>, import_id: i64, batch: &[NewIssue]) -> StoreResult<u64> {
+    let mut values = Vec::with_capacity(batch.len() * 8);
     for i in batch {
         let date = iso_date(i.issue_date);
-        stmt.raw_bind_parameter(p, i.patient_id)?;
-        stmt.raw_bind_parameter(p + 1, std::str::from_utf8(&date).unwrap_or("0000-00-00"))?;
-        stmt.raw_bind_parameter(p + 2, i.drug_id)?;
-        stmt.raw_bind_parameter(p + 3, i.dose_id)?;
-        stmt.raw_bind_parameter(p + 4, i.quantity)?;
-        stmt.raw_bind_parameter(p + 5, i.occurrence)?;
-        stmt.raw_bind_parameter(p + 6, import_id)?;
-        stmt.raw_bind_parameter(p + 7, i64::try_from(i.line).unwrap_or(i64::MAX))?;
-        p += 8;
+        values.extend([
+            Value::Integer(i.patient_id),
+            Value::Text(
+                std::str::from_utf8(&date)
+                    .unwrap_or("0000-00-00")
+                    .to_string(),
+            ),
+            Value::Integer(i.drug_id),
+            Value::Integer(i.dose_id),
+            Value::Real(i.quantity),
+            Value::Integer(i64::from(i.occurrence)),
+            Value::Integer(import_id),
+            Value::Integer(i64::try_from(i.line).unwrap_or(i64::MAX)),
+        ]);
     }
-    Ok(stmt.raw_execute()? as u64)
+    Ok(stmt.execute(values)? as u64)
 }
 
 /// Stores issues not already in the store; returns how many were new.
 pub(crate) fn insert_issues(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     import_id: i64,
     issues: impl Iterator<Item = NewIssue>,
     mut progress: impl FnMut(u64),
@@ -386,7 +428,7 @@ fn parse_iso(s: &str) -> Option<NaiveDate> {
 
 /// Patients with these ids and their issues (for showing a page).
 pub(crate) fn load_patients(
-    conn: &Connection,
+    conn: &Conn,
     ids: &[i64],
 ) -> StoreResult<(Vec<String>, Vec<PatientRec>)> {
     let mut texts: Vec<String> = Vec::new();
@@ -466,7 +508,7 @@ pub(crate) struct SummaryRow {
 
 /// Adds rows to the worklist cache table `table` (the cache or its staging
 /// copy); rows in patient id order fill it by appending.
-fn insert_summaries(tx: &Transaction<'_>, table: &str, rows: &[SummaryRow]) -> StoreResult<()> {
+fn insert_summaries(tx: &Tx<'_>, table: &str, rows: &[SummaryRow]) -> StoreResult<()> {
     // One row a statement: rows come in patient order, so each lands on
     // another page of the rank index, and a statement of many rows would
     // copy every page it touches to its statement journal first.
@@ -492,17 +534,18 @@ fn insert_summaries(tx: &Transaction<'_>, table: &str, rows: &[SummaryRow]) -> S
 }
 
 /// Sets a cache document.
-pub(crate) fn set_state(tx: &Transaction<'_>, key: &str, json: &str) -> StoreResult<()> {
-    tx.execute(
+pub(crate) fn set_state(tx: &Tx<'_>, key: &str, json: &str) -> StoreResult<()> {
+    tx.prepare_cached(&format!(
         "INSERT INTO cf_state (key, value) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, json],
-    )?;
+         ON CONFLICT {} DO UPDATE SET value = excluded.value",
+        tx.dialect().practice_key("key")
+    ))?
+    .execute(params![key, json])?;
     Ok(())
 }
 
 /// Reads a cache document.
-pub(crate) fn get_state(conn: &Connection, key: &str) -> StoreResult<Option<String>> {
+pub(crate) fn get_state(conn: &Conn, key: &str) -> StoreResult<Option<String>> {
     Ok(conn
         .query_row("SELECT value FROM cf_state WHERE key = ?1", [key], |r| {
             r.get(0)
@@ -541,8 +584,10 @@ impl PageQuery {
 }
 
 /// (patient id, rank) of the matching rows, in rank order.
-pub(crate) fn page(conn: &Connection, q: &PageQuery) -> StoreResult<Vec<(i64, u32)>> {
-    let limit = q.limit.map_or(-1, i64::from);
+pub(crate) fn page(conn: &Conn, q: &PageQuery) -> StoreResult<Vec<(i64, u32)>> {
+    let limit = q
+        .limit
+        .map_or(conn.dialect().no_limit(), |l| Value::Integer(i64::from(l)));
     if q.is_everything() {
         // Ranks run 1..N without gaps, so a page is a seek on the rank index
         // (OFFSET would step over every row before it).
@@ -582,7 +627,7 @@ pub(crate) fn page(conn: &Connection, q: &PageQuery) -> StoreResult<Vec<(i64, u3
 }
 
 /// How many patients match the filters.
-pub(crate) fn matching(conn: &Connection, q: &PageQuery) -> StoreResult<u64> {
+pub(crate) fn matching(conn: &Conn, q: &PageQuery) -> StoreResult<u64> {
     let n: i64 = conn
         .prepare_cached(&format!(
             "SELECT count(*) FROM cf_summaries
@@ -607,12 +652,12 @@ pub(crate) fn matching(conn: &Connection, q: &PageQuery) -> StoreResult<u64> {
 }
 
 /// The list size given with the most recent import that had one, with that import's date.
-pub(crate) fn latest_list_size(conn: &Connection) -> StoreResult<Option<(u32, String)>> {
+pub(crate) fn latest_list_size(conn: &Conn) -> StoreResult<Option<(u32, String)>> {
     Ok(conn
         .query_row(
             "SELECT list_size, today FROM cf_imports WHERE list_size IS NOT NULL AND published = 1
              ORDER BY id DESC LIMIT 1",
-            [],
+            (),
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?)
@@ -642,13 +687,13 @@ pub(crate) struct Unfinished {
 }
 
 /// Imports not (yet) published: under way, or stopped part-way.
-pub(crate) fn unfinished_imports(conn: &Connection) -> StoreResult<Vec<Unfinished>> {
+pub(crate) fn unfinished_imports(conn: &Conn) -> StoreResult<Vec<Unfinished>> {
     let mut stmt = conn.prepare(
         "SELECT id, file_name, imported_at, heartbeat, first_patient_id, first_text_id
          FROM cf_imports WHERE published = 0 ORDER BY id",
     )?;
     let rows = stmt
-        .query_map([], |r| {
+        .query_map((), |r| {
             Ok(Unfinished {
                 id: r.get(0)?,
                 file_name: r.get(1)?,
@@ -663,15 +708,12 @@ pub(crate) fn unfinished_imports(conn: &Connection) -> StoreResult<Vec<Unfinishe
 }
 
 /// The published import with this file hash, if any.
-pub(crate) fn find_published(
-    conn: &Connection,
-    sha256: &str,
-) -> StoreResult<Option<PreviousImport>> {
+pub(crate) fn find_published(conn: &Conn, sha256: &str) -> StoreResult<Option<PreviousImport>> {
     Ok(find_import(conn, sha256)?.filter(|p| {
         conn.query_row(
             "SELECT published FROM cf_imports WHERE id = ?1",
             [p.id],
-            |r| r.get::<_, i64>(0),
+            |r| r.get::<i64>(0),
         )
         .map(|v| v == 1)
         .unwrap_or(false)
@@ -681,13 +723,13 @@ pub(crate) fn find_published(
 /// Starts an unpublished import; returns its id. Its first patient and text
 /// ids are the next free ones (imports do not overlap, see `unfinished_imports`).
 pub(crate) fn begin_import(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     at: DateTime<Utc>,
     import: &NewImport<'_>,
 ) -> StoreResult<i64> {
     let id = insert_import(tx, at, import)?;
     let next_text: i64 =
-        tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM cf_texts", [], |r| {
+        tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM cf_texts", (), |r| {
             r.get(0)
         })?;
     tx.execute(
@@ -701,7 +743,7 @@ pub(crate) fn begin_import(
 
 /// Notes that import `id` is still going; false if it is gone or published
 /// (removed by another import that took it for stopped).
-pub(crate) fn heartbeat(tx: &Transaction<'_>, at: DateTime<Utc>, id: i64) -> StoreResult<bool> {
+pub(crate) fn heartbeat(tx: &Tx<'_>, at: DateTime<Utc>, id: i64) -> StoreResult<bool> {
     Ok(tx.execute(
         "UPDATE cf_imports SET heartbeat = ?2 WHERE id = ?1 AND published = 0",
         params![id, ts(at)],
@@ -712,16 +754,16 @@ pub(crate) fn heartbeat(tx: &Transaction<'_>, at: DateTime<Utc>, id: i64) -> Sto
 pub(crate) const ID_RANGE: i64 = 20_000;
 
 /// The largest patient id (0 when none).
-pub(crate) fn max_patient_id(conn: &Connection) -> StoreResult<i64> {
+pub(crate) fn max_patient_id(conn: &Conn) -> StoreResult<i64> {
     Ok(
-        conn.query_row("SELECT coalesce(max(id), 0) FROM cf_patients", [], |r| {
+        conn.query_row("SELECT coalesce(max(id), 0) FROM cf_patients", (), |r| {
             r.get(0)
         })?,
     )
 }
 
 /// Removes the issues of import `id` for patients in `[from, to)`; returns how many.
-pub(crate) fn remove_issues(tx: &Transaction<'_>, id: i64, from: i64, to: i64) -> StoreResult<u64> {
+pub(crate) fn remove_issues(tx: &Tx<'_>, id: i64, from: i64, to: i64) -> StoreResult<u64> {
     Ok(tx.execute(
         "DELETE FROM cf_issues WHERE patient_id >= ?2 AND patient_id < ?3 AND import_id = ?1",
         params![id, from, to],
@@ -732,11 +774,7 @@ pub(crate) fn remove_issues(tx: &Transaction<'_>, id: i64, from: i64, to: i64) -
 /// be gone already): its patients and texts (ids at or above its first
 /// ones, up to `limit` rows at a time), then, once none are left, the import
 /// itself. Returns true when the import is gone.
-pub(crate) fn remove_import_rest(
-    tx: &Transaction<'_>,
-    u: &Unfinished,
-    limit: i64,
-) -> StoreResult<bool> {
+pub(crate) fn remove_import_rest(tx: &Tx<'_>, u: &Unfinished, limit: i64) -> StoreResult<bool> {
     let mut removed = 0;
     if let Some(first) = u.first_patient_id {
         removed += tx.execute(
@@ -745,7 +783,9 @@ pub(crate) fn remove_import_rest(
             params![first, limit],
         )?;
     }
-    if let Some(first) = u.first_text_id {
+    // Shared texts stay on a server: another practice's issues may use them,
+    // and seats may not delete them (migrations_pg/0002).
+    if let Some(first) = u.first_text_id.filter(|_| tx.backend() == Backend::Sqlite) {
         removed += tx.execute(
             "DELETE FROM cf_texts WHERE id IN
                  (SELECT id FROM cf_texts WHERE id >= ?1 ORDER BY id LIMIT ?2)",
@@ -755,10 +795,7 @@ pub(crate) fn remove_import_rest(
     if removed > 0 {
         return Ok(false);
     }
-    tx.execute_batch(&format!(
-        "DROP TABLE IF EXISTS {}",
-        staging_table(&Staging::Import(u.id))
-    ))?;
+    remove_staging_rows(tx, &Staging::Import(u.id))?;
     tx.execute(
         "DELETE FROM cf_imports WHERE id = ?1 AND published = 0",
         [u.id],
@@ -793,11 +830,7 @@ fn staging_key(s: &Staging) -> String {
 /// Creates an empty staging table shaped exactly like `cf_summaries` (its
 /// schema text, renamed), replacing any left from before. A recomputation's
 /// also gets a heartbeat, so that one left by a killed process is recognised.
-pub(crate) fn create_staging(
-    tx: &Transaction<'_>,
-    s: &Staging,
-    at: DateTime<Utc>,
-) -> StoreResult<()> {
+pub(crate) fn create_staging(tx: &Tx<'_>, s: &Staging, at: DateTime<Utc>) -> StoreResult<()> {
     if matches!(s, Staging::Refresh(..)) {
         set_state(
             tx,
@@ -805,9 +838,14 @@ pub(crate) fn create_staging(
             &serde_json::Value::String(ts(at)).to_string(),
         )?;
     }
+    if tx.backend() == Backend::Postgres {
+        // Seats may not create tables: a staged cache is rows of
+        // cf_summaries_staging under its name (migrations_pg/0001).
+        return remove_staging_rows(tx, s);
+    }
     let sql: String = tx.query_row(
         "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'cf_summaries'",
-        [],
+        (),
         |r| r.get(0),
     )?;
     let name = staging_table(s);
@@ -828,28 +866,66 @@ pub(crate) fn create_staging(
 }
 
 /// Adds rows to a staging table.
-pub(crate) fn stage_summaries(
-    tx: &Transaction<'_>,
-    s: &Staging,
-    rows: &[SummaryRow],
-) -> StoreResult<()> {
-    insert_summaries(tx, &staging_table(s), rows)
+pub(crate) fn stage_summaries(tx: &Tx<'_>, s: &Staging, rows: &[SummaryRow]) -> StoreResult<()> {
+    match tx.backend() {
+        Backend::Sqlite => insert_summaries(tx, &staging_table(s), rows),
+        Backend::Postgres => {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO cf_summaries_staging (staging, patient_id, rank, ome_mg_per_day,
+                     complete, estimated, benzodiazepine, gabapentinoid, flag_ids, markers)
+                 VALUES (?,?,?,?,?,?,?,?,?,?)",
+            )?;
+            let name = staging_table(s);
+            for r in rows {
+                stmt.execute(params![
+                    name,
+                    r.patient_id,
+                    r.rank,
+                    r.ome_mg_per_day,
+                    r.complete,
+                    r.estimated,
+                    r.benzodiazepine,
+                    r.gabapentinoid,
+                    r.flag_ids.as_str(),
+                    r.markers
+                ])?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A staged cache removed: the SQLite table dropped, or the server's rows deleted.
+fn remove_staging_rows(tx: &Tx<'_>, s: &Staging) -> StoreResult<()> {
+    match tx.backend() {
+        Backend::Sqlite => {
+            tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", staging_table(s)))?
+        }
+        Backend::Postgres => {
+            tx.execute(
+                "DELETE FROM cf_summaries_staging WHERE staging = ?1",
+                [staging_table(s)],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Notes that a recomputation's staging table is still being written; false
 /// if it was taken for stopped and removed meanwhile.
-pub(crate) fn staging_heartbeat(
-    tx: &Transaction<'_>,
-    at: DateTime<Utc>,
-    s: &Staging,
-) -> StoreResult<bool> {
-    let table: Option<i64> = tx
-        .query_row(
-            "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
-            [staging_table(s)],
-            |r| r.get(0),
-        )
-        .optional()?;
+pub(crate) fn staging_heartbeat(tx: &Tx<'_>, at: DateTime<Utc>, s: &Staging) -> StoreResult<bool> {
+    // On a server the staged rows have no table to find; the heartbeat row
+    // alone says it is still there.
+    let table: Option<i64> = match tx.backend() {
+        Backend::Sqlite => tx
+            .query_row(
+                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                [staging_table(s)],
+                |r| r.get(0),
+            )
+            .optional()?,
+        Backend::Postgres => Some(1),
+    };
     Ok(table.is_some()
         && tx.execute(
             "UPDATE cf_state SET value = ?2 WHERE key = ?1",
@@ -861,18 +937,33 @@ pub(crate) fn staging_heartbeat(
 }
 
 /// Makes a staging table the worklist cache (the old one is dropped).
-pub(crate) fn swap_in_staging(tx: &Transaction<'_>, s: &Staging) -> StoreResult<()> {
-    tx.execute_batch(&format!(
-        "DROP TABLE cf_summaries; ALTER TABLE {} RENAME TO cf_summaries;",
-        staging_table(s)
-    ))?;
+pub(crate) fn swap_in_staging(tx: &Tx<'_>, s: &Staging) -> StoreResult<()> {
+    match tx.backend() {
+        Backend::Sqlite => tx.execute_batch(&format!(
+            "DROP TABLE cf_summaries; ALTER TABLE {} RENAME TO cf_summaries;",
+            staging_table(s)
+        ))?,
+        Backend::Postgres => {
+            // The seat's practices' cache only (row-level security).
+            tx.execute("DELETE FROM cf_summaries", ())?;
+            tx.execute(
+                "INSERT INTO cf_summaries (patient_id, rank, ome_mg_per_day, complete, estimated,
+                     benzodiazepine, gabapentinoid, flag_ids, markers)
+                 SELECT patient_id, rank, ome_mg_per_day, complete, estimated, benzodiazepine,
+                        gabapentinoid, flag_ids, markers
+                 FROM cf_summaries_staging WHERE staging = ?1",
+                [staging_table(s)],
+            )?;
+            remove_staging_rows(tx, s)?;
+        }
+    }
     tx.execute("DELETE FROM cf_state WHERE key = ?1", [staging_key(s)])?;
     Ok(())
 }
 
 /// Drops a staging table (a recomputation that lost a race, or failed).
-pub(crate) fn drop_staging(tx: &Transaction<'_>, s: &Staging) -> StoreResult<()> {
-    tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", staging_table(s)))?;
+pub(crate) fn drop_staging(tx: &Tx<'_>, s: &Staging) -> StoreResult<()> {
+    remove_staging_rows(tx, s)?;
     tx.execute("DELETE FROM cf_state WHERE key = ?1", [staging_key(s)])?;
     Ok(())
 }
@@ -883,18 +974,23 @@ pub(crate) fn drop_staging(tx: &Transaction<'_>, s: &Staging) -> StoreResult<()>
 /// longer unpublished (a stopped import's own is removed with it).
 /// Also heartbeats with no table.
 pub(crate) fn stale_staging(
-    conn: &Connection,
+    conn: &Conn,
     now: DateTime<Utc>,
     stopped_after_secs: i64,
 ) -> StoreResult<Vec<Staging>> {
-    let names: Vec<String> = conn
-        .prepare(
+    let names: Vec<String> = match conn.backend() {
+        Backend::Sqlite => conn.prepare(
             "SELECT name FROM sqlite_schema WHERE type = 'table'
                  AND name LIKE 'cfstage%'
              UNION SELECT substr(key, 9) FROM cf_state WHERE key LIKE 'staging:%'",
-        )?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+        )?,
+        Backend::Postgres => conn.prepare(
+            "SELECT staging FROM cf_summaries_staging
+             UNION SELECT substr(key, 9) FROM cf_state WHERE key LIKE 'staging:%'",
+        )?,
+    }
+    .query_map((), |r| r.get(0))?
+    .collect::<Result<_, _>>()?;
     let mut stale = Vec::new();
     for name in names {
         let Some(s) = parse_staging(&name) else {
@@ -905,7 +1001,7 @@ pub(crate) fn stale_staging(
                 .query_row(
                     "SELECT 1 FROM cf_imports WHERE id = ?1 AND published = 0",
                     [id],
-                    |r| r.get::<_, i64>(0),
+                    |r| r.get::<i64>(0),
                 )
                 .optional()?
                 .is_none(),
@@ -933,16 +1029,16 @@ fn parse_staging(name: &str) -> Option<Staging> {
 
 /// The newest published import's id (0 when none): a recomputation checks
 /// that no import was published while it was computing.
-pub(crate) fn last_published(conn: &Connection) -> StoreResult<i64> {
+pub(crate) fn last_published(conn: &Conn) -> StoreResult<i64> {
     Ok(conn.query_row(
         "SELECT coalesce(max(id), 0) FROM cf_imports WHERE published = 1",
-        [],
+        (),
         |r| r.get(0),
     )?)
 }
 
 /// The earliest visible issue date.
-pub(crate) fn first_issue(conn: &Connection, import: i64) -> StoreResult<Option<NaiveDate>> {
+pub(crate) fn first_issue(conn: &Conn, import: i64) -> StoreResult<Option<NaiveDate>> {
     let d: Option<String> = conn.query_row(
         &format!("SELECT min(issue_date) FROM cf_issues WHERE {}", visible(1)),
         [import],
@@ -952,15 +1048,15 @@ pub(crate) fn first_issue(conn: &Connection, import: i64) -> StoreResult<Option<
 }
 
 /// Every stored text, and each text id's position in that list.
-pub(crate) fn load_texts(conn: &Connection) -> StoreResult<(Vec<String>, FastMap<i64, u32>)> {
+pub(crate) fn load_texts(conn: &Conn) -> StoreResult<(Vec<String>, FastMap<i64, u32>)> {
     let mut texts = Vec::new();
     let mut position = FastMap::default();
     let mut stmt = conn.prepare("SELECT id, text FROM cf_texts ORDER BY id")?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query(())?;
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
         position.insert(id, texts.len() as u32);
-        texts.push(r.get::<_, String>(1)?);
+        texts.push(r.get::<String>(1)?);
     }
     Ok((texts, position))
 }
@@ -968,7 +1064,7 @@ pub(crate) fn load_texts(conn: &Connection) -> StoreResult<(Vec<String>, FastMap
 /// Patients with ids in `[from, to)` and their visible issues in date order
 /// (text ids mapped through `position`).
 pub(crate) fn load_range(
-    conn: &Connection,
+    conn: &Conn,
     from: i64,
     to: i64,
     import: i64,
@@ -1045,16 +1141,16 @@ pub(crate) struct StoredPatient {
 }
 
 /// Every stored patient by extract identifier.
-pub(crate) fn stored_patients(conn: &Connection) -> StoreResult<FastMap<String, StoredPatient>> {
+pub(crate) fn stored_patients(conn: &Conn) -> StoreResult<FastMap<String, StoredPatient>> {
     let mut stmt =
         conn.prepare("SELECT extract_id, id, nhs_number, age, age_on, sex FROM cf_patients")?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query(())?;
     let mut out = FastMap::default();
     while let Some(r) = rows.next()? {
         let age_on: Option<String> = r.get(4)?;
         let sex: Option<String> = r.get(5)?;
         out.insert(
-            r.get::<_, String>(0)?,
+            r.get::<String>(0)?,
             StoredPatient {
                 id: r.get(1)?,
                 nhs_number: r.get(2)?,
@@ -1069,7 +1165,7 @@ pub(crate) fn stored_patients(conn: &Connection) -> StoreResult<FastMap<String, 
 
 /// Marks import `id` published, with its counts, report and audit entry.
 pub(crate) fn publish_import(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     at: DateTime<Utc>,
     actor: &str,
     id: i64,
@@ -1087,11 +1183,14 @@ pub(crate) fn publish_import(
 /// Each patient's place in identifier order, by patient id (`u32::MAX` for
 /// ids not in use): the worklist's last tie-break, without holding every
 /// identifier.
-pub(crate) fn identifier_order(conn: &Connection) -> StoreResult<Vec<u32>> {
+pub(crate) fn identifier_order(conn: &Conn) -> StoreResult<Vec<u32>> {
     let max = max_patient_id(conn)?;
     let mut order = vec![u32::MAX; usize::try_from(max).unwrap_or(0) + 1];
-    let mut stmt = conn.prepare("SELECT id FROM cf_patients ORDER BY extract_id")?;
-    let mut rows = stmt.query([])?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id FROM cf_patients ORDER BY {}",
+        conn.dialect().order_binary("extract_id")
+    ))?;
+    let mut rows = stmt.query(())?;
     let mut n = 0u32;
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
@@ -1108,7 +1207,7 @@ pub(crate) type LastReview = (Option<String>, Option<String>, NaiveDate);
 
 /// Stepdown patients with a review saved on or before `today`, with the date
 /// of the latest.
-pub(crate) fn last_reviews(conn: &Connection, today: NaiveDate) -> StoreResult<Vec<LastReview>> {
+pub(crate) fn last_reviews(conn: &Conn, today: NaiveDate) -> StoreResult<Vec<LastReview>> {
     let mut stmt = conn.prepare(
         "SELECT p.nhs_number, p.local_id, max(substr(v.saved_at, 1, 10))
          FROM patients p JOIN reviews r ON r.patient_id = p.id
@@ -1118,9 +1217,9 @@ pub(crate) fn last_reviews(conn: &Connection, today: NaiveDate) -> StoreResult<V
     )?;
     let rows = stmt.query_map([today.to_string()], |r| {
         Ok((
-            r.get::<_, Option<String>>(0)?,
-            r.get::<_, Option<String>>(1)?,
-            r.get::<_, String>(2)?,
+            r.get::<Option<String>>(0)?,
+            r.get::<Option<String>>(1)?,
+            r.get::<String>(2)?,
         ))
     })?;
     let mut out = Vec::new();
@@ -1135,12 +1234,12 @@ pub(crate) fn last_reviews(conn: &Connection, today: NaiveDate) -> StoreResult<V
 
 /// What the no-recent-review marker depends on (reviews saved, patients'
 /// identifiers), in a few characters: the worklist cache is rebuilt when it changes.
-pub(crate) fn reviews_fingerprint(conn: &Connection) -> StoreResult<String> {
+pub(crate) fn reviews_fingerprint(conn: &Conn) -> StoreResult<String> {
     Ok(conn.query_row(
         "SELECT (SELECT count(*) || ':' || coalesce(max(saved_at), '') FROM review_versions)
                 || '/' ||
                 (SELECT count(*) || ':' || coalesce(max(updated_at), '') FROM patients)",
-        [],
+        (),
         |r| r.get(0),
     )?)
 }

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::db::Conn;
 use super::file::{self, integrity_check, open_error};
 use super::migrations::LATEST_VERSION;
 use super::{Store, StoreError, StoreResult, APPLICATION_ID};
@@ -33,12 +33,12 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub(crate) fn read(conn: &Connection) -> Result<Counts, rusqlite::Error> {
+    pub(crate) fn read(conn: &Conn) -> super::db::Result<Counts> {
         conn.query_row(
             "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM reviews),
                     (SELECT count(*) FROM review_versions), (SELECT count(*) FROM leaflet_prints),
                     (SELECT count(*) FROM audit_log)",
-            [],
+            (),
             |r| {
                 Ok(Counts {
                     patients: r.get(0)?,
@@ -165,6 +165,10 @@ impl CheckReport {
 /// unreadable, not SQLite, not Stepdown); damage SQLite can describe is
 /// reported in the [`CheckReport`].
 pub fn check_file(path: &Path) -> StoreResult<CheckReport> {
+    // A team store: its server checked as it is (nothing migrated or changed).
+    if let Some(conn) = super::connect_server_read(path)? {
+        return Ok(server_report(&conn, path));
+    }
     // Header-level problems (not SQLite, truncated, not Stepdown) come back
     // as errors here; damage inside the file is described by the full check below.
     file::probe(path, false, i64::MAX, false)?;
@@ -182,10 +186,13 @@ pub fn check_file(path: &Path) -> StoreResult<CheckReport> {
             });
         }
     }
-    Ok(report(&conn, path))
+    Ok(report(&Conn::Sqlite(conn), path))
 }
 
-fn report(conn: &Connection, path: &Path) -> CheckReport {
+fn report(db: &Conn, path: &Path) -> CheckReport {
+    let Some(conn) = db.sqlite() else {
+        return server_report(db, path);
+    };
     let mut problems = Vec::new();
     let pragma_i64 = |name: &str, problems: &mut Vec<String>| -> i64 {
         conn.pragma_query_value(None, name, |r| r.get(0))
@@ -234,7 +241,7 @@ fn report(conn: &Connection, path: &Path) -> CheckReport {
         }
     };
     let counts = if (1..=LATEST_VERSION).contains(&schema_version) {
-        match Counts::read(conn) {
+        match Counts::read(db) {
             Ok(c) => Some(c),
             Err(e) => {
                 problems.push(format!("cannot count records: {e}"));
@@ -256,7 +263,7 @@ fn report(conn: &Connection, path: &Path) -> CheckReport {
         Err(e) => problems.push(format!("the schema could not be compared: {e}")),
     }
     if (2..=LATEST_VERSION).contains(&schema_version) {
-        match super::audit::verify_chain(conn) {
+        match super::audit::verify_chain(db) {
             Ok(r) => {
                 if let Some(b) = r.first_broken {
                     problems.push(format!(
@@ -293,6 +300,71 @@ fn report(conn: &Connection, path: &Path) -> CheckReport {
     }
 }
 
+/// `stepdown check` of a team store on PostgreSQL: the schema version, the
+/// server's schema check (`stepdown_schema_problems`: safeguard triggers,
+/// row-level security and its policies), the audit chain as the server
+/// verifies it (`stepdown_audit_verify`), and the counts this seat can see.
+/// Integrity of the pages and foreign keys are the server's own business:
+/// the SQLite-only fields stay empty.
+fn server_report(db: &Conn, path: &Path) -> CheckReport {
+    use super::migrations_pg::PG_LATEST_VERSION;
+    let mut problems = Vec::new();
+    let schema_version = super::schema_version_of(db).unwrap_or_else(|e| {
+        problems.push(format!("cannot read the schema version: {e}"));
+        0
+    });
+    if schema_version > PG_LATEST_VERSION {
+        problems.push(format!(
+            "schema version {schema_version} is newer than this Stepdown understands \
+             ({PG_LATEST_VERSION}); update Stepdown"
+        ));
+    }
+    match super::schema_problems(db, schema_version) {
+        Ok(found) => problems.extend(found),
+        Err(e) => problems.push(format!("the server's schema check could not run: {e}")),
+    }
+    let counts = match Counts::read(db) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            problems.push(format!("cannot count records: {e}"));
+            None
+        }
+    };
+    match super::audit::verify_chain(db) {
+        Ok(r) => {
+            if let Some(b) = r.first_broken {
+                problems.push(format!(
+                    "the audit log has been tampered with: its hash chain breaks at entry {} \
+                     ({}); see `stepdown audit verify`",
+                    b.id, b.detail
+                ));
+            }
+            for p in r.problems {
+                if !problems.contains(&p) {
+                    problems.push(format!("{p}; see `stepdown audit verify`"));
+                }
+            }
+        }
+        Err(e) => problems.push(format!("the audit log chain could not be checked: {e}")),
+    }
+    CheckReport {
+        path: path.display().to_string(),
+        ok: problems.is_empty(),
+        problems,
+        schema_version,
+        latest_schema_version: PG_LATEST_VERSION,
+        integrity: vec!["not applicable: a PostgreSQL server checks its own pages".into()],
+        foreign_key_violations: Vec::new(),
+        counts,
+        sqlite_version: String::new(),
+        journal_mode: "postgresql".into(),
+        page_size: 0,
+        page_count: 0,
+        freelist_count: 0,
+        file_size_bytes: 0,
+    }
+}
+
 /// The file's journal mode from its header (byte 18: 2 means WAL): asking
 /// an `immutable` inspection connection would always say "delete".
 fn journal_mode_of(path: &Path) -> String {
@@ -306,7 +378,7 @@ fn journal_mode_of(path: &Path) -> String {
     }
 }
 
-fn foreign_key_check(conn: &Connection) -> Result<Vec<String>, rusqlite::Error> {
+fn foreign_key_check(conn: &rusqlite::Connection) -> Result<Vec<String>, rusqlite::Error> {
     let mut stmt =
         conn.prepare("SELECT \"table\", rowid, parent, fkid FROM pragma_foreign_key_check")?;
     let rows = stmt.query_map([], |r| {
@@ -340,7 +412,7 @@ impl Store {
             "SELECT NOT EXISTS (SELECT 1 FROM audit_log)
                 AND NOT EXISTS (SELECT 1 FROM patients)
                 AND NOT EXISTS (SELECT 1 FROM cf_imports)",
-            [],
+            (),
             |r| r.get(0),
         )?)
     }

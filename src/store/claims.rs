@@ -14,8 +14,8 @@
 
 use std::collections::HashMap;
 
+use super::db::{self, params, Conn, OptionalExtension, Row};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -60,7 +60,7 @@ pub struct WorklistClaim {
 const SELECT: &str =
     "SELECT id, extract_id, holder, claimed_at, status, changed_at, changed_by FROM cf_claims";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<(i64, WorklistClaim)>> {
+fn from_row(r: &Row<'_>) -> db::Result<StoreResult<(i64, WorklistClaim)>> {
     let id: i64 = r.get(0)?;
     let claimed_at: Option<String> = r.get(3)?;
     let status: String = r.get(4)?;
@@ -85,14 +85,14 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<(i64, WorklistClaim)>> 
     Ok(claim.map(|c| (id, c)))
 }
 
-fn by_patient(conn: &Connection, extract_id: &str) -> StoreResult<Option<(i64, WorklistClaim)>> {
+fn by_patient(conn: &Conn, extract_id: &str) -> StoreResult<Option<(i64, WorklistClaim)>> {
     conn.prepare_cached(&format!("{SELECT} WHERE extract_id = ?1"))?
         .query_row([extract_id], from_row)
         .optional()?
         .transpose()
 }
 
-fn by_id(conn: &Connection, id: i64) -> StoreResult<WorklistClaim> {
+fn by_id(conn: &Conn, id: i64) -> StoreResult<WorklistClaim> {
     let (_, c) = conn
         .prepare_cached(&format!("{SELECT} WHERE id = ?1"))?
         .query_row([id], from_row)??;
@@ -101,7 +101,7 @@ fn by_id(conn: &Connection, id: i64) -> StoreResult<WorklistClaim> {
 
 /// The claims of these worklist patients, by identifier (for a worklist page).
 pub(crate) fn for_patients(
-    conn: &Connection,
+    conn: &Conn,
     extract_ids: &[&str],
 ) -> StoreResult<HashMap<String, WorklistClaim>> {
     let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE extract_id = ?1"))?;
@@ -120,7 +120,7 @@ pub(crate) fn for_patients(
 /// (when `?{unclaimed}` is 1).
 pub(crate) fn filter_sql(holder: usize, unclaimed: usize) -> String {
     format!(
-        "(?{holder} IS NULL OR EXISTS (SELECT 1 FROM cf_claims c JOIN cf_patients p
+        "(CAST(?{holder} AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM cf_claims c JOIN cf_patients p
               ON p.extract_id = c.extract_id
            WHERE p.id = cf_summaries.patient_id AND c.holder = ?{holder}))
          AND (?{unclaimed} = 0 OR NOT EXISTS (SELECT 1 FROM cf_claims c JOIN cf_patients p
@@ -130,7 +130,7 @@ pub(crate) fn filter_sql(holder: usize, unclaimed: usize) -> String {
 }
 
 /// The identifier, checked to name a patient of an imported extract.
-fn patient(conn: &Connection, extract_id: &str) -> StoreResult<String> {
+fn patient(conn: &Conn, extract_id: &str) -> StoreResult<String> {
     let id = clean_line("patient_id", extract_id, 200, true)?;
     let known = conn
         .prepare_cached("SELECT 1 FROM cf_patients WHERE extract_id = ?1")?
@@ -161,7 +161,7 @@ fn held_by_another(claim: &WorklistClaim, actor: &str) -> Option<StoreError> {
 }
 
 fn audit_claim(
-    conn: &Connection,
+    conn: &Conn,
     now: DateTime<Utc>,
     actor: &str,
     id: i64,
@@ -198,16 +198,17 @@ impl Store {
         self.write(|tx, now| {
             let pid = patient(tx, extract_id)?;
             let changed: Option<i64> = tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "INSERT INTO cf_claims
                        (extract_id, holder, claimed_at, status, changed_at, changed_by)
                      VALUES (?1, ?2, ?3, 'to-contact', ?3, ?2)
-                     ON CONFLICT (extract_id) DO UPDATE SET
+                     ON CONFLICT {} DO UPDATE SET
                        holder = excluded.holder, claimed_at = excluded.claimed_at,
                        changed_at = excluded.changed_at, changed_by = excluded.changed_by
                      WHERE cf_claims.holder IS NULL
                      RETURNING id",
-                )?
+                    tx.dialect().practice_key("extract_id")
+                ))?
                 .query_row(params![pid, holder, ts(now)], |r| r.get(0))
                 .optional()?;
             let Some(id) = changed else {
@@ -290,16 +291,17 @@ impl Store {
             let pid = patient(tx, extract_id)?;
             let before = by_patient(tx, &pid)?.map(|(_, c)| c.status);
             let changed: Option<i64> = tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "INSERT INTO cf_claims
                        (extract_id, holder, claimed_at, status, changed_at, changed_by)
                      VALUES (?1, NULL, NULL, ?2, ?3, ?4)
-                     ON CONFLICT (extract_id) DO UPDATE SET
+                     ON CONFLICT {} DO UPDATE SET
                        status = excluded.status, changed_at = excluded.changed_at,
                        changed_by = excluded.changed_by
                      WHERE cf_claims.holder IS NULL OR cf_claims.holder = excluded.changed_by
                      RETURNING id",
-                )?
+                    tx.dialect().practice_key("extract_id")
+                ))?
                 .query_row(params![pid, status.as_str(), ts(now), actor], |r| r.get(0))
                 .optional()?;
             let Some(id) = changed else {

@@ -13,6 +13,7 @@ use crate::api_error::Conflict;
 use crate::casefinding::{import_csv, worklist, ImportOptions, WorklistFilters};
 use crate::import::csv::ColumnMap;
 use crate::record::ComputedReview;
+use crate::store::test_pg::{self, on_both_backends};
 use crate::ErrorCode;
 
 fn t0() -> DateTime<Utc> {
@@ -30,6 +31,21 @@ fn seat(path: &Path) -> Store {
         },
     )
     .unwrap()
+}
+
+/// Where two seats open one store: a SQLite file in a temporary folder, or,
+/// inside `on_both_backends!`'s PostgreSQL run, a team store in a schema of
+/// its own (the seats sign in as its owner, who works for one practice).
+fn shared_location(file: &str) -> (test_pg::TestHeld, std::path::PathBuf) {
+    if test_pg::wants_pg() {
+        let (schema, store) = test_pg::new_pg_store(OpenOptions::default());
+        drop(store);
+        let url = std::path::PathBuf::from(schema.url());
+        return (test_pg::TestHeld::Schema(schema), url);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(file);
+    (test_pg::TestHeld::Dir(dir), path)
 }
 
 fn input(patient_id: i64, reviewer: &str, notes: &str, doses: f64) -> ReviewInput {
@@ -56,27 +72,27 @@ fn compute(i: &ReviewInput) -> ComputedReview {
 }
 
 fn audit_summaries(s: &Store) -> Vec<String> {
-    s.conn()
+    s.db()
         .prepare("SELECT summary FROM audit_log ORDER BY id")
         .unwrap()
-        .query_map([], |r| r.get(0))
+        .query_map((), |r| r.get(0))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
 }
 
 fn count(s: &Store, table: &str) -> i64 {
-    s.conn()
-        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+    s.db()
+        .query_row(&format!("SELECT count(*) FROM {table}"), (), |r| r.get(0))
         .unwrap()
 }
 
-/// Two seats open version 1; A saves first; B's save is refused naming A,
-/// and B's entry is kept, then reapplied on top of A's version.
+// Two seats open version 1; A saves first; B's save is refused naming A,
+// and B's entry is kept, then reapplied on top of A's version.
+on_both_backends! {
 #[test]
 fn a_stale_save_is_refused_naming_who_saved_first_and_the_entry_is_kept_to_reapply() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("team.db");
+    let (_held, db) = shared_location("team.db");
     let mut a = seat(&db);
     let p = a
         .create_patient(
@@ -172,11 +188,13 @@ fn a_stale_save_is_refused_naming_who_saved_first_and_the_entry_is_kept_to_reapp
         Err(StoreError::NotFound { .. })
     ));
 }
+}
 
+on_both_backends! {
 #[test]
 fn a_draft_can_be_discarded_audited_and_the_base_version_is_required_and_checked() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = seat(&dir.path().join("s.db"));
+    let (_held, db) = shared_location("s.db");
+    let mut s = seat(&db);
     let p = s
         .create_patient(
             &PatientInput {
@@ -245,6 +263,7 @@ fn a_draft_can_be_discarded_audited_and_the_base_version_is_required_and_checked
         Err(StoreError::NotFound { .. })
     ));
 }
+}
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 12, 7).unwrap()
@@ -283,10 +302,10 @@ fn ids(s: &mut Store, filters: WorklistFilters) -> Vec<String> {
         .collect()
 }
 
+on_both_backends! {
 #[test]
 fn a_claimed_patient_is_refused_to_another_seat_naming_the_holder_and_since_when() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cf.db");
+    let (_held, db) = shared_location("cf.db");
     let mut a = with_worklist(&db);
     let mut b = seat(&db);
 
@@ -379,11 +398,13 @@ fn a_claimed_patient_is_refused_to_another_seat_naming_the_holder_and_since_when
     let e = b.claim_worklist_patient("P1", " ").unwrap_err().to_string();
     assert!(e.starts_with("actor: must not be empty"), "{e}");
 }
+}
 
+on_both_backends! {
 #[test]
 fn worklist_rows_carry_holder_and_status_and_filter_mine_and_unclaimed() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = with_worklist(&dir.path().join("cf.db"));
+    let (_held, db) = shared_location("cf.db");
+    let mut s = with_worklist(&db);
     s.claim_worklist_patient("P1", "Alice").unwrap();
     s.claim_worklist_patient("P3", "Bob").unwrap();
     s.set_worklist_status("P3", ClaimStatus::Booked, "Bob")
@@ -430,4 +451,5 @@ fn worklist_rows_carry_holder_and_status_and_filter_mine_and_unclaimed() {
         ..WorklistFilters::default()
     };
     assert!(worklist(&mut s, &both, today()).is_err());
+}
 }

@@ -219,14 +219,14 @@ fn age_on(dob: NaiveDate, today: NaiveDate) -> i32 {
 }
 
 fn load_in(
-    tx: &rusqlite::Connection,
+    tx: &super::db::Conn,
     actor: &str,
     compute: ComputeFn<'_>,
     compute_follow_up: FollowUpFn<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<DemoReport> {
     let today = now.date_naive();
-    let existing: i64 = tx.query_row("SELECT count(*) FROM patients", [], |r| r.get(0))?;
+    let existing: i64 = tx.query_row("SELECT count(*) FROM patients", (), |r| r.get(0))?;
     if existing > 0 {
         return Err(StoreError::NotEmpty { patients: existing });
     }

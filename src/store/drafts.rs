@@ -11,8 +11,8 @@
 //! SQL here keeps to what SQLite and PostgreSQL both accept (`RETURNING id`,
 //! no `INSERT OR …`), so the team store can share it.
 
+use super::db::{self, params, Conn, OptionalExtension, Row};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -61,7 +61,7 @@ pub(crate) enum Checked {
 /// (as [`reviews::save_in`]) or keeps the entry as a draft. Inside the
 /// caller's transaction: the caller commits in both cases.
 pub(crate) fn save_checked(
-    conn: &Connection,
+    conn: &Conn,
     review: &ComputedReview,
     now: DateTime<Utc>,
 ) -> StoreResult<Checked> {
@@ -157,7 +157,7 @@ pub(crate) fn save_checked(
 /// The review's latest version with who saved it and when; `None` when
 /// there is no such review.
 fn latest_version(
-    conn: &Connection,
+    conn: &Conn,
     review_id: i64,
 ) -> StoreResult<Option<(i64, String, DateTime<Utc>)>> {
     let row: Option<(i64, String, String)> = conn
@@ -182,7 +182,7 @@ const DRAFT_SELECT: &str = "
            d.saved_by, d.input
     FROM review_drafts d JOIN reviews r ON r.id = d.review_id";
 
-fn draft_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<ReviewDraft>> {
+fn draft_from_row(r: &Row<'_>) -> db::Result<StoreResult<ReviewDraft>> {
     let id: i64 = r.get(0)?;
     let saved_at: String = r.get(5)?;
     let input: String = r.get(7)?;
@@ -205,7 +205,7 @@ fn draft_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<ReviewDraft>> {
     })())
 }
 
-fn draft(conn: &Connection, draft_id: i64) -> StoreResult<ReviewDraft> {
+fn draft(conn: &Conn, draft_id: i64) -> StoreResult<ReviewDraft> {
     conn.prepare_cached(&format!("{DRAFT_SELECT} WHERE d.id = ?1"))?
         .query_row([draft_id], draft_from_row)
         .optional()?
@@ -217,7 +217,7 @@ fn draft(conn: &Connection, draft_id: i64) -> StoreResult<ReviewDraft> {
 
 /// Deletes a draft and records why, inside the caller's transaction.
 fn remove(
-    conn: &Connection,
+    conn: &Conn,
     d: &ReviewDraft,
     actor: &str,
     now: DateTime<Utc>,

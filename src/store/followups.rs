@@ -3,8 +3,8 @@
 //! a re-plan as the review's next version in the same transaction, and
 //! records the save in the audit log.
 
+use super::db::{self, params, Conn, OptionalExtension, Row};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -45,7 +45,7 @@ const SELECT: &str = "SELECT f.id, f.review_id, r.patient_id, f.review_version, 
         f.replan_version, f.record
     FROM follow_ups f JOIN reviews r ON r.id = f.review_id";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<FollowUp>> {
+fn from_row(r: &Row<'_>) -> db::Result<StoreResult<FollowUp>> {
     Ok((|| {
         let id: i64 = r.get(0)?;
         let what = format!("follow-up {id}");
@@ -67,7 +67,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<FollowUp>> {
 }
 
 fn collect(
-    rows: impl Iterator<Item = rusqlite::Result<StoreResult<FollowUp>>>,
+    rows: impl Iterator<Item = db::Result<StoreResult<FollowUp>>>,
 ) -> StoreResult<Vec<FollowUp>> {
     let mut out = Vec::new();
     for r in rows {
@@ -77,7 +77,7 @@ fn collect(
 }
 
 /// Every follow-up of a review, oldest first (by date, then saving order).
-pub(crate) fn for_review(conn: &Connection, review_id: i64) -> StoreResult<Vec<FollowUp>> {
+pub(crate) fn for_review(conn: &Conn, review_id: i64) -> StoreResult<Vec<FollowUp>> {
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE f.review_id = ?1 ORDER BY f.follow_up_date, f.id"
     ))?;
@@ -86,7 +86,7 @@ pub(crate) fn for_review(conn: &Connection, review_id: i64) -> StoreResult<Vec<F
 }
 
 pub(crate) fn save_in(
-    conn: &Connection,
+    conn: &Conn,
     f: &ComputedFollowUp,
     now: DateTime<Utc>,
 ) -> StoreResult<FollowUp> {
@@ -148,12 +148,13 @@ pub(crate) fn save_in(
     if document.len() > super::reviews::MAX_DOCUMENT_BYTES {
         return Err(StoreError::invalid("follow_up", "is too large to store"));
     }
-    conn.prepare_cached(
+    let id: i64 = conn.prepare_cached(
         "INSERT INTO follow_ups (review_id, review_version, saved_at, follow_up_date, reviewer,
             status, current_ome_mg_per_day, ome_complete, decision, next_review, replan_version, record)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         RETURNING id",
     )?
-    .execute(params![
+    .query_row(params![
         input.review_id,
         input.version,
         ts(now),
@@ -166,8 +167,7 @@ pub(crate) fn save_in(
         input.next_review.as_deref().map(str::trim).filter(|s| !s.is_empty()),
         replan_version,
         document,
-    ])?;
-    let id = conn.last_insert_rowid();
+    ], |r| r.get(0))?;
     let replanned = replan_version
         .map(|v| format!(", re-planned as version {v}"))
         .unwrap_or_default();
@@ -211,7 +211,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&format!(
             "{SELECT} ORDER BY r.patient_id, f.follow_up_date, f.id"
         ))?;
-        let rows = stmt.query_map([], from_row)?;
+        let rows = stmt.query_map((), from_row)?;
         collect(rows)
     }
 }

@@ -2,8 +2,8 @@
 //! SHA-256 of the PDF, so a leaflet a patient brings back can be matched to
 //! the exact record it came from.
 
+use super::db::{self, params, OptionalExtension, Row};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ts_rs::TS;
@@ -53,7 +53,7 @@ const SELECT: &str = "
            lp.pdf_size_bytes, lp.render_options
     FROM leaflet_prints lp JOIN review_versions v ON v.id = lp.review_version_id";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<LeafletPrint>> {
+fn from_row(r: &Row<'_>) -> db::Result<StoreResult<LeafletPrint>> {
     let id: i64 = r.get(0)?;
     let at: String = r.get(3)?;
     let printed_at = match parse_ts(&at, &format!("leaflet print {id}")) {
@@ -72,7 +72,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<LeafletPrint>> {
 }
 
 fn collect(
-    rows: impl Iterator<Item = rusqlite::Result<StoreResult<LeafletPrint>>>,
+    rows: impl Iterator<Item = db::Result<StoreResult<LeafletPrint>>>,
 ) -> StoreResult<Vec<LeafletPrint>> {
     let mut out = Vec::new();
     for r in rows {
@@ -81,10 +81,7 @@ fn collect(
     Ok(out)
 }
 
-pub(crate) fn for_review(
-    conn: &rusqlite::Connection,
-    review_id: i64,
-) -> StoreResult<Vec<LeafletPrint>> {
+pub(crate) fn for_review(conn: &super::db::Conn, review_id: i64) -> StoreResult<Vec<LeafletPrint>> {
     let mut stmt =
         conn.prepare_cached(&format!("{SELECT} WHERE v.review_id = ?1 ORDER BY lp.id"))?;
     let out = collect(stmt.query_map([review_id], from_row)?)?;
@@ -127,21 +124,18 @@ impl Store {
                     id: version,
                 });
             };
-            tx.prepare_cached(
-                "INSERT INTO leaflet_prints
+            let id: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO leaflet_prints
                    (review_version_id, printed_at, printed_by, pdf_sha256, pdf_size_bytes,
                     render_options)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                version_id,
-                ts(now),
-                printed_by,
-                hash,
-                size,
-                options
-            ])?;
-            let id = tx.last_insert_rowid();
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 RETURNING id",
+                )?
+                .query_row(
+                    params![version_id, ts(now), printed_by, hash, size, options],
+                    |r| r.get(0),
+                )?;
             audit::append(
                 tx,
                 now,

@@ -241,7 +241,7 @@ fn unquoted_table_name(sql: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Drops `-- …` comments so the forbidden-word check ignores prose.
-fn strip_comments(sql: &str) -> String {
+pub(crate) fn strip_comments(sql: &str) -> String {
     sql.lines()
         .map(|l| l.split("--").next().unwrap_or(""))
         .collect::<Vec<_>>()

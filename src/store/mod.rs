@@ -27,12 +27,14 @@ mod backup;
 pub(crate) mod casefinding;
 mod check;
 mod claims;
+pub mod db;
 mod demo;
 mod drafts;
 mod file;
 mod followups;
 mod leaflets;
 pub mod migrations;
+pub mod migrations_pg;
 mod patients;
 mod reviews;
 mod settings;
@@ -43,7 +45,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use crate::record::ReviewInput;
 pub use audit::{
@@ -262,6 +263,60 @@ pub enum StoreError {
     /// Any other SQLite failure (a bug or an unusual environment).
     #[error("database error: {0}")]
     Sqlite(#[source] rusqlite::Error),
+    /// The PostgreSQL server of a team store cannot be reached (down, a
+    /// wrong address, the network, a database that does not exist).
+    #[error(
+        "cannot reach the PostgreSQL server at {server}: {detail}. Nothing was changed; \
+         check the store address and the network, and try again."
+    )]
+    ServerUnreachable {
+        /// The store address, without any password.
+        server: String,
+        /// The client's or server's reason.
+        detail: String,
+    },
+    /// The server refused the seat's sign-in.
+    #[error(
+        "the PostgreSQL server at {server} refused the sign-in: {detail}. Check the role \
+         name and password in the store address, or ask the store's administrator."
+    )]
+    AuthenticationFailed {
+        /// The store address, without any password.
+        server: String,
+        /// The server's reason.
+        detail: String,
+    },
+    /// The server refused an operation to this seat's role: a missing grant,
+    /// or row-level security (a record of a practice the seat is not assigned to).
+    #[error(
+        "the server refused this: {0}. This seat's role may not do it, or the record \
+         belongs to a practice it is not assigned to. Nothing was changed."
+    )]
+    PermissionDenied(String),
+    /// A unique key refused a second record with the same value (on the
+    /// server: another seat may have saved it first).
+    #[error(
+        "another record already has this value (unique key {key}): {detail}. Nothing was changed."
+    )]
+    Duplicate {
+        /// The constraint.
+        key: String,
+        /// The server's words.
+        detail: String,
+    },
+    /// The server stopped a transaction that collided with another seat's
+    /// (a serialization failure or a deadlock); nothing of it was kept.
+    #[error(
+        "another seat changed the same records at the same moment ({0}). Nothing was \
+         changed; try again."
+    )]
+    Serialization(String),
+    /// Any other failure reported by the PostgreSQL server.
+    #[error("database server error: {0}")]
+    Postgres(String),
+    /// The store's SQL executor could not read a value or was misused (a bug).
+    #[error("database error: {0}")]
+    Database(String),
 }
 
 /// Result type of the store.
@@ -290,6 +345,10 @@ impl StoreError {
                 | NotEmpty { .. }
                 | BadBackup { .. }
                 | NoDataDir
+                | ServerUnreachable { .. }
+                | AuthenticationFailed { .. }
+                | PermissionDenied(_)
+                | Duplicate { .. }
         )
     }
 
@@ -338,6 +397,21 @@ impl From<rusqlite::Error> for StoreError {
                 detail: e.to_string(),
             },
             _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+impl From<db::Error> for StoreError {
+    fn from(e: db::Error) -> Self {
+        match e {
+            db::Error::Sqlite(e) => StoreError::from(e),
+            // Connection failures name the address where it is known (open, connect).
+            db::Error::Pg(e) => db::classify_pg(&e, "the team store"),
+            // As rusqlite reported it before the executor.
+            db::Error::NoRows => StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows),
+            e @ (db::Error::Conversion { .. } | db::Error::Usage(_)) => {
+                StoreError::Database(e.to_string())
+            }
         }
     }
 }
@@ -517,7 +591,7 @@ pub fn local_user_name() -> String {
 /// An open store. Open it once and share it behind a `Mutex` (it is `Send`,
 /// not `Sync`); every method is a complete, atomic operation.
 pub struct Store {
-    conn: Connection,
+    conn: db::Conn,
     path: PathBuf,
     clock: Arc<dyn Clock>,
     /// Schema version found when opening, before any migration.
@@ -567,6 +641,9 @@ impl Store {
         options: OpenOptions,
         migrations: &[migrations::Migration],
     ) -> StoreResult<Store> {
+        if let Some(url) = path.to_str().filter(|p| db::is_pg_url(p)) {
+            return Store::open_server(&db::PgTarget::parse(url)?, options);
+        }
         let latest = migrations::latest_version_of(migrations);
         let state = file::probe(path, options.create, latest, true)?;
         let is_new = matches!(state, file::FileState::New);
@@ -592,13 +669,17 @@ impl Store {
         }
         let conn = file::open_read_write(path, options.create, options.busy_timeout)?;
         let mut store = Store {
-            conn,
+            conn: db::Conn::Sqlite(conn),
             path: path.to_path_buf(),
             clock: options.clock,
             opened_at_version,
             pre_migration_copy,
         };
-        migrations::migrate(&mut store.conn, migrations).map_err(|e| match e {
+        let sqlite = store
+            .conn
+            .sqlite_mut()
+            .ok_or_else(|| StoreError::Database("a SQLite store without SQLite".into()))?;
+        migrations::migrate(sqlite, migrations).map_err(|e| match e {
             StoreError::NewerVersion {
                 found, supported, ..
             } => StoreError::NewerVersion {
@@ -612,7 +693,42 @@ impl Store {
         Ok(store)
     }
 
-    /// The database file.
+    /// Opens the team store on the PostgreSQL server at `target`, migrating
+    /// its schema when it is behind this build (which needs the owner's
+    /// rights; a seat is told to ask an admin). With `options.create` off,
+    /// a server schema with no store yet is refused.
+    pub fn open_server(target: &db::PgTarget, options: OpenOptions) -> StoreResult<Store> {
+        let server = target.display();
+        let mut conn = migrations_pg::connect(target, options.busy_timeout)?;
+        let (before, _) = migrations_pg::migrate(
+            &mut conn,
+            migrations_pg::PG_MIGRATIONS,
+            options.create,
+            &server,
+        )
+        .map_err(|e| match e {
+            StoreError::PermissionDenied(detail) => StoreError::PermissionDenied(format!(
+                "the store's schema on {server} is older than this version of Stepdown and \
+                 this seat may not update it; the store's administrator opens it once with \
+                 this version to update it ({detail})"
+            )),
+            other => other,
+        })?;
+        Ok(Store {
+            conn,
+            path: PathBuf::from(server),
+            clock: options.clock,
+            opened_at_version: before,
+            pre_migration_copy: None,
+        })
+    }
+
+    /// Which database the store is on.
+    pub fn backend(&self) -> db::Backend {
+        self.conn.backend()
+    }
+
+    /// The database file (on PostgreSQL, the server's address without any password).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -629,15 +745,16 @@ impl Store {
 
     /// Current schema version of the open database.
     pub fn schema_version(&self) -> StoreResult<i64> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+        schema_version_of(&self.conn)
     }
 
     /// Sets where SQLite keeps this connection's temporary files
     /// (`PRAGMA temp_store`: `MEMORY` or `DEFAULT`).
     pub(crate) fn set_temp_store(&self, mode: &str) -> StoreResult<()> {
-        self.conn.pragma_update(None, "temp_store", mode)?;
+        // PostgreSQL manages its own temporary space.
+        if let Some(c) = self.conn.sqlite() {
+            c.pragma_update(None, "temp_store", mode)?;
+        }
         Ok(())
     }
 
@@ -660,20 +777,102 @@ impl Store {
     /// can never fail half-way on a lock upgrade. Rolled back on any error.
     pub(crate) fn write<T>(
         &mut self,
-        f: impl FnOnce(&Transaction<'_>, DateTime<Utc>) -> StoreResult<T>,
+        f: impl FnOnce(&db::Tx<'_>, DateTime<Utc>) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let now = self.clock.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_immediate()?;
+        if tx.backend() == db::Backend::Postgres {
+            // Every write queues on the audit head's row, as SQLite writers
+            // queue on BEGIN IMMEDIATE: the audit chain is appended one
+            // transaction at a time, and reads inside see every commit
+            // before it. Waits up to the lock timeout, then "busy".
+            tx.execute("SELECT id FROM audit_head WHERE id = 1 FOR UPDATE", ())?;
+        }
         let out = f(&tx, now)?;
         tx.commit()?;
         Ok(out)
     }
 
+    /// The SQLite connection, for what only a SQLite file has (its backup
+    /// API, pragmas); on PostgreSQL an error naming `what`.
+    pub(crate) fn sqlite_only(&self, what: &str) -> StoreResult<&rusqlite::Connection> {
+        self.conn.sqlite().ok_or_else(|| not_on_server(what))
+    }
+
+    /// [`Store::sqlite_only`], mutably.
+    pub(crate) fn sqlite_only_mut(&mut self, what: &str) -> StoreResult<&mut rusqlite::Connection> {
+        self.conn.sqlite_mut().ok_or_else(|| not_on_server(what))
+    }
+
+    /// The connection, for tests that run SQL on either backend.
     #[cfg(test)]
-    pub(crate) fn conn(&self) -> &Connection {
+    #[allow(dead_code)] // used by the PostgreSQL suite
+    pub(crate) fn db(&self) -> &db::Conn {
         &self.conn
+    }
+
+    /// The SQLite connection, for tests of what only SQLite has (pragmas,
+    /// the file); panics on a PostgreSQL store.
+    #[cfg(test)]
+    pub(crate) fn conn(&self) -> &rusqlite::Connection {
+        self.conn.sqlite().expect("a SQLite store")
+    }
+}
+
+/// For the read-only commands (`check`, `audit verify`, `audit list`): when
+/// `path` is a `postgres://` address, a connection to that server without
+/// migrating anything; `None` for a file. A schema with no Stepdown store,
+/// or one newer than this build, is refused.
+pub(crate) fn connect_server_read(path: &Path) -> StoreResult<Option<db::Conn>> {
+    let Some(url) = path.to_str().filter(|p| db::is_pg_url(p)) else {
+        return Ok(None);
+    };
+    let target = db::PgTarget::parse(url)?;
+    let conn = migrations_pg::connect(&target, DEFAULT_BUSY_TIMEOUT)?;
+    let version = migrations_pg::current_version(&conn)?;
+    if version == 0 {
+        return Err(StoreError::invalid(
+            "db",
+            format!("{}: there is no Stepdown store there yet", target.display()),
+        ));
+    }
+    if version > migrations_pg::PG_LATEST_VERSION {
+        return Err(StoreError::NewerVersion {
+            path: target.display().into(),
+            found: version,
+            supported: migrations_pg::PG_LATEST_VERSION,
+        });
+    }
+    Ok(Some(conn))
+}
+
+/// The refusal of a SQLite-file operation on a PostgreSQL store.
+pub(crate) fn not_on_server(what: &str) -> StoreError {
+    StoreError::invalid(
+        "db",
+        format!(
+            "{what} works on a SQLite store file; this store is on a PostgreSQL server: its \
+             backup is `stepdown export` (everything, with the audit head) beside the \
+             server's own backups, and a restore is the server's (point-in-time recovery)"
+        ),
+    )
+}
+
+/// The schema version of the store behind `conn`: SQLite's `user_version`,
+/// or the newest migration recorded on the server.
+pub(crate) fn schema_version_of(conn: &db::Conn) -> StoreResult<i64> {
+    match conn {
+        db::Conn::Sqlite(c) => Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?),
+        db::Conn::Pg(_) => migrations_pg::current_version(conn),
+    }
+}
+
+/// How the schema differs from the one Stepdown's migrations made, one
+/// sentence a problem (SQLite: compared with the migrations' own schema).
+pub(crate) fn schema_problems(conn: &db::Conn, version: i64) -> StoreResult<Vec<String>> {
+    match conn {
+        db::Conn::Sqlite(c) => migrations::schema_differences(c, version),
+        db::Conn::Pg(_) => migrations_pg::schema_problems(conn, version),
     }
 }
 
@@ -751,5 +950,7 @@ pub(crate) fn clean_actor(actor: &str) -> StoreResult<String> {
 
 #[cfg(test)]
 mod concurrency_tests;
+#[cfg(test)]
+pub(crate) mod test_pg;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! Patients: create, read, change, delete and search.
 
+use super::db::{self, params, Conn, OptionalExtension, Row, Value};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -133,7 +133,7 @@ pub(crate) const COLUMNS: &str =
 
 /// Reads a patient from the first seven columns ([`COLUMNS`]). Values the
 /// schema's checks should have made impossible are reported as damaged data.
-pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Patient>> {
+pub(crate) fn from_row(r: &Row<'_>) -> db::Result<StoreResult<Patient>> {
     let id: i64 = r.get(0)?;
     let nhs: Option<String> = r.get(1)?;
     let dob: Option<String> = r.get(3)?;
@@ -172,7 +172,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Patient>> {
     Ok(build())
 }
 
-pub(crate) fn get(conn: &Connection, id: i64) -> StoreResult<Patient> {
+pub(crate) fn get(conn: &Conn, id: i64) -> StoreResult<Patient> {
     conn.prepare_cached(&format!("SELECT {COLUMNS} FROM patients p WHERE p.id = ?1"))?
         .query_row([id], from_row)
         .optional()?
@@ -184,10 +184,12 @@ pub(crate) fn get(conn: &Connection, id: i64) -> StoreResult<Patient> {
 
 /// Refuses an NHS number or local id that another patient already has,
 /// naming that patient's id (not their name: the message may be logged).
-fn check_unique(conn: &Connection, p: &ValidPatient, except: Option<i64>) -> StoreResult<()> {
+fn check_unique(conn: &Conn, p: &ValidPatient, except: Option<i64>) -> StoreResult<()> {
     if let Some(n) = &p.nhs_number {
         let other: Option<i64> = conn
-            .prepare_cached("SELECT id FROM patients WHERE nhs_number = ?1 AND id IS NOT ?2")?
+            .prepare_cached(
+                "SELECT id FROM patients WHERE nhs_number = ?1 AND id IS DISTINCT FROM ?2",
+            )?
             .query_row(params![n.as_str(), except], |r| r.get(0))
             .optional()?;
         if let Some(other) = other {
@@ -199,7 +201,10 @@ fn check_unique(conn: &Connection, p: &ValidPatient, except: Option<i64>) -> Sto
     }
     if let Some(l) = &p.local_id {
         let other: Option<i64> = conn
-            .prepare_cached("SELECT id FROM patients WHERE local_id = ?1 AND id IS NOT ?2")?
+            .prepare_cached(&format!(
+                "SELECT id FROM patients WHERE {} AND id IS DISTINCT FROM ?2",
+                conn.dialect().nocase_eq("local_id", "?1")
+            ))?
             .query_row(params![l, except], |r| r.get(0))
             .optional()?;
         if let Some(other) = other {
@@ -213,25 +218,26 @@ fn check_unique(conn: &Connection, p: &ValidPatient, except: Option<i64>) -> Sto
 }
 
 pub(crate) fn create_in(
-    conn: &Connection,
+    conn: &Conn,
     input: &PatientInput,
     actor: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Patient> {
     let p = input.validate(now.date_naive())?;
     check_unique(conn, &p, None)?;
-    conn.prepare_cached(
+    let id: i64 = conn
+        .prepare_cached(
         "INSERT INTO patients (nhs_number, name, date_of_birth, local_id, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         RETURNING id",
     )?
-    .execute(params![
+    .query_row(params![
         p.nhs_number.as_ref().map(NhsNumber::as_str),
         p.name,
         p.date_of_birth.map(|d| d.to_string()),
         p.local_id,
         ts(now)
-    ])?;
-    let id = conn.last_insert_rowid();
+    ], |r| r.get(0))?;
     audit::append(
         conn,
         now,
@@ -274,7 +280,8 @@ impl Store {
     pub fn patient_by_local_id(&self, local_id: &str) -> StoreResult<Option<Patient>> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM patients p WHERE p.local_id = ?1"
+                "SELECT {COLUMNS} FROM patients p WHERE {}",
+                self.conn.dialect().nocase_eq("p.local_id", "?1")
             ))?
             .query_row([local_id.trim()], from_row)
             .optional()?
@@ -383,36 +390,38 @@ impl Store {
         }
         let limit = limit.clamp(1, 1000);
         let mut conditions = Vec::new();
-        let mut values: Vec<String> = Vec::new();
+        let mut values: Vec<Value> = Vec::new();
+        let like = self.conn.dialect().like_nocase();
         let digits: String = query.chars().filter(char::is_ascii_digit).collect();
         let looks_numeric = !digits.is_empty()
             && query
                 .chars()
                 .all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
         if looks_numeric {
-            values.push(format!("{digits}%"));
-            values.push(format!("{}%", like_escape(query)));
+            values.push(Value::Text(format!("{digits}%")));
+            values.push(Value::Text(format!("{}%", like_escape(query))));
             let (a, b) = (values.len() - 1, values.len());
             conditions.push(format!(
-                "(p.nhs_number LIKE ?{a} OR p.local_id LIKE ?{b} ESCAPE '\\')"
+                "(p.nhs_number LIKE ?{a} OR p.local_id {like} ?{b} ESCAPE '\\')"
             ));
         } else {
             for word in query.split_whitespace().take(8) {
-                values.push(format!("%{}%", like_escape(word)));
-                values.push(format!("{}%", like_escape(word)));
+                values.push(Value::Text(format!("%{}%", like_escape(word))));
+                values.push(Value::Text(format!("{}%", like_escape(word))));
                 let (a, b) = (values.len() - 1, values.len());
                 conditions.push(format!(
-                    "(p.name LIKE ?{a} ESCAPE '\\' OR p.local_id LIKE ?{b} ESCAPE '\\')"
+                    "(p.name {like} ?{a} ESCAPE '\\' OR p.local_id {like} ?{b} ESCAPE '\\')"
                 ));
             }
         }
         let where_clause = if conditions.is_empty() {
-            "1".to_string()
+            "1 = 1".to_string()
         } else {
             conditions.join(" AND ")
         };
-        values.push(limit.to_string());
+        values.push(Value::Integer(i64::from(limit)));
         let limit_param = values.len();
+        let order = self.conn.dialect().order_nocase("p.name");
         // Placeholders only: the query text never becomes SQL.
         let sql = format!(
             "SELECT {COLUMNS},
@@ -422,11 +431,11 @@ impl Store {
                       WHERE r.patient_id = p.id)
              FROM patients p
              WHERE {where_clause}
-             ORDER BY p.name COLLATE NOCASE, p.id
-             LIMIT CAST(?{limit_param} AS INTEGER)"
+             ORDER BY {order}, p.id
+             LIMIT ?{limit_param}"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(values.iter()), |r| {
+        let rows = stmt.query_map(values, |r| {
             let patient = from_row(r)?;
             let count: i64 = r.get(7)?;
             let last: Option<String> = r.get(8)?;
@@ -453,7 +462,7 @@ impl Store {
     pub fn patient_count(&self) -> StoreResult<i64> {
         Ok(self
             .conn
-            .query_row("SELECT count(*) FROM patients", [], |r| r.get(0))?)
+            .query_row("SELECT count(*) FROM patients", (), |r| r.get(0))?)
     }
 }
 

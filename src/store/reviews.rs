@@ -5,8 +5,8 @@
 //! version 2, 3, … Older versions stay readable, so what was shown to the
 //! clinician and printed for the patient can always be reconstructed.
 
+use super::db::{self, params, Conn, OptionalExtension, Row};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -230,7 +230,7 @@ fn validate(review: &ComputedReview) -> StoreResult<ValidReview> {
 
 /// Saves one version inside the caller's transaction.
 pub(crate) fn save_in(
-    conn: &Connection,
+    conn: &Conn,
     review: &ComputedReview,
     now: DateTime<Utc>,
 ) -> StoreResult<ReviewSummary> {
@@ -267,13 +267,12 @@ pub(crate) fn save_in(
                 Some(_) => rid,
             }
         }
-        None => {
-            conn.prepare_cached(
-                "INSERT INTO reviews (patient_id, created_at, created_by) VALUES (?1, ?2, ?3)",
+        None => conn
+            .prepare_cached(
+                "INSERT INTO reviews (patient_id, created_at, created_by) VALUES (?1, ?2, ?3)
+                 RETURNING id",
             )?
-            .execute(params![input.patient_id, ts(now), v.reviewer])?;
-            conn.last_insert_rowid()
-        }
+            .query_row(params![input.patient_id, ts(now), v.reviewer], |r| r.get(0))?,
     };
     // Under the write lock taken by BEGIN IMMEDIATE, so no other writer can
     // take the same number; UNIQUE (review_id, version) backs this up.
@@ -420,7 +419,7 @@ fn common(r: &Row<'_>) -> StoreResult<Common> {
     })
 }
 
-fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<ReviewSummary>> {
+fn summary_from_row(r: &Row<'_>) -> db::Result<StoreResult<ReviewSummary>> {
     Ok((|| {
         let c = common(r)?;
         Ok(ReviewSummary {
@@ -444,10 +443,10 @@ fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<ReviewSummary>>
     })())
 }
 
-fn full_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Review>> {
+fn full_from_row(r: &Row<'_>) -> db::Result<StoreResult<Review>> {
     Ok((|| {
         let c = common(r)?;
-        let text = |i: usize| -> StoreResult<String> { Ok(r.get::<_, String>(i)?) };
+        let text = |i: usize| -> StoreResult<String> { Ok(r.get::<String>(i)?) };
         let mut unreadable = Vec::new();
         let patient = lenient::<RawPatient>("patient_context", &text(14)?, &mut unreadable)
             .unwrap_or_default();
@@ -471,7 +470,7 @@ fn full_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Review>> {
             None => (None, None),
         };
         let shared_decision = r
-            .get::<_, Option<String>>(19)?
+            .get::<Option<String>>(19)?
             .and_then(|t| lenient::<SharedDecision>("shared_decision", &t, &mut unreadable));
         Ok(Review {
             review_id: c.review_id,
@@ -500,7 +499,7 @@ fn full_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Review>> {
     })())
 }
 
-fn collect<T>(rows: impl Iterator<Item = rusqlite::Result<StoreResult<T>>>) -> StoreResult<Vec<T>> {
+fn collect<T>(rows: impl Iterator<Item = db::Result<StoreResult<T>>>) -> StoreResult<Vec<T>> {
     let mut out = Vec::new();
     for r in rows {
         out.push(r??);
@@ -509,7 +508,7 @@ fn collect<T>(rows: impl Iterator<Item = rusqlite::Result<StoreResult<T>>>) -> S
 }
 
 /// The given version of a review (the latest when `version` is `None`), as a summary.
-fn summary(conn: &Connection, review_id: i64, version: Option<i64>) -> StoreResult<ReviewSummary> {
+fn summary(conn: &Conn, review_id: i64, version: Option<i64>) -> StoreResult<ReviewSummary> {
     conn.prepare_cached(&format!(
         "{SUMMARY_SELECT} WHERE v.review_id = ?1 AND v.version = coalesce(?2,
             (SELECT max(version) FROM review_versions WHERE review_id = ?1))"
@@ -532,7 +531,7 @@ fn not_found(review_id: i64, version: Option<i64>) -> StoreError {
     }
 }
 
-pub(crate) fn full(conn: &Connection, review_id: i64, version: Option<i64>) -> StoreResult<Review> {
+pub(crate) fn full(conn: &Conn, review_id: i64, version: Option<i64>) -> StoreResult<Review> {
     conn.prepare_cached(&format!(
         "{FULL_SELECT} WHERE v.review_id = ?1 AND v.version = coalesce(?2,
             (SELECT max(version) FROM review_versions WHERE review_id = ?1))"
@@ -543,10 +542,7 @@ pub(crate) fn full(conn: &Connection, review_id: i64, version: Option<i64>) -> S
 }
 
 /// Every version of every review of a patient, oldest first (for export).
-pub(crate) fn all_versions_of_review(
-    conn: &Connection,
-    review_id: i64,
-) -> StoreResult<Vec<Review>> {
+pub(crate) fn all_versions_of_review(conn: &Conn, review_id: i64) -> StoreResult<Vec<Review>> {
     let mut stmt = conn.prepare_cached(&format!(
         "{FULL_SELECT} WHERE v.review_id = ?1 ORDER BY v.version"
     ))?;
@@ -619,7 +615,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&format!(
             "{FULL_SELECT} ORDER BY r.patient_id, v.review_id, v.version"
         ))?;
-        let out = collect(stmt.query_map([], full_from_row)?)?;
+        let out = collect(stmt.query_map((), full_from_row)?)?;
         Ok(out)
     }
 

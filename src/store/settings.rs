@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::params;
+use super::db::params;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
@@ -143,9 +143,9 @@ impl Settings {
     }
 }
 
-fn read_values(conn: &rusqlite::Connection) -> StoreResult<HashMap<String, Value>> {
+fn read_values(conn: &super::db::Conn) -> StoreResult<HashMap<String, Value>> {
     let mut stmt = conn.prepare_cached("SELECT key, value FROM settings")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let rows = stmt.query_map((), |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))?;
     let mut out = HashMap::new();
     for row in rows {
         let (k, v) = row?;
@@ -158,7 +158,7 @@ fn read_values(conn: &rusqlite::Connection) -> StoreResult<HashMap<String, Value
     Ok(out)
 }
 
-pub(crate) fn read(conn: &rusqlite::Connection) -> StoreResult<Settings> {
+pub(crate) fn read(conn: &super::db::Conn) -> StoreResult<Settings> {
     Settings::from_values(&read_values(conn)?)
 }
 

@@ -17,8 +17,61 @@ pub enum Location {
         _dir: tempfile::TempDir,
         path: PathBuf,
     },
-    /// The team store on a PostgreSQL server.
-    Postgres { url: String },
+    /// The team store on a PostgreSQL server: a schema of its own on the
+    /// test cluster, dropped with the location.
+    Postgres { url: String, schema: TeamSchema },
+}
+
+/// A schema of its own on the test cluster, holding a migrated team store
+/// whose owner (the cluster URL's role) works for practice A81001; dropped
+/// when the test ends.
+pub struct TeamSchema {
+    base: String,
+    name: String,
+}
+
+impl TeamSchema {
+    fn new(base: &str, test: &str) -> TeamSchema {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "loc_{}_{}_{}",
+            test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut c = postgres::Client::connect(base, postgres::NoTls).expect("the test cluster");
+        c.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+        ))
+        .expect("a schema for the test");
+        let t = TeamSchema {
+            base: base.to_string(),
+            name,
+        };
+        // The store's own migrations make the schema, as the first seat would.
+        drop(stepdown::store::Store::open(t.url()).expect("open the team store"));
+        c.batch_execute(&format!(
+            "SET search_path = {}; \
+             INSERT INTO practices (code, name) VALUES ('A81001', 'Riverside Surgery'); \
+             INSERT INTO seat_practices (role_name, practice_code) VALUES (current_user, 'A81001');",
+            t.name
+        ))
+        .expect("the practice of the test's seats");
+        t
+    }
+
+    fn url(&self) -> String {
+        format!("{}&options=-csearch_path%3D{}", self.base, self.name)
+    }
+}
+
+impl Drop for TeamSchema {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.base, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
 }
 
 impl Location {
@@ -34,7 +87,13 @@ impl Location {
     /// test` needs no server; `make test` and the landing gate set it).
     pub fn postgres(test: &str) -> Option<Location> {
         match std::env::var(PG_URL_VAR) {
-            Ok(url) if !url.is_empty() => Some(Location::Postgres { url }),
+            Ok(base) if !base.is_empty() => {
+                let schema = TeamSchema::new(&base, test);
+                Some(Location::Postgres {
+                    url: schema.url(),
+                    schema,
+                })
+            }
             _ => {
                 eprintln!(
                     "{test}: SKIPPED on PostgreSQL: {PG_URL_VAR} is not set (run it under \
@@ -49,7 +108,7 @@ impl Location {
     pub fn arg(&self) -> OsString {
         match self {
             Location::Sqlite { path, .. } => path.clone().into_os_string(),
-            Location::Postgres { url } => url.into(),
+            Location::Postgres { url, .. } => url.into(),
         }
     }
 

@@ -43,7 +43,8 @@ pub async fn store_status(app: AppHandle) -> Result<StoreStatus, ApiError> {
     blocking(app, |st| {
         let count = st.with_store(|s| s.patient_count());
         Ok(StoreStatus {
-            path: st.db_path().display().to_string(),
+            // A team store's address is shown without its password.
+            path: stepdown::store::db::redact(&st.db_path().display().to_string()),
             patients: count.as_ref().ok().copied(),
             error: count.err(),
         })

@@ -1,0 +1,169 @@
+//! The store commands on a team store: `--db postgres://…` and
+//! `STEPDOWN_DB=postgres://…` select the PostgreSQL backend. Each test makes
+//! a schema of its own on the cluster named by `STEPDOWN_TEST_PG_URL` (`make
+//! test` starts one through tests/pg/with-cluster.sh); without it they say
+//! so and pass (plain `cargo test` needs no server).
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_stepdown");
+
+fn pg_url() -> Option<String> {
+    std::env::var("STEPDOWN_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// A schema of its own on the test cluster, with a migrated team store in
+/// which the owner works for practice A81001; dropped afterwards.
+struct TeamStore {
+    base: String,
+    schema: String,
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+impl TeamStore {
+    fn new(base: String) -> TeamStore {
+        let schema = format!(
+            "cli_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut c = postgres::Client::connect(&base, postgres::NoTls).expect("test cluster");
+        c.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .unwrap();
+        let t = TeamStore { base, schema };
+        // The library migrates the new schema, as the first `stepdown` run would.
+        drop(stepdown::store::Store::open(t.url()).expect("open the team store"));
+        c.batch_execute(&format!(
+            "SET search_path = {}; \
+             INSERT INTO practices (code, name) VALUES ('A81001', 'Riverside Surgery'); \
+             INSERT INTO seat_practices (role_name, practice_code) VALUES (current_user, 'A81001');",
+            t.schema
+        ))
+        .unwrap();
+        t
+    }
+
+    fn url(&self) -> String {
+        format!("{}&options=-csearch_path%3D{}", self.base, self.schema)
+    }
+}
+
+impl Drop for TeamStore {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.base, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+        }
+    }
+}
+
+fn run(args: &[&str], env_db: Option<&str>) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("STEPDOWN_DB");
+    if let Some(db) = env_db {
+        cmd.env("STEPDOWN_DB", db);
+    }
+    cmd.output().expect("run stepdown")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    assert!(out.status.success(), "stderr: {}", stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})"))
+}
+
+#[test]
+fn demo_check_export_and_audit_work_on_a_team_store() {
+    let Some(base) = pg_url() else {
+        eprintln!("skipped: STEPDOWN_TEST_PG_URL is not set (make test sets it)");
+        return;
+    };
+    let team = TeamStore::new(base);
+    let url = team.url();
+    let out = run(&["demo", "--db", &url], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let check = json(&run(&["check", "--db", &url], None));
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["journal_mode"], "postgresql");
+    let patients = check["counts"]["patients"].as_i64().unwrap();
+    assert!(patients > 0, "{check}");
+
+    // STEPDOWN_DB selects the server too.
+    let export = json(&run(&["export", "--format", "json"], Some(&url)));
+    assert_eq!(
+        export["patients"].as_array().unwrap().len() as i64,
+        patients
+    );
+    assert!(export["audit_head"]["last_id"].as_i64().unwrap() > 0);
+    assert!(export["casefinding"].is_object());
+
+    let verify = json(&run(&["audit", "verify", "--db", &url], None));
+    assert_eq!(verify["ok"], true, "{verify}");
+    let list = json(&run(&["audit", "list", "--db", &url, "--limit", "3"], None));
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    assert_eq!(list[0]["summary"], "full export as JSON");
+
+    // A backup of a team store is its export: a SQLite copy is refused by name.
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &[
+            "backup",
+            "--db",
+            &url,
+            "--out",
+            dir.path().join("b.db").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("stepdown export"), "{}", stderr(&out));
+    assert!(!dir.path().join("b.db").exists());
+    let out = run(
+        &[
+            "restore",
+            "--db",
+            &url,
+            "--from",
+            dir.path().join("b.db").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("PostgreSQL server"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_unreachable_server_is_named_without_the_password() {
+    let url =
+        "postgresql://seat:hunter2@/stepdown?host=/nonexistent-stepdown-dir&connect_timeout=2";
+    for args in [
+        vec!["check", "--db", url],
+        vec!["patient", "list", "--db", url],
+        vec!["audit", "verify", "--db", url],
+    ] {
+        let out = run(&args, None);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains("cannot reach the PostgreSQL server"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("seat:***@"), "{err}");
+    }
+}
