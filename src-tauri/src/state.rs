@@ -165,9 +165,20 @@ impl AppState {
         }
     }
 
-    /// Who is acting, for the audit log: the reviewer name from settings,
-    /// else the operating-system user.
+    /// The PostgreSQL role this app signed in as, on a team store (`None` on
+    /// a SQLite file, or when the store could not be opened).
+    pub fn signed_in_role(&self) -> Option<String> {
+        self.with_store(|s| s.signed_in_role()).ok().flatten()
+    }
+
+    /// Who is acting, for the audit log, claims and saved reviews: on a team
+    /// store the role that signed in (the server vouches for it; settings
+    /// are shared by every seat there), else the reviewer name from
+    /// settings, else the operating-system user.
     pub fn actor(&self) -> String {
+        if let Some(role) = self.signed_in_role() {
+            return role;
+        }
         self.with_store(|s| s.settings())
             .ok()
             .map(|s| s.reviewer_name)
