@@ -113,12 +113,16 @@ impl AppState {
     /// be opened is remembered with its error, so the window still opens and
     /// says what is wrong; the file is never touched.
     pub fn open(db_path: PathBuf) -> AppState {
+        let team = db_path.to_str().is_some_and(stepdown::store::db::is_pg_url);
+        let what = if team {
+            "The team store could not be opened"
+        } else {
+            "The Stepdown data file could not be opened"
+        };
         let store = Store::open(&db_path).map_err(|e| {
             ApiError::new(
                 ErrorCode::Storage,
-                format!(
-                    "The Stepdown data file could not be opened, so nothing can be saved this session. {e}"
-                ),
+                format!("{what}, so nothing can be saved this session. {e}"),
             )
         });
         AppState {

@@ -20,7 +20,7 @@ import { APP, CLI, KEY, ROOT, Session, sleep, waitFor, assertAxeClean } from "./
 
 const BASE = process.env.STEPDOWN_TEST_PG_URL;
 const SKIP = BASE ? false : "STEPDOWN_TEST_PG_URL is not set: run under tests/pg/with-cluster.sh (make test does) to test two windows on a team store";
-if (SKIP) console.log(`# team.test.mjs skipped: ${SKIP}`);
+if (SKIP) console.log(`team.test.mjs skipped: ${SKIP}`);
 
 const EXTRACT = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/extract.csv");
 const dir = mkdtempSync(path.join(tmpdir(), "stepdown-team-"));
@@ -53,7 +53,7 @@ const drivers = [];
 async function startDriver(role, port) {
   const log = openSync(path.join(ROOT, `target/e2e-tauri-driver-${role}.log`), "w");
   const child = spawn("tauri-driver", ["--port", String(port), "--native-port", String(port + 1), "--native-driver", "/usr/bin/WebKitWebDriver"], {
-    env: { ...process.env, STEPDOWN_DB: urlAs(role) },
+    env: { ...process.env, STEPDOWN_DB: urlAs(`seat_${role}`) },
     stdio: ["ignore", log, log],
   });
   drivers.push(child);
@@ -65,6 +65,7 @@ async function startDriver(role, port) {
 async function openWindow(role) {
   const s = await Session.launch(APP, ["--today", TODAY], await startDriver(role, PORTS[role]));
   await waitFor(() => s.find("[data-testid=service-name]").then(() => true), `${role}'s window`);
+  await s.screenshot(`team-${role}-opened`);
   return s;
 }
 
@@ -78,12 +79,15 @@ before(async () => {
   // The owner makes the schema and runs the migrations (its first opening);
   // an admin's set-up follows: the practice and both pharmacists on it.
   psql(`CREATE SCHEMA ${SCHEMA}`);
-  assert.equal(cli("stepdown_test_owner", ["patient", "list"]).status, 0, "the owner migrates the team store");
+  const owner = cli("stepdown_test_owner", ["settings", "set", "--practice-name", "Riverside Surgery", "--practice-phone", "01632 960 123"]);
+  assert.equal(owner.status, 0, `the owner migrates the team store: ${owner.stderr}`);
   psql(`SET search_path = ${SCHEMA};
         INSERT INTO practices (code, name) VALUES ('A81001', 'Riverside Surgery');
         INSERT INTO seat_practices (role_name, practice_code) VALUES ('seat_alice', 'A81001'), ('seat_bob', 'A81001');`);
   // Alice's earlier work, through the CLI: a patient, a first review, an extract.
-  patientId = cli("seat_alice", ["patient", "add", "--name", "Sam Team", "--nhs-number", "943 476 5919"]).json.id;
+  const added = cli("seat_alice", ["patient", "add", "--name", "Sam Team", "--nhs-number", "943 476 5919"]);
+  assert.equal(added.status, 0, added.stderr);
+  patientId = added.json.id;
   const input = path.join(dir, "first.json");
   writeFileSync(input, JSON.stringify({
     patient_id: patientId, review_id: null, reviewer: "seat_alice", notes: "First review",
@@ -92,7 +96,8 @@ before(async () => {
   const first = cli("seat_alice", ["review", "save", input]);
   assert.equal(first.status, 0, first.stderr);
   reviewId = first.json.review_id;
-  assert.equal(cli("seat_alice", ["import", EXTRACT, "--today", TODAY]).status, 0, "the extract imported");
+  const imported = cli("seat_alice", ["import", EXTRACT, "--today", TODAY]);
+  assert.equal(imported.status, 0, `the extract imported: ${imported.stderr}`);
   alice = await openWindow("alice");
   bob = await openWindow("bob");
 });
@@ -116,6 +121,7 @@ test("each window says which team store it is on and who signed in, never the pa
     assert.match(shown, new RegExp(`^Team store: postgres(ql)?://.*, signed in as ${role}$`));
     assert.ok(shown.includes(`user=${role}`), shown);
     assert.doesNotMatch(shown, /password/i);
+    assert.match(await s.text("footer"), /Records are kept on the team store named above\./);
     await s.screenshot(`team-${role}-start`);
     await assertAxeClean(s, `${role}'s window on the team store`);
   }
@@ -167,6 +173,7 @@ test("both open one review; Alice saves first; Bob's save is refused naming her,
   assert.equal(latest.notes, "Bob: spoke to the patient by phone");
   assert.equal(latest.reviewer, "seat_bob", "the version names the seat that signed in");
   assert.equal(cli("seat_alice", ["review", "show", "--review", String(reviewId), "--version", "2"]).json.reviewer, "seat_alice");
+  await bob.execute("document.querySelector('[data-testid=review-reviewer]').scrollIntoView({ block: 'center' })");
   await bob.screenshot("team-bob-reapplied");
   await assertAxeClean(bob, "Bob's review after reapplying");
 });
