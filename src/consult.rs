@@ -942,16 +942,25 @@ pub fn coded_summary_for_record(
     reference: &Reference,
 ) -> Result<String, ApiError> {
     let summary = stored_summary(store, review_id, version, reference)?;
-    // The review's history up to this version: each version saved as a
-    // review (not made by a follow-up's re-plan, which its follow-up codes),
-    // then the follow-ups, in date order.
+    // The review's history up to this version: each day's last version saved
+    // as a review (not made by a follow-up's re-plan, which its follow-up
+    // codes), then the follow-ups, in date order.
     let follow_ups = store.follow_ups(review_id)?;
-    let mut versions = Vec::new();
+    let mut versions: Vec<crate::store::Review> = Vec::new();
     for v in 1..=version {
         if follow_ups.iter().any(|f| f.replan_version == Some(v)) {
             continue;
         }
-        versions.push(store.review_version(review_id, v)?);
+        let review = store.review_version(review_id, v)?;
+        // A version saved again the same day (a correction) is the same
+        // review in the record: the day's last version is coded, once.
+        if versions
+            .last()
+            .is_some_and(|prev| prev.saved_at.date_naive() == review.saved_at.date_naive())
+        {
+            versions.pop();
+        }
+        versions.push(review);
     }
     let mut events: Vec<(chrono::NaiveDate, crate::coded::Event<'_>)> = versions
         .iter()

@@ -163,6 +163,65 @@ fn the_hand_worked_practice_through_the_library() {
     assert!(store.verify_audit_chain().expect("verify").ok);
 }
 
+/// A review corrected and saved again the same day is one medication review
+/// in the GP record: its codes are entered once, from the day's last version.
+#[test]
+fn a_review_saved_again_the_same_day_is_coded_once() {
+    let case = case();
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("stepdown.db");
+    let morning = DateTime::parse_from_rfc3339("2026-01-05T10:00:00Z")
+        .expect("time")
+        .with_timezone(&Utc);
+    let afternoon = morning + chrono::Duration::hours(5);
+    let patient = open_at(&db, morning)
+        .create_patient(
+            &PatientInput {
+                name: "Synthetic A".to_string(),
+                ..Default::default()
+            },
+            "test",
+        )
+        .expect("patient");
+    let first = case["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find_map(|a| a.get("review"))
+        .expect("a review action");
+    let mut review = first.clone();
+    review["patient_id"] = json!(patient.id);
+    let input = |r: &Value| ReviewInput::from_json(&r.to_string()).expect("review input");
+    let v1 = consult::save_review(&mut open_at(&db, morning), &input(&review), reference())
+        .expect("version 1");
+    review["review_id"] = json!(v1.review_id);
+    review["base_version"] = json!(1);
+    let mut store = open_at(&db, afternoon);
+    let v2 = consult::save_review(&mut store, &input(&review), reference()).expect("version 2");
+    assert_eq!(v2.version, 2);
+    let text = consult::coded_summary_for_record(&mut store, v1.review_id, 2, "test", reference())
+        .expect("coded summary");
+    let codes: Vec<&str> = text.lines().skip(1).take_while(|l| !l.is_empty()).collect();
+    assert_eq!(
+        codes,
+        [
+            "5 Jan 2026  182836005 |Review of medication|  review",
+            "5 Jan 2026  287031000000100 |Review of opioid medication|  review",
+            "5 Jan 2026  395067002 |Optimisation of drug dosage|  reduction plan from 5 Jan 2026",
+        ],
+        "{text}"
+    );
+    // A version saved on a later day is a review of its own.
+    let next_day = afternoon + chrono::Duration::days(1);
+    review["base_version"] = json!(2);
+    let mut store = open_at(&db, next_day);
+    consult::save_review(&mut store, &input(&review), reference()).expect("version 3");
+    let text = consult::coded_summary_for_record(&mut store, v1.review_id, 3, "test", reference())
+        .expect("coded summary");
+    let reviews = text.lines().filter(|l| l.contains(" 182836005 ")).count();
+    assert_eq!(reviews, 2, "{text}");
+}
+
 struct Cli {
     _dir: tempfile::TempDir,
     db: PathBuf,
