@@ -113,12 +113,16 @@ impl AppState {
     /// be opened is remembered with its error, so the window still opens and
     /// says what is wrong; the file is never touched.
     pub fn open(db_path: PathBuf) -> AppState {
+        let team = db_path.to_str().is_some_and(stepdown::store::db::is_pg_url);
+        let what = if team {
+            "The team store could not be opened"
+        } else {
+            "The Stepdown data file could not be opened"
+        };
         let store = Store::open(&db_path).map_err(|e| {
             ApiError::new(
                 ErrorCode::Storage,
-                format!(
-                    "The Stepdown data file could not be opened, so nothing can be saved this session. {e}"
-                ),
+                format!("{what}, so nothing can be saved this session. {e}"),
             )
         });
         AppState {
@@ -165,9 +169,20 @@ impl AppState {
         }
     }
 
-    /// Who is acting, for the audit log: the reviewer name from settings,
-    /// else the operating-system user.
+    /// The PostgreSQL role this app signed in as, on a team store (`None` on
+    /// a SQLite file, or when the store could not be opened).
+    pub fn signed_in_role(&self) -> Option<String> {
+        self.with_store(|s| s.signed_in_role()).ok().flatten()
+    }
+
+    /// Who is acting, for the audit log, claims and saved reviews: on a team
+    /// store the role that signed in (the server vouches for it; settings
+    /// are shared by every seat there), else the reviewer name from
+    /// settings, else the operating-system user.
     pub fn actor(&self) -> String {
+        if let Some(role) = self.signed_in_role() {
+            return role;
+        }
         self.with_store(|s| s.settings())
             .ok()
             .map(|s| s.reviewer_name)

@@ -765,6 +765,19 @@ impl Store {
         self.clock.now()
     }
 
+    /// On a team store, the PostgreSQL role this connection signed in as
+    /// (`session_user`, what the server records as each audit entry's
+    /// `db_role`); `None` on a SQLite file, which has no sign-in.
+    pub fn signed_in_role(&self) -> StoreResult<Option<String>> {
+        if self.backend() != db::Backend::Postgres {
+            return Ok(None);
+        }
+        let role: String = self
+            .conn
+            .query_row("SELECT session_user::text", (), |r| r.get(0))?;
+        Ok(Some(role))
+    }
+
     /// Name for audit entries when the caller has none: the reviewer name
     /// from settings if set, else the operating-system login name.
     pub fn default_actor(&self) -> String {

@@ -1633,6 +1633,31 @@ mod postgres_only {
     }
 
     #[test]
+    fn a_seat_knows_the_role_it_signed_in_as_and_a_file_has_none() {
+        on_pg(|| {
+            let (schema, owner) = team();
+            assert_eq!(
+                seat(&schema, "seat_bob")
+                    .signed_in_role()
+                    .unwrap()
+                    .as_deref(),
+                Some("seat_bob")
+            );
+            assert_eq!(
+                owner.signed_in_role().unwrap().as_deref(),
+                Some("stepdown_test_owner")
+            );
+        });
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            open_at(&dir.path().join("stepdown.db"))
+                .signed_in_role()
+                .unwrap(),
+            None
+        );
+    }
+
+    #[test]
     fn every_entry_carries_the_role_that_signed_in() {
         on_pg(|| {
             let (schema, mut owner) = team();

@@ -17,8 +17,8 @@ export const APP = process.env.STEPDOWN_APP ?? path.join(ROOT, "target/debug/ste
 export const CLI = process.env.STEPDOWN_CLI ?? path.join(ROOT, "target/debug/stepdown");
 export const SCREENSHOTS = path.join(ROOT, "target/screenshots");
 
-async function request(method, url, body) {
-  const res = await fetch(DRIVER + url, {
+async function request(method, url, body, driver = DRIVER) {
+  const res = await fetch(driver + url, {
     method,
     headers: { "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -52,8 +52,10 @@ export async function waitFor(fn, what, timeoutMs = 10000) {
 }
 
 export class Session {
-  constructor(id) {
+  /** `driver`: the tauri-driver this session runs under (another one for a second window). */
+  constructor(id, driver = DRIVER) {
     this.id = id;
+    this.driver = driver;
   }
 
   /** Opens the app on a fresh scratch database (or `db` if given). */
@@ -67,15 +69,15 @@ export class Session {
   }
 
   /** Opens any Tauri application binary without waiting for its page. */
-  static async launch(application, args = []) {
+  static async launch(application, args = [], driver = DRIVER) {
     const value = await request("POST", "/session", {
       capabilities: { alwaysMatch: { "tauri:options": { application, args } } },
-    });
-    return new Session(value.sessionId);
+    }, driver);
+    return new Session(value.sessionId, driver);
   }
 
   cmd(method, suffix, body) {
-    return request(method, `/session/${this.id}${suffix}`, body);
+    return request(method, `/session/${this.id}${suffix}`, body, this.driver);
   }
 
   title() {

@@ -28,13 +28,15 @@ const PATIENT_SEARCH_LIMIT: u32 = 200;
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct StoreStatus {
-    /// Full path of the SQLite file.
+    /// Full path of the SQLite file, or the team store's address without its password.
     pub path: String,
     /// Patients in the store (null when the store could not be opened).
     #[ts(type = "number | null")]
     pub patients: Option<i64>,
     /// Why the store could not be opened, if it could not.
     pub error: Option<ApiError>,
+    /// On a team store (PostgreSQL), the role this app signed in as.
+    pub signed_in_as: Option<String>,
 }
 
 /// Where the store is, how many patients it holds, or why it is unavailable.
@@ -47,6 +49,7 @@ pub async fn store_status(app: AppHandle) -> Result<StoreStatus, ApiError> {
             path: stepdown::store::db::redact(&st.db_path().display().to_string()),
             patients: count.as_ref().ok().copied(),
             error: count.err(),
+            signed_in_as: st.signed_in_role(),
         })
     })
     .await
@@ -138,6 +141,12 @@ pub async fn patient_history(
 #[tauri::command]
 pub async fn save_review(app: AppHandle, input: ReviewInput) -> Result<ReviewSummary, ApiError> {
     blocking(app, move |st| {
+        let mut input = input;
+        // On a team store a version names the seat that signed in, not a
+        // name anyone can type: it is who another seat's conflict names.
+        if let Some(role) = st.signed_in_role() {
+            input.reviewer = role;
+        }
         st.with_store_api(|s| consult::save_review(s, &input, reference()))
     })
     .await

@@ -1,7 +1,8 @@
 //! Working beside other seats on one store (issue 19): the drafts kept when a
 //! review save was refused because another seat saved first, and worklist
 //! claims. Each maps onto one core call; the seat's name is the one the
-//! audit log records for this app (the reviewer name in settings, else the
+//! audit log records for this app (on a team store the PostgreSQL role it
+//! signed in as; on a SQLite file the reviewer name in settings, else the
 //! login name).
 
 use tauri::AppHandle;

@@ -6,7 +6,7 @@ import type { ApiError } from "./ApiError";
  */
 export type StoreStatus = { 
 /**
- * Full path of the SQLite file.
+ * Full path of the SQLite file, or the team store's address without its password.
  */
 path: string, 
 /**
@@ -16,4 +16,8 @@ patients: number | null,
 /**
  * Why the store could not be opened, if it could not.
  */
-error: ApiError | null, };
+error: ApiError | null, 
+/**
+ * On a team store (PostgreSQL), the role this app signed in as.
+ */
+signed_in_as: string | null, };
