@@ -343,9 +343,15 @@ fn run(a: &Args, db: &std::path::Path, server: bool) -> Result<()> {
             },
             "bench",
         )?;
+        // On a team store a version names the role that signed in.
+        let initial = if server {
+            store.seat_name(None, "reviewer")?
+        } else {
+            "Initial".to_string()
+        };
         consult::save_review(
             &mut store,
-            &entry(p.id, None, None, "Initial", "initial".into()),
+            &entry(p.id, None, None, &initial, "initial".into()),
             reference(),
         )
         .map_err(|e| anyhow::anyhow!("{}", e.message))?

@@ -282,6 +282,11 @@ pub fn save_review(
     input: &ReviewInput,
     reference: &Reference,
 ) -> Result<ReviewSummary, ApiError> {
+    // On a team store the version names the role that signed in.
+    let input = &ReviewInput {
+        reviewer: store.seat_reviewer(&input.reviewer)?,
+        ..input.clone()
+    };
     let settings = store.settings()?;
     let computed = compute_review(
         input,
@@ -472,6 +477,12 @@ pub fn save_follow_up(
     input: &FollowUpInput,
     reference: &Reference,
 ) -> Result<FollowUp, ApiError> {
+    // On a team store the follow-up (and a re-plan's version) names the
+    // role that signed in.
+    let input = &FollowUpInput {
+        reviewer: store.seat_reviewer(&input.reviewer)?,
+        ..input.clone()
+    };
     let computed = compute_follow_up(store, input, reference)?;
     Ok(store.save_follow_up(&computed)?)
 }

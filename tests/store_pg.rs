@@ -199,3 +199,53 @@ fn a_seat_refused_by_the_server_exits_4_with_the_refusal_in_words() {
     assert!(err.contains("only the store's administrator"), "{err}");
     assert!(!err.contains("permission denied for table"), "{err}");
 }
+
+#[test]
+fn a_typed_actor_other_than_the_signed_in_role_is_refused_naming_both() {
+    let Some(base) = pg_url() else {
+        eprintln!("skipped: STEPDOWN_TEST_PG_URL is not set (make test sets it)");
+        return;
+    };
+    let team = TeamStore::new(base);
+    let url = team.url();
+    let out = run(
+        &[
+            "patient",
+            "add",
+            "--db",
+            &url,
+            "--name",
+            "Jo",
+            "--actor",
+            "A. Pharmacist",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--actor: \"A. Pharmacist\" is not the role this seat signed in as (stepdown_test_owner)"),
+        "{err}"
+    );
+    // The role itself, or no --actor, is recorded as the role.
+    for args in [
+        vec![
+            "patient",
+            "add",
+            "--db",
+            &url,
+            "--name",
+            "Jo",
+            "--actor",
+            "stepdown_test_owner",
+        ],
+        vec!["patient", "add", "--db", &url, "--name", "Sam"],
+    ] {
+        let out = run(&args, None);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let list = json(&run(&["audit", "list", "--db", &url, "--limit", "2"], None));
+    for entry in list.as_array().unwrap() {
+        assert_eq!(entry["actor"], "stepdown_test_owner", "{entry}");
+    }
+}

@@ -210,13 +210,18 @@ pub fn import(args: ImportArgs) -> CliResult {
         list_size: args.list_size,
         column_map,
         window_days: args.window_days,
-        actor: args.actor.clone(),
+        actor: None,
         exclusions,
     };
     let mut bar = ProgressBar::new();
     let result = Store::open(&db)
         .map_err(CliError::from)
         .and_then(|mut store| {
+            // On a team store the import is recorded under the signed-in role.
+            let options = ImportOptions {
+                actor: Some(store.seat_name(args.actor.as_deref(), "--actor")?),
+                ..options
+            };
             import_from(&mut store, file, &options, &mut |p| bar.show(p)).map_err(|e| match e {
                 CaseFindingError::BadFile(bad) => {
                     CliError::Input(format!("{}: {bad}", super::shown(&args.file)))
@@ -318,7 +323,7 @@ pub fn list(args: WorklistArgs) -> CliResult {
     }
     let mut store = Store::open_existing(args.db.path()?)?;
     let filters = WorklistFilters {
-        held_by: args.mine.then(|| args.actor.name(&store)),
+        held_by: args.mine.then(|| args.actor.name(&store)).transpose()?,
         unclaimed: args.unclaimed,
         min_ome: args.min_ome,
         benzodiazepine: args.benzodiazepine,

@@ -49,12 +49,12 @@ pub fn run(command: WorklistCommand) -> CliResult {
     match command {
         WorklistCommand::Claim(a) => {
             let mut store = open(&a.db)?;
-            let holder = a.actor.name(&store);
+            let holder = a.actor.name(&store)?;
             print_json(&store.claim_worklist_patient(&a.patient, &holder)?)
         }
         WorklistCommand::Release(a) => {
             let mut store = open(&a.db)?;
-            let actor = a.actor.name(&store);
+            let actor = a.actor.name(&store)?;
             print_json(&store.release_worklist_patient(&a.patient, &actor)?)
         }
         WorklistCommand::Status(a) => {
@@ -62,7 +62,7 @@ pub fn run(command: WorklistCommand) -> CliResult {
                 CliError::Input(format!("--status: {}", ClaimStatus::unknown(&a.status)))
             })?;
             let mut store = open(&a.claim.db)?;
-            let actor = a.claim.actor.name(&store);
+            let actor = a.claim.actor.name(&store)?;
             print_json(&store.set_worklist_status(&a.claim.patient, status, &actor)?)
         }
     }

@@ -54,14 +54,14 @@ pub fn drafts(args: DraftsArgs) -> CliResult {
         }
         DraftsCommand::Reapply(a) => {
             let mut store = super::followup::open_existing(&a.db)?;
-            let actor = a.actor.name(&store);
+            let actor = a.actor.name(&store)?;
             let saved = consult::reapply_draft(&mut store, a.draft, &actor, reference())
                 .map_err(api_error)?;
             print_json(&saved)
         }
         DraftsCommand::Discard(a) => {
             let mut store = super::followup::open_existing(&a.db)?;
-            let actor = a.actor.name(&store);
+            let actor = a.actor.name(&store)?;
             store.discard_review_draft(a.draft, &actor)?;
             print_json(&json!({ "discarded": a.draft }))
         }

@@ -97,7 +97,7 @@ pub fn settings(args: SettingsArgs) -> CliResult {
             text(&mut new.practice_phone, a.practice_phone);
             text(&mut new.practice_address, a.practice_address);
             text(&mut new.reviewer_name, a.reviewer_name);
-            let actor = a.actor.name(store);
+            let actor = a.actor.name(store)?;
             print_json(&store.update_settings(&new, &actor)?)
         }),
     }
@@ -334,7 +334,7 @@ fn refuse_existing(out: &std::path::Path, overwrite: bool) -> CliResult {
 pub fn patient(args: PatientArgs) -> CliResult {
     match args.command {
         PatientCommand::Add(a) => created_undone_on_failure(&a.db.path()?, |store| {
-            let actor = a.actor.name(store);
+            let actor = a.actor.name(store)?;
             let patient = store.create_patient(
                 &PatientInput {
                     name: a.name,
@@ -401,7 +401,7 @@ pub fn review(args: ReviewArgs) -> CliResult {
                     "sha256": stepdown::store::sha256_hex(&pdf.bytes),
                 }));
             }
-            let actor = a.actor.name(&store);
+            let actor = a.actor.name(&store)?;
             let for_record = if a.coded {
                 consult::coded_summary_for_record
             } else {
@@ -446,7 +446,7 @@ fn print_stored_leaflet(a: ReviewLeafletArgs) -> CliResult {
         date_arg("--issue-date", a.issue_date.as_deref())?.unwrap_or_else(today);
     let mut store = open(&a.db)?;
     let version = version_of(&store, &a.which)?;
-    let actor = a.actor.name(&store);
+    let actor = a.actor.name(&store)?;
     let request = LeafletPrintRequest {
         review_id: a.which.review,
         version,

@@ -64,14 +64,16 @@ impl DbArg {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ActorArg {
     /// Name recorded in the audit log [default: the reviewer name in settings, else the
-    /// login name].
+    /// login name; on a team store the role that signed in, and only that role is accepted].
     #[arg(long, value_name = "NAME")]
     pub actor: Option<String>,
 }
 
 impl ActorArg {
-    pub(super) fn name(&self, store: &Store) -> String {
-        self.actor.clone().unwrap_or_else(|| store.default_actor())
+    /// The name to record: on a team store the signed-in role (a different
+    /// `--actor` is refused naming both), else `--actor` or the default.
+    pub(super) fn name(&self, store: &Store) -> CliResult<String> {
+        Ok(store.seat_name(self.actor.as_deref(), "--actor")?)
     }
 }
 
@@ -181,7 +183,7 @@ fn open_existing(db: &DbArg) -> CliResult<Store> {
 /// `stepdown backup --db DB --out FILE`
 pub fn backup(args: BackupArgs) -> CliResult {
     let mut store = open_existing(&args.db)?;
-    let actor = args.actor.name(&store);
+    let actor = args.actor.name(&store)?;
     let report = store.backup_to(&args.out, &actor, args.overwrite)?;
     print_json(&report)
 }
@@ -227,7 +229,7 @@ pub fn export(args: ExportArgs) -> CliResult {
         }
     }
     let mut store = open_existing(&args.db)?;
-    let actor = args.actor.name(&store);
+    let actor = args.actor.name(&store)?;
     let placed = std::cell::Cell::new(false);
     // The file is written inside the transaction that records the export:
     // a failed write rolls the entry back.
@@ -312,7 +314,7 @@ pub fn demo(args: DemoArgs) -> CliResult {
     let report = Store::open(&db)
         .map_err(CliError::from)
         .and_then(|mut store| {
-            let actor = args.actor.name(&store);
+            let actor = args.actor.name(&store)?;
             stepdown::consult::load_demo_patients(
                 &mut store,
                 &actor,

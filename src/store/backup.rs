@@ -122,6 +122,11 @@ pub struct ExportReview {
     /// Follow-ups of the review, oldest first.
     #[serde(default)]
     pub follow_ups: Vec<super::followups::FollowUp>,
+    /// Entries kept from saves refused because another seat saved first,
+    /// oldest first, each whole (absent in exports written before drafts
+    /// were exported: read as none).
+    #[serde(default)]
+    pub drafts: Vec<super::drafts::ReviewDraft>,
 }
 
 impl Store {
@@ -342,6 +347,7 @@ impl Store {
                         versions: super::reviews::all_versions_of_review(tx, review_id)?,
                         leaflet_prints: super::leaflets::for_review(tx, review_id)?,
                         follow_ups: super::followups::for_review(tx, review_id)?,
+                        drafts: super::drafts::for_review(tx, review_id)?,
                     });
                 }
                 patients.push(ExportPatient { patient, reviews });

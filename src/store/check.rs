@@ -30,11 +30,23 @@ pub struct Counts {
     /// Audit log entries.
     #[ts(type = "number")]
     pub audit_entries: i64,
+    /// Review drafts kept from refused saves (0 in a store older than them).
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub review_drafts: i64,
+    /// Worklist claims (rows: held, or released with their status kept).
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub worklist_claims: i64,
+    /// Worklist claims held by someone now.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub worklist_claims_held: i64,
 }
 
 impl Counts {
     pub(crate) fn read(conn: &Conn) -> super::db::Result<Counts> {
-        conn.query_row(
+        let counts = conn.query_row(
             "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM reviews),
                     (SELECT count(*) FROM review_versions), (SELECT count(*) FROM leaflet_prints),
                     (SELECT count(*) FROM audit_log)",
@@ -46,9 +58,17 @@ impl Counts {
                     review_versions: r.get(2)?,
                     leaflet_prints: r.get(3)?,
                     audit_entries: r.get(4)?,
+                    ..Counts::default()
                 })
             },
-        )
+        )?;
+        let (drafts, claims, held) = super::check_seats::counts(conn)?;
+        Ok(Counts {
+            review_drafts: drafts,
+            worklist_claims: claims,
+            worklist_claims_held: held,
+            ..counts
+        })
     }
 }
 
@@ -144,8 +164,16 @@ impl CheckReport {
                 &mut out,
                 format!(
                     "Records: {} patient(s), {} review(s) ({} saved version(s)), \
-                     {} leaflet print(s), {} audit entries",
-                    c.patients, c.reviews, c.review_versions, c.leaflet_prints, c.audit_entries
+                     {} leaflet print(s), {} audit entries, {} review draft(s), \
+                     {} worklist claim(s) ({} held)",
+                    c.patients,
+                    c.reviews,
+                    c.review_versions,
+                    c.leaflet_prints,
+                    c.audit_entries,
+                    c.review_drafts,
+                    c.worklist_claims,
+                    c.worklist_claims_held
                 ),
             ),
             None => line(&mut out, "Records: could not be counted".into()),
@@ -251,6 +279,9 @@ fn report(db: &Conn, path: &Path) -> CheckReport {
     } else {
         None
     };
+    if (1..=LATEST_VERSION).contains(&schema_version) {
+        seat_problems(db, &mut problems);
+    }
     // From schema version 2 the audit log is hash-chained: a broken chain
     // means someone edited the file outside Stepdown, which also puts the
     // clinical records in it in doubt, so it fails the check (and a restore
@@ -330,6 +361,7 @@ fn server_report(db: &Conn, path: &Path) -> CheckReport {
             None
         }
     };
+    seat_problems(db, &mut problems);
     match super::audit::verify_chain(db) {
         Ok(r) => {
             if let Some(b) = r.first_broken {
@@ -362,6 +394,16 @@ fn server_report(db: &Conn, path: &Path) -> CheckReport {
         page_count: 0,
         freelist_count: 0,
         file_size_bytes: 0,
+    }
+}
+
+/// Review drafts and worklist claims checked against what they hang off.
+fn seat_problems(db: &Conn, problems: &mut Vec<String>) {
+    match super::check_seats::problems(db) {
+        Ok(found) => problems.extend(found),
+        Err(e) => problems.push(format!(
+            "review drafts and worklist claims could not be checked: {e}"
+        )),
     }
 }
 

@@ -453,3 +453,131 @@ fn worklist_rows_carry_holder_and_status_and_filter_mine_and_unclaimed() {
     assert!(worklist(&mut s, &both, today()).is_err());
 }
 }
+
+// What seats leave behind is part of the store: review drafts go into the
+// export with their review, claims with the other case-finding tables, and
+// `check` counts both and checks them against what they hang off.
+on_both_backends! {
+#[test]
+fn drafts_and_claims_are_exported_counted_and_checked() {
+    let (_held, db) = shared_location("seats.db");
+    let mut a = with_worklist(&db);
+    let mut b = seat(&db);
+    let p = a
+        .create_patient(
+            &PatientInput {
+                name: "Jo".into(),
+                ..PatientInput::default()
+            },
+            "clerk",
+        )
+        .unwrap();
+    let v1 = a
+        .save_review(&compute(&input(p.id, "A. Pharmacist", "first", 2.0)))
+        .unwrap();
+    let mut from_a = input(p.id, "A. Pharmacist", "A's change", 2.0);
+    from_a.review_id = Some(v1.review_id);
+    from_a.base_version = Some(1);
+    a.save_review(&compute(&from_a)).unwrap();
+    let mut from_b = input(p.id, "B. Pharmacist", "B's entry, kept", 3.0);
+    from_b.review_id = Some(v1.review_id);
+    from_b.base_version = Some(1);
+    assert!(matches!(
+        b.save_review(&compute(&from_b)),
+        Err(StoreError::Conflict(_))
+    ));
+    a.claim_worklist_patient("P1", "Alice").unwrap();
+    a.claim_worklist_patient("P2", "Alice").unwrap();
+    a.set_worklist_status("P2", ClaimStatus::Booked, "Alice")
+        .unwrap();
+    a.release_worklist_patient("P2", "Alice").unwrap();
+    b.set_worklist_status("P3", ClaimStatus::Reviewed, "Bob")
+        .unwrap();
+
+    let report = a.check();
+    assert!(report.ok, "{:?}", report.problems);
+    let counts = report.counts.unwrap();
+    assert_eq!(
+        (
+            counts.review_drafts,
+            counts.worklist_claims,
+            counts.worklist_claims_held
+        ),
+        (1, 3, 1)
+    );
+    assert!(
+        report.to_text().contains("1 review draft(s), 3 worklist claim(s) (1 held)"),
+        "{}",
+        report.to_text()
+    );
+
+    let export = a.export_all("admin").unwrap();
+    let review = &export.patients[0].reviews[0];
+    assert_eq!(review.drafts.len(), 1);
+    assert_eq!(review.drafts[0].input, from_b);
+    assert_eq!(review.drafts[0].saved_by, "B. Pharmacist");
+    assert_eq!((export.counts.review_drafts, export.counts.worklist_claims), (1, 3));
+    let claims = &export.casefinding["cf_claims"];
+    assert_eq!(claims.rows.len(), 3);
+    for column in ["extract_id", "holder", "claimed_at", "status", "changed_at", "changed_by"] {
+        assert!(claims.columns.iter().any(|c| c == column), "{column}");
+    }
+    // An export written before drafts and their counts were exported still reads.
+    let mut old = serde_json::to_value(&export).unwrap();
+    old["patients"][0]["reviews"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("drafts");
+    for c in ["review_drafts", "worklist_claims", "worklist_claims_held"] {
+        old["counts"].as_object_mut().unwrap().remove(c);
+    }
+    let back: Export = serde_json::from_value(old).unwrap();
+    assert!(back.patients[0].reviews[0].drafts.is_empty());
+    assert_eq!(back.counts.review_drafts, 0);
+
+    // Changed outside Stepdown: a draft that met a version the review never
+    // had, a claim whose holder the audit log does not give, a claim no
+    // entry made.
+    let sql = |s: &Store, q: &str| {
+        s.db().execute(q, ()).unwrap();
+    };
+    sql(&a, "UPDATE review_drafts SET latest_version = 9");
+    sql(&a, "UPDATE cf_claims SET holder = 'Mallory' WHERE extract_id = 'P1'");
+    sql(
+        &a,
+        "UPDATE cf_claims SET status = 'booked' WHERE extract_id = 'P3'",
+    );
+    sql(
+        &a,
+        "INSERT INTO cf_claims (extract_id, status, changed_at, changed_by)
+         VALUES ('P9', 'to-contact', '2026-12-07T09:00:00Z', 'nobody')",
+    );
+    let report = a.check();
+    assert!(!report.ok);
+    let found = report.problems.join("\n");
+    for said in [
+        "met version 9 of review",
+        "which has only 2 version(s)",
+        "(P1): held by Mallory, but the audit log replayed says Alice",
+        "(P3): status booked, but the audit log replayed says reviewed",
+        "(P9): the audit log has no entry of it",
+    ] {
+        assert!(found.contains(said), "{said:?} in\n{found}");
+    }
+
+    // What only a file lets a test do without the server's superuser: a
+    // draft whose review is gone, a status the schema would refuse.
+    if let Some(c) = a.db().sqlite() {
+        c.execute_batch(
+            "PRAGMA foreign_keys = OFF; UPDATE review_drafts SET review_id = 999;
+             PRAGMA ignore_check_constraints = ON;
+             UPDATE cf_claims SET status = 'phoned' WHERE extract_id = 'P2';",
+        )
+        .unwrap();
+        let found = a.check().problems.join("\n");
+        for said in ["its review 999 does not exist", "(P2): unknown worklist status 'phoned'"] {
+            assert!(found.contains(said), "{said:?} in\n{found}");
+        }
+    }
+}
+}

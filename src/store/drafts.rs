@@ -215,6 +215,19 @@ fn draft(conn: &Conn, draft_id: i64) -> StoreResult<ReviewDraft> {
         })?
 }
 
+/// The drafts kept for a review, oldest first (none for an unknown review).
+pub(crate) fn for_review(conn: &Conn, review_id: i64) -> StoreResult<Vec<ReviewDraft>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{DRAFT_SELECT} WHERE d.review_id = ?1 ORDER BY d.id"
+    ))?;
+    let rows = stmt.query_map([review_id], draft_from_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(r??);
+    }
+    Ok(out)
+}
+
 /// Deletes a draft and records why, inside the caller's transaction.
 fn remove(
     conn: &Conn,
@@ -253,15 +266,7 @@ impl Store {
                 id: review_id,
             });
         }
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{DRAFT_SELECT} WHERE d.review_id = ?1 ORDER BY d.id"
-        ))?;
-        let rows = stmt.query_map([review_id], draft_from_row)?;
-        let mut out = Vec::new();
-        for r in rows {
-            out.push(r??);
-        }
-        Ok(out)
+        for_review(&self.conn, review_id)
     }
 
     /// One draft.

@@ -26,6 +26,7 @@ mod audit;
 mod backup;
 pub(crate) mod casefinding;
 mod check;
+mod check_seats;
 mod claims;
 pub mod db;
 mod demo;
@@ -796,6 +797,42 @@ impl Store {
         Ok(Some(role))
     }
 
+    /// The name a change is recorded under (audit actor, claim holder, a
+    /// saved version's reviewer). On a team store it is the role that signed
+    /// in, whatever is typed: a typed name (`field` names where it came from,
+    /// `--actor` or `reviewer`) is accepted only when blank or that role, and
+    /// a different one is refused naming both, rather than recorded as a
+    /// name anyone could type. On a SQLite file, the typed name, else
+    /// [`Store::default_actor`].
+    pub fn seat_name(&self, typed: Option<&str>, field: &str) -> StoreResult<String> {
+        let typed = typed.map(str::trim).filter(|t| !t.is_empty());
+        let Some(role) = self.signed_in_role()? else {
+            return Ok(typed.map_or_else(|| self.default_actor(), str::to_string));
+        };
+        match typed {
+            Some(t) if t != role => Err(StoreError::invalid(
+                field,
+                format!(
+                    "{t:?} is not the role this seat signed in as ({role}): on a team store \
+                     every change is recorded under the role that signed in. Leave it out, \
+                     give {role}, or sign in as that person's own role"
+                ),
+            )),
+            _ => Ok(role),
+        }
+    }
+
+    /// The reviewer an entry is saved under: on a team store the role that
+    /// signed in ([`Store::seat_name`], field `reviewer`); on a SQLite file
+    /// the name as typed (checked with the rest of the entry).
+    pub fn seat_reviewer(&self, typed: &str) -> StoreResult<String> {
+        if self.backend() == db::Backend::Postgres {
+            self.seat_name(Some(typed), "reviewer")
+        } else {
+            Ok(typed.to_string())
+        }
+    }
+
     /// Fills in the role that signed in and the practices it is assigned to
     /// (best effort: a refusal is reported whether or not they can be read).
     fn name_the_seat(&self, denied: &mut Denied) {
@@ -814,9 +851,13 @@ impl Store {
         }
     }
 
-    /// Name for audit entries when the caller has none: the reviewer name
-    /// from settings if set, else the operating-system login name.
+    /// Name for audit entries when the caller has none: on a team store the
+    /// role that signed in; else the reviewer name from settings if set,
+    /// else the operating-system login name.
     pub fn default_actor(&self) -> String {
+        if let Ok(Some(role)) = self.signed_in_role() {
+            return role;
+        }
         match self.settings() {
             Ok(s) if !s.reviewer_name.is_empty() => s.reviewer_name,
             _ => local_user_name(),

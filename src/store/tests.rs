@@ -1118,7 +1118,13 @@ fn settings_default_then_save_only_changes_with_audit() {
     };
     assert_eq!(s.update_settings(&new, "Dr A").unwrap(), new);
     assert_eq!(s.settings().unwrap(), new);
-    assert_eq!(s.default_actor(), "Dr A Example");
+    // A file's default name is the settings' reviewer; a team store's is the
+    // role that signed in (settings are shared by every seat there).
+    let expected = s
+        .signed_in_role()
+        .unwrap()
+        .unwrap_or_else(|| "Dr A Example".into());
+    assert_eq!(s.default_actor(), expected);
     // Same settings again: nothing written, nothing audited.
     s.update_settings(&new, "Dr A").unwrap();
     let changed = Settings {
@@ -1901,6 +1907,68 @@ mod postgres_only {
                 api.message
             );
         });
+    }
+
+    #[test]
+    fn on_a_team_store_changes_are_recorded_under_the_signed_in_role_only() {
+        on_pg(|| {
+            let (schema, mut owner) = team();
+            owner
+                .update_settings(
+                    &Settings {
+                        reviewer_name: "Dr Shared Name".into(),
+                        ..Settings::default()
+                    },
+                    "admin",
+                )
+                .unwrap();
+            let mut alice = seat(&schema, "seat_alice");
+            // Not the shared settings' reviewer name: the role.
+            assert_eq!(alice.default_actor(), "seat_alice");
+            assert_eq!(alice.seat_name(None, "--actor").unwrap(), "seat_alice");
+            assert_eq!(alice.seat_name(Some(" "), "--actor").unwrap(), "seat_alice");
+            assert_eq!(
+                alice.seat_name(Some("seat_alice"), "--actor").unwrap(),
+                "seat_alice"
+            );
+            let e = alice
+                .seat_name(Some("A. Pharmacist"), "--actor")
+                .unwrap_err();
+            assert!(matches!(&e, StoreError::Invalid { field, .. } if field == "--actor"));
+            assert_eq!(
+                e.to_string(),
+                "--actor: \"A. Pharmacist\" is not the role this seat signed in as \
+                 (seat_alice): on a team store every change is recorded under the role that \
+                 signed in. Leave it out, give seat_alice, or sign in as that person's own role"
+            );
+            // A review entry naming someone else is refused by its field...
+            let p = alice.create_patient(&patient("Jo"), "seat_alice").unwrap();
+            let mut input = review_input(p.id, "typed").input().clone();
+            input.reviewer = "A. Pharmacist".into();
+            let e = crate::consult::save_review(&mut alice, &input, crate::reference::reference())
+                .unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidInput);
+            assert_eq!(e.fields[0].path, "reviewer");
+            assert!(e.message.contains("seat_alice"), "{}", e.message);
+            // ...and one left blank is saved under the role.
+            input.reviewer = String::new();
+            let saved =
+                crate::consult::save_review(&mut alice, &input, crate::reference::reference())
+                    .unwrap();
+            assert_eq!(
+                alice.review(saved.review_id).unwrap().reviewer,
+                "seat_alice"
+            );
+        });
+        // A file has no sign-in: the name as typed, as before.
+        let dir = tempfile::tempdir().unwrap();
+        let s = open_at(&dir.path().join("stepdown.db"));
+        assert_eq!(
+            s.seat_name(Some("A. Pharmacist"), "--actor").unwrap(),
+            "A. Pharmacist"
+        );
+        assert_eq!(s.seat_name(None, "--actor").unwrap(), s.default_actor());
+        assert_eq!(s.seat_reviewer("").unwrap(), "");
     }
 
     #[test]

@@ -112,6 +112,60 @@ impl Location {
         }
     }
 
+    /// The seats of a multi-seat test: each one's `--db` and the name it
+    /// records. A team store records every change under the role that
+    /// signed in (a typed `--actor` or reviewer must be that role), so there
+    /// each seat signs in as its own role: the cluster's owner and its seats
+    /// `seat_alice`, `seat_bob`, `seat_admin`, all assigned to the test's
+    /// practice (at most four seats). A file takes any name: `Seat N`.
+    pub fn seats(&self, n: usize) -> Vec<(OsString, String)> {
+        match self {
+            Location::Sqlite { path, .. } => (0..n)
+                .map(|s| (path.clone().into_os_string(), format!("Seat {s}")))
+                .collect(),
+            Location::Postgres { url, schema } => {
+                let roles = [
+                    self.owner_name(),
+                    "seat_alice".into(),
+                    "seat_bob".into(),
+                    "seat_admin".into(),
+                ];
+                assert!(
+                    n <= roles.len(),
+                    "the test cluster has {} roles",
+                    roles.len()
+                );
+                let mut c = postgres::Client::connect(&schema.base, postgres::NoTls)
+                    .expect("the test cluster");
+                c.batch_execute(&format!(
+                    "SET search_path = {}; \
+                     INSERT INTO seat_practices (role_name, practice_code) \
+                     VALUES ('seat_alice', 'A81001'), ('seat_bob', 'A81001'), ('seat_admin', 'A81001') \
+                     ON CONFLICT DO NOTHING;",
+                    schema.name
+                ))
+                .expect("the seats' practice");
+                roles[..n]
+                    .iter()
+                    .map(|role| (with_user(url, role).into(), role.clone()))
+                    .collect()
+            }
+        }
+    }
+
+    /// The name the test's own set-up records (through [`Location::arg`]):
+    /// on a team store the role of the cluster's URL, which signed in.
+    pub fn owner_name(&self) -> String {
+        match self {
+            Location::Sqlite { .. } => "Initial".into(),
+            Location::Postgres { url, .. } => url
+                .split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix("user="))
+                .expect("the test cluster's URL names its role")
+                .to_string(),
+        }
+    }
+
     /// The SQLite file, for the checks only a file has.
     pub fn sqlite_path(&self) -> Option<&Path> {
         match self {
@@ -127,4 +181,20 @@ impl Location {
             Location::Postgres { .. } => "PostgreSQL",
         }
     }
+}
+
+/// `url` signing in as `role` (its `user=` parameter replaced).
+fn with_user(url: &str, role: &str) -> String {
+    let (base, query) = url.split_once('?').expect("a URL with parameters");
+    let query: Vec<String> = query
+        .split('&')
+        .map(|kv| {
+            if kv.starts_with("user=") {
+                format!("user={role}")
+            } else {
+                kv.to_string()
+            }
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
 }

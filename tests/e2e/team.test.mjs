@@ -232,3 +232,38 @@ test("a worklist patient Alice claims shows as hers in Bob's window, and his cla
   assert.equal(verify.status, 0, verify.stderr);
   assert.equal(verify.json.ok, true);
 });
+
+test("a follow-up in Bob's window names the seat signed in, not a typed name; the CLI refuses another name", { skip: SKIP }, async () => {
+  await bob.press("[data-testid=nav-patients]");
+  await waitFor(() => bob.exists("[data-testid=show-history]"), "the patient listed");
+  await bob.press("[data-testid=show-history]");
+  await waitFor(() => bob.exists("[data-testid=follow-up]"), "a follow-up button in the history");
+  await bob.press("[data-testid=follow-up]");
+  await waitFor(async () => (await bob.execute("return document.querySelector('[data-testid=followup-reviewer]')?.value")) === "seat_bob", "seat_bob as the follow-up's reviewer");
+  assert.equal(await bob.execute("return document.querySelector('[data-testid=followup-reviewer]').readOnly"), true, "not a name anyone can type");
+  // Dated by the clock, not --today: the review was saved (by the CLI) today.
+  const now = new Date();
+  for (const [part, v] of [["day", now.getUTCDate()], ["month", now.getUTCMonth() + 1], ["year", now.getUTCFullYear()]]) {
+    await bob.clear(`[data-testid=followup-date-${part}]`);
+    await bob.type(`[data-testid=followup-date-${part}]`, String(v));
+  }
+  await bob.tick("[data-testid=actual-stopped]");
+  await bob.tick("[data-testid=decision-end-plan]");
+  await bob.press("[data-testid=followup-save]");
+  await waitFor(async () => (await bob.exists("[data-testid=followup-saved]")) || (await bob.exists("[data-testid=followup-error]")), "the follow-up saved or refused");
+  assert.equal(await bob.exists("[data-testid=followup-error]"), false, await bob.execute("return document.querySelector('[data-testid=followup-error]')?.textContent ?? ''"));
+  const list = cli("seat_bob", ["followup", "list", "--review", String(reviewId)]).json;
+  assert.equal(list.length, 1);
+  assert.equal(list[0].record.input.reviewer, "seat_bob", "the follow-up names the seat that signed in");
+  await bob.execute("document.querySelector('[data-testid=followup-saved]').scrollIntoView()");
+  await bob.screenshot("team-bob-followup-saved");
+  await assertAxeClean(bob, "Bob's follow-up on the team store");
+
+  // The CLI records the role too: another typed name is refused naming both.
+  const refused = cli("seat_bob", ["worklist", "claim", "--patient", "P002", "--actor", "A. Pharmacist"]);
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, /"A\. Pharmacist" is not the role this seat signed in as \(seat_bob\)/);
+  const claimed = cli("seat_bob", ["worklist", "claim", "--patient", "P002", "--actor", "seat_bob"]);
+  assert.equal(claimed.status, 0, claimed.stderr);
+  assert.equal(claimed.json.holder, "seat_bob");
+});

@@ -157,6 +157,12 @@ pub async fn save_review(app: AppHandle, input: ReviewInput) -> Result<ReviewSum
 #[tauri::command]
 pub async fn save_follow_up(app: AppHandle, input: FollowUpInput) -> Result<FollowUp, ApiError> {
     blocking(app, move |st| {
+        let mut input = input;
+        // On a team store the follow-up names the seat that signed in (the
+        // window shows it, not editable), as a review version does.
+        if let Some(role) = st.signed_in_role() {
+            input.reviewer = role;
+        }
         st.with_store_api(|s| consult::save_follow_up(s, &input, reference()))
     })
     .await

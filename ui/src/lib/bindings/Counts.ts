@@ -23,4 +23,16 @@ leaflet_prints: number,
 /**
  * Audit log entries.
  */
-audit_entries: number, };
+audit_entries: number, 
+/**
+ * Review drafts kept from refused saves (0 in a store older than them).
+ */
+review_drafts: number, 
+/**
+ * Worklist claims (rows: held, or released with their status kept).
+ */
+worklist_claims: number, 
+/**
+ * Worklist claims held by someone now.
+ */
+worklist_claims_held: number, };
