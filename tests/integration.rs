@@ -39,3 +39,4 @@ mod store_cli;
 mod store_concurrency;
 mod store_pg;
 mod store_reliability;
+mod store_tls;
