@@ -277,6 +277,11 @@ pub(crate) fn migrate(conn: &mut Connection, list: &[Migration]) -> StoreResult<
                     format!("migrations[{}] ({})", m.version, m.name),
                     format!("failed: {inner}"),
                 ),
+                // A migration refused by a unique key: the migration is named.
+                d @ StoreError::Duplicate { .. } => StoreError::invalid(
+                    format!("migrations[{}] ({})", m.version, m.name),
+                    format!("failed: {d}"),
+                ),
                 // A migration naming a table it does not find: the migration is named.
                 StoreError::MissingStructure(what) => StoreError::invalid(
                     format!("migrations[{}] ({})", m.version, m.name),
