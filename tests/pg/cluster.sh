@@ -20,11 +20,14 @@
 # root, as CI does, it is started through runuser. As another user it runs
 # as that user.
 #
-# Roles made (passwordless, trust on the socket: a throwaway cluster):
+# Roles made (a throwaway cluster):
 #   stepdown_test_owner  LOGIN CREATEDB CREATEROLE, owns stepdown_test; runs
 #                        the migrations and the store tests
 #   stepdown_pharmacist, stepdown_admin   the group roles of migration 2
 #   seat_alice, seat_bob   LOGIN, pharmacists;  seat_admin LOGIN, admin
+# Every role signs in without a password (trust) on stepdown_test, and with
+# its password, ROLE-test-password (scram), on stepdown_signin, the
+# database of the desktop's sign-in tests (same roles, no store made).
 # The URL is for stepdown_test_owner on stepdown_test, e.g.
 #   postgresql:///stepdown_test?host=/tmp/stepdown-pg.X/sock&port=5432&user=stepdown_test_owner
 # (the form the `postgres` crate and libpq accept for a socket directory).
@@ -35,6 +38,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 STATE=${STEPDOWN_PG_STATE:-$root/target/pg-cluster.state}
 DB=stepdown_test
+# Where roles sign in with a password (the desktop's sign-in tests): the
+# same roles, each with the password ROLE-test-password.
+SIGNIN_DB=stepdown_signin
+PASSWORD_SUFFIX=-test-password
 OWNER=stepdown_test_owner
 PORT=${STEPDOWN_PG_PORT:-5432}   # with no TCP, only names the socket file
 
@@ -96,6 +103,9 @@ start() {
   as_server test -w "$dir/sock" || die "$dir is not writable by the server's user"
   as_server "$PGBIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
     --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  # Password sign-in (scram) on the sign-in test database only, for every
+  # role but the superuser that sets up; trust elsewhere.
+  as_server sh -c "printf 'local all postgres trust\nlocal %s all scram-sha-256\nlocal all all trust\n' '$SIGNIN_DB' >'$dir/data/pg_hba.conf'"
   as_server "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-c listen_addresses='' -c unix_socket_directories='$dir/sock' -p $PORT \
         -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
@@ -112,10 +122,16 @@ GRANT stepdown_pharmacist, stepdown_admin TO $OWNER WITH ADMIN OPTION;
 CREATE ROLE seat_alice LOGIN IN ROLE stepdown_pharmacist;
 CREATE ROLE seat_bob LOGIN IN ROLE stepdown_pharmacist;
 CREATE ROLE seat_admin LOGIN IN ROLE stepdown_admin, stepdown_pharmacist;
+CREATE DATABASE $SIGNIN_DB OWNER $OWNER ENCODING 'UTF8' TEMPLATE template0;
+ALTER ROLE $OWNER PASSWORD '$OWNER$PASSWORD_SUFFIX';
+ALTER ROLE seat_alice PASSWORD 'seat_alice$PASSWORD_SUFFIX';
+ALTER ROLE seat_bob PASSWORD 'seat_bob$PASSWORD_SUFFIX';
+ALTER ROLE seat_admin PASSWORD 'seat_admin$PASSWORD_SUFFIX';
 SQL
   # PostgreSQL 15 no longer lets everyone create in schema public; the owner
   # of the database owns its public schema.
   psql_as postgres -d "$DB" -c "ALTER SCHEMA public OWNER TO $OWNER"
+  psql_as postgres -d "$SIGNIN_DB" -c "ALTER SCHEMA public OWNER TO $OWNER"
   url_of "$dir"
 }
 
