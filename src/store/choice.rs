@@ -549,15 +549,18 @@ pub fn open_choice(
     choice: &StoreChoice,
     sign_in: Option<&SignIn>,
     local_file: &Path,
-) -> Result<Store, ApiError> {
+) -> Result<(Store, Reopen), ApiError> {
     let choice = validate_choice(choice).map_err(ApiError::invalid_fields)?;
-    let store = match &choice {
-        StoreChoice::Local => Store::open(local_file).map_err(|e| {
-            ApiError::new(
-                ErrorCode::Storage,
-                format!("The store on this computer could not be opened: {e}"),
-            )
-        })?,
+    let (store, reopen) = match &choice {
+        StoreChoice::Local => {
+            let store = Store::open(local_file).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::Storage,
+                    format!("The store on this computer could not be opened: {e}"),
+                )
+            })?;
+            (store, Reopen::Location(local_file.to_path_buf()))
+        }
         StoreChoice::Team { address, .. } => {
             let sign_in = sign_in.cloned().unwrap_or_default();
             validate_sign_in(&sign_in).map_err(ApiError::invalid_fields)?;
@@ -568,7 +571,9 @@ pub fn open_choice(
                 create: false,
                 ..OpenOptions::default()
             };
-            Store::open_server(&target, options).map_err(|e| open_failure(e, address))?
+            let store =
+                Store::open_server(&target, options).map_err(|e| open_failure(e, address))?;
+            (store, Reopen::Server(target))
         }
     };
     let problems = store.schema_problems().map_err(ApiError::from)?;
@@ -582,7 +587,28 @@ pub fn open_choice(
             ),
         ));
     }
-    Ok(store)
+    Ok((store, reopen))
+}
+
+/// How to open the store the app has open again, signed in the same way
+/// (the app's import runs on a connection of its own). A sign-in's
+/// password stays in memory, inside the target, and is never shown.
+#[derive(Debug, Clone)]
+pub enum Reopen {
+    /// A file, or an address as `--db` or `STEPDOWN_DB` gave it.
+    Location(PathBuf),
+    /// A team store signed in at the prompt.
+    Server(PgTarget),
+}
+
+impl Reopen {
+    /// A new connection to the same store.
+    pub fn open(&self) -> super::StoreResult<Store> {
+        match self {
+            Reopen::Location(path) => Store::open(path),
+            Reopen::Server(target) => Store::open_server(target, OpenOptions::default()),
+        }
+    }
 }
 
 /// A team store that could not be opened, as one error with the field to

@@ -308,7 +308,7 @@ fn open_failures_name_the_field_to_fix() {
 fn switching_to_this_computer_opens_the_local_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("data").join("stepdown.db");
-    let store = open_choice(&StoreChoice::Local, None, &file).unwrap();
+    let (store, _) = open_choice(&StoreChoice::Local, None, &file).unwrap();
     assert_eq!(store.path(), file);
     assert!(store.signed_in_role().unwrap().is_none());
 }
