@@ -194,9 +194,9 @@ fn foreign_scheme(text: &str) -> Option<&str> {
 fn password_refused() -> FieldError {
     FieldError::new(
         "address",
-        "remove the password from the address: Stepdown never keeps a password on this \
-         computer. Give the address without it (postgres://ROLE@HOST/DATABASE or \
-         postgres://HOST/DATABASE) and type your role and password in the sign-in box",
+        "Remove the password: Stepdown never keeps a password on this computer. Give the \
+         address without it, like postgres://HOST/DATABASE, and type your role and password \
+         when you sign in.",
     )
 }
 
@@ -211,27 +211,27 @@ pub fn validate_team_address(text: &str) -> Result<String, FieldError> {
     let t = text.trim();
     if t.is_empty() {
         return Err(bad(
-            "enter the team store's address, like postgres://stepdown-db.example.nhs.uk/stepdown?sslmode=verify-full".into(),
+            "Enter the team store's address, like postgres://stepdown-db.example.nhs.uk/stepdown?sslmode=verify-full.".into(),
         ));
     }
     let n = t.chars().count();
     if n > MAX_ADDRESS_CHARS {
         return Err(bad(format!(
-            "must be at most {MAX_ADDRESS_CHARS} characters (got {n})"
+            "The address must be at most {MAX_ADDRESS_CHARS} characters (got {n})."
         )));
     }
     if let Some(c) = t.chars().find(|c| c.is_control() || c.is_whitespace()) {
         return Err(bad(format!(
-            "must be one address without spaces or control characters (found {c:?})"
+            "Give one address, without spaces or control characters (found {c:?})."
         )));
     }
     if !db::is_pg_url(t) {
         return Err(bad(match foreign_scheme(t) {
             Some(s) => format!(
-                "a team store's address starts with postgres:// or postgresql:// (got {s}://)"
+                "A team store's address starts with postgres:// or postgresql:// (got {s}://)."
             ),
-            None => "a team store's address starts with postgres:// or postgresql://; to use \
-                     the store on this computer choose \"This computer\""
+            None => "A team store's address starts with postgres:// or postgresql://. To use \
+                     the store on this computer, choose \"This computer\"."
                 .into(),
         }));
     }
@@ -282,12 +282,12 @@ pub fn validate_team_address(text: &str) -> Result<String, FieldError> {
     }
     if !host_named {
         return Err(bad(
-            "name the server: postgres://HOST/DATABASE, or host=… for a socket folder".into(),
+            "Name the server: postgres://HOST/DATABASE, or host=… for a socket folder.".into(),
         ));
     }
     if path.is_empty() && param("dbname").is_none_or(str::is_empty) {
         return Err(bad(
-            "name the database after the server: postgres://HOST/DATABASE".into(),
+            "Name the database after the server: postgres://HOST/DATABASE.".into(),
         ));
     }
     // The store's own reading: sslmode values, client certificates refused.
@@ -316,7 +316,7 @@ fn check_port(p: &str) -> Result<(), String> {
     match p.parse::<u32>() {
         Ok(n) if (1..=65535).contains(&n) => Ok(()),
         _ => Err(format!(
-            "the port must be a number from 1 to 65535 (got {:?})",
+            "The port must be a number from 1 to 65535 (got {:?}).",
             crate::limits::sanitize(p)
         )),
     }
@@ -330,29 +330,29 @@ pub fn validate_sign_in(sign_in: &SignIn) -> Result<(), Vec<FieldError>> {
     if role.is_empty() {
         errors.push(FieldError::new(
             "role",
-            "enter your PostgreSQL role (your sign-in name for the team store)",
+            "Enter your PostgreSQL role (your sign-in name for the team store).",
         ));
     } else if role.chars().count() > MAX_ROLE_CHARS {
         errors.push(FieldError::new(
             "role",
-            format!("a role name has at most {MAX_ROLE_CHARS} characters"),
+            format!("A role name has at most {MAX_ROLE_CHARS} characters."),
         ));
     } else if role.chars().any(|c| c.is_control()) {
         errors.push(FieldError::new(
             "role",
-            "must be one line without control characters",
+            "A role name is one line, without control characters.",
         ));
     }
     if sign_in.password.chars().count() > MAX_PASSWORD_CHARS {
         errors.push(FieldError::new(
             "password",
-            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+            format!("The password must be at most {MAX_PASSWORD_CHARS} characters."),
         ));
     }
     if sign_in.password.contains('\0') {
         errors.push(FieldError::new(
             "password",
-            "must not contain a NUL character",
+            "The password must not contain a NUL character.",
         ));
     }
     if errors.is_empty() {

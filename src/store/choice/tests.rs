@@ -15,8 +15,8 @@ fn a_password_in_the_address_is_refused_saying_how_to_sign_in() {
         "postgres://db/stepdown?PASSWORD=x",
     ] {
         let m = address_error(text);
-        assert!(m.contains("remove the password"), "{m}");
-        assert!(m.contains("sign-in"), "{m}");
+        assert!(m.contains("Remove the password"), "{m}");
+        assert!(m.contains("when you sign in"), "{m}");
         assert!(!m.contains("hunter2"), "the password is never echoed: {m}");
     }
     // And so it can never be written to the file.
@@ -33,7 +33,7 @@ fn other_schemes_and_plain_text_are_refused_by_name() {
     assert!(address_error("mysql://db/stepdown").contains("got mysql://"));
     assert!(address_error("https://db.example/stepdown").contains("postgres://"));
     assert!(address_error("/home/me/stepdown.db").contains("This computer"));
-    assert!(address_error("  ").contains("enter the team store's address"));
+    assert!(address_error("  ").contains("Enter the team store's address"));
     assert!(address_error("postgres://db/x y").contains("without spaces"));
 }
 
@@ -61,10 +61,10 @@ fn ports_must_be_numbers_from_1_to_65535() {
 
 #[test]
 fn the_server_and_database_must_be_named() {
-    assert!(address_error("postgres:///stepdown").contains("name the server"));
-    assert!(address_error("postgres://seat_jsmith@/stepdown").contains("name the server"));
-    assert!(address_error("postgres://db.example.nhs.uk").contains("name the database"));
-    assert!(address_error("postgres://db.example.nhs.uk/").contains("name the database"));
+    assert!(address_error("postgres:///stepdown").contains("Name the server"));
+    assert!(address_error("postgres://seat_jsmith@/stepdown").contains("Name the server"));
+    assert!(address_error("postgres://db.example.nhs.uk").contains("Name the database"));
+    assert!(address_error("postgres://db.example.nhs.uk/").contains("Name the database"));
     // A socket folder (host=) and dbname= are as good.
     validate_team_address("postgresql:///stepdown?host=/run/postgresql").unwrap();
     validate_team_address("postgres://db?dbname=stepdown").unwrap();
@@ -232,7 +232,7 @@ fn a_corrupt_choice_file_falls_back_to_this_computer_untouched() {
         (&b"{\"something\": \"else\"}"[..], "no \"format\""),
         (&b"{\"format\": \"stepdown-store-choice\", \"version\": 9, \"store\": {\"kind\": \"local\"}}"[..], "newer Stepdown"),
         (&b"{\"format\": \"stepdown-store-choice\", \"version\": 1, \"store\": {\"kind\": \"cloud\"}}"[..], "not a Stepdown store choice"),
-        (&b"{\"format\": \"stepdown-store-choice\", \"version\": 1, \"store\": {\"kind\": \"team\", \"address\": \"postgres://u:pw@db/x\"}}"[..], "remove the password"),
+        (&b"{\"format\": \"stepdown-store-choice\", \"version\": 1, \"store\": {\"kind\": \"team\", \"address\": \"postgres://u:pw@db/x\"}}"[..], "Remove the password"),
     ] {
         std::fs::write(&path, bytes).unwrap();
         let loaded = load(&path);
