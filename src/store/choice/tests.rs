@@ -371,13 +371,25 @@ fn signing_in_to_a_team_store_checks_the_role_and_password() {
             password: password.into(),
         };
 
-        let store = open_choice(&choice, Some(&sign_in("seat_alice-test-password")), &local)
-            .expect("the right password");
+        let (store, reopen) =
+            open_choice(&choice, Some(&sign_in("seat_alice-test-password")), &local)
+                .expect("the right password");
         assert_eq!(
             store.signed_in_role().unwrap().as_deref(),
             Some("seat_alice")
         );
         assert!(!store.path().display().to_string().contains("test-password"));
+        let again = reopen
+            .open()
+            .expect("a second connection, signed in the same way");
+        assert_eq!(
+            again.signed_in_role().unwrap().as_deref(),
+            Some("seat_alice")
+        );
+        assert!(
+            !format!("{reopen:?}").contains("test-password"),
+            "{reopen:?}"
+        );
 
         let e = open_choice(&choice, Some(&sign_in("wrong")), &local).unwrap_err();
         assert_eq!(e.fields[0].path, "password", "{e:?}");
