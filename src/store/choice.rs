@@ -573,7 +573,7 @@ pub fn open_choice(
             };
             let store =
                 Store::open_server(&target, options).map_err(|e| open_failure(e, address))?;
-            (store, Reopen::Server(target))
+            (store, Reopen::Server(Box::new(target)))
         }
     };
     let problems = store.schema_problems().map_err(ApiError::from)?;
@@ -598,7 +598,7 @@ pub enum Reopen {
     /// A file, or an address as `--db` or `STEPDOWN_DB` gave it.
     Location(PathBuf),
     /// A team store signed in at the prompt.
-    Server(PgTarget),
+    Server(Box<PgTarget>),
 }
 
 impl Reopen {
