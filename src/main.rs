@@ -36,6 +36,9 @@ enum Command {
     Backup(cli::store::BackupArgs),
     /// Replace the store with a backup (checked first; the current store is kept as a copy).
     Restore(cli::store::RestoreArgs),
+    /// Copy a practice's SQLite store (records, ids, audit chain) to a new team store on a
+    /// PostgreSQL server, in one transaction, verified by the server before it commits.
+    MigrateStore(cli::store::MigrateStoreArgs),
     /// Everything in the store as one JSON document, for moving machines.
     Export(cli::store::ExportArgs),
     /// Check the store: integrity, foreign keys, schema version, record counts.
@@ -166,6 +169,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Backup(args) => cli::store::backup(args),
         Command::Restore(args) => cli::store::restore(args),
         Command::Export(args) => cli::store::export(args),
+        Command::MigrateStore(args) => cli::store::migrate_store(args),
         Command::Check(args) => cli::store::check(args),
         Command::Audit(args) => cli::audit::run(args),
         Command::Import(args) => cli::casefinding::import(args),

@@ -37,5 +37,6 @@ mod record_cli;
 mod reference_currency;
 mod store_cli;
 mod store_concurrency;
+mod store_migrate;
 mod store_pg;
 mod store_reliability;

@@ -181,6 +181,26 @@ pub fn backup(args: BackupArgs) -> CliResult {
     print_json(&report)
 }
 
+/// `stepdown migrate-store --from FILE.db --to postgres://… --practice ODS`
+#[derive(Debug, clap::Args)]
+pub struct MigrateStoreArgs {
+    /// The practice's SQLite store to copy (checked first; it is not changed).
+    #[arg(long, value_name = "FILE")]
+    from: PathBuf,
+    /// The team store's address (postgres://…), signed in as its owner or an admin.
+    #[arg(long, value_name = "URL")]
+    to: String,
+    /// The practice's ODS code: every record copied belongs to it.
+    #[arg(long, value_name = "ODS")]
+    practice: String,
+}
+
+/// `stepdown migrate-store`: the core copies and verifies; this prints its report.
+pub fn migrate_store(args: MigrateStoreArgs) -> CliResult {
+    let report = stepdown::store::migrate_store(&args.from, &args.to, &args.practice)?;
+    print_json(&report)
+}
+
 /// `stepdown restore --db DB --from FILE`
 pub fn restore(args: RestoreArgs) -> CliResult {
     let db = args.db.path()?;

@@ -119,6 +119,9 @@ CREATE DATABASE $DB OWNER $OWNER ENCODING 'UTF8' TEMPLATE template0;
 CREATE ROLE stepdown_pharmacist NOLOGIN;
 CREATE ROLE stepdown_admin NOLOGIN;
 GRANT stepdown_pharmacist, stepdown_admin TO $OWNER WITH ADMIN OPTION;
+-- As migration 2 would, made here so that tests migrating new schemas in
+-- parallel do not race to grant it (one is refused as a duplicate).
+GRANT stepdown_pharmacist TO stepdown_admin;
 CREATE ROLE seat_alice LOGIN IN ROLE stepdown_pharmacist;
 CREATE ROLE seat_bob LOGIN IN ROLE stepdown_pharmacist;
 CREATE ROLE seat_admin LOGIN IN ROLE stepdown_admin, stepdown_pharmacist;

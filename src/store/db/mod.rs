@@ -26,6 +26,7 @@ use std::collections::HashMap;
 
 pub(crate) use pg::classify as classify_pg;
 pub use pg::{is_pg_url, redact, PgTarget, TlsMode, PG_SCHEMES};
+pub(crate) use value::from_sqlite as value_from_sqlite;
 pub use value::{FromValue, ToValue, Value};
 
 /// Which database is behind a connection.

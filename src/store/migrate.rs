@@ -1,0 +1,447 @@
+//! Moving a practice's single-seat SQLite store to a team store on a
+//! PostgreSQL server (`stepdown migrate-store`, issue 19): every record with
+//! its id, and the audit log with its hash chain, copied in one transaction
+//! on the server and verified there before it commits. Nothing is printed
+//! here; the CLI maps the report and the errors.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::db::{self, Conn, Value};
+use super::{check_file, migrations, migrations_pg, OpenOptions, Store, StoreError, StoreResult};
+
+/// Tables copied, parents before children (the server's foreign keys and
+/// its practice triggers look the parent up). `audit_log` comes last so an
+/// entry's patient exists when the server derives the entry's practice.
+const TABLES: &[&str] = &[
+    "patients",
+    "reviews",
+    "review_versions",
+    "leaflet_prints",
+    "follow_ups",
+    "review_drafts",
+    "cf_texts",
+    "cf_imports",
+    "cf_patients",
+    "cf_issues",
+    "cf_summaries",
+    "cf_state",
+    "cf_claims",
+    "settings",
+    "audit_log",
+];
+
+/// Columns the server fills itself and the source has no value for.
+const SERVER_ONLY_COLUMNS: &[&str] = &["practice_code", "db_role"];
+
+/// Rows copied into one table.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TableCopied {
+    /// The table.
+    pub table: String,
+    /// Rows in the source, and so on the server after the copy.
+    pub rows: i64,
+}
+
+/// The audit chain's head after the copy: the source's, verified by the server.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MigratedHead {
+    /// Entries in the chain.
+    pub entries: i64,
+    /// The newest entry's id.
+    pub last_id: i64,
+    /// The newest entry's hash (absent for an empty log).
+    pub chain_hash: Option<String>,
+}
+
+/// What `migrate-store` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrateReport {
+    /// The SQLite store copied (not changed).
+    pub from: String,
+    /// The server (never with a password).
+    pub to: String,
+    /// The practice the records now belong to.
+    pub practice: String,
+    /// Whether the practice was added to the server's `practices`.
+    pub practice_created: bool,
+    /// Rows per table, equal on both sides.
+    pub tables: Vec<TableCopied>,
+    /// The audit head on the server, equal to the source's.
+    pub audit_head: MigratedHead,
+    /// True: the server's chain check passed after the copy.
+    pub verified: bool,
+}
+
+fn refuse(field: &str, message: impl Into<String>) -> StoreError {
+    StoreError::invalid(field, message)
+}
+
+/// Copies the store at `from` into the team store at `to` for `practice`.
+/// Refuses (changing nothing anywhere) a source that is not a sound Stepdown
+/// store at the latest schema version, a source row of another practice,
+/// and a server whose audit log already has entries or that holds records of
+/// the practice: histories are never merged.
+pub fn migrate_store(from: &Path, to: &str, practice: &str) -> StoreResult<MigrateReport> {
+    if from.to_str().is_some_and(db::is_pg_url) {
+        return Err(refuse(
+            "from",
+            "the source must be a SQLite store file, not a server address",
+        ));
+    }
+    if !db::is_pg_url(to) {
+        return Err(refuse(
+            "to",
+            "the target must be a team store address (postgres://…)",
+        ));
+    }
+    let practice = practice.trim();
+    if !(3..=10).contains(&practice.len())
+        || !practice
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        return Err(refuse(
+            "practice",
+            format!(
+                "`{}` is not an ODS code (3 to 10 upper-case letters and digits)",
+                crate::limits::sanitize(practice)
+            ),
+        ));
+    }
+    let source = open_source(from)?;
+    let target = db::PgTarget::parse(to)?;
+    // Opening migrates the server's schema to this build's (the owner's job).
+    drop(Store::open_server(&target, OpenOptions::default())?);
+    let mut conn = migrations_pg::connect(&target, super::DEFAULT_BUSY_TIMEOUT)?;
+    let server = target.display();
+
+    let report = {
+        let tx = conn.transaction_immediate()?;
+        let copied = copy_all(&source, &tx, practice)?;
+        tx.commit()?;
+        copied
+    };
+    Ok(MigrateReport {
+        from: from.display().to_string(),
+        to: server,
+        practice: practice.to_string(),
+        practice_created: report.0,
+        tables: report.1,
+        audit_head: report.2,
+        verified: true,
+    })
+}
+
+/// The source checked (sound, latest schema) and opened read-only.
+fn open_source(from: &Path) -> StoreResult<rusqlite::Connection> {
+    let check = check_file(from)?;
+    if check.schema_version != migrations::LATEST_VERSION {
+        return Err(refuse(
+            "from",
+            format!(
+                "{}: schema version {}, not this Stepdown's latest ({}): open it once with this \
+                 Stepdown first (for example `stepdown check --db FILE` then `stepdown export \
+                 --db FILE`), then migrate it",
+                from.display(),
+                check.schema_version,
+                migrations::LATEST_VERSION
+            ),
+        ));
+    }
+    if !check.ok {
+        return Err(refuse(
+            "from",
+            format!(
+                "{}: `stepdown check` found problems, so it is not migrated: {}",
+                from.display(),
+                check.problems.join("; ")
+            ),
+        ));
+    }
+    let conn = rusqlite::Connection::open_with_flags(
+        from,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // One snapshot for every table read below.
+    conn.execute_batch("BEGIN")?;
+    Ok(conn)
+}
+
+fn source_columns(src: &rusqlite::Connection, table: &str) -> StoreResult<Vec<String>> {
+    let mut stmt = src.prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?;
+    let cols = stmt
+        .query_map([table], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    if cols.is_empty() {
+        return Err(StoreError::MissingStructure(format!(
+            "the source has no table {table}"
+        )));
+    }
+    Ok(cols)
+}
+
+fn target_columns(tx: &Conn, table: &str) -> StoreResult<Vec<(String, bool)>> {
+    let mut stmt = tx.prepare(
+        "SELECT column_name::text, CASE WHEN is_identity = 'YES' THEN 1 ELSE 0 END \
+         FROM information_schema.columns \
+         WHERE table_schema::text = current_schema() AND table_name::text = ?1 \
+         ORDER BY ordinal_position",
+    )?;
+    let mut rows = stmt.query(vec![Value::Text(table.to_string())])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push((r.get::<String>(0)?, r.get::<i64>(1)? == 1));
+    }
+    if out.is_empty() {
+        return Err(StoreError::MissingStructure(format!(
+            "the server has no table {table}"
+        )));
+    }
+    Ok(out)
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn count(tx: &Conn, sql: &str, params: Vec<Value>) -> StoreResult<i64> {
+    Ok(tx.query_row(sql, params, |r| r.get::<i64>(0))?)
+}
+
+type Copied = (bool, Vec<TableCopied>, MigratedHead);
+
+fn copy_all(src: &rusqlite::Connection, tx: &Conn, practice: &str) -> StoreResult<Copied> {
+    // The head locked first: no seat appends while the copy runs.
+    let (entries, last_id) = tx.query_row(
+        "SELECT entries, last_id FROM audit_head WHERE id = 1 FOR UPDATE",
+        (),
+        |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)),
+    )?;
+    if entries > 0 || last_id > 0 {
+        return Err(refuse(
+            "to",
+            format!(
+                "the team store's audit log already has {entries} entries (newest id {last_id}): \
+                 a practice's history can only start a new store's audit log, and histories are \
+                 not merged. Migrate into a new, empty team store, before any seat is assigned"
+            ),
+        ));
+    }
+    let practice_created = tx.execute(
+        "INSERT INTO practices (code, name) VALUES (?1, ?2) ON CONFLICT (code) DO NOTHING",
+        db::params![practice, practice],
+    )? == 1;
+
+    let mut tables = Vec::new();
+    for &table in TABLES {
+        let src_cols = source_columns(src, table)?;
+        let tgt_cols = target_columns(tx, table)?;
+        for c in &src_cols {
+            if !tgt_cols.iter().any(|(t, _)| t == c) {
+                return Err(StoreError::MissingStructure(format!(
+                    "the server's {table} has no column {c}: the source's values would be lost"
+                )));
+            }
+        }
+        let has_practice = tgt_cols.iter().any(|(c, _)| c == "practice_code");
+        if has_practice {
+            let held = count(
+                tx,
+                &format!(
+                    "SELECT count(*) FROM {} WHERE practice_code = ?1",
+                    quote(table)
+                ),
+                vec![Value::Text(practice.to_string())],
+            )?;
+            if held > 0 {
+                return Err(refuse(
+                    "practice",
+                    format!(
+                        "the team store already holds {held} {table} rows of practice {practice}: \
+                         nothing was copied (records are not merged)"
+                    ),
+                ));
+            }
+        }
+        let src_has_practice = src_cols.iter().any(|c| c == "practice_code");
+        let mut cols: Vec<String> = src_cols
+            .iter()
+            .filter(|c| !SERVER_ONLY_COLUMNS.contains(&c.as_str()))
+            .cloned()
+            .collect();
+        let key_idx = cols.iter().position(|c| c == "id");
+        if has_practice {
+            cols.push("practice_code".to_string());
+        }
+        let select = format!(
+            "SELECT {}{} FROM {}{}",
+            src_cols
+                .iter()
+                .filter(|c| !SERVER_ONLY_COLUMNS.contains(&c.as_str()))
+                .map(|c| quote(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if src_has_practice {
+                ", practice_code"
+            } else {
+                ""
+            },
+            quote(table),
+            // Ids in order (the audit chain must be appended in order);
+            // some case-finding tables are WITHOUT ROWID and have no id.
+            if src_cols.iter().any(|c| c == "id") {
+                " ORDER BY id"
+            } else {
+                ""
+            }
+        );
+        let n_src = cols.len() - usize::from(has_practice);
+        let insert = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            quote(table),
+            cols.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", "),
+            (1..=cols.len())
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut stmt = src.prepare(&select)?;
+        let mut rows = stmt.query([])?;
+        let mut copied = 0i64;
+        let mut ordinal = 0i64;
+        while let Some(row) = rows.next()? {
+            ordinal += 1;
+            let mut values = Vec::with_capacity(cols.len());
+            for i in 0..n_src {
+                let v = super::db::value_from_sqlite(row.get_ref(i)?).map_err(|e| {
+                    StoreError::BadRecord {
+                        what: format!("{table} row {ordinal}"),
+                        detail: e,
+                    }
+                })?;
+                values.push(v);
+            }
+            let key = match key_idx.and_then(|i| values.get(i)) {
+                Some(Value::Integer(id)) => format!("id {id}"),
+                _ => format!("row {ordinal}"),
+            };
+            if src_has_practice {
+                let code: Option<String> = row.get(n_src)?;
+                if let Some(code) = code.filter(|c| c != practice) {
+                    return Err(refuse(
+                        "practice",
+                        format!(
+                            "the source's {table} {key} belongs to practice {}, not {practice}: \
+                             nothing was copied",
+                            crate::limits::sanitize(&code)
+                        ),
+                    ));
+                }
+            }
+            if has_practice {
+                values.push(Value::Text(practice.to_string()));
+            }
+            tx.execute(&insert, values).map_err(|e| {
+                let e = StoreError::from(e);
+                StoreError::Database(format!(
+                    "copying {table} {key} to the server failed, so nothing was copied (the \
+                     server's transaction was rolled back): {e}"
+                ))
+            })?;
+            copied += 1;
+        }
+        let on_server = count(
+            tx,
+            &if has_practice {
+                format!(
+                    "SELECT count(*) FROM {} WHERE practice_code = ?1",
+                    quote(table)
+                )
+            } else {
+                format!("SELECT count(*) FROM {}", quote(table))
+            },
+            if has_practice {
+                vec![Value::Text(practice.to_string())]
+            } else {
+                Vec::new()
+            },
+        )?;
+        if on_server != copied {
+            return Err(StoreError::Database(format!(
+                "{table}: {copied} rows copied but the server holds {on_server}; nothing was \
+                 copied (the server's transaction was rolled back)"
+            )));
+        }
+        // Identity columns continue after the copied ids.
+        if copied > 0 && tgt_cols.iter().any(|(c, ident)| c == "id" && *ident) {
+            tx.query_row(
+                &format!(
+                    "SELECT setval(pg_get_serial_sequence(?1, 'id'), (SELECT max(id) FROM {}))",
+                    quote(table)
+                ),
+                vec![Value::Text(table.to_string())],
+                |_| Ok(()),
+            )?;
+        }
+        tables.push(TableCopied {
+            table: table.to_string(),
+            rows: copied,
+        });
+    }
+    let head = verify(src, tx)?;
+    Ok((practice_created, tables, head))
+}
+
+/// The server's own chain check over every entry, and its head against the source's.
+fn verify(src: &rusqlite::Connection, tx: &Conn) -> StoreResult<MigratedHead> {
+    let source: (i64, i64, Option<String>) = src
+        .query_row(
+            "SELECT entries, last_id, chain_hash FROM audit_head",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok((0, 0, None)),
+            e => Err(e),
+        })?;
+    let (entries, last_id, last_hash, broken, h_entries, h_last, h_hash) = tx.query_row(
+        "SELECT entries, last_id, last_hash, first_broken_id, head_entries, head_last_id, \
+         head_hash FROM stepdown_audit_verify()",
+        (),
+        |r| {
+            Ok((
+                r.get::<i64>(0)?,
+                r.get::<i64>(1)?,
+                r.get::<Option<String>>(2)?,
+                r.get::<Option<i64>>(3)?,
+                r.get::<i64>(4)?,
+                r.get::<i64>(5)?,
+                r.get::<Option<String>>(6)?,
+            ))
+        },
+    )?;
+    let fail = |why: String| {
+        Err(StoreError::Database(format!(
+            "the server's audit chain check failed after the copy ({why}), so nothing was \
+             copied (the server's transaction was rolled back)"
+        )))
+    };
+    if let Some(id) = broken {
+        return fail(format!("entry {id} does not follow the entry before it"));
+    }
+    let server = (h_entries, h_last, h_hash.clone());
+    if server != source || (entries, last_id, last_hash) != source {
+        return fail(format!(
+            "the server's head is {h_entries} entries to id {h_last}, the source's {} entries to \
+             id {}",
+            source.0, source.1
+        ));
+    }
+    Ok(MigratedHead {
+        entries: h_entries,
+        last_id: h_last,
+        chain_hash: h_hash,
+    })
+}
