@@ -40,3 +40,4 @@ mod store_concurrency;
 mod store_migrate;
 mod store_pg;
 mod store_reliability;
+mod store_tls;

@@ -278,6 +278,21 @@ pub enum StoreError {
         /// The client's or server's reason.
         detail: String,
     },
+    /// The secure connection to the server failed: its certificate was not
+    /// signed by a trusted CA or is not for the host named (`verify-ca`,
+    /// `verify-full`), it offers no TLS, or it accepts only TLS and the
+    /// address said `sslmode=disable`.
+    #[error(
+        "the secure (TLS) connection to the PostgreSQL server at {server} failed: {detail}. \
+         Nothing was changed; check sslmode and sslrootcert in the store address, or ask the \
+         store's administrator."
+    )]
+    TlsRefused {
+        /// The store address, without any password.
+        server: String,
+        /// What failed, in words, then the TLS library's own reason.
+        detail: String,
+    },
     /// The server refused the seat's sign-in.
     #[error(
         "the PostgreSQL server at {server} refused the sign-in: {detail}. Check the role \
@@ -349,6 +364,7 @@ impl StoreError {
                 | BadBackup { .. }
                 | NoDataDir
                 | ServerUnreachable { .. }
+                | TlsRefused { .. }
                 | AuthenticationFailed { .. }
                 | PermissionDenied(_)
                 | Duplicate { .. }

@@ -41,11 +41,11 @@ function teamAddress() {
   return `${kept.join("&")}&options=-csearch_path%3D${SCHEMA}`;
 }
 
-/** The owner's address there, with its password (as --db takes it for automation). */
-const ownerAddress = () => `${teamAddress()}&user=stepdown_test_owner&password=stepdown_test_owner-test-password`;
+/** The owner's address there (the owner signs in by trust; the seats need passwords). */
+const ownerAddress = () => `${teamAddress()}&user=stepdown_test_owner`;
 
 function psqlOwner(sql) {
-  const url = BASE.replace("/stepdown_test?", "/stepdown_signin?").replace("user=stepdown_test_owner", "user=stepdown_test_owner&password=stepdown_test_owner-test-password");
+  const url = BASE.replace("/stepdown_test?", "/stepdown_signin?");
   execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], { stdio: ["ignore", "pipe", "pipe"] });
 }
 
@@ -66,7 +66,7 @@ async function openSettings() {
 before(async () => {
   if (!SKIP) {
     psqlOwner(`CREATE SCHEMA ${SCHEMA}`);
-    // The administrator makes the team store once with --db (its password in the address).
+    // The administrator makes the team store once with --db.
     execFileSync(CLI, ["settings", "set", "--practice-name", "Riverside Surgery", "--db", ownerAddress()], { stdio: ["ignore", "pipe", "pipe"] });
     psqlOwner(`SET search_path = ${SCHEMA};
       INSERT INTO practices (code, name) VALUES ('A81001', 'Riverside Surgery');

@@ -346,10 +346,7 @@ fn signing_in_to_a_team_store_checks_the_role_and_password() {
         let base = super::super::test_pg::pg_url().unwrap();
         let schema = format!("choice_{}", std::process::id());
         let owner = "stepdown_test_owner";
-        let owner_url = format!(
-            "{}&user={owner}&password={owner}-test-password",
-            signin_address(&base, &schema)
-        );
+        let owner_url = format!("{}&user={owner}", signin_address(&base, &schema));
         let mut admin = postgres::Client::connect(&owner_url, postgres::NoTls)
             .expect("the sign-in database (tests/pg/cluster.sh makes it)");
         admin
@@ -357,7 +354,7 @@ fn signing_in_to_a_team_store_checks_the_role_and_password() {
                 "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
             ))
             .unwrap();
-        // The administrator makes the store, with --db's password as automation does.
+        // The administrator makes the store (the owner signs in there by trust).
         drop(Store::open(&owner_url).expect("the owner makes the store"));
         let address = signin_address(&base, &schema);
         let choice = StoreChoice::Team {

@@ -299,11 +299,51 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
     s
 }
 
+/// A failure of TLS itself, in words a person can act on, followed by the
+/// library's or server's own reason; `None` for any other failure.
+fn tls_failure(e: &postgres::Error, text: &str) -> Option<String> {
+    if let Some(db) = e.as_db_error() {
+        // pg_hba's `hostnossl … reject` (or no line for a plain connection)
+        // names the missing encryption: the address said sslmode=disable.
+        let refused = *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && db.message().ends_with("no encryption");
+        return refused.then(|| {
+            format!(
+                "the server accepts only TLS connections and the address asks for none \
+                 (sslmode=disable); use sslmode=verify-full with the provider's CA in \
+                 sslrootcert ({text})"
+            )
+        });
+    }
+    let lower = text.to_ascii_lowercase();
+    if !lower.contains("tls") && !lower.contains("ssl") && !lower.contains("certificate") {
+        return None;
+    }
+    let what = if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
+        "the server's certificate is not for the host named in the address (sslmode=verify-full \
+         checks the name): use the name the certificate was issued for"
+    } else if lower.contains("certificate verify failed") {
+        "the server's certificate is not signed by a CA this seat trusts (sslrootcert), or it \
+         has expired"
+    } else if lower.contains("server does not support tls") {
+        "the server does not offer TLS, and the address requires it (sslmode)"
+    } else {
+        "the TLS handshake failed"
+    };
+    Some(format!("{what} ({text})"))
+}
+
 /// A PostgreSQL failure as the store's error: what the person can act on
 /// (server unreachable, sign-in refused, not allowed, busy, conflict)
 /// named; the rest as the server's words. `server` is the redacted address.
 pub(crate) fn classify(e: &postgres::Error, server: &str) -> StoreError {
     let text = describe(e);
+    if let Some(detail) = tls_failure(e, &text) {
+        return StoreError::TlsRefused {
+            server: server.to_string(),
+            detail,
+        };
+    }
     let Some(db) = e.as_db_error() else {
         let lower = text.to_ascii_lowercase();
         if lower.contains("password") || lower.contains("authentication") {
