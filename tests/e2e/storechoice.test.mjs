@@ -9,7 +9,9 @@
 //   store on this computer; with the right one: the window switches and its
 //   header says "signed in as seat_alice"; the choice file holds no password;
 // - (cluster) started again, the app asks seat_alice to sign in; a wrong
-//   password is refused, the right one opens the team store.
+//   password is refused, the right one opens the team store;
+// - started with --db, Settings says --db decides; a damaged choice file opens
+//   the store on this computer, says why, and is left as it is.
 // axe on every new screen and state.
 //
 // The cluster parts need tests/pg/with-cluster.sh (its stepdown_signin
@@ -18,7 +20,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, openSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { APP, CLI, ROOT, Session, waitFor, assertAxeClean } from "./webdriver.mjs";
@@ -191,4 +193,25 @@ test("started with --db, Settings says it decides over the saved choice", async 
   assert.match(await s.text("[data-testid=store-override]"), /^Stepdown was started with --db on its command line, which decides the store over this setting\./);
   await s.screenshot("storechoice-db-flag");
   await assertAxeClean(s, "Settings when --db decides");
+});
+
+test("a damaged choice file: the store on this computer, the reason in Settings, the file untouched", async () => {
+  await s.end();
+  mkdirSync(path.dirname(CHOICE_FILE), { recursive: true });
+  const damaged = '{"format": "stepdown-store-choice", "version": 1, "store": {"kind": "te';
+  writeFileSync(CHOICE_FILE, damaged);
+  await openApp();
+  assert.equal(await s.exists("[data-testid=sign-in]"), false);
+  await waitFor(() => s.exists("[data-testid=store-choice-problem]"), "the first screen says so");
+  assert.match(await s.text("[data-testid=store-choice-problem]"), /not a Stepdown store choice/);
+  await s.screenshot("storechoice-damaged-file-start");
+  await assertAxeClean(s, "the first screen with a damaged choice file");
+  await openSettings();
+  assert.equal(await s.text("[data-testid=store-current]"), `This window works on: The store on this computer: ${LOCAL_FILE}.`);
+  const problem = await s.text("[data-testid=store-saved-problem]");
+  assert.match(problem, /not a Stepdown store choice/);
+  assert.match(problem, /opened the store on this computer instead and left the file as it is/);
+  assert.equal(readFileSync(CHOICE_FILE, "utf8"), damaged, "the file is untouched");
+  await s.screenshot("storechoice-damaged-file");
+  await assertAxeClean(s, "Settings with a damaged choice file");
 });
