@@ -29,6 +29,13 @@ pub enum ErrorCode {
     /// worklist patient claimed by someone else); `conflict` says who and
     /// when, and a refused review save is kept as a draft.
     Conflict,
+    /// The team store's server refused this seat: a change only the store's
+    /// administrator may make, or a record of a practice the seat is not
+    /// assigned to. The message names the record, the seat and whom to ask.
+    PermissionDenied,
+    /// A second record with a value that must be single (an NHS number, a
+    /// local identifier, a practice code) was refused; the message names it.
+    Duplicate,
 }
 
 /// Why a change was refused because another seat got there first: the
@@ -190,6 +197,8 @@ mod tests {
             ErrorCode::Reference,
             ErrorCode::Internal,
             ErrorCode::Conflict,
+            ErrorCode::PermissionDenied,
+            ErrorCode::Duplicate,
         ]
         .iter()
         .map(|c| serde_json::to_string(c).unwrap())
@@ -202,7 +211,9 @@ mod tests {
                 "\"storage\"",
                 "\"reference\"",
                 "\"internal\"",
-                "\"conflict\""
+                "\"conflict\"",
+                "\"permission-denied\"",
+                "\"duplicate\""
             ]
         );
     }

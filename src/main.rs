@@ -99,14 +99,14 @@ fn main() -> ExitCode {
             eprintln!("stepdown: {}", show(&msg));
             ExitCode::from(1)
         }
-        Err(CliError::Conflict(e)) => {
+        Err(CliError::Refused(e)) => {
             // The details (who, when, the draft kept) as JSON for a script,
             // the message for a person.
             if let Ok(text) = serde_json::to_string_pretty(&e) {
                 println!("{text}");
             }
             eprintln!("stepdown: {}", show(&e.message));
-            ExitCode::from(3)
+            ExitCode::from(cli::refused_status(e.code))
         }
         Err(CliError::Internal(e)) => {
             eprintln!("stepdown: internal error: {}", show(&format!("{e:#}")));

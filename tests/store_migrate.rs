@@ -277,13 +277,27 @@ fn a_second_migration_into_the_same_store_is_refused_and_changes_nothing() {
 
 #[test]
 fn a_failure_mid_copy_leaves_nothing_on_the_server_and_names_the_row() {
+    // A check that refuses every follow-up, so the copy fails after
+    // patients, reviews and versions are in.
+    refused_copy_names_the_row("follow_ups", "false", "follow_ups id 1");
+}
+
+#[test]
+fn a_refused_row_inside_a_statement_of_many_rows_is_named() {
+    // Rows go many to a statement: the fifth of the demo's eight versions
+    // refused is found and named, not the statement's first.
+    refused_copy_names_the_row("review_versions", "id <> 5", "review_versions id 5");
+}
+
+/// Migrates a demo store into a server where `table` refuses rows failing
+/// `check`; the copy must fail naming `row` and leave nothing behind.
+fn refused_copy_names_the_row(table: &str, check: &str, row: &str) {
     let Some(base) = pg_url() else { return };
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
     let server = Server::new(base);
-    // The store made first, then a check that refuses every follow-up, so
-    // the copy fails after patients, reviews and versions are in.
+    // The store made first, then the check added.
     drop(
         stepdown::store::Store::open(format!(
             "{}&options=-csearch_path%3D{}",
@@ -292,7 +306,7 @@ fn a_failure_mid_copy_leaves_nothing_on_the_server_and_names_the_row() {
         .expect("open the team store"),
     );
     server.sql(&format!(
-        "ALTER TABLE {}.follow_ups ADD CONSTRAINT migrate_test_refuses CHECK (false) NOT VALID",
+        "ALTER TABLE {}.{table} ADD CONSTRAINT migrate_test_refuses CHECK ({check}) NOT VALID",
         server.schema
     ));
 
@@ -300,7 +314,7 @@ fn a_failure_mid_copy_leaves_nothing_on_the_server_and_names_the_row() {
     assert!(!out.status.success());
     let msg = text(&out);
     assert!(
-        msg.contains("follow_ups id 1") && msg.contains("nothing was copied"),
+        msg.contains(&format!("{row} to the server failed")) && msg.contains("nothing was copied"),
         "{msg}"
     );
     for t in [

@@ -167,3 +167,35 @@ fn an_unreachable_server_is_named_without_the_password() {
         assert!(err.contains("seat:***@"), "{err}");
     }
 }
+
+#[test]
+fn a_seat_refused_by_the_server_exits_4_with_the_refusal_in_words() {
+    let Some(base) = pg_url() else {
+        eprintln!("skipped: STEPDOWN_TEST_PG_URL is not set (make test sets it)");
+        return;
+    };
+    let team = TeamStore::new(base);
+    // seat_alice is a pharmacist: the shared settings are the admin's.
+    let alice = team
+        .url()
+        .replace("user=stepdown_test_owner", "user=seat_alice");
+    assert_ne!(alice, team.url(), "the test cluster's URL names its owner");
+    let out = run(
+        &[
+            "settings",
+            "set",
+            "--db",
+            &alice,
+            "--practice-name",
+            "Riverside",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let refusal: Value = serde_json::from_slice(&out.stdout).expect("the refusal as JSON");
+    assert_eq!(refusal["code"], "permission-denied", "{refusal}");
+    let err = stderr(&out);
+    assert!(err.contains("signed in as seat_alice"), "{err}");
+    assert!(err.contains("only the store's administrator"), "{err}");
+    assert!(!err.contains("permission denied for table"), "{err}");
+}

@@ -308,11 +308,24 @@ pub fn worklist(
         Ok((page, matching, db::load_patients(c, &ids)?))
     })?;
     let reviews = Reviews::load(store, today, reference)?;
-    let mut patients = details(&recs, &page, &texts, today, window, reference, &reviews);
-    let extract_ids: Vec<&str> = patients.iter().map(|p| p.patient_id.as_str()).collect();
-    let mut claims = store.casefinding_read(|c| crate::store::claims_for(c, &extract_ids))?;
+    // Claims are keyed by practice and identifier: two practices' extracts
+    // can share an identifier, and an admin sees both.
+    let db_ids: Vec<i64> = page.iter().map(|(id, _)| *id).collect();
+    let practices = store.casefinding_read(|c| db::practices_of(c, &db_ids))?;
+    let found = Found {
+        recs: &recs,
+        page: &page,
+        practices: &practices,
+        texts: &texts,
+    };
+    let mut patients = details(&found, today, window, reference, &reviews);
+    let keys: Vec<(Option<&str>, &str)> = patients
+        .iter()
+        .map(|p| (p.practice_code.as_deref(), p.patient_id.as_str()))
+        .collect();
+    let mut claims = store.casefinding_read(|c| crate::store::claims_for(c, &keys))?;
     for p in &mut patients {
-        p.claim = claims.remove(&p.patient_id);
+        p.claim = claims.remove(&(p.practice_code.clone(), p.patient_id.clone()));
     }
     Ok(Worklist {
         metrics: WorklistMetrics {
@@ -350,15 +363,23 @@ pub fn worklist(
 
 /// The full entries of a page, computed again from the issues (the same code
 /// as the cache, so they agree), in rank order.
+/// What a worklist page read from the store: the patients (with their
+/// ranks and practices by row id) and the texts their issues use.
+struct Found<'a> {
+    recs: &'a [PatientRec],
+    page: &'a [(i64, u32)],
+    practices: &'a HashMap<i64, Option<String>>,
+    texts: &'a [String],
+}
+
 fn details(
-    recs: &[PatientRec],
-    page: &[(i64, u32)],
-    texts: &[String],
+    found: &Found<'_>,
     today: NaiveDate,
     window: u32,
     reference: &Reference,
     reviews: &Reviews,
 ) -> Vec<WorklistPatient> {
+    let (recs, texts) = (found.recs, found.texts);
     let mut interp = Interpreted::new(reference);
     interp.grow(texts);
     for p in recs {
@@ -370,7 +391,7 @@ fn details(
         .casefinding
         .setting(CaseFindingSetting::TrendMonths) as u32;
     let settings = Settings::new(today, i64::from(window), trend, None, reference);
-    let ranks: HashMap<i64, u32> = page.iter().copied().collect();
+    let ranks: HashMap<i64, u32> = found.page.iter().copied().collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let results = compute_all(recs, &interp, &settings, texts, true, threads, &mut |_| {});
     let mut out: Vec<WorklistPatient> = recs
@@ -379,6 +400,7 @@ fn details(
         .filter_map(|(p, r)| {
             let mut e = r.entry?;
             e.rank = ranks.get(&p.db_id).copied().unwrap_or(0);
+            e.practice_code = found.practices.get(&p.db_id).cloned().flatten();
             if reviews.missing(p.nhs_number.as_deref(), &p.extract_id) {
                 e.markers.push(Marker::NoRecentReview);
             }

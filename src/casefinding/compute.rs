@@ -992,6 +992,7 @@ pub(crate) fn patient(
         patient: patient_input,
         warnings,
         claim: None,
+        practice_code: None,
     });
     result
 }

@@ -292,6 +292,12 @@ pub struct WorklistPatient {
     /// null when nobody has claimed them or set a status.
     #[serde(default)]
     pub claim: Option<crate::store::WorklistClaim>,
+    /// The practice whose extract the patient is in (ODS code), on a team
+    /// store; absent in a single-seat store, which holds one practice. With
+    /// `patient_id` it names the patient (claims are keyed by both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub practice_code: Option<String>,
 }
 
 /// An audit marker on the worklist (published UK high-dose opioid audit

@@ -25,6 +25,11 @@ pub struct ClaimArgs {
     /// The worklist patient (the extract's identifier, `patient_id` in the worklist).
     #[arg(long, value_name = "ID")]
     patient: String,
+    /// The practice whose extract the patient is in (ODS code, `practice_code` in the
+    /// worklist): needed only on a team store where this seat sees several practices'
+    /// extracts with that identifier.
+    #[arg(long, value_name = "CODE")]
+    practice: Option<String>,
     /// Your name, recorded as the holder [default: the reviewer name in settings, else the
     /// login name].
     #[command(flatten)]
@@ -50,12 +55,16 @@ pub fn run(command: WorklistCommand) -> CliResult {
         WorklistCommand::Claim(a) => {
             let mut store = open(&a.db)?;
             let holder = a.actor.name(&store);
-            print_json(&store.claim_worklist_patient(&a.patient, &holder)?)
+            print_json(&store.claim_worklist_patient(&a.patient, a.practice.as_deref(), &holder)?)
         }
         WorklistCommand::Release(a) => {
             let mut store = open(&a.db)?;
             let actor = a.actor.name(&store);
-            print_json(&store.release_worklist_patient(&a.patient, &actor)?)
+            print_json(&store.release_worklist_patient(
+                &a.patient,
+                a.practice.as_deref(),
+                &actor,
+            )?)
         }
         WorklistCommand::Status(a) => {
             let status = ClaimStatus::parse(&a.status).ok_or_else(|| {
@@ -63,7 +72,12 @@ pub fn run(command: WorklistCommand) -> CliResult {
             })?;
             let mut store = open(&a.claim.db)?;
             let actor = a.claim.actor.name(&store);
-            print_json(&store.set_worklist_status(&a.claim.patient, status, &actor)?)
+            print_json(&store.set_worklist_status(
+                &a.claim.patient,
+                a.claim.practice.as_deref(),
+                status,
+                &actor,
+            )?)
         }
     }
 }

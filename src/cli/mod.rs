@@ -26,10 +26,13 @@ pub enum CliError {
     /// The machine, not the input (exit 1): busy, disk full, a disk that
     /// cannot be written. The message is plain language, not "internal error".
     Environment(String),
-    /// Another seat got there first (exit 3): a review saved meanwhile (the
-    /// entry kept as a draft), a worklist patient held by someone else. The
-    /// error, with who, when and the draft, is printed as JSON.
-    Conflict(Box<stepdown::ApiError>),
+    /// Refused by the store for a reason a script may act on, printed as the
+    /// `{code, message}` JSON with its own exit status: another seat got there
+    /// first (`conflict`, exit 3: a review saved meanwhile, the entry kept as
+    /// a draft; a worklist patient held by someone else), the team server
+    /// refused this seat (`permission-denied`, exit 4), a second record with
+    /// a value that must be single (`duplicate`, exit 5).
+    Refused(Box<stepdown::ApiError>),
     /// Anything else (exit 1).
     Internal(anyhow::Error),
 }
@@ -56,6 +59,15 @@ impl From<std::io::Error> for CliError {
 /// since a file name may hold any character.
 pub fn shown(path: &Path) -> String {
     stepdown::limits::sanitize(&path.display().to_string())
+}
+
+/// The exit status of a [`CliError::Refused`] (docs/cli.md, "General rules").
+pub fn refused_status(code: stepdown::ErrorCode) -> u8 {
+    match code {
+        stepdown::ErrorCode::PermissionDenied => 4,
+        stepdown::ErrorCode::Duplicate => 5,
+        _ => 3,
+    }
 }
 
 /// Result type of every subcommand.
@@ -190,8 +202,36 @@ impl NewStoreGuard {
 
 #[cfg(test)]
 mod tests {
-    use super::NewStoreGuard;
-    use stepdown::store::Store;
+    use super::{refused_status, CliError, NewStoreGuard};
+    use stepdown::store::{Denied, DeniedKind, Store, StoreError};
+    use stepdown::ErrorCode;
+
+    #[test]
+    fn refusals_a_script_acts_on_have_their_own_exit_status_and_json() {
+        let as_cli = |e: StoreError| match CliError::from(e) {
+            CliError::Refused(api) => (api.code, refused_status(api.code)),
+            _ => panic!("not a refusal"),
+        };
+        assert_eq!(
+            as_cli(StoreError::PermissionDenied(Box::new(Denied::new(
+                DeniedKind::AdminOnly,
+                "the shared settings"
+            )))),
+            (ErrorCode::PermissionDenied, 4)
+        );
+        assert_eq!(
+            as_cli(StoreError::Duplicate {
+                key: "patients_nhs_number_key".into()
+            }),
+            (ErrorCode::Duplicate, 5)
+        );
+        assert_eq!(refused_status(ErrorCode::Conflict), 3);
+        // Through the core's ApiError too (the record commands).
+        assert!(matches!(
+            super::store::api_error(stepdown::ApiError::new(ErrorCode::Duplicate, "x")),
+            CliError::Refused(_)
+        ));
+    }
 
     #[test]
     fn a_failed_command_removes_only_an_empty_store_it_made() {

@@ -459,7 +459,7 @@ fn print_stored_leaflet(a: ReviewLeafletArgs) -> CliResult {
         write_output(&out, bytes, a.overwrite, &[]).map_err(|e| match e {
             CliError::Input(m) => stepdown::ApiError::new(stepdown::ErrorCode::InvalidInput, m),
             CliError::Environment(m) => stepdown::ApiError::new(stepdown::ErrorCode::Storage, m),
-            CliError::Conflict(e) => *e,
+            CliError::Refused(e) => *e,
             CliError::Internal(e) => {
                 stepdown::ApiError::new(stepdown::ErrorCode::Internal, format!("{e:#}"))
             }

@@ -22,8 +22,13 @@ impl From<StoreError> for CliError {
     /// A problem with what the user named (a value, a file, a path) exits 2;
     /// a failure of the machine (busy, disk full, SQLite) exits 1.
     fn from(e: StoreError) -> Self {
-        if matches!(e, StoreError::Conflict(_)) {
-            CliError::Conflict(Box::new(e.into()))
+        if matches!(
+            e,
+            StoreError::Conflict(_)
+                | StoreError::PermissionDenied(_)
+                | StoreError::Duplicate { .. }
+        ) {
+            CliError::Refused(Box::new(e.into()))
         } else if e.is_user_error() {
             CliError::Input(e.to_string())
         } else if matches!(
@@ -319,13 +324,16 @@ pub fn demo(args: DemoArgs) -> CliResult {
     print_json(&json!({"path": db.display().to_string(), "loaded": report}))
 }
 
-/// A refusal from the core as the CLI reports it: bad input exits 2, the rest 1.
+/// A refusal from the core as the CLI reports it: bad input exits 2, a conflict,
+/// permission refusal or duplicate its own status (3, 4, 5), the rest 1.
 pub fn api_error(e: stepdown::ApiError) -> CliError {
     match e.code {
         stepdown::ErrorCode::InvalidInput | stepdown::ErrorCode::NotFound => {
             CliError::Input(e.message)
         }
-        stepdown::ErrorCode::Conflict => CliError::Conflict(Box::new(e)),
+        stepdown::ErrorCode::Conflict
+        | stepdown::ErrorCode::PermissionDenied
+        | stepdown::ErrorCode::Duplicate => CliError::Refused(Box::new(e)),
         _ => CliError::Internal(anyhow::anyhow!(e.message)),
     }
 }

@@ -426,6 +426,22 @@ fn parse_iso(s: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(n(0..4)? as i32, n(5..7)?, n(8..10)?)
 }
 
+/// The practice of each extract patient by row id (`None` in a
+/// single-seat store); ids this seat cannot see are left out.
+pub(crate) fn practices_of(
+    conn: &Conn,
+    ids: &[i64],
+) -> StoreResult<std::collections::HashMap<i64, Option<String>>> {
+    let mut stmt = conn.prepare_cached("SELECT practice_code FROM cf_patients WHERE id = ?1")?;
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for &id in ids {
+        if let Some(code) = stmt.query_row([id], |r| r.get(0)).optional()? {
+            out.insert(id, code);
+        }
+    }
+    Ok(out)
+}
+
 /// Patients with these ids and their issues (for showing a page).
 pub(crate) fn load_patients(
     conn: &Conn,

@@ -2,7 +2,11 @@
 //! case-finding patient so that two people do not call the same one, and
 //! moves them on (to contact, booked, reviewed).
 //!
-//! A claim is keyed by the extract's patient identifier. Only its holder may
+//! A claim is keyed by the practice and the extract's patient identifier
+//! (migration 12; on a server, migration 3): two practices' extracts can
+//! share an identifier, and a seat that sees both (an admin) names the
+//! practice, else is told which practices hold it. A single-seat file's rows
+//! have no practice (NULL), which counts as one. Only its holder may
 //! release it or change its status; anyone else is refused with
 //! [`StoreError::Conflict`] naming the holder and since when. A released
 //! patient keeps its status. Every change is audited.
@@ -41,6 +45,11 @@ vocabulary!(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct WorklistClaim {
+    /// The practice whose extract the patient is in (ODS code), on a team
+    /// store; absent in a single-seat store, which holds one practice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub practice_code: Option<String>,
     /// The worklist patient (the extract's identifier).
     pub patient_id: String,
     /// Who holds them; null when released (or never claimed, status only).
@@ -57,8 +66,16 @@ pub struct WorklistClaim {
     pub changed_by: String,
 }
 
-const SELECT: &str =
-    "SELECT id, extract_id, holder, claimed_at, status, changed_at, changed_by FROM cf_claims";
+const SELECT: &str = "SELECT id, extract_id, holder, claimed_at, status, changed_at, changed_by,
+     practice_code FROM cf_claims";
+
+/// The key of a claim: `practice_code` (NULL as one practice) and
+/// `extract_id`, as parameters ?1 (practice) and ?2 (identifier).
+const KEY: &str = "practice_code IS NOT DISTINCT FROM ?1 AND extract_id = ?2";
+
+/// Which worklist patient: the practice (as stored; `None` in a single-seat
+/// store) and the extract's identifier.
+type Key = (Option<String>, String);
 
 fn from_row(r: &Row<'_>) -> db::Result<StoreResult<(i64, WorklistClaim)>> {
     let id: i64 = r.get(0)?;
@@ -68,6 +85,7 @@ fn from_row(r: &Row<'_>) -> db::Result<StoreResult<(i64, WorklistClaim)>> {
     let what = format!("worklist claim {id}");
     let claim = (|| {
         Ok(WorklistClaim {
+            practice_code: r.get(7)?,
             patient_id: r.get(1)?,
             holder: r.get(2)?,
             claimed_at: claimed_at
@@ -85,9 +103,9 @@ fn from_row(r: &Row<'_>) -> db::Result<StoreResult<(i64, WorklistClaim)>> {
     Ok(claim.map(|c| (id, c)))
 }
 
-fn by_patient(conn: &Conn, extract_id: &str) -> StoreResult<Option<(i64, WorklistClaim)>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE extract_id = ?1"))?
-        .query_row([extract_id], from_row)
+fn by_key(conn: &Conn, key: &Key) -> StoreResult<Option<(i64, WorklistClaim)>> {
+    conn.prepare_cached(&format!("{SELECT} WHERE {KEY}"))?
+        .query_row(params![key.0, key.1], from_row)
         .optional()?
         .transpose()
 }
@@ -99,17 +117,18 @@ fn by_id(conn: &Conn, id: i64) -> StoreResult<WorklistClaim> {
     Ok(c)
 }
 
-/// The claims of these worklist patients, by identifier (for a worklist page).
+/// The claims of these worklist patients, by (practice, identifier), for a
+/// worklist page.
 pub(crate) fn for_patients(
     conn: &Conn,
-    extract_ids: &[&str],
-) -> StoreResult<HashMap<String, WorklistClaim>> {
-    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE extract_id = ?1"))?;
+    keys: &[(Option<&str>, &str)],
+) -> StoreResult<HashMap<Key, WorklistClaim>> {
+    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE {KEY}"))?;
     let mut out = HashMap::new();
-    for id in extract_ids {
-        if let Some(row) = stmt.query_row([id], from_row).optional()? {
+    for (practice, id) in keys {
+        if let Some(row) = stmt.query_row(params![practice, id], from_row).optional()? {
             let (_, c) = row?;
-            out.insert(c.patient_id.clone(), c);
+            out.insert((c.practice_code.clone(), c.patient_id.clone()), c);
         }
     }
     Ok(out)
@@ -117,33 +136,93 @@ pub(crate) fn for_patients(
 
 /// The worklist filter on claims, as SQL on `cf_summaries` rows: only
 /// patients held by `?{holder}` (when not null), only patients nobody holds
-/// (when `?{unclaimed}` is 1).
+/// (when `?{unclaimed}` is 1). A claim belongs to the extract patient of its
+/// practice and identifier.
 pub(crate) fn filter_sql(holder: usize, unclaimed: usize) -> String {
+    let same =
+        "p.extract_id = c.extract_id AND p.practice_code IS NOT DISTINCT FROM c.practice_code";
     format!(
         "(CAST(?{holder} AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM cf_claims c JOIN cf_patients p
-              ON p.extract_id = c.extract_id
+              ON {same}
            WHERE p.id = cf_summaries.patient_id AND c.holder = ?{holder}))
          AND (?{unclaimed} = 0 OR NOT EXISTS (SELECT 1 FROM cf_claims c JOIN cf_patients p
-              ON p.extract_id = c.extract_id
+              ON {same}
            WHERE p.id = cf_summaries.patient_id AND c.holder IS NOT NULL))"
     )
 }
 
-/// The identifier, checked to name a patient of an imported extract.
-fn patient(conn: &Conn, extract_id: &str) -> StoreResult<String> {
-    let id = clean_line("patient_id", extract_id, 200, true)?;
-    let known = conn
-        .prepare_cached("SELECT 1 FROM cf_patients WHERE extract_id = ?1")?
-        .query_row([&id], |_| Ok(()))
-        .optional()?
-        .is_some();
-    if !known {
+/// A practice as given (an ODS code: letters and digits), upper-cased.
+pub(crate) fn clean_practice(field: &str, code: &str) -> StoreResult<String> {
+    let code = code.trim().to_ascii_uppercase();
+    if !(3..=10).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(StoreError::invalid(
-            "patient_id",
-            format!("there is no worklist patient {id:?} in the imported extracts"),
+            field,
+            format!(
+                "{code:?} is not a practice's ODS code (3 to 10 letters and digits, e.g. A81001)"
+            ),
         ));
     }
-    Ok(id)
+    Ok(code)
+}
+
+/// Which worklist patient `extract_id` (with `practice`, when given) names,
+/// among the extract patients this seat can see (and, with `claims`, the
+/// claims, which outlive a patient leaving the list). Refused by field when
+/// there is none, or when several practices hold the identifier and no
+/// practice was given.
+fn resolve(
+    conn: &Conn,
+    extract_id: &str,
+    practice: Option<&str>,
+    claims: bool,
+) -> StoreResult<Key> {
+    let id = clean_line("patient_id", extract_id, 200, true)?;
+    let practice = practice
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| clean_practice("practice", p))
+        .transpose()?;
+    let claim_rows = if claims {
+        " UNION SELECT practice_code FROM cf_claims
+           WHERE extract_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR practice_code = ?2)"
+    } else {
+        ""
+    };
+    let mut found: Vec<Option<String>> = conn
+        .prepare_cached(&format!(
+            "SELECT practice_code FROM cf_patients
+             WHERE extract_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR practice_code = ?2){claim_rows}"
+        ))?
+        .query_map(params![id, practice], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    found.sort();
+    found.dedup();
+    match found.len() {
+        0 => Err(StoreError::invalid(
+            "patient_id",
+            match &practice {
+                Some(p) => format!(
+                    "there is no worklist patient {id:?} in the imported extracts of practice {p}"
+                ),
+                None => format!("there is no worklist patient {id:?} in the imported extracts"),
+            },
+        )),
+        1 => Ok((found.pop().flatten(), id)),
+        _ => {
+            let codes: Vec<String> = found
+                .into_iter()
+                .map(|c| c.unwrap_or_else(|| "(none)".into()))
+                .collect();
+            Err(StoreError::invalid(
+                "practice",
+                format!(
+                    "worklist patient {id:?} is in the extracts of several practices ({}): \
+                     say which practice",
+                    codes.join(", ")
+                ),
+            ))
+        }
+    }
 }
 
 /// The refusal when `claim` is held by someone other than `actor`.
@@ -181,38 +260,54 @@ fn audit_claim(
 }
 
 impl Store {
-    /// The claim on a worklist patient, if there is one.
-    pub fn worklist_claim(&self, extract_id: &str) -> StoreResult<Option<WorklistClaim>> {
-        Ok(by_patient(&self.conn, extract_id.trim())?.map(|(_, c)| c))
+    /// The claim on a worklist patient, if there is one. `practice` is
+    /// needed only when this seat sees claims of several practices on the
+    /// same identifier (an admin); without it that is refused, naming them.
+    pub fn worklist_claim(
+        &self,
+        extract_id: &str,
+        practice: Option<&str>,
+    ) -> StoreResult<Option<WorklistClaim>> {
+        let key = match resolve(&self.conn, extract_id, practice, true) {
+            Ok(key) => key,
+            // Nothing claimed and no such patient: simply no claim.
+            Err(StoreError::Invalid { field, .. }) if field == "patient_id" => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(by_key(&self.conn, &key)?.map(|(_, c)| c))
     }
 
     /// `holder` takes a worklist patient (status to-contact on a first
     /// claim; a released patient keeps theirs). Taking one you already hold
     /// changes nothing; one held by someone else is refused as a conflict.
+    /// `practice` as for [`Store::worklist_claim`].
     pub fn claim_worklist_patient(
         &mut self,
         extract_id: &str,
+        practice: Option<&str>,
         holder: &str,
     ) -> StoreResult<WorklistClaim> {
         let holder = clean_actor(holder)?;
         self.write(|tx, now| {
-            let pid = patient(tx, extract_id)?;
+            let key = resolve(tx, extract_id, practice, false)?;
             let changed: Option<i64> = tx
                 .prepare_cached(&format!(
                     "INSERT INTO cf_claims
-                       (extract_id, holder, claimed_at, status, changed_at, changed_by)
-                     VALUES (?1, ?2, ?3, 'to-contact', ?3, ?2)
+                       (practice_code, extract_id, holder, claimed_at, status, changed_at,
+                        changed_by)
+                     VALUES (?1, ?2, ?3, ?4, 'to-contact', ?4, ?3)
                      ON CONFLICT {} DO UPDATE SET
                        holder = excluded.holder, claimed_at = excluded.claimed_at,
                        changed_at = excluded.changed_at, changed_by = excluded.changed_by
                      WHERE cf_claims.holder IS NULL
                      RETURNING id",
-                    tx.dialect().practice_key("extract_id")
+                    tx.dialect().claim_key()
                 ))?
-                .query_row(params![pid, holder, ts(now)], |r| r.get(0))
+                .query_row(params![key.0, key.1, holder, ts(now)], |r| r.get(0))
                 .optional()?;
+            let pid = &key.1;
             let Some(id) = changed else {
-                let Some((_, current)) = by_patient(tx, &pid)? else {
+                let Some((_, current)) = by_key(tx, &key)? else {
                     return Err(StoreError::BadRecord {
                         what: format!("worklist claim of {pid}"),
                         detail: "neither taken nor found".into(),
@@ -235,33 +330,35 @@ impl Store {
     }
 
     /// The holder lets a worklist patient go (its status stays). Refused if
-    /// someone else holds them, or nobody does.
+    /// someone else holds them, or nobody does. `practice` as for
+    /// [`Store::worklist_claim`].
     pub fn release_worklist_patient(
         &mut self,
         extract_id: &str,
+        practice: Option<&str>,
         actor: &str,
     ) -> StoreResult<WorklistClaim> {
         let actor = clean_actor(actor)?;
         self.write(|tx, now| {
-            let pid = clean_line("patient_id", extract_id, 200, true)?;
+            let key = resolve(tx, extract_id, practice, true)?;
+            let pid = &key.1;
             let changed: Option<i64> = tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "UPDATE cf_claims SET holder = NULL, claimed_at = NULL,
-                       changed_at = ?2, changed_by = ?3
-                     WHERE extract_id = ?1 AND holder = ?3
-                     RETURNING id",
-                )?
-                .query_row(params![pid, ts(now), actor], |r| r.get(0))
+                       changed_at = ?3, changed_by = ?4
+                     WHERE {KEY} AND holder = ?4
+                     RETURNING id"
+                ))?
+                .query_row(params![key.0, key.1, ts(now), actor], |r| r.get(0))
                 .optional()?;
             let Some(id) = changed else {
-                let current = by_patient(tx, &pid)?;
+                let current = by_key(tx, &key)?;
                 if let Some(e) = current
                     .as_ref()
                     .and_then(|(_, c)| held_by_another(c, &actor))
                 {
                     return Err(e);
                 }
-                patient(tx, &pid)?;
                 return Err(StoreError::invalid(
                     "patient_id",
                     format!("worklist patient {pid:?} is not claimed: there is nothing to release"),
@@ -279,33 +376,40 @@ impl Store {
     }
 
     /// Sets where a worklist patient is up to. Anyone may on a patient nobody
-    /// holds (it stays unclaimed); on a held one only the holder.
+    /// holds (it stays unclaimed); on a held one only the holder. `practice`
+    /// as for [`Store::worklist_claim`].
     pub fn set_worklist_status(
         &mut self,
         extract_id: &str,
+        practice: Option<&str>,
         status: ClaimStatus,
         actor: &str,
     ) -> StoreResult<WorklistClaim> {
         let actor = clean_actor(actor)?;
         self.write(|tx, now| {
-            let pid = patient(tx, extract_id)?;
-            let before = by_patient(tx, &pid)?.map(|(_, c)| c.status);
+            let key = resolve(tx, extract_id, practice, false)?;
+            let pid = &key.1;
+            let before = by_key(tx, &key)?.map(|(_, c)| c.status);
             let changed: Option<i64> = tx
                 .prepare_cached(&format!(
                     "INSERT INTO cf_claims
-                       (extract_id, holder, claimed_at, status, changed_at, changed_by)
-                     VALUES (?1, NULL, NULL, ?2, ?3, ?4)
+                       (practice_code, extract_id, holder, claimed_at, status, changed_at,
+                        changed_by)
+                     VALUES (?1, ?2, NULL, NULL, ?3, ?4, ?5)
                      ON CONFLICT {} DO UPDATE SET
                        status = excluded.status, changed_at = excluded.changed_at,
                        changed_by = excluded.changed_by
                      WHERE cf_claims.holder IS NULL OR cf_claims.holder = excluded.changed_by
                      RETURNING id",
-                    tx.dialect().practice_key("extract_id")
+                    tx.dialect().claim_key()
                 ))?
-                .query_row(params![pid, status.as_str(), ts(now), actor], |r| r.get(0))
+                .query_row(
+                    params![key.0, key.1, status.as_str(), ts(now), actor],
+                    |r| r.get(0),
+                )
                 .optional()?;
             let Some(id) = changed else {
-                let current = by_patient(tx, &pid)?;
+                let current = by_key(tx, &key)?;
                 return Err(current
                     .and_then(|(_, c)| held_by_another(&c, &actor))
                     .unwrap_or_else(|| StoreError::BadRecord {

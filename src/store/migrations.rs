@@ -85,6 +85,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "the practice (ODS code) of patients, imports, extract patients and claims",
         sql: include_str!("migrations/0011_practice.sql"),
     },
+    Migration {
+        version: 12,
+        name: "worklist claims keyed by practice and extract identifier",
+        sql: include_str!("migrations/0012_claims_by_practice.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -277,6 +282,11 @@ pub(crate) fn migrate(conn: &mut Connection, list: &[Migration]) -> StoreResult<
                     format!("migrations[{}] ({})", m.version, m.name),
                     format!("failed: {inner}"),
                 ),
+                // A migration refused by a unique key: the migration is named.
+                d @ StoreError::Duplicate { .. } => StoreError::invalid(
+                    format!("migrations[{}] ({})", m.version, m.name),
+                    format!("failed: {d}"),
+                ),
                 // A migration naming a table it does not find: the migration is named.
                 StoreError::MissingStructure(what) => StoreError::invalid(
                     format!("migrations[{}] ({})", m.version, m.name),
@@ -359,6 +369,60 @@ mod tests {
         );
     }
 
+    /// Migration 12 rebuilds cf_claims keyed by (practice, identifier): the
+    /// rows of a file at version 11 are kept with their ids; without a
+    /// practice (a single-seat file) an identifier is still claimed once, and
+    /// two practices' patients with one identifier are two claims.
+    #[test]
+    fn claims_are_kept_and_keyed_by_practice_from_version_12() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, &MIGRATIONS[..11]).unwrap();
+        fn claim(
+            conn: &Connection,
+            practice: Option<&str>,
+            id: &str,
+            holder: &str,
+        ) -> rusqlite::Result<usize> {
+            conn.execute(
+                "INSERT INTO cf_claims
+                   (practice_code, extract_id, holder, claimed_at, status, changed_at, changed_by)
+                 VALUES (?1, ?2, ?3, 't', 'booked', 't', ?3)",
+                rusqlite::params![practice, id, holder],
+            )
+        }
+        claim(&conn, None, "P1", "Alice").unwrap();
+        claim(&conn, None, "P2", "Bob").unwrap();
+        claim(&conn, None, "P3", "Bob").unwrap();
+        // Version 11: the identifier alone is the key.
+        assert!(claim(&conn, Some("B82002"), "P1", "Bob").is_err());
+        // A gap in the ids, which the rebuild must keep.
+        conn.execute("DELETE FROM cf_claims WHERE extract_id = 'P2'", [])
+            .unwrap();
+
+        migrate(&mut conn, MIGRATIONS).unwrap();
+        let rows: Vec<(i64, Option<String>, String, String)> = conn
+            .prepare("SELECT id, practice_code, extract_id, holder FROM cf_claims ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (1, None, "P1".into(), "Alice".into()),
+                (3, None, "P3".into(), "Bob".into())
+            ]
+        );
+        assert!(
+            claim(&conn, None, "P1", "Bob").is_err(),
+            "no practice counts as one"
+        );
+        claim(&conn, Some("A81001"), "P1", "Carol").unwrap();
+        claim(&conn, Some("B82002"), "P1", "Dan").unwrap();
+        assert!(claim(&conn, Some("B82002"), "P1", "Erin").is_err());
+    }
+
     /// Migrations are append-only. If this fails you edited a released
     /// migration: revert it and add a new numbered one instead.
     #[test]
@@ -407,6 +471,10 @@ mod tests {
             (
                 11,
                 "3bf86d2e6e793785d343e155cf1c1781bc412306f089c63fb55bc6ccbf616696",
+            ),
+            (
+                12,
+                "031333eeda0d8a1b648977d8672858227663f6027811379e69220d07e0df3ffd",
             ),
         ];
         // Every migration is pinned: adding one means adding its hash here,

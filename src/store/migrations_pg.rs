@@ -43,6 +43,11 @@ pub const PG_MIGRATIONS: &[Migration] = &[
         name: "the server's schema check (stepdown_schema_problems)",
         sql: include_str!("migrations_pg/0004_schema_check.sql"),
     },
+    Migration {
+        version: 5,
+        name: "worklist claims by practice: an audit entry about a claim takes its practice",
+        sql: include_str!("migrations_pg/0005_claims_by_practice.sql"),
+    },
 ];
 
 /// The server schema version this build creates and understands.
@@ -290,7 +295,7 @@ mod tests {
     #[test]
     fn pg_migrations_validate() {
         validate_list(PG_MIGRATIONS).unwrap();
-        assert_eq!(PG_LATEST_VERSION, 4);
+        assert_eq!(PG_LATEST_VERSION, 5);
     }
 
     /// Migrations are append-only. If this fails you edited a released
@@ -313,6 +318,10 @@ mod tests {
             (
                 4,
                 "09004b15ab25a1008cadc4adb7d8ddeb3130ed0f012fde3185d37dbc91340c34",
+            ),
+            (
+                5,
+                "a7a478fd2688ed7abbeee18da43ebbece9c8add9cc2e864aa0a5e73eb2c703be",
             ),
         ];
         let versions: Vec<i64> = PG_MIGRATIONS.iter().map(|m| m.version).collect();

@@ -38,6 +38,7 @@ mod migrate;
 pub mod migrations;
 pub mod migrations_pg;
 mod patients;
+mod refusal;
 mod reviews;
 mod settings;
 
@@ -67,6 +68,7 @@ pub use followups::FollowUp;
 pub use leaflets::{sha256_hex, LeafletPrint};
 pub use migrate::{migrate_store, MigrateReport, MigratedHead, TableCopied};
 pub use patients::{Patient, PatientInput, PatientSummary};
+pub use refusal::{Denied, DeniedKind};
 pub use reviews::{Review, ReviewSummary};
 pub use settings::Settings;
 
@@ -305,22 +307,22 @@ pub enum StoreError {
         detail: String,
     },
     /// The server refused an operation to this seat's role: a missing grant,
-    /// or row-level security (a record of a practice the seat is not assigned to).
-    #[error(
-        "the server refused this: {0}. This seat's role may not do it, or the record \
-         belongs to a practice it is not assigned to. Nothing was changed."
-    )]
-    PermissionDenied(String),
+    /// or row-level security (a record of a practice the seat is not
+    /// assigned to). The message says which record, which seat and whom to
+    /// ask, never the server's SQL.
+    #[error("{0}")]
+    PermissionDenied(Box<Denied>),
     /// A unique key refused a second record with the same value (on the
     /// server: another seat may have saved it first).
     #[error(
-        "another record already has this value (unique key {key}): {detail}. Nothing was changed."
+        "{} is already in the store (another seat or window may have saved it first). \
+         Nothing was changed; open the existing record instead",
+        refusal::duplicate_words(.key)
     )]
     Duplicate {
-        /// The constraint.
+        /// The constraint (the server's name, or SQLite's `table.column`);
+        /// read for the words, not shown.
         key: String,
-        /// The server's words.
-        detail: String,
     },
     /// The server stopped a transaction that collided with another seat's
     /// (a serialization failure or a deadlock); nothing of it was kept.
@@ -406,6 +408,16 @@ impl From<rusqlite::Error> for StoreError {
                 return StoreError::MissingStructure(msg.clone());
             }
         }
+        // A unique key refusing a second record, as the server's 23505.
+        if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e {
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            {
+                return StoreError::Duplicate {
+                    key: refusal::sqlite_unique_key(msg),
+                };
+            }
+        }
         match e.sqlite_error_code() {
             Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Busy,
             Some(C::DiskFull) => StoreError::DiskFull,
@@ -476,6 +488,8 @@ impl From<StoreError> for crate::ApiError {
         }
         let code = match &e {
             StoreError::NotFound { .. } => ErrorCode::NotFound,
+            StoreError::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            StoreError::Duplicate { .. } => ErrorCode::Duplicate,
             StoreError::NotEmpty { .. }
             | StoreError::AlreadyExists { .. }
             | StoreError::BadBackup { .. } => ErrorCode::InvalidInput,
@@ -726,11 +740,15 @@ impl Store {
             &server,
         )
         .map_err(|e| match e {
-            StoreError::PermissionDenied(detail) => StoreError::PermissionDenied(format!(
-                "the store's schema on {server} is older than this version of Stepdown and \
-                 this seat may not update it; the store's administrator opens it once with \
-                 this version to update it ({detail})"
-            )),
+            StoreError::PermissionDenied(_) => StoreError::PermissionDenied(Box::new(Denied {
+                role: target.user().map(str::to_string),
+                ..Denied::new(
+                    DeniedKind::SchemaUpdate {
+                        server: server.clone(),
+                    },
+                    "the store's schema",
+                )
+            })),
             other => other,
         })?;
         Ok(Store {
@@ -803,6 +821,24 @@ impl Store {
         Ok(Some(role))
     }
 
+    /// Fills in the role that signed in and the practices it is assigned to
+    /// (best effort: a refusal is reported whether or not they can be read).
+    fn name_the_seat(&self, denied: &mut Denied) {
+        if denied.role.is_none() {
+            denied.role = self.signed_in_role().ok().flatten();
+        }
+        if denied.practices.is_none() && self.backend() == db::Backend::Postgres {
+            denied.practices = self
+                .conn
+                .prepare(
+                    "SELECT practice_code FROM seat_practices WHERE role_name = session_user \
+                     ORDER BY practice_code",
+                )
+                .and_then(|mut st| st.query_map((), |r| r.get::<String>(0))?.collect())
+                .ok();
+        }
+    }
+
     /// Name for audit entries when the caller has none: the reviewer name
     /// from settings if set, else the operating-system login name.
     pub fn default_actor(&self) -> String {
@@ -816,6 +852,21 @@ impl Store {
     /// at the start, so the busy timeout applies there and the transaction
     /// can never fail half-way on a lock upgrade. Rolled back on any error.
     pub(crate) fn write<T>(
+        &mut self,
+        f: impl FnOnce(&db::Tx<'_>, DateTime<Utc>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        match self.write_once(f) {
+            Err(StoreError::PermissionDenied(mut denied)) => {
+                // Rolled back by now: say which seat was refused and which
+                // practices it works for, so it knows what to ask.
+                self.name_the_seat(&mut denied);
+                Err(StoreError::PermissionDenied(denied))
+            }
+            other => other,
+        }
+    }
+
+    fn write_once<T>(
         &mut self,
         f: impl FnOnce(&db::Tx<'_>, DateTime<Utc>) -> StoreResult<T>,
     ) -> StoreResult<T> {

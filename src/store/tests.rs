@@ -1527,6 +1527,44 @@ fn api_error_codes() {
 //
 // Seats on one PostgreSQL store: skipped (with a note) without a test cluster.
 
+on_both_backends! {
+    #[test]
+    fn a_unique_key_refusing_a_second_record_is_a_duplicate_in_words() {
+        let (_held, mut s) = new_store();
+        s.create_patient(
+            &PatientInput {
+                nhs_number: Some("9434765919".into()),
+                ..patient("Jo Smith")
+            },
+            "t",
+        )
+        .unwrap();
+        // Past the store's own check (which reads first), as a second seat's
+        // insert racing the first would reach the key.
+        let e: StoreError = s
+            .db()
+            .execute(
+                "INSERT INTO patients (nhs_number, name, created_at, updated_at)
+                 VALUES ('9434765919', 'Again', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+                (),
+            )
+            .unwrap_err()
+            .into();
+        assert!(matches!(e, StoreError::Duplicate { .. }), "{e}");
+        let api = crate::ApiError::from(e);
+        assert_eq!(api.code, ErrorCode::Duplicate);
+        assert!(
+            api.message
+                .starts_with("a patient with this NHS number is already in the store"),
+            "{}",
+            api.message
+        );
+        for unsaid in ["UNIQUE", "patients", "9434765919", "Key ("] {
+            assert!(!api.message.contains(unsaid), "{unsaid:?} in {}", api.message);
+        }
+    }
+}
+
 mod postgres_only {
     use super::*;
     use crate::store::test_pg::{new_pg_store, on_pg, PgSchema};
@@ -1826,7 +1864,12 @@ mod postgres_only {
                 matches!(&e, StoreError::Duplicate { key, .. } if key == "practices_pkey"),
                 "{e}"
             );
-            assert!(e.to_string().contains("already has this value"), "{e}");
+            assert_eq!(
+                e.to_string(),
+                "a practice with this ODS code is already in the store (another seat or window \
+                 may have saved it first). Nothing was changed; open the existing record instead"
+            );
+            assert_eq!(crate::ApiError::from(e).code, ErrorCode::Duplicate);
         });
     }
 
@@ -1840,8 +1883,108 @@ mod postgres_only {
                 ..Settings::default()
             };
             let e = alice.update_settings(&new, "alice").unwrap_err();
-            assert!(matches!(e, StoreError::PermissionDenied(_)), "{e}");
-            assert!(e.to_string().contains("may not do it"), "{e}");
+            let StoreError::PermissionDenied(denied) = &e else {
+                panic!("{e}")
+            };
+            assert_eq!(denied.kind, DeniedKind::AdminOnly);
+            assert_eq!(
+                e.to_string(),
+                "this seat (signed in as seat_alice) may not change the shared settings: only \
+                 the store's administrator may. Nothing was changed; ask your administrator to \
+                 make the change"
+            );
+            let api = crate::ApiError::from(e);
+            assert_eq!(api.code, ErrorCode::PermissionDenied);
+            assert!(
+                !api.message.contains("permission denied for table"),
+                "{}",
+                api.message
+            );
+        });
+    }
+
+    #[test]
+    fn a_seat_writing_for_a_practice_it_is_not_assigned_to_is_told_so_in_words() {
+        on_pg(|| {
+            let (schema, _owner) = team();
+            let mut alice = seat(&schema, "seat_alice");
+            let mut bob = seat(&schema, "seat_bob");
+            let p = alice.create_patient(&patient("Jo Smith"), "alice").unwrap();
+            // Through the Store API bob cannot even find alice's patient...
+            assert!(matches!(
+                bob.save_review(&review_input(p.id, "bob's")),
+                Err(StoreError::Invalid { .. } | StoreError::NotFound { .. })
+            ));
+            // ...and a write that reaches the server anyway (a review on her
+            // patient, a patient placed in her practice) is refused by it.
+            let e = bob
+                .write(|tx, _| {
+                    tx.execute(
+                        "INSERT INTO reviews (patient_id, created_at, created_by)
+                         VALUES (?1, '2026-01-01T00:00:00Z', 'bob')",
+                        crate::store::db::params![p.id],
+                    )?;
+                    Ok(())
+                })
+                .unwrap_err();
+            let StoreError::PermissionDenied(denied) = &e else {
+                panic!("{e}")
+            };
+            assert_eq!(denied.kind, DeniedKind::OtherPractice, "{e}");
+            assert_eq!(denied.role.as_deref(), Some("seat_bob"));
+            assert_eq!(
+                denied.practices.as_deref(),
+                Some(&["B82002".to_string()][..])
+            );
+            let api = crate::ApiError::from(e);
+            assert_eq!(api.code, ErrorCode::PermissionDenied);
+            for said in [
+                "signed in as seat_bob",
+                "a review",
+                "works for B82002",
+                "ask the store's administrator to assign this seat",
+            ] {
+                assert!(api.message.contains(said), "{said:?} in {}", api.message);
+            }
+            // No SQL, table names or the other practice's code.
+            for unsaid in ["reviews:", "row-level", "A81001", "practice_code"] {
+                assert!(
+                    !api.message.contains(unsaid),
+                    "{unsaid:?} in {}",
+                    api.message
+                );
+            }
+            let e = bob
+                .write(|tx, _| {
+                    tx.execute(
+                        "INSERT INTO patients (practice_code, name, created_at, updated_at)
+                         VALUES ('A81001', 'Placed', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+                        (),
+                    )?;
+                    Ok(())
+                })
+                .unwrap_err();
+            let StoreError::PermissionDenied(denied) = &e else {
+                panic!("{e}")
+            };
+            assert_eq!(
+                (&denied.kind, denied.record.as_str()),
+                (&DeniedKind::OtherPractice, "a patient record"),
+                "{e}"
+            );
+            // A seat assigned to no practice is told to ask for one.
+            schema.owner_sql("DELETE FROM seat_practices WHERE role_name = 'seat_bob'");
+            let mut bob = seat(&schema, "seat_bob");
+            let e = bob.create_patient(&patient("New"), "bob").unwrap_err();
+            let StoreError::PermissionDenied(denied) = &e else {
+                panic!("{e}")
+            };
+            assert_eq!(denied.kind, DeniedKind::NoPractice, "{e}");
+            assert!(
+                e.to_string()
+                    .contains("is not assigned to any practice yet"),
+                "{e}"
+            );
         });
     }
 }

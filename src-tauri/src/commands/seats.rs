@@ -51,15 +51,17 @@ pub async fn discard_review_draft(app: AppHandle, draft_id: i64) -> Result<(), A
     .await
 }
 
-/// This seat takes a worklist patient (refused as a conflict if another holds them).
+/// This seat takes a worklist patient (refused as a conflict if another holds them);
+/// `practice_code` is the worklist row's (claims are keyed by practice and identifier).
 #[tauri::command]
 pub async fn claim_worklist_patient(
     app: AppHandle,
     patient_id: String,
+    practice_code: Option<String>,
 ) -> Result<WorklistClaim, ApiError> {
     blocking(app, move |st| {
         let holder = st.actor();
-        st.with_store(|s| s.claim_worklist_patient(&patient_id, &holder))
+        st.with_store(|s| s.claim_worklist_patient(&patient_id, practice_code.as_deref(), &holder))
     })
     .await
 }
@@ -69,10 +71,11 @@ pub async fn claim_worklist_patient(
 pub async fn release_worklist_patient(
     app: AppHandle,
     patient_id: String,
+    practice_code: Option<String>,
 ) -> Result<WorklistClaim, ApiError> {
     blocking(app, move |st| {
         let actor = st.actor();
-        st.with_store(|s| s.release_worklist_patient(&patient_id, &actor))
+        st.with_store(|s| s.release_worklist_patient(&patient_id, practice_code.as_deref(), &actor))
     })
     .await
 }
@@ -82,11 +85,14 @@ pub async fn release_worklist_patient(
 pub async fn set_worklist_status(
     app: AppHandle,
     patient_id: String,
+    practice_code: Option<String>,
     status: ClaimStatus,
 ) -> Result<WorklistClaim, ApiError> {
     blocking(app, move |st| {
         let actor = st.actor();
-        st.with_store(|s| s.set_worklist_status(&patient_id, status, &actor))
+        st.with_store(|s| {
+            s.set_worklist_status(&patient_id, practice_code.as_deref(), status, &actor)
+        })
     })
     .await
 }

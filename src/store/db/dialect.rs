@@ -56,6 +56,17 @@ impl Dialect {
         }
     }
 
+    /// The ON CONFLICT target of a worklist claim, (practice, extract id):
+    /// SQLite's key is an index on `ifnull(practice_code, '')` (a
+    /// single-seat file's rows have no practice; migration 12), the server's
+    /// the columns themselves (its practice is never NULL; migrations_pg/0003).
+    pub fn claim_key(self) -> &'static str {
+        match self.0 {
+            Backend::Sqlite => "(ifnull(practice_code, ''), extract_id)",
+            Backend::Postgres => "(practice_code, extract_id)",
+        }
+    }
+
     /// The LIMIT value meaning "no limit": SQLite takes a negative number,
     /// PostgreSQL NULL.
     pub fn no_limit(self) -> super::Value {

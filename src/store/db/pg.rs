@@ -366,11 +366,17 @@ pub(crate) fn classify(e: &postgres::Error, server: &str) -> StoreError {
         };
     }
     if *code == SqlState::INSUFFICIENT_PRIVILEGE {
-        return StoreError::PermissionDenied(text);
+        return StoreError::PermissionDenied(Box::new(crate::store::refusal::denied_from_server(
+            db.message(),
+        )));
     }
     if *code == SqlState::UNIQUE_VIOLATION {
-        let key = db.constraint().map(str::to_string).unwrap_or_default();
-        return StoreError::Duplicate { key, detail: text };
+        // The detail quotes the values ("Key (nhs_number)=(…)"): not shown.
+        let key = db
+            .constraint()
+            .map(str::to_string)
+            .unwrap_or_else(|| db.table().unwrap_or_default().to_string());
+        return StoreError::Duplicate { key };
     }
     if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED {
         return StoreError::Serialization(text);

@@ -28,6 +28,7 @@ import type { ImportPreset } from "./bindings/ImportPreset";
 import type { LeafletPrintRequest } from "./bindings/LeafletPrintRequest";
 import type { Worklist } from "./bindings/Worklist";
 import type { WorklistClaim } from "./bindings/WorklistClaim";
+import type { WorklistPatient } from "./bindings/WorklistPatient";
 import type { ClaimStatus } from "./bindings/ClaimStatus";
 import type { ReviewDraft } from "./bindings/ReviewDraft";
 import type { WorklistFilters } from "./bindings/WorklistFilters";
@@ -41,6 +42,10 @@ import type { StoreStatus } from "./bindings/StoreStatus";
 import type { StoreChoice } from "./bindings/StoreChoice";
 import type { SignIn } from "./bindings/SignIn";
 import type { ThresholdRow } from "./bindings/ThresholdRow";
+
+/** Which worklist patient: the extract's identifier and, on a team store, the
+ * practice whose extract it is in (two practices' extracts can share an identifier). */
+export type WorklistKey = Pick<WorklistPatient, "patient_id" | "practice_code">;
 
 /** What loading demo patients created. */
 export interface DemoReport {
@@ -116,13 +121,16 @@ export const api = {
   worklist: (filters: WorklistFilters) => call<Worklist>("worklist", { filters }),
   /** The name this seat is recorded under: the holder of its claims ("mine"). */
   seatName: () => call<string>("seat_name"),
-  /** This seat takes a worklist patient; a conflict names whoever holds them. */
-  claimWorklistPatient: (patientId: string) => call<WorklistClaim>("claim_worklist_patient", { patientId }),
+  /** This seat takes a worklist patient (the row: claims are keyed by practice and
+   * identifier); a conflict names whoever holds them. */
+  claimWorklistPatient: (p: WorklistKey) =>
+    call<WorklistClaim>("claim_worklist_patient", { patientId: p.patient_id, practiceCode: p.practice_code ?? null }),
   /** This seat lets a worklist patient it holds go (the status stays). */
-  releaseWorklistPatient: (patientId: string) => call<WorklistClaim>("release_worklist_patient", { patientId }),
+  releaseWorklistPatient: (p: WorklistKey) =>
+    call<WorklistClaim>("release_worklist_patient", { patientId: p.patient_id, practiceCode: p.practice_code ?? null }),
   /** Where a worklist patient is up to (only the holder on a held one). */
-  setWorklistStatus: (patientId: string, status: ClaimStatus) =>
-    call<WorklistClaim>("set_worklist_status", { patientId, status }),
+  setWorklistStatus: (p: WorklistKey, status: ClaimStatus) =>
+    call<WorklistClaim>("set_worklist_status", { patientId: p.patient_id, practiceCode: p.practice_code ?? null, status }),
   practiceFigures: () => call<Figures>("practice_figures"),
   /** Writes the figures CSV to the chosen path; returns it. */
   saveFiguresCsv: () => call<string>("save_figures_csv"),

@@ -20,6 +20,15 @@ describe("fieldMessages", () => {
     });
   });
 
+  it("shows a permission refusal or a duplicate whole, never as a field", () => {
+    const denied =
+      "this seat (signed in as seat_bob) may not write a review: it belongs to a practice this seat is not assigned to (it works for B82002), or it no longer exists. Nothing was changed; if you should work on that practice's records, ask the store's administrator to assign this seat to it";
+    expect(fieldMessages({ code: "permission-denied", message: denied })).toEqual({ "": denied });
+    const duplicate =
+      "a patient with this NHS number is already in the store (another seat or window may have saved it first). Nothing was changed; open the existing record instead";
+    expect(fieldMessages({ code: "duplicate", message: duplicate })).toEqual({ "": duplicate });
+  });
+
   it("is empty without an error", () => {
     expect(fieldMessages(null)).toEqual({});
   });

@@ -3,4 +3,4 @@
 /**
  * Machine-readable category of an [`ApiError`].
  */
-export type ErrorCode = "invalid-input" | "not-found" | "storage" | "reference" | "internal" | "conflict";
+export type ErrorCode = "invalid-input" | "not-found" | "storage" | "reference" | "internal" | "conflict" | "permission-denied" | "duplicate";

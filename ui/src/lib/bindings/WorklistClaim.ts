@@ -6,6 +6,11 @@ import type { ClaimStatus } from "./ClaimStatus";
  */
 export type WorklistClaim = { 
 /**
+ * The practice whose extract the patient is in (ODS code), on a team
+ * store; absent in a single-seat store, which holds one practice.
+ */
+practice_code?: string, 
+/**
  * The worklist patient (the extract's identifier).
  */
 patient_id: string, 

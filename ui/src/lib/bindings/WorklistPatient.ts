@@ -108,4 +108,10 @@ warnings: Array<string>,
  * Who holds this patient and where they are up to (worklist claims);
  * null when nobody has claimed them or set a status.
  */
-claim: WorklistClaim | null, };
+claim: WorklistClaim | null, 
+/**
+ * The practice whose extract the patient is in (ODS code), on a team
+ * store; absent in a single-seat store, which holds one practice. With
+ * `patient_id` it names the patient (claims are keyed by both).
+ */
+practice_code?: string, };
