@@ -14,6 +14,7 @@ fn main() {
             "describe_items",
             "known_drugs",
             "store_status",
+            "switch_store",
             "get_settings",
             "update_settings",
             "search_patients",

@@ -1056,12 +1056,13 @@ pub struct ExtractChoice<'a> {
 /// progress. The desktop app's import, with the files the user chose in its
 /// open dialog.
 ///
-/// It opens its own connection to the store at `db_path`, not the app's
-/// shared one: the import stores in short transactions (issue 16), and
-/// between them the app's saves go ahead instead of waiting for the whole
-/// import behind one lock.
+/// It runs on a connection of its own (`open` makes it, as the app opened
+/// its store: the file, or the team store signed in as the seat), not the
+/// app's shared one: the import stores in short transactions (issue 16),
+/// and between them the app's saves go ahead instead of waiting for the
+/// whole import behind one lock.
 pub fn import_extract_file(
-    db_path: &std::path::Path,
+    open: impl FnOnce() -> Result<Store, ApiError>,
     choice: ExtractChoice<'_>,
     list_size: Option<u32>,
     today: NaiveDate,
@@ -1103,7 +1104,7 @@ pub fn import_extract_file(
         actor: Some(actor.to_string()),
         exclusions,
     };
-    let mut store = Store::open(db_path).map_err(ApiError::from)?;
+    let mut store = open()?;
     import_from(&mut store, file, &options, progress).map_err(ApiError::from)
 }
 

@@ -6,26 +6,38 @@
 pub mod commands;
 pub mod state;
 
-use std::path::PathBuf;
-
 use tauri::Manager;
 
 use state::AppState;
+use stepdown::store::choice;
 
-/// The store file: `--db PATH` on the command line, else `STEPDOWN_DB` if set
-/// (tests and demos use a scratch file), else `stepdown.db` in Tauri's app
-/// data directory.
-fn db_path(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
-    if let Some(p) = state::arg_value("--db") {
-        return Ok(PathBuf::from(p));
-    }
-    match std::env::var_os(stepdown::store::DB_ENV_VAR) {
-        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
-        _ => Ok(app
-            .path()
-            .app_data_dir()?
-            .join(stepdown::store::DB_FILE_NAME)),
-    }
+/// What the app opens: `--db PATH` on the command line, else `STEPDOWN_DB`
+/// if set (tests and demos use a scratch file or a team store address),
+/// else the store chosen in Settings (kept in `store.json` in Tauri's app
+/// config directory; a team store waits for the seat to sign in), else
+/// `stepdown.db` in Tauri's app data directory. The decision is the core's
+/// (`store::choice::start_up`); this only gathers the inputs.
+fn start_state(app: &tauri::App) -> Result<AppState, Box<dyn std::error::Error>> {
+    let local_file = app
+        .path()
+        .app_data_dir()?
+        .join(stepdown::store::DB_FILE_NAME);
+    let choice_file = app
+        .path()
+        .app_config_dir()
+        .ok()
+        .map(|d| d.join(choice::CHOICE_FILE_NAME));
+    let loaded = match &choice_file {
+        Some(f) => choice::load(f),
+        None => choice::Loaded {
+            choice: choice::StoreChoice::Local,
+            problem: None,
+        },
+    };
+    let flag = state::arg_value("--db");
+    let env = std::env::var_os(stepdown::store::DB_ENV_VAR);
+    let start_up = choice::start_up(flag.as_deref(), env.as_deref(), &loaded.choice, &local_file);
+    Ok(AppState::start(start_up, loaded, choice_file, local_file))
 }
 
 /// Builds and runs the desktop app.
@@ -35,8 +47,8 @@ pub fn run() {
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .setup(|app| {
-            let path = db_path(app)?;
-            app.manage(AppState::open(path));
+            let state = start_state(app)?;
+            app.manage(state);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -51,6 +63,7 @@ pub fn run() {
             commands::clinical::describe_items,
             commands::clinical::known_drugs,
             commands::records::store_status,
+            commands::store::switch_store,
             commands::records::get_settings,
             commands::records::update_settings,
             commands::records::search_patients,

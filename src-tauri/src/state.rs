@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use stepdown::store::{local_user_name, Store, StoreResult};
+use stepdown::store::choice::{self, ChoiceSource, Loaded, Reopen, SignIn, StartUp, StoreChoice};
+use stepdown::store::db::redact;
+use stepdown::store::{local_user_name, Store, StoreError, StoreResult};
 use stepdown::{ApiError, ErrorCode};
 
 /// What a save dialog is for (`choose_save_path`'s `kind`): it decides the
@@ -101,11 +103,72 @@ impl ChosenPaths {
     }
 }
 
+/// The store the window works on now, and how it came to be open.
+struct Current {
+    /// What the window shows: the file, or the address without a password.
+    shown: String,
+    store: Result<Store, ApiError>,
+    /// How to open it again (the import's own connection); `None` while
+    /// waiting for a sign-in.
+    reopen: Option<Reopen>,
+    /// A team store chosen in Settings, waiting for the seat to sign in.
+    sign_in_needed: bool,
+    /// Where the open store's location came from.
+    source: ChoiceSource,
+    /// The choice saved in Settings (what a start without `--db` opens).
+    saved: StoreChoice,
+    /// Why the saved choice could not be used at start-up, if it could not.
+    saved_problem: Option<String>,
+}
+
+/// What the window's Settings show about the store (`store_status`).
+#[derive(Debug, Clone)]
+pub struct StoreView {
+    /// The file, or the team store's address without a password.
+    pub shown: String,
+    /// Where it came from now.
+    pub source: ChoiceSource,
+    /// Where it came from when the app started (`--db` and `STEPDOWN_DB`
+    /// decide again at the next start).
+    pub started_with: ChoiceSource,
+    /// The choice saved in Settings.
+    pub saved: StoreChoice,
+    /// Why the saved choice was not used at start-up.
+    pub saved_problem: Option<String>,
+    /// Waiting for the seat to sign in to the saved team store.
+    pub sign_in_needed: bool,
+    /// The store file on this computer.
+    pub local_file: String,
+    /// Where the choice is kept.
+    pub choice_file: Option<String>,
+}
+
 /// Held by Tauri for the life of the app.
 pub struct AppState {
-    db_path: PathBuf,
-    store: Mutex<Result<Store, ApiError>>,
+    current: Mutex<Current>,
     chosen: Mutex<ChosenPaths>,
+    started_with: ChoiceSource,
+    /// Where the store choice is kept (Tauri's app config folder), if known.
+    choice_file: Option<PathBuf>,
+    /// The store on this computer (Tauri's app data folder).
+    local_file: PathBuf,
+}
+
+/// Why a store could not be opened at start-up: the window still opens
+/// and says so; the file is never touched.
+fn not_opened(location: &Path, e: StoreError) -> ApiError {
+    let team = location
+        .to_str()
+        .is_some_and(stepdown::store::db::is_pg_url);
+    let what = if team {
+        "The team store could not be opened"
+    } else {
+        "The Stepdown data file could not be opened"
+    };
+    ApiError::new(
+        ErrorCode::Storage,
+        format!("{what}, so nothing can be saved this session. {e}"),
+    )
 }
 
 impl AppState {
@@ -113,23 +176,78 @@ impl AppState {
     /// be opened is remembered with its error, so the window still opens and
     /// says what is wrong; the file is never touched.
     pub fn open(db_path: PathBuf) -> AppState {
-        let team = db_path.to_str().is_some_and(stepdown::store::db::is_pg_url);
-        let what = if team {
-            "The team store could not be opened"
-        } else {
-            "The Stepdown data file could not be opened"
-        };
-        let store = Store::open(&db_path).map_err(|e| {
-            ApiError::new(
-                ErrorCode::Storage,
-                format!("{what}, so nothing can be saved this session. {e}"),
-            )
-        });
-        AppState {
+        AppState::start(
+            StartUp::Open {
+                location: db_path.clone(),
+                source: ChoiceSource::Flag,
+            },
+            Loaded {
+                choice: StoreChoice::Local,
+                problem: None,
+            },
+            None,
             db_path,
-            store: Mutex::new(store),
+        )
+    }
+
+    /// Starts as `start_up` says (`store::choice::start_up`): opens the
+    /// location, or waits for the seat to sign in to the saved team store.
+    pub fn start(
+        start_up: StartUp,
+        loaded: Loaded,
+        choice_file: Option<PathBuf>,
+        local_file: PathBuf,
+    ) -> AppState {
+        let (current, started_with) = match start_up {
+            StartUp::Open { location, source } => {
+                let store = Store::open(&location).map_err(|e| not_opened(&location, e));
+                (
+                    Current {
+                        shown: redact(&location.display().to_string()),
+                        store,
+                        reopen: Some(Reopen::Location(location)),
+                        sign_in_needed: false,
+                        source,
+                        saved: loaded.choice,
+                        saved_problem: loaded.problem,
+                    },
+                    source,
+                )
+            }
+            StartUp::SignIn { address } => (
+                Current {
+                    store: Err(ApiError::new(
+                        ErrorCode::Storage,
+                        format!(
+                            "Sign in to the team store at {} to see and save records.",
+                            redact(&address)
+                        ),
+                    )),
+                    shown: redact(&address),
+                    reopen: None,
+                    sign_in_needed: true,
+                    source: ChoiceSource::Settings,
+                    saved: loaded.choice,
+                    saved_problem: loaded.problem,
+                },
+                ChoiceSource::Settings,
+            ),
+        };
+        AppState {
+            current: Mutex::new(current),
             chosen: Mutex::new(ChosenPaths::default()),
+            started_with,
+            choice_file,
+            local_file,
         }
+    }
+
+    fn current(&self) -> std::sync::MutexGuard<'_, Current> {
+        // A panic while holding the lock cannot leave SQLite half-written
+        // (every write is one transaction), so a poisoned lock is still usable.
+        self.current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The paths the save dialog returned (see [`ChosenPaths`]).
@@ -139,9 +257,74 @@ impl AppState {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Where the store lives.
-    pub fn db_path(&self) -> &Path {
-        &self.db_path
+    /// Which store is open, where that came from, and what Settings saved.
+    pub fn view(&self) -> StoreView {
+        let c = self.current();
+        StoreView {
+            shown: c.shown.clone(),
+            source: c.source,
+            started_with: self.started_with,
+            saved: c.saved.clone(),
+            saved_problem: c.saved_problem.clone(),
+            sign_in_needed: c.sign_in_needed,
+            local_file: self.local_file.display().to_string(),
+            choice_file: self.choice_file.as_ref().map(|p| p.display().to_string()),
+        }
+    }
+
+    /// A new connection to the open store, signed in the same way (the
+    /// import's, so the window's saves go on between its batches).
+    pub fn open_another(&self) -> Result<Store, ApiError> {
+        let c = self.current();
+        match (&c.reopen, &c.store) {
+            (Some(reopen), Ok(_)) => {
+                let reopen = reopen.clone();
+                drop(c);
+                reopen.open().map_err(ApiError::from)
+            }
+            (_, Err(e)) => Err(e.clone()),
+            (None, Ok(_)) => Err(ApiError::new(ErrorCode::Internal, "no store to open")),
+        }
+    }
+
+    /// Switches the window to `choice` (Settings, or the sign-in prompt):
+    /// opens it and runs its schema check first, then saves the choice,
+    /// then swaps it in. Any failure leaves the open store and the saved
+    /// choice as they were.
+    pub fn switch(&self, choice: StoreChoice, sign_in: Option<SignIn>) -> Result<(), ApiError> {
+        // Opened before taking the lock: a slow server does not hold up the
+        // window's other calls on the store still open.
+        let (store, reopen) = choice::open_choice(&choice, sign_in.as_ref(), &self.local_file)?;
+        let saved = match choice {
+            StoreChoice::Local => StoreChoice::Local,
+            // The role is remembered to offer it at the next sign-in; never the password.
+            StoreChoice::Team { address, .. } => StoreChoice::Team {
+                address: address.trim().to_string(),
+                role: sign_in.map(|s| s.role.trim().to_string()),
+            },
+        };
+        let file = self.choice_file.as_deref().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Storage,
+                "This computer has no folder for Stepdown's configuration, so the store \
+                 choice cannot be kept. Nothing was changed.",
+            )
+        })?;
+        choice::save(file, &saved)?;
+        let shown = redact(&store.path().display().to_string());
+        let mut c = self.current();
+        // The old store closes as it is dropped: every write was already
+        // its own committed transaction.
+        *c = Current {
+            shown,
+            store: Ok(store),
+            reopen: Some(reopen),
+            sign_in_needed: false,
+            source: ChoiceSource::Settings,
+            saved,
+            saved_problem: None,
+        };
+        Ok(())
     }
 
     /// Runs `f` on the open store, mapping every failure to an `ApiError`.
@@ -157,13 +340,8 @@ impl AppState {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        // A panic while holding the lock cannot leave SQLite half-written
-        // (every write is one transaction), so a poisoned lock is still usable.
-        let mut guard = self
-            .store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match guard.as_mut() {
+        let mut guard = self.current();
+        match guard.store.as_mut() {
             Ok(store) => f(store),
             Err(e) => Err(e.clone()),
         }
@@ -306,6 +484,103 @@ mod tests {
             None,
             "one import per choice"
         );
+    }
+
+    #[test]
+    fn a_failed_switch_keeps_the_open_store_and_the_saved_choice() {
+        let dir = std::env::temp_dir().join(format!("stepdown-switch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let flag_file = dir.join("flag.db");
+        let local = dir.join("data").join("stepdown.db");
+        let choice_file = dir.join("config").join(choice::CHOICE_FILE_NAME);
+        let st = AppState::start(
+            StartUp::Open {
+                location: flag_file.clone(),
+                source: ChoiceSource::Flag,
+            },
+            Loaded {
+                choice: StoreChoice::Local,
+                problem: None,
+            },
+            Some(choice_file.clone()),
+            local.clone(),
+        );
+        let shown = flag_file.display().to_string();
+        assert_eq!(st.view().shown, shown);
+
+        let e = st
+            .switch(
+                StoreChoice::Team {
+                    address: "postgres://seat:hunter2@db.example/stepdown".into(),
+                    role: None,
+                },
+                None,
+            )
+            .unwrap_err();
+        assert_eq!(e.fields[0].path, "address");
+        let e = st
+            .switch(
+                StoreChoice::Team {
+                    address: "postgresql:///stepdown?host=/nonexistent-dir&connect_timeout=2"
+                        .into(),
+                    role: None,
+                },
+                Some(SignIn {
+                    role: "seat_alice".into(),
+                    password: "hunter2".into(),
+                }),
+            )
+            .unwrap_err();
+        assert_eq!(e.fields[0].path, "address", "{e:?}");
+        assert!(!e.message.contains("hunter2"));
+        let view = st.view();
+        assert_eq!(view.shown, shown, "still on the store it had");
+        assert_eq!(view.source, ChoiceSource::Flag);
+        assert!(st.with_store(|s| s.patient_count()).is_ok());
+        assert!(!choice_file.exists(), "nothing saved");
+        assert!(!local.exists(), "nothing made");
+
+        st.switch(StoreChoice::Local, None).unwrap();
+        let view = st.view();
+        assert_eq!(view.shown, local.display().to_string());
+        assert_eq!(view.source, ChoiceSource::Settings);
+        assert_eq!(
+            view.started_with,
+            ChoiceSource::Flag,
+            "--db decides at the next start"
+        );
+        assert_eq!(choice::load(&choice_file).choice, StoreChoice::Local);
+        assert_eq!(st.open_another().unwrap().path(), local);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_saved_team_store_waits_for_the_sign_in() {
+        let st = AppState::start(
+            StartUp::SignIn {
+                address: "postgres://db.example/stepdown".into(),
+            },
+            Loaded {
+                choice: StoreChoice::Team {
+                    address: "postgres://db.example/stepdown".into(),
+                    role: Some("seat_alice".into()),
+                },
+                problem: None,
+            },
+            None,
+            PathBuf::from("/nonexistent/stepdown.db"),
+        );
+        let view = st.view();
+        assert!(view.sign_in_needed);
+        assert_eq!(view.shown, "postgres://db.example/stepdown");
+        let e = st.with_store(|s| s.patient_count()).unwrap_err();
+        assert!(
+            e.message.starts_with("Sign in to the team store"),
+            "{}",
+            e.message
+        );
+        assert!(st.open_another().is_err());
     }
 
     #[test]

@@ -310,3 +310,32 @@ fn save_and_open_paths_come_only_from_the_dialog() {
     );
     assert!(state.contains("#[cfg(not(debug_assertions))]"));
 }
+
+/// Issue 19, Settings: the store choice is kept outside the store, and
+/// never with a password. The one command that changes it takes a choice
+/// (the store on this computer carries no path; a team store an address the
+/// core refuses if it holds a password) and a sign-in kept in memory; the
+/// shell writes the choice only through the core's checked writer.
+#[test]
+fn the_store_choice_is_saved_only_through_the_cores_checks() {
+    let commands = commands_with_params();
+    let (_, params) = commands
+        .iter()
+        .find(|(n, _)| n == "switch_store")
+        .expect("switch_store is a command");
+    assert!(params.contains("choice: StoreChoice"), "{params}");
+    assert!(params.contains("sign_in: Option<SignIn>"), "{params}");
+    let state = std::fs::read_to_string(manifest_dir().join("src/state.rs")).expect("state.rs");
+    assert!(state.contains("choice::save(file, &saved)"));
+    assert!(
+        state.contains("choice::open_choice("),
+        "opened and checked by the core first"
+    );
+    for file in ["src/state.rs", "src/commands/store.rs", "src/lib.rs"] {
+        let text = std::fs::read_to_string(manifest_dir().join(file)).expect("read");
+        assert!(
+            !text.contains("std::fs::write") && !text.contains("File::create"),
+            "{file} writes a file itself: the choice goes through store::choice::save"
+        );
+    }
+}

@@ -27,6 +27,7 @@ mod backup;
 pub(crate) mod casefinding;
 mod check;
 mod check_seats;
+pub mod choice;
 mod claims;
 pub mod db;
 mod demo;
@@ -783,6 +784,14 @@ impl Store {
     /// Current schema version of the open database.
     pub fn schema_version(&self) -> StoreResult<i64> {
         schema_version_of(&self.conn)
+    }
+
+    /// How the open store's schema differs from the one Stepdown's
+    /// migrations made, one sentence a problem (`stepdown check`'s schema
+    /// check; empty when sound).
+    pub fn schema_problems(&self) -> StoreResult<Vec<String>> {
+        let version = self.schema_version()?;
+        schema_problems(&self.conn, version)
     }
 
     /// Sets where SQLite keeps this connection's temporary files

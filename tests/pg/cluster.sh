@@ -29,11 +29,15 @@
 # root, as CI does, it is started through runuser. As another user it runs
 # as that user.
 #
-# Roles made (passwordless, trust on the socket: a throwaway cluster):
+# Roles made (a throwaway cluster):
 #   stepdown_test_owner  LOGIN CREATEDB CREATEROLE, owns stepdown_test; runs
 #                        the migrations and the store tests
 #   stepdown_pharmacist, stepdown_admin   the group roles of migration 2
 #   seat_alice, seat_bob   LOGIN, pharmacists;  seat_admin LOGIN, admin
+# On the socket every role signs in without a password (trust) on
+# stepdown_test; on stepdown_signin, the database of the desktop's sign-in
+# tests (same roles, no store made), the seats sign in with their passwords,
+# SEAT-test-password (scram), and the owner still by trust.
 # The URL is for stepdown_test_owner on stepdown_test, e.g.
 #   postgresql:///stepdown_test?host=/tmp/stepdown-pg.X/sock&port=5432&user=stepdown_test_owner
 # (the form the `postgres` crate and libpq accept for a socket directory).
@@ -44,6 +48,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 STATE=${STEPDOWN_PG_STATE:-$root/target/pg-cluster.state}
 DB=stepdown_test
+# Where seats sign in with a password (the desktop's sign-in tests), each
+# SEAT-test-password.
+SIGNIN_DB=stepdown_signin
+PASSWORD_SUFFIX=-test-password
 OWNER=stepdown_test_owner
 # Without TCP the port only names the socket file; with TCP it is the
 # listener's too, a free one chosen at start (recorded in DIR/port).
@@ -156,11 +164,16 @@ start() {
   as_server "$PGBIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
     --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
   local net="-c listen_addresses=''"
+  # On the socket: trust, but for the seats on the sign-in test database,
+  # who sign in with their passwords (scram), as the desktop's sign-in asks.
+  printf '%s\n' 'local all postgres trust' \
+    "local $SIGNIN_DB $OWNER trust" \
+    "local $SIGNIN_DB all scram-sha-256" \
+    'local all all trust' >"$dir/data/pg_hba.conf"
   if [ -n "$tls" ]; then
-    # TCP only with TLS and a password; the socket stays trust.
-    printf '%s\n' 'local all all trust' \
-      'hostssl all all 127.0.0.1/32 scram-sha-256' \
-      'hostnossl all all 127.0.0.1/32 reject' >"$dir/data/pg_hba.conf"
+    # TCP only with TLS and a password.
+    printf '%s\n' 'hostssl all all 127.0.0.1/32 scram-sha-256' \
+      'hostnossl all all 127.0.0.1/32 reject' >>"$dir/data/pg_hba.conf"
     net="-c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file='$tls/server.crt' \
          -c ssl_key_file='$tls/server.key'"
   fi
@@ -197,10 +210,15 @@ GRANT stepdown_pharmacist TO stepdown_admin;
 CREATE ROLE seat_alice LOGIN IN ROLE stepdown_pharmacist;
 CREATE ROLE seat_bob LOGIN IN ROLE stepdown_pharmacist;
 CREATE ROLE seat_admin LOGIN IN ROLE stepdown_admin, stepdown_pharmacist;
+CREATE DATABASE $SIGNIN_DB OWNER $OWNER ENCODING 'UTF8' TEMPLATE template0;
+ALTER ROLE seat_alice PASSWORD 'seat_alice$PASSWORD_SUFFIX';
+ALTER ROLE seat_bob PASSWORD 'seat_bob$PASSWORD_SUFFIX';
+ALTER ROLE seat_admin PASSWORD 'seat_admin$PASSWORD_SUFFIX';
 SQL
   # PostgreSQL 15 no longer lets everyone create in schema public; the owner
   # of the database owns its public schema.
   psql_as postgres -d "$DB" -c "ALTER SCHEMA public OWNER TO $OWNER"
+  psql_as postgres -d "$SIGNIN_DB" -c "ALTER SCHEMA public OWNER TO $OWNER"
   if [ -n "$tls" ]; then
     # Read from the file by psql itself, never on a command line.
     psql_as postgres -d postgres >/dev/null <<SQL

@@ -39,7 +39,7 @@ pub async fn import_extract(
             )
         })?;
         stepdown::consult::import_extract_file(
-            state.db_path(),
+            || state.open_another(),
             stepdown::consult::ExtractChoice {
                 extract: &extract,
                 exclusions: exclusions.as_deref(),

@@ -6,3 +6,4 @@ pub mod clinical;
 pub mod files;
 pub mod records;
 pub mod seats;
+pub mod store;

@@ -10,6 +10,7 @@ use stepdown::followup::FollowUpInput;
 use stepdown::outcomes::Outcomes;
 use stepdown::reference::reference;
 use stepdown::reference::scales::ScaleItemRow;
+use stepdown::store::choice::{ChoiceSource, StoreChoice};
 use stepdown::store::{
     DemoReport, FollowUp, Patient, PatientInput, PatientSummary, Review, ReviewInput,
     ReviewSummary, Settings,
@@ -24,7 +25,7 @@ use crate::state::AppState;
 /// Most patients one search returns.
 const PATIENT_SEARCH_LIMIT: u32 = 200;
 
-/// Where the store is and what it holds, for the About panel and first run.
+/// Where the store is and what it holds, for the header, Settings and first run.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct StoreStatus {
@@ -37,22 +38,47 @@ pub struct StoreStatus {
     pub error: Option<ApiError>,
     /// On a team store (PostgreSQL), the role this app signed in as.
     pub signed_in_as: Option<String>,
+    /// Where the open store came from: `--db`, `STEPDOWN_DB`, Settings, or the default.
+    pub source: ChoiceSource,
+    /// Where it came from when the app started: `--db` and `STEPDOWN_DB`
+    /// decide again at the next start, whatever Settings say.
+    pub started_with: ChoiceSource,
+    /// The store chosen in Settings (never with a password).
+    pub saved: StoreChoice,
+    /// Why the saved choice was not used at start-up (the file was left as it is).
+    pub saved_problem: Option<String>,
+    /// The team store chosen in Settings waits for this seat to sign in.
+    pub sign_in_needed: bool,
+    /// The store file on this computer (the "This computer" choice).
+    pub local_file: String,
+    /// Where the choice is kept, if this computer has a configuration folder.
+    pub choice_file: Option<String>,
 }
 
 /// Where the store is, how many patients it holds, or why it is unavailable.
 #[tauri::command]
 pub async fn store_status(app: AppHandle) -> Result<StoreStatus, ApiError> {
-    blocking(app, |st| {
-        let count = st.with_store(|s| s.patient_count());
-        Ok(StoreStatus {
-            // A team store's address is shown without its password.
-            path: stepdown::store::db::redact(&st.db_path().display().to_string()),
-            patients: count.as_ref().ok().copied(),
-            error: count.err(),
-            signed_in_as: st.signed_in_role(),
-        })
-    })
-    .await
+    blocking(app, |st| Ok(store_status_of(st))).await
+}
+
+/// [`store_status`] of `st`, also the answer of a switch.
+pub(crate) fn store_status_of(st: &crate::state::AppState) -> StoreStatus {
+    let count = st.with_store(|s| s.patient_count());
+    let view = st.view();
+    StoreStatus {
+        // A team store's address is shown without its password.
+        path: view.shown,
+        patients: count.as_ref().ok().copied(),
+        error: count.err(),
+        signed_in_as: st.signed_in_role(),
+        source: view.source,
+        started_with: view.started_with,
+        saved: view.saved,
+        saved_problem: view.saved_problem,
+        sign_in_needed: view.sign_in_needed,
+        local_file: view.local_file,
+        choice_file: view.choice_file,
+    }
 }
 
 /// Current settings (defaults for anything never set).

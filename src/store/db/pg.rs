@@ -209,6 +209,19 @@ impl PgTarget {
         self.config.get_user()
     }
 
+    /// Signs in as `role` with `password` (typed at the desktop's sign-in
+    /// prompt, never part of the address), replacing any user the address
+    /// names. An empty password leaves the server's own authentication to
+    /// it (the address used this way never holds one). [`PgTarget::display`]
+    /// is unchanged: it shows the address, never the password.
+    pub fn with_sign_in(mut self, role: &str, password: &str) -> PgTarget {
+        self.config.user(role);
+        if !password.is_empty() {
+            self.config.password(password);
+        }
+        self
+    }
+
     /// Sets libpq's `options` (e.g. `-c search_path=…`), replacing any given.
     pub fn with_options(mut self, options: &str) -> PgTarget {
         self.config.options(options);

@@ -39,6 +39,8 @@ import type { PresetInfo } from "./bindings/PresetInfo";
 import type { StaleTable } from "./bindings/StaleTable";
 import type { SaveKind } from "./bindings/SaveKind";
 import type { StoreStatus } from "./bindings/StoreStatus";
+import type { StoreChoice } from "./bindings/StoreChoice";
+import type { SignIn } from "./bindings/SignIn";
 import type { ThresholdRow } from "./bindings/ThresholdRow";
 
 /** Which worklist patient: the extract's identifier and, on a team store, the
@@ -135,6 +137,10 @@ export const api = {
   patientForExtract: (patientId: string, nhsNumber: string | null) =>
     call<Patient>("patient_for_extract", { patientId, nhsNumber }),
   storeStatus: () => call<StoreStatus>("store_status"),
+  /** Tests the chosen store (signed in as the seat on a team store), saves the
+   * choice and switches to it; on failure nothing changes. The password is
+   * never saved. */
+  switchStore: (choice: StoreChoice, signIn: SignIn | null) => call<StoreStatus>("switch_store", { choice, signIn }),
   getSettings: () => call<Settings>("get_settings"),
   updateSettings: (settings: Settings) => call<Settings>("update_settings", { settings }),
   searchPatients: (query: string) => call<PatientSummary[]>("search_patients", { query }),
