@@ -61,6 +61,9 @@ vocabulary!(
         Store => "store",
         /// A worklist claim or status; `entity_id` is the claim's id.
         Claim => "worklist-claim",
+        /// A case-finding extract imported; `entity_id` is the import's id.
+        /// (Stores written before this entity existed say `store`.)
+        Import => "casefinding-import",
     }
 );
 

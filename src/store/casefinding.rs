@@ -170,7 +170,7 @@ pub(crate) fn finish_import(
         at,
         actor,
         AuditAction::Create,
-        AuditEntity::Store,
+        AuditEntity::Import,
         Some(id),
         None,
         audit_summary,

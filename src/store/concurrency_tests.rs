@@ -757,3 +757,38 @@ fn drafts_and_claims_are_exported_counted_and_checked() {
     }
 }
 }
+
+#[test]
+fn an_import_is_audited_in_its_practice_and_seen_only_there() {
+    test_pg::on_pg(|| {
+        let (schema, alice, bob, admin) = two_practices();
+        let imports = |s: &Store| -> Vec<String> {
+            s.audit_log(&AuditQuery {
+                entity: Some(AuditEntity::Import),
+                ..AuditQuery::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|e| e.summary)
+            .collect()
+        };
+        // Each seat imported one extract: it sees its own entry only; the
+        // admin sees both. (Written as `store` with no practice, every seat
+        // saw both.)
+        assert_eq!(imports(&alice).len(), 1, "{:?}", imports(&alice));
+        assert_eq!(imports(&bob).len(), 1, "{:?}", imports(&bob));
+        assert_eq!(imports(&admin).len(), 2);
+        assert_eq!(
+            schema.owner_strings(
+                "SELECT coalesce(practice_code, 'none') FROM audit_log
+                 WHERE entity = 'casefinding-import' ORDER BY id"
+            ),
+            ["A81001", "B82002"]
+        );
+        assert!(schema
+            .owner_strings("SELECT entity FROM audit_log WHERE practice_code IS NULL")
+            .iter()
+            .all(|e| e != "casefinding-import"));
+        assert!(admin.verify_audit_chain().unwrap().ok);
+    });
+}

@@ -48,6 +48,11 @@ pub const PG_MIGRATIONS: &[Migration] = &[
         name: "worklist claims by practice: an audit entry about a claim takes its practice",
         sql: include_str!("migrations_pg/0005_claims_by_practice.sql"),
     },
+    Migration {
+        version: 6,
+        name: "an audit entry about a case-finding import takes its practice",
+        sql: include_str!("migrations_pg/0006_import_audit_by_practice.sql"),
+    },
 ];
 
 /// The server schema version this build creates and understands.
@@ -295,7 +300,7 @@ mod tests {
     #[test]
     fn pg_migrations_validate() {
         validate_list(PG_MIGRATIONS).unwrap();
-        assert_eq!(PG_LATEST_VERSION, 5);
+        assert_eq!(PG_LATEST_VERSION, 6);
     }
 
     /// Migrations are append-only. If this fails you edited a released
@@ -322,6 +327,10 @@ mod tests {
             (
                 5,
                 "a7a478fd2688ed7abbeee18da43ebbece9c8add9cc2e864aa0a5e73eb2c703be",
+            ),
+            (
+                6,
+                "d2f01660d3819737e7d7fa4036442fff496f0331bdbeaa48c8532b4a952e1083",
             ),
         ];
         let versions: Vec<i64> = PG_MIGRATIONS.iter().map(|m| m.version).collect();

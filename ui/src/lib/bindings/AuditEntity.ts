@@ -3,4 +3,4 @@
 /**
  * Which kind of record an entry is about.
  */
-export type AuditEntity = "patient" | "review" | "leaflet" | "settings" | "store" | "worklist-claim";
+export type AuditEntity = "patient" | "review" | "leaflet" | "settings" | "store" | "worklist-claim" | "casefinding-import";
