@@ -48,6 +48,7 @@ fn main() {
             "save_summary_pdf",
             "read_medication_list",
             "seat_name",
+            "seat_practices",
             "review_drafts",
             "reapply_review_draft",
             "discard_review_draft",

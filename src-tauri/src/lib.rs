@@ -97,6 +97,7 @@ pub fn run() {
             commands::records::save_summary_pdf,
             commands::clinical::read_medication_list,
             commands::seats::seat_name,
+            commands::seats::seat_practices,
             commands::seats::review_drafts,
             commands::seats::reapply_review_draft,
             commands::seats::discard_review_draft,

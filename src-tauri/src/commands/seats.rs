@@ -9,7 +9,7 @@ use tauri::AppHandle;
 
 use stepdown::consult;
 use stepdown::reference::reference;
-use stepdown::store::{ClaimStatus, ReviewDraft, ReviewSummary, WorklistClaim};
+use stepdown::store::{ClaimStatus, Practice, ReviewDraft, ReviewSummary, WorklistClaim};
 use stepdown::ApiError;
 
 use crate::state::blocking;
@@ -19,6 +19,13 @@ use crate::state::blocking;
 #[tauri::command]
 pub async fn seat_name(app: AppHandle) -> Result<String, ApiError> {
     blocking(app, |st| Ok(st.actor())).await
+}
+
+/// The practices this seat may make new records in (none on a SQLite file).
+/// A seat of several names one with each new patient and import.
+#[tauri::command]
+pub async fn seat_practices(app: AppHandle) -> Result<Vec<Practice>, ApiError> {
+    blocking(app, |st| st.with_store(|s| s.seat_practices())).await
 }
 
 /// The drafts kept for a review, oldest first.

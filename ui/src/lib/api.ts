@@ -9,6 +9,7 @@ import type { ProductChoice } from "./bindings/ProductChoice";
 import type { Patient } from "./bindings/Patient";
 import type { PatientInput } from "./bindings/PatientInput";
 import type { PatientSummary } from "./bindings/PatientSummary";
+import type { Practice } from "./bindings/Practice";
 import type { RawItem } from "./bindings/RawItem";
 import type { ReferenceInfo } from "./bindings/ReferenceInfo";
 import type { Review } from "./bindings/Review";
@@ -110,17 +111,27 @@ export const api = {
   /** Forgets the file chosen for `kind`. */
   forgetImportFile: (kind: "extract" | "exclusions") => call<void>("forget_import_file", { kind }),
   /** Imports the extract chosen with chooseImportFile (read by the shell from
-   * its path), leaving off the patients of the chosen exclusion list if any. */
-  importExtract: (listSize: number | null, preset: string | null, onProgress: (p: ImportProgress) => void) => {
+   * its path), leaving off the patients of the chosen exclusion list if any.
+   * `practice`: the ODS code of the practice the extract is from, when the seat
+   * works for several (null otherwise: the core fills in the one practice). */
+  importExtract: (
+    listSize: number | null,
+    preset: string | null,
+    practice: string | null,
+    onProgress: (p: ImportProgress) => void,
+  ) => {
     const channel = new Channel<ImportProgress>();
     channel.onmessage = onProgress;
-    return call<ImportReport>("import_extract", { listSize, preset, onProgress: channel });
+    return call<ImportReport>("import_extract", { listSize, preset, practice, onProgress: channel });
   },
   /** The clinical-system export formats the import reads by their headers (issue 16). */
   importPresets: () => call<ImportPreset[]>("import_presets"),
   worklist: (filters: WorklistFilters) => call<Worklist>("worklist", { filters }),
   /** The name this seat is recorded under: the holder of its claims ("mine"). */
   seatName: () => call<string>("seat_name"),
+  /** The practices this seat may make new records in (a team store; none on a
+   * SQLite file). With more than one, each new patient and import names its own. */
+  seatPractices: () => call<Practice[]>("seat_practices"),
   /** This seat takes a worklist patient (the row: claims are keyed by practice and
    * identifier); a conflict names whoever holds them. */
   claimWorklistPatient: (p: WorklistKey) =>
