@@ -1027,6 +1027,7 @@ pub fn patient_for_extract(
     }
     Ok(store.create_patient(
         &PatientInput {
+            practice: None,
             name: format!("Extract patient {extract_patient_id}"),
             nhs_number: nhs_number.map(str::to_string),
             date_of_birth: None,
@@ -1096,6 +1097,7 @@ pub fn import_extract_file(
     };
     let file = std::fs::File::open(extract).map_err(|e| could_not(extract, e))?;
     let options = ImportOptions {
+        practice: None,
         file_name: shown_name(extract),
         today,
         list_size,

@@ -82,8 +82,14 @@ pub(super) fn figures_document(
 }
 
 /// The practice's figures as of `today` (recomputed first if the cache is
-/// for another day or reference version).
-pub fn figures(store: &mut Store, today: NaiveDate) -> Result<Figures, CaseFindingError> {
+/// for another day or reference version). On a team store `practice` says
+/// whose (see `Store::practice_for`: needed when the seat works for several;
+/// two practices' figures are never pooled); refused on a SQLite file.
+pub fn figures(
+    store: &mut Store,
+    today: NaiveDate,
+    _practice: Option<&str>,
+) -> Result<Figures, CaseFindingError> {
     ensure_fresh(store, today, None)?;
     let json = store.casefinding_read(|c| db::get_state(c, "figures"))?;
     let figures = json

@@ -65,10 +65,17 @@ pub struct PatientInput {
     #[serde(default)]
     #[ts(optional = nullable)]
     pub date_of_birth: Option<String>,
-    /// Optional practice identifier; unique in the store.
+    /// Optional practice identifier; unique in the practice.
     #[serde(default)]
     #[ts(optional = nullable)]
     pub local_id: Option<String>,
+    /// On a team store, the ODS code of the practice a new patient belongs
+    /// to (one of `Store::seat_practices`); needed when the seat works for
+    /// several. Refused on a SQLite file. Ignored on update: a patient's
+    /// practice never changes.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub practice: Option<String>,
 }
 
 /// Validated input.

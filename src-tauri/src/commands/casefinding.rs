@@ -76,7 +76,7 @@ pub async fn worklist(app: AppHandle, filters: WorklistFilters) -> Result<Workli
 
 fn figures(state: &AppState) -> Result<Figures, ApiError> {
     let day = today();
-    state.with_store_api(|s| casefinding::figures(s, day).map_err(ApiError::from))
+    state.with_store_api(|s| casefinding::figures(s, day, None).map_err(ApiError::from))
 }
 
 /// The practice's figures month by month.
