@@ -1049,6 +1049,9 @@ pub struct ExtractChoice<'a> {
     /// The column map of a clinical-system export (`emis-web`,
     /// `systmone-sr`; `None`: Stepdown's own headers).
     pub preset: Option<&'a str>,
+    /// On a team store, the ODS code of the practice whose extract this is
+    /// (`ImportOptions::practice`: needed when the seat works for several).
+    pub practice: Option<&'a str>,
 }
 
 /// Imports the practice extract `choice.extract` (read as the import goes,
@@ -1074,6 +1077,7 @@ pub fn import_extract_file(
         extract,
         exclusions,
         preset,
+        practice,
     } = choice;
     use crate::casefinding::{import_from, Exclusion, ImportOptions};
     let could_not = |path: &std::path::Path, e: std::io::Error| {
@@ -1097,7 +1101,7 @@ pub fn import_extract_file(
     };
     let file = std::fs::File::open(extract).map_err(|e| could_not(extract, e))?;
     let options = ImportOptions {
-        practice: None,
+        practice: practice.map(str::to_string),
         file_name: shown_name(extract),
         today,
         list_size,

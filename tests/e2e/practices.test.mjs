@@ -162,6 +162,9 @@ test("a seat of two practices imports an extract into the practice chosen", { sk
   await waitFor(() => alice.exists("[data-testid=extract-file]"), "case-finding");
   await waitFor(() => alice.exists("[data-testid=import-practice]"), "the practice asked");
   assert.deepEqual((await radios(alice, "import-practice")).map((r) => r.checked), [false, false]);
+  // No worklist until Alice says whose: two practices' lists are never pooled.
+  await waitFor(() => alice.exists("[data-testid=list-practice-none]"), "whose worklist asked");
+  assert.equal(await alice.exists("[data-testid=worklist-heading]"), false);
   await alice.click("[data-testid=extract-file]");
   await waitFor(async () => (await alice.text("[data-testid=extract-chosen]")) === "Chosen: extract.csv", "extract chosen");
   await alice.screenshot("practices-alice-import");
@@ -180,13 +183,17 @@ test("a seat of two practices imports an extract into the practice chosen", { sk
   assert.match(await alice.text("[data-testid=import-report]"), /from extract\.csv into Hillside Practice \(B82002\)\./);
   assert.equal(psql("SELECT string_agg(DISTINCT practice_code, ',') FROM cf_imports"), "B82002", "the import is Hillside's");
   assert.equal(psql("SELECT string_agg(DISTINCT practice_code, ',') FROM cf_patients"), "B82002", "and its patients");
-  // Each row says whose patient it is (Alice works for two practices).
-  await waitFor(async () => (await alice.findAll("[data-testid=worklist-row]")).length >= 3, "worklist rows");
-  const practices = await alice.execute("return [...document.querySelectorAll('[data-testid=worklist-practice]')].map((e) => e.textContent)");
-  assert.ok(practices.length >= 3 && practices.every((p) => p === "Hillside Practice (B82002)"), JSON.stringify(practices));
-  await alice.execute("document.querySelector('[data-testid=worklist-table]').scrollIntoView()");
+  // The worklist shown is the practice just imported, and says so.
+  await waitFor(async () => (await alice.findAll("[data-testid=worklist-row]")).length >= 3, "Hillside's worklist rows");
+  assert.equal(await alice.text("[data-testid=worklist-heading]"), "Worklist of Hillside Practice (B82002)");
+  assert.equal(await alice.execute("return document.querySelector('[data-testid=list-practice]').value"), "B82002");
+  await alice.execute("document.querySelector('[data-testid=list-practice]').scrollIntoView()");
   await alice.screenshot("practices-alice-worklist");
-  await assertAxeClean(alice, "the worklist naming each row's practice");
+  await assertAxeClean(alice, "Hillside's worklist");
+  // Riverside's has nothing imported yet.
+  await alice.execute(`const s = document.querySelector('[data-testid=list-practice]'); s.value = 'A81001'; s.dispatchEvent(new Event('change', { bubbles: true }));`);
+  await waitFor(async () => (await alice.text("[data-testid=worklist-heading]")) === "Worklist of Riverside Surgery (A81001)", "Riverside's worklist");
+  assert.equal(await alice.exists("[data-testid=worklist-row]"), false, "none of Hillside's patients on Riverside's list");
 });
 
 test("a seat of one practice is never asked, and its records are that practice's", { skip: SKIP }, async () => {
@@ -202,6 +209,9 @@ test("a seat of one practice is never asked, and its records are that practice's
   await bob.press("[data-testid=nav-case-finding]");
   await waitFor(() => bob.exists("[data-testid=extract-file]"), "case-finding");
   assert.equal(await bob.exists("[data-testid=import-practice]"), false, "no practice asked for an import");
+  assert.equal(await bob.exists("[data-testid=list-practice]"), false, "nor whose worklist");
+  await waitFor(() => bob.exists("[data-testid=worklist-heading]"), "Bob's worklist");
+  assert.equal(await bob.text("[data-testid=worklist-heading]"), "Worklist");
   // Bob sees none of Hillside's worklist.
   assert.equal(await bob.exists("[data-testid=worklist-row]"), false);
 });

@@ -17,11 +17,14 @@ use crate::state::{blocking, today, AppState, OpenKind};
 /// the Rust side, in bounded memory), all or nothing, leaving off the patients
 /// of the list chosen for exclusions if any, reporting progress on
 /// `on_progress`. Each choice is used once. Runs on the blocking pool.
+/// `practice`: on a team store, whose extract it is (needed when the seat
+/// works for several practices; the core checks it).
 #[tauri::command]
 pub async fn import_extract(
     app: AppHandle,
     list_size: Option<u32>,
     preset: Option<String>,
+    practice: Option<String>,
     on_progress: Channel<ImportProgress>,
 ) -> Result<ImportReport, ApiError> {
     blocking(app, move |state| {
@@ -44,6 +47,7 @@ pub async fn import_extract(
                 extract: &extract,
                 exclusions: exclusions.as_deref(),
                 preset: preset.as_deref(),
+                practice: practice.as_deref(),
             },
             list_size,
             today(),
@@ -74,24 +78,31 @@ pub async fn worklist(app: AppHandle, filters: WorklistFilters) -> Result<Workli
     .await
 }
 
-fn figures(state: &AppState) -> Result<Figures, ApiError> {
+fn figures(state: &AppState, practice: Option<&str>) -> Result<Figures, ApiError> {
     let day = today();
-    state.with_store_api(|s| casefinding::figures(s, day, None).map_err(ApiError::from))
+    state.with_store_api(|s| casefinding::figures(s, day, practice).map_err(ApiError::from))
 }
 
-/// The practice's figures month by month.
+/// The practice's figures month by month (on a team store, `practice`'s:
+/// needed when the seat works for several; two practices are never pooled).
 #[tauri::command]
-pub async fn practice_figures(app: AppHandle) -> Result<Figures, ApiError> {
-    blocking(app, figures).await
+pub async fn practice_figures(
+    app: AppHandle,
+    practice: Option<String>,
+) -> Result<Figures, ApiError> {
+    blocking(app, move |state| figures(state, practice.as_deref())).await
 }
 
 /// Writes the figures CSV to the path the user chose in the save dialog
 /// (`choose_save_path`), remembered on the Rust side: the webview passes no path.
 #[tauri::command]
-pub async fn save_figures_csv(app: AppHandle) -> Result<String, ApiError> {
+pub async fn save_figures_csv(
+    app: AppHandle,
+    practice: Option<String>,
+) -> Result<String, ApiError> {
     blocking(app, move |state| {
         let target = super::files::take_chosen(state, crate::state::SaveKind::FiguresCsv)?;
-        let csv = casefinding::figures_csv(&figures(state)?);
+        let csv = casefinding::figures_csv(&figures(state, practice.as_deref())?);
         super::files::write_private(&target, csv.as_bytes(), "figures")?;
         Ok(target.display().to_string())
     })

@@ -142,9 +142,11 @@ export const api = {
   /** Where a worklist patient is up to (only the holder on a held one). */
   setWorklistStatus: (p: WorklistKey, status: ClaimStatus) =>
     call<WorklistClaim>("set_worklist_status", { patientId: p.patient_id, practiceCode: p.practice_code ?? null, status }),
-  practiceFigures: () => call<Figures>("practice_figures"),
+  /** The practice's figures month by month; on a team store `practice` says
+   * whose (needed when the seat works for several: never pooled). */
+  practiceFigures: (practice: string | null) => call<Figures>("practice_figures", { practice }),
   /** Writes the figures CSV to the chosen path; returns it. */
-  saveFiguresCsv: () => call<string>("save_figures_csv"),
+  saveFiguresCsv: (practice: string | null) => call<string>("save_figures_csv", { practice }),
   patientForExtract: (patientId: string, nhsNumber: string | null) =>
     call<Patient>("patient_for_extract", { patientId, nhsNumber }),
   storeStatus: () => call<StoreStatus>("store_status"),

@@ -46,16 +46,13 @@ describe("practiceLabel", () => {
 
 describe("practicePerRow", () => {
   it("shows each row's practice when rows of two practices are listed together", () => {
-    expect(practicePerRow([{ practice_code: "A81001" }, { practice_code: "B82002" }], [])).toBe(true);
-  });
-
-  it("shows it for a seat of several practices even when the rows are all one practice's", () => {
-    expect(practicePerRow([{ practice_code: "A81001" }], [A, B])).toBe(true);
+    expect(practicePerRow([{ practice_code: "A81001" }, { practice_code: "B82002" }])).toBe(true);
   });
 
   it("leaves it out for one practice's rows, or a SQLite store's (no practice)", () => {
-    expect(practicePerRow([{ practice_code: "A81001" }, { practice_code: "A81001" }], [A])).toBe(false);
-    expect(practicePerRow([{}, {}], [])).toBe(false);
+    expect(practicePerRow([{ practice_code: "A81001" }, { practice_code: "A81001" }])).toBe(false);
+    expect(practicePerRow([{}, {}])).toBe(false);
+    expect(practicePerRow([])).toBe(false);
   });
 });
 

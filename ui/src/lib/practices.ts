@@ -25,10 +25,10 @@ export function practiceLabel(practices: readonly Practice[], code: string | nul
   return p ? `${p.name} (${p.code})` : code;
 }
 
-/** True when rows of more than one practice are listed together, or the seat
- * works for several: then each row says whose it is. */
-export function practicePerRow(rows: readonly { practice_code?: string | null }[], practices: readonly Practice[]): boolean {
-  if (choiceNeeded(practices)) return true;
+/** True when rows of more than one practice are listed together: then each
+ * row says whose it is. (The core lists one practice's worklist at a time, and
+ * the screen names it; this guards a list that ever mixes them.) */
+export function practicePerRow(rows: readonly { practice_code?: string | null }[]): boolean {
   return new Set(rows.map((r) => r.practice_code ?? "")).size > 1;
 }
 

@@ -28,7 +28,7 @@ const mocks = vi.hoisted(() => ({
   seatPractices: vi.fn(),
   seatName: vi.fn(async () => "seat_alice"),
   importPresets: vi.fn(async () => []),
-  practiceFigures: vi.fn(async () => ({ thresholds: [], months: [], notes: [], list_size: null, as_of: "2026-11-24" })),
+  practiceFigures: vi.fn(async (_practice: string | null) => ({ thresholds: [], months: [], notes: [], list_size: null, as_of: "2026-11-24" })),
   worklist: vi.fn(),
   chooseImportFile: vi.fn(async () => "extract.csv"),
   importExtract: vi.fn(),
@@ -40,6 +40,8 @@ import CaseFinding from "./CaseFinding.svelte";
 afterEach(cleanup);
 beforeEach(() => {
   mocks.importExtract.mockReset();
+  mocks.worklist.mockReset();
+  mocks.practiceFigures.mockClear();
   mocks.worklist.mockResolvedValue(worklist([]));
 });
 
@@ -70,6 +72,11 @@ describe("the import's practice", () => {
     expect((await screen.findByTestId("import-report")).textContent).toContain("from extract.csv into Hillside Practice (B82002).");
     // The next extract's practice is chosen afresh.
     expect((screen.getAllByTestId("import-practice-option") as HTMLInputElement[]).some((o) => o.checked)).toBe(false);
+    // The worklist and figures shown are those of the practice just imported.
+    await waitFor(() => expect(mocks.worklist).toHaveBeenCalled());
+    expect(mocks.worklist.mock.calls.at(-1)![0].practice).toBe("B82002");
+    expect(mocks.practiceFigures.mock.calls.at(-1)![0]).toBe("B82002");
+    expect((await screen.findByTestId("worklist-heading")).textContent).toBe("Worklist of Hillside Practice (B82002)");
   });
 
   it("shows the core's refusal of the practice at the field", async () => {
@@ -91,15 +98,45 @@ describe("the import's practice", () => {
   });
 });
 
-describe("the worklist's practice per row", () => {
-  it("names each row's practice when two practices' patients with one identifier are listed", async () => {
-    mocks.worklist.mockResolvedValue(worklist([row("P001", "A81001"), row("P001", "B82002")]));
+describe("whose worklist", () => {
+  it("asks a seat of two practices whose worklist and figures to show, and asks the core for nothing until then", async () => {
+    mocks.worklist.mockResolvedValue(worklist([row("P001", "B82002")]));
     mocks.seatPractices.mockResolvedValue([A, B]);
+    render(CaseFinding);
+    await waitFor(() => expect(screen.queryByTestId("list-practice-none")).not.toBeNull());
+    expect(mocks.worklist).not.toHaveBeenCalled();
+    expect(mocks.practiceFigures).not.toHaveBeenCalled();
+    const select = screen.getByLabelText("Whose worklist and figures") as HTMLSelectElement;
+    expect(select.value).toBe("");
+    await fireEvent.change(select, { target: { value: "B82002" } });
+    await waitFor(() => expect(mocks.worklist).toHaveBeenCalledTimes(1));
+    expect(mocks.worklist.mock.calls[0][0].practice).toBe("B82002");
+    expect(mocks.practiceFigures.mock.calls[0][0]).toBe("B82002");
+    expect((await screen.findByTestId("worklist-heading")).textContent).toBe("Worklist of Hillside Practice (B82002)");
+    expect(screen.queryByTestId("list-practice-none")).toBeNull();
+  });
+
+  it("does not ask a seat of one practice, and sends no practice", async () => {
+    mocks.worklist.mockResolvedValue(worklist([row("P001", "A81001")]));
+    mocks.seatPractices.mockResolvedValue([A]);
+    render(CaseFinding);
+    await waitFor(() => expect(mocks.worklist).toHaveBeenCalledTimes(1));
+    expect(mocks.worklist.mock.calls[0][0].practice).toBeNull();
+    expect(mocks.practiceFigures.mock.calls[0][0]).toBeNull();
+    expect(screen.queryByTestId("list-practice")).toBeNull();
+    expect((await screen.findByTestId("worklist-heading")).textContent).toBe("Worklist");
+  });
+});
+
+describe("the worklist's practice per row", () => {
+  it("names each row's practice if a list ever mixes two practices' patients with one identifier", async () => {
+    mocks.worklist.mockResolvedValue(worklist([row("P001", "A81001"), row("P001", "B82002")]));
+    mocks.seatPractices.mockResolvedValue([A]);
     render(CaseFinding);
     await waitFor(() => expect(screen.getAllByTestId("worklist-row")).toHaveLength(2));
     await waitFor(() => expect(screen.getAllByTestId("worklist-practice").map((p) => p.textContent)).toEqual([
       "Riverside Surgery (A81001)",
-      "Hillside Practice (B82002)",
+      "B82002", // not one of this seat's: its code alone
     ]));
   });
 
