@@ -138,6 +138,9 @@ describe("the worklist's practice per row", () => {
       "Riverside Surgery (A81001)",
       "B82002", // not one of this seat's: its code alone
     ]));
+    // Each row's status field has an id of its own, and its label says whose.
+    expect(screen.getByLabelText("Status of patient P001 of B82002").id).toBe("status-B82002-P001");
+    expect(screen.getByLabelText("Status of patient P001 of A81001").id).toBe("status-A81001-P001");
   });
 
   it("leaves it out when every row is the one practice's", async () => {
@@ -146,5 +149,6 @@ describe("the worklist's practice per row", () => {
     render(CaseFinding);
     await waitFor(() => expect(screen.getAllByTestId("worklist-row")).toHaveLength(2));
     expect(screen.queryByTestId("worklist-practice")).toBeNull();
+    expect(screen.getByLabelText("Status of patient P001").id).toBe("status-P001");
   });
 });
