@@ -147,8 +147,9 @@ export const api = {
   practiceFigures: (practice: string | null) => call<Figures>("practice_figures", { practice }),
   /** Writes the figures CSV to the chosen path; returns it. */
   saveFiguresCsv: (practice: string | null) => call<string>("save_figures_csv", { practice }),
-  patientForExtract: (patientId: string, nhsNumber: string | null) =>
-    call<Patient>("patient_for_extract", { patientId, nhsNumber }),
+  /** The store's patient for a worklist row (found, or made, in the row's practice). */
+  patientForExtract: (p: Pick<WorklistPatient, "patient_id" | "nhs_number" | "practice_code">) =>
+    call<Patient>("patient_for_extract", { patientId: p.patient_id, nhsNumber: p.nhs_number, practice: p.practice_code ?? null }),
   storeStatus: () => call<StoreStatus>("store_status"),
   /** Tests the chosen store (signed in as the seat on a team store), saves the
    * choice and switches to it; on failure nothing changes. The password is

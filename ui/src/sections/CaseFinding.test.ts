@@ -32,6 +32,7 @@ const mocks = vi.hoisted(() => ({
   worklist: vi.fn(),
   chooseImportFile: vi.fn(async () => "extract.csv"),
   importExtract: vi.fn(),
+  patientForExtract: vi.fn(),
 }));
 vi.mock("../lib/api", () => ({ api: mocks }));
 
@@ -114,6 +115,17 @@ describe("whose worklist", () => {
     expect(mocks.practiceFigures.mock.calls[0][0]).toBe("B82002");
     expect((await screen.findByTestId("worklist-heading")).textContent).toBe("Worklist of Hillside Practice (B82002)");
     expect(screen.queryByTestId("list-practice-none")).toBeNull();
+  });
+
+  it("starts a consultation from a row with the row's practice (the patient is found, or made, there)", async () => {
+    mocks.worklist.mockResolvedValue(worklist([row("P001", "B82002")]));
+    mocks.seatPractices.mockResolvedValue([A, B]);
+    mocks.patientForExtract.mockRejectedValue({ code: "storage", message: "stopped here" });
+    render(CaseFinding);
+    await fireEvent.change(await screen.findByLabelText("Whose worklist and figures"), { target: { value: "B82002" } });
+    await fireEvent.click(await screen.findByTestId("worklist-consult"));
+    await waitFor(() => expect(mocks.patientForExtract).toHaveBeenCalledTimes(1));
+    expect(mocks.patientForExtract.mock.calls[0][0]).toMatchObject({ patient_id: "P001", practice_code: "B82002" });
   });
 
   it("does not ask a seat of one practice, and sends no practice", async () => {
