@@ -44,6 +44,7 @@ pub async fn import_extract(
                 extract: &extract,
                 exclusions: exclusions.as_deref(),
                 preset: preset.as_deref(),
+                practice: None,
             },
             list_size,
             today(),
@@ -110,7 +111,13 @@ pub async fn patient_for_extract(
     blocking(app, move |state| {
         let actor = state.actor();
         state.with_store_api(|s| {
-            stepdown::consult::patient_for_extract(s, &patient_id, nhs_number.as_deref(), &actor)
+            stepdown::consult::patient_for_extract(
+                s,
+                &patient_id,
+                nhs_number.as_deref(),
+                None,
+                &actor,
+            )
         })
     })
     .await
