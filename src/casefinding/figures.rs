@@ -88,10 +88,15 @@ pub(super) fn figures_document(
 pub fn figures(
     store: &mut Store,
     today: NaiveDate,
-    _practice: Option<&str>,
+    practice: Option<&str>,
 ) -> Result<Figures, CaseFindingError> {
-    ensure_fresh(store, today, None)?;
-    let json = store.casefinding_read(|c| db::get_state(c, "figures"))?;
+    let practice = store.practice_for(practice)?;
+    let json = store.in_practice(practice.as_deref(), |store| {
+        ensure_fresh(store, today, None)?;
+        store
+            .casefinding_read(|c| db::get_state(c, "figures"))
+            .map_err(CaseFindingError::from)
+    })?;
     let figures = json
         .as_deref()
         .and_then(|j| serde_json::from_str::<Figures>(j).ok())

@@ -1085,6 +1085,8 @@ pub(crate) fn clean_actor(actor: &str) -> StoreResult<String> {
 #[cfg(test)]
 mod concurrency_tests;
 #[cfg(test)]
+mod practices_tests;
+#[cfg(test)]
 pub(crate) mod test_pg;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::db::{Backend, Conn};
+use super::refusal::{Denied, DeniedKind};
 use super::{Store, StoreError, StoreResult};
 
 /// A practice of a team store, by its ODS code.
@@ -81,11 +82,12 @@ pub(crate) fn choose(
         };
     }
     if seat.choices.is_empty() {
-        return Err(StoreError::invalid(
-            field,
-            "this seat is assigned to no practice, so it cannot make records: ask the \
-             store's administrator to assign it to its practices",
-        ));
+        // As the server itself refuses it (exit 4, permission-denied): the
+        // seat cannot fix this by choosing; an administrator must assign it.
+        return Err(StoreError::PermissionDenied(Box::new(Denied::new(
+            DeniedKind::NoPractice,
+            "a new record",
+        ))));
     }
     match given {
         Some(code) => {
@@ -180,8 +182,57 @@ impl Store {
     /// The practice a new record or a worklist is for: `given` checked, or
     /// the seat's only one (see [`choose`]); `None` on a SQLite file.
     pub fn practice_for(&self, given: Option<&str>) -> StoreResult<Option<String>> {
-        resolve(&self.conn, given, "practice")
+        resolve(&self.conn, given, "practice").map_err(|e| match e {
+            StoreError::PermissionDenied(mut denied) => {
+                self.name_the_seat(&mut denied);
+                StoreError::PermissionDenied(denied)
+            }
+            other => other,
+        })
     }
+
+    /// Runs `f` with the server session working on `practice` only
+    /// (migrations_pg/0007: the seat sees and writes that practice's rows,
+    /// and root rows written without a practice take it), then puts the
+    /// session back as it was. Case-finding's SQL, written for a SQLite
+    /// file of one practice, so works per practice on the server. `None`,
+    /// or a SQLite file: `f` as it is.
+    pub(crate) fn in_practice<T, E: From<StoreError>>(
+        &mut self,
+        practice: Option<&str>,
+        f: impl FnOnce(&mut Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let Some(code) = practice.filter(|_| self.backend() == Backend::Postgres) else {
+            return f(self);
+        };
+        let before: String = self
+            .conn
+            .query_row(
+                "SELECT coalesce(current_setting('stepdown.practice', true), '')",
+                (),
+                |r| r.get(0),
+            )
+            .map_err(StoreError::from)?;
+        set_working(&self.conn, code)?;
+        let out = f(self);
+        // Put back even when `f` failed (its transaction is rolled back by
+        // now); a session left narrowed would show one practice's rows later.
+        let restored = set_working(&self.conn, &before);
+        match (out, restored) {
+            (Ok(_), Err(e)) => Err(e.into()),
+            (out, _) => out,
+        }
+    }
+}
+
+/// Sets the session's working practice (`''`: none).
+fn set_working(conn: &Conn, code: &str) -> StoreResult<()> {
+    conn.query_row(
+        "SELECT set_config('stepdown.practice', ?1, false)",
+        [code],
+        |r| r.get::<String>(0),
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -297,9 +348,14 @@ mod tests {
 
     #[test]
     fn a_seat_with_no_practice_is_told_to_ask() {
-        let (_, message) = field_message(
-            choose(Backend::Postgres, None, &SeatChoice::default(), "practice").unwrap_err(),
-        );
-        assert!(message.contains("assigned to no practice"), "{message}");
+        for given in [None, Some("A81001")] {
+            match choose(Backend::Postgres, given, &SeatChoice::default(), "practice") {
+                Err(StoreError::PermissionDenied(d)) => {
+                    assert_eq!(d.kind, DeniedKind::NoPractice);
+                    assert!(!d.to_string().contains("A81001"), "{d}");
+                }
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        }
     }
 }

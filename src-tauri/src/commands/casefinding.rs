@@ -111,17 +111,25 @@ pub async fn save_figures_csv(
 
 /// The store's patient for a worklist entry (matched by NHS number, then by
 /// the extract's identifier; created if there is none), so a consultation
-/// can start from the worklist. The matching is the core's.
+/// can start from the worklist. The matching is the core's. `practice`: the
+/// worklist row's (on a team store the patient is found, or made, there).
 #[tauri::command]
 pub async fn patient_for_extract(
     app: AppHandle,
     patient_id: String,
     nhs_number: Option<String>,
+    practice: Option<String>,
 ) -> Result<Patient, ApiError> {
     blocking(app, move |state| {
         let actor = state.actor();
         state.with_store_api(|s| {
-            stepdown::consult::patient_for_extract(s, &patient_id, nhs_number.as_deref(), &actor)
+            stepdown::consult::patient_for_extract(
+                s,
+                &patient_id,
+                nhs_number.as_deref(),
+                practice.as_deref(),
+                &actor,
+            )
         })
     })
     .await
