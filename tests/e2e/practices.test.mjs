@@ -169,6 +169,8 @@ test("a seat of two practices imports an extract into the practice chosen", { sk
   await waitFor(async () => (await alice.text("[data-testid=extract-chosen]")) === "Chosen: extract.csv", "extract chosen");
   await alice.screenshot("practices-alice-import");
   await assertAxeClean(alice, "the import asking for the practice");
+  await alice.execute("document.querySelector('[data-testid=list-practice-none]').scrollIntoView({ block: 'center' })");
+  await alice.screenshot("practices-alice-whose-worklist");
 
   await alice.press("[data-testid=import-extract]");
   await waitFor(() => alice.exists("[data-testid=import-practice-error]"), "the error at the practice");
@@ -187,7 +189,7 @@ test("a seat of two practices imports an extract into the practice chosen", { sk
   await waitFor(async () => (await alice.findAll("[data-testid=worklist-row]")).length >= 3, "Hillside's worklist rows");
   assert.equal(await alice.text("[data-testid=worklist-heading]"), "Worklist of Hillside Practice (B82002)");
   assert.equal(await alice.execute("return document.querySelector('[data-testid=list-practice]').value"), "B82002");
-  await alice.execute("document.querySelector('[data-testid=list-practice]').scrollIntoView()");
+  await alice.execute("document.querySelector('[data-testid=list-practice]').scrollIntoView({ block: 'center' })");
   await alice.screenshot("practices-alice-worklist");
   await assertAxeClean(alice, "Hillside's worklist");
   // Riverside's has nothing imported yet.

@@ -117,7 +117,26 @@ describe("whose worklist", () => {
     expect(screen.queryByTestId("list-practice-none")).toBeNull();
   });
 
-  it("starts a consultation from a row with the row's practice (the patient is found, or made, there)", async () => {
+  it("shows the practice chosen last, whichever answer comes back last, and names what it shows", async () => {
+    let answerA: (w: unknown) => void = () => {};
+    mocks.worklist.mockImplementation((f: { practice: string }) =>
+      f.practice === "A81001" ? new Promise((r) => (answerA = r)) : Promise.resolve(worklist([row("P009", "B82002")])),
+    );
+    mocks.seatPractices.mockResolvedValue([A, B]);
+    render(CaseFinding);
+    const select = await screen.findByLabelText("Whose worklist and figures");
+    await fireEvent.change(select, { target: { value: "A81001" } });
+    await waitFor(() => expect(mocks.worklist).toHaveBeenCalledTimes(1));
+    await fireEvent.change(select, { target: { value: "B82002" } });
+    expect((await screen.findByTestId("worklist-heading")).textContent).toBe("Worklist of Hillside Practice (B82002)");
+    answerA(worklist([row("P001", "A81001")]));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(screen.getByTestId("worklist-heading").textContent).toBe("Worklist of Hillside Practice (B82002)");
+    expect(screen.getByTestId("worklist-table").textContent).toContain("P009");
+    expect(screen.getByTestId("worklist-table").textContent).not.toContain("P001");
+  });
+
+    it("starts a consultation from a row with the row's practice (the patient is found, or made, there)", async () => {
     mocks.worklist.mockResolvedValue(worklist([row("P001", "B82002")]));
     mocks.seatPractices.mockResolvedValue([A, B]);
     mocks.patientForExtract.mockRejectedValue({ code: "storage", message: "stopped here" });
