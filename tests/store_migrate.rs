@@ -465,6 +465,18 @@ fn practice_b_store(dir: &Path) -> (PathBuf, i64, i64) {
     );
     let out = run(&["review", "save", &stale, "--db", d]);
     assert_eq!(out.status.code(), Some(3), "a draft kept: {}", text(&out));
+    ok(&["settings", "set", "--db", d, "--practice-name", "B Surgery"]);
+    // A leaflet print of the newest version (the CLI prints leaflets without
+    // recording them; the desktop records them).
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "INSERT INTO leaflet_prints (review_version_id, printed_at, printed_by, pdf_sha256, \
+             pdf_size_bytes) SELECT max(id), '2026-11-20T10:00:00Z', 'Bea', ?1, 1234 \
+             FROM review_versions",
+            [&"ab".repeat(32)],
+        )
+        .unwrap();
     (db, rid, pid)
 }
 
@@ -648,6 +660,11 @@ fn a_second_practice_moves_into_a_store_in_use_renumbered_with_its_history_appen
     assert_eq!(merged["last_entry_id"], head_before.1 + moved);
     assert_eq!(merged["record_entry_id"], head_before.1 + moved + 1);
     assert!(merged["texts_shared"].as_i64().unwrap() > 0, "{merged}");
+    assert_eq!(
+        merged["settings_not_copied"],
+        serde_json::json!(["practice_name"]),
+        "{merged}"
+    );
     let sha = stepdown::store::sha256_hex(&std::fs::read(&b).unwrap());
     assert_eq!(merged["file_sha256"], sha.as_str());
     let (patients_off, reviews_off) = (offset(&report, "patients"), offset(&report, "reviews"));
@@ -691,6 +708,29 @@ fn a_second_practice_moves_into_a_store_in_use_renumbered_with_its_history_appen
     assert_eq!(drafts[0]["input"]["patient_id"], b_patient + patients_off);
     assert_eq!(drafts[0]["input"]["review_id"], b_review + reviews_off);
     assert_eq!(drafts[0]["input"]["notes"], "Ben's");
+    let print: (i64, String) = {
+        let r = server
+            .client()
+            .query_one(
+                "SELECT review_version_id, practice_code FROM leaflet_prints",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    let src_version: i64 = rusqlite::Connection::open(&b)
+        .unwrap()
+        .query_row("SELECT review_version_id FROM leaflet_prints", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(
+        print,
+        (
+            src_version + offset(&report, "review_versions"),
+            B.to_string()
+        )
+    );
 
     // The source's entries appended in order: same time, actor, action,
     // entity and summary; ids renumbered; in B's part of the log.
