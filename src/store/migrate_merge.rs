@@ -582,7 +582,6 @@ fn copy_table(
     let src_has_practice = src_cols.iter().any(|c| c == "practice_code");
     let is_draft = table == "review_drafts";
     let input_idx = cols.iter().position(|c| c == "input");
-    let published_idx = cols.iter().position(|c| c == "published");
     cols.push("practice_code".to_string());
     let key_idx = src_cols.iter().position(|c| c == "id");
     let select = format!(
@@ -634,12 +633,6 @@ fn copy_table(
                     ),
                 ));
             }
-        }
-        if let Some(Value::Integer(0)) = published_idx.and_then(|i| values.get(i)) {
-            return Err(refuse(
-                "from",
-                format!("the source's cf_imports {key} stopped part-way: import again first"),
-            ));
         }
         for (i, r) in refs.iter().enumerate() {
             let (Some(r), Value::Integer(id)) = (r, &values[i]) else {
