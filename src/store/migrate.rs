@@ -14,7 +14,7 @@ use super::{check_file, migrations, migrations_pg, OpenOptions, Store, StoreErro
 /// Tables copied, parents before children (the server's foreign keys and
 /// its practice triggers look the parent up). `audit_log` comes last so an
 /// entry's patient exists when the server derives the entry's practice.
-const TABLES: &[&str] = &[
+pub(super) const TABLES: &[&str] = &[
     "patients",
     "reviews",
     "review_versions",
@@ -33,7 +33,7 @@ const TABLES: &[&str] = &[
 ];
 
 /// Columns the server fills itself and the source has no value for.
-const SERVER_ONLY_COLUMNS: &[&str] = &["practice_code", "db_role"];
+pub(super) const SERVER_ONLY_COLUMNS: &[&str] = &["practice_code", "db_role"];
 
 /// Rows copied into one table.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -72,9 +72,14 @@ pub struct MigrateReport {
     pub audit_head: MigratedHead,
     /// True: the server's chain check passed after the copy.
     pub verified: bool,
+    /// Into a team store whose audit log had begun (another practice's
+    /// records): how the records were renumbered and the history appended.
+    /// Absent when the store was new (every id kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged: Option<super::migrate_merge::Merged>,
 }
 
-fn refuse(field: &str, message: impl Into<String>) -> StoreError {
+pub(super) fn refuse(field: &str, message: impl Into<String>) -> StoreError {
     StoreError::invalid(field, message)
 }
 
@@ -88,7 +93,7 @@ const MAX_ROWS: usize = 500;
 /// source's order (the audit chain's trigger sees them in id order). Each
 /// statement runs inside a savepoint, so a refused row can still be found
 /// and named: the statement is undone and its rows sent one at a time.
-struct Batch {
+pub(super) struct Batch {
     table: &'static str,
     cols: Vec<String>,
     per_statement: usize,
@@ -96,7 +101,7 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(table: &'static str, cols: Vec<String>) -> Batch {
+    pub(super) fn new(table: &'static str, cols: Vec<String>) -> Batch {
         let per_statement = (MAX_PARAMS / cols.len().max(1)).clamp(1, MAX_ROWS);
         Batch {
             table,
@@ -106,7 +111,7 @@ impl Batch {
         }
     }
 
-    fn push(&mut self, tx: &Conn, key: String, values: Vec<Value>) -> StoreResult<()> {
+    pub(super) fn push(&mut self, tx: &Conn, key: String, values: Vec<Value>) -> StoreResult<()> {
         self.rows.push((key, values));
         if self.rows.len() >= self.per_statement {
             self.flush(tx)?;
@@ -135,7 +140,7 @@ impl Batch {
         format!("INSERT INTO {} ({cols}) VALUES {tuples}", quote(self.table))
     }
 
-    fn flush(&mut self, tx: &Conn) -> StoreResult<()> {
+    pub(super) fn flush(&mut self, tx: &Conn) -> StoreResult<()> {
         if self.rows.is_empty() {
             return Ok(());
         }
@@ -168,8 +173,10 @@ impl Batch {
 /// Copies the store at `from` into the team store at `to` for `practice`.
 /// Refuses (changing nothing anywhere) a source that is not a sound Stepdown
 /// store at the latest schema version, a source row of another practice,
-/// and a server whose audit log already has entries or that holds records of
-/// the practice: histories are never merged.
+/// and a server that holds records of the practice already. Into a new store
+/// every id and the audit chain are kept as they are; into one whose audit
+/// log has begun (other practices moved or working there), the records are
+/// renumbered and the history appended to the server's chain (migrate_merge.rs).
 pub fn migrate_store(from: &Path, to: &str, practice: &str) -> StoreResult<MigrateReport> {
     if from.to_str().is_some_and(db::is_pg_url) {
         return Err(refuse(
@@ -204,11 +211,25 @@ pub fn migrate_store(from: &Path, to: &str, practice: &str) -> StoreResult<Migra
     let mut conn = migrations_pg::connect(&target, super::DEFAULT_BUSY_TIMEOUT)?;
     let server = target.display();
 
-    let report = {
+    let (report, merged) = {
         let tx = conn.transaction_immediate()?;
-        let copied = copy_all(&source, &tx, practice)?;
+        // The head locked first: no seat appends while the copy runs.
+        let (entries, last_id) = tx.query_row(
+            "SELECT entries, last_id FROM audit_head WHERE id = 1 FOR UPDATE",
+            (),
+            |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)),
+        )?;
+        let done = if entries == 0 && last_id == 0 {
+            // A new store: every id kept, the source's chain is the store's.
+            (copy_all(&source, &tx, practice)?, None)
+        } else {
+            // Another practice's history has begun the chain: renumbered
+            // and appended (migrate_merge.rs).
+            let (copied, merged) = super::migrate_merge::merge_all(&source, &tx, practice, from)?;
+            (copied, Some(merged))
+        };
         tx.commit()?;
-        copied
+        done
     };
     Ok(MigrateReport {
         from: from.display().to_string(),
@@ -218,6 +239,7 @@ pub fn migrate_store(from: &Path, to: &str, practice: &str) -> StoreResult<Migra
         tables: report.1,
         audit_head: report.2,
         verified: true,
+        merged,
     })
 }
 
@@ -256,7 +278,7 @@ fn open_source(from: &Path) -> StoreResult<rusqlite::Connection> {
     Ok(conn)
 }
 
-fn source_columns(src: &rusqlite::Connection, table: &str) -> StoreResult<Vec<String>> {
+pub(super) fn source_columns(src: &rusqlite::Connection, table: &str) -> StoreResult<Vec<String>> {
     let mut stmt = src.prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?;
     let cols = stmt
         .query_map([table], |r| r.get::<_, String>(0))?
@@ -269,7 +291,7 @@ fn source_columns(src: &rusqlite::Connection, table: &str) -> StoreResult<Vec<St
     Ok(cols)
 }
 
-fn target_columns(tx: &Conn, table: &str) -> StoreResult<Vec<(String, bool)>> {
+pub(super) fn target_columns(tx: &Conn, table: &str) -> StoreResult<Vec<(String, bool)>> {
     let mut stmt = tx.prepare(
         "SELECT column_name::text, CASE WHEN is_identity = 'YES' THEN 1 ELSE 0 END \
          FROM information_schema.columns \
@@ -289,33 +311,19 @@ fn target_columns(tx: &Conn, table: &str) -> StoreResult<Vec<(String, bool)>> {
     Ok(out)
 }
 
-fn quote(name: &str) -> String {
+pub(super) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn count(tx: &Conn, sql: &str, params: Vec<Value>) -> StoreResult<i64> {
+pub(super) fn count(tx: &Conn, sql: &str, params: Vec<Value>) -> StoreResult<i64> {
     Ok(tx.query_row(sql, params, |r| r.get::<i64>(0))?)
 }
 
-type Copied = (bool, Vec<TableCopied>, MigratedHead);
+pub(super) type Copied = (bool, Vec<TableCopied>, MigratedHead);
 
+/// Into a new store (its audit log empty, its head locked by the caller):
+/// every row with its id.
 fn copy_all(src: &rusqlite::Connection, tx: &Conn, practice: &str) -> StoreResult<Copied> {
-    // The head locked first: no seat appends while the copy runs.
-    let (entries, last_id) = tx.query_row(
-        "SELECT entries, last_id FROM audit_head WHERE id = 1 FOR UPDATE",
-        (),
-        |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)),
-    )?;
-    if entries > 0 || last_id > 0 {
-        return Err(refuse(
-            "to",
-            format!(
-                "the team store's audit log already has {entries} entries (newest id {last_id}): \
-                 a practice's history can only start a new store's audit log, and histories are \
-                 not merged. Migrate into a new, empty team store, before any seat is assigned"
-            ),
-        ));
-    }
     let practice_created = tx.execute(
         "INSERT INTO practices (code, name) VALUES (?1, ?2) ON CONFLICT (code) DO NOTHING",
         db::params![practice, practice],
@@ -347,7 +355,8 @@ fn copy_all(src: &rusqlite::Connection, tx: &Conn, practice: &str) -> StoreResul
                     "practice",
                     format!(
                         "the team store already holds {held} {table} rows of practice {practice}: \
-                         nothing was copied (records are not merged)"
+                         nothing was copied (a practice's records are moved once, into a store \
+                         that holds none of them)"
                     ),
                 ));
             }
