@@ -31,6 +31,13 @@ pub struct Patient {
     /// When the patient's details last changed.
     #[ts(as = "String")]
     pub updated_at: DateTime<Utc>,
+    /// On a team store, the ODS code of the patient's practice (a seat of
+    /// several practices may see two same-named patients, one at each).
+    /// `None` in a SQLite file, which holds one practice's data and records
+    /// no code (migration 0011).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub practice_code: Option<String>,
 }
 
 /// A patient in a search result or list, with review activity.
@@ -135,10 +142,12 @@ impl PatientInput {
     }
 }
 
-pub(crate) const COLUMNS: &str =
-    "p.id, p.nhs_number, p.name, p.date_of_birth, p.local_id, p.created_at, p.updated_at";
+// `practice_code` exists in both schemas (SQLite's migration 0011); no
+// SQLite path writes it, so a file's patients read back `None`.
+pub(crate) const COLUMNS: &str = "p.id, p.nhs_number, p.name, p.date_of_birth, p.local_id, \
+     p.created_at, p.updated_at, p.practice_code";
 
-/// Reads a patient from the first seven columns ([`COLUMNS`]). Values the
+/// Reads a patient from the first eight columns ([`COLUMNS`]). Values the
 /// schema's checks should have made impossible are reported as damaged data.
 pub(crate) fn from_row(r: &Row<'_>) -> db::Result<StoreResult<Patient>> {
     let id: i64 = r.get(0)?;
@@ -174,6 +183,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> db::Result<StoreResult<Patient>> {
             local_id: r.get(4)?,
             created_at: parse_ts(&created, &what)?,
             updated_at: parse_ts(&updated, &what)?,
+            practice_code: r.get(7)?,
         })
     };
     Ok(build())
@@ -490,8 +500,8 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(values, |r| {
             let patient = from_row(r)?;
-            let count: i64 = r.get(7)?;
-            let last: Option<String> = r.get(8)?;
+            let count: i64 = r.get(8)?;
+            let last: Option<String> = r.get(9)?;
             Ok((patient, count, last))
         })?;
         let mut out = Vec::new();

@@ -171,6 +171,50 @@ fn a_seat_of_two_practices_adds_a_patient_in_each() {
 }
 
 #[test]
+fn each_patient_read_names_its_practice() {
+    on_pg(|| {
+        let (schema, _owner) = team();
+        let mut alice = seat(&schema, "seat_alice");
+        let a = add(
+            &mut alice,
+            &patient("Jo", Some("9434765919"), Some("A81001")),
+        )
+        .unwrap();
+        let b = add(
+            &mut alice,
+            &patient("Jo", Some("9434765919"), Some("B82002")),
+        )
+        .unwrap();
+        // The patient as created, as read and as listed: two same-named
+        // patients told apart by their practice.
+        assert_eq!(a.practice_code.as_deref(), Some("A81001"));
+        assert_eq!(
+            alice.patient(b.id).unwrap().practice_code.as_deref(),
+            Some("B82002")
+        );
+        let listed: Vec<(i64, Option<String>)> = alice
+            .search_patients("jo", 10)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.patient.id, s.patient.practice_code))
+            .collect();
+        assert_eq!(
+            listed,
+            vec![(a.id, Some("A81001".into())), (b.id, Some("B82002".into()))]
+        );
+        // Bob sees only his practice's patient, with its code.
+        let bob = seat(&schema, "seat_bob");
+        let listed: Vec<Option<String>> = bob
+            .search_patients("", 10)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.patient.practice_code)
+            .collect();
+        assert_eq!(listed, vec![Some("B82002".to_string())]);
+    });
+}
+
+#[test]
 fn a_practice_not_the_seats_is_refused_without_naming_others() {
     on_pg(|| {
         let (schema, _owner) = team();
@@ -212,8 +256,14 @@ fn a_store_on_this_computer_refuses_a_practice() {
         field_error(add(&mut s, &patient("Jo", None, Some("A81001"))).unwrap_err());
     assert_eq!(field, "practice");
     assert!(message.contains("holds one practice"), "{message}");
-    // Blank is not given.
-    add(&mut s, &patient("Jo", None, Some("  "))).unwrap();
+    // Blank is not given, and a file's patients have no practice code.
+    let jo = add(&mut s, &patient("Jo", None, Some("  "))).unwrap();
+    assert_eq!(jo.practice_code, None);
+    assert_eq!(s.patient(jo.id).unwrap().practice_code, None);
+    assert_eq!(
+        s.search_patients("", 10).unwrap()[0].patient.practice_code,
+        None
+    );
     let (field, _) = store_field_error(
         import_csv(&mut s, &extract(1), &import("A81001"), &mut |_| {}).unwrap_err(),
     );

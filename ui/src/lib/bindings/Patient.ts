@@ -32,4 +32,11 @@ created_at: string,
 /**
  * When the patient's details last changed.
  */
-updated_at: string, };
+updated_at: string, 
+/**
+ * On a team store, the ODS code of the patient's practice (a seat of
+ * several practices may see two same-named patients, one at each).
+ * `None` in a SQLite file, which holds one practice's data and records
+ * no code (migration 0011).
+ */
+practice_code?: string | null, };
