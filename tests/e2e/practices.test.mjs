@@ -4,7 +4,8 @@
 // team store on PostgreSQL. Alice's new-patient form and import ask for the
 // practice, with none chosen; leaving it out shows the error at the field; the
 // patient and the import she files at Hillside are Hillside's on the server.
-// Bob is never asked. axe on every new screen state.
+// Bob is never asked. Alice's patients list and banner name each patient's
+// practice; Bob's do not. axe on every new screen state.
 //
 // Needs the throwaway cluster: `tests/pg/with-cluster.sh tests/e2e/run.sh
 // tests/e2e/practices.test.mjs`. Without STEPDOWN_TEST_PG_URL every test here
@@ -216,4 +217,52 @@ test("a seat of one practice is never asked, and its records are that practice's
   assert.equal(await bob.text("[data-testid=worklist-heading]"), "Worklist");
   // Bob sees none of Hillside's worklist.
   assert.equal(await bob.exists("[data-testid=worklist-row]"), false);
+});
+
+/** Lists patients matching `query` in `s`; returns each row's text and practice cell. */
+async function listPatients(s, query) {
+  await s.press("[data-testid=nav-case-finding]");
+  await s.press("[data-testid=nav-patients]");
+  await waitFor(() => s.exists("[data-testid=patient-search]"), "patients");
+  await s.clear("[data-testid=patient-search]");
+  await s.type("[data-testid=patient-search]", query);
+  await waitFor(async () => (await s.findAll("[data-testid=patient-row]")).length > 0, `patients matching ${query}`);
+  return s.execute(
+    `return {
+       headers: [...document.querySelectorAll('[data-testid=patient-table] th')].map((h) => h.textContent.trim()),
+       practices: [...document.querySelectorAll('[data-testid=patient-row]')].map((r) => r.querySelector('[data-testid=patient-practice-cell]')?.innerText.replace(/\\s+/g, ' ').trim() ?? null),
+     }`,
+  );
+}
+
+test("the patients list names each patient's practice for a seat of two practices, and not for a seat of one", { skip: SKIP }, async () => {
+  // One name and NHS number at each of Alice's practices (a patient who moved).
+  for (const code of ["A81001", "B82002"]) {
+    const added = cli("seat_alice", ["patient", "add", "--name", "Jo Twin", "--nhs-number", "450 557 7104", "--practice", code]);
+    assert.equal(added.status, 0, added.stderr);
+    assert.equal(added.json.practice_code, code, "the CLI prints the patient's practice");
+  }
+  await waitFor(async () => (await listPatients(alice, "Jo Twin")).practices.length === 2, "both Jo Twins listed");
+  const seen = await listPatients(alice, "Jo Twin");
+  assert.ok(seen.headers.includes("Practice"), `a Practice column: ${seen.headers}`);
+  assert.deepEqual(seen.practices.toSorted(), ["Hillside Practice ODS code B82002", "Riverside Surgery ODS code A81001"]);
+  await alice.screenshot("practices-alice-patient-list");
+  await assertAxeClean(alice, "the patient list of a seat of two practices");
+
+  // The consultation's banner says which Jo Twin is open.
+  await alice.press("[data-testid=start-consultation]");
+  await waitFor(() => alice.exists("[data-testid=consultation-practice]"), "the practice in the banner");
+  assert.match(await alice.text("[data-testid=consultation-patient]"), /Jo Twin[\s\S]*practice (Riverside Surgery \(A81001\)|Hillside Practice \(B82002\))/);
+  await alice.screenshot("practices-alice-consultation-banner");
+
+  // Bob (Riverside only) sees his Jo Twin, with no practice column or banner.
+  const bobs = await listPatients(bob, "Jo Twin");
+  assert.equal(bobs.practices.length, 1, "Bob sees Riverside's Jo Twin only");
+  assert.ok(!bobs.headers.includes("Practice"), `no Practice column: ${bobs.headers}`);
+  assert.deepEqual(bobs.practices, [null]);
+  await bob.screenshot("practices-bob-patient-list");
+  await assertAxeClean(bob, "the patient list of a seat of one practice");
+  await bob.press("[data-testid=start-consultation]");
+  await waitFor(() => bob.exists("[data-testid=consultation-patient]"), "Bob's consultation");
+  assert.equal(await bob.exists("[data-testid=consultation-practice]"), false, "no practice in a one-practice seat's banner");
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fieldMessages } from "./errors";
-import { choiceNeeded, missingPractice, practiceLabel, practicePerRow, practiceToSend, rowKey } from "./practices";
+import { choiceNeeded, missingPractice, patientPractice, practiceLabel, practicePerRow, practiceToSend, rowKey } from "./practices";
 
 const A = { code: "A81001", name: "Riverside Surgery" };
 const B = { code: "B82002", name: "Hillside Practice" };
@@ -68,5 +68,13 @@ describe("missingPractice", () => {
     const e = missingPractice("this extract");
     expect(e.code).toBe("invalid-input");
     expect(fieldMessages(e)).toEqual({ practice: "Choose the practice this extract belongs to" });
+  });
+});
+
+describe("patientPractice", () => {
+  it("names the practice, with its code, only for a seat of several", () => {
+    expect(patientPractice([A, B], "B82002")).toBe("Hillside Practice (B82002)");
+    expect(patientPractice([A], "A81001")).toBe("");
+    expect(patientPractice([], null)).toBe(""); // a SQLite store
   });
 });

@@ -43,3 +43,10 @@ export function missingPractice(what: string): ApiError {
   const message = `Choose the practice ${what} belongs to`;
   return { code: "invalid-input", message: `practice: ${message}`, fields: [{ path: "practice", message }] };
 }
+
+/** The practice to name beside a patient: "Name (ODS code)" when the seat works
+ * for several (the same name, even the same NHS number, may be at two of them),
+ * else "" (a seat of one practice, or a SQLite store, has nothing to tell apart). */
+export function patientPractice(practices: readonly Practice[], code: string | null | undefined): string {
+  return choiceNeeded(practices) ? practiceLabel(practices, code) : "";
+}

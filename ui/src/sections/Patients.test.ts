@@ -20,6 +20,8 @@ afterEach(cleanup);
 beforeEach(() => {
   mocks.seatPractices.mockReset();
   mocks.createPatient.mockReset();
+  mocks.searchPatients.mockReset();
+  mocks.searchPatients.mockResolvedValue([]);
 });
 
 async function openForm(practices: { code: string; name: string }[]) {
@@ -72,6 +74,44 @@ describe("the new-patient form's practice", () => {
       await waitFor(() => expect(mocks.createPatient).toHaveBeenCalledTimes(1));
       expect(mocks.createPatient.mock.calls[0][0].practice).toBeNull();
       expect((await screen.findByTestId("patients-notice")).textContent).toBe("Added Sam Two.");
+    });
+  }
+});
+
+// Two patients of one name and NHS number, one at each practice.
+const listed = [A, B].map((p, i) => ({
+  id: i + 1, name: "Jo Twin", nhs_number: "9434765919", date_of_birth: null, local_id: null,
+  created_at: "", updated_at: "", practice_code: p.code, review_count: 0, last_saved_at: null,
+}));
+
+async function list(practices: { code: string; name: string }[]) {
+  mocks.seatPractices.mockResolvedValue(practices);
+  mocks.searchPatients.mockResolvedValue(listed as never);
+  render(Patients);
+  await waitFor(() => expect(screen.getAllByTestId("patient-row")).toHaveLength(2));
+  await waitFor(() => expect(mocks.seatPractices).toHaveBeenCalled());
+}
+
+describe("the patients list's practice", () => {
+  it("names each patient's practice, with its ODS code, for a seat of two practices", async () => {
+    await list([A, B]);
+    await waitFor(() => expect(screen.getAllByTestId("patient-practice-cell")).toHaveLength(2));
+    const header = screen.getByRole("columnheader", { name: "Practice" });
+    expect(header.getAttribute("scope")).toBe("col");
+    // The name, then the code on a line of its own (words, not colour, tell them apart).
+    const cells = screen.getAllByTestId("patient-practice-cell").map((c) => [c.firstChild?.textContent?.trim(), c.querySelector("span")?.textContent]);
+    expect(cells).toEqual([
+      ["Riverside Surgery", "ODS code A81001"],
+      ["Hillside Practice", "ODS code B82002"],
+    ]);
+  });
+
+  for (const [what, practices] of [["a seat of one practice", [A]], ["a SQLite store", []]] as const) {
+    it(`adds no practice column for ${what}`, async () => {
+      await list([...practices]);
+      const headers = [...screen.getByTestId("patient-table").querySelectorAll("th")].map((h) => h.textContent?.trim());
+      expect(headers).not.toContain("Practice");
+      expect(screen.queryAllByTestId("patient-practice-cell")).toHaveLength(0);
     });
   }
 });
