@@ -324,17 +324,31 @@ pub(crate) struct NewIssue {
 /// 32,766-parameter limit.
 const ROWS_PER_INSERT: usize = 100;
 
-fn insert_sql(rows: usize) -> String {
-    let mut sql = String::from(
+fn insert_sql(rows: usize, backend: Backend) -> String {
+    // On a server, the session's working practice (migrations_pg/0007), so
+    // that the practice trigger is not called for each of the import's rows
+    // (it looks up the row's patient; here every patient is that practice's,
+    // and the practice policies check the value). NULL without one: the
+    // trigger fills it in, as before.
+    let (practice_column, practice_value) = match backend {
+        Backend::Sqlite => ("", ""),
+        Backend::Postgres => (
+            ", practice_code",
+            ", nullif(current_setting('stepdown.practice', true), '')",
+        ),
+    };
+    let mut sql = format!(
         "INSERT INTO cf_issues
-             (patient_id, issue_date, drug_id, dose_id, quantity, occurrence, import_id, line)
-         VALUES ",
+             (patient_id, issue_date, drug_id, dose_id, quantity, occurrence, import_id, line{practice_column})
+         VALUES "
     );
     for i in 0..rows {
         if i > 0 {
             sql.push(',');
         }
-        sql.push_str("(?,?,?,?,?,?,?,?)");
+        sql.push_str("(?,?,?,?,?,?,?,?");
+        sql.push_str(practice_value);
+        sql.push(')');
     }
     // Only a row already stored is skipped; a row breaking a CHECK fails the
     // whole import (INSERT OR IGNORE would drop it silently).
@@ -372,7 +386,7 @@ pub(crate) fn insert_issues(
     issues: impl Iterator<Item = NewIssue>,
     mut progress: impl FnMut(u64),
 ) -> StoreResult<u64> {
-    let mut full = tx.prepare(&insert_sql(ROWS_PER_INSERT))?;
+    let mut full = tx.prepare(&insert_sql(ROWS_PER_INSERT, tx.backend()))?;
     let mut inserted = 0u64;
     let mut done = 0u64;
     let mut batch: Vec<NewIssue> = Vec::with_capacity(ROWS_PER_INSERT);
@@ -388,7 +402,7 @@ pub(crate) fn insert_issues(
         }
     }
     if !batch.is_empty() {
-        let mut rest = tx.prepare(&insert_sql(batch.len()))?;
+        let mut rest = tx.prepare(&insert_sql(batch.len(), tx.backend()))?;
         inserted += insert_batch(&mut rest, import_id, &batch)?;
     }
     Ok(inserted)
