@@ -214,7 +214,26 @@ fn a_demo_store_moves_to_a_team_store_with_its_history_and_chain() {
         "--format",
         "json",
     ]));
-    assert_eq!(on_server["patients"], source["patients"]);
+    // Each patient now names the practice it moved into (a SQLite file
+    // records none); everything else is as it was.
+    let practices = |export: &Value| -> Vec<Value> {
+        export["patients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["practice_code"].clone())
+            .collect()
+    };
+    assert!(practices(&source).iter().all(Value::is_null));
+    assert!(practices(&on_server).iter().all(|c| c == "A81001"));
+    let without_practice = |export: &Value| -> Value {
+        let mut patients = export["patients"].clone();
+        for p in patients.as_array_mut().unwrap() {
+            p.as_object_mut().unwrap().remove("practice_code");
+        }
+        patients
+    };
+    assert_eq!(without_practice(&on_server), without_practice(&source));
     assert_eq!(on_server["settings"], source["settings"]);
     let moved = before["entries"].as_u64().unwrap() as usize;
     assert_eq!(chain(&on_server)[..moved], chain(&source)[..moved]);
