@@ -233,7 +233,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let (full, full_n, _) = time(&mut s, &WorklistFilters::default(), 1)?;
     let t = Instant::now();
-    let f = figures(&mut s, today)?;
+    let f = figures(&mut s, today, None)?;
     let fig_ms = ms(t.elapsed());
 
     let (sq, sd) = (median(sq_wall), median(sd_wall));

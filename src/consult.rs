@@ -1009,31 +1009,40 @@ pub fn coded_summary_for_record(
 /// The store's patient for a case-finding worklist entry: matched by NHS
 /// number, then by the extract's identifier as the practice identifier, and
 /// created (audited) if there is none, so a consultation can start from it.
+/// On a team store `practice` is the entry's (`WorklistPatient::practice_code`):
+/// the match is made among that practice's patients only (the same NHS
+/// number may be at two practices) and a new patient is made there; a seat
+/// of one practice may leave it out. `None` on a SQLite file.
 pub fn patient_for_extract(
     store: &mut Store,
     extract_patient_id: &str,
     nhs_number: Option<&str>,
+    practice: Option<&str>,
     actor: &str,
 ) -> Result<Patient, ApiError> {
-    check_caps(&(extract_patient_id, nhs_number))?;
+    check_caps(&(extract_patient_id, nhs_number, practice))?;
     let nhs_number = nhs_number.map(str::trim).filter(|n| !n.is_empty());
-    if let Some(n) = nhs_number {
-        if let Some(p) = store.patient_by_nhs_number(n)? {
+    let practice = store.practice_for(practice)?;
+    store.in_practice(practice.as_deref(), |store| {
+        if let Some(n) = nhs_number {
+            if let Some(p) = store.patient_by_nhs_number(n)? {
+                return Ok(p);
+            }
+        }
+        if let Some(p) = store.patient_by_local_id(extract_patient_id)? {
             return Ok(p);
         }
-    }
-    if let Some(p) = store.patient_by_local_id(extract_patient_id)? {
-        return Ok(p);
-    }
-    Ok(store.create_patient(
-        &PatientInput {
-            name: format!("Extract patient {extract_patient_id}"),
-            nhs_number: nhs_number.map(str::to_string),
-            date_of_birth: None,
-            local_id: Some(extract_patient_id.to_string()),
-        },
-        actor,
-    )?)
+        Ok(store.create_patient(
+            &PatientInput {
+                name: format!("Extract patient {extract_patient_id}"),
+                nhs_number: nhs_number.map(str::to_string),
+                date_of_birth: None,
+                local_id: Some(extract_patient_id.to_string()),
+                practice: practice.clone(),
+            },
+            actor,
+        )?)
+    })
 }
 
 /// What the desktop import was given: the files chosen in its open dialog
@@ -1048,6 +1057,9 @@ pub struct ExtractChoice<'a> {
     /// The column map of a clinical-system export (`emis-web`,
     /// `systmone-sr`; `None`: Stepdown's own headers).
     pub preset: Option<&'a str>,
+    /// On a team store, the practice whose extract it is (ODS code; see
+    /// `ImportOptions::practice`); refused on a SQLite file.
+    pub practice: Option<&'a str>,
 }
 
 /// Imports the practice extract `choice.extract` (read as the import goes,
@@ -1073,6 +1085,7 @@ pub fn import_extract_file(
         extract,
         exclusions,
         preset,
+        practice,
     } = choice;
     use crate::casefinding::{import_from, Exclusion, ImportOptions};
     let could_not = |path: &std::path::Path, e: std::io::Error| {
@@ -1096,6 +1109,7 @@ pub fn import_extract_file(
     };
     let file = std::fs::File::open(extract).map_err(|e| could_not(extract, e))?;
     let options = ImportOptions {
+        practice: practice.map(str::to_string),
         file_name: shown_name(extract),
         today,
         list_size,
@@ -1219,6 +1233,7 @@ mod tests {
         let e = patient_for_extract(
             &mut store_with_patient().1,
             &"p".repeat(l.max_string_chars + 1),
+            None,
             None,
             "t",
         )
@@ -1820,11 +1835,13 @@ mod tests {
     #[test]
     fn a_worklist_patient_is_matched_by_nhs_number_then_local_id_else_created() {
         let (_dir, mut store, _) = store_with_patient();
-        let made = patient_for_extract(&mut store, "P123", Some("943 476 5919"), "t").unwrap();
+        let made =
+            patient_for_extract(&mut store, "P123", Some("943 476 5919"), None, "t").unwrap();
         assert_eq!(made.local_id.as_deref(), Some("P123"));
-        let again = patient_for_extract(&mut store, "other", Some("9434765919"), "t").unwrap();
+        let again =
+            patient_for_extract(&mut store, "other", Some("9434765919"), None, "t").unwrap();
         assert_eq!(again.id, made.id);
-        let by_local = patient_for_extract(&mut store, "P123", None, "t").unwrap();
+        let by_local = patient_for_extract(&mut store, "P123", None, None, "t").unwrap();
         assert_eq!(by_local.id, made.id);
         assert_eq!(store.patient_count().unwrap(), 2);
     }

@@ -679,3 +679,62 @@ fn a_dropped_case_finding_table_points_at_check() {
         );
     }
 }
+
+#[test]
+fn practice_is_refused_for_a_store_on_this_computer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("stepdown.db");
+    let db = p(&db);
+    let out = run(&[
+        "import",
+        p(&small()),
+        "--db",
+        db,
+        "--today",
+        TODAY,
+        "--practice",
+        "A81001",
+    ]);
+    assert_bad_input(
+        &out,
+        "practice: a store on this computer holds one practice",
+    );
+    let out = run(&[
+        "patient",
+        "add",
+        "--db",
+        db,
+        "--name",
+        "Jo",
+        "--practice",
+        "A81001",
+    ]);
+    assert_bad_input(
+        &out,
+        "practice: a store on this computer holds one practice",
+    );
+    // Without it, as ever; then the worklist and figures refuse it too.
+    stdout_json(&run(&["import", p(&small()), "--db", db, "--today", TODAY]));
+    for args in [
+        vec![
+            "worklist",
+            "--db",
+            db,
+            "--today",
+            TODAY,
+            "--practice",
+            "A81001",
+        ],
+        vec![
+            "figures",
+            "--db",
+            db,
+            "--today",
+            TODAY,
+            "--practice",
+            "A81001",
+        ],
+    ] {
+        assert_bad_input(&run(&args), "holds one practice");
+    }
+}

@@ -70,6 +70,7 @@ fn opt_string() -> impl Strategy<Value = Option<String>> {
 fn arb_patient() -> impl Strategy<Value = PatientInput> {
     (arb_string(), opt_string(), opt_string(), opt_string()).prop_map(
         |(name, nhs_number, date_of_birth, local_id)| PatientInput {
+            practice: None,
             name,
             nhs_number,
             date_of_birth,

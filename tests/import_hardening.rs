@@ -19,6 +19,7 @@ fn today() -> NaiveDate {
 
 fn options() -> ImportOptions {
     ImportOptions {
+        practice: None,
         file_name: "extract.csv".into(),
         today: today(),
         list_size: None,

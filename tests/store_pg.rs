@@ -249,3 +249,113 @@ fn a_typed_actor_other_than_the_signed_in_role_is_refused_naming_both() {
         assert_eq!(entry["actor"], "stepdown_test_owner", "{entry}");
     }
 }
+
+/// The store address of `team` for another role (a seat).
+fn url_as(team: &TeamStore, role: &str) -> String {
+    team.url()
+        .replace("user=stepdown_test_owner", &format!("user={role}"))
+}
+
+#[test]
+fn a_seat_of_two_practices_names_one_with_practice() {
+    let Some(base) = pg_url() else {
+        eprintln!("skipped: STEPDOWN_TEST_PG_URL is not set (make test sets it)");
+        return;
+    };
+    let team = TeamStore::new(base);
+    let mut c = postgres::Client::connect(&team.base, postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "SET search_path = {}; \
+         INSERT INTO practices (code, name) VALUES ('B82002', 'Hill Top Practice'); \
+         INSERT INTO seat_practices (role_name, practice_code) \
+         VALUES ('seat_alice', 'A81001'), ('seat_alice', 'B82002'), ('seat_bob', 'B82002');",
+        team.schema
+    ))
+    .unwrap();
+    let alice = url_as(&team, "seat_alice");
+    assert!(alice.contains("user=seat_alice"), "{alice}");
+    let bob = url_as(&team, "seat_bob");
+    let extract = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases/extract_small.csv");
+    let today = "2026-11-24";
+
+    // Without --practice: exit 2, both practices named.
+    let add = |db: &str, practice: Option<&str>| {
+        let mut args = vec!["patient", "add", "--db", db, "--name", "Jo"];
+        args.extend(["--nhs-number", "943 476 5919"]);
+        if let Some(p) = practice {
+            args.extend(["--practice", p]);
+        }
+        run(&args, None)
+    };
+    let out = add(&alice, None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("A81001 (Riverside Surgery)")
+            && stderr(&out).contains("B82002 (Hill Top Practice)"),
+        "{}",
+        stderr(&out)
+    );
+    // One patient at each practice, the same NHS number.
+    json(&add(&alice, Some("A81001")));
+    json(&add(&alice, Some("b82002")));
+    let out = add(&alice, Some("B82002"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nhs_number"), "{}", stderr(&out));
+    // Bob's only practice is taken without --practice; another is refused
+    // without naming what else the store holds.
+    let out = add(&bob, Some("A81001"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("Riverside"), "{}", stderr(&out));
+
+    // The same extract into each practice; each worklist is its own.
+    let import = |practice: Option<&str>| {
+        let mut args = vec!["import", extract, "--db", &alice, "--today", today];
+        if let Some(p) = practice {
+            args.extend(["--practice", p]);
+        }
+        run(&args, None)
+    };
+    let out = import(None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--practice") || stderr(&out).contains("practice"));
+    let a = json(&import(Some("A81001")));
+    let b = json(&import(Some("B82002")));
+    assert_eq!(a["already_imported"], false);
+    assert_eq!(b["already_imported"], false);
+    let list = |db: &str, practice: Option<&str>| {
+        let mut args = vec!["worklist", "--db", db, "--today", today];
+        if let Some(p) = practice {
+            args.extend(["--practice", p]);
+        }
+        run(&args, None)
+    };
+    let out = list(&alice, None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let list_a = json(&list(&alice, Some("A81001")));
+    let list_b = json(&list(&bob, None));
+    let practices = |l: &Value| -> Vec<String> {
+        l["patients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["practice_code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(!practices(&list_a).is_empty());
+    assert!(practices(&list_a).iter().all(|p| p == "A81001"));
+    assert!(practices(&list_b).iter().all(|p| p == "B82002"));
+    assert_eq!(list_a["metrics"]["patients"], list_b["metrics"]["patients"]);
+    let figures_b = json(&run(
+        &[
+            "figures",
+            "--db",
+            &alice,
+            "--today",
+            today,
+            "--practice",
+            "B82002",
+        ],
+        None,
+    ));
+    assert!(!figures_b["months"].as_array().unwrap().is_empty());
+}

@@ -263,6 +263,19 @@ pub fn worklist(
     filters: &WorklistFilters,
     today: NaiveDate,
 ) -> Result<Worklist, CaseFindingError> {
+    // On a team store, one practice's list: its ranks run 1..N, and two
+    // practices' are never interleaved or counted together.
+    let practice = store.practice_for(filters.practice.as_deref())?;
+    store.in_practice(practice.as_deref(), |store| {
+        practice_worklist(store, filters, today)
+    })
+}
+
+fn practice_worklist(
+    store: &mut Store,
+    filters: &WorklistFilters,
+    today: NaiveDate,
+) -> Result<Worklist, CaseFindingError> {
     let reference = reference();
     if let Some(m) = filters.min_ome {
         if !m.is_finite() || m < 0.0 {

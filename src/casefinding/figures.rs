@@ -82,10 +82,21 @@ pub(super) fn figures_document(
 }
 
 /// The practice's figures as of `today` (recomputed first if the cache is
-/// for another day or reference version).
-pub fn figures(store: &mut Store, today: NaiveDate) -> Result<Figures, CaseFindingError> {
-    ensure_fresh(store, today, None)?;
-    let json = store.casefinding_read(|c| db::get_state(c, "figures"))?;
+/// for another day or reference version). On a team store `practice` says
+/// whose (see `Store::practice_for`: needed when the seat works for several;
+/// two practices' figures are never pooled); refused on a SQLite file.
+pub fn figures(
+    store: &mut Store,
+    today: NaiveDate,
+    practice: Option<&str>,
+) -> Result<Figures, CaseFindingError> {
+    let practice = store.practice_for(practice)?;
+    let json = store.in_practice(practice.as_deref(), |store| {
+        ensure_fresh(store, today, None)?;
+        store
+            .casefinding_read(|c| db::get_state(c, "figures"))
+            .map_err(CaseFindingError::from)
+    })?;
     let figures = json
         .as_deref()
         .and_then(|j| serde_json::from_str::<Figures>(j).ok())

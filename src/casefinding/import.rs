@@ -304,7 +304,16 @@ pub fn import_from<R: std::io::Read + std::io::Seek>(
     // A bigger page cache for the length of the import (rows otherwise
     // spill pages to the WAL one at a time); put back afterwards.
     let cache = store.swap_page_cache(IMPORT_CACHE_KIB)?;
-    let result = batched::import(store, source, options, progress, batched::Tuning::default());
+    // On a team store, one practice's extract: its rows, its cache and its
+    // ranks only (a seat of several practices says which).
+    let result = store
+        .practice_for(options.practice.as_deref())
+        .map_err(CaseFindingError::from)
+        .and_then(|practice| {
+            store.in_practice(practice.as_deref(), |store| {
+                batched::import(store, source, options, progress, batched::Tuning::default())
+            })
+        });
     if let Some(cache) = cache {
         let _ = store.swap_page_cache(cache);
     }

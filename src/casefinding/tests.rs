@@ -41,6 +41,7 @@ fn store() -> (TestHeld, Store) {
 
 fn options(name: &str) -> ImportOptions {
     ImportOptions {
+        practice: None,
         file_name: name.into(),
         today: today(),
         list_size: Some(8000),
@@ -1103,8 +1104,8 @@ fn small_chunks_runs_and_batches_give_the_same_import_as_one_go() {
     assert_eq!(lb.patients, la.patients);
     assert_eq!(lb.metrics, la.metrics);
     assert_eq!(
-        figures(&mut b, today()).unwrap(),
-        figures(&mut a, today()).unwrap()
+        figures(&mut b, today(), None).unwrap(),
+        figures(&mut a, today(), None).unwrap()
     );
     // No temporary file is left behind.
     let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
@@ -1175,7 +1176,7 @@ fn an_import_stopped_part_way_shows_nothing_and_the_next_import_removes_it() {
     // Nothing of it shows: not the worklist, not the figures, not an export.
     let mut s = open_again(&dir, "2026-11-24T09:00:30Z", Duration::from_secs(5));
     assert_eq!(all(&mut s), before);
-    assert!(figures(&mut s, today()).unwrap().months.is_empty());
+    assert!(figures(&mut s, today(), None).unwrap().months.is_empty());
     let export = s.export_all("Dr A").unwrap();
     for table in ["cf_imports", "cf_issues", "cf_patients", "cf_texts"] {
         assert!(export.casefinding[table].rows.is_empty(), "{table}");

@@ -35,6 +35,12 @@ pub struct ImportOptions {
     /// patient for later imports.
     #[serde(default)]
     pub exclusions: Vec<Exclusion>,
+    /// On a team store, the ODS code of the practice whose extract this is
+    /// (one of `Store::seat_practices`); needed when the seat works for
+    /// several. Refused on a SQLite file.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub practice: Option<String>,
 }
 
 /// A patient left off the worklist, and why.
@@ -376,6 +382,11 @@ pub struct WorklistFilters {
     pub held_by: Option<String>,
     /// Only patients nobody holds.
     pub unclaimed: bool,
+    /// On a team store, the ODS code of the practice whose worklist this
+    /// is (one of `Store::seat_practices`); needed when the seat works for
+    /// several: two practices' lists are never pooled. Refused on a SQLite file.
+    #[ts(optional = nullable)]
+    pub practice: Option<String>,
 }
 
 /// Counts over the worklist.

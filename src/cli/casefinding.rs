@@ -47,6 +47,15 @@ impl From<CaseFindingError> for CliError {
     }
 }
 
+/// `--practice`, for the commands that make or show one practice's records.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PracticeArg {
+    /// On a team store: the practice (ODS code, e.g. A81001) this is for; needed when your
+    /// seat works for several practices. Refused for a store on this computer (one practice).
+    #[arg(long, value_name = "CODE")]
+    pub practice: Option<String>,
+}
+
 /// Today's date for commands that take `--today` (the clock, only when not given).
 fn today_or_clock(today: Option<NaiveDate>) -> CliResult<NaiveDate> {
     match today {
@@ -63,6 +72,8 @@ pub struct ImportArgs {
     file: PathBuf,
     #[command(flatten)]
     db: DbArg,
+    #[command(flatten)]
+    practice: PracticeArg,
     /// Registered patients at the practice, for figures per 1,000.
     #[arg(long, value_name = "N")]
     list_size: Option<u32>,
@@ -212,6 +223,7 @@ pub fn import(args: ImportArgs) -> CliResult {
         window_days: args.window_days,
         actor: None,
         exclusions,
+        practice: args.practice.practice.clone(),
     };
     let mut bar = ProgressBar::new();
     let result = Store::open(&db)
@@ -261,6 +273,8 @@ pub struct WorklistArgs {
     command: Option<super::claims::WorklistCommand>,
     #[command(flatten)]
     db: DbArg,
+    #[command(flatten)]
+    practice: PracticeArg,
     /// Only patients you hold (by the name from --actor).
     #[arg(long)]
     mine: bool,
@@ -337,6 +351,7 @@ pub fn list(args: WorklistArgs) -> CliResult {
         limit: args.limit,
         offset: args.offset,
         window_days: args.window_days,
+        practice: args.practice.practice,
     };
     let list = worklist(&mut store, &filters, today_or_clock(args.today)?)?;
     print_json(&list)
@@ -356,6 +371,8 @@ pub enum FiguresFormat {
 pub struct FiguresArgs {
     #[command(flatten)]
     db: DbArg,
+    #[command(flatten)]
+    practice: PracticeArg,
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     format: FiguresFormat,
@@ -367,7 +384,11 @@ pub struct FiguresArgs {
 /// `stepdown figures --db DB [--format json|csv]`: the practice's monthly figures.
 pub fn practice_figures(args: FiguresArgs) -> CliResult {
     let mut store = Store::open_existing(args.db.path()?)?;
-    let f = figures(&mut store, today_or_clock(args.today)?)?;
+    let f = figures(
+        &mut store,
+        today_or_clock(args.today)?,
+        args.practice.practice.as_deref(),
+    )?;
     match args.format {
         FiguresFormat::Json => print_json(&f),
         FiguresFormat::Csv => {

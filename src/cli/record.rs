@@ -150,9 +150,11 @@ struct PatientAddArgs {
     /// Date of birth, YYYY-MM-DD.
     #[arg(long, value_name = "YYYY-MM-DD")]
     date_of_birth: Option<String>,
-    /// The practice's own identifier for the patient (unique in the store).
+    /// The practice's own identifier for the patient (unique in the practice).
     #[arg(long, value_name = "ID")]
     local_id: Option<String>,
+    #[command(flatten)]
+    practice: super::casefinding::PracticeArg,
     #[command(flatten)]
     actor: ActorArg,
 }
@@ -341,6 +343,7 @@ pub fn patient(args: PatientArgs) -> CliResult {
                     nhs_number: a.nhs_number,
                     date_of_birth: a.date_of_birth,
                     local_id: a.local_id,
+                    practice: a.practice.practice,
                 },
                 &actor,
             )?;

@@ -279,6 +279,7 @@ fn with_worklist(path: &Path) -> Store {
         &mut s,
         csv.as_bytes(),
         &ImportOptions {
+            practice: None,
             file_name: "w.csv".into(),
             today: today(),
             list_size: None,

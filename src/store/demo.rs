@@ -240,6 +240,7 @@ fn load_in(
         let patient = patients::create_in(
             tx,
             &PatientInput {
+                practice: None,
                 name: d.name.into(),
                 nhs_number: Some(d.nhs_number.into()),
                 date_of_birth: Some(d.date_of_birth.into()),

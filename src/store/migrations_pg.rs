@@ -53,6 +53,12 @@ pub const PG_MIGRATIONS: &[Migration] = &[
         name: "an audit entry about a case-finding import takes its practice",
         sql: include_str!("migrations_pg/0006_import_audit_by_practice.sql"),
     },
+    Migration {
+        version: 7,
+        name: "a seat's working practice (stepdown.practice): it narrows what the seat sees and \
+               is the practice of its new records",
+        sql: include_str!("migrations_pg/0007_working_practice.sql"),
+    },
 ];
 
 /// The server schema version this build creates and understands.
@@ -300,7 +306,7 @@ mod tests {
     #[test]
     fn pg_migrations_validate() {
         validate_list(PG_MIGRATIONS).unwrap();
-        assert_eq!(PG_LATEST_VERSION, 6);
+        assert_eq!(PG_LATEST_VERSION, 7);
     }
 
     /// Migrations are append-only. If this fails you edited a released
@@ -331,6 +337,10 @@ mod tests {
             (
                 6,
                 "d2f01660d3819737e7d7fa4036442fff496f0331bdbeaa48c8532b4a952e1083",
+            ),
+            (
+                7,
+                "45e1626a7527d858f2f7471b8d220ee3b81b8cb3863fcf36f60ccdaa73f4cd21",
             ),
         ];
         let versions: Vec<i64> = PG_MIGRATIONS.iter().map(|m| m.version).collect();

@@ -40,6 +40,7 @@ mod migrate_merge;
 pub mod migrations;
 pub mod migrations_pg;
 mod patients;
+mod practices;
 mod refusal;
 mod reviews;
 mod settings;
@@ -71,6 +72,7 @@ pub use leaflets::{sha256_hex, LeafletPrint};
 pub use migrate::{migrate_store, MigrateReport, MigratedHead, TableCopied};
 pub use migrate_merge::{IdOffset, Merged};
 pub use patients::{Patient, PatientInput, PatientSummary};
+pub use practices::Practice;
 pub use refusal::{Denied, DeniedKind};
 pub use reviews::{Review, ReviewSummary};
 pub use settings::Settings;
@@ -1084,6 +1086,8 @@ pub(crate) fn clean_actor(actor: &str) -> StoreResult<String> {
 
 #[cfg(test)]
 mod concurrency_tests;
+#[cfg(test)]
+mod practices_tests;
 #[cfg(test)]
 pub(crate) mod test_pg;
 #[cfg(test)]

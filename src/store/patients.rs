@@ -1,6 +1,6 @@
 //! Patients: create, read, change, delete and search.
 
-use super::db::{self, params, Conn, OptionalExtension, Row, Value};
+use super::db::{self, params, Conn, OptionalExtension, Row, ToValue, Value};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -65,10 +65,17 @@ pub struct PatientInput {
     #[serde(default)]
     #[ts(optional = nullable)]
     pub date_of_birth: Option<String>,
-    /// Optional practice identifier; unique in the store.
+    /// Optional practice identifier; unique in the practice.
     #[serde(default)]
     #[ts(optional = nullable)]
     pub local_id: Option<String>,
+    /// On a team store, the ODS code of the practice a new patient belongs
+    /// to (one of `Store::seat_practices`); needed when the seat works for
+    /// several. Refused on a SQLite file. Ignored on update: a patient's
+    /// practice never changes.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub practice: Option<String>,
 }
 
 /// Validated input.
@@ -182,15 +189,32 @@ pub(crate) fn get(conn: &Conn, id: i64) -> StoreResult<Patient> {
         })?
 }
 
-/// Refuses an NHS number or local id that another patient already has,
-/// naming that patient's id (not their name: the message may be logged).
-fn check_unique(conn: &Conn, p: &ValidPatient, except: Option<i64>) -> StoreResult<()> {
+/// Refuses an NHS number or local id that another patient of the same
+/// practice already has, naming that patient's id (not their name: the
+/// message may be logged). On a team store the same NHS number may be at
+/// two practices (a patient who moved is a new record at the new
+/// practice): `practice` limits the check to one; `None` in a SQLite file.
+fn check_unique(
+    conn: &Conn,
+    p: &ValidPatient,
+    except: Option<i64>,
+    practice: Option<&str>,
+) -> StoreResult<()> {
+    let (in_practice, mut values) = match practice {
+        Some(code) => (
+            " AND practice_code = ?3",
+            vec![Value::Null, Value::Null, Value::Text(code.to_string())],
+        ),
+        None => ("", vec![Value::Null, Value::Null]),
+    };
+    values[1] = except.map_or(Value::Null, Value::Integer);
     if let Some(n) = &p.nhs_number {
+        values[0] = Value::Text(n.as_str().to_string());
         let other: Option<i64> = conn
-            .prepare_cached(
-                "SELECT id FROM patients WHERE nhs_number = ?1 AND id IS DISTINCT FROM ?2",
-            )?
-            .query_row(params![n.as_str(), except], |r| r.get(0))
+            .prepare_cached(&format!(
+                "SELECT id FROM patients WHERE nhs_number = ?1 AND id IS DISTINCT FROM ?2{in_practice}"
+            ))?
+            .query_row(values.clone(), |r| r.get(0))
             .optional()?;
         if let Some(other) = other {
             return Err(StoreError::invalid(
@@ -200,12 +224,13 @@ fn check_unique(conn: &Conn, p: &ValidPatient, except: Option<i64>) -> StoreResu
         }
     }
     if let Some(l) = &p.local_id {
+        values[0] = Value::Text(l.clone());
         let other: Option<i64> = conn
             .prepare_cached(&format!(
-                "SELECT id FROM patients WHERE {} AND id IS DISTINCT FROM ?2",
+                "SELECT id FROM patients WHERE {} AND id IS DISTINCT FROM ?2{in_practice}",
                 conn.dialect().nocase_eq("local_id", "?1")
             ))?
-            .query_row(params![l, except], |r| r.get(0))
+            .query_row(values, |r| r.get(0))
             .optional()?;
         if let Some(other) = other {
             return Err(StoreError::invalid(
@@ -217,6 +242,20 @@ fn check_unique(conn: &Conn, p: &ValidPatient, except: Option<i64>) -> StoreResu
     Ok(())
 }
 
+/// The practice of a stored patient (`None` in a SQLite file, which has no codes).
+fn practice_of(conn: &Conn, id: i64) -> StoreResult<Option<String>> {
+    if conn.backend() == db::Backend::Sqlite {
+        return Ok(None);
+    }
+    conn.prepare_cached("SELECT practice_code FROM patients WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound {
+            entity: "patient".into(),
+            id,
+        })
+}
+
 pub(crate) fn create_in(
     conn: &Conn,
     input: &PatientInput,
@@ -224,20 +263,32 @@ pub(crate) fn create_in(
     now: DateTime<Utc>,
 ) -> StoreResult<Patient> {
     let p = input.validate(now.date_naive())?;
-    check_unique(conn, &p, None)?;
-    let id: i64 = conn
-        .prepare_cached(
-        "INSERT INTO patients (nhs_number, name, date_of_birth, local_id, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-         RETURNING id",
-    )?
-    .query_row(params![
-        p.nhs_number.as_ref().map(NhsNumber::as_str),
-        p.name,
-        p.date_of_birth.map(|d| d.to_string()),
-        p.local_id,
-        ts(now)
-    ], |r| r.get(0))?;
+    // On a team store, the practice given or the seat's only one, written
+    // explicitly (the server's default covers only a seat of one practice).
+    let practice = super::practices::resolve(conn, input.practice.as_deref(), "practice")?;
+    check_unique(conn, &p, None, practice.as_deref())?;
+    let mut values = vec![
+        p.nhs_number.as_ref().map(NhsNumber::as_str).to_value(),
+        Value::Text(p.name.clone()),
+        p.date_of_birth.map(|d| d.to_string()).to_value(),
+        p.local_id.to_value(),
+        Value::Text(ts(now)),
+    ];
+    let sql = match &practice {
+        Some(code) => {
+            values.push(Value::Text(code.clone()));
+            "INSERT INTO patients (nhs_number, name, date_of_birth, local_id, created_at, updated_at,
+                                   practice_code)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
+             RETURNING id"
+        }
+        None => {
+            "INSERT INTO patients (nhs_number, name, date_of_birth, local_id, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             RETURNING id"
+        }
+    };
+    let id: i64 = conn.prepare_cached(sql)?.query_row(values, |r| r.get(0))?;
     audit::append(
         conn,
         now,
@@ -299,7 +350,9 @@ impl Store {
         self.write(|tx, now| {
             let before = get(tx, id)?;
             let p = input.validate(now.date_naive())?;
-            check_unique(tx, &p, Some(id))?;
+            // The patient's own practice: it never changes (a practice
+            // given with the details is not used here).
+            check_unique(tx, &p, Some(id), practice_of(tx, id)?.as_deref())?;
             let mut changed = Vec::new();
             if before.name != p.name {
                 changed.push("name");

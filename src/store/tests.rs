@@ -525,7 +525,7 @@ fn patients_round_trip_and_blank_optionals_are_none() {
     let (_dir, mut s) = new_store();
     let p = s
         .create_patient(
-            &PatientInput {
+            &PatientInput { practice: None,
                 name: "  Jo Smith ".into(),
                 nhs_number: Some("943-476-5919".into()),
                 date_of_birth: Some("1950-03-14".into()),

@@ -44,6 +44,7 @@ pub async fn import_extract(
                 extract: &extract,
                 exclusions: exclusions.as_deref(),
                 preset: preset.as_deref(),
+                practice: None,
             },
             list_size,
             today(),
@@ -76,7 +77,7 @@ pub async fn worklist(app: AppHandle, filters: WorklistFilters) -> Result<Workli
 
 fn figures(state: &AppState) -> Result<Figures, ApiError> {
     let day = today();
-    state.with_store_api(|s| casefinding::figures(s, day).map_err(ApiError::from))
+    state.with_store_api(|s| casefinding::figures(s, day, None).map_err(ApiError::from))
 }
 
 /// The practice's figures month by month.
@@ -110,7 +111,13 @@ pub async fn patient_for_extract(
     blocking(app, move |state| {
         let actor = state.actor();
         state.with_store_api(|s| {
-            stepdown::consult::patient_for_extract(s, &patient_id, nhs_number.as_deref(), &actor)
+            stepdown::consult::patient_for_extract(
+                s,
+                &patient_id,
+                nhs_number.as_deref(),
+                None,
+                &actor,
+            )
         })
     })
     .await

@@ -35,4 +35,10 @@ actor: string | null,
  * for opioid dependence), by the extract's identifier; kept with the
  * patient for later imports.
  */
-exclusions: Array<Exclusion>, };
+exclusions: Array<Exclusion>, 
+/**
+ * On a team store, the ODS code of the practice whose extract this is
+ * (one of `Store::seat_practices`); needed when the seat works for
+ * several. Refused on a SQLite file.
+ */
+practice?: string | null, };

@@ -18,6 +18,13 @@ nhs_number?: string | null,
  */
 date_of_birth?: string | null, 
 /**
- * Optional practice identifier; unique in the store.
+ * Optional practice identifier; unique in the practice.
  */
-local_id?: string | null, };
+local_id?: string | null, 
+/**
+ * On a team store, the ODS code of the practice a new patient belongs
+ * to (one of `Store::seat_practices`); needed when the seat works for
+ * several. Refused on a SQLite file. Ignored on update: a patient's
+ * practice never changes.
+ */
+practice?: string | null, };

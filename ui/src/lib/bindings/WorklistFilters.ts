@@ -44,4 +44,10 @@ held_by?: string,
 /**
  * Only patients nobody holds.
  */
-unclaimed: boolean, };
+unclaimed: boolean, 
+/**
+ * On a team store, the ODS code of the practice whose worklist this
+ * is (one of `Store::seat_practices`); needed when the seat works for
+ * several: two practices' lists are never pooled. Refused on a SQLite file.
+ */
+practice?: string | null, };

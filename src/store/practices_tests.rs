@@ -1,0 +1,375 @@
+//! A seat of several practices (issue 19): it says which practice a new
+//! patient or an extract belongs to, and each practice's worklist, figures
+//! and cache stay its own. PostgreSQL tests run on the test cluster
+//! (`tests/pg/with-cluster.sh`) and pass saying so without it; the SQLite
+//! ones always run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::test_pg::{new_pg_store, on_pg, PgSchema};
+use super::{ManualClock, OpenOptions, PatientInput, Practice, Store, StoreError};
+use crate::casefinding::synthetic::{generate, SyntheticOptions};
+use crate::casefinding::{
+    figures, import_csv, worklist, CaseFindingError, ImportOptions, Worklist, WorklistFilters,
+};
+use crate::reference::reference;
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
+}
+
+fn options() -> OpenOptions {
+    let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    OpenOptions {
+        clock: Arc::new(ManualClock::stepping(t0, Duration::from_secs(1))),
+        ..OpenOptions::default()
+    }
+}
+
+/// The owner's store, practices A81001 and B82002; alice works for both,
+/// bob for B82002 only; seat_admin for none.
+fn team() -> (PgSchema, Store) {
+    let (schema, store) = new_pg_store(options());
+    schema.owner_sql(
+        "INSERT INTO seat_practices (role_name, practice_code)
+         VALUES ('seat_alice', 'A81001'), ('seat_alice', 'B82002'), ('seat_bob', 'B82002')",
+    );
+    (schema, store)
+}
+
+fn seat(schema: &PgSchema, role: &str) -> Store {
+    Store::open_with(schema.url_as(role), options()).unwrap()
+}
+
+fn patient(name: &str, nhs: Option<&str>, practice: Option<&str>) -> PatientInput {
+    PatientInput {
+        name: name.into(),
+        nhs_number: nhs.map(str::to_string),
+        local_id: None,
+        date_of_birth: None,
+        practice: practice.map(str::to_string),
+    }
+}
+
+/// Adds a patient as the signed-in seat.
+fn add(store: &mut Store, input: &PatientInput) -> Result<super::Patient, StoreError> {
+    let actor = store.default_actor();
+    store.create_patient(input, &actor)
+}
+
+fn update(store: &mut Store, id: i64, input: &PatientInput) -> Result<super::Patient, StoreError> {
+    let actor = store.default_actor();
+    store.update_patient(id, input, &actor)
+}
+
+fn field_error(e: StoreError) -> (String, String) {
+    match e {
+        StoreError::Invalid { field, message } => (field, message),
+        other => panic!("expected a field error, got {other:?}"),
+    }
+}
+
+fn store_field_error(e: CaseFindingError) -> (String, String) {
+    match e {
+        CaseFindingError::Store(s) => field_error(s),
+        other => panic!("expected a field error, got {other:?}"),
+    }
+}
+
+fn practice_of(schema: &PgSchema, id: i64) -> String {
+    schema.owner_strings(&format!(
+        "SELECT practice_code FROM patients WHERE id = {id}"
+    ))[0]
+        .clone()
+}
+
+fn riverside() -> Practice {
+    Practice {
+        code: "A81001".into(),
+        name: "Riverside Surgery".into(),
+    }
+}
+
+fn hill_top() -> Practice {
+    Practice {
+        code: "B82002".into(),
+        name: "Hill Top Practice".into(),
+    }
+}
+
+#[test]
+fn a_seat_of_two_practices_adds_a_patient_in_each() {
+    on_pg(|| {
+        let (schema, _owner) = team();
+        let mut alice = seat(&schema, "seat_alice");
+        assert_eq!(
+            alice.seat_practices().unwrap(),
+            vec![riverside(), hill_top()]
+        );
+
+        // No practice: the seat is told to choose, with both named.
+        let (field, message) =
+            field_error(add(&mut alice, &patient("Jo", Some("943 476 5919"), None)).unwrap_err());
+        assert_eq!(field, "practice");
+        assert!(message.contains("A81001 (Riverside Surgery)"), "{message}");
+        assert!(message.contains("B82002 (Hill Top Practice)"), "{message}");
+
+        // The same NHS number at each practice (a patient who moved).
+        let a = add(
+            &mut alice,
+            &patient("Jo", Some("943 476 5919"), Some(" a81001")),
+        )
+        .unwrap();
+        let b = add(
+            &mut alice,
+            &patient("Jo", Some("9434765919"), Some("B82002")),
+        )
+        .unwrap();
+        assert_eq!(practice_of(&schema, a.id), "A81001");
+        assert_eq!(practice_of(&schema, b.id), "B82002");
+
+        // Twice within one practice: refused, naming the patient there.
+        let (field, message) = field_error(
+            add(
+                &mut alice,
+                &patient("Jo", Some("9434765919"), Some("B82002")),
+            )
+            .unwrap_err(),
+        );
+        assert_eq!(field, "nhs_number");
+        assert!(message.contains(&format!("patient {}", b.id)), "{message}");
+
+        // Editing keeps the practice, and its checks are the practice's own:
+        // a local id used at A81001 is free at B82002.
+        update(
+            &mut alice,
+            a.id,
+            &PatientInput {
+                local_id: Some("L1".into()),
+                ..patient("Jo", Some("9434765919"), None)
+            },
+        )
+        .unwrap();
+        let edited = update(
+            &mut alice,
+            b.id,
+            &PatientInput {
+                local_id: Some("l1".into()),
+                // Not a move: a practice given on update is not used.
+                ..patient("Jo Moved", Some("9434765919"), Some("A81001"))
+            },
+        )
+        .unwrap();
+        assert_eq!(edited.name, "Jo Moved");
+        assert_eq!(practice_of(&schema, b.id), "B82002");
+    });
+}
+
+#[test]
+fn a_practice_not_the_seats_is_refused_without_naming_others() {
+    on_pg(|| {
+        let (schema, _owner) = team();
+        let mut bob = seat(&schema, "seat_bob");
+        assert_eq!(bob.seat_practices().unwrap(), vec![hill_top()]);
+        let (field, message) =
+            field_error(add(&mut bob, &patient("Sam", None, Some("A81001"))).unwrap_err());
+        assert_eq!(field, "practice");
+        assert!(message.contains("B82002 (Hill Top Practice)"), "{message}");
+        assert!(!message.contains("Riverside"), "{message}");
+        // A seat of one practice needs none.
+        let sam = add(&mut bob, &patient("Sam", None, None)).unwrap();
+        assert_eq!(practice_of(&schema, sam.id), "B82002");
+    });
+}
+
+#[test]
+fn an_admin_with_no_assignment_chooses_among_every_practice() {
+    on_pg(|| {
+        let (schema, _owner) = team();
+        let mut admin = seat(&schema, "seat_admin");
+        assert_eq!(
+            admin.seat_practices().unwrap(),
+            vec![riverside(), hill_top()]
+        );
+        let (field, _) = field_error(add(&mut admin, &patient("Ann", None, None)).unwrap_err());
+        assert_eq!(field, "practice");
+        let ann = add(&mut admin, &patient("Ann", None, Some("b82002"))).unwrap();
+        assert_eq!(practice_of(&schema, ann.id), "B82002");
+    });
+}
+
+#[test]
+fn a_store_on_this_computer_refuses_a_practice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open_with(dir.path().join("one.db"), options()).unwrap();
+    assert!(s.seat_practices().unwrap().is_empty());
+    let (field, message) =
+        field_error(add(&mut s, &patient("Jo", None, Some("A81001"))).unwrap_err());
+    assert_eq!(field, "practice");
+    assert!(message.contains("holds one practice"), "{message}");
+    // Blank is not given.
+    add(&mut s, &patient("Jo", None, Some("  "))).unwrap();
+    let (field, _) = store_field_error(
+        import_csv(&mut s, &extract(1), &import("A81001"), &mut |_| {}).unwrap_err(),
+    );
+    assert_eq!(field, "practice");
+    let (field, _) = store_field_error(worklist(&mut s, &filters("A81001"), today()).unwrap_err());
+    assert_eq!(field, "practice");
+    let (field, _) = store_field_error(figures(&mut s, today(), Some("A81001")).unwrap_err());
+    assert_eq!(field, "practice");
+}
+
+fn extract(seed: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    generate(
+        &SyntheticOptions::new(400, seed, today()),
+        reference(),
+        &mut out,
+    )
+    .unwrap();
+    out
+}
+
+fn import(practice: &str) -> ImportOptions {
+    ImportOptions {
+        file_name: "extract.csv".into(),
+        today: today(),
+        list_size: Some(8000),
+        column_map: Default::default(),
+        window_days: None,
+        actor: None,
+        exclusions: Vec::new(),
+        practice: Some(practice.into()).filter(|p: &String| !p.is_empty()),
+    }
+}
+
+fn filters(practice: &str) -> WorklistFilters {
+    WorklistFilters {
+        practice: Some(practice.into()).filter(|p: &String| !p.is_empty()),
+        ..WorklistFilters::default()
+    }
+}
+
+/// A worklist's patients as (practice, extract id, rank).
+fn rows(w: &Worklist) -> Vec<(String, String, u32)> {
+    w.patients
+        .iter()
+        .map(|p| {
+            (
+                p.practice_code.clone().unwrap_or_default(),
+                p.patient_id.clone(),
+                p.rank,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn each_practice_imports_its_extract_and_keeps_its_own_worklist() {
+    on_pg(|| {
+        let (schema, _owner) = team();
+        let mut alice = seat(&schema, "seat_alice");
+        let file = extract(7);
+
+        // Which practice's extract: she must say.
+        let (field, message) =
+            store_field_error(import_csv(&mut alice, &file, &import(""), &mut |_| {}).unwrap_err());
+        assert_eq!(field, "practice");
+        assert!(
+            message.contains("A81001") && message.contains("B82002"),
+            "{message}"
+        );
+
+        // The same file into both practices: two imports, not "already imported".
+        let a = import_csv(&mut alice, &file, &import("A81001"), &mut |_| {}).unwrap();
+        let b = import_csv(&mut alice, &file, &import("b82002"), &mut |_| {}).unwrap();
+        assert!(!a.already_imported && !b.already_imported);
+        assert_ne!(a.import_id, b.import_id);
+        assert!(a.patients_on_worklist > 0);
+        assert_eq!(a.patients_on_worklist, b.patients_on_worklist);
+        // Again into A81001: that one is recognised.
+        assert!(
+            import_csv(&mut alice, &file, &import("A81001"), &mut |_| {})
+                .unwrap()
+                .already_imported
+        );
+
+        // Never pooled: no practice is a field error, each list is one practice's.
+        let (field, _) =
+            store_field_error(worklist(&mut alice, &filters(""), today()).unwrap_err());
+        assert_eq!(field, "practice");
+        let (field, _) = store_field_error(figures(&mut alice, today(), None).unwrap_err());
+        assert_eq!(field, "practice");
+        let list_a = worklist(&mut alice, &filters("A81001"), today()).unwrap();
+        let list_b = worklist(&mut alice, &filters("B82002"), today()).unwrap();
+        assert_eq!(list_a.metrics.patients, a.patients_on_worklist);
+        assert_eq!(list_b.metrics.patients, b.patients_on_worklist);
+        assert!(list_a
+            .patients
+            .iter()
+            .all(|p| p.practice_code.as_deref() == Some("A81001")));
+        assert!(list_b
+            .patients
+            .iter()
+            .all(|p| p.practice_code.as_deref() == Some("B82002")));
+        // Ranks run 1..N in each.
+        let ranks: Vec<u32> = list_a.patients.iter().map(|p| p.rank).collect();
+        assert_eq!(
+            ranks,
+            (1..=list_a.patients.len() as u32).collect::<Vec<_>>()
+        );
+        let figures_a = figures(&mut alice, today(), Some("A81001")).unwrap();
+        let figures_b = figures(&mut alice, today(), Some("B82002")).unwrap();
+        assert_eq!(figures_a, figures_b, "the same extract: the same figures");
+        assert!(!figures_b.months.is_empty());
+
+        // Bob works for B82002 only: his list is that one, without saying so.
+        let mut bob = seat(&schema, "seat_bob");
+        assert_eq!(
+            rows(&worklist(&mut bob, &WorklistFilters::default(), today()).unwrap()),
+            rows(&list_b)
+        );
+
+        // Another extract into A81001, then a recomputation there (another
+        // window): B82002's cache is untouched, and read unchanged.
+        let before_b = schema.owner_strings(
+            "SELECT string_agg(patient_id || ':' || rank, ',' ORDER BY rank)
+             FROM cf_summaries WHERE practice_code = 'B82002'",
+        );
+        let a2 = import_csv(&mut alice, &extract(8), &import("A81001"), &mut |_| {}).unwrap();
+        assert!(!a2.already_imported);
+        let wider = WorklistFilters {
+            window_days: Some(120),
+            ..filters("A81001")
+        };
+        let list_a2 = worklist(&mut alice, &wider, today()).unwrap();
+        assert_ne!(rows(&list_a2), rows(&list_a));
+        assert_eq!(
+            schema.owner_strings(
+                "SELECT string_agg(patient_id || ':' || rank, ',' ORDER BY rank)
+                 FROM cf_summaries WHERE practice_code = 'B82002'",
+            ),
+            before_b
+        );
+        assert_eq!(
+            rows(&worklist(&mut alice, &filters("B82002"), today()).unwrap()),
+            rows(&list_b)
+        );
+        assert_eq!(figures(&mut bob, today(), None).unwrap(), figures_b);
+        // And the session is back as it was: alice sees both practices' patients.
+        let seen: Vec<String> = alice
+            .db()
+            .prepare("SELECT DISTINCT practice_code FROM cf_patients ORDER BY 1")
+            .unwrap()
+            .query_map((), |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(seen, ["A81001", "B82002"]);
+    });
+}
