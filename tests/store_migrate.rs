@@ -889,4 +889,16 @@ fn a_failure_midway_through_a_second_practice_leaves_nothing_of_it() {
     let after: Vec<i64> = tables.iter().map(|t| server.count(t)).collect();
     assert_eq!(after, before, "{tables:?}");
     assert_eq!(head(&server), head_before);
+
+    // An import stopped part-way in the source: refused before anything is
+    // sent (its id ranges would mean nothing renumbered).
+    rusqlite::Connection::open(&b)
+        .unwrap()
+        .execute("UPDATE cf_imports SET published = 0", [])
+        .unwrap();
+    let out = migrate_as(&b, &server.url(), B);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("stopped part-way"), "{}", text(&out));
+    let after: Vec<i64> = tables.iter().map(|t| server.count(t)).collect();
+    assert_eq!(after, before, "{tables:?}");
 }

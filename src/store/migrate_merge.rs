@@ -54,6 +54,10 @@ const RENUMBERED: &[&str] = &[
     "cf_claims",
 ];
 
+/// Keys (ids, or extract patient ids) read back from the server at a time:
+/// about 30,000 issues for a range of extract patients.
+const READ_BACK_RANGE: i64 = 2_000;
+
 /// How a column refers to another row.
 #[derive(Clone, Copy)]
 enum Ref {
@@ -604,6 +608,12 @@ fn copy_table(
         }
     );
     let mut sent: Vec<([u8; 32], String)> = Vec::new();
+    // The key the read-back pages by, and the range of it sent.
+    let page_col = cols[..n_src]
+        .iter()
+        .position(|c| c == "id")
+        .or_else(|| cols[..n_src].iter().position(|c| c == "patient_id"));
+    let mut key_range: Option<(i64, i64)> = None;
     let mut batch = Batch::new(table, cols.clone());
     let mut stmt = src.prepare(&select)?;
     let mut rows = stmt.query([])?;
@@ -657,6 +667,9 @@ fn copy_table(
             }
         }
         values.push(Value::Text(practice.to_string()));
+        if let Some(Value::Integer(k)) = page_col.and_then(|i| values.get(i)) {
+            key_range = Some(key_range.map_or((*k, *k), |(lo, hi)| (lo.min(*k), hi.max(*k))));
+        }
         sent.push((digest(&values), key.clone()));
         batch.push(tx, key, values)?;
     }
@@ -664,18 +677,66 @@ fn copy_table(
     drop(rows);
 
     // Read back: the practice's rows on the server are exactly those sent.
+    // A range of keys at a time (ids, else extract patients), so that only
+    // a page of a large table is held at once.
     let mut on_server: Vec<[u8; 32]> = Vec::with_capacity(sent.len());
-    let mut stmt = tx.prepare(&format!(
-        "SELECT {} FROM {} WHERE practice_code = ?1",
-        cols.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", "),
-        quote(table)
-    ))?;
-    let mut rows = stmt.query(vec![Value::Text(practice.to_string())])?;
-    while let Some(r) = rows.next()? {
-        let values = (0..cols.len())
-            .map(|i| r.value(i))
-            .collect::<Result<Vec<_>, _>>()?;
-        on_server.push(digest(&values));
+    let list = cols.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
+    let page = |sql: &str, params: Vec<Value>, out: &mut Vec<[u8; 32]>| -> StoreResult<()> {
+        let mut stmt = tx.prepare(sql)?;
+        let mut rows = stmt.query(params)?;
+        while let Some(r) = rows.next()? {
+            let values = (0..cols.len())
+                .map(|i| r.value(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push(digest(&values));
+        }
+        Ok(())
+    };
+    let held = count(
+        tx,
+        &format!(
+            "SELECT count(*) FROM {} WHERE practice_code = ?1",
+            quote(table)
+        ),
+        vec![Value::Text(practice.to_string())],
+    )?;
+    match (page_col, key_range) {
+        (Some(col), Some((lo, hi))) => {
+            let sql = format!(
+                "SELECT {list} FROM {} WHERE practice_code = ?1 AND {k} >= ?2 AND {k} < ?3",
+                quote(table),
+                k = quote(&cols[col])
+            );
+            let mut from = lo;
+            while from <= hi {
+                let to = from.saturating_add(READ_BACK_RANGE);
+                page(
+                    &sql,
+                    vec![
+                        Value::Text(practice.to_string()),
+                        Value::Integer(from),
+                        Value::Integer(to),
+                    ],
+                    &mut on_server,
+                )?;
+                from = to;
+            }
+        }
+        _ => page(
+            &format!(
+                "SELECT {list} FROM {} WHERE practice_code = ?1",
+                quote(table)
+            ),
+            vec![Value::Text(practice.to_string())],
+            &mut on_server,
+        )?,
+    }
+    if held != on_server.len() as i64 {
+        return Err(StoreError::Database(format!(
+            "{table}: the server holds {held} rows of practice {practice} but {} were read \
+             back; nothing was copied (the server's transaction was rolled back)",
+            on_server.len()
+        )));
     }
     let copied = sent.len() as i64;
     if on_server.len() != sent.len() {
