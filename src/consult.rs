@@ -1025,11 +1025,11 @@ pub fn patient_for_extract(
     let practice = store.practice_for(practice)?;
     store.in_practice(practice.as_deref(), |store| {
         if let Some(n) = nhs_number {
-            if let Some(p) = store.patient_by_nhs_number(n)? {
+            if let Some(p) = store.patient_by_nhs_number(n, practice.as_deref())? {
                 return Ok(p);
             }
         }
-        if let Some(p) = store.patient_by_local_id(extract_patient_id)? {
+        if let Some(p) = store.patient_by_local_id(extract_patient_id, practice.as_deref())? {
             return Ok(p);
         }
         Ok(store.create_patient(

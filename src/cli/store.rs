@@ -353,7 +353,7 @@ pub fn stress_writer(args: StressWriterArgs) -> CliResult {
         },
     )?;
     let local_id = format!("stress-{}", args.tag);
-    let patient = match store.patient_by_local_id(&local_id)? {
+    let patient = match store.patient_by_local_id(&local_id, None)? {
         Some(p) => p,
         None => store.create_patient(
             &PatientInput {

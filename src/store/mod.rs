@@ -39,6 +39,7 @@ mod migrate;
 mod migrate_merge;
 pub mod migrations;
 pub mod migrations_pg;
+mod patient_lookup;
 mod patients;
 mod practices;
 mod refusal;

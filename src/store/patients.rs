@@ -324,31 +324,6 @@ impl Store {
         get(&self.conn, id)
     }
 
-    /// The patient with this NHS number (any spacing), if any.
-    pub fn patient_by_nhs_number(&self, nhs_number: &str) -> StoreResult<Option<Patient>> {
-        let n = NhsNumber::parse(nhs_number)
-            .map_err(|e| StoreError::invalid("nhs_number", e.to_string()))?;
-        self.conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM patients p WHERE p.nhs_number = ?1"
-            ))?
-            .query_row([n.as_str()], from_row)
-            .optional()?
-            .transpose()
-    }
-
-    /// The patient with this local identifier (case-insensitive), if any.
-    pub fn patient_by_local_id(&self, local_id: &str) -> StoreResult<Option<Patient>> {
-        self.conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM patients p WHERE {}",
-                self.conn.dialect().nocase_eq("p.local_id", "?1")
-            ))?
-            .query_row([local_id.trim()], from_row)
-            .optional()?
-            .transpose()
-    }
-
     /// Replaces a patient's details. The audit entry lists which fields changed.
     pub fn update_patient(
         &mut self,

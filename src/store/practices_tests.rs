@@ -274,6 +274,90 @@ fn a_store_on_this_computer_refuses_a_practice() {
     assert_eq!(field, "practice");
 }
 
+/// Patient lookups in a SQLite file: unique in the file, no practice.
+#[test]
+fn a_store_on_this_computer_looks_a_patient_up_without_a_practice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open_with(dir.path().join("one.db"), options()).unwrap();
+    let jo = add(
+        &mut s,
+        &PatientInput {
+            local_id: Some("L1".into()),
+            ..patient("Jo", Some("9434765919"), None)
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        s.patient_by_nhs_number("943 476 5919", None).unwrap(),
+        Some(jo.clone())
+    );
+    assert_eq!(s.patient_by_local_id("l1", Some(" ")).unwrap(), Some(jo));
+    let (field, message) = field_error(s.patient_by_local_id("L1", Some("A81001")).unwrap_err());
+    assert_eq!(field, "practice");
+    assert!(message.contains("holds one practice"), "{message}");
+}
+
+/// The same NHS number and local id at both of alice's practices: a
+/// lookup without a practice refuses naming both, never picking one.
+#[test]
+fn a_number_held_at_two_of_the_seats_practices_is_never_picked_silently() {
+    on_pg(|| {
+        let (schema, _owner) = team();
+        let mut alice = seat(&schema, "seat_alice");
+        let at = |code: &str| PatientInput {
+            local_id: Some("L1".into()),
+            ..patient("Jo", Some("9434765919"), Some(code))
+        };
+        let in_a = add(&mut alice, &at("A81001")).unwrap();
+        let in_b = add(&mut alice, &at("B82002")).unwrap();
+        assert_ne!(in_a.id, in_b.id);
+
+        for e in [
+            alice
+                .patient_by_nhs_number("943 476 5919", None)
+                .unwrap_err(),
+            alice.patient_by_local_id("l1", None).unwrap_err(),
+        ] {
+            let (field, message) = field_error(e);
+            assert_eq!(field, "practice");
+            assert!(message.contains("A81001 (Riverside Surgery)"), "{message}");
+            assert!(message.contains("B82002 (Hill Top Practice)"), "{message}");
+            assert!(message.contains("--practice"), "{message}");
+            // The message may be logged: not the number itself.
+            assert!(!message.contains("9434765919"), "{message}");
+        }
+
+        // A practice narrows it (any case, spaces ignored).
+        assert_eq!(
+            alice
+                .patient_by_nhs_number("9434765919", Some("b82 002"))
+                .unwrap(),
+            Some(in_b.clone())
+        );
+        assert_eq!(
+            alice.patient_by_local_id("L1", Some("A81001")).unwrap(),
+            Some(in_a.clone())
+        );
+        // One not the seat's is refused as elsewhere.
+        let (field, message) =
+            field_error(alice.patient_by_local_id("L1", Some("C99999")).unwrap_err());
+        assert_eq!(field, "practice");
+        assert!(
+            message.contains("not a practice this seat works for"),
+            "{message}"
+        );
+
+        // bob works for B82002 only and sees only its patient.
+        let bob = seat(&schema, "seat_bob");
+        assert_eq!(
+            bob.patient_by_nhs_number("9434765919", None).unwrap(),
+            Some(in_b.clone())
+        );
+        assert_eq!(bob.patient_by_local_id("L1", None).unwrap(), Some(in_b));
+        assert_eq!(bob.patient_by_local_id("L2", None).unwrap(), None);
+    });
+}
+
 fn extract(seed: u64) -> Vec<u8> {
     let mut out = Vec::new();
     generate(

@@ -541,7 +541,7 @@ fn patients_round_trip_and_blank_optionals_are_none() {
     assert_eq!(p.created_at, t0());
     assert_eq!(s.patient(p.id).unwrap(), p);
     assert_eq!(
-        s.patient_by_nhs_number("943 476 5919").unwrap(),
+        s.patient_by_nhs_number("943 476 5919", None).unwrap(),
         Some(p.clone())
     );
 }
@@ -1754,7 +1754,7 @@ mod postgres_only {
             ));
             assert!(bob.search_patients("Smith", 50).unwrap().is_empty());
             assert!(bob.search_patients("", 50).unwrap().is_empty());
-            assert_eq!(bob.patient_by_nhs_number("9434765919").unwrap(), None);
+            assert_eq!(bob.patient_by_nhs_number("9434765919", None).unwrap(), None);
             assert!(matches!(
                 bob.delete_patient(p.id, "bob"),
                 Err(StoreError::NotFound { .. })
