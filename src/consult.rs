@@ -1828,6 +1828,196 @@ mod tests {
         assert!(text.contains("P. Harmacist"), "{text}");
     }
 
+    // ------------------------------- a team store: the patient's own practice
+
+    /// A team store of A81001 and B82002, each with its own leaflet details
+    /// (B82002's phone left out when `b_phone` is empty), store-wide
+    /// settings that are neither's, and a review of a B82002 patient.
+    fn team_review(b_phone: &str) -> (crate::store::test_pg::PgSchema, Store, ReviewSummary) {
+        use crate::store::PracticeContactInput;
+        let (schema, mut store) =
+            crate::store::test_pg::new_pg_store(crate::store::OpenOptions::default());
+        let mut settings = store.settings().unwrap();
+        settings.practice_name = "Store Wide Settings Surgery".into();
+        settings.practice_phone = "01000 000 000".into();
+        store.update_settings(&settings, "t").unwrap();
+        let actor = store.default_actor();
+        store
+            .set_practice_contact(
+                "A81001",
+                &PracticeContactInput {
+                    practice_name: "Riverside Surgery".into(),
+                    practice_phone: "01632 960 123".into(),
+                    practice_address: "1 River Lane".into(),
+                },
+                &actor,
+            )
+            .unwrap();
+        store
+            .set_practice_contact(
+                "B82002",
+                &PracticeContactInput {
+                    practice_name: "Hillside Practice".into(),
+                    practice_phone: b_phone.into(),
+                    practice_address: "2 Hill Road\nUpton".into(),
+                },
+                &actor,
+            )
+            .unwrap();
+        let p = store
+            .create_patient(
+                &PatientInput {
+                    name: "Sam Hillside".into(),
+                    practice: Some("B82002".into()),
+                    ..PatientInput::default()
+                },
+                &actor,
+            )
+            .unwrap();
+        let saved = save_review(
+            &mut store,
+            &ReviewInput {
+                reviewer: actor,
+                ..inputs(p.id, 2.0)
+            },
+            reference(),
+        )
+        .unwrap();
+        (schema, store, saved)
+    }
+
+    /// The lines of the leaflet's text that name a practice or a number.
+    fn practice_block(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter(|l| {
+                ["Surgery", "Practice", "Hill Road", "River Lane", "01632", "01000"]
+                    .iter()
+                    .any(|w| l.contains(w))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_team_store_leaflet_and_summary_print_the_patients_own_practice() {
+        crate::store::test_pg::on_pg(|| {
+            let (_schema, mut store, saved) = team_review("01632 960 456");
+            let request = LeafletPrintRequest {
+                review_id: saved.review_id,
+                version: saved.version,
+                large_print: false,
+                next_review: None,
+                calendar: false,
+            };
+            let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+            let details = leaflet_details(&store, &request, day).unwrap();
+            assert_eq!(
+                details.practice,
+                PracticeDetails {
+                    name: "Hillside Practice".into(),
+                    phone: "01632 960 456".into(),
+                    address: Some("2 Hill Road, Upton".into()),
+                }
+            );
+            let review = stored_version(&store, saved.review_id, saved.version).unwrap();
+            let input = from_plan(stored_plan(&review).unwrap(), &details, reference()).unwrap();
+            let text = crate::leaflet::leaflet_text(&input).unwrap();
+            let block = practice_block(&text);
+            assert!(!block.is_empty(), "{text}");
+            for line in &block {
+                assert!(!line.contains("Riverside"), "{line}");
+                assert!(!line.contains("River Lane"), "{line}");
+                assert!(!line.contains("01632 960 123"), "{line}");
+                assert!(!line.contains("Store Wide"), "{line}");
+                assert!(!line.contains("01000"), "{line}");
+            }
+            let joined = block.join("\n");
+            assert!(joined.contains("Hillside Practice"), "{joined}");
+            assert!(joined.contains("01632 960 456"), "{joined}");
+            insta::assert_snapshot!("team_store_leaflet_practice_block", joined);
+
+            // Printed and recorded with B82002's details; the reprint matches.
+            let actor = store.default_actor();
+            let (print, _) = print_leaflet(
+                &mut store,
+                &request,
+                day,
+                &actor,
+                &mut |_| Ok(()),
+                reference(),
+            )
+            .unwrap();
+            let (_, recorded) = store.leaflet_print(print.id).unwrap();
+            assert_eq!(recorded.unwrap().practice, details.practice);
+
+            let summary = stored_summary(&store, saved.review_id, saved.version, reference())
+                .unwrap()
+                .to_text();
+            assert!(summary.contains("Hillside Practice"), "{summary}");
+            assert!(!summary.contains("Riverside"), "{summary}");
+            assert!(!summary.contains("Store Wide"), "{summary}");
+        });
+    }
+
+    #[test]
+    fn a_team_store_practice_without_a_phone_refuses_the_leaflet_naming_it() {
+        crate::store::test_pg::on_pg(|| {
+            let (_schema, mut store, saved) = team_review("");
+            let request = LeafletPrintRequest {
+                review_id: saved.review_id,
+                version: saved.version,
+                large_print: false,
+                next_review: None,
+                calendar: false,
+            };
+            let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+            let actor = store.default_actor();
+            let e = print_leaflet(
+                &mut store,
+                &request,
+                day,
+                &actor,
+                &mut |_| panic!("nothing is written"),
+                reference(),
+            )
+            .unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidInput);
+            assert_eq!(e.fields[0].path, "practice", "{e:?}");
+            assert_eq!(
+                e.message,
+                "practice: the patient's practice, Hillside Practice (B82002), has no phone \
+                 number for its leaflets: the leaflet must say who to contact. A store \
+                 administrator sets it in Settings, or with `stepdown settings set --practice \
+                 B82002 --practice-phone NUMBER`"
+            );
+            assert!(store.leaflet_prints(saved.review_id).unwrap().is_empty());
+            // The summary needs no phone: it names the practice.
+            let summary = stored_summary(&store, saved.review_id, saved.version, reference())
+                .unwrap()
+                .to_text();
+            assert!(summary.contains("Hillside Practice"), "{summary}");
+        });
+    }
+
+    #[test]
+    fn a_file_without_a_practice_phone_refuses_the_leaflet_at_the_settings() {
+        let (_dir, mut store, pid) = store_with_patient();
+        let saved = save_review(&mut store, &inputs(pid, 2.0), reference()).unwrap();
+        let mut settings = store.settings().unwrap();
+        settings.practice_phone = String::new();
+        store.update_settings(&settings, "t").unwrap();
+        let request = LeafletPrintRequest {
+            review_id: saved.review_id,
+            version: saved.version,
+            large_print: false,
+            next_review: None,
+            calendar: false,
+        };
+        let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let e = leaflet_details(&store, &request, day).unwrap_err();
+        assert_eq!(e.fields[0].path, "settings.practice", "{e:?}");
+        assert!(e.message.contains("add the practice phone number in Settings first"), "{e:?}");
+    }
+
     #[test]
     fn versions_saved_by_the_older_ui_stay_readable() {
         let (_dir, mut store, pid) = store_with_patient();
