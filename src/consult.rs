@@ -1890,9 +1890,16 @@ mod tests {
     fn practice_block(text: &str) -> Vec<&str> {
         text.lines()
             .filter(|l| {
-                ["Surgery", "Practice", "Hill Road", "River Lane", "01632", "01000"]
-                    .iter()
-                    .any(|w| l.contains(w))
+                [
+                    "Surgery",
+                    "Practice",
+                    "Hill Road",
+                    "River Lane",
+                    "01632",
+                    "01000",
+                ]
+                .iter()
+                .any(|w| l.contains(w))
             })
             .collect()
     }
@@ -1955,6 +1962,12 @@ mod tests {
             assert!(summary.contains("Hillside Practice"), "{summary}");
             assert!(!summary.contains("Riverside"), "{summary}");
             assert!(!summary.contains("Store Wide"), "{summary}");
+            // The outcomes pool the seat's practices (here an admin's: all),
+            // and the report names them all, not the settings' practice.
+            assert_eq!(
+                outcomes_practices(&store).unwrap(),
+                "Riverside Surgery (A81001), Hillside Practice (B82002)"
+            );
         });
     }
 
@@ -2015,7 +2028,11 @@ mod tests {
         let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
         let e = leaflet_details(&store, &request, day).unwrap_err();
         assert_eq!(e.fields[0].path, "settings.practice", "{e:?}");
-        assert!(e.message.contains("add the practice phone number in Settings first"), "{e:?}");
+        assert!(
+            e.message
+                .contains("add the practice phone number in Settings first"),
+            "{e:?}"
+        );
     }
 
     #[test]
