@@ -411,7 +411,8 @@ fn stress_review(
         review_id: target.map(|(r, _)| r),
         base_version: target.map(|(_, v)| v),
         reviewer: "stress-writer".into(),
-        notes: format!("stress {tag} {i} {padding}"),
+        // No trailing space when there is no padding: the store trims free text.
+        notes: format!("stress {tag} {i} {padding}").trim_end().to_owned(),
         patient: stepdown::patient::RawPatient {
             age: Some(40.0 + (i % 50) as f64),
             ..Default::default()
