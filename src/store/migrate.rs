@@ -278,7 +278,7 @@ fn open_source(from: &Path) -> StoreResult<rusqlite::Connection> {
     Ok(conn)
 }
 
-pub(super) fn source_columns(src: &rusqlite::Connection, table: &str) -> StoreResult<Vec<String>> {
+fn source_columns(src: &rusqlite::Connection, table: &str) -> StoreResult<Vec<String>> {
     let mut stmt = src.prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?;
     let cols = stmt
         .query_map([table], |r| r.get::<_, String>(0))?
@@ -319,6 +319,200 @@ pub(super) fn count(tx: &Conn, sql: &str, params: Vec<Value>) -> StoreResult<i64
     Ok(tx.query_row(sql, params, |r| r.get::<i64>(0))?)
 }
 
+/// Rows of `table` the server holds for `practice`.
+pub(super) fn practice_rows(tx: &Conn, table: &str, practice: &str) -> StoreResult<i64> {
+    count(
+        tx,
+        &format!(
+            "SELECT count(*) FROM {} WHERE practice_code = ?1",
+            quote(table)
+        ),
+        vec![Value::Text(practice.to_string())],
+    )
+}
+
+/// Refused: the server holds rows of `practice` in `table` already (a
+/// practice's records are moved once, never merged with its own).
+pub(super) fn refuse_held_rows(tx: &Conn, table: &str, practice: &str) -> StoreResult<()> {
+    let held = practice_rows(tx, table, practice)?;
+    if held > 0 {
+        return Err(refuse(
+            "practice",
+            format!(
+                "the team store already holds {held} {table} rows of practice {practice}: \
+                 nothing was copied (a practice's records are moved once, into a store \
+                 that holds none of them)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One table of the source as both moves read it: the columns copied (the
+/// source's less those the server fills itself), then the row's practice
+/// where the source records one.
+pub(super) struct SourceTable {
+    table: &'static str,
+    /// The columns copied, in the source's order.
+    pub(super) cols: Vec<String>,
+    /// The server's columns, each with whether it is an identity.
+    pub(super) target: Vec<(String, bool)>,
+    has_practice: bool,
+    key_idx: Option<usize>,
+}
+
+impl SourceTable {
+    /// Refused where the server lacks a column of the source's: its values
+    /// would be lost.
+    pub(super) fn open(
+        src: &rusqlite::Connection,
+        tx: &Conn,
+        table: &'static str,
+    ) -> StoreResult<SourceTable> {
+        let src_cols = source_columns(src, table)?;
+        let target = target_columns(tx, table)?;
+        for c in &src_cols {
+            if !target.iter().any(|(t, _)| t == c) {
+                return Err(StoreError::MissingStructure(format!(
+                    "the server's {table} has no column {c}: the source's values would be lost"
+                )));
+            }
+        }
+        let has_practice = src_cols.iter().any(|c| c == "practice_code");
+        let cols: Vec<String> = src_cols
+            .into_iter()
+            .filter(|c| !SERVER_ONLY_COLUMNS.contains(&c.as_str()))
+            .collect();
+        let key_idx = cols.iter().position(|c| c == "id");
+        Ok(SourceTable {
+            table,
+            cols,
+            target,
+            has_practice,
+            key_idx,
+        })
+    }
+
+    /// Whether the server keeps the table's rows by practice.
+    pub(super) fn kept_by_practice(&self) -> bool {
+        self.target.iter().any(|(c, _)| c == "practice_code")
+    }
+
+    /// The source's rows: the copied columns, then the practice. Ids in
+    /// order (the audit chain must be appended in order); some case-finding
+    /// tables are WITHOUT ROWID and have no id.
+    pub(super) fn select(&self) -> String {
+        format!(
+            "SELECT {}{} FROM {}{}",
+            self.cols
+                .iter()
+                .map(|c| quote(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if self.has_practice {
+                ", practice_code"
+            } else {
+                ""
+            },
+            quote(self.table),
+            if self.key_idx.is_some() {
+                " ORDER BY id"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// One row of `select()` (the `ordinal`th): its copied values, and the
+    /// key that names it in errors (its id, else its place). Refused: a row
+    /// of another practice.
+    pub(super) fn row(
+        &self,
+        row: &rusqlite::Row<'_>,
+        ordinal: i64,
+        practice: &str,
+    ) -> StoreResult<(Vec<Value>, String)> {
+        let table = self.table;
+        let n = self.cols.len();
+        let mut values = Vec::with_capacity(n + 1);
+        for i in 0..n {
+            let v = db::value_from_sqlite(row.get_ref(i)?).map_err(|e| StoreError::BadRecord {
+                what: format!("{table} row {ordinal}"),
+                detail: e,
+            })?;
+            values.push(v);
+        }
+        let key = match self.key_idx.and_then(|i| values.get(i)) {
+            Some(Value::Integer(id)) => format!("id {id}"),
+            _ => format!("row {ordinal}"),
+        };
+        if self.has_practice {
+            let code: Option<String> = row.get(n)?;
+            if let Some(code) = code.filter(|c| c != practice) {
+                return Err(refuse(
+                    "practice",
+                    format!(
+                        "the source's {table} {key} belongs to practice {}, not {practice}: \
+                         nothing was copied",
+                        crate::limits::sanitize(&code)
+                    ),
+                ));
+            }
+        }
+        Ok((values, key))
+    }
+}
+
+/// The source's audit head (entries, newest id, its hash), where it has one.
+pub(super) fn source_head(
+    src: &rusqlite::Connection,
+) -> StoreResult<Option<(i64, i64, Option<String>)>> {
+    Ok(src
+        .query_row(
+            "SELECT entries, last_id, chain_hash FROM audit_head",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?)
+}
+
+/// The server's own check over the whole chain after a move (the `copy`
+/// into a new store, or the `move` into one in use), and its head. Refused:
+/// an entry that does not follow the one before it.
+pub(super) fn server_chain(
+    tx: &Conn,
+    after: &str,
+) -> StoreResult<(migrations_pg::ServerVerify, MigratedHead)> {
+    let server = migrations_pg::server_verify(tx)?;
+    if let Some(id) = server.first_broken_id {
+        return Err(chain_check_failed(
+            after,
+            format!("entry {id} does not follow the entry before it"),
+        ));
+    }
+    let (Some(entries), Some(last_id)) = (server.head_entries, server.head_last_id) else {
+        return Err(chain_check_failed(after, "the server has no head".into()));
+    };
+    let head = MigratedHead {
+        entries,
+        last_id,
+        chain_hash: server.head_hash.clone(),
+    };
+    Ok((server, head))
+}
+
+/// The chain check after a move failed: nothing was copied.
+pub(super) fn chain_check_failed(after: &str, why: String) -> StoreError {
+    StoreError::Database(format!(
+        "the server's audit chain check failed after the {after} ({why}), so nothing was \
+         copied (the server's transaction was rolled back)"
+    ))
+}
+
 pub(super) type Copied = (bool, Vec<TableCopied>, MigratedHead);
 
 /// Into a new store (its audit log empty, its head locked by the caller):
@@ -331,103 +525,21 @@ fn copy_all(src: &rusqlite::Connection, tx: &Conn, practice: &str) -> StoreResul
 
     let mut tables = Vec::new();
     for &table in TABLES {
-        let src_cols = source_columns(src, table)?;
-        let tgt_cols = target_columns(tx, table)?;
-        for c in &src_cols {
-            if !tgt_cols.iter().any(|(t, _)| t == c) {
-                return Err(StoreError::MissingStructure(format!(
-                    "the server's {table} has no column {c}: the source's values would be lost"
-                )));
-            }
-        }
-        let has_practice = tgt_cols.iter().any(|(c, _)| c == "practice_code");
+        let source = SourceTable::open(src, tx, table)?;
+        let has_practice = source.kept_by_practice();
         if has_practice {
-            let held = count(
-                tx,
-                &format!(
-                    "SELECT count(*) FROM {} WHERE practice_code = ?1",
-                    quote(table)
-                ),
-                vec![Value::Text(practice.to_string())],
-            )?;
-            if held > 0 {
-                return Err(refuse(
-                    "practice",
-                    format!(
-                        "the team store already holds {held} {table} rows of practice {practice}: \
-                         nothing was copied (a practice's records are moved once, into a store \
-                         that holds none of them)"
-                    ),
-                ));
-            }
+            refuse_held_rows(tx, table, practice)?;
         }
-        let src_has_practice = src_cols.iter().any(|c| c == "practice_code");
-        let mut cols: Vec<String> = src_cols
-            .iter()
-            .filter(|c| !SERVER_ONLY_COLUMNS.contains(&c.as_str()))
-            .cloned()
-            .collect();
-        let key_idx = cols.iter().position(|c| c == "id");
+        let mut cols = source.cols.clone();
         if has_practice {
             cols.push("practice_code".to_string());
         }
-        let select = format!(
-            "SELECT {}{} FROM {}{}",
-            src_cols
-                .iter()
-                .filter(|c| !SERVER_ONLY_COLUMNS.contains(&c.as_str()))
-                .map(|c| quote(c))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if src_has_practice {
-                ", practice_code"
-            } else {
-                ""
-            },
-            quote(table),
-            // Ids in order (the audit chain must be appended in order);
-            // some case-finding tables are WITHOUT ROWID and have no id.
-            if src_cols.iter().any(|c| c == "id") {
-                " ORDER BY id"
-            } else {
-                ""
-            }
-        );
-        let n_src = cols.len() - usize::from(has_practice);
         let mut batch = Batch::new(table, cols);
-        let mut stmt = src.prepare(&select)?;
+        let mut stmt = src.prepare(&source.select())?;
         let mut rows = stmt.query([])?;
         let mut copied = 0i64;
-        let mut ordinal = 0i64;
         while let Some(row) = rows.next()? {
-            ordinal += 1;
-            let mut values = Vec::with_capacity(n_src + 1);
-            for i in 0..n_src {
-                let v = super::db::value_from_sqlite(row.get_ref(i)?).map_err(|e| {
-                    StoreError::BadRecord {
-                        what: format!("{table} row {ordinal}"),
-                        detail: e,
-                    }
-                })?;
-                values.push(v);
-            }
-            let key = match key_idx.and_then(|i| values.get(i)) {
-                Some(Value::Integer(id)) => format!("id {id}"),
-                _ => format!("row {ordinal}"),
-            };
-            if src_has_practice {
-                let code: Option<String> = row.get(n_src)?;
-                if let Some(code) = code.filter(|c| c != practice) {
-                    return Err(refuse(
-                        "practice",
-                        format!(
-                            "the source's {table} {key} belongs to practice {}, not {practice}: \
-                             nothing was copied",
-                            crate::limits::sanitize(&code)
-                        ),
-                    ));
-                }
-            }
+            let (mut values, key) = source.row(row, copied + 1, practice)?;
             if has_practice {
                 values.push(Value::Text(practice.to_string()));
             }
@@ -435,22 +547,15 @@ fn copy_all(src: &rusqlite::Connection, tx: &Conn, practice: &str) -> StoreResul
             copied += 1;
         }
         batch.flush(tx)?;
-        let on_server = count(
-            tx,
-            &if has_practice {
-                format!(
-                    "SELECT count(*) FROM {} WHERE practice_code = ?1",
-                    quote(table)
-                )
-            } else {
-                format!("SELECT count(*) FROM {}", quote(table))
-            },
-            if has_practice {
-                vec![Value::Text(practice.to_string())]
-            } else {
-                Vec::new()
-            },
-        )?;
+        let on_server = if has_practice {
+            practice_rows(tx, table, practice)?
+        } else {
+            count(
+                tx,
+                &format!("SELECT count(*) FROM {}", quote(table)),
+                Vec::new(),
+            )?
+        };
         if on_server != copied {
             return Err(StoreError::Database(format!(
                 "{table}: {copied} rows copied but the server holds {on_server}; nothing was \
@@ -458,7 +563,7 @@ fn copy_all(src: &rusqlite::Connection, tx: &Conn, practice: &str) -> StoreResul
             )));
         }
         // Identity columns continue after the copied ids.
-        if copied > 0 && tgt_cols.iter().any(|(c, ident)| c == "id" && *ident) {
+        if copied > 0 && source.target.iter().any(|(c, ident)| c == "id" && *ident) {
             tx.query_row(
                 &format!(
                     "SELECT setval(pg_get_serial_sequence(?1, 'id'), (SELECT max(id) FROM {}))",
@@ -479,52 +584,17 @@ fn copy_all(src: &rusqlite::Connection, tx: &Conn, practice: &str) -> StoreResul
 
 /// The server's own chain check over every entry, and its head against the source's.
 fn verify(src: &rusqlite::Connection, tx: &Conn) -> StoreResult<MigratedHead> {
-    let source: (i64, i64, Option<String>) = src
-        .query_row(
-            "SELECT entries, last_id, chain_hash FROM audit_head",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok((0, 0, None)),
-            e => Err(e),
-        })?;
-    let (entries, last_id, last_hash, broken, h_entries, h_last, h_hash) = tx.query_row(
-        "SELECT entries, last_id, last_hash, first_broken_id, head_entries, head_last_id, \
-         head_hash FROM stepdown_audit_verify()",
-        (),
-        |r| {
-            Ok((
-                r.get::<i64>(0)?,
-                r.get::<i64>(1)?,
-                r.get::<Option<String>>(2)?,
-                r.get::<Option<i64>>(3)?,
-                r.get::<i64>(4)?,
-                r.get::<i64>(5)?,
-                r.get::<Option<String>>(6)?,
-            ))
-        },
-    )?;
-    let fail = |why: String| {
-        Err(StoreError::Database(format!(
-            "the server's audit chain check failed after the copy ({why}), so nothing was \
-             copied (the server's transaction was rolled back)"
-        )))
-    };
-    if let Some(id) = broken {
-        return fail(format!("entry {id} does not follow the entry before it"));
-    }
-    let server = (h_entries, h_last, h_hash.clone());
-    if server != source || (entries, last_id, last_hash) != source {
-        return fail(format!(
-            "the server's head is {h_entries} entries to id {h_last}, the source's {} entries to \
-             id {}",
-            source.0, source.1
+    let source = source_head(src)?.unwrap_or((0, 0, None));
+    let (server, head) = server_chain(tx, "copy")?;
+    let at_head = (head.entries, head.last_id, head.chain_hash.clone());
+    if at_head != source || (server.entries, server.last_id, server.last_hash) != source {
+        return Err(chain_check_failed(
+            "copy",
+            format!(
+                "the server's head is {} entries to id {}, the source's {} entries to id {}",
+                head.entries, head.last_id, source.0, source.1
+            ),
         ));
     }
-    Ok(MigratedHead {
-        entries: h_entries,
-        last_id: h_last,
-        chain_hash: h_hash,
-    })
+    Ok(head)
 }

@@ -31,28 +31,33 @@ use sha2::{Digest, Sha256};
 use super::audit::{self, ChainContent};
 use super::db::{Conn, Value};
 use super::migrate::{
-    count, quote, refuse, source_columns, target_columns, Batch, Copied, MigratedHead, TableCopied,
-    SERVER_ONLY_COLUMNS, TABLES,
+    chain_check_failed, practice_rows, quote, refuse, refuse_held_rows, server_chain, source_head,
+    target_columns, Batch, Copied, MigratedHead, SourceTable, TableCopied, TABLES,
 };
 use super::{StoreError, StoreResult};
 
 /// Who the entry recording the move names as its actor.
 const ACTOR: &str = "stepdown migrate-store";
 
-/// Tables whose ids are renumbered by an offset (cf_texts too, for the texts
-/// the server does not hold yet).
-const RENUMBERED: &[&str] = &[
-    "patients",
-    "reviews",
-    "review_versions",
-    "leaflet_prints",
-    "follow_ups",
-    "review_drafts",
-    "cf_texts",
-    "cf_imports",
-    "cf_patients",
-    "cf_claims",
+/// Copied tables whose ids are not renumbered: they have none of their own
+/// (case-finding issues, summaries and state are keyed by others' ids), or
+/// are not copied row by row (settings; the audit log is appended).
+const NOT_RENUMBERED: &[&str] = &[
+    "cf_issues",
+    "cf_summaries",
+    "cf_state",
+    "settings",
+    "audit_log",
 ];
+
+/// Tables whose ids are renumbered by an offset (cf_texts too, for the texts
+/// the server does not hold yet), in the order they are copied.
+fn renumbered() -> impl Iterator<Item = &'static str> {
+    TABLES
+        .iter()
+        .copied()
+        .filter(|t| !NOT_RENUMBERED.contains(t))
+}
 
 /// Keys (ids, or extract patient ids) read back from the server at a time:
 /// about 30,000 issues for a range of extract patients.
@@ -191,7 +196,7 @@ pub(super) fn merge_all(
         texts: HashMap::new(),
     };
     let mut id_offsets = Vec::new();
-    for &table in RENUMBERED {
+    for table in renumbered() {
         let offset = next_free(tx, table)?;
         map.offsets.insert(table, offset);
         id_offsets.push(IdOffset {
@@ -219,7 +224,7 @@ pub(super) fn merge_all(
     }
     // Identity columns continue after the renumbered ids (never back over
     // an id given before).
-    for &table in RENUMBERED {
+    for table in renumbered() {
         tx.execute(
             &format!(
                 "SELECT setval(s.seq, s.v) FROM (SELECT pg_get_serial_sequence(?1, 'id') AS seq, \
@@ -296,26 +301,8 @@ fn refuse_held(tx: &Conn, practice: &str) -> StoreResult<()> {
         let has_practice = target_columns(tx, table)?
             .iter()
             .any(|(c, _)| c == "practice_code");
-        if !has_practice || table == "audit_log" {
-            continue;
-        }
-        let held = count(
-            tx,
-            &format!(
-                "SELECT count(*) FROM {} WHERE practice_code = ?1",
-                quote(table)
-            ),
-            vec![Value::Text(practice.to_string())],
-        )?;
-        if held > 0 {
-            return Err(refuse(
-                "practice",
-                format!(
-                    "the team store already holds {held} {table} rows of practice {practice}: \
-                     nothing was copied (a practice's records are moved once, into a store \
-                     that holds none of them)"
-                ),
-            ));
+        if has_practice && table != "audit_log" {
+            refuse_held_rows(tx, table, practice)?;
         }
     }
     Ok(())
@@ -372,18 +359,7 @@ fn source_chain(src: &rusqlite::Connection) -> StoreResult<MigratedHead> {
     }
     // The head, where the source has one, must be where the log ends (else
     // its newest entries were removed).
-    let head: Option<(i64, i64, Option<String>)> = src
-        .query_row(
-            "SELECT entries, last_id, chain_hash FROM audit_head",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })?;
-    if let Some(h) = head {
+    if let Some(h) = source_head(src)? {
         if h != (entries, last_id, prev.clone()) {
             return Err(refuse(
                 "from",
@@ -542,25 +518,13 @@ fn copy_table(
     practice: &str,
     map: &IdMap,
 ) -> StoreResult<i64> {
-    let src_cols = source_columns(src, table)?;
-    let tgt_cols = target_columns(tx, table)?;
-    for c in &src_cols {
-        if !tgt_cols.iter().any(|(t, _)| t == c) {
-            return Err(StoreError::MissingStructure(format!(
-                "the server's {table} has no column {c}: the source's values would be lost"
-            )));
-        }
-    }
-    if !tgt_cols.iter().any(|(c, _)| c == "practice_code") {
+    let source = SourceTable::open(src, tx, table)?;
+    if !source.kept_by_practice() {
         return Err(StoreError::MissingStructure(format!(
             "the server's {table} has no practice column: its rows cannot be kept apart"
         )));
     }
-    let mut cols: Vec<String> = src_cols
-        .iter()
-        .filter(|c| !SERVER_ONLY_COLUMNS.contains(&c.as_str()))
-        .cloned()
-        .collect();
+    let mut cols = source.cols.clone();
     let n_src = cols.len();
     // What each column becomes.
     let mut refs: Vec<Option<Ref>> = Vec::with_capacity(n_src);
@@ -583,30 +547,9 @@ fn copy_table(
         }
         refs.push(r);
     }
-    let src_has_practice = src_cols.iter().any(|c| c == "practice_code");
     let is_draft = table == "review_drafts";
     let input_idx = cols.iter().position(|c| c == "input");
     cols.push("practice_code".to_string());
-    let key_idx = src_cols.iter().position(|c| c == "id");
-    let select = format!(
-        "SELECT {}{} FROM {}{}",
-        cols[..n_src]
-            .iter()
-            .map(|c| quote(c))
-            .collect::<Vec<_>>()
-            .join(", "),
-        if src_has_practice {
-            ", practice_code"
-        } else {
-            ""
-        },
-        quote(table),
-        if key_idx.is_some() {
-            " ORDER BY id"
-        } else {
-            ""
-        }
-    );
     let mut sent: Vec<([u8; 32], String)> = Vec::new();
     // The key the read-back pages by, and the range of it sent.
     let page_col = cols[..n_src]
@@ -615,35 +558,12 @@ fn copy_table(
         .or_else(|| cols[..n_src].iter().position(|c| c == "patient_id"));
     let mut key_range: Option<(i64, i64)> = None;
     let mut batch = Batch::new(table, cols.clone());
-    let mut stmt = src.prepare(&select)?;
+    let mut stmt = src.prepare(&source.select())?;
     let mut rows = stmt.query([])?;
     let mut ordinal = 0i64;
     while let Some(row) = rows.next()? {
         ordinal += 1;
-        let mut values = Vec::with_capacity(n_src + 1);
-        for i in 0..n_src {
-            values.push(
-                super::db::value_from_sqlite(row.get_ref(i)?)
-                    .map_err(|e| bad(format!("{table} row {ordinal}"), e))?,
-            );
-        }
-        let key = match key_idx.and_then(|i| values.get(i)) {
-            Some(Value::Integer(id)) => format!("id {id}"),
-            _ => format!("row {ordinal}"),
-        };
-        if src_has_practice {
-            let code: Option<String> = row.get(n_src)?;
-            if let Some(code) = code.filter(|c| c != practice) {
-                return Err(refuse(
-                    "practice",
-                    format!(
-                        "the source's {table} {key} belongs to practice {}, not {practice}: \
-                         nothing was copied",
-                        crate::limits::sanitize(&code)
-                    ),
-                ));
-            }
-        }
+        let (mut values, key) = source.row(row, ordinal, practice)?;
         for (i, r) in refs.iter().enumerate() {
             let (Some(r), Value::Integer(id)) = (r, &values[i]) else {
                 continue;
@@ -692,14 +612,7 @@ fn copy_table(
         }
         Ok(())
     };
-    let held = count(
-        tx,
-        &format!(
-            "SELECT count(*) FROM {} WHERE practice_code = ?1",
-            quote(table)
-        ),
-        vec![Value::Text(practice.to_string())],
-    )?;
+    let held = practice_rows(tx, table, practice)?;
     match (page_col, key_range) {
         (Some(col), Some((lo, hi))) => {
             let sql = format!(
@@ -1081,50 +994,22 @@ fn append_history(
     }
 
     // The server's own check over the whole chain, and its head.
-    let (entries, last_id, last_hash, broken, h_entries, h_last, h_hash) = tx.query_row(
-        "SELECT entries, last_id, last_hash, first_broken_id, head_entries, head_last_id, \
-         head_hash FROM stepdown_audit_verify()",
-        (),
-        |r| {
-            Ok((
-                r.get::<i64>(0)?,
-                r.get::<i64>(1)?,
-                r.get::<Option<String>>(2)?,
-                r.get::<Option<i64>>(3)?,
-                r.get::<i64>(4)?,
-                r.get::<i64>(5)?,
-                r.get::<Option<String>>(6)?,
-            ))
-        },
-    )?;
-    let fail = |why: String| {
-        Err(StoreError::Database(format!(
-            "the server's audit chain check failed after the move ({why}), so nothing was \
-             copied (the server's transaction was rolled back)"
-        )))
-    };
-    if let Some(id) = broken {
-        return fail(format!("entry {id} does not follow the entry before it"));
-    }
-    if (h_entries, h_last, &h_hash) != (before_entries + n + 1, record_id, &prev)
-        || last_id != h_last
-        || last_hash != h_hash
+    let (server, head) = server_chain(tx, "move")?;
+    if (head.entries, head.last_id, &head.chain_hash) != (before_entries + n + 1, record_id, &prev)
+        || server.last_id != head.last_id
+        || server.last_hash != head.chain_hash
     {
-        return fail(format!(
-            "the server's head is {h_entries} entries to id {h_last} ({entries} in the log), \
-             expected {} to id {record_id}",
-            before_entries + n + 1
+        return Err(chain_check_failed(
+            "move",
+            format!(
+                "the server's head is {} entries to id {} ({} in the log), expected {} to id \
+                 {record_id}",
+                head.entries,
+                head.last_id,
+                server.entries,
+                before_entries + n + 1
+            ),
         ));
     }
-    Ok((
-        n,
-        first,
-        last,
-        record_id,
-        MigratedHead {
-            entries: h_entries,
-            last_id: h_last,
-            chain_hash: h_hash,
-        },
-    ))
+    Ok((n, first, last, record_id, head))
 }
