@@ -17,6 +17,8 @@ fn main() {
             "switch_store",
             "get_settings",
             "update_settings",
+            "practice_contacts",
+            "set_practice_contact",
             "search_patients",
             "get_patient",
             "create_patient",

@@ -66,6 +66,8 @@ pub fn run() {
             commands::store::switch_store,
             commands::records::get_settings,
             commands::records::update_settings,
+            commands::records::practice_contacts,
+            commands::records::set_practice_contact,
             commands::records::search_patients,
             commands::records::get_patient,
             commands::records::create_patient,

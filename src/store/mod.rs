@@ -74,7 +74,7 @@ pub use leaflets::{sha256_hex, LeafletPrint};
 pub use migrate::{migrate_store, MigrateReport, MigratedHead, TableCopied};
 pub use migrate_merge::{IdOffset, Merged};
 pub use patients::{Patient, PatientInput, PatientSummary};
-pub use practice_details::{PracticeContact, PracticeContactInput};
+pub use practice_details::{PracticeContact, PracticeContactInput, PracticeContacts};
 pub use practices::Practice;
 pub use refusal::{Denied, DeniedKind};
 pub use reviews::{Review, ReviewSummary};

@@ -32,6 +32,17 @@ pub struct PracticeContact {
     pub address: String,
 }
 
+/// The practices' details a seat sees, and whether it may change them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PracticeContacts {
+    /// On a team store, whether this seat may change them (the server's
+    /// grant: administrators); on a SQLite file, true (they are the settings).
+    pub may_edit: bool,
+    /// The seat's practices, ordered by code; a SQLite file's one practice.
+    pub practices: Vec<PracticeContact>,
+}
+
 /// One practice's details as an administrator sets them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
@@ -102,16 +113,30 @@ fn from_settings(conn: &Conn) -> StoreResult<PracticeContact> {
 impl Store {
     /// The details of every practice this seat works for, ordered by code (an
     /// admin: every practice; a pharmacist: its own, never what else the
-    /// store holds). On a SQLite file, its one practice from the settings.
-    pub fn practice_contacts(&self) -> StoreResult<Vec<PracticeContact>> {
+    /// store holds), and whether the seat may change them. On a SQLite file,
+    /// its one practice from the settings.
+    pub fn practice_contacts(&self) -> StoreResult<PracticeContacts> {
         if self.backend() == Backend::Sqlite {
-            return Ok(vec![from_settings(&self.conn)?]);
+            return Ok(PracticeContacts {
+                may_edit: true,
+                practices: vec![from_settings(&self.conn)?],
+            });
         }
-        seat_choice(&self.conn)?
+        let practices = seat_choice(&self.conn)?
             .choices
             .iter()
             .map(|p| read(&self.conn, &p.code))
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        // What the server will allow, not a guess from the role's name.
+        let may_edit: bool = self.conn.query_row(
+            "SELECT has_table_privilege('practices', 'UPDATE')",
+            (),
+            |r| r.get(0),
+        )?;
+        Ok(PracticeContacts {
+            may_edit,
+            practices,
+        })
     }
 
     /// One practice's details on a team store (`code` in any case, spaces

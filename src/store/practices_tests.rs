@@ -583,10 +583,11 @@ fn an_admin_sets_a_practices_details_audited_and_a_pharmacist_may_only_read_them
         // A pharmacist reads its practices' details but may not change them.
         let mut alice = seat(&schema, "seat_alice");
         assert_eq!(alice.practice_contact("B82002").unwrap(), set);
+        let seen = alice.practice_contacts().unwrap();
+        assert!(!seen.may_edit);
+        assert!(owner.practice_contacts().unwrap().may_edit);
         assert_eq!(
-            alice
-                .practice_contacts()
-                .unwrap()
+            seen.practices
                 .iter()
                 .map(|p| p.code.clone().unwrap())
                 .collect::<Vec<_>>(),
@@ -613,7 +614,7 @@ fn an_admin_sets_a_practices_details_audited_and_a_pharmacist_may_only_read_them
             "{message}"
         );
         assert!(!message.contains("Riverside"), "{message}");
-        assert_eq!(bob.practice_contacts().unwrap().len(), 1);
+        assert_eq!(bob.practice_contacts().unwrap().practices.len(), 1);
     });
 }
 
@@ -693,17 +694,20 @@ fn a_file_has_no_practice_codes_its_details_are_the_settings() {
     store.update_settings(&settings, "t").unwrap();
     assert_eq!(
         store.practice_contacts().unwrap(),
-        [super::PracticeContact {
-            code: None,
-            name: "Riverside Surgery".into(),
-            phone: "01632 960 123".into(),
-            address: String::new(),
-        }]
+        super::PracticeContacts {
+            may_edit: true,
+            practices: vec![super::PracticeContact {
+                code: None,
+                name: "Riverside Surgery".into(),
+                phone: "01632 960 123".into(),
+                address: String::new(),
+            }],
+        }
     );
     let p = add(&mut store, &patient("Jo", None, None)).unwrap();
     assert_eq!(
         store.patient_practice_contact(&p).unwrap(),
-        store.practice_contacts().unwrap()[0]
+        store.practice_contacts().unwrap().practices[0]
     );
     let (field, message) = field_error(store.practice_contact("A81001").unwrap_err());
     assert_eq!(field, "practice");

@@ -5,7 +5,9 @@
 // practice, with none chosen; leaving it out shows the error at the field; the
 // patient and the import she files at Hillside are Hillside's on the server.
 // Bob is never asked. Alice's patients list and banner name each patient's
-// practice; Bob's do not. axe on every new screen state.
+// practice; Bob's do not. Each practice's leaflet details: the admin sets
+// Hillside's phone in Settings (a bad one refused at the field), Alice sees
+// both practices' read-only. axe on every new screen state.
 //
 // Needs the throwaway cluster: `tests/pg/with-cluster.sh tests/e2e/run.sh
 // tests/e2e/practices.test.mjs`. Without STEPDOWN_TEST_PG_URL every test here
@@ -26,7 +28,7 @@ const EXTRACT = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixture
 const SCHEMA = `e2e_practices_${process.pid}`;
 const TODAY = "2026-11-24";
 // Ports of their own, clear of run.sh's driver (4444/4445) and team.test.mjs's.
-const PORTS = { alice: 4470, bob: 4472 };
+const PORTS = { alice: 4470, bob: 4472, admin: 4474 };
 
 /** The store address for `role` on this test's schema. */
 function urlAs(role) {
@@ -74,6 +76,7 @@ async function openWindow(role) {
 
 let alice;
 let bob;
+let admin;
 
 before(async () => {
   if (SKIP) return;
@@ -89,7 +92,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const s of [alice, bob]) if (s) await s.end().catch(() => {});
+  for (const s of [alice, bob, admin]) if (s) await s.end().catch(() => {});
   for (const d of drivers) d.kill();
   if (BASE) {
     try {
@@ -265,4 +268,51 @@ test("the patients list names each patient's practice for a seat of two practice
   await bob.press("[data-testid=start-consultation]");
   await waitFor(() => bob.exists("[data-testid=consultation-patient]"), "Bob's consultation");
   assert.equal(await bob.exists("[data-testid=consultation-practice]"), false, "no practice in a one-practice seat's banner");
+});
+
+/** Opens Settings in `s` and waits for the practices' leaflet details. */
+async function openSettings(s) {
+  await s.press("[data-testid=nav-settings]");
+  await waitFor(() => s.exists("[data-testid=practice-leaflets]"), "each practice's leaflet details");
+}
+
+test("an admin sets a practice's leaflet phone in Settings, a bad one refused at the field; a pharmacist sees them read-only", { skip: SKIP }, async () => {
+  admin = await openWindow("admin");
+  await openSettings(admin);
+  // The store-wide practice fields are not offered on a team store: they are never printed there.
+  assert.equal(await admin.exists("#settings-practice-phone"), false, "no store-wide practice phone on a team store");
+  assert.equal(await admin.execute("return document.querySelector('#practice-B82002-phone').value"), "");
+
+  await admin.type("#practice-B82002-phone", "123");
+  await admin.press("[data-testid=practice-B82002-save]");
+  await waitFor(() => admin.exists("#practice-B82002-phone-error"), "the error at the phone");
+  assert.match(await admin.text("#practice-B82002-phone-error"), /must have 7 to 15 digits \(got 3\)/);
+  assert.match(await admin.text("[data-testid=practice-B82002-error-summary]"), /7 to 15 digits/);
+  await admin.execute("document.querySelector('#practice-B82002-phone').scrollIntoView({ block: 'center' })");
+  await admin.screenshot("practices-admin-leaflet-details-error");
+  await assertAxeClean(admin, "a practice's leaflet details with the phone refused");
+  assert.equal(psql("SELECT phone FROM practices WHERE code = 'B82002'"), "", "nothing saved");
+
+  await admin.clear("#practice-B82002-phone");
+  await admin.type("#practice-B82002-phone", "01632 960 456");
+  await admin.press("[data-testid=practice-B82002-save]");
+  await waitFor(() => admin.exists("[data-testid=practice-B82002-saved]"), "saved");
+  assert.equal(await admin.exists("#practice-B82002-phone-error"), false, "the error is gone");
+  await admin.screenshot("practices-admin-leaflet-details-saved");
+  await assertAxeClean(admin, "a practice's leaflet details saved");
+  assert.equal(psql("SELECT phone FROM practices WHERE code = 'B82002'"), "01632 960 456");
+  assert.equal(psql("SELECT phone FROM practices WHERE code = 'A81001'"), "", "another practice's untouched");
+  assert.equal(
+    psql("SELECT practice_code || ' ' || db_role || ' ' || summary FROM audit_log ORDER BY id DESC LIMIT 1"),
+    "B82002 seat_admin practice B82002 settings changed: practice_phone",
+  );
+
+  // Alice, a pharmacist of both, sees both practices' details and cannot change them.
+  await openSettings(alice);
+  assert.equal(await alice.exists("#practice-B82002-phone"), false, "no field to edit");
+  assert.match(await alice.text("[data-testid=practice-B82002-details]"), /01632 960 456/);
+  assert.match(await alice.text("[data-testid=practice-A81001-details]"), /cannot be printed until an administrator sets it/);
+  assert.match(await alice.text("[data-testid=practice-leaflets]"), /Riverside Surgery \(A81001\)[\s\S]*Hillside Practice \(B82002\)/);
+  await alice.screenshot("practices-alice-leaflet-details");
+  await assertAxeClean(alice, "a pharmacist's read-only leaflet details");
 });

@@ -12,8 +12,8 @@ use stepdown::reference::reference;
 use stepdown::reference::scales::ScaleItemRow;
 use stepdown::store::choice::{ChoiceSource, StoreChoice};
 use stepdown::store::{
-    DemoReport, FollowUp, Patient, PatientInput, PatientSummary, Review, ReviewInput,
-    ReviewSummary, Settings,
+    DemoReport, FollowUp, Patient, PatientInput, PatientSummary, PracticeContact,
+    PracticeContactInput, PracticeContacts, Review, ReviewInput, ReviewSummary, Settings,
 };
 use stepdown::ApiError;
 
@@ -93,6 +93,28 @@ pub async fn update_settings(app: AppHandle, settings: Settings) -> Result<Setti
     blocking(app, move |st| {
         let actor = st.actor();
         st.with_store(|s| s.update_settings(&settings, &actor))
+    })
+    .await
+}
+
+/// Each practice's leaflet details this seat sees (a SQLite file's one
+/// practice: the settings'), and whether it may change them.
+#[tauri::command]
+pub async fn practice_contacts(app: AppHandle) -> Result<PracticeContacts, ApiError> {
+    blocking(app, |st| st.with_store(|s| s.practice_contacts())).await
+}
+
+/// Sets one practice's leaflet details on a team store (administrators only:
+/// the server refuses anyone else); audited by the server.
+#[tauri::command]
+pub async fn set_practice_contact(
+    app: AppHandle,
+    code: String,
+    input: PracticeContactInput,
+) -> Result<PracticeContact, ApiError> {
+    blocking(app, move |st| {
+        let actor = st.actor();
+        st.with_store(|s| s.set_practice_contact(&code, &input, &actor))
     })
     .await
 }

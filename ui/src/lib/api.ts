@@ -10,6 +10,9 @@ import type { Patient } from "./bindings/Patient";
 import type { PatientInput } from "./bindings/PatientInput";
 import type { PatientSummary } from "./bindings/PatientSummary";
 import type { Practice } from "./bindings/Practice";
+import type { PracticeContact } from "./bindings/PracticeContact";
+import type { PracticeContactInput } from "./bindings/PracticeContactInput";
+import type { PracticeContacts } from "./bindings/PracticeContacts";
 import type { RawItem } from "./bindings/RawItem";
 import type { ReferenceInfo } from "./bindings/ReferenceInfo";
 import type { Review } from "./bindings/Review";
@@ -157,6 +160,10 @@ export const api = {
   switchStore: (choice: StoreChoice, signIn: SignIn | null) => call<StoreStatus>("switch_store", { choice, signIn }),
   getSettings: () => call<Settings>("get_settings"),
   updateSettings: (settings: Settings) => call<Settings>("update_settings", { settings }),
+  /** Each practice's leaflet details (a SQLite file's one practice: the settings'), and whether this seat may change them. */
+  practiceContacts: () => call<PracticeContacts>("practice_contacts"),
+  /** Sets one practice's leaflet details on a team store (administrators only); audited. */
+  setPracticeContact: (code: string, input: PracticeContactInput) => call<PracticeContact>("set_practice_contact", { code, input }),
   searchPatients: (query: string) => call<PatientSummary[]>("search_patients", { query }),
   getPatient: (id: number) => call<Patient>("get_patient", { id }),
   createPatient: (input: PatientInput) => call<Patient>("create_patient", { input }),
