@@ -313,6 +313,7 @@ test("an admin sets a practice's leaflet phone in Settings, a bad one refused at
   assert.match(await alice.text("[data-testid=practice-B82002-details]"), /01632 960 456/);
   assert.match(await alice.text("[data-testid=practice-A81001-details]"), /cannot be printed until an administrator sets it/);
   assert.match(await alice.text("[data-testid=practice-leaflets]"), /Riverside Surgery \(A81001\)[\s\S]*Hillside Practice \(B82002\)/);
+  await alice.execute("document.querySelector('[data-testid=practice-leaflets]').scrollIntoView({ block: 'center' })");
   await alice.screenshot("practices-alice-leaflet-details");
   await assertAxeClean(alice, "a pharmacist's read-only leaflet details");
 });
