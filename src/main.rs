@@ -103,7 +103,8 @@ fn main() -> ExitCode {
             // The details (who, when, the draft kept) as JSON for a script,
             // the message for a person.
             if let Ok(text) = serde_json::to_string_pretty(&e) {
-                println!("{text}");
+                // The status still says what happened if no one reads this.
+                let _ = cli::print_text(&format!("{text}\n"));
             }
             eprintln!("stepdown: {}", show(&e.message));
             ExitCode::from(cli::refused_status(e.code))

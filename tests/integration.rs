@@ -16,6 +16,7 @@ mod assess_cli;
 mod assess_props;
 mod audit_chain;
 mod casefinding_cli;
+mod cli_closed_output;
 mod concurrency_cli;
 mod error_text;
 mod fuzz_cli;

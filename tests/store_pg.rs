@@ -359,3 +359,71 @@ fn a_seat_of_two_practices_names_one_with_practice() {
     ));
     assert!(!figures_b["months"].as_array().unwrap().is_empty());
 }
+
+/// A seat's first write where the administrator has made no store yet is
+/// told to have the administrator open it once, not the server's "no schema
+/// has been selected to create in"; so is anyone whose address names a
+/// schema that does not exist. Nothing is created.
+#[test]
+fn a_seat_where_there_is_no_store_yet_is_told_the_administrator_makes_it() {
+    let Some(base) = pg_url() else {
+        eprintln!("skipped: STEPDOWN_TEST_PG_URL is not set (make test sets it)");
+        return;
+    };
+    let schema = format!("nostore_{}", std::process::id());
+    let mut c = postgres::Client::connect(&base, postgres::NoTls).expect("test cluster");
+    c.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+    ))
+    .unwrap();
+    let owner_url = format!("{base}&options=-csearch_path%3D{schema}");
+    let add = |url: &str| {
+        run(
+            &["patient", "add", "--db", url, "--name", "Sam Empty"],
+            None,
+        )
+    };
+    let expect_refused = |out: &Output, why: &str| {
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(out));
+        let err = stderr(out);
+        assert!(
+            err.contains("there is no Stepdown store there yet"),
+            "{err}"
+        );
+        assert!(err.contains(why), "{err}");
+        assert!(err.contains("administrator"), "{err}");
+        assert!(!err.contains("no schema has been selected"), "{err}");
+        assert!(!err.contains("internal error"), "{err}");
+    };
+
+    // No right to use the schema at all: the search path names none it may use.
+    let alice = owner_url.replace("user=stepdown_test_owner", "user=seat_alice");
+    expect_refused(&add(&alice), "no schema on the search path");
+    // May use it but not create in it.
+    c.batch_execute(&format!("GRANT USAGE ON SCHEMA {schema} TO seat_alice"))
+        .unwrap();
+    expect_refused(
+        &add(&alice),
+        &format!("role seat_alice may not create a store in schema {schema}"),
+    );
+    // A schema that does not exist, even for its would-be owner.
+    let missing = format!("{base}&options=-csearch_path%3D{schema}_missing");
+    expect_refused(&add(&missing), "no schema on the search path");
+
+    let mut tables = || -> i64 {
+        c.query_one(
+            "SELECT count(*) FROM pg_class WHERE relnamespace = $1::text::regnamespace",
+            &[&schema],
+        )
+        .unwrap()
+        .get(0)
+    };
+    assert_eq!(tables(), 0, "nothing was created");
+    // The owner's first write makes the store (the owner works for no
+    // practice, so the patient itself is refused with exit 4).
+    let out = add(&owner_url);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(tables() > 0, "the owner made the store");
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .unwrap();
+}

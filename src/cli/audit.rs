@@ -2,8 +2,6 @@
 //! audit log, read through a read-only connection so checking a store never
 //! changes it.
 
-use std::io::Write;
-
 use stepdown::store::{list_audit_file, resolve_db_path, verify_audit_file};
 
 use super::store::{DbArg, ReportFormat};
@@ -45,10 +43,9 @@ pub fn run(args: AuditArgs) -> CliResult {
             let report = verify_audit_file(&path)?;
             match format {
                 ReportFormat::Json => print_json(&report)?,
-                ReportFormat::Text => println!("{}", report.to_text()),
+                ReportFormat::Text => super::print_text(&format!("{}\n", report.to_text()))?,
             }
             if !report.ok {
-                std::io::stdout().flush()?;
                 match &report.first_broken {
                     Some(b) => eprintln!(
                         "stepdown audit verify: {}: the audit log has been tampered with at entry {}: {}",

@@ -260,8 +260,7 @@ pub fn import(args: ImportArgs) -> CliResult {
             ))
         })?;
     }
-    println!("{json}");
-    Ok(())
+    super::print_text(&format!("{json}\n"))
 }
 
 /// Arguments of `stepdown worklist`.
@@ -391,9 +390,6 @@ pub fn practice_figures(args: FiguresArgs) -> CliResult {
     )?;
     match args.format {
         FiguresFormat::Json => print_json(&f),
-        FiguresFormat::Csv => {
-            print!("{}", figures_csv(&f));
-            Ok(())
-        }
+        FiguresFormat::Csv => super::print_text(&figures_csv(&f)),
     }
 }

@@ -143,15 +143,11 @@ pub fn outcomes(args: OutcomesArgs) -> CliResult {
     }
     let o = consult::outcomes(&store, day, reference()).map_err(api_error)?;
     if args.csv {
-        print!(
-            "{}",
-            if args.patients {
-                patients_csv(&o)
-            } else {
-                months_csv(&o)
-            }
-        );
-        Ok(())
+        super::print_text(&if args.patients {
+            patients_csv(&o)
+        } else {
+            months_csv(&o)
+        })
     } else {
         print_json(&o)
     }

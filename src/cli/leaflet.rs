@@ -381,10 +381,7 @@ pub fn summary(args: SummaryArgs) -> CliResult {
     };
     let summary = compose(&assessment, &plan, &details, &reference).map_err(summary_error)?;
     match (args.format, &args.out) {
-        (SummaryFormat::Text, None) => {
-            print!("{}", summary.to_text());
-            Ok(())
-        }
+        (SummaryFormat::Text, None) => super::print_text(&summary.to_text()),
         (SummaryFormat::Text, Some(out)) => write_output(
             out,
             summary.to_text().as_bytes(),

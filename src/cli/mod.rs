@@ -124,13 +124,19 @@ pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Prints a value as pretty JSON on standard output. A reader that has gone
-/// (`stepdown ... | head`) is not an error: `println!` would panic there.
+/// Prints a value as pretty JSON on standard output (see [`print_text`]).
 pub fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
-    use std::io::Write;
     let text = serde_json::to_string_pretty(value)?;
+    print_text(&format!("{text}\n"))
+}
+
+/// Writes `text` as it is to standard output and flushes it. Every command's
+/// output goes through here: a reader that has gone (`stepdown ... | head`)
+/// is not an error, where `print!` would panic with a backtrace.
+pub fn print_text(text: &str) -> CliResult {
+    use std::io::Write;
     let mut out = std::io::stdout().lock();
-    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }

@@ -62,9 +62,6 @@ pub fn run(args: PlanArgs) -> CliResult {
     }
     match args.format {
         PlanFormat::Json => print_json(&plan),
-        PlanFormat::Text => {
-            print!("{}", plan_text(&plan));
-            Ok(())
-        }
+        PlanFormat::Text => super::print_text(&plan_text(&plan)),
     }
 }

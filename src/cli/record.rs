@@ -412,8 +412,7 @@ pub fn review(args: ReviewArgs) -> CliResult {
             };
             let text = for_record(&mut store, a.which.review, version, &actor, reference())
                 .map_err(api_error)?;
-            print!("{text}");
-            Ok(())
+            super::print_text(&text)
         }
         ReviewCommand::Drafts(a) => super::drafts::drafts(a),
         ReviewCommand::Reprint(a) => {

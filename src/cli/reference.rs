@@ -74,16 +74,17 @@ pub fn run(args: ReferenceArgs) -> CliResult {
         Format::Json => print_json(&report)?,
         Format::Text => {
             let info = &report.info;
-            println!("Reference manifest {}", info.manifest_version);
+            let mut text = format!("Reference manifest {}\n", info.manifest_version);
             for t in &info.tables {
-                println!(
-                    "- {} v{} ({} rows), review by {}\n  {}\n  Source: {}",
+                text += &format!(
+                    "- {} v{} ({} rows), review by {}\n  {}\n  Source: {}\n",
                     t.id, t.version, t.rows, t.review_date, t.title, t.source
                 );
             }
             for w in &report.warnings {
-                println!("WARNING: {w}");
+                text += &format!("WARNING: {w}\n");
             }
+            super::print_text(&text)?
         }
     }
     Ok(())

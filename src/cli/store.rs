@@ -241,12 +241,15 @@ pub fn export(args: ExportArgs) -> CliResult {
         match &args.out {
             None => {
                 let mut stdout = std::io::stdout().lock();
-                writeln!(stdout, "{text}")
-                    .and_then(|()| stdout.flush())
-                    .map_err(|e| StoreError::Io {
+                match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+                    // A reader that stopped early (`| head`) still received
+                    // part of the records, so the export stays in the log.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                    other => other.map_err(|e| StoreError::Io {
                         context: "standard output".into(),
                         source: e,
-                    })
+                    }),
+                }
             }
             Some(out) => {
                 write_export(out, text.as_bytes(), args.overwrite)?;
@@ -290,10 +293,9 @@ pub fn check(args: CheckArgs) -> CliResult {
     let report = check_file(&db)?;
     match args.format {
         ReportFormat::Json => print_json(&report)?,
-        ReportFormat::Text => print!("{}", report.to_text()),
+        ReportFormat::Text => super::print_text(&report.to_text())?,
     }
     if !report.ok {
-        std::io::stdout().flush()?;
         eprintln!(
             "stepdown check: {} problem(s) found in {}: {}",
             report.problems.len(),
@@ -411,7 +413,8 @@ fn stress_review(
         review_id: target.map(|(r, _)| r),
         base_version: target.map(|(_, v)| v),
         reviewer: "stress-writer".into(),
-        notes: format!("stress {tag} {i} {padding}"),
+        // No trailing space when there is no padding: the store trims free text.
+        notes: format!("stress {tag} {i} {padding}").trim_end().to_owned(),
         patient: stepdown::patient::RawPatient {
             age: Some(40.0 + (i % 50) as f64),
             ..Default::default()

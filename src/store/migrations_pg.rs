@@ -101,6 +101,40 @@ fn schema_is_empty(conn: &Conn) -> StoreResult<bool> {
     )?)
 }
 
+/// Refuses, in words, to make a new store where this sign-in cannot: the
+/// server would otherwise fail on the first `CREATE TABLE` with its own text
+/// ("no schema has been selected to create in", "permission denied for
+/// schema"), which tells a pharmacist nothing.
+fn may_create_store(conn: &Conn, server: &str) -> StoreResult<()> {
+    let (schema, may_create, role, search_path): (Option<String>, bool, String, String) = conn
+        .query_row(
+            "SELECT current_schema(),
+                    coalesce(has_schema_privilege(current_schema(), 'CREATE'), false),
+                    current_user::text, current_setting('search_path')",
+            (),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+    let refuse = |why: String| {
+        Err(StoreError::invalid(
+            "db",
+            format!(
+                "{server}: there is no Stepdown store there yet, and {why}. Nothing was \
+                 changed; the store's administrator (the schema's owner) opens it once with \
+                 Stepdown to make the store, then seats can use it"
+            ),
+        ))
+    };
+    match schema {
+        None => refuse(format!(
+            "no schema on the search path ({search_path}) exists that role {role} may use"
+        )),
+        Some(schema) if !may_create => refuse(format!(
+            "role {role} may not create a store in schema {schema}"
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Checks the list: numbering, forbidden statements (as SQLite's).
 pub fn validate_list(list: &[Migration]) -> StoreResult<()> {
     for (i, m) in list.iter().enumerate() {
@@ -167,6 +201,9 @@ pub(crate) fn migrate(
             "db",
             format!("{server}: there is no Stepdown store there yet"),
         ));
+    }
+    if before == 0 {
+        may_create_store(conn, server)?;
     }
     for m in list {
         let tx = conn.transaction_immediate()?;
