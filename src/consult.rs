@@ -22,8 +22,8 @@ use crate::record::{ComputedReview, ReviewInput, TaperRequest};
 use crate::reference::Reference;
 use crate::regimen::RawItem;
 use crate::store::{
-    DemoReport, FollowUp, LeafletPrint, Patient, PatientInput, Review, ReviewSummary, Settings,
-    Store,
+    DemoReport, FollowUp, LeafletPrint, Patient, PatientInput, PracticeContact, Review,
+    ReviewSummary, Settings, Store,
 };
 use crate::summary::{compose, SummaryDetails, SummaryError};
 use crate::taper::{self, apply_edits, request_from_raw, Edit, Plan, RawPlanInput};
@@ -622,16 +622,34 @@ pub fn outcomes_csv(
 }
 
 /// The practice's one-page outcomes report as of `today`, as a PDF dated
-/// `today` (the practice name from settings; no patient named).
+/// `today` (no patient named), headed with the practices it covers
+/// ([`outcomes_practices`]).
 pub fn outcomes_report(
     store: &Store,
     today: NaiveDate,
     reference: &Reference,
 ) -> Result<Rendered, ApiError> {
     let o = outcomes(store, today, reference)?;
-    let practice = store.settings()?.practice_name;
+    let practice = outcomes_practices(store)?;
     crate::pdf::outcomes::render_outcomes_report(&o, &practice, today)
         .map_err(|e| ApiError::new(crate::ErrorCode::Internal, e.to_string()))
+}
+
+/// Whom the outcomes are for, as the report prints it: a SQLite file's
+/// practice name from settings; on a team store every practice whose
+/// records the seat sees, by name and code (the figures pool the seat's
+/// practices, so naming one, or the store-wide settings, would misstate
+/// them).
+pub fn outcomes_practices(store: &Store) -> Result<String, ApiError> {
+    if store.backend() == crate::store::db::Backend::Sqlite {
+        return Ok(store.settings()?.practice_name);
+    }
+    Ok(store
+        .seat_practices()?
+        .iter()
+        .map(|p| format!("{} ({})", p.name, p.code))
+        .collect::<Vec<_>>()
+        .join(", "))
 }
 
 /// A medication list pasted from the clinical system, read line by line with
@@ -692,15 +710,16 @@ pub fn load_demo_patients(
     Ok(store.load_demo_patients(actor, &compute, &follow_up)?)
 }
 
-/// The practice's contact details as the leaflet prints them, from settings
-/// (the address on one line).
-pub fn practice_details(settings: &Settings) -> PracticeDetails {
+/// A practice's contact details as the leaflet prints them (the address on
+/// one line): on a team store the patient's practice's, on a SQLite file
+/// the settings' (`Store::patient_practice_contact`).
+pub fn practice_details(contact: &PracticeContact) -> PracticeDetails {
     PracticeDetails {
-        name: settings.practice_name.trim().to_string(),
-        phone: settings.practice_phone.trim().to_string(),
+        name: contact.name.trim().to_string(),
+        phone: contact.phone.trim().to_string(),
         address: Some(
-            settings
-                .practice_address
+            contact
+                .address
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
@@ -709,6 +728,44 @@ pub fn practice_details(settings: &Settings) -> PracticeDetails {
         )
         .filter(|a| !a.is_empty()),
     }
+}
+
+/// The practice a patient's leaflet prints, refused when it lacks what a
+/// leaflet needs (the name and phone number: the leaflet must say who to
+/// contact). On a team store the refusal names the patient's practice and
+/// how an administrator sets it; nothing falls back to the settings or to
+/// another practice.
+pub fn leaflet_practice(store: &Store, patient: &Patient) -> Result<PracticeDetails, ApiError> {
+    let contact = store.patient_practice_contact(patient)?;
+    let practice = practice_details(&contact);
+    let mut missing = Vec::new();
+    if practice.name.is_empty() {
+        missing.push("name");
+    }
+    if practice.phone.is_empty() {
+        missing.push("phone number");
+    }
+    if missing.is_empty() {
+        return Ok(practice);
+    }
+    let missing = missing.join(" and ");
+    Err(match &contact.code {
+        None => input_error(
+            "settings.practice",
+            &format!(
+                "add the practice {missing} in Settings first: the leaflet must say who to contact"
+            ),
+        ),
+        Some(code) => input_error(
+            "practice",
+            &format!(
+                "the patient's practice, {} ({code}), has no {missing} for its leaflets: the \
+                 leaflet must say who to contact. A store administrator sets it in Settings, or \
+                 with `stepdown settings set --practice {code} --practice-phone NUMBER`",
+                practice.name
+            ),
+        ),
+    })
 }
 
 /// What the clinician chooses when printing the leaflet of a saved version.
@@ -762,7 +819,8 @@ fn stored_plan(review: &Review) -> Result<&Plan, ApiError> {
 }
 
 /// The details a leaflet of a stored version is printed with: the patient's
-/// name from the store, the practice's from settings, the day it is given.
+/// name from the store, the patient's practice's details (a team store's
+/// practice row, a SQLite file's settings), the day it is given.
 pub fn leaflet_details(
     store: &Store,
     request: &LeafletPrintRequest,
@@ -770,13 +828,7 @@ pub fn leaflet_details(
 ) -> Result<LeafletDetails, ApiError> {
     let review = store.review_version(request.review_id, request.version)?;
     let patient = store.patient(review.patient_id)?;
-    let practice = practice_details(&store.settings()?);
-    if practice.name.is_empty() || practice.phone.is_empty() {
-        return Err(input_error(
-            "settings.practice",
-            "add the practice name and phone number in Settings first: the leaflet must say who to contact",
-        ));
-    }
+    let practice = leaflet_practice(store, &patient)?;
     Ok(LeafletDetails {
         patient_name: Some(patient.name.trim().to_string()).filter(|n| !n.is_empty()),
         practice,
@@ -875,7 +927,8 @@ pub fn reprint(
 
 /// The clinician summary of a stored version: its stored assessment and
 /// plan, the patient's name and NHS number from the store, the version's
-/// reviewer, the practice from settings, dated the day it was saved.
+/// reviewer, the patient's practice (on a team store its own, never the
+/// store-wide settings), dated the day it was saved.
 pub fn stored_summary(
     store: &Store,
     review_id: i64,
@@ -891,12 +944,12 @@ pub fn stored_summary(
     })?;
     let plan = stored_plan(&review)?;
     let patient = store.patient(review.patient_id)?;
-    let settings = store.settings()?;
+    let practice = store.patient_practice_contact(&patient)?;
     let details = SummaryDetails {
         patient_name: Some(patient.name.clone()).filter(|n| !n.trim().is_empty()),
         nhs_number: patient.nhs_number.map(|n| n.formatted()),
         reviewer: Some(review.reviewer.clone()),
-        practice: Some(settings.practice_name.trim().to_string()).filter(|n| !n.is_empty()),
+        practice: Some(practice.name.trim().to_string()).filter(|n| !n.is_empty()),
         review_date: review.saved_at.date_naive(),
         next_review: None,
     };
@@ -1773,6 +1826,213 @@ mod tests {
         assert!(text.contains("120"), "{text}");
         assert!(text.contains("Alex Example"), "{text}");
         assert!(text.contains("P. Harmacist"), "{text}");
+    }
+
+    // ------------------------------- a team store: the patient's own practice
+
+    /// A team store of A81001 and B82002, each with its own leaflet details
+    /// (B82002's phone left out when `b_phone` is empty), store-wide
+    /// settings that are neither's, and a review of a B82002 patient.
+    fn team_review(b_phone: &str) -> (crate::store::test_pg::PgSchema, Store, ReviewSummary) {
+        use crate::store::PracticeContactInput;
+        let (schema, mut store) =
+            crate::store::test_pg::new_pg_store(crate::store::OpenOptions::default());
+        let mut settings = store.settings().unwrap();
+        settings.practice_name = "Store Wide Settings Surgery".into();
+        settings.practice_phone = "01000 000 000".into();
+        store.update_settings(&settings, "t").unwrap();
+        let actor = store.default_actor();
+        store
+            .set_practice_contact(
+                "A81001",
+                &PracticeContactInput {
+                    practice_name: "Riverside Surgery".into(),
+                    practice_phone: "01632 960 123".into(),
+                    practice_address: "1 River Lane".into(),
+                },
+                &actor,
+            )
+            .unwrap();
+        store
+            .set_practice_contact(
+                "B82002",
+                &PracticeContactInput {
+                    practice_name: "Hillside Practice".into(),
+                    practice_phone: b_phone.into(),
+                    practice_address: "2 Hill Road\nUpton".into(),
+                },
+                &actor,
+            )
+            .unwrap();
+        let p = store
+            .create_patient(
+                &PatientInput {
+                    name: "Sam Hillside".into(),
+                    practice: Some("B82002".into()),
+                    ..PatientInput::default()
+                },
+                &actor,
+            )
+            .unwrap();
+        let saved = save_review(
+            &mut store,
+            &ReviewInput {
+                reviewer: actor,
+                ..inputs(p.id, 2.0)
+            },
+            reference(),
+        )
+        .unwrap();
+        (schema, store, saved)
+    }
+
+    /// The lines of the leaflet's text that name a practice or a number.
+    fn practice_block(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter(|l| {
+                [
+                    "Surgery",
+                    "Practice",
+                    "Hill Road",
+                    "River Lane",
+                    "01632",
+                    "01000",
+                ]
+                .iter()
+                .any(|w| l.contains(w))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_team_store_leaflet_and_summary_print_the_patients_own_practice() {
+        crate::store::test_pg::on_pg(|| {
+            let (_schema, mut store, saved) = team_review("01632 960 456");
+            let request = LeafletPrintRequest {
+                review_id: saved.review_id,
+                version: saved.version,
+                large_print: false,
+                next_review: None,
+                calendar: false,
+            };
+            let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+            let details = leaflet_details(&store, &request, day).unwrap();
+            assert_eq!(
+                details.practice,
+                PracticeDetails {
+                    name: "Hillside Practice".into(),
+                    phone: "01632 960 456".into(),
+                    address: Some("2 Hill Road, Upton".into()),
+                }
+            );
+            let review = stored_version(&store, saved.review_id, saved.version).unwrap();
+            let input = from_plan(stored_plan(&review).unwrap(), &details, reference()).unwrap();
+            let text = crate::leaflet::leaflet_text(&input).unwrap();
+            let block = practice_block(&text);
+            assert!(!block.is_empty(), "{text}");
+            for line in &block {
+                assert!(!line.contains("Riverside"), "{line}");
+                assert!(!line.contains("River Lane"), "{line}");
+                assert!(!line.contains("01632 960 123"), "{line}");
+                assert!(!line.contains("Store Wide"), "{line}");
+                assert!(!line.contains("01000"), "{line}");
+            }
+            let joined = block.join("\n");
+            assert!(joined.contains("Hillside Practice"), "{joined}");
+            assert!(joined.contains("01632 960 456"), "{joined}");
+            insta::assert_snapshot!("team_store_leaflet_practice_block", joined);
+
+            // Printed and recorded with B82002's details; the reprint matches.
+            let actor = store.default_actor();
+            let (print, _) = print_leaflet(
+                &mut store,
+                &request,
+                day,
+                &actor,
+                &mut |_| Ok(()),
+                reference(),
+            )
+            .unwrap();
+            let (_, recorded) = store.leaflet_print(print.id).unwrap();
+            assert_eq!(recorded.unwrap().practice, details.practice);
+
+            let summary = stored_summary(&store, saved.review_id, saved.version, reference())
+                .unwrap()
+                .to_text();
+            assert!(summary.contains("Hillside Practice"), "{summary}");
+            assert!(!summary.contains("Riverside"), "{summary}");
+            assert!(!summary.contains("Store Wide"), "{summary}");
+            // The outcomes pool the seat's practices (here an admin's: all),
+            // and the report names them all, not the settings' practice.
+            assert_eq!(
+                outcomes_practices(&store).unwrap(),
+                "Riverside Surgery (A81001), Hillside Practice (B82002)"
+            );
+        });
+    }
+
+    #[test]
+    fn a_team_store_practice_without_a_phone_refuses_the_leaflet_naming_it() {
+        crate::store::test_pg::on_pg(|| {
+            let (_schema, mut store, saved) = team_review("");
+            let request = LeafletPrintRequest {
+                review_id: saved.review_id,
+                version: saved.version,
+                large_print: false,
+                next_review: None,
+                calendar: false,
+            };
+            let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+            let actor = store.default_actor();
+            let e = print_leaflet(
+                &mut store,
+                &request,
+                day,
+                &actor,
+                &mut |_| panic!("nothing is written"),
+                reference(),
+            )
+            .unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidInput);
+            assert_eq!(e.fields[0].path, "practice", "{e:?}");
+            assert_eq!(
+                e.message,
+                "practice: the patient's practice, Hillside Practice (B82002), has no phone \
+                 number for its leaflets: the leaflet must say who to contact. A store \
+                 administrator sets it in Settings, or with `stepdown settings set --practice \
+                 B82002 --practice-phone NUMBER`"
+            );
+            assert!(store.leaflet_prints(saved.review_id).unwrap().is_empty());
+            // The summary needs no phone: it names the practice.
+            let summary = stored_summary(&store, saved.review_id, saved.version, reference())
+                .unwrap()
+                .to_text();
+            assert!(summary.contains("Hillside Practice"), "{summary}");
+        });
+    }
+
+    #[test]
+    fn a_file_without_a_practice_phone_refuses_the_leaflet_at_the_settings() {
+        let (_dir, mut store, pid) = store_with_patient();
+        let saved = save_review(&mut store, &inputs(pid, 2.0), reference()).unwrap();
+        let mut settings = store.settings().unwrap();
+        settings.practice_phone = String::new();
+        store.update_settings(&settings, "t").unwrap();
+        let request = LeafletPrintRequest {
+            review_id: saved.review_id,
+            version: saved.version,
+            large_print: false,
+            next_review: None,
+            calendar: false,
+        };
+        let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let e = leaflet_details(&store, &request, day).unwrap_err();
+        assert_eq!(e.fields[0].path, "settings.practice", "{e:?}");
+        assert!(
+            e.message
+                .contains("add the practice phone number in Settings first"),
+            "{e:?}"
+        );
     }
 
     #[test]

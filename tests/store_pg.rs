@@ -360,6 +360,282 @@ fn a_seat_of_two_practices_names_one_with_practice() {
     assert!(!figures_b["months"].as_array().unwrap().is_empty());
 }
 
+/// Each practice's leaflet details on a team store (migration 8): an admin
+/// sets B82002's with `settings set --practice`, a pharmacist may show but
+/// not set them (exit 4), and a B82002 patient's leaflet and summary print
+/// B82002's, never A81001's or the store-wide settings; without a phone the
+/// leaflet is refused naming the practice and the command.
+#[test]
+fn each_practice_prints_its_own_details_set_by_an_admin() {
+    let Some(base) = pg_url() else {
+        eprintln!("skipped: STEPDOWN_TEST_PG_URL is not set (make test sets it)");
+        return;
+    };
+    let team = TeamStore::new(base);
+    let mut c = postgres::Client::connect(&team.base, postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "SET search_path = {}; \
+         INSERT INTO practices (code, name) VALUES ('B82002', 'Hill Top Practice'); \
+         INSERT INTO seat_practices (role_name, practice_code) \
+         VALUES ('seat_alice', 'A81001'), ('seat_alice', 'B82002');",
+        team.schema
+    ))
+    .unwrap();
+    let owner = team.url();
+    let alice = url_as(&team, "seat_alice");
+    let dir = tempfile::tempdir().unwrap();
+
+    // Store-wide settings and A81001's details: neither is B82002's.
+    json(&run(
+        &[
+            "settings",
+            "set",
+            "--db",
+            &owner,
+            "--practice-name",
+            "Store Wide Surgery",
+            "--practice-phone",
+            "01000 000 000",
+        ],
+        None,
+    ));
+    json(&run(
+        &[
+            "settings",
+            "set",
+            "--db",
+            &owner,
+            "--practice",
+            "A81001",
+            "--practice-phone",
+            "01632 960 123",
+        ],
+        None,
+    ));
+    let patient = json(&run(
+        &[
+            "patient",
+            "add",
+            "--db",
+            &owner,
+            "--name",
+            "Sam Hillside",
+            "--practice",
+            "B82002",
+        ],
+        None,
+    ));
+    let review = serde_json::json!({
+        "patient_id": patient["id"],
+        "reviewer": "stepdown_test_owner",
+        "notes": "reviewed in clinic",
+        "patient": {"age": 58},
+        "items": [{"drug": "morphine", "route": "oral", "release": "modified",
+                   "strength_mg": 60, "units_per_dose": 1, "doses_per_day": 2}],
+        "taper": {"start_date": "2026-12-07",
+                  "taper": {"reduction_percent": 10, "interval_days": 14}}
+    });
+    let input = dir.path().join("review.json");
+    std::fs::write(&input, review.to_string()).unwrap();
+    let saved = json(&run(
+        &["review", "save", "--db", &owner, input.to_str().unwrap()],
+        None,
+    ));
+    let review_id = saved["review_id"].to_string();
+    let pdf = dir.path().join("leaflet.pdf");
+    let leaflet = || {
+        run(
+            &[
+                "review",
+                "leaflet",
+                "--db",
+                &owner,
+                "--review",
+                &review_id,
+                "--out",
+                pdf.to_str().unwrap(),
+                "--issue-date",
+                "2026-12-07",
+            ],
+            None,
+        )
+    };
+
+    // B82002 has no phone yet: refused, naming it and how to set it; the
+    // store-wide phone is not used.
+    let out = leaflet();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Hill Top Practice (B82002), has no phone number"),
+        "{err}"
+    );
+    assert!(
+        err.contains("stepdown settings set --practice B82002 --practice-phone NUMBER"),
+        "{err}"
+    );
+    assert!(!pdf.exists());
+
+    // A pharmacist may not set it (exit 4, the refusal in words) ...
+    let out = run(
+        &[
+            "settings",
+            "set",
+            "--db",
+            &alice,
+            "--practice",
+            "B82002",
+            "--practice-phone",
+            "01632 960 999",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("signed in as seat_alice"), "{err}");
+    assert!(err.contains("the details of practice B82002"), "{err}");
+    // ... an admin does; a bad number is refused at its option.
+    let out = run(
+        &[
+            "settings",
+            "set",
+            "--db",
+            &owner,
+            "--practice",
+            "B82002",
+            "--practice-phone",
+            "123",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--practice-phone: must have 7 to 15 digits (got 3)"),
+        "{}",
+        stderr(&out)
+    );
+    let set = json(&run(
+        &[
+            "settings",
+            "set",
+            "--db",
+            &owner,
+            "--practice",
+            "b82002",
+            "--practice-name",
+            "Hillside Practice",
+            "--practice-phone",
+            "01632 960 456",
+            "--practice-address",
+            "2 Hill Road, Upton",
+        ],
+        None,
+    ));
+    assert_eq!(set["code"], "B82002");
+    assert_eq!(set["phone"], "01632 960 456");
+    // Store-wide options are not a practice's.
+    let out = run(
+        &[
+            "settings",
+            "set",
+            "--db",
+            &owner,
+            "--practice",
+            "B82002",
+            "--profile",
+            "cdc",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // The pharmacist sees them.
+    let shown = json(&run(
+        &["settings", "show", "--db", &alice, "--practice", "B82002"],
+        None,
+    ));
+    assert_eq!(shown, set);
+    // The change is audited in B82002's part of the log.
+    let log = json(&run(
+        &["audit", "list", "--db", &owner, "--limit", "5"],
+        None,
+    ));
+    assert!(
+        log.as_array().unwrap().iter().any(|e| e["summary"]
+            == "practice B82002 settings changed: practice_name, practice_phone, practice_address"
+            && e["actor"] == "stepdown_test_owner"),
+        "{log}"
+    );
+
+    // The leaflet prints B82002's details.
+    json(&leaflet());
+    assert!(pdf.exists());
+    // What the print was rendered with, as recorded against the version.
+    let details: String = c
+        .query_one(
+            &format!(
+                "SELECT render_options FROM {}.leaflet_prints ORDER BY id DESC LIMIT 1",
+                team.schema
+            ),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(details.contains("Hillside Practice"), "{details}");
+    assert!(details.contains("01632 960 456"), "{details}");
+    assert!(!details.contains("01000 000 000"), "{details}");
+    assert!(!details.contains("01632 960 123"), "{details}");
+    let out = run(
+        &["review", "summary", "--db", &owner, "--review", &review_id],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Hillside Practice"), "{text}");
+    assert!(
+        !text.contains("Riverside") && !text.contains("Store Wide"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_store_on_this_computer_refuses_settings_for_a_practice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let db = db.to_str().unwrap();
+    json(&run(
+        &[
+            "settings",
+            "set",
+            "--db",
+            db,
+            "--practice-name",
+            "Riverside",
+        ],
+        None,
+    ));
+    for args in [
+        vec!["settings", "show", "--db", db, "--practice", "A81001"],
+        vec![
+            "settings",
+            "set",
+            "--db",
+            db,
+            "--practice",
+            "A81001",
+            "--practice-phone",
+            "01632 960 123",
+        ],
+    ] {
+        let out = run(&args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--practice: a store on this computer holds one practice"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
 /// A seat's first write where the administrator has made no store yet is
 /// told to have the administrator open it once, not the server's "no schema
 /// has been selected to create in"; so is anyone whose address names a

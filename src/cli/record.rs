@@ -30,9 +30,11 @@ pub struct SettingsArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum SettingsCommand {
-    /// The store's settings as JSON.
+    /// The store's settings as JSON; with --practice CODE on a team store, that practice's
+    /// leaflet details.
     Show(SettingsShowArgs),
     /// Change the settings named; the others keep their values. Prints the new settings.
+    /// With --practice CODE on a team store: that practice's leaflet details (admins only).
     Set(SettingsSetArgs),
 }
 
@@ -40,12 +42,26 @@ enum SettingsCommand {
 struct SettingsShowArgs {
     #[command(flatten)]
     db: DbArg,
+    #[command(flatten)]
+    practice: PracticeSettingsArg,
+}
+
+/// `--practice` of `settings show|set`.
+#[derive(Debug, clap::Args)]
+struct PracticeSettingsArg {
+    /// On a team store: the practice (ODS code, e.g. B82002) whose leaflet details (name,
+    /// phone, address) to show or set; each practice's leaflets print its own. Refused for
+    /// a store on this computer (one practice: its details are the settings).
+    #[arg(long, value_name = "CODE")]
+    practice: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
 struct SettingsSetArgs {
     #[command(flatten)]
     db: DbArg,
+    #[command(flatten)]
+    practice: PracticeSettingsArg,
     /// Conversion profile for reviews saved from now on: uk or cdc.
     #[arg(long)]
     profile: Option<stepdown::Profile>,
@@ -71,7 +87,14 @@ struct SettingsSetArgs {
 /// Runs `stepdown settings`.
 pub fn settings(args: SettingsArgs) -> CliResult {
     match args.command {
-        SettingsCommand::Show(a) => print_json(&open(&a.db)?.settings()?),
+        SettingsCommand::Show(a) => {
+            let store = open(&a.db)?;
+            match &a.practice.practice {
+                Some(code) => print_json(&store.practice_contact(code).map_err(practice_flag)?),
+                None => print_json(&store.settings()?),
+            }
+        }
+        SettingsCommand::Set(a) if a.practice.practice.is_some() => set_practice(a),
         SettingsCommand::Set(a) => created_undone_on_failure(&a.db.path()?, |store| {
             let mut new = store.settings()?;
             if let Some(p) = a.profile {
@@ -100,6 +123,49 @@ pub fn settings(args: SettingsArgs) -> CliResult {
             let actor = a.actor.name(store)?;
             print_json(&store.update_settings(&new, &actor)?)
         }),
+    }
+}
+
+/// `settings set --practice CODE`: one practice's leaflet details on a team
+/// store; the details not named keep their values. The store-wide settings
+/// cannot be changed in the same command (they are not the practice's).
+fn set_practice(a: SettingsSetArgs) -> CliResult {
+    let code = a.practice.practice.unwrap_or_default();
+    for (given, flag) in [
+        (a.profile.is_some(), "--profile"),
+        (a.high_dose_threshold.is_some(), "--high-dose-threshold"),
+        (a.reviewer_name.is_some(), "--reviewer-name"),
+    ] {
+        if given {
+            return Err(CliError::Input(format!(
+                "{flag}: is a store-wide setting, not a practice's: set it without --practice"
+            )));
+        }
+    }
+    // Never creates a store: a practice is only on a team store that exists.
+    let mut store = open(&a.db)?;
+    let current = store.practice_contact(&code).map_err(practice_flag)?;
+    let input = stepdown::store::PracticeContactInput {
+        practice_name: a.practice_name.unwrap_or(current.name),
+        practice_phone: a.practice_phone.unwrap_or(current.phone),
+        practice_address: a.practice_address.unwrap_or(current.address),
+    };
+    let actor = a.actor.name(&store)?;
+    print_json(
+        &store
+            .set_practice_contact(&code, &input, &actor)
+            .map_err(practice_flag)?,
+    )
+}
+
+/// A field error of the core named as the option that gave it
+/// (`practice_phone` is `--practice-phone`).
+fn practice_flag(e: stepdown::store::StoreError) -> CliError {
+    match e {
+        stepdown::store::StoreError::Invalid { field, message } => {
+            CliError::Input(format!("--{}: {message}", field.replace('_', "-")))
+        }
+        other => other.into(),
     }
 }
 

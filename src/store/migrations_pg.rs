@@ -59,6 +59,11 @@ pub const PG_MIGRATIONS: &[Migration] = &[
                is the practice of its new records",
         sql: include_str!("migrations_pg/0007_working_practice.sql"),
     },
+    Migration {
+        version: 8,
+        name: "each practice's leaflet details (phone, address), written by admins and audited",
+        sql: include_str!("migrations_pg/0008_practice_details.sql"),
+    },
 ];
 
 /// The server schema version this build creates and understands.
@@ -343,7 +348,7 @@ mod tests {
     #[test]
     fn pg_migrations_validate() {
         validate_list(PG_MIGRATIONS).unwrap();
-        assert_eq!(PG_LATEST_VERSION, 7);
+        assert_eq!(PG_LATEST_VERSION, 8);
     }
 
     /// Migrations are append-only. If this fails you edited a released
@@ -378,6 +383,10 @@ mod tests {
             (
                 7,
                 "45e1626a7527d858f2f7471b8d220ee3b81b8cb3863fcf36f60ccdaa73f4cd21",
+            ),
+            (
+                8,
+                "36ea9c0dcaba4cd9829c5b7fdb7541a45526bdf2e7e10c568a2c85a1dda85dd1",
             ),
         ];
         let versions: Vec<i64> = PG_MIGRATIONS.iter().map(|m| m.version).collect();

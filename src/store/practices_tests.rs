@@ -342,3 +342,212 @@ fn a_number_held_at_two_of_the_seats_practices_is_never_picked_silently() {
         assert_eq!(bob.patient_by_local_id("L2", None).unwrap(), None);
     });
 }
+
+// ------------------------------------------------ each practice's leaflet details
+
+fn details(name: &str, phone: &str, address: &str) -> super::PracticeContactInput {
+    super::PracticeContactInput {
+        practice_name: name.into(),
+        practice_phone: phone.into(),
+        practice_address: address.into(),
+    }
+}
+
+#[test]
+fn an_admin_sets_a_practices_details_audited_and_a_pharmacist_may_only_read_them() {
+    on_pg(|| {
+        let (schema, mut owner) = team();
+        // Not set yet: the name from the practice list, no phone or address.
+        assert_eq!(
+            owner.practice_contact("b82002").unwrap(),
+            super::PracticeContact {
+                code: Some("B82002".into()),
+                name: "Hill Top Practice".into(),
+                phone: String::new(),
+                address: String::new(),
+            }
+        );
+        let set = owner
+            .set_practice_contact(
+                " b82 002",
+                &details(
+                    " Hillside Practice ",
+                    "01632 960 456",
+                    "2 Hill Road\nUpton\n",
+                ),
+                "Admin A",
+            )
+            .unwrap();
+        assert_eq!(
+            set,
+            super::PracticeContact {
+                code: Some("B82002".into()),
+                name: "Hillside Practice".into(),
+                phone: "01632 960 456".into(),
+                address: "2 Hill Road\nUpton".into(),
+            }
+        );
+        // Audited by the server in B82002's part of the log, naming the
+        // fields, not their values, and the actor given.
+        let entry = schema.owner_strings(
+            "SELECT actor || '|' || entity || '|' || practice_code || '|' || summary
+             FROM audit_log ORDER BY id DESC LIMIT 1",
+        );
+        assert_eq!(
+            entry,
+            [
+                "Admin A|settings|B82002|practice B82002 settings changed: practice_name, \
+              practice_phone, practice_address"
+            ]
+        );
+        // The same details again: nothing changed, nothing logged.
+        let entries = schema.owner_strings("SELECT count(*)::text FROM audit_log");
+        owner
+            .set_practice_contact(
+                "B82002",
+                &details("Hillside Practice", "01632 960 456", "2 Hill Road\nUpton"),
+                "Admin A",
+            )
+            .unwrap();
+        assert_eq!(
+            schema.owner_strings("SELECT count(*)::text FROM audit_log"),
+            entries
+        );
+        assert!(owner.verify_audit_chain().unwrap().ok);
+
+        // A pharmacist reads its practices' details but may not change them.
+        let mut alice = seat(&schema, "seat_alice");
+        assert_eq!(alice.practice_contact("B82002").unwrap(), set);
+        assert_eq!(
+            alice
+                .practice_contacts()
+                .unwrap()
+                .iter()
+                .map(|p| p.code.clone().unwrap())
+                .collect::<Vec<_>>(),
+            ["A81001", "B82002"]
+        );
+        match alice.set_practice_contact("B82002", &details("X", "01632 960 999", ""), "seat_alice")
+        {
+            Err(StoreError::PermissionDenied(d)) => {
+                assert_eq!(d.kind, super::DeniedKind::AdminOnly);
+                assert_eq!(d.record, "the details of practice B82002");
+                let text = d.to_string();
+                assert!(text.contains("signed in as seat_alice"), "{text}");
+                assert!(text.contains("only the store's administrator"), "{text}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert_eq!(owner.practice_contact("B82002").unwrap(), set);
+        // Bob works for B82002 only: A81001 is not named to him.
+        let bob = seat(&schema, "seat_bob");
+        let (field, message) = field_error(bob.practice_contact("A81001").unwrap_err());
+        assert_eq!(field, "practice");
+        assert!(
+            message.contains("A81001 is not a practice this seat works for"),
+            "{message}"
+        );
+        assert!(!message.contains("Riverside"), "{message}");
+        assert_eq!(bob.practice_contacts().unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn a_practices_details_are_checked_as_the_settings_are_by_the_store_and_the_server() {
+    on_pg(|| {
+        let (schema, mut owner) = team();
+        let cases = [
+            (
+                details("Hillside", "call us", ""),
+                "practice_phone",
+                "may contain only digits, spaces, +, -, ( and ) (found 'c')",
+            ),
+            (
+                details("Hillside", "123", ""),
+                "practice_phone",
+                "must have 7 to 15 digits (got 3)",
+            ),
+            (
+                details("  ", "01632 960 456", ""),
+                "practice_name",
+                "must not be empty: every practice of a team store has a name",
+            ),
+            (
+                details("Hill\nside", "01632 960 456", ""),
+                "practice_name",
+                "must be a single line without control characters (found '\\n')",
+            ),
+        ];
+        for (input, want_field, want_message) in cases {
+            let (field, message) = field_error(
+                owner
+                    .set_practice_contact("B82002", &input, "a")
+                    .unwrap_err(),
+            );
+            assert_eq!(
+                (field.as_str(), message.as_str()),
+                (want_field, want_message)
+            );
+        }
+        assert_eq!(owner.practice_contact("B82002").unwrap().phone, "");
+        // Written around the application, the server's CHECKs hold the same rules.
+        for bad in [
+            "phone = 'call us'",
+            "phone = '123'",
+            "phone = ' 01632 960 456'",
+            "phone = '0163296045612345678'",
+            "address = E'2 Hill Road\\x01'",
+        ] {
+            let e = schema
+                .owner_try_sql(&format!("UPDATE practices SET {bad} WHERE code = 'B82002'"))
+                .unwrap_err();
+            assert!(e.contains("violates check constraint"), "{bad}: {e}");
+        }
+        schema.owner_sql(
+            "UPDATE practices SET phone = '+44 (0)1632-960456', address = E'2 Hill Road\\nUpton'
+             WHERE code = 'B82002'",
+        );
+        // A change by hand is audited too, with the role as the actor.
+        let entry = schema.owner_strings(
+            "SELECT actor || '|' || summary FROM audit_log ORDER BY id DESC LIMIT 1",
+        );
+        assert_eq!(
+            entry,
+            ["stepdown_test_owner|practice B82002 settings changed: practice_phone, practice_address"]
+        );
+    });
+}
+
+#[test]
+fn a_file_has_no_practice_codes_its_details_are_the_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("s.db")).unwrap();
+    let mut settings = store.settings().unwrap();
+    settings.practice_name = "Riverside Surgery".into();
+    settings.practice_phone = "01632 960 123".into();
+    store.update_settings(&settings, "t").unwrap();
+    assert_eq!(
+        store.practice_contacts().unwrap(),
+        [super::PracticeContact {
+            code: None,
+            name: "Riverside Surgery".into(),
+            phone: "01632 960 123".into(),
+            address: String::new(),
+        }]
+    );
+    let p = add(&mut store, &patient("Jo", None, None)).unwrap();
+    assert_eq!(
+        store.patient_practice_contact(&p).unwrap(),
+        store.practice_contacts().unwrap()[0]
+    );
+    let (field, message) = field_error(store.practice_contact("A81001").unwrap_err());
+    assert_eq!(field, "practice");
+    assert!(message.contains("holds one practice"), "{message}");
+    let (field, _) = field_error(
+        store
+            .set_practice_contact("A81001", &details("X", "01632 960 999", ""), "t")
+            .unwrap_err(),
+    );
+    assert_eq!(field, "practice");
+    assert_eq!(store.settings().unwrap(), settings.validated().unwrap());
+}

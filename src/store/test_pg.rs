@@ -100,6 +100,17 @@ impl PgSchema {
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
+    /// [`PgSchema::owner_sql`], returning the server's refusal instead of
+    /// panicking (a CHECK the test expects to refuse the SQL).
+    pub(crate) fn owner_try_sql(&self, sql: &str) -> Result<(), String> {
+        let mut c = admin_client(&self.base);
+        c.batch_execute(&format!("SET search_path = {}, pg_temp; {sql}", self.name))
+            .map_err(|e| {
+                e.as_db_error()
+                    .map_or(e.to_string(), |d| d.message().to_string())
+            })
+    }
+
     /// A query's first column of each row, as the owner.
     pub(crate) fn owner_strings(&self, sql: &str) -> Vec<String> {
         let mut c = admin_client(&self.base);

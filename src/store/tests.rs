@@ -1821,6 +1821,17 @@ mod postgres_only {
                 "{:?}",
                 check.problems
             );
+            // So is the audit of a practice's leaflet details (migration 8):
+            // without it a phone could change unrecorded.
+            schema.owner_sql("ALTER TABLE practices DISABLE TRIGGER practices_audit");
+            let check = again.check();
+            assert!(
+                check.problems.iter().any(|p| p
+                    == "the safeguard trigger practices_audit on practices is disabled (outside \
+                        Stepdown): what it protects may have been changed"),
+                "{:?}",
+                check.problems
+            );
         });
     }
 
