@@ -350,30 +350,42 @@ fn a_systmone_export_imports_with_its_preset() {
         &run(&["import", p(&sample), "--db", p(&db), "--preset", "emis"]),
         "--preset: there is no preset 'emis' (presets: systmone-sr, emis-web)",
     );
-    let report = stdout_json(&run(&[
-        "import",
-        p(&sample),
-        "--db",
-        p(&db),
-        "--preset",
-        "systmone-sr",
-        "--today",
-        TODAY,
-    ]));
-    assert_eq!(report["rows_read"], 400);
-    // The generator's one malformed row, named at its line; everything else stored.
-    assert_eq!(report["not_understood_count"], 1);
-    assert_eq!(
-        report["imported"].as_u64().unwrap() + report["duplicates"].as_u64().unwrap(),
-        399
-    );
+    let report = import_sample_with_preset(&db, &sample, "systmone-sr");
     assert_eq!(report["patients_on_worklist"], 49);
     let list = stdout_json(&run(&["worklist", "--db", p(&db), "--today", TODAY]));
     assert_eq!(list["patients"].as_array().unwrap().len(), 49);
     assert!(list["patients"][0]["ome_mg_per_day"].as_f64().unwrap() > 0.0);
     // The store is as Stepdown made it (the worklist cache swapped in from
     // its staging table is the same table).
-    let check = stdout_json(&run(&["check", "--db", p(&db)]));
+    assert_check_ok(&db);
+}
+
+/// A generated sample of 400 rows (tests/cases) imported with `preset`:
+/// the generator's one malformed row named at its line, everything else
+/// stored. Returns the import's report.
+fn import_sample_with_preset(db: &Path, sample: &Path, preset: &str) -> Value {
+    let report = stdout_json(&run(&[
+        "import",
+        p(sample),
+        "--db",
+        p(db),
+        "--preset",
+        preset,
+        "--today",
+        TODAY,
+    ]));
+    assert_eq!(report["rows_read"], 400);
+    assert_eq!(report["not_understood_count"], 1);
+    assert_eq!(
+        report["imported"].as_u64().unwrap() + report["duplicates"].as_u64().unwrap(),
+        399
+    );
+    report
+}
+
+/// `stepdown check` finds the store sound.
+fn assert_check_ok(db: &Path) {
+    let check = stdout_json(&run(&["check", "--db", p(db)]));
     assert_eq!(check["ok"], true, "{check}");
 }
 
@@ -390,22 +402,7 @@ fn an_emis_web_export_imports_with_its_preset() {
         &run(&["import", p(&sample), "--db", p(&db), "--today", TODAY]),
         "line 3 (header): missing columns patient_id, dose",
     );
-    let report = stdout_json(&run(&[
-        "import",
-        p(&sample),
-        "--db",
-        p(&db),
-        "--preset",
-        "emis-web",
-        "--today",
-        TODAY,
-    ]));
-    assert_eq!(report["rows_read"], 400);
-    assert_eq!(report["not_understood_count"], 1);
-    assert_eq!(
-        report["imported"].as_u64().unwrap() + report["duplicates"].as_u64().unwrap(),
-        399
-    );
+    let report = import_sample_with_preset(&db, &sample, "emis-web");
     let warnings = report["warnings"].as_array().unwrap();
     assert!(
         warnings
@@ -426,8 +423,7 @@ fn an_emis_web_export_imports_with_its_preset() {
             .any(|p| p["nhs_number"].is_string()),
         "{list}"
     );
-    let check = stdout_json(&run(&["check", "--db", p(&db)]));
-    assert_eq!(check["ok"], true, "{check}");
+    assert_check_ok(&db);
 }
 
 #[test]
@@ -680,61 +676,34 @@ fn a_dropped_case_finding_table_points_at_check() {
     }
 }
 
+/// `args` with `--practice A81001` added: refused (exit 2, one message
+/// containing `expect`).
+fn assert_practice_refused(args: &[&str], expect: &str) {
+    let mut args = args.to_vec();
+    args.extend(["--practice", "A81001"]);
+    assert_bad_input(&run(&args), expect);
+}
+
 #[test]
 fn practice_is_refused_for_a_store_on_this_computer() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("stepdown.db");
     let db = p(&db);
-    let out = run(&[
-        "import",
-        p(&small()),
-        "--db",
-        db,
-        "--today",
-        TODAY,
-        "--practice",
-        "A81001",
-    ]);
-    assert_bad_input(
-        &out,
-        "practice: a store on this computer holds one practice",
+    let one_practice = "practice: a store on this computer holds one practice";
+    assert_practice_refused(
+        &["import", p(&small()), "--db", db, "--today", TODAY],
+        one_practice,
     );
-    let out = run(&[
-        "patient",
-        "add",
-        "--db",
-        db,
-        "--name",
-        "Jo",
-        "--practice",
-        "A81001",
-    ]);
-    assert_bad_input(
-        &out,
-        "practice: a store on this computer holds one practice",
+    assert_practice_refused(
+        &["patient", "add", "--db", db, "--name", "Jo"],
+        one_practice,
     );
     // Without it, as ever; then the worklist and figures refuse it too.
     stdout_json(&run(&["import", p(&small()), "--db", db, "--today", TODAY]));
-    for args in [
-        vec![
-            "worklist",
-            "--db",
-            db,
-            "--today",
-            TODAY,
-            "--practice",
-            "A81001",
-        ],
-        vec![
-            "figures",
-            "--db",
-            db,
-            "--today",
-            TODAY,
-            "--practice",
-            "A81001",
-        ],
-    ] {
-        assert_bad_input(&run(&args), "holds one practice");
+    for command in ["worklist", "figures"] {
+        assert_practice_refused(
+            &[command, "--db", db, "--today", TODAY],
+            "holds one practice",
+        );
     }
 }

@@ -12,6 +12,18 @@ mod common {
 #[path = "fuzz/json.rs"]
 mod fuzz_json;
 
+// The store's own test support (src/store/test_pg.rs, shared with its unit
+// tests rather than copied): a schema of its own on the test cluster for
+// each test, and `on_both_backends!`. It names `super::{OpenOptions, Store}`
+// (the library's, here) and itself as `crate::store::test_pg`.
+use stepdown::store::{OpenOptions, Store};
+#[allow(dead_code)]
+#[path = "../src/store/test_pg.rs"]
+mod test_pg;
+mod store {
+    pub(crate) use super::test_pg;
+}
+
 mod assess_cli;
 mod assess_props;
 mod audit_chain;
@@ -41,4 +53,5 @@ mod store_concurrency;
 mod store_migrate;
 mod store_pg;
 mod store_reliability;
+mod store_seats;
 mod store_tls;

@@ -126,4 +126,6 @@ pub(crate) use rustc_hash::FxHasher;
 pub(crate) use crate::store::casefinding::FastMap;
 
 #[cfg(test)]
+mod practices_tests;
+#[cfg(test)]
 mod tests;

@@ -3,7 +3,7 @@
 //! reading and computing live in `crate::casefinding`. Every statement is
 //! parameterised.
 
-use super::db::{params, Backend, Conn, OptionalExtension, Stmt, Tx, Value};
+use super::db::{params, Backend, Conn, OptionalExtension, Stmt, ToValue, Tx, Value};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::audit::{append, AuditAction, AuditEntity};
@@ -536,6 +536,27 @@ pub(crate) struct SummaryRow {
     pub markers: u32,
 }
 
+/// The worklist cache's columns, in the order of `SummaryRow::values`.
+const SUMMARY_COLUMNS: &str = "patient_id, rank, ome_mg_per_day, complete, estimated, \
+                               benzodiazepine, gabapentinoid, flag_ids, markers";
+
+impl SummaryRow {
+    /// The row's values, in the order of `SUMMARY_COLUMNS`.
+    fn values(&self) -> [Value; 9] {
+        [
+            self.patient_id.to_value(),
+            self.rank.to_value(),
+            self.ome_mg_per_day.to_value(),
+            self.complete.to_value(),
+            self.estimated.to_value(),
+            self.benzodiazepine.to_value(),
+            self.gabapentinoid.to_value(),
+            self.flag_ids.to_value(),
+            self.markers.to_value(),
+        ]
+    }
+}
+
 /// Adds rows to the worklist cache table `table` (the cache or its staging
 /// copy); rows in patient id order fill it by appending.
 fn insert_summaries(tx: &Tx<'_>, table: &str, rows: &[SummaryRow]) -> StoreResult<()> {
@@ -543,22 +564,10 @@ fn insert_summaries(tx: &Tx<'_>, table: &str, rows: &[SummaryRow]) -> StoreResul
     // another page of the rank index, and a statement of many rows would
     // copy every page it touches to its statement journal first.
     let mut stmt = tx.prepare(&format!(
-        "INSERT INTO {table} (patient_id, rank, ome_mg_per_day, complete, estimated,
-                              benzodiazepine, gabapentinoid, flag_ids, markers)
-         VALUES (?,?,?,?,?,?,?,?,?)"
+        "INSERT INTO {table} ({SUMMARY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
     ))?;
     for r in rows {
-        stmt.execute(params![
-            r.patient_id,
-            r.rank,
-            r.ome_mg_per_day,
-            r.complete,
-            r.estimated,
-            r.benzodiazepine,
-            r.gabapentinoid,
-            r.flag_ids.as_str(),
-            r.markers
-        ])?;
+        stmt.execute(r.values())?;
     }
     Ok(())
 }
@@ -900,25 +909,15 @@ pub(crate) fn stage_summaries(tx: &Tx<'_>, s: &Staging, rows: &[SummaryRow]) -> 
     match tx.backend() {
         Backend::Sqlite => insert_summaries(tx, &staging_table(s), rows),
         Backend::Postgres => {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO cf_summaries_staging (staging, patient_id, rank, ome_mg_per_day,
-                     complete, estimated, benzodiazepine, gabapentinoid, flag_ids, markers)
-                 VALUES (?,?,?,?,?,?,?,?,?,?)",
-            )?;
-            let name = staging_table(s);
+            let mut stmt = tx.prepare_cached(&format!(
+                "INSERT INTO cf_summaries_staging (staging, {SUMMARY_COLUMNS}) \
+                 VALUES (?,?,?,?,?,?,?,?,?,?)"
+            ))?;
+            let name = Value::Text(staging_table(s));
             for r in rows {
-                stmt.execute(params![
-                    name,
-                    r.patient_id,
-                    r.rank,
-                    r.ome_mg_per_day,
-                    r.complete,
-                    r.estimated,
-                    r.benzodiazepine,
-                    r.gabapentinoid,
-                    r.flag_ids.as_str(),
-                    r.markers
-                ])?;
+                let mut values = vec![name.clone()];
+                values.extend(r.values());
+                stmt.execute(values)?;
             }
             Ok(())
         }

@@ -1088,9 +1088,7 @@ pub(crate) fn clean_actor(actor: &str) -> StoreResult<String> {
 }
 
 #[cfg(test)]
-mod concurrency_tests;
-#[cfg(test)]
-mod practices_tests;
+pub(crate) mod practices_tests;
 #[cfg(test)]
 pub(crate) mod test_pg;
 #[cfg(test)]

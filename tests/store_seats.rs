@@ -1,6 +1,9 @@
 //! Concurrency that loses nothing (issue 19): version checks on review saves
 //! with the drafts they keep, and worklist claims. Two seats are two
-//! `Store`s open on one file, as two processes would be.
+//! `Store`s open on one file, as two processes would be. Here, not beside
+//! the store, because the reviews are computed by `consult` and the
+//! worklist imported by `casefinding`, which sit above the store (the
+//! store's own tests never name them: tests/layering.rs).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,13 +11,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::*;
-use crate::api_error::Conflict;
-use crate::casefinding::{import_csv, worklist, ImportOptions, WorklistFilters};
-use crate::import::csv::ColumnMap;
-use crate::record::ComputedReview;
+use stepdown::api_error::Conflict;
+use stepdown::casefinding::{import_csv, worklist, ImportOptions, WorklistFilters};
+use stepdown::import::csv::ColumnMap;
+use stepdown::record::{ComputedReview, ReviewInput};
+use stepdown::store::*;
+use stepdown::ErrorCode;
+
 use crate::store::test_pg::{self, on_both_backends};
-use crate::ErrorCode;
 
 fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-12-07T09:00:00Z")
@@ -53,7 +57,7 @@ fn input(patient_id: i64, reviewer: &str, notes: &str, doses: f64) -> ReviewInpu
         patient_id,
         reviewer: reviewer.into(),
         notes: notes.into(),
-        items: vec![crate::regimen::RawItem {
+        items: vec![stepdown::regimen::RawItem {
             drug: Some("morphine".into()),
             route: Some("oral".into()),
             release: Some("modified".into()),
@@ -67,24 +71,86 @@ fn input(patient_id: i64, reviewer: &str, notes: &str, doses: f64) -> ReviewInpu
 }
 
 fn compute(i: &ReviewInput) -> ComputedReview {
-    crate::consult::compute_review(i, crate::Profile::Uk, None, crate::reference::reference())
-        .unwrap()
+    stepdown::consult::compute_review(
+        i,
+        stepdown::Profile::Uk,
+        None,
+        stepdown::reference::reference(),
+    )
+    .unwrap()
 }
 
+/// Patient Jo, added by the clerk, and the first version of a review of
+/// MST 30 mg twice a day saved by `reviewer`.
+fn jo_with_a_review(s: &mut Store, reviewer: &str, notes: &str) -> (Patient, ReviewSummary) {
+    let p = s
+        .create_patient(
+            &PatientInput {
+                name: "Jo".into(),
+                ..PatientInput::default()
+            },
+            "clerk",
+        )
+        .unwrap();
+    let v1 = s
+        .save_review(&compute(&input(p.id, reviewer, notes, 2.0)))
+        .unwrap();
+    (p, v1)
+}
+
+/// The audit log's summaries as the seat sees them, oldest first.
 fn audit_summaries(s: &Store) -> Vec<String> {
-    s.db()
-        .prepare("SELECT summary FROM audit_log ORDER BY id")
-        .unwrap()
-        .query_map((), |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    let mut newest_first = s
+        .audit_log(&AuditQuery {
+            limit: Some(10_000),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    newest_first.reverse();
+    newest_first.into_iter().map(|e| e.summary).collect()
 }
 
-fn count(s: &Store, table: &str) -> i64 {
-    s.db()
-        .query_row(&format!("SELECT count(*) FROM {table}"), (), |r| r.get(0))
-        .unwrap()
+/// The store's tables beside the seats, as the store's owner: the SQLite
+/// file, or the team store's schema on the test cluster.
+enum Raw {
+    Sqlite(rusqlite::Connection),
+    Pg(Box<postgres::Client>),
+}
+
+impl Raw {
+    fn open(db: &Path) -> Raw {
+        let at = db.to_str().expect("utf-8 store location");
+        if stepdown::store::db::is_pg_url(at) {
+            Raw::Pg(Box::new(
+                postgres::Client::connect(at, postgres::NoTls).expect("the test cluster"),
+            ))
+        } else {
+            Raw::Sqlite(rusqlite::Connection::open(db).expect("the store file"))
+        }
+    }
+
+    fn execute(&mut self, sql: &str) {
+        match self {
+            Raw::Sqlite(c) => c
+                .execute_batch(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            Raw::Pg(c) => c
+                .batch_execute(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+        }
+    }
+
+    fn count(&mut self, table: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        match self {
+            Raw::Sqlite(c) => c.query_row(&sql, [], |r| r.get(0)).unwrap(),
+            Raw::Pg(c) => c.query_one(sql.as_str(), &[]).unwrap().get(0),
+        }
+    }
+}
+
+fn count(db: &Path, table: &str) -> i64 {
+    Raw::open(db).count(table)
 }
 
 // Two seats open version 1; A saves first; B's save is refused naming A,
@@ -94,18 +160,7 @@ on_both_backends! {
 fn a_stale_save_is_refused_naming_who_saved_first_and_the_entry_is_kept_to_reapply() {
     let (_held, db) = shared_location("team.db");
     let mut a = seat(&db);
-    let p = a
-        .create_patient(
-            &PatientInput {
-                name: "Jo".into(),
-                ..PatientInput::default()
-            },
-            "clerk",
-        )
-        .unwrap();
-    let v1 = a
-        .save_review(&compute(&input(p.id, "A. Pharmacist", "first", 2.0)))
-        .unwrap();
+    let (p, v1) = jo_with_a_review(&mut a, "A. Pharmacist", "first");
     let mut b = seat(&db);
 
     let mut from_a = input(p.id, "A. Pharmacist", "A's change", 2.0);
@@ -155,16 +210,16 @@ fn a_stale_save_is_refused_naming_who_saved_first_and_the_entry_is_kept_to_reapp
             v1.review_id, rc.draft_id
         )));
     // Across the boundary: code conflict with the details.
-    let api: crate::ApiError = e.into();
+    let api: stepdown::ApiError = e.into();
     assert_eq!(api.code, ErrorCode::Conflict);
     assert!(matches!(api.conflict.as_deref(), Some(Conflict::Review(_))));
 
     // Reapplied: B's entry becomes version 3 on top of A's; the draft goes.
-    let saved = crate::consult::reapply_draft(
+    let saved = stepdown::consult::reapply_draft(
         &mut b,
         rc.draft_id,
         "B. Pharmacist",
-        crate::reference::reference(),
+        stepdown::reference::reference(),
     )
     .unwrap();
     assert_eq!(saved.version, 3);
@@ -195,18 +250,7 @@ on_both_backends! {
 fn a_draft_can_be_discarded_audited_and_the_base_version_is_required_and_checked() {
     let (_held, db) = shared_location("s.db");
     let mut s = seat(&db);
-    let p = s
-        .create_patient(
-            &PatientInput {
-                name: "Jo".into(),
-                ..PatientInput::default()
-            },
-            "clerk",
-        )
-        .unwrap();
-    let v1 = s
-        .save_review(&compute(&input(p.id, "A", "one", 2.0)))
-        .unwrap();
+    let (p, v1) = jo_with_a_review(&mut s, "A", "one");
     let mut next = input(p.id, "A", "two", 2.0);
     next.review_id = Some(v1.review_id);
     // No base version: refused, naming the field; nothing kept.
@@ -235,7 +279,7 @@ fn a_draft_can_be_discarded_audited_and_the_base_version_is_required_and_checked
         e.starts_with("base_version: must be absent for a new review"),
         "{e}"
     );
-    assert_eq!(count(&s, "review_drafts"), 0);
+    assert_eq!(count(&db, "review_drafts"), 0);
 
     next.base_version = Some(1);
     s.save_review(&compute(&next)).unwrap();
@@ -248,7 +292,7 @@ fn a_draft_can_be_discarded_audited_and_the_base_version_is_required_and_checked
         panic!("expected a review conflict")
     };
     s.discard_review_draft(rc.draft_id, "A").unwrap();
-    assert_eq!(count(&s, "review_drafts"), 0);
+    assert_eq!(count(&db, "review_drafts"), 0);
     assert_eq!(s.review(v1.review_id).unwrap().version, 2);
     assert!(audit_summaries(&s)
         .last()
@@ -315,9 +359,9 @@ fn a_claimed_patient_is_refused_to_another_seat_naming_the_holder_and_since_when
     assert_eq!(claim.status, ClaimStatus::ToContact);
     let since = claim.claimed_at.unwrap();
     // Claiming again changes nothing (and writes no audit entry).
-    let entries = count(&a, "audit_log");
+    let entries = count(&db, "audit_log");
     assert_eq!(a.claim_worklist_patient("P2", None, "Alice").unwrap(), claim);
-    assert_eq!(count(&a, "audit_log"), entries);
+    assert_eq!(count(&db, "audit_log"), entries);
 
     for refused in [
         b.claim_worklist_patient("P2", None, "Bob"),
@@ -339,7 +383,7 @@ fn a_claimed_patient_is_refused_to_another_seat_naming_the_holder_and_since_when
             .to_string()
             .starts_with("worklist patient P2 is held by Alice since"));
     }
-    assert_eq!(count(&a, "audit_log"), entries, "refusals change nothing");
+    assert_eq!(count(&db, "audit_log"), entries, "refusals change nothing");
 
     // The holder moves them on and lets them go; the status stays.
     let booked = a
@@ -640,18 +684,7 @@ fn drafts_and_claims_are_exported_counted_and_checked() {
     let (_held, db) = shared_location("seats.db");
     let mut a = with_worklist(&db);
     let mut b = seat(&db);
-    let p = a
-        .create_patient(
-            &PatientInput {
-                name: "Jo".into(),
-                ..PatientInput::default()
-            },
-            "clerk",
-        )
-        .unwrap();
-    let v1 = a
-        .save_review(&compute(&input(p.id, "A. Pharmacist", "first", 2.0)))
-        .unwrap();
+    let (p, v1) = jo_with_a_review(&mut a, "A. Pharmacist", "first");
     let mut from_a = input(p.id, "A. Pharmacist", "A's change", 2.0);
     from_a.review_id = Some(v1.review_id);
     from_a.base_version = Some(1);
@@ -715,17 +748,11 @@ fn drafts_and_claims_are_exported_counted_and_checked() {
     // Changed outside Stepdown: a draft that met a version the review never
     // had, a claim whose holder the audit log does not give, a claim no
     // entry made.
-    let sql = |s: &Store, q: &str| {
-        s.db().execute(q, ()).unwrap();
-    };
-    sql(&a, "UPDATE review_drafts SET latest_version = 9");
-    sql(&a, "UPDATE cf_claims SET holder = 'Mallory' WHERE extract_id = 'P1'");
-    sql(
-        &a,
-        "UPDATE cf_claims SET status = 'booked' WHERE extract_id = 'P3'",
-    );
-    sql(
-        &a,
+    let mut raw = Raw::open(&db);
+    raw.execute("UPDATE review_drafts SET latest_version = 9");
+    raw.execute("UPDATE cf_claims SET holder = 'Mallory' WHERE extract_id = 'P1'");
+    raw.execute("UPDATE cf_claims SET status = 'booked' WHERE extract_id = 'P3'");
+    raw.execute(
         "INSERT INTO cf_claims (extract_id, status, changed_at, changed_by)
          VALUES ('P9', 'to-contact', '2026-12-07T09:00:00Z', 'nobody')",
     );
@@ -744,7 +771,7 @@ fn drafts_and_claims_are_exported_counted_and_checked() {
 
     // What only a file lets a test do without the server's superuser: a
     // draft whose review is gone, a status the schema would refuse.
-    if let Some(c) = a.db().sqlite() {
+    if let Raw::Sqlite(c) = &raw {
         c.execute_batch(
             "PRAGMA foreign_keys = OFF; UPDATE review_drafts SET review_id = 999;
              PRAGMA ignore_check_constraints = ON;
