@@ -229,7 +229,11 @@ async function listPatients(s, query) {
   await waitFor(() => s.exists("[data-testid=patient-search]"), "patients");
   await s.clear("[data-testid=patient-search]");
   await s.type("[data-testid=patient-search]", query);
-  await waitFor(async () => (await s.findAll("[data-testid=patient-row]")).length > 0, `patients matching ${query}`);
+  // The rows of the last search typed, not of one still answering for "Jo T".
+  await waitFor(
+    () => s.execute(`return document.querySelector('[data-testid=patient-table]')?.dataset.resultsFor === ${JSON.stringify(query)}`),
+    `patients matching ${query}`,
+  );
   return s.execute(
     `return {
        headers: [...document.querySelectorAll('[data-testid=patient-table] th')].map((h) => h.textContent.trim()),
