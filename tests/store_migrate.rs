@@ -921,3 +921,111 @@ fn a_failure_midway_through_a_second_practice_leaves_nothing_of_it() {
     let after: Vec<i64> = tables.iter().map(|t| server.count(t)).collect();
     assert_eq!(after, before, "{tables:?}");
 }
+
+/// The file was its practice's alone, so its settings were that practice's
+/// leaflet details: a practice the move creates carries them (a team store
+/// prints each practice's own row), one with a phone the settings' rules
+/// refuse keeps its name and no phone, and a row an admin made first is
+/// kept as it is.
+#[test]
+fn a_practice_the_move_creates_carries_the_files_leaflet_details() {
+    let Some(base) = pg_url() else { return };
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let row = |server: &Server, code: &str| -> (String, String, String) {
+        let r = server
+            .client()
+            .query_one(
+                "SELECT name, phone, address FROM practices WHERE code = $1",
+                &[&code],
+            )
+            .unwrap();
+        (r.get(0), r.get(1), r.get(2))
+    };
+
+    // Set through the CLI, as a practice would have.
+    let db = demo_store(&dir.path().join("a"));
+    let d = db.to_str().unwrap();
+    json(&run(&[
+        "settings",
+        "set",
+        "--db",
+        d,
+        "--practice-name",
+        "Riverside Surgery",
+        "--practice-phone",
+        "01632 960 123",
+        "--practice-address",
+        "1 River Road\nRivertown",
+    ]));
+    let server = Server::new(base.clone());
+    let report = json(&migrate(&db, &server.url()));
+    assert_eq!(report["practice_created"], true);
+    assert_eq!(
+        row(&server, "A81001"),
+        (
+            "Riverside Surgery".into(),
+            "01632 960 123".into(),
+            "1 River Road\nRivertown".into()
+        )
+    );
+
+    // A phone written around the application (no longer passing the rules).
+    let db = demo_store(&dir.path().join("b"));
+    json(&run(&[
+        "settings",
+        "set",
+        "--db",
+        db.to_str().unwrap(),
+        "--practice-name",
+        "Riverside Surgery",
+        "--practice-phone",
+        "01632 960 123",
+    ]));
+    let changed = rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE settings SET value = '\"ring us\"' WHERE key = 'practice_phone'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    let server = Server::new(base.clone());
+    json(&migrate(&db, &server.url()));
+    assert_eq!(
+        row(&server, "A81001"),
+        ("Riverside Surgery".into(), String::new(), String::new())
+    );
+
+    // The administrator's row first: kept, not overwritten by the file's.
+    let db = demo_store(&dir.path().join("c"));
+    json(&run(&[
+        "settings",
+        "set",
+        "--db",
+        db.to_str().unwrap(),
+        "--practice-name",
+        "Old Name",
+        "--practice-phone",
+        "01632 960 000",
+    ]));
+    let server = Server::new(base);
+    // The store made (migrated, nothing written) and the practice added by
+    // an admin before the move.
+    drop(stepdown::store::Store::open(server.url()).expect("open the team store"));
+    server.sql(&format!(
+        "SET search_path = {}; INSERT INTO practices (code, name, phone) \
+         VALUES ('A81001', 'Riverside Surgery', '01632 960 777')",
+        server.schema
+    ));
+    let report = json(&migrate(&db, &server.url()));
+    assert_eq!(report["practice_created"], false);
+    assert_eq!(
+        row(&server, "A81001"),
+        (
+            "Riverside Surgery".into(),
+            "01632 960 777".into(),
+            String::new()
+        )
+    );
+}

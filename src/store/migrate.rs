@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::db::{self, Conn, Value};
+use super::settings::PracticeFields;
 use super::{check_file, migrations, migrations_pg, OpenOptions, Store, StoreError, StoreResult};
 
 /// Tables copied, parents before children (the server's foreign keys and
@@ -64,7 +65,8 @@ pub struct MigrateReport {
     pub to: String,
     /// The practice the records now belong to.
     pub practice: String,
-    /// Whether the practice was added to the server's `practices`.
+    /// Whether the practice was added to the server's `practices` (named,
+    /// with its leaflet details, from the file's settings).
     pub practice_created: bool,
     /// Rows per table, equal on both sides.
     pub tables: Vec<TableCopied>,
@@ -515,13 +517,64 @@ pub(super) fn chain_check_failed(after: &str, why: String) -> StoreError {
 
 pub(super) type Copied = (bool, Vec<TableCopied>, MigratedHead);
 
+/// Makes the practice's row when the server has none, with the name, phone
+/// and address of the file's settings: the file was that practice's alone,
+/// so they are what its leaflets printed, and a team store prints each
+/// practice's own row (never the store-wide settings). Details failing the
+/// settings' rules are left unset (its leaflets are then refused, saying how
+/// to set them); a name failing them gives the ODS code as the name. A row
+/// already there is the administrator's and is kept as it is.
+pub(super) fn create_practice(
+    src: &rusqlite::Connection,
+    tx: &Conn,
+    practice: &str,
+) -> StoreResult<bool> {
+    let setting = |key: &str| -> StoreResult<String> {
+        let value: Option<String> = src
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        // Settings are stored as JSON values.
+        Ok(value
+            .and_then(|v| serde_json::from_str::<serde_json::Value>(&v).ok())
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default())
+    };
+    let fields = |phone: String, address: String| -> StoreResult<PracticeFields> {
+        Ok(PracticeFields {
+            name: setting("practice_name")?,
+            phone,
+            address,
+        })
+    };
+    let full = fields(setting("practice_phone")?, setting("practice_address")?)?;
+    let carried = match full.validated() {
+        Ok(f) => f,
+        Err(_) => fields(String::new(), String::new())?
+            .validated()
+            .unwrap_or_default(),
+    };
+    let name = if carried.name.is_empty() {
+        practice
+    } else {
+        carried.name.as_str()
+    };
+    Ok(tx.execute(
+        "INSERT INTO practices (code, name, phone, address) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (code) DO NOTHING",
+        db::params![practice, name, carried.phone, carried.address],
+    )? == 1)
+}
+
 /// Into a new store (its audit log empty, its head locked by the caller):
 /// every row with its id.
 fn copy_all(src: &rusqlite::Connection, tx: &Conn, practice: &str) -> StoreResult<Copied> {
-    let practice_created = tx.execute(
-        "INSERT INTO practices (code, name) VALUES (?1, ?2) ON CONFLICT (code) DO NOTHING",
-        db::params![practice, practice],
-    )? == 1;
+    let practice_created = create_practice(src, tx, practice)?;
 
     let mut tables = Vec::new();
     for &table in TABLES {

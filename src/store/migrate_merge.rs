@@ -186,10 +186,7 @@ pub(super) fn merge_all(
     refuse_unfinished(src)?;
     let source_head = source_chain(src)?;
 
-    let practice_created = tx.execute(
-        "INSERT INTO practices (code, name) VALUES (?1, ?2) ON CONFLICT (code) DO NOTHING",
-        super::db::params![practice, practice],
-    )? == 1;
+    let practice_created = super::migrate::create_practice(src, tx, practice)?;
 
     let mut map = IdMap {
         offsets: HashMap::new(),

@@ -138,7 +138,7 @@ impl Settings {
 /// holds the same rules as CHECKs). Field errors name `practice_name`,
 /// `practice_phone` and `practice_address`. Empty is allowed here: a
 /// practice not yet set up; what a leaflet needs is checked when printing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PracticeFields {
     pub name: String,
     pub phone: String,
