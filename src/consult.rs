@@ -1465,6 +1465,17 @@ mod tests {
 
     // ------------------------------------------------------------ the record
 
+    /// A leaflet request with no options (standard print, no calendar).
+    fn plain_request(review_id: i64, version: i64) -> LeafletPrintRequest {
+        LeafletPrintRequest {
+            review_id,
+            version,
+            large_print: false,
+            next_review: None,
+            calendar: false,
+        }
+    }
+
     fn store_with_patient() -> (tempfile::TempDir, Store, i64) {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path().join("s.db")).unwrap();
@@ -1757,13 +1768,7 @@ mod tests {
             )
             .unwrap();
         let saved = save_review(&mut store, &inputs(pid, 2.0), reference()).unwrap();
-        let request = LeafletPrintRequest {
-            review_id: saved.review_id,
-            version: saved.version,
-            large_print: false,
-            next_review: None,
-            calendar: false,
-        };
+        let request = plain_request(saved.review_id, saved.version);
         let mut written = false;
         let e = print_leaflet(
             &mut store,
@@ -1805,13 +1810,7 @@ mod tests {
         .unwrap();
         let e = summary_for_record(&mut store, saved.review_id, 1, "t", reference()).unwrap_err();
         assert_eq!(e.fields[0].path, "plan");
-        let request = LeafletPrintRequest {
-            review_id: saved.review_id,
-            version: 1,
-            large_print: false,
-            next_review: None,
-            calendar: false,
-        };
+        let request = plain_request(saved.review_id, 1);
         let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
         let e = print_leaflet(&mut store, &request, day, "t", &mut |_| Ok(()), reference())
             .unwrap_err();
@@ -1908,13 +1907,7 @@ mod tests {
     fn a_team_store_leaflet_and_summary_print_the_patients_own_practice() {
         crate::store::test_pg::on_pg(|| {
             let (_schema, mut store, saved) = team_review("01632 960 456");
-            let request = LeafletPrintRequest {
-                review_id: saved.review_id,
-                version: saved.version,
-                large_print: false,
-                next_review: None,
-                calendar: false,
-            };
+            let request = plain_request(saved.review_id, saved.version);
             let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
             let details = leaflet_details(&store, &request, day).unwrap();
             assert_eq!(
@@ -1975,13 +1968,7 @@ mod tests {
     fn a_team_store_practice_without_a_phone_refuses_the_leaflet_naming_it() {
         crate::store::test_pg::on_pg(|| {
             let (_schema, mut store, saved) = team_review("");
-            let request = LeafletPrintRequest {
-                review_id: saved.review_id,
-                version: saved.version,
-                large_print: false,
-                next_review: None,
-                calendar: false,
-            };
+            let request = plain_request(saved.review_id, saved.version);
             let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
             let actor = store.default_actor();
             let e = print_leaflet(
@@ -2018,13 +2005,7 @@ mod tests {
         let mut settings = store.settings().unwrap();
         settings.practice_phone = String::new();
         store.update_settings(&settings, "t").unwrap();
-        let request = LeafletPrintRequest {
-            review_id: saved.review_id,
-            version: saved.version,
-            large_print: false,
-            next_review: None,
-            calendar: false,
-        };
+        let request = plain_request(saved.review_id, saved.version);
         let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
         let e = leaflet_details(&store, &request, day).unwrap_err();
         assert_eq!(e.fields[0].path, "settings.practice", "{e:?}");

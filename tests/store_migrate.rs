@@ -922,6 +922,13 @@ fn a_failure_midway_through_a_second_practice_leaves_nothing_of_it() {
     assert_eq!(after, before, "{tables:?}");
 }
 
+/// `stepdown settings set --db DB ARGS…` on a SQLite store.
+fn set_settings(db: &Path, args: &[&str]) {
+    let mut all = vec!["settings", "set", "--db", db.to_str().unwrap()];
+    all.extend_from_slice(args);
+    json(&run(&all));
+}
+
 /// The file was its practice's alone, so its settings were that practice's
 /// leaflet details: a practice the move creates carries them (a team store
 /// prints each practice's own row), one with a phone the settings' rules
@@ -945,19 +952,17 @@ fn a_practice_the_move_creates_carries_the_files_leaflet_details() {
 
     // Set through the CLI, as a practice would have.
     let db = demo_store(&dir.path().join("a"));
-    let d = db.to_str().unwrap();
-    json(&run(&[
-        "settings",
-        "set",
-        "--db",
-        d,
-        "--practice-name",
-        "Riverside Surgery",
-        "--practice-phone",
-        "01632 960 123",
-        "--practice-address",
-        "1 River Road\nRivertown",
-    ]));
+    set_settings(
+        &db,
+        &[
+            "--practice-name",
+            "Riverside Surgery",
+            "--practice-phone",
+            "01632 960 123",
+            "--practice-address",
+            "1 River Road\nRivertown",
+        ],
+    );
     let server = Server::new(base.clone());
     let report = json(&migrate(&db, &server.url()));
     assert_eq!(report["practice_created"], true);
@@ -972,16 +977,15 @@ fn a_practice_the_move_creates_carries_the_files_leaflet_details() {
 
     // A phone written around the application (no longer passing the rules).
     let db = demo_store(&dir.path().join("b"));
-    json(&run(&[
-        "settings",
-        "set",
-        "--db",
-        db.to_str().unwrap(),
-        "--practice-name",
-        "Riverside Surgery",
-        "--practice-phone",
-        "01632 960 123",
-    ]));
+    set_settings(
+        &db,
+        &[
+            "--practice-name",
+            "Riverside Surgery",
+            "--practice-phone",
+            "01632 960 123",
+        ],
+    );
     let changed = rusqlite::Connection::open(&db)
         .unwrap()
         .execute(
@@ -999,16 +1003,15 @@ fn a_practice_the_move_creates_carries_the_files_leaflet_details() {
 
     // The administrator's row first: kept, not overwritten by the file's.
     let db = demo_store(&dir.path().join("c"));
-    json(&run(&[
-        "settings",
-        "set",
-        "--db",
-        db.to_str().unwrap(),
-        "--practice-name",
-        "Old Name",
-        "--practice-phone",
-        "01632 960 000",
-    ]));
+    set_settings(
+        &db,
+        &[
+            "--practice-name",
+            "Old Name",
+            "--practice-phone",
+            "01632 960 000",
+        ],
+    );
     let server = Server::new(base);
     // The store made (migrated, nothing written) and the practice added by
     // an admin before the move.
